@@ -1,0 +1,72 @@
+"""Sexual assault medical-forensic examinations as FHIR, with chain of custody,
+granular consent and survivor-controlled release."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application. `config` overrides everything else (tests use it)."""
+    from flask_wtf.csrf import CSRFProtect
+
+    from clinic.config import load_config
+    from clinic.core.db import db
+    from clinic.core.schema import SchemaOutOfDate, check_schema_current
+    from clinic.core.web import check_every_view_has_a_rule, init_web
+    from clinic.fhir.api import fhir_error_response
+    from clinic.fhir.outcome import FhirError
+    from clinic.fhir.profiles import ProfileRegistry
+
+    overrides = dict(config or {})
+    instance_path = Path(
+        overrides.pop("INSTANCE_PATH", None)
+        or os.environ.get("CLINIC_INSTANCE_PATH")
+        or PROJECT_ROOT / "instance"
+    )
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(load_config(instance_path, overrides))
+
+    db.init_app(app)
+    app.extensions["clinic.profiles"] = ProfileRegistry()
+    csrf = CSRFProtect(app)
+
+    from clinic.accounts.views import bp as accounts_bp
+    from clinic.admin.views import bp as admin_bp
+    from clinic.audit.views import bp as audit_bp
+    from clinic.fhir.api import bp as fhir_bp
+    from clinic.web.views import bp as home_bp
+
+    for blueprint in (home_bp, accounts_bp, admin_bp, audit_bp, fhir_bp):
+        app.register_blueprint(blueprint)
+    csrf.exempt(fhir_bp)  # bearer tokens only: no ambient credentials to forge
+    init_web(app)
+    app.register_error_handler(FhirError, fhir_error_response)
+    check_every_view_has_a_rule(app)
+
+    from clinic.web.templating import init_templates
+
+    init_templates(app)
+
+    if app.config["CHECK_SCHEMA"] == "on-request":
+        # CLI: `clinic db upgrade` must run on an old schema; `clinic run` must not serve one.
+        from clinic.core.schema import refuse_requests_until_current
+
+        refuse_requests_until_current(app)
+    elif app.config["CHECK_SCHEMA"]:
+        try:
+            check_schema_current(app)
+        except SchemaOutOfDate as error:
+            raise SystemExit(str(error)) from error
+    return app

@@ -1,0 +1,1 @@
+"""Organisations (sites, police forces, labs), users, sessions and API tokens."""

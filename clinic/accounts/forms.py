@@ -1,0 +1,99 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange
+
+from clinic.access.roles import Role
+
+
+class LoginForm(FlaskForm):
+    username = StringField(
+        "Username",
+        validators=[DataRequired(), Length(max=64)],
+        render_kw={"autocomplete": "username", "autocapitalize": "none"},
+    )
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired(), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class LogoutForm(FlaskForm):
+    pass
+
+
+class PasswordForm(FlaskForm):
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired()],
+        render_kw={"autocomplete": "current-password"},
+    )
+    new_password = PasswordField(
+        "New password (at least 12 characters)",
+        validators=[DataRequired(), Length(min=12, max=1024)],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class TokenForm(FlaskForm):
+    name = StringField("What will use this token", validators=[DataRequired(), Length(max=100)])
+    days = IntegerField(
+        "Valid for (days)", default=90, validators=[DataRequired(), NumberRange(min=1, max=365)]
+    )
+
+
+class RevokeForm(FlaskForm):
+    pass
+
+
+class UserForm(FlaskForm):
+    username = StringField(
+        "Username",
+        validators=[DataRequired(), Length(min=3, max=64)],
+        render_kw={"autocapitalize": "none"},
+    )
+    display_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
+    role = SelectField(
+        "Role", choices=[(role.value, role.label) for role in Role], validators=[DataRequired()]
+    )
+    organization_id = SelectField("Site or organisation", validators=[DataRequired()])
+    password = PasswordField(
+        "Initial password (at least 12 characters)",
+        validators=[DataRequired(), Length(min=12, max=1024)],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+    def __init__(self, *args: Any, organizations: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.organization_id.choices = [
+            (org.id, f"{org.name} ({org.code})") for org in organizations if org.is_active
+        ]
+
+
+class OrganizationForm(FlaskForm):
+    kind = SelectField("Kind", validators=[DataRequired()])
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    code = StringField(
+        "Code (e.g. NORTH)",
+        validators=[DataRequired(), Length(min=2, max=32)],
+        render_kw={"autocapitalize": "characters"},
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from clinic.access.roles import OrganizationKind
+
+        super().__init__(*args, **kwargs)
+        self.kind.choices = [(kind.value, kind.label) for kind in OrganizationKind]
+
+
+class OrganizationEditForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    is_active = BooleanField("Active")
+
+
+class ActivationForm(FlaskForm):
+    pass

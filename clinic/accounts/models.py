@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from clinic.access.roles import OrganizationKind, Role
+from clinic.core.db import Base, UTCDateTime
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _enum_check(column: str, enum: type[Role] | type[OrganizationKind]) -> sa.CheckConstraint:
+    values = ", ".join(f"'{member.value}'" for member in enum)
+    return sa.CheckConstraint(f"{column} IN ({values})", name=f"{column}_known")
+
+
+class Organization(Base):
+    """A clinic site or an outside organisation. Its id is also its FHIR id; the
+    FHIR Organization resource in the store is written by the same service."""
+
+    __tablename__ = "organizations"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=new_id)
+    kind: Mapped[OrganizationKind] = mapped_column(sa.String(16), nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    code: Mapped[str] = mapped_column(sa.String(32), nullable=False, unique=True)
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    users: Mapped[list[User]] = relationship(back_populates="organization")
+
+    __table_args__ = (_enum_check("kind", OrganizationKind),)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=new_id)
+    # Stored case-folded: "Alice" and "alice" are one account.
+    username: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    role: Mapped[Role] = mapped_column(sa.String(16), nullable=False)
+    organization_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("organizations.id"), nullable=False, index=True
+    )
+    password_hash: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organization: Mapped[Organization] = relationship(back_populates="users")
+
+    __table_args__ = (_enum_check("role", Role),)
+
+
+class UserSession(Base):
+    """A browser login. The cookie carries only a random id whose hash is stored."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str | None] = mapped_column(sa.String(32))
+    source_address: Mapped[str | None] = mapped_column(sa.String(64))
+
+    user: Mapped[User] = relationship()
+
+
+class ApiToken(Base):
+    """A bearer token for the FHIR API. Only its SHA-256 is kept; the secret is
+    shown once, at creation. Tokens have 256 bits of entropy, so a fast hash is
+    enough (unlike passwords)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()

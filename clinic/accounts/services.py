@@ -1,0 +1,477 @@
+"""Accounts: organisations, users, passwords, browser sessions and API tokens.
+
+Services take the unit of work and an explicit acting user; they flush, never
+commit. Every refusal is a domain error with a message fit to show.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from clinic.access import Action, Actor, ResourceFacts, require
+from clinic.access.roles import ROLE_ORGANIZATION_KIND, OrganizationKind, Role
+from clinic.accounts.models import ApiToken, Organization, User, UserSession
+from clinic.audit.models import AuditEntry
+from clinic.audit.services import AuditRecord, EventKind, Outcome
+from clinic.core.clock import utcnow
+from clinic.core.unit_of_work import UnitOfWork
+from clinic.fhir.canonical import CODE_SYSTEM, ORGANIZATION_CODE_SYSTEM
+from clinic.fhir.profiles import ProfileRegistry
+from clinic.fhir.store import ResourceStore
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so both paths cost the same.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
+MIN_PASSWORD_LENGTH = 12
+TOKEN_PREFIX = "fct_"  # noqa: S105 - a marker that helps secret scanners, not a secret
+
+
+class AccountError(Exception):
+    """A refusal with a message fit to show to the person who asked."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class LoginRefused(AccountError):
+    pass
+
+
+def actor_for(user: User) -> Actor:
+    return Actor(user.id, user.username, Role(user.role), user.organization_id)
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalise_username(username: str) -> str:
+    return username.strip().casefold()
+
+
+def check_password_rules(password: str, username: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", "password"
+        )
+    if normalise_username(username) in password.casefold():
+        raise AccountError("The password must not contain the username.", "password")
+
+
+# -- organisations --------------------------------------------------------------
+
+
+def organization_resource(organization: Organization) -> dict[str, object]:
+    kind = OrganizationKind(organization.kind)
+    return {
+        "resourceType": "Organization",
+        "identifier": [{"system": ORGANIZATION_CODE_SYSTEM, "value": organization.code}],
+        "active": organization.is_active,
+        "type": [
+            {
+                "coding": [
+                    {
+                        "system": f"{CODE_SYSTEM}/organization-kind",
+                        "code": kind.value,
+                        "display": kind.label,
+                    }
+                ]
+            }
+        ],
+        "name": organization.name,
+    }
+
+
+def create_organization(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor | None,
+    kind: OrganizationKind,
+    name: str,
+    code: str,
+) -> Organization:
+    """Create a site or partner organisation and its FHIR Organization (version 1).
+    `actor` is None only for the bootstrap CLI, before any account exists."""
+    if actor is not None:
+        require(actor, Action.CREATE, "Organization")
+    name, code = name.strip(), code.strip().upper()
+    if not name:
+        raise AccountError("Give the organisation a name.", "name")
+    if not CODE_PATTERN.match(code):
+        raise AccountError("The code is 2 to 32 capital letters, digits or hyphens.", "code")
+    if uow.session.scalar(sa.select(Organization).where(Organization.code == code)):
+        raise AccountError(f"Another organisation already has the code {code}.", "code")
+    organization = Organization(
+        kind=kind.value, name=name, code=code, is_active=True, created_at=utcnow()
+    )
+    uow.session.add(organization)
+    uow.session.flush()
+    ResourceStore(uow.session, registry).create(
+        organization_resource(organization),
+        site_id=None,
+        author_id=actor.user_id if actor else None,
+        logical_id=organization.id,
+    )
+    _audit_admin(uow, actor, EventKind.CREATE, f"Organization/{organization.id}")
+    return organization
+
+
+def update_organization(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    organization: Organization,
+    *,
+    actor: Actor,
+    name: str,
+    is_active: bool,
+) -> Organization:
+    require(actor, Action.UPDATE, "Organization", ResourceFacts("Organization", organization.id))
+    if not name.strip():
+        raise AccountError("Give the organisation a name.", "name")
+    organization.name = name.strip()
+    organization.is_active = is_active
+    uow.session.flush()
+    store = ResourceStore(uow.session, registry)
+    current = store.current("Organization", organization.id)
+    store.update(
+        "Organization",
+        organization.id,
+        organization_resource(organization),
+        author_id=actor.user_id,
+        expected_version=current.version_id if current else None,
+    )
+    _audit_admin(uow, actor, EventKind.UPDATE, f"Organization/{organization.id}")
+    return organization
+
+
+def list_organizations(
+    uow: UnitOfWork, *, actor: Actor, kind: OrganizationKind | None = None
+) -> list[Organization]:
+    require(actor, Action.SEARCH, "Organization")
+    query = sa.select(Organization).order_by(Organization.kind, Organization.name)
+    if kind is not None:
+        query = query.where(Organization.kind == kind.value)
+    return list(uow.session.scalars(query))
+
+
+# -- users ---------------------------------------------------------------------
+
+
+def create_user(
+    uow: UnitOfWork,
+    *,
+    actor: Actor | None,
+    username: str,
+    display_name: str,
+    role: Role,
+    organization_id: str,
+    password: str,
+) -> User:
+    """Create an account. The organisation must be active and of the kind the role
+    belongs to (police officers to a police force, staff to a clinic site)."""
+    if actor is not None:
+        require(actor, Action.CREATE, "User")
+    username = normalise_username(username)
+    if not USERNAME_PATTERN.match(username):
+        raise AccountError(
+            "Usernames are 3 to 64 lower-case letters, digits, dots, hyphens or underscores.",
+            "username",
+        )
+    if not display_name.strip():
+        raise AccountError("Give the person's name.", "display_name")
+    organization = uow.session.get(Organization, organization_id)
+    if organization is None or not organization.is_active:
+        raise AccountError("Choose an active organisation.", "organization_id")
+    expected = ROLE_ORGANIZATION_KIND[role]
+    if organization.kind != expected.value:
+        raise AccountError(
+            f"A {role.label.lower()} belongs to a {expected.label.lower()}.", "organization_id"
+        )
+    if uow.session.scalar(sa.select(User).where(User.username == username)):
+        raise AccountError("That username is taken.", "username")
+    check_password_rules(password, username)
+    user = User(
+        username=username,
+        display_name=display_name.strip(),
+        role=role.value,
+        organization_id=organization.id,
+        password_hash=_hasher.hash(password),
+        is_active=True,
+        created_at=utcnow(),
+    )
+    uow.session.add(user)
+    uow.session.flush()
+    _audit_admin(uow, actor, EventKind.CREATE, f"User/{user.id}")
+    return user
+
+
+def set_user_active(uow: UnitOfWork, user: User, *, actor: Actor | None, is_active: bool) -> User:
+    """Deactivating ends every session and revokes every token of the user at once.
+    `actor` is None for the operator's CLI."""
+    if actor is not None:
+        require(actor, Action.UPDATE, "User", ResourceFacts("User", user.id))
+    if actor is not None and user.id == actor.user_id and not is_active:
+        raise AccountError("You cannot deactivate your own account.")
+    now = utcnow()
+    user.is_active = is_active
+    user.deactivated_at = None if is_active else now
+    if not is_active:
+        uow.session.execute(
+            sa.update(UserSession)
+            .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+            .values(ended_at=now, end_reason="deactivated")
+        )
+        uow.session.execute(
+            sa.update(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    uow.session.flush()
+    _audit_admin(uow, actor, EventKind.UPDATE, f"User/{user.id}")
+    return user
+
+
+def change_password(
+    uow: UnitOfWork, user: User, *, current_password: str, new_password: str
+) -> None:
+    try:
+        _hasher.verify(user.password_hash, current_password)
+    except (VerificationError, InvalidHashError) as error:
+        raise AccountError("The current password is not right.", "current_password") from error
+    check_password_rules(new_password, user.username)
+    user.password_hash = _hasher.hash(new_password)
+    uow.session.flush()
+
+
+def list_users(uow: UnitOfWork, *, actor: Actor) -> list[User]:
+    require(actor, Action.SEARCH, "User")
+    return list(uow.session.scalars(sa.select(User).order_by(User.username)))
+
+
+def get_user(uow: UnitOfWork, user_id: str, *, actor: Actor) -> User | None:
+    user = uow.session.get(User, user_id)
+    if user is not None:
+        require(actor, Action.READ, "User", ResourceFacts("User", user.id))
+    return user
+
+
+def _audit_admin(uow: UnitOfWork, actor: Actor | None, kind: EventKind, reference: str) -> None:
+    uow.audit(
+        AuditRecord(
+            kind=kind, channel="web" if actor else "cli", actor=actor, entities=(reference,)
+        )
+    )
+
+
+# -- login and sessions ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Login:
+    user: User
+    session_token: str
+
+
+def recent_login_failures(uow: UnitOfWork, username_key: str, window: timedelta) -> int:
+    since = utcnow() - window
+    count = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(AuditEntry)
+        .where(
+            AuditEntry.subtype == EventKind.LOGIN.value,
+            AuditEntry.outcome != Outcome.SUCCESS.value,
+            AuditEntry.username == username_key,
+            AuditEntry.recorded_at >= since,
+        )
+    )
+    return int(count or 0)
+
+
+def log_in(
+    uow: UnitOfWork,
+    *,
+    username: str,
+    password: str,
+    source_address: str | None,
+    failure_limit: int,
+    failure_window: timedelta,
+) -> Login:
+    """Check a username and password. Every refusal gives the same message, costs
+    one password hash and is audited, whether or not the account exists."""
+    key = normalise_username(username)[:64]
+    user = uow.session.scalar(sa.select(User).where(User.username == key))
+    throttled = recent_login_failures(uow, key, failure_window) >= failure_limit
+    try:
+        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
+        password_ok = user is not None
+    except (VerificationError, InvalidHashError):
+        password_ok = False
+    if throttled or not password_ok or user is None or not user.is_active:
+        reason = "throttled" if throttled else "bad credentials or inactive account"
+        uow.audit(
+            AuditRecord(
+                kind=EventKind.LOGIN,
+                channel="web",
+                actor=None,
+                outcome=Outcome.MINOR_FAILURE,
+                outcome_desc=reason,
+                attempted_username=key,
+                source_address=source_address,
+            )
+        )
+        if throttled:
+            raise LoginRefused(
+                "Too many failed attempts for this username. Wait 15 minutes and try again."
+            )
+        raise LoginRefused("The username or password is not right, or the account is not active.")
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    uow.session.add(
+        UserSession(
+            token_hash=hash_secret(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            source_address=source_address,
+        )
+    )
+    uow.session.flush()
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.LOGIN,
+            channel="web",
+            actor=actor_for(user),
+            source_address=source_address,
+        )
+    )
+    return Login(user, token)
+
+
+def resume_session(
+    uow: UnitOfWork, token: str, *, idle_timeout: timedelta, absolute_timeout: timedelta
+) -> User | None:
+    """The user of a live session, or None. Ends sessions that have timed out."""
+    record = uow.session.scalar(
+        sa.select(UserSession).where(UserSession.token_hash == hash_secret(token))
+    )
+    if record is None or record.ended_at is not None:
+        return None
+    now = utcnow()
+    user = record.user
+    if not user.is_active:
+        record.ended_at, record.end_reason = now, "deactivated"
+        return None
+    if now - record.last_seen_at > idle_timeout or now - record.created_at > absolute_timeout:
+        record.ended_at, record.end_reason = now, "timeout"
+        return None
+    record.last_seen_at = now
+    return user
+
+
+def log_out(uow: UnitOfWork, token: str, *, actor: Actor, source_address: str | None) -> None:
+    uow.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.token_hash == hash_secret(token), UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason="logout")
+    )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.LOGOUT, channel="web", actor=actor, source_address=source_address
+        )
+    )
+
+
+# -- API tokens ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: ApiToken
+    secret: str  # shown once, never stored
+
+
+def create_token(
+    uow: UnitOfWork, *, actor: Actor, name: str, days: int, max_days: int
+) -> IssuedToken:
+    require(actor, Action.CREATE, "ApiToken")
+    name = name.strip()
+    if not name:
+        raise AccountError("Name the token after what will use it.", "name")
+    if not 1 <= days <= max_days:
+        raise AccountError(f"A token lives between 1 and {max_days} days.", "days")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = utcnow()
+    token = ApiToken(
+        user_id=actor.user_id,
+        name=name,
+        token_hash=hash_secret(secret),
+        prefix=secret[:10],
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    uow.session.add(token)
+    uow.session.flush()
+    _audit_admin(uow, actor, EventKind.CREATE, f"ApiToken/{token.id}")
+    return IssuedToken(token, secret)
+
+
+def list_tokens(uow: UnitOfWork, *, actor: Actor) -> list[ApiToken]:
+    require(actor, Action.SEARCH, "ApiToken")
+    return list(
+        uow.session.scalars(
+            sa.select(ApiToken)
+            .where(ApiToken.user_id == actor.user_id)
+            .order_by(ApiToken.created_at.desc())
+        )
+    )
+
+
+def revoke_token(uow: UnitOfWork, token_id: str, *, actor: Actor) -> ApiToken:
+    token = uow.session.get(ApiToken, token_id)
+    facts = ResourceFacts("ApiToken", token_id, owner_user_id=token.user_id if token else None)
+    require(actor, Action.UPDATE, "ApiToken", facts)
+    assert token is not None  # an unknown token is refused (concealed) above
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    uow.session.flush()
+    _audit_admin(uow, actor, EventKind.UPDATE, f"ApiToken/{token.id}")
+    return token
+
+
+def authenticate_token(uow: UnitOfWork, secret: str) -> User | None:
+    """The active user of a live token, or None (unknown, revoked, expired or the
+    user deactivated: the caller cannot tell which)."""
+    token = uow.session.scalar(
+        sa.select(ApiToken).where(ApiToken.token_hash == hash_secret(secret))
+    )
+    now = utcnow()
+    if (
+        token is None
+        or token.revoked_at is not None
+        or token.expires_at <= now
+        or not token.user.is_active
+    ):
+        return None
+    token.last_used_at = now
+    return token.user
+
+
+def token_is_live(token: ApiToken, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return token.revoked_at is None and token.expires_at > now

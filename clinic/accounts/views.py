@@ -1,0 +1,160 @@
+"""Login, logout, password and the user's own API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+
+from clinic.access import Action
+from clinic.accounts.forms import LoginForm, LogoutForm, PasswordForm, RevokeForm, TokenForm
+from clinic.accounts.services import (
+    AccountError,
+    LoginRefused,
+    change_password,
+    create_token,
+    list_tokens,
+    log_in,
+    log_out,
+    revoke_token,
+    token_is_live,
+)
+from clinic.core.web import (
+    SESSION_KEY,
+    current_actor,
+    current_uow,
+    safe_next,
+    source_address,
+    view_rule,
+)
+
+bp = Blueprint("accounts", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@view_rule(public=True)
+def login() -> Any:
+    if g.get("actor") is not None:
+        return redirect(url_for("home.index"))
+    form = LoginForm()
+    error = None
+    status = 200
+    if form.validate_on_submit():
+        try:
+            result = log_in(
+                current_uow(),
+                username=form.username.data or "",
+                password=form.password.data or "",
+                source_address=source_address(),
+                failure_limit=current_app.config["LOGIN_FAILURE_LIMIT"],
+                failure_window=current_app.config["LOGIN_FAILURE_WINDOW"],
+            )
+        except LoginRefused as refused:
+            error, status = refused.message, 401
+        else:
+            session.clear()  # no session fixation: a fresh session for the new login
+            session[SESSION_KEY] = result.session_token
+            session.permanent = False
+            return redirect(safe_next(request.args.get("next")))
+    elif form.is_submitted():
+        status = 400
+    return render_template("accounts/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+@view_rule()
+def logout() -> Any:
+    form = LogoutForm()
+    if form.validate_on_submit():
+        log_out(
+            current_uow(),
+            session.get(SESSION_KEY, ""),
+            actor=current_actor(),
+            source_address=source_address(),
+        )
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@view_rule()
+def password() -> Any:
+    form = PasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            change_password(
+                current_uow(),
+                g.user,
+                current_password=form.current_password.data or "",
+                new_password=form.new_password.data or "",
+            )
+        except AccountError as error:
+            form[error.field or "new_password"].errors.append(error.message)
+            status = 422
+        else:
+            flash("Your password is changed.")
+            return redirect(url_for("home.index"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/password.html", form=form), status
+
+
+@bp.get("/account/tokens")
+@view_rule(Action.SEARCH, "ApiToken")
+def tokens() -> Any:
+    return _tokens_page(TokenForm(), None, 200)
+
+
+def _tokens_page(form: TokenForm, secret: str | None, status: int) -> Any:
+    items = list_tokens(current_uow(), actor=current_actor())
+    return render_template(
+        "accounts/tokens.html",
+        form=form,
+        tokens=items,
+        secret=secret,
+        revoke_form=RevokeForm(),
+        is_live=token_is_live,
+    ), status
+
+
+@bp.post("/account/tokens")
+@view_rule(Action.CREATE, "ApiToken")
+def create_token_view() -> Any:
+    form = TokenForm()
+    if not form.validate_on_submit():
+        return _tokens_page(form, None, 422)
+    try:
+        issued = create_token(
+            current_uow(),
+            actor=current_actor(),
+            name=form.name.data or "",
+            days=form.days.data or 0,
+            max_days=current_app.config["API_TOKEN_MAX_DAYS"],
+        )
+    except AccountError as error:
+        form[error.field or "name"].errors.append(error.message)
+        return _tokens_page(form, None, 422)
+    # Shown once, on this response only; never stored or logged.
+    return _tokens_page(TokenForm(formdata=None), issued.secret, 201)
+
+
+@bp.post("/account/tokens/<token_id>/revoke")
+@view_rule(Action.UPDATE, "ApiToken")
+def revoke_token_view(token_id: str) -> Any:
+    form = RevokeForm()
+    if form.validate_on_submit():
+        revoke_token(current_uow(), token_id, actor=current_actor())
+        flash("The token is revoked.")
+    return redirect(url_for("accounts.tokens"))

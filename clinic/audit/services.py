@@ -1,0 +1,153 @@
+"""Recording and verifying the audit trail.
+
+Events are collected on the unit of work while a request or command runs and
+appended to the log just before its transaction commits: if the append fails, the
+commit never happens and the action fails with it (promise 7). When the work
+fails, its events are appended in a fresh transaction with the failure outcome, so
+refused and failed attempts are on the trail too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+
+import rfc8785
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from clinic.access.policy import Actor
+from clinic.audit.models import AuditEntry
+from clinic.core.clock import utcnow
+from clinic.ledger.services import VerificationReport, append_leaf, verify_log
+
+AUDIT_LOG = "audit"
+
+
+class Outcome(StrEnum):
+    """AuditEvent.outcome (http://hl7.org/fhir/audit-event-outcome)."""
+
+    SUCCESS = "0"
+    MINOR_FAILURE = "4"  # refused, invalid request: nothing happened
+    SERIOUS_FAILURE = "8"  # the system failed
+    MAJOR_FAILURE = "12"
+
+
+class EventKind(StrEnum):
+    """Our event kinds; `clinic.audit.fhir` maps each to BALP's type and subtype."""
+
+    READ = "read"
+    VREAD = "vread"
+    SEARCH = "search-type"
+    HISTORY_INSTANCE = "history-instance"
+    HISTORY_TYPE = "history-type"
+    CREATE = "create"
+    UPDATE = "update"
+    TRANSACTION = "transaction"
+    EXPORT = "export"
+    LOGIN = "login"
+    LOGOUT = "logout"
+    AUTHENTICATE = "authenticate"  # a bearer token presented to the API
+
+    @property
+    def action(self) -> str:
+        return {
+            EventKind.CREATE: "C",
+            EventKind.UPDATE: "U",
+            EventKind.TRANSACTION: "E",
+            EventKind.EXPORT: "R",
+            EventKind.LOGIN: "E",
+            EventKind.LOGOUT: "E",
+            EventKind.AUTHENTICATE: "E",
+        }.get(self, "R")
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    kind: EventKind
+    channel: str  # "web", "fhir" or "cli"
+    actor: Actor | None
+    outcome: Outcome = Outcome.SUCCESS
+    entities: tuple[str, ...] = ()
+    reasons: tuple[str, ...] = ()
+    outcome_desc: str | None = None
+    query: str | None = None
+    source_address: str | None = None
+    # For attempts without an account (failed logins): the name that was typed.
+    attempted_username: str | None = None
+    recorded_at: datetime = field(default_factory=utcnow)
+
+    def failed(self, outcome: Outcome, description: str) -> AuditRecord:
+        if self.outcome is not Outcome.SUCCESS:
+            return self
+        return replace(self, outcome=outcome, outcome_desc=description)
+
+
+def append_records(session: Session, records: Sequence[AuditRecord]) -> list[AuditEntry]:
+    entries = []
+    for record in records:
+        actor = record.actor
+        entry = AuditEntry(
+            recorded_at=record.recorded_at,
+            event_type=_event_type(record.kind),
+            subtype=record.kind.value,
+            action=record.kind.action,
+            outcome=record.outcome.value,
+            outcome_desc=record.outcome_desc,
+            channel=record.channel,
+            user_id=actor.user_id if actor else None,
+            username=actor.username if actor else record.attempted_username,
+            role=actor.role.value if actor else None,
+            organization_id=actor.organization_id if actor else None,
+            purpose=actor.purpose_of_use.value if actor else None,
+            source_address=record.source_address,
+            entities=list(record.entities),
+            query=record.query,
+            reasons=list(record.reasons),
+        )
+        appended = append_leaf(session, AUDIT_LOG, audit_leaf(entry))
+        entry.log_index = appended.index
+        entry.leaf_hash = appended.leaf_hash.hex()
+        session.add(entry)
+        entries.append(entry)
+    session.flush()
+    return entries
+
+
+def _event_type(kind: EventKind) -> str:
+    if kind in (EventKind.LOGIN, EventKind.LOGOUT, EventKind.AUTHENTICATE):
+        return "110114"  # DICOM: User Authentication
+    if kind is EventKind.EXPORT:
+        return "110106"  # DICOM: Export
+    return "rest"
+
+
+def audit_leaf(entry: AuditEntry) -> bytes:
+    return rfc8785.dumps(entry.leaf_fields())
+
+
+def iter_entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
+    last = -1
+    while True:
+        rows = session.scalars(
+            sa.select(AuditEntry)
+            .where(AuditEntry.log_index > last)
+            .order_by(AuditEntry.log_index)
+            .limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].log_index
+        session.expunge_all()
+
+
+def verify_audit_trail(session: Session) -> VerificationReport:
+    """Recompute every entry's leaf from its stored fields and the log's root."""
+    leaves = (
+        (entry.log_index, audit_leaf(entry), bytes.fromhex(entry.leaf_hash))
+        for entry in iter_entries(session)
+    )
+    return verify_log(session, AUDIT_LOG, leaves)

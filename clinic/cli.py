@@ -1,0 +1,306 @@
+"""The `clinic` command: database, users, tokens, demo data, audit and exports.
+
+Each command runs in one unit of work: committed when it succeeds, rolled back
+(with its audit records kept) when it fails.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+import sqlalchemy as sa
+from flask import current_app
+from flask.cli import FlaskGroup
+
+from clinic.access.roles import OrganizationKind, Role
+from clinic.audit.services import Outcome
+
+
+def _create_app_for_cli() -> Any:
+    from clinic import create_app
+
+    return create_app({"CHECK_SCHEMA": "on-request"})
+
+
+cli = FlaskGroup(
+    create_app=_create_app_for_cli,
+    add_version_option=False,
+    load_dotenv=False,
+    help="Manage the clinic: database, accounts, tokens, demo data, audit trail and exports.",
+)
+
+
+@contextmanager
+def unit_of_work(*, check_schema: bool = True) -> Iterator[Any]:
+    from clinic.core.db import db
+    from clinic.core.schema import SchemaOutOfDate, check_schema_current
+    from clinic.core.unit_of_work import UnitOfWork
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if check_schema:
+        try:
+            check_schema_current(app)
+        except SchemaOutOfDate as error:
+            raise click.ClickException(str(error)) from error
+    uow = UnitOfWork(db.session)
+    try:
+        yield uow
+    except BaseException as error:
+        uow.fail(Outcome.MINOR_FAILURE, f"command failed: {error}"[:500])
+        raise
+    uow.commit()
+
+
+def _fail(error: Exception) -> click.ClickException:
+    return click.ClickException(getattr(error, "message", None) or str(error))
+
+
+def _user_by_name(uow: Any, username: str) -> Any:
+    from clinic.accounts.models import User
+    from clinic.accounts.services import normalise_username
+
+    user = uow.session.scalar(sa.select(User).where(User.username == normalise_username(username)))
+    if user is None:
+        raise click.ClickException(f"there is no user {username!r}")
+    return user
+
+
+# -- database ------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """The database schema (Alembic migrations)."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database schema to the newest revision (creates it when empty)."""
+    from clinic.core.schema import current_revision, head_revision, upgrade
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    before = current_revision(app)
+    upgrade(app)
+    click.echo(f"database at revision {head_revision(app)} (was {before or 'empty'})")
+
+
+@db.command("current")
+def db_current() -> None:
+    """Show the database's revision and the newest one."""
+    from clinic.core.schema import current_revision, head_revision
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    click.echo(f"database: {current_revision(app) or 'empty'}; newest: {head_revision(app)}")
+
+
+# -- organisations and users ------------------------------------------------------
+
+
+@cli.group()
+def orgs() -> None:
+    """Clinic sites and partner organisations."""
+
+
+@orgs.command("create")
+@click.option("--kind", type=click.Choice([k.value for k in OrganizationKind]), required=True)
+@click.option("--name", required=True)
+@click.option("--code", required=True, help="Short unique code, e.g. NORTH.")
+def orgs_create(kind: str, name: str, code: str) -> None:
+    from clinic.accounts.services import AccountError, create_organization
+
+    with unit_of_work() as uow:
+        try:
+            organization = create_organization(
+                uow,
+                current_app.extensions["clinic.profiles"],
+                actor=None,
+                kind=OrganizationKind(kind),
+                name=name,
+                code=code,
+            )
+        except AccountError as error:
+            raise _fail(error) from error
+    click.echo(f"created {kind} {organization.code} ({organization.id})")
+
+
+@cli.group()
+def users() -> None:
+    """User accounts."""
+
+
+@users.command("create")
+@click.option("--username", required=True)
+@click.option("--name", "display_name", required=True, help="The person's full name.")
+@click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
+@click.option("--org", "org_code", required=True, help="Code of the site or organisation.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+def users_create(
+    username: str, display_name: str, role: str, org_code: str, password_stdin: bool
+) -> None:
+    """Create an account; the password is prompted for (or read from stdin)."""
+    from clinic.accounts.models import Organization
+    from clinic.accounts.services import AccountError, create_user
+
+    password = (
+        sys.stdin.readline().rstrip("\n") if password_stdin else getpass.getpass("Password: ")
+    )
+    with unit_of_work() as uow:
+        organization = uow.session.scalar(
+            sa.select(Organization).where(Organization.code == org_code.upper())
+        )
+        if organization is None:
+            raise click.ClickException(f"there is no organisation with code {org_code!r}")
+        try:
+            user = create_user(
+                uow,
+                actor=None,
+                username=username,
+                display_name=display_name,
+                role=Role(role),
+                organization_id=organization.id,
+                password=password,
+            )
+        except AccountError as error:
+            raise _fail(error) from error
+    click.echo(f"created {role} {user.username} at {organization.code}")
+
+
+@users.command("deactivate")
+@click.argument("username")
+def users_deactivate(username: str) -> None:
+    """Deactivate an account: its sessions end and its tokens are revoked at once."""
+    from clinic.accounts.services import set_user_active
+
+    with unit_of_work() as uow:
+        set_user_active(uow, _user_by_name(uow, username), actor=None, is_active=False)
+    click.echo(f"deactivated {username}; its sessions ended and its tokens were revoked")
+
+
+# -- tokens ----------------------------------------------------------------------
+
+
+@cli.group()
+def tokens() -> None:
+    """Bearer tokens for the FHIR API."""
+
+
+@tokens.command("create")
+@click.option("--username", required=True, help="The user the token acts as.")
+@click.option("--name", required=True, help="What will use the token.")
+@click.option("--days", type=int, default=None, help="Lifetime in days (default 90).")
+def tokens_create(username: str, name: str, days: int | None) -> None:
+    """Create a token and print it once. Only its hash is kept."""
+    from clinic.accounts.services import AccountError, actor_for, create_token
+
+    with unit_of_work() as uow:
+        user = _user_by_name(uow, username)
+        if not user.is_active:
+            raise click.ClickException(f"{username} is deactivated")
+        try:
+            issued = create_token(
+                uow,
+                actor=actor_for(user),
+                name=name,
+                days=days or current_app.config["API_TOKEN_DEFAULT_DAYS"],
+                max_days=current_app.config["API_TOKEN_MAX_DAYS"],
+            )
+        except AccountError as error:
+            raise _fail(error) from error
+    click.echo(
+        f"token {issued.token.id} for {user.username}, expires {issued.token.expires_at:%Y-%m-%d}:"
+    )
+    click.echo(issued.secret)
+
+
+@tokens.command("revoke")
+@click.argument("token_id")
+def tokens_revoke(token_id: str) -> None:
+    from clinic.accounts.models import ApiToken
+    from clinic.accounts.services import actor_for, revoke_token
+
+    with unit_of_work() as uow:
+        token = uow.session.get(ApiToken, token_id)
+        if token is None:
+            raise click.ClickException(f"there is no token {token_id}")
+        revoke_token(uow, token_id, actor=actor_for(token.user))
+    click.echo(f"revoked {token_id}")
+
+
+# -- audit ------------------------------------------------------------------------
+
+
+@cli.group()
+def audit() -> None:
+    """The audit trail."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Recompute the audit log's Merkle tree from the stored events; exit 1 on any mismatch."""
+    from clinic.audit.services import verify_audit_trail
+
+    with unit_of_work() as uow:
+        report = verify_audit_trail(uow.session)
+    if report.is_valid:
+        click.echo(f"audit log verified: {report.size} events, root matches")
+        return
+    click.echo(f"audit log NOT valid: {report.problem}", err=True)
+    sys.exit(1)
+
+
+# -- exports ------------------------------------------------------------------------
+
+
+@cli.group()
+def fhir() -> None:
+    """FHIR exports, decided and audited like any other read."""
+
+
+@fhir.command("export")
+@click.option(
+    "--username", required=True, help="The user the export is made for; their access applies."
+)
+@click.option("--type", "resource_type", required=True)
+def fhir_export(username: str, resource_type: str) -> None:
+    """Write every resource of a type that the user may see, as NDJSON on stdout."""
+    from clinic.access import AccessDenied
+    from clinic.accounts.services import actor_for
+    from clinic.fhir.outcome import FhirError
+    from clinic.fhir.services import Caller, export_resources
+
+    with unit_of_work() as uow:
+        user = _user_by_name(uow, username)
+        if not user.is_active:
+            raise click.ClickException(f"{username} is deactivated")
+        caller = Caller(uow, actor_for(user), "cli", current_app.extensions["clinic.profiles"])
+        try:
+            for version in export_resources(caller, resource_type):
+                click.echo(json.dumps(version.content, separators=(",", ":"), ensure_ascii=False))
+        except (FhirError, AccessDenied) as error:
+            raise click.ClickException(f"refused: {error}") from error
+
+
+# -- demo ---------------------------------------------------------------------------
+
+
+@cli.command("demo")
+def demo() -> None:
+    """Load demo sites, organisations, one user per role and a few survivors.
+    Safe to run again: it adds only what is missing and prints the logins."""
+    from clinic.demo import load_demo
+
+    with unit_of_work() as uow:
+        logins = load_demo(uow, current_app._get_current_object())  # type: ignore[attr-defined]
+    click.echo("Demo logins (also in instance/demo-logins.txt):")
+    for username, role, site, password in logins:
+        click.echo(f"  {username:<18} {role:<11} {site:<7} {password}")
+
+
+def main() -> None:
+    cli(prog_name="clinic")

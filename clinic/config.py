@@ -1,0 +1,92 @@
+"""Configuration: defaults, then an optional instance file, then the environment.
+
+Nothing here runs at import time; `load_config` is called by `create_app`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, Any] = {
+    # "production" or "development". Development only relaxes what cannot work on
+    # plain http://127.0.0.1 (Secure cookies); it never turns security checks off.
+    "CLINIC_ENV": "production",
+    "DATABASE_URL": None,  # default: sqlite file under the instance folder
+    "SECRET_KEY": None,  # default: generated into the instance folder on first start
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,  # bytes accepted in one request body
+    "SESSION_COOKIE_NAME": "clinic_session",
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": True,
+    "SESSION_IDLE_TIMEOUT": timedelta(minutes=30),
+    "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=12),
+    "API_TOKEN_MAX_DAYS": 365,
+    "API_TOKEN_DEFAULT_DAYS": 90,
+    "FHIR_PAGE_SIZE": 20,
+    "FHIR_MAX_PAGE_SIZE": 100,
+    "FHIR_BASE_URL": None,  # default: derived from the request
+    "LOGIN_FAILURE_LIMIT": 5,  # failed logins per username within the window
+    "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
+    "CHECK_SCHEMA": True,
+    "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+}
+
+# Environment variables read, and how to parse them.
+_ENVIRONMENT: dict[str, Any] = {
+    "CLINIC_ENV": str,
+    "DATABASE_URL": str,
+    "SECRET_KEY": str,
+    "MAX_CONTENT_LENGTH": int,
+    "FHIR_BASE_URL": str,
+    "FHIR_PAGE_SIZE": int,
+    "FHIR_MAX_PAGE_SIZE": int,
+    "API_TOKEN_MAX_DAYS": int,
+    "SESSION_COOKIE_SECURE": lambda v: v.lower() in {"1", "true", "yes"},
+}
+
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
+
+
+def load_config(instance_path: Path, overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """Merge defaults, `instance/clinic.cfg.py`, `CLINIC_*`/named environment
+    variables and explicit overrides (tests), in that order."""
+    config = dict(DEFAULTS)
+    config_file = instance_path / "clinic.cfg.py"
+    if config_file.exists():
+        namespace: dict[str, Any] = {}
+        exec(compile(config_file.read_text(), str(config_file), "exec"), namespace)  # noqa: S102 - operator-owned file
+        config.update({k: v for k, v in namespace.items() if k.isupper()})
+    for name, parse in _ENVIRONMENT.items():
+        if name in os.environ:
+            config[name] = parse(os.environ[name])
+    config.update(overrides or {})
+
+    explicit_secure = (
+        "SESSION_COOKIE_SECURE" in (overrides or {}) or "SESSION_COOKIE_SECURE" in os.environ
+    )
+    if config["CLINIC_ENV"] == "development" and not explicit_secure:
+        # Plain http://127.0.0.1 in development: browsers drop Secure cookies there.
+        config["SESSION_COOKIE_SECURE"] = False
+    if not config["DATABASE_URL"]:
+        config["DATABASE_URL"] = f"sqlite:///{instance_path / 'clinic.sqlite3'}"
+    if not config["SECRET_KEY"]:
+        config["SECRET_KEY"] = _instance_secret_key(instance_path)
+    return config
+
+
+def _instance_secret_key(instance_path: Path) -> str:
+    """Read the secret key kept in the instance folder, creating it (mode 0600) once."""
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key_file = instance_path / SECRET_KEY_FILE
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return key_file.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        key = secrets.token_urlsafe(48)
+        handle.write(key + "\n")
+    return key

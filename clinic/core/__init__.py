@@ -1,0 +1,1 @@
+"""Shared foundations: database, web base, time and canonical JSON helpers."""

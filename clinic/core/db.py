@@ -1,0 +1,157 @@
+"""Database foundations: declarative base, column types, engine and sessions.
+
+The engine is bound per application (`Database.init_app`), never at import time.
+SQLite runs with WAL, `synchronous=FULL`, foreign keys on, and takes its write lock
+at BEGIN so that two writers never deadlock on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask, g
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend (SQLite stores it naive)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are refused; use clinic.core.clock.utcnow()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class JSONText(sa.types.TypeDecorator[Any]):
+    """JSON kept as text so that stored bytes are exactly what was written."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if value is None:
+            return None
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=True)
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> Any:
+        return None if value is None else json.loads(value)
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual `postgres://` and `postgresql://` forms for psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_database_url(url)
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: sa.Connection) -> None:
+        # Every request appends to the audit log, so every transaction writes:
+        # take the write lock up front instead of failing on upgrade.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class Database:
+    """Flask extension: one engine per app, one session per app context."""
+
+    def __init__(self) -> None:
+        self._engines: dict[int, Engine] = {}
+        self._factories: dict[int, sessionmaker[Session]] = {}
+
+    def init_app(self, app: Flask) -> None:
+        engine = make_engine(app.config["DATABASE_URL"])
+        self._engines[id(app)] = engine
+        self._factories[id(app)] = sessionmaker(bind=engine, expire_on_commit=False)
+        app.extensions["clinic.db"] = self
+        app.teardown_appcontext(self._close_session)
+
+    def engine(self, app: Flask) -> Engine:
+        return self._engines[id(app)]
+
+    def new_session(self, app: Flask) -> Session:
+        return self._factories[id(app)]()
+
+    @property
+    def session(self) -> Session:
+        """The session of the current app context (request or CLI command)."""
+        from flask import current_app
+
+        if "db_session" not in g:
+            g.db_session = self.new_session(current_app._get_current_object())  # type: ignore[attr-defined]
+        session: Session = g.db_session
+        return session
+
+    def _close_session(self, _exc: BaseException | None) -> None:
+        session = g.pop("db_session", None)
+        if session is not None:
+            session.close()
+
+    def dispose(self, app: Flask) -> None:
+        engine = self._engines.pop(id(app), None)
+        self._factories.pop(id(app), None)
+        if engine is not None:
+            engine.dispose()
+
+
+db = Database()
+
+
+@contextmanager
+def nested_session(app: Flask) -> Iterator[Session]:
+    """A separate session for work that must not share the caller's transaction."""
+    session = db.new_session(app)
+    try:
+        yield session
+    finally:
+        session.close()

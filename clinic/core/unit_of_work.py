@@ -1,0 +1,51 @@
+"""One transaction per request or CLI command, committed or rolled back here only.
+
+Services receive the unit of work (its session and its audit trail) from the
+caller; they flush, never commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from clinic.audit.services import AuditRecord, Outcome, append_records
+
+
+class UnitOfWork:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._audit: list[AuditRecord] = []
+
+    def audit(self, record: AuditRecord) -> None:
+        self._audit.append(record)
+
+    @property
+    def pending_audit(self) -> tuple[AuditRecord, ...]:
+        return tuple(self._audit)
+
+    def commit(self) -> None:
+        """Append the audit records and commit, all or nothing."""
+        try:
+            append_records(self.session, self._audit)
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
+        self._audit.clear()
+
+    def fail(self, outcome: Outcome, description: str) -> None:
+        """Roll back everything, then record the attempt with its failure outcome."""
+        self.session.rollback()
+        records = [record.failed(outcome, description) for record in self._audit]
+        self._audit.clear()
+        if records:
+            try:
+                append_records(self.session, records)
+                self.session.commit()
+            except BaseException:
+                self.session.rollback()
+                raise
+
+    def rollback(self) -> None:
+        self.session.rollback()
+        self._audit.clear()

@@ -1,0 +1,278 @@
+"""The web base: one unit of work per request, access rules on every view, errors
+and security headers.
+
+Every view is registered with `view_rule`, which states what it needs (an action
+on a kind, public, or a rule the view applies itself from its URL). `create_app`
+refuses to start if any endpoint lacks one, and the access-matrix test checks each.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import urlsplit
+
+from flask import (
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from werkzeug.exceptions import HTTPException
+
+from clinic.access import AccessDenied, Action, Actor, require
+from clinic.audit.services import AuditRecord, EventKind, Outcome
+from clinic.core.db import db
+from clinic.core.unit_of_work import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SESSION_KEY = "sid"
+
+
+@dataclass(frozen=True)
+class ViewRule:
+    """What a view requires. `kind`/`action` are checked before the view runs;
+    `self_checked` views (the FHIR API) ask the decision point per request."""
+
+    action: Action | None = None
+    kind: str | None = None
+    public: bool = False
+    self_checked: bool = False
+    # Authentication: "session" (browser), "bearer" (API) or None (public).
+    auth: str | None = "session"
+
+
+def view_rule(
+    action: Action | None = None,
+    kind: str | None = None,
+    *,
+    public: bool = False,
+    self_checked: bool = False,
+    auth: str | None = "session",
+) -> Callable[[F], F]:
+    rule = ViewRule(action, kind, public, self_checked, None if public else auth)
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if rule.auth == "session" and g.get("actor") is None:
+                return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+            if rule.action is not None and rule.kind is not None:
+                require(current_actor(), rule.action, rule.kind)
+            return view(*args, **kwargs)
+
+        wrapped._view_rule = rule  # type: ignore[attr-defined]
+        return cast(F, wrapped)
+
+    return decorate
+
+
+def rule_of(app: Flask, endpoint: str) -> ViewRule | None:
+    view = app.view_functions.get(endpoint)
+    return getattr(view, "_view_rule", None)
+
+
+def check_every_view_has_a_rule(app: Flask) -> None:
+    missing = [
+        endpoint
+        for endpoint in app.view_functions
+        if endpoint != "static" and rule_of(app, endpoint) is None
+    ]
+    if missing:
+        raise RuntimeError(f"views without an access rule: {', '.join(sorted(missing))}")
+
+
+def current_uow() -> UnitOfWork:
+    uow: UnitOfWork = g.uow
+    return uow
+
+
+def current_actor() -> Actor:
+    actor: Actor | None = g.get("actor")
+    if actor is None:
+        abort(401)
+    return actor
+
+
+def source_address() -> str | None:
+    return request.remote_addr
+
+
+def is_api_request() -> bool:
+    return request.path == "/fhir" or request.path.startswith("/fhir/")
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site relative paths are followed after login."""
+    if not target:
+        return url_for("home.index")
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return url_for("home.index")
+    return target
+
+
+def init_web(app: Flask) -> None:
+    app.before_request(_begin_request)
+    app.after_request(_finish_request)
+    app.register_error_handler(AccessDenied, _access_denied)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)
+
+
+def _begin_request() -> None:
+    g.uow = UnitOfWork(db.session)
+    g.actor = None
+    g.user = None
+    if is_api_request() or request.endpoint == "static":
+        return
+    token = session.get(SESSION_KEY)
+    if token:
+        from clinic.accounts.services import actor_for, resume_session
+
+        user = resume_session(
+            g.uow,
+            token,
+            idle_timeout=current_app.config["SESSION_IDLE_TIMEOUT"],
+            absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
+        )
+        if user is None:
+            session.pop(SESSION_KEY, None)
+        else:
+            g.user = user
+            g.actor = actor_for(user)
+
+
+def _finish_request(response: Response) -> Response:
+    uow: UnitOfWork | None = g.pop("uow", None)
+    if uow is not None:
+        try:
+            if response.status_code < 400:
+                uow.commit()
+            else:
+                outcome = (
+                    Outcome.SERIOUS_FAILURE
+                    if response.status_code >= 500
+                    else Outcome.MINOR_FAILURE
+                )
+                uow.fail(outcome, g.get("failure_description") or f"HTTP {response.status_code}")
+        except Exception:
+            log.exception("could not finish the request's transaction")
+            response = _internal_error_response()
+    _security_headers(response)
+    return response
+
+
+def _security_headers(response: Response) -> None:
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cross-Origin-Opener-Policy"] = "same-origin"
+    response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    if request.endpoint != "static":
+        response.headers["Cache-Control"] = "no-store"
+    if current_app.config["SESSION_COOKIE_SECURE"]:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+
+
+_EVENT_OF_ACTION = {
+    Action.READ: EventKind.READ,
+    Action.SEARCH: EventKind.SEARCH,
+    Action.CREATE: EventKind.CREATE,
+    Action.UPDATE: EventKind.UPDATE,
+    Action.EXPORT: EventKind.EXPORT,
+}
+
+
+def _access_denied(error: AccessDenied) -> Any:
+    uow: UnitOfWork | None = g.get("uow")
+    if uow is not None:
+        target = error.target
+        reference = (
+            f"{target.kind}/{target.resource.logical_id}" if target.resource else target.kind
+        )
+        uow.audit(
+            AuditRecord(
+                kind=_EVENT_OF_ACTION[error.action],
+                channel="fhir" if is_api_request() else "web",
+                actor=error.actor,
+                outcome=Outcome.MINOR_FAILURE,
+                entities=(reference,),
+                reasons=error.decision.reasons,
+                outcome_desc="refused",
+                source_address=source_address(),
+            )
+        )
+    g.failure_description = "refused"
+    status = 404 if error.decision.concealed else 403
+    if is_api_request():
+        from clinic.fhir.api import outcome_response
+
+        message = "not known" if status == 404 else "you are not allowed to do this"
+        return outcome_response(status, "not-found" if status == 404 else "forbidden", message)
+    return render_template("errors/error.html", status=status), status
+
+
+def _http_error(error: HTTPException) -> Any:
+    status = error.code or 500
+    g.failure_description = error.name
+    if is_api_request():
+        from clinic.fhir.api import outcome_response
+
+        code = {
+            404: "not-found",
+            405: "not-supported",
+            413: "too-costly",
+            415: "not-supported",
+            401: "login",
+        }.get(status, "processing")
+        headers = {}
+        if status == 405 and error.get_response().headers.get("Allow"):
+            headers["Allow"] = error.get_response().headers["Allow"]
+        if status == 401:
+            headers["WWW-Authenticate"] = 'Bearer realm="fhir"'
+        return outcome_response(status, code, _api_message(status, error), headers=headers)
+    if status == 401:
+        return redirect(url_for("accounts.login"))
+    return render_template("errors/error.html", status=status), status
+
+
+def _api_message(status: int, error: HTTPException) -> str:
+    return {
+        401: "a valid bearer token is required",
+        404: "no such endpoint",
+        405: f"{request.method} is not supported here",
+        413: f"the request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes",
+    }.get(status, error.description or error.name)
+
+
+def _unexpected_error(error: Exception) -> Any:
+    log.exception("unexpected error", exc_info=error)
+    g.failure_description = "internal error"
+    return _internal_error_response()
+
+
+def _internal_error_response() -> Response:
+    if is_api_request():
+        from clinic.fhir.api import outcome_response
+
+        return outcome_response(500, "exception", "the server failed; the request changed nothing")
+    return Response(
+        render_template("errors/error.html", status=500), status=500, mimetype="text/html"
+    )

@@ -1,0 +1,172 @@
+"""Demo data for trying the clinic out: two sites, a police force, a laboratory,
+one user per role and a few survivors. Idempotent.
+
+Passwords are random, generated on first load and kept (mode 0600) in
+instance/demo-logins.txt so that later runs can print them again.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+from clinic.access.roles import OrganizationKind, Role
+from clinic.accounts.models import Organization, User
+from clinic.accounts.services import _hasher, actor_for, create_organization, create_user
+from clinic.core.unit_of_work import UnitOfWork
+from clinic.fhir.canonical import NAMING_SYSTEM
+from clinic.fhir.services import Caller, create_resource
+
+ORGANIZATIONS = (
+    (OrganizationKind.SITE, "NORTH", "North Sexual Assault Referral Centre"),
+    (OrganizationKind.SITE, "SOUTH", "South Hospital SANE Programme"),
+    (OrganizationKind.POLICE, "RIVERPOL", "Riverside Police Service"),
+    (OrganizationKind.LAB, "FORLAB", "Central Forensic Laboratory"),
+)
+
+USERS = (
+    ("examiner", "Nadia Examiner", Role.EXAMINER, "NORTH"),
+    ("counsellor", "Carmen Counsellor", Role.COUNSELLOR, "NORTH"),
+    ("custodian", "Kofi Custodian", Role.CUSTODIAN, "NORTH"),
+    ("police", "Pat Officer", Role.POLICE, "RIVERPOL"),
+    ("admin", "Ada Administrator", Role.ADMIN, "NORTH"),
+    ("auditor", "Aud Auditor", Role.AUDITOR, "NORTH"),
+    ("examiner.south", "Sam South", Role.EXAMINER, "SOUTH"),
+)
+
+LOGINS_FILE = "demo-logins.txt"
+
+
+def load_demo(uow: UnitOfWork, app: Flask) -> list[tuple[str, str, str, str]]:
+    registry = app.extensions["clinic.profiles"]
+    organizations: dict[str, Organization] = {}
+    for kind, code, name in ORGANIZATIONS:
+        existing = uow.session.scalar(sa.select(Organization).where(Organization.code == code))
+        organizations[code] = existing or create_organization(
+            uow, registry, actor=None, kind=kind, name=name, code=code
+        )
+    known = _read_logins(Path(app.instance_path))
+    logins = []
+    for username, display_name, role, code in USERS:
+        user = uow.session.scalar(sa.select(User).where(User.username == username))
+        password = known.get(username)
+        if user is None:
+            password = password or _new_password()
+            user = create_user(
+                uow,
+                actor=None,
+                username=username,
+                display_name=display_name,
+                role=role,
+                organization_id=organizations[code].id,
+                password=password,
+            )
+        elif password is None:
+            # The logins file was lost: give the demo account a new password.
+            password = _new_password()
+            user.password_hash = _hasher.hash(password)
+        logins.append((username, role.value, code, password))
+    _write_logins(Path(app.instance_path), logins)
+    _load_survivors(uow, app)
+    return logins
+
+
+def _load_survivors(uow: UnitOfWork, app: Flask) -> None:
+    registry = app.extensions["clinic.profiles"]
+    for examiner_name, case_references in (
+        ("examiner", ("SA-N7Q2-K4MD", "SA-N8R5-P2XT")),
+        ("examiner.south", ("SA-S3W9-H6JB",)),
+    ):
+        examiner = uow.session.scalar(sa.select(User).where(User.username == examiner_name))
+        assert examiner is not None
+        caller = Caller(uow, actor_for(examiner), "cli", registry)
+        for reference in case_references:
+            if _case_exists(caller, reference):
+                continue
+            patient = create_resource(
+                caller,
+                {
+                    "resourceType": "Patient",
+                    "identifier": [
+                        {"system": f"{NAMING_SYSTEM}/case-reference", "value": reference}
+                    ],
+                    "gender": "female",
+                },
+            )
+            create_resource(caller, _heart_rate(patient.logical_id))
+
+
+def _case_exists(caller: Caller, reference: str) -> bool:
+    from clinic.fhir.models import TokenIndex
+
+    return (
+        caller.uow.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(TokenIndex)
+            .where(
+                TokenIndex.resource_type == "Patient",
+                TokenIndex.param == "identifier",
+                TokenIndex.code == reference,
+            )
+        )
+        > 0
+    )
+
+
+def _heart_rate(patient_id: str) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "vital-signs",
+                    }
+                ]
+            }
+        ],
+        "code": {
+            "coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]
+        },
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": "2026-11-20T14:05:00Z",
+        "valueQuantity": {
+            "value": 92,
+            "unit": "beats/minute",
+            "system": "http://unitsofmeasure.org",
+            "code": "/min",
+        },
+    }
+
+
+def _new_password() -> str:
+    return "demo-" + secrets.token_urlsafe(12)
+
+
+def _read_logins(instance: Path) -> dict[str, str]:
+    path = instance / LOGINS_FILE
+    if not path.exists():
+        return {}
+    logins = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 4 and not line.startswith("#"):
+            logins[parts[0]] = parts[3]
+    return logins
+
+
+def _write_logins(instance: Path, logins: list[tuple[str, str, str, str]]) -> None:
+    instance.mkdir(parents=True, exist_ok=True)
+    path = instance / LOGINS_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write("# username role site password (demo accounts only)\n")
+        for login in logins:
+            handle.write(" ".join(login) + "\n")

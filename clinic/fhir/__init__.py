@@ -1,0 +1,1 @@
+"""The versioned FHIR resource store, its validation, search index and /fhir API."""

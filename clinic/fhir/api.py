@@ -1,0 +1,390 @@
+"""The /fhir REST API: thin adapters from HTTP to clinic.fhir.services.
+
+Conventions: application/fhir+json in and out; bearer tokens; errors as
+OperationOutcome; ETag/Last-Modified/Location on writes; If-Match for
+version-aware updates; search and history paged with opaque cursors.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Blueprint, Response, current_app, g, request
+
+from clinic.accounts.services import actor_for, authenticate_token
+from clinic.audit.fhir import audit_event_resource, read_audit_event, search_audit_events
+from clinic.audit.services import AuditRecord, EventKind, Outcome
+from clinic.core.clock import isoformat
+from clinic.core.web import current_actor, current_uow, source_address, view_rule
+from clinic.fhir.capability import capability_statement
+from clinic.fhir.outcome import FhirError, Issue, operation_outcome
+from clinic.fhir.query import parse_history, parse_search
+from clinic.fhir.services import (
+    Caller,
+    Page,
+    check_type,
+    create_resource,
+    history_key,
+    parse_if_match,
+    read_resource,
+    resource_history,
+    run_transaction,
+    search_key,
+    search_resources,
+    update_resource,
+    vread_resource,
+)
+from clinic.fhir.store import StoredVersion, encode_cursor
+
+bp = Blueprint("fhir", __name__, url_prefix="/fhir")
+
+FHIR_JSON = "application/fhir+json"
+_ACCEPTED_BODY_TYPES = {"application/fhir+json", "application/json"}
+_ACCEPTABLE = ("application/fhir+json", "application/json", "*/*", "application/*")
+
+
+def fhir_response(
+    body: dict[str, Any] | None, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    payload = "" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    response = Response(payload, status=status, headers=headers or {})
+    response.headers["Content-Type"] = f"{FHIR_JSON}; charset=utf-8"
+    return response
+
+
+def outcome_response(
+    status: int, code: str, diagnostics: str, headers: dict[str, str] | None = None
+) -> Response:
+    body = operation_outcome([Issue(code, diagnostics)])
+    return fhir_response(body, status, headers)
+
+
+def fhir_error_response(error: FhirError) -> Response:
+    g.failure_description = "; ".join(issue.diagnostics for issue in error.issues)[:500]
+    return fhir_response(operation_outcome(error.issues), error.status, error.headers)
+
+
+@bp.before_request
+def _authenticate() -> Response | None:
+    accept = request.headers.get("Accept", "*/*")
+    if not any(kind in accept for kind in _ACCEPTABLE):
+        return outcome_response(406, "not-supported", "only application/fhir+json is served")
+    if request.endpoint == "fhir.metadata":
+        return None
+    header = request.headers.get("Authorization", "")
+    scheme, _, secret = header.partition(" ")
+    user = None
+    if scheme.lower() == "bearer" and secret.strip():
+        user = authenticate_token(current_uow(), secret.strip())
+    if user is None:
+        if header:
+            # A presented but unusable token is a failed authentication attempt.
+            current_uow().audit(
+                AuditRecord(
+                    kind=EventKind.AUTHENTICATE,
+                    channel="fhir",
+                    actor=None,
+                    outcome=Outcome.MINOR_FAILURE,
+                    outcome_desc="unusable bearer token",
+                    source_address=source_address(),
+                )
+            )
+        g.failure_description = "authentication required"
+        return outcome_response(
+            401,
+            "login",
+            "a valid bearer token is required",
+            headers={"WWW-Authenticate": 'Bearer realm="fhir"'},
+        )
+    g.user = user
+    g.actor = actor_for(user)
+    return None
+
+
+def _caller() -> Caller:
+    return Caller(
+        uow=current_uow(),
+        actor=current_actor(),
+        channel="fhir",
+        registry=current_app.extensions["clinic.profiles"],
+        source_address=source_address(),
+    )
+
+
+def base_url() -> str:
+    configured = current_app.config.get("FHIR_BASE_URL")
+    return (configured or request.url_root.rstrip("/") + "/fhir").rstrip("/")
+
+
+def _read_json_body() -> Any:
+    if request.mimetype not in _ACCEPTED_BODY_TYPES:
+        raise FhirError.single(
+            415,
+            "not-supported",
+            f"Content-Type {request.mimetype or '(none)'} is not accepted; send {FHIR_JSON}",
+        )
+    raw = request.get_data(cache=False)
+    try:
+        return json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise FhirError.single(400, "structure", f"the body is not valid JSON: {error}") from error
+    except ValueError as error:
+        raise FhirError.single(400, "structure", str(error)) from error
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ValueError(f"the property {key!r} appears twice in one object")
+        result[key] = value
+    return result
+
+
+def _version_headers(version: StoredVersion) -> dict[str, str]:
+    return {
+        "ETag": version.etag,
+        "Last-Modified": version.last_updated.strftime("%a, %d %b %Y %H:%M:%S GMT"),
+    }
+
+
+def _representation(
+    version: StoredVersion, status: int, extra: dict[str, str] | None = None
+) -> Response:
+    headers = {**_version_headers(version), **(extra or {})}
+    prefer = request.headers.get("Prefer", "")
+    if "return=minimal" in prefer:
+        return fhir_response(None, status, headers)
+    return fhir_response(version.content, status, headers)
+
+
+# -- conformance ---------------------------------------------------------------
+
+
+@bp.get("/metadata")
+@view_rule(public=True)
+def metadata() -> Response:
+    return fhir_response(capability_statement(current_app, base_url()))
+
+
+# -- instance level --------------------------------------------------------------
+
+
+@bp.get("/<resource_type>/<logical_id>")
+@view_rule(self_checked=True, auth="bearer")
+def read(resource_type: str, logical_id: str) -> Response:
+    if resource_type == "AuditEvent":
+        entry = read_audit_event(_caller(), logical_id)
+        return fhir_response(audit_event_resource(entry))
+    version = read_resource(_caller(), resource_type, logical_id)
+    return _representation(version, 200)
+
+
+@bp.get("/<resource_type>/<logical_id>/_history/<version_id>")
+@view_rule(self_checked=True, auth="bearer")
+def vread(resource_type: str, logical_id: str, version_id: str) -> Response:
+    version = vread_resource(_caller(), resource_type, logical_id, version_id)
+    return _representation(version, 200)
+
+
+@bp.put("/<resource_type>/<logical_id>")
+@view_rule(self_checked=True, auth="bearer")
+def update(resource_type: str, logical_id: str) -> Response:
+    check_type(resource_type)
+    data = _read_json_body()
+    version = update_resource(
+        _caller(),
+        resource_type,
+        logical_id,
+        data,
+        expected_version=parse_if_match(request.headers.get("If-Match")),
+    )
+    return _representation(version, 200)
+
+
+@bp.get("/<resource_type>/<logical_id>/_history")
+@view_rule(self_checked=True, auth="bearer")
+def history_instance(resource_type: str, logical_id: str) -> Response:
+    query = parse_history(request.args.items(multi=True), **_page_limits())
+    page = resource_history(_caller(), resource_type, logical_id, query)
+    return fhir_response(
+        _history_bundle(page, f"{resource_type}/{logical_id}/_history", query.applied)
+    )
+
+
+# -- type level -----------------------------------------------------------------
+
+
+@bp.get("/<resource_type>")
+@view_rule(self_checked=True, auth="bearer")
+def search(resource_type: str) -> Response:
+    return _search(resource_type, list(request.args.items(multi=True)))
+
+
+@bp.post("/<resource_type>/_search")
+@view_rule(self_checked=True, auth="bearer")
+def search_post(resource_type: str) -> Response:
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise FhirError.single(
+            415, "not-supported", "_search takes application/x-www-form-urlencoded parameters"
+        )
+    return _search(
+        resource_type, list(request.args.items(multi=True)) + list(request.form.items(multi=True))
+    )
+
+
+def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
+    if resource_type == "AuditEvent":
+        query = parse_search("AuditEvent", args, **_page_limits())
+        page = search_audit_events(_caller(), query)
+        resources = [(f"AuditEvent/{e.id}", audit_event_resource(e)) for e in page.items]
+        keys = [(e.recorded_at, e.id) for e in page.items]
+        return fhir_response(_searchset(resource_type, resources, keys, page, query.applied))
+    check_type(resource_type)
+    query = parse_search(resource_type, args, **_page_limits())
+    page = search_resources(_caller(), resource_type, query)
+    resources = [(v.reference, v.content) for v in page.items]
+    return fhir_response(
+        _searchset(
+            resource_type, resources, [search_key(v) for v in page.items], page, query.applied
+        )
+    )
+
+
+@bp.post("/<resource_type>")
+@view_rule(self_checked=True, auth="bearer")
+def create(resource_type: str) -> Response:
+    check_type(resource_type)
+    data = _read_json_body()
+    if isinstance(data, dict) and data.get("resourceType") != resource_type:
+        raise FhirError.single(
+            400,
+            "invalid",
+            f"resourceType is {data.get('resourceType')} but this endpoint takes {resource_type}",
+            "resourceType",
+        )
+    if isinstance(data, dict):
+        data.pop("id", None)  # the server assigns ids on create
+    version = create_resource(_caller(), data)
+    location = f"{base_url()}/{version.versioned_reference}"
+    return _representation(version, 201, {"Location": location})
+
+
+@bp.get("/<resource_type>/_history")
+@view_rule(self_checked=True, auth="bearer")
+def history_type(resource_type: str) -> Response:
+    query = parse_history(request.args.items(multi=True), **_page_limits())
+    page = resource_history(_caller(), resource_type, None, query)
+    return fhir_response(_history_bundle(page, f"{resource_type}/_history", query.applied))
+
+
+# -- system level ---------------------------------------------------------------
+
+
+@bp.post("")
+@view_rule(self_checked=True, auth="bearer")
+def transaction() -> Response:
+    bundle = _read_json_body()
+    results = run_transaction(_caller(), bundle)
+    base = base_url()
+    entries = []
+    for result in results:
+        version = result.version
+        entries.append(
+            {
+                "fullUrl": f"{base}/{version.reference}",
+                "resource": version.content,
+                "response": {
+                    "status": result.status,
+                    "location": f"{version.versioned_reference}",
+                    "etag": version.etag,
+                    "lastModified": isoformat(version.last_updated),
+                },
+            }
+        )
+    return fhir_response(
+        {"resourceType": "Bundle", "type": "transaction-response", "entry": entries}
+    )
+
+
+# -- bundles ----------------------------------------------------------------------
+
+
+def _page_limits() -> dict[str, int]:
+    return {
+        "default_count": current_app.config["FHIR_PAGE_SIZE"],
+        "max_count": current_app.config["FHIR_MAX_PAGE_SIZE"],
+    }
+
+
+def _links(
+    path: str, applied: list[tuple[str, str]], page: Page, first_key: Any, last_key: Any
+) -> list[dict[str, str]]:
+    base = base_url()
+    current = request.args.get("_cursor")
+    self_params = applied + ([("_cursor", current)] if current else [])
+    links = [{"relation": "self", "url": f"{base}/{path}?{urlencode(self_params)}"}]
+    if page.has_next and last_key is not None:
+        links.append(
+            {
+                "relation": "next",
+                "url": f"{base}/{path}?{urlencode([*applied, ('_cursor', 'a.' + encode_cursor(last_key))])}",
+            }
+        )
+    if page.has_previous and first_key is not None:
+        links.append(
+            {
+                "relation": "previous",
+                "url": f"{base}/{path}?{urlencode([*applied, ('_cursor', 'b.' + encode_cursor(first_key))])}",
+            }
+        )
+    return links
+
+
+def _searchset(
+    path: str,
+    resources: list[tuple[str, dict[str, Any]]],
+    keys: list[Any],
+    page: Page,
+    applied: list[tuple[str, str]],
+) -> dict[str, Any]:
+    base = base_url()
+    # No Bundle.total: a count would tell a caller about records it cannot see.
+    return {
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "link": _links(path, applied, page, keys[0] if keys else None, keys[-1] if keys else None),
+        "entry": [
+            {"fullUrl": f"{base}/{reference}", "resource": content, "search": {"mode": "match"}}
+            for reference, content in resources
+        ],
+    }
+
+
+def _history_bundle(page: Page, path: str, applied: list[tuple[str, str]]) -> dict[str, Any]:
+    base = base_url()
+    items: list[StoredVersion] = page.items
+    keys = [history_key(v) for v in items]
+    return {
+        "resourceType": "Bundle",
+        "type": "history",
+        "link": _links(path, applied, page, keys[0] if keys else None, keys[-1] if keys else None),
+        "entry": [
+            {
+                "fullUrl": f"{base}/{v.reference}",
+                "resource": v.content,
+                "request": {
+                    "method": "POST" if v.change == "create" else "PUT",
+                    "url": v.resource_type if v.change == "create" else v.reference,
+                },
+                "response": {
+                    "status": "201 Created" if v.change == "create" else "200 OK",
+                    "etag": v.etag,
+                    "lastModified": isoformat(v.last_updated),
+                },
+            }
+            for v in items
+        ],
+    }

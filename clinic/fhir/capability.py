@@ -1,0 +1,99 @@
+"""The CapabilityStatement, generated from what is actually registered: the
+supported types, their interactions, search parameters and profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from clinic.fhir.canonical import CANONICAL_BASE
+from clinic.fhir.search_params import params_for
+from clinic.fhir.services import STORED_TYPES, WRITABLE_TYPES
+
+SOFTWARE_VERSION = "0.1.0"
+_READ_INTERACTIONS = ["read", "vread", "history-instance", "history-type", "search-type"]
+
+
+def _search_params(resource_type: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": p.name,
+            "definition": p.definition,
+            "type": p.type,
+            "documentation": p.documentation,
+        }
+        for p in params_for(resource_type).values()
+    ]
+
+
+def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
+    registry = app.extensions["clinic.profiles"]
+    resources: list[dict[str, Any]] = []
+    for resource_type in STORED_TYPES:
+        interactions = list(_READ_INTERACTIONS)
+        if resource_type in WRITABLE_TYPES:
+            interactions += ["create", "update"]
+        resources.append(
+            {
+                "type": resource_type,
+                "profile": registry.default_profiles[resource_type],
+                "interaction": [{"code": code} for code in interactions],
+                "versioning": "versioned-update",
+                "readHistory": True,
+                "updateCreate": False,
+                "conditionalCreate": False,
+                "conditionalRead": "not-supported",
+                "conditionalUpdate": False,
+                "conditionalDelete": "not-supported",
+                "searchParam": _search_params(resource_type),
+            }
+        )
+    resources.append(
+        {
+            "type": "AuditEvent",
+            "profile": registry.default_profiles["AuditEvent"],
+            "documentation": "The audit trail, for auditors. Read-only; each event has one version.",
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "versioning": "no-version",
+            "readHistory": False,
+            "updateCreate": False,
+            "searchParam": _search_params("AuditEvent"),
+        }
+    )
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-24",
+        "publisher": "Forensic care clinic project",
+        "kind": "instance",
+        "software": {"name": "clinic", "version": SOFTWARE_VERSION},
+        "implementation": {
+            "description": "Sexual assault medical-forensic examination records",
+            "url": base_url,
+        },
+        "fhirVersion": "4.3.0",
+        "format": ["application/fhir+json", "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "documentation": (
+                    "Bearer tokens only. Every read and search is filtered by the clinic's access "
+                    "policy: a record you may not see is answered exactly like one that does not "
+                    "exist, and searches carry no total. Paging uses opaque _cursor links. "
+                    f"Profiles: {CANONICAL_BASE}/StructureDefinition/."
+                ),
+                "security": {
+                    "cors": False,
+                    "description": "Authorization: Bearer <token>; tokens are created in the UI or with `clinic tokens create`, expire, and can be revoked.",
+                },
+                "resource": resources,
+                "interaction": [
+                    {
+                        "code": "transaction",
+                        "documentation": "POST and PUT entries; all or nothing.",
+                    }
+                ],
+            }
+        ],
+    }

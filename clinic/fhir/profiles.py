@@ -1,0 +1,275 @@
+"""Validation against the profiles published in fhir_profiles/.
+
+Supported in a profile's differential: cardinality (min, max), fixed[x] and
+pattern[x] values, required bindings to our ValueSets, and FHIRPath constraints.
+Slicing is not used by our profiles and a profile that declares it is refused at
+load time, so nothing in a profile is silently ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+
+from clinic.fhir.invariants import Invariant, check_invariants, evaluate
+from clinic.fhir.outcome import Issue
+
+PROFILES_DIR = Path(__file__).resolve().parent.parent.parent / "fhir_profiles"
+
+_SUPPORTED_ELEMENT_KEYS = {
+    "id",
+    "path",
+    "short",
+    "definition",
+    "comment",
+    "requirements",
+    "min",
+    "max",
+    "binding",
+    "constraint",
+    "type",
+    "mustSupport",
+    "alias",
+    "label",
+    "isModifier",
+    "isSummary",
+    "isModifierReason",
+}
+
+
+class ProfileError(Exception):
+    """A definition in fhir_profiles/ that cannot be used; names the file."""
+
+
+@dataclass(frozen=True)
+class Cardinality:
+    path: str
+    min: int
+    max: int | None  # None: unbounded
+
+
+@dataclass(frozen=True)
+class ValueRule:
+    path: str
+    value: Any
+    is_pattern: bool
+
+
+@dataclass(frozen=True)
+class Binding:
+    path: str
+    value_set: str
+    codes: frozenset[tuple[str | None, str]]
+
+
+@dataclass
+class Profile:
+    url: str
+    resource_type: str
+    cardinalities: list[Cardinality]
+    values: list[ValueRule]
+    bindings: list[Binding]
+    invariants: tuple[Invariant, ...]
+
+
+class ProfileRegistry:
+    def __init__(self, directory: Path = PROFILES_DIR) -> None:
+        self.directory = directory
+        self.code_systems: dict[str, dict[str, Any]] = {}
+        self.value_sets: dict[str, frozenset[tuple[str | None, str]]] = {}
+        self.profiles: dict[str, Profile] = {}
+        self.default_profiles: dict[str, str] = {}
+        self.definitions: dict[str, dict[str, Any]] = {}
+        self._load()
+
+    # -- loading -------------------------------------------------------------
+
+    def _load(self) -> None:
+        documents = []
+        for path in sorted(self.directory.glob("*.json")):
+            try:
+                document = json.loads(path.read_text())
+            except json.JSONDecodeError as error:
+                raise ProfileError(f"{path.name}: not JSON ({error})") from error
+            documents.append((path, document))
+        for path, document in documents:
+            if document.get("resourceType") == "CodeSystem":
+                self._parse(path, document)
+                self.code_systems[document["url"]] = document
+        for path, document in documents:
+            if document.get("resourceType") == "ValueSet":
+                self._parse(path, document)
+                self.value_sets[document["url"]] = self._expand(path, document)
+        for path, document in documents:
+            kind = document.get("resourceType")
+            if kind == "StructureDefinition":
+                self._parse(path, document)
+                self.definitions[document["url"]] = document
+                if document.get("kind") == "resource":
+                    profile = self._compile(path, document)
+                    self.profiles[profile.url] = profile
+                    if profile.resource_type in self.default_profiles:
+                        raise ProfileError(
+                            f"{path.name}: a second profile for {profile.resource_type}"
+                        )
+                    self.default_profiles[profile.resource_type] = profile.url
+            elif kind in ("SearchParameter",):
+                self._parse(path, document)
+
+    @staticmethod
+    def _parse(path: Path, document: dict[str, Any]) -> None:
+        try:
+            get_fhir_model_class(document["resourceType"]).model_validate(document)
+        except Exception as error:
+            raise ProfileError(
+                f"{path.name}: not a valid {document.get('resourceType')}: {error}"
+            ) from error
+
+    def _expand(self, path: Path, value_set: dict[str, Any]) -> frozenset[tuple[str | None, str]]:
+        codes: set[tuple[str | None, str]] = set()
+        for include in value_set.get("compose", {}).get("include", []):
+            system = include["system"]
+            if "concept" in include:
+                codes.update((system, concept["code"]) for concept in include["concept"])
+            elif system in self.code_systems:
+                codes.update(
+                    (system, concept["code"]) for concept in self.code_systems[system]["concept"]
+                )
+            else:
+                raise ProfileError(f"{path.name}: cannot expand {system} without listed concepts")
+        return frozenset(codes)
+
+    def _compile(self, path: Path, definition: dict[str, Any]) -> Profile:
+        resource_type = definition["type"]
+        cardinalities, values, bindings = [], [], []
+        invariants: list[Invariant] = []
+        for element in definition.get("differential", {}).get("element", []):
+            element_path = element["path"].replace("[x]", "")
+            extra = set(element) - _SUPPORTED_ELEMENT_KEYS
+            extra = {key for key in extra if not key.startswith(("fixed", "pattern"))}
+            if extra or "sliceName" in element or "slicing" in element:
+                raise ProfileError(
+                    f"{path.name}: {element['path']} uses unsupported {sorted(extra)}"
+                )
+            if "min" in element or "max" in element:
+                maximum = element.get("max", "*")
+                cardinalities.append(
+                    Cardinality(
+                        element_path,
+                        element.get("min", 0),
+                        None if maximum == "*" else int(maximum),
+                    )
+                )
+            for key, value in element.items():
+                if key.startswith(("fixed", "pattern")):
+                    values.append(ValueRule(element_path, value, key.startswith("pattern")))
+            binding = element.get("binding")
+            if binding and binding.get("strength") == "required":
+                url = binding["valueSet"].split("|")[0]
+                if url not in self.value_sets:
+                    raise ProfileError(
+                        f"{path.name}: {element['path']} binds unknown ValueSet {url}"
+                    )
+                bindings.append(Binding(element_path, url, self.value_sets[url]))
+            for constraint in element.get("constraint", []):
+                invariants.append(
+                    Invariant(
+                        constraint["key"],
+                        constraint["severity"],
+                        constraint["human"],
+                        constraint["expression"],
+                        element_path,
+                    )
+                )
+        return Profile(
+            definition["url"], resource_type, cardinalities, values, bindings, tuple(invariants)
+        )
+
+    # -- validation ------------------------------------------------------------
+
+    def validate(self, resource: dict[str, Any], profile_url: str) -> list[Issue]:
+        profile = self.profiles.get(profile_url)
+        if profile is None:
+            return [
+                Issue(
+                    "not-supported", f"profile {profile_url} is not known here", ("meta.profile",)
+                )
+            ]
+        issues: list[Issue] = []
+        for rule in profile.cardinalities:
+            issues.extend(self._check_cardinality(resource, rule))
+        for value_rule in profile.values:
+            for node in evaluate(resource, value_rule.path):
+                matches = (
+                    _matches_pattern(node, value_rule.value)
+                    if value_rule.is_pattern
+                    else node == value_rule.value
+                )
+                if not matches:
+                    kind = "pattern" if value_rule.is_pattern else "fixed value"
+                    issues.append(
+                        Issue(
+                            "value",
+                            f"{value_rule.path} does not match the profile's {kind} {json.dumps(value_rule.value)}",
+                            (value_rule.path,),
+                        )
+                    )
+        for binding in profile.bindings:
+            for node in evaluate(resource, binding.path):
+                if not _in_value_set(node, binding.codes):
+                    issues.append(
+                        Issue(
+                            "code-invalid",
+                            f"{binding.path} is not a code from {binding.value_set}",
+                            (binding.path,),
+                        )
+                    )
+        for violation in check_invariants(resource, profile.invariants):
+            issues.append(
+                Issue("invariant", f"{violation.key}: {violation.human}", (violation.location,))
+            )
+        return issues
+
+    @staticmethod
+    def _check_cardinality(resource: dict[str, Any], rule: Cardinality) -> list[Issue]:
+        parent, _, child = rule.path.rpartition(".")
+        checks = [f"{child}.count() >= {rule.min}"]
+        if rule.max is not None:
+            checks.append(f"{child}.count() <= {rule.max}")
+        if evaluate(resource, f"{parent}.all({' and '.join(checks)})") == [True]:
+            return []
+        upper = "*" if rule.max is None else str(rule.max)
+        return [
+            Issue(
+                "required" if rule.min else "structure",
+                f"{rule.path} must occur {rule.min}..{upper} times",
+                (rule.path,),
+            )
+        ]
+
+
+def _matches_pattern(value: Any, pattern: Any) -> bool:
+    if isinstance(pattern, dict):
+        return isinstance(value, dict) and all(
+            key in value and _matches_pattern(value[key], expected)
+            for key, expected in pattern.items()
+        )
+    if isinstance(pattern, list):
+        return isinstance(value, list) and all(
+            any(_matches_pattern(item, expected) for item in value) for expected in pattern
+        )
+    return bool(value == pattern)
+
+
+def _in_value_set(node: Any, codes: frozenset[tuple[str | None, str]]) -> bool:
+    if isinstance(node, str):
+        return any(code == node for _, code in codes)
+    if isinstance(node, dict) and "coding" in node:
+        return any(_in_value_set(coding, codes) for coding in node["coding"])
+    if isinstance(node, dict) and "code" in node:
+        return (node.get("system"), node["code"]) in codes
+    return False

@@ -1,0 +1,118 @@
+"""The search parameters the server supports, declared once.
+
+The CapabilityStatement, the index and the query parser are all made from this
+table, so the server cannot claim a parameter it does not implement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+HL7_SP = "http://hl7.org/fhir/SearchParameter"
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    name: str
+    type: str  # token | reference | date
+    definition: str
+    documentation: str
+    expression: str | None = None  # FHIRPath for indexed parameters
+    target_types: tuple[str, ...] = ()
+
+
+RESOURCE_PARAMS = (
+    SearchParam(
+        "_id", "token", f"{HL7_SP}/Resource-id", "Logical id; several separated by commas."
+    ),
+    SearchParam(
+        "_lastUpdated",
+        "date",
+        f"{HL7_SP}/Resource-lastUpdated",
+        "When the current version was written; prefixes eq, gt, ge, lt, le, sa, eb; repeat for a range.",
+    ),
+)
+
+TYPE_PARAMS: dict[str, tuple[SearchParam, ...]] = {
+    "Patient": (
+        SearchParam(
+            "identifier",
+            "token",
+            f"{HL7_SP}/Patient-identifier",
+            "A survivor identifier or case reference: system|value, |value or value.",
+            "Patient.identifier",
+        ),
+    ),
+    "Observation": (
+        SearchParam(
+            "identifier",
+            "token",
+            f"{HL7_SP}/clinical-identifier",
+            "An observation identifier: system|value, |value or value.",
+            "Observation.identifier",
+        ),
+        SearchParam(
+            "subject",
+            "reference",
+            f"{HL7_SP}/Observation-subject",
+            "The survivor the observation is about: Patient/id or id.",
+            "Observation.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/clinical-patient",
+            "The survivor the observation is about: Patient/id or id.",
+            "Observation.subject",
+            ("Patient",),
+        ),
+    ),
+    "Organization": (
+        SearchParam(
+            "identifier",
+            "token",
+            f"{HL7_SP}/Organization-identifier",
+            "The organisation code: system|value, |value or value.",
+            "Organization.identifier",
+        ),
+    ),
+}
+
+# Parameters on AuditEvent, which is served from the audit trail, not the store.
+AUDIT_EVENT_PARAMS = (
+    SearchParam(
+        "date",
+        "date",
+        f"{HL7_SP}/AuditEvent-date",
+        "When the event was recorded; prefixes as _lastUpdated.",
+    ),
+    SearchParam("altid", "token", f"{HL7_SP}/AuditEvent-altid", "The username of the acting user."),
+    SearchParam(
+        "entity",
+        "reference",
+        f"{HL7_SP}/AuditEvent-entity",
+        "A resource the event concerned: Type/id.",
+    ),
+    SearchParam(
+        "outcome",
+        "token",
+        f"{HL7_SP}/AuditEvent-outcome",
+        "0 success, 4 refused or invalid, 8 failed.",
+    ),
+    SearchParam(
+        "subtype",
+        "token",
+        f"{HL7_SP}/AuditEvent-subtype",
+        "The interaction: read, search-type, create, login, ...",
+    ),
+)
+
+# Result parameters understood on every search.
+CONTROL_PARAMS = frozenset({"_count", "_cursor", "_format"})
+
+
+def params_for(resource_type: str) -> dict[str, SearchParam]:
+    if resource_type == "AuditEvent":
+        return {param.name: param for param in (RESOURCE_PARAMS[0], *AUDIT_EVENT_PARAMS)}
+    return {param.name: param for param in RESOURCE_PARAMS + TYPE_PARAMS.get(resource_type, ())}

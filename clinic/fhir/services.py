@@ -1,0 +1,595 @@
+"""FHIR interactions: the only way anything reads or writes the resource store.
+
+Each interaction asks the decision point first about the kind (before anything is
+looked up) and then about every record it would return or change, audits what
+it did with the decision's reasons, and answers "not known" for a record the
+caller may not see exactly as for one that does not exist (promise 2).
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from clinic.access import AccessDenied, Action, Actor, Decision, Target, decide, search_scope
+from clinic.audit.services import AuditRecord, EventKind, Outcome
+from clinic.core.unit_of_work import UnitOfWork
+from clinic.fhir.outcome import FhirError, not_found
+from clinic.fhir.profiles import ProfileRegistry
+from clinic.fhir.query import SearchRequest
+from clinic.fhir.search_params import TYPE_PARAMS
+from clinic.fhir.store import ResourceStore, StoredVersion, _local_reference
+
+# Types held in the store, and those of them clients may write through the API.
+STORED_TYPES = ("Patient", "Observation", "Organization")
+WRITABLE_TYPES = ("Patient", "Observation")
+# Rows examined per database round trip while filling a page.
+_BATCH = 50
+
+T = TypeVar("T")
+
+
+@dataclass
+class Caller:
+    """Who is calling, through which channel, inside which unit of work."""
+
+    uow: UnitOfWork
+    actor: Actor
+    channel: str  # "fhir", "web" or "cli"
+    registry: ProfileRegistry
+    source_address: str | None = None
+
+    @property
+    def store(self) -> ResourceStore:
+        return ResourceStore(self.uow.session, self.registry)
+
+    def audit(
+        self,
+        kind: EventKind,
+        *,
+        entities: Sequence[str] = (),
+        decision: Decision | None = None,
+        outcome: Outcome = Outcome.SUCCESS,
+        description: str | None = None,
+        query: str | None = None,
+    ) -> None:
+        self.uow.audit(
+            AuditRecord(
+                kind=kind,
+                channel=self.channel,
+                actor=self.actor,
+                outcome=outcome,
+                entities=tuple(entities),
+                reasons=decision.reasons if decision else (),
+                outcome_desc=description,
+                query=query,
+                source_address=self.source_address,
+            )
+        )
+
+
+@dataclass
+class Page:
+    items: list[Any]
+    has_next: bool
+    has_previous: bool
+
+
+def check_type(resource_type: str, *, allowed: Sequence[str] = STORED_TYPES) -> None:
+    if resource_type not in allowed:
+        raise FhirError.single(
+            404, "not-supported", f"resource type {resource_type} is not supported here"
+        )
+
+
+def _kind_allowed(
+    caller: Caller, action: Action, kind: str, event: EventKind, reference: str | None
+) -> bool:
+    """Kind-level decision. A concealed refusal returns False (caller answers as
+    for nothing found); an open refusal raises AccessDenied (403)."""
+    decision = decide(caller.actor, action, kind)
+    if decision.permitted:
+        return True
+    caller.audit(
+        event,
+        entities=[reference] if reference else [],
+        decision=decision,
+        outcome=Outcome.MINOR_FAILURE,
+        description="refused",
+    )
+    if decision.concealed:
+        return False
+    raise AccessDenied(caller.actor, action, Target(kind), decision)
+
+
+def _instance_refused(
+    caller: Caller, action: Action, version: StoredVersion, event: EventKind
+) -> Decision | None:
+    decision = decide(caller.actor, action, version.resource_type, version.facts())
+    if decision.permitted:
+        return None
+    caller.audit(
+        event,
+        entities=[version.versioned_reference],
+        decision=decision,
+        outcome=Outcome.MINOR_FAILURE,
+        description="refused",
+    )
+    return decision
+
+
+# -- reads ---------------------------------------------------------------------
+
+
+def read_resource(caller: Caller, resource_type: str, logical_id: str) -> StoredVersion:
+    check_type(resource_type)
+    reference = f"{resource_type}/{logical_id}"
+    if not _kind_allowed(caller, Action.READ, resource_type, EventKind.READ, reference):
+        raise not_found(resource_type, logical_id)
+    version = caller.store.current(resource_type, logical_id)
+    if version is None:
+        caller.audit(
+            EventKind.READ,
+            entities=[reference],
+            outcome=Outcome.MINOR_FAILURE,
+            description="not found",
+        )
+        raise not_found(resource_type, logical_id)
+    refusal = _instance_refused(caller, Action.READ, version, EventKind.READ)
+    if refusal is not None:
+        raise _refusal_error(caller, Action.READ, version, refusal)
+    caller.audit(
+        EventKind.READ,
+        entities=[version.versioned_reference],
+        decision=decide(caller.actor, Action.READ, resource_type, version.facts()),
+    )
+    return version
+
+
+def vread_resource(
+    caller: Caller, resource_type: str, logical_id: str, version_id: str
+) -> StoredVersion:
+    check_type(resource_type)
+    reference = f"{resource_type}/{logical_id}/_history/{version_id}"
+    if not _kind_allowed(caller, Action.READ, resource_type, EventKind.VREAD, reference):
+        raise _version_not_found(resource_type, logical_id, version_id)
+    version = (
+        caller.store.version(resource_type, logical_id, int(version_id))
+        if version_id.isdigit()
+        else None
+    )
+    if version is None:
+        caller.audit(
+            EventKind.VREAD,
+            entities=[reference],
+            outcome=Outcome.MINOR_FAILURE,
+            description="not found",
+        )
+        raise _version_not_found(resource_type, logical_id, version_id)
+    refusal = _instance_refused(caller, Action.READ, version, EventKind.VREAD)
+    if refusal is not None:
+        if refusal.concealed:
+            raise _version_not_found(resource_type, logical_id, version_id)
+        raise AccessDenied(
+            caller.actor, Action.READ, Target(resource_type, version.facts()), refusal
+        )
+    caller.audit(
+        EventKind.VREAD,
+        entities=[version.versioned_reference],
+        decision=decide(caller.actor, Action.READ, resource_type, version.facts()),
+    )
+    return version
+
+
+def _version_not_found(resource_type: str, logical_id: str, version_id: str) -> FhirError:
+    return FhirError.single(
+        404, "not-found", f"{resource_type}/{logical_id}/_history/{version_id} is not known"
+    )
+
+
+def _refusal_error(
+    caller: Caller, action: Action, version: StoredVersion, decision: Decision
+) -> Exception:
+    if decision.concealed:
+        return not_found(version.resource_type, version.logical_id)
+    return AccessDenied(
+        caller.actor, action, Target(version.resource_type, version.facts()), decision
+    )
+
+
+def fill_page(
+    fetch: Callable[[tuple[Any, ...] | None, tuple[Any, ...] | None, int], list[T]],
+    permitted: Callable[[T], bool],
+    key: Callable[[T], tuple[Any, ...]],
+    count: int,
+    after: tuple[Any, ...] | None,
+    before: tuple[Any, ...] | None,
+) -> Page:
+    """Fill one page with records the caller may see, in order, reading batches
+    until the page (plus one, to know whether there is a next) is full. Records the
+    caller may not see are skipped, never counted."""
+    backward = before is not None
+    found: list[T] = []
+    cursor_after, cursor_before = after, before
+    while True:
+        batch = fetch(cursor_after, cursor_before, _BATCH)
+        for item in reversed(batch) if backward else batch:
+            if permitted(item):
+                found.append(item)
+                if len(found) > count:
+                    break
+        if len(found) > count or len(batch) < _BATCH:
+            break
+        if backward:
+            cursor_before = key(batch[0])
+        else:
+            cursor_after = key(batch[-1])
+    more = len(found) > count
+    found = found[:count]
+    if backward:
+        found.reverse()
+        return Page(found, has_next=True, has_previous=more)
+    return Page(found, has_next=more, has_previous=after is not None)
+
+
+def search_resources(caller: Caller, resource_type: str, request: SearchRequest) -> Page:
+    check_type(resource_type)
+    if not _kind_allowed(caller, Action.SEARCH, resource_type, EventKind.SEARCH, None):
+        return Page([], has_next=False, has_previous=False)
+    sites = search_scope(caller.actor, Action.SEARCH, resource_type)
+    store = caller.store
+
+    def fetch(after: Any, before: Any, limit: int) -> list[StoredVersion]:
+        return store.search(
+            resource_type, request.criteria, site_ids=sites, after=after, before=before, limit=limit
+        )
+
+    def permitted(version: StoredVersion) -> bool:
+        return decide(caller.actor, Action.SEARCH, resource_type, version.facts()).permitted
+
+    page = fill_page(
+        fetch, permitted, search_key, request.page.count, request.page.after, request.page.before
+    )
+    caller.audit(
+        EventKind.SEARCH,
+        entities=[version.versioned_reference for version in page.items],
+        decision=decide(caller.actor, Action.SEARCH, resource_type),
+        query=f"{resource_type}?{request.audit_query()}",
+    )
+    return page
+
+
+def search_key(version: StoredVersion) -> tuple[Any, ...]:
+    return (version.last_updated, version.logical_id)
+
+
+def history_key(version: StoredVersion) -> tuple[Any, ...]:
+    return (version.last_updated, version.logical_id, version.version_id)
+
+
+def resource_history(
+    caller: Caller, resource_type: str, logical_id: str | None, request: SearchRequest
+) -> Page:
+    check_type(resource_type)
+    event = EventKind.HISTORY_INSTANCE if logical_id else EventKind.HISTORY_TYPE
+    reference = f"{resource_type}/{logical_id}" if logical_id else None
+    if not _kind_allowed(caller, Action.READ, resource_type, event, reference):
+        if logical_id:
+            raise not_found(resource_type, logical_id)
+        return Page([], has_next=False, has_previous=False)
+    store = caller.store
+    if logical_id is not None:
+        current = store.current(resource_type, logical_id)
+        refusal = (
+            None if current is None else _instance_refused(caller, Action.READ, current, event)
+        )
+        if current is None or (refusal is not None and refusal.concealed):
+            if current is None:
+                caller.audit(
+                    event,
+                    entities=[str(reference)],
+                    outcome=Outcome.MINOR_FAILURE,
+                    description="not found",
+                )
+            raise not_found(resource_type, logical_id)
+        if refusal is not None:
+            raise AccessDenied(
+                caller.actor, Action.READ, Target(resource_type, current.facts()), refusal
+            )
+    sites = search_scope(caller.actor, Action.READ, resource_type)
+
+    def fetch(after: Any, before: Any, limit: int) -> list[StoredVersion]:
+        return store.history(
+            resource_type,
+            logical_id,
+            site_ids=sites,
+            since=request.since,
+            after=after,
+            before=before,
+            limit=limit,
+        )
+
+    def permitted(version: StoredVersion) -> bool:
+        return decide(caller.actor, Action.READ, resource_type, version.facts()).permitted
+
+    page = fill_page(
+        fetch, permitted, history_key, request.page.count, request.page.after, request.page.before
+    )
+    caller.audit(
+        event,
+        entities=[version.versioned_reference for version in page.items],
+        decision=decide(caller.actor, Action.READ, resource_type),
+        query=f"{reference or resource_type}/_history?{request.audit_query()}",
+    )
+    return page
+
+
+def export_resources(caller: Caller, resource_type: str) -> Iterator[StoredVersion]:
+    """Every current resource of a type the caller may export, audited as one export."""
+    check_type(resource_type)
+    exported: list[str] = []
+    if _kind_allowed(caller, Action.EXPORT, resource_type, EventKind.EXPORT, None):
+        sites = search_scope(caller.actor, Action.EXPORT, resource_type)
+        after: tuple[Any, ...] | None = None
+        while True:
+            batch = caller.store.search(
+                resource_type, [], site_ids=sites, after=after, before=None, limit=_BATCH
+            )
+            for version in batch:
+                if decide(caller.actor, Action.EXPORT, resource_type, version.facts()).permitted:
+                    exported.append(version.versioned_reference)
+                    yield version
+            if len(batch) < _BATCH:
+                break
+            after = search_key(batch[-1])
+    caller.audit(
+        EventKind.EXPORT,
+        entities=exported,
+        decision=decide(caller.actor, Action.EXPORT, resource_type),
+        query=f"{resource_type} (all)",
+    )
+
+
+# -- writes --------------------------------------------------------------------
+
+
+def create_resource(caller: Caller, data: Any, *, logical_id: str | None = None) -> StoredVersion:
+    resource_type = data.get("resourceType") if isinstance(data, dict) else None
+    if not isinstance(resource_type, str):
+        raise FhirError.single(400, "structure", "resourceType is missing", "resourceType")
+    check_type(resource_type)
+    _check_writable(resource_type)
+    _kind_allowed(caller, Action.CREATE, resource_type, EventKind.CREATE, None)
+    site_id = caller.actor.organization_id
+    _check_references(caller, data, site_id)
+    version = caller.store.create(
+        data, site_id=site_id, author_id=caller.actor.user_id, logical_id=logical_id
+    )
+    decision = decide(caller.actor, Action.CREATE, resource_type, version.facts())
+    if not decision.permitted:
+        raise AccessDenied(
+            caller.actor, Action.CREATE, Target(resource_type, version.facts()), decision
+        )
+    caller.audit(EventKind.CREATE, entities=[version.versioned_reference], decision=decision)
+    return version
+
+
+def update_resource(
+    caller: Caller, resource_type: str, logical_id: str, data: Any, *, expected_version: int | None
+) -> StoredVersion:
+    check_type(resource_type)
+    _check_writable(resource_type)
+    if not isinstance(data, dict):
+        raise FhirError.single(400, "structure", "the body is not a JSON object")
+    if data.get("resourceType") != resource_type:
+        raise FhirError.single(
+            400,
+            "invalid",
+            f"resourceType is {data.get('resourceType')} but the URL names {resource_type}",
+            "resourceType",
+        )
+    reference = f"{resource_type}/{logical_id}"
+    if not _kind_allowed(caller, Action.UPDATE, resource_type, EventKind.UPDATE, reference):
+        raise not_found(resource_type, logical_id)
+    current = caller.store.current(resource_type, logical_id)
+    if current is None:
+        caller.audit(
+            EventKind.UPDATE,
+            entities=[reference],
+            outcome=Outcome.MINOR_FAILURE,
+            description="not found",
+        )
+        raise not_found(resource_type, logical_id)
+    refusal = _instance_refused(caller, Action.UPDATE, current, EventKind.UPDATE)
+    if refusal is not None:
+        raise _refusal_error(caller, Action.UPDATE, current, refusal)
+    _check_references(caller, data, current.site_id)
+    version = caller.store.update(
+        resource_type,
+        logical_id,
+        data,
+        author_id=caller.actor.user_id,
+        expected_version=expected_version,
+    )
+    caller.audit(
+        EventKind.UPDATE,
+        entities=[version.versioned_reference],
+        decision=decide(caller.actor, Action.UPDATE, resource_type, version.facts()),
+    )
+    return version
+
+
+def _check_writable(resource_type: str) -> None:
+    if resource_type not in WRITABLE_TYPES:
+        raise FhirError.single(
+            405,
+            "not-supported",
+            f"{resource_type} is maintained through the clinic's administration, not written through the API",
+        )
+
+
+def _check_references(caller: Caller, data: dict[str, Any], site_id: str | None) -> None:
+    """References that search indexes follow must point at a record of the same
+    site that the caller may read; an unknown and a hidden target look the same."""
+    resource_type = data.get("resourceType", "")
+    for param in TYPE_PARAMS.get(resource_type, ()):
+        if param.type != "reference" or param.expression is None:
+            continue
+        element = param.expression.split(".", 1)[1]
+        node = data.get(element)
+        reference = node.get("reference") if isinstance(node, dict) else None
+        if reference is None:
+            continue
+        target = _local_reference(reference)
+        problem = f"{resource_type}.{element}: {reference} does not resolve to a record you can use"
+        if target is None or target[0] not in param.target_types:
+            raise FhirError.single(
+                422,
+                "business-rule",
+                f"{resource_type}.{element} must be a literal reference to {'/'.join(param.target_types)}/<id>",
+                f"{resource_type}.{element}",
+            )
+        version = caller.store.current(*target)
+        if (
+            version is None
+            or version.site_id != site_id
+            or not decide(caller.actor, Action.READ, target[0], version.facts()).permitted
+        ):
+            raise FhirError.single(422, "business-rule", problem, f"{resource_type}.{element}")
+
+
+# -- transactions --------------------------------------------------------------
+
+
+@dataclass
+class EntryResult:
+    version: StoredVersion
+    status: str  # "201 Created" or "200 OK"
+
+
+def run_transaction(caller: Caller, bundle: Any) -> list[EntryResult]:
+    """All entries or none: the caller's unit of work is rolled back on any error."""
+    if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
+        raise FhirError.single(
+            400, "invalid", "POST to the base URL takes a transaction Bundle", "resourceType"
+        )
+    if bundle.get("type") != "transaction":
+        raise FhirError.single(
+            400,
+            "not-supported",
+            f"Bundle.type {bundle.get('type')!r} is not supported; only transaction",
+            "Bundle.type",
+        )
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list) or not entries:
+        raise FhirError.single(400, "invalid", "the transaction has no entries", "Bundle.entry")
+    planned: list[tuple[int, str, str, str | None, dict[str, Any]]] = []
+    new_ids: dict[str, str] = {}
+    targets: set[str] = set()
+    for index, entry in enumerate(entries):
+        request = entry.get("request") if isinstance(entry, dict) else None
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        where = f"Bundle.entry[{index}]"
+        if not isinstance(request, dict) or not isinstance(resource, dict):
+            raise FhirError.single(
+                400, "invalid", f"entry {index} needs a request and a resource", where
+            )
+        method, url = request.get("method"), str(request.get("url", "")).strip("/")
+        if method == "POST":
+            if url != resource.get("resourceType"):
+                raise FhirError.single(
+                    400,
+                    "invalid",
+                    f"entry {index}: POST url must be the resource type",
+                    f"{where}.request.url",
+                )
+            full_url = entry.get("fullUrl")
+            new_id = str(uuid.uuid4())
+            if isinstance(full_url, str) and full_url.startswith("urn:uuid:"):
+                new_ids[full_url] = f"{url}/{new_id}"
+            planned.append((index, "POST", url, new_id, resource))
+        elif method == "PUT":
+            parts = url.split("/")
+            if len(parts) != 2 or parts[0] != resource.get("resourceType"):
+                raise FhirError.single(
+                    400,
+                    "invalid",
+                    f"entry {index}: PUT url must be Type/id of the resource",
+                    f"{where}.request.url",
+                )
+            if url in targets:
+                raise FhirError.single(
+                    400,
+                    "invalid",
+                    f"entry {index}: {url} is changed twice in one transaction",
+                    f"{where}.request.url",
+                )
+            targets.add(url)
+            planned.append((index, "PUT", url, request.get("ifMatch"), resource))
+        else:
+            raise FhirError.single(
+                400,
+                "not-supported",
+                f"entry {index}: method {method!r} is not supported in transactions; use POST or PUT",
+                f"{where}.request.method",
+            )
+    results: dict[int, EntryResult] = {}
+    # FHIR processing order: creates before updates.
+    for index, method, url, extra, resource in sorted(planned, key=lambda item: item[1] != "POST"):
+        content = _resolve_placeholders(resource, new_ids)
+        try:
+            if method == "POST":
+                version = create_resource(caller, content, logical_id=extra)
+                results[index] = EntryResult(version, "201 Created")
+            else:
+                resource_type, logical_id = url.split("/")
+                version = update_resource(
+                    caller,
+                    resource_type,
+                    logical_id,
+                    content,
+                    expected_version=parse_if_match(extra),
+                )
+                results[index] = EntryResult(version, "200 OK")
+        except FhirError as error:
+            raise error.at_entry(index) from error
+    caller.audit(
+        EventKind.TRANSACTION, entities=[r.version.versioned_reference for r in results.values()]
+    )
+    return [results[index] for index in range(len(entries))]
+
+
+def _resolve_placeholders(resource: dict[str, Any], new_ids: dict[str, str]) -> dict[str, Any]:
+    content = copy.deepcopy(resource)
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "reference" and isinstance(value, str) and value in new_ids:
+                    node[key] = new_ids[value]
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(content)
+    return content
+
+
+def parse_if_match(value: Any) -> int | None:
+    """`W/"3"` (or `"3"`, or `3`) -> 3."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if text.startswith("W/"):
+        text = text[2:]
+    text = text.strip('"')
+    if not text.isdigit():
+        raise FhirError.single(
+            400, "invalid", f'If-Match {value!r} is not a version ETag such as W/"3"'
+        )
+    return int(text)

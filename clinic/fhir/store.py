@@ -1,0 +1,499 @@
+"""The versioned FHIR resource store.
+
+Persistence only: the decision point is asked by the services that call this
+module (clinic.fhir.services), never here. Every write validates the resource
+(clinic.fhir.validation), writes a new version row, moves the head and rebuilds
+the search index, in the caller's transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from clinic.access.policy import CLINICAL_KINDS, ResourceFacts
+from clinic.core.clock import isoformat, utcnow
+from clinic.fhir.canonical import RESTRICTED_LABEL, SEXUAL_VIOLENCE_LABEL
+from clinic.fhir.invariants import evaluate
+from clinic.fhir.models import ReferenceIndex, ResourceVersion, StoredResource, TokenIndex
+from clinic.fhir.outcome import FhirError
+from clinic.fhir.profiles import ProfileRegistry
+from clinic.fhir.search_params import TYPE_PARAMS
+from clinic.fhir.validation import validate_resource
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
+
+# Labels every clinical resource carries (DESIGN.md section 5).
+REQUIRED_CLINICAL_LABELS = (SEXUAL_VIOLENCE_LABEL, RESTRICTED_LABEL)
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    resource_type: str
+    logical_id: str
+    version_id: int
+    last_updated: datetime
+    site_id: str | None
+    subject: str | None
+    security_labels: tuple[str, ...]
+    content: dict[str, Any]
+    change: str = "create"
+
+    @property
+    def reference(self) -> str:
+        return f"{self.resource_type}/{self.logical_id}"
+
+    @property
+    def versioned_reference(self) -> str:
+        return f"{self.reference}/_history/{self.version_id}"
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.version_id}"'
+
+    def facts(self) -> ResourceFacts:
+        return ResourceFacts(
+            kind=self.resource_type,
+            logical_id=self.logical_id,
+            site_id=self.site_id,
+            security_labels=frozenset(self.security_labels),
+            subject=self.subject,
+        )
+
+
+# -- search criteria -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TokenCriterion:
+    param: str
+    values: tuple[tuple[str | None, str], ...]  # (system or None for any, code)
+
+
+@dataclass(frozen=True)
+class ReferenceCriterion:
+    param: str
+    targets: tuple[tuple[str, str], ...]  # (type, id)
+
+
+@dataclass(frozen=True)
+class IdCriterion:
+    ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class DateCriterion:
+    param: str
+    lower: datetime | None  # inclusive
+    upper: datetime | None  # exclusive
+
+
+Criterion = TokenCriterion | ReferenceCriterion | IdCriterion | DateCriterion
+
+
+def encode_cursor(key: Sequence[Any]) -> str:
+    raw = json.dumps([isoformat(v) if isinstance(v, datetime) else v for v in key])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(token: str, width: int) -> tuple[Any, ...]:
+    try:
+        padded = token + "=" * (-len(token) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        if not isinstance(values, list) or len(values) != width:
+            raise ValueError
+        moment = datetime.fromisoformat(values[0].replace("Z", "+00:00"))
+        return (moment, *values[1:])
+    except (ValueError, TypeError, AttributeError, json.JSONDecodeError) as error:
+        raise FhirError.single(
+            400, "invalid", "_cursor is not a cursor this server issued", "_cursor"
+        ) from error
+
+
+class ResourceStore:
+    def __init__(self, session: Session, registry: ProfileRegistry) -> None:
+        self.session = session
+        self.registry = registry
+
+    # -- writes ------------------------------------------------------------------
+
+    def create(
+        self,
+        data: dict[str, Any],
+        *,
+        site_id: str | None,
+        author_id: str | None,
+        logical_id: str | None = None,
+    ) -> StoredVersion:
+        logical_id = logical_id or str(uuid.uuid4())
+        now = utcnow()
+        content = self._prepare(data, logical_id, 1, now, previous_labels=())
+        version = self._write(content, site_id, author_id, now, "create")
+        return version
+
+    def update(
+        self,
+        resource_type: str,
+        logical_id: str,
+        data: dict[str, Any],
+        *,
+        author_id: str | None,
+        expected_version: int | None,
+    ) -> StoredVersion:
+        head = self._head(resource_type, logical_id, lock=True)
+        if head is None:
+            raise FhirError.single(404, "not-found", f"{resource_type}/{logical_id} is not known")
+        if expected_version is not None and expected_version != head.version_id:
+            raise FhirError.single(
+                412,
+                "conflict",
+                f"If-Match names version {expected_version} but the current version is "
+                f"{head.version_id}; read it again and reapply your change",
+            )
+        body_id = data.get("id")
+        if body_id is not None and body_id != logical_id:
+            raise FhirError.single(
+                400,
+                "invalid",
+                f"the body's id {body_id} does not match the URL's {logical_id}",
+                "id",
+            )
+        now = max(utcnow(), head.last_updated)
+        content = self._prepare(
+            data, logical_id, head.version_id + 1, now, previous_labels=tuple(head.security_labels)
+        )
+        return self._write(content, head.site_id, author_id, now, "update")
+
+    def _prepare(
+        self,
+        data: dict[str, Any],
+        logical_id: str,
+        version_id: int,
+        now: datetime,
+        previous_labels: tuple[str, ...],
+    ) -> dict[str, Any]:
+        """Set id and meta, add required labels, then validate the result."""
+        if not isinstance(data, dict):
+            raise FhirError.single(400, "structure", "the body is not a JSON object")
+        if not ID_PATTERN.match(logical_id):
+            raise FhirError.single(400, "invalid", f"{logical_id!r} is not a valid FHIR id", "id")
+        content = json.loads(json.dumps(data))  # a private copy
+        resource_type = content.get("resourceType")
+        meta = content.get("meta")
+        meta = dict(meta) if isinstance(meta, dict) else {}
+        content["id"] = logical_id
+        meta["versionId"] = str(version_id)
+        meta["lastUpdated"] = isoformat(now)
+        profile = self.registry.default_profiles.get(str(resource_type))
+        if profile and profile not in meta.get("profile", []):
+            meta["profile"] = [*meta.get("profile", []), profile]
+        labels = [label for label in meta.get("security", []) if isinstance(label, dict)]
+        present = {(label.get("system"), label.get("code")) for label in labels}
+        wanted: list[tuple[str, str]] = []
+        if resource_type in CLINICAL_KINDS:
+            wanted.extend(REQUIRED_CLINICAL_LABELS)
+        # Labels only ever grow: an update cannot make a record less sensitive.
+        wanted.extend(tuple(label.split("|", 1)) for label in previous_labels)  # type: ignore[misc]
+        for system, code in wanted:
+            if (system, code) not in present:
+                labels.append({"system": system, "code": code})
+                present.add((system, code))
+        if labels:
+            meta["security"] = labels
+        content["meta"] = meta
+        validate_resource(content, self.registry)
+        return content
+
+    def _write(
+        self,
+        content: dict[str, Any],
+        site_id: str | None,
+        author_id: str | None,
+        now: datetime,
+        change: str,
+    ) -> StoredVersion:
+        resource_type, logical_id = content["resourceType"], content["id"]
+        version_id = int(content["meta"]["versionId"])
+        labels = sorted(
+            f"{label.get('system')}|{label.get('code')}"
+            for label in content["meta"].get("security", [])
+        )
+        subject = _subject_of(content)
+        if change == "create":
+            if self.session.get(StoredResource, (resource_type, logical_id)) is not None:
+                raise FhirError.single(
+                    409, "duplicate", f"{resource_type}/{logical_id} already exists"
+                )
+            head = StoredResource(resource_type=resource_type, logical_id=logical_id)
+            self.session.add(head)
+        else:
+            head = self._head(resource_type, logical_id)  # type: ignore[assignment]
+        head.version_id = version_id
+        head.last_updated = now
+        head.site_id = site_id
+        head.subject = subject
+        head.security_labels = labels
+        self.session.flush()  # the head row first: versions reference it
+        self.session.add(
+            ResourceVersion(
+                resource_type=resource_type,
+                logical_id=logical_id,
+                version_id=version_id,
+                last_updated=now,
+                site_id=site_id,
+                subject=subject,
+                security_labels=labels,
+                change=change,
+                author_id=author_id,
+                content=json.dumps(content, separators=(",", ":"), ensure_ascii=False),
+            )
+        )
+        self.session.flush()
+        self._reindex(resource_type, logical_id, content)
+        return StoredVersion(
+            resource_type,
+            logical_id,
+            version_id,
+            now,
+            site_id,
+            subject,
+            tuple(labels),
+            content,
+            change,
+        )
+
+    def _reindex(self, resource_type: str, logical_id: str, content: dict[str, Any]) -> None:
+        for table in (TokenIndex, ReferenceIndex):
+            self.session.execute(
+                sa.delete(table).where(
+                    table.resource_type == resource_type, table.logical_id == logical_id
+                )
+            )
+        for param in TYPE_PARAMS.get(resource_type, ()):
+            if param.expression is None:
+                continue
+            for node in evaluate(content, param.expression):
+                if param.type == "token":
+                    for system, code in _tokens(node):
+                        self.session.add(
+                            TokenIndex(
+                                resource_type=resource_type,
+                                logical_id=logical_id,
+                                param=param.name,
+                                system=system,
+                                code=code,
+                            )
+                        )
+                elif param.type == "reference" and isinstance(node, dict):
+                    target = _local_reference(node.get("reference"))
+                    if target and target[0] in param.target_types:
+                        self.session.add(
+                            ReferenceIndex(
+                                resource_type=resource_type,
+                                logical_id=logical_id,
+                                param=param.name,
+                                target_type=target[0],
+                                target_id=target[1],
+                            )
+                        )
+        self.session.flush()
+
+    # -- reads -------------------------------------------------------------------
+
+    def _head(
+        self, resource_type: str, logical_id: str, lock: bool = False
+    ) -> StoredResource | None:
+        query = sa.select(StoredResource).where(
+            StoredResource.resource_type == resource_type, StoredResource.logical_id == logical_id
+        )
+        if lock:
+            query = query.with_for_update()
+        return self.session.scalar(query)
+
+    def current(self, resource_type: str, logical_id: str) -> StoredVersion | None:
+        row = self.session.execute(
+            sa.select(ResourceVersion)
+            .join(
+                StoredResource,
+                sa.and_(
+                    StoredResource.resource_type == ResourceVersion.resource_type,
+                    StoredResource.logical_id == ResourceVersion.logical_id,
+                    StoredResource.version_id == ResourceVersion.version_id,
+                ),
+            )
+            .where(
+                StoredResource.resource_type == resource_type,
+                StoredResource.logical_id == logical_id,
+            )
+        ).scalar_one_or_none()
+        return _stored(row) if row else None
+
+    def version(self, resource_type: str, logical_id: str, version_id: int) -> StoredVersion | None:
+        row = self.session.get(ResourceVersion, (resource_type, logical_id, version_id))
+        return _stored(row) if row else None
+
+    def search(
+        self,
+        resource_type: str,
+        criteria: Sequence[Criterion],
+        *,
+        site_ids: frozenset[str] | None,
+        after: tuple[Any, ...] | None,
+        before: tuple[Any, ...] | None,
+        limit: int,
+    ) -> list[StoredVersion]:
+        """Current versions matching all criteria, in (lastUpdated, id) order,
+        strictly after `after` or (reading backwards) strictly before `before`."""
+        head = StoredResource
+        query = (
+            sa.select(ResourceVersion)
+            .join(
+                head,
+                sa.and_(
+                    head.resource_type == ResourceVersion.resource_type,
+                    head.logical_id == ResourceVersion.logical_id,
+                    head.version_id == ResourceVersion.version_id,
+                ),
+            )
+            .where(head.resource_type == resource_type)
+        )
+        if site_ids is not None:
+            query = query.where(head.site_id.in_(site_ids))
+        for criterion in criteria:
+            query = query.where(_criterion_clause(resource_type, criterion))
+        key = sa.tuple_(head.last_updated, head.logical_id)
+        if before is not None:
+            query = query.where(key < sa.tuple_(*before)).order_by(
+                head.last_updated.desc(), head.logical_id.desc()
+            )
+        else:
+            if after is not None:
+                query = query.where(key > sa.tuple_(*after))
+            query = query.order_by(head.last_updated, head.logical_id)
+        rows = [_stored(row) for row in self.session.scalars(query.limit(limit))]
+        return rows[::-1] if before is not None else rows
+
+    def history(
+        self,
+        resource_type: str,
+        logical_id: str | None,
+        *,
+        site_ids: frozenset[str] | None,
+        since: datetime | None,
+        after: tuple[Any, ...] | None,
+        before: tuple[Any, ...] | None,
+        limit: int,
+    ) -> list[StoredVersion]:
+        """Versions newest first, keyed by (lastUpdated, id, version)."""
+        version = ResourceVersion
+        query = sa.select(version).where(version.resource_type == resource_type)
+        if logical_id is not None:
+            query = query.where(version.logical_id == logical_id)
+        if site_ids is not None:
+            query = query.where(version.site_id.in_(site_ids))
+        if since is not None:
+            query = query.where(version.last_updated >= since)
+        key = sa.tuple_(version.last_updated, version.logical_id, version.version_id)
+        if before is not None:
+            query = query.where(key > sa.tuple_(*before)).order_by(
+                version.last_updated, version.logical_id, version.version_id
+            )
+        else:
+            if after is not None:
+                query = query.where(key < sa.tuple_(*after))
+            query = query.order_by(
+                version.last_updated.desc(), version.logical_id.desc(), version.version_id.desc()
+            )
+        rows = [_stored(row) for row in self.session.scalars(query.limit(limit))]
+        return rows[::-1] if before is not None else rows
+
+
+def _stored(row: ResourceVersion) -> StoredVersion:
+    return StoredVersion(
+        row.resource_type,
+        row.logical_id,
+        row.version_id,
+        row.last_updated,
+        row.site_id,
+        row.subject,
+        tuple(row.security_labels),
+        json.loads(row.content),
+        row.change,
+    )
+
+
+def _subject_of(content: dict[str, Any]) -> str | None:
+    if content["resourceType"] == "Patient":
+        return f"Patient/{content['id']}"
+    reference = (content.get("subject") or {}).get("reference")
+    target = _local_reference(reference)
+    return f"{target[0]}/{target[1]}" if target else None
+
+
+def _local_reference(reference: Any) -> tuple[str, str] | None:
+    if not isinstance(reference, str):
+        return None
+    parts = reference.split("/")
+    if len(parts) == 2 and ID_PATTERN.match(parts[1]):
+        return parts[0], parts[1]
+    return None
+
+
+def _tokens(node: Any) -> list[tuple[str | None, str]]:
+    if isinstance(node, dict) and "value" in node:  # Identifier
+        return [(node.get("system"), str(node["value"]))]
+    if isinstance(node, dict) and "coding" in node:  # CodeableConcept
+        return [(c.get("system"), c["code"]) for c in node["coding"] if "code" in c]
+    if isinstance(node, dict) and "code" in node:  # Coding
+        return [(node.get("system"), node["code"])]
+    if isinstance(node, str):
+        return [(None, node)]
+    return []
+
+
+def _criterion_clause(resource_type: str, criterion: Criterion) -> sa.ColumnElement[bool]:
+    head = StoredResource
+    if isinstance(criterion, IdCriterion):
+        return head.logical_id.in_(criterion.ids)
+    if isinstance(criterion, DateCriterion):
+        clauses = []
+        if criterion.lower is not None:
+            clauses.append(head.last_updated >= criterion.lower)
+        if criterion.upper is not None:
+            clauses.append(head.last_updated < criterion.upper)
+        return sa.and_(sa.true(), *clauses)
+    if isinstance(criterion, TokenCriterion):
+        options = [
+            sa.and_(
+                TokenIndex.code == code,
+                sa.true()
+                if system is None
+                else (TokenIndex.system.is_(None) if system == "" else TokenIndex.system == system),
+            )
+            for system, code in criterion.values
+        ]
+        return sa.exists().where(
+            TokenIndex.resource_type == resource_type,
+            TokenIndex.logical_id == head.logical_id,
+            TokenIndex.param == criterion.param,
+            sa.or_(*options),
+        )
+    options = [
+        sa.and_(ReferenceIndex.target_type == target_type, ReferenceIndex.target_id == target_id)
+        for target_type, target_id in criterion.targets
+    ]
+    return sa.exists().where(
+        ReferenceIndex.resource_type == resource_type,
+        ReferenceIndex.logical_id == head.logical_id,
+        ReferenceIndex.param == criterion.param,
+        sa.or_(*options),
+    )

@@ -1,0 +1,38 @@
+"""What every template may use: the signed-in user, their role, and the menu."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g
+
+from clinic.access import Action, decide
+from clinic.access.roles import OrganizationKind, Role
+
+# (endpoint, label, kind, action): shown when the decision point permits it.
+MENU = (
+    ("admin.organizations", "Organisations", "Organization", Action.UPDATE),
+    ("admin.users", "Users", "User", Action.SEARCH),
+    ("audit.events", "Audit trail", "AuditEvent", Action.SEARCH),
+    ("accounts.tokens", "API tokens", "ApiToken", Action.SEARCH),
+)
+
+
+def init_templates(app: Flask) -> None:
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        actor = g.get("actor")
+        menu = []
+        if actor is not None:
+            menu = [
+                (endpoint, label)
+                for endpoint, label, kind, action in MENU
+                if decide(actor, action, kind).permitted
+            ]
+        return {
+            "current_user": g.get("user"),
+            "actor": actor,
+            "menu": menu,
+            "Role": Role,
+            "OrganizationKind": OrganizationKind,
+        }
