@@ -357,7 +357,9 @@ def export_resources(caller: Caller, resource_type: str) -> Iterator[StoredVersi
 
 
 def create_resource(caller: Caller, data: Any, *, logical_id: str | None = None) -> StoredVersion:
-    resource_type = data.get("resourceType") if isinstance(data, dict) else None
+    if not isinstance(data, dict):
+        raise FhirError.single(400, "structure", "the body is not a JSON object")
+    resource_type = data.get("resourceType")
     if not isinstance(resource_type, str):
         raise FhirError.single(400, "structure", "resourceType is missing", "resourceType")
     check_type(resource_type)

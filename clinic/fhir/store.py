@@ -101,7 +101,7 @@ Criterion = TokenCriterion | ReferenceCriterion | IdCriterion | DateCriterion
 
 
 def encode_cursor(key: Sequence[Any]) -> str:
-    raw = json.dumps([isoformat(v) if isinstance(v, datetime) else v for v in key])
+    raw = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in key])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
@@ -111,7 +111,9 @@ def decode_cursor(token: str, width: int) -> tuple[Any, ...]:
         values = json.loads(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != width:
             raise ValueError
-        moment = datetime.fromisoformat(values[0].replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(values[0])
+        if moment.tzinfo is None:
+            raise ValueError
         return (moment, *values[1:])
     except (ValueError, TypeError, AttributeError, json.JSONDecodeError) as error:
         raise FhirError.single(
@@ -135,7 +137,7 @@ class ResourceStore:
         logical_id: str | None = None,
     ) -> StoredVersion:
         logical_id = logical_id or str(uuid.uuid4())
-        now = utcnow()
+        now = _to_millisecond(utcnow())
         content = self._prepare(data, logical_id, 1, now, previous_labels=())
         version = self._write(content, site_id, author_id, now, "create")
         return version
@@ -167,7 +169,7 @@ class ResourceStore:
                 f"the body's id {body_id} does not match the URL's {logical_id}",
                 "id",
             )
-        now = max(utcnow(), head.last_updated)
+        now = max(_to_millisecond(utcnow()), head.last_updated)
         content = self._prepare(
             data, logical_id, head.version_id + 1, now, previous_labels=tuple(head.security_labels)
         )
@@ -415,6 +417,11 @@ class ResourceStore:
             )
         rows = [_stored(row) for row in self.session.scalars(query.limit(limit))]
         return rows[::-1] if before is not None else rows
+
+
+def _to_millisecond(moment: datetime) -> datetime:
+    """meta.lastUpdated carries milliseconds; the stored time is exactly that."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _stored(row: ResourceVersion) -> StoredVersion:

@@ -1,0 +1,76 @@
+"""The database itself: migrations are the schema, SQLite settings, append-only tables."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from flask import Flask
+
+import clinic.models  # noqa: F401
+from clinic.core.db import Base
+from tests.conftest import BACKEND
+
+
+def test_migrations_produce_exactly_the_models(engine: sa.Engine) -> None:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        differences = compare_metadata(context, Base.metadata)
+    assert differences == []
+
+
+@pytest.mark.skipif(BACKEND != "sqlite", reason="SQLite pragmas")
+def test_sqlite_runs_with_wal_full_sync_and_foreign_keys(engine: sa.Engine) -> None:
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_events SET outcome = '0'",
+        "DELETE FROM audit_events",
+        "UPDATE fhir_resource_versions SET content = '{}'",
+        "DELETE FROM fhir_resource_versions",
+        "DELETE FROM users",
+        "DELETE FROM organizations",
+        "DELETE FROM fhir_resources",
+    ],
+)
+def test_append_only_tables_refuse_changes_in_the_database(engine: sa.Engine, statement: str) -> None:
+    with pytest.raises(sa.exc.DatabaseError) as raised, engine.begin() as connection:
+        connection.exec_driver_sql(statement)
+    assert "not allowed" in str(raised.value)
+
+
+def test_app_refuses_to_start_on_an_out_of_date_schema(tmp_path, databases) -> None:  # type: ignore[no-untyped-def]
+    from clinic import create_app
+
+    if BACKEND == "postgresql":
+        url = databases.new_database()
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("UPDATE alembic_version SET version_num = 'old'")
+        engine.dispose()
+    else:
+        url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            create_app({"DATABASE_URL": url, "INSTANCE_PATH": tmp_path / "i", "SECRET_KEY": "x"})
+        assert "clinic db upgrade" in str(stopped.value)
+    finally:
+        if BACKEND == "postgresql":
+            databases.drop(url)
+
+
+def test_requests_are_refused_when_the_cli_app_sees_an_old_schema(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from clinic import create_app
+
+    url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    app: Flask = create_app({"DATABASE_URL": url, "INSTANCE_PATH": tmp_path / "i", "SECRET_KEY": "x", "CHECK_SCHEMA": "on-request"})
+    response = app.test_client().get("/login")
+    assert response.status_code == 503
+    assert b"clinic db upgrade" in response.data

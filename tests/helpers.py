@@ -1,0 +1,65 @@
+"""Small helpers for talking to the app as a real client would."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+FHIR_JSON = "application/fhir+json"
+SDV = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "SDV"}
+
+
+def api(client: FlaskClient, method: str, path: str, token: str | None, body: Any = None, **headers: str) -> TestResponse:
+    all_headers = {"Accept": FHIR_JSON, **{k.replace("_", "-"): v for k, v in headers.items()}}
+    if token is not None:
+        all_headers["Authorization"] = f"Bearer {token}"
+    data = None
+    if body is not None:
+        data = body if isinstance(body, (bytes, str)) else json.dumps(body)
+        all_headers.setdefault("Content-Type", FHIR_JSON)
+    return client.open(path, method=method, data=data, headers=all_headers)
+
+
+def patient(case_reference: str = "SA-TEST-0001", **extra: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Patient",
+        "identifier": [{"system": "https://forensic-care.org/fhir/sid/case-reference", "value": case_reference}],
+        "gender": "female",
+        **extra,
+    }
+
+
+def observation(patient_id: str, value: float = 92) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "effectiveDateTime": "2026-11-20T14:05:00Z",
+        "valueQuantity": {"value": value, "unit": "beats/minute", "system": "http://unitsofmeasure.org", "code": "/min"},
+    }
+
+
+def create(client: FlaskClient, token: str, resource: dict[str, Any]) -> dict[str, Any]:
+    response = api(client, "POST", f"/fhir/{resource['resourceType']}", token, resource)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    created: dict[str, Any] = response.get_json()
+    return created
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page) or re.search(
+        r'name="csrf_token" value="([^"]+)"', page
+    )
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def login(client: FlaskClient, username: str, password: str) -> TestResponse:
+    token = csrf_token(client, "/login")
+    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
