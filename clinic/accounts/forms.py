@@ -4,6 +4,7 @@ from typing import Any
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange
 
 from clinic.access.roles import Role
@@ -58,7 +59,7 @@ class UserForm(FlaskForm):
     )
     display_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
     role = SelectField(
-        "Role", choices=[(role.value, role.label) for role in Role], validators=[DataRequired()]
+        "Role", choices=[SelectChoice(role.value, role.label) for role in Role], validators=[DataRequired()]
     )
     organization_id = SelectField("Site or organisation", validators=[DataRequired()])
     password = PasswordField(
@@ -70,7 +71,7 @@ class UserForm(FlaskForm):
     def __init__(self, *args: Any, organizations: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.organization_id.choices = [
-            (org.id, f"{org.name} ({org.code})") for org in organizations if org.is_active
+            SelectChoice(org.id, f"{org.name} ({org.code})") for org in organizations if org.is_active
         ]
 
 
@@ -87,7 +88,7 @@ class OrganizationForm(FlaskForm):
         from clinic.access.roles import OrganizationKind
 
         super().__init__(*args, **kwargs)
-        self.kind.choices = [(kind.value, kind.label) for kind in OrganizationKind]
+        self.kind.choices = [SelectChoice(kind.value, kind.label) for kind in OrganizationKind]
 
 
 class OrganizationEditForm(FlaskForm):

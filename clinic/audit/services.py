@@ -139,9 +139,10 @@ def iter_entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
         ).all()
         if not rows:
             return
-        yield from rows
+        for row in rows:
+            yield row
+            session.expunge(row)  # keep memory flat on long logs; only our own rows
         last = rows[-1].log_index
-        session.expunge_all()
 
 
 def verify_audit_trail(session: Session) -> VerificationReport:

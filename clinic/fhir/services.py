@@ -364,7 +364,9 @@ def create_resource(caller: Caller, data: Any, *, logical_id: str | None = None)
         raise FhirError.single(400, "structure", "resourceType is missing", "resourceType")
     check_type(resource_type)
     _check_writable(resource_type)
-    _kind_allowed(caller, Action.CREATE, resource_type, EventKind.CREATE, None)
+    if not _kind_allowed(caller, Action.CREATE, resource_type, EventKind.CREATE, None):
+        # Creating reveals nothing about existing records, so say no plainly.
+        raise FhirError.single(403, "forbidden", f"you may not create {resource_type}")
     site_id = caller.actor.organization_id
     _check_references(caller, data, site_id)
     version = caller.store.create(

@@ -1,0 +1,99 @@
+"""The decision point as a table: role x kind x action x whose record -> decision."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from clinic.access import Action, Actor, ResourceFacts, Role, decide, search_scope
+from clinic.access.policy import KNOWN_KINDS
+
+NORTH, SOUTH = "site-north", "site-south"
+ALL_ACTIONS = tuple(Action)
+
+
+def actor(role: Role, org: str = NORTH, user: str = "u1") -> Actor:
+    return Actor(user, f"{role}-user", role, org)
+
+
+# role -> kind -> actions allowed at kind level. Everything else is denied.
+EXPECTED: dict[Role, dict[str, set[Action]]] = {
+    Role.EXAMINER: {
+        "Patient": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
+        "Observation": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
+        "Organization": {Action.READ, Action.SEARCH},
+        "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+    },
+    Role.COUNSELLOR: {
+        "Patient": {Action.READ, Action.SEARCH},
+        "Organization": {Action.READ, Action.SEARCH},
+        "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+    },
+    Role.CUSTODIAN: {
+        "Organization": {Action.READ, Action.SEARCH},
+        "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+    },
+    Role.POLICE: {"ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE}},
+    Role.ADMIN: {
+        "Organization": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "User": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+    },
+    Role.AUDITOR: {
+        "AuditEvent": {Action.READ, Action.SEARCH, Action.EXPORT},
+        "Organization": {Action.READ, Action.SEARCH},
+        "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+    },
+}
+
+
+@pytest.mark.parametrize(("role", "kind", "action"), list(itertools.product(Role, sorted(KNOWN_KINDS), ALL_ACTIONS)))
+def test_kind_level_baseline(role: Role, kind: str, action: Action) -> None:
+    decision = decide(actor(role), action, kind)
+    assert decision.permitted == (action in EXPECTED[role].get(kind, set()))
+    assert decision.reasons  # every decision says why
+    if not decision.permitted:
+        assert decision.concealed == (role is Role.POLICE)
+
+
+@pytest.mark.parametrize("kind", ["Patient", "Observation"])
+@pytest.mark.parametrize("action", [Action.READ, Action.SEARCH, Action.UPDATE, Action.EXPORT])
+def test_clinical_records_are_visible_only_at_their_site(kind: str, action: Action) -> None:
+    own = ResourceFacts(kind, "r1", site_id=NORTH)
+    other = ResourceFacts(kind, "r2", site_id=SOUTH)
+    unsited = ResourceFacts(kind, "r3", site_id=None)
+    examiner = actor(Role.EXAMINER)
+    assert decide(examiner, action, kind, own).permitted
+    for facts in (other, unsited):
+        refused = decide(examiner, action, kind, facts)
+        assert not refused.permitted and refused.concealed
+
+
+def test_police_are_refused_everything_concealed_even_at_their_own_organisation() -> None:
+    officer = actor(Role.POLICE, org="force-1")
+    for kind in ("Patient", "Observation", "Organization", "AuditEvent", "User"):
+        for action in ALL_ACTIONS:
+            for facts in (None, ResourceFacts(kind, "x", site_id="force-1")):
+                decision = decide(officer, action, kind, facts)
+                assert not decision.permitted and decision.concealed
+
+
+def test_tokens_belong_to_their_owner_only() -> None:
+    token = ResourceFacts("ApiToken", "t1", owner_user_id="u1")
+    assert decide(actor(Role.ADMIN, user="u1"), Action.UPDATE, "ApiToken", token).permitted
+    refused = decide(actor(Role.ADMIN, user="u2"), Action.UPDATE, "ApiToken", token)
+    assert not refused.permitted and refused.concealed
+
+
+def test_unknown_kinds_and_mismatched_facts_are_denied() -> None:
+    examiner = actor(Role.EXAMINER)
+    assert not decide(examiner, Action.READ, "Consent").permitted
+    assert not decide(examiner, Action.READ, "Patient", ResourceFacts("Observation", "x", site_id=NORTH)).permitted
+
+
+def test_search_scope_never_widens_the_baseline() -> None:
+    assert search_scope(actor(Role.EXAMINER), Action.SEARCH, "Patient") == frozenset({NORTH})
+    assert search_scope(actor(Role.POLICE, org="f"), Action.SEARCH, "Patient") == frozenset()
+    assert search_scope(actor(Role.CUSTODIAN), Action.SEARCH, "Patient") == frozenset()
+    assert search_scope(actor(Role.AUDITOR), Action.SEARCH, "AuditEvent") is None
