@@ -76,13 +76,18 @@ def join(prefix: str, relative: str) -> str:
     return f"{prefix}.{relative}"
 
 
-def main() -> None:
+def extract() -> dict[str, list[dict]]:
     result: dict[str, list[dict]] = {}
     for resource_type in VALIDATED_TYPES:
         constraints: list[dict] = []
         collect(resource_type, resource_type, 0, constraints)
         unique = {(c["path"], c["key"]): c for c in constraints}
         result[resource_type] = sorted(unique.values(), key=lambda c: (c["path"], c["key"]))
+    return result
+
+
+def main() -> None:
+    result = extract()
     BASE_INVARIANTS_FILE.write_text(json.dumps(result, indent=1, sort_keys=True) + "\n")
     total = sum(len(v) for v in result.values())
     print(f"wrote {total} invariants for {', '.join(result)} to {BASE_INVARIANTS_FILE}")

@@ -85,8 +85,13 @@ def _seed(app: Flask) -> World:
             world.organizations[code] = org.id
         for username, role, code in PEOPLE:
             user = create_user(
-                uow, actor=None, username=username, display_name=username.title(), role=role,
-                organization_id=world.organizations[code], password=PASSWORD,
+                uow,
+                actor=None,
+                username=username,
+                display_name=username.title(),
+                role=role,
+                organization_id=world.organizations[code],
+                password=PASSWORD,
             )
             issued = create_token(uow, actor=actor_for(user), name="tests", days=30, max_days=365)
             world.people[username] = Person(username, role, code, user.id, issued.secret)
@@ -104,10 +109,15 @@ class DatabaseFactory:
         self.created: list[str] = []
 
     def _app(self, url: str, instance: Path) -> Flask:
-        return create_app({
-            "DATABASE_URL": url, "INSTANCE_PATH": instance, "SECRET_KEY": "test-secret",
-            "CHECK_SCHEMA": False, "SESSION_COOKIE_SECURE": False,
-        })
+        return create_app(
+            {
+                "DATABASE_URL": url,
+                "INSTANCE_PATH": instance,
+                "SECRET_KEY": "test-secret",
+                "CHECK_SCHEMA": False,
+                "SESSION_COOKIE_SECURE": False,
+            }
+        )
 
     def build_template(self) -> None:
         from clinic.core.db import db

@@ -13,7 +13,9 @@ FHIR_JSON = "application/fhir+json"
 SDV = {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "SDV"}
 
 
-def api(client: FlaskClient, method: str, path: str, token: str | None, body: Any = None, **headers: str) -> TestResponse:
+def api(
+    client: FlaskClient, method: str, path: str, token: str | None, body: Any = None, **headers: str
+) -> TestResponse:
     all_headers = {"Accept": FHIR_JSON, **{k.replace("_", "-"): v for k, v in headers.items()}}
     if token is not None:
         all_headers["Authorization"] = f"Bearer {token}"
@@ -27,7 +29,9 @@ def api(client: FlaskClient, method: str, path: str, token: str | None, body: An
 def patient(case_reference: str = "SA-TEST-0001", **extra: Any) -> dict[str, Any]:
     return {
         "resourceType": "Patient",
-        "identifier": [{"system": "https://forensic-care.org/fhir/sid/case-reference", "value": case_reference}],
+        "identifier": [
+            {"system": "https://forensic-care.org/fhir/sid/case-reference", "value": case_reference}
+        ],
         "gender": "female",
         **extra,
     }
@@ -37,10 +41,17 @@ def observation(patient_id: str, value: float = 92) -> dict[str, Any]:
     return {
         "resourceType": "Observation",
         "status": "final",
-        "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]},
+        "code": {
+            "coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]
+        },
         "subject": {"reference": f"Patient/{patient_id}"},
         "effectiveDateTime": "2026-11-20T14:05:00Z",
-        "valueQuantity": {"value": value, "unit": "beats/minute", "system": "http://unitsofmeasure.org", "code": "/min"},
+        "valueQuantity": {
+            "value": value,
+            "unit": "beats/minute",
+            "system": "http://unitsofmeasure.org",
+            "code": "/min",
+        },
     }
 
 
@@ -62,4 +73,6 @@ def csrf_token(client: FlaskClient, path: str) -> str:
 
 def login(client: FlaskClient, username: str, password: str) -> TestResponse:
     token = csrf_token(client, "/login")
-    return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
+    return client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )

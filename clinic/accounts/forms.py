@@ -59,7 +59,9 @@ class UserForm(FlaskForm):
     )
     display_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
     role = SelectField(
-        "Role", choices=[SelectChoice(role.value, role.label) for role in Role], validators=[DataRequired()]
+        "Role",
+        choices=[SelectChoice(role.value, role.label) for role in Role],
+        validators=[DataRequired()],
     )
     organization_id = SelectField("Site or organisation", validators=[DataRequired()])
     password = PasswordField(
@@ -71,7 +73,9 @@ class UserForm(FlaskForm):
     def __init__(self, *args: Any, organizations: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.organization_id.choices = [
-            SelectChoice(org.id, f"{org.name} ({org.code})") for org in organizations if org.is_active
+            SelectChoice(org.id, f"{org.name} ({org.code})")
+            for org in organizations
+            if org.is_active
         ]
 
 

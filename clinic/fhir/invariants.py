@@ -21,7 +21,7 @@ BASE_INVARIANTS_FILE = Path(__file__).with_name("base_invariants.json")
 
 # The resource types we write and validate. Adding one: extend this, the policy's
 # kinds, the search parameters and the profiles, then rerun the extraction script.
-VALIDATED_TYPES = ("Patient", "Observation", "Organization", "AuditEvent")
+VALIDATED_TYPES = ("Patient", "Observation", "Organization", "AuditEvent", "Consent")
 
 # Base constraints not evaluated, and why each is safe to leave out.
 EXCLUDED_INVARIANTS = {
@@ -92,23 +92,28 @@ def check_invariants(
 ) -> list[InvariantViolation]:
     """Every error-severity invariant must hold on every element at its path.
 
-    Each is evaluated as `path.all(expression)` from the resource root so that the
-    engine keeps the element types (choice types, date comparisons) it needs.
+    Each is evaluated from the resource root as `path.where((expression) = false)`,
+    so that the engine keeps the element types (choice types, date comparisons) it
+    needs. An element violates an invariant when the expression is false for it;
+    an empty result is not a violation, as in the HL7 validator (R4B's ref-1, for
+    one, is empty for a Reference that has only an identifier).
     """
     violations: list[InvariantViolation] = []
     for invariant in invariants:
         if invariant.severity != "error":
             continue
         try:
-            result = evaluate(resource, f"{invariant.path}.all({invariant.expression})")
-        except Exception:
+            result = evaluate(
+                resource, f"{invariant.path}.where(({invariant.expression}) = false).exists()"
+            )
+        except Exception:  # noqa: BLE001 - fail closed on anything the engine cannot do
             violations.append(
                 InvariantViolation(
                     invariant.key, invariant.human, invariant.path, invariant.expression, True
                 )
             )
             continue
-        if result != [True]:
+        if result != [False]:
             violations.append(
                 InvariantViolation(
                     invariant.key, invariant.human, invariant.path, invariant.expression

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fhir.resources.R4B import get_fhir_model_class
-
 from clinic.fhir.invariants import Invariant, check_invariants, evaluate
 from clinic.fhir.outcome import Issue
 
@@ -122,12 +120,14 @@ class ProfileRegistry:
 
     @staticmethod
     def _parse(path: Path, document: dict[str, Any]) -> None:
-        try:
-            get_fhir_model_class(document["resourceType"]).model_validate(document)
-        except Exception as error:
+        from clinic.fhir.validation import check_definition
+
+        issues = check_definition(document)
+        if issues:
+            problems = "; ".join(issue.diagnostics for issue in issues)
             raise ProfileError(
-                f"{path.name}: not a valid {document.get('resourceType')}: {error}"
-            ) from error
+                f"{path.name}: not a valid {document.get('resourceType')}: {problems}"
+            )
 
     def _expand(self, path: Path, value_set: dict[str, Any]) -> frozenset[tuple[str | None, str]]:
         codes: set[tuple[str | None, str]] = set()

@@ -12,7 +12,7 @@ Every problem found is reported, each with the element it concerns.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -20,7 +20,9 @@ from pydantic import BaseModel, ValidationError
 
 from clinic.fhir.invariants import base_invariants, check_invariants
 from clinic.fhir.outcome import FhirError, Issue
-from clinic.fhir.profiles import ProfileRegistry
+
+if TYPE_CHECKING:
+    from clinic.fhir.profiles import ProfileRegistry
 
 _XHTML = "{http://www.w3.org/1999/xhtml}"
 # txt-1: the narrative is basic XHTML only; nothing active.
@@ -107,6 +109,16 @@ def parse_structure(data: Any, expected_type: str | None = None) -> BaseModel:
         ]
         raise FhirError(400, issues) from error
     return model
+
+
+def check_definition(data: dict[str, Any]) -> list[Issue]:
+    """Structure and the base specification's required codes, for conformance
+    resources (profiles, value sets) that are not stored as records."""
+    try:
+        model = parse_structure(data)
+    except FhirError as error:
+        return error.issues
+    return _check_required_codes(model, data["resourceType"])
 
 
 def validate_resource(data: dict[str, Any], registry: ProfileRegistry) -> BaseModel:

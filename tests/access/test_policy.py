@@ -48,7 +48,9 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
 }
 
 
-@pytest.mark.parametrize(("role", "kind", "action"), list(itertools.product(Role, sorted(KNOWN_KINDS), ALL_ACTIONS)))
+@pytest.mark.parametrize(
+    ("role", "kind", "action"), list(itertools.product(Role, sorted(KNOWN_KINDS), ALL_ACTIONS))
+)
 def test_kind_level_baseline(role: Role, kind: str, action: Action) -> None:
     decision = decide(actor(role), action, kind)
     assert decision.permitted == (action in EXPECTED[role].get(kind, set()))
@@ -67,7 +69,8 @@ def test_clinical_records_are_visible_only_at_their_site(kind: str, action: Acti
     assert decide(examiner, action, kind, own).permitted
     for facts in (other, unsited):
         refused = decide(examiner, action, kind, facts)
-        assert not refused.permitted and refused.concealed
+        assert not refused.permitted
+        assert refused.concealed
 
 
 def test_police_are_refused_everything_concealed_even_at_their_own_organisation() -> None:
@@ -76,20 +79,24 @@ def test_police_are_refused_everything_concealed_even_at_their_own_organisation(
         for action in ALL_ACTIONS:
             for facts in (None, ResourceFacts(kind, "x", site_id="force-1")):
                 decision = decide(officer, action, kind, facts)
-                assert not decision.permitted and decision.concealed
+                assert not decision.permitted
+                assert decision.concealed
 
 
 def test_tokens_belong_to_their_owner_only() -> None:
     token = ResourceFacts("ApiToken", "t1", owner_user_id="u1")
     assert decide(actor(Role.ADMIN, user="u1"), Action.UPDATE, "ApiToken", token).permitted
     refused = decide(actor(Role.ADMIN, user="u2"), Action.UPDATE, "ApiToken", token)
-    assert not refused.permitted and refused.concealed
+    assert not refused.permitted
+    assert refused.concealed
 
 
 def test_unknown_kinds_and_mismatched_facts_are_denied() -> None:
     examiner = actor(Role.EXAMINER)
     assert not decide(examiner, Action.READ, "Consent").permitted
-    assert not decide(examiner, Action.READ, "Patient", ResourceFacts("Observation", "x", site_id=NORTH)).permitted
+    assert not decide(
+        examiner, Action.READ, "Patient", ResourceFacts("Observation", "x", site_id=NORTH)
+    ).permitted
 
 
 def test_search_scope_never_widens_the_baseline() -> None:

@@ -42,11 +42,20 @@ def setup(client: FlaskClient, world: World, engine: sa.Engine) -> Setup:
     obs = create(client, world["examiner"].token, observation(own["id"]))
     with engine.connect() as connection:
         audit_id = connection.exec_driver_sql("SELECT min(id) FROM audit_events").scalar()
-        tokens = dict(connection.exec_driver_sql(
-            "SELECT u.username, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id"
-        ).all())
-    return Setup(own["id"], other["id"], obs["id"], world.organizations["NORTH"], str(audit_id), tokens,
-                 world["counsellor.south"].user_id)
+        tokens = dict(
+            connection.exec_driver_sql(
+                "SELECT u.username, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id"
+            ).all()
+        )
+    return Setup(
+        own["id"],
+        other["id"],
+        obs["id"],
+        world.organizations["NORTH"],
+        str(audit_id),
+        tokens,
+        world["counsellor.south"].user_id,
+    )
 
 
 # Expected status per role, for each call. "other" variants act on SOUTH's record.
@@ -81,95 +90,251 @@ MATRIX: dict[str, list[Call]] = {
     "accounts.password": [Call("GET", lambda s: "/account/password", everyone(200))],
     "accounts.tokens": [Call("GET", lambda s: "/account/tokens", everyone(200))],
     "accounts.create_token_view": [
-        Call("POST", lambda s: "/account/tokens", everyone(201), form=lambda s, r: {"name": "matrix", "days": "7"})
+        Call(
+            "POST",
+            lambda s: "/account/tokens",
+            everyone(201),
+            form=lambda s, r: {"name": "matrix", "days": "7"},
+        )
     ],
     "accounts.revoke_token_view": [
         # Own token: revoked. Someone else's: answered as if it did not exist.
         Call("POST", lambda s: "/account/tokens/{own}/revoke", everyone(302), form=lambda s, r: {}),
-        Call("POST", lambda s: f"/account/tokens/{s.token_ids['examiner.south']}/revoke", everyone(404), form=lambda s, r: {}),
+        Call(
+            "POST",
+            lambda s: f"/account/tokens/{s.token_ids['examiner.south']}/revoke",
+            everyone(404),
+            form=lambda s, r: {},
+        ),
     ],
-    "admin.organizations": [Call("GET", lambda s: "/admin/organizations", only({"admin": 200, "officer": 404}, 403))],
+    "admin.organizations": [
+        Call("GET", lambda s: "/admin/organizations", only({"admin": 200, "officer": 404}, 403))
+    ],
     "admin.create_organization_view": [
-        Call("POST", lambda s: "/admin/organizations", only({"admin": 302, "officer": 404}, 403),
-             form=lambda s, r: {"kind": "lab", "name": f"Lab {r}", "code": f"LAB-{r.upper()}"})
+        Call(
+            "POST",
+            lambda s: "/admin/organizations",
+            only({"admin": 302, "officer": 404}, 403),
+            form=lambda s, r: {"kind": "lab", "name": f"Lab {r}", "code": f"LAB-{r.upper()}"},
+        )
     ],
     "admin.edit_organization": [
-        Call("GET", lambda s: f"/admin/organizations/{s.organization}", only({"admin": 200, "officer": 404}, 403)),
+        Call(
+            "GET",
+            lambda s: f"/admin/organizations/{s.organization}",
+            only({"admin": 200, "officer": 404}, 403),
+        ),
     ],
-    "admin.users": [Call("GET", lambda s: "/admin/users", only({"admin": 200, "officer": 404}, 403))],
+    "admin.users": [
+        Call("GET", lambda s: "/admin/users", only({"admin": 200, "officer": 404}, 403))
+    ],
     "admin.create_user_view": [
-        Call("POST", lambda s: "/admin/users", only({"admin": 302, "officer": 404}, 403),
-             form=lambda s, r: {"username": f"new.{r}", "display_name": "New Person", "role": "counsellor",
-                                "organization_id": s.organization, "password": PASSWORD})
+        Call(
+            "POST",
+            lambda s: "/admin/users",
+            only({"admin": 302, "officer": 404}, 403),
+            form=lambda s, r: {
+                "username": f"new.{r}",
+                "display_name": "New Person",
+                "role": "counsellor",
+                "organization_id": s.organization,
+                "password": PASSWORD,
+            },
+        )
     ],
     "admin.set_active": [
-        Call("POST", lambda s: f"/admin/users/{s.south_counsellor}/active", only({"admin": 302, "officer": 404}, 403), form=lambda s, r: {})
+        Call(
+            "POST",
+            lambda s: f"/admin/users/{s.south_counsellor}/active",
+            only({"admin": 302, "officer": 404}, 403),
+            form=lambda s, r: {},
+        )
     ],
     "audit.events": [Call("GET", lambda s: "/audit/", only({"auditor": 200, "officer": 404}, 403))],
-    "audit.verify": [Call("GET", lambda s: "/audit/verify", only({"auditor": 200, "officer": 404}, 403))],
+    "audit.verify": [
+        Call("GET", lambda s: "/audit/verify", only({"auditor": 200, "officer": 404}, 403))
+    ],
     # -- FHIR API -----------------------------------------------------------------
     "fhir.metadata": [Call("GET", lambda s: "/fhir/metadata", everyone(200), api=True)],
     "fhir.read": [
-        Call("GET", lambda s: f"{P}/{s.own_patient}", only({"examiner": 200, "counsellor": 200, "officer": 404}, 403), api=True),
-        Call("GET", lambda s: f"{P}/{s.other_patient}", only({"examiner": 404, "counsellor": 404, "officer": 404}, 403), api=True),
-        Call("GET", lambda s: f"/fhir/Observation/{s.own_observation}", only({"examiner": 200, "officer": 404}, 403), api=True),
-        Call("GET", lambda s: f"/fhir/Organization/{s.organization}", only({"admin": 200, "officer": 404}, 200), api=True),
-        Call("GET", lambda s: f"/fhir/AuditEvent/{s.audit_event}", only({"auditor": 200, "officer": 404}, 403), api=True),
+        Call(
+            "GET",
+            lambda s: f"{P}/{s.own_patient}",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"{P}/{s.other_patient}",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"/fhir/Observation/{s.own_observation}",
+            only({"examiner": 200, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"/fhir/Organization/{s.organization}",
+            only({"admin": 200, "officer": 404}, 200),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"/fhir/AuditEvent/{s.audit_event}",
+            only({"auditor": 200, "officer": 404}, 403),
+            api=True,
+        ),
     ],
     "fhir.vread": [
-        Call("GET", lambda s: f"{P}/{s.own_patient}/_history/1", only({"examiner": 200, "counsellor": 200, "officer": 404}, 403), api=True),
-        Call("GET", lambda s: f"{P}/{s.other_patient}/_history/1", only({"examiner": 404, "counsellor": 404, "officer": 404}, 403), api=True),
+        Call(
+            "GET",
+            lambda s: f"{P}/{s.own_patient}/_history/1",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"{P}/{s.other_patient}/_history/1",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+            api=True,
+        ),
     ],
     "fhir.history_instance": [
-        Call("GET", lambda s: f"{P}/{s.own_patient}/_history", only({"examiner": 200, "counsellor": 200, "officer": 404}, 403), api=True),
-        Call("GET", lambda s: f"{P}/{s.other_patient}/_history", only({"examiner": 404, "counsellor": 404, "officer": 404}, 403), api=True),
+        Call(
+            "GET",
+            lambda s: f"{P}/{s.own_patient}/_history",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"{P}/{s.other_patient}/_history",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+            api=True,
+        ),
     ],
     "fhir.history_type": [
-        Call("GET", lambda s: f"{P}/_history", only({"examiner": 200, "counsellor": 200, "officer": 200}, 403), api=True),
+        Call(
+            "GET",
+            lambda s: f"{P}/_history",
+            only({"examiner": 200, "counsellor": 200, "officer": 200}, 403),
+            api=True,
+        ),
     ],
     "fhir.search": [
-        Call("GET", lambda s: P, only({"examiner": 200, "counsellor": 200, "officer": 200}, 403), api=True),
-        Call("GET", lambda s: "/fhir/Observation", only({"examiner": 200, "officer": 200}, 403), api=True),
-        Call("GET", lambda s: "/fhir/AuditEvent", only({"auditor": 200, "officer": 200}, 403), api=True),
+        Call(
+            "GET",
+            lambda s: P,
+            only({"examiner": 200, "counsellor": 200, "officer": 200}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: "/fhir/Observation",
+            only({"examiner": 200, "officer": 200}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: "/fhir/AuditEvent",
+            only({"auditor": 200, "officer": 200}, 403),
+            api=True,
+        ),
     ],
     "fhir.search_post": [
-        Call("POST", lambda s: f"{P}/_search", only({"examiner": 200, "counsellor": 200, "officer": 200}, 403), api=True, form=lambda s, r: {"_count": "5"}),
+        Call(
+            "POST",
+            lambda s: f"{P}/_search",
+            only({"examiner": 200, "counsellor": 200, "officer": 200}, 403),
+            api=True,
+            form=lambda s, r: {"_count": "5"},
+        ),
     ],
     "fhir.create": [
-        Call("POST", lambda s: P, only({"examiner": 201}, 403), api=True, body=lambda s: patient("SA-MATRIX-0001")),
+        Call(
+            "POST",
+            lambda s: P,
+            only({"examiner": 201}, 403),
+            api=True,
+            body=lambda s: patient("SA-MATRIX-0001"),
+        ),
     ],
     "fhir.update": [
-        Call("PUT", lambda s: f"{P}/{s.own_patient}", only({"examiner": 200, "officer": 404}, 403), api=True,
-             body=lambda s: patient("SA-OWN-0001", id=s.own_patient)),
-        Call("PUT", lambda s: f"{P}/{s.other_patient}", only({"examiner": 404, "officer": 404}, 403), api=True,
-             body=lambda s: patient("SA-OTHER-0001", id=s.other_patient)),
+        Call(
+            "PUT",
+            lambda s: f"{P}/{s.own_patient}",
+            only({"examiner": 200, "officer": 404}, 403),
+            api=True,
+            body=lambda s: patient("SA-OWN-0001", id=s.own_patient),
+        ),
+        Call(
+            "PUT",
+            lambda s: f"{P}/{s.other_patient}",
+            only({"examiner": 404, "officer": 404}, 403),
+            api=True,
+            body=lambda s: patient("SA-OTHER-0001", id=s.other_patient),
+        ),
     ],
     "fhir.transaction": [
-        Call("POST", lambda s: "/fhir", only({"examiner": 200}, 403), api=True,
-             body=lambda s: {"resourceType": "Bundle", "type": "transaction", "entry": [
-                 {"resource": patient("SA-MATRIX-TX"), "request": {"method": "POST", "url": "Patient"}}]}),
+        Call(
+            "POST",
+            lambda s: "/fhir",
+            only({"examiner": 200}, 403),
+            api=True,
+            body=lambda s: {
+                "resourceType": "Bundle",
+                "type": "transaction",
+                "entry": [
+                    {
+                        "resource": patient("SA-MATRIX-TX"),
+                        "request": {"method": "POST", "url": "Patient"},
+                    }
+                ],
+            },
+        ),
     ],
 }
 
 
 def test_every_route_is_in_the_matrix(app: Flask) -> None:
     routes = {endpoint for endpoint in app.view_functions if endpoint != "static"}
-    assert routes == set(MATRIX), f"add these to MATRIX: {sorted(routes - set(MATRIX))}; stale: {sorted(set(MATRIX) - routes)}"
+    assert routes == set(MATRIX), (
+        f"add these to MATRIX: {sorted(routes - set(MATRIX))}; stale: {sorted(set(MATRIX) - routes)}"
+    )
 
 
 @pytest.mark.parametrize("endpoint", sorted(MATRIX))
-def test_route_answers_each_role_as_the_matrix_says(app: Flask, world: World, setup: Setup, endpoint: str) -> None:
+def test_route_answers_each_role_as_the_matrix_says(
+    app: Flask, world: World, setup: Setup, endpoint: str
+) -> None:
     failures = []
     for role in ROLES:
         for call in MATRIX[endpoint]:
             client = app.test_client()
-            path = call.path(setup).replace("{own}", setup.token_ids[role if role != "officer" else "officer"])
+            path = call.path(setup).replace(
+                "{own}", setup.token_ids[role if role != "officer" else "officer"]
+            )
             if call.api:
                 if call.form is not None:
-                    response = client.post(path, data=call.form(setup, role), headers={
-                        "Authorization": f"Bearer {world[role].token}", "Accept": "application/fhir+json"})
+                    response = client.post(
+                        path,
+                        data=call.form(setup, role),
+                        headers={
+                            "Authorization": f"Bearer {world[role].token}",
+                            "Accept": "application/fhir+json",
+                        },
+                    )
                 else:
-                    response = api(client, call.method, path, world[role].token, call.body(setup) if call.body else None)
+                    response = api(
+                        client,
+                        call.method,
+                        path,
+                        world[role].token,
+                        call.body(setup) if call.body else None,
+                    )
             else:
                 assert login(client, role, PASSWORD).status_code == 302
                 if call.method == "GET":
@@ -179,7 +344,9 @@ def test_route_answers_each_role_as_the_matrix_says(app: Flask, world: World, se
                     data["csrf_token"] = csrf_token(client, "/account/password")
                     response = client.open(path, method=call.method, data=data)
             if response.status_code != call.expect[role]:
-                failures.append(f"{role} {call.method} {path}: {response.status_code} != {call.expect[role]}")
+                failures.append(
+                    f"{role} {call.method} {path}: {response.status_code} != {call.expect[role]}"
+                )
     assert not failures, "\n".join(failures)
 
 
@@ -191,7 +358,8 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
             placeholder = Setup("p", "q", "o", "org", "1", defaultdict(lambda: "t"), "u")
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)
             if call.method == "GET":
-                assert response.status_code == 302 and "/login" in response.headers["Location"], endpoint
+                assert response.status_code == 302, endpoint
+                assert "/login" in response.headers["Location"], endpoint
             else:
                 # Without a session there is no CSRF token either: refused before anything runs.
                 assert response.status_code in (302, 400), endpoint

@@ -40,7 +40,9 @@ def test_sqlite_runs_with_wal_full_sync_and_foreign_keys(engine: sa.Engine) -> N
         "DELETE FROM fhir_resources",
     ],
 )
-def test_append_only_tables_refuse_changes_in_the_database(engine: sa.Engine, statement: str) -> None:
+def test_append_only_tables_refuse_changes_in_the_database(
+    engine: sa.Engine, statement: str
+) -> None:
     with pytest.raises(sa.exc.DatabaseError) as raised, engine.begin() as connection:
         connection.exec_driver_sql(statement)
     assert "not allowed" in str(raised.value)
@@ -70,7 +72,14 @@ def test_requests_are_refused_when_the_cli_app_sees_an_old_schema(tmp_path) -> N
     from clinic import create_app
 
     url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-    app: Flask = create_app({"DATABASE_URL": url, "INSTANCE_PATH": tmp_path / "i", "SECRET_KEY": "x", "CHECK_SCHEMA": "on-request"})
+    app: Flask = create_app(
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": tmp_path / "i",
+            "SECRET_KEY": "x",
+            "CHECK_SCHEMA": "on-request",
+        }
+    )
     response = app.test_client().get("/login")
     assert response.status_code == 503
     assert b"clinic db upgrade" in response.data

@@ -16,7 +16,7 @@ from tests.helpers import FHIR_JSON, api, create, observation, patient
 
 def _count(engine: sa.Engine, table: str) -> int:
     with engine.connect() as connection:
-        return int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() or 0)  # noqa: S608
+        return int(connection.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() or 0)
 
 
 def test_create_read_vread_update_history(client: FlaskClient, world: World) -> None:
@@ -34,7 +34,8 @@ def test_create_read_vread_update_history(client: FlaskClient, world: World) -> 
     assert ("http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "R") in labels
 
     read = api(client, "GET", f"/fhir/Patient/{pid}", token)
-    assert read.status_code == 200 and read.get_json() == created
+    assert read.status_code == 200
+    assert read.get_json() == created
 
     changed = dict(created, gender="other")
     updated = api(client, "PUT", f"/fhir/Patient/{pid}", token, changed, If_Match='W/"1"')
@@ -43,18 +44,24 @@ def test_create_read_vread_update_history(client: FlaskClient, world: World) -> 
     assert updated.headers["ETag"] == 'W/"2"'
 
     first = api(client, "GET", f"/fhir/Patient/{pid}/_history/1", token)
-    assert first.status_code == 200 and first.get_json()["gender"] == "female"
+    assert first.status_code == 200
+    assert first.get_json()["gender"] == "female"
     history = api(client, "GET", f"/fhir/Patient/{pid}/_history", token).get_json()
     assert history["type"] == "history"
     assert [e["resource"]["meta"]["versionId"] for e in history["entry"]] == ["2", "1"]
     assert [e["request"]["method"] for e in history["entry"]] == ["PUT", "POST"]
 
 
-def test_stale_if_match_is_refused_with_412_and_changes_nothing(client: FlaskClient, world: World, engine: sa.Engine) -> None:
+def test_stale_if_match_is_refused_with_412_and_changes_nothing(
+    client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
     token = world["examiner"].token
     created = create(client, token, patient())
     url = f"/fhir/Patient/{created['id']}"
-    assert api(client, "PUT", url, token, dict(created, gender="male"), If_Match='W/"1"').status_code == 200
+    assert (
+        api(client, "PUT", url, token, dict(created, gender="male"), If_Match='W/"1"').status_code
+        == 200
+    )
     before = _count(engine, "fhir_resource_versions")
     stale = api(client, "PUT", url, token, dict(created, gender="unknown"), If_Match='W/"1"')
     assert stale.status_code == 412
@@ -67,25 +74,92 @@ def test_stale_if_match_is_refused_with_412_and_changes_nothing(client: FlaskCli
     ("body", "content_type", "status", "fragment"),
     [
         (b"{not json", FHIR_JSON, 400, "not valid JSON"),
-        (b'{"resourceType": "Patient", "gender": "female", "gender": "male"}', FHIR_JSON, 400, "appears twice"),
+        (
+            b'{"resourceType": "Patient", "gender": "female", "gender": "male"}',
+            FHIR_JSON,
+            400,
+            "appears twice",
+        ),
         (b"[]", FHIR_JSON, 400, "not a JSON object"),
-        (json.dumps({"resourceType": "Observation", "status": "final", "code": {"text": "x"}}).encode(), FHIR_JSON, 400, "takes Patient"),
-        (json.dumps({"resourceType": "Patient", "birthDate": "2020-13-45"}).encode(), FHIR_JSON, 400, "Patient.birthDate"),
-        (json.dumps({"resourceType": "Patient", "unknownElement": 1}).encode(), FHIR_JSON, 400, "Patient.unknownElement"),
-        (json.dumps({"resourceType": "Patient", "gender": "banana"}).encode(), FHIR_JSON, 422, "Patient.gender"),
-        (json.dumps({"resourceType": "Patient", "contact": [{"gender": "male"}]}).encode(), FHIR_JSON, 422, "pat-1"),
-        (json.dumps({"resourceType": "Patient", "contained": [{"resourceType": "Patient"}]}).encode(), FHIR_JSON, 422, "contained"),
-        (json.dumps({"resourceType": "Patient", "text": {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></div>'}}).encode(), FHIR_JSON, 422, "script"),
-        (json.dumps({"resourceType": "Patient", "meta": {"profile": ["http://example.org/other"]}}).encode(), FHIR_JSON, 422, "not supported"),
+        (
+            json.dumps(
+                {"resourceType": "Observation", "status": "final", "code": {"text": "x"}}
+            ).encode(),
+            FHIR_JSON,
+            400,
+            "takes Patient",
+        ),
+        (
+            json.dumps({"resourceType": "Patient", "birthDate": "2020-13-45"}).encode(),
+            FHIR_JSON,
+            400,
+            "Patient.birthDate",
+        ),
+        (
+            json.dumps({"resourceType": "Patient", "unknownElement": 1}).encode(),
+            FHIR_JSON,
+            400,
+            "Patient.unknownElement",
+        ),
+        (
+            json.dumps({"resourceType": "Patient", "gender": "banana"}).encode(),
+            FHIR_JSON,
+            422,
+            "Patient.gender",
+        ),
+        (
+            json.dumps({"resourceType": "Patient", "contact": [{"gender": "male"}]}).encode(),
+            FHIR_JSON,
+            422,
+            "pat-1",
+        ),
+        (
+            json.dumps(
+                {"resourceType": "Patient", "contained": [{"resourceType": "Patient"}]}
+            ).encode(),
+            FHIR_JSON,
+            422,
+            "contained",
+        ),
+        (
+            json.dumps(
+                {
+                    "resourceType": "Patient",
+                    "text": {
+                        "status": "generated",
+                        "div": '<div xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></div>',
+                    },
+                }
+            ).encode(),
+            FHIR_JSON,
+            422,
+            "script",
+        ),
+        (
+            json.dumps(
+                {"resourceType": "Patient", "meta": {"profile": ["http://example.org/other"]}}
+            ).encode(),
+            FHIR_JSON,
+            422,
+            "not supported",
+        ),
         (json.dumps(patient()).encode(), "text/plain", 415, "Content-Type"),
         (json.dumps(patient()).encode(), "application/xml", 415, "Content-Type"),
     ],
 )
 def test_bad_input_is_refused_with_a_specific_outcome_and_writes_nothing(
-    client: FlaskClient, world: World, engine: sa.Engine, body: bytes, content_type: str, status: int, fragment: str
+    client: FlaskClient,
+    world: World,
+    engine: sa.Engine,
+    body: bytes,
+    content_type: str,
+    status: int,
+    fragment: str,
 ) -> None:
     before = _count(engine, "fhir_resource_versions")
-    response = api(client, "POST", "/fhir/Patient", world["examiner"].token, body, Content_Type=content_type)
+    response = api(
+        client, "POST", "/fhir/Patient", world["examiner"].token, body, Content_Type=content_type
+    )
     assert response.status_code == status, response.get_data(as_text=True)
     outcome = response.get_json()
     assert outcome["resourceType"] == "OperationOutcome"
@@ -94,11 +168,16 @@ def test_bad_input_is_refused_with_a_specific_outcome_and_writes_nothing(
 
 
 def test_invariant_violation_names_the_element(client: FlaskClient, world: World) -> None:
-    bad = patient(identifier=[{"value": "x", "period": {"start": "2021-01-01", "end": "2020-01-01"}}])
+    bad = patient(
+        identifier=[{"value": "x", "period": {"start": "2021-01-01", "end": "2020-01-01"}}]
+    )
     response = api(client, "POST", "/fhir/Patient", world["examiner"].token, bad)
     assert response.status_code == 422
     issues = response.get_json()["issue"]
-    assert any("per-1" in i["diagnostics"] and i["expression"] == ["Patient.identifier.period"] for i in issues)
+    assert any(
+        "per-1" in i["diagnostics"] and i["expression"] == ["Patient.identifier.period"]
+        for i in issues
+    )
 
 
 def test_oversized_body_is_refused_with_413(app, client: FlaskClient, world: World) -> None:  # type: ignore[no-untyped-def]
@@ -115,7 +194,10 @@ def test_delete_and_patch_are_not_supported(client: FlaskClient, world: World, m
     response = api(client, method, f"/fhir/Patient/{created['id']}", world["examiner"].token)
     assert response.status_code == 405
     assert response.get_json()["resourceType"] == "OperationOutcome"
-    assert api(client, "GET", f"/fhir/Patient/{created['id']}", world["examiner"].token).status_code == 200
+    assert (
+        api(client, "GET", f"/fhir/Patient/{created['id']}", world["examiner"].token).status_code
+        == 200
+    )
 
 
 def test_organizations_are_read_only_through_the_api(client: FlaskClient, world: World) -> None:
@@ -127,11 +209,16 @@ def test_organizations_are_read_only_through_the_api(client: FlaskClient, world:
 def test_unknown_resource_type_and_xml_are_refused(client: FlaskClient, world: World) -> None:
     token = world["examiner"].token
     assert api(client, "GET", "/fhir/Consent/x", token).status_code == 404
-    assert api(client, "GET", "/fhir/Patient", token, Accept="application/fhir+xml").status_code == 406
+    assert (
+        api(client, "GET", "/fhir/Patient", token, Accept="application/fhir+xml").status_code == 406
+    )
     assert api(client, "GET", "/fhir/Patient?_format=xml", token).status_code == 406
 
 
-@pytest.mark.parametrize("header", [None, "Bearer", "Bearer nonsense", "Basic YWRtaW46YWRtaW4=", "Bearer fct_" + "A" * 43])
+@pytest.mark.parametrize(
+    "header",
+    [None, "Bearer", "Bearer nonsense", "Basic YWRtaW46YWRtaW4=", "Bearer fct_" + "A" * 43],
+)
 def test_the_api_needs_a_valid_bearer_token(client: FlaskClient, header: str | None) -> None:
     headers = {"Accept": FHIR_JSON}
     if header:
@@ -198,7 +285,10 @@ def test_search_parameters(client: FlaskClient, world: World) -> None:
     assert first["id"] in ids(f"/fhir/Patient?_lastUpdated=ge{stamp}")
     assert ids(f"/fhir/Patient?_lastUpdated=lt{stamp}") == []
     assert ids("/fhir/Patient?_lastUpdated=gt2999-01-01") == []
-    assert set(ids("/fhir/Patient?_lastUpdated=ge2000&_lastUpdated=lt2999")) >= {first["id"], second["id"]}
+    assert set(ids("/fhir/Patient?_lastUpdated=ge2000&_lastUpdated=lt2999")) >= {
+        first["id"],
+        second["id"],
+    }
 
 
 @pytest.mark.parametrize(
@@ -220,7 +310,9 @@ def test_search_parameters(client: FlaskClient, world: World) -> None:
         ("_cursor=a.bm90LWpzb24", 400),
     ],
 )
-def test_unsupported_search_features_are_refused_not_ignored(client: FlaskClient, world: World, query: str, status: int) -> None:
+def test_unsupported_search_features_are_refused_not_ignored(
+    client: FlaskClient, world: World, query: str, status: int
+) -> None:
     response = api(client, "GET", f"/fhir/Patient?{query}", world["examiner"].token)
     assert response.status_code == status
     assert response.get_json()["resourceType"] == "OperationOutcome"
@@ -230,7 +322,8 @@ def test_post_search_matches_get_search(client: FlaskClient, world: World) -> No
     token = world["examiner"].token
     created = create(client, token, patient("SA-POST-0001"))
     response = client.post(
-        "/fhir/Patient/_search", data={"identifier": "SA-POST-0001"},
+        "/fhir/Patient/_search",
+        data={"identifier": "SA-POST-0001"},
         headers={"Authorization": f"Bearer {token}", "Accept": FHIR_JSON},
     )
     assert response.status_code == 200
@@ -256,8 +349,16 @@ def _transaction(*entries: dict) -> dict:  # type: ignore[type-arg]
 def test_transaction_creates_with_placeholder_references(client: FlaskClient, world: World) -> None:
     token = world["examiner"].token
     bundle = _transaction(
-        {"fullUrl": "urn:uuid:2b1d6b7e-0000-4000-8000-000000000001", "resource": patient("SA-TX-0001"), "request": {"method": "POST", "url": "Patient"}},
-        {"resource": observation("placeholder") | {"subject": {"reference": "urn:uuid:2b1d6b7e-0000-4000-8000-000000000001"}}, "request": {"method": "POST", "url": "Observation"}},
+        {
+            "fullUrl": "urn:uuid:2b1d6b7e-0000-4000-8000-000000000001",
+            "resource": patient("SA-TX-0001"),
+            "request": {"method": "POST", "url": "Patient"},
+        },
+        {
+            "resource": observation("placeholder")
+            | {"subject": {"reference": "urn:uuid:2b1d6b7e-0000-4000-8000-000000000001"}},
+            "request": {"method": "POST", "url": "Observation"},
+        },
     )
     response = api(client, "POST", "/fhir", token, bundle)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -268,13 +369,21 @@ def test_transaction_creates_with_placeholder_references(client: FlaskClient, wo
     assert [e["response"]["status"] for e in result["entry"]] == ["201 Created", "201 Created"]
 
 
-def test_transaction_with_one_bad_entry_writes_nothing(client: FlaskClient, world: World, engine: sa.Engine) -> None:
+def test_transaction_with_one_bad_entry_writes_nothing(
+    client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
     token = world["examiner"].token
-    before = {t: _count(engine, t) for t in ("fhir_resources", "fhir_resource_versions", "fhir_index_tokens")}
+    before = {
+        t: _count(engine, t)
+        for t in ("fhir_resources", "fhir_resource_versions", "fhir_index_tokens")
+    }
     bundle = _transaction(
         {"resource": patient("SA-TX-GOOD"), "request": {"method": "POST", "url": "Patient"}},
         {"resource": patient("SA-TX-GOOD-2"), "request": {"method": "POST", "url": "Patient"}},
-        {"resource": {"resourceType": "Patient", "gender": "banana"}, "request": {"method": "POST", "url": "Patient"}},
+        {
+            "resource": {"resourceType": "Patient", "gender": "banana"},
+            "request": {"method": "POST", "url": "Patient"},
+        },
     )
     response = api(client, "POST", "/fhir", token, bundle)
     assert response.status_code == 422
@@ -282,7 +391,9 @@ def test_transaction_with_one_bad_entry_writes_nothing(client: FlaskClient, worl
     assert "entry 2" in issue["diagnostics"]
     assert issue["expression"][0].startswith("Bundle.entry[2]")
     assert {t: _count(engine, t) for t in before} == before
-    assert api(client, "GET", "/fhir/Patient?identifier=SA-TX-GOOD", token).get_json()["entry"] == []
+    assert (
+        api(client, "GET", "/fhir/Patient?identifier=SA-TX-GOOD", token).get_json()["entry"] == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -290,27 +401,47 @@ def test_transaction_with_one_bad_entry_writes_nothing(client: FlaskClient, worl
     [
         {"resourceType": "Bundle", "type": "batch", "entry": []},
         {"resourceType": "Bundle", "type": "transaction", "entry": []},
-        {"resourceType": "Bundle", "type": "transaction", "entry": [{"resource": {"resourceType": "Patient"}, "request": {"method": "DELETE", "url": "Patient/x"}}]},
+        {
+            "resourceType": "Bundle",
+            "type": "transaction",
+            "entry": [
+                {
+                    "resource": {"resourceType": "Patient"},
+                    "request": {"method": "DELETE", "url": "Patient/x"},
+                }
+            ],
+        },
         {"resourceType": "Patient"},
     ],
 )
-def test_malformed_transactions_are_refused(client: FlaskClient, world: World, bundle: dict) -> None:  # type: ignore[type-arg]
+def test_malformed_transactions_are_refused(
+    client: FlaskClient, world: World, bundle: dict
+) -> None:  # type: ignore[type-arg]
     response = api(client, "POST", "/fhir", world["examiner"].token, bundle)
     assert response.status_code == 400
     assert response.get_json()["resourceType"] == "OperationOutcome"
 
 
-def test_a_reference_must_resolve_to_a_record_of_the_same_site(client: FlaskClient, world: World) -> None:
+def test_a_reference_must_resolve_to_a_record_of_the_same_site(
+    client: FlaskClient, world: World
+) -> None:
     south_patient = create(client, world["examiner.south"].token, patient("SA-SOUTH-1"))
     for target in (south_patient["id"], "does-not-exist"):
-        response = api(client, "POST", "/fhir/Observation", world["examiner"].token, observation(target))
+        response = api(
+            client, "POST", "/fhir/Observation", world["examiner"].token, observation(target)
+        )
         assert response.status_code == 422
-        assert response.get_json()["issue"][0]["diagnostics"].endswith("does not resolve to a record you can use")
+        assert response.get_json()["issue"][0]["diagnostics"].endswith(
+            "does not resolve to a record you can use"
+        )
 
 
 def test_labels_only_grow(client: FlaskClient, world: World) -> None:
     token = world["examiner"].token
-    very_restricted = {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "V"}
+    very_restricted = {
+        "system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality",
+        "code": "V",
+    }
     created = create(client, token, patient(meta={"security": [very_restricted]}))
     stripped = dict(created, meta={"security": []})
     updated = api(client, "PUT", f"/fhir/Patient/{created['id']}", token, stripped).get_json()
@@ -323,5 +454,12 @@ def test_put_with_mismatched_id_or_type_is_refused(client: FlaskClient, world: W
     created = create(client, token, patient())
     other = dict(created, id="another-id")
     assert api(client, "PUT", f"/fhir/Patient/{created['id']}", token, other).status_code == 400
-    assert api(client, "PUT", f"/fhir/Observation/{created['id']}", token, created).status_code == 400
-    assert api(client, "PUT", "/fhir/Patient/never-created", token, dict(created, id="never-created")).status_code == 404
+    assert (
+        api(client, "PUT", f"/fhir/Observation/{created['id']}", token, created).status_code == 400
+    )
+    assert (
+        api(
+            client, "PUT", "/fhir/Patient/never-created", token, dict(created, id="never-created")
+        ).status_code
+        == 404
+    )

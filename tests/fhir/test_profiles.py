@@ -1,0 +1,144 @@
+"""Our profiles: the examples conform, the loader refuses what it cannot check,
+and every resource the system writes validates against fhir_profiles/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from clinic.fhir.outcome import FhirError
+from clinic.fhir.profiles import PROFILES_DIR, ProfileError, ProfileRegistry
+from clinic.fhir.validation import validate_resource
+from tests.conftest import World
+from tests.helpers import api, create, observation, patient
+
+EXAMPLES = sorted((PROFILES_DIR / "examples").glob("*.json"))
+
+
+@pytest.fixture(scope="module")
+def registry() -> ProfileRegistry:
+    return ProfileRegistry()
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_every_example_conforms_to_its_profile(registry: ProfileRegistry, path: Path) -> None:
+    example = json.loads(path.read_text())
+    validate_resource(example, registry)
+    assert example["meta"]["profile"] == [registry.default_profiles[example["resourceType"]]]
+
+
+def test_every_profile_has_an_example(registry: ProfileRegistry) -> None:
+    profiled = {json.loads(p.read_text())["resourceType"] for p in EXAMPLES}
+    assert profiled == set(registry.default_profiles)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda d: d.pop("subject"), "Observation.subject must occur 1..*"),
+        (
+            lambda d: d.update(subject={"display": "somebody"}),
+            "Observation.subject.reference must occur 1..*",
+        ),
+        (lambda d: d.update(subject={"reference": "Group/1"}), "fc-obs-1"),
+        (lambda d: d["meta"].update(security=[]), "fc-sec-1"),
+    ],
+)
+def test_profile_rules_are_enforced(registry: ProfileRegistry, mutate, fragment: str) -> None:  # type: ignore[no-untyped-def]
+    example = json.loads((PROFILES_DIR / "examples/Observation-example.json").read_text())
+    mutate(example)
+    with pytest.raises(FhirError) as refused:
+        validate_resource(example, registry)
+    assert refused.value.status == 422
+    assert fragment in json.dumps([i.diagnostics for i in refused.value.issues])
+
+
+def test_organization_kind_binding_is_required(registry: ProfileRegistry) -> None:
+    example = json.loads((PROFILES_DIR / "examples/Organization-example-site.json").read_text())
+    example["type"][0]["coding"][0]["code"] = "bank"
+    with pytest.raises(FhirError) as refused:
+        validate_resource(example, registry)
+    assert refused.value.issues[0].code == "code-invalid"
+    assert refused.value.issues[0].expression == ("Organization.type",)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            lambda d: d["differential"]["element"].append(
+                {"id": "Patient.name", "path": "Patient.name", "slicing": {"rules": "open"}}
+            ),
+            "unsupported",
+        ),
+        (
+            lambda d: d["differential"]["element"].append(
+                {
+                    "id": "Patient.gender",
+                    "path": "Patient.gender",
+                    "binding": {
+                        "strength": "required",
+                        "valueSet": "http://example.org/ValueSet/none",
+                    },
+                }
+            ),
+            "unknown ValueSet",
+        ),
+        (lambda d: d.update(status="not-a-status"), "not a valid StructureDefinition"),
+    ],
+)
+def test_the_loader_refuses_definitions_it_cannot_check(
+    tmp_path: Path, change, message: str
+) -> None:  # type: ignore[no-untyped-def]
+    for path in PROFILES_DIR.glob("*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    target = tmp_path / "StructureDefinition-fc-patient.json"
+    definition = json.loads(target.read_text())
+    change(definition)
+    target.write_text(json.dumps(definition))
+    with pytest.raises(ProfileError) as refused:
+        ProfileRegistry(tmp_path)
+    assert "StructureDefinition-fc-patient.json" in str(refused.value)
+    assert message in str(refused.value)
+
+
+def test_everything_the_system_wrote_validates(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """Walk every stored version and every audit event after real activity."""
+    from clinic.audit.fhir import audit_event_resource
+    from clinic.audit.models import AuditEntry
+    from clinic.core.db import db
+
+    token = world["examiner"].token
+    record = create(client, token, patient("SA-WRITE-0001"))
+    create(client, token, observation(record["id"]))
+    api(client, "PUT", f"/fhir/Patient/{record['id']}", token, dict(record, gender="other"))
+    api(client, "GET", "/fhir/Patient?identifier=SA-WRITE-0001", token)
+    api(client, "GET", "/fhir/Patient/unknown", world["officer"].token)
+    registry = app.extensions["clinic.profiles"]
+    with engine.connect() as connection:
+        contents = [
+            json.loads(row[0])
+            for row in connection.exec_driver_sql("SELECT content FROM fhir_resource_versions")
+        ]
+    assert {c["resourceType"] for c in contents} == {"Organization", "Patient", "Observation"}
+    for content in contents:
+        validate_resource(content, registry)
+    with app.app_context():
+        entries = db.session.scalars(sa.select(AuditEntry)).all()
+        assert len(entries) > 10
+        for entry in entries:
+            validate_resource(audit_event_resource(entry), registry)
+
+
+def test_capability_statement_is_valid_fhir(client: FlaskClient) -> None:
+    from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+
+    CapabilityStatement.model_validate(client.get("/fhir/metadata").get_json())
