@@ -128,9 +128,6 @@ class Decision:
     concealed: bool = False
     obligations: tuple[str, ...] = field(default=())
 
-    def __bool__(self) -> bool:
-        return self.permitted
-
 
 class AccessDenied(Exception):
     """Raised by `require`; the web layer answers 403, or 404 when concealed."""

@@ -168,7 +168,7 @@ def _finish_request(response: Response) -> Response:
                     else Outcome.MINOR_FAILURE
                 )
                 uow.fail(outcome, g.get("failure_description") or f"HTTP {response.status_code}")
-        except Exception:  # noqa: BLE001 - any failure to commit must answer 500, never success
+        except Exception:
             log.exception("could not finish the request's transaction")
             response = _internal_error_response()
     _security_headers(response)

@@ -63,7 +63,7 @@ class Caller:
                 actor=self.actor,
                 outcome=outcome,
                 entities=tuple(entities),
-                reasons=decision.reasons if decision else (),
+                reasons=decision.reasons if decision is not None else (),
                 outcome_desc=description,
                 query=query,
                 source_address=self.source_address,

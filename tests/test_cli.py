@@ -1,0 +1,170 @@
+"""The `clinic` command against a real database, as an operator runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from clinic.cli import cli
+from tests.conftest import PASSWORD
+from tests.helpers import api
+
+
+@pytest.fixture
+def run(database_url: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {
+        "DATABASE_URL": database_url,
+        "CLINIC_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "cli-test",
+    }
+
+    def invoke(*args: str, stdin: str | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
+
+    return invoke
+
+
+def test_db_upgrade_is_idempotent_and_reports_the_revision(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("db", "upgrade")
+    assert result.exit_code == 0
+    assert "database at revision 0001" in result.output
+    assert "newest: 0001" in run("db", "current").output
+
+
+def test_users_create_and_tokens_create(run, app) -> None:  # type: ignore[no-untyped-def]
+    created = run(
+        "users",
+        "create",
+        "--username",
+        "new.nurse",
+        "--name",
+        "New Nurse",
+        "--role",
+        "examiner",
+        "--org",
+        "south",
+        "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )
+    assert created.exit_code == 0, created.output
+    issued = run(
+        "tokens", "create", "--username", "new.nurse", "--name", "ehr bridge", "--days", "10"
+    )
+    assert issued.exit_code == 0
+    secret = issued.output.strip().splitlines()[-1]
+    assert secret.startswith("fct_")
+    assert api(app.test_client(), "GET", "/fhir/Patient", secret).status_code == 200
+    token_id = issued.output.split()[1]
+    assert run("tokens", "revoke", token_id).exit_code == 0
+    assert api(app.test_client(), "GET", "/fhir/Patient", secret).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            (
+                "users",
+                "create",
+                "--username",
+                "no.org",
+                "--name",
+                "X",
+                "--role",
+                "examiner",
+                "--org",
+                "NOPE",
+                "--password-stdin",
+            ),
+            "no organisation",
+        ),
+        (
+            (
+                "users",
+                "create",
+                "--username",
+                "bad.officer",
+                "--name",
+                "X",
+                "--role",
+                "police",
+                "--org",
+                "NORTH",
+                "--password-stdin",
+            ),
+            "belongs to a police force",
+        ),
+        (
+            (
+                "users",
+                "create",
+                "--username",
+                "short.pass",
+                "--name",
+                "X",
+                "--role",
+                "examiner",
+                "--org",
+                "NORTH",
+                "--password-stdin",
+            ),
+            "at least 12",
+        ),
+        (("tokens", "create", "--username", "ghost", "--name", "x"), "no user"),
+    ],
+)
+def test_bad_cli_input_gets_a_clear_error(run, args: tuple[str, ...], message: str) -> None:  # type: ignore[no-untyped-def]
+    result = run(*args, stdin="short\n" if "short.pass" in args else PASSWORD + "\n")
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_users_deactivate_revokes_tokens(run, app, world) -> None:  # type: ignore[no-untyped-def]
+    assert run("users", "deactivate", "counsellor").exit_code == 0
+    assert (
+        api(app.test_client(), "GET", "/fhir/Patient", world["counsellor"].token).status_code == 401
+    )
+
+
+def test_export_goes_through_the_decision_point(run, app, world) -> None:  # type: ignore[no-untyped-def]
+    from tests.helpers import create, patient
+
+    client = app.test_client()
+    north = create(client, world["examiner"].token, patient("SA-EXPORT-N"))
+    south = create(client, world["examiner.south"].token, patient("SA-EXPORT-S"))
+    exported = run("fhir", "export", "--username", "examiner", "--type", "Patient")
+    ids = [json.loads(line)["id"] for line in exported.output.splitlines()]
+    assert north["id"] in ids
+    assert south["id"] not in ids
+    refused = run("fhir", "export", "--username", "custodian", "--type", "Patient")
+    assert refused.exit_code != 0
+    assert "refused" in refused.output
+    assert run("fhir", "export", "--username", "officer", "--type", "Patient").output == ""
+    audit = api(client, "GET", "/fhir/AuditEvent?subtype=export", world["auditor"].token).get_json()
+    assert {e["resource"]["agent"][0]["altId"] for e in audit["entry"]} >= {
+        "examiner",
+        "custodian",
+        "officer",
+    }
+
+
+def test_demo_is_idempotent_and_keeps_its_logins_private(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    first = run("demo")
+    assert first.exit_code == 0, first.output
+    second = run("demo")
+    assert second.exit_code == 0
+    assert first.output == second.output
+    logins = tmp_path / "instance" / "demo-logins.txt"
+    assert stat.S_IMODE(os.stat(logins).st_mode) == 0o600
+    assert "examiner" in logins.read_text()
+
+
+def test_audit_verify(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("audit", "verify")
+    assert result.exit_code == 0
+    assert "audit log verified" in result.output
