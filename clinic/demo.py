@@ -104,18 +104,16 @@ def _load_survivors(uow: UnitOfWork, app: Flask) -> None:
 def _case_exists(caller: Caller, reference: str) -> bool:
     from clinic.fhir.models import TokenIndex
 
-    return (
-        caller.uow.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(TokenIndex)
-            .where(
-                TokenIndex.resource_type == "Patient",
-                TokenIndex.param == "identifier",
-                TokenIndex.code == reference,
-            )
+    count = caller.uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(TokenIndex)
+        .where(
+            TokenIndex.resource_type == "Patient",
+            TokenIndex.param == "identifier",
+            TokenIndex.code == reference,
         )
-        > 0
     )
+    return bool(count)
 
 
 def _heart_rate(patient_id: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,7 +44,7 @@ class AuditEntry(Base):
         sa.Index("ix_audit_events_username_recorded", "username", "recorded_at"),
     )
 
-    def leaf_fields(self) -> dict[str, object]:
+    def leaf_fields(self) -> dict[str, Any]:
         """What the log hashes: every recorded fact, none of the bookkeeping."""
         from clinic.core.clock import isoformat
 

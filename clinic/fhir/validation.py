@@ -183,7 +183,8 @@ def _check_required_codes(model: BaseModel, path: str) -> list[Issue]:
         if value is None:
             continue
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-        allowed = extra.get("enum_values")
+        enum_values = extra.get("enum_values")
+        allowed = [str(code) for code in enum_values] if isinstance(enum_values, list) else []
         items = value if isinstance(value, list) else [value]
         for index, item in enumerate(items):
             element = f"{path}.{field.alias or name}" + (
@@ -193,7 +194,7 @@ def _check_required_codes(model: BaseModel, path: str) -> list[Issue]:
                 issues.append(
                     Issue(
                         "code-invalid",
-                        f"{element}: '{item}' is not one of {', '.join(map(str, allowed))}",
+                        f"{element}: '{item}' is not one of {', '.join(allowed)}",
                         (element,),
                     )
                 )
