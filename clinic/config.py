@@ -32,6 +32,9 @@ DEFAULTS: dict[str, Any] = {
     "LOGIN_FAILURE_LIMIT": 5,  # failed logins per username within the window
     "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
     "CHECK_SCHEMA": True,
+    # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto
+    # headers are trusted (0: none, so nobody can forge the audited address).
+    "TRUSTED_PROXIES": 0,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
 }
 
@@ -46,6 +49,7 @@ _ENVIRONMENT: dict[str, Any] = {
     "FHIR_MAX_PAGE_SIZE": int,
     "API_TOKEN_MAX_DAYS": int,
     "SESSION_COOKIE_SECURE": lambda v: v.lower() in {"1", "true", "yes"},
+    "TRUSTED_PROXIES": int,
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name

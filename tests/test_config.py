@@ -66,3 +66,25 @@ def test_importing_the_package_needs_no_configuration() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_forwarded_addresses_are_trusted_only_when_configured(app_config) -> None:  # type: ignore[no-untyped-def]
+    from clinic import create_app
+    from clinic.core.db import db
+    from tests.conftest import PASSWORD
+    from tests.helpers import login
+
+    addresses = []
+    for proxies in (0, 1):
+        app = create_app(app_config | {"TRUSTED_PROXIES": proxies})
+        client = app.test_client()
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = "203.0.113.9"
+        login(client, "examiner", PASSWORD)
+        with app.app_context():
+            import sqlalchemy as sa
+
+            from clinic.audit.models import AuditEntry
+
+            addresses.append(db.session.scalar(sa.select(AuditEntry.source_address).order_by(AuditEntry.log_index.desc()).limit(1)))
+        db.dispose(app)
+    assert addresses == ["127.0.0.1", "203.0.113.9"]

@@ -110,8 +110,8 @@ def test_tokens_are_stored_hashed_and_expire(app: Flask, engine: sa.Engine) -> N
         assert issued.secret.startswith("fct_")
         token_id = issued.token.id
     with engine.connect() as connection:
-        stored = connection.exec_driver_sql(
-            "SELECT token_hash, prefix FROM api_tokens WHERE id = :i", {"i": token_id}
+        stored = connection.execute(
+            sa.text("SELECT token_hash, prefix FROM api_tokens WHERE id = :i"), {"i": token_id}
         ).one()
         everything = " ".join(
             str(v) for row in connection.exec_driver_sql("SELECT * FROM api_tokens") for v in row
