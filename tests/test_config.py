@@ -85,6 +85,12 @@ def test_forwarded_addresses_are_trusted_only_when_configured(app_config) -> Non
 
             from clinic.audit.models import AuditEntry
 
-            addresses.append(db.session.scalar(sa.select(AuditEntry.source_address).order_by(AuditEntry.log_index.desc()).limit(1)))
+            addresses.append(
+                db.session.scalar(
+                    sa.select(AuditEntry.source_address)
+                    .order_by(AuditEntry.log_index.desc())
+                    .limit(1)
+                )
+            )
         db.dispose(app)
     assert addresses == ["127.0.0.1", "203.0.113.9"]
