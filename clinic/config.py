@@ -59,6 +59,7 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None) -> dict[s
     """Merge defaults, `instance/clinic.cfg.py`, `CLINIC_*`/named environment
     variables and explicit overrides (tests), in that order."""
     config = dict(DEFAULTS)
+    ensure_private_folder(instance_path)
     config_file = instance_path / "clinic.cfg.py"
     if config_file.exists():
         namespace: dict[str, Any] = {}
@@ -82,9 +83,15 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None) -> dict[s
     return config
 
 
+def ensure_private_folder(path: Path) -> None:
+    """The instance folder holds the database, keys and demo logins: owner only."""
+    path.mkdir(parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077:
+        path.chmod(0o700)
+
+
 def _instance_secret_key(instance_path: Path) -> str:
     """Read the secret key kept in the instance folder, creating it (mode 0600) once."""
-    instance_path.mkdir(parents=True, exist_ok=True)
     key_file = instance_path / SECRET_KEY_FILE
     try:
         fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

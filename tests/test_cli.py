@@ -145,6 +145,10 @@ def test_export_goes_through_the_decision_point(run, app, world) -> None:  # typ
     assert refused.exit_code != 0
     assert "refused" in refused.output
     assert run("fhir", "export", "--username", "officer", "--type", "Patient").output == ""
+    police_events = api(
+        client, "GET", "/fhir/AuditEvent?subtype=export&altid=officer", world["auditor"].token
+    ).get_json()
+    assert [e["resource"]["outcome"] for e in police_events["entry"]] == ["4"]
     audit = api(client, "GET", "/fhir/AuditEvent?subtype=export", world["auditor"].token).get_json()
     assert {e["resource"]["agent"][0]["altId"] for e in audit["entry"]} >= {
         "examiner",

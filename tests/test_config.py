@@ -15,12 +15,14 @@ def test_a_secret_key_is_generated_once_into_the_instance_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("SECRET_KEY", raising=False)
+    tmp_path.chmod(0o755)  # as a careless operator might have made it
     first = load_config(tmp_path, {})
     second = load_config(tmp_path, {})
     key_file = tmp_path / "secret_key"
     assert first["SECRET_KEY"] == second["SECRET_KEY"]
     assert len(first["SECRET_KEY"]) >= 48
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(tmp_path).st_mode) == 0o700
     assert load_config(tmp_path / "other", {})["SECRET_KEY"] != first["SECRET_KEY"]
 
 

@@ -7,7 +7,7 @@ from wtforms import BooleanField, IntegerField, PasswordField, SelectField, Stri
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange
 
-from clinic.access.roles import Role
+from clinic.access.roles import ROLE_ORGANIZATION_KIND, OrganizationKind, Role
 
 
 class LoginForm(FlaskForm):
@@ -72,10 +72,12 @@ class UserForm(FlaskForm):
 
     def __init__(self, *args: Any, organizations: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # Only organisations people can belong to: clinic sites first, then forces.
+        homes = {kind.value for kind in ROLE_ORGANIZATION_KIND.values()}
+        candidates = [org for org in organizations if org.is_active and org.kind in homes]
+        candidates.sort(key=lambda org: (org.kind != OrganizationKind.SITE.value, org.name))
         self.organization_id.choices = [
-            SelectChoice(org.id, f"{org.name} ({org.code})")
-            for org in organizations
-            if org.is_active
+            SelectChoice(org.id, f"{org.name} ({org.code})") for org in candidates
         ]
 
 
@@ -89,8 +91,6 @@ class OrganizationForm(FlaskForm):
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        from clinic.access.roles import OrganizationKind
-
         super().__init__(*args, **kwargs)
         self.kind.choices = [SelectChoice(kind.value, kind.label) for kind in OrganizationKind]
 

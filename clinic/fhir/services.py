@@ -328,23 +328,25 @@ def resource_history(
 
 
 def export_resources(caller: Caller, resource_type: str) -> Iterator[StoredVersion]:
-    """Every current resource of a type the caller may export, audited as one export."""
+    """Every current resource of a type the caller may export, audited as one export.
+    A refused export is audited as refused and yields nothing."""
     check_type(resource_type)
+    if not _kind_allowed(caller, Action.EXPORT, resource_type, EventKind.EXPORT, None):
+        return
     exported: list[str] = []
-    if _kind_allowed(caller, Action.EXPORT, resource_type, EventKind.EXPORT, None):
-        sites = search_scope(caller.actor, Action.EXPORT, resource_type)
-        after: tuple[Any, ...] | None = None
-        while True:
-            batch = caller.store.search(
-                resource_type, [], site_ids=sites, after=after, before=None, limit=_BATCH
-            )
-            for version in batch:
-                if decide(caller.actor, Action.EXPORT, resource_type, version.facts()).permitted:
-                    exported.append(version.versioned_reference)
-                    yield version
-            if len(batch) < _BATCH:
-                break
-            after = search_key(batch[-1])
+    sites = search_scope(caller.actor, Action.EXPORT, resource_type)
+    after: tuple[Any, ...] | None = None
+    while True:
+        batch = caller.store.search(
+            resource_type, [], site_ids=sites, after=after, before=None, limit=_BATCH
+        )
+        for version in batch:
+            if decide(caller.actor, Action.EXPORT, resource_type, version.facts()).permitted:
+                exported.append(version.versioned_reference)
+                yield version
+        if len(batch) < _BATCH:
+            break
+        after = search_key(batch[-1])
     caller.audit(
         EventKind.EXPORT,
         entities=exported,
