@@ -13,10 +13,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 import rfc8785
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    from clinic.core.unit_of_work import UnitOfWork
 
 from clinic.access.policy import Actor
 from clinic.audit.models import AuditEntry
@@ -152,3 +156,25 @@ def verify_audit_trail(session: Session) -> VerificationReport:
         for entry in iter_entries(session)
     )
     return verify_log(session, AUDIT_LOG, leaves)
+
+
+def check_audit_trail(
+    uow: UnitOfWork, *, actor: Actor, channel: str, source_address: str | None
+) -> VerificationReport:
+    """Verify the trail for an auditor; the check itself is audited with its result."""
+    from clinic.access import Action, require
+
+    decision = require(actor, Action.READ, "AuditEvent")
+    report = verify_audit_trail(uow.session)
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.READ,
+            channel=channel,
+            actor=actor,
+            entities=("AuditEvent",),
+            reasons=decision.reasons,
+            outcome_desc=f"verification: {'intact' if report.is_valid else report.problem}",
+            source_address=source_address,
+        )
+    )
+    return report

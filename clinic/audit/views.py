@@ -8,7 +8,7 @@ from flask import Blueprint, current_app, render_template, request
 
 from clinic.access import Action
 from clinic.audit.fhir import search_audit_events
-from clinic.audit.services import verify_audit_trail
+from clinic.audit.services import check_audit_trail
 from clinic.core.web import current_actor, current_uow, source_address, view_rule
 from clinic.fhir.outcome import FhirError
 from clinic.fhir.query import parse_search
@@ -55,5 +55,7 @@ def events() -> Any:
 @bp.get("/verify")
 @view_rule(Action.READ, "AuditEvent")
 def verify() -> Any:
-    report = verify_audit_trail(current_uow().session)
+    report = check_audit_trail(
+        current_uow(), actor=current_actor(), channel="web", source_address=source_address()
+    )
     return render_template("audit/verify.html", report=report)

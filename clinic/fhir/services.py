@@ -105,20 +105,39 @@ def _kind_allowed(
     raise AccessDenied(caller.actor, action, Target(kind), decision)
 
 
-def _instance_refused(
-    caller: Caller, action: Action, version: StoredVersion, event: EventKind
-) -> Decision | None:
-    decision = decide(caller.actor, action, version.resource_type, version.facts())
-    if decision.permitted:
-        return None
-    caller.audit(
-        event,
-        entities=[version.versioned_reference],
-        decision=decision,
-        outcome=Outcome.MINOR_FAILURE,
-        description="refused",
-    )
-    return decision
+def _load_permitted(
+    caller: Caller,
+    action: Action,
+    event: EventKind,
+    kind: str,
+    reference: str,
+    load: Callable[[], StoredVersion | None],
+    missing: FhirError,
+) -> tuple[StoredVersion, Decision]:
+    """Decide on the kind, load the record, decide on the record. A record the
+    caller may not see raises `missing`, exactly as a record that does not exist
+    (promise 2); every refusal and every miss is audited."""
+    if not _kind_allowed(caller, action, kind, event, reference):
+        raise missing
+    version = load()
+    if version is None:
+        caller.audit(
+            event, entities=[reference], outcome=Outcome.MINOR_FAILURE, description="not found"
+        )
+        raise missing
+    decision = decide(caller.actor, action, kind, version.facts())
+    if not decision.permitted:
+        caller.audit(
+            event,
+            entities=[version.versioned_reference],
+            decision=decision,
+            outcome=Outcome.MINOR_FAILURE,
+            description="refused",
+        )
+        if decision.concealed:
+            raise missing
+        raise AccessDenied(caller.actor, action, Target(kind, version.facts()), decision)
+    return version, decision
 
 
 # -- reads ---------------------------------------------------------------------
@@ -126,26 +145,16 @@ def _instance_refused(
 
 def read_resource(caller: Caller, resource_type: str, logical_id: str) -> StoredVersion:
     check_type(resource_type)
-    reference = f"{resource_type}/{logical_id}"
-    if not _kind_allowed(caller, Action.READ, resource_type, EventKind.READ, reference):
-        raise not_found(resource_type, logical_id)
-    version = caller.store.current(resource_type, logical_id)
-    if version is None:
-        caller.audit(
-            EventKind.READ,
-            entities=[reference],
-            outcome=Outcome.MINOR_FAILURE,
-            description="not found",
-        )
-        raise not_found(resource_type, logical_id)
-    refusal = _instance_refused(caller, Action.READ, version, EventKind.READ)
-    if refusal is not None:
-        raise _refusal_error(caller, Action.READ, version, refusal)
-    caller.audit(
+    version, decision = _load_permitted(
+        caller,
+        Action.READ,
         EventKind.READ,
-        entities=[version.versioned_reference],
-        decision=decide(caller.actor, Action.READ, resource_type, version.facts()),
+        resource_type,
+        f"{resource_type}/{logical_id}",
+        lambda: caller.store.current(resource_type, logical_id),
+        not_found(resource_type, logical_id),
     )
+    caller.audit(EventKind.READ, entities=[version.versioned_reference], decision=decision)
     return version
 
 
@@ -153,50 +162,26 @@ def vread_resource(
     caller: Caller, resource_type: str, logical_id: str, version_id: str
 ) -> StoredVersion:
     check_type(resource_type)
-    reference = f"{resource_type}/{logical_id}/_history/{version_id}"
-    if not _kind_allowed(caller, Action.READ, resource_type, EventKind.VREAD, reference):
-        raise _version_not_found(resource_type, logical_id, version_id)
-    version = (
-        caller.store.version(resource_type, logical_id, int(version_id))
-        if version_id.isdigit()
-        else None
-    )
-    if version is None:
-        caller.audit(
-            EventKind.VREAD,
-            entities=[reference],
-            outcome=Outcome.MINOR_FAILURE,
-            description="not found",
-        )
-        raise _version_not_found(resource_type, logical_id, version_id)
-    refusal = _instance_refused(caller, Action.READ, version, EventKind.VREAD)
-    if refusal is not None:
-        if refusal.concealed:
-            raise _version_not_found(resource_type, logical_id, version_id)
-        raise AccessDenied(
-            caller.actor, Action.READ, Target(resource_type, version.facts()), refusal
-        )
-    caller.audit(
+    version, decision = _load_permitted(
+        caller,
+        Action.READ,
         EventKind.VREAD,
-        entities=[version.versioned_reference],
-        decision=decide(caller.actor, Action.READ, resource_type, version.facts()),
+        resource_type,
+        f"{resource_type}/{logical_id}/_history/{version_id}",
+        lambda: (
+            caller.store.version(resource_type, logical_id, int(version_id))
+            if version_id.isdigit()
+            else None
+        ),
+        _version_not_found(resource_type, logical_id, version_id),
     )
+    caller.audit(EventKind.VREAD, entities=[version.versioned_reference], decision=decision)
     return version
 
 
 def _version_not_found(resource_type: str, logical_id: str, version_id: str) -> FhirError:
     return FhirError.single(
         404, "not-found", f"{resource_type}/{logical_id}/_history/{version_id} is not known"
-    )
-
-
-def _refusal_error(
-    caller: Caller, action: Action, version: StoredVersion, decision: Decision
-) -> Exception:
-    if decision.concealed:
-        return not_found(version.resource_type, version.logical_id)
-    return AccessDenied(
-        caller.actor, action, Target(version.resource_type, version.facts()), decision
     )
 
 
@@ -275,30 +260,20 @@ def resource_history(
 ) -> Page:
     check_type(resource_type)
     event = EventKind.HISTORY_INSTANCE if logical_id else EventKind.HISTORY_TYPE
-    reference = f"{resource_type}/{logical_id}" if logical_id else None
-    if not _kind_allowed(caller, Action.READ, resource_type, event, reference):
-        if logical_id:
-            raise not_found(resource_type, logical_id)
-        return Page([], has_next=False, has_previous=False)
+    path = f"{resource_type}/{logical_id}/_history" if logical_id else f"{resource_type}/_history"
     store = caller.store
     if logical_id is not None:
-        current = store.current(resource_type, logical_id)
-        refusal = (
-            None if current is None else _instance_refused(caller, Action.READ, current, event)
+        _load_permitted(
+            caller,
+            Action.READ,
+            event,
+            resource_type,
+            f"{resource_type}/{logical_id}",
+            lambda: store.current(resource_type, logical_id),
+            not_found(resource_type, logical_id),
         )
-        if current is None or (refusal is not None and refusal.concealed):
-            if current is None:
-                caller.audit(
-                    event,
-                    entities=[str(reference)],
-                    outcome=Outcome.MINOR_FAILURE,
-                    description="not found",
-                )
-            raise not_found(resource_type, logical_id)
-        if refusal is not None:
-            raise AccessDenied(
-                caller.actor, Action.READ, Target(resource_type, current.facts()), refusal
-            )
+    elif not _kind_allowed(caller, Action.READ, resource_type, event, None):
+        return Page([], has_next=False, has_previous=False)
     sites = search_scope(caller.actor, Action.READ, resource_type)
 
     def fetch(after: Any, before: Any, limit: int) -> list[StoredVersion]:
@@ -322,7 +297,7 @@ def resource_history(
         event,
         entities=[version.versioned_reference for version in page.items],
         decision=decide(caller.actor, Action.READ, resource_type),
-        query=f"{reference or resource_type}/_history?{request.audit_query()}",
+        query=f"{path}?{request.audit_query()}",
     )
     return page
 
@@ -397,21 +372,15 @@ def update_resource(
             f"resourceType is {data.get('resourceType')} but the URL names {resource_type}",
             "resourceType",
         )
-    reference = f"{resource_type}/{logical_id}"
-    if not _kind_allowed(caller, Action.UPDATE, resource_type, EventKind.UPDATE, reference):
-        raise not_found(resource_type, logical_id)
-    current = caller.store.current(resource_type, logical_id)
-    if current is None:
-        caller.audit(
-            EventKind.UPDATE,
-            entities=[reference],
-            outcome=Outcome.MINOR_FAILURE,
-            description="not found",
-        )
-        raise not_found(resource_type, logical_id)
-    refusal = _instance_refused(caller, Action.UPDATE, current, EventKind.UPDATE)
-    if refusal is not None:
-        raise _refusal_error(caller, Action.UPDATE, current, refusal)
+    current, decision = _load_permitted(
+        caller,
+        Action.UPDATE,
+        EventKind.UPDATE,
+        resource_type,
+        f"{resource_type}/{logical_id}",
+        lambda: caller.store.current(resource_type, logical_id),
+        not_found(resource_type, logical_id),
+    )
     _check_references(caller, data, current.site_id)
     version = caller.store.update(
         resource_type,
@@ -420,11 +389,7 @@ def update_resource(
         author_id=caller.actor.user_id,
         expected_version=expected_version,
     )
-    caller.audit(
-        EventKind.UPDATE,
-        entities=[version.versioned_reference],
-        decision=decide(caller.actor, Action.UPDATE, resource_type, version.facts()),
-    )
+    caller.audit(EventKind.UPDATE, entities=[version.versioned_reference], decision=decision)
     return version
 
 

@@ -250,3 +250,14 @@ def test_rewriting_an_entry_and_its_hash_is_caught_by_the_root(
     status, message = _verify(app)
     assert status == 1
     assert "root hash does not match" in message
+
+
+def test_verifying_the_trail_is_itself_audited(app: Flask) -> None:
+    client = app.test_client()
+    login(client, "auditor", PASSWORD)
+    start = _size(app)
+    page = client.get("/audit/verify")
+    assert page.status_code == 200
+    assert "The audit log is intact" in page.get_data(as_text=True)
+    events = _new_entries(app, start)
+    assert [(e.subtype, e.outcome_desc) for e in events] == [("read", "verification: intact")]
