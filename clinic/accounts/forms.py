@@ -102,3 +102,11 @@ class OrganizationEditForm(FlaskForm):
 
 class ActivationForm(FlaskForm):
     pass
+
+
+class ResetPasswordForm(FlaskForm):
+    new_password = PasswordField(
+        "New password (at least 12 characters)",
+        validators=[DataRequired(), Length(min=12, max=1024)],
+        render_kw={"autocomplete": "new-password"},
+    )

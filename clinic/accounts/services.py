@@ -257,6 +257,21 @@ def change_password(
     uow.session.flush()
 
 
+def reset_password(uow: UnitOfWork, user: User, *, actor: Actor, new_password: str) -> None:
+    """An administrator sets a new password (a person who forgot theirs). It ends
+    the person's browser sessions; their API tokens, which belong to systems, stay."""
+    require(actor, Action.UPDATE, "User", ResourceFacts("User", user.id))
+    check_password_rules(new_password, user.username)
+    user.password_hash = _hasher.hash(new_password)
+    uow.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason="password reset")
+    )
+    uow.session.flush()
+    _audit_admin(uow, actor, EventKind.UPDATE, f"User/{user.id}")
+
+
 def list_users(uow: UnitOfWork, *, actor: Actor) -> list[User]:
     require(actor, Action.SEARCH, "User")
     return list(uow.session.scalars(sa.select(User).order_by(User.username)))

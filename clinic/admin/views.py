@@ -8,7 +8,13 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from clinic.access import Action
 from clinic.access.roles import OrganizationKind, Role
-from clinic.accounts.forms import ActivationForm, OrganizationEditForm, OrganizationForm, UserForm
+from clinic.accounts.forms import (
+    ActivationForm,
+    OrganizationEditForm,
+    OrganizationForm,
+    ResetPasswordForm,
+    UserForm,
+)
 from clinic.accounts.models import Organization
 from clinic.accounts.services import (
     AccountError,
@@ -17,6 +23,7 @@ from clinic.accounts.services import (
     get_user,
     list_organizations,
     list_users,
+    reset_password,
     set_user_active,
     update_organization,
 )
@@ -149,3 +156,29 @@ def set_active(user_id: str) -> Any:
         f"{user.username} is {'active again' if user.is_active else 'deactivated: their sessions ended and tokens were revoked'}."
     )
     return redirect(url_for("admin.users"))
+
+
+@bp.route("/users/<user_id>", methods=["GET", "POST"])
+@view_rule(Action.UPDATE, "User")
+def user(user_id: str) -> Any:
+    """One account: its details and a new password for a person who forgot theirs."""
+    uow, actor = current_uow(), current_actor()
+    account = get_user(uow, user_id, actor=actor)
+    if account is None:
+        abort(404)
+    form = ResetPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            reset_password(uow, account, actor=actor, new_password=form.new_password.data or "")
+        except AccountError as error:
+            form.new_password.errors.append(error.message)
+            status = 422
+        else:
+            flash(
+                f"{account.username} has a new password; their sessions ended. Give it to them in person."
+            )
+            return redirect(url_for("admin.users"))
+    elif form.is_submitted():
+        status = 422
+    return render_template("admin/user.html", account=account, form=form), status

@@ -25,6 +25,7 @@ from clinic.fhir.services import (
     Caller,
     Page,
     check_type,
+    check_writable,
     create_resource,
     history_key,
     parse_if_match,
@@ -192,7 +193,7 @@ def vread(resource_type: str, logical_id: str, version_id: str) -> Response:
 @bp.put("/<resource_type>/<logical_id>")
 @view_rule(self_checked=True, auth="bearer")
 def update(resource_type: str, logical_id: str) -> Response:
-    check_type(resource_type)
+    check_writable(resource_type)
     data = _read_json_body()
     version = update_resource(
         _caller(),
@@ -256,7 +257,7 @@ def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
 @bp.post("/<resource_type>")
 @view_rule(self_checked=True, auth="bearer")
 def create(resource_type: str) -> Response:
-    check_type(resource_type)
+    check_writable(resource_type)
     data = _read_json_body()
     if isinstance(data, dict) and data.get("resourceType") != resource_type:
         raise FhirError.single(

@@ -340,7 +340,7 @@ def create_resource(caller: Caller, data: Any, *, logical_id: str | None = None)
     if not isinstance(resource_type, str):
         raise FhirError.single(400, "structure", "resourceType is missing", "resourceType")
     check_type(resource_type)
-    _check_writable(resource_type)
+    check_writable(resource_type)
     if not _kind_allowed(caller, Action.CREATE, resource_type, EventKind.CREATE, None):
         # Creating reveals nothing about existing records, so say no plainly.
         raise FhirError.single(403, "forbidden", f"you may not create {resource_type}")
@@ -362,7 +362,7 @@ def update_resource(
     caller: Caller, resource_type: str, logical_id: str, data: Any, *, expected_version: int | None
 ) -> StoredVersion:
     check_type(resource_type)
-    _check_writable(resource_type)
+    check_writable(resource_type)
     if not isinstance(data, dict):
         raise FhirError.single(400, "structure", "the body is not a JSON object")
     if data.get("resourceType") != resource_type:
@@ -393,12 +393,15 @@ def update_resource(
     return version
 
 
-def _check_writable(resource_type: str) -> None:
+def check_writable(resource_type: str) -> None:
+    """404 for a type the server does not hold at all, 405 for one it holds read-only."""
+    if resource_type not in (*STORED_TYPES, "AuditEvent"):
+        check_type(resource_type)
     if resource_type not in WRITABLE_TYPES:
         raise FhirError.single(
             405,
             "not-supported",
-            f"{resource_type} is maintained through the clinic's administration, not written through the API",
+            f"{resource_type} is maintained by the clinic itself, not written through the API",
         )
 
 

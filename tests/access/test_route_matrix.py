@@ -142,6 +142,19 @@ MATRIX: dict[str, list[Call]] = {
             },
         )
     ],
+    "admin.user": [
+        Call(
+            "GET",
+            lambda s: f"/admin/users/{s.south_counsellor}",
+            only({"admin": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "POST",
+            lambda s: f"/admin/users/{s.south_counsellor}",
+            only({"admin": 302, "officer": 404}, 403),
+            form=lambda s, r: {"new_password": "another long private phrase"},
+        ),
+    ],
     "admin.set_active": [
         Call(
             "POST",

@@ -181,3 +181,23 @@ def test_security_headers(client: FlaskClient) -> None:
     assert "frame-ancestors 'none'" in response.headers["Content-Security-Policy"]
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_an_admin_resets_a_forgotten_password_and_the_old_sessions_end(
+    app: Flask, world: World
+) -> None:
+    person = app.test_client()
+    login(person, "counsellor", PASSWORD)
+    admin = app.test_client()
+    login(admin, "admin", PASSWORD)
+    page = f"/admin/users/{world['counsellor'].user_id}"
+    short = admin.post(page, data={"new_password": "short", "csrf_token": csrf_token(admin, page)})
+    assert short.status_code == 422
+    done = admin.post(
+        page,
+        data={"new_password": "a brand new long phrase", "csrf_token": csrf_token(admin, page)},
+    )
+    assert done.status_code == 302
+    assert person.get("/").status_code == 302
+    assert login(app.test_client(), "counsellor", PASSWORD).status_code == 401
+    assert login(app.test_client(), "counsellor", "a brand new long phrase").status_code == 302

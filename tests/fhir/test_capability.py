@@ -1,0 +1,105 @@
+"""The CapabilityStatement tells the truth: what it declares works, and what it
+does not declare is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.conftest import World
+from tests.helpers import api, create, observation, patient
+
+SAMPLE_VALUES = {
+    "_id": lambda ids: ids["id"],
+    "_lastUpdated": lambda ids: "ge2000-01-01",
+    "identifier": lambda ids: {
+        "Patient": "SA-CAP-0001",
+        "Observation": "OBS-CAP-0001",
+        "Organization": "NORTH",
+    }[ids["kind"]],
+    "subject": lambda ids: f"Patient/{ids['patient']}",
+    "patient": lambda ids: ids["patient"],
+    "date": lambda ids: "ge2000",
+    "altid": lambda ids: "examiner",
+    "entity": lambda ids: f"Patient/{ids['patient']}",
+    "outcome": lambda ids: "0",
+    "subtype": lambda ids: "create",
+}
+TOKENS = {
+    "Patient": "examiner",
+    "Observation": "examiner",
+    "Organization": "examiner",
+    "AuditEvent": "auditor",
+}
+
+
+@pytest.fixture
+def capability(client: FlaskClient) -> dict[str, Any]:
+    statement: dict[str, Any] = client.get("/fhir/metadata").get_json()
+    return statement
+
+
+def test_declared_types_interactions_and_search_parameters_all_work(
+    client: FlaskClient, world: World, capability: dict[str, Any]
+) -> None:
+    record = create(client, world["examiner"].token, patient("SA-CAP-0001"))
+    finding = create(
+        client,
+        world["examiner"].token,
+        observation(record["id"]) | {"identifier": [{"value": "OBS-CAP-0001"}]},
+    )
+    examples = {"Patient": record, "Observation": finding}
+    rest = capability["rest"][0]
+    declared_types = {resource["type"] for resource in rest["resource"]}
+    assert declared_types == {"Patient", "Observation", "Organization", "AuditEvent"}
+    for resource in rest["resource"]:
+        kind = resource["type"]
+        token = world[TOKENS[kind]].token
+        if kind == "Organization":
+            sample_id = world.organizations["NORTH"]
+        elif kind == "AuditEvent":
+            sample_id = api(client, "GET", "/fhir/AuditEvent?_count=1", token).get_json()["entry"][
+                0
+            ]["resource"]["id"]
+        else:
+            sample_id = examples[kind]["id"]
+        ids = {"id": sample_id, "patient": record["id"], "kind": kind}
+        interactions = {i["code"] for i in resource["interaction"]}
+        calls = {
+            "read": ("GET", f"/fhir/{kind}/{sample_id}", None, 200),
+            "vread": ("GET", f"/fhir/{kind}/{sample_id}/_history/1", None, 200),
+            "history-instance": ("GET", f"/fhir/{kind}/{sample_id}/_history", None, 200),
+            "history-type": ("GET", f"/fhir/{kind}/_history", None, 200),
+            "search-type": ("GET", f"/fhir/{kind}", None, 200),
+            "create": ("POST", f"/fhir/{kind}", examples.get(kind, {}) | {"id": None}, 201),
+            "update": ("PUT", f"/fhir/{kind}/{sample_id}", examples.get(kind), 200),
+        }
+        for code, (method, path, body, status) in calls.items():
+            if body is not None:
+                body = {k: v for k, v in body.items() if v is not None}
+            response = api(client, method, path, token, body)
+            if code in interactions:
+                assert response.status_code == status, (kind, code, response.get_data(as_text=True))
+            else:
+                assert response.status_code in (404, 405), (kind, code, response.status_code)
+        for param in resource["searchParam"]:
+            value = SAMPLE_VALUES[param["name"]](ids)
+            response = api(client, "GET", f"/fhir/{kind}?{param['name']}={value}", token)
+            assert response.status_code == 200, (
+                kind,
+                param["name"],
+                response.get_data(as_text=True),
+            )
+            assert response.get_json()["entry"], (kind, param["name"])
+
+
+def test_profiles_in_the_statement_are_the_ones_enforced(app, capability: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
+    registry = app.extensions["clinic.profiles"]
+    for resource in capability["rest"][0]["resource"]:
+        assert resource["profile"] == registry.default_profiles[resource["type"]]
+
+
+def test_transaction_is_declared_and_batch_is_not(capability: dict[str, Any]) -> None:
+    assert [i["code"] for i in capability["rest"][0]["interaction"]] == ["transaction"]
