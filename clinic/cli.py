@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -19,7 +20,7 @@ from flask import current_app
 from flask.cli import FlaskGroup
 
 from clinic.access.roles import OrganizationKind, Role
-from clinic.audit.services import Outcome
+from clinic.audit.services import EventKind, Outcome
 
 
 def _create_app_for_cli() -> Any:
@@ -243,15 +244,112 @@ def audit() -> None:
 @audit.command("verify")
 def audit_verify() -> None:
     """Recompute the audit log's Merkle tree from the stored events; exit 1 on any mismatch."""
-    from clinic.audit.services import verify_audit_trail
+    from clinic.audit.services import AUDIT_LOG, verify_audit_trail
+    from clinic.ledger.services import log_origin
 
     with unit_of_work() as uow:
-        report = verify_audit_trail(uow.session)
+        report = verify_audit_trail(uow.session, log_origin(current_app.config, AUDIT_LOG))
     if report.is_valid:
-        click.echo(f"audit log verified: {report.size} events, root matches")
+        click.echo(
+            f"audit log verified: {report.size} events, root matches, "
+            f"{report.checkpoints} signed checkpoints verify"
+        )
         return
     click.echo(f"audit log NOT valid: {report.problem}", err=True)
     sys.exit(1)
+
+
+@audit.command("proof")
+@click.argument("log_index", type=int)
+@click.option(
+    "--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".")
+)
+def audit_proof(log_index: int, out_dir: Path) -> None:
+    """Export audit entry LOG_INDEX as JSON with its c2sp.org/tlog-proof, for
+    offline checking with `clinic-verify`."""
+    from clinic.audit.models import AuditEntry
+    from clinic.audit.services import AUDIT_LOG
+    from clinic.ledger.services import LedgerError, export_proof
+
+    with unit_of_work() as uow:
+        entry = uow.session.scalar(sa.select(AuditEntry).where(AuditEntry.log_index == log_index))
+        if entry is None:
+            raise click.ClickException(f"there is no audit entry {log_index}")
+        try:
+            proof = export_proof(uow.session, AUDIT_LOG, log_index)
+        except LedgerError as error:
+            raise click.ClickException(str(error)) from error
+        event = entry.leaf_fields()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    event_file = out_dir / f"audit-{log_index}.json"
+    proof_file = out_dir / f"audit-{log_index}.tlog-proof"
+    event_file.write_text(json.dumps(event, ensure_ascii=False, indent=1) + "\n")
+    proof_file.write_text(proof.text())
+    click.echo(f"wrote {event_file} and {proof_file}")
+
+
+def _audit_operator(uow: Any, kind: Any, reference: str) -> None:
+    from clinic.audit.services import AuditRecord
+
+    uow.audit(AuditRecord(kind=kind, channel="cli", actor=None, entities=(reference,)))
+
+
+# -- keys and checkpoints ---------------------------------------------------------------
+
+
+@cli.group()
+def keys() -> None:
+    """Log signing keys (Ed25519, c2sp.org/signed-note)."""
+
+
+@keys.command("generate")
+@click.option("--log", "log_name", default="audit", show_default=True)
+def keys_generate(log_name: str) -> None:
+    """Create (or rotate) the signing key of a log. The private key goes to
+    instance/keys/ (mode 0600); the public key is published at
+    /.well-known/transparency-log-keys and kept after rotation."""
+    from clinic.ledger.services import generate_key, log_origin
+
+    name = log_origin(current_app.config, log_name)
+    with unit_of_work() as uow:
+        signer = generate_key(uow.session, Path(current_app.instance_path), name)
+        _audit_operator(uow, EventKind.CREATE, f"SigningKey/{signer.verifier.key_id.hex()}")
+    click.echo(f"new signing key for {name}; its verifier key (publish it):")
+    click.echo(str(signer.verifier))
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Every verifier key the clinic has published, current and retired."""
+    from clinic.ledger.models import SigningKey
+
+    with unit_of_work() as uow:
+        for key in uow.session.scalars(sa.select(SigningKey).order_by(SigningKey.created_at)):
+            state = f"retired {key.retired_at:%Y-%m-%d}" if key.retired_at else "current"
+            click.echo(f"{key.verifier_key}  ({state})")
+
+
+@cli.group()
+def log() -> None:
+    """Transparency logs: signed checkpoints."""
+
+
+@log.command("checkpoint")
+@click.option("--log", "log_name", default="audit", show_default=True)
+def log_checkpoint(log_name: str) -> None:
+    """Sign the log's current tree head (run it on a schedule, e.g. hourly)."""
+    from clinic.ledger.services import LedgerError, active_signer, create_checkpoint, log_origin
+
+    name = log_origin(current_app.config, log_name)
+    with unit_of_work() as uow:
+        try:
+            signer = active_signer(uow.session, Path(current_app.instance_path), name)
+        except LedgerError as error:
+            raise click.ClickException(str(error)) from error
+        checkpoint = create_checkpoint(uow.session, log_name, name, signer)
+        note = checkpoint.note
+        _audit_operator(uow, EventKind.CREATE, f"LogCheckpoint/{log_name}/{checkpoint.tree_size}")
+    click.echo(note, nl=False)
 
 
 # -- exports ------------------------------------------------------------------------

@@ -35,6 +35,10 @@ DEFAULTS: dict[str, Any] = {
     # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto
     # headers are trusted (0: none, so nobody can forge the audited address).
     "TRUSTED_PROXIES": 0,
+    # Names this deployment's logs: origins are "<prefix>/audit", "<prefix>/custody".
+    # Set it once, to a name you control (e.g. your clinic's domain), before the
+    # first checkpoint is signed; it is in every checkpoint and proof.
+    "LOG_ORIGIN_PREFIX": "clinic.invalid",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
 }
 
@@ -50,6 +54,7 @@ _ENVIRONMENT: dict[str, Any] = {
     "API_TOKEN_MAX_DAYS": int,
     "SESSION_COOKIE_SECURE": lambda v: v.lower() in {"1", "true", "yes"},
     "TRUSTED_PROXIES": int,
+    "LOG_ORIGIN_PREFIX": str,
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name

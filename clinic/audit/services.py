@@ -149,13 +149,14 @@ def iter_entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
         last = rows[-1].log_index
 
 
-def verify_audit_trail(session: Session) -> VerificationReport:
-    """Recompute every entry's leaf from its stored fields and the log's root."""
+def verify_audit_trail(session: Session, origin: str | None = None) -> VerificationReport:
+    """Recompute every entry's leaf from its stored fields, the log's root and
+    every signed checkpoint."""
     leaves = (
         (entry.log_index, audit_leaf(entry), bytes.fromhex(entry.leaf_hash))
         for entry in iter_entries(session)
     )
-    return verify_log(session, AUDIT_LOG, leaves)
+    return verify_log(session, AUDIT_LOG, leaves, origin)
 
 
 def check_audit_trail(

@@ -1,24 +1,38 @@
-"""RFC 6962 / RFC 9162 Merkle tree hashing with a compact range ("frontier").
+"""RFC 6962 / RFC 9162 Merkle trees: hashing, the compact range, and proofs.
 
 A tree of size n is the list of perfect subtrees that the binary digits of n
 describe, left to right. Appending one leaf is O(log n) and needs only that list;
-the root follows from it without reading any leaf.
+the root follows from it without reading any leaf. Every perfect subtree an
+append completes is reported, so that it can be stored and proofs built from
+O(log n) stored hashes instead of rehashing the log.
+
+Verification lives in `standalone.py`, which third parties run on their own.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
+
+from clinic.ledger.standalone import leaf_hash, node_hash
+
+__all__ = [
+    "EMPTY_ROOT",
+    "CompactRange",
+    "NodeKey",
+    "consistency_proof",
+    "inclusion_proof",
+    "leaf_hash",
+    "node_hash",
+    "perfect_nodes",
+    "subtree_hash",
+    "tree_root",
+]
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
-
-def leaf_hash(leaf: bytes) -> bytes:
-    return hashlib.sha256(b"\x00" + leaf).digest()
-
-
-def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+# (level, index): the perfect subtree of 2**level leaves starting at index * 2**level.
+NodeKey = tuple[int, int]
 
 
 class CompactRange:
@@ -31,13 +45,18 @@ class CompactRange:
     def size(self) -> int:
         return sum(1 << height for height, _ in self.subtrees)
 
-    def append(self, hashed_leaf: bytes) -> None:
+    def append(self, hashed_leaf: bytes) -> list[tuple[NodeKey, bytes]]:
+        """Add a leaf; return every perfect subtree this completes, leaf first."""
+        index = self.size
         height, digest = 0, hashed_leaf
+        completed = [((0, index), hashed_leaf)]
         while self.subtrees and self.subtrees[-1][0] == height:
             _, left = self.subtrees.pop()
             digest = node_hash(left, digest)
             height += 1
+            completed.append(((height, index >> height), digest))
         self.subtrees.append((height, digest))
+        return completed
 
     def root(self) -> bytes:
         if not self.subtrees:
@@ -61,3 +80,86 @@ def tree_root(hashed_leaves: Iterable[bytes]) -> bytes:
     for hashed in hashed_leaves:
         compact.append(hashed)
     return compact.root()
+
+
+def _split(size: int) -> int:
+    """The largest power of two smaller than `size` (size >= 2)."""
+    return 1 << ((size - 1).bit_length() - 1)
+
+
+def perfect_nodes(start: int, end: int) -> list[NodeKey]:
+    """The stored perfect subtrees whose hashes make up MTH(D[start:end]), for a
+    range that starts on a boundary the tree's shape gives (as proofs' do)."""
+    size = end - start
+    if size <= 0:
+        raise ValueError("empty range")
+    if size & (size - 1) == 0:
+        level = size.bit_length() - 1
+        return [(level, start >> level)]
+    k = _split(size)
+    return perfect_nodes(start, start + k) + perfect_nodes(start + k, end)
+
+
+def subtree_hash(start: int, end: int, nodes: Mapping[NodeKey, bytes]) -> bytes:
+    size = end - start
+    if size & (size - 1) == 0:
+        level = size.bit_length() - 1
+        return nodes[(level, start >> level)]
+    k = _split(size)
+    return node_hash(subtree_hash(start, start + k, nodes), subtree_hash(start + k, end, nodes))
+
+
+Ranges = list[tuple[int, int]]
+
+
+def inclusion_ranges(index: int, size: int) -> Ranges:
+    """RFC 9162 PATH(index, D[0:size]) as the leaf ranges of its hashes, leaf side first."""
+    if not 0 <= index < size:
+        raise ValueError(f"index {index} is not in a tree of size {size}")
+
+    def path(m: int, start: int, end: int) -> Ranges:
+        n = end - start
+        if n == 1:
+            return []
+        k = _split(n)
+        if m < k:
+            return [*path(m, start, start + k), (start + k, end)]
+        return [*path(m - k, start + k, end), (start, start + k)]
+
+    return path(index, 0, size)
+
+
+def consistency_ranges(old_size: int, new_size: int) -> Ranges:
+    """RFC 9162 PROOF(old_size, D[0:new_size]) as leaf ranges."""
+    if not 0 <= old_size <= new_size:
+        raise ValueError("sizes out of order")
+    if old_size in (0, new_size):
+        return []
+
+    def sub(m: int, start: int, end: int, complete: bool) -> Ranges:
+        n = end - start
+        if m == n:
+            return [] if complete else [(start, end)]
+        k = _split(n)
+        if m <= k:
+            return [*sub(m, start, start + k, complete), (start + k, end)]
+        return [*sub(m - k, start + k, end, False), (start, start + k)]
+
+    return sub(old_size, 0, new_size, True)
+
+
+NodeLoader = Callable[[set[NodeKey]], Mapping[NodeKey, bytes]]
+
+
+def _hashes(ranges: Ranges, load: NodeLoader) -> list[bytes]:
+    needed = {key for start, end in ranges for key in perfect_nodes(start, end)}
+    nodes = load(needed)
+    return [subtree_hash(start, end, nodes) for start, end in ranges]
+
+
+def inclusion_proof(index: int, size: int, load: NodeLoader) -> list[bytes]:
+    return _hashes(inclusion_ranges(index, size), load)
+
+
+def consistency_proof(old_size: int, new_size: int, load: NodeLoader) -> list[bytes]:
+    return _hashes(consistency_ranges(old_size, new_size), load)

@@ -1,21 +1,49 @@
-"""Appending to and verifying a Merkle log.
+"""Appending to, proving from, checkpointing and verifying Merkle logs.
 
 `append_leaf` serialises writers on the log's head row (a row lock on PostgreSQL;
 SQLite transactions already hold the database write lock), so leaf indexes are
-contiguous and every index is used exactly once.
+contiguous and every index is used exactly once. Each append stores the perfect
+subtrees it completes, so proofs read O(log n) stored hashes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Generator, Iterable, Iterator, Mapping
+from contextlib import closing
 from dataclasses import dataclass
+from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from clinic.core.clock import utcnow
-from clinic.ledger.merkle import CompactRange, leaf_hash
-from clinic.ledger.models import LogHead
+from clinic.ledger.merkle import (
+    EMPTY_ROOT,
+    CompactRange,
+    NodeKey,
+    NodeLoader,
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    perfect_nodes,
+    subtree_hash,
+)
+from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
+from clinic.ledger.note import Signer, generate_signer, parse_signer, sign_note, write_private_key
+from clinic.ledger.standalone import (
+    Checkpoint,
+    TlogProof,
+    VerificationError,
+    VerifierKey,
+    open_note,
+    parse_checkpoint,
+    parse_verifier_key,
+)
+
+
+class LedgerError(Exception):
+    """A log operation that cannot be done; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -32,13 +60,180 @@ def append_leaf(session: Session, log_name: str, leaf: bytes) -> AppendedLeaf:
     compact = CompactRange.from_json(head.compact_range)
     hashed = leaf_hash(leaf)
     index = compact.size
-    compact.append(hashed)
+    for (level, node_index), digest in compact.append(hashed):
+        session.add(LogNode(log_name=log_name, level=level, node_index=node_index, hash=digest))
     head.size = compact.size
     head.compact_range = compact.to_json()
     head.root_hash = compact.root().hex()
     head.updated_at = utcnow()
     session.flush()
     return AppendedLeaf(index=index, leaf_hash=hashed)
+
+
+def node_loader(session: Session, log_name: str) -> NodeLoader:
+    def load(keys: set[NodeKey]) -> Mapping[NodeKey, bytes]:
+        if not keys:
+            return {}
+        rows = session.execute(
+            sa.select(LogNode.level, LogNode.node_index, LogNode.hash).where(
+                LogNode.log_name == log_name,
+                sa.tuple_(LogNode.level, LogNode.node_index).in_(sorted(keys)),
+            )
+        ).all()
+        found = {(level, index): bytes(digest) for level, index, digest in rows}
+        missing = keys - set(found)
+        if missing:
+            raise LedgerError(f"log {log_name} is missing stored nodes {sorted(missing)[:3]}")
+        return found
+
+    return load
+
+
+def log_size(session: Session, log_name: str) -> int:
+    head = session.get(LogHead, log_name)
+    return head.size if head else 0
+
+
+def root_at(session: Session, log_name: str, size: int) -> bytes:
+    if size == 0:
+        return EMPTY_ROOT
+    if size > log_size(session, log_name):
+        raise LedgerError(f"log {log_name} has fewer than {size} entries")
+    nodes = node_loader(session, log_name)(set(perfect_nodes(0, size)))
+    return subtree_hash(0, size, nodes)
+
+
+def prove_inclusion(session: Session, log_name: str, index: int, size: int) -> list[bytes]:
+    if size > log_size(session, log_name):
+        raise LedgerError(f"log {log_name} has fewer than {size} entries")
+    return inclusion_proof(index, size, node_loader(session, log_name))
+
+
+def prove_consistency(session: Session, log_name: str, old_size: int, new_size: int) -> list[bytes]:
+    if new_size > log_size(session, log_name):
+        raise LedgerError(f"log {log_name} has fewer than {new_size} entries")
+    return consistency_proof(old_size, new_size, node_loader(session, log_name))
+
+
+def log_origin(config: Mapping[str, object], log_name: str) -> str:
+    """The public name of a log (its checkpoints' origin line and key name)."""
+    return f"{config['LOG_ORIGIN_PREFIX']}/{log_name}"
+
+
+# -- keys -----------------------------------------------------------------------
+
+
+def key_path(instance_path: Path, key_name: str) -> Path:
+    return instance_path / "keys" / (re.sub(r"[^A-Za-z0-9._-]", "_", key_name) + ".key")
+
+
+def generate_key(session: Session, instance_path: Path, key_name: str) -> Signer:
+    """Create a signing key for `key_name` (mode 0600 in the instance folder) and
+    publish its verifier key. An existing key is retired: it signs no more, and
+    its public half stays, so what it signed stays verifiable."""
+    signer = generate_signer(key_name)
+    path = key_path(instance_path, key_name)
+    now = utcnow()
+    for old in session.scalars(
+        sa.select(SigningKey).where(
+            SigningKey.key_name == key_name, SigningKey.retired_at.is_(None)
+        )
+    ):
+        old.retired_at = now
+    if path.exists():
+        path.rename(
+            path.with_name(
+                f"{path.stem}.{parse_signer(path.read_text()).verifier.key_id.hex()}.retired"
+            )
+        )
+    write_private_key(path, signer)
+    session.add(
+        SigningKey(
+            key_name=key_name,
+            key_id=signer.verifier.key_id.hex(),
+            verifier_key=str(signer.verifier),
+            created_at=now,
+        )
+    )
+    session.flush()
+    return signer
+
+
+def active_signer(session: Session, instance_path: Path, key_name: str) -> Signer:
+    path = key_path(instance_path, key_name)
+    if not path.exists():
+        raise LedgerError(f"there is no signing key for {key_name}: run `clinic keys generate`")
+    signer = parse_signer(path.read_text())
+    registered = session.get(SigningKey, (key_name, signer.verifier.key_id.hex()))
+    if registered is None or registered.retired_at is not None:
+        raise LedgerError(
+            f"the key in {path.name} is not the published, current key for {key_name}"
+        )
+    return signer
+
+
+def verifier_keys(session: Session, key_name: str | None = None) -> list[VerifierKey]:
+    query = sa.select(SigningKey.verifier_key).order_by(SigningKey.created_at)
+    if key_name is not None:
+        query = query.where(SigningKey.key_name == key_name)
+    return [parse_verifier_key(text) for text in session.scalars(query)]
+
+
+# -- checkpoints and exported proofs ------------------------------------------------
+
+
+def create_checkpoint(
+    session: Session, log_name: str, origin: str, signer: Signer
+) -> LogCheckpoint:
+    """Sign the log's current tree head. Idempotent for an unchanged log."""
+    head = session.scalar(sa.select(LogHead).where(LogHead.name == log_name).with_for_update())
+    size = head.size if head else 0
+    root = bytes.fromhex(head.root_hash) if head and head.size else EMPTY_ROOT
+    key_hex = signer.verifier.key_id.hex()
+    existing = session.scalar(
+        sa.select(LogCheckpoint).where(
+            LogCheckpoint.log_name == log_name,
+            LogCheckpoint.tree_size == size,
+            LogCheckpoint.key_id == key_hex,
+        )
+    )
+    if existing is not None:
+        return existing
+    note = sign_note(Checkpoint(origin, size, root).text(), [signer])
+    checkpoint = LogCheckpoint(
+        log_name=log_name,
+        tree_size=size,
+        root_hash=root.hex(),
+        note=note,
+        key_id=key_hex,
+        created_at=utcnow(),
+    )
+    session.add(checkpoint)
+    session.flush()
+    return checkpoint
+
+
+def latest_checkpoint(session: Session, log_name: str, covering: int = 0) -> LogCheckpoint | None:
+    return session.scalar(
+        sa.select(LogCheckpoint)
+        .where(LogCheckpoint.log_name == log_name, LogCheckpoint.tree_size > covering)
+        .order_by(LogCheckpoint.tree_size.desc(), LogCheckpoint.id.desc())
+        .limit(1)
+    )
+
+
+def export_proof(session: Session, log_name: str, index: int) -> TlogProof:
+    """A c2sp.org/tlog-proof for entry `index` against the newest checkpoint that covers it."""
+    checkpoint = latest_checkpoint(session, log_name, covering=index)
+    if checkpoint is None:
+        raise LedgerError(
+            f"no checkpoint of {log_name} covers entry {index} yet: run `clinic log checkpoint`"
+        )
+    hashes = prove_inclusion(session, log_name, index, checkpoint.tree_size)
+    return TlogProof(index, tuple(hashes), checkpoint.note)
+
+
+# -- verification ----------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -48,13 +243,43 @@ class VerificationReport:
     is_valid: bool
     problem: str | None = None
     first_bad_index: int | None = None
+    checkpoints: int = 0
 
 
 def verify_log(
-    session: Session, log_name: str, leaves: Iterable[tuple[int, bytes, bytes]]
+    session: Session,
+    log_name: str,
+    leaves: Iterable[tuple[int, bytes, bytes]],
+    origin: str | None = None,
 ) -> VerificationReport:
-    """Recompute the log from `(index, leaf bytes, stored leaf hash)` in index order
-    and compare every leaf and the root with the stored head."""
+    """Recompute the log from `(index, leaf bytes, stored leaf hash)` in index
+    order; compare every leaf, every stored checkpoint (signature and root) and
+    the head. The first thing that does not match is reported."""
+    checkpoints = list(
+        session.scalars(
+            sa.select(LogCheckpoint)
+            .where(LogCheckpoint.log_name == log_name)
+            .order_by(LogCheckpoint.tree_size)
+        )
+    )
+    keys = verifier_keys(session)
+    for checkpoint in checkpoints:
+        problem = _checkpoint_problem(checkpoint, keys, origin)
+        if problem:
+            return VerificationReport(log_name, 0, False, problem)
+    pending = [c for c in checkpoints if c.tree_size > 0]
+    with closing(_stored_nodes_in_append_order(session, log_name)) as stored_nodes:
+        return _recompute(session, log_name, leaves, pending, stored_nodes, len(checkpoints))
+
+
+def _recompute(
+    session: Session,
+    log_name: str,
+    leaves: Iterable[tuple[int, bytes, bytes]],
+    pending: list[LogCheckpoint],
+    stored_nodes: Iterator[tuple[NodeKey, bytes]],
+    checkpoint_count: int,
+) -> VerificationReport:
     compact = CompactRange()
     for expected_index, (index, leaf, stored_hash) in enumerate(leaves):
         if index != expected_index:
@@ -74,7 +299,40 @@ def verify_log(
                 f"entry {index} does not match its recorded leaf hash",
                 index,
             )
-        compact.append(hashed)
+        for key, digest in compact.append(hashed):
+            stored = next(stored_nodes, None)
+            if stored != (key, digest):
+                return VerificationReport(
+                    log_name,
+                    compact.size,
+                    False,
+                    f"the stored subtree hash {key} that proofs are built from does not match "
+                    f"the entries (entry {index})",
+                    index,
+                )
+        while pending and pending[0].tree_size == compact.size:
+            checkpoint = pending.pop(0)
+            if checkpoint.root_hash != compact.root().hex():
+                return VerificationReport(
+                    log_name,
+                    compact.size,
+                    False,
+                    f"the signed checkpoint at size {checkpoint.tree_size} does not match the entries "
+                    f"before it: an entry up to index {checkpoint.tree_size - 1} was changed",
+                    None,
+                )
+    if next(stored_nodes, None) is not None:
+        return VerificationReport(
+            log_name, compact.size, False, "there are stored subtree hashes beyond the last entry"
+        )
+    if pending:
+        return VerificationReport(
+            log_name,
+            compact.size,
+            False,
+            f"a signed checkpoint covers {pending[0].tree_size} entries but only {compact.size} are stored",
+            compact.size,
+        )
     head = session.get(LogHead, log_name)
     size, root = (head.size, head.root_hash) if head else (0, "")
     if size != compact.size:
@@ -87,4 +345,38 @@ def verify_log(
         )
     if size and root != compact.root().hex():
         return VerificationReport(log_name, size, False, "the log head's root hash does not match")
-    return VerificationReport(log_name, size, True)
+    return VerificationReport(log_name, size, True, checkpoints=checkpoint_count)
+
+
+def _stored_nodes_in_append_order(
+    session: Session, log_name: str
+) -> Generator[tuple[NodeKey, bytes], None, None]:
+    """Stored nodes in the order appends complete them: node (L, i) is completed by
+    leaf ((i + 1) << L) - 1, lower levels first."""
+    completed_by = ((LogNode.node_index + 1).op("<<")(LogNode.level)) - 1
+    query = (
+        sa.select(LogNode.level, LogNode.node_index, LogNode.hash)
+        .where(LogNode.log_name == log_name)
+        .order_by(completed_by, LogNode.level)
+        .execution_options(yield_per=5000)
+    )
+    result = session.execute(query)
+    try:
+        for level, index, digest in result:
+            yield (level, index), bytes(digest)
+    finally:
+        result.close()  # a server-side cursor on PostgreSQL: never leave it open
+
+
+def _checkpoint_problem(
+    checkpoint: LogCheckpoint, keys: list[VerifierKey], origin: str | None
+) -> str | None:
+    try:
+        body = parse_checkpoint(open_note(checkpoint.note, keys))
+    except VerificationError as error:
+        return f"the checkpoint at size {checkpoint.tree_size} does not verify: {error}"
+    if origin is not None and body.origin != origin:
+        return f"the checkpoint at size {checkpoint.tree_size} names log {body.origin!r}, not {origin!r}"
+    if body.size != checkpoint.tree_size or body.root.hex() != checkpoint.root_hash:
+        return f"the checkpoint at size {checkpoint.tree_size} was altered: its signed body says otherwise"
+    return None

@@ -22,3 +22,17 @@ def index() -> Any:
 def health() -> Any:
     """For load balancers: answers without touching records or sessions."""
     return {"status": "ok"}
+
+
+@bp.get("/.well-known/transparency-log-keys")
+@view_rule(public=True)
+def log_keys() -> Any:
+    """The verifier keys (c2sp.org/signed-note) of the clinic's logs, current and
+    retired, one per line: what anyone needs to check a checkpoint or proof."""
+    from flask import Response
+
+    from clinic.core.web import current_uow
+    from clinic.ledger.services import verifier_keys
+
+    keys = "".join(f"{key}\n" for key in verifier_keys(current_uow().session))
+    return Response(keys, mimetype="text/plain")

@@ -85,6 +85,7 @@ MATRIX: dict[str, list[Call]] = {
     # -- browser pages ----------------------------------------------------------
     "home.index": [Call("GET", lambda s: "/", everyone(200))],
     "home.health": [Call("GET", lambda s: "/healthz", everyone(200))],
+    "home.log_keys": [Call("GET", lambda s: "/.well-known/transparency-log-keys", everyone(200))],
     "accounts.login": [Call("GET", lambda s: "/login", everyone(302))],  # signed in: sent home
     "accounts.logout": [Call("POST", lambda s: "/logout", everyone(302), form=lambda s, r: {})],
     "accounts.password": [Call("GET", lambda s: "/account/password", everyone(200))],
@@ -366,7 +367,7 @@ def test_route_answers_each_role_as_the_matrix_says(
 def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> None:
     for endpoint, calls in MATRIX.items():
         for call in calls:
-            if call.api or endpoint in {"accounts.login", "home.health"}:
+            if call.api or endpoint in {"accounts.login", "home.health", "home.log_keys"}:
                 continue
             placeholder = Setup("p", "q", "o", "org", "1", defaultdict(lambda: "t"), "u")
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)

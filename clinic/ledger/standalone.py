@@ -1,0 +1,356 @@
+"""Offline verification of the clinic's transparency-log proofs.
+
+This file is self-contained: it needs only the Python standard library,
+`cryptography` and `rfc8785`, so it can be copied out and run by anyone holding
+a proof (police, a court, an expert) without access to the clinic:
+
+    python standalone.py --key clinic.example/audit.vkey event.json event.tlog-proof
+
+It checks, and says exactly why when something does not hold:
+
+* the event's leaf hash (RFC 6962: SHA-256(0x00 || RFC 8785 canonical JSON));
+* the inclusion proof (RFC 9162 section 2.1.3.2) up to the checkpoint's root;
+* the checkpoint (c2sp.org/tlog-checkpoint), signed as a c2sp.org/signed-note by
+  the clinic's Ed25519 key, whose verifier key you obtained from the clinic.
+
+Formats: c2sp.org/tlog-proof@v1, c2sp.org/tlog-checkpoint, c2sp.org/signed-note.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import hashlib
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+PROOF_HEADER = "c2sp.org/tlog-proof@v1"
+ED25519 = 0x01
+EM_DASH = "\u2014"
+
+
+class VerificationError(Exception):
+    """Something does not verify; the message says what."""
+
+
+# -- RFC 6962 / 9162 hashing and proofs ------------------------------------------------
+
+
+def leaf_hash(leaf: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + leaf).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def root_from_inclusion_proof(
+    index: int, size: int, hashed_leaf: bytes, proof: Sequence[bytes]
+) -> bytes:
+    """RFC 9162 section 2.1.3.2: the root that the proof leads to, or an error."""
+    if not 0 <= index < size:
+        raise VerificationError(f"index {index} is outside a tree of size {size}")
+    fn, sn, result = index, size - 1, hashed_leaf
+    for sibling in proof:
+        if len(sibling) != 32:
+            raise VerificationError("a proof hash is not 32 bytes")
+        if sn == 0:
+            raise VerificationError("the inclusion proof is longer than the tree is deep")
+        if fn & 1 or fn == sn:
+            result = node_hash(sibling, result)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            result = node_hash(result, sibling)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise VerificationError("the inclusion proof is shorter than the tree is deep")
+    return result
+
+
+def verify_inclusion(
+    index: int, size: int, hashed_leaf: bytes, proof: Sequence[bytes], root: bytes
+) -> None:
+    if root_from_inclusion_proof(index, size, hashed_leaf, proof) != root:
+        raise VerificationError("the inclusion proof does not lead to the checkpoint's root hash")
+
+
+def verify_consistency(
+    old_size: int, new_size: int, proof: Sequence[bytes], old_root: bytes, new_root: bytes
+) -> None:
+    """RFC 9162 section 2.1.4.2: the tree of `old_size` is a prefix of `new_size`."""
+    if not 0 <= old_size <= new_size:
+        raise VerificationError(f"sizes {old_size} and {new_size} are not in order")
+    if old_size == new_size:
+        if proof or old_root != new_root:
+            raise VerificationError("equal sizes need an empty proof and equal roots")
+        return
+    if old_size == 0:
+        if proof:
+            raise VerificationError("a proof from the empty tree must be empty")
+        return
+    if not proof:
+        raise VerificationError("the consistency proof is empty")
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    first = second = path[0]
+    for component in path[1:]:
+        if sn == 0:
+            raise VerificationError("the consistency proof is too long")
+        if fn & 1 or fn == sn:
+            first = node_hash(component, first)
+            second = node_hash(component, second)
+            if not fn & 1:
+                while fn and not fn & 1:
+                    fn >>= 1
+                    sn >>= 1
+        else:
+            second = node_hash(second, component)
+        fn >>= 1
+        sn >>= 1
+    if sn != 0:
+        raise VerificationError("the consistency proof is too short")
+    if first != old_root:
+        raise VerificationError("the consistency proof does not lead to the older root")
+    if second != new_root:
+        raise VerificationError("the consistency proof does not lead to the newer root")
+
+
+# -- signed notes -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VerifierKey:
+    name: str
+    key_id: bytes  # 4 bytes
+    public_key: bytes  # 32 bytes, Ed25519
+
+    def __str__(self) -> str:
+        encoded = base64.b64encode(bytes([ED25519]) + self.public_key).decode()
+        return f"{self.name}+{self.key_id.hex()}+{encoded}"
+
+
+def key_id(name: str, public_key: bytes) -> bytes:
+    """c2sp.org/signed-note: SHA-256(key name || 0x0A || 0x01 || public key)[:4]."""
+    return hashlib.sha256(name.encode() + b"\n" + bytes([ED25519]) + public_key).digest()[:4]
+
+
+def check_key_name(name: str) -> None:
+    if not name or any(c.isspace() or c == "+" for c in name):
+        raise VerificationError(f"{name!r} is not a valid key name (no spaces or '+')")
+
+
+def parse_verifier_key(text: str) -> VerifierKey:
+    """`<name>+<8 hex digits>+<base64(0x01 || 32-byte Ed25519 key)>`."""
+    parts = text.strip().split("+", 2)
+    if len(parts) != 3:
+        raise VerificationError("a verifier key is name+keyid+key")
+    name, hex_id, encoded = parts
+    check_key_name(name)
+    try:
+        raw = base64.b64decode(encoded, validate=True)
+        claimed = bytes.fromhex(hex_id)
+    except (binascii.Error, ValueError) as error:
+        raise VerificationError(f"the verifier key is not well formed: {error}") from error
+    if len(claimed) != 4 or len(raw) != 33 or raw[0] != ED25519:
+        raise VerificationError("the verifier key is not an Ed25519 signed-note key")
+    if key_id(name, raw[1:]) != claimed:
+        raise VerificationError("the verifier key's id does not match its name and key")
+    return VerifierKey(name, claimed, raw[1:])
+
+
+def split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
+    """The text (with its final newline) and the (name, key id + signature) pairs."""
+    if any(ord(c) < 0x20 and c != "\n" for c in note):
+        raise VerificationError("the note contains control characters")
+    if not note.endswith("\n"):
+        raise VerificationError("the note does not end with a newline")
+    split = note.rfind("\n\n")
+    if split < 0:
+        raise VerificationError("the note has no blank line before its signatures")
+    text, signature_block = note[: split + 1], note[split + 2 :]
+    signatures = []
+    for line in signature_block.rstrip("\n").split("\n"):
+        if not line.startswith(f"{EM_DASH} "):
+            raise VerificationError(f"not a signature line: {line[:40]!r}")
+        fields = line[2:].split(" ")
+        if len(fields) != 2:
+            raise VerificationError("a signature line has the wrong number of fields")
+        try:
+            blob = base64.b64decode(fields[1], validate=True)
+        except binascii.Error as error:
+            raise VerificationError("a signature is not base64") from error
+        if len(blob) < 5:
+            raise VerificationError("a signature is too short")
+        signatures.append((fields[0], blob))
+    return text, signatures
+
+
+def open_note(note: str, keys: Sequence[VerifierKey]) -> str:
+    """The note's text, if a signature by one of `keys` verifies. Signatures by
+    unknown keys are ignored; a known key's failing signature rejects the note."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    text, signatures = split_note(note)
+    verified = False
+    for name, blob in signatures:
+        for key in keys:
+            if key.name == name and key.key_id == blob[:4]:
+                try:
+                    Ed25519PublicKey.from_public_bytes(key.public_key).verify(
+                        blob[4:], text.encode()
+                    )
+                except InvalidSignature as error:
+                    raise VerificationError(f"the signature by {name} does not verify") from error
+                verified = True
+    if not verified:
+        raise VerificationError("the note carries no signature by a trusted key")
+    return text
+
+
+# -- checkpoints and proofs -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    origin: str
+    size: int
+    root: bytes
+    extensions: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        lines = [
+            self.origin,
+            str(self.size),
+            base64.b64encode(self.root).decode(),
+            *self.extensions,
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def parse_checkpoint(text: str) -> Checkpoint:
+    lines = text.split("\n")
+    if len(lines) < 4 or lines[-1] != "" or any(not line for line in lines[:-1]):
+        raise VerificationError("a checkpoint is at least three non-empty lines")
+    origin, size_text, root_text = lines[0], lines[1], lines[2]
+    if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+        raise VerificationError("the checkpoint's tree size is not a decimal number")
+    try:
+        root = base64.b64decode(root_text, validate=True)
+    except binascii.Error as error:
+        raise VerificationError("the checkpoint's root hash is not base64") from error
+    if len(root) != 32:
+        raise VerificationError("the checkpoint's root hash is not 32 bytes")
+    return Checkpoint(origin, int(size_text), root, tuple(lines[3:-1]))
+
+
+@dataclass(frozen=True)
+class TlogProof:
+    index: int
+    hashes: tuple[bytes, ...]
+    checkpoint_note: str
+    extra: bytes | None = None
+
+    def text(self) -> str:
+        lines = [PROOF_HEADER]
+        if self.extra is not None:
+            lines.append("extra " + base64.b64encode(self.extra).decode())
+        lines.append(f"index {self.index}")
+        lines += [base64.b64encode(h).decode() for h in self.hashes]
+        return "\n".join(lines) + "\n\n" + self.checkpoint_note
+
+
+def parse_tlog_proof(text: str) -> TlogProof:
+    head, separator, note = text.partition("\n\n")
+    if not separator:
+        raise VerificationError("the proof has no blank line before its checkpoint")
+    lines = head.split("\n")
+    if lines[0] != PROOF_HEADER:
+        raise VerificationError(f"the proof does not start with {PROOF_HEADER}")
+    position = 1
+    extra = None
+    if position < len(lines) and lines[position].startswith("extra "):
+        extra = base64.b64decode(lines[position][6:], validate=True)
+        position += 1
+    if position >= len(lines) or not lines[position].startswith("index "):
+        raise VerificationError("the proof has no index line")
+    index_text = lines[position][6:]
+    if not index_text.isdigit() or (index_text != "0" and index_text.startswith("0")):
+        raise VerificationError("the proof's index is not a decimal number")
+    try:
+        hashes = tuple(base64.b64decode(line, validate=True) for line in lines[position + 1 :])
+    except binascii.Error as error:
+        raise VerificationError("a proof hash is not base64") from error
+    return TlogProof(int(index_text), hashes, note, extra)
+
+
+def verify_entry(
+    proof_text: str, entry: bytes, keys: Sequence[VerifierKey], origin: str | None = None
+) -> Checkpoint:
+    """Check that `entry` (the leaf bytes) is in the log the signed checkpoint
+    describes. Returns the checkpoint; raises VerificationError saying why not."""
+    proof = parse_tlog_proof(proof_text)
+    checkpoint = parse_checkpoint(open_note(proof.checkpoint_note, keys))
+    if origin is not None and checkpoint.origin != origin:
+        raise VerificationError(f"the checkpoint is from log {checkpoint.origin!r}, not {origin!r}")
+    verify_inclusion(proof.index, checkpoint.size, leaf_hash(entry), proof.hashes, checkpoint.root)
+    return checkpoint
+
+
+def canonical_entry(event_file_bytes: bytes) -> bytes:
+    """The leaf bytes of an exported event: its RFC 8785 canonical JSON."""
+    import rfc8785
+
+    try:
+        event = json.loads(event_file_bytes)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise VerificationError(f"the event file is not JSON: {error}") from error
+    return rfc8785.dumps(event)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="clinic-verify",
+        description="Verify that an event is in the clinic's log, offline, with the clinic's public key.",
+    )
+    parser.add_argument(
+        "--key",
+        required=True,
+        help="the clinic's verifier key, or a file holding it (one per line)",
+    )
+    parser.add_argument(
+        "--origin", help="the log's origin you expect (e.g. clinic.example/custody)"
+    )
+    parser.add_argument("event", type=Path, help="the event, as JSON")
+    parser.add_argument("proof", type=Path, help="its .tlog-proof file")
+    args = parser.parse_args(argv)
+    try:
+        key_text = Path(args.key).read_text() if Path(args.key).exists() else args.key
+        keys = [parse_verifier_key(line) for line in key_text.splitlines() if line.strip()]
+        entry = canonical_entry(args.event.read_bytes())
+        checkpoint = verify_entry(args.proof.read_text(), entry, keys, args.origin)
+    except (VerificationError, OSError) as error:
+        print(f"NOT VALID: {error}")
+        return 1
+    print(
+        f"VALID: the event is entry {parse_tlog_proof(args.proof.read_text()).index} of {checkpoint.origin}, "
+        f"in the tree of {checkpoint.size} entries signed by the clinic"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
