@@ -2,16 +2,22 @@
 
 from clinic.accounts.models import ApiToken, Organization, User, UserSession
 from clinic.audit.models import AuditEntry
+from clinic.evidence.models import CustodyEvent, EvidenceItem
 from clinic.fhir.models import ReferenceIndex, ResourceVersion, StoredResource, TokenIndex
-from clinic.ledger.models import LogHead
+from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
 
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "CustodyEvent",
+    "EvidenceItem",
+    "LogCheckpoint",
     "LogHead",
+    "LogNode",
     "Organization",
     "ReferenceIndex",
     "ResourceVersion",
+    "SigningKey",
     "StoredResource",
     "TokenIndex",
     "User",

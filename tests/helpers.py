@@ -76,3 +76,39 @@ def login(client: FlaskClient, username: str, password: str) -> TestResponse:
     return client.post(
         "/login", data={"username": username, "password": password, "csrf_token": token}
     )
+
+
+def collect_kit(
+    app: Any, username: str, patient_id: str, kinds: tuple[str, ...] = ("swab", "swab", "blood")
+) -> Any:
+    """Collect a kit through the evidence service, as an examiner does at the exam."""
+    import sqlalchemy as sa
+
+    from clinic.accounts.models import User
+    from clinic.accounts.services import actor_for
+    from clinic.cli import unit_of_work
+    from clinic.evidence.models import EvidenceKind
+    from clinic.evidence.services import ItemSpec
+    from clinic.evidence.services import collect_kit as collect
+
+    with app.app_context(), unit_of_work() as uow:
+        user = uow.session.scalar(sa.select(User).where(User.username == username))
+        specs = [
+            ItemSpec(
+                EvidenceKind(kind),
+                f"{kind.title()} {n}",
+                container="tube",
+                body_site="oral" if kind == "swab" else None,
+            )
+            for n, kind in enumerate(kinds, start=1)
+        ]
+        kit = collect(
+            uow,
+            app.extensions["clinic.profiles"],
+            actor=actor_for(user),
+            patient_id=patient_id,
+            kit_name="Sexual assault evidence kit",
+            items=specs,
+        )
+        uow.session.expunge_all()
+        return kit

@@ -40,9 +40,11 @@ class Scope(StrEnum):
 
 # Kinds of thing the decision point knows. FHIR resource types are stored clinical
 # or directory content; the others are operational records.
-CLINICAL_KINDS = frozenset({"Patient", "Observation"})
+CLINICAL_KINDS = frozenset({"Patient", "Observation", "Specimen"})
 DIRECTORY_KINDS = frozenset({"Organization"})
-OPERATIONAL_KINDS = frozenset({"User", "ApiToken", "AuditEvent"})
+# EvidenceItem is what custodians handle (label, kind, container, seal, location),
+# without the Specimen's clinical detail (patient, body site).
+OPERATIONAL_KINDS = frozenset({"User", "ApiToken", "AuditEvent", "EvidenceItem", "CustodyEvent"})
 KNOWN_KINDS = CLINICAL_KINDS | DIRECTORY_KINDS | OPERATIONAL_KINDS
 
 _READ = frozenset({Action.READ, Action.SEARCH})
@@ -56,6 +58,9 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
     Role.EXAMINER: {
         "Patient": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Observation": (_CLINICAL_WRITE, Scope.OWN_SITE),
+        "Specimen": (_CLINICAL_WRITE, Scope.OWN_SITE),
+        "EvidenceItem": (_READ | {Action.CREATE}, Scope.OWN_SITE),
+        "CustodyEvent": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
@@ -67,6 +72,8 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "ApiToken": (_MANAGE, Scope.SELF),
     },
     Role.CUSTODIAN: {
+        "EvidenceItem": (_READ | {Action.UPDATE}, Scope.OWN_SITE),
+        "CustodyEvent": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
@@ -84,6 +91,16 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
+}
+
+
+# Which custody actions each role may record (DESIGN.md sections 4 and 6):
+# examiners collect and seal at the exam; custodians do everything after.
+CUSTODY_OPERATIONS: dict[Role, frozenset[str]] = {
+    Role.EXAMINER: frozenset({"collected", "declined", "sealed"}),
+    Role.CUSTODIAN: frozenset(
+        {"sealed", "stored", "checked-out", "transferred", "returned", "seal-broken", "destroyed"}
+    ),
 }
 
 
@@ -141,7 +158,12 @@ class AccessDenied(Exception):
 
 
 def decide(
-    actor: Actor, action: Action, kind: str, resource: ResourceFacts | None = None
+    actor: Actor,
+    action: Action,
+    kind: str,
+    resource: ResourceFacts | None = None,
+    *,
+    operation: str | None = None,
 ) -> Decision:
     """Decide whether `actor` may perform `action` on `kind` (or on `resource`).
 
@@ -162,6 +184,12 @@ def decide(
         # refusals look like absence even at kind level.
         return Decision(False, (reason,), concealed=actor.role is Role.POLICE)
     scope = grants[1]
+    if kind == "CustodyEvent" and action is Action.CREATE:
+        allowed = CUSTODY_OPERATIONS.get(actor.role, frozenset())
+        if operation not in allowed:
+            return Decision(
+                False, (f"role {actor.role} may not record custody action {operation}",)
+            )
     if resource is None:
         return Decision(True, (f"role {actor.role} may {action} {kind} ({scope})",))
 
@@ -173,10 +201,15 @@ def decide(
 
 
 def require(
-    actor: Actor, action: Action, kind: str, resource: ResourceFacts | None = None
+    actor: Actor,
+    action: Action,
+    kind: str,
+    resource: ResourceFacts | None = None,
+    *,
+    operation: str | None = None,
 ) -> Decision:
     """`decide`, raising AccessDenied on a refusal."""
-    decision = decide(actor, action, kind, resource)
+    decision = decide(actor, action, kind, resource, operation=operation)
     if not decision.permitted:
         raise AccessDenied(actor, action, Target(kind, resource), decision)
     return decision

@@ -68,6 +68,31 @@ TYPE_PARAMS: dict[str, tuple[SearchParam, ...]] = {
             ("Patient",),
         ),
     ),
+    "Specimen": (
+        SearchParam(
+            "identifier",
+            "token",
+            f"{HL7_SP}/Specimen-identifier",
+            "The label printed on the kit or item: system|value, |value or value.",
+            "Specimen.identifier",
+        ),
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/Specimen-patient",
+            "The survivor the evidence was collected from: Patient/id or id.",
+            "Specimen.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "parent",
+            "reference",
+            f"{HL7_SP}/Specimen-parent",
+            "The kit an item belongs to: Specimen/id or id.",
+            "Specimen.parent",
+            ("Specimen",),
+        ),
+    ),
     "Organization": (
         SearchParam(
             "identifier",

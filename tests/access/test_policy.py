@@ -22,6 +22,10 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
     Role.EXAMINER: {
         "Patient": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "Observation": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
+        "Specimen": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
+        "EvidenceItem": {Action.READ, Action.SEARCH, Action.CREATE},
+        # Creating a custody event is decided per custody action (below).
+        "CustodyEvent": {Action.READ, Action.SEARCH},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
@@ -31,6 +35,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
     Role.CUSTODIAN: {
+        "EvidenceItem": {Action.READ, Action.SEARCH, Action.UPDATE},
+        "CustodyEvent": {Action.READ, Action.SEARCH},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
@@ -104,3 +110,39 @@ def test_search_scope_never_widens_the_baseline() -> None:
     assert search_scope(actor(Role.POLICE, org="f"), Action.SEARCH, "Patient") == frozenset()
     assert search_scope(actor(Role.CUSTODIAN), Action.SEARCH, "Patient") == frozenset()
     assert search_scope(actor(Role.AUDITOR), Action.SEARCH, "AuditEvent") is None
+
+
+CUSTODY_ACTIONS = (
+    "collected",
+    "declined",
+    "sealed",
+    "stored",
+    "checked-out",
+    "transferred",
+    "returned",
+    "seal-broken",
+    "destroyed",
+)
+CUSTODY_ALLOWED = {
+    Role.EXAMINER: {"collected", "declined", "sealed"},
+    Role.CUSTODIAN: {
+        "sealed",
+        "stored",
+        "checked-out",
+        "transferred",
+        "returned",
+        "seal-broken",
+        "destroyed",
+    },
+}
+
+
+@pytest.mark.parametrize(("role", "operation"), list(itertools.product(Role, CUSTODY_ACTIONS)))
+def test_custody_actions_by_role(role: Role, operation: str) -> None:
+    own_item = ResourceFacts("CustodyEvent", "i1", site_id=NORTH)
+    decision = decide(actor(role), Action.CREATE, "CustodyEvent", own_item, operation=operation)
+    assert decision.permitted == (operation in CUSTODY_ALLOWED.get(role, set()))
+    other_site = ResourceFacts("CustodyEvent", "i2", site_id=SOUTH)
+    assert not decide(
+        actor(role), Action.CREATE, "CustodyEvent", other_site, operation=operation
+    ).permitted

@@ -174,6 +174,7 @@ def test_every_extracted_invariant_compiles_and_none_fails_on_a_minimal_resource
             (ROOT / "fhir_profiles/examples/AuditEvent-example.json").read_text()
         ),
         "Consent": CASES[-3][0],
+        "Specimen": {"resourceType": "Specimen", "status": "available"},
     }
     for resource_type, invariants in base_invariants().items():
         assert invariants, resource_type

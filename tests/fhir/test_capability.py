@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import World
-from tests.helpers import api, create, observation, patient
+from tests.helpers import api, collect_kit, create, observation, patient
 
 SAMPLE_VALUES = {
     "_id": lambda ids: ids["id"],
@@ -18,7 +18,9 @@ SAMPLE_VALUES = {
         "Patient": "SA-CAP-0001",
         "Observation": "OBS-CAP-0001",
         "Organization": "NORTH",
+        "Specimen": ids.get("label"),
     }[ids["kind"]],
+    "parent": lambda ids: ids["kit"],
     "subject": lambda ids: f"Patient/{ids['patient']}",
     "patient": lambda ids: ids["patient"],
     "date": lambda ids: "ge2000",
@@ -32,6 +34,7 @@ TOKENS = {
     "Observation": "examiner",
     "Organization": "examiner",
     "AuditEvent": "auditor",
+    "Specimen": "examiner",
 }
 
 
@@ -42,9 +45,10 @@ def capability(client: FlaskClient) -> dict[str, Any]:
 
 
 def test_declared_types_interactions_and_search_parameters_all_work(
-    client: FlaskClient, world: World, capability: dict[str, Any]
+    app: Any, client: FlaskClient, world: World, capability: dict[str, Any]
 ) -> None:
     record = create(client, world["examiner"].token, patient("SA-CAP-0001"))
+    kit = collect_kit(app, "examiner", record["id"])
     finding = create(
         client,
         world["examiner"].token,
@@ -53,19 +57,27 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     examples = {"Patient": record, "Observation": finding}
     rest = capability["rest"][0]
     declared_types = {resource["type"] for resource in rest["resource"]}
-    assert declared_types == {"Patient", "Observation", "Organization", "AuditEvent"}
+    assert declared_types == {"Patient", "Observation", "Organization", "AuditEvent", "Specimen"}
     for resource in rest["resource"]:
         kind = resource["type"]
         token = world[TOKENS[kind]].token
         if kind == "Organization":
             sample_id = world.organizations["NORTH"]
+        elif kind == "Specimen":
+            sample_id = kit.items[0].id
         elif kind == "AuditEvent":
             sample_id = api(client, "GET", "/fhir/AuditEvent?_count=1", token).get_json()["entry"][
                 0
             ]["resource"]["id"]
         else:
             sample_id = examples[kind]["id"]
-        ids = {"id": sample_id, "patient": record["id"], "kind": kind}
+        ids = {
+            "id": sample_id,
+            "patient": record["id"],
+            "kind": kind,
+            "label": kit.items[0].label,
+            "kit": kit.kit.id,
+        }
         interactions = {i["code"] for i in resource["interaction"]}
         calls = {
             "read": ("GET", f"/fhir/{kind}/{sample_id}", None, 200),

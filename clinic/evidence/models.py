@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from clinic.core.db import Base, UTCDateTime
+
+
+class EvidenceKind(StrEnum):
+    KIT = "kit"
+    SWAB = "swab"
+    BLOOD = "blood"
+    URINE = "urine"
+    CLOTHING = "clothing"
+    HAIR = "hair"
+    FINGERNAIL = "fingernail"
+    DEBRIS = "debris"
+    OTHER = "other"
+
+
+class CustodyState(StrEnum):
+    COLLECTED = "collected"  # with the examiner, not yet sealed
+    SEALED = "sealed"  # sealed, not yet in storage
+    STORED = "stored"  # in the clinic's evidence store
+    CHECKED_OUT = "checked-out"  # with a named member of staff
+    TRANSFERRED = "transferred"  # with a lab or police force
+    RETURNED = "returned"  # back at the clinic, not yet stored again
+    DESTROYED = "destroyed"  # final
+    DECLINED = "declined"  # offered and declined: never collected
+
+
+class EvidenceItem(Base):
+    """The operational record of a kit or an item: what custodians handle. Its
+    id is the id of its FHIR Specimen. The custody columns follow from the
+    custody events; custody actions lock this row."""
+
+    __tablename__ = "evidence_items"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    site_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("organizations.id"), nullable=False, index=True
+    )
+    patient_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
+    kit_id: Mapped[str | None] = mapped_column(sa.ForeignKey("evidence_items.id"), index=True)
+    label: Mapped[str] = mapped_column(sa.String(40), nullable=False, unique=True)
+    kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    name: Mapped[str] = mapped_column(sa.String(120), nullable=False)
+    container: Mapped[str | None] = mapped_column(sa.String(120))
+    state: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    seal_number: Mapped[str | None] = mapped_column(sa.String(40))
+    is_seal_intact: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    holder: Mapped[str | None] = mapped_column(sa.String(200))
+    location: Mapped[str | None] = mapped_column(sa.String(200))
+    storage_condition: Mapped[str | None] = mapped_column(sa.String(16))
+    collected_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    disposal_due: Mapped[date | None] = mapped_column(sa.Date)
+    last_event_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "kind IN (" + ", ".join(f"'{k.value}'" for k in EvidenceKind) + ")", name="kind_known"
+        ),
+        sa.CheckConstraint(
+            "state IN (" + ", ".join(f"'{s.value}'" for s in CustodyState) + ")", name="state_known"
+        ),
+        sa.CheckConstraint(
+            "storage_condition IS NULL OR storage_condition IN ('ambient', 'fridge', 'freezer')",
+            name="condition_known",
+        ),
+    )
+
+
+class CustodyEvent(Base):
+    """One custody action on one item, as it happened. Append-only; each row is a
+    leaf of the `custody` Merkle log."""
+
+    __tablename__ = "custody_events"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    log_index: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, unique=True)
+    leaf_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    item_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("evidence_items.id"), nullable=False, index=True
+    )
+    item_label: Mapped[str] = mapped_column(sa.String(40), nullable=False)
+    site_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    action: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    recorded_by: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    recorded_by_name: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    from_holder: Mapped[str | None] = mapped_column(sa.String(200))
+    to_holder: Mapped[str | None] = mapped_column(sa.String(200))
+    location: Mapped[str | None] = mapped_column(sa.String(200))
+    storage_condition: Mapped[str | None] = mapped_column(sa.String(16))
+    seal_number: Mapped[str | None] = mapped_column(sa.String(40))
+    is_seal_intact: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
+    receiver_name: Mapped[str | None] = mapped_column(sa.String(200))
+    receiver_organization: Mapped[str | None] = mapped_column(sa.String(64))
+    second_person: Mapped[str | None] = mapped_column(sa.String(64))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+
+    def leaf_fields(self) -> dict[str, object]:
+        """What the custody log hashes: the facts of the event, and no clinical
+        content (no patient, no body site), so that a proof given to one party
+        reveals nothing about anyone else."""
+        from clinic.core.clock import isoformat
+
+        return {
+            "item": self.item_label,
+            "action": self.action,
+            "at": isoformat(self.occurred_at),
+            "by": self.recorded_by_name,
+            "site": self.site_id,
+            "from": self.from_holder,
+            "to": self.to_holder,
+            "location": self.location,
+            "condition": self.storage_condition,
+            "seal": self.seal_number,
+            "sealIntact": self.is_seal_intact,
+            "receiver": self.receiver_name,
+            "receiverOrganization": self.receiver_organization,
+            "secondPerson": self.second_person,
+            "note": self.note,
+        }
