@@ -264,7 +264,8 @@ def record_custody(
     facts = item_facts(item) if item else ResourceFacts("EvidenceItem", item_id)
     if item is None or not decide(actor, Action.READ, "EvidenceItem", facts).permitted:
         raise EvidenceNotFound("There is no such evidence item here.", "item")
-    require(actor, Action.CREATE, "CustodyEvent", facts, operation=action)
+    event_facts = ResourceFacts("CustodyEvent", item.id, site_id=item.site_id)
+    require(actor, Action.CREATE, "CustodyEvent", event_facts, operation=action)
     allowed_from, next_state = CUSTODY_TRANSITIONS[action]
     current = CustodyState(item.state)
     if current not in allowed_from:
