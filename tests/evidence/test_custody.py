@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -124,7 +124,7 @@ def _make_due(app: Flask, item_id: str) -> None:
         db.session.execute(
             sa.update(EvidenceItem)
             .where(EvidenceItem.id == item_id)
-            .values(disposal_due=date.today() - timedelta(days=1))
+            .values(disposal_due=datetime.now(UTC).date() - timedelta(days=1))
         )
         db.session.commit()
 
@@ -306,9 +306,12 @@ def test_another_sites_item_is_answered_like_an_unknown_one(
         messages.append(refused.value.message)
     assert messages[0] == messages[1]
     for username in ("examiner.south", "officer"):
-        with app.app_context(), unit_of_work() as uow, pytest.raises(EvidenceNotFound):
-            user = uow.session.scalar(sa.select(User).where(User.username == username))
-            chain_of(uow, actor=actor_for(user), item_id=item_id)
+        with app.app_context(), unit_of_work() as uow:
+            intruder = actor_for(
+                uow.session.scalar(sa.select(User).where(User.username == username))
+            )
+            with pytest.raises(EvidenceNotFound):
+                chain_of(uow, actor=intruder, item_id=item_id)
 
 
 def test_concurrent_actions_on_one_item_cannot_both_succeed(
@@ -385,7 +388,7 @@ def test_the_specimen_is_clinical_and_the_custody_record_is_not(
         custodian = actor_for(
             uow.session.scalar(sa.select(User).where(User.username == "custodian"))
         )
-        record, events = chain_of(uow, actor=custodian, item_id=swab.id)
+        _record, events = chain_of(uow, actor=custodian, item_id=swab.id)
         assert [e.action for e in events] == ["collected"]
         leaf = events[0].leaf_fields()
     assert "oral" not in str(leaf)
