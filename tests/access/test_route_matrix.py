@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD, World
-from tests.helpers import api, create, csrf_token, login, observation, patient
+from tests.helpers import api, collect_kit, create, csrf_token, login, observation, patient
 
 ROLES = ("examiner", "counsellor", "custodian", "officer", "admin", "auditor")
 
@@ -33,10 +33,12 @@ class Setup:
     audit_event: str
     token_ids: dict[str, str]
     south_counsellor: str
+    own_specimen: str = ""
+    other_specimen: str = ""
 
 
 @pytest.fixture
-def setup(client: FlaskClient, world: World, engine: sa.Engine) -> Setup:
+def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> Setup:
     own = create(client, world["examiner"].token, patient("SA-OWN-0001"))
     other = create(client, world["examiner.south"].token, patient("SA-OTHER-0001"))
     obs = create(client, world["examiner"].token, observation(own["id"]))
@@ -47,6 +49,8 @@ def setup(client: FlaskClient, world: World, engine: sa.Engine) -> Setup:
                 "SELECT u.username, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id"
             ).all()
         )
+    own_kit = collect_kit(app, "examiner", own["id"], ("swab",))
+    other_kit = collect_kit(app, "examiner.south", other["id"], ("swab",))
     return Setup(
         own["id"],
         other["id"],
@@ -55,6 +59,8 @@ def setup(client: FlaskClient, world: World, engine: sa.Engine) -> Setup:
         str(audit_id),
         tokens,
         world["counsellor.south"].user_id,
+        own_kit.items[0].id,
+        other_kit.items[0].id,
     )
 
 
@@ -199,6 +205,18 @@ MATRIX: dict[str, list[Call]] = {
             "GET",
             lambda s: f"/fhir/AuditEvent/{s.audit_event}",
             only({"auditor": 200, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"/fhir/Specimen/{s.own_specimen}",
+            only({"examiner": 200, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"/fhir/Specimen/{s.other_specimen}",
+            only({"examiner": 404, "officer": 404}, 403),
             api=True,
         ),
     ],
