@@ -563,3 +563,106 @@ def verify_custody_log(session: Session, origin: str | None = None) -> Any:
             last = rows[-1].log_index
 
     return verify_log(session, CUSTODY_LOG, leaves(), origin)
+
+
+# -- reading, for the screens ----------------------------------------------------------
+
+
+def list_items(uow: UnitOfWork, *, actor: Actor, state: str | None = None) -> list[EvidenceItem]:
+    """The evidence of the actor's site, newest activity first."""
+    from clinic.access import search_scope
+
+    decision = require(actor, Action.SEARCH, "EvidenceItem")
+    sites = search_scope(actor, Action.SEARCH, "EvidenceItem")
+    query = (
+        sa.select(EvidenceItem)
+        .order_by(EvidenceItem.last_event_at.desc(), EvidenceItem.label)
+        .limit(500)
+    )
+    if sites is not None:
+        query = query.where(EvidenceItem.site_id.in_(sites))
+    if state:
+        query = query.where(EvidenceItem.state == state)
+    items = [
+        i
+        for i in uow.session.scalars(query)
+        if decide(actor, Action.SEARCH, "EvidenceItem", item_facts(i)).permitted
+    ]
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.SEARCH,
+            channel="web",
+            actor=actor,
+            reasons=decision.reasons,
+            entities=tuple(f"EvidenceItem/{i.id}" for i in items),
+            query=f"EvidenceItem?state={state or ''}",
+        )
+    )
+    return items
+
+
+def kit_contents(
+    uow: UnitOfWork, *, actor: Actor, kit_id: str
+) -> tuple[EvidenceItem, list[EvidenceItem]]:
+    kit, _ = chain_of(uow, actor=actor, item_id=kit_id)
+    items = list(
+        uow.session.scalars(
+            sa.select(EvidenceItem)
+            .where(EvidenceItem.kit_id == kit.id)
+            .order_by(EvidenceItem.label)
+        )
+    )
+    return kit, items
+
+
+def available_actions(actor: Actor, item: EvidenceItem) -> list[str]:
+    """The custody actions this person could record on this item now."""
+    from clinic.access.policy import CUSTODY_OPERATIONS
+
+    state = CustodyState(item.state)
+    actions = []
+    for action, (allowed_from, _) in CUSTODY_TRANSITIONS.items():
+        if (
+            action not in CUSTODY_OPERATIONS.get(actor.role, frozenset())
+            or state not in allowed_from
+        ):
+            continue
+        if action == "sealed" and item.is_seal_intact:
+            continue
+        if action in NEEDS_INTACT_SEAL and not item.is_seal_intact:
+            continue
+        actions.append(action)
+    return actions
+
+
+@dataclass(frozen=True)
+class ChainProof:
+    """Whether an item's events are in a signed checkpoint of the custody log."""
+
+    checkpoint_size: int | None
+    verified: list[bool]
+    problem: str | None = None
+
+
+def check_chain(uow: UnitOfWork, events: list[CustodyEvent]) -> ChainProof:
+    """Verify each event's inclusion proof against the newest signed checkpoint,
+    exactly as an outside verifier would (signature, leaf, path)."""
+    from clinic.ledger.services import LedgerError, export_proof, latest_checkpoint, verifier_keys
+    from clinic.ledger.standalone import VerificationError, verify_entry
+
+    checkpoint = latest_checkpoint(uow.session, CUSTODY_LOG)
+    if checkpoint is None:
+        return ChainProof(None, [False] * len(events))
+    keys = verifier_keys(uow.session)
+    verified = []
+    try:
+        for event in events:
+            if event.log_index >= checkpoint.tree_size:
+                verified.append(False)
+                continue
+            proof = export_proof(uow.session, CUSTODY_LOG, event.log_index)
+            verify_entry(proof.text(), custody_leaf(event), keys)
+            verified.append(True)
+    except (LedgerError, VerificationError) as error:
+        return ChainProof(checkpoint.tree_size, verified, str(error))
+    return ChainProof(checkpoint.tree_size, verified)

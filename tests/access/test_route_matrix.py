@@ -35,6 +35,8 @@ class Setup:
     south_counsellor: str
     own_specimen: str = ""
     other_specimen: str = ""
+    own_kit: str = ""
+    other_kit: str = ""
 
 
 @pytest.fixture
@@ -61,6 +63,8 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
         world["counsellor.south"].user_id,
         own_kit.items[0].id,
         other_kit.items[0].id,
+        own_kit.kit.id,
+        other_kit.kit.id,
     )
 
 
@@ -169,6 +173,55 @@ MATRIX: dict[str, list[Call]] = {
             only({"admin": 302, "officer": 404}, 403),
             form=lambda s, r: {},
         )
+    ],
+    "evidence.items": [
+        Call(
+            "GET",
+            lambda s: "/evidence/",
+            only({"examiner": 200, "custodian": 200, "officer": 404}, 403),
+        ),
+    ],
+    "evidence.collect": [
+        Call("GET", lambda s: "/evidence/collect", only({"examiner": 200, "officer": 404}, 403)),
+    ],
+    "evidence.labels": [
+        Call(
+            "GET",
+            lambda s: f"/evidence/kits/{s.own_kit}/labels",
+            only({"examiner": 200, "custodian": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: f"/evidence/kits/{s.other_kit}/labels",
+            only({"examiner": 404, "custodian": 404, "officer": 404}, 403),
+        ),
+    ],
+    "evidence.item": [
+        Call(
+            "GET",
+            lambda s: f"/evidence/items/{s.own_specimen}",
+            only({"examiner": 200, "custodian": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: f"/evidence/items/{s.other_specimen}",
+            only({"examiner": 404, "custodian": 404, "officer": 404}, 403),
+        ),
+    ],
+    "evidence.custody": [
+        # In role order: the examiner seals; the custodian then finds it sealed already.
+        Call(
+            "POST",
+            lambda s: f"/evidence/items/{s.own_specimen}/custody",
+            only({"examiner": 302, "custodian": 422, "officer": 404}, 403),
+            form=lambda s, r: {"action": "sealed", "seal_number": "MATRIX-SEAL-1"},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/evidence/items/{s.other_specimen}/custody",
+            only({"examiner": 404, "custodian": 404, "officer": 404}, 403),
+            form=lambda s, r: {"action": "sealed", "seal_number": "MATRIX-SEAL-2"},
+        ),
     ],
     "audit.events": [Call("GET", lambda s: "/audit/", only({"auditor": 200, "officer": 404}, 403))],
     "audit.verify": [
@@ -387,7 +440,9 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
         for call in calls:
             if call.api or endpoint in {"accounts.login", "home.health", "home.log_keys"}:
                 continue
-            placeholder = Setup("p", "q", "o", "org", "1", defaultdict(lambda: "t"), "u")
+            placeholder = Setup(
+                "p", "q", "o", "org", "1", defaultdict(lambda: "t"), "u", "s", "s2", "k", "k2"
+            )
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)
             if call.method == "GET":
                 assert response.status_code == 302, endpoint

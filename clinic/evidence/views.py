@@ -1,0 +1,224 @@
+"""Evidence screens: collection and labels for examiners; the store, custody
+actions and the verified chain for custodians."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import segno
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
+
+from clinic.access import Action
+from clinic.access.roles import OrganizationKind
+from clinic.accounts.models import Organization
+from clinic.core.web import current_actor, current_uow, source_address, view_rule
+from clinic.evidence.forms import CollectForm, CustodyForm
+from clinic.evidence.models import CustodyState, EvidenceKind
+from clinic.evidence.services import (
+    CustodyInput,
+    CustodyRefused,
+    EvidenceNotFound,
+    ItemSpec,
+    available_actions,
+    chain_of,
+    check_chain,
+    collect_kit,
+    kit_contents,
+    list_items,
+    record_custody,
+)
+from clinic.fhir.query import parse_search
+from clinic.fhir.services import Caller, search_resources
+
+bp = Blueprint("evidence", __name__, url_prefix="/evidence")
+
+ACTION_LABELS = {
+    "sealed": "Seal",
+    "stored": "Store",
+    "checked-out": "Check out",
+    "transferred": "Transfer to a laboratory",
+    "returned": "Record return",
+    "seal-broken": "Break the seal",
+    "destroyed": "Destroy (two people)",
+}
+# The fields each action's form shows.
+ACTION_FIELDS = {
+    "sealed": ("seal_number", "note"),
+    "stored": ("seal_number", "location", "storage_condition", "note"),
+    "checked-out": ("seal_number", "to_person", "note"),
+    "transferred": ("seal_number", "receiver_organization_id", "receiver_name", "note"),
+    "returned": ("seal_number", "is_seal_intact", "note"),
+    "seal-broken": ("note",),
+    "destroyed": ("seal_number", "second_person", "second_person_password", "note"),
+}
+
+
+@bp.get("/")
+@view_rule(Action.SEARCH, "EvidenceItem")
+def items() -> Any:
+    state = request.args.get("state") or None
+    if state and state not in {s.value for s in CustodyState}:
+        state = None
+    found = list_items(current_uow(), actor=current_actor(), state=state)
+    return render_template(
+        "evidence/items.html", items=found, state=state, states=[s.value for s in CustodyState]
+    )
+
+
+def _cases() -> list[tuple[str, str]]:
+    """Survivors of the examiner's site, by case reference (never by name)."""
+    caller = Caller(
+        current_uow(),
+        current_actor(),
+        "web",
+        current_app.extensions["clinic.profiles"],
+        source_address(),
+    )
+    query = parse_search("Patient", [("_count", "100")], default_count=100, max_count=100)
+    page = search_resources(caller, "Patient", query)
+    cases = []
+    for version in page.items:
+        identifiers = version.content.get("identifier") or [{}]
+        cases.append((version.logical_id, identifiers[0].get("value", version.logical_id)))
+    return cases
+
+
+@bp.route("/collect", methods=["GET", "POST"])
+@view_rule(Action.CREATE, "Specimen")
+def collect() -> Any:
+    form = CollectForm(cases=_cases())
+    status = 200
+    if form.validate_on_submit():
+        specs = [
+            ItemSpec(
+                EvidenceKind(row.kind.data),
+                (row.item_name.data or "").strip() or row.kind.data.capitalize(),
+                container=row.container.data or None,
+                body_site=row.body_site.data or None,
+                is_declined=bool(row.is_declined.data),
+                declined_reason=row.declined_reason.data or None,
+            )
+            for row in form.items
+            if row.kind.data
+        ]
+        try:
+            kit = collect_kit(
+                current_uow(),
+                current_app.extensions["clinic.profiles"],
+                actor=current_actor(),
+                patient_id=form.patient_id.data or "",
+                kit_name=form.kit_name.data or "",
+                items=specs,
+            )
+        except CustodyRefused as refused:
+            form.kit_name.errors.append(refused.message)
+            status = 422
+        else:
+            flash(
+                f"Kit {kit.kit.label} recorded with {len(kit.items)} items. Print the labels, then seal."
+            )
+            return redirect(url_for("evidence.labels", kit_id=kit.kit.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("evidence/collect.html", form=form), status
+
+
+@bp.get("/kits/<kit_id>/labels")
+@view_rule(Action.READ, "EvidenceItem")
+def labels(kit_id: str) -> Any:
+    try:
+        kit, contents = kit_contents(current_uow(), actor=current_actor(), kit_id=kit_id)
+    except EvidenceNotFound:
+        abort(404)
+    codes = {
+        item.label: Markup(segno.make(item.label, error="m").svg_inline(scale=3, omitsize=False))  # noqa: S704 - SVG made by segno from our own label
+        for item in (kit, *contents)
+    }
+    return render_template("evidence/labels.html", kit=kit, items=contents, codes=codes)
+
+
+@bp.get("/items/<item_id>")
+@view_rule(Action.READ, "EvidenceItem")
+def item(item_id: str) -> Any:
+    return _item_page(item_id, None, 200)
+
+
+def _item_page(item_id: str, failed: CustodyForm | None, status: int) -> Any:
+    uow, actor = current_uow(), current_actor()
+    try:
+        record, events = chain_of(uow, actor=actor, item_id=item_id)
+    except EvidenceNotFound:
+        abort(404)
+    receivers = [
+        (org.id, org.name)
+        for org in uow.session.scalars(
+            sa.select(Organization)
+            .where(
+                Organization.kind == OrganizationKind.LAB.value, Organization.is_active.is_(True)
+            )
+            .order_by(Organization.name)
+        )
+    ]
+    forms = {}
+    for action in available_actions(actor, record):
+        form = (
+            failed
+            if failed is not None and failed.action.data == action
+            else CustodyForm(formdata=None, receivers=receivers)
+        )
+        form.action.data = action
+        if action == "returned" and failed is None:
+            form.is_seal_intact.data = True
+        forms[action] = form
+    proof = check_chain(uow, events)
+    return render_template(
+        "evidence/item.html",
+        item=record,
+        events=events,
+        forms=forms,
+        fields=ACTION_FIELDS,
+        labels=ACTION_LABELS,
+        proof=proof,
+    ), status
+
+
+@bp.post("/items/<item_id>/custody")
+@view_rule(Action.READ, "EvidenceItem")
+def custody(item_id: str) -> Any:
+    uow = current_uow()
+    receivers = [
+        (org.id, org.name)
+        for org in uow.session.scalars(
+            sa.select(Organization).where(Organization.kind == OrganizationKind.LAB.value)
+        )
+    ]
+    form = CustodyForm(receivers=receivers)
+    if not form.validate_on_submit():
+        return _item_page(item_id, form, 422)
+    action = form.action.data or ""
+    details = CustodyInput(
+        seal_number=form.seal_number.data,
+        is_seal_intact=bool(form.is_seal_intact.data) if action == "returned" else None,
+        location=form.location.data,
+        storage_condition=form.storage_condition.data or None,
+        to_person=form.to_person.data,
+        receiver_name=form.receiver_name.data,
+        receiver_organization_id=form.receiver_organization_id.data or None,
+        second_person=form.second_person.data,
+        second_person_password=form.second_person_password.data,
+        note=form.note.data,
+    )
+    try:
+        event = record_custody(
+            uow, actor=current_actor(), item_id=item_id, action=action, details=details
+        )
+    except EvidenceNotFound:
+        abort(404)
+    except CustodyRefused as refused:
+        field = getattr(form, refused.field, None) if refused.field else None
+        (field.errors if field is not None else form.note.errors).append(refused.message)
+        return _item_page(item_id, form, 422)
+    flash(f"{ACTION_LABELS[action]}: recorded as custody event {event.log_index}.")
+    return redirect(url_for("evidence.item", item_id=item_id))
