@@ -171,6 +171,7 @@ def _item_page(item_id: str, failed: CustodyForm | None, status: int) -> Any:
         form.action.data = action
         if action == "returned" and failed is None:
             form.is_seal_intact.data = True
+        _give_unique_ids(form, action)
         forms[action] = form
     proof = check_chain(uow, events)
     return render_template(
@@ -182,6 +183,14 @@ def _item_page(item_id: str, failed: CustodyForm | None, status: int) -> Any:
         labels=ACTION_LABELS,
         proof=proof,
     ), status
+
+
+def _give_unique_ids(form: CustodyForm, action: str) -> None:
+    """Several action forms share a page: each field gets an id of its own, so
+    that every label names its own input (screen readers, and clicks on labels)."""
+    for field in form:
+        field.id = f"{action}-{field.name}"
+        field.label.field_id = field.id
 
 
 @bp.post("/items/<item_id>/custody")

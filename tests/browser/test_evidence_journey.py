@@ -1,0 +1,125 @@
+"""An examiner collects a kit of three items, prints its labels and seals it; a
+custodian stores it, transfers it to a laboratory and takes it back; the chain of
+custody shows every step and verifies against a signed checkpoint. In Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from flask import Flask
+
+from tests.conftest import PASSWORD, World
+from tests.helpers import api, create, patient
+
+pytestmark = pytest.mark.browser
+
+
+def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    page.goto(f"{base}/login")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Welcome").wait_for()
+
+
+def sign_out(page) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("heading", name="Sign in").wait_for()
+
+
+def checkpoint_custody_log(app: Flask) -> None:
+    from clinic.cli import unit_of_work
+    from clinic.ledger.services import create_checkpoint, generate_key, log_origin
+
+    origin = log_origin(app.config, "custody")
+    with app.app_context(), unit_of_work() as uow:
+        signer = generate_key(uow.session, Path(app.instance_path), origin)
+        create_checkpoint(uow.session, "custody", origin, signer)
+
+
+def test_a_kit_from_collection_to_the_lab_and_back(
+    page, live_server: str, app: Flask, world: World, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    api(app.test_client(), "GET", "/fhir/metadata", None)
+    create(app.test_client(), world["examiner"].token, patient("SA-JOURNEY-0001"))
+
+    # The examiner collects three items and prints the labels.
+    sign_in(page, live_server, "examiner")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Evidence").click()
+    page.get_by_role("link", name="Collect a kit").click()
+    page.get_by_label("Survivor (case reference)").select_option(label="SA-JOURNEY-0001")
+    for number, (kind, name) in enumerate(
+        (("Swab", "Swab 1"), ("Swab", "Swab 2"), ("Blood", "Blood, toxicology")), start=1
+    ):
+        row = page.get_by_role("group", name=f"Item {number}", exact=True)
+        row.get_by_label("Kind").select_option(label=kind)
+        row.get_by_label("Item").fill(name)
+        row.get_by_label("Container").fill("tube")
+    page.get_by_role("button", name="Record the kit").click()
+    page.get_by_role("heading", name="Labels for kit").wait_for()
+    labels = page.locator(".label-id").all_text_contents()
+    assert len(labels) == 4
+    kit_label = labels[0]
+    assert all(label.startswith(kit_label) for label in labels)
+    assert page.locator(".evidence-label svg").count() == 4
+    page.emulate_media(media="print")
+    page.pdf(path=str(tmp_path / "labels.pdf"))
+    assert (tmp_path / "labels.pdf").stat().st_size > 1000
+    assert not page.get_by_role("heading", name="Labels for kit").is_visible()
+    page.emulate_media(media="screen")
+
+    # ... and seals the kit.
+    page.get_by_role("link", name="Go to the kit").click()
+    sealing = page.get_by_role("region", name="Seal")
+    sealing.get_by_label("Seal number").fill("SEAL-0042")
+    sealing.get_by_role("button", name="Seal").click()
+    page.get_by_role("status").filter(has_text="recorded as custody event").wait_for()
+    assert page.locator("#item-state").text_content() == "sealed"
+    kit_url = page.url
+    sign_out(page)
+
+    # The custodian stores it, sends it to the lab, and records its return.
+    sign_in(page, live_server, "custodian")
+    page.goto(kit_url)
+    store = page.get_by_role("region", name="Store")
+    store.get_by_label("Seal number").fill("SEAL-0042")
+    store.get_by_label("Location (store, shelf, box)").fill("Store A, freezer 2, box 7")
+    store.get_by_label("Condition").select_option(label="Freezer")
+    store.get_by_role("button", name="Store").click()
+    page.get_by_role("status").filter(has_text="recorded").wait_for()
+
+    transfer = page.get_by_role("region", name="Transfer to a laboratory")
+    transfer.get_by_label("Seal number").fill("SEAL-0042")
+    transfer.get_by_label("Receiving organisation").select_option(label="Forensic Laboratory")
+    transfer.get_by_label("Received by").fill("Dr Ana Lee")
+    transfer.get_by_role("button", name="Transfer to a laboratory").click()
+    page.get_by_role("status").filter(has_text="recorded").wait_for()
+    assert page.locator("#item-state").text_content() == "transferred"
+
+    back = page.get_by_role("region", name="Record return")
+    back.get_by_label("Seal number").fill("LAB-SEAL-77")
+    back.get_by_role("button", name="Record return").click()
+    page.get_by_role("status").filter(has_text="recorded").wait_for()
+    assert page.locator("#item-state").text_content() == "returned"
+
+    # The chain shows every step, and verifies once the log is checkpointed.
+    actions = page.locator("table.chain tbody tr td:nth-child(3)").all_text_contents()
+    assert actions == ["collected", "sealed", "stored", "transferred", "returned"]
+    assert "Dr Ana Lee" in page.locator("table.chain").text_content()
+    assert "Not yet in a signed checkpoint" in page.locator("#chain-status").text_content()
+    checkpoint_custody_log(app)
+    page.reload()
+    assert (
+        "Every event below is in the custody log and verifies"
+        in page.locator("#chain-status").text_content()
+    )
+
+    # A storage mistake is caught: the wrong seal number stops the action.
+    store = page.get_by_role("region", name="Store")
+    store.get_by_label("Seal number").fill("SEAL-0042")
+    store.get_by_label("Location (store, shelf, box)").fill("Store A")
+    store.get_by_label("Condition").select_option(label="Freezer")
+    store.get_by_role("button", name="Store").click()
+    assert "does not match" in page.get_by_role("alert").first.text_content()
+    assert page.locator("#item-state").text_content() == "returned"
