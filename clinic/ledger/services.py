@@ -74,12 +74,20 @@ def node_loader(session: Session, log_name: str) -> NodeLoader:
     def load(keys: set[NodeKey]) -> Mapping[NodeKey, bytes]:
         if not keys:
             return {}
-        rows = session.execute(
+        by_level: dict[int, list[int]] = {}
+        for level, index in keys:
+            by_level.setdefault(level, []).append(index)
+        # One primary-key lookup per level, joined with UNION ALL: SQLite does not
+        # push an OR (or a row-value IN) of (level, index) pairs into the index.
+        lookups = [
             sa.select(LogNode.level, LogNode.node_index, LogNode.hash).where(
                 LogNode.log_name == log_name,
-                sa.tuple_(LogNode.level, LogNode.node_index).in_(sorted(keys)),
+                LogNode.level == level,
+                LogNode.node_index.in_(sorted(indexes)),
             )
-        ).all()
+            for level, indexes in sorted(by_level.items())
+        ]
+        rows = session.execute(sa.union_all(*lookups)).all()
         found = {(level, index): bytes(digest) for level, index, digest in rows}
         missing = keys - set(found)
         if missing:
