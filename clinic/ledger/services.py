@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from clinic.core.clock import utcnow
@@ -53,10 +54,7 @@ class AppendedLeaf:
 
 
 def append_leaf(session: Session, log_name: str, leaf: bytes) -> AppendedLeaf:
-    head = session.scalar(sa.select(LogHead).where(LogHead.name == log_name).with_for_update())
-    if head is None:
-        head = LogHead(name=log_name, size=0, compact_range=[], root_hash="", updated_at=utcnow())
-        session.add(head)
+    head = _locked_head(session, log_name)
     compact = CompactRange.from_json(head.compact_range)
     hashed = leaf_hash(leaf)
     index = compact.size
@@ -68,6 +66,26 @@ def append_leaf(session: Session, log_name: str, leaf: bytes) -> AppendedLeaf:
     head.updated_at = utcnow()
     session.flush()
     return AppendedLeaf(index=index, leaf_hash=hashed)
+
+
+def _locked_head(session: Session, log_name: str) -> LogHead:
+    """The log's head row, locked for this transaction; created on first use. Two
+    first appends at once: one creates it, the other waits and then locks it."""
+    query = sa.select(LogHead).where(LogHead.name == log_name).with_for_update()
+    head = session.scalar(query)
+    if head is not None:
+        return head
+    try:
+        with session.begin_nested():
+            session.add(
+                LogHead(name=log_name, size=0, compact_range=[], root_hash="", updated_at=utcnow())
+            )
+    except IntegrityError:
+        pass  # created meanwhile by a concurrent transaction, which has committed
+    head = session.scalar(query.execution_options(populate_existing=True))
+    if head is None:
+        raise LedgerError(f"log {log_name} has no head")
+    return head
 
 
 def node_loader(session: Session, log_name: str) -> NodeLoader:
