@@ -146,6 +146,15 @@ class DatabaseFactory:
         shutil.copyfile(self.root / "template.sqlite3", target)
         return f"sqlite:///{target}"
 
+    def new_empty_database(self) -> str:
+        """A database with no schema at all (for migration tests)."""
+        if BACKEND == "postgresql":
+            name = f"clinic_e_{self.run_id}_{uuid.uuid4().hex[:8]}"
+            self._admin(f'CREATE DATABASE "{name}"')
+            self.created.append(name)
+            return _with_database(ADMIN_URL, name)
+        return f"sqlite:///{self.root / f'empty-{uuid.uuid4().hex[:8]}.sqlite3'}"
+
     def drop(self, url: str) -> None:
         if BACKEND == "postgresql":
             name = sa.make_url(url).database

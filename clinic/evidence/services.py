@@ -17,6 +17,7 @@ Rules (DESIGN.md section 6):
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -666,3 +667,91 @@ def check_chain(uow: UnitOfWork, events: list[CustodyEvent]) -> ChainProof:
     except (LedgerError, VerificationError) as error:
         return ChainProof(checkpoint.tree_size, verified, str(error))
     return ChainProof(checkpoint.tree_size, verified)
+
+
+# -- FHIR: custody events as Task, and the $custody operation ------------------------
+
+
+def custody_task(event: CustodyEvent) -> dict[str, Any]:
+    """One custody event as a completed Task in the shape of R5's Transport."""
+    from clinic.core.clock import isoformat
+    from clinic.fhir.canonical import STRUCTURE_DEFINITION
+
+    when = isoformat(event.occurred_at)
+    parameter = f"{CODE_SYSTEM}/custody-parameter"
+    inputs: list[dict[str, Any]] = []
+
+    def add(code: str, key: str, value: Any) -> None:
+        if value is not None:
+            inputs.append({"type": {"coding": [{"system": parameter, "code": code}]}, key: value})
+
+    add("seal-number", "valueString", event.seal_number)
+    add("seal-intact", "valueBoolean", event.is_seal_intact if event.seal_number else None)
+    add("storage-condition", "valueString", event.storage_condition)
+    add("receiver", "valueString", event.receiver_name)
+    add(
+        "receiver-organization",
+        "valueReference",
+        {"reference": f"Organization/{event.receiver_organization}"}
+        if event.receiver_organization
+        else None,
+    )
+    add("second-person", "valueString", event.second_person)
+    task: dict[str, Any] = {
+        "resourceType": "Task",
+        "id": f"custody-{event.log_index}",
+        "meta": {"profile": [f"{STRUCTURE_DEFINITION}/fc-custody-task"]},
+        "identifier": [
+            {"system": f"{NAMING_SYSTEM}/custody-log-index", "value": str(event.log_index)}
+        ],
+        "status": "completed",
+        "intent": "order",
+        "code": {"coding": [{"system": f"{CODE_SYSTEM}/custody-action", "code": event.action}]},
+        "focus": {"reference": f"Specimen/{event.item_id}", "display": event.item_label},
+        "executionPeriod": {"start": when, "end": when},
+        "authoredOn": when,
+    }
+    if event.from_holder:
+        task["requester"] = {"display": event.from_holder}
+    if event.to_holder:
+        task["owner"] = {"display": event.to_holder}
+    if event.location:
+        task["location"] = {"display": event.location}
+    if inputs:
+        task["input"] = inputs
+    if event.note:
+        task["note"] = [{"text": event.note}]
+    return task
+
+
+def custody_parameters(uow: UnitOfWork, *, actor: Actor, item_id: str) -> dict[str, Any]:
+    """$custody: the item's custody events (as Task), each with its log leaf and a
+    c2sp.org/tlog-proof against the newest signed checkpoint that covers it."""
+    import base64
+
+    from clinic.ledger.services import LedgerError, export_proof, latest_checkpoint
+
+    require(actor, Action.READ, "CustodyEvent")  # roles that never see custody: 403
+    item = uow.session.get(EvidenceItem, item_id)
+    facts = ResourceFacts("CustodyEvent", item_id, site_id=item.site_id if item else None)
+    if item is None or not decide(actor, Action.READ, "CustodyEvent", facts).permitted:
+        raise EvidenceNotFound("There is no such evidence item here.")
+    _, events = chain_of(uow, actor=actor, item_id=item_id)
+    checkpoint = latest_checkpoint(uow.session, CUSTODY_LOG)
+    parameters: list[dict[str, Any]] = []
+    if checkpoint is not None:
+        parameters.append({"name": "checkpoint", "valueString": checkpoint.note})
+    for event in events:
+        parts: list[dict[str, Any]] = [
+            {"name": "task", "resource": custody_task(event)},
+            {"name": "leaf", "valueBase64Binary": base64.b64encode(custody_leaf(event)).decode()},
+        ]
+        with contextlib.suppress(LedgerError):  # newer than the latest checkpoint: no proof yet
+            parts.append(
+                {
+                    "name": "proof",
+                    "valueString": export_proof(uow.session, CUSTODY_LOG, event.log_index).text(),
+                }
+            )
+        parameters.append({"name": "event", "part": parts})
+    return {"resourceType": "Parameters", "parameter": parameters}

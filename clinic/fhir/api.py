@@ -19,7 +19,7 @@ from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.clock import isoformat
 from clinic.core.web import current_actor, current_uow, source_address, view_rule
 from clinic.fhir.capability import capability_statement
-from clinic.fhir.outcome import FhirError, Issue, operation_outcome
+from clinic.fhir.outcome import FhirError, Issue, not_found, operation_outcome
 from clinic.fhir.query import parse_history, parse_search
 from clinic.fhir.services import (
     Caller,
@@ -188,6 +188,21 @@ def read(resource_type: str, logical_id: str) -> Response:
 def vread(resource_type: str, logical_id: str, version_id: str) -> Response:
     version = vread_resource(_caller(), resource_type, logical_id, version_id)
     return _representation(version, 200)
+
+
+@bp.get("/<resource_type>/<logical_id>/$custody")
+@view_rule(self_checked=True, auth="bearer")
+def custody(resource_type: str, logical_id: str) -> Response:
+    """The item's chain of custody with inclusion proofs and the signed checkpoint."""
+    from clinic.evidence.services import EvidenceNotFound, custody_parameters
+
+    if resource_type != "Specimen":
+        raise FhirError.single(404, "not-supported", "$custody is defined on Specimen only")
+    try:
+        parameters = custody_parameters(current_uow(), actor=current_actor(), item_id=logical_id)
+    except EvidenceNotFound as missing:
+        raise not_found("Specimen", logical_id) from missing
+    return fhir_response(parameters)
 
 
 @bp.put("/<resource_type>/<logical_id>")

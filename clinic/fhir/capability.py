@@ -94,6 +94,17 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
                         "documentation": "POST and PUT entries; all or nothing.",
                     }
                 ],
+                "operation": [
+                    {
+                        "name": "custody",
+                        "definition": f"{CANONICAL_BASE}/OperationDefinition/Specimen-custody",
+                        "documentation": (
+                            "GET Specimen/{id}/$custody: the item's custody events as Task "
+                            "(fc-custody-task), each with its custody-log leaf and a "
+                            "c2sp.org/tlog-proof, and the newest signed checkpoint."
+                        ),
+                    }
+                ],
             }
         ],
     }

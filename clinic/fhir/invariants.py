@@ -21,7 +21,15 @@ BASE_INVARIANTS_FILE = Path(__file__).with_name("base_invariants.json")
 
 # The resource types we write and validate. Adding one: extend this, the policy's
 # kinds, the search parameters and the profiles, then rerun the extraction script.
-VALIDATED_TYPES = ("Patient", "Observation", "Organization", "AuditEvent", "Consent", "Specimen")
+VALIDATED_TYPES = (
+    "Patient",
+    "Observation",
+    "Organization",
+    "AuditEvent",
+    "Consent",
+    "Specimen",
+    "Task",
+)
 
 # Base constraints not evaluated, and why each is safe to leave out.
 EXCLUDED_INVARIANTS = {

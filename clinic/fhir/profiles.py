@@ -115,7 +115,7 @@ class ProfileRegistry:
                             f"{path.name}: a second profile for {profile.resource_type}"
                         )
                     self.default_profiles[profile.resource_type] = profile.url
-            elif kind in ("SearchParameter",):
+            elif kind in ("SearchParameter", "OperationDefinition"):
                 self._parse(path, document)
 
     @staticmethod

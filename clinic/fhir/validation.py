@@ -76,6 +76,36 @@ _NARRATIVE_ELEMENTS = {
 }
 
 
+# Required bindings whose codes fhir.resources lists only in part ("... | +"), in
+# full from the R4B value sets (ObservationStatus, TaskStatus).
+COMPLETE_CODES = {
+    "Observation.status": (
+        "registered",
+        "preliminary",
+        "final",
+        "amended",
+        "corrected",
+        "cancelled",
+        "entered-in-error",
+        "unknown",
+    ),
+    "Task.status": (
+        "draft",
+        "requested",
+        "received",
+        "accepted",
+        "rejected",
+        "ready",
+        "cancelled",
+        "in-progress",
+        "on-hold",
+        "failed",
+        "completed",
+        "entered-in-error",
+    ),
+}
+
+
 def parse_structure(data: Any, expected_type: str | None = None) -> BaseModel:
     """Parse with fhir.resources R4B; refuse with 400 naming each bad element."""
     if not isinstance(data, dict):
@@ -185,6 +215,10 @@ def _check_required_codes(model: BaseModel, path: str) -> list[Issue]:
         extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
         enum_values = extra.get("enum_values")
         allowed = [str(code) for code in enum_values] if isinstance(enum_values, list) else []
+        if "+" in allowed:
+            # fhir.resources took the list from an abbreviated definition ("a | b | +"):
+            # use the complete required value set from the specification instead.
+            allowed = list(COMPLETE_CODES.get(f"{type(model).__name__}.{field.alias or name}", ()))
         items = value if isinstance(value, list) else [value]
         for index, item in enumerate(items):
             element = f"{path}.{field.alias or name}" + (

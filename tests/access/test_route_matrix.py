@@ -273,6 +273,20 @@ MATRIX: dict[str, list[Call]] = {
             api=True,
         ),
     ],
+    "fhir.custody": [
+        Call(
+            "GET",
+            lambda s: f"/fhir/Specimen/{s.own_specimen}/$custody",
+            only({"examiner": 200, "custodian": 200, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"/fhir/Specimen/{s.other_specimen}/$custody",
+            only({"examiner": 404, "custodian": 404, "officer": 404}, 403),
+            api=True,
+        ),
+    ],
     "fhir.vread": [
         Call(
             "GET",

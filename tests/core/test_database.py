@@ -86,75 +86,53 @@ def test_requests_are_refused_when_the_cli_app_sees_an_old_schema(tmp_path) -> N
 
 
 def test_upgrading_an_existing_log_backfills_its_stored_hashes(
-    app, client, world, databases, tmp_path
+    app, client, world, databases
 ) -> None:  # type: ignore[no-untyped-def]
     """A log written before migration 0002 gets exactly the subtree hashes that
     appends write today, so its proofs and verification work after the upgrade."""
-    from clinic.core.db import make_engine
-    from clinic.core.schema import alembic_config
+    from alembic import command
+    from alembic.config import Config
+
+    from clinic.core.db import db, make_engine
+    from clinic.core.schema import MIGRATIONS
     from tests.helpers import create, patient
 
     for index in range(4):
         create(client, world["examiner"].token, patient(f"SA-MIGRATE-{index}"))
-    from clinic.core.db import db
-
-    source = db.engine(app)
-    if BACKEND == "postgresql":
-        url = databases.new_database()
-        with sa.create_engine(url).begin() as connection:
-            for table in ("log_checkpoints", "log_nodes", "signing_keys"):
-                connection.exec_driver_sql(f"DROP TABLE {table}")
-            connection.exec_driver_sql("UPDATE alembic_version SET version_num = '0001'")
-            connection.exec_driver_sql("SET session_replication_role = replica")
-            connection.exec_driver_sql("DELETE FROM audit_events")
-            connection.exec_driver_sql("DELETE FROM log_heads")
-    else:
-        url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
-    db_engine = make_engine(url)
-    try:
-        from alembic import command
-        from alembic.config import Config
-
-        config = Config()
-        config.set_main_option(
-            "script_location", alembic_config(app).get_main_option("script_location")
-        )
-        config.attributes["engine"] = db_engine
-        if BACKEND == "sqlite":
-            command.upgrade(config, "0001")
-        with source.connect() as src:
-            # Values as the database returns them, inserted again without type conversion.
-            entries = [
-                dict(row._mapping) for row in src.exec_driver_sql("SELECT * FROM audit_events")
-            ]
-            heads = [dict(row._mapping) for row in src.exec_driver_sql("SELECT * FROM log_heads")]
-            expected = sorted(
-                tuple(row)
-                for row in src.execute(
-                    sa.text(
-                        "SELECT log_name, level, node_index, hash FROM log_nodes WHERE log_name = 'audit'"
-                    )
-                )
+    with db.engine(app).connect() as source:
+        # Values as the database returns them, inserted again without conversion.
+        entries = [
+            dict(row._mapping) for row in source.exec_driver_sql("SELECT * FROM audit_events")
+        ]
+        heads = [dict(row._mapping) for row in source.exec_driver_sql("SELECT * FROM log_heads")]
+        expected = sorted(
+            (row[0], row[1], row[2], bytes(row[3]))
+            for row in source.exec_driver_sql(
+                "SELECT log_name, level, node_index, hash FROM log_nodes WHERE log_name = 'audit'"
             )
-        with db_engine.begin() as target:
+        )
+    url = databases.new_empty_database()
+    engine = make_engine(url)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["engine"] = engine
+        command.upgrade(config, "0001")
+        with engine.begin() as target:
             for table, rows in (("audit_events", entries), ("log_heads", heads)):
                 columns = list(rows[0])
-                insert = sa.text(
-                    f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"
-                )
-                target.execute(insert, rows)
+                names, values = ", ".join(columns), ", ".join(f":{c}" for c in columns)
+                target.execute(sa.text(f"INSERT INTO {table} ({names}) VALUES ({values})"), rows)
         command.upgrade(config, "head")
-        with db_engine.connect() as target:
+        with engine.connect() as target:
             backfilled = sorted(
-                tuple(row)
-                for row in target.execute(
-                    sa.text("SELECT log_name, level, node_index, hash FROM log_nodes")
+                (row[0], row[1], row[2], bytes(row[3]))
+                for row in target.exec_driver_sql(
+                    "SELECT log_name, level, node_index, hash FROM log_nodes"
                 )
             )
-        assert [(r[0], r[1], r[2], bytes(r[3])) for r in backfilled] == [
-            (r[0], r[1], r[2], bytes(r[3])) for r in expected
-        ]
+        assert backfilled == expected
     finally:
-        db_engine.dispose()
+        engine.dispose()
         if BACKEND == "postgresql":
             databases.drop(url)

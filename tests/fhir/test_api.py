@@ -463,3 +463,20 @@ def test_put_with_mismatched_id_or_type_is_refused(client: FlaskClient, world: W
         ).status_code
         == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [("corrected", 201), ("entered-in-error", 201), ("banana", 422)]
+)
+def test_observation_status_uses_the_complete_value_set(
+    client: FlaskClient, world: World, status: str, expected: int
+) -> None:
+    record = create(client, world["examiner"].token, patient())
+    response = api(
+        client,
+        "POST",
+        "/fhir/Observation",
+        world["examiner"].token,
+        observation(record["id"]) | {"status": status},
+    )
+    assert response.status_code == expected

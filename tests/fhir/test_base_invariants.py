@@ -175,6 +175,7 @@ def test_every_extracted_invariant_compiles_and_none_fails_on_a_minimal_resource
         ),
         "Consent": CASES[-3][0],
         "Specimen": {"resourceType": "Specimen", "status": "available"},
+        "Task": json.loads((ROOT / "fhir_profiles/examples/Task-example-custody.json").read_text()),
     }
     for resource_type, invariants in base_invariants().items():
         assert invariants, resource_type
