@@ -2,7 +2,7 @@
 
 from clinic.accounts.models import ApiToken, Organization, User, UserSession
 from clinic.audit.models import AuditEntry
-from clinic.evidence.models import CustodyEvent, EvidenceItem
+from clinic.evidence.models import CustodyEvent, CustodySignature, EvidenceItem
 from clinic.fhir.models import ReferenceIndex, ResourceVersion, StoredResource, TokenIndex
 from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
 
@@ -10,6 +10,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "CustodyEvent",
+    "CustodySignature",
     "EvidenceItem",
     "LogCheckpoint",
     "LogHead",

@@ -112,3 +112,21 @@ def collect_kit(
         )
         uow.session.expunge_all()
         return kit
+
+
+def signature_png(width: int = 300, height: int = 90) -> bytes:
+    """A real signature-like PNG drawn with Pillow."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (width, height), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    draw.line(
+        [(10, height - 20), (60, 15), (110, height - 25), (170, 20), (width - 20, height // 2)],
+        fill=(0, 0, 0, 255),
+        width=3,
+    )
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -66,6 +66,10 @@ class CustodyForm(FlaskForm):
         "Received by (full name, who signs the receipt)", validators=[Optional(), Length(max=200)]
     )
     receiver_organization_id = SelectField("Receiving organisation", validators=[Optional()])
+    # A data: URL of the PNG drawn on the signature pad (static/signature.js).
+    receiver_signature = HiddenField(
+        "Receiver's signature", validators=[Optional(), Length(max=300_000)]
+    )
     second_person = StringField("Second person (username)", validators=[Optional(), Length(max=64)])
     second_person_password = PasswordField(
         "Second person's password", validators=[Optional(), Length(max=1024)]

@@ -102,6 +102,10 @@ class CustodyEvent(Base):
     receiver_name: Mapped[str | None] = mapped_column(sa.String(200))
     receiver_organization: Mapped[str | None] = mapped_column(sa.String(64))
     second_person: Mapped[str | None] = mapped_column(sa.String(64))
+    # SHA-256 of the receiver's signature (PNG in custody_signatures), on transfers.
+    receiver_signature: Mapped[str | None] = mapped_column(
+        sa.ForeignKey("custody_signatures.sha256")
+    )
     note: Mapped[str | None] = mapped_column(sa.Text)
 
     def leaf_fields(self) -> dict[str, object]:
@@ -125,5 +129,18 @@ class CustodyEvent(Base):
             "receiver": self.receiver_name,
             "receiverOrganization": self.receiver_organization,
             "secondPerson": self.second_person,
+            "receiverSignatureSha256": self.receiver_signature,
             "note": self.note,
         }
+
+
+class CustodySignature(Base):
+    """A signature drawn on screen (a receipt), kept byte-exact. Append-only."""
+
+    __tablename__ = "custody_signatures"
+
+    sha256: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    png: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False)
+    width: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    height: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

@@ -33,7 +33,13 @@ from clinic.accounts.models import Organization, User
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.core.clock import utcnow
 from clinic.core.unit_of_work import UnitOfWork
-from clinic.evidence.models import CustodyEvent, CustodyState, EvidenceItem, EvidenceKind
+from clinic.evidence.models import (
+    CustodyEvent,
+    CustodySignature,
+    CustodyState,
+    EvidenceItem,
+    EvidenceKind,
+)
 from clinic.fhir.canonical import CODE_SYSTEM, NAMING_SYSTEM
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore
@@ -98,6 +104,7 @@ class CustodyInput:
     to_person: str | None = None  # check-out: the member of staff taking it
     receiver_name: str | None = None  # transfer: the person signing for it
     receiver_organization_id: str | None = None
+    receiver_signature_png: bytes | None = None  # transfer: drawn on screen by the receiver
     second_person: str | None = None  # destruction: the witness's username
     second_person_password: str | None = None
     note: str | None = None
@@ -375,6 +382,7 @@ def _transfer(
         raise CustodyRefused(
             "Evidence can be transferred to a forensic laboratory.", "receiver_organization_id"
         )
+    signature = store_signature(uow.session, details.receiver_signature_png)
     previous = item.holder
     item.holder, item.location, item.storage_condition = organization.name, None, None
     return {
@@ -382,9 +390,76 @@ def _transfer(
         "to_holder": organization.name,
         "receiver_name": receiver,
         "receiver_organization": organization.id,
+        "receiver_signature": signature,
         "seal_number": seal,
         "is_seal_intact": True,
     }
+
+
+MAX_SIGNATURE_BYTES = 200_000
+MAX_SIGNATURE_SIDE = 2000
+
+
+def store_signature(session: Session, png: bytes | None) -> str:
+    """Keep a receipt signature byte-exact and return its SHA-256. Only a real,
+    reasonably sized PNG is accepted (Pillow, with its decompression-bomb guard)."""
+    import hashlib
+    import io
+    import warnings
+
+    from PIL import Image
+
+    if not png:
+        raise CustodyRefused(
+            "The receiver signs on the screen before the transfer is recorded.",
+            "receiver_signature",
+        )
+    if len(png) > MAX_SIGNATURE_BYTES:
+        raise CustodyRefused("The signature image is too large.", "receiver_signature")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(png), formats=["PNG"]) as image:
+                image.verify()
+                width, height = image.size
+    except Exception as error:
+        raise CustodyRefused("The signature is not a PNG image.", "receiver_signature") from error
+    if not (0 < width <= MAX_SIGNATURE_SIDE and 0 < height <= MAX_SIGNATURE_SIDE):
+        raise CustodyRefused("The signature image has an unexpected size.", "receiver_signature")
+    digest = hashlib.sha256(png).hexdigest()
+    if session.get(CustodySignature, digest) is None:
+        session.add(
+            CustodySignature(
+                sha256=digest, png=png, width=width, height=height, created_at=utcnow()
+            )
+        )
+        session.flush()
+    return digest
+
+
+def signature_for(uow: UnitOfWork, *, actor: Actor, sha256: str) -> bytes:
+    """A receipt signature, for those who may see an event that carries it."""
+    event = uow.session.scalar(
+        sa.select(CustodyEvent).where(CustodyEvent.receiver_signature == sha256).limit(1)
+    )
+    facts = ResourceFacts("CustodyEvent", event.item_id, site_id=event.site_id) if event else None
+    if (
+        event is None
+        or facts is None
+        or not decide(actor, Action.READ, "CustodyEvent", facts).permitted
+    ):
+        raise EvidenceNotFound("There is no such signature here.")
+    signature = uow.session.get(CustodySignature, sha256)
+    assert signature is not None
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.READ,
+            channel="web",
+            actor=actor,
+            entities=(f"CustodySignature/{sha256}",),
+        )
+    )
+    return bytes(signature.png)
 
 
 def _return(

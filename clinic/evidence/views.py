@@ -48,7 +48,13 @@ ACTION_FIELDS = {
     "sealed": ("seal_number", "note"),
     "stored": ("seal_number", "location", "storage_condition", "note"),
     "checked-out": ("seal_number", "to_person", "note"),
-    "transferred": ("seal_number", "receiver_organization_id", "receiver_name", "note"),
+    "transferred": (
+        "seal_number",
+        "receiver_organization_id",
+        "receiver_name",
+        "receiver_signature",
+        "note",
+    ),
     "returned": ("seal_number", "is_seal_intact", "note"),
     "seal-broken": ("note",),
     "destroyed": ("seal_number", "second_person", "second_person_password", "note"),
@@ -185,6 +191,34 @@ def _item_page(item_id: str, failed: CustodyForm | None, status: int) -> Any:
     ), status
 
 
+def _png_from_data_url(value: str | None) -> bytes | None:
+    """The signature pad posts a data: URL; anything else is treated as no signature."""
+    import base64
+    import binascii
+
+    prefix = "data:image/png;base64,"
+    if not value or not value.startswith(prefix):
+        return None
+    try:
+        return base64.b64decode(value[len(prefix) :], validate=True)
+    except binascii.Error:
+        return None
+
+
+@bp.get("/signatures/<sha256>")
+@view_rule(Action.READ, "CustodyEvent")
+def signature(sha256: str) -> Any:
+    from flask import Response
+
+    from clinic.evidence.services import signature_for
+
+    try:
+        png = signature_for(current_uow(), actor=current_actor(), sha256=sha256)
+    except EvidenceNotFound:
+        abort(404)
+    return Response(png, mimetype="image/png", headers={"Content-Disposition": "inline"})
+
+
 def _give_unique_ids(form: CustodyForm, action: str) -> None:
     """Several action forms share a page: each field gets an id of its own, so
     that every label names its own input (screen readers, and clicks on labels)."""
@@ -215,6 +249,7 @@ def custody(item_id: str) -> Any:
         to_person=form.to_person.data,
         receiver_name=form.receiver_name.data,
         receiver_organization_id=form.receiver_organization_id.data or None,
+        receiver_signature_png=_png_from_data_url(form.receiver_signature.data),
         second_person=form.second_person.data,
         second_person_password=form.second_person_password.data,
         note=form.note.data,

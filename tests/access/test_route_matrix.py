@@ -208,6 +208,14 @@ MATRIX: dict[str, list[Call]] = {
             only({"examiner": 404, "custodian": 404, "officer": 404}, 403),
         ),
     ],
+    "evidence.signature": [
+        # Who may see a real signature is tested with the custody tests; here, an unknown one.
+        Call(
+            "GET",
+            lambda s: "/evidence/signatures/" + "0" * 64,
+            only({"examiner": 404, "custodian": 404, "officer": 404}, 403),
+        ),
+    ],
     "evidence.custody": [
         # In role order: the examiner seals; the custodian then finds it sealed already.
         Call(

@@ -93,6 +93,28 @@ def test_a_kit_from_collection_to_the_lab_and_back(
     transfer.get_by_label("Seal number").fill("SEAL-0042")
     transfer.get_by_label("Receiving organisation").select_option(label="Forensic Laboratory")
     transfer.get_by_label("Received by").fill("Dr Ana Lee")
+    # Without a signature the transfer is refused, with the reason next to the pad.
+    transfer.get_by_role("button", name="Transfer to a laboratory").click()
+    assert (
+        "signs on the screen"
+        in page.get_by_role("region", name="Transfer to a laboratory").text_content()
+    )
+    assert page.locator("#item-state").text_content() == "stored"
+    transfer = page.get_by_role("region", name="Transfer to a laboratory")
+    transfer.get_by_label("Seal number").fill("SEAL-0042")
+    transfer.get_by_label("Receiving organisation").select_option(label="Forensic Laboratory")
+    transfer.get_by_label("Received by").fill("Dr Ana Lee")
+    pad = transfer.get_by_role("img", name="Receiver's signature")
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(
+            box["x"] + 20 + step * 30, box["y"] + box["height"] * (0.3 if step % 2 else 0.7)
+        )
+    page.mouse.up()
     transfer.get_by_role("button", name="Transfer to a laboratory").click()
     page.get_by_role("status").filter(has_text="recorded").wait_for()
     assert page.locator("#item-state").text_content() == "transferred"
@@ -107,6 +129,10 @@ def test_a_kit_from_collection_to_the_lab_and_back(
     actions = page.locator("table.chain tbody tr td:nth-child(3)").all_text_contents()
     assert actions == ["collected", "sealed", "stored", "transferred", "returned"]
     assert "Dr Ana Lee" in page.locator("table.chain").text_content()
+    signature = page.get_by_role("link", name="signature")
+    signed = page.request.get(live_server + str(signature.get_attribute("href")))
+    assert signed.status == 200
+    assert signed.body()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Not yet in a signed checkpoint" in page.locator("#chain-status").text_content()
     checkpoint_custody_log(app)
     page.reload()

@@ -31,7 +31,7 @@ from clinic.evidence.services import (
     verify_custody_log,
 )
 from tests.conftest import PASSWORD, World
-from tests.helpers import api, create, patient
+from tests.helpers import api, create, patient, signature_png
 from tests.helpers import collect_kit as collect_via_helper
 
 S = CustodyState
@@ -88,6 +88,7 @@ def valid_details(app: Flask, world: World, item_id: str, action: str) -> dict[s
             "seal_number": seal,
             "receiver_name": "Dr Lee",
             "receiver_organization_id": lab(world),
+            "receiver_signature_png": signature_png(),
         },
         "returned": {"seal_number": "LAB-SEAL-9", "is_seal_intact": True},
         "seal-broken": {"note": "re-examination requested by the lab"},
@@ -417,3 +418,84 @@ def test_the_custody_log_verifies_and_detects_a_changed_event(
         report = verify_custody_log(db.session)
     assert not report.is_valid
     assert "does not match its recorded leaf hash" in (report.problem or "")
+
+
+def _bomb() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("1", (12000, 12000)).save(buffer, format="PNG")  # tiny file, 144 million pixels
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("signature", "message"),
+    [
+        (None, "signs on the screen"),
+        (b"GIF89a not a png", "not a PNG"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "not a PNG"),
+        ("jpeg", "not a PNG"),
+        ("bomb", "not a PNG"),
+        ("huge", "unexpected size"),
+    ],
+)
+def test_a_transfer_needs_a_real_signature(
+    app: Flask, world: World, kit: Any, signature: Any, message: str
+) -> None:
+    import io
+
+    from PIL import Image
+
+    if signature == "jpeg":
+        buffer = io.BytesIO()
+        Image.new("RGB", (200, 60), "white").save(buffer, format="JPEG")
+        signature = buffer.getvalue()
+    elif signature == "bomb":
+        signature = _bomb()
+    elif signature == "huge":
+        signature = signature_png(2500, 80)
+    item_id = kit.items[0].id
+    bring_to(app, world, item_id, S.STORED)
+    details = valid_details(app, world, item_id, "transferred") | {
+        "receiver_signature_png": signature
+    }
+    with pytest.raises(CustodyRefused) as refused:
+        act(app, "custodian", item_id, "transferred", **details)
+    assert message in refused.value.message
+    assert item(app, item_id).state == S.STORED.value
+
+
+def test_the_signature_is_kept_byte_exact_and_hashed_into_the_log(
+    app: Flask, client: FlaskClient, world: World, kit: Any
+) -> None:
+    import hashlib
+
+    from tests.helpers import login
+
+    item_id = kit.items[0].id
+    bring_to(app, world, item_id, S.TRANSFERRED)
+    with app.app_context():
+        event = db.session.scalar(
+            sa.select(CustodyEvent).where(
+                CustodyEvent.item_id == item_id, CustodyEvent.action == "transferred"
+            )
+        )
+        assert event is not None
+        digest = event.receiver_signature
+        assert event.leaf_fields()["receiverSignatureSha256"] == digest
+    assert digest == hashlib.sha256(signature_png()).hexdigest()
+    for username, status in (
+        ("custodian", 200),
+        ("examiner", 200),
+        ("examiner.south", 404),
+        ("counsellor", 403),
+    ):
+        browser = app.test_client()
+        login(browser, username, PASSWORD)
+        response = browser.get(f"/evidence/signatures/{digest}")
+        assert response.status_code == status, username
+        if status == 200:
+            assert response.data == signature_png()
+            assert response.mimetype == "image/png"

@@ -66,6 +66,15 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_evidence_items_site_id"), ["site_id"], unique=False)
 
     op.create_table(
+        "custody_signatures",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column("png", sa.LargeBinary(), nullable=False),
+        sa.Column("width", sa.Integer(), nullable=False),
+        sa.Column("height", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("sha256", name=op.f("pk_custody_signatures")),
+    )
+    op.create_table(
         "custody_events",
         sa.Column(
             "id",
@@ -91,11 +100,17 @@ def upgrade() -> None:
         sa.Column("receiver_name", sa.String(length=200), nullable=True),
         sa.Column("receiver_organization", sa.String(length=64), nullable=True),
         sa.Column("second_person", sa.String(length=64), nullable=True),
+        sa.Column("receiver_signature", sa.String(length=64), nullable=True),
         sa.Column("note", sa.Text(), nullable=True),
         sa.ForeignKeyConstraint(
             ["item_id"],
             ["evidence_items.id"],
             name=op.f("fk_custody_events_item_id_evidence_items"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["receiver_signature"],
+            ["custody_signatures.sha256"],
+            name=op.f("fk_custody_events_receiver_signature_custody_signatures"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_custody_events")),
         sa.UniqueConstraint("log_index", name=op.f("uq_custody_events_log_index")),
@@ -107,10 +122,11 @@ def upgrade() -> None:
 
 def _protect_tables() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        op.execute(
-            "CREATE TRIGGER custody_events_append_only BEFORE UPDATE OR DELETE ON custody_events FOR EACH ROW EXECUTE FUNCTION clinic_refuse_change()"
-        )
-        for table in ("custody_events", "evidence_items"):
+        for table in ("custody_events", "custody_signatures"):
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table} FOR EACH ROW EXECUTE FUNCTION clinic_refuse_change()"
+            )
+        for table in ("custody_events", "custody_signatures", "evidence_items"):
             op.execute(
                 f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table} FOR EACH STATEMENT EXECUTE FUNCTION clinic_refuse_change()"
             )
@@ -118,10 +134,11 @@ def _protect_tables() -> None:
             "CREATE TRIGGER evidence_items_no_delete BEFORE DELETE ON evidence_items FOR EACH ROW EXECUTE FUNCTION clinic_refuse_change()"
         )
     else:
-        op.execute(
-            "CREATE TRIGGER custody_events_no_update BEFORE UPDATE ON custody_events BEGIN SELECT RAISE(ABORT, 'UPDATE on custody_events is not allowed: the table is append-only'); END"
-        )
-        for table in ("custody_events", "evidence_items"):
+        for table in ("custody_events", "custody_signatures"):
+            op.execute(
+                f"CREATE TRIGGER {table}_no_update BEFORE UPDATE ON {table} BEGIN SELECT RAISE(ABORT, 'UPDATE on {table} is not allowed: the table is append-only'); END"
+            )
+        for table in ("custody_events", "custody_signatures", "evidence_items"):
             op.execute(
                 f"CREATE TRIGGER {table}_no_delete BEFORE DELETE ON {table} BEGIN SELECT RAISE(ABORT, 'DELETE on {table} is not allowed'); END"
             )
@@ -132,6 +149,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_custody_events_item_id"))
 
     op.drop_table("custody_events")
+    op.drop_table("custody_signatures")
     with op.batch_alter_table("evidence_items", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_evidence_items_site_id"))
         batch_op.drop_index(batch_op.f("ix_evidence_items_patient_id"))

@@ -1,0 +1,54 @@
+// Signature pad for receipts: draw with a finger, stylus or mouse; the drawing is
+// posted as a PNG data: URL in the hidden field named by data-signature-for.
+// Served from our own origin, so the strict Content-Security-Policy allows it.
+(function () {
+  "use strict";
+  document.querySelectorAll("canvas[data-signature-for]").forEach(function (canvas) {
+    var field = document.getElementById(canvas.dataset.signatureFor);
+    var form = canvas.closest("form");
+    var clear = document.querySelector('[data-clear-signature="' + canvas.id + '"]');
+    var context = canvas.getContext("2d");
+    var drawing = false;
+    var drawn = false;
+    context.lineWidth = 2.5;
+    context.lineCap = "round";
+    context.strokeStyle = "#000";
+
+    function point(event) {
+      var box = canvas.getBoundingClientRect();
+      return {
+        x: (event.clientX - box.left) * (canvas.width / box.width),
+        y: (event.clientY - box.top) * (canvas.height / box.height),
+      };
+    }
+    canvas.addEventListener("pointerdown", function (event) {
+      drawing = true;
+      canvas.setPointerCapture(event.pointerId);
+      var p = point(event);
+      context.beginPath();
+      context.moveTo(p.x, p.y);
+      event.preventDefault();
+    });
+    canvas.addEventListener("pointermove", function (event) {
+      if (!drawing) return;
+      var p = point(event);
+      context.lineTo(p.x, p.y);
+      context.stroke();
+      drawn = true;
+      event.preventDefault();
+    });
+    ["pointerup", "pointercancel", "pointerleave"].forEach(function (name) {
+      canvas.addEventListener(name, function () { drawing = false; });
+    });
+    if (clear) {
+      clear.addEventListener("click", function () {
+        context.clearRect(0, 0, canvas.width, canvas.height);
+        drawn = false;
+        field.value = "";
+      });
+    }
+    form.addEventListener("submit", function () {
+      field.value = drawn ? canvas.toDataURL("image/png") : "";
+    });
+  });
+})();
