@@ -22,6 +22,7 @@ from clinic.accounts.models import ApiToken, Organization, User, UserSession
 from clinic.audit.models import AuditEntry
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.clock import utcnow
+from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.canonical import CODE_SYSTEM, ORGANIZATION_CODE_SYSTEM
 from clinic.fhir.profiles import ProfileRegistry
@@ -37,13 +38,8 @@ MIN_PASSWORD_LENGTH = 12
 TOKEN_PREFIX = "fct_"  # noqa: S105 - a marker that helps secret scanners, not a secret
 
 
-class AccountError(Exception):
-    """A refusal with a message fit to show to the person who asked."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
+class AccountError(DomainError):
+    """A refusal about accounts, organisations, sessions or tokens."""
 
 
 class LoginRefused(AccountError):

@@ -32,6 +32,7 @@ from clinic.access.roles import OrganizationKind, Role
 from clinic.accounts.models import Organization, User
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.core.clock import utcnow
+from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.evidence.models import (
     CustodyEvent,
@@ -64,13 +65,8 @@ CUSTODY_TRANSITIONS: dict[str, tuple[frozenset[CustodyState], CustodyState]] = {
 NEEDS_INTACT_SEAL = frozenset({"stored", "checked-out", "transferred", "destroyed"})
 
 
-class CustodyRefused(Exception):
+class CustodyRefused(DomainError):
     """An action the chain of custody does not allow; the message says why."""
-
-    def __init__(self, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class EvidenceNotFound(CustodyRefused):
