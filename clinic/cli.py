@@ -252,7 +252,7 @@ def audit_verify() -> None:
     if report.is_valid:
         click.echo(
             f"audit log verified: {report.size} events, root matches, "
-            f"{report.checkpoints} signed checkpoints verify"
+            f"{report.checkpoints} signed checkpoint(s) verify"
         )
         return
     click.echo(f"audit log NOT valid: {report.problem}", err=True)
@@ -280,6 +280,7 @@ def audit_proof(log_index: int, out_dir: Path) -> None:
         except LedgerError as error:
             raise click.ClickException(str(error)) from error
         event = entry.leaf_fields()
+        _audit_operator(uow, EventKind.EXPORT, f"AuditEvent/{entry.id}")
     out_dir.mkdir(parents=True, exist_ok=True)
     event_file = out_dir / f"audit-{log_index}.json"
     proof_file = out_dir / f"audit-{log_index}.tlog-proof"

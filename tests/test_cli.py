@@ -175,3 +175,22 @@ def test_audit_verify(run) -> None:  # type: ignore[no-untyped-def]
     result = run("audit", "verify")
     assert result.exit_code == 0
     assert "audit log verified" in result.output
+
+
+def test_audit_proof_exports_a_verifiable_entry_and_is_audited(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from clinic.ledger.standalone import main as verify_main
+
+    refused = run("audit", "proof", "0", "--out", str(tmp_path))
+    assert refused.exit_code != 0
+    assert "no checkpoint" in refused.output
+    key = run("keys", "generate").output.strip().splitlines()[-1]
+    assert run("log", "checkpoint").exit_code == 0
+    exported = run("audit", "proof", "2", "--out", str(tmp_path))
+    assert exported.exit_code == 0, exported.output
+    assert (
+        verify_main(
+            ["--key", key, str(tmp_path / "audit-2.json"), str(tmp_path / "audit-2.tlog-proof")]
+        )
+        == 0
+    )
+    assert "1 signed checkpoint(s) verify" in run("audit", "verify").output
