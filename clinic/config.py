@@ -39,6 +39,9 @@ DEFAULTS: dict[str, Any] = {
     # Set it once, to a name you control (e.g. your clinic's domain), before the
     # first checkpoint is signed; it is in every checkpoint and proof.
     "LOG_ORIGIN_PREFIX": "clinic.invalid",
+    # Evidence handed to a lab (or, later, police) and not back within this many days
+    # is shown as overdue to custodians. One limit for the deployment for now.
+    "TRANSFER_OVERDUE_DAYS": 60,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
 }
 
@@ -55,6 +58,7 @@ _ENVIRONMENT: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": lambda v: v.lower() in {"1", "true", "yes"},
     "TRUSTED_PROXIES": int,
     "LOG_ORIGIN_PREFIX": str,
+    "TRANSFER_OVERDUE_DAYS": int,
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name

@@ -640,8 +640,15 @@ def verify_custody_log(session: Session, origin: str | None = None) -> Any:
 # -- reading, for the screens ----------------------------------------------------------
 
 
-def list_items(uow: UnitOfWork, *, actor: Actor, state: str | None = None) -> list[EvidenceItem]:
-    """The evidence of the actor's site, newest activity first."""
+def list_items(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    state: str | None = None,
+    overdue_before: datetime | None = None,
+) -> list[EvidenceItem]:
+    """The evidence of the actor's site, newest activity first. With
+    `overdue_before`: only items transferred out before that moment and not back."""
     from clinic.access import search_scope
 
     decision = require(actor, Action.SEARCH, "EvidenceItem")
@@ -655,6 +662,11 @@ def list_items(uow: UnitOfWork, *, actor: Actor, state: str | None = None) -> li
         query = query.where(EvidenceItem.site_id.in_(sites))
     if state:
         query = query.where(EvidenceItem.state == state)
+    if overdue_before is not None:
+        query = query.where(
+            EvidenceItem.state == CustodyState.TRANSFERRED.value,
+            EvidenceItem.last_event_at < overdue_before,
+        )
     items = [
         i
         for i in uow.session.scalars(query)

@@ -3,6 +3,7 @@ actions and the verified chain for custodians."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import segno
@@ -13,6 +14,7 @@ from markupsafe import Markup
 from clinic.access import Action
 from clinic.access.roles import OrganizationKind
 from clinic.accounts.models import Organization
+from clinic.core.clock import utcnow
 from clinic.core.web import current_actor, current_uow, source_address, view_rule
 from clinic.evidence.forms import CollectForm, CustodyForm
 from clinic.evidence.models import CustodyState, EvidenceKind
@@ -67,9 +69,23 @@ def items() -> Any:
     state = request.args.get("state") or None
     if state and state not in {s.value for s in CustodyState}:
         state = None
-    found = list_items(current_uow(), actor=current_actor(), state=state)
+    limit = timedelta(days=current_app.config["TRANSFER_OVERDUE_DAYS"])
+    overdue_before = utcnow() - limit
+    only_overdue = request.args.get("overdue") == "1"
+    found = list_items(
+        current_uow(),
+        actor=current_actor(),
+        state=state,
+        overdue_before=overdue_before if only_overdue else None,
+    )
     return render_template(
-        "evidence/items.html", items=found, state=state, states=[s.value for s in CustodyState]
+        "evidence/items.html",
+        items=found,
+        state=state,
+        states=[s.value for s in CustodyState],
+        only_overdue=only_overdue,
+        overdue_before=overdue_before,
+        overdue_days=limit.days,
     )
 
 

@@ -499,3 +499,30 @@ def test_the_signature_is_kept_byte_exact_and_hashed_into_the_log(
         if status == 200:
             assert response.data == signature_png()
             assert response.mimetype == "image/png"
+
+
+def test_transfers_not_back_within_the_limit_show_as_overdue(
+    app: Flask, world: World, kit: Any
+) -> None:
+    from tests.helpers import login
+
+    late, recent = kit.items[0].id, kit.items[1].id
+    bring_to(app, world, late, S.TRANSFERRED)
+    bring_to(app, world, recent, S.TRANSFERRED)
+    with app.app_context():
+        db.session.execute(
+            sa.update(EvidenceItem)
+            .where(EvidenceItem.id == late)
+            .values(
+                last_event_at=datetime.now(UTC)
+                - timedelta(days=app.config["TRANSFER_OVERDUE_DAYS"] + 1)
+            )
+        )
+        db.session.commit()
+    browser = app.test_client()
+    login(browser, "custodian", PASSWORD)
+    page = browser.get("/evidence/?overdue=1").get_data(as_text=True)
+    assert item(app, late).label in page
+    assert item(app, recent).label not in page
+    everything = browser.get("/evidence/").get_data(as_text=True)
+    assert everything.count("overdue</strong>") == 1
