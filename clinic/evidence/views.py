@@ -173,16 +173,7 @@ def _item_page(item_id: str, failed: CustodyForm | None, status: int) -> Any:
         record, events = chain_of(uow, actor=actor, item_id=item_id)
     except EvidenceNotFound:
         abort(404)
-    receivers = [
-        (org.id, org.name)
-        for org in uow.session.scalars(
-            sa.select(Organization)
-            .where(
-                Organization.kind == OrganizationKind.LAB.value, Organization.is_active.is_(True)
-            )
-            .order_by(Organization.name)
-        )
-    ]
+    receivers = _lab_receivers()
     forms = {}
     for action in available_actions(actor, record):
         form = (
@@ -205,6 +196,16 @@ def _item_page(item_id: str, failed: CustodyForm | None, status: int) -> Any:
         labels=ACTION_LABELS,
         proof=proof,
     ), status
+
+
+def _lab_receivers() -> list[tuple[str, str]]:
+    """Active laboratories evidence may be transferred to, for the transfer form."""
+    labs = current_uow().session.scalars(
+        sa.select(Organization)
+        .where(Organization.kind == OrganizationKind.LAB.value, Organization.is_active.is_(True))
+        .order_by(Organization.name)
+    )
+    return [(org.id, org.name) for org in labs]
 
 
 def _png_from_data_url(value: str | None) -> bytes | None:
@@ -247,13 +248,7 @@ def _give_unique_ids(form: CustodyForm, action: str) -> None:
 @view_rule(Action.READ, "EvidenceItem")
 def custody(item_id: str) -> Any:
     uow = current_uow()
-    receivers = [
-        (org.id, org.name)
-        for org in uow.session.scalars(
-            sa.select(Organization).where(Organization.kind == OrganizationKind.LAB.value)
-        )
-    ]
-    form = CustodyForm(receivers=receivers)
+    form = CustodyForm(receivers=_lab_receivers())
     if not form.validate_on_submit():
         return _item_page(item_id, form, 422)
     action = form.action.data or ""

@@ -139,7 +139,7 @@ class ResourceStore:
         logical_id = logical_id or str(uuid.uuid4())
         now = _to_millisecond(utcnow())
         content = self._prepare(data, logical_id, 1, now, previous_labels=())
-        version = self._write(content, site_id, author_id, now, "create")
+        version = self._write(content, site_id, author_id, now, head=None)
         return version
 
     def update(
@@ -173,7 +173,7 @@ class ResourceStore:
         content = self._prepare(
             data, logical_id, head.version_id + 1, now, previous_labels=tuple(head.security_labels)
         )
-        return self._write(content, head.site_id, author_id, now, "update")
+        return self._write(content, head.site_id, author_id, now, head=head)
 
     def _prepare(
         self,
@@ -221,24 +221,25 @@ class ResourceStore:
         site_id: str | None,
         author_id: str | None,
         now: datetime,
-        change: str,
+        *,
+        head: StoredResource | None,
     ) -> StoredVersion:
+        """Write a version; `head` is the locked head row of an update, None to create."""
         resource_type, logical_id = content["resourceType"], content["id"]
+        change = "create" if head is None else "update"
         version_id = int(content["meta"]["versionId"])
         labels = sorted(
             f"{label.get('system')}|{label.get('code')}"
             for label in content["meta"].get("security", [])
         )
         subject = _subject_of(content)
-        if change == "create":
+        if head is None:
             if self.session.get(StoredResource, (resource_type, logical_id)) is not None:
                 raise FhirError.single(
                     409, "duplicate", f"{resource_type}/{logical_id} already exists"
                 )
             head = StoredResource(resource_type=resource_type, logical_id=logical_id)
             self.session.add(head)
-        else:
-            head = self._head(resource_type, logical_id)  # type: ignore[assignment]
         head.version_id = version_id
         head.last_updated = now
         head.site_id = site_id
