@@ -2,13 +2,22 @@
 
 from clinic.accounts.models import ApiToken, Organization, User, UserSession
 from clinic.audit.models import AuditEntry
-from clinic.evidence.models import CustodyEvent, CustodySignature, EvidenceItem
+from clinic.cases.models import Case, ReportingModeChange
+from clinic.evidence.models import (
+    CustodyEvent,
+    CustodySignature,
+    EvidenceItem,
+    RetentionRule,
+    SiteEvidencePolicy,
+    StorageLocation,
+)
 from clinic.fhir.models import ReferenceIndex, ResourceVersion, StoredResource, TokenIndex
 from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
 
 __all__ = [
     "ApiToken",
     "AuditEntry",
+    "Case",
     "CustodyEvent",
     "CustodySignature",
     "EvidenceItem",
@@ -17,8 +26,12 @@ __all__ = [
     "LogNode",
     "Organization",
     "ReferenceIndex",
+    "ReportingModeChange",
     "ResourceVersion",
+    "RetentionRule",
     "SigningKey",
+    "SiteEvidencePolicy",
+    "StorageLocation",
     "StoredResource",
     "TokenIndex",
     "User",

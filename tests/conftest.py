@@ -73,9 +73,18 @@ PEOPLE = (
 )
 
 
+STORAGE_LOCATIONS = (
+    ("NORTH", "Store A, shelf 2", "ambient"),
+    ("NORTH", "Store A, freezer 2", "freezer"),
+    ("NORTH", "Fridge 1", "fridge"),
+    ("SOUTH", "South store", "ambient"),
+)
+
+
 def _seed(app: Flask) -> World:
     from clinic.accounts.services import actor_for, create_organization, create_token, create_user
     from clinic.cli import unit_of_work
+    from clinic.evidence.models import StorageLocation
 
     world = World()
     with app.app_context(), unit_of_work() as uow:
@@ -95,6 +104,15 @@ def _seed(app: Flask) -> World:
             )
             issued = create_token(uow, actor=actor_for(user), name="tests", days=30, max_days=365)
             world.people[username] = Person(username, role, code, user.id, issued.secret)
+        for code, name, condition in STORAGE_LOCATIONS:
+            uow.session.add(
+                StorageLocation(
+                    site_id=world.organizations[code],
+                    name=name,
+                    condition=condition,
+                    is_active=True,
+                )
+            )
     return world
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -78,8 +79,42 @@ def login(client: FlaskClient, username: str, password: str) -> TestResponse:
     )
 
 
+@dataclass(frozen=True)
+class OpenedCase:
+    id: str
+    reference: str
+    patient_id: str
+
+
+def open_case(app: Any, username: str = "examiner", **registration: Any) -> OpenedCase:
+    """Register a survivor through the cases service, as an examiner does (anonymous
+    adult, unreported-anonymous, unless told otherwise)."""
+    import sqlalchemy as sa
+
+    from clinic.accounts.models import User
+    from clinic.accounts.services import actor_for
+    from clinic.cases.models import ReportingMode
+    from clinic.cases.services import Registration, register_survivor
+    from clinic.cli import unit_of_work
+
+    fields: dict[str, Any] = {
+        "is_anonymous": True,
+        "reporting_mode": ReportingMode.ANONYMOUS,
+        "age_years": 30,
+    } | registration
+    with app.app_context(), unit_of_work() as uow:
+        user = uow.session.scalar(sa.select(User).where(User.username == username))
+        case = register_survivor(
+            uow,
+            app.extensions["clinic.profiles"],
+            actor=actor_for(user),
+            registration=Registration(**fields),
+        )
+        return OpenedCase(case.id, case.reference, case.patient_id)
+
+
 def collect_kit(
-    app: Any, username: str, patient_id: str, kinds: tuple[str, ...] = ("swab", "swab", "blood")
+    app: Any, username: str, case_id: str, kinds: tuple[str, ...] = ("swab", "swab", "blood")
 ) -> Any:
     """Collect a kit through the evidence service, as an examiner does at the exam."""
     import sqlalchemy as sa
@@ -106,7 +141,7 @@ def collect_kit(
             uow,
             app.extensions["clinic.profiles"],
             actor=actor_for(user),
-            patient_id=patient_id,
+            case_id=case_id,
             kit_name="Sexual assault evidence kit",
             items=specs,
         )

@@ -40,11 +40,21 @@ class Scope(StrEnum):
 
 # Kinds of thing the decision point knows. FHIR resource types are stored clinical
 # or directory content; the others are operational records.
-CLINICAL_KINDS = frozenset({"Patient", "Observation", "Specimen"})
+CLINICAL_KINDS = frozenset({"Patient", "EpisodeOfCare", "Observation", "Specimen"})
 DIRECTORY_KINDS = frozenset({"Organization"})
 # EvidenceItem is what custodians handle (label, kind, container, seal, location),
 # without the Specimen's clinical detail (patient, body site).
-OPERATIONAL_KINDS = frozenset({"User", "ApiToken", "AuditEvent", "EvidenceItem", "CustodyEvent"})
+OPERATIONAL_KINDS = frozenset(
+    {
+        "User",
+        "ApiToken",
+        "AuditEvent",
+        "EvidenceItem",
+        "CustodyEvent",
+        "StorageLocation",  # places in a site's evidence store
+        "RetentionRule",  # a site's retention rules and evidence deadlines
+    }
+)
 KNOWN_KINDS = CLINICAL_KINDS | DIRECTORY_KINDS | OPERATIONAL_KINDS
 
 _READ = frozenset({Action.READ, Action.SEARCH})
@@ -57,6 +67,7 @@ _MANAGE = frozenset({Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE})
 BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
     Role.EXAMINER: {
         "Patient": (_CLINICAL_WRITE, Scope.OWN_SITE),
+        "EpisodeOfCare": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Observation": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Specimen": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "EvidenceItem": (_READ | {Action.CREATE}, Scope.OWN_SITE),
@@ -68,12 +79,16 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         # Identity and contact details of survivors at their site, never forensic
         # findings. The consent issue narrows this to survivors in their care.
         "Patient": (_READ, Scope.OWN_SITE),
+        # The case (its reference, reporting mode and proxy): not forensic detail.
+        "EpisodeOfCare": (_READ, Scope.OWN_SITE),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
     Role.CUSTODIAN: {
         "EvidenceItem": (_READ | {Action.UPDATE}, Scope.OWN_SITE),
         "CustodyEvent": (_READ | {Action.CREATE}, Scope.OWN_SITE),
+        "StorageLocation": (_MANAGE, Scope.OWN_SITE),
+        "RetentionRule": (_READ, Scope.OWN_SITE),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
@@ -84,6 +99,7 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
     Role.ADMIN: {
         "Organization": (_MANAGE, Scope.ALL),
         "User": (_MANAGE, Scope.ALL),
+        "RetentionRule": (_MANAGE, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
     Role.AUDITOR: {
@@ -97,9 +113,18 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
 # Which custody actions each role may record (DESIGN.md sections 4 and 6):
 # examiners collect and seal at the exam; custodians do everything after.
 CUSTODY_OPERATIONS: dict[Role, frozenset[str]] = {
-    Role.EXAMINER: frozenset({"collected", "declined", "sealed"}),
+    Role.EXAMINER: frozenset({"collected", "declined", "sealed", "retention-extended"}),
     Role.CUSTODIAN: frozenset(
-        {"sealed", "stored", "checked-out", "transferred", "returned", "seal-broken", "destroyed"}
+        {
+            "sealed",
+            "stored",
+            "checked-out",
+            "transferred",
+            "returned",
+            "seal-broken",
+            "destroyed",
+            "retention-extended",
+        }
     ),
 }
 

@@ -182,3 +182,85 @@ def user(user_id: str) -> Any:
     elif form.is_submitted():
         status = 422
     return render_template("admin/user.html", account=account, form=form), status
+
+
+@bp.route("/organizations/<organization_id>/retention", methods=["GET", "POST"])
+@view_rule(Action.UPDATE, "RetentionRule")
+def retention(organization_id: str) -> Any:
+    """A site's retention rules by reporting mode and age group, and its deadlines."""
+    from clinic.cases.models import ReportingMode
+    from clinic.evidence.forms import retention_form_class
+    from clinic.evidence.models import AgeGroup, CountedFrom
+    from clinic.evidence.retention import (
+        RetentionRefused,
+        RetentionTerms,
+        SiteDeadlines,
+        rules_for_site,
+        set_site_retention,
+        site_deadlines,
+    )
+
+    uow = current_uow()
+    site = uow.session.get(Organization, organization_id)
+    if site is None or site.kind != OrganizationKind.SITE.value:
+        abort(404)
+    form = retention_form_class()()
+    keys = [(mode, group) for mode in ReportingMode for group in AgeGroup]
+    if not form.is_submitted():
+        rules = rules_for_site(uow.session, site.id)
+        deadlines = site_deadlines(
+            uow.session, site.id, current_app.config["TRANSFER_OVERDUE_DAYS"]
+        )
+        for mode, group in keys:
+            terms = rules[(mode, group)]
+            form[f"{mode.value}_{group.value}_years"].data = terms.years
+            form[f"{mode.value}_{group.value}_months"].data = terms.months
+            form[f"{mode.value}_{group.value}_from"].data = terms.counted_from.value
+        form.transfer_limit_days.data = deadlines.transfer_limit_days
+        form.objection_extension_months.data = deadlines.objection_extension_months
+        form.coming_due_days.data = deadlines.coming_due_days
+    status = 200
+    if form.validate_on_submit():
+        rules = {
+            (mode, group): RetentionTerms(
+                form[f"{mode.value}_{group.value}_years"].data,
+                form[f"{mode.value}_{group.value}_months"].data,
+                CountedFrom(form[f"{mode.value}_{group.value}_from"].data),
+            )
+            for mode, group in keys
+        }
+        try:
+            set_site_retention(
+                uow,
+                actor=current_actor(),
+                site_id=site.id,
+                rules=rules,
+                deadlines=SiteDeadlines(
+                    form.transfer_limit_days.data,
+                    form.objection_extension_months.data,
+                    form.coming_due_days.data,
+                ),
+            )
+        except RetentionRefused as refused:
+            name = refused.field or ""
+            for candidate in (name, f"{name.replace('-', '_')}_years", "transfer_limit_days"):
+                if candidate in form:
+                    target = form[candidate]
+                    break
+            target.errors.append(refused.message)
+            status = 422
+        else:
+            flash(f"Retention for {site.name} is saved. It applies to kits sealed from now on.")
+            return redirect(url_for("admin.retention", organization_id=site.id))
+    elif form.is_submitted():
+        status = 422
+    rows = [
+        (
+            f"{mode.value.capitalize()}, {group.value}",
+            form[f"{mode.value}_{group.value}_years"],
+            form[f"{mode.value}_{group.value}_months"],
+            form[f"{mode.value}_{group.value}_from"],
+        )
+        for mode, group in keys
+    ]
+    return render_template("admin/retention.html", site=site, form=form, rows=rows), status

@@ -35,7 +35,7 @@ class ItemRow(Form):
 
 
 class CollectForm(FlaskForm):
-    patient_id = SelectField("Survivor (case reference)", validators=[DataRequired()])
+    case_id = SelectField("Case reference", validators=[DataRequired()])
     kit_name = StringField(
         "Kit", default="Sexual assault evidence kit", validators=[DataRequired(), Length(max=120)]
     )
@@ -43,24 +43,14 @@ class CollectForm(FlaskForm):
 
     def __init__(self, *args: Any, cases: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.patient_id.choices = [SelectChoice(pid, label) for pid, label in cases]
+        self.case_id.choices = [SelectChoice(cid, label) for cid, label in cases]
 
 
 class CustodyForm(FlaskForm):
     action = HiddenField(validators=[DataRequired()])
     seal_number = StringField("Seal number", validators=[Optional(), Length(max=40)])
     is_seal_intact = BooleanField("The seal is intact")
-    location = StringField("Location (store, shelf, box)", validators=[Optional(), Length(max=200)])
-    storage_condition = SelectField(
-        "Condition",
-        choices=[
-            SelectChoice("", "—"),
-            SelectChoice("ambient", "Ambient"),
-            SelectChoice("fridge", "Fridge"),
-            SelectChoice("freezer", "Freezer"),
-        ],
-        validators=[Optional()],
-    )
+    location = SelectField("Storage location", validators=[Optional()])
     to_person = StringField("Taken by (username)", validators=[Optional(), Length(max=64)])
     receiver_name = StringField(
         "Received by (full name, who signs the receipt)", validators=[Optional(), Length(max=200)]
@@ -76,8 +66,93 @@ class CustodyForm(FlaskForm):
     )
     note = StringField("Note", validators=[Optional(), Length(max=500)])
 
-    def __init__(self, *args: Any, receivers: list[tuple[str, str]], **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        receivers: list[tuple[str, str]],
+        locations: list[tuple[str, str]],
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.location.choices = [SelectChoice("", "—")] + [
+            SelectChoice(name, f"{name} ({condition})") for name, condition in locations
+        ]
         self.receiver_organization_id.choices = [SelectChoice("", "—")] + [
             SelectChoice(i, n) for i, n in receivers
         ]
+
+
+CONDITIONS = [
+    SelectChoice("ambient", "Ambient"),
+    SelectChoice("fridge", "Fridge"),
+    SelectChoice("freezer", "Freezer"),
+]
+
+
+class LocationForm(FlaskForm):
+    name = StringField(
+        "Name (store, fridge or shelf, box)", validators=[DataRequired(), Length(max=200)]
+    )
+    condition = SelectField("Keeps items", choices=CONDITIONS, validators=[DataRequired()])
+
+
+class RetireLocationForm(FlaskForm):
+    location_id = HiddenField(validators=[DataRequired()])
+
+
+class ExtendRetentionForm(FlaskForm):
+    reason = StringField(
+        "How the survivor objected, and when", validators=[DataRequired(), Length(max=500)]
+    )
+
+
+def retention_form_class() -> type[FlaskForm]:
+    """The site retention form: years, months and start for each reporting mode and
+    age group, and the site's evidence deadlines."""
+    from wtforms import IntegerField
+    from wtforms.validators import InputRequired, NumberRange
+
+    from clinic.cases.models import ReportingMode
+    from clinic.evidence.models import AgeGroup
+
+    class RetentionForm(FlaskForm):
+        transfer_limit_days = IntegerField(
+            "Days an item may stay with a lab or police before it shows as overdue",
+            validators=[InputRequired(), NumberRange(min=1, max=3650)],
+        )
+        objection_extension_months = IntegerField(
+            "Months a survivor's objection adds to the disposal date",
+            validators=[InputRequired(), NumberRange(min=1, max=1200)],
+        )
+        coming_due_days = IntegerField(
+            "Days before the disposal date that a kit shows as coming due",
+            validators=[InputRequired(), NumberRange(min=1, max=3650)],
+        )
+
+    for mode in ReportingMode:
+        for group in AgeGroup:
+            key = f"{mode.value}_{group.value}"
+            label = f"{mode.value.capitalize()}, {group.value}"
+            setattr(
+                RetentionForm,
+                f"{key}_years",
+                IntegerField(
+                    f"{label}: years", validators=[InputRequired(), NumberRange(min=0, max=100)]
+                ),
+            )
+            setattr(
+                RetentionForm,
+                f"{key}_months",
+                IntegerField(
+                    f"{label}: months", validators=[InputRequired(), NumberRange(min=0, max=11)]
+                ),
+            )
+            choices = [SelectChoice("collection", "from collection")]
+            if group is AgeGroup.MINOR:
+                choices.append(SelectChoice("majority", "from her 18th birthday"))
+            setattr(
+                RetentionForm,
+                f"{key}_from",
+                SelectField(f"{label}: counted", choices=choices, validators=[DataRequired()]),
+            )
+    return RetentionForm

@@ -44,6 +44,7 @@ class EvidenceItem(Base):
         sa.ForeignKey("organizations.id"), nullable=False, index=True
     )
     patient_id: Mapped[str] = mapped_column(sa.String(64), nullable=False, index=True)
+    case_id: Mapped[str | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
     kit_id: Mapped[str | None] = mapped_column(sa.ForeignKey("evidence_items.id"), index=True)
     label: Mapped[str] = mapped_column(sa.String(40), nullable=False, unique=True)
     kind: Mapped[str] = mapped_column(sa.String(16), nullable=False)
@@ -107,6 +108,8 @@ class CustodyEvent(Base):
         sa.ForeignKey("custody_signatures.sha256")
     )
     note: Mapped[str | None] = mapped_column(sa.Text)
+    # On sealing and on retention changes: the date from which the item may be destroyed.
+    disposal_due: Mapped[date | None] = mapped_column(sa.Date)
 
     def leaf_fields(self) -> dict[str, object]:
         """What the custody log hashes: the facts of the event, and no clinical
@@ -114,7 +117,7 @@ class CustodyEvent(Base):
         reveals nothing about anyone else."""
         from clinic.core.clock import isoformat
 
-        return {
+        fields: dict[str, object] = {
             "item": self.item_label,
             "action": self.action,
             "at": isoformat(self.occurred_at),
@@ -132,6 +135,11 @@ class CustodyEvent(Base):
             "receiverSignatureSha256": self.receiver_signature,
             "note": self.note,
         }
+        # Added only when set, so that events recorded before retention existed
+        # keep the leaf bytes they were logged with.
+        if self.disposal_due is not None:
+            fields["disposalDue"] = self.disposal_due.isoformat()
+        return fields
 
 
 class CustodySignature(Base):
@@ -144,3 +152,83 @@ class CustodySignature(Base):
     width: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     height: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class AgeGroup(StrEnum):
+    ADULT = "adult"
+    MINOR = "minor"
+
+
+class CountedFrom(StrEnum):
+    COLLECTION = "collection"  # the day the kit was collected
+    MAJORITY = "majority"  # the survivor's 18th birthday (minors only)
+
+
+class RetentionRule(Base):
+    """How long a site keeps evidence, by the case's reporting mode and the
+    survivor's age group. Set by the site's administrators; a change applies to
+    kits sealed afterwards (a date once given to a survivor is never shortened)."""
+
+    __tablename__ = "retention_rules"
+
+    site_id: Mapped[str] = mapped_column(sa.ForeignKey("organizations.id"), primary_key=True)
+    reporting_mode: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    age_group: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    years: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    months: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    counted_from: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_by: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+
+    __table_args__ = (
+        sa.CheckConstraint("years >= 0 AND months >= 0 AND months < 12", name="period_valid"),
+        sa.CheckConstraint("years * 12 + months > 0", name="period_positive"),
+        sa.CheckConstraint("age_group IN ('adult', 'minor')", name="age_group_known"),
+        sa.CheckConstraint("counted_from IN ('collection', 'majority')", name="counted_from_known"),
+    )
+
+
+class SiteEvidencePolicy(Base):
+    """A site's evidence deadlines: how long items may stay with a lab or police
+    before they show as overdue, how far a survivor's objection extends the
+    disposal date, and how early items show as coming due."""
+
+    __tablename__ = "site_evidence_policies"
+
+    site_id: Mapped[str] = mapped_column(sa.ForeignKey("organizations.id"), primary_key=True)
+    transfer_limit_days: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    objection_extension_months: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    coming_due_days: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    updated_by: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "transfer_limit_days > 0 AND objection_extension_months > 0 AND coming_due_days > 0",
+            name="periods_positive",
+        ),
+    )
+
+
+class StorageLocation(Base):
+    """A place in a site's evidence store (a fridge, a shelf, a locker). Items are
+    stored only in a site's active locations; a location is retired, never deleted."""
+
+    __tablename__ = "storage_locations"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    site_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("organizations.id"), nullable=False, index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    condition: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+
+    __table_args__ = (
+        sa.UniqueConstraint("site_id", "name"),
+        sa.CheckConstraint(
+            "condition IN ('ambient', 'fridge', 'freezer')", name="location_condition_known"
+        ),
+    )

@@ -40,6 +40,7 @@ from clinic.evidence.models import (
     CustodyState,
     EvidenceItem,
     EvidenceKind,
+    StorageLocation,
 )
 from clinic.fhir.canonical import CODE_SYSTEM, NAMING_SYSTEM
 from clinic.fhir.profiles import ProfileRegistry
@@ -123,19 +124,22 @@ def collect_kit(
     registry: ProfileRegistry,
     *,
     actor: Actor,
-    patient_id: str,
+    case_id: str,
     kit_name: str,
     items: list[ItemSpec],
     collected_at: datetime | None = None,
 ) -> CollectedKit:
-    """Record a kit and its items as collected (or offered and declined), each a
-    Specimen, each with a `collected` or `declined` custody event."""
+    """Record a kit and its items for a case as collected (or offered and
+    declined), each a Specimen, each with a `collected` or `declined` custody event."""
+    from clinic.cases.services import CaseNotFound, _load_case
+
     require(actor, Action.CREATE, "Specimen")
     require(actor, Action.CREATE, "CustodyEvent", operation="collected")
-    store = ResourceStore(uow.session, registry)
-    patient = store.current("Patient", patient_id)
-    if patient is None or not decide(actor, Action.READ, "Patient", patient.facts()).permitted:
-        raise CustodyRefused(f"Patient {patient_id} is not known", "patient_id")
+    try:
+        case = _load_case(uow, actor, case_id, Action.READ)
+    except CaseNotFound as error:
+        raise CustodyRefused("Choose the survivor's case.", "case_id") from error
+    patient_id = case.patient_id
     if not items:
         raise CustodyRefused("A kit holds at least one item.", "items")
     site = uow.session.get(Organization, actor.organization_id)
@@ -146,6 +150,7 @@ def collect_kit(
         uow,
         registry,
         actor,
+        case_id=case.id,
         patient_id=patient_id,
         label=kit_label,
         spec=ItemSpec(EvidenceKind.KIT, kit_name),
@@ -157,6 +162,7 @@ def collect_kit(
             uow,
             registry,
             actor,
+            case_id=case.id,
             patient_id=patient_id,
             label=f"{kit_label}-{number:02d}",
             spec=spec,
@@ -173,6 +179,7 @@ def _new_item(
     registry: ProfileRegistry,
     actor: Actor,
     *,
+    case_id: str,
     patient_id: str,
     label: str,
     spec: ItemSpec,
@@ -212,6 +219,7 @@ def _new_item(
         id=version.logical_id,
         site_id=actor.organization_id,
         patient_id=patient_id,
+        case_id=case_id,
         kit_id=kit.id if kit else None,
         label=label,
         kind=spec.kind.value,
@@ -308,36 +316,54 @@ def _seal(
         )
     if not seal:
         raise CustodyRefused("Give the number printed on the seal.", "seal_number")
+    from clinic.evidence.retention import fix_disposal_date_at_sealing
+
     item.seal_number, item.is_seal_intact = seal, True
     return {
         "seal_number": seal,
         "is_seal_intact": True,
         "from_holder": item.holder,
         "to_holder": item.holder,
+        "disposal_due": fix_disposal_date_at_sealing(uow.session, item),
     }
 
 
 def _store(
     uow: UnitOfWork, actor: Actor, item: EvidenceItem, details: CustodyInput, seal: str | None
 ) -> dict[str, Any]:
-    location = (details.location or "").strip()
-    if not location:
-        raise CustodyRefused("Say where it is stored (store, shelf, box).", "location")
-    if details.storage_condition not in ("ambient", "fridge", "freezer"):
-        raise CustodyRefused(
-            "Choose the storage condition: ambient, fridge or freezer.", "storage_condition"
+    name = (details.location or "").strip()
+    if not name:
+        raise CustodyRefused("Choose where it is stored.", "location")
+    place = uow.session.scalar(
+        sa.select(StorageLocation).where(
+            StorageLocation.site_id == item.site_id,
+            StorageLocation.name == name,
+            StorageLocation.is_active.is_(True),
         )
+    )
+    if place is None:
+        raise CustodyRefused(
+            f"“{name}” is not a storage location of this site: choose one from the list.",
+            "location",
+        )
+    if details.storage_condition and details.storage_condition != place.condition:
+        raise CustodyRefused(
+            f"{place.name} is {place.condition}, not {details.storage_condition}: choose a "
+            "location that keeps the item as it must be kept.",
+            "location",
+        )
+    location = place.name
     previous = item.holder
     item.holder, item.location, item.storage_condition = (
         "evidence store",
         location,
-        details.storage_condition,
+        place.condition,
     )
     return {
         "from_holder": previous,
         "to_holder": "evidence store",
         "location": location,
-        "storage_condition": details.storage_condition,
+        "storage_condition": place.condition,
         "seal_number": seal,
         "is_seal_intact": True,
     }
@@ -780,6 +806,11 @@ def custody_task(event: CustodyEvent) -> dict[str, Any]:
         else None,
     )
     add("second-person", "valueString", event.second_person)
+    add(
+        "disposal-due",
+        "valueDate",
+        event.disposal_due.isoformat() if event.disposal_due is not None else None,
+    )
     task: dict[str, Any] = {
         "resourceType": "Task",
         "id": f"custody-{event.log_index}",

@@ -11,13 +11,31 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from markupsafe import Markup
 
-from clinic.access import Action
+from clinic.access import Action, decide
 from clinic.access.roles import OrganizationKind
 from clinic.accounts.models import Organization
 from clinic.core.clock import utcnow
-from clinic.core.web import current_actor, current_uow, source_address, view_rule
-from clinic.evidence.forms import CollectForm, CustodyForm
+from clinic.core.web import current_actor, current_uow, view_rule
+from clinic.evidence.forms import (
+    CollectForm,
+    CustodyForm,
+    ExtendRetentionForm,
+    LocationForm,
+    RetireLocationForm,
+)
+from clinic.evidence.locations import (
+    LocationRefused,
+    add_location,
+    retire_location,
+    site_locations,
+)
 from clinic.evidence.models import CustodyState, EvidenceKind
+from clinic.evidence.retention import (
+    RetentionRefused,
+    coming_due,
+    extend_retention,
+    site_deadlines,
+)
 from clinic.evidence.services import (
     CustodyInput,
     CustodyRefused,
@@ -31,8 +49,6 @@ from clinic.evidence.services import (
     list_items,
     record_custody,
 )
-from clinic.fhir.query import parse_search
-from clinic.fhir.services import Caller, search_resources
 
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
 
@@ -48,7 +64,7 @@ ACTION_LABELS = {
 # The fields each action's form shows.
 ACTION_FIELDS = {
     "sealed": ("seal_number", "note"),
-    "stored": ("seal_number", "location", "storage_condition", "note"),
+    "stored": ("seal_number", "location", "note"),
     "checked-out": ("seal_number", "to_person", "note"),
     "transferred": (
         "seal_number",
@@ -69,12 +85,16 @@ def items() -> Any:
     state = request.args.get("state") or None
     if state and state not in {s.value for s in CustodyState}:
         state = None
-    limit = timedelta(days=current_app.config["TRANSFER_OVERDUE_DAYS"])
+    actor = current_actor()
+    deadlines = site_deadlines(
+        current_uow().session, actor.organization_id, current_app.config["TRANSFER_OVERDUE_DAYS"]
+    )
+    limit = timedelta(days=deadlines.transfer_limit_days)
     overdue_before = utcnow() - limit
     only_overdue = request.args.get("overdue") == "1"
     found = list_items(
         current_uow(),
-        actor=current_actor(),
+        actor=actor,
         state=state,
         overdue_before=overdue_before if only_overdue else None,
     )
@@ -90,27 +110,18 @@ def items() -> Any:
 
 
 def _cases() -> list[tuple[str, str]]:
-    """Survivors of the examiner's site, by case reference (never by name)."""
-    caller = Caller(
-        current_uow(),
-        current_actor(),
-        "web",
-        current_app.extensions["clinic.profiles"],
-        source_address(),
-    )
-    query = parse_search("Patient", [("_count", "100")], default_count=100, max_count=100)
-    page = search_resources(caller, "Patient", query)
-    cases = []
-    for version in page.items:
-        identifiers = version.content.get("identifier") or [{}]
-        cases.append((version.logical_id, identifiers[0].get("value", version.logical_id)))
-    return cases
+    """The site's cases, by case reference (never by name)."""
+    from clinic.cases.services import list_cases
+
+    return [(case.id, case.reference) for case in list_cases(current_uow(), actor=current_actor())]
 
 
 @bp.route("/collect", methods=["GET", "POST"])
 @view_rule(Action.CREATE, "Specimen")
 def collect() -> Any:
     form = CollectForm(cases=_cases())
+    if request.method == "GET" and request.args.get("case"):
+        form.case_id.data = request.args["case"]
     status = 200
     if form.validate_on_submit():
         specs = [
@@ -130,12 +141,13 @@ def collect() -> Any:
                 current_uow(),
                 current_app.extensions["clinic.profiles"],
                 actor=current_actor(),
-                patient_id=form.patient_id.data or "",
+                case_id=form.case_id.data or "",
                 kit_name=form.kit_name.data or "",
                 items=specs,
             )
         except CustodyRefused as refused:
-            form.kit_name.errors.append(refused.message)
+            target = form.case_id if refused.field == "case_id" else form.kit_name
+            target.errors.append(refused.message)
             status = 422
         else:
             flash(
@@ -167,19 +179,24 @@ def item(item_id: str) -> Any:
     return _item_page(item_id, None, 200)
 
 
-def _item_page(item_id: str, failed: CustodyForm | None, status: int) -> Any:
+def _item_page(
+    item_id: str,
+    failed: CustodyForm | None,
+    status: int,
+    retention_form: ExtendRetentionForm | None = None,
+) -> Any:
     uow, actor = current_uow(), current_actor()
     try:
         record, events = chain_of(uow, actor=actor, item_id=item_id)
     except EvidenceNotFound:
         abort(404)
-    receivers = _lab_receivers()
+    receivers, locations = _lab_receivers(), _locations()
     forms = {}
     for action in available_actions(actor, record):
         form = (
             failed
             if failed is not None and failed.action.data == action
-            else CustodyForm(formdata=None, receivers=receivers)
+            else CustodyForm(formdata=None, receivers=receivers, locations=locations)
         )
         form.action.data = action
         if action == "returned" and failed is None:
@@ -187,9 +204,18 @@ def _item_page(item_id: str, failed: CustodyForm | None, status: int) -> Any:
         _give_unique_ids(form, action)
         forms[action] = form
     proof = check_chain(uow, events)
+    extend_form = None
+    if (
+        record.kit_id is None
+        and record.disposal_due is not None
+        and record.state not in (CustodyState.DESTROYED.value, CustodyState.DECLINED.value)
+        and decide(actor, Action.CREATE, "CustodyEvent", operation="retention-extended").permitted
+    ):
+        extend_form = retention_form or ExtendRetentionForm(formdata=None)
     return render_template(
         "evidence/item.html",
         item=record,
+        extend_form=extend_form,
         events=events,
         forms=forms,
         fields=ACTION_FIELDS,
@@ -206,6 +232,14 @@ def _lab_receivers() -> list[tuple[str, str]]:
         .order_by(Organization.name)
     )
     return [(org.id, org.name) for org in labs]
+
+
+def _locations() -> list[tuple[str, str]]:
+    """The active storage locations of the actor's site, for the store form."""
+    return [
+        (place.name, place.condition)
+        for place in site_locations(current_uow(), current_actor().organization_id)
+    ]
 
 
 def _png_from_data_url(value: str | None) -> bytes | None:
@@ -248,7 +282,7 @@ def _give_unique_ids(form: CustodyForm, action: str) -> None:
 @view_rule(Action.READ, "EvidenceItem")
 def custody(item_id: str) -> Any:
     uow = current_uow()
-    form = CustodyForm(receivers=_lab_receivers())
+    form = CustodyForm(receivers=_lab_receivers(), locations=_locations())
     if not form.validate_on_submit():
         return _item_page(item_id, form, 422)
     action = form.action.data or ""
@@ -256,7 +290,6 @@ def custody(item_id: str) -> Any:
         seal_number=form.seal_number.data,
         is_seal_intact=bool(form.is_seal_intact.data) if action == "returned" else None,
         location=form.location.data,
-        storage_condition=form.storage_condition.data or None,
         to_person=form.to_person.data,
         receiver_name=form.receiver_name.data,
         receiver_organization_id=form.receiver_organization_id.data or None,
@@ -277,3 +310,83 @@ def custody(item_id: str) -> Any:
         return _item_page(item_id, form, 422)
     flash(f"{ACTION_LABELS[action]}: recorded as custody event {event.log_index}.")
     return redirect(url_for("evidence.item", item_id=item_id))
+
+
+@bp.post("/kits/<kit_id>/retention")
+@view_rule(Action.READ, "EvidenceItem")
+def extend(kit_id: str) -> Any:
+    """Record the survivor's objection to destruction: the kit is kept longer."""
+    form = ExtendRetentionForm()
+    if not form.validate_on_submit():
+        return _item_page(kit_id, None, 422, form)
+    try:
+        due = extend_retention(
+            current_uow(),
+            actor=current_actor(),
+            kit_id=kit_id,
+            reason=form.reason.data or "",
+            default_transfer_days=current_app.config["TRANSFER_OVERDUE_DAYS"],
+        )
+    except EvidenceNotFound:
+        abort(404)
+    except RetentionRefused as refused:
+        form.reason.errors.append(refused.message)
+        return _item_page(kit_id, None, 422, form)
+    flash(f"Retention extended: kept until at least {due.isoformat()}.")
+    return redirect(url_for("evidence.item", item_id=kit_id))
+
+
+@bp.get("/due")
+@view_rule(Action.SEARCH, "EvidenceItem")
+def due() -> Any:
+    """Kits coming due for disposal, and past it."""
+    found, deadlines = coming_due(
+        current_uow(),
+        actor=current_actor(),
+        default_transfer_days=current_app.config["TRANSFER_OVERDUE_DAYS"],
+    )
+    return render_template("evidence/due.html", found=found, deadlines=deadlines)
+
+
+@bp.route("/locations", methods=["GET", "POST"])
+@view_rule(Action.SEARCH, "StorageLocation")
+def locations() -> Any:
+    uow, actor = current_uow(), current_actor()
+    form = LocationForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            added = add_location(
+                uow, actor=actor, name=form.name.data or "", condition=form.condition.data or ""
+            )
+        except LocationRefused as refused:
+            form.name.errors.append(refused.message)
+            status = 422
+        else:
+            flash(f"{added.name} added.")
+            return redirect(url_for("evidence.locations"))
+    elif form.is_submitted():
+        status = 422
+    places = site_locations(uow, actor.organization_id, include_retired=True)
+    return render_template(
+        "evidence/locations.html",
+        form=form,
+        places=places,
+        retire_form=RetireLocationForm(formdata=None),
+    ), status
+
+
+@bp.post("/locations/retire")
+@view_rule(Action.UPDATE, "StorageLocation")
+def retire() -> Any:
+    form = RetireLocationForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        place = retire_location(
+            current_uow(), actor=current_actor(), location_id=form.location_id.data or ""
+        )
+    except LocationRefused:
+        abort(404)
+    flash(f"{place.name} retired: it takes no new items.")
+    return redirect(url_for("evidence.locations"))

@@ -93,6 +93,23 @@ TYPE_PARAMS: dict[str, tuple[SearchParam, ...]] = {
             ("Specimen",),
         ),
     ),
+    "EpisodeOfCare": (
+        SearchParam(
+            "identifier",
+            "token",
+            f"{HL7_SP}/clinical-identifier",
+            "The case reference: system|value, |value or value.",
+            "EpisodeOfCare.identifier",
+        ),
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/clinical-patient",
+            "The survivor whose case it is: Patient/id or id.",
+            "EpisodeOfCare.patient",
+            ("Patient",),
+        ),
+    ),
     "Organization": (
         SearchParam(
             "identifier",

@@ -24,7 +24,7 @@ from clinic.fhir.search_params import TYPE_PARAMS
 from clinic.fhir.store import ResourceStore, StoredVersion, _local_reference
 
 # Types held in the store, and those of them clients may write through the API.
-STORED_TYPES = ("Patient", "Observation", "Organization", "Specimen")
+STORED_TYPES = ("Patient", "EpisodeOfCare", "Observation", "Organization", "Specimen")
 WRITABLE_TYPES = ("Patient", "Observation")
 # Rows examined per database round trip while filling a page.
 _BATCH = 50

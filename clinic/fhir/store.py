@@ -170,8 +170,15 @@ class ResourceStore:
                 "id",
             )
         now = max(_to_millisecond(utcnow()), head.last_updated)
+        previous = self.version(resource_type, logical_id, head.version_id)
+        assert previous is not None
         content = self._prepare(
-            data, logical_id, head.version_id + 1, now, previous_labels=tuple(head.security_labels)
+            data,
+            logical_id,
+            head.version_id + 1,
+            now,
+            previous_labels=tuple(head.security_labels),
+            previous_flags=_record_flags(previous.content),
         )
         return self._write(content, head.site_id, author_id, now, head=head)
 
@@ -182,6 +189,7 @@ class ResourceStore:
         version_id: int,
         now: datetime,
         previous_labels: tuple[str, ...],
+        previous_flags: tuple[dict[str, Any], ...] = (),
     ) -> dict[str, Any]:
         """Set id and meta, add required labels, then validate the result."""
         if not isinstance(data, dict):
@@ -211,6 +219,16 @@ class ResourceStore:
                 present.add((system, code))
         if labels:
             meta["security"] = labels
+        # Record flags (e.g. anonymous: no identity held) only ever stay, like labels:
+        # an update cannot quietly turn an anonymous record into an identified one.
+        tags = [tag for tag in meta.get("tag", []) if isinstance(tag, dict)]
+        for flag in previous_flags:
+            if not any(
+                (t.get("system"), t.get("code")) == (flag["system"], flag["code"]) for t in tags
+            ):
+                tags.append(flag)
+        if tags:
+            meta["tag"] = tags
         content["meta"] = meta
         validate_resource(content, self.registry)
         return content
@@ -439,11 +457,21 @@ def _stored(row: ResourceVersion) -> StoredVersion:
     )
 
 
+def _record_flags(content: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    from clinic.fhir.canonical import CODE_SYSTEM
+
+    return tuple(
+        tag
+        for tag in (content.get("meta") or {}).get("tag", [])
+        if isinstance(tag, dict) and tag.get("system") == f"{CODE_SYSTEM}/record-flag"
+    )
+
+
 def _subject_of(content: dict[str, Any]) -> str | None:
     if content["resourceType"] == "Patient":
         return f"Patient/{content['id']}"
-    reference = (content.get("subject") or {}).get("reference")
-    target = _local_reference(reference)
+    subject = content.get("subject") or content.get("patient") or {}
+    target = _local_reference(subject.get("reference") if isinstance(subject, dict) else None)
     return f"{target[0]}/{target[1]}" if target else None
 
 

@@ -11,6 +11,7 @@ from clinic.access.roles import OrganizationKind, Role
 
 # (endpoint, label, kind, action): shown when the decision point permits it.
 MENU = (
+    ("cases.cases", "Cases", "EpisodeOfCare", Action.SEARCH),
     ("evidence.items", "Evidence", "EvidenceItem", Action.SEARCH),
     ("admin.organizations", "Organisations", "Organization", Action.UPDATE),
     ("admin.users", "Users", "User", Action.SEARCH),

@@ -21,6 +21,13 @@ def actor(role: Role, org: str = NORTH, user: str = "u1") -> Actor:
 EXPECTED: dict[Role, dict[str, set[Action]]] = {
     Role.EXAMINER: {
         "Patient": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
+        "EpisodeOfCare": {
+            Action.READ,
+            Action.SEARCH,
+            Action.CREATE,
+            Action.UPDATE,
+            Action.EXPORT,
+        },
         "Observation": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "Specimen": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "EvidenceItem": {Action.READ, Action.SEARCH, Action.CREATE},
@@ -31,12 +38,15 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
     },
     Role.COUNSELLOR: {
         "Patient": {Action.READ, Action.SEARCH},
+        "EpisodeOfCare": {Action.READ, Action.SEARCH},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
     Role.CUSTODIAN: {
         "EvidenceItem": {Action.READ, Action.SEARCH, Action.UPDATE},
         "CustodyEvent": {Action.READ, Action.SEARCH},
+        "StorageLocation": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "RetentionRule": {Action.READ, Action.SEARCH},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
@@ -44,6 +54,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
     Role.ADMIN: {
         "Organization": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "User": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "RetentionRule": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
     Role.AUDITOR: {

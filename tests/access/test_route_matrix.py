@@ -17,7 +17,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD, World
-from tests.helpers import api, collect_kit, create, csrf_token, login, observation, patient
+from tests.helpers import (
+    api,
+    collect_kit,
+    create,
+    csrf_token,
+    login,
+    observation,
+    open_case,
+    patient,
+)
 
 ROLES = ("examiner", "counsellor", "custodian", "officer", "admin", "auditor")
 
@@ -37,6 +46,10 @@ class Setup:
     other_specimen: str = ""
     own_kit: str = ""
     other_kit: str = ""
+    own_case: str = ""
+    other_case: str = ""
+    own_location: str = ""
+    other_location: str = ""
 
 
 @pytest.fixture
@@ -51,8 +64,11 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
                 "SELECT u.username, t.id FROM api_tokens t JOIN users u ON u.id = t.user_id"
             ).all()
         )
-    own_kit = collect_kit(app, "examiner", own["id"], ("swab",))
-    other_kit = collect_kit(app, "examiner.south", other["id"], ("swab",))
+    own_case, other_case = open_case(app, "examiner"), open_case(app, "examiner.south")
+    own_kit = collect_kit(app, "examiner", own_case.id, ("swab",))
+    other_kit = collect_kit(app, "examiner.south", other_case.id, ("swab",))
+    with engine.connect() as connection:
+        locations = dict(connection.exec_driver_sql("SELECT name, id FROM storage_locations").all())
     return Setup(
         own["id"],
         other["id"],
@@ -65,6 +81,10 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
         other_kit.items[0].id,
         own_kit.kit.id,
         other_kit.kit.id,
+        own_case.id,
+        other_case.id,
+        str(locations["Fridge 1"]),
+        str(locations["South store"]),
     )
 
 
@@ -229,6 +249,120 @@ MATRIX: dict[str, list[Call]] = {
             lambda s: f"/evidence/items/{s.other_specimen}/custody",
             only({"examiner": 404, "custodian": 404, "officer": 404}, 403),
             form=lambda s, r: {"action": "sealed", "seal_number": "MATRIX-SEAL-2"},
+        ),
+    ],
+    "evidence.extend": [
+        # The kit is not sealed yet, so it has no disposal date to extend.
+        Call(
+            "POST",
+            lambda s: f"/evidence/kits/{s.own_kit}/retention",
+            only({"examiner": 422, "custodian": 422, "officer": 404}, 403),
+            form=lambda s, r: {"reason": "she phoned on 1 March and objects"},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/evidence/kits/{s.other_kit}/retention",
+            only({"examiner": 404, "custodian": 404, "officer": 404}, 403),
+            form=lambda s, r: {"reason": "she phoned on 1 March and objects"},
+        ),
+    ],
+    "evidence.due": [
+        Call(
+            "GET",
+            lambda s: "/evidence/due",
+            only({"examiner": 200, "custodian": 200, "officer": 404}, 403),
+        ),
+    ],
+    "evidence.locations": [
+        Call(
+            "GET",
+            lambda s: "/evidence/locations",
+            only({"custodian": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "POST",
+            lambda s: "/evidence/locations",
+            only({"custodian": 302, "officer": 404}, 403),
+            form=lambda s, r: {"name": f"Matrix shelf {r}", "condition": "ambient"},
+        ),
+    ],
+    "evidence.retire": [
+        Call(
+            "POST",
+            lambda s: "/evidence/locations/retire",
+            only({"custodian": 404, "officer": 404}, 403),
+            form=lambda s, r: {"location_id": s.other_location},
+        ),
+        Call(
+            "POST",
+            lambda s: "/evidence/locations/retire",
+            only({"custodian": 302, "officer": 404}, 403),
+            form=lambda s, r: {"location_id": s.own_location},
+        ),
+    ],
+    "cases.cases": [
+        Call(
+            "GET",
+            lambda s: "/cases/",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+        ),
+    ],
+    "cases.register": [
+        Call("GET", lambda s: "/cases/new", only({"examiner": 200, "officer": 404}, 403)),
+        Call(
+            "POST",
+            lambda s: "/cases/new",
+            only({"examiner": 302, "officer": 404}, 403),
+            form=lambda s, r: {
+                "identity": "anonymous",
+                "reporting_mode": "anonymous",
+                "age_years": "25",
+            },
+        ),
+    ],
+    "cases.case": [
+        Call(
+            "GET",
+            lambda s: f"/cases/{s.own_case}",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: f"/cases/{s.other_case}",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
+    "cases.card": [
+        Call(
+            "GET",
+            lambda s: f"/cases/{s.own_case}/card",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: f"/cases/{s.other_case}/card",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
+    "cases.reporting_mode": [
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.other_case}/reporting-mode",
+            only({"examiner": 404, "officer": 404}, 403),
+            form=lambda s, r: {"mode": "unreported", "reason": "in person, at follow-up"},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.own_case}/reporting-mode",
+            only({"examiner": 302, "officer": 404}, 403),
+            form=lambda s, r: {"mode": "unreported", "reason": "in person, at follow-up"},
+        ),
+    ],
+    "admin.retention": [
+        Call(
+            "GET",
+            lambda s: f"/admin/organizations/{s.organization}/retention",
+            only({"admin": 200, "officer": 404}, 403),
         ),
     ],
     "audit.events": [Call("GET", lambda s: "/audit/", only({"auditor": 200, "officer": 404}, 403))],
@@ -463,7 +597,21 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
             if call.api or endpoint in {"accounts.login", "home.health", "home.log_keys"}:
                 continue
             placeholder = Setup(
-                "p", "q", "o", "org", "1", defaultdict(lambda: "t"), "u", "s", "s2", "k", "k2"
+                "p",
+                "q",
+                "o",
+                "org",
+                "1",
+                defaultdict(lambda: "t"),
+                "u",
+                "s",
+                "s2",
+                "k",
+                "k2",
+                "c",
+                "c2",
+                "1",
+                "2",
             )
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)
             if call.method == "GET":

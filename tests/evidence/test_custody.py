@@ -31,15 +31,16 @@ from clinic.evidence.services import (
     verify_custody_log,
 )
 from tests.conftest import PASSWORD, World
-from tests.helpers import api, create, patient, signature_png
+from tests.helpers import api, open_case, signature_png
 from tests.helpers import collect_kit as collect_via_helper
 
 S = CustodyState
 
 
 @pytest.fixture
-def survivor(client: FlaskClient, world: World) -> str:
-    return str(create(client, world["examiner"].token, patient("SA-CUSTODY-0001"))["id"])
+def survivor(app: Flask) -> str:
+    """The case evidence is collected for."""
+    return open_case(app, "examiner").id
 
 
 @pytest.fixture
@@ -80,8 +81,7 @@ def valid_details(app: Flask, world: World, item_id: str, action: str) -> dict[s
         "sealed": {"seal_number": "SEAL-NEW-1"},
         "stored": {
             "seal_number": seal,
-            "location": "Store A, shelf 2",
-            "storage_condition": "freezer",
+            "location": "Store A, freezer 2",
         },
         "checked-out": {"seal_number": seal, "to_person": "custodian"},
         "transferred": {
@@ -169,7 +169,7 @@ def test_declined_items_are_recorded_and_take_no_custody_action(
             uow,
             app.extensions["clinic.profiles"],
             actor=examiner,
-            patient_id=survivor,
+            case_id=survivor,
             kit_name="Kit",
             items=[
                 ItemSpec(
@@ -226,8 +226,7 @@ def test_a_broken_seal_must_be_resealed_before_storage(app: Flask, world: World,
             item_id,
             "stored",
             seal_number="SEAL-NEW-1",
-            location="A",
-            storage_condition="fridge",
+            location="Fridge 1",
         )
     act(app, "custodian", item_id, "sealed", seal_number="SEAL-NEW-2")
     act(
@@ -236,7 +235,7 @@ def test_a_broken_seal_must_be_resealed_before_storage(app: Flask, world: World,
         item_id,
         "stored",
         seal_number="SEAL-NEW-2",
-        location="A",
+        location="Fridge 1",
         storage_condition="fridge",
     )
     assert item(app, item_id).state == S.STORED.value

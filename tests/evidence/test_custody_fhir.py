@@ -15,7 +15,7 @@ from clinic.ledger.standalone import VerificationError, parse_verifier_key, veri
 from tests.browser.test_evidence_journey import checkpoint_custody_log
 from tests.conftest import World
 from tests.evidence.test_custody import S, bring_to
-from tests.helpers import api, collect_kit, create, patient
+from tests.helpers import api, collect_kit, open_case
 
 
 def _custody(client: FlaskClient, token: str, item_id: str) -> Any:
@@ -25,8 +25,8 @@ def _custody(client: FlaskClient, token: str, item_id: str) -> Any:
 def test_custody_lists_the_events_as_tasks_with_proofs_that_verify_offline(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
-    record = create(client, world["examiner"].token, patient("SA-CUSTODY-FHIR"))
-    kit = collect_kit(app, "examiner", record["id"])
+    case = open_case(app, "examiner")
+    kit = collect_kit(app, "examiner", case.id)
     bring_to(app, world, kit.kit.id, S.RETURNED)
     before = _custody(client, world["custodian"].token, kit.kit.id).get_json()
     assert [p["name"] for p in before["parameter"]] == ["event"] * 5  # no checkpoint yet: no proofs
@@ -76,8 +76,8 @@ def test_custody_lists_the_events_as_tasks_with_proofs_that_verify_offline(
 def test_custody_is_refused_like_an_unknown_item_to_other_sites_and_police(
     app: Flask, client: FlaskClient, world: World, tmp_path: Path
 ) -> None:
-    record = create(client, world["examiner"].token, patient("SA-CUSTODY-HIDDEN"))
-    kit = collect_kit(app, "examiner", record["id"])
+    case = open_case(app, "examiner")
+    kit = collect_kit(app, "examiner", case.id)
     for intruder in ("examiner.south", "officer", "officer.hill"):
         hidden = _custody(client, world[intruder].token, kit.kit.id)
         unknown_id = str(uuid.uuid4())
@@ -89,7 +89,7 @@ def test_custody_is_refused_like_an_unknown_item_to_other_sites_and_police(
     assert _custody(client, world["counsellor"].token, kit.kit.id).status_code == 403
     assert (
         api(
-            client, "GET", f"/fhir/Patient/{record['id']}/$custody", world["examiner"].token
+            client, "GET", f"/fhir/Patient/{case.patient_id}/$custody", world["examiner"].token
         ).status_code
         == 404
     )

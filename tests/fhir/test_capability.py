@@ -9,7 +9,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import World
-from tests.helpers import api, collect_kit, create, observation, patient
+from tests.helpers import api, collect_kit, create, observation, open_case, patient
 
 SAMPLE_VALUES = {
     "_id": lambda ids: ids["id"],
@@ -19,6 +19,7 @@ SAMPLE_VALUES = {
         "Observation": "OBS-CAP-0001",
         "Organization": "NORTH",
         "Specimen": ids.get("label"),
+        "EpisodeOfCare": ids.get("reference"),
     }[ids["kind"]],
     "parent": lambda ids: ids["kit"],
     "subject": lambda ids: f"Patient/{ids['patient']}",
@@ -35,6 +36,7 @@ TOKENS = {
     "Organization": "examiner",
     "AuditEvent": "auditor",
     "Specimen": "examiner",
+    "EpisodeOfCare": "examiner",
 }
 
 
@@ -48,16 +50,24 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     app: Any, client: FlaskClient, world: World, capability: dict[str, Any]
 ) -> None:
     record = create(client, world["examiner"].token, patient("SA-CAP-0001"))
-    kit = collect_kit(app, "examiner", record["id"])
+    case = open_case(app, "examiner")
+    kit = collect_kit(app, "examiner", case.id)
     finding = create(
         client,
         world["examiner"].token,
         observation(record["id"]) | {"identifier": [{"value": "OBS-CAP-0001"}]},
     )
-    examples = {"Patient": record, "Observation": finding}
+    examples = {"Patient": record, "Observation": finding, "EpisodeOfCare": {"id": case.id}}
     rest = capability["rest"][0]
     declared_types = {resource["type"] for resource in rest["resource"]}
-    assert declared_types == {"Patient", "Observation", "Organization", "AuditEvent", "Specimen"}
+    assert declared_types == {
+        "Patient",
+        "EpisodeOfCare",
+        "Observation",
+        "Organization",
+        "AuditEvent",
+        "Specimen",
+    }
     for resource in rest["resource"]:
         kind = resource["type"]
         token = world[TOKENS[kind]].token
@@ -73,7 +83,8 @@ def test_declared_types_interactions_and_search_parameters_all_work(
             sample_id = examples[kind]["id"]
         ids = {
             "id": sample_id,
-            "patient": record["id"],
+            "patient": case.patient_id if kind in ("Specimen", "EpisodeOfCare") else record["id"],
+            "reference": case.reference,
             "kind": kind,
             "label": kit.items[0].label,
             "kit": kit.kit.id,

@@ -1,0 +1,202 @@
+"""Case screens for examiners (register, open, change the reporting mode, print
+the survivor's case card) and counsellors (read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from clinic.access import Action, decide
+from clinic.cases.forms import FindCaseForm, RegistrationForm, ReportingModeForm
+from clinic.cases.models import ProxyRelationship, ReportingMode
+from clinic.cases.services import (
+    MODE_LABELS,
+    CaseNotFound,
+    CaseRefused,
+    Proxy,
+    Registration,
+    SafeContact,
+    change_reporting_mode,
+    list_cases,
+    proxy_of,
+    read_case,
+    register_survivor,
+    safe_contact_of,
+)
+from clinic.core.web import current_actor, current_uow, view_rule
+from clinic.evidence.models import EvidenceItem
+
+bp = Blueprint("cases", __name__, url_prefix="/cases")
+
+
+@bp.get("/")
+@view_rule(Action.SEARCH, "EpisodeOfCare")
+def cases() -> Any:
+    form = FindCaseForm(request.args)
+    reference = form.reference.data if form.validate() else None
+    found = list_cases(current_uow(), actor=current_actor(), reference=reference or None)
+    return render_template("cases/cases.html", cases=found, form=form, labels=MODE_LABELS)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@view_rule(Action.CREATE, "EpisodeOfCare")
+def register() -> Any:
+    form = RegistrationForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            case = register_survivor(
+                current_uow(),
+                current_app.extensions["clinic.profiles"],
+                actor=current_actor(),
+                registration=_registration(form),
+            )
+        except CaseRefused as refused:
+            _attach(form, refused)
+            status = 422
+        else:
+            flash(f"Case {case.reference} opened. Print the case card for the survivor.")
+            return redirect(url_for("cases.case", case_id=case.id))
+    elif form.is_submitted():
+        status = 422
+    return render_template("cases/register.html", form=form), status
+
+
+def _registration(form: RegistrationForm) -> Registration:
+    anonymous = form.identity.data == "anonymous"
+    wants_contact = any(
+        (
+            form.may_call.data,
+            form.may_text.data,
+            form.may_leave_message.data,
+            form.code_word.data,
+            form.contact_instructions.data,
+        )
+    )
+    proxy = None
+    if form.proxy_relationship.data:
+        proxy = Proxy(
+            ProxyRelationship(form.proxy_relationship.data),
+            form.proxy_reason.data or "",
+            form.proxy_name.data or None,
+        )
+    return Registration(
+        is_anonymous=anonymous,
+        reporting_mode=ReportingMode(form.reporting_mode.data),
+        name=form.name.data or None,
+        birth_date=form.birth_date.data,
+        age_years=form.age_years.data,
+        gender=form.gender.data or None,
+        phone=form.phone.data or None,
+        email=form.email.data or None,
+        safe_contact=SafeContact(
+            bool(form.may_call.data),
+            bool(form.may_text.data),
+            bool(form.may_leave_message.data),
+            form.code_word.data or None,
+            form.contact_instructions.data or None,
+        )
+        if wants_contact
+        else None,
+        proxy=proxy,
+    )
+
+
+def _attach(form: Any, refused: CaseRefused) -> None:
+    name = refused.field if refused.field in form else None
+    target = form[name] if name else next(iter(form))
+    if isinstance(target.errors, tuple):
+        target.errors = list(target.errors)
+    target.errors.append(refused.message)
+
+
+@bp.get("/<case_id>")
+@view_rule(Action.READ, "EpisodeOfCare")
+def case(case_id: str) -> Any:
+    return _case_page(case_id, None, 200)
+
+
+def _case_page(case_id: str, mode_form: ReportingModeForm | None, status: int) -> Any:
+    uow, actor = current_uow(), current_actor()
+    try:
+        record = read_case(
+            uow, current_app.extensions["clinic.profiles"], actor=actor, case_id=case_id
+        )
+    except CaseNotFound:
+        abort(404)
+    kits = _case_kits(record.case.id)
+    can_change = decide(actor, Action.UPDATE, "EpisodeOfCare").permitted
+    if mode_form is None and can_change:
+        mode_form = ReportingModeForm(formdata=None)
+    return render_template(
+        "cases/case.html",
+        record=record,
+        patient=record.patient.content,
+        safe_contact=safe_contact_of(record.patient.content),
+        proxy=proxy_of(record.episode.content),
+        kits=kits,
+        mode_form=mode_form,
+        labels=MODE_LABELS,
+        can_collect=decide(actor, Action.CREATE, "Specimen").permitted,
+    ), status
+
+
+@bp.post("/<case_id>/reporting-mode")
+@view_rule(Action.UPDATE, "EpisodeOfCare")
+def reporting_mode(case_id: str) -> Any:
+    form = ReportingModeForm()
+    if form.validate_on_submit():
+        try:
+            changed = change_reporting_mode(
+                current_uow(),
+                current_app.extensions["clinic.profiles"],
+                actor=current_actor(),
+                case_id=case_id,
+                mode=ReportingMode(form.mode.data),
+                reason=form.reason.data or "",
+            )
+        except CaseNotFound:
+            abort(404)
+        except CaseRefused as refused:
+            _attach(form, refused)
+        else:
+            flash(f"Case {changed.reference} is now {changed.reporting_mode}.")
+            return redirect(url_for("cases.case", case_id=case_id))
+    return _case_page(case_id, form, 422)
+
+
+@bp.get("/<case_id>/card")
+@view_rule(Action.READ, "EpisodeOfCare")
+def card(case_id: str) -> Any:
+    """The card the survivor takes home: the case reference and how to reach the
+    clinic, never her name."""
+    try:
+        record = read_case(
+            current_uow(),
+            current_app.extensions["clinic.profiles"],
+            actor=current_actor(),
+            case_id=case_id,
+        )
+    except CaseNotFound:
+        abort(404)
+    return render_template("cases/card.html", record=record, kits=_case_kits(record.case.id))
+
+
+def _case_kits(case_id: str) -> list[EvidenceItem]:
+    """The case's kits, for those who may see evidence."""
+    from clinic.evidence.services import item_facts
+
+    uow, actor = current_uow(), current_actor()
+    if not decide(actor, Action.SEARCH, "EvidenceItem").permitted:
+        return []
+    return [
+        kit
+        for kit in uow.session.scalars(
+            sa.select(EvidenceItem)
+            .where(EvidenceItem.case_id == case_id, EvidenceItem.kit_id.is_(None))
+            .order_by(EvidenceItem.collected_at)
+        )
+        if decide(actor, Action.READ, "EvidenceItem", item_facts(kit)).permitted
+    ]
