@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,9 @@ from flask import Flask
 from clinic.access.roles import OrganizationKind, Role
 from clinic.accounts.models import Organization, User
 from clinic.accounts.services import _hasher, actor_for, create_organization, create_user
+from clinic.cases.models import ReportingMode
+from clinic.cases.services import SafeContact
 from clinic.core.unit_of_work import UnitOfWork
-from clinic.fhir.canonical import NAMING_SYSTEM
 from clinic.fhir.services import Caller, create_resource
 
 ORGANIZATIONS = (
@@ -76,44 +78,91 @@ def load_demo(uow: UnitOfWork, app: Flask) -> list[tuple[str, str, str, str]]:
     return logins
 
 
+# (examiner, registration fields, kit collected?): one case of each kind a clinic sees.
+SURVIVORS: tuple[tuple[str, dict[str, Any], bool], ...] = (
+    (
+        "examiner",
+        {"is_anonymous": True, "reporting_mode": ReportingMode.ANONYMOUS, "age_years": 24},
+        True,
+    ),
+    (
+        "examiner",
+        {
+            "is_anonymous": False,
+            "reporting_mode": ReportingMode.UNREPORTED,
+            "name": "Demo Survivor One",
+            "birth_date": date(1991, 4, 12),
+            "phone": "+44 7700 900001",
+            "safe_contact": SafeContact(
+                True, False, False, "bluebell", "Weekdays 10:00-14:00 only"
+            ),
+        },
+        False,
+    ),
+    (
+        "examiner.south",
+        {"is_anonymous": True, "reporting_mode": ReportingMode.ANONYMOUS, "age_years": 31},
+        False,
+    ),
+)
+
+STORAGE_LOCATIONS = (
+    ("NORTH", "Evidence store, shelf A1", "ambient"),
+    ("NORTH", "Evidence fridge 1", "fridge"),
+    ("NORTH", "Evidence freezer 1", "freezer"),
+    ("SOUTH", "South evidence store", "ambient"),
+)
+
+
 def _load_survivors(uow: UnitOfWork, app: Flask) -> None:
+    """Demo cases, once: on a second run the cases already exist."""
+    from clinic.cases.models import Case
+    from clinic.cases.services import Registration, register_survivor
+    from clinic.evidence.models import EvidenceKind, StorageLocation
+    from clinic.evidence.services import ItemSpec, collect_kit
+
     registry = app.extensions["clinic.profiles"]
-    for examiner_name, case_references in (
-        ("examiner", ("SA-N7Q2-K4MD", "SA-N8R5-P2XT")),
-        ("examiner.south", ("SA-S3W9-H6JB",)),
-    ):
+    for code, name, condition in STORAGE_LOCATIONS:
+        site = uow.session.scalar(sa.select(Organization).where(Organization.code == code))
+        assert site is not None
+        exists = uow.session.scalar(
+            sa.select(StorageLocation).where(
+                StorageLocation.site_id == site.id, StorageLocation.name == name
+            )
+        )
+        if exists is None:
+            uow.session.add(
+                StorageLocation(site_id=site.id, name=name, condition=condition, is_active=True)
+            )
+    if uow.session.scalar(sa.select(sa.func.count()).select_from(Case)):
+        return
+    for examiner_name, fields, with_kit in SURVIVORS:
         examiner = uow.session.scalar(sa.select(User).where(User.username == examiner_name))
         assert examiner is not None
-        caller = Caller(uow, actor_for(examiner), "cli", registry)
-        for reference in case_references:
-            if _case_exists(caller, reference):
-                continue
-            patient = create_resource(
-                caller,
-                {
-                    "resourceType": "Patient",
-                    "identifier": [
-                        {"system": f"{NAMING_SYSTEM}/case-reference", "value": reference}
-                    ],
-                    "gender": "female",
-                },
-            )
-            create_resource(caller, _heart_rate(patient.logical_id))
-
-
-def _case_exists(caller: Caller, reference: str) -> bool:
-    from clinic.fhir.models import TokenIndex
-
-    count = caller.uow.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(TokenIndex)
-        .where(
-            TokenIndex.resource_type == "Patient",
-            TokenIndex.param == "identifier",
-            TokenIndex.code == reference,
+        actor = actor_for(examiner)
+        case = register_survivor(
+            uow, registry, actor=actor, registration=Registration(**fields), channel="cli"
         )
-    )
-    return bool(count)
+        create_resource(Caller(uow, actor, "cli", registry), _heart_rate(case.patient_id))
+        if with_kit:
+            collect_kit(
+                uow,
+                registry,
+                actor=actor,
+                case_id=case.id,
+                kit_name="Sexual assault evidence kit",
+                items=[
+                    ItemSpec(EvidenceKind.SWAB, "Swab, high vaginal", "swab tube", "vagina"),
+                    ItemSpec(EvidenceKind.BLOOD, "Blood for toxicology", "grey-top tube"),
+                    ItemSpec(EvidenceKind.CLOTHING, "Underwear", "paper bag"),
+                    ItemSpec(
+                        EvidenceKind.HAIR,
+                        "Head hair combings",
+                        is_declined=True,
+                        declined_reason="declined by the survivor",
+                    ),
+                ],
+            )
 
 
 def _heart_rate(patient_id: str) -> dict[str, Any]:

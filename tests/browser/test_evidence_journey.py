@@ -10,7 +10,6 @@ import pytest
 from flask import Flask
 
 from tests.conftest import PASSWORD, World
-from tests.helpers import api, create, patient
 
 pytestmark = pytest.mark.browser
 
@@ -41,14 +40,24 @@ def checkpoint_custody_log(app: Flask) -> None:
 def test_a_kit_from_collection_to_the_lab_and_back(
     page, live_server: str, app: Flask, world: World, tmp_path: Path
 ) -> None:  # type: ignore[no-untyped-def]
-    api(app.test_client(), "GET", "/fhir/metadata", None)
-    create(app.test_client(), world["examiner"].token, patient("SA-JOURNEY-0001"))
-
-    # The examiner collects three items and prints the labels.
+    # The examiner registers an anonymous survivor and opens her case.
     sign_in(page, live_server, "examiner")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Evidence").click()
-    page.get_by_role("link", name="Collect a kit").click()
-    page.get_by_label("Survivor (case reference)").select_option(label="SA-JOURNEY-0001")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases").click()
+    page.get_by_role("link", name="Register a survivor").click()
+    page.get_by_role("group", name="How is the survivor registered?").get_by_label(
+        "Anonymous"
+    ).check()
+    page.get_by_role("group", name="Reporting mode").get_by_label("Anonymous").check()
+    page.get_by_label("Age in years").fill("29")
+    page.get_by_role("button", name="Open the case").click()
+    heading = page.get_by_role("heading", name="Case SA-")
+    heading.wait_for()
+    reference = heading.text_content().removeprefix("Case ").strip()
+    case_url = page.url
+
+    # She collects three items for the case and prints the labels.
+    page.get_by_role("link", name="Collect an evidence kit").click()
+    assert page.get_by_label("Case reference").locator("option:checked").text_content() == reference
     for number, (kind, name) in enumerate(
         (("Swab", "Swab 1"), ("Swab", "Swab 2"), ("Blood", "Blood, toxicology")), start=1
     ):
@@ -76,7 +85,16 @@ def test_a_kit_from_collection_to_the_lab_and_back(
     sealing.get_by_role("button", name="Seal").click()
     page.get_by_role("status").filter(has_text="recorded as custody event").wait_for()
     assert page.locator("#item-state").text_content() == "sealed"
+    disposal = page.locator("#disposal-due").text_content()
+    assert disposal.startswith("20")
     kit_url = page.url
+
+    # The survivor's card carries the case reference and the disposal date, not a name.
+    page.goto(case_url)
+    page.get_by_role("link", name="Print the survivor's case card").click()
+    card = page.locator("article.case-card").text_content()
+    assert reference in card
+    assert disposal in card
     sign_out(page)
 
     # The custodian stores it, sends it to the lab, and records its return.
@@ -84,8 +102,7 @@ def test_a_kit_from_collection_to_the_lab_and_back(
     page.goto(kit_url)
     store = page.get_by_role("region", name="Store")
     store.get_by_label("Seal number").fill("SEAL-0042")
-    store.get_by_label("Location (store, shelf, box)").fill("Store A, freezer 2, box 7")
-    store.get_by_label("Condition").select_option(label="Freezer")
+    store.get_by_label("Storage location").select_option(label="Store A, freezer 2 (freezer)")
     store.get_by_role("button", name="Store").click()
     page.get_by_role("status").filter(has_text="recorded").wait_for()
 
@@ -144,8 +161,7 @@ def test_a_kit_from_collection_to_the_lab_and_back(
     # A storage mistake is caught: the wrong seal number stops the action.
     store = page.get_by_role("region", name="Store")
     store.get_by_label("Seal number").fill("SEAL-0042")
-    store.get_by_label("Location (store, shelf, box)").fill("Store A")
-    store.get_by_label("Condition").select_option(label="Freezer")
+    store.get_by_label("Storage location").select_option(label="Fridge 1 (fridge)")
     store.get_by_role("button", name="Store").click()
     assert "does not match" in page.get_by_role("alert").first.text_content()
     assert page.locator("#item-state").text_content() == "returned"
