@@ -179,6 +179,10 @@ def read(resource_type: str, logical_id: str) -> Response:
     if resource_type == "AuditEvent":
         entry = read_audit_event(_caller(), logical_id)
         return fhir_response(audit_event_resource(entry))
+    if resource_type == "Provenance":
+        from clinic.fhir.provenance import read_provenance
+
+        return fhir_response(read_provenance(_caller(), logical_id))
     version = read_resource(_caller(), resource_type, logical_id)
     return _representation(version, 200)
 
@@ -258,6 +262,21 @@ def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
         resources = [(f"AuditEvent/{e.id}", audit_event_resource(e)) for e in page.items]
         keys = [(e.recorded_at, e.id) for e in page.items]
         return fhir_response(_searchset(resource_type, resources, keys, page, query.applied))
+    if resource_type == "Provenance":
+        from clinic.fhir.provenance import (
+            provenance_id,
+            provenance_resource,
+            search_provenance,
+        )
+
+        caller = _caller()
+        found, request_, target = search_provenance(caller, args, **_page_limits())
+        resources = [
+            (f"Provenance/{provenance_id(v)}", provenance_resource(caller, v)) for v in found.items
+        ]
+        keys = [history_key(v) for v in found.items]
+        applied = [("target", target), *request_.applied]
+        return fhir_response(_searchset(resource_type, resources, keys, found, applied))
     check_type(resource_type)
     query = parse_search(resource_type, args, **_page_limits())
     page = search_resources(_caller(), resource_type, query)

@@ -61,6 +61,22 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
             "searchParam": _search_params("AuditEvent"),
         }
     )
+    resources.append(
+        {
+            "type": "Provenance",
+            "profile": registry.default_profiles["Provenance"],
+            "documentation": (
+                "Who wrote or amended which version of a record, and when: one Provenance per "
+                "version, read under the same rules as the version it is about. Search needs "
+                "target=Type/id; results are newest first."
+            ),
+            "interaction": [{"code": "read"}, {"code": "search-type"}],
+            "versioning": "no-version",
+            "readHistory": False,
+            "updateCreate": False,
+            "searchParam": _search_params("Provenance"),
+        }
+    )
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

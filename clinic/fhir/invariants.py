@@ -30,6 +30,7 @@ VALIDATED_TYPES = (
     "Consent",
     "Specimen",
     "Task",
+    "Provenance",
 )
 
 # Base constraints not evaluated, and why each is safe to leave out.

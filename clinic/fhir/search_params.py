@@ -154,7 +154,20 @@ AUDIT_EVENT_PARAMS = (
 CONTROL_PARAMS = frozenset({"_count", "_cursor", "_format"})
 
 
+# Provenance is served from the store's versions: one parameter, no _id or _lastUpdated.
+PROVENANCE_PARAMS = (
+    SearchParam(
+        "target",
+        "reference",
+        f"{HL7_SP}/Provenance-target",
+        "Required. The record whose versions' provenance you want: Type/id.",
+    ),
+)
+
+
 def params_for(resource_type: str) -> dict[str, SearchParam]:
+    if resource_type == "Provenance":
+        return {param.name: param for param in PROVENANCE_PARAMS}
     if resource_type == "AuditEvent":
         return {param.name: param for param in (RESOURCE_PARAMS[0], *AUDIT_EVENT_PARAMS)}
     return {param.name: param for param in RESOURCE_PARAMS + TYPE_PARAMS.get(resource_type, ())}

@@ -47,6 +47,7 @@ class StoredVersion:
     security_labels: tuple[str, ...]
     content: dict[str, Any]
     change: str = "create"
+    author_id: str | None = None  # the user who wrote this version
 
     @property
     def reference(self) -> str:
@@ -290,6 +291,7 @@ class ResourceStore:
             tuple(labels),
             content,
             change,
+            author_id,
         )
 
     def _reindex(self, resource_type: str, logical_id: str, content: dict[str, Any]) -> None:
@@ -454,6 +456,7 @@ def _stored(row: ResourceVersion) -> StoredVersion:
         tuple(row.security_labels),
         json.loads(row.content),
         row.change,
+        row.author_id,
     )
 
 

@@ -176,6 +176,9 @@ def test_every_extracted_invariant_compiles_and_none_fails_on_a_minimal_resource
         "Consent": CASES[-3][0],
         "Specimen": {"resourceType": "Specimen", "status": "available"},
         "Task": json.loads((ROOT / "fhir_profiles/examples/Task-example-custody.json").read_text()),
+        "Provenance": json.loads(
+            (ROOT / "fhir_profiles/examples/Provenance-example.json").read_text()
+        ),
         "EpisodeOfCare": {
             "resourceType": "EpisodeOfCare",
             "status": "active",

@@ -29,6 +29,7 @@ SAMPLE_VALUES = {
     "entity": lambda ids: f"Patient/{ids['patient']}",
     "outcome": lambda ids: "0",
     "subtype": lambda ids: "create",
+    "target": lambda ids: f"Patient/{ids['patient']}",
 }
 TOKENS = {
     "Patient": "examiner",
@@ -37,6 +38,7 @@ TOKENS = {
     "AuditEvent": "auditor",
     "Specimen": "examiner",
     "EpisodeOfCare": "examiner",
+    "Provenance": "examiner",
 }
 
 
@@ -67,6 +69,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Organization",
         "AuditEvent",
         "Specimen",
+        "Provenance",
     }
     for resource in rest["resource"]:
         kind = resource["type"]
@@ -75,6 +78,8 @@ def test_declared_types_interactions_and_search_parameters_all_work(
             sample_id = world.organizations["NORTH"]
         elif kind == "Specimen":
             sample_id = kit.items[0].id
+        elif kind == "Provenance":
+            sample_id = f"Patient-{record['id']}-1"
         elif kind == "AuditEvent":
             sample_id = api(client, "GET", "/fhir/AuditEvent?_count=1", token).get_json()["entry"][
                 0
@@ -89,13 +94,15 @@ def test_declared_types_interactions_and_search_parameters_all_work(
             "label": kit.items[0].label,
             "kit": kit.kit.id,
         }
+        required = {"Provenance": f"?target=Patient/{record['id']}"}
         interactions = {i["code"] for i in resource["interaction"]}
         calls = {
             "read": ("GET", f"/fhir/{kind}/{sample_id}", None, 200),
             "vread": ("GET", f"/fhir/{kind}/{sample_id}/_history/1", None, 200),
             "history-instance": ("GET", f"/fhir/{kind}/{sample_id}/_history", None, 200),
             "history-type": ("GET", f"/fhir/{kind}/_history", None, 200),
-            "search-type": ("GET", f"/fhir/{kind}", None, 200),
+            # Provenance documents target as required (a search over everyone's is refused).
+            "search-type": ("GET", f"/fhir/{kind}{required.get(kind, '')}", None, 200),
             "create": ("POST", f"/fhir/{kind}", examples.get(kind, {}) | {"id": None}, 201),
             "update": ("PUT", f"/fhir/{kind}/{sample_id}", examples.get(kind), 200),
         }

@@ -1,0 +1,134 @@
+"""Provenance of the records: who wrote or amended which version, when.
+
+Each version in the store already records its author, time and kind of change;
+a Provenance is that fact rendered as FHIR when a client asks for it, one per
+version, never stored twice. Reading one is reading the version it is about: the
+same decision, the same concealment, the same audit (policy in one place).
+
+Ids are `<type>-<logical id>-<version>`. Search: `target=<type>/<id>`, paged
+like history, newest first.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from clinic.accounts.models import User
+from clinic.core.clock import isoformat
+from clinic.fhir.canonical import STRUCTURE_DEFINITION, USER_IDENTIFIER_SYSTEM
+from clinic.fhir.outcome import FhirError
+from clinic.fhir.query import SearchRequest, parse_history
+from clinic.fhir.services import (
+    STORED_TYPES,
+    Caller,
+    Page,
+    resource_history,
+    vread_resource,
+)
+from clinic.fhir.store import StoredVersion
+
+DATA_OPERATION = "http://terminology.hl7.org/CodeSystem/v3-DataOperation"
+PARTICIPANT_TYPE = "http://terminology.hl7.org/CodeSystem/provenance-participant-type"
+
+
+def provenance_id(version: StoredVersion) -> str:
+    return f"{version.resource_type}-{version.logical_id}-{version.version_id}"
+
+
+def provenance_resource(caller: Caller, version: StoredVersion) -> dict[str, Any]:
+    author = (
+        caller.uow.session.scalar(sa.select(User).where(User.id == version.author_id))
+        if version.author_id
+        else None
+    )
+    agent: dict[str, Any] = {
+        "type": {"coding": [{"system": PARTICIPANT_TYPE, "code": "author", "display": "Author"}]},
+        "who": {
+            "identifier": {
+                "system": USER_IDENTIFIER_SYSTEM,
+                "value": author.username if author else "system",
+            },
+            "display": author.display_name if author else "the clinic system",
+        },
+    }
+    if version.site_id:
+        agent["onBehalfOf"] = {"reference": f"Organization/{version.site_id}"}
+    operation = "CREATE" if version.change == "create" else "UPDATE"
+    resource: dict[str, Any] = {
+        "resourceType": "Provenance",
+        "id": provenance_id(version),
+        "meta": {
+            "profile": [f"{STRUCTURE_DEFINITION}/fc-provenance"],
+            "security": [
+                {"system": label.split("|", 1)[0], "code": label.split("|", 1)[1]}
+                for label in version.security_labels
+            ],
+        },
+        "target": [{"reference": version.versioned_reference}],
+        "recorded": isoformat(version.last_updated),
+        "activity": {
+            "coding": [
+                {
+                    "system": DATA_OPERATION,
+                    "code": operation,
+                    "display": "create" if operation == "CREATE" else "revise",
+                }
+            ]
+        },
+        "agent": [agent],
+    }
+    if not resource["meta"]["security"]:
+        del resource["meta"]["security"]
+    return resource
+
+
+def read_provenance(caller: Caller, provenance: str) -> dict[str, Any]:
+    """One Provenance by id; unknown and not-permitted look the same (404)."""
+    resource_type, _, rest = provenance.partition("-")
+    logical_id, _, version_id = rest.rpartition("-")
+    if resource_type not in STORED_TYPES or not logical_id or not version_id.isdigit():
+        raise FhirError.single(404, "not-found", f"Provenance/{provenance} is not known")
+    try:
+        version = vread_resource(caller, resource_type, logical_id, version_id)
+    except FhirError as error:
+        if error.status == 404:
+            raise FhirError.single(
+                404, "not-found", f"Provenance/{provenance} is not known"
+            ) from error
+        raise
+    return provenance_resource(caller, version)
+
+
+def search_provenance(
+    caller: Caller, args: list[tuple[str, str]], *, default_count: int, max_count: int
+) -> tuple[Page, SearchRequest, str]:
+    """Provenance of every version of one record, newest first: `target` is required."""
+    targets = [value for name, value in args if name == "target"]
+    others = [(name, value) for name, value in args if name != "target"]
+    if len(targets) != 1:
+        raise FhirError.single(
+            400, "required", "search Provenance with exactly one target=Type/id", "target"
+        )
+    resource_type, _, logical_id = targets[0].partition("/")
+    logical_id = logical_id.split("/_history/")[0]
+    if resource_type not in STORED_TYPES or not logical_id:
+        raise FhirError.single(
+            400, "invalid", "target must be a reference Type/id to a record held here", "target"
+        )
+    try:
+        request = parse_history(others, default_count=default_count, max_count=max_count)
+    except FhirError as error:
+        raise FhirError.single(
+            400, "not-supported", "Provenance takes target, _count and _since", "target"
+        ) from error
+    try:
+        page = resource_history(caller, resource_type, logical_id, request)
+    except FhirError as error:
+        if error.status == 404:
+            # A target the caller may not see has no provenance to show: an empty
+            # result, exactly as for a target that does not exist.
+            return Page([], has_next=False, has_previous=False), request, targets[0]
+        raise
+    return page, request, f"{resource_type}/{logical_id}"
