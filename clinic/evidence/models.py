@@ -90,7 +90,7 @@ class CustodyEvent(Base):
     )
     item_label: Mapped[str] = mapped_column(sa.String(40), nullable=False)
     site_id: Mapped[str] = mapped_column(sa.String(64), nullable=False)
-    action: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    action: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     recorded_by: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     recorded_by_name: Mapped[str] = mapped_column(sa.String(64), nullable=False)

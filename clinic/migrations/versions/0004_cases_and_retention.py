@@ -70,8 +70,18 @@ def upgrade() -> None:
         batch_op.create_foreign_key(
             batch_op.f("fk_evidence_items_case_id_cases"), "cases", ["case_id"], ["id"]
         )
-    # custody_events is append-only; adding a nullable column rewrites no row.
+    # custody_events is append-only: adding a nullable column and widening one (for
+    # "retention-extended") rewrite no row. Done in place, never by SQLite's batch
+    # copy, which would drop the table's append-only triggers; SQLite does not
+    # enforce VARCHAR lengths, so only PostgreSQL needs the wider column.
     op.add_column("custody_events", sa.Column("disposal_due", sa.Date(), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column(
+            "custody_events",
+            "action",
+            existing_type=sa.String(length=16),
+            type_=sa.String(length=32),
+        )
 
     op.create_table(
         "retention_rules",
@@ -148,6 +158,12 @@ def upgrade() -> None:
 
 
 def _protect_tables() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        # The batch copy that added evidence_items.case_id's foreign key made a new
+        # table without the old one's trigger: put it back.
+        op.execute(
+            "CREATE TRIGGER IF NOT EXISTS evidence_items_no_delete BEFORE DELETE ON evidence_items BEGIN SELECT RAISE(ABORT, 'DELETE on evidence_items is not allowed'); END"
+        )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE TRIGGER case_reporting_mode_changes_append_only BEFORE UPDATE OR DELETE ON case_reporting_mode_changes FOR EACH ROW EXECUTE FUNCTION clinic_refuse_change()"
@@ -174,8 +190,14 @@ def downgrade() -> None:
     op.drop_table("storage_locations")
     op.drop_table("site_evidence_policies")
     op.drop_table("retention_rules")
-    with op.batch_alter_table("custody_events", schema=None) as batch_op:
-        batch_op.drop_column("disposal_due")
+    if op.get_bind().dialect.name == "postgresql":
+        op.alter_column(
+            "custody_events",
+            "action",
+            existing_type=sa.String(length=32),
+            type_=sa.String(length=16),
+        )
+    op.drop_column("custody_events", "disposal_due")
     with op.batch_alter_table("evidence_items", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("fk_evidence_items_case_id_cases"), type_="foreignkey")
         batch_op.drop_index(batch_op.f("ix_evidence_items_case_id"))
