@@ -536,16 +536,6 @@ def list_cases(uow: UnitOfWork, *, actor: Actor, reference: str | None = None) -
     return cases
 
 
-def case_for_patient(uow: UnitOfWork, *, actor: Actor, patient_id: str) -> Case | None:
-    """The newest case of a survivor the actor may see, if any."""
-    for case in uow.session.scalars(
-        sa.select(Case).where(Case.patient_id == patient_id).order_by(Case.opened_at.desc())
-    ):
-        if decide(actor, Action.READ, "EpisodeOfCare", case_facts(case)).permitted:
-            return case
-    return None
-
-
 def safe_contact_of(patient: dict[str, Any]) -> SafeContact | None:
     for extension in patient.get("extension", []):
         if extension.get("url") != SAFE_CONTACT_URL:

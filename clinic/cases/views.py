@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from clinic.access import Action, decide
@@ -185,18 +184,6 @@ def card(case_id: str) -> Any:
 
 
 def _case_kits(case_id: str) -> list[EvidenceItem]:
-    """The case's kits, for those who may see evidence."""
-    from clinic.evidence.services import item_facts
+    from clinic.evidence.services import kits_of_case
 
-    uow, actor = current_uow(), current_actor()
-    if not decide(actor, Action.SEARCH, "EvidenceItem").permitted:
-        return []
-    return [
-        kit
-        for kit in uow.session.scalars(
-            sa.select(EvidenceItem)
-            .where(EvidenceItem.case_id == case_id, EvidenceItem.kit_id.is_(None))
-            .order_by(EvidenceItem.collected_at)
-        )
-        if decide(actor, Action.READ, "EvidenceItem", item_facts(kit)).permitted
-    ]
+    return kits_of_case(current_uow(), actor=current_actor(), case_id=case_id)

@@ -16,6 +16,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from clinic.evidence.locations import CONDITIONS as LOCATION_CONDITIONS
 from clinic.evidence.models import EvidenceKind
 
 ITEM_KINDS = [SelectChoice("", "— no item —")] + [
@@ -82,11 +83,7 @@ class CustodyForm(FlaskForm):
         ]
 
 
-CONDITIONS = [
-    SelectChoice("ambient", "Ambient"),
-    SelectChoice("fridge", "Fridge"),
-    SelectChoice("freezer", "Freezer"),
-]
+CONDITIONS = [SelectChoice(condition, condition.capitalize()) for condition in LOCATION_CONDITIONS]
 
 
 class LocationForm(FlaskForm):

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -45,15 +45,6 @@ class RetentionTerms:
     years: int
     months: int
     counted_from: CountedFrom
-
-    def describe(self) -> str:
-        parts = []
-        if self.years:
-            parts.append(f"{self.years} year{'s' if self.years != 1 else ''}")
-        if self.months:
-            parts.append(f"{self.months} month{'s' if self.months != 1 else ''}")
-        start = "collection" if self.counted_from is CountedFrom.COLLECTION else "her 18th birthday"
-        return f"{' '.join(parts)} from {start}"
 
 
 # Used until a site's administrators set their own rules (admin → site → retention).
@@ -228,6 +219,13 @@ def fix_disposal_date_at_sealing(session: Session, item: EvidenceItem) -> date:
     return item.disposal_due or due
 
 
+def _kit_and_items(
+    session: Session, kit: EvidenceItem, *, lock: bool = False
+) -> list[EvidenceItem]:
+    query = sa.select(EvidenceItem).where(EvidenceItem.kit_id == kit.id)
+    return [kit, *session.scalars(query.with_for_update() if lock else query)]
+
+
 def extend_retention(
     uow: UnitOfWork, *, actor: Actor, kit_id: str, reason: str, default_transfer_days: int
 ) -> date:
@@ -358,11 +356,3 @@ def coming_due(
         )
     )
     return found, deadlines
-
-
-def overdue_before(
-    session: Session, site_id: str, default_transfer_days: int, now: datetime
-) -> datetime:
-    """Items transferred out before this moment and not back are overdue."""
-    deadlines = site_deadlines(session, site_id, default_transfer_days)
-    return now - timedelta(days=deadlines.transfer_limit_days)

@@ -725,6 +725,22 @@ def kit_contents(
     return kit, items
 
 
+def kits_of_case(uow: UnitOfWork, *, actor: Actor, case_id: str) -> list[EvidenceItem]:
+    """A case's kits, oldest first, for those who may see evidence (none otherwise)."""
+    if not decide(actor, Action.SEARCH, "EvidenceItem").permitted:
+        return []
+    query = (
+        sa.select(EvidenceItem)
+        .where(EvidenceItem.case_id == case_id, EvidenceItem.kit_id.is_(None))
+        .order_by(EvidenceItem.collected_at)
+    )
+    return [
+        kit
+        for kit in uow.session.scalars(query)
+        if decide(actor, Action.READ, "EvidenceItem", item_facts(kit)).permitted
+    ]
+
+
 def available_actions(actor: Actor, item: EvidenceItem) -> list[str]:
     """The custody actions this person could record on this item now."""
     from clinic.access.policy import CUSTODY_OPERATIONS

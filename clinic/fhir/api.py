@@ -263,16 +263,13 @@ def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
         keys = [(e.recorded_at, e.id) for e in page.items]
         return fhir_response(_searchset(resource_type, resources, keys, page, query.applied))
     if resource_type == "Provenance":
-        from clinic.fhir.provenance import (
-            provenance_id,
-            provenance_resource,
-            search_provenance,
-        )
+        from clinic.fhir.provenance import provenance_resources, search_provenance
 
         caller = _caller()
         found, request_, target = search_provenance(caller, args, **_page_limits())
         resources = [
-            (f"Provenance/{provenance_id(v)}", provenance_resource(caller, v)) for v in found.items
+            (f"Provenance/{resource['id']}", resource)
+            for resource in provenance_resources(caller, found.items)
         ]
         keys = [history_key(v) for v in found.items]
         applied = [("target", target), *request_.applied]

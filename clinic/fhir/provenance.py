@@ -37,12 +37,21 @@ def provenance_id(version: StoredVersion) -> str:
     return f"{version.resource_type}-{version.logical_id}-{version.version_id}"
 
 
-def provenance_resource(caller: Caller, version: StoredVersion) -> dict[str, Any]:
-    author = (
-        caller.uow.session.scalar(sa.select(User).where(User.id == version.author_id))
-        if version.author_id
-        else None
+def provenance_resources(caller: Caller, versions: list[StoredVersion]) -> list[dict[str, Any]]:
+    """Provenance for each version, with the authors looked up in one query."""
+    ids = {version.author_id for version in versions if version.author_id}
+    authors = (
+        {
+            user.id: user
+            for user in caller.uow.session.scalars(sa.select(User).where(User.id.in_(ids)))
+        }
+        if ids
+        else {}
     )
+    return [_provenance(version, authors.get(version.author_id or "")) for version in versions]
+
+
+def _provenance(version: StoredVersion, author: User | None) -> dict[str, Any]:
     agent: dict[str, Any] = {
         "type": {"coding": [{"system": PARTICIPANT_TYPE, "code": "author", "display": "Author"}]},
         "who": {
@@ -98,7 +107,7 @@ def read_provenance(caller: Caller, provenance: str) -> dict[str, Any]:
                 404, "not-found", f"Provenance/{provenance} is not known"
             ) from error
         raise
-    return provenance_resource(caller, version)
+    return provenance_resources(caller, [version])[0]
 
 
 def search_provenance(
