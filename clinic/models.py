@@ -11,6 +11,7 @@ from clinic.evidence.models import (
     SiteEvidencePolicy,
     StorageLocation,
 )
+from clinic.exam.models import Exam, ExamAmendment, ExamEntry
 from clinic.fhir.models import ReferenceIndex, ResourceVersion, StoredResource, TokenIndex
 from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
 
@@ -21,6 +22,9 @@ __all__ = [
     "CustodyEvent",
     "CustodySignature",
     "EvidenceItem",
+    "Exam",
+    "ExamAmendment",
+    "ExamEntry",
     "LogCheckpoint",
     "LogHead",
     "LogNode",

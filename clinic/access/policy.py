@@ -40,7 +40,17 @@ class Scope(StrEnum):
 
 # Kinds of thing the decision point knows. FHIR resource types are stored clinical
 # or directory content; the others are operational records.
-CLINICAL_KINDS = frozenset({"Patient", "EpisodeOfCare", "Observation", "Specimen"})
+CLINICAL_KINDS = frozenset(
+    {
+        "Patient",
+        "EpisodeOfCare",
+        "Encounter",  # an exam
+        "Observation",
+        "MedicationAdministration",  # treatment at an exam
+        "Composition",  # a signed exam report
+        "Specimen",
+    }
+)
 DIRECTORY_KINDS = frozenset({"Organization"})
 # EvidenceItem is what custodians handle (label, kind, container, seal, location),
 # without the Specimen's clinical detail (patient, body site).
@@ -68,7 +78,10 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
     Role.EXAMINER: {
         "Patient": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "EpisodeOfCare": (_CLINICAL_WRITE, Scope.OWN_SITE),
+        "Encounter": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Observation": (_CLINICAL_WRITE, Scope.OWN_SITE),
+        "MedicationAdministration": (_CLINICAL_WRITE, Scope.OWN_SITE),
+        "Composition": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Specimen": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "EvidenceItem": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "CustodyEvent": (_READ | {Action.CREATE}, Scope.OWN_SITE),

@@ -38,6 +38,11 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
             {
                 "type": resource_type,
                 "profile": registry.default_profiles[resource_type],
+                **(
+                    {"supportedProfile": registry.specialisations(resource_type)}
+                    if registry.specialisations(resource_type)
+                    else {}
+                ),
                 "interaction": [{"code": code} for code in interactions],
                 "versioning": "versioned-update",
                 "readHistory": True,

@@ -4,6 +4,11 @@ Supported in a profile's differential: cardinality (min, max), fixed[x] and
 pattern[x] values, required bindings to our ValueSets, and FHIRPath constraints.
 Slicing is not used by our profiles and a profile that declares it is refused at
 load time, so nothing in a profile is silently ignored.
+
+Each resource type has one base profile (derived from the core specification),
+which every resource of the type must meet. A profile may specialise one of ours
+(its baseDefinition is our profile): a resource that claims it in `meta.profile`
+must meet it and every profile it derives from.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from clinic.fhir.canonical import STRUCTURE_DEFINITION
 from clinic.fhir.invariants import Invariant, check_invariants, evaluate
 from clinic.fhir.outcome import Issue
 
@@ -72,6 +78,7 @@ class Profile:
     values: list[ValueRule]
     bindings: list[Binding]
     invariants: tuple[Invariant, ...]
+    base: str | None = None  # the profile of ours it specialises, if any
 
 
 class ProfileRegistry:
@@ -110,6 +117,8 @@ class ProfileRegistry:
                 if document.get("kind") == "resource":
                     profile = self._compile(path, document)
                     self.profiles[profile.url] = profile
+                    if profile.base is not None:
+                        continue
                     if profile.resource_type in self.default_profiles:
                         raise ProfileError(
                             f"{path.name}: a second profile for {profile.resource_type}"
@@ -117,6 +126,7 @@ class ProfileRegistry:
                     self.default_profiles[profile.resource_type] = profile.url
             elif kind in ("SearchParameter", "OperationDefinition"):
                 self._parse(path, document)
+        self._check_bases()
 
     @staticmethod
     def _parse(path: Path, document: dict[str, Any]) -> None:
@@ -185,8 +195,49 @@ class ProfileRegistry:
                         element_path,
                     )
                 )
+        base = definition.get("baseDefinition", "")
+        ours = base if base.startswith(f"{STRUCTURE_DEFINITION}/") else None
         return Profile(
-            definition["url"], resource_type, cardinalities, values, bindings, tuple(invariants)
+            definition["url"],
+            resource_type,
+            cardinalities,
+            values,
+            bindings,
+            tuple(invariants),
+            ours,
+        )
+
+    def _check_bases(self) -> None:
+        for profile in self.profiles.values():
+            seen = {profile.url}
+            base = profile.base
+            while base is not None:
+                parent = self.profiles.get(base)
+                if parent is None or parent.resource_type != profile.resource_type:
+                    raise ProfileError(
+                        f"{profile.url}: its baseDefinition {base} is not one of our "
+                        f"{profile.resource_type} profiles"
+                    )
+                if parent.url in seen:
+                    raise ProfileError(f"{profile.url}: its baseDefinitions form a loop")
+                seen.add(parent.url)
+                base = parent.base
+
+    def lineage(self, profile_url: str) -> list[str]:
+        """The profile and every profile of ours it specialises, most general first."""
+        chain: list[str] = []
+        current: str | None = profile_url
+        while current is not None:
+            chain.insert(0, current)
+            current = self.profiles[current].base
+        return chain
+
+    def specialisations(self, resource_type: str) -> list[str]:
+        """Our profiles of a type other than its base profile."""
+        return sorted(
+            url
+            for url, profile in self.profiles.items()
+            if profile.resource_type == resource_type and profile.base is not None
         )
 
     # -- validation ------------------------------------------------------------

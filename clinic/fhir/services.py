@@ -24,7 +24,16 @@ from clinic.fhir.search_params import TYPE_PARAMS
 from clinic.fhir.store import ResourceStore, StoredVersion, _local_reference
 
 # Types held in the store, and those of them clients may write through the API.
-STORED_TYPES = ("Patient", "EpisodeOfCare", "Observation", "Organization", "Specimen")
+STORED_TYPES = (
+    "Patient",
+    "EpisodeOfCare",
+    "Encounter",
+    "Observation",
+    "MedicationAdministration",
+    "Composition",
+    "Organization",
+    "Specimen",
+)
 WRITABLE_TYPES = ("Patient", "Observation")
 # Rows examined per database round trip while filling a page.
 _BATCH = 50
@@ -345,6 +354,7 @@ def create_resource(caller: Caller, data: Any, *, logical_id: str | None = None)
         # Creating reveals nothing about existing records, so say no plainly.
         raise FhirError.single(403, "forbidden", f"you may not create {resource_type}")
     site_id = caller.actor.organization_id
+    _refuse_exam_records(data)
     _check_references(caller, data, site_id)
     version = caller.store.create(
         data, site_id=site_id, author_id=caller.actor.user_id, logical_id=logical_id
@@ -381,6 +391,8 @@ def update_resource(
         lambda: caller.store.current(resource_type, logical_id),
         not_found(resource_type, logical_id),
     )
+    _refuse_exam_records(data)
+    _refuse_exam_records(current.content)
     _check_references(caller, data, current.site_id)
     version = caller.store.update(
         resource_type,
@@ -402,6 +414,19 @@ def check_writable(resource_type: str) -> None:
             405,
             "not-supported",
             f"{resource_type} is maintained by the clinic itself, not written through the API",
+        )
+
+
+def _refuse_exam_records(data: dict[str, Any]) -> None:
+    """Exam findings are written only by the exam service, which keeps a signed exam
+    read-only and records every amendment; the API cannot go around it."""
+    if data.get("encounter") is not None:
+        raise FhirError.single(
+            422,
+            "business-rule",
+            f"{data.get('resourceType')}.encounter: findings of an exam are recorded in the "
+            "exam itself (and amended there after sign-off), not through the API",
+            f"{data.get('resourceType')}.encounter",
         )
 
 

@@ -179,16 +179,22 @@ def validate_resource(data: dict[str, Any], registry: ProfileRegistry) -> BaseMo
             Issue("not-supported", f"{resource_type} is not held by this server", ("resourceType",))
         )
     else:
+        checked: list[str] = [profile_url]
         for claimed in data.get("meta", {}).get("profile", []):
-            if claimed != profile_url:
+            known = registry.profiles.get(claimed)
+            if known is None or profile_url not in registry.lineage(claimed):
                 issues.append(
                     Issue(
                         "not-supported",
-                        f"profile {claimed} is not supported here; {resource_type} conforms to {profile_url}",
+                        f"profile {claimed} is not supported here; {resource_type} conforms to "
+                        + " or ".join([profile_url, *registry.specialisations(resource_type)]),
                         (f"{resource_type}.meta.profile",),
                     )
                 )
-        issues.extend(registry.validate(data, profile_url))
+                continue
+            checked.extend(url for url in registry.lineage(claimed) if url not in checked)
+        for url in checked:
+            issues.extend(registry.validate(data, url))
     if issues:
         raise FhirError(422, issues)
     return model

@@ -29,6 +29,16 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
             Action.EXPORT,
         },
         "Observation": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
+        # The exam (Encounter), its treatment and its signed report: examiners only.
+        "Encounter": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
+        "MedicationAdministration": {
+            Action.READ,
+            Action.SEARCH,
+            Action.CREATE,
+            Action.UPDATE,
+            Action.EXPORT,
+        },
+        "Composition": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "Specimen": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "EvidenceItem": {Action.READ, Action.SEARCH, Action.CREATE},
         # Creating a custody event is decided per custody action (below).
@@ -76,7 +86,9 @@ def test_kind_level_baseline(role: Role, kind: str, action: Action) -> None:
         assert decision.concealed == (role is Role.POLICE)
 
 
-@pytest.mark.parametrize("kind", ["Patient", "Observation"])
+@pytest.mark.parametrize(
+    "kind", ["Patient", "Observation", "Encounter", "MedicationAdministration", "Composition"]
+)
 @pytest.mark.parametrize("action", [Action.READ, Action.SEARCH, Action.UPDATE, Action.EXPORT])
 def test_clinical_records_are_visible_only_at_their_site(kind: str, action: Action) -> None:
     own = ResourceFacts(kind, "r1", site_id=NORTH)

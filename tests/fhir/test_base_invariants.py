@@ -179,6 +179,17 @@ def test_every_extracted_invariant_compiles_and_none_fails_on_a_minimal_resource
         "Provenance": json.loads(
             (ROOT / "fhir_profiles/examples/Provenance-example.json").read_text()
         ),
+        "Encounter": {"resourceType": "Encounter", "status": "planned", "class": {"code": "AMB"}},
+        "MedicationAdministration": {
+            "resourceType": "MedicationAdministration",
+            "status": "completed",
+            "medicationCodeableConcept": {"text": "x"},
+            "subject": {"reference": "Patient/x"},
+            "effectiveDateTime": "2026-01-01",
+        },
+        "Composition": json.loads(
+            (ROOT / "fhir_profiles/examples/Composition-example-report.json").read_text()
+        ),
         "EpisodeOfCare": {
             "resourceType": "EpisodeOfCare",
             "status": "active",

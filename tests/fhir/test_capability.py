@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from clinic.exam.services import sign_off
 from tests.conftest import World
+from tests.exam.helpers import call, complete_exam, read
 from tests.helpers import api, collect_kit, create, observation, open_case, patient
 
 SAMPLE_VALUES = {
@@ -28,6 +30,12 @@ SAMPLE_VALUES = {
     "altid": lambda ids: "examiner",
     "entity": lambda ids: f"Patient/{ids['patient']}",
     "outcome": lambda ids: "0",
+    "encounter": lambda ids: ids["exam"],
+    "context": lambda ids: f"Encounter/{ids['exam']}",
+    "episode-of-care": lambda ids: ids["case"],
+    "category": lambda ids: "https://forensic-care.org/fhir/CodeSystem/exam-section|injuries",
+    "code": lambda ids: "injury",
+    "status": lambda ids: {"Encounter": "finished", "Composition": "final"}[ids["kind"]],
     "subtype": lambda ids: "create",
     "target": lambda ids: f"Patient/{ids['patient']}",
 }
@@ -39,6 +47,9 @@ TOKENS = {
     "Specimen": "examiner",
     "EpisodeOfCare": "examiner",
     "Provenance": "examiner",
+    "Encounter": "examiner",
+    "MedicationAdministration": "examiner",
+    "Composition": "examiner",
 }
 
 
@@ -59,7 +70,17 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         world["examiner"].token,
         observation(record["id"]) | {"identifier": [{"value": "OBS-CAP-0001"}]},
     )
-    examples = {"Patient": record, "Observation": finding, "EpisodeOfCare": {"id": case.id}}
+    exam_id = complete_exam(app, case.id)
+    call(app, "examiner", sign_off, exam_id=exam_id)
+    exam = read(app, exam_id)
+    examples = {
+        "Patient": record,
+        "Observation": finding,
+        "EpisodeOfCare": {"id": case.id},
+        "Encounter": {"id": exam_id},
+        "MedicationAdministration": {"id": exam.entries["treatment:1"].logical_id},
+        "Composition": {"id": exam.exam.report_id},
+    }
     rest = capability["rest"][0]
     declared_types = {resource["type"] for resource in rest["resource"]}
     assert declared_types == {
@@ -70,6 +91,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "AuditEvent",
         "Specimen",
         "Provenance",
+        "Encounter",
+        "MedicationAdministration",
+        "Composition",
     }
     for resource in rest["resource"]:
         kind = resource["type"]
@@ -88,7 +112,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
             sample_id = examples[kind]["id"]
         ids = {
             "id": sample_id,
-            "patient": case.patient_id if kind in ("Specimen", "EpisodeOfCare") else record["id"],
+            "patient": record["id"] if kind in ("Patient", "Observation") else case.patient_id,
+            "exam": exam_id,
+            "case": case.id,
             "reference": case.reference,
             "kind": kind,
             "label": kit.items[0].label,

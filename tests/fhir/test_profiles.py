@@ -30,12 +30,83 @@ def registry() -> ProfileRegistry:
 def test_every_example_conforms_to_its_profile(registry: ProfileRegistry, path: Path) -> None:
     example = json.loads(path.read_text())
     validate_resource(example, registry)
-    assert example["meta"]["profile"] == [registry.default_profiles[example["resourceType"]]]
+    (claimed,) = example["meta"]["profile"]
+    assert registry.profiles[claimed].resource_type == example["resourceType"]
 
 
 def test_every_profile_has_an_example(registry: ProfileRegistry) -> None:
-    profiled = {json.loads(p.read_text())["resourceType"] for p in EXAMPLES}
-    assert profiled == set(registry.default_profiles)
+    claimed = {json.loads(p.read_text())["meta"]["profile"][0] for p in EXAMPLES}
+    assert claimed == set(registry.profiles)
+
+
+def test_a_specialised_profile_is_checked_with_every_profile_it_derives_from(
+    registry: ProfileRegistry,
+) -> None:
+    injury = json.loads((PROFILES_DIR / "examples/Observation-example-injury.json").read_text())
+    assert registry.lineage(injury["meta"]["profile"][0])[-2:] == [
+        "https://forensic-care.org/fhir/StructureDefinition/fc-exam-finding",
+        "https://forensic-care.org/fhir/StructureDefinition/fc-injury",
+    ]
+    broken = json.loads(json.dumps(injury))
+    broken.pop("encounter")  # fc-exam-finding
+    broken["component"][0]["valueQuantity"]["code"] = "cm"  # fc-injury
+    broken["subject"] = {"reference": "Group/1"}  # fc-observation
+    broken["valueCodeableConcept"]["coding"][0]["code"] = "scratch"  # required binding
+    with pytest.raises(FhirError) as refused:
+        validate_resource(broken, registry)
+    found = json.dumps([i.diagnostics for i in refused.value.issues])
+    for fragment in ("Observation.encounter must occur", "fc-inj-1", "fc-obs-1", "injury-type"):
+        assert fragment in found
+    unknown = json.loads(json.dumps(injury))
+    unknown["meta"]["profile"] = ["https://forensic-care.org/fhir/StructureDefinition/fc-case"]
+    with pytest.raises(FhirError, match="not supported here"):
+        validate_resource(unknown, registry)
+
+
+@pytest.mark.parametrize(
+    ("example", "mutate", "fragment"),
+    [
+        ("Observation-example-timing", lambda d: d.pop("valuePeriod"), "fc-time-1"),
+        (
+            "Observation-example-timing",
+            lambda d: d["valuePeriod"].pop("end"),
+            "fc-time-2",
+        ),
+        (
+            "Observation-example-guidance",
+            lambda d: d["component"][0]["valueCodeableConcept"]["coding"][0].update(
+                code="overridden"
+            ),
+            "fc-guide-2",
+        ),
+        ("Observation-example-guidance", lambda d: d.pop("component"), "fc-guide-1"),
+        ("Observation-example-vital-sign", lambda d: d.pop("component"), "fc-vs-2"),
+        ("Observation-example-vital-sign", lambda d: d["category"].pop(0), "fc-vs-1"),
+        ("Observation-example-acts", lambda d: d.pop("category"), "fc-find-1"),
+        (
+            "MedicationAdministration-example-treatment",
+            lambda d: d.update(status="not-done"),
+            "fc-tx-4",
+        ),
+        (
+            "MedicationAdministration-example-treatment",
+            lambda d: d.update(context={"reference": "EpisodeOfCare/x"}),
+            "fc-tx-2",
+        ),
+        ("Composition-example-report", lambda d: d.update(status="preliminary"), "fc-rep-3"),
+        ("Composition-example-report", lambda d: d.update(confidentiality="N"), "fixed value"),
+        ("Encounter-example-exam", lambda d: d.pop("episodeOfCare"), "Encounter.episodeOfCare"),
+        ("Encounter-example-exam", lambda d: d["period"].pop("end"), "fc-enc-3"),
+    ],
+)
+def test_exam_profile_rules_are_enforced(
+    registry: ProfileRegistry, example: str, mutate, fragment: str
+) -> None:  # type: ignore[no-untyped-def]
+    resource = json.loads((PROFILES_DIR / f"examples/{example}.json").read_text())
+    mutate(resource)
+    with pytest.raises(FhirError) as refused:
+        validate_resource(resource, registry)
+    assert fragment in json.dumps([i.diagnostics for i in refused.value.issues])
 
 
 @pytest.mark.parametrize(

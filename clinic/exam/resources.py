@@ -1,0 +1,648 @@
+"""The exam as FHIR resources: one builder per kind of record, nothing else.
+
+Codes: LOINC for vital signs (the codes of the FHIR vital signs profiles), HL7
+terminology for yes/no (v2-0136), absent data (data-absent-reason), categories
+and labels; our own CodeSystems (fhir_profiles/) wherever no standard code says
+it with certainty. Every builder's output is validated by the store against the
+profile it claims.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from clinic.core.clock import isoformat
+from clinic.exam.timing import AssaultTiming, Elapsed, TimeWindow, TimingKind, WindowStatus
+from clinic.fhir.canonical import (
+    CODE_SYSTEM,
+    RESTRICTED_LABEL,
+    SEXUAL_VIOLENCE_LABEL,
+    STRUCTURE_DEFINITION,
+)
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+YES_NO = "http://terminology.hl7.org/CodeSystem/v2-0136"
+DATA_ABSENT = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+ACT_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
+EXAM_SECTION = f"{CODE_SYSTEM}/exam-section"
+EXAM_OBSERVATION = f"{CODE_SYSTEM}/exam-observation"
+ASSAULT_ACT = f"{CODE_SYSTEM}/assault-act"
+PENETRATION_MEANS = f"{CODE_SYSTEM}/penetration-means"
+POST_ASSAULT_ACTIVITY = f"{CODE_SYSTEM}/post-assault-activity"
+INJURY_TYPE = f"{CODE_SYSTEM}/injury-type"
+BODY_REGION = f"{CODE_SYSTEM}/body-region"
+TIME_WINDOW = f"{CODE_SYSTEM}/time-window"
+WINDOW_STATUS = f"{CODE_SYSTEM}/window-status"
+GUIDANCE_DECISION = f"{CODE_SYSTEM}/guidance-decision"
+EXAM_TREATMENT = f"{CODE_SYSTEM}/exam-treatment"
+EXAM_DOCUMENT = f"{CODE_SYSTEM}/exam-document"
+ENCOUNTER_TYPE = f"{CODE_SYSTEM}/encounter-type"
+
+FINDING_PROFILE = f"{STRUCTURE_DEFINITION}/fc-exam-finding"
+TIMING_PROFILE = f"{STRUCTURE_DEFINITION}/fc-assault-timing"
+INJURY_PROFILE = f"{STRUCTURE_DEFINITION}/fc-injury"
+VITAL_PROFILE = f"{STRUCTURE_DEFINITION}/fc-exam-vital-sign"
+GUIDANCE_PROFILE = f"{STRUCTURE_DEFINITION}/fc-window-guidance"
+TREATMENT_PROFILE = f"{STRUCTURE_DEFINITION}/fc-treatment"
+REPORT_PROFILE = f"{STRUCTURE_DEFINITION}/fc-exam-report"
+ENCOUNTER_PROFILE = f"{STRUCTURE_DEFINITION}/fc-exam-encounter"
+
+
+class Answer(StrEnum):
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"
+
+
+# The checklists, in the order the form asks them (codes from our CodeSystems).
+ACTS = {
+    "oral-penetration": "Oral penetration",
+    "vaginal-penetration": "Vaginal penetration",
+    "anal-penetration": "Anal penetration",
+    "ejaculation": "Ejaculation",
+    "condom": "Condom used",
+    "strangulation": "Strangulation or non-fatal suffocation",
+    "restraints": "Restraints (held down, tied)",
+    "drugs-alcohol-suspected": "Drugs or alcohol suspected",
+}
+PENETRATION_ACTS = ("oral-penetration", "vaginal-penetration", "anal-penetration")
+MEANS = {"penis": "Penis", "finger": "Finger or hand", "object": "Object", "unknown": "Not known"}
+ACTIVITIES = {
+    "washed": "Washed, bathed or showered",
+    "changed-clothes": "Changed clothes",
+    "urinated": "Urinated",
+    "ate-drank": "Ate or drank",
+    "brushed-teeth": "Brushed teeth or used mouthwash",
+}
+INJURY_TYPES = {
+    "bruise": "Bruise",
+    "abrasion": "Abrasion",
+    "laceration": "Laceration",
+    "incised-wound": "Incised wound",
+    "bite": "Bite mark",
+    "burn": "Burn",
+    "petechiae": "Petechiae",
+    "erythema": "Redness",
+    "swelling": "Swelling",
+    "other": "Other",
+}
+BODY_REGIONS = {
+    "head": "Head and scalp",
+    "face": "Face",
+    "neck": "Neck",
+    "chest": "Chest",
+    "breast": "Breast",
+    "abdomen": "Abdomen",
+    "back": "Back",
+    "buttock": "Buttock",
+    "upper-arm": "Upper arm",
+    "forearm": "Forearm",
+    "wrist": "Wrist",
+    "hand": "Hand",
+    "thigh": "Thigh",
+    "knee": "Knee",
+    "lower-leg": "Lower leg",
+    "ankle": "Ankle",
+    "foot": "Foot",
+    "other": "Other",
+}
+TREATMENTS = {
+    "emergency-contraception": "Emergency contraception",
+    "hiv-pep-starter": "HIV PEP starter pack",
+    "sti-prophylaxis": "STI prophylaxis",
+    "hepatitis-b": "Hepatitis B cover",
+    "tetanus": "Tetanus cover",
+    "other": "Other",
+}
+
+
+@dataclass(frozen=True)
+class VitalSign:
+    slot: str
+    loinc: str
+    display: str
+    unit: str  # UCUM
+    label: str
+
+
+VITAL_SIGNS = (
+    VitalSign("vital:heart-rate", "8867-4", "Heart rate", "/min", "Heart rate (beats/min)"),
+    VitalSign("vital:respiratory-rate", "9279-1", "Respiratory rate", "/min", "Breaths per minute"),
+    VitalSign("vital:temperature", "8310-5", "Body temperature", "Cel", "Temperature (°C)"),
+    VitalSign(
+        "vital:oxygen-saturation",
+        "59408-5",
+        "Oxygen saturation in Arterial blood by Pulse oximetry",
+        "%",
+        "Oxygen saturation (%)",
+    ),
+)
+BLOOD_PRESSURE = VitalSign(
+    "vital:blood-pressure",
+    "85354-9",
+    "Blood pressure panel with all children optional",
+    "mm[Hg]",
+    "Blood pressure (mmHg)",
+)
+
+
+def labels() -> list[dict[str, str]]:
+    return [
+        {"system": system, "code": code}
+        for system, code in (SEXUAL_VIOLENCE_LABEL, RESTRICTED_LABEL)
+    ]
+
+
+def encounter(
+    *,
+    patient_id: str,
+    case_id: str,
+    site_id: str,
+    start: datetime,
+    end: datetime | None = None,
+) -> dict[str, Any]:
+    period = {"start": isoformat(start)} | ({"end": isoformat(end)} if end else {})
+    return {
+        "resourceType": "Encounter",
+        "meta": {"profile": [ENCOUNTER_PROFILE], "security": labels()},
+        "status": "finished" if end else "in-progress",
+        "class": {
+            "system": ACT_CODE_SYSTEM,
+            "code": "AMB",
+            "display": "ambulatory",
+        },
+        "type": [
+            {
+                "coding": [
+                    {
+                        "system": ENCOUNTER_TYPE,
+                        "code": "medical-forensic-exam",
+                        "display": "Medical-forensic exam",
+                    }
+                ]
+            }
+        ],
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "episodeOfCare": [{"reference": f"EpisodeOfCare/{case_id}"}],
+        "serviceProvider": {"reference": f"Organization/{site_id}"},
+        "period": period,
+    }
+
+
+@dataclass(frozen=True)
+class ExamContext:
+    """What every exam resource refers to."""
+
+    exam_id: str
+    patient_id: str
+    exam_time: datetime
+
+
+def _observation(
+    context: ExamContext,
+    *,
+    profile: str,
+    section: str,
+    code: dict[str, Any],
+    extra_categories: Iterable[dict[str, Any]] = (),
+    **content: Any,
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Observation",
+        "meta": {"profile": [profile], "security": labels()},
+        "status": "final",
+        "category": [
+            *extra_categories,
+            {"coding": [{"system": EXAM_SECTION, "code": section}]},
+        ],
+        "code": code,
+        "subject": {"reference": f"Patient/{context.patient_id}"},
+        "encounter": {"reference": f"Encounter/{context.exam_id}"},
+        "effectiveDateTime": isoformat(context.exam_time),
+        **content,
+    }
+
+
+def _ours(code: str, display: str) -> dict[str, Any]:
+    return {"coding": [{"system": EXAM_OBSERVATION, "code": code, "display": display}]}
+
+
+def _coded(system: str, code: str, display: str) -> dict[str, Any]:
+    return {"coding": [{"system": system, "code": code, "display": display}]}
+
+
+def timing_observation(context: ExamContext, timing: AssaultTiming) -> dict[str, Any]:
+    value: dict[str, Any]
+    if timing.kind is TimingKind.EXACT and timing.at:
+        value = {"valueDateTime": isoformat(timing.at)}
+    elif timing.kind is TimingKind.RANGE and timing.earliest and timing.latest:
+        value = {
+            "valuePeriod": {"start": isoformat(timing.earliest), "end": isoformat(timing.latest)}
+        }
+    else:
+        value = {"dataAbsentReason": _coded(DATA_ABSENT, "unknown", "Unknown")}
+    return _observation(
+        context,
+        profile=TIMING_PROFILE,
+        section="timing",
+        code=_ours("assault-timing", "Time of the assault"),
+        **value,
+    )
+
+
+def timing_of(content: Mapping[str, Any] | None) -> AssaultTiming | None:
+    """Read an assault-timing Observation back (None when none is recorded)."""
+    if content is None:
+        return None
+    if "valueDateTime" in content:
+        return AssaultTiming(TimingKind.EXACT, at=parse_instant(content["valueDateTime"]))
+    if "valuePeriod" in content:
+        period = content["valuePeriod"]
+        return AssaultTiming(
+            TimingKind.RANGE,
+            earliest=parse_instant(period["start"]),
+            latest=parse_instant(period["end"]),
+        )
+    return AssaultTiming.unknown()
+
+
+def parse_instant(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def text_observation(
+    context: ExamContext, *, section: str, code: str, display: str, text: str
+) -> dict[str, Any]:
+    return _observation(
+        context,
+        profile=FINDING_PROFILE,
+        section=section,
+        code=_ours(code, display),
+        valueString=text,
+    )
+
+
+def _answer_component(system: str, code: str, display: str, answer: Answer) -> dict[str, Any]:
+    component: dict[str, Any] = {"code": _coded(system, code, display)}
+    if answer is Answer.UNKNOWN:
+        component["dataAbsentReason"] = _coded(DATA_ABSENT, "unknown", "Unknown")
+    else:
+        flag = "Y" if answer is Answer.YES else "N"
+        component["valueCodeableConcept"] = _coded(YES_NO, flag, "Yes" if flag == "Y" else "No")
+    return component
+
+
+def acts_observation(
+    context: ExamContext,
+    acts: Mapping[str, Answer],
+    means: Mapping[str, frozenset[str]],
+) -> dict[str, Any]:
+    components = []
+    for code, display in ACTS.items():
+        components.append(_answer_component(ASSAULT_ACT, code, display, acts[code]))
+        for mean in sorted(means.get(code, ())):
+            components.append(
+                {
+                    "code": _coded(ASSAULT_ACT, f"{code}-by", f"{display} by"),
+                    "valueCodeableConcept": _coded(PENETRATION_MEANS, mean, MEANS[mean]),
+                }
+            )
+    return _observation(
+        context,
+        profile=FINDING_PROFILE,
+        section="history",
+        code=_ours("acts-described", "Acts described"),
+        component=components,
+    )
+
+
+def activities_observation(
+    context: ExamContext, activities: Mapping[str, Answer]
+) -> dict[str, Any]:
+    return _observation(
+        context,
+        profile=FINDING_PROFILE,
+        section="history",
+        code=_ours("post-assault-activities", "Post-assault activities"),
+        component=[
+            _answer_component(POST_ASSAULT_ACTIVITY, code, display, activities[code])
+            for code, display in ACTIVITIES.items()
+        ],
+    )
+
+
+def answers_of(content: Mapping[str, Any] | None, system: str) -> dict[str, Answer]:
+    answers: dict[str, Answer] = {}
+    for component in (content or {}).get("component", []):
+        coding = component["code"]["coding"][0]
+        if coding["system"] != system or coding["code"].endswith("-by"):
+            continue
+        value = component.get("valueCodeableConcept")
+        answers[coding["code"]] = (
+            Answer.UNKNOWN
+            if value is None
+            else Answer.YES
+            if value["coding"][0]["code"] == "Y"
+            else Answer.NO
+        )
+    return answers
+
+
+def means_of(content: Mapping[str, Any] | None) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for component in (content or {}).get("component", []):
+        code = component["code"]["coding"][0]["code"]
+        if code.endswith("-by"):
+            found.setdefault(code.removesuffix("-by"), set()).add(
+                component["valueCodeableConcept"]["coding"][0]["code"]
+            )
+    return {act: frozenset(values) for act, values in found.items()}
+
+
+def _quantity(value: Decimal | float, unit: str) -> dict[str, Any]:
+    number = Decimal(str(value)).normalize()
+    return {
+        "value": int(number) if number == number.to_integral_value() else float(number),
+        "unit": unit,
+        "system": UCUM,
+        "code": unit,
+    }
+
+
+def vital_observation(context: ExamContext, sign: VitalSign, value: Decimal) -> dict[str, Any]:
+    return _observation(
+        context,
+        profile=VITAL_PROFILE,
+        section="general",
+        code=_coded(LOINC, sign.loinc, sign.display),
+        extra_categories=[_coded(OBSERVATION_CATEGORY, "vital-signs", "Vital Signs")],
+        valueQuantity=_quantity(value, sign.unit),
+    )
+
+
+def blood_pressure_observation(
+    context: ExamContext, systolic: Decimal, diastolic: Decimal
+) -> dict[str, Any]:
+    return _observation(
+        context,
+        profile=VITAL_PROFILE,
+        section="general",
+        code=_coded(LOINC, BLOOD_PRESSURE.loinc, BLOOD_PRESSURE.display),
+        extra_categories=[_coded(OBSERVATION_CATEGORY, "vital-signs", "Vital Signs")],
+        component=[
+            {
+                "code": _coded(LOINC, "8480-6", "Systolic blood pressure"),
+                "valueQuantity": _quantity(systolic, "mm[Hg]"),
+            },
+            {
+                "code": _coded(LOINC, "8462-4", "Diastolic blood pressure"),
+                "valueQuantity": _quantity(diastolic, "mm[Hg]"),
+            },
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class Injury:
+    kind: str  # injury-type code
+    region: str  # body-region code
+    site: str  # side and exact place, in words
+    length_mm: Decimal
+    width_mm: Decimal | None = None
+    shape: str | None = None
+    colour: str | None = None
+    description: str | None = None
+
+    def summary(self) -> str:
+        size = f"{self.length_mm} mm" + (f" x {self.width_mm} mm" if self.width_mm else "")
+        return f"{INJURY_TYPES[self.kind]}, {self.site}, {size}"
+
+
+def injury_observation(context: ExamContext, injury: Injury) -> dict[str, Any]:
+    components: list[dict[str, Any]] = [
+        {
+            "code": _ours("injury-length", "Injury length"),
+            "valueQuantity": _quantity(injury.length_mm, "mm"),
+        }
+    ]
+    if injury.width_mm is not None:
+        components.append(
+            {
+                "code": _ours("injury-width", "Injury width"),
+                "valueQuantity": _quantity(injury.width_mm, "mm"),
+            }
+        )
+    if injury.shape:
+        components.append(
+            {"code": _ours("injury-shape", "Injury shape"), "valueString": injury.shape}
+        )
+    if injury.colour:
+        components.append(
+            {"code": _ours("injury-colour", "Injury colour"), "valueString": injury.colour}
+        )
+    extra: dict[str, Any] = {}
+    if injury.description:
+        extra["note"] = [{"text": injury.description}]
+    return _observation(
+        context,
+        profile=INJURY_PROFILE,
+        section="injuries",
+        code=_ours("injury", "Injury"),
+        valueCodeableConcept=_coded(INJURY_TYPE, injury.kind, INJURY_TYPES[injury.kind]),
+        bodySite={
+            "coding": [
+                {
+                    "system": BODY_REGION,
+                    "code": injury.region,
+                    "display": BODY_REGIONS[injury.region],
+                }
+            ],
+            "text": injury.site,
+        },
+        component=components,
+        **extra,
+    )
+
+
+def injury_of(content: Mapping[str, Any]) -> Injury:
+    parts: dict[str, Any] = {}
+    for component in content.get("component", []):
+        code = component["code"]["coding"][0]["code"]
+        if "valueQuantity" in component:
+            parts[code] = Decimal(str(component["valueQuantity"]["value"]))
+        else:
+            parts[code] = component.get("valueString")
+    return Injury(
+        kind=content["valueCodeableConcept"]["coding"][0]["code"],
+        region=content["bodySite"]["coding"][0]["code"],
+        site=content["bodySite"]["text"],
+        length_mm=parts["injury-length"],
+        width_mm=parts.get("injury-width"),
+        shape=parts.get("injury-shape"),
+        colour=parts.get("injury-colour"),
+        description=(content.get("note") or [{}])[0].get("text"),
+    )
+
+
+def guidance_observation(
+    context: ExamContext,
+    window: TimeWindow,
+    status: WindowStatus,
+    hours: Elapsed | None,
+    *,
+    overridden: bool,
+    reason: str | None,
+) -> dict[str, Any]:
+    decision = "overridden" if overridden else "confirmed"
+    components = [
+        {
+            "code": _ours("examiner-decision", "Examiner's decision"),
+            "valueCodeableConcept": _coded(GUIDANCE_DECISION, decision, decision.capitalize()),
+        }
+    ]
+    if hours is not None:
+        components.append(
+            {
+                "code": _ours("hours-elapsed", "Hours elapsed"),
+                "valueQuantity": {
+                    "value": round(hours.most, 1),
+                    "unit": "h",
+                    "system": UCUM,
+                    "code": "h",
+                },
+            }
+        )
+    extra = {"note": [{"text": reason}]} if reason else {}
+    return _observation(
+        context,
+        profile=GUIDANCE_PROFILE,
+        section="guidance",
+        code=_coded(TIME_WINDOW, window.code, window.label),
+        valueCodeableConcept=_coded(WINDOW_STATUS, status.value, status.value.capitalize()),
+        component=components,
+        **extra,
+    )
+
+
+@dataclass(frozen=True)
+class GuidanceDecision:
+    status: WindowStatus  # what the guidance said when the examiner decided
+    overridden: bool
+    reason: str | None
+
+
+def guidance_decision_of(content: Mapping[str, Any]) -> GuidanceDecision:
+    decision = next(
+        c for c in content["component"] if c["code"]["coding"][0]["code"] == "examiner-decision"
+    )
+    return GuidanceDecision(
+        WindowStatus(content["valueCodeableConcept"]["coding"][0]["code"]),
+        decision["valueCodeableConcept"]["coding"][0]["code"] == "overridden",
+        (content.get("note") or [{}])[0].get("text"),
+    )
+
+
+@dataclass(frozen=True)
+class Treatment:
+    kind: str  # exam-treatment code
+    medication: str  # the medicine as given, e.g. "Levonorgestrel 1.5 mg"
+    dose: str | None
+    given: bool  # False: offered and declined
+    declined_reason: str | None
+    at: datetime
+
+    def summary(self) -> str:
+        what = f"{TREATMENTS[self.kind]}: {self.medication}"
+        return what if self.given else f"{what} — declined ({self.declined_reason})"
+
+
+def treatment_resource(context: ExamContext, treatment: Treatment) -> dict[str, Any]:
+    resource: dict[str, Any] = {
+        "resourceType": "MedicationAdministration",
+        "meta": {"profile": [TREATMENT_PROFILE], "security": labels()},
+        "status": "completed" if treatment.given else "not-done",
+        "category": _coded(EXAM_TREATMENT, treatment.kind, TREATMENTS[treatment.kind]),
+        "medicationCodeableConcept": {"text": treatment.medication},
+        "subject": {"reference": f"Patient/{context.patient_id}"},
+        "context": {"reference": f"Encounter/{context.exam_id}"},
+        "effectiveDateTime": isoformat(treatment.at),
+    }
+    if not treatment.given:
+        resource["statusReason"] = [{"text": treatment.declined_reason}]
+    if treatment.dose:
+        # The dose as written: dosage would need a coded dose or rate (mad-1).
+        resource["note"] = [{"text": treatment.dose}]
+    return resource
+
+
+def treatment_of(content: Mapping[str, Any]) -> Treatment:
+    return Treatment(
+        kind=content["category"]["coding"][0]["code"],
+        medication=content["medicationCodeableConcept"]["text"],
+        dose=(content.get("note") or [{}])[0].get("text"),
+        given=content["status"] == "completed",
+        declined_reason=(content.get("statusReason") or [{}])[0].get("text"),
+        at=parse_instant(content["effectiveDateTime"]),
+    )
+
+
+@dataclass(frozen=True)
+class ReportSection:
+    title: str
+    code: str  # exam-section code, or "treatment" / "amendments"
+    lines: tuple[str, ...]
+    entries: tuple[str, ...]  # versioned references
+
+
+def report_composition(
+    *,
+    patient_id: str,
+    exam_id: str,
+    site_id: str,
+    case_reference: str,
+    signed_by: str,
+    signed_at: datetime,
+    written_at: datetime,
+    sections: Iterable[ReportSection],
+    amended: bool,
+) -> dict[str, Any]:
+    return {
+        "resourceType": "Composition",
+        "meta": {"profile": [REPORT_PROFILE], "security": labels()},
+        "status": "amended" if amended else "final",
+        "type": _coded(EXAM_DOCUMENT, "forensic-exam-report", "Medical-forensic exam report"),
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "encounter": {"reference": f"Encounter/{exam_id}"},
+        "date": isoformat(written_at),
+        "author": [{"reference": f"Organization/{site_id}"}],
+        "title": f"Medical-forensic exam report, case {case_reference}",
+        "confidentiality": "R",
+        "attester": [
+            {"mode": "legal", "time": isoformat(signed_at), "party": {"display": signed_by}}
+        ],
+        "section": [_section(section) for section in sections],
+    }
+
+
+def _section(section: ReportSection) -> dict[str, Any]:
+    lines = section.lines or ("Nothing recorded.",)
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    result: dict[str, Any] = {
+        "title": section.title,
+        "text": {
+            "status": "generated",
+            "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><ul>{items}</ul></div>',
+        },
+    }
+    if section.entries:
+        result["entry"] = [{"reference": reference} for reference in section.entries]
+    return result

@@ -1,0 +1,1053 @@
+"""The medical-forensic exam: steps saved as they are filled, sign-off, amendments.
+
+Rules (the exam issue; DESIGN.md promises 5 and 9):
+
+* An exam belongs to a case and is recorded by examiners of the case's site; the
+  policy decision point decides every read and write (kind `Encounter`), and a
+  refusal looks exactly like an exam that does not exist.
+* Each step is saved as soon as it is submitted: an interrupted exam loses
+  nothing and is resumed from the case. Saving a step that did not change writes
+  nothing.
+* Time-window guidance is computed from the timing; each window is confirmed or
+  overridden (with a reason) by the examiner, never applied silently. An exam is
+  signed off only when every window has a decision made on the current timing.
+* A signed exam is read-only. A correction is an amendment: the resource gets a
+  new version (the earlier one stays readable in its history), the amendment
+  records what, why, who and when, and the signed report (Composition) gets a
+  new version with status `amended`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+
+from clinic.access import Action, Actor, ResourceFacts, decide, require
+from clinic.audit.services import AuditRecord, EventKind
+from clinic.cases.models import Case
+from clinic.cases.services import CaseNotFound, _load_case
+from clinic.core.clock import utcnow
+from clinic.core.errors import DomainError
+from clinic.core.unit_of_work import UnitOfWork
+from clinic.exam import resources as fhir
+from clinic.exam.models import Exam, ExamAmendment, ExamEntry, ExamStatus
+from clinic.exam.resources import (
+    ACTIVITIES,
+    ACTS,
+    ASSAULT_ACT,
+    BLOOD_PRESSURE,
+    INJURY_TYPES,
+    PENETRATION_ACTS,
+    POST_ASSAULT_ACTIVITY,
+    TREATMENTS,
+    VITAL_SIGNS,
+    Answer,
+    ExamContext,
+    GuidanceDecision,
+    Injury,
+    ReportSection,
+    Treatment,
+)
+from clinic.exam.timing import (
+    WINDOWS,
+    WINDOWS_BY_CODE,
+    AssaultTiming,
+    Elapsed,
+    TimeWindow,
+    TimingKind,
+    WindowStatus,
+    advice,
+    elapsed,
+    window_status,
+)
+from clinic.fhir.profiles import ProfileRegistry
+from clinic.fhir.store import ResourceStore, StoredVersion
+
+# How far ahead of the clock a time may be entered (clocks on tablets drift).
+CLOCK_TOLERANCE = timedelta(minutes=10)
+
+
+class ExamRefused(DomainError):
+    """A step or change the rules do not allow; the message says why."""
+
+
+class ExamNotFound(ExamRefused):
+    """No such exam, or one the caller may not see: the same answer for both."""
+
+
+def exam_facts(exam: Exam) -> ResourceFacts:
+    return ResourceFacts(
+        "Encounter", exam.id, site_id=exam.site_id, subject=f"Patient/{exam.patient_id}"
+    )
+
+
+# -- what the steps record --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class History:
+    narrative: str  # her own words
+    demeanour: str
+    acts: Mapping[str, Answer]  # every code of ACTS
+    means: Mapping[str, frozenset[str]]  # penetration act -> by what
+    activities: Mapping[str, Answer]  # every code of ACTIVITIES
+
+
+@dataclass(frozen=True)
+class Vitals:
+    heart_rate: Decimal | None = None
+    respiratory_rate: Decimal | None = None
+    temperature: Decimal | None = None
+    oxygen_saturation: Decimal | None = None
+    systolic: Decimal | None = None
+    diastolic: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class GeneralExam:
+    findings: str
+    vitals: Vitals
+
+
+# -- the record as read ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowGuidance:
+    window: TimeWindow
+    status: WindowStatus
+    advice: str
+    decision: GuidanceDecision | None
+
+    @property
+    def is_current(self) -> bool:
+        """Decided, on guidance that still says the same."""
+        return self.decision is not None and self.decision.status is self.status
+
+
+@dataclass
+class ExamRecord:
+    exam: Exam
+    case: Case
+    encounter: StoredVersion
+    entries: dict[str, StoredVersion]  # slot -> current version (retired ones left out)
+    amendments: list[ExamAmendment] = field(default_factory=list)
+
+    @property
+    def is_signed(self) -> bool:
+        return self.exam.status == ExamStatus.SIGNED
+
+    @property
+    def exam_time(self) -> datetime:
+        return fhir.parse_instant(self.encounter.content["period"]["start"])
+
+    @property
+    def timing(self) -> AssaultTiming | None:
+        entry = self.entries.get("timing")
+        return fhir.timing_of(entry.content if entry else None)
+
+    @property
+    def elapsed(self) -> Elapsed | None:
+        timing = self.timing
+        return elapsed(timing, self.exam_time) if timing else None
+
+    @property
+    def guidance(self) -> list[WindowGuidance]:
+        timing = self.timing
+        if timing is None:
+            return []
+        result = []
+        for window in WINDOWS:
+            status = window_status(window, timing, self.exam_time)
+            entry = self.entries.get(f"guidance:{window.code}")
+            decision = fhir.guidance_decision_of(entry.content) if entry else None
+            result.append(WindowGuidance(window, status, advice(window, status), decision))
+        return result
+
+    def text(self, slot: str) -> str:
+        entry = self.entries.get(slot)
+        return str(entry.content.get("valueString", "")) if entry else ""
+
+    def answers(self, slot: str, system: str) -> dict[str, Answer]:
+        entry = self.entries.get(slot)
+        return fhir.answers_of(entry.content if entry else None, system)
+
+    @property
+    def means(self) -> dict[str, frozenset[str]]:
+        entry = self.entries.get("acts")
+        return fhir.means_of(entry.content if entry else None)
+
+    def vital(self, slot: str) -> dict[str, Any] | None:
+        entry = self.entries.get(slot)
+        return entry.content if entry else None
+
+    @property
+    def injuries(self) -> list[tuple[str, Injury, StoredVersion]]:
+        return [
+            (slot, fhir.injury_of(version.content), version)
+            for slot, version in self.entries.items()
+            if slot.startswith("injury:")
+        ]
+
+    @property
+    def treatments(self) -> list[tuple[str, Treatment, StoredVersion]]:
+        return [
+            (slot, fhir.treatment_of(version.content), version)
+            for slot, version in self.entries.items()
+            if slot.startswith("treatment:")
+        ]
+
+    def missing_for_sign_off(self) -> list[str]:
+        missing = []
+        if self.timing is None:
+            missing.append("Record the time of the assault (or that it is not known).")
+        if "history" not in self.entries:
+            missing.append("Record the history.")
+        for item in self.guidance:
+            if item.decision is None:
+                missing.append(f"Confirm or override the guidance on {item.window.label}.")
+            elif not item.is_current:
+                missing.append(
+                    f"The timing changed: confirm or override the guidance on "
+                    f"{item.window.label} again."
+                )
+        return missing
+
+
+# -- starting and finding exams ---------------------------------------------------------
+
+
+def start_exam(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    case_id: str,
+    channel: str = "web",
+) -> Exam:
+    """Open an exam for a case (or return the exam already in progress)."""
+    require(actor, Action.CREATE, "Encounter")
+    try:
+        case = _load_case(uow, actor, case_id, Action.READ, lock=True)
+    except CaseNotFound as missing:
+        raise ExamNotFound("No such case.") from missing
+    facts = ResourceFacts("Encounter", "new", site_id=case.site_id)
+    if not decide(actor, Action.CREATE, "Encounter", facts).permitted:
+        raise ExamNotFound("No such case.")
+    open_exam = uow.session.scalar(
+        sa.select(Exam).where(Exam.case_id == case.id, Exam.status == ExamStatus.IN_PROGRESS)
+    )
+    if open_exam is not None:
+        return open_exam
+    now = utcnow()
+    store = ResourceStore(uow.session, registry)
+    version = store.create(
+        fhir.encounter(
+            patient_id=case.patient_id, case_id=case.id, site_id=case.site_id, start=now
+        ),
+        site_id=case.site_id,
+        author_id=actor.user_id,
+    )
+    exam = Exam(
+        id=version.logical_id,
+        case_id=case.id,
+        site_id=case.site_id,
+        patient_id=case.patient_id,
+        status=ExamStatus.IN_PROGRESS.value,
+        started_at=now,
+        started_by=actor.username,
+    )
+    uow.session.add(exam)
+    uow.session.flush()
+    _audit_write(uow, actor, version, channel, "exam started")
+    return exam
+
+
+def exams_of_case(uow: UnitOfWork, *, actor: Actor, case_id: str) -> list[Exam]:
+    """The case's exams the actor may read, oldest first (none for other roles)."""
+    if not decide(actor, Action.READ, "Encounter").permitted:
+        return []
+    exams = uow.session.scalars(
+        sa.select(Exam).where(Exam.case_id == case_id).order_by(Exam.started_at)
+    )
+    return [
+        exam
+        for exam in exams
+        if decide(actor, Action.READ, "Encounter", exam_facts(exam)).permitted
+    ]
+
+
+def _load_exam(
+    uow: UnitOfWork, actor: Actor, exam_id: str, action: Action, *, lock: bool = False
+) -> Exam:
+    require(actor, action, "Encounter")
+    query = sa.select(Exam).where(Exam.id == exam_id)
+    if lock:
+        query = query.with_for_update()
+    exam = uow.session.scalar(query)
+    if exam is None or not decide(actor, action, "Encounter", exam_facts(exam)).permitted:
+        raise ExamNotFound("No such exam.")
+    return exam
+
+
+def _assemble(uow: UnitOfWork, store: ResourceStore, exam: Exam) -> ExamRecord:
+    case = uow.session.get(Case, exam.case_id)
+    encounter = store.current("Encounter", exam.id)
+    assert case is not None
+    assert encounter is not None
+    entries: dict[str, StoredVersion] = {}
+    rows = uow.session.scalars(
+        sa.select(ExamEntry).where(ExamEntry.exam_id == exam.id).order_by(ExamEntry.position)
+    )
+    for row in rows:
+        version = store.current(row.resource_type, row.resource_id)
+        assert version is not None
+        if version.content.get("status") != "entered-in-error":
+            entries[row.slot] = version
+    amendments = list(
+        uow.session.scalars(
+            sa.select(ExamAmendment)
+            .where(ExamAmendment.exam_id == exam.id)
+            .order_by(ExamAmendment.id)
+        )
+    )
+    return ExamRecord(exam, case, encounter, entries, amendments)
+
+
+def read_exam(
+    uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor, exam_id: str, channel: str = "web"
+) -> ExamRecord:
+    """An exam with every resource recorded in it; audited."""
+    exam = _load_exam(uow, actor, exam_id, Action.READ)
+    record = _assemble(uow, ResourceStore(uow.session, registry), exam)
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.READ,
+            channel=channel,
+            actor=actor,
+            entities=(
+                record.encounter.versioned_reference,
+                *(version.versioned_reference for version in record.entries.values()),
+            ),
+            reasons=("exam opened",),
+        )
+    )
+    return record
+
+
+# -- writing steps ------------------------------------------------------------------
+
+
+@dataclass
+class _Writer:
+    """One request's writes to one exam: every step goes through `save`."""
+
+    uow: UnitOfWork
+    store: ResourceStore
+    actor: Actor
+    exam: Exam
+    reason: str | None
+    channel: str
+    changed: list[str] = field(default_factory=list)
+
+    @property
+    def context(self) -> ExamContext:
+        encounter = self.store.current("Encounter", self.exam.id)
+        assert encounter is not None
+        return ExamContext(
+            self.exam.id,
+            self.exam.patient_id,
+            fhir.parse_instant(encounter.content["period"]["start"]),
+        )
+
+    def _check_amendable(self) -> None:
+        if self.exam.status == ExamStatus.SIGNED and not (self.reason or "").strip():
+            raise ExamRefused(
+                "This exam is signed off and read-only: to correct it, say why (the "
+                "amendment is kept with the original).",
+                "amendment_reason",
+            )
+
+    def save(self, slot: str, resource: dict[str, Any], what: str) -> StoredVersion | None:
+        """Create or update the slot's resource; nothing is written if it is unchanged."""
+        row = self.uow.session.get(ExamEntry, (self.exam.id, slot))
+        current = self.store.current(row.resource_type, row.resource_id) if row else None
+        if current is not None and _same(current.content, resource):
+            return None
+        self._check_amendable()
+        if row is None or current is None:
+            version = self.store.create(
+                resource, site_id=self.exam.site_id, author_id=self.actor.user_id
+            )
+            position = (
+                self.uow.session.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(ExamEntry)
+                    .where(ExamEntry.exam_id == self.exam.id)
+                )
+                or 0
+            )
+            self.uow.session.add(
+                ExamEntry(
+                    exam_id=self.exam.id,
+                    slot=slot,
+                    resource_type=version.resource_type,
+                    resource_id=version.logical_id,
+                    position=position + 1,
+                )
+            )
+        else:
+            version = self.store.update(
+                current.resource_type,
+                current.logical_id,
+                resource,
+                author_id=self.actor.user_id,
+                expected_version=current.version_id,
+            )
+        self._record(slot, version, None if current is None else current.version_id, what)
+        return version
+
+    def retire(self, slot: str, what: str) -> None:
+        """Mark a slot's resource entered-in-error (a value taken back)."""
+        row = self.uow.session.get(ExamEntry, (self.exam.id, slot))
+        current = self.store.current(row.resource_type, row.resource_id) if row else None
+        if current is None or current.content.get("status") == "entered-in-error":
+            return
+        self._check_amendable()
+        content = dict(current.content) | {"status": "entered-in-error"}
+        version = self.store.update(
+            current.resource_type,
+            current.logical_id,
+            content,
+            author_id=self.actor.user_id,
+            expected_version=current.version_id,
+        )
+        self._record(slot, version, current.version_id, what)
+
+    def _record(
+        self, slot: str, version: StoredVersion, from_version: int | None, what: str
+    ) -> None:
+        self.uow.session.flush()
+        amendment = self.exam.status == ExamStatus.SIGNED
+        if amendment:
+            self.uow.session.add(
+                ExamAmendment(
+                    exam_id=self.exam.id,
+                    slot=slot,
+                    resource=version.reference,
+                    from_version=from_version,
+                    to_version=version.version_id,
+                    what=what,
+                    reason=(self.reason or "").strip(),
+                    amended_by=self.actor.username,
+                    amended_at=utcnow(),
+                )
+            )
+            self.uow.session.flush()
+        self.changed.append(slot)
+        _audit_write(
+            self.uow,
+            self.actor,
+            version,
+            self.channel,
+            "exam amended after sign-off" if amendment else "exam step saved",
+        )
+
+    def finish(self) -> None:
+        """After an amendment, the signed report gets a new version."""
+        if self.changed and self.exam.status == ExamStatus.SIGNED:
+            _write_report(self.uow, self.store, self.actor, self.exam, self.channel)
+
+
+def _writer(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    actor: Actor,
+    exam_id: str,
+    reason: str | None,
+    channel: str,
+) -> _Writer:
+    exam = _load_exam(uow, actor, exam_id, Action.UPDATE, lock=True)
+    return _Writer(uow, ResourceStore(uow.session, registry), actor, exam, reason, channel)
+
+
+def _same(stored: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    def strip(content: Mapping[str, Any]) -> dict[str, Any]:
+        return {key: value for key, value in content.items() if key not in ("id", "meta")}
+
+    return strip(stored) == strip(new)
+
+
+def record_timing(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    timing: AssaultTiming,
+    exam_time: datetime,
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    """The time of the assault (a time, a range or unknown) and of the exam."""
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    latest_allowed = utcnow() + CLOCK_TOLERANCE
+    if exam_time > latest_allowed:
+        raise ExamRefused("The time of the exam cannot be in the future.", "exam_time")
+    if timing.kind is TimingKind.EXACT:
+        if timing.at is None:
+            raise ExamRefused("Enter the date and time of the assault.", "assault_at")
+        if timing.at > exam_time:
+            raise ExamRefused("The assault cannot be after the exam.", "assault_at")
+    elif timing.kind is TimingKind.RANGE:
+        if timing.earliest is None or timing.latest is None:
+            raise ExamRefused(
+                "Enter both ends of the range: the earliest and the latest it could have been.",
+                "assault_earliest" if timing.earliest is None else "assault_latest",
+            )
+        if timing.earliest >= timing.latest:
+            raise ExamRefused(
+                "The earliest time must be before the latest time.", "assault_earliest"
+            )
+        if timing.latest > exam_time:
+            raise ExamRefused("The assault cannot be after the exam.", "assault_latest")
+    encounter = writer.store.current("Encounter", writer.exam.id)
+    assert encounter is not None
+    content = dict(encounter.content)
+    content["period"] = dict(content["period"]) | {"start": fhir.isoformat(exam_time)}
+    end = content["period"].get("end")
+    if end is not None and exam_time > fhir.parse_instant(end):
+        raise ExamRefused("The exam cannot start after it was signed off.", "exam_time")
+    _save_encounter(writer, content)
+    writer.save("timing", fhir.timing_observation(writer.context, timing), "Time of the assault")
+    writer.finish()
+
+
+def _save_encounter(writer: _Writer, content: dict[str, Any]) -> None:
+    current = writer.store.current("Encounter", writer.exam.id)
+    assert current is not None
+    if _same(current.content, content):
+        return
+    writer._check_amendable()
+    version = writer.store.update(
+        "Encounter",
+        writer.exam.id,
+        content,
+        author_id=writer.actor.user_id,
+        expected_version=current.version_id,
+    )
+    writer._record("encounter", version, current.version_id, "Time of the exam")
+
+
+def record_history(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    history: History,
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    if not history.narrative.strip():
+        raise ExamRefused(
+            "Write down what she said, in her own words (or that she did not want to say).",
+            "narrative",
+        )
+    for code, label in ACTS.items():
+        if code not in history.acts:
+            raise ExamRefused(f"Answer “{label}”: yes, no or not known.", f"act_{code}")
+    for code, label in ACTIVITIES.items():
+        if code not in history.activities:
+            raise ExamRefused(f"Answer “{label}”: yes, no or not known.", f"activity_{code}")
+    for act, means in history.means.items():
+        if means and (act not in PENETRATION_ACTS or history.acts[act] is not Answer.YES):
+            raise ExamRefused(
+                f"“By what” is only recorded for a penetration answered yes ({ACTS[act]}).",
+                f"means_{act}",
+            )
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    context = writer.context
+    writer.save(
+        "history",
+        fhir.text_observation(
+            context,
+            section="history",
+            code="history-narrative",
+            display="History in the survivor's words",
+            text=history.narrative.strip(),
+        ),
+        "History in her words",
+    )
+    if history.demeanour.strip():
+        writer.save(
+            "demeanour",
+            fhir.text_observation(
+                context,
+                section="history",
+                code="demeanour",
+                display="Demeanour",
+                text=history.demeanour.strip(),
+            ),
+            "Demeanour",
+        )
+    else:
+        writer.retire("demeanour", "Demeanour")
+    writer.save(
+        "acts", fhir.acts_observation(context, history.acts, history.means), "Acts described"
+    )
+    writer.save(
+        "post-assault",
+        fhir.activities_observation(context, history.activities),
+        "Post-assault activities",
+    )
+    writer.finish()
+
+
+def record_general(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    general: GeneralExam,
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    vitals = general.vitals
+    if (vitals.systolic is None) != (vitals.diastolic is None):
+        raise ExamRefused(
+            "Enter both the systolic and the diastolic pressure, or neither.",
+            "systolic" if vitals.systolic is None else "diastolic",
+        )
+    if (
+        vitals.systolic is not None
+        and vitals.diastolic is not None
+        and vitals.diastolic >= vitals.systolic
+    ):
+        raise ExamRefused("The diastolic pressure must be below the systolic.", "diastolic")
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    context = writer.context
+    if general.findings.strip():
+        writer.save(
+            "general",
+            fhir.text_observation(
+                context,
+                section="general",
+                code="general-examination",
+                display="General examination",
+                text=general.findings.strip(),
+            ),
+            "General examination",
+        )
+    else:
+        writer.retire("general", "General examination")
+    values = {
+        "vital:heart-rate": vitals.heart_rate,
+        "vital:respiratory-rate": vitals.respiratory_rate,
+        "vital:temperature": vitals.temperature,
+        "vital:oxygen-saturation": vitals.oxygen_saturation,
+    }
+    for sign in VITAL_SIGNS:
+        value = values[sign.slot]
+        if value is None:
+            writer.retire(sign.slot, sign.display)
+        else:
+            writer.save(sign.slot, fhir.vital_observation(context, sign, value), sign.display)
+    if vitals.systolic is None or vitals.diastolic is None:
+        writer.retire(BLOOD_PRESSURE.slot, "Blood pressure")
+    else:
+        writer.save(
+            BLOOD_PRESSURE.slot,
+            fhir.blood_pressure_observation(context, vitals.systolic, vitals.diastolic),
+            "Blood pressure",
+        )
+    writer.finish()
+
+
+def _check_injury(injury: Injury) -> None:
+    if injury.kind not in INJURY_TYPES:
+        raise ExamRefused("Choose the type of injury.", "kind")
+    if injury.region not in fhir.BODY_REGIONS:
+        raise ExamRefused("Choose the body region.", "region")
+    if not injury.site.strip():
+        raise ExamRefused(
+            "Say exactly where (side and place, e.g. “left forearm, inner side”).", "site"
+        )
+    if injury.length_mm <= 0:
+        raise ExamRefused("The length is in millimetres and more than 0.", "length_mm")
+    if injury.width_mm is not None and injury.width_mm <= 0:
+        raise ExamRefused("The width is in millimetres and more than 0.", "width_mm")
+
+
+def add_injury(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    injury: Injury,
+    reason: str | None = None,
+    channel: str = "web",
+) -> str:
+    """Record one more injury; returns its slot."""
+    _check_injury(injury)
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    slot = f"injury:{_next_number(uow, writer.exam.id, 'injury:')}"
+    writer.save(
+        slot, fhir.injury_observation(writer.context, injury), f"Injury added: {injury.summary()}"
+    )
+    writer.finish()
+    return slot
+
+
+def change_injury(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    slot: str,
+    injury: Injury,
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    _check_injury(injury)
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    if not slot.startswith("injury:") or uow.session.get(ExamEntry, (exam_id, slot)) is None:
+        raise ExamNotFound("No such injury in this exam.")
+    writer.save(
+        slot, fhir.injury_observation(writer.context, injury), f"Injury changed: {injury.summary()}"
+    )
+    writer.finish()
+
+
+def _next_number(uow: UnitOfWork, exam_id: str, prefix: str) -> int:
+    slots = uow.session.scalars(
+        sa.select(ExamEntry.slot).where(
+            ExamEntry.exam_id == exam_id, ExamEntry.slot.startswith(prefix)
+        )
+    )
+    return 1 + max((int(slot.removeprefix(prefix)) for slot in slots), default=0)
+
+
+def record_anogenital(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    findings: str,
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    if not findings.strip():
+        raise ExamRefused(
+            "Describe the findings, or write that none were seen or the exam was declined.",
+            "findings",
+        )
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    writer.save(
+        "anogenital",
+        fhir.text_observation(
+            writer.context,
+            section="anogenital",
+            code="anogenital-findings",
+            display="Anogenital findings",
+            text=findings.strip(),
+        ),
+        "Anogenital findings",
+    )
+    writer.finish()
+
+
+def decide_window(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    window_code: str,
+    overridden: bool,
+    override_reason: str | None = None,
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    """The examiner confirms a window's guidance, or overrides it with a reason."""
+    window = WINDOWS_BY_CODE.get(window_code)
+    if window is None:
+        raise ExamRefused("No such time window.", "window")
+    if overridden and not (override_reason or "").strip():
+        raise ExamRefused(
+            f"Say why you are not following the guidance on {window.label}.", "override_reason"
+        )
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    record = _assemble(uow, writer.store, writer.exam)
+    timing = record.timing
+    if timing is None:
+        raise ExamRefused("Record the time of the assault first.", "window")
+    status = window_status(window, timing, record.exam_time)
+    writer.save(
+        f"guidance:{window.code}",
+        fhir.guidance_observation(
+            writer.context,
+            window,
+            status,
+            elapsed(timing, record.exam_time),
+            overridden=overridden,
+            reason=override_reason.strip() if overridden and override_reason else None,
+        ),
+        f"Guidance on {window.label}: {'overridden' if overridden else 'confirmed'}",
+    )
+    writer.finish()
+
+
+def add_treatment(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    treatment: Treatment,
+    reason: str | None = None,
+    channel: str = "web",
+) -> str:
+    if treatment.kind not in TREATMENTS:
+        raise ExamRefused("Choose the treatment.", "kind")
+    if not treatment.medication.strip():
+        raise ExamRefused(
+            "Write the medicine (name and strength) as given or offered.", "medication"
+        )
+    if not treatment.given and not (treatment.declined_reason or "").strip():
+        raise ExamRefused("Say why it was not given (e.g. she declined).", "declined_reason")
+    if treatment.at > utcnow() + CLOCK_TOLERANCE:
+        raise ExamRefused("The time given cannot be in the future.", "at")
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    slot = f"treatment:{_next_number(uow, writer.exam.id, 'treatment:')}"
+    writer.save(
+        slot,
+        fhir.treatment_resource(writer.context, treatment),
+        f"Treatment: {treatment.summary()}",
+    )
+    writer.finish()
+    return slot
+
+
+# -- sign-off and the report --------------------------------------------------------
+
+
+def sign_off(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    channel: str = "web",
+) -> Exam:
+    """Sign the exam off: it becomes read-only and its report is written."""
+    writer = _writer(uow, registry, actor, exam_id, None, channel)
+    exam = writer.exam
+    if exam.status == ExamStatus.SIGNED:
+        raise ExamRefused("This exam is already signed off.", "sign")
+    record = _assemble(uow, writer.store, exam)
+    missing = record.missing_for_sign_off()
+    if missing:
+        raise ExamRefused("Before signing off: " + " ".join(missing), "sign")
+    now = utcnow()
+    content = dict(record.encounter.content)
+    content["status"] = "finished"
+    content["period"] = dict(content["period"]) | {
+        "end": fhir.isoformat(max(now, record.exam_time))
+    }
+    _save_encounter(writer, content)
+    exam.status = ExamStatus.SIGNED.value
+    exam.signed_at = now
+    exam.signed_by = actor.username
+    uow.session.flush()
+    _write_report(uow, writer.store, actor, exam, channel)
+    return exam
+
+
+def _write_report(
+    uow: UnitOfWork, store: ResourceStore, actor: Actor, exam: Exam, channel: str
+) -> None:
+    record = _assemble(uow, store, exam)
+    assert exam.signed_at is not None
+    assert exam.signed_by is not None
+    resource = fhir.report_composition(
+        patient_id=exam.patient_id,
+        exam_id=exam.id,
+        site_id=exam.site_id,
+        case_reference=record.case.reference,
+        signed_by=exam.signed_by,
+        signed_at=exam.signed_at,
+        written_at=utcnow(),
+        sections=report_sections(record),
+        amended=bool(record.amendments),
+    )
+    if exam.report_id is None:
+        version = store.create(resource, site_id=exam.site_id, author_id=actor.user_id)
+        exam.report_id = version.logical_id
+        uow.session.flush()
+        _audit_write(uow, actor, version, channel, "exam signed off")
+    else:
+        current = store.current("Composition", exam.report_id)
+        assert current is not None
+        version = store.update(
+            "Composition",
+            exam.report_id,
+            resource,
+            author_id=actor.user_id,
+            expected_version=current.version_id,
+        )
+        _audit_write(uow, actor, version, channel, "exam report amended")
+
+
+def report_sections(record: ExamRecord) -> list[ReportSection]:
+    """The report's sections, in exam order; each names the versions it shows."""
+    entries = record.entries
+
+    def refs(*slots: str) -> tuple[str, ...]:
+        return tuple(entries[slot].versioned_reference for slot in slots if slot in entries)
+
+    timing_lines = [f"Exam started: {fhir.isoformat(record.exam_time)}"]
+    timing = record.timing
+    if timing is not None:
+        timing_lines.append(f"Assault: {describe_timing(timing)}")
+        hours = record.elapsed
+        timing_lines.append(f"Assault to exam: {hours.describe() if hours else 'not known'}")
+    history_lines = []
+    if record.text("history"):
+        history_lines.append(f"In her words: “{record.text('history')}”")
+    if record.text("demeanour"):
+        history_lines.append(f"Demeanour: {record.text('demeanour')}")
+    acts = record.answers("acts", ASSAULT_ACT)
+    means = record.means
+    for code, label in ACTS.items():
+        if code in acts:
+            by = ", ".join(fhir.MEANS[m] for m in sorted(means.get(code, ())))
+            history_lines.append(f"{label}: {acts[code].value}" + (f" (by: {by})" if by else ""))
+    activities = record.answers("post-assault", POST_ASSAULT_ACTIVITY)
+    for code, label in ACTIVITIES.items():
+        if code in activities:
+            history_lines.append(f"Since the assault — {label}: {activities[code].value}")
+    general_lines = (
+        [f"General examination: {record.text('general')}"] if record.text("general") else []
+    )
+    for sign in (*VITAL_SIGNS, BLOOD_PRESSURE):
+        content = record.vital(sign.slot)
+        if content:
+            general_lines.append(f"{sign.display}: {describe_vital(content)}")
+    injury_lines = [
+        f"Injury {slot.removeprefix('injury:')}: {injury.summary()}"
+        + (f"; {injury.shape}" if injury.shape else "")
+        + (f"; {injury.colour}" if injury.colour else "")
+        + (f"; {injury.description}" if injury.description else "")
+        for slot, injury, _ in record.injuries
+    ]
+    guidance_lines = [
+        f"{item.window.label}: {item.status.value}"
+        + (
+            f"; overridden: {item.decision.reason}"
+            if item.decision and item.decision.overridden
+            else "; confirmed"
+            if item.decision
+            else "; not decided"
+        )
+        for item in record.guidance
+    ]
+    treatment_lines = [treatment.summary() for _, treatment, _ in record.treatments]
+    sections = [
+        ReportSection("Arrival and timing", "timing", tuple(timing_lines), refs("timing")),
+        ReportSection(
+            "History",
+            "history",
+            tuple(history_lines),
+            refs("history", "demeanour", "acts", "post-assault"),
+        ),
+        ReportSection(
+            "General examination and vital signs",
+            "general",
+            tuple(general_lines),
+            refs("general", *(s.slot for s in (*VITAL_SIGNS, BLOOD_PRESSURE))),
+        ),
+        ReportSection(
+            "Injuries",
+            "injuries",
+            tuple(injury_lines) or ("No injuries recorded.",),
+            refs(*(slot for slot, _, _ in record.injuries)),
+        ),
+        ReportSection(
+            "Anogenital findings",
+            "anogenital",
+            (record.text("anogenital"),) if record.text("anogenital") else ("Not recorded.",),
+            refs("anogenital"),
+        ),
+        ReportSection(
+            "Time-window guidance",
+            "guidance",
+            tuple(guidance_lines),
+            refs(*(f"guidance:{w.code}" for w in WINDOWS)),
+        ),
+        ReportSection(
+            "Treatment",
+            "treatment",
+            tuple(treatment_lines) or ("No treatment recorded.",),
+            refs(*(slot for slot, _, _ in record.treatments)),
+        ),
+    ]
+    if record.amendments:
+        sections.append(
+            ReportSection(
+                "Amendments after sign-off",
+                "amendments",
+                tuple(
+                    f"{fhir.isoformat(a.amended_at)} by {a.amended_by}: {a.what} — why: {a.reason}"
+                    for a in record.amendments
+                ),
+                (),
+            )
+        )
+    return sections
+
+
+def describe_timing(timing: AssaultTiming) -> str:
+    if timing.kind is TimingKind.EXACT and timing.at:
+        return fhir.isoformat(timing.at)
+    if timing.kind is TimingKind.RANGE and timing.earliest and timing.latest:
+        return f"between {fhir.isoformat(timing.earliest)} and {fhir.isoformat(timing.latest)}"
+    return "not known"
+
+
+def describe_vital(content: Mapping[str, Any]) -> str:
+    if "valueQuantity" in content:
+        quantity = content["valueQuantity"]
+        return f"{quantity['value']} {quantity['unit']}"
+    parts = [c["valueQuantity"]["value"] for c in content.get("component", [])]
+    return "/".join(str(p) for p in parts) + " mmHg"
+
+
+def _audit_write(
+    uow: UnitOfWork, actor: Actor, version: StoredVersion, channel: str, reason: str
+) -> None:
+    kind = EventKind.CREATE if version.version_id == 1 else EventKind.UPDATE
+    decision = require(
+        actor,
+        Action.CREATE if kind is EventKind.CREATE else Action.UPDATE,
+        version.resource_type,
+        version.facts(),
+    )
+    uow.audit(
+        AuditRecord(
+            kind=kind,
+            channel=channel,
+            actor=actor,
+            entities=(version.versioned_reference,),
+            reasons=(*decision.reasons, reason),
+        )
+    )

@@ -1,0 +1,168 @@
+"""Time since the assault and the time windows it decides (pure functions).
+
+The assault time is known (`exact`), a range (`range`, earliest to latest), or
+not known (`unknown`). Hours elapsed are reckoned to the time of the exam; for a
+range they are themselves a range. A window is *within* when every possible
+assault time is within its limit (the limit itself counts as within: "up to
+72 h"), *outside* when every possible time is beyond it, and *uncertain* when the
+time is unknown or the range straddles the limit. Guidance is only guidance: the
+examiner confirms or overrides each window, with a reason (services.py).
+
+The limits below follow widely used guidance for adults (emergency contraception
+up to 120 h, HIV PEP up to 72 h; forensic sampling and toxicology windows as in
+the UK FFLM recommendations). They are clinical policy: review them against your
+jurisdiction's guidance; the README says where they are set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class TimingKind(StrEnum):
+    EXACT = "exact"
+    RANGE = "range"
+    UNKNOWN = "unknown"
+
+
+class WindowStatus(StrEnum):
+    WITHIN = "within"
+    OUTSIDE = "outside"
+    UNCERTAIN = "uncertain"
+
+
+@dataclass(frozen=True)
+class AssaultTiming:
+    kind: TimingKind
+    at: datetime | None = None  # exact
+    earliest: datetime | None = None  # range
+    latest: datetime | None = None  # range
+
+    @classmethod
+    def unknown(cls) -> AssaultTiming:
+        return cls(TimingKind.UNKNOWN)
+
+
+@dataclass(frozen=True)
+class Elapsed:
+    """Hours from the assault to the exam: `least` to `most` (equal when exact)."""
+
+    least: float
+    most: float
+
+    @property
+    def is_exact(self) -> bool:
+        return self.least == self.most
+
+    def describe(self) -> str:
+        if self.is_exact:
+            return f"{self.least:.1f} h"
+        return f"between {self.least:.1f} h and {self.most:.1f} h"
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    code: str  # from CodeSystem time-window
+    label: str
+    hours: int
+    within: str  # what the guidance says inside the window
+    outside: str  # and beyond it
+
+
+WINDOWS: tuple[TimeWindow, ...] = (
+    TimeWindow(
+        "emergency-contraception",
+        "Emergency contraception",
+        120,
+        "Offer emergency contraception (up to 120 h).",
+        "More than 120 h: oral emergency contraception is outside its window; "
+        "consider other options under local protocol.",
+    ),
+    TimeWindow(
+        "hiv-pep",
+        "HIV post-exposure prophylaxis",
+        72,
+        "Assess for HIV PEP and start the starter pack if indicated (up to 72 h).",
+        "More than 72 h: HIV PEP is not started; arrange follow-up testing.",
+    ),
+    TimeWindow(
+        "forensic-oral",
+        "Forensic samples: oral",
+        48,
+        "Take oral samples (up to 48 h).",
+        "More than 48 h: oral samples are not usually taken.",
+    ),
+    TimeWindow(
+        "forensic-vaginal",
+        "Forensic samples: vaginal",
+        168,
+        "Take vaginal and endocervical samples (up to 7 days).",
+        "More than 7 days: vaginal samples are not usually taken.",
+    ),
+    TimeWindow(
+        "forensic-anal",
+        "Forensic samples: anal",
+        72,
+        "Take anal and rectal samples (up to 72 h).",
+        "More than 72 h: anal samples are not usually taken.",
+    ),
+    TimeWindow(
+        "forensic-skin",
+        "Forensic samples: skin",
+        48,
+        "Take skin swabs where she was licked, kissed or bitten (up to 48 h).",
+        "More than 48 h: skin swabs are not usually taken.",
+    ),
+    TimeWindow(
+        "toxicology-blood",
+        "Toxicology: blood",
+        72,
+        "If drugs or alcohol are suspected, take blood for toxicology (up to 72 h).",
+        "More than 72 h: blood toxicology is unlikely to help.",
+    ),
+    TimeWindow(
+        "toxicology-urine",
+        "Toxicology: urine",
+        120,
+        "If drugs or alcohol are suspected, take urine for toxicology (up to 120 h).",
+        "More than 120 h: urine toxicology is unlikely to help.",
+    ),
+)
+WINDOWS_BY_CODE = {window.code: window for window in WINDOWS}
+
+UNCERTAIN_ADVICE = "The time of the assault is not known well enough to tell: decide and say why."
+
+
+def elapsed(timing: AssaultTiming, exam_time: datetime) -> Elapsed | None:
+    """Hours from the assault to the exam; None when the time is unknown."""
+    if timing.kind is TimingKind.EXACT and timing.at is not None:
+        hours = _hours(timing.at, exam_time)
+        return Elapsed(hours, hours)
+    if timing.kind is TimingKind.RANGE and timing.earliest and timing.latest:
+        return Elapsed(_hours(timing.latest, exam_time), _hours(timing.earliest, exam_time))
+    return None
+
+
+def window_status(window: TimeWindow, timing: AssaultTiming, exam_time: datetime) -> WindowStatus:
+    hours = elapsed(timing, exam_time)
+    if hours is None:
+        return WindowStatus.UNCERTAIN
+    if hours.most <= window.hours:
+        return WindowStatus.WITHIN
+    if hours.least > window.hours:
+        return WindowStatus.OUTSIDE
+    return WindowStatus.UNCERTAIN
+
+
+def advice(window: TimeWindow, status: WindowStatus) -> str:
+    if status is WindowStatus.WITHIN:
+        return window.within
+    if status is WindowStatus.OUTSIDE:
+        return window.outside
+    return UNCERTAIN_ADVICE
+
+
+def _hours(since: datetime, until: datetime) -> float:
+    return (until - since).total_seconds() / 3600
