@@ -53,10 +53,20 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.audit.views import bp as audit_bp
     from clinic.cases.views import bp as cases_bp
     from clinic.evidence.views import bp as evidence_bp
+    from clinic.exam.views import bp as exam_bp
     from clinic.fhir.api import bp as fhir_bp
     from clinic.web.views import bp as home_bp
 
-    for blueprint in (home_bp, accounts_bp, admin_bp, audit_bp, cases_bp, evidence_bp, fhir_bp):
+    for blueprint in (
+        home_bp,
+        accounts_bp,
+        admin_bp,
+        audit_bp,
+        cases_bp,
+        exam_bp,
+        evidence_bp,
+        fhir_bp,
+    ):
         app.register_blueprint(blueprint)
     csrf.exempt(fhir_bp)  # bearer tokens only: no ambient credentials to forge
     init_web(app)

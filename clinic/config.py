@@ -42,6 +42,9 @@ DEFAULTS: dict[str, Any] = {
     # Evidence handed to a lab (or, later, police) and not back within this many days
     # is shown as overdue to custodians. One limit for the deployment for now.
     "TRANSFER_OVERDUE_DAYS": 60,
+    # The clinic's time zone (IANA name, e.g. "Europe/London"): exam times are typed
+    # and shown in it; everything is stored in UTC.
+    "CLINIC_TIMEZONE": "UTC",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
 }
 
@@ -59,6 +62,7 @@ _ENVIRONMENT: dict[str, Any] = {
     "TRUSTED_PROXIES": int,
     "LOG_ORIGIN_PREFIX": str,
     "TRANSFER_OVERDUE_DAYS": int,
+    "CLINIC_TIMEZONE": str,
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
@@ -89,7 +93,22 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None) -> dict[s
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'clinic.sqlite3'}"
     if not config["SECRET_KEY"]:
         config["SECRET_KEY"] = _instance_secret_key(instance_path)
+    _check_timezone(config["CLINIC_TIMEZONE"])
     return config
+
+
+def _check_timezone(name: str) -> None:
+    from zoneinfo import ZoneInfoNotFoundError
+
+    from clinic.core.clock import zone
+
+    try:
+        zone(name)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise SystemExit(
+            f"CLINIC_TIMEZONE={name!r} is not a time zone this machine knows "
+            "(an IANA name such as Europe/London)"
+        ) from error
 
 
 def ensure_private_folder(path: Path) -> None:

@@ -26,6 +26,7 @@ from clinic.cases.services import (
 )
 from clinic.core.web import current_actor, current_uow, view_rule
 from clinic.evidence.models import EvidenceItem
+from clinic.exam.services import exams_of_case
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -139,6 +140,8 @@ def _case_page(case_id: str, mode_form: ReportingModeForm | None, status: int) -
         mode_form=mode_form,
         labels=MODE_LABELS,
         can_collect=decide(actor, Action.CREATE, "Specimen").permitted,
+        exams=exams_of_case(current_uow(), actor=actor, case_id=record.case.id),
+        can_examine=decide(actor, Action.CREATE, "Encounter").permitted,
     ), status
 
 

@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD, World
+from tests.exam.helpers import INJURY, call, complete_exam, start
 from tests.helpers import (
     api,
     collect_kit,
@@ -50,6 +51,8 @@ class Setup:
     other_case: str = ""
     own_location: str = ""
     other_location: str = ""
+    own_exam: str = ""
+    other_exam: str = ""
 
 
 @pytest.fixture
@@ -85,7 +88,17 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
         other_case.id,
         str(locations["Fridge 1"]),
         str(locations["South store"]),
+        complete_exam(app, own_case.id),
+        complete_exam_south(app, other_case.id),
     )
+
+
+def complete_exam_south(app: Flask, case_id: str) -> str:
+    from clinic.exam.services import add_injury
+
+    exam_id = start(app, case_id, "examiner.south")
+    call(app, "examiner.south", add_injury, exam_id=exam_id, injury=INJURY)
+    return exam_id
 
 
 # Expected status per role, for each call. "other" variants act on SOUTH's record.
@@ -111,6 +124,10 @@ class Call:
 
 
 P = "/fhir/Patient"
+# The exam: examiners of the site only; police as if nothing existed; other staff
+# are refused the whole kind, whatever the id.
+EXAMINERS_ONLY = only({"examiner": 200, "officer": 404}, 403)
+HIDDEN = only({"examiner": 404, "officer": 404}, 403)
 MATRIX: dict[str, list[Call]] = {
     # -- browser pages ----------------------------------------------------------
     "home.index": [Call("GET", lambda s: "/", everyone(200))],
@@ -298,6 +315,75 @@ MATRIX: dict[str, list[Call]] = {
             lambda s: "/evidence/locations/retire",
             only({"custodian": 302, "officer": 404}, 403),
             form=lambda s, r: {"location_id": s.own_location},
+        ),
+    ],
+    **{
+        f"exam.{name}": [
+            Call("GET", lambda s, p=path: f"/exams/{s.own_exam}{p}", EXAMINERS_ONLY),
+            Call("GET", lambda s, p=path: f"/exams/{s.other_exam}{p}", HIDDEN),
+        ]
+        for name, path in (
+            ("overview", ""),
+            ("history", "/history"),
+            ("general", "/general"),
+            ("anogenital", "/anogenital"),
+            ("guidance", "/guidance"),
+            ("treatment", "/treatment"),
+            ("injury", "/injuries/1"),
+            ("report", "/report"),
+        )
+    },
+    "exam.start": [
+        Call("POST", lambda s: f"/cases/{s.own_case}/exams", EXAMINERS_ONLY | {"examiner": 302}),
+        Call("POST", lambda s: f"/cases/{s.other_case}/exams", HIDDEN),
+    ],
+    "exam.timing": [
+        Call("GET", lambda s: f"/exams/{s.other_exam}/timing", HIDDEN),
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.other_exam}/timing",
+            HIDDEN,
+            form=lambda s, r: {"exam_time": "2026-01-01T10:00", "timing_kind": "unknown"},
+        ),
+        Call("GET", lambda s: f"/exams/{s.own_exam}/timing", EXAMINERS_ONLY),
+    ],
+    "exam.injuries": [
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.other_exam}/injuries",
+            HIDDEN,
+            form=lambda s, r: {
+                "kind": "bruise",
+                "region": "neck",
+                "site": "left side",
+                "length_mm": "10",
+            },
+        ),
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.own_exam}/injuries",
+            EXAMINERS_ONLY | {"examiner": 302},
+            form=lambda s, r: {
+                "kind": "bruise",
+                "region": "neck",
+                "site": "left side",
+                "length_mm": "10",
+            },
+        ),
+        Call("GET", lambda s: f"/exams/{s.own_exam}/injuries", EXAMINERS_ONLY),
+    ],
+    "exam.sign": [
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.other_exam}/sign",
+            HIDDEN,
+            form=lambda s, r: {"confirm": "y"},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.own_exam}/sign",
+            EXAMINERS_ONLY | {"examiner": 302},
+            form=lambda s, r: {"confirm": "y"},
         ),
     ],
     "cases.cases": [
@@ -612,6 +698,8 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
                 "c2",
                 "1",
                 "2",
+                "e",
+                "e2",
             )
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)
             if call.method == "GET":
