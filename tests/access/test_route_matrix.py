@@ -17,7 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD, World
-from tests.exam.helpers import INJURY, call, complete_exam, start
+from tests.exam import helpers as exam_helpers
+from tests.exam.helpers import INJURY, complete_exam, start
 from tests.helpers import (
     api,
     collect_kit,
@@ -97,7 +98,7 @@ def complete_exam_south(app: Flask, case_id: str) -> str:
     from clinic.exam.services import add_injury
 
     exam_id = start(app, case_id, "examiner.south")
-    call(app, "examiner.south", add_injury, exam_id=exam_id, injury=INJURY)
+    exam_helpers.call(app, "examiner.south", add_injury, exam_id=exam_id, injury=INJURY)
     return exam_id
 
 
