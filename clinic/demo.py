@@ -22,7 +22,6 @@ from clinic.accounts.services import _hasher, actor_for, create_organization, cr
 from clinic.cases.models import ReportingMode
 from clinic.cases.services import SafeContact
 from clinic.core.unit_of_work import UnitOfWork
-from clinic.fhir.services import Caller, create_resource
 
 ORGANIZATIONS = (
     (OrganizationKind.SITE, "NORTH", "North Sexual Assault Referral Centre"),
@@ -143,7 +142,7 @@ def _load_survivors(uow: UnitOfWork, app: Flask) -> None:
         case = register_survivor(
             uow, registry, actor=actor, registration=Registration(**fields), channel="cli"
         )
-        create_resource(Caller(uow, actor, "cli", registry), _heart_rate(case.patient_id))
+        _demo_exam(uow, registry, actor, case.id, sign=with_kit)
         if with_kit:
             collect_kit(
                 uow,
@@ -165,32 +164,80 @@ def _load_survivors(uow: UnitOfWork, app: Flask) -> None:
             )
 
 
-def _heart_rate(patient_id: str) -> dict[str, Any]:
-    return {
-        "resourceType": "Observation",
-        "status": "final",
-        "category": [
-            {
-                "coding": [
-                    {
-                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                        "code": "vital-signs",
-                    }
-                ]
-            }
-        ],
-        "code": {
-            "coding": [{"system": "http://loinc.org", "code": "8867-4", "display": "Heart rate"}]
-        },
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "effectiveDateTime": "2026-11-20T14:05:00Z",
-        "valueQuantity": {
-            "value": 92,
-            "unit": "beats/minute",
-            "system": "http://unitsofmeasure.org",
-            "code": "/min",
-        },
-    }
+def _demo_exam(uow: UnitOfWork, registry: Any, actor: Any, case_id: str, *, sign: bool) -> None:
+    """An exam for a demo case: signed off (with its report), or in progress after
+    the timing and history steps, to resume."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from clinic.core.clock import utcnow
+    from clinic.exam import services
+    from clinic.exam.resources import ACTIVITIES, ACTS, Answer, Injury, Treatment
+    from clinic.exam.timing import WINDOWS, AssaultTiming, TimingKind
+
+    exam = services.start_exam(uow, registry, actor=actor, case_id=case_id, channel="cli")
+    now = utcnow()
+    common = {"uow": uow, "registry": registry, "actor": actor, "exam_id": exam.id}
+    services.record_timing(
+        **common,
+        timing=AssaultTiming(
+            TimingKind.RANGE, earliest=now - timedelta(hours=40), latest=now - timedelta(hours=36)
+        ),
+        exam_time=now,
+        channel="cli",
+    )
+    services.record_history(
+        **common,
+        history=services.History(
+            narrative="I was at a party. I woke up in a room I didn't know and he was on top of me.",
+            demeanour="Quiet and composed; became tearful when describing waking up.",
+            acts={code: Answer.UNKNOWN for code in ACTS}
+            | {"vaginal-penetration": Answer.YES, "drugs-alcohol-suspected": Answer.YES},
+            means={"vaginal-penetration": frozenset({"unknown"})},
+            activities={code: Answer.NO for code in ACTIVITIES} | {"urinated": Answer.YES},
+        ),
+        channel="cli",
+    )
+    if not sign:
+        return
+    services.record_general(
+        **common,
+        general=services.GeneralExam(
+            "Alert and oriented.",
+            services.Vitals(heart_rate=Decimal(92), systolic=Decimal(124), diastolic=Decimal(78)),
+        ),
+        channel="cli",
+    )
+    services.add_injury(
+        **common,
+        injury=Injury(
+            "bruise",
+            "upper-arm",
+            "right upper arm, inner side",
+            Decimal(40),
+            Decimal(15),
+            "oval, finger-tip pattern",
+            "blue-purple",
+            "Three bruises in a row.",
+        ),
+        channel="cli",
+    )
+    services.record_anogenital(**common, findings="No injuries seen.", channel="cli")
+    for window in WINDOWS:
+        services.decide_window(**common, window_code=window.code, overridden=False, channel="cli")
+    services.add_treatment(
+        **common,
+        treatment=Treatment(
+            "emergency-contraception",
+            "Levonorgestrel 1.5 mg",
+            "One tablet by mouth",
+            True,
+            None,
+            now,
+        ),
+        channel="cli",
+    )
+    services.sign_off(uow, registry, actor=actor, exam_id=exam.id, channel="cli")
 
 
 def _new_password() -> str:

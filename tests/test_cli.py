@@ -171,6 +171,23 @@ def test_demo_is_idempotent_and_keeps_its_logins_private(run, tmp_path: Path) ->
     assert "examiner" in logins.read_text()
 
 
+def test_demo_cases_carry_a_signed_exam_and_exams_to_resume(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    import sqlalchemy as sa
+
+    assert run("demo").exit_code == 0
+    engine = sa.create_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            statuses = sorted(connection.exec_driver_sql("SELECT status FROM exams").scalars())
+            reports = connection.exec_driver_sql(
+                "SELECT count(*) FROM fhir_resources WHERE resource_type = 'Composition'"
+            ).scalar()
+    finally:
+        engine.dispose()
+    assert statuses == ["in-progress", "in-progress", "signed"]
+    assert reports == 1
+
+
 def test_audit_verify(run) -> None:  # type: ignore[no-untyped-def]
     result = run("audit", "verify")
     assert result.exit_code == 0
