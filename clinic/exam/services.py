@@ -31,7 +31,7 @@ from clinic.access import Action, Actor, ResourceFacts, decide, require
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.cases.models import Case
 from clinic.cases.services import CaseNotFound, _load_case
-from clinic.core.clock import utcnow
+from clinic.core.clock import isoformat, utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.exam import resources as fhir
@@ -365,7 +365,7 @@ class _Writer:
             fhir.parse_instant(encounter.content["period"]["start"]),
         )
 
-    def _check_amendable(self) -> None:
+    def check_amendable(self) -> None:
         if self.exam.status == ExamStatus.SIGNED and not (self.reason or "").strip():
             raise ExamRefused(
                 "This exam is signed off and read-only: to correct it, say why (the "
@@ -379,7 +379,7 @@ class _Writer:
         current = self.store.current(row.resource_type, row.resource_id) if row else None
         if current is not None and _same(current.content, resource):
             return None
-        self._check_amendable()
+        self.check_amendable()
         if row is None or current is None:
             version = self.store.create(
                 resource, site_id=self.exam.site_id, author_id=self.actor.user_id
@@ -409,7 +409,7 @@ class _Writer:
                 author_id=self.actor.user_id,
                 expected_version=current.version_id,
             )
-        self._record(slot, version, None if current is None else current.version_id, what)
+        self.record(slot, version, None if current is None else current.version_id, what)
         return version
 
     def retire(self, slot: str, what: str) -> None:
@@ -418,7 +418,7 @@ class _Writer:
         current = self.store.current(row.resource_type, row.resource_id) if row else None
         if current is None or current.content.get("status") == "entered-in-error":
             return
-        self._check_amendable()
+        self.check_amendable()
         content = dict(current.content) | {"status": "entered-in-error"}
         version = self.store.update(
             current.resource_type,
@@ -427,9 +427,9 @@ class _Writer:
             author_id=self.actor.user_id,
             expected_version=current.version_id,
         )
-        self._record(slot, version, current.version_id, what)
+        self.record(slot, version, current.version_id, what)
 
-    def _record(
+    def record(
         self, slot: str, version: StoredVersion, from_version: int | None, what: str
     ) -> None:
         self.uow.session.flush()
@@ -519,7 +519,7 @@ def record_timing(
     encounter = writer.store.current("Encounter", writer.exam.id)
     assert encounter is not None
     content = dict(encounter.content)
-    content["period"] = dict(content["period"]) | {"start": fhir.isoformat(exam_time)}
+    content["period"] = dict(content["period"]) | {"start": isoformat(exam_time)}
     end = content["period"].get("end")
     if end is not None and exam_time > fhir.parse_instant(end):
         raise ExamRefused("The exam cannot start after it was signed off.", "exam_time")
@@ -533,7 +533,7 @@ def _save_encounter(writer: _Writer, content: dict[str, Any]) -> None:
     assert current is not None
     if _same(current.content, content):
         return
-    writer._check_amendable()
+    writer.check_amendable()
     version = writer.store.update(
         "Encounter",
         writer.exam.id,
@@ -541,7 +541,7 @@ def _save_encounter(writer: _Writer, content: dict[str, Any]) -> None:
         author_id=writer.actor.user_id,
         expected_version=current.version_id,
     )
-    writer._record("encounter", version, current.version_id, "Time of the exam")
+    writer.record("encounter", version, current.version_id, "Time of the exam")
 
 
 def record_history(
@@ -862,7 +862,7 @@ def sign_off(
     content = dict(record.encounter.content)
     content["status"] = "finished"
     content["period"] = dict(content["period"]) | {
-        "end": fhir.isoformat(max(now, record.exam_time))
+        "end": isoformat(max(now, record.exam_time))
     }
     _save_encounter(writer, content)
     exam.status = ExamStatus.SIGNED.value
@@ -915,7 +915,7 @@ def report_sections(record: ExamRecord) -> list[ReportSection]:
     def refs(*slots: str) -> tuple[str, ...]:
         return tuple(entries[slot].versioned_reference for slot in slots if slot in entries)
 
-    timing_lines = [f"Exam started: {fhir.isoformat(record.exam_time)}"]
+    timing_lines = [f"Exam started: {isoformat(record.exam_time)}"]
     timing = record.timing
     if timing is not None:
         timing_lines.append(f"Assault: {describe_timing(timing)}")
@@ -1007,7 +1007,7 @@ def report_sections(record: ExamRecord) -> list[ReportSection]:
                 "Amendments after sign-off",
                 "amendments",
                 tuple(
-                    f"{fhir.isoformat(a.amended_at)} by {a.amended_by}: {a.what} — why: {a.reason}"
+                    f"{isoformat(a.amended_at)} by {a.amended_by}: {a.what} — why: {a.reason}"
                     for a in record.amendments
                 ),
                 (),
@@ -1018,9 +1018,9 @@ def report_sections(record: ExamRecord) -> list[ReportSection]:
 
 def describe_timing(timing: AssaultTiming) -> str:
     if timing.kind is TimingKind.EXACT and timing.at:
-        return fhir.isoformat(timing.at)
+        return isoformat(timing.at)
     if timing.kind is TimingKind.RANGE and timing.earliest and timing.latest:
-        return f"between {fhir.isoformat(timing.earliest)} and {fhir.isoformat(timing.latest)}"
+        return f"between {isoformat(timing.earliest)} and {isoformat(timing.latest)}"
     return "not known"
 
 

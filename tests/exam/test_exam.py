@@ -345,3 +345,32 @@ def test_only_examiners_of_the_site_reach_an_exam_and_others_see_no_such_exam(
         assert str(refused.value) == str(unknown.value)
     with pytest.raises(HIDDEN):
         call(app, username, services.start_exam, case_id=case.id)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE exam_amendments SET reason = 'rewritten'",
+        "DELETE FROM exam_amendments",
+        "UPDATE exam_entries SET resource_id = 'elsewhere'",
+        "DELETE FROM exam_entries",
+        "DELETE FROM exams",
+    ],
+)
+def test_the_exam_index_and_its_amendments_cannot_be_rewritten(
+    app: Flask, world: World, engine: sa.Engine, statement: str
+) -> None:
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    call(app, "examiner", services.sign_off, exam_id=exam_id)
+    call(
+        app,
+        "examiner",
+        services.record_anogenital,
+        exam_id=exam_id,
+        findings="No injuries seen.",
+        reason="Left out at sign-off by mistake.",
+    )
+    with pytest.raises(sa.exc.DatabaseError) as raised, engine.begin() as connection:
+        connection.exec_driver_sql(statement)
+    assert "not allowed" in str(raised.value)
