@@ -861,9 +861,7 @@ def sign_off(
     now = utcnow()
     content = dict(record.encounter.content)
     content["status"] = "finished"
-    content["period"] = dict(content["period"]) | {
-        "end": isoformat(max(now, record.exam_time))
-    }
+    content["period"] = dict(content["period"]) | {"end": isoformat(max(now, record.exam_time))}
     _save_encounter(writer, content)
     exam.status = ExamStatus.SIGNED.value
     exam.signed_at = now
