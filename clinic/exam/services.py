@@ -568,7 +568,7 @@ def record_history(
     for act, means in history.means.items():
         if means and (act not in PENETRATION_ACTS or history.acts[act] is not Answer.YES):
             raise ExamRefused(
-                f"“By what” is only recorded for a penetration answered yes ({ACTS[act]}).",
+                f"“By what” is only recorded for a penetration answered yes ({ACTS.get(act, act)}).",
                 f"means_{act}",
             )
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
