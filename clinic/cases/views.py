@@ -24,7 +24,7 @@ from clinic.cases.services import (
     register_survivor,
     safe_contact_of,
 )
-from clinic.core.web import current_actor, current_uow, view_rule
+from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.evidence.models import EvidenceItem
 from clinic.exam.services import exams_of_case
 
@@ -54,7 +54,7 @@ def register() -> Any:
                 registration=_registration(form),
             )
         except CaseRefused as refused:
-            _attach(form, refused)
+            attach_refusal(form, refused)
             status = 422
         else:
             flash(f"Case {case.reference} opened. Print the case card for the survivor.")
@@ -102,14 +102,6 @@ def _registration(form: RegistrationForm) -> Registration:
         else None,
         proxy=proxy,
     )
-
-
-def _attach(form: Any, refused: CaseRefused) -> None:
-    name = refused.field if refused.field in form else None
-    target = form[name] if name else next(iter(form))
-    if isinstance(target.errors, tuple):
-        target.errors = list(target.errors)
-    target.errors.append(refused.message)
 
 
 @bp.get("/<case_id>")
@@ -162,7 +154,7 @@ def reporting_mode(case_id: str) -> Any:
         except CaseNotFound:
             abort(404)
         except CaseRefused as refused:
-            _attach(form, refused)
+            attach_refusal(form, refused)
         else:
             flash(f"Case {changed.reference} is now {changed.reporting_mode}.")
             return redirect(url_for("cases.case", case_id=case_id))

@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 from clinic.access import AccessDenied, Action, Actor, require
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.db import db
+from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -276,3 +277,13 @@ def _internal_error_response() -> Response:
     return Response(
         render_template("errors/error.html", status=500), status=500, mimetype="text/html"
     )
+
+
+def attach_refusal(form: Any, refused: DomainError) -> None:
+    """Show a service's refusal next to the field it names (or the form's first
+    field), so the error summary links to it."""
+    name = refused.field if refused.field in form else None
+    target = form[name] if name else next(iter(form))
+    if isinstance(target.errors, tuple):
+        target.errors = list(target.errors)
+    target.errors.append(refused.message)

@@ -13,7 +13,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from clinic.access import Action
 from clinic.core.clock import from_local, to_local, utcnow
-from clinic.core.web import current_actor, current_uow, view_rule
+from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.exam import services
 from clinic.exam.forms import (
     AnogenitalForm,
@@ -82,14 +82,6 @@ def _record(exam_id: str) -> services.ExamRecord:
         abort(404)
 
 
-def _attach(form: Any, refused: services.ExamRefused) -> None:
-    name = refused.field if refused.field in form else None
-    target = form[name] if name else next(iter(form))
-    if isinstance(target.errors, tuple):
-        target.errors = list(target.errors)
-    target.errors.append(refused.message)
-
-
 def _page(template: str, record: services.ExamRecord, form: Any, status: int, **extra: Any) -> Any:
     return render_template(
         template,
@@ -119,7 +111,7 @@ def _step(
             abort(404)
         except services.ExamRefused as refused:
             current_uow().rollback()  # nothing of a refused step is kept
-            _attach(form, refused)
+            attach_refusal(form, refused)
         else:
             flash(message)
             return redirect(url_for(next_endpoint, exam_id=exam_id))
@@ -487,7 +479,7 @@ def sign(exam_id: str) -> Any:
         except services.ExamNotFound:
             abort(404)
         except services.ExamRefused as refused:
-            _attach(form, refused)
+            attach_refusal(form, refused)
         else:
             flash("Exam signed off. It is now read-only; corrections are amendments.")
             return redirect(url_for("exam.overview", exam_id=exam_id))

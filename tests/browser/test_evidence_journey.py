@@ -22,6 +22,22 @@ def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-
     page.get_by_role("heading", name="Welcome").wait_for()
 
 
+def register_anonymous_survivor(page, *, age: int) -> str:  # type: ignore[no-untyped-def]
+    """Register an anonymous survivor from the case list; returns her case reference
+    (the case page is then open)."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases").click()
+    page.get_by_role("link", name="Register a survivor").click()
+    page.get_by_role("group", name="How is the survivor registered?").get_by_label(
+        "Anonymous"
+    ).check()
+    page.get_by_role("group", name="Reporting mode").get_by_label("Anonymous").check()
+    page.get_by_label("Age in years").fill(str(age))
+    page.get_by_role("button", name="Open the case").click()
+    heading = page.get_by_role("heading", name="Case SA-")
+    heading.wait_for()
+    return str(heading.text_content()).removeprefix("Case ").strip()
+
+
 def sign_out(page) -> None:  # type: ignore[no-untyped-def]
     page.get_by_role("button", name="Sign out").click()
     page.get_by_role("heading", name="Sign in").wait_for()
@@ -42,17 +58,7 @@ def test_a_kit_from_collection_to_the_lab_and_back(
 ) -> None:  # type: ignore[no-untyped-def]
     # The examiner registers an anonymous survivor and opens her case.
     sign_in(page, live_server, "examiner")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases").click()
-    page.get_by_role("link", name="Register a survivor").click()
-    page.get_by_role("group", name="How is the survivor registered?").get_by_label(
-        "Anonymous"
-    ).check()
-    page.get_by_role("group", name="Reporting mode").get_by_label("Anonymous").check()
-    page.get_by_label("Age in years").fill("29")
-    page.get_by_role("button", name="Open the case").click()
-    heading = page.get_by_role("heading", name="Case SA-")
-    heading.wait_for()
-    reference = heading.text_content().removeprefix("Case ").strip()
+    reference = register_anonymous_survivor(page, age=29)
     case_url = page.url
 
     # She collects three items for the case and prints the labels.

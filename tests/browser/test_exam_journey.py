@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from clinic.exam.timing import WINDOWS
-from tests.browser.test_evidence_journey import sign_in
+from tests.browser.test_evidence_journey import register_anonymous_survivor, sign_in
 from tests.conftest import World
 
 pytestmark = pytest.mark.browser
@@ -28,17 +28,7 @@ def test_an_exam_from_registration_to_an_amended_signed_report(
     from pypdf import PdfReader
 
     sign_in(page, live_server, "examiner")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Cases").click()
-    page.get_by_role("link", name="Register a survivor").click()
-    page.get_by_role("group", name="How is the survivor registered?").get_by_label(
-        "Anonymous"
-    ).check()
-    page.get_by_role("group", name="Reporting mode").get_by_label("Anonymous").check()
-    page.get_by_label("Age in years").fill("24")
-    page.get_by_role("button", name="Open the case").click()
-    heading = page.get_by_role("heading", name="Case SA-")
-    heading.wait_for()
-    reference = heading.text_content().removeprefix("Case ").strip()
+    reference = register_anonymous_survivor(page, age=24)
 
     # Arrival and timing: she knows when; 30 hours ago.
     page.get_by_role("button", name="Start an exam").click()
