@@ -373,53 +373,66 @@ class _Writer:
                 "amendment_reason",
             )
 
-    def save(self, slot: str, resource: dict[str, Any], what: str) -> StoredVersion | None:
+    def save(self, slot: str, resource: dict[str, Any], what: str) -> None:
         """Create or update the slot's resource; nothing is written if it is unchanged."""
-        row = self.uow.session.get(ExamEntry, (self.exam.id, slot))
-        current = self.store.current(row.resource_type, row.resource_id) if row else None
-        if current is not None and _same(current.content, resource):
-            return None
+        current = self.current(slot)
+        if current is not None:
+            if not _same(current.content, resource):
+                self._update(slot, current, resource, what)
+            return
         self.check_amendable()
-        if row is None or current is None:
-            version = self.store.create(
-                resource, site_id=self.exam.site_id, author_id=self.actor.user_id
+        version = self.store.create(
+            resource, site_id=self.exam.site_id, author_id=self.actor.user_id
+        )
+        position = self.uow.session.scalar(
+            sa.select(sa.func.count())
+            .select_from(ExamEntry)
+            .where(ExamEntry.exam_id == self.exam.id)
+        )
+        self.uow.session.add(
+            ExamEntry(
+                exam_id=self.exam.id,
+                slot=slot,
+                resource_type=version.resource_type,
+                resource_id=version.logical_id,
+                position=(position or 0) + 1,
             )
-            position = (
-                self.uow.session.scalar(
-                    sa.select(sa.func.count())
-                    .select_from(ExamEntry)
-                    .where(ExamEntry.exam_id == self.exam.id)
-                )
-                or 0
+        )
+        self.record(slot, version, None, what)
+
+    def save_text(self, slot: str, section: str, code: str, display: str, text: str) -> None:
+        """A free-text finding: saved when given, taken back (entered-in-error) when
+        cleared."""
+        if text.strip():
+            finding = fhir.text_observation(
+                self.context, section=section, code=code, display=display, text=text.strip()
             )
-            self.uow.session.add(
-                ExamEntry(
-                    exam_id=self.exam.id,
-                    slot=slot,
-                    resource_type=version.resource_type,
-                    resource_id=version.logical_id,
-                    position=position + 1,
-                )
-            )
+            self.save(slot, finding, display)
         else:
-            version = self.store.update(
-                current.resource_type,
-                current.logical_id,
-                resource,
-                author_id=self.actor.user_id,
-                expected_version=current.version_id,
-            )
-        self.record(slot, version, None if current is None else current.version_id, what)
-        return version
+            self.retire(slot, display)
+
+    def current(self, slot: str) -> StoredVersion | None:
+        """The current version of the slot's resource (None if never recorded)."""
+        row = self.uow.session.get(ExamEntry, (self.exam.id, slot))
+        return self.store.current(row.resource_type, row.resource_id) if row else None
 
     def retire(self, slot: str, what: str) -> None:
         """Mark a slot's resource entered-in-error (a value taken back)."""
-        row = self.uow.session.get(ExamEntry, (self.exam.id, slot))
-        current = self.store.current(row.resource_type, row.resource_id) if row else None
+        current = self.current(slot)
         if current is None or current.content.get("status") == "entered-in-error":
             return
+        self._update(slot, current, dict(current.content) | {"status": "entered-in-error"}, what)
+
+    def save_encounter(self, content: dict[str, Any], what: str) -> None:
+        current = self.store.current("Encounter", self.exam.id)
+        assert current is not None
+        if not _same(current.content, content):
+            self._update("encounter", current, content, what)
+
+    def _update(
+        self, slot: str, current: StoredVersion, content: dict[str, Any], what: str
+    ) -> None:
         self.check_amendable()
-        content = dict(current.content) | {"status": "entered-in-error"}
         version = self.store.update(
             current.resource_type,
             current.logical_id,
@@ -523,25 +536,9 @@ def record_timing(
     end = content["period"].get("end")
     if end is not None and exam_time > fhir.parse_instant(end):
         raise ExamRefused("The exam cannot start after it was signed off.", "exam_time")
-    _save_encounter(writer, content)
+    writer.save_encounter(content, "Time of the exam")
     writer.save("timing", fhir.timing_observation(writer.context, timing), "Time of the assault")
     writer.finish()
-
-
-def _save_encounter(writer: _Writer, content: dict[str, Any]) -> None:
-    current = writer.store.current("Encounter", writer.exam.id)
-    assert current is not None
-    if _same(current.content, content):
-        return
-    writer.check_amendable()
-    version = writer.store.update(
-        "Encounter",
-        writer.exam.id,
-        content,
-        author_id=writer.actor.user_id,
-        expected_version=current.version_id,
-    )
-    writer.record("encounter", version, current.version_id, "Time of the exam")
 
 
 def record_history(
@@ -573,31 +570,14 @@ def record_history(
             )
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     context = writer.context
-    writer.save(
+    writer.save_text(
         "history",
-        fhir.text_observation(
-            context,
-            section="history",
-            code="history-narrative",
-            display="History in the survivor's words",
-            text=history.narrative.strip(),
-        ),
-        "History in her words",
+        "history",
+        "history-narrative",
+        "History in the survivor's words",
+        history.narrative,
     )
-    if history.demeanour.strip():
-        writer.save(
-            "demeanour",
-            fhir.text_observation(
-                context,
-                section="history",
-                code="demeanour",
-                display="Demeanour",
-                text=history.demeanour.strip(),
-            ),
-            "Demeanour",
-        )
-    else:
-        writer.retire("demeanour", "Demeanour")
+    writer.save_text("demeanour", "history", "demeanour", "Demeanour", history.demeanour)
     writer.save(
         "acts", fhir.acts_observation(context, history.acts, history.means), "Acts described"
     )
@@ -633,20 +613,9 @@ def record_general(
         raise ExamRefused("The diastolic pressure must be below the systolic.", "diastolic")
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     context = writer.context
-    if general.findings.strip():
-        writer.save(
-            "general",
-            fhir.text_observation(
-                context,
-                section="general",
-                code="general-examination",
-                display="General examination",
-                text=general.findings.strip(),
-            ),
-            "General examination",
-        )
-    else:
-        writer.retire("general", "General examination")
+    writer.save_text(
+        "general", "general", "general-examination", "General examination", general.findings
+    )
     values = {
         "vital:heart-rate": vitals.heart_rate,
         "vital:respiratory-rate": vitals.respiratory_rate,
@@ -787,18 +756,19 @@ def decide_window(
             f"Say why you are not following the guidance on {window.label}.", "override_reason"
         )
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
-    record = _assemble(uow, writer.store, writer.exam)
-    timing = record.timing
+    recorded = writer.current("timing")
+    timing = fhir.timing_of(recorded.content if recorded else None)
     if timing is None:
         raise ExamRefused("Record the time of the assault first.", "window")
-    status = window_status(window, timing, record.exam_time)
+    context = writer.context
+    status = window_status(window, timing, context.exam_time)
     writer.save(
         f"guidance:{window.code}",
         fhir.guidance_observation(
-            writer.context,
+            context,
             window,
             status,
-            elapsed(timing, record.exam_time),
+            elapsed(timing, context.exam_time),
             overridden=overridden,
             reason=override_reason.strip() if overridden and override_reason else None,
         ),
@@ -862,7 +832,7 @@ def sign_off(
     content = dict(record.encounter.content)
     content["status"] = "finished"
     content["period"] = dict(content["period"]) | {"end": isoformat(max(now, record.exam_time))}
-    _save_encounter(writer, content)
+    writer.save_encounter(content, "Signed off")
     exam.status = ExamStatus.SIGNED.value
     exam.signed_at = now
     exam.signed_by = actor.username

@@ -129,6 +129,7 @@ P = "/fhir/Patient"
 # are refused the whole kind, whatever the id.
 EXAMINERS_ONLY = only({"examiner": 200, "officer": 404}, 403)
 HIDDEN = only({"examiner": 404, "officer": 404}, 403)
+INJURY_FORM = {"kind": "bruise", "region": "neck", "site": "left side", "length_mm": "10"}
 MATRIX: dict[str, list[Call]] = {
     # -- browser pages ----------------------------------------------------------
     "home.index": [Call("GET", lambda s: "/", everyone(200))],
@@ -353,23 +354,13 @@ MATRIX: dict[str, list[Call]] = {
             "POST",
             lambda s: f"/exams/{s.other_exam}/injuries",
             HIDDEN,
-            form=lambda s, r: {
-                "kind": "bruise",
-                "region": "neck",
-                "site": "left side",
-                "length_mm": "10",
-            },
+            form=lambda s, r: INJURY_FORM,
         ),
         Call(
             "POST",
             lambda s: f"/exams/{s.own_exam}/injuries",
             EXAMINERS_ONLY | {"examiner": 302},
-            form=lambda s, r: {
-                "kind": "bruise",
-                "region": "neck",
-                "site": "left side",
-                "length_mm": "10",
-            },
+            form=lambda s, r: INJURY_FORM,
         ),
         Call("GET", lambda s: f"/exams/{s.own_exam}/injuries", EXAMINERS_ONLY),
     ],
