@@ -17,6 +17,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from flask_wtf.csrf import CSRFProtect
 
     from clinic.config import load_config
+    from clinic.consent.definitions import DefinitionError, FormLibrary
     from clinic.core.db import db
     from clinic.core.schema import SchemaOutOfDate, check_schema_current
     from clinic.core.web import check_every_view_has_a_rule, init_web
@@ -46,12 +47,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     app.extensions["clinic.profiles"] = ProfileRegistry()
+    try:
+        app.extensions["clinic.consent_forms"] = FormLibrary()
+    except DefinitionError as error:
+        raise SystemExit(f"The consent forms cannot be used:\n{error}") from error
     csrf = CSRFProtect(app)
 
     from clinic.accounts.views import bp as accounts_bp
     from clinic.admin.views import bp as admin_bp
     from clinic.audit.views import bp as audit_bp
     from clinic.cases.views import bp as cases_bp
+    from clinic.consent.views import bp as consent_bp
     from clinic.evidence.views import bp as evidence_bp
     from clinic.exam.views import bp as exam_bp
     from clinic.fhir.api import bp as fhir_bp
@@ -63,6 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         admin_bp,
         audit_bp,
         cases_bp,
+        consent_bp,
         exam_bp,
         evidence_bp,
         fhir_bp,

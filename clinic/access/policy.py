@@ -12,16 +12,32 @@ A decision is made in two steps:
 * instance level (with `resource`): may it do so to this record? A "no" here is
   *concealed*: callers answer exactly as if the record did not exist (promise 2).
 
-The role baseline of DESIGN.md section 4 is applied now; the survivor's consent
-narrows and widens it in the consent issue, in this module.
+Each decision on a record about a survivor combines the role's baseline
+(DESIGN.md section 4) with her active Consents (section 5, `clinic.access.consent`):
+
+* the care team's baseline (examiners of her site, for treatment) stands unless one
+  of her Consents explicitly denies it, and intimate images need her permit;
+* what the baseline does not give a role, her Consent may: counsellors see her
+  identity and the exam only as far as her information-sharing consent permits;
+* police get nothing through this path; releases (section 7) ask with their own
+  purpose and are decided here too.
+
+Access granted by consent rather than by the baseline carries the obligation to
+leave out narrative text, which may say more than the structured data she agreed
+to share.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Protocol
 
+from clinic.access.consent import ConsentRequest, Directive, Recipient, denies, evaluate
 from clinic.access.roles import ROLE_PURPOSE, Purpose, Role
+from clinic.access.terms import VERY_RESTRICTED
 
 
 class Action(StrEnum):
@@ -49,6 +65,7 @@ CLINICAL_KINDS = frozenset(
         "MedicationAdministration",  # treatment at an exam
         "Composition",  # a signed exam report
         "Specimen",
+        "Consent",  # her decisions: staff who care for her must see them
     }
 )
 DIRECTORY_KINDS = frozenset({"Organization"})
@@ -83,17 +100,18 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "MedicationAdministration": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Composition": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Specimen": (_CLINICAL_WRITE, Scope.OWN_SITE),
+        "Consent": (_MANAGE, Scope.OWN_SITE),
         "EvidenceItem": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "CustodyEvent": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
     Role.COUNSELLOR: {
-        # Identity and contact details of survivors at their site, never forensic
-        # findings. The consent issue narrows this to survivors in their care.
-        "Patient": (_READ, Scope.OWN_SITE),
         # The case (its reference, reporting mode and proxy): not forensic detail.
+        # Her identity and the exam only by her consent (CONSENT_GRANTS).
         "EpisodeOfCare": (_READ, Scope.OWN_SITE),
+        # Counsellors record and withdraw consent with her, so they see her decisions.
+        "Consent": (_MANAGE, Scope.OWN_SITE),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
@@ -121,6 +139,25 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "ApiToken": (_MANAGE, Scope.SELF),
     },
 }
+
+
+# What a role may read beyond its baseline when, and only when, the survivor's
+# active Consent permits it: role -> (kinds, the recipient kind it acts as).
+CONSENT_GRANTS: dict[Role, tuple[frozenset[str], str]] = {
+    Role.COUNSELLOR: (
+        frozenset(
+            {"Patient", "Encounter", "Observation", "MedicationAdministration", "Composition"}
+        ),
+        "counselling-service",
+    ),
+}
+# The recipient kind each role acts as when her Consents are asked.
+RECIPIENT_KIND = {
+    Role.EXAMINER: "case-examiner",
+    Role.COUNSELLOR: "counselling-service",
+    Role.POLICE: "police",
+}
+OMIT_NARRATIVE = "omit-narrative"
 
 
 # Which custody actions each role may record (DESIGN.md sections 4 and 6):
@@ -166,7 +203,8 @@ class ResourceFacts:
     site_id: str | None = None
     owner_user_id: str | None = None
     security_labels: frozenset[str] = frozenset()
-    subject: str | None = None
+    subject: str | None = None  # Patient/<id>: whose Consents apply
+    data_classes: frozenset[str] = frozenset()  # clinic.access.terms.DATA_CLASSES
 
 
 @dataclass(frozen=True)
@@ -182,6 +220,12 @@ class Decision:
     # Denied at instance level: the caller must answer as for an unknown record.
     concealed: bool = False
     obligations: tuple[str, ...] = field(default=())
+
+
+class ConsentSource(Protocol):
+    """Where the decision point finds a survivor's Consents (clinic.consent.book)."""
+
+    def directives(self, subject: str) -> Sequence[Directive]: ...
 
 
 class AccessDenied(Exception):
@@ -202,13 +246,18 @@ def decide(
     resource: ResourceFacts | None = None,
     *,
     operation: str | None = None,
+    consents: ConsentSource | None = None,
+    at: datetime | None = None,
 ) -> Decision:
     """Decide whether `actor` may perform `action` on `kind` (or on `resource`).
 
     Rules: unknown kinds are denied; a role may act only on kinds and actions its
-    baseline lists; site-scoped records are visible only to staff of that site;
-    personal records only to their owner. Police are denied everything at this
-    stage, concealed, so that refusal and absence look alike.
+    baseline lists, or that her Consent grants (CONSENT_GRANTS); site-scoped
+    records are visible only to staff of that site; personal records only to their
+    owner. A decision on a record about a survivor needs her Consents (`consents`):
+    without them it is a refusal, so a path that forgot to ask cannot see more.
+    Police are denied everything here, concealed, so that refusal and absence
+    look alike.
     """
     if kind not in KNOWN_KINDS:
         return Decision(False, (f"{kind} is not a kind of record this system holds",))
@@ -217,6 +266,12 @@ def decide(
 
     grants = BASELINE[actor.role].get(kind)
     if grants is None or action not in grants[0]:
+        if _consent_may_grant(actor, action, kind):
+            if resource is None:
+                return Decision(
+                    True, (f"role {actor.role} may {action} {kind} where her consent permits",)
+                )
+            return _decide_by_consent(actor, action, resource, consents, at)
         reason = f"role {actor.role} may not {action} {kind}"
         # Police must never learn whether clinical records exist, so their
         # refusals look like absence even at kind level.
@@ -228,14 +283,101 @@ def decide(
             return Decision(
                 False, (f"role {actor.role} may not record custody action {operation}",)
             )
+    baseline = f"role {actor.role} may {action} {kind} ({scope})"
     if resource is None:
-        return Decision(True, (f"role {actor.role} may {action} {kind} ({scope})",))
+        return Decision(True, (baseline,))
 
     if scope is Scope.OWN_SITE and resource.site_id != actor.organization_id:
         return Decision(False, (f"{kind} belongs to another site",), concealed=True)
     if scope is Scope.SELF and resource.owner_user_id != actor.user_id:
         return Decision(False, (f"{kind} belongs to another user",), concealed=True)
-    return Decision(True, (f"role {actor.role} may {action} {kind} ({scope})",))
+    if _consent_may_narrow(action, kind, resource):
+        return _narrow_by_consent(actor, action, resource, consents, at, baseline)
+    return Decision(True, (baseline,))
+
+
+_CONSENT_READS = frozenset({Action.READ, Action.SEARCH, Action.EXPORT})
+
+
+def _consent_may_grant(actor: Actor, action: Action, kind: str) -> bool:
+    granted = CONSENT_GRANTS.get(actor.role)
+    return granted is not None and kind in granted[0] and action in _CONSENT_READS
+
+
+def _consent_may_narrow(action: Action, kind: str, resource: ResourceFacts) -> bool:
+    return (
+        action in _CONSENT_READS
+        and kind in CLINICAL_KINDS
+        and kind != "Consent"
+        and resource.subject is not None
+    )
+
+
+def consent_request(
+    actor: Actor, action: Action, resource: ResourceFacts, at: datetime | None = None
+) -> ConsentRequest:
+    """The question put to her Consents: the actor as a recipient, the action
+    (police receive a disclosure; staff access), purpose, data and moment."""
+    recipient_kind = RECIPIENT_KIND.get(actor.role)
+    recipients = (
+        frozenset({Recipient(recipient_kind, f"Organization/{actor.organization_id}")})
+        if recipient_kind
+        else frozenset()
+    )
+    return ConsentRequest(
+        recipients=recipients,
+        action="disclose" if actor.role is Role.POLICE else "access",
+        purpose=actor.purpose_of_use.value,
+        classes=resource.data_classes,
+        labels=resource.security_labels,
+        at=at or datetime.now(UTC),
+    )
+
+
+_NOT_CONSULTED = "her consents were not consulted"
+
+
+def _decide_by_consent(
+    actor: Actor,
+    action: Action,
+    resource: ResourceFacts,
+    consents: ConsentSource | None,
+    at: datetime | None,
+) -> Decision:
+    if resource.site_id != actor.organization_id:
+        return Decision(False, (f"{resource.kind} belongs to another site",), concealed=True)
+    if consents is None or resource.subject is None:
+        return Decision(False, (_NOT_CONSULTED,), concealed=True)
+    result = evaluate(
+        consents.directives(resource.subject), consent_request(actor, action, resource, at)
+    )
+    if not result.permitted:
+        return Decision(False, result.reasons, concealed=True)
+    return Decision(True, result.reasons, obligations=(OMIT_NARRATIVE,))
+
+
+def _narrow_by_consent(
+    actor: Actor,
+    action: Action,
+    resource: ResourceFacts,
+    consents: ConsentSource | None,
+    at: datetime | None,
+    baseline: str,
+) -> Decision:
+    if consents is None or resource.subject is None:
+        return Decision(False, (_NOT_CONSULTED,), concealed=True)
+    directives = consents.directives(resource.subject)
+    request = consent_request(actor, action, resource, at)
+    if VERY_RESTRICTED in resource.security_labels:
+        # Intimate images: only those her photo consent names (promise 9).
+        result = evaluate(directives, request)
+        if not result.permitted:
+            return Decision(False, result.reasons, concealed=True)
+        return Decision(True, (baseline, *result.reasons))
+    refusal = denies(directives, request)
+    if refusal is not None:
+        return Decision(False, refusal.reasons, concealed=True)
+    return Decision(True, (baseline,))
 
 
 def require(
@@ -245,9 +387,10 @@ def require(
     resource: ResourceFacts | None = None,
     *,
     operation: str | None = None,
+    consents: ConsentSource | None = None,
 ) -> Decision:
     """`decide`, raising AccessDenied on a refusal."""
-    decision = decide(actor, action, kind, resource, operation=operation)
+    decision = decide(actor, action, kind, resource, operation=operation, consents=consents)
     if not decision.permitted:
         raise AccessDenied(actor, action, Target(kind, resource), decision)
     return decision
@@ -259,6 +402,8 @@ def search_scope(actor: Actor, action: Action, kind: str) -> frozenset[str] | No
     one with `decide`. None means every site."""
     grants = BASELINE[actor.role].get(kind)
     if grants is None or action not in grants[0]:
+        if _consent_may_grant(actor, action, kind):
+            return frozenset({actor.organization_id})
         return frozenset()
     if grants[1] is Scope.OWN_SITE:
         return frozenset({actor.organization_id})

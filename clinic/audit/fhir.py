@@ -187,7 +187,7 @@ def search_audit_events(caller: Caller, request: SearchRequest) -> Page:
 
     page = fill_page(
         fetch,
-        lambda _: True,
+        lambda entry: entry,
         lambda e: (e.recorded_at, e.id),
         request.page.count,
         request.page.after,

@@ -30,6 +30,7 @@ from clinic.access import Action, Actor, ResourceFacts, decide, require, search_
 from clinic.accounts.models import Organization
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.cases.models import Case, ProxyRelationship, ReportingMode, ReportingModeChange
+from clinic.consent.book import consent_book
 from clinic.core.clock import isoformat, utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
@@ -461,7 +462,12 @@ def _load_case(
     if lock:
         query = query.with_for_update()
     case = uow.session.scalar(query)
-    if case is None or not decide(actor, action, "EpisodeOfCare", case_facts(case)).permitted:
+    if (
+        case is None
+        or not decide(
+            actor, action, "EpisodeOfCare", case_facts(case), consents=consent_book(uow)
+        ).permitted
+    ):
         raise CaseNotFound("No such case.")
     return case
 
@@ -469,7 +475,7 @@ def _load_case(
 @dataclass(frozen=True)
 class CaseRecord:
     case: Case
-    patient: StoredVersion
+    patient: StoredVersion | None  # None: her identity is not the reader's to see
     episode: StoredVersion
     mode_changes: list[ReportingModeChange]
     site: Organization
@@ -486,7 +492,10 @@ def read_case(
     episode = store.current("EpisodeOfCare", case.id)
     assert patient is not None
     assert episode is not None
-    require(actor, Action.READ, "Patient", patient.facts())
+    if not decide(
+        actor, Action.READ, "Patient", patient.facts(), consents=consent_book(uow)
+    ).permitted:
+        patient = None
     changes = list(
         uow.session.scalars(
             sa.select(ReportingModeChange)
@@ -501,8 +510,9 @@ def read_case(
             kind=EventKind.READ,
             channel=channel,
             actor=actor,
-            entities=(episode.versioned_reference, patient.versioned_reference),
-            reasons=("case opened",),
+            entities=(episode.versioned_reference,)
+            + ((patient.versioned_reference,) if patient else ()),
+            reasons=("case opened",) if patient else ("case opened; identity not shared",),
         )
     )
     return CaseRecord(case, patient, episode, changes, site)
@@ -521,7 +531,9 @@ def list_cases(uow: UnitOfWork, *, actor: Actor, reference: str | None = None) -
     cases = [
         case
         for case in uow.session.scalars(query)
-        if decide(actor, Action.SEARCH, "EpisodeOfCare", case_facts(case)).permitted
+        if decide(
+            actor, Action.SEARCH, "EpisodeOfCare", case_facts(case), consents=consent_book(uow)
+        ).permitted
     ]
     uow.audit(
         AuditRecord(

@@ -125,8 +125,8 @@ def _case_page(case_id: str, mode_form: ReportingModeForm | None, status: int) -
     return render_template(
         "cases/case.html",
         record=record,
-        patient=record.patient.content,
-        safe_contact=safe_contact_of(record.patient.content),
+        patient=record.patient.content if record.patient else None,
+        safe_contact=safe_contact_of(record.patient.content) if record.patient else None,
         proxy=proxy_of(record.episode.content),
         kits=kits,
         mode_form=mode_form,

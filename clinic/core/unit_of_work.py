@@ -6,6 +6,8 @@ caller; they flush, never commit.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from clinic.audit.services import AuditRecord, Outcome, append_records
@@ -15,6 +17,9 @@ class UnitOfWork:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._audit: list[AuditRecord] = []
+        # Per-transaction caches kept by services (e.g. the survivor's Consents);
+        # emptied whenever the transaction ends.
+        self.memo: dict[str, Any] = {}
 
     def audit(self, record: AuditRecord) -> None:
         self._audit.append(record)
@@ -31,11 +36,14 @@ class UnitOfWork:
         except BaseException:
             self.session.rollback()
             raise
+        finally:
+            self.memo.clear()
         self._audit.clear()
 
     def fail(self, outcome: Outcome, description: str) -> None:
         """Roll back everything, then record the attempt with its failure outcome."""
         self.session.rollback()
+        self.memo.clear()
         records = [record.failed(outcome, description) for record in self._audit]
         self._audit.clear()
         if records:
@@ -48,4 +56,5 @@ class UnitOfWork:
 
     def rollback(self) -> None:
         self.session.rollback()
+        self.memo.clear()
         self._audit.clear()

@@ -15,6 +15,7 @@ from clinic.access import Action, decide
 from clinic.access.roles import OrganizationKind
 from clinic.accounts.models import Organization
 from clinic.core.clock import utcnow
+from clinic.core.images import png_from_data_url
 from clinic.core.web import current_actor, current_uow, view_rule
 from clinic.evidence.forms import (
     CollectForm,
@@ -242,20 +243,6 @@ def _locations() -> list[tuple[str, str]]:
     ]
 
 
-def _png_from_data_url(value: str | None) -> bytes | None:
-    """The signature pad posts a data: URL; anything else is treated as no signature."""
-    import base64
-    import binascii
-
-    prefix = "data:image/png;base64,"
-    if not value or not value.startswith(prefix):
-        return None
-    try:
-        return base64.b64decode(value[len(prefix) :], validate=True)
-    except binascii.Error:
-        return None
-
-
 @bp.get("/signatures/<sha256>")
 @view_rule(Action.READ, "CustodyEvent")
 def signature(sha256: str) -> Any:
@@ -293,7 +280,7 @@ def custody(item_id: str) -> Any:
         to_person=form.to_person.data,
         receiver_name=form.receiver_name.data,
         receiver_organization_id=form.receiver_organization_id.data or None,
-        receiver_signature_png=_png_from_data_url(form.receiver_signature.data),
+        receiver_signature_png=png_from_data_url(form.receiver_signature.data),
         second_person=form.second_person.data,
         second_person_password=form.second_person_password.data,
         note=form.note.data,

@@ -31,6 +31,7 @@ from clinic.access import Action, Actor, ResourceFacts, decide, require
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.cases.models import Case
 from clinic.cases.services import CaseNotFound, _load_case
+from clinic.consent.book import consent_book
 from clinic.core.clock import isoformat, utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
@@ -82,7 +83,11 @@ class ExamNotFound(ExamRefused):
 
 def exam_facts(exam: Exam) -> ResourceFacts:
     return ResourceFacts(
-        "Encounter", exam.id, site_id=exam.site_id, subject=f"Patient/{exam.patient_id}"
+        "Encounter",
+        exam.id,
+        site_id=exam.site_id,
+        subject=f"Patient/{exam.patient_id}",
+        data_classes=frozenset({"exam-report"}),
     )
 
 
@@ -275,11 +280,16 @@ def exams_of_case(uow: UnitOfWork, *, actor: Actor, case_id: str) -> list[Exam]:
     exams = uow.session.scalars(
         sa.select(Exam).where(Exam.case_id == case_id).order_by(Exam.started_at)
     )
-    return [
-        exam
-        for exam in exams
-        if decide(actor, Action.READ, "Encounter", exam_facts(exam)).permitted
-    ]
+    return [exam for exam in exams if _care_team_may(uow, actor, Action.READ, exam)]
+
+
+def _care_team_may(uow: UnitOfWork, actor: Actor, action: Action, exam: Exam) -> bool:
+    """The exam screens show everything, her account included: only those whose
+    access carries no obligation (the care team, by the baseline) may use them.
+    Anyone her consent lets read the report reads it through the FHIR API, where
+    each record is decided on its own and obligations are applied."""
+    decision = decide(actor, action, "Encounter", exam_facts(exam), consents=consent_book(uow))
+    return decision.permitted and not decision.obligations
 
 
 def _load_exam(
@@ -290,7 +300,7 @@ def _load_exam(
     if lock:
         query = query.with_for_update()
     exam = uow.session.scalar(query)
-    if exam is None or not decide(actor, action, "Encounter", exam_facts(exam)).permitted:
+    if exam is None or not _care_team_may(uow, actor, action, exam):
         raise ExamNotFound("No such exam.")
     return exam
 

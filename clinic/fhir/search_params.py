@@ -158,6 +158,30 @@ TYPE_PARAMS: dict[str, tuple[SearchParam, ...]] = {
             "Composition.status",
         ),
     ),
+    "Consent": (
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/clinical-patient",
+            "Whose consent: Patient/id or id.",
+            "Consent.patient",
+            ("Patient",),
+        ),
+        SearchParam(
+            "status",
+            "token",
+            f"{HL7_SP}/Consent-status",
+            "active (in force) or inactive (replaced or withdrawn).",
+            "Consent.status",
+        ),
+        SearchParam(
+            "category",
+            "token",
+            f"{HL7_SP}/Consent-category",
+            "Which form: consent-form code (e.g. police-release), or the LOINC category.",
+            "Consent.category",
+        ),
+    ),
     "Specimen": (
         SearchParam(
             "identifier",

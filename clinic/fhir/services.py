@@ -9,13 +9,16 @@ caller may not see exactly as for one that does not exist (promise 2).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from clinic.access import AccessDenied, Action, Actor, Decision, Target, decide, search_scope
+from clinic.access.policy import OMIT_NARRATIVE
 from clinic.audit.services import AuditRecord, EventKind, Outcome
+from clinic.consent.book import ConsentBook, consent_book
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.outcome import FhirError, not_found
 from clinic.fhir.profiles import ProfileRegistry
@@ -31,6 +34,7 @@ STORED_TYPES = (
     "Observation",
     "MedicationAdministration",
     "Composition",
+    "Consent",
     "Organization",
     "Specimen",
 )
@@ -55,6 +59,21 @@ class Caller:
     def store(self) -> ResourceStore:
         return ResourceStore(self.uow.session, self.registry)
 
+    @property
+    def consents(self) -> ConsentBook:
+        return consent_book(self.uow)
+
+    def decide_on(self, action: Action, version: StoredVersion) -> Decision:
+        """The decision point's answer on one stored record, with her Consents."""
+        return decide(
+            self.actor, action, version.resource_type, version.facts(), consents=self.consents
+        )
+
+    def visible(self, action: Action, version: StoredVersion) -> StoredVersion | None:
+        """The record as this caller may receive it (obligations applied), or None."""
+        decision = self.decide_on(action, version)
+        return fulfil(decision, version) if decision.permitted else None
+
     def audit(
         self,
         kind: EventKind,
@@ -78,6 +97,27 @@ class Caller:
                 source_address=self.source_address,
             )
         )
+
+
+def fulfil(decision: Decision, version: StoredVersion) -> StoredVersion:
+    """Apply the decision's obligations to what is handed out."""
+    if OMIT_NARRATIVE not in decision.obligations:
+        return version
+    return dataclasses.replace(version, content=without_narrative(version.content))
+
+
+def without_narrative(content: dict[str, Any]) -> dict[str, Any]:
+    """The resource without its narrative `text`, nor any section's (a Composition)."""
+    stripped = copy.deepcopy(content)
+    stripped.pop("text", None)
+
+    def strip_sections(sections: list[dict[str, Any]]) -> None:
+        for section in sections:
+            section.pop("text", None)
+            strip_sections(section.get("section", []))
+
+    strip_sections(stripped.get("section", []))
+    return stripped
 
 
 @dataclass
@@ -134,7 +174,7 @@ def _load_permitted(
             event, entities=[reference], outcome=Outcome.MINOR_FAILURE, description="not found"
         )
         raise missing
-    decision = decide(caller.actor, action, kind, version.facts())
+    decision = caller.decide_on(action, version)
     if not decision.permitted:
         caller.audit(
             event,
@@ -146,7 +186,7 @@ def _load_permitted(
         if decision.concealed:
             raise missing
         raise AccessDenied(caller.actor, action, Target(kind, version.facts()), decision)
-    return version, decision
+    return fulfil(decision, version), decision
 
 
 # -- reads ---------------------------------------------------------------------
@@ -196,23 +236,25 @@ def _version_not_found(resource_type: str, logical_id: str, version_id: str) -> 
 
 def fill_page(
     fetch: Callable[[tuple[Any, ...] | None, tuple[Any, ...] | None, int], list[T]],
-    permitted: Callable[[T], bool],
+    permitted: Callable[[T], T | None],
     key: Callable[[T], tuple[Any, ...]],
     count: int,
     after: tuple[Any, ...] | None,
     before: tuple[Any, ...] | None,
 ) -> Page:
     """Fill one page with records the caller may see, in order, reading batches
-    until the page (plus one, to know whether there is a next) is full. Records the
-    caller may not see are skipped, never counted."""
+    until the page (plus one, to know whether there is a next) is full. `permitted`
+    gives each record as the caller may have it, or None: records the caller may
+    not see are skipped, never counted."""
     backward = before is not None
     found: list[T] = []
     cursor_after, cursor_before = after, before
     while True:
         batch = fetch(cursor_after, cursor_before, _BATCH)
         for item in reversed(batch) if backward else batch:
-            if permitted(item):
-                found.append(item)
+            allowed = permitted(item)
+            if allowed is not None:
+                found.append(allowed)
                 if len(found) > count:
                     break
         if len(found) > count or len(batch) < _BATCH:
@@ -241,8 +283,8 @@ def search_resources(caller: Caller, resource_type: str, request: SearchRequest)
             resource_type, request.criteria, site_ids=sites, after=after, before=before, limit=limit
         )
 
-    def permitted(version: StoredVersion) -> bool:
-        return decide(caller.actor, Action.SEARCH, resource_type, version.facts()).permitted
+    def permitted(version: StoredVersion) -> StoredVersion | None:
+        return caller.visible(Action.SEARCH, version)
 
     page = fill_page(
         fetch, permitted, search_key, request.page.count, request.page.after, request.page.before
@@ -296,8 +338,8 @@ def resource_history(
             limit=limit,
         )
 
-    def permitted(version: StoredVersion) -> bool:
-        return decide(caller.actor, Action.READ, resource_type, version.facts()).permitted
+    def permitted(version: StoredVersion) -> StoredVersion | None:
+        return caller.visible(Action.READ, version)
 
     page = fill_page(
         fetch, permitted, history_key, request.page.count, request.page.after, request.page.before
@@ -325,9 +367,10 @@ def export_resources(caller: Caller, resource_type: str) -> Iterator[StoredVersi
             resource_type, [], site_ids=sites, after=after, before=None, limit=_BATCH
         )
         for version in batch:
-            if decide(caller.actor, Action.EXPORT, resource_type, version.facts()).permitted:
-                exported.append(version.versioned_reference)
-                yield version
+            allowed = caller.visible(Action.EXPORT, version)
+            if allowed is not None:
+                exported.append(allowed.versioned_reference)
+                yield allowed
         if len(batch) < _BATCH:
             break
         after = search_key(batch[-1])
@@ -455,7 +498,7 @@ def _check_references(caller: Caller, data: dict[str, Any], site_id: str | None)
         if (
             version is None
             or version.site_id != site_id
-            or not decide(caller.actor, Action.READ, target[0], version.facts()).permitted
+            or not caller.decide_on(Action.READ, version).permitted
         ):
             raise FhirError.single(422, "business-rule", problem, f"{resource_type}.{element}")
 

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from clinic.access.policy import CLINICAL_KINDS, ResourceFacts
+from clinic.access.terms import data_classes_of
 from clinic.core.clock import isoformat, utcnow
 from clinic.fhir.canonical import RESTRICTED_LABEL, SEXUAL_VIOLENCE_LABEL
 from clinic.fhir.invariants import evaluate
@@ -68,6 +69,7 @@ class StoredVersion:
             site_id=self.site_id,
             security_labels=frozenset(self.security_labels),
             subject=self.subject,
+            data_classes=data_classes_of(self.resource_type, self.content),
         )
 
 
@@ -363,6 +365,24 @@ class ResourceStore:
     def version(self, resource_type: str, logical_id: str, version_id: int) -> StoredVersion | None:
         row = self.session.get(ResourceVersion, (resource_type, logical_id, version_id))
         return _stored(row) if row else None
+
+    def of_subject(self, resource_type: str, subject: str) -> list[StoredVersion]:
+        """Current versions of a type about one subject (Patient/<id>), oldest first."""
+        head = StoredResource
+        query = (
+            sa.select(ResourceVersion)
+            .join(
+                head,
+                sa.and_(
+                    head.resource_type == ResourceVersion.resource_type,
+                    head.logical_id == ResourceVersion.logical_id,
+                    head.version_id == ResourceVersion.version_id,
+                ),
+            )
+            .where(head.resource_type == resource_type, head.subject == subject)
+            .order_by(head.last_updated, head.logical_id)
+        )
+        return [_stored(row) for row in self.session.scalars(query)]
 
     def search(
         self,

@@ -40,6 +40,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         },
         "Composition": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "Specimen": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
+        "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "EvidenceItem": {Action.READ, Action.SEARCH, Action.CREATE},
         # Creating a custody event is decided per custody action (below).
         "CustodyEvent": {Action.READ, Action.SEARCH},
@@ -47,8 +48,15 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
     Role.COUNSELLOR: {
-        "Patient": {Action.READ, Action.SEARCH},
+        # Her identity and the exam: asked at kind level, granted per record only
+        # where her information-sharing consent permits (tests/consent).
+        "Patient": {Action.READ, Action.SEARCH, Action.EXPORT},
+        "Encounter": {Action.READ, Action.SEARCH, Action.EXPORT},
+        "Observation": {Action.READ, Action.SEARCH, Action.EXPORT},
+        "MedicationAdministration": {Action.READ, Action.SEARCH, Action.EXPORT},
+        "Composition": {Action.READ, Action.SEARCH, Action.EXPORT},
         "EpisodeOfCare": {Action.READ, Action.SEARCH},
+        "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
@@ -122,7 +130,7 @@ def test_tokens_belong_to_their_owner_only() -> None:
 
 def test_unknown_kinds_and_mismatched_facts_are_denied() -> None:
     examiner = actor(Role.EXAMINER)
-    assert not decide(examiner, Action.READ, "Consent").permitted
+    assert not decide(examiner, Action.READ, "Media").permitted
     assert not decide(
         examiner, Action.READ, "Patient", ResourceFacts("Observation", "x", site_id=NORTH)
     ).permitted

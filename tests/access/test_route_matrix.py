@@ -17,6 +17,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD, World
+from tests.consent.helpers import all_items
+from tests.consent.helpers import record as record_consent
 from tests.exam import helpers as exam_helpers
 from tests.exam.helpers import INJURY, complete_exam, start
 from tests.helpers import (
@@ -54,6 +56,9 @@ class Setup:
     other_location: str = ""
     own_exam: str = ""
     other_exam: str = ""
+    own_consent: str = ""  # the own case's information sharing: all agreed
+    other_consent: str = ""
+    shared_patient: str = ""  # the own case's Patient, shared with counselling
 
 
 @pytest.fixture
@@ -91,6 +96,13 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
         str(locations["South store"]),
         complete_exam(app, own_case.id),
         complete_exam_south(app, other_case.id),
+        own_consent=record_consent(
+            app, own_case.id, "information-sharing/v1", all_items(app, "information-sharing/v1")
+        ),
+        other_consent=record_consent(
+            app, other_case.id, "statistics/v1", {"anonymous-statistics": True}, "examiner.south"
+        ),
+        shared_patient=own_case.patient_id,
     )
 
 
@@ -129,6 +141,13 @@ P = "/fhir/Patient"
 # are refused the whole kind, whatever the id.
 EXAMINERS_ONLY = only({"examiner": 200, "officer": 404}, 403)
 HIDDEN = only({"examiner": 404, "officer": 404}, 403)
+# Reading an exam is a kind counsellors may be granted by her consent, but the
+# exam screens are the care team's: a counsellor finds nothing there.
+EXAM_READ = EXAMINERS_ONLY | {"counsellor": 404}
+EXAM_READ_HIDDEN = HIDDEN | {"counsellor": 404}
+# Her consent: the care team of her site (examiners and counsellors).
+CARE_TEAM = only({"examiner": 200, "counsellor": 200, "officer": 404}, 403)
+CARE_TEAM_HIDDEN = only({"examiner": 404, "counsellor": 404, "officer": 404}, 403)
 INJURY_FORM = {"kind": "bruise", "region": "neck", "site": "left side", "length_mm": "10"}
 MATRIX: dict[str, list[Call]] = {
     # -- browser pages ----------------------------------------------------------
@@ -321,8 +340,16 @@ MATRIX: dict[str, list[Call]] = {
     ],
     **{
         f"exam.{name}": [
-            Call("GET", lambda s, p=path: f"/exams/{s.own_exam}{p}", EXAMINERS_ONLY),
-            Call("GET", lambda s, p=path: f"/exams/{s.other_exam}{p}", HIDDEN),
+            Call(
+                "GET",
+                lambda s, p=path: f"/exams/{s.own_exam}{p}",
+                EXAM_READ if name in ("overview", "report") else EXAMINERS_ONLY,
+            ),
+            Call(
+                "GET",
+                lambda s, p=path: f"/exams/{s.other_exam}{p}",
+                EXAM_READ_HIDDEN if name in ("overview", "report") else HIDDEN,
+            ),
         ]
         for name, path in (
             ("overview", ""),
@@ -447,13 +474,100 @@ MATRIX: dict[str, list[Call]] = {
     "audit.verify": [
         Call("GET", lambda s: "/audit/verify", only({"auditor": 200, "officer": 404}, 403))
     ],
+    "consent.dashboard": [
+        Call("GET", lambda s: f"/cases/{s.own_case}/consent", CARE_TEAM),
+        Call("GET", lambda s: f"/cases/{s.other_case}/consent", CARE_TEAM_HIDDEN),
+    ],
+    "consent.record": [
+        Call("GET", lambda s: f"/cases/{s.own_case}/consent/statistics/record?lang=fr", CARE_TEAM),
+        Call("GET", lambda s: f"/cases/{s.own_case}/consent/no-such-form/record", CARE_TEAM_HIDDEN),
+    ],
+    "consent.record_post": [
+        # Unsigned: refused by the service for her care team, as 422.
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.own_case}/consent/statistics/record",
+            only({"examiner": 422, "counsellor": 422, "officer": 404}, 403),
+            form=lambda s, r: {"language": "en", "item_anonymous-statistics": "agree"},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.other_case}/consent/statistics/record",
+            CARE_TEAM_HIDDEN,
+            form=lambda s, r: {"language": "en", "item_anonymous-statistics": "agree"},
+        ),
+    ],
+    "consent.show": [
+        Call("GET", lambda s: f"/cases/{s.own_case}/consent/c/{s.own_consent}", CARE_TEAM),
+        Call(
+            "GET", lambda s: f"/cases/{s.other_case}/consent/c/{s.other_consent}", CARE_TEAM_HIDDEN
+        ),
+        Call("GET", lambda s: f"/cases/{s.own_case}/consent/c/{s.other_consent}", CARE_TEAM_HIDDEN),
+    ],
+    "consent.signature": [
+        Call(
+            "GET",
+            lambda s: f"/cases/{s.own_case}/consent/c/{s.own_consent}/signature.png",
+            CARE_TEAM,
+        ),
+        Call(
+            "GET",
+            lambda s: f"/cases/{s.other_case}/consent/c/{s.other_consent}/signature.png",
+            CARE_TEAM_HIDDEN,
+        ),
+    ],
+    "consent.withdraw": [
+        Call(
+            "GET",
+            lambda s: f"/cases/{s.own_case}/consent/c/{s.own_consent}/withdraw?item=gp",
+            CARE_TEAM,
+        ),
+        Call(
+            "GET",
+            lambda s: f"/cases/{s.other_case}/consent/c/{s.other_consent}/withdraw",
+            CARE_TEAM_HIDDEN,
+        ),
+    ],
+    "consent.withdraw_post": [
+        # Not confirmed: nothing changes, and the form says why.
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.own_case}/consent/c/{s.own_consent}/withdraw",
+            only({"examiner": 422, "counsellor": 422, "officer": 404}, 403),
+            form=lambda s, r: {"item": "gp", "method": "in-person", "by": "the survivor"},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.other_case}/consent/c/{s.other_consent}/withdraw",
+            CARE_TEAM_HIDDEN,
+            form=lambda s, r: {"method": "in-person", "by": "the survivor", "confirm": "y"},
+        ),
+    ],
     # -- FHIR API -----------------------------------------------------------------
     "fhir.metadata": [Call("GET", lambda s: "/fhir/metadata", everyone(200), api=True)],
     "fhir.read": [
         Call(
             "GET",
             lambda s: f"{P}/{s.own_patient}",
+            only({"examiner": 200, "counsellor": 404, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"{P}/{s.shared_patient}",
             only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"/fhir/Consent/{s.own_consent}",
+            CARE_TEAM,
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"/fhir/Consent/{s.other_consent}",
+            CARE_TEAM_HIDDEN,
             api=True,
         ),
         Call(
@@ -465,7 +579,7 @@ MATRIX: dict[str, list[Call]] = {
         Call(
             "GET",
             lambda s: f"/fhir/Observation/{s.own_observation}",
-            only({"examiner": 200, "officer": 404}, 403),
+            only({"examiner": 200, "counsellor": 404, "officer": 404}, 403),
             api=True,
         ),
         Call(
@@ -511,6 +625,12 @@ MATRIX: dict[str, list[Call]] = {
         Call(
             "GET",
             lambda s: f"{P}/{s.own_patient}/_history/1",
+            only({"examiner": 200, "counsellor": 404, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"{P}/{s.shared_patient}/_history/1",
             only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
             api=True,
         ),
@@ -525,6 +645,12 @@ MATRIX: dict[str, list[Call]] = {
         Call(
             "GET",
             lambda s: f"{P}/{s.own_patient}/_history",
+            only({"examiner": 200, "counsellor": 404, "officer": 404}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: f"{P}/{s.shared_patient}/_history",
             only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
             api=True,
         ),
@@ -553,7 +679,13 @@ MATRIX: dict[str, list[Call]] = {
         Call(
             "GET",
             lambda s: "/fhir/Observation",
-            only({"examiner": 200, "officer": 200}, 403),
+            only({"examiner": 200, "counsellor": 200, "officer": 200}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: "/fhir/Consent",
+            only({"examiner": 200, "counsellor": 200, "officer": 200}, 403),
             api=True,
         ),
         Call(
@@ -692,6 +824,9 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
                 "2",
                 "e",
                 "e2",
+                own_consent="cs",
+                other_consent="cs2",
+                shared_patient="sp",
             )
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)
             if call.method == "GET":

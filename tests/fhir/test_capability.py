@@ -10,6 +10,7 @@ from flask.testing import FlaskClient
 
 from clinic.exam.services import sign_off
 from tests.conftest import World
+from tests.consent.helpers import record as record_consent
 from tests.exam.helpers import call, complete_exam, read
 from tests.helpers import api, collect_kit, create, observation, open_case, patient
 
@@ -33,9 +34,14 @@ SAMPLE_VALUES = {
     "encounter": lambda ids: ids["exam"],
     "context": lambda ids: f"Encounter/{ids['exam']}",
     "episode-of-care": lambda ids: ids["case"],
-    "category": lambda ids: "https://forensic-care.org/fhir/CodeSystem/exam-section|injuries",
+    "category": lambda ids: {
+        "Observation": "https://forensic-care.org/fhir/CodeSystem/exam-section|injuries",
+        "Consent": "https://forensic-care.org/fhir/CodeSystem/consent-form|statistics",
+    }[ids["kind"]],
     "code": lambda ids: "injury",
-    "status": lambda ids: {"Encounter": "finished", "Composition": "final"}[ids["kind"]],
+    "status": lambda ids: {"Encounter": "finished", "Composition": "final", "Consent": "active"}[
+        ids["kind"]
+    ],
     "subtype": lambda ids: "create",
     "target": lambda ids: f"Patient/{ids['patient']}",
 }
@@ -50,6 +56,7 @@ TOKENS = {
     "Encounter": "examiner",
     "MedicationAdministration": "examiner",
     "Composition": "examiner",
+    "Consent": "examiner",
 }
 
 
@@ -73,6 +80,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     exam_id = complete_exam(app, case.id)
     call(app, "examiner", sign_off, exam_id=exam_id)
     exam = read(app, exam_id)
+    consent_id = record_consent(app, case.id, "statistics/v1", {"anonymous-statistics": True})
     examples = {
         "Patient": record,
         "Observation": finding,
@@ -80,6 +88,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Encounter": {"id": exam_id},
         "MedicationAdministration": {"id": exam.entries["treatment:1"].logical_id},
         "Composition": {"id": exam.exam.report_id},
+        "Consent": {"id": consent_id},
     }
     rest = capability["rest"][0]
     declared_types = {resource["type"] for resource in rest["resource"]}
@@ -94,6 +103,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Encounter",
         "MedicationAdministration",
         "Composition",
+        "Consent",
     }
     for resource in rest["resource"]:
         kind = resource["type"]

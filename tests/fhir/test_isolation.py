@@ -106,18 +106,21 @@ def test_searches_and_histories_never_show_or_count_hidden_records(
         assert [link["relation"] for link in bundle["link"]] == ["self"], query
 
 
-def test_counsellors_see_identity_at_their_site_but_no_forensic_findings(
+def test_counsellors_see_nothing_of_a_survivor_without_her_consent(
     client: FlaskClient, world: World
 ) -> None:
+    """Her identity and findings reach counselling only by her information-sharing
+    consent (tests/consent); without one, a counsellor of her site is answered as
+    for records that do not exist."""
     record = create(client, world["examiner"].token, patient("SA-COUNSEL-0001"))
     finding = create(client, world["examiner"].token, observation(record["id"]))
     counsellor = world["counsellor"].token
-    assert api(client, "GET", f"/fhir/Patient/{record['id']}", counsellor).status_code == 200
-    assert api(client, "GET", f"/fhir/Observation/{finding['id']}", counsellor).status_code == 403
-    assert (
-        api(client, "GET", f"/fhir/Observation?patient={record['id']}", counsellor).status_code
-        == 403
-    )
+    assert api(client, "GET", f"/fhir/Patient/{record['id']}", counsellor).status_code == 404
+    assert api(client, "GET", f"/fhir/Observation/{finding['id']}", counsellor).status_code == 404
+    found = api(client, "GET", f"/fhir/Observation?patient={record['id']}", counsellor)
+    assert found.status_code == 200
+    assert found.get_json().get("entry", []) == []
+    assert "total" not in found.get_json()
 
 
 def test_paging_cursors_cannot_be_used_to_reach_another_sites_records(

@@ -97,6 +97,67 @@ def test_a_specialised_profile_is_checked_with_every_profile_it_derives_from(
         ("Composition-example-report", lambda d: d.update(confidentiality="N"), "fixed value"),
         ("Encounter-example-exam", lambda d: d.pop("episodeOfCare"), "Encounter.episodeOfCare"),
         ("Encounter-example-exam", lambda d: d["period"].pop("end"), "fc-enc-3"),
+        # Consent: opt-in, the provision structure, the form's hash, who and how.
+        ("Consent-example-information-sharing", lambda d: d.pop("policyRule"), "ppc-1"),
+        (
+            "Consent-example-information-sharing",
+            lambda d: d["policyRule"]["coding"][0].update(code="OPTOUT"),
+            "fc-consent-1",
+        ),
+        (
+            "Consent-example-information-sharing",
+            lambda d: d["provision"].update(type="permit"),
+            "fc-consent-2",
+        ),
+        (
+            "Consent-example-information-sharing",
+            lambda d: d["provision"]["provision"][0].pop("extension"),
+            "fc-consent-2",
+        ),
+        (
+            "Consent-example-information-sharing",
+            lambda d: d["provision"]["provision"][1].update(
+                type="deny", provision=[{"type": "permit"}]
+            ),
+            "fc-consent-3",
+        ),
+        (
+            "Consent-example-information-sharing",
+            lambda d: d["sourceAttachment"].pop("extension"),
+            "fc-consent-4",
+        ),
+        (
+            "Consent-example-information-sharing",
+            lambda d: d["extension"].__setitem__(
+                slice(None),
+                [e for e in d["extension"] if not e["url"].endswith("free-choice")],
+            ),
+            "fc-consent-5",
+        ),
+        (
+            "Consent-example-information-sharing",
+            lambda d: d["extension"][0]["extension"].pop(),
+            "fc-consent-6",
+        ),
+        (
+            "Consent-example-information-sharing",
+            lambda d: d["extension"].__setitem__(
+                slice(None),
+                [e for e in d["extension"] if not e["url"].endswith("signature")],
+            ),
+            "fc-consent-7",
+        ),
+        ("Consent-example-information-sharing", lambda d: d.update(language="de"), "fc-consent-8"),
+        (
+            "Consent-example-information-sharing",
+            lambda d: d.update(patient={"reference": "Group/1"}),
+            "fc-consent-9",
+        ),
+        (
+            "Consent-example-information-sharing",
+            lambda d: d.pop("organization"),
+            "Consent.organization",
+        ),
     ],
 )
 def test_exam_profile_rules_are_enforced(

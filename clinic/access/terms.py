@@ -1,0 +1,123 @@
+"""The words consent is made of (DESIGN.md section 5), shared by the consent forms,
+the Consent resources and the decision point.
+
+Each consent item maps to a provision: an action, data classes (or codes), security
+labels, a kind of recipient and a purpose of use. A request is described in the
+same words (`data_classes_of` says which classes a stored record belongs to), so
+that a provision and a request can be compared without interpretation.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from clinic.fhir.canonical import CODE_SYSTEM
+
+CONSENT_ACTION_HL7 = "http://terminology.hl7.org/CodeSystem/consentaction"
+CONSENT_ACTION_OURS = f"{CODE_SYSTEM}/consent-action"
+DATA_CLASS_SYSTEM = f"{CODE_SYSTEM}/consent-data-class"
+RECIPIENT_SYSTEM = f"{CODE_SYSTEM}/consent-recipient"
+EXAM_PART_SYSTEM = f"{CODE_SYSTEM}/consent-exam-part"
+PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
+
+# action -> (code system, display). HL7's consentaction where it has the word.
+ACTIONS: dict[str, tuple[str, str]] = {
+    "access": (CONSENT_ACTION_HL7, "Access"),
+    "collect": (CONSENT_ACTION_HL7, "Collect"),
+    "use": (CONSENT_ACTION_HL7, "Use"),
+    "disclose": (CONSENT_ACTION_HL7, "Disclose"),
+    "examine": (CONSENT_ACTION_OURS, "Examine"),
+    "treat": (CONSENT_ACTION_OURS, "Treat"),
+    "store": (CONSENT_ACTION_OURS, "Store"),
+    "photograph": (CONSENT_ACTION_OURS, "Photograph"),
+}
+
+# What a provision can be about. Evidence classes follow the evidence types.
+DATA_CLASSES: dict[str, str] = {
+    "identity": "her name, date of birth and contact details",
+    "exam-report": "the exam report and its findings",
+    "assault-account": "her own account of what happened",
+    "treatment": "the treatment given",
+    "non-intimate-photos": "non-intimate photographs",
+    "intimate-images": "intimate (anogenital) images",
+    "evidence-swab": "swabs",
+    "evidence-blood": "blood samples",
+    "evidence-urine": "urine samples",
+    "evidence-clothing": "clothing",
+    "evidence-hair": "hair",
+    "evidence-fingernail": "fingernail scrapings or cuttings",
+    "evidence-debris": "debris",
+    "evidence-other": "other evidence items",
+    "toxicology": "toxicology samples and results",
+    "counselling-notes": "counselling notes",
+    "deidentified": "figures with nothing that identifies her",
+}
+
+# Parts of the examination and treatment (consent to care, not to data).
+EXAM_PARTS: dict[str, str] = {
+    "general-exam": "general examination",
+    "anogenital-exam": "anogenital examination",
+    "speculum-exam": "speculum examination",
+    "treatment": "treatment and medication",
+}
+
+RECIPIENTS: dict[str, str] = {
+    "case-examiner": "the examiners of her case",
+    "counselling-service": "the clinic's counselling and advocacy team",
+    "gp": "her GP",
+    "advocate": "an independent advocate",
+    "social-services": "social services",
+    "medical-expert": "a medical expert she names",
+    "police": "a police force",
+    "statistics": "the clinic's anonymous statistics",
+    "anyone": "anyone at the organisation, or the person, she names",
+}
+
+# v3 PurposeOfUse codes a provision may name.
+PURPOSES: dict[str, str] = {
+    "TREAT": "treatment",
+    "HLEGAL": "legal",
+    "HOPERAT": "healthcare operations",
+    "HRESCH": "healthcare research",
+    "PUBHLTH": "public health",
+}
+
+# Security labels a provision may name: system|code as stored on resources.
+LABELS: dict[str, str] = {
+    "http://terminology.hl7.org/CodeSystem/v3-ActCode|SDV": "sexual violence information",
+    "http://terminology.hl7.org/CodeSystem/v3-Confidentiality|R": "restricted",
+    "http://terminology.hl7.org/CodeSystem/v3-Confidentiality|V": "very restricted",
+}
+VERY_RESTRICTED = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality|V"
+
+_EXAM_SECTION = f"{CODE_SYSTEM}/exam-section"
+_EVIDENCE_TYPE = f"{CODE_SYSTEM}/evidence-type"
+_TOXICOLOGY_SAMPLES = {"blood", "urine"}
+
+
+def data_classes_of(resource_type: str, content: dict[str, Any]) -> frozenset[str]:
+    """The data classes a stored record belongs to, read from the record itself."""
+    if resource_type == "Patient":
+        return frozenset({"identity"})
+    if resource_type in ("Encounter", "Composition"):
+        return frozenset({"exam-report"})
+    if resource_type == "MedicationAdministration":
+        return frozenset({"exam-report", "treatment"})
+    if resource_type == "Observation":
+        if "encounter" not in content:
+            return frozenset()
+        classes = {"exam-report"}
+        for category in content.get("category", []):
+            for coding in category.get("coding", []):
+                if coding.get("system") == _EXAM_SECTION and coding.get("code") == "history":
+                    classes.add("assault-account")
+        return frozenset(classes)
+    if resource_type == "Specimen":
+        classes = set()
+        for coding in content.get("type", {}).get("coding", []):
+            if coding.get("system") == _EVIDENCE_TYPE and coding.get("code") != "kit":
+                classes.add(f"evidence-{coding['code']}")
+                if coding["code"] in _TOXICOLOGY_SAMPLES:
+                    classes.add("toxicology")
+        return frozenset(classes)
+    return frozenset()

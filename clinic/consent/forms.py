@@ -1,0 +1,174 @@
+"""Consent forms built from their definitions: one field per item, nothing ticked.
+
+The survivor reads the items in her language; the fields the clinician fills
+(proxy, interpreter, witness) are in the clinic's language.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from clinic.consent.definitions import FormVersion
+from clinic.consent.resources import WITHDRAWAL_METHODS
+from clinic.consent.services import PROXY_RELATIONSHIPS
+
+# Words the survivor reads, in her language.
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "agree": "I agree",
+        "decline": "I decline",
+        "free_choice": "I am making these choices freely. No one is pressuring me.",
+        "sign": "Signature of the person consenting",
+        "name": "Name of the person",
+        "force": "Police force",
+        "until": "Until (the permission ends on this date)",
+        "never": "Never share anything with",
+        "people": "People who must never receive anything (one per line)",
+    },
+    "fr": {
+        "agree": "J'accepte",
+        "decline": "Je refuse",
+        "free_choice": "Je fais ces choix librement. Personne ne me fait pression.",
+        "sign": "Signature de la personne qui consent",
+        "name": "Nom de la personne",
+        "force": "Service de police",
+        "until": "Jusqu'au (l'accord prend fin à cette date)",
+        "never": "Ne jamais rien partager avec",
+        "people": "Personnes qui ne doivent jamais rien recevoir (une par ligne)",
+    },
+    "es": {
+        "agree": "Acepto",
+        "decline": "No acepto",
+        "free_choice": "Tomo estas decisiones libremente. Nadie me presiona.",
+        "sign": "Firma de la persona que consiente",
+        "name": "Nombre de la persona",
+        "force": "Cuerpo de policía",
+        "until": "Hasta (el permiso termina en esta fecha)",
+        "never": "No compartir nunca nada con",
+        "people": "Personas que nunca deben recibir nada (una por línea)",
+    },
+}
+
+
+def _choices(pairs: Any) -> list[SelectChoice]:
+    return [SelectChoice(value, label) for value, label in pairs]
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class _ConsentCapture(FlaskForm):
+    given_by = RadioField(
+        "Who consents",
+        choices=_choices([("survivor", "The survivor herself"), ("proxy", "A proxy for her")]),
+        validators=[Optional()],
+    )
+    proxy_relationship = SelectField(
+        "The proxy is her",
+        choices=_choices([("", "—"), *PROXY_RELATIONSHIPS.items()]),
+        validators=[Optional()],
+    )
+    proxy_name = StringField("Proxy's name", validators=[Optional(), Length(max=200)])
+    proxy_reason = StringField(
+        "Why a proxy consents (a minor, or without capacity)",
+        validators=[Optional(), Length(max=500)],
+    )
+    interpreter = StringField(
+        "Interpreter (name or service), if any", validators=[Optional(), Length(max=200)]
+    )
+    witness = StringField("Witness, if any", validators=[Optional(), Length(max=200)])
+    # A data: URL of the PNG drawn on the signature pad (static/signature.js).
+    signature = HiddenField("Signature", validators=[Optional(), Length(max=300_000)])
+
+
+def item_field(item_id: str) -> str:
+    return f"item_{item_id}"
+
+
+def name_field(item_id: str) -> str:
+    return f"name_{item_id}"
+
+
+def capture_form(
+    form: FormVersion,
+    language: str,
+    *,
+    forces: list[tuple[str, str]],
+    organizations: list[tuple[str, str]],
+    formdata: Any = None,
+) -> Any:
+    """A WTForm for one form version, in the language she reads it in. No answer is
+    pre-selected: an unanswered item is refused by the service, by name."""
+    words = WORDS[language]
+
+    class ConsentCapture(_ConsentCapture):
+        pass
+
+    for item in form.items:
+        setattr(
+            ConsentCapture,
+            item_field(item.id),
+            RadioField(
+                item.text[language],
+                choices=_choices([("agree", words["agree"]), ("decline", words["decline"])]),
+                validators=[Optional()],
+                description=item.help[language],
+            ),
+        )
+        if "person-name" in item.asks:
+            setattr(
+                ConsentCapture,
+                name_field(item.id),
+                StringField(words["name"], validators=[Optional(), Length(max=200)]),
+            )
+    if "police-force" in form.asks:
+        ConsentCapture.police_force = SelectField(
+            words["force"], choices=_choices([("", "—"), *forces]), validators=[Optional()]
+        )
+    if "until" in form.asks:
+        ConsentCapture.until = DateField(words["until"], validators=[Optional()])
+    if "never-share" in form.asks:
+        ConsentCapture.never_share = MultiCheckboxField(
+            words["never"], choices=_choices(organizations), validators=[Optional()]
+        )
+        ConsentCapture.never_share_people = TextAreaField(
+            words["people"], validators=[Optional(), Length(max=2000)]
+        )
+    ConsentCapture.free_choice = BooleanField(words["free_choice"])
+    return ConsentCapture(formdata=formdata) if formdata is not None else ConsentCapture()
+
+
+class WithdrawForm(FlaskForm):
+    method = RadioField(
+        "How she told you",
+        choices=_choices(WITHDRAWAL_METHODS.items()),
+        validators=[Optional()],
+    )
+    by = StringField(
+        "Who withdrew (the survivor, or her proxy by name)",
+        validators=[Optional(), Length(max=200)],
+    )
+    verified = BooleanField(
+        "By phone: I verified it is her (her code word, or questions only she can answer)."
+    )
+    note = TextAreaField(
+        "Anything else she said (optional)", validators=[Optional(), Length(max=2000)]
+    )
+    confirm = BooleanField("I have read back to her what stops, and she confirms.")

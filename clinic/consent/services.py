@@ -1,0 +1,570 @@
+"""Recording, replacing, withdrawing and reading the survivor's consents.
+
+Every rule about consent lives here; the screens and the CLI only call it. A
+completed form becomes one Consent (clinic.consent.resources); recording the same
+form again replaces the active Consent of that form, which becomes inactive and is
+referenced by the new one. Withdrawal takes effect in the same transaction: the
+decision point reads her Consents afresh.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from clinic.access import Action, Actor, require
+from clinic.access.roles import OrganizationKind
+from clinic.access.terms import DATA_CLASSES, RECIPIENTS
+from clinic.accounts.models import Organization
+from clinic.audit.services import AuditRecord, EventKind
+from clinic.cases.models import Case
+from clinic.cases.services import CaseNotFound, _load_case
+from clinic.consent.book import consent_book
+from clinic.consent.definitions import LANGUAGES, FormLibrary, FormVersion
+from clinic.consent.resources import (
+    SIGNATURE_URL,
+    WITHDRAWAL_METHODS,
+    Answers,
+    Withdrawal,
+    answers_of,
+    build_consent,
+    extension_value,
+    form_key_of,
+    item_of,
+    withdrawal_extension,
+)
+from clinic.core.clock import utcnow
+from clinic.core.errors import DomainError
+from clinic.core.images import ImageRefused, check_signature_png
+from clinic.core.unit_of_work import UnitOfWork
+from clinic.fhir.profiles import ProfileRegistry
+from clinic.fhir.store import ResourceStore, StoredVersion
+
+PROXY_RELATIONSHIPS = {
+    "parent": "Parent",
+    "guardian": "Guardian",
+    "legal-representative": "Legal representative",
+    "other": "Other",
+}
+# The longest a release to police may run without being asked again.
+LONGEST_PERMISSION_DAYS = 5 * 366
+
+
+class ConsentRefused(DomainError):
+    """A consent that cannot be recorded or withdrawn as given; names the field."""
+
+
+class ConsentNotFound(ConsentRefused):
+    """No such consent, or one the caller may not see: the same answer for both."""
+
+
+# -- recording --------------------------------------------------------------------
+
+
+def _check_answers(uow: UnitOfWork, form: FormVersion, answers: Answers, now: datetime) -> None:
+    """Every asked item answered explicitly, and everything the answers need."""
+    known = {item.id for item in form.items}
+    for item_id in answers.agreed:
+        if item_id not in known:
+            raise ConsentRefused(f"The form has no item {item_id!r}.", f"item_{item_id}")
+    for item in form.items:
+        asked = item.within is None or answers.agreed.get(item.within) is True
+        if asked and item.id not in answers.agreed:
+            raise ConsentRefused(
+                "Ask her about this item and record her answer: agree or decline.",
+                f"item_{item.id}",
+            )
+        if not asked and item.id in answers.agreed:
+            raise ConsentRefused(
+                "This item is only asked when she agrees to the item it belongs to.",
+                f"item_{item.id}",
+            )
+        named = (answers.person_names.get(item.id) or "").strip()
+        if "person-name" in item.asks and answers.agreed.get(item.id) and not named:
+            raise ConsentRefused("Write the name of the person she names.", f"name_{item.id}")
+    if answers.language not in LANGUAGES:
+        raise ConsentRefused("Choose the language the form was read in.", "language")
+    given_by = answers.given_by
+    if given_by.is_proxy:
+        if given_by.proxy_relationship not in PROXY_RELATIONSHIPS:
+            raise ConsentRefused("Say how the proxy is related to her.", "proxy_relationship")
+        if not (given_by.proxy_reason or "").strip():
+            raise ConsentRefused(
+                "Say why a proxy consents for her (a minor, or without capacity).", "proxy_reason"
+            )
+    if not answers.free_choice:
+        raise ConsentRefused(
+            "Consent is recorded only when she confirms no one is pressuring her. If she "
+            "cannot, stop and speak with her alone.",
+            "free_choice",
+        )
+    try:
+        check_signature_png(answers.signature_png)
+    except ImageRefused as refused:
+        raise ConsentRefused(
+            f"{refused} The person consenting signs on the screen.", "signature"
+        ) from refused
+    police_items = [
+        item
+        for item in form.items
+        if item.mapping.recipient == "police" and answers.agreed.get(item.id)
+    ]
+    if "police-force" in form.asks and police_items:
+        if answers.police_force is None:
+            raise ConsentRefused("Choose the police force she releases to.", "police_force")
+        force = uow.session.get(Organization, answers.police_force[0])
+        if force is None or force.kind != OrganizationKind.POLICE or not force.is_active:
+            raise ConsentRefused("Choose a police force from the list.", "police_force")
+    if "until" in form.asks and police_items:
+        if answers.until is None:
+            raise ConsentRefused("Give the date her permission ends.", "until")
+        if answers.until <= now:
+            raise ConsentRefused("The end date must be in the future.", "until")
+        if (answers.until - now).days > LONGEST_PERMISSION_DAYS:
+            raise ConsentRefused("The end date may be at most five years away.", "until")
+    for organization_id, _ in answers.never_share_organizations:
+        if uow.session.get(Organization, organization_id) is None:
+            raise ConsentRefused("Choose organisations from the list.", "never_share")
+
+
+def _active_of_form(store: ResourceStore, patient_id: str, form: str) -> StoredVersion | None:
+    for version in store.of_subject("Consent", f"Patient/{patient_id}"):
+        if (
+            version.content.get("status") == "active"
+            and form_key_of(version.content).split("/")[0] == form
+        ):
+            return version
+    return None
+
+
+def _deactivate(store: ResourceStore, version: StoredVersion, actor: Actor) -> StoredVersion:
+    content = copy.deepcopy(version.content)
+    content["status"] = "inactive"
+    return store.update(
+        "Consent",
+        version.logical_id,
+        content,
+        author_id=actor.user_id,
+        expected_version=version.version_id,
+    )
+
+
+def _audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    kind: EventKind,
+    entities: tuple[str, ...],
+    reason: str,
+    channel: str,
+) -> None:
+    uow.audit(
+        AuditRecord(kind=kind, channel=channel, actor=actor, entities=entities, reasons=(reason,))
+    )
+
+
+def record_consent(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    forms: FormLibrary,
+    *,
+    actor: Actor,
+    case_id: str,
+    form_key: str,
+    answers: Answers,
+    channel: str = "web",
+) -> StoredVersion:
+    """Record a completed form as her Consent, replacing the active Consent of the
+    same form (which becomes inactive). One transaction: all or nothing."""
+    require(actor, Action.CREATE, "Consent")
+    try:
+        case = _load_case(uow, actor, case_id, Action.READ, lock=True)
+    except CaseNotFound as missing:
+        raise ConsentNotFound("No such case.") from missing
+    try:
+        form = forms.get(form_key)
+    except KeyError as missing:
+        raise ConsentRefused("There is no such consent form.", "form") from missing
+    now = utcnow()
+    _check_answers(uow, form, answers, now)
+    store = ResourceStore(uow.session, registry)
+    previous = _active_of_form(store, case.patient_id, form.form)
+    written: list[str] = []
+    if previous is not None:
+        written.append(_deactivate(store, previous, actor).versioned_reference)
+    version = store.create(
+        build_consent(
+            form,
+            answers,
+            patient_id=case.patient_id,
+            site_id=case.site_id,
+            now=now,
+            replaces=previous.logical_id if previous else None,
+        ),
+        site_id=case.site_id,
+        author_id=actor.user_id,
+    )
+    consent_book(uow).forget(f"Patient/{case.patient_id}")
+    _audit(
+        uow,
+        actor,
+        EventKind.CREATE,
+        (version.versioned_reference, *written),
+        f"consent recorded ({form.key}, {answers.language})"
+        + (f"; replaces Consent/{previous.logical_id}" if previous else ""),
+        channel,
+    )
+    return version
+
+
+# -- withdrawal -------------------------------------------------------------------
+
+
+def _load_consent(
+    uow: UnitOfWork, registry: ProfileRegistry, actor: Actor, case: Case, consent_id: str
+) -> StoredVersion:
+    store = ResourceStore(uow.session, registry)
+    version = store.current("Consent", consent_id)
+    if (
+        version is None
+        or version.subject != f"Patient/{case.patient_id}"
+        or version.site_id != case.site_id
+    ):
+        raise ConsentNotFound("No such consent.")
+    require(actor, Action.READ, "Consent", version.facts())
+    return version
+
+
+def withdraw(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    case_id: str,
+    consent_id: str,
+    withdrawal: Withdrawal,
+    channel: str = "web",
+) -> StoredVersion:
+    """Withdraw a whole Consent (it becomes inactive, a new version recording the
+    withdrawal) or some of its items (a new Consent replaces it in which those items
+    are declined). Effective at once."""
+    require(actor, Action.UPDATE, "Consent")
+    try:
+        case = _load_case(uow, actor, case_id, Action.READ, lock=True)
+    except CaseNotFound as missing:
+        raise ConsentNotFound("No such case.") from missing
+    version = _load_consent(uow, registry, actor, case, consent_id)
+    if version.content.get("status") != "active":
+        raise ConsentRefused("This consent is no longer in force; there is nothing to withdraw.")
+    if withdrawal.method not in WITHDRAWAL_METHODS:
+        raise ConsentRefused("Say how she told you: in person, by phone or in writing.", "method")
+    if not withdrawal.by.strip():
+        raise ConsentRefused("Say who withdrew: the survivor or her proxy, by name or role.", "by")
+    if withdrawal.method == "phone-verified" and not withdrawal.verified:
+        raise ConsentRefused(
+            "By phone, first verify it is her (her code word, or questions only she can answer).",
+            "verified",
+        )
+    store = ResourceStore(uow.session, registry)
+    agreed = {item for item, verdict in answers_of(version.content).items() if verdict == "permit"}
+    if not withdrawal.items:
+        content = copy.deepcopy(version.content)
+        content["status"] = "inactive"
+        content["extension"].append(withdrawal_extension(withdrawal))
+        written = store.update(
+            "Consent",
+            consent_id,
+            content,
+            author_id=actor.user_id,
+            expected_version=version.version_id,
+        )
+        reason = "consent withdrawn in full"
+    else:
+        unknown = [item for item in withdrawal.items if item not in agreed]
+        if unknown:
+            raise ConsentRefused(
+                f"She has not agreed to {', '.join(unknown)} in this consent.", "items"
+            )
+        _deactivate(store, version, actor)
+        written = store.create(
+            _narrowed(version, withdrawal),
+            site_id=case.site_id,
+            author_id=actor.user_id,
+        )
+        reason = f"consent narrowed: {', '.join(withdrawal.items)} withdrawn"
+    consent_book(uow).forget(f"Patient/{case.patient_id}")
+    _audit(
+        uow,
+        actor,
+        EventKind.UPDATE,
+        (written.versioned_reference, f"Consent/{consent_id}"),
+        f"{reason} ({WITHDRAWAL_METHODS[withdrawal.method]})",
+        channel,
+    )
+    return written
+
+
+def _narrowed(version: StoredVersion, withdrawal: Withdrawal) -> dict[str, Any]:
+    """A copy of the Consent in which the withdrawn items are declined (and what
+    was nested in them dropped), replacing it."""
+    from clinic.consent.resources import REPLACES_URL, WITHDRAWAL_URL
+
+    content = copy.deepcopy(version.content)
+    for key in ("id", "meta"):
+        content.pop(key, None)
+    content["meta"] = {"profile": version.content["meta"]["profile"]}
+    content["status"] = "active"
+    content["dateTime"] = withdrawal_extension(withdrawal)["extension"][0]["valueDateTime"]
+    content["extension"] = [
+        e for e in content["extension"] if e["url"] not in (REPLACES_URL, WITHDRAWAL_URL)
+    ]
+    content["extension"].append(
+        {"url": REPLACES_URL, "valueReference": {"reference": f"Consent/{version.logical_id}"}}
+    )
+    content["extension"].append(withdrawal_extension(withdrawal))
+
+    def narrow(nodes: list[dict[str, Any]]) -> None:
+        for node in nodes:
+            if item_of(node) in withdrawal.items:
+                node["type"] = "deny"
+                node.pop("provision", None)
+            else:
+                narrow(node.get("provision", []))
+
+    narrow(content["provision"]["provision"])
+    return content
+
+
+# -- reading ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ItemState:
+    item_id: str
+    text: str
+    answer: str  # "agreed", "declined", "withdrawn" or "not asked"
+    within: str | None
+
+
+@dataclass(frozen=True)
+class ConsentView:
+    """One recorded Consent, read for people."""
+
+    version: StoredVersion
+    form: FormVersion
+    items: list[ItemState]
+    effects: list[str]
+    withdrawal: dict[str, list[Any]] | None
+    replaces: str | None
+    never_share: list[str]
+
+    @property
+    def id(self) -> str:
+        return self.version.logical_id
+
+    @property
+    def status(self) -> str:
+        return str(self.version.content["status"])
+
+    @property
+    def language(self) -> str:
+        return str(self.version.content.get("language", "en"))
+
+    @property
+    def recorded_at(self) -> str:
+        return str(self.version.content["dateTime"])
+
+
+@dataclass(frozen=True)
+class FormState:
+    form: FormVersion
+    current: ConsentView | None
+    history: list[ConsentView]
+
+
+def _withdrawn_items(content: dict[str, Any]) -> set[str]:
+    from clinic.consent.resources import WITHDRAWAL_URL, parts_of
+
+    extension = extension_value(content, WITHDRAWAL_URL)
+    return {str(item) for item in parts_of(extension).get("item", [])} if extension else set()
+
+
+def view_of(version: StoredVersion, forms: FormLibrary) -> ConsentView:
+    from clinic.consent.resources import REPLACES_URL, WITHDRAWAL_URL, parts_of
+
+    content = version.content
+    form = forms.get(form_key_of(content))
+    answers = answers_of(content)
+    withdrawn = _withdrawn_items(content)
+    withdrawal_ext = extension_value(content, WITHDRAWAL_URL)
+    if withdrawal_ext is not None and not withdrawn:
+        withdrawn = {item for item, verdict in answers.items() if verdict == "permit"}
+    items = []
+    for item in form.items:
+        verdict = answers.get(item.id)
+        if item.id in withdrawn:
+            answer = "withdrawn"
+        elif verdict is None:
+            answer = "not asked"
+        else:
+            answer = "agreed" if verdict == "permit" else "declined"
+        items.append(ItemState(item.id, item.text["en"], answer, item.within))
+    replaces = extension_value(content, REPLACES_URL)
+    never_share = [
+        node["actor"][0]["reference"].get("display", "")
+        for node in content["provision"]["provision"]
+        if item_of(node).startswith("never-share-")
+    ]
+    return ConsentView(
+        version=version,
+        form=form,
+        items=items,
+        effects=effects_of(content) if content["status"] == "active" else [],
+        withdrawal=parts_of(withdrawal_ext) if withdrawal_ext else None,
+        replaces=replaces["reference"] if replaces else None,
+        never_share=never_share,
+    )
+
+
+def effects_of(content: dict[str, Any]) -> list[str]:
+    """What the Consent means in effect, in plain words: who may receive what,
+    except what, until when."""
+    effects = []
+    for node in content["provision"]["provision"]:
+        if node.get("type") != "permit":
+            continue
+        actor = node["actor"][0]
+        who = actor["reference"].get("display") or RECIPIENTS[actor["role"]["coding"][0]["code"]]
+        if actor["role"]["coding"][0]["code"] in ("case-examiner", "counselling-service"):
+            who = RECIPIENTS[actor["role"]["coding"][0]["code"]]
+        what = [
+            DATA_CLASSES.get(c["code"], c.get("display", c["code"])) for c in node.get("class", [])
+        ]
+        what += [c["coding"][0].get("display", "") for c in node.get("code", [])]
+        verb = node["action"][0]["coding"][0]["code"]
+        sentence = f"{who[0].upper()}{who[1:]} may {_VERBS.get(verb, verb)}: {', '.join(what)}"
+        exceptions = [
+            DATA_CLASSES.get(c["code"], c["code"])
+            for child in node.get("provision", [])
+            if child.get("type") == "deny"
+            for c in child.get("class", [])
+        ]
+        if exceptions:
+            sentence += f", except {', '.join(exceptions)}"
+        end = node.get("period", {}).get("end")
+        if end:
+            sentence += f", until {end[:10]}"
+        effects.append(sentence)
+    for node in content["provision"]["provision"]:
+        if item_of(node).startswith("never-share-"):
+            effects.append(
+                f"Nothing may ever go to {node['actor'][0]['reference'].get('display', '')}"
+            )
+    return effects
+
+
+_VERBS = {
+    "access": "see",
+    "disclose": "receive",
+    "collect": "collect",
+    "store": "keep",
+    "photograph": "take",
+    "examine": "do",
+    "treat": "give",
+    "use": "count",
+}
+
+
+def case_consents(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    forms: FormLibrary,
+    *,
+    actor: Actor,
+    case_id: str,
+    channel: str = "web",
+) -> tuple[Case, list[FormState]]:
+    """Every form with her current Consent and its history (newest first); audited."""
+    decision = require(actor, Action.SEARCH, "Consent")
+    try:
+        case = _load_case(uow, actor, case_id, Action.READ)
+    except CaseNotFound as missing:
+        raise ConsentNotFound("No such case.") from missing
+    store = ResourceStore(uow.session, registry)
+    versions = [
+        version
+        for version in store.of_subject("Consent", f"Patient/{case.patient_id}")
+        if require(actor, Action.READ, "Consent", version.facts()).permitted
+    ]
+    states = []
+    for form in forms.current():
+        mine = [
+            view_of(version, forms)
+            for version in versions
+            if form_key_of(version.content).split("/")[0] == form.form
+        ]
+        mine.sort(key=lambda view: (view.recorded_at, view.version.last_updated), reverse=True)
+        current = next((view for view in mine if view.status == "active"), None)
+        states.append(FormState(form, current, mine))
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.SEARCH,
+            channel=channel,
+            actor=actor,
+            entities=tuple(version.versioned_reference for version in versions),
+            reasons=decision.reasons,
+            query=f"Consent?patient=Patient/{case.patient_id}",
+        )
+    )
+    return case, states
+
+
+def read_consent(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    forms: FormLibrary,
+    *,
+    actor: Actor,
+    case_id: str,
+    consent_id: str,
+    channel: str = "web",
+) -> tuple[Case, ConsentView]:
+    """One Consent with its form, for printing; audited."""
+    require(actor, Action.READ, "Consent")
+    try:
+        case = _load_case(uow, actor, case_id, Action.READ)
+    except CaseNotFound as missing:
+        raise ConsentNotFound("No such case.") from missing
+    version = _load_consent(uow, registry, actor, case, consent_id)
+    _audit(uow, actor, EventKind.READ, (version.versioned_reference,), "consent read", channel)
+    return case, view_of(version, forms)
+
+
+def signature_png(view: ConsentView) -> bytes | None:
+    attachment = extension_value(view.version.content, SIGNATURE_URL)
+    return base64.b64decode(attachment["data"]) if attachment else None
+
+
+def police_forces(uow: UnitOfWork) -> list[Organization]:
+    return list(
+        uow.session.scalars(
+            sa.select(Organization)
+            .where(Organization.kind == OrganizationKind.POLICE, Organization.is_active.is_(True))
+            .order_by(Organization.name)
+        )
+    )
+
+
+def other_organizations(uow: UnitOfWork) -> list[Organization]:
+    """Organisations she may name in "never share with" (not the clinic's sites)."""
+    return list(
+        uow.session.scalars(
+            sa.select(Organization)
+            .where(Organization.kind != OrganizationKind.SITE)
+            .order_by(Organization.name)
+        )
+    )

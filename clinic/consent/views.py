@@ -1,0 +1,279 @@
+"""Consent screens: the dashboard per case, recording a form with her in her
+language, the printable form as signed, and withdrawal. Views translate forms
+into service calls and nothing more."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from clinic.access import Action
+from clinic.consent import services
+from clinic.consent.definitions import FALLBACK_LANGUAGE, LANGUAGES, FormLibrary, FormVersion
+from clinic.consent.forms import WORDS, WithdrawForm, capture_form, item_field, name_field
+from clinic.consent.resources import WITHDRAWAL_METHODS, Answers, GivenBy, Withdrawal
+from clinic.core.clock import from_local, utcnow
+from clinic.core.images import png_from_data_url
+from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
+
+bp = Blueprint("consent", __name__, url_prefix="/cases/<case_id>/consent")
+
+
+def _registry() -> Any:
+    return current_app.extensions["clinic.profiles"]
+
+
+def _forms() -> FormLibrary:
+    library: FormLibrary = current_app.extensions["clinic.consent_forms"]
+    return library
+
+
+@bp.get("")
+@view_rule(Action.SEARCH, "Consent")
+def dashboard(case_id: str) -> Any:
+    try:
+        case, states = services.case_consents(
+            current_uow(), _registry(), _forms(), actor=current_actor(), case_id=case_id
+        )
+    except services.ConsentNotFound:
+        abort(404)
+    return render_template(
+        "consent/dashboard.html",
+        case=case,
+        states=states,
+        languages=LANGUAGES,
+        methods=WITHDRAWAL_METHODS,
+    )
+
+
+def _form_version(form_id: str) -> FormVersion:
+    try:
+        return _forms().newest(form_id)
+    except KeyError:
+        abort(404)
+
+
+def _capture(form: FormVersion, language: str, formdata: Any = None) -> Any:
+    uow = current_uow()
+    return capture_form(
+        form,
+        language,
+        forces=[(o.id, o.name) for o in services.police_forces(uow)],
+        organizations=[(o.id, o.name) for o in services.other_organizations(uow)],
+        formdata=formdata,
+    )
+
+
+def _record_page(case_id: str, form: FormVersion, language: str, capture: Any, status: int) -> Any:
+    shown, fallback = form.language(language)
+    return render_template(
+        "consent/record.html",
+        case_id=case_id,
+        definition=form,
+        language=shown,
+        fallback=fallback,
+        wanted=language,
+        languages=LANGUAGES,
+        words=WORDS[shown],
+        capture=capture,
+        item_field=item_field,
+        name_field=name_field,
+    ), status
+
+
+@bp.get("/<form_id>/record")
+@view_rule(Action.CREATE, "Consent")
+def record(case_id: str, form_id: str) -> Any:
+    form = _form_version(form_id)
+    wanted = request.args.get("lang", FALLBACK_LANGUAGE)
+    if wanted not in LANGUAGES:
+        wanted = FALLBACK_LANGUAGE
+    language, _ = form.language(wanted)
+    return _record_page(case_id, form, wanted, _capture(form, language), 200)
+
+
+@bp.post("/<form_id>/record")
+@view_rule(Action.CREATE, "Consent")
+def record_post(case_id: str, form_id: str) -> Any:
+    form = _form_version(form_id)
+    wanted = request.form.get("language", FALLBACK_LANGUAGE)
+    language, _ = form.language(wanted if wanted in LANGUAGES else FALLBACK_LANGUAGE)
+    capture = _capture(form, language, request.form)
+    if capture.validate():
+        try:
+            version = services.record_consent(
+                current_uow(),
+                _registry(),
+                _forms(),
+                actor=current_actor(),
+                case_id=case_id,
+                form_key=form.key,
+                answers=_answers(form, language, capture),
+            )
+        except services.ConsentNotFound:
+            abort(404)
+        except services.ConsentRefused as refused:
+            attach_refusal(capture, refused)
+        else:
+            flash("Her consent is recorded. Print it for her to keep.")
+            return redirect(url_for("consent.show", case_id=case_id, consent_id=version.logical_id))
+    return _record_page(case_id, form, wanted, capture, 422)
+
+
+def _answers(form: FormVersion, language: str, capture: Any) -> Answers:
+    agreed: dict[str, bool] = {}
+    names = {}
+    for item in form.items:
+        value = capture[item_field(item.id)].data
+        # An item that narrows another is asked only when she agreed to that one.
+        asked = item.within is None or agreed.get(item.within) is True
+        if asked and value in ("agree", "decline"):
+            agreed[item.id] = value == "agree"
+        if "person-name" in item.asks:
+            names[item.id] = (capture[name_field(item.id)].data or "").strip()
+    force = None
+    if "police-force" in form.asks and capture.police_force.data:
+        names = {choice.value: choice.label for choice in capture.police_force.choices}
+        force = (capture.police_force.data, names.get(capture.police_force.data, ""))
+    until = None
+    if "until" in form.asks and capture.until.data:
+        until = from_local(
+            datetime.combine(capture.until.data, time(23, 59, 59)),
+            str(current_app.config["CLINIC_TIMEZONE"]),
+        )
+    organizations: tuple[tuple[str, str], ...] = ()
+    people: tuple[str, ...] = ()
+    if "never-share" in form.asks:
+        named = {choice.value: choice.label for choice in capture.never_share.choices}
+        organizations = tuple(
+            (oid, named[oid]) for oid in capture.never_share.data or [] if oid in named
+        )
+        people = tuple(
+            line.strip()
+            for line in (capture.never_share_people.data or "").splitlines()
+            if line.strip()
+        )
+    proxy = capture.given_by.data == "proxy"
+    return Answers(
+        agreed=agreed,
+        person_names=names,
+        language=language,
+        given_by=GivenBy(
+            proxy_relationship=(capture.proxy_relationship.data or "other") if proxy else None,
+            proxy_name=(capture.proxy_name.data or "").strip() or None if proxy else None,
+            proxy_reason=(capture.proxy_reason.data or "").strip() if proxy else None,
+        ),
+        interpreter=(capture.interpreter.data or "").strip() or None,
+        witness=(capture.witness.data or "").strip() or None,
+        free_choice=bool(capture.free_choice.data),
+        signature_png=png_from_data_url(capture.signature.data) or b"",
+        police_force=force,
+        until=until,
+        never_share_organizations=organizations,
+        never_share_people=people,
+    )
+
+
+def _view(case_id: str, consent_id: str) -> tuple[Any, services.ConsentView]:
+    try:
+        return services.read_consent(
+            current_uow(),
+            _registry(),
+            _forms(),
+            actor=current_actor(),
+            case_id=case_id,
+            consent_id=consent_id,
+        )
+    except services.ConsentNotFound:
+        abort(404)
+
+
+@bp.get("/c/<consent_id>")
+@view_rule(Action.READ, "Consent")
+def show(case_id: str, consent_id: str) -> Any:
+    """The consent as signed: the exact text of that form version in the language
+    she read it in, her answers and her signature. Printable."""
+    case, view = _view(case_id, consent_id)
+    return render_template(
+        "consent/show.html",
+        case=case,
+        view=view,
+        language=view.language,
+        words=WORDS.get(view.language, WORDS[FALLBACK_LANGUAGE]),
+        languages=LANGUAGES,
+        methods=WITHDRAWAL_METHODS,
+    )
+
+
+@bp.get("/c/<consent_id>/signature.png")
+@view_rule(Action.READ, "Consent")
+def signature(case_id: str, consent_id: str) -> Any:
+    _, view = _view(case_id, consent_id)
+    png = services.signature_png(view)
+    if png is None:
+        abort(404)
+    return Response(png, mimetype="image/png", headers={"Content-Disposition": "inline"})
+
+
+def _withdraw_page(case_id: str, consent_id: str, form: WithdrawForm, status: int) -> Any:
+    case, view = _view(case_id, consent_id)
+    item = request.values.get("item") or ""
+    chosen = next((state for state in view.items if state.item_id == item), None)
+    if item and (chosen is None or chosen.answer != "agreed"):
+        abort(404)
+    return render_template(
+        "consent/withdraw.html", case=case, view=view, item=chosen, form=form
+    ), status
+
+
+@bp.get("/c/<consent_id>/withdraw")
+@view_rule(Action.UPDATE, "Consent")
+def withdraw(case_id: str, consent_id: str) -> Any:
+    return _withdraw_page(case_id, consent_id, WithdrawForm(formdata=None), 200)
+
+
+@bp.post("/c/<consent_id>/withdraw")
+@view_rule(Action.UPDATE, "Consent")
+def withdraw_post(case_id: str, consent_id: str) -> Any:
+    form = WithdrawForm()
+    item = request.form.get("item") or ""
+    if form.validate_on_submit():
+        if not form.confirm.data:
+            form.confirm.errors = ["Read back to her what stops, then confirm."]
+        else:
+            try:
+                services.withdraw(
+                    current_uow(),
+                    _registry(),
+                    actor=current_actor(),
+                    case_id=case_id,
+                    consent_id=consent_id,
+                    withdrawal=Withdrawal(
+                        method=form.method.data or "",
+                        by=(form.by.data or "").strip(),
+                        items=(item,) if item else (),
+                        at=utcnow(),
+                        note=(form.note.data or "").strip() or None,
+                        verified=bool(form.verified.data),
+                    ),
+                )
+            except services.ConsentNotFound:
+                abort(404)
+            except services.ConsentRefused as refused:
+                attach_refusal(form, refused)
+            else:
+                flash("The withdrawal is recorded and in effect now.")
+                return redirect(url_for("consent.dashboard", case_id=case_id))
+    return _withdraw_page(case_id, consent_id, form, 422)

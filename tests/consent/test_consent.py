@@ -1,0 +1,525 @@
+"""Recording, printing, replacing and withdrawing consent, and what it changes:
+through the screens, the FHIR API and the CLI export alike."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from flask import Flask
+from flask.testing import FlaskClient
+
+from clinic.access.consent import ConsentRequest, Recipient, evaluate
+from clinic.cli import cli, unit_of_work
+from clinic.consent.book import consent_book
+from clinic.consent.definitions import LANGUAGES
+from clinic.consent.resources import PROFILE
+from clinic.consent.services import ConsentRefused
+from clinic.core.clock import utcnow
+from clinic.fhir.models import ResourceVersion
+from clinic.fhir.validation import validate_resource
+from tests.conftest import PASSWORD
+from tests.consent.helpers import all_items, record, release_to, withdraw
+from tests.helpers import api, csrf_token, login, open_case, signature_png
+
+
+def _identified_case(app: Flask) -> Any:
+    from clinic.cases.models import ReportingMode
+
+    return open_case(
+        app,
+        is_anonymous=False,
+        name="Amina Example",
+        birth_date=date(1996, 5, 1),
+        age_years=None,
+        reporting_mode=ReportingMode.UNREPORTED,
+    )
+
+
+def _consents(app: Flask) -> list[dict[str, Any]]:
+    with app.app_context(), unit_of_work() as uow:
+        rows = uow.session.scalars(
+            sa.select(ResourceVersion).where(ResourceVersion.resource_type == "Consent")
+        )
+        return [json.loads(row.content) for row in rows]
+
+
+# -- every form, every language: record, print, withdraw -----------------------------
+
+
+def _post_form(
+    client: FlaskClient, app: Flask, case_id: str, form_id: str, language: str, world: Any
+) -> Any:
+    path = f"/cases/{case_id}/consent/{form_id}/record?lang={language}"
+    page = client.get(path)
+    assert page.status_code == 200
+    form = app.extensions["clinic.consent_forms"].newest(form_id)
+    html = page.get_data(as_text=True)
+    for item in form.items:
+        assert item.text[language].replace("'", "&#39;") in html
+    assert (
+        "checked"
+        not in re.sub(r"<input[^>]*type=\"hidden\"[^>]*>", "", html)
+        .split("consent-capture")[1]
+        .split("circumstances")[0]
+    )
+    data: dict[str, Any] = {
+        "csrf_token": csrf_token(client, path),
+        "language": language,
+        "given_by": "survivor",
+        "free_choice": "y",
+        "signature": "data:image/png;base64," + base64.b64encode(signature_png()).decode(),
+        "interpreter": "Language Line" if language != "en" else "",
+    }
+    for item in form.items:
+        data[f"item_{item.id}"] = "agree"
+        if "person-name" in item.asks:
+            data[f"name_{item.id}"] = "Dr Expert"
+    if "police-force" in form.asks:
+        data["police_force"] = world.organizations["RIVERPOL"]
+        data["until"] = (utcnow().date() + timedelta(days=180)).isoformat()
+    return client.post(f"/cases/{case_id}/consent/{form_id}/record", data=data)
+
+
+@pytest.mark.parametrize("language", sorted(LANGUAGES))
+def test_every_form_can_be_recorded_printed_and_withdrawn_in_each_language(
+    app: Flask, client: FlaskClient, world: Any, language: str
+) -> None:
+    case = _identified_case(app)
+    login(client, "examiner", PASSWORD)
+    library = app.extensions["clinic.consent_forms"]
+    for form in library.current():
+        response = _post_form(client, app, case.id, form.form, language, world)
+        assert response.status_code == 302, response.get_data(as_text=True)[:3000]
+        consent_id = response.headers["Location"].rsplit("/", 1)[1]
+        printed = client.get(f"/cases/{case.id}/consent/c/{consent_id}").get_data(as_text=True)
+        assert f'<html lang="{language}">' in printed
+        assert form.title[language].replace("'", "&#39;") in printed
+        assert form.sha256 in printed
+        assert f"/cases/{case.id}/consent/c/{consent_id}/signature.png" in printed
+        assert case.reference in printed
+        png = client.get(f"/cases/{case.id}/consent/c/{consent_id}/signature.png")
+        assert png.status_code == 200
+        assert png.data == signature_png()
+        # Withdraw the first item: two clicks (the link, then the confirmed form).
+        first = form.items[0].id
+        withdraw_path = f"/cases/{case.id}/consent/c/{consent_id}/withdraw?item={first}"
+        assert client.get(withdraw_path).status_code == 200
+        withdrawn = client.post(
+            f"/cases/{case.id}/consent/c/{consent_id}/withdraw",
+            data={
+                "csrf_token": csrf_token(client, withdraw_path),
+                "item": first,
+                "method": "in-person",
+                "by": "the survivor",
+                "confirm": "y",
+            },
+        )
+        assert withdrawn.status_code == 302, withdrawn.get_data(as_text=True)[:2000]
+    dashboard = client.get(f"/cases/{case.id}/consent").get_data(as_text=True)
+    assert dashboard.count("Withdrawn") == len(library.current())
+    # Every Consent written claims and meets our profile (and the base invariants).
+    registry = app.extensions["clinic.profiles"]
+    written = _consents(app)
+    assert len(written) >= 3 * len(library.current())
+    for content in written:
+        assert content["meta"]["profile"] == [PROFILE]
+        validate_resource(content, registry)
+        assert content["language"] == language
+
+
+# -- the Consent resource -------------------------------------------------------------
+
+
+def test_a_consent_records_declines_as_clearly_as_grants_with_nested_exceptions(
+    app: Flask, world: Any
+) -> None:
+    case = open_case(app)
+    consent_id = release_to(
+        app,
+        case.id,
+        "RIVERPOL",
+        {**all_items(app, "police-release/v1"), "report-account": False, "identity": False},
+    )
+    content = next(c for c in _consents(app) if c["id"] == consent_id)
+    assert content["policyRule"]["coding"][0]["code"] == "OPTIN"
+    assert "type" not in content["provision"]
+    first_level = {
+        p["extension"][0]["valueCoding"]["code"]: p for p in content["provision"]["provision"]
+    }
+    assert first_level["identity"]["type"] == "deny"
+    report = first_level["report"]
+    assert report["type"] == "permit"
+    assert (
+        report["actor"][0]["reference"]["reference"]
+        == f"Organization/{world.organizations['RIVERPOL']}"
+    )
+    assert report["period"]["end"] > utcnow().isoformat()[:10]
+    assert [(p["type"], p["class"][0]["code"]) for p in report["provision"]] == [
+        ("deny", "assault-account")
+    ]
+    source = content["sourceAttachment"]
+    form = app.extensions["clinic.consent_forms"].get("police-release/v1")
+    assert source["url"].endswith("/consent-form/police-release/v1")
+    assert source["extension"][0]["valueString"] == form.sha256
+
+
+def test_recording_the_same_form_again_replaces_the_consent_in_force(app: Flask) -> None:
+    case = open_case(app)
+    first = record(app, case.id, "statistics/v1", {"anonymous-statistics": True})
+    second = record(app, case.id, "statistics/v1", {"anonymous-statistics": False})
+    by_version = {(c["id"], c["meta"]["versionId"]): c for c in _consents(app)}
+    assert by_version[(first, "1")]["status"] == "active"
+    assert by_version[(first, "2")]["status"] == "inactive"
+    latest = by_version[(second, "1")]
+    assert latest["status"] == "active"
+    replaces = [e for e in latest["extension"] if e["url"].endswith("fc-consent-replaces")]
+    assert replaces[0]["valueReference"]["reference"] == f"Consent/{first}"
+
+
+def test_a_partial_withdrawal_replaces_the_consent_with_that_item_declined(app: Flask) -> None:
+    case = open_case(app)
+    first = record(app, case.id, "information-sharing/v1", all_items(app, "information-sharing/v1"))
+    second = withdraw(app, case.id, first, items=("counselling-report",), method="phone-verified")
+    by_version = {(c["id"], c["meta"]["versionId"]): c for c in _consents(app)}
+    assert by_version[(first, "2")]["status"] == "inactive"
+    narrowed = by_version[(second, "1")]
+    types = {
+        p["extension"][0]["valueCoding"]["code"]: p["type"]
+        for p in narrowed["provision"]["provision"]
+    }
+    assert types["counselling-report"] == "deny"
+    assert types["counselling-contact"] == "permit"
+    withdrawal = next(
+        e for e in narrowed["extension"] if e["url"].endswith("fc-consent-withdrawal")
+    )
+    parts = {
+        p["url"]: next(v for k, v in p.items() if k.startswith("value"))
+        for p in withdrawal["extension"]
+    }
+    assert parts["method"]["code"] == "phone-verified"
+    assert parts["verified"] is True
+    assert parts["item"] == "counselling-report"
+    # The signature she gave stays with the narrowed consent.
+    assert any(e["url"].endswith("fc-consent-signature") for e in narrowed["extension"])
+
+
+def test_withdrawing_everything_makes_the_consent_inactive_with_who_and_how(app: Flask) -> None:
+    case = open_case(app)
+    consent_id = record(app, case.id, "statistics/v1", {"anonymous-statistics": True})
+    withdraw(app, case.id, consent_id)
+    latest = max(
+        (c for c in _consents(app) if c["id"] == consent_id),
+        key=lambda c: int(c["meta"]["versionId"]),
+    )
+    assert latest["status"] == "inactive"
+    assert any(e["url"].endswith("fc-consent-withdrawal") for e in latest["extension"])
+    with pytest.raises(ConsentRefused, match="no longer in force"):
+        withdraw(app, case.id, consent_id)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"agreed": {}}, "item_anonymous-statistics"),
+        ({"signature_png": b""}, "signature"),
+        ({"signature_png": b"not a png"}, "signature"),
+        ({"free_choice": False}, "free_choice"),
+        ({"language": "de"}, "language"),
+        ({"agreed": {"anonymous-statistics": True, "made-up": True}}, "item_made-up"),
+    ],
+    ids=[
+        "unanswered item",
+        "no signature",
+        "not a PNG",
+        "pressured",
+        "unknown language",
+        "unknown item",
+    ],
+)
+def test_bad_consent_input_is_refused_by_field_and_writes_nothing(
+    app: Flask, change: dict[str, Any], field: str
+) -> None:
+    case = open_case(app)
+    agreed = change.pop("agreed", {"anonymous-statistics": True})
+    with pytest.raises(ConsentRefused) as refused:
+        record(app, case.id, "statistics/v1", agreed, **change)
+    assert refused.value.field == field
+    assert _consents(app) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({}, "police_force"),
+        ({"police_force": ("lab", "FORLAB")}, "police_force"),
+        ({"police_force": ("river", "RIVERPOL")}, "until"),
+    ],
+    ids=["no force", "not a police force", "no end date"],
+)
+def test_a_release_needs_a_police_force_and_an_end_date(
+    app: Flask, world: Any, change: dict[str, Any], field: str
+) -> None:
+    case = open_case(app)
+    if "police_force" in change:
+        code = change["police_force"][1]
+        change["police_force"] = (world.organizations[code], code)
+    with pytest.raises(ConsentRefused) as refused:
+        record(app, case.id, "police-release/v1", all_items(app, "police-release/v1"), **change)
+    assert refused.value.field == field
+    assert _consents(app) == []
+
+
+def test_a_proxy_must_say_why(app: Flask) -> None:
+    from clinic.consent.resources import GivenBy
+
+    case = open_case(app)
+    with pytest.raises(ConsentRefused) as refused:
+        record(
+            app,
+            case.id,
+            "statistics/v1",
+            {"anonymous-statistics": True},
+            given_by=GivenBy("guardian", "Ann", ""),
+        )
+    assert refused.value.field == "proxy_reason"
+
+
+def test_a_form_refused_on_screen_keeps_her_answers_and_names_the_item(
+    app: Flask, client: FlaskClient
+) -> None:
+    case = open_case(app)
+    login(client, "examiner", PASSWORD)
+    path = f"/cases/{case.id}/consent/exam-treatment/record?lang=fr"
+    response = client.post(
+        f"/cases/{case.id}/consent/exam-treatment/record",
+        data={
+            "csrf_token": csrf_token(client, path),
+            "language": "fr",
+            "item_general-exam": "agree",
+            "free_choice": "y",
+            "signature": "data:image/png;base64," + base64.b64encode(signature_png()).decode(),
+        },
+    )
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    assert 'href="#item_anogenital-exam"' in html
+    assert re.search(r'<input checked id="item_general-exam-0"[^>]*value="agree"', html)
+    assert _consents(app) == []
+
+
+# -- enforcement: the same answer through the screens, the API and the CLI ---------------
+
+
+def _cli(app_config: dict[str, Any], *args: str) -> Any:
+    env = {
+        "DATABASE_URL": app_config["DATABASE_URL"],
+        "CLINIC_INSTANCE_PATH": str(Path(app_config["INSTANCE_PATH"])),
+        "SECRET_KEY": "cli-test",
+    }
+    return CliRunner().invoke(cli, list(args), env=env, catch_exceptions=False)
+
+
+def _what_the_counsellor_sees(
+    app: Flask, app_config: dict[str, Any], client: FlaskClient, world: Any, case: Any
+) -> dict[str, bool]:
+    token = world["counsellor"].token
+    page = client.get(f"/cases/{case.id}").get_data(as_text=True)
+    read = api(client, "GET", f"/fhir/Patient/{case.patient_id}", token)
+    search = api(client, "GET", f"/fhir/Patient?_id={case.patient_id}", token).get_json()
+    exported = _cli(app_config, "fhir", "export", "--username", "counsellor", "--type", "Patient")
+    assert exported.exit_code == 0, exported.output
+    if read.status_code == 200:
+        assert "text" not in read.get_json()  # access by consent leaves out the narrative
+    return {
+        "screen": "Amina Example" in page,
+        "read": read.status_code == 200,
+        "search": len(search.get("entry", [])) == 1,
+        "export": case.patient_id in exported.output,
+    }
+
+
+def test_the_same_consent_gives_the_same_answer_on_screen_in_the_api_and_in_the_cli(
+    app: Flask, app_config: dict[str, Any], client: FlaskClient, world: Any
+) -> None:
+    case = _identified_case(app)
+    login(client, "counsellor", PASSWORD)
+    nothing = dict.fromkeys(("screen", "read", "search", "export"), False)
+    everything = dict.fromkeys(("screen", "read", "search", "export"), True)
+    assert _what_the_counsellor_sees(app, app_config, client, world, case) == nothing
+
+    consent_id = record(
+        app, case.id, "information-sharing/v1", all_items(app, "information-sharing/v1")
+    )
+    assert _what_the_counsellor_sees(app, app_config, client, world, case) == everything
+
+    withdraw(app, case.id, consent_id, items=("counselling-contact",))
+    assert _what_the_counsellor_sees(app, app_config, client, world, case) == nothing
+    # Another site's counsellor never sees her, consent or not.
+    other = api(client, "GET", f"/fhir/Patient/{case.patient_id}", world["counsellor.south"].token)
+    assert other.status_code == 404
+
+
+def test_the_exam_report_is_shared_with_counselling_item_by_item(
+    app: Flask, client: FlaskClient, world: Any
+) -> None:
+    from clinic.exam.services import sign_off
+    from tests.exam.helpers import call, complete_exam
+
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    call(app, "examiner", sign_off, exam_id=exam_id)
+    token = world["counsellor"].token
+
+    def visible() -> dict[str, Any]:
+        found = api(
+            client, "GET", f"/fhir/Observation?encounter={exam_id}&_count=100", token
+        ).get_json()
+        report = api(client, "GET", f"/fhir/Composition?encounter={exam_id}", token).get_json()
+        return {
+            "sections": sorted(
+                {
+                    c["code"]
+                    for e in found.get("entry", [])
+                    for cat in e["resource"].get("category", [])
+                    for c in cat["coding"]
+                    if c["system"].endswith("exam-section")
+                }
+            ),
+            "report": [e["resource"] for e in report.get("entry", [])],
+            "encounter": api(client, "GET", f"/fhir/Encounter/{exam_id}", token).status_code,
+        }
+
+    assert visible() == {"sections": [], "report": [], "encounter": 404}
+    consent_id = record(
+        app,
+        case.id,
+        "information-sharing/v1",
+        {**all_items(app, "information-sharing/v1"), "counselling-report-account": False},
+    )
+    shared = visible()
+    assert "history" not in shared["sections"]  # her account: the nested exception
+    assert {"injuries", "timing", "guidance"} <= set(shared["sections"])
+    assert shared["encounter"] == 200
+    [report] = shared["report"]
+    assert "text" not in report
+    assert all("text" not in s for s in report["section"])
+    # The exam screens stay with the care team, whatever she shares.
+    login(client, "counsellor", PASSWORD)
+    assert client.get(f"/exams/{exam_id}/report").status_code in (403, 404)
+
+    withdraw(app, case.id, consent_id)
+    assert visible() == {"sections": [], "report": [], "encounter": 404}
+
+
+def test_never_share_with_overrides_a_release_in_another_consent(app: Flask, world: Any) -> None:
+    case = open_case(app)
+    release_to(app, case.id, "RIVERPOL", all_items(app, "police-release/v1"))
+    river = f"Organization/{world.organizations['RIVERPOL']}"
+    asked = ConsentRequest(
+        frozenset({Recipient("police", river)}),
+        "disclose",
+        "HLEGAL",
+        frozenset({"exam-report"}),
+        frozenset(),
+        utcnow(),
+    )
+
+    def permitted() -> bool:
+        with app.app_context(), unit_of_work() as uow:
+            return evaluate(
+                consent_book(uow).directives(f"Patient/{case.patient_id}"), asked
+            ).permitted
+
+    assert permitted()
+    record(
+        app,
+        case.id,
+        "information-sharing/v1",
+        all_items(app, "information-sharing/v1"),
+        never_share_organizations=((world.organizations["RIVERPOL"], "Riverside Police"),),
+    )
+    assert not permitted()
+
+
+def test_every_decision_by_consent_is_audited_with_its_reasons(
+    app: Flask, client: FlaskClient, world: Any
+) -> None:
+    case = _identified_case(app)
+    consent_id = record(
+        app, case.id, "information-sharing/v1", all_items(app, "information-sharing/v1")
+    )
+    assert (
+        api(
+            client, "GET", f"/fhir/Patient/{case.patient_id}", world["counsellor"].token
+        ).status_code
+        == 200
+    )
+    events = api(
+        client, "GET", "/fhir/AuditEvent?subtype=read&altid=counsellor", world["auditor"].token
+    ).get_json()
+    reasons = json.dumps(events)
+    assert f"Consent/{consent_id}" in reasons
+    assert "counselling-contact" in reasons
+
+
+def test_the_consent_dashboard_shows_answers_effects_and_history(
+    app: Flask, client: FlaskClient, world: Any
+) -> None:
+    case = open_case(app)
+    release_to(app, case.id, "RIVERPOL", {**all_items(app, "police-release/v1"), "identity": False})
+    login(client, "counsellor", PASSWORD)
+    page = client.get(f"/cases/{case.id}/consent").get_data(as_text=True)
+    assert "Riverside Police may receive: the exam report and its findings" in page
+    assert "until 20" in page
+    assert "Declined" in page
+    assert "Agreed" in page
+    assert "Not recorded: nothing is permitted under this form." in page
+    # Other sites and roles without consent access get nothing.
+    for other in ("examiner.south", "custodian", "officer"):
+        other_client = app.test_client()
+        login(other_client, other, PASSWORD)
+        assert other_client.get(f"/cases/{case.id}/consent").status_code in (403, 404)
+
+
+def test_recording_and_withdrawal_are_for_the_care_team_of_her_site(app: Flask, world: Any) -> None:
+    from clinic.access import AccessDenied
+    from clinic.consent.services import ConsentNotFound
+
+    case = open_case(app)
+    for username in ("custodian", "admin", "auditor", "officer"):
+        with pytest.raises((AccessDenied, ConsentNotFound)):
+            record(app, case.id, "statistics/v1", {"anonymous-statistics": True}, username=username)
+    with pytest.raises(ConsentNotFound):
+        record(
+            app, case.id, "statistics/v1", {"anonymous-statistics": True}, username="examiner.south"
+        )
+    consent_id = record(
+        app, case.id, "statistics/v1", {"anonymous-statistics": True}, username="counsellor"
+    )
+    with pytest.raises(ConsentNotFound):
+        withdraw(app, case.id, consent_id, username="counsellor.south")
+    assert all(c["status"] == "active" for c in _consents(app))
+
+
+def test_police_cannot_read_consents_or_what_they_release(
+    app: Flask, client: FlaskClient, world: Any
+) -> None:
+    case = open_case(app)
+    consent_id = release_to(app, case.id, "RIVERPOL", all_items(app, "police-release/v1"))
+    token = world["officer"].token
+    missing = api(client, "GET", "/fhir/Consent/no-such-id", token)
+    hidden = api(client, "GET", f"/fhir/Consent/{consent_id}", token)
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.get_json()["issue"][0]["code"] == missing.get_json()["issue"][0]["code"]
+    assert api(client, "GET", f"/fhir/Patient/{case.patient_id}", token).status_code == 404
+    search = api(client, "GET", f"/fhir/Consent?patient={case.patient_id}", token).get_json()
+    assert search.get("entry", []) == []
+    assert "total" not in search
