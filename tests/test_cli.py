@@ -211,3 +211,70 @@ def test_audit_proof_exports_a_verifiable_entry_and_is_audited(run, tmp_path: Pa
         == 0
     )
     assert "1 signed checkpoint(s) verify" in run("audit", "verify").output
+
+
+# Every command, and why it may run without asking the decision point about any
+# survivor's record: only `fhir export` reads clinical content, and it asks.
+OPERATOR_COMMANDS = {
+    "db upgrade": "schema migrations; reads no record",
+    "db current": "schema revision only",
+    "orgs create": "directory entry; written as the operator, audited",
+    "users create": "accounts; no clinical content",
+    "users deactivate": "accounts; no clinical content",
+    "tokens create": "the named user's own token",
+    "tokens revoke": "a token, by id",
+    "audit verify": "checks the audit log's hashes; prints no entry",
+    "audit proof": "an inclusion proof for one audit entry: hashes, no content",
+    "keys generate": "signing keys",
+    "keys list": "public key ids",
+    "log checkpoint": "signs the log's root; no entry content",
+    "demo": "loads demo data as the operator",
+    "run": "serves the app: every request goes through the route rules and the decision point",
+    "routes": "lists the URL rules; reads no record",
+    "shell": "Flask's Python shell: as powerful as the database password, for operators only",
+}
+READS_THROUGH_THE_DECISION_POINT = {"fhir export"}
+
+
+def _commands(group, prefix: str = "") -> set[str]:  # type: ignore[no-untyped-def]
+    import click
+
+    found: set[str] = set()
+    for name, command in group.commands.items():
+        path = f"{prefix}{name}"
+        if isinstance(command, click.Group):
+            found |= _commands(command, f"{path} ")
+        else:
+            found.add(path)
+    return found
+
+
+def test_every_cli_command_is_accounted_for() -> None:
+    assert _commands(cli) == set(OPERATOR_COMMANDS) | READS_THROUGH_THE_DECISION_POINT
+
+
+def test_the_cli_export_asks_the_decision_point_for_every_record(run, app, world) -> None:  # type: ignore[no-untyped-def]
+    from clinic.access.policy import DECISION_LISTENERS
+    from tests.helpers import create, patient
+
+    client = app.test_client()
+    made = [
+        create(client, world["examiner"].token, patient(f"SA-WALK-{n}"))["id"] for n in range(3)
+    ]
+    asked: list[str] = []
+
+    def listener(actor, action, kind, resource, decision) -> None:  # type: ignore[no-untyped-def]
+        if resource is not None:
+            asked.append(resource.logical_id)
+
+    DECISION_LISTENERS.append(listener)
+    try:
+        for username in ("examiner", "counsellor"):
+            asked.clear()
+            result = run("fhir", "export", "--username", username, "--type", "Patient")
+            assert result.exit_code == 0
+            assert set(made) <= set(asked), username  # each record decided on its own
+            exported = {json.loads(line)["id"] for line in result.output.splitlines()}
+            assert exported == (set(made) if username == "examiner" else set())
+    finally:
+        DECISION_LISTENERS.remove(listener)

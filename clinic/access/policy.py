@@ -29,7 +29,7 @@ to share.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -239,6 +239,11 @@ class AccessDenied(Exception):
         self.decision = decision
 
 
+# Called with every decision made (tests use it to prove that no path skips the
+# decision point). Listeners must not raise.
+DECISION_LISTENERS: list[Callable[[Actor, Action, str, ResourceFacts | None, Decision], None]] = []
+
+
 def decide(
     actor: Actor,
     action: Action,
@@ -248,6 +253,21 @@ def decide(
     operation: str | None = None,
     consents: ConsentSource | None = None,
     at: datetime | None = None,
+) -> Decision:
+    decision = _decide(actor, action, kind, resource, operation, consents, at)
+    for listener in DECISION_LISTENERS:
+        listener(actor, action, kind, resource, decision)
+    return decision
+
+
+def _decide(
+    actor: Actor,
+    action: Action,
+    kind: str,
+    resource: ResourceFacts | None,
+    operation: str | None,
+    consents: ConsentSource | None,
+    at: datetime | None,
 ) -> Decision:
     """Decide whether `actor` may perform `action` on `kind` (or on `resource`).
 

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from clinic.access.policy import DECISION_LISTENERS
 from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items
 from tests.consent.helpers import record as record_consent
@@ -762,8 +763,42 @@ def test_route_answers_each_role_as_the_matrix_says(
     app: Flask, world: World, setup: Setup, endpoint: str
 ) -> None:
     failures = []
+    asked: list[tuple[str, str]] = []
+    listener = lambda actor, action, kind, resource, decision: asked.append((action, kind))  # noqa: E731
+    DECISION_LISTENERS.append(listener)
+    try:
+        _walk(app, world, setup, endpoint, failures, asked)
+    finally:
+        DECISION_LISTENERS.remove(listener)
+    assert not failures, "\n".join(failures)
+
+
+# Routes that answer without asking the decision point about any record: public
+# pages and the signed-in user's own session and password.
+ASKS_NOTHING = {
+    "accounts.login",
+    "accounts.logout",
+    "accounts.password",
+    "home.health",
+    "home.log_keys",
+    "fhir.metadata",
+}
+
+
+def _walk(
+    app: Flask,
+    world: World,
+    setup: Setup,
+    endpoint: str,
+    failures: list[str],
+    asked: list[tuple[str, str]],
+) -> None:
+    """Call every route of the endpoint as every role. Besides the status the
+    matrix expects, every answer that is not a refusal must have asked the
+    decision point: no read or export path skips it."""
     for role in ROLES:
         for call in MATRIX[endpoint]:
+            asked.clear()
             client = app.test_client()
             path = call.path(setup).replace(
                 "{own}", setup.token_ids[role if role != "officer" else "officer"]
@@ -789,16 +824,19 @@ def test_route_answers_each_role_as_the_matrix_says(
             else:
                 assert login(client, role, PASSWORD).status_code == 302
                 if call.method == "GET":
+                    asked.clear()
                     response = client.get(path)
                 else:
                     data = dict(call.form(setup, role) if call.form else {})
                     data["csrf_token"] = csrf_token(client, "/account/password")
+                    asked.clear()
                     response = client.open(path, method=call.method, data=data)
             if response.status_code != call.expect[role]:
                 failures.append(
                     f"{role} {call.method} {path}: {response.status_code} != {call.expect[role]}"
                 )
-    assert not failures, "\n".join(failures)
+            if response.status_code < 400 and endpoint not in ASKS_NOTHING and not asked:
+                failures.append(f"{role} {call.method} {path}: answered without a decision")
 
 
 def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> None:
