@@ -144,6 +144,7 @@ def _load_survivors(uow: UnitOfWork, app: Flask) -> None:
         )
         _demo_exam(uow, registry, actor, case.id, sign=with_kit)
         if with_kit:
+            _demo_consents(uow, app, actor, case.id)
             collect_kit(
                 uow,
                 registry,
@@ -162,6 +163,69 @@ def _load_survivors(uow: UnitOfWork, app: Flask) -> None:
                     ),
                 ],
             )
+
+
+def _demo_consents(uow: UnitOfWork, app: Flask, actor: Any, case_id: str) -> None:
+    """Her consents at the exam: care and evidence with one part declined, sharing
+    with counselling (her own account kept back), and the anonymous statistics."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from clinic.consent.resources import Answers, GivenBy
+    from clinic.consent.services import record_consent
+
+    image = Image.new("L", (300, 90), 255)
+    ImageDraw.Draw(image).line(
+        [(15, 60), (70, 20), (130, 65), (190, 18), (280, 55)], fill=0, width=3
+    )
+    signature = io.BytesIO()
+    image.save(signature, "PNG")
+    decisions = {
+        "exam-treatment/v1": {
+            "general-exam": True,
+            "anogenital-exam": True,
+            "speculum-exam": False,
+            "treatment": True,
+        },
+        "evidence-collection/v1": {
+            "swabs": True,
+            "blood": True,
+            "urine": False,
+            "clothing": True,
+            "hair-nails-debris": False,
+            "storage": True,
+        },
+        "information-sharing/v1": {
+            "counselling-contact": True,
+            "counselling-report": True,
+            "counselling-report-account": False,
+            "gp": False,
+            "advocate": True,
+            "social-services": False,
+        },
+        "statistics/v1": {"anonymous-statistics": True},
+    }
+    for form_key, agreed in decisions.items():
+        record_consent(
+            uow,
+            app.extensions["clinic.profiles"],
+            app.extensions["clinic.consent_forms"],
+            actor=actor,
+            case_id=case_id,
+            form_key=form_key,
+            answers=Answers(
+                agreed=agreed,
+                person_names={},
+                language="en",
+                given_by=GivenBy(),
+                interpreter=None,
+                witness="Second nurse on duty",
+                free_choice=True,
+                signature_png=signature.getvalue(),
+            ),
+            channel="cli",
+        )
 
 
 def _demo_exam(uow: UnitOfWork, registry: Any, actor: Any, case_id: str, *, sign: bool) -> None:

@@ -411,6 +411,12 @@ def change_reporting_mode(
             "it cannot become anonymous. Choose reported or unreported.",
             "mode",
         )
+    if mode is ReportingMode.REPORTED and not _has_release_consent(uow, case):
+        raise CaseRefused(
+            "Reporting to the police is her decision, recorded as consent: record her release "
+            "to the police first (Her consent, then Release to the police).",
+            "mode",
+        )
     store = ResourceStore(uow.session, registry)
     episode = store.current("EpisodeOfCare", case.id)
     assert episode is not None
@@ -453,6 +459,15 @@ def change_reporting_mode(
 
 
 # -- reading -----------------------------------------------------------------------
+
+
+def _has_release_consent(uow: UnitOfWork, case: Case) -> bool:
+    """Whether a release-to-police Consent of hers is in force (DESIGN.md section 5:
+    moving to reported is her decision recorded as Consent, never a staff shortcut)."""
+    return any(
+        directive.form.startswith("police-release/")
+        for directive in consent_book(uow).directives(f"Patient/{case.patient_id}")
+    )
 
 
 def _load_case(

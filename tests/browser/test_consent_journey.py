@@ -109,7 +109,8 @@ def test_a_french_consent_by_a_proxy_is_signed_printed_and_partly_withdrawn(
     for number, sheet in enumerate(pdf.pages, start=1):
         assert case.reference in sheet.extract_text(), f"page {number} lacks the case reference"
     assert "Cela inclut mon propre récit" in printed
-    assert "Je refuse" in printed and "J'accepte" in printed
+    assert "Je refuse" in printed
+    assert "J'accepte" in printed
     assert "Léa Exemple" not in printed
 
     # The counsellor now sees her name and how to contact her.

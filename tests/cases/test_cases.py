@@ -26,6 +26,7 @@ from clinic.cases.services import (
 from clinic.cli import unit_of_work
 from clinic.evidence.retention import add_months
 from tests.conftest import PASSWORD, World
+from tests.consent.helpers import all_items, release_to
 from tests.helpers import api, csrf_token, login, open_case
 
 NAME = "Maria Quintessa Example"
@@ -199,6 +200,9 @@ def test_the_reporting_mode_changes_with_who_when_why_and_keeps_every_version(
 ) -> None:
     case = open_case(app)
     change_mode(app, case.id, ReportingMode.UNREPORTED, "in person at follow-up")
+    with pytest.raises(CaseRefused, match="her decision, recorded as consent"):
+        change_mode(app, case.id, ReportingMode.REPORTED, "by phone, code word checked")
+    release_to(app, case.id, "RIVERPOL", all_items(app, "police-release/v1"))
     change_mode(app, case.id, ReportingMode.REPORTED, "by phone, code word checked")
     token = world["examiner"].token
     modes = []

@@ -33,6 +33,7 @@ from clinic.evidence.retention import (
 )
 from clinic.evidence.services import CustodyRefused, verify_custody_log
 from tests.conftest import PASSWORD, World
+from tests.consent.helpers import all_items, release_to
 from tests.evidence.test_custody import act, item
 from tests.helpers import collect_kit, csrf_token, login, open_case
 
@@ -185,6 +186,7 @@ def test_a_change_of_reporting_mode_moves_dates_later_never_earlier(app: Flask) 
     kit = collect_kit(app, "examiner", case.id)
     seal_kit(app, kit)
     short = item(app, kit.kit.id).disposal_due
+    release_to(app, case.id, "RIVERPOL", all_items(app, "police-release/v1"))
     change_mode(app, case.id, ReportingMode.REPORTED, "she reported in person")  # 30 years
     long = item(app, kit.kit.id).disposal_due
     assert long == add_months(kit.kit.collected_at.date(), 360)
