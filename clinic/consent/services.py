@@ -17,7 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from clinic.access import Action, Actor, require
+from clinic.access import Action, Actor, decide, require
 from clinic.access.roles import OrganizationKind
 from clinic.access.terms import DATA_CLASSES, RECIPIENTS
 from clinic.accounts.models import Organization
@@ -27,8 +27,10 @@ from clinic.cases.services import CaseNotFound, _load_case
 from clinic.consent.book import consent_book
 from clinic.consent.definitions import LANGUAGES, FormLibrary, FormVersion
 from clinic.consent.resources import (
+    REPLACES_URL,
     SIGNATURE_URL,
     WITHDRAWAL_METHODS,
+    WITHDRAWAL_URL,
     Answers,
     Withdrawal,
     answers_of,
@@ -36,6 +38,7 @@ from clinic.consent.resources import (
     extension_value,
     form_key_of,
     item_of,
+    parts_of,
     withdrawal_extension,
 )
 from clinic.core.clock import utcnow
@@ -311,8 +314,6 @@ def withdraw(
 def _narrowed(version: StoredVersion, withdrawal: Withdrawal) -> dict[str, Any]:
     """A copy of the Consent in which the withdrawn items are declined (and what
     was nested in them dropped), replacing it."""
-    from clinic.consent.resources import REPLACES_URL, WITHDRAWAL_URL
-
     content = copy.deepcopy(version.content)
     for key in ("id", "meta"):
         content.pop(key, None)
@@ -387,15 +388,11 @@ class FormState:
 
 
 def _withdrawn_items(content: dict[str, Any]) -> set[str]:
-    from clinic.consent.resources import WITHDRAWAL_URL, parts_of
-
     extension = extension_value(content, WITHDRAWAL_URL)
     return {str(item) for item in parts_of(extension).get("item", [])} if extension else set()
 
 
 def view_of(version: StoredVersion, forms: FormLibrary) -> ConsentView:
-    from clinic.consent.resources import REPLACES_URL, WITHDRAWAL_URL, parts_of
-
     content = version.content
     form = forms.get(form_key_of(content))
     answers = answers_of(content)
@@ -498,7 +495,7 @@ def case_consents(
     versions = [
         version
         for version in store.of_subject("Consent", f"Patient/{case.patient_id}")
-        if require(actor, Action.READ, "Consent", version.facts()).permitted
+        if decide(actor, Action.READ, "Consent", version.facts()).permitted
     ]
     states = []
     for form in forms.current():
