@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from clinic.access import Action, decide
+from clinic.access.policy import CONSENT_GRANTS
 from clinic.cases.forms import FindCaseForm, RegistrationForm, ReportingModeForm
 from clinic.cases.models import ProxyRelationship, ReportingMode
 from clinic.cases.services import (
@@ -134,6 +135,7 @@ def _case_page(case_id: str, mode_form: ReportingModeForm | None, status: int) -
         can_collect=decide(actor, Action.CREATE, "Specimen").permitted,
         exams=exams_of_case(current_uow(), actor=actor, case_id=record.case.id),
         can_examine=decide(actor, Action.CREATE, "Encounter").permitted,
+        can_read_shared=actor.role in CONSENT_GRANTS,
     ), status
 
 

@@ -565,3 +565,47 @@ def other_organizations(uow: UnitOfWork) -> list[Organization]:
             .order_by(Organization.name)
         )
     )
+
+
+# -- what she shares ---------------------------------------------------------------
+
+
+def shared_with(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    case_id: str,
+    channel: str = "web",
+) -> tuple[Case, list[StoredVersion]]:
+    """What her consent lets this reader see of her clinical record beyond their
+    role's baseline (for a counsellor: the exam report she shares), each record
+    decided on its own, narrative left out. Audited like a search."""
+    from clinic.access.policy import CONSENT_GRANTS
+    from clinic.fhir.services import Caller
+
+    require(actor, Action.READ, "EpisodeOfCare")
+    try:
+        case = _load_case(uow, actor, case_id, Action.READ)
+    except CaseNotFound as missing:
+        raise ConsentNotFound("No such case.") from missing
+    caller = Caller(uow, actor, channel, registry)
+    kinds, _ = CONSENT_GRANTS.get(actor.role, (frozenset(), ""))
+    shown: list[StoredVersion] = []
+    for kind in SHARED_ORDER:
+        if kind not in kinds:
+            continue
+        for version in caller.store.of_subject(kind, f"Patient/{case.patient_id}"):
+            allowed = caller.visible(Action.READ, version)
+            if allowed is not None:
+                shown.append(allowed)
+    caller.audit(
+        EventKind.SEARCH,
+        entities=[version.versioned_reference for version in shown],
+        query=f"shared with {actor.role} for case {case.reference}",
+    )
+    return case, shown
+
+
+# The order a shared record is read in: the report first, then what it is made of.
+SHARED_ORDER = ("Composition", "Encounter", "Observation", "MedicationAdministration")

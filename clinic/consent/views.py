@@ -93,6 +93,20 @@ def _record_page(case_id: str, form: FormVersion, language: str, capture: Any, s
     ), status
 
 
+@bp.get("/shared")
+@view_rule(Action.READ, "EpisodeOfCare")
+def shared(case_id: str) -> Any:
+    """What she shares with the reader (a counsellor: her exam report, as far as her
+    information-sharing consent goes), each record decided on its own."""
+    try:
+        case, records = services.shared_with(
+            current_uow(), _registry(), actor=current_actor(), case_id=case_id
+        )
+    except services.ConsentNotFound:
+        abort(404)
+    return render_template("consent/shared.html", case=case, records=records)
+
+
 @bp.get("/<form_id>/record")
 @view_rule(Action.CREATE, "Consent")
 def record(case_id: str, form_id: str) -> Any:

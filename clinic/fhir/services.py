@@ -12,7 +12,7 @@ import copy
 import dataclasses
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from clinic.access import AccessDenied, Action, Actor, Decision, Target, decide, search_scope
@@ -54,6 +54,9 @@ class Caller:
     channel: str  # "fhir", "web" or "cli"
     registry: ProfileRegistry
     source_address: str | None = None
+    # Why records were handed out by her consent, since the last audit record: a
+    # search or export is audited with them, not only with the kind's reasons.
+    consent_reasons: list[str] = field(default_factory=list)
 
     @property
     def store(self) -> ResourceStore:
@@ -72,7 +75,13 @@ class Caller:
     def visible(self, action: Action, version: StoredVersion) -> StoredVersion | None:
         """The record as this caller may receive it (obligations applied), or None."""
         decision = self.decide_on(action, version)
-        return fulfil(decision, version) if decision.permitted else None
+        if not decision.permitted:
+            return None
+        if decision.obligations:
+            self.consent_reasons.extend(
+                reason for reason in decision.reasons if reason not in self.consent_reasons
+            )
+        return fulfil(decision, version)
 
     def audit(
         self,
@@ -84,6 +93,8 @@ class Caller:
         description: str | None = None,
         query: str | None = None,
     ) -> None:
+        reasons = (*(decision.reasons if decision is not None else ()), *self.consent_reasons)
+        self.consent_reasons.clear()
         self.uow.audit(
             AuditRecord(
                 kind=kind,
@@ -91,7 +102,7 @@ class Caller:
                 actor=self.actor,
                 outcome=outcome,
                 entities=tuple(entities),
-                reasons=decision.reasons if decision is not None else (),
+                reasons=reasons,
                 outcome_desc=description,
                 query=query,
                 source_address=self.source_address,

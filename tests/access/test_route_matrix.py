@@ -498,6 +498,14 @@ MATRIX: dict[str, list[Call]] = {
             form=lambda s, r: {"language": "en", "item_anonymous-statistics": "agree"},
         ),
     ],
+    "consent.shared": [
+        Call(
+            "GET",
+            lambda s: f"/cases/{s.own_case}/consent/shared",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+        ),
+        Call("GET", lambda s: f"/cases/{s.other_case}/consent/shared", CARE_TEAM_HIDDEN),
+    ],
     "consent.show": [
         Call("GET", lambda s: f"/cases/{s.own_case}/consent/c/{s.own_consent}", CARE_TEAM),
         Call(

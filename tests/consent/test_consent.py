@@ -411,12 +411,26 @@ def test_the_exam_report_is_shared_with_counselling_item_by_item(
     [report] = shared["report"]
     assert "text" not in report
     assert all("text" not in s for s in report["section"])
-    # The exam screens stay with the care team, whatever she shares.
+    # The exam screens stay with the care team, whatever she shares; the counsellor
+    # reads what she shares on the case's "shared with you" page.
     login(client, "counsellor", PASSWORD)
     assert client.get(f"/exams/{exam_id}/report").status_code in (403, 404)
+    page = client.get(f"/cases/{case.id}/consent/shared").get_data(as_text=True)
+    assert "Medical-forensic exam report" in page
+    assert "Bruise" in page or "bruise" in page
+    assert 'data-type="Observation"' in page
+    assert "held me down" not in page  # her account: she kept it back
+    # She decides to share her account too: a new decision replaces the old one.
+    consent_id = record(
+        app, case.id, "information-sharing/v1", all_items(app, "information-sharing/v1")
+    )
+    page = client.get(f"/cases/{case.id}/consent/shared").get_data(as_text=True)
+    assert "held me down" in page
 
     withdraw(app, case.id, consent_id)
     assert visible() == {"sections": [], "report": [], "encounter": 404}
+    page = client.get(f"/cases/{case.id}/consent/shared").get_data(as_text=True)
+    assert 'id="nothing-shared"' in page
 
 
 def test_never_share_with_overrides_a_release_in_another_consent(app: Flask, world: Any) -> None:
