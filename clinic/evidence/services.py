@@ -119,6 +119,41 @@ def new_label(site_code: str) -> str:
 # -- collection ------------------------------------------------------------------
 
 
+def _refuse_what_she_declined(
+    uow: UnitOfWork, actor: Actor, patient_id: str, items: list[ItemSpec]
+) -> None:
+    """Nothing she declined in her evidence-collection consent is collected; it can
+    still be recorded as offered and declined."""
+    from clinic.access.consent import ConsentRequest, Recipient, denies
+    from clinic.access.terms import DATA_CLASSES
+    from clinic.consent.book import consent_book
+
+    directives = consent_book(uow).directives(f"Patient/{patient_id}")
+    if not directives:
+        return
+    for number, spec in enumerate(items, start=1):
+        if spec.is_declined:
+            continue
+        data_class = f"evidence-{spec.kind.value}"
+        asked = ConsentRequest(
+            recipients=frozenset(
+                {Recipient("case-examiner", f"Organization/{actor.organization_id}")}
+            ),
+            action="collect",
+            purpose="TREAT",
+            classes=frozenset({data_class}),
+            labels=frozenset(),
+            at=utcnow(),
+        )
+        if denies(directives, asked) is not None:
+            raise CustodyRefused(
+                f"Item {number}: she declined the collection of {DATA_CLASSES[data_class]} in "
+                "her consent. Record it as offered and declined, or record her new decision "
+                "first.",
+                "items",
+            )
+
+
 def collect_kit(
     uow: UnitOfWork,
     registry: ProfileRegistry,
@@ -142,6 +177,7 @@ def collect_kit(
     patient_id = case.patient_id
     if not items:
         raise CustodyRefused("A kit holds at least one item.", "items")
+    _refuse_what_she_declined(uow, actor, patient_id, items)
     site = uow.session.get(Organization, actor.organization_id)
     assert site is not None
     when = collected_at or utcnow()

@@ -537,3 +537,22 @@ def test_police_cannot_read_consents_or_what_they_release(
     search = api(client, "GET", f"/fhir/Consent?patient={case.patient_id}", token).get_json()
     assert search.get("entry", []) == []
     assert "total" not in search
+
+
+def test_evidence_she_declined_is_not_collected_but_can_be_recorded_as_declined(app: Flask) -> None:
+    from clinic.evidence.services import CustodyRefused
+    from tests.helpers import collect_kit
+
+    case = open_case(app)
+    record(
+        app,
+        case.id,
+        "evidence-collection/v1",
+        {**all_items(app, "evidence-collection/v1"), "blood": False},
+    )
+    with pytest.raises(
+        CustodyRefused, match="Item 2: she declined the collection of blood samples"
+    ):
+        collect_kit(app, "examiner", case.id, ("swab", "blood"))
+    kit = collect_kit(app, "examiner", case.id, ("swab", "urine"))
+    assert [item.kind for item in kit.items] == ["swab", "urine"]
