@@ -69,7 +69,9 @@ class ConsentNotFound(ConsentRefused):
 # -- recording --------------------------------------------------------------------
 
 
-def _check_answers(uow: UnitOfWork, form: FormVersion, answers: Answers, now: datetime) -> None:
+def _check_answers(
+    uow: UnitOfWork, case: Case, form: FormVersion, answers: Answers, now: datetime
+) -> None:
     """Every asked item answered explicitly, and everything the answers need."""
     known = {item.id for item in form.items}
     for item_id in answers.agreed:
@@ -99,6 +101,12 @@ def _check_answers(uow: UnitOfWork, form: FormVersion, answers: Answers, now: da
         if not (given_by.proxy_reason or "").strip():
             raise ConsentRefused(
                 "Say why a proxy consents for her (a minor, or without capacity).", "proxy_reason"
+            )
+        if case.is_anonymous and given_by.proxy_name:
+            raise ConsentRefused(
+                "She is registered anonymously: record the proxy by relationship only, since a "
+                "name would identify her.",
+                "proxy_name",
             )
     if not answers.free_choice:
         raise ConsentRefused(
@@ -193,7 +201,7 @@ def record_consent(
     except KeyError as missing:
         raise ConsentRefused("There is no such consent form.", "form") from missing
     now = utcnow()
-    _check_answers(uow, form, answers, now)
+    _check_answers(uow, case, form, answers, now)
     store = ResourceStore(uow.session, registry)
     previous = _active_of_form(store, case.patient_id, form.form)
     written: list[str] = []

@@ -277,6 +277,29 @@ def test_a_release_needs_a_police_force_and_an_end_date(
     assert _consents(app) == []
 
 
+def test_a_proxy_for_an_anonymous_survivor_is_not_named(app: Flask) -> None:
+    from clinic.consent.resources import GivenBy
+
+    case = open_case(app)  # anonymous
+    with pytest.raises(ConsentRefused) as refused:
+        record(
+            app,
+            case.id,
+            "statistics/v1",
+            {"anonymous-statistics": True},
+            given_by=GivenBy("guardian", "Ann Example", "She is 15."),
+        )
+    assert refused.value.field == "proxy_name"
+    assert _consents(app) == []
+    record(
+        app,
+        case.id,
+        "statistics/v1",
+        {"anonymous-statistics": True},
+        given_by=GivenBy("guardian", None, "She is 15."),
+    )
+
+
 def test_a_proxy_must_say_why(app: Flask) -> None:
     from clinic.consent.resources import GivenBy
 
