@@ -95,6 +95,8 @@ class Answers:
     until: datetime | None = None  # end of the permission, UTC
     never_share_organizations: tuple[tuple[str, str], ...] = ()  # (id, name)
     never_share_people: tuple[str, ...] = ()
+    # The language she asked for, when the form lacks it and was read in `language`.
+    requested_language: str | None = None
 
 
 @dataclass(frozen=True)

@@ -92,8 +92,15 @@ def _check_answers(
         named = (answers.person_names.get(item.id) or "").strip()
         if "person-name" in item.asks and answers.agreed.get(item.id) and not named:
             raise ConsentRefused("Write the name of the person she names.", f"name_{item.id}")
-    if answers.language not in LANGUAGES:
+    if answers.language not in form.languages:
         raise ConsentRefused("Choose the language the form was read in.", "language")
+    wanted = answers.requested_language
+    if wanted and wanted != answers.language and not (answers.interpreter or "").strip():
+        raise ConsentRefused(
+            f"This form has no {LANGUAGES.get(wanted, wanted)} version and was read to her in "
+            f"{LANGUAGES[answers.language]}: record the interpreter.",
+            "interpreter",
+        )
     given_by = answers.given_by
     if given_by.is_proxy:
         if given_by.proxy_relationship not in PROXY_RELATIONSHIPS:
@@ -617,3 +624,35 @@ def shared_with(
 
 # The order a shared record is read in: the report first, then what it is made of.
 SHARED_ORDER = ("Composition", "Encounter", "Observation", "MedicationAdministration")
+
+
+# Forms about her care at the exam, whose declines the examiner must see while working.
+CARE_FORMS = ("exam-treatment", "evidence-collection", "photo-documentation")
+
+
+@dataclass(frozen=True)
+class CareDecisions:
+    declined: list[str]  # the items she declined, in words
+    not_recorded: list[str]  # care forms with no consent in force
+
+
+def care_decisions(
+    uow: UnitOfWork, registry: ProfileRegistry, forms: FormLibrary, patient_id: str
+) -> CareDecisions:
+    """For the exam screens (whose caller has been allowed the exam already): what
+    she declined in the consents about her care, and which are not yet recorded."""
+    store = ResourceStore(uow.session, registry)
+    declined: list[str] = []
+    recorded: set[str] = set()
+    for version in store.of_subject("Consent", f"Patient/{patient_id}"):
+        if version.content.get("status") != "active":
+            continue
+        view = view_of(version, forms)
+        if view.form.form not in CARE_FORMS:
+            continue
+        recorded.add(view.form.form)
+        declined.extend(i.text for i in view.items if i.answer in ("declined", "withdrawn"))
+    missing = [
+        f.title["en"] for f in forms.current() if f.form in CARE_FORMS and f.form not in recorded
+    ]
+    return CareDecisions(declined, missing)

@@ -134,7 +134,7 @@ def record_post(case_id: str, form_id: str) -> Any:
                 actor=current_actor(),
                 case_id=case_id,
                 form_key=form.key,
-                answers=_answers(form, language, capture),
+                answers=_answers(form, language, capture, wanted),
             )
         except services.ConsentNotFound:
             abort(404)
@@ -146,7 +146,7 @@ def record_post(case_id: str, form_id: str) -> Any:
     return _record_page(case_id, form, wanted, capture, 422)
 
 
-def _answers(form: FormVersion, language: str, capture: Any) -> Answers:
+def _answers(form: FormVersion, language: str, capture: Any, wanted: str) -> Answers:
     agreed: dict[str, bool] = {}
     names = {}
     for item in form.items:
@@ -197,6 +197,7 @@ def _answers(form: FormVersion, language: str, capture: Any) -> Answers:
         until=until,
         never_share_organizations=organizations,
         never_share_people=people,
+        requested_language=wanted if wanted in LANGUAGES else None,
     )
 
 

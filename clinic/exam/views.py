@@ -83,6 +83,8 @@ def _record(exam_id: str) -> services.ExamRecord:
 
 
 def _page(template: str, record: services.ExamRecord, form: Any, status: int, **extra: Any) -> Any:
+    from clinic.consent.services import care_decisions
+
     return render_template(
         template,
         record=record,
@@ -90,6 +92,12 @@ def _page(template: str, record: services.ExamRecord, form: Any, status: int, **
         steps=STEPS,
         zone=_zone(),
         local=_shown,
+        her_decisions=care_decisions(
+            current_uow(),
+            _registry(),
+            current_app.extensions["clinic.consent_forms"],
+            record.exam.patient_id,
+        ),
         **extra,
     ), status
 

@@ -579,3 +579,82 @@ def test_evidence_she_declined_is_not_collected_but_can_be_recorded_as_declined(
         collect_kit(app, "examiner", case.id, ("swab", "blood"))
     kit = collect_kit(app, "examiner", case.id, ("swab", "urine"))
     assert [item.kind for item in kit.items] == ["swab", "urine"]
+
+
+def test_a_form_read_in_english_for_want_of_her_language_needs_an_interpreter(
+    app: Flask, tmp_path: Path
+) -> None:
+    import hashlib
+    import shutil
+
+    from clinic.accounts.models import User
+    from clinic.accounts.services import actor_for
+    from clinic.consent.definitions import FORMS_DIR, FormLibrary
+    from clinic.consent.services import record_consent
+    from tests.consent.helpers import answers
+
+    # A form that has no Spanish text: shown in English, visibly.
+    forms = tmp_path / "consent_forms"
+    shutil.copytree(FORMS_DIR, forms)
+    path = forms / "statistics/v1.toml"
+    text = path.read_text().replace('languages = ["en", "fr", "es"]', 'languages = ["en", "fr"]')
+    text = "\n".join(
+        line for line in text.splitlines() if not line.startswith(("es =", "text.es", "help.es"))
+    )
+    path.write_text(text + "\n")
+    sums = (forms / "SHA256SUMS").read_text().splitlines()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (forms / "SHA256SUMS").write_text(
+        "\n".join(
+            f"{digest}  statistics/v1.toml" if "statistics" in line else line for line in sums
+        )
+        + "\n"
+    )
+    library = FormLibrary(forms)
+    assert library.get("statistics/v1").language("es") == ("en", True)
+
+    case = open_case(app)
+
+    def attempt(**changes: Any) -> Any:
+        with app.app_context(), unit_of_work() as uow:
+            user = uow.session.scalar(sa.select(User).where(User.username == "examiner"))
+            return record_consent(
+                uow,
+                app.extensions["clinic.profiles"],
+                library,
+                actor=actor_for(user),
+                case_id=case.id,
+                form_key="statistics/v1",
+                answers=answers(agreed={"anonymous-statistics": True}, **changes),
+            )
+
+    with pytest.raises(ConsentRefused) as refused:
+        attempt(language="es")
+    assert refused.value.field == "language"
+    with pytest.raises(ConsentRefused) as refused:
+        attempt(language="en", requested_language="es")
+    assert refused.value.field == "interpreter"
+    assert "no Español version" in refused.value.message
+    recorded = attempt(language="en", requested_language="es", interpreter="Language Line, no. 7")
+    assert recorded.content["language"] == "en"
+
+
+def test_the_exam_screens_show_what_she_declined_about_her_care(
+    app: Flask, client: FlaskClient
+) -> None:
+    from tests.exam.helpers import start
+
+    case = open_case(app)
+    exam_id = start(app, case.id)
+    login(client, "examiner", PASSWORD)
+    page = client.get(f"/exams/{exam_id}/anogenital").get_data(as_text=True)
+    assert "Not yet recorded: Consent to examination and treatment" in page
+    record(
+        app,
+        case.id,
+        "exam-treatment/v1",
+        {**all_items(app, "exam-treatment/v1"), "speculum-exam": False},
+    )
+    page = client.get(f"/exams/{exam_id}/anogenital").get_data(as_text=True)
+    assert "She declined:</strong> An internal examination with a speculum." in page
+    assert "Not yet recorded: Consent to examination and treatment" not in page
