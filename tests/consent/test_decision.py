@@ -485,3 +485,37 @@ def test_access_by_consent_carries_the_narrative_obligation() -> None:
     assert by_consent.obligations == ("omit-narrative",)
     assert by_baseline.obligations == ()
     assert any("Consent/c1" in reason for reason in by_consent.reasons)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(list(Role)),
+    st.sampled_from(
+        [
+            "Patient",
+            "Encounter",
+            "Observation",
+            "MedicationAdministration",
+            "Composition",
+            "Specimen",
+        ]
+    ),
+    st.sampled_from([Action.READ, Action.SEARCH, Action.EXPORT]),
+    st.frozensets(classes, max_size=3),
+    st.frozensets(st.sampled_from([R, V]), max_size=2),
+    st.sampled_from(["north", "south"]),
+)
+def test_without_her_consent_nothing_beyond_the_care_teams_baseline_is_ever_permitted(
+    role: Role, kind: str, action: Action, data: frozenset[str], labels: frozenset[str], site: str
+) -> None:
+    who = Actor("u", "someone", role, "north")
+    record = ResourceFacts(
+        kind, "r", site_id=site, subject="Patient/p1", data_classes=data, security_labels=labels
+    )
+    decision = decide(who, action, kind, record, consents=Book(), at=NOW)
+    if decision.permitted:
+        # Only the examiners of her site, by their baseline, never intimate images.
+        assert role is Role.EXAMINER
+        assert site == "north"
+        assert V not in labels
+        assert decision.obligations == ()
