@@ -158,6 +158,12 @@ RECIPIENT_KIND = {
     Role.POLICE: "police",
 }
 OMIT_NARRATIVE = "omit-narrative"
+# The operation under which police receive a release (DESIGN.md section 7): only
+# an export, only of these kinds, only as far as her Consent permits their force.
+RELEASE = "release"
+RELEASABLE_KINDS = frozenset(
+    {"Patient", "Encounter", "Observation", "MedicationAdministration", "Composition", "Specimen"}
+)
 
 
 # Which custody actions each role may record (DESIGN.md sections 4 and 6):
@@ -284,6 +290,12 @@ def _decide(
     if resource is not None and resource.kind != kind:
         return Decision(False, ("the record is not of the kind asked for",), concealed=True)
 
+    if actor.role is Role.POLICE and action is Action.EXPORT and operation == RELEASE:
+        if kind not in RELEASABLE_KINDS:
+            return Decision(False, (f"{kind} is never released",), concealed=True)
+        if resource is None:
+            return Decision(True, (f"police may receive {kind} where her consent permits",))
+        return _decide_release(actor, resource, consents, at)
     grants = BASELINE[actor.role].get(kind)
     if grants is None or action not in grants[0]:
         if _consent_may_grant(actor, action, kind):
@@ -370,6 +382,23 @@ def _decide_by_consent(
         return Decision(False, (_NOT_CONSULTED,), concealed=True)
     result = evaluate(
         consents.directives(resource.subject), consent_request(actor, action, resource, at)
+    )
+    if not result.permitted:
+        return Decision(False, result.reasons, concealed=True)
+    return Decision(True, result.reasons, obligations=(OMIT_NARRATIVE,))
+
+
+def _decide_release(
+    actor: Actor, resource: ResourceFacts, consents: ConsentSource | None, at: datetime | None
+) -> Decision:
+    """A record released to a police force: only what her active Consents permit to
+    that force, for legal purposes, now; intimate images never (promise 9)."""
+    if consents is None or resource.subject is None:
+        return Decision(False, (_NOT_CONSULTED,), concealed=True)
+    if VERY_RESTRICTED in resource.security_labels:
+        return Decision(False, ("intimate images are never released to police",), concealed=True)
+    result = evaluate(
+        consents.directives(resource.subject), consent_request(actor, Action.EXPORT, resource, at)
     )
     if not result.permitted:
         return Decision(False, result.reasons, concealed=True)

@@ -1,0 +1,1 @@
+"""Release to police only when the survivor chooses (DESIGN.md section 7)."""
