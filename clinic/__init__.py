@@ -61,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.evidence.views import bp as evidence_bp
     from clinic.exam.views import bp as exam_bp
     from clinic.fhir.api import bp as fhir_bp
+    from clinic.release.views import bp as release_bp
     from clinic.web.views import bp as home_bp
 
     for blueprint in (
@@ -72,6 +73,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         consent_bp,
         exam_bp,
         evidence_bp,
+        release_bp,
         fhir_bp,
     ):
         app.register_blueprint(blueprint)

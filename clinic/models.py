@@ -14,6 +14,7 @@ from clinic.evidence.models import (
 from clinic.exam.models import Exam, ExamAmendment, ExamEntry
 from clinic.fhir.models import ReferenceIndex, ResourceVersion, StoredResource, TokenIndex
 from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
+from clinic.release.models import ReleaseRequest
 
 __all__ = [
     "ApiToken",
@@ -30,6 +31,7 @@ __all__ = [
     "LogNode",
     "Organization",
     "ReferenceIndex",
+    "ReleaseRequest",
     "ReportingModeChange",
     "ResourceVersion",
     "RetentionRule",

@@ -80,6 +80,8 @@ OPERATIONAL_KINDS = frozenset(
         "CustodyEvent",
         "StorageLocation",  # places in a site's evidence store
         "RetentionRule",  # a site's retention rules and evidence deadlines
+        "ReleaseRequest",  # a police force's request (a Task), for that force
+        "IncomingRequest",  # the same requests, as the clinic handles them
     }
 )
 KNOWN_KINDS = CLINICAL_KINDS | DIRECTORY_KINDS | OPERATIONAL_KINDS
@@ -101,6 +103,9 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "Composition": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Specimen": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Consent": (_MANAGE, Scope.OWN_SITE),
+        # Police-supplied text only; which case a request matches is shown only
+        # where the case is theirs, and approval needs the case.
+        "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
         "EvidenceItem": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "CustodyEvent": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "Organization": (_READ, Scope.ALL),
@@ -112,6 +117,7 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "EpisodeOfCare": (_READ, Scope.OWN_SITE),
         # Counsellors record and withdraw consent with her, so they see her decisions.
         "Consent": (_MANAGE, Scope.OWN_SITE),
+        "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
@@ -124,7 +130,9 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "ApiToken": (_MANAGE, Scope.SELF),
     },
     Role.POLICE: {
-        # Nothing until a survivor's consent releases something (release issue).
+        # Their own force's release requests; nothing about any survivor until her
+        # consent releases something (operation "release", below).
+        "ReleaseRequest": (frozenset({Action.CREATE, Action.READ, Action.SEARCH}), Scope.OWN_SITE),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
     Role.ADMIN: {

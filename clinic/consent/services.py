@@ -227,6 +227,11 @@ def record_consent(
         author_id=actor.user_id,
     )
     consent_book(uow).forget(f"Patient/{case.patient_id}")
+    if previous is not None:
+        # A new decision may narrow what the replaced one released.
+        from clinic.release.services import stop_withdrawn_releases
+
+        stop_withdrawn_releases(uow, registry, actor=actor, case=case)
     _audit(
         uow,
         actor,
@@ -315,6 +320,9 @@ def withdraw(
         )
         reason = f"consent narrowed: {', '.join(withdrawal.items)} withdrawn"
     consent_book(uow).forget(f"Patient/{case.patient_id}")
+    from clinic.release.services import stop_withdrawn_releases
+
+    stop_withdrawn_releases(uow, registry, actor=actor, case=case)
     _audit(
         uow,
         actor,

@@ -20,7 +20,7 @@ from clinic.core.clock import isoformat
 from clinic.core.web import current_actor, current_uow, source_address, view_rule
 from clinic.fhir.capability import capability_statement
 from clinic.fhir.outcome import FhirError, Issue, not_found, operation_outcome
-from clinic.fhir.query import parse_history, parse_search
+from clinic.fhir.query import parse_count, parse_history, parse_search
 from clinic.fhir.services import (
     Caller,
     Page,
@@ -183,6 +183,8 @@ def read(resource_type: str, logical_id: str) -> Response:
         from clinic.fhir.provenance import read_provenance
 
         return fhir_response(read_provenance(_caller(), logical_id))
+    if resource_type == "Task":
+        return fhir_response(_release_task(logical_id))
     version = read_resource(_caller(), resource_type, logical_id)
     return _representation(version, 200)
 
@@ -274,6 +276,8 @@ def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
         keys = [history_key(v) for v in found.items]
         applied = [("target", target), *request_.applied]
         return fhir_response(_searchset(resource_type, resources, keys, found, applied))
+    if resource_type == "Task":
+        return _release_tasks(args)
     check_type(resource_type)
     query = parse_search(resource_type, args, **_page_limits())
     page = search_resources(_caller(), resource_type, query)
@@ -288,6 +292,8 @@ def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
 @bp.post("/<resource_type>")
 @view_rule(self_checked=True, auth="bearer")
 def create(resource_type: str) -> Response:
+    if resource_type == "Task":
+        return _file_release_request()
     check_writable(resource_type)
     data = _read_json_body()
     if isinstance(data, dict) and data.get("resourceType") != resource_type:
@@ -310,6 +316,77 @@ def history_type(resource_type: str) -> Response:
     query = parse_history(request.args.items(multi=True), **_page_limits())
     page = resource_history(_caller(), resource_type, None, query)
     return fhir_response(_history_bundle(page, f"{resource_type}/_history", query.applied))
+
+
+# -- release requests (police) ----------------------------------------------------
+
+
+def _file_release_request() -> Response:
+    """A force files a release request: always 201 with the same Task shape."""
+    from clinic.release.fhir import read_filed_task, request_task
+    from clinic.release.services import ReleaseRefused, file_request
+
+    cited, crime, requested = read_filed_task(_read_json_body())
+    try:
+        filed = file_request(
+            current_uow(),
+            actor=current_actor(),
+            cited_reference=cited,
+            crime_reference=crime,
+            requested=requested,
+            channel="fhir",
+        )
+    except ReleaseRefused as refused:
+        raise FhirError.single(
+            422, "value", refused.message, f"Task.input:{refused.field}"
+        ) from refused
+    task = request_task(filed, g.user.organization)
+    return fhir_response(task, 201, {"Location": f"{base_url()}/Task/{filed.id}"})
+
+
+def _release_task(logical_id: str) -> dict[str, Any]:
+    from clinic.release.fhir import request_task
+    from clinic.release.services import RequestNotFound, read_request
+
+    try:
+        found = read_request(
+            current_uow(), actor=current_actor(), request_id=logical_id, channel="fhir"
+        )
+    except RequestNotFound as missing:
+        raise not_found("Task", logical_id) from missing
+    return request_task(found, g.user.organization)
+
+
+def _release_tasks(args: list[tuple[str, str]]) -> Response:
+    """The force's own requests, newest first. Only `_count` is taken."""
+    from clinic.release.fhir import request_task
+    from clinic.release.services import requests_of_force
+
+    unknown = sorted({name for name, _ in args if name not in ("_count", "_format")})
+    if unknown:
+        raise FhirError.single(400, "not-supported", f"Task search takes no {', '.join(unknown)}")
+    count = parse_count(dict(args).get("_count"), *_task_page())
+    found = requests_of_force(current_uow(), actor=current_actor(), channel="fhir")[:count]
+    return fhir_response(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "link": [{"relation": "self", "url": f"{base_url()}/Task?_count={count}"}],
+            "entry": [
+                {
+                    "fullUrl": f"{base_url()}/Task/{r.id}",
+                    "resource": request_task(r, g.user.organization),
+                    "search": {"mode": "match"},
+                }
+                for r in found
+            ],
+        }
+    )
+
+
+def _task_page() -> tuple[int, int]:
+    limits = _page_limits()
+    return limits["default_count"], limits["max_count"]
 
 
 # -- system level ---------------------------------------------------------------

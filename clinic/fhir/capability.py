@@ -82,6 +82,26 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
             "searchParam": _search_params("Provenance"),
         }
     )
+    resources.append(
+        {
+            "type": "Task",
+            "profile": registry.default_profiles["Task"],
+            "supportedProfile": registry.specialisations("Task"),
+            "documentation": (
+                "Release requests (fc-release-request), for police forces: POST a Task citing "
+                "the case reference or kit label the survivor gave you, your crime reference "
+                "and what you ask for. It is always accepted and shows 'awaiting survivor "
+                "decision' whatever it cites; read and search return your force's requests "
+                "only (search takes _count). Custody events are Tasks too (fc-custody-task), "
+                "served by $custody."
+            ),
+            "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}],
+            "versioning": "no-version",
+            "readHistory": False,
+            "updateCreate": False,
+            "searchParam": [],
+        }
+    )
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

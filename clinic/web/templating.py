@@ -13,6 +13,8 @@ from clinic.access.roles import OrganizationKind, Role
 MENU = (
     ("cases.cases", "Cases", "EpisodeOfCare", Action.SEARCH),
     ("evidence.items", "Evidence", "EvidenceItem", Action.SEARCH),
+    ("release.incoming", "Police requests", "IncomingRequest", Action.SEARCH),
+    ("release.requests", "Release requests", "ReleaseRequest", Action.SEARCH),
     ("admin.organizations", "Organisations", "Organization", Action.UPDATE),
     ("admin.users", "Users", "User", Action.SEARCH),
     ("audit.events", "Audit trail", "AuditEvent", Action.SEARCH),

@@ -41,6 +41,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Composition": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "Specimen": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "EvidenceItem": {Action.READ, Action.SEARCH, Action.CREATE},
         # Creating a custody event is decided per custody action (below).
         "CustodyEvent": {Action.READ, Action.SEARCH},
@@ -57,6 +58,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Composition": {Action.READ, Action.SEARCH, Action.EXPORT},
         "EpisodeOfCare": {Action.READ, Action.SEARCH},
         "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
@@ -68,7 +70,10 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
-    Role.POLICE: {"ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE}},
+    Role.POLICE: {
+        "ReleaseRequest": {Action.CREATE, Action.READ, Action.SEARCH},
+        "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+    },
     Role.ADMIN: {
         "Organization": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "User": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},

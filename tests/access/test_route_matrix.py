@@ -32,6 +32,7 @@ from tests.helpers import (
     open_case,
     patient,
 )
+from tests.release.helpers import file as file_release_request
 
 ROLES = ("examiner", "counsellor", "custodian", "officer", "admin", "auditor")
 
@@ -60,6 +61,7 @@ class Setup:
     own_consent: str = ""  # the own case's information sharing: all agreed
     other_consent: str = ""
     shared_patient: str = ""  # the own case's Patient, shared with counselling
+    river_request: str = ""  # a release request by Riverside, citing the own case
 
 
 @pytest.fixture
@@ -104,6 +106,9 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
             app, other_case.id, "statistics/v1", {"anonymous-statistics": True}, "examiner.south"
         ),
         shared_patient=own_case.patient_id,
+        river_request=file_release_request(
+            client, world["officer"].token, own_case.reference
+        ).get_json()["id"],
     )
 
 
@@ -474,6 +479,38 @@ MATRIX: dict[str, list[Call]] = {
     "audit.events": [Call("GET", lambda s: "/audit/", only({"auditor": 200, "officer": 404}, 403))],
     "audit.verify": [
         Call("GET", lambda s: "/audit/verify", only({"auditor": 200, "officer": 404}, 403))
+    ],
+    # Release requests: each force its own; the clinic's care team sees all, and
+    # the matched case only where it is theirs.
+    "release.requests": [Call("GET", lambda s: "/releases/", only({"officer": 200}, 403))],
+    "release.file": [
+        Call(
+            "POST",
+            lambda s: "/releases/",
+            only({"officer": 302}, 403),
+            form=lambda s, r: {
+                "cited_reference": "SA-0000-0000",
+                "crime_reference": "RP/1",
+                "requested": "report",
+            },
+        )
+    ],
+    "release.request": [
+        Call("GET", lambda s: f"/releases/{s.river_request}", only({"officer": 200}, 403)),
+        Call("GET", lambda s: "/releases/no-such-request", only({"officer": 404}, 403)),
+    ],
+    "release.incoming": [Call("GET", lambda s: "/releases/incoming", CARE_TEAM)],
+    "release.incoming_request": [
+        Call("GET", lambda s: f"/releases/incoming/{s.river_request}", CARE_TEAM),
+        Call("GET", lambda s: "/releases/incoming/no-such-request", CARE_TEAM_HIDDEN),
+    ],
+    "release.approve": [
+        # Her consent permits nothing yet: refused, with the reason, for her care team.
+        Call(
+            "POST",
+            lambda s: f"/releases/incoming/{s.river_request}/approve",
+            only({"examiner": 422, "counsellor": 422, "officer": 404}, 403),
+        ),
     ],
     "consent.dashboard": [
         Call("GET", lambda s: f"/cases/{s.own_case}/consent", CARE_TEAM),
@@ -873,6 +910,7 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
                 own_consent="cs",
                 other_consent="cs2",
                 shared_patient="sp",
+                river_request="rr",
             )
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)
             if call.method == "GET":

@@ -13,6 +13,7 @@ from tests.conftest import World
 from tests.consent.helpers import record as record_consent
 from tests.exam.helpers import call, complete_exam, read
 from tests.helpers import api, collect_kit, create, observation, open_case, patient
+from tests.release.helpers import release_task
 
 SAMPLE_VALUES = {
     "_id": lambda ids: ids["id"],
@@ -57,6 +58,7 @@ TOKENS = {
     "MedicationAdministration": "examiner",
     "Composition": "examiner",
     "Consent": "examiner",
+    "Task": "officer",
 }
 
 
@@ -89,7 +91,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "MedicationAdministration": {"id": exam.entries["treatment:1"].logical_id},
         "Composition": {"id": exam.exam.report_id},
         "Consent": {"id": consent_id},
+        "Task": release_task(case.reference),
     }
+    filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
     declared_types = {resource["type"] for resource in rest["resource"]}
     assert declared_types == {
@@ -104,6 +108,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "MedicationAdministration",
         "Composition",
         "Consent",
+        "Task",
     }
     for resource in rest["resource"]:
         kind = resource["type"]
@@ -114,6 +119,8 @@ def test_declared_types_interactions_and_search_parameters_all_work(
             sample_id = kit.items[0].id
         elif kind == "Provenance":
             sample_id = f"Patient-{record['id']}-1"
+        elif kind == "Task":
+            sample_id = filed_task.get_json()["id"]
         elif kind == "AuditEvent":
             sample_id = api(client, "GET", "/fhir/AuditEvent?_count=1", token).get_json()["entry"][
                 0

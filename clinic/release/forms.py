@@ -1,0 +1,32 @@
+"""The release request a police officer files in the browser."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from clinic.release.services import REQUESTABLE
+
+
+class RequestForm(FlaskForm):
+    cited_reference = StringField(
+        "Case reference or kit label the survivor gave you",
+        validators=[Optional(), Length(max=64)],
+    )
+    crime_reference = StringField("Your crime reference", validators=[Optional(), Length(max=64)])
+    requested = SelectMultipleField(
+        "What you ask for",
+        choices=[
+            SelectChoice(code, label[0].upper() + label[1:]) for code, label in REQUESTABLE.items()
+        ],
+        validators=[Optional()],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+
+
+class ApproveForm(FlaskForm):
+    """Approving is its own step: a button, with the computed set shown above it."""

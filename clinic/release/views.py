@@ -1,0 +1,128 @@
+"""Release screens: police file and follow their requests; the clinic sees incoming
+requests, matched to its cases or not, and approves what her consent permits.
+Views translate forms into service calls and nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+
+from clinic.access import Action
+from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
+from clinic.release import services
+from clinic.release.forms import ApproveForm, RequestForm
+from clinic.release.models import RequestStatus
+
+bp = Blueprint("release", __name__, url_prefix="/releases")
+
+
+# -- police ---------------------------------------------------------------------------
+
+
+@bp.get("/")
+@view_rule(Action.SEARCH, "ReleaseRequest")
+def requests() -> Any:
+    found = services.requests_of_force(current_uow(), actor=current_actor())
+    return render_template(
+        "release/requests.html", requests=found, form=RequestForm(formdata=None), statuses=_STATUS
+    )
+
+
+@bp.post("/")
+@view_rule(Action.CREATE, "ReleaseRequest")
+def file() -> Any:
+    form = RequestForm()
+    if form.validate_on_submit():
+        try:
+            filed = services.file_request(
+                current_uow(),
+                actor=current_actor(),
+                cited_reference=form.cited_reference.data or "",
+                crime_reference=form.crime_reference.data or "",
+                requested=list(form.requested.data or []),
+            )
+        except services.ReleaseRefused as refused:
+            attach_refusal(form, refused)
+        else:
+            flash(f"Request filed: {services.AWAITING_TEXT}.")
+            return redirect(url_for("release.request", request_id=filed.id))
+    found = services.requests_of_force(current_uow(), actor=current_actor())
+    return render_template(
+        "release/requests.html", requests=found, form=form, statuses=_STATUS
+    ), 422
+
+
+@bp.get("/<request_id>")
+@view_rule(Action.READ, "ReleaseRequest")
+def request(request_id: str) -> Any:
+    try:
+        found = services.read_request(current_uow(), actor=current_actor(), request_id=request_id)
+    except services.RequestNotFound:
+        abort(404)
+    return render_template("release/request.html", request=found, statuses=_STATUS)
+
+
+_STATUS = {
+    RequestStatus.AWAITING.value: services.AWAITING_TEXT,
+    RequestStatus.APPROVED.value: "approved",
+    RequestStatus.WITHDRAWN.value: "consent withdrawn",
+}
+
+
+# -- the clinic -----------------------------------------------------------------------
+
+
+@bp.get("/incoming")
+@view_rule(Action.SEARCH, "IncomingRequest")
+def incoming() -> Any:
+    found = services.incoming_requests(current_uow(), actor=current_actor())
+    return render_template("release/incoming.html", incoming=found, statuses=_STATUS)
+
+
+def _incoming_page(request_id: str, form: ApproveForm, status: int) -> Any:
+    try:
+        found, releasing = services.incoming_request(
+            current_uow(),
+            current_app.extensions["clinic.profiles"],
+            actor=current_actor(),
+            request_id=request_id,
+        )
+    except services.RequestNotFound:
+        abort(404)
+    return render_template(
+        "release/incoming_request.html",
+        item=found,
+        releasing=releasing,
+        form=form,
+        statuses=_STATUS,
+        requestable=services.REQUESTABLE,
+    ), status
+
+
+@bp.get("/incoming/<request_id>")
+@view_rule(Action.READ, "IncomingRequest")
+def incoming_request(request_id: str) -> Any:
+    return _incoming_page(request_id, ApproveForm(formdata=None), 200)
+
+
+@bp.post("/incoming/<request_id>/approve")
+@view_rule(Action.UPDATE, "IncomingRequest")
+def approve(request_id: str) -> Any:
+    form = ApproveForm()
+    if form.validate_on_submit():
+        try:
+            services.approve(
+                current_uow(),
+                current_app.extensions["clinic.profiles"],
+                actor=current_actor(),
+                request_id=request_id,
+            )
+        except services.RequestNotFound:
+            abort(404)
+        except services.ReleaseRefused as refused:
+            form.form_errors.append(refused.message)
+        else:
+            flash("Release approved: exactly what her consent permits.")
+            return redirect(url_for("release.incoming_request", request_id=request_id))
+    return _incoming_page(request_id, form, 422)

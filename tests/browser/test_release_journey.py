@@ -1,0 +1,75 @@
+"""An officer files a release request in the browser; it says "awaiting survivor
+decision". The survivor's release consent is recorded (the report and swabs, not
+photos); a counsellor finds the request matched to her case and approves exactly
+what she permits; the officer sees it approved. She withdraws; the officer sees
+the withdrawal and its date. In Chromium."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from clinic.exam.services import sign_off
+from tests.browser.test_evidence_journey import sign_in
+from tests.conftest import World
+from tests.consent.helpers import all_items, release_to, withdraw
+from tests.exam.helpers import call, complete_exam
+from tests.helpers import collect_kit, open_case
+
+pytestmark = pytest.mark.browser
+
+
+def test_a_request_is_filed_approved_as_she_consented_and_stopped_when_she_withdraws(
+    page, browser, live_server: str, app: Flask, world: World
+) -> None:  # type: ignore[no-untyped-def]
+    case = open_case(app)
+    call(app, "examiner", sign_off, exam_id=complete_exam(app, case.id))
+    collect_kit(app, "examiner", case.id, ("swab", "swab", "clothing"))
+
+    officer = browser.new_context(viewport={"width": 1180, "height": 820}).new_page()
+    sign_in(officer, live_server, "officer")
+    officer.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Release requests"
+    ).click()
+    officer.get_by_label("Case reference or kit label").fill(case.reference.lower())
+    officer.get_by_label("Your crime reference").fill("RP/2026/041123")
+    officer.get_by_label("The exam report").check()
+    officer.get_by_label("Swabs").check()
+    officer.get_by_label("Non-intimate photographs").check()
+    officer.get_by_role("button", name="File the request").click()
+    officer.get_by_role("status").filter(has_text="awaiting survivor decision").wait_for()
+    assert officer.locator("#request-status").text_content() == "awaiting survivor decision"
+    request_url = officer.url
+
+    # Her decision: the report (not her own account) and the swabs; no photographs.
+    consent_id = release_to(
+        app,
+        case.id,
+        "RIVERPOL",
+        all_items(app, "police-release/v1", agree=False)
+        | {"report": True, "report-account": False, "swabs": True},
+    )
+
+    sign_in(page, live_server, "counsellor")
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Police requests").click()
+    row = page.locator("tr").filter(has_text=case.reference)
+    row.get_by_role("link").first.click()
+    page.get_by_role("heading", name="Request from Riverside Police").wait_for()
+    releasable = page.locator("#releasable").text_content() or ""
+    assert "Composition" in releasable
+    assert "Specimen" in releasable
+    swabs = page.locator("#releasable li").filter(has_text="Specimen/")
+    assert swabs.count() == 2  # the two swabs, not the clothing
+    page.get_by_role("button", name="Approve this release").click()
+    page.get_by_role("status").filter(has_text="Release approved").wait_for()
+    assert "approved" in (page.locator("#request-status").text_content() or "")
+
+    officer.goto(request_url)
+    assert officer.locator("#request-status").text_content() == "approved"
+
+    withdraw(app, case.id, consent_id, items=("swabs",))
+    officer.reload()
+    assert (officer.locator("#request-status").text_content() or "").startswith(
+        "consent withdrawn on 20"
+    )
+    officer.context.close()

@@ -1,0 +1,211 @@
+"""Release requests (DESIGN.md section 7, promise 2): always accepted, the same
+answer whatever the reference, each force seeing only its own; the clinic matches
+them to its cases and approves only what her consent permits."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from clinic.cli import unit_of_work
+from clinic.exam.services import sign_off
+from clinic.release.models import ReleaseRequest
+from tests.conftest import PASSWORD, World
+from tests.consent.helpers import all_items, release_to, withdraw
+from tests.exam.helpers import call, complete_exam
+from tests.helpers import api, collect_kit, csrf_token, login, open_case
+from tests.release.helpers import file
+
+
+@dataclass
+class ExaminedCase:
+    id: str
+    reference: str
+    kit: Any
+
+
+@pytest.fixture
+def case(app: Flask) -> ExaminedCase:
+    opened = open_case(app)
+    exam_id = complete_exam(app, opened.id)
+    call(app, "examiner", sign_off, exam_id=exam_id)
+    kit = collect_kit(app, "examiner", opened.id, ("swab", "swab", "clothing"))
+    return ExaminedCase(opened.id, opened.reference, kit)
+
+
+def _shape(task: dict[str, Any]) -> dict[str, Any]:
+    """What may differ between two filed requests: ids, times and what was sent."""
+    return {
+        key: value
+        for key, value in task.items()
+        if key not in ("id", "identifier", "authoredOn", "input")
+    }
+
+
+def _statements(engine: sa.Engine) -> tuple[list[str], Any]:
+    seen: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        seen.append(statement.split()[0])
+
+    return seen, record
+
+
+def test_every_request_gets_the_same_answer_and_the_same_work(
+    app: Flask, client: FlaskClient, world: World, case: Any, engine: sa.Engine
+) -> None:
+    release_to(app, case.id, "RIVERPOL", all_items(app, "police-release/v1"))
+    refused = open_case(app)
+    release_to(app, refused.id, "RIVERPOL", all_items(app, "police-release/v1", agree=False))
+    undecided = open_case(app)
+    token = world["officer"].token
+    answers = {}
+    work = {}
+    for name, cited in {
+        "unknown": "SA-0000-0000",
+        "consented": case.reference,
+        "refused": refused.reference,
+        "undecided": undecided.reference,
+        "kit label": case.kit.kit.label,
+    }.items():
+        seen, listener = _statements(engine)
+        sa.event.listen(engine, "before_cursor_execute", listener)
+        try:
+            response = file(client, token, cited)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", listener)
+        assert response.status_code == 201, response.get_data(as_text=True)
+        answers[name] = _shape(response.get_json())
+        work[name] = seen
+    assert len({json.dumps(a, sort_keys=True) for a in answers.values()}) == 1
+    assert answers["unknown"]["businessStatus"]["text"] == "awaiting survivor decision"
+    # The same statements, in the same order, whatever was cited.
+    assert len({tuple(w) for w in work.values()}) == 1, work
+    # Only the clinic knows which matched.
+    with app.app_context(), unit_of_work() as uow:
+        matched = dict(
+            uow.session.execute(
+                sa.select(ReleaseRequest.cited_reference, ReleaseRequest.case_id)
+            ).all()
+        )
+    assert matched["SA-0000-0000"] is None
+    assert matched[case.reference] == matched[case.kit.kit.label] == case.id
+
+
+def test_each_force_sees_only_its_own_requests(
+    app: Flask, client: FlaskClient, world: World, case: Any
+) -> None:
+    filed = file(client, world["officer"].token, case.reference).get_json()
+    other = world["officer.hill"].token
+    theirs = api(client, "GET", f"/fhir/Task/{filed['id']}", other)
+    unknown = api(client, "GET", "/fhir/Task/no-such-request", other)
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.get_json()["issue"][0]["code"] == unknown.get_json()["issue"][0]["code"]
+    assert api(client, "GET", "/fhir/Task", other).get_json().get("entry", []) == []
+    mine = api(client, "GET", "/fhir/Task", world["officer"].token).get_json()
+    assert [e["resource"]["id"] for e in mine["entry"]] == [filed["id"]]
+    assert (
+        api(client, "GET", f"/fhir/Task/{filed['id']}", world["officer"].token).status_code == 200
+    )
+    for staff in ("examiner", "counsellor", "custodian", "admin", "auditor"):
+        assert api(client, "GET", "/fhir/Task", world[staff].token).status_code == 403
+        assert file(client, world[staff].token, case.reference).status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"crime": ""}, "crime_reference"),
+        ({"requested": ()}, "requested"),
+        ({"requested": ("everything",)}, "requested"),
+        ({"cited": ""}, "cited_reference"),
+    ],
+)
+def test_a_bad_request_is_refused_clearly_and_records_nothing(
+    app: Flask, client: FlaskClient, world: World, change: dict[str, Any], where: str
+) -> None:
+    cited = change.pop("cited", "SA-0000-0000")
+    response = file(client, world["officer"].token, cited, **change)
+    assert response.status_code == 422
+    assert where in json.dumps(response.get_json())
+    with app.app_context(), unit_of_work() as uow:
+        assert uow.session.scalar(sa.select(sa.func.count()).select_from(ReleaseRequest)) == 0
+
+
+def _approve(app: Flask, username: str, request_id: str) -> Any:
+    client = app.test_client()
+    login(client, username, PASSWORD)
+    page = f"/releases/incoming/{request_id}"
+    return client.post(
+        f"/releases/incoming/{request_id}/approve", data={"csrf_token": csrf_token(client, page)}
+    )
+
+
+def test_approval_releases_exactly_what_she_consented_to_and_what_was_asked(
+    app: Flask, client: FlaskClient, world: World, case: Any
+) -> None:
+    token = world["officer"].token
+    filed = file(
+        client, token, case.reference, requested=("report", "swabs", "non-intimate-photos")
+    ).get_json()
+    # Without her consent there is nothing to approve.
+    refused = _approve(app, "examiner", filed["id"])
+    assert refused.status_code == 422
+    assert "permits nothing" in refused.get_data(as_text=True)
+    agreed = all_items(app, "police-release/v1", agree=False) | {
+        "report": True,
+        "report-account": False,
+        "swabs": True,
+        "clothing": True,  # permitted, but not asked for
+    }
+    release_to(app, case.id, "RIVERPOL", agreed)
+    # Another site cannot approve it; police cannot approve at all.
+    assert _approve(app, "examiner.south", filed["id"]).status_code == 422
+    assert _approve(app, "officer", filed["id"]).status_code == 404
+    approved = _approve(app, "counsellor", filed["id"])
+    assert approved.status_code == 302
+    with app.app_context(), unit_of_work() as uow:
+        request = uow.session.get(ReleaseRequest, filed["id"])
+        assert request is not None
+        kinds = sorted({ref.split("/")[0] for ref in request.approved or []})
+        assert kinds == [
+            "Composition",
+            "Encounter",
+            "MedicationAdministration",
+            "Observation",
+            "Specimen",
+        ]
+        specimens = [ref for ref in request.approved or [] if ref.startswith("Specimen/")]
+        assert {ref.split("/")[1] for ref in specimens} == {
+            i.id for i in case.kit.items if i.kind == "swab"
+        }
+    task = api(client, "GET", f"/fhir/Task/{filed['id']}", token).get_json()
+    assert task["status"] == "ready"
+    assert "Consent" not in json.dumps(task)
+    assert case.id not in json.dumps(task)
+    # Approving twice is refused.
+    assert _approve(app, "examiner", filed["id"]).status_code == 422
+
+
+def test_withdrawal_stops_an_approved_release_and_the_force_sees_the_date(
+    app: Flask, client: FlaskClient, world: World, case: Any
+) -> None:
+    token = world["officer"].token
+    filed = file(client, token, case.reference, requested=("report", "swabs")).get_json()
+    consent_id = release_to(app, case.id, "RIVERPOL", all_items(app, "police-release/v1"))
+    assert _approve(app, "examiner", filed["id"]).status_code == 302
+    # Narrowing what was not approved changes nothing.
+    narrowed = withdraw(app, case.id, consent_id, items=("identity",))
+    assert api(client, "GET", f"/fhir/Task/{filed['id']}", token).get_json()["status"] == "ready"
+    # Withdrawing the swabs stops the release.
+    withdraw(app, case.id, narrowed, items=("swabs",))
+    task = api(client, "GET", f"/fhir/Task/{filed['id']}", token).get_json()
+    assert task["status"] == "cancelled"
+    assert task["businessStatus"]["text"].startswith("consent withdrawn on 20")
+    assert "swab" not in json.dumps(task["businessStatus"])
