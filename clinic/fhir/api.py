@@ -8,6 +8,7 @@ version-aware updates; search and history paged with opaque cursors.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -209,6 +210,32 @@ def custody(resource_type: str, logical_id: str) -> Response:
     except EvidenceNotFound as missing:
         raise not_found("Specimen", logical_id) from missing
     return fhir_response(parameters)
+
+
+@bp.get("/<resource_type>/<logical_id>/$release")
+@view_rule(self_checked=True, auth="bearer")
+def release(resource_type: str, logical_id: str) -> Response:
+    """Task/{id}/$release: the signed release bundle of an approved request, for an
+    officer of its force; audited, and recorded as delivered."""
+    from clinic.release.bundle import ReleaseUnavailable, release_bundle, release_key_name
+    from clinic.release.services import RequestNotFound
+
+    if resource_type != "Task":
+        raise FhirError.single(404, "not-supported", f"$release is not defined on {resource_type}")
+    try:
+        bundle = release_bundle(
+            current_uow(),
+            current_app.extensions["clinic.profiles"],
+            actor=current_actor(),
+            request_id=logical_id,
+            instance_path=Path(current_app.instance_path),
+            key_name=release_key_name(current_app.config),
+        )
+    except RequestNotFound as missing:
+        raise not_found("Task", logical_id) from missing
+    except ReleaseUnavailable as unavailable:
+        raise FhirError.single(409, "business-rule", unavailable.message) from unavailable
+    return fhir_response(bundle)
 
 
 @bp.put("/<resource_type>/<logical_id>")

@@ -144,7 +144,15 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
                             "(fc-custody-task), each with its custody-log leaf and a "
                             "c2sp.org/tlog-proof, and the newest signed checkpoint."
                         ),
-                    }
+                    },
+                    {
+                        "name": "release",
+                        "definition": f"{CANONICAL_BASE}/OperationDefinition/Task-release",
+                        "documentation": (
+                            "GET Task/{id}/$release: the signed release bundle of an approved "
+                            "request, for officers of its force, while her consent permits it."
+                        ),
+                    },
                 ],
             }
         ],

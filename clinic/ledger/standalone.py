@@ -27,6 +27,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PROOF_HEADER = "c2sp.org/tlog-proof@v1"
 ED25519 = 0x01
@@ -321,6 +322,93 @@ def canonical_entry(event_file_bytes: bytes) -> bytes:
     return rfc8785.dumps(event)
 
 
+# -- release bundles ------------------------------------------------------------------
+
+_SD = "https://forensic-care.org/fhir/StructureDefinition"
+
+
+def _b64url_decode(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _extension(node: dict[str, Any], name: str) -> Any:
+    for extension in node.get("extension", []):
+        if extension.get("url") == f"{_SD}/{name}":
+            return next(v for k, v in extension.items() if k.startswith("value"))
+    return None
+
+
+def verify_release(bundle: dict[str, Any], keys: Sequence[VerifierKey]) -> list[str]:
+    """Check a release bundle offline: the clinic's signature over its canonical
+    form, the SHA-256 of every entry, and every custody event's inclusion in the
+    custody log under the bundle's signed checkpoint. Returns what was checked;
+    raises VerificationError saying what is wrong."""
+    import rfc8785
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    if bundle.get("resourceType") != "Bundle" or not bundle.get("signature"):
+        raise VerificationError("this is not a signed release bundle")
+    unsigned = {key: value for key, value in bundle.items() if key != "signature"}
+    signature = bundle["signature"][0]
+    try:
+        jws = base64.b64decode(signature["data"], validate=True).decode()
+        protected, payload, sig = jws.split(".")
+        header = json.loads(_b64url_decode(protected))
+    except (KeyError, ValueError, binascii.Error) as error:
+        raise VerificationError(f"the signature is not a detached JWS: {error}") from error
+    if payload or header.get("alg") != "EdDSA":
+        raise VerificationError("the signature is not a detached EdDSA JWS")
+    signer = next((key for key in keys if str(key) == header.get("kid")), None)
+    if signer is None:
+        raise VerificationError("the bundle is not signed by a key you trust")
+    signing_input = (
+        f"{protected}.{base64.urlsafe_b64encode(rfc8785.dumps(unsigned)).rstrip(b'=').decode()}"
+    )
+    try:
+        Ed25519PublicKey.from_public_bytes(signer.public_key).verify(
+            _b64url_decode(sig), signing_input.encode()
+        )
+    except InvalidSignature as error:
+        raise VerificationError("the signature does not verify: the bundle was changed") from error
+    checked = [f"signed by {signer.name} ({signer.key_id.hex()})"]
+    proofs = 0
+    for number, entry in enumerate(bundle.get("entry", []), start=1):
+        resource = entry.get("resource")
+        claimed = _extension(entry, "fc-sha256")
+        if claimed != hashlib.sha256(rfc8785.dumps(resource)).hexdigest():
+            raise VerificationError(
+                f"entry {number} ({entry.get('fullUrl')}) does not match its SHA-256"
+            )
+        leaf_text = _extension(entry, "fc-custody-leaf")
+        if leaf_text is None:
+            continue
+        try:
+            leaf = base64.b64decode(leaf_text, validate=True)
+            event = json.loads(leaf)
+        except (binascii.Error, ValueError) as error:
+            raise VerificationError(
+                f"entry {number}: the custody leaf is not well formed"
+            ) from error
+        focus = (resource.get("focus") or {}).get("display")
+        if (
+            event.get("item") != focus
+            or event.get("action") != resource["code"]["coding"][0]["code"]
+        ):
+            raise VerificationError(
+                f"entry {number}: the custody event does not match its log leaf"
+            )
+        proof_text = _extension(entry, "fc-custody-proof")
+        if proof_text is None:
+            continue
+        # Each proof carries the signed checkpoint it was made against.
+        verify_entry(proof_text, leaf, keys)
+        proofs += 1
+    checked.append(f"{len(bundle.get('entry', []))} entries match their SHA-256")
+    checked.append(f"{proofs} custody events proven in the signed custody log")
+    return checked
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="clinic-verify",
@@ -334,12 +422,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--origin", help="the log's origin you expect (e.g. clinic.example/custody)"
     )
-    parser.add_argument("event", type=Path, help="the event, as JSON")
-    parser.add_argument("proof", type=Path, help="its .tlog-proof file")
+    parser.add_argument(
+        "event", type=Path, help="the event, as JSON; or, with --release, the release bundle"
+    )
+    parser.add_argument("proof", type=Path, nargs="?", help="its .tlog-proof file")
+    parser.add_argument(
+        "--release", action="store_true", help="verify a release bundle downloaded from the clinic"
+    )
     args = parser.parse_args(argv)
     try:
         key_text = Path(args.key).read_text() if Path(args.key).exists() else args.key
         keys = [parse_verifier_key(line) for line in key_text.splitlines() if line.strip()]
+        if args.release:
+            try:
+                bundle = json.loads(args.event.read_bytes())
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise VerificationError(f"the bundle is not JSON: {error}") from error
+            for line in verify_release(bundle, keys):
+                print(f"VALID: {line}")
+            return 0
+        if args.proof is None:
+            raise VerificationError("give the event's .tlog-proof file")
         entry = canonical_entry(args.event.read_bytes())
         checkpoint = verify_entry(args.proof.read_text(), entry, keys, args.origin)
     except (VerificationError, OSError) as error:

@@ -40,6 +40,9 @@ class ReleaseRequest(Base):
     approved: Mapped[list[str] | None] = mapped_column(JSONText)
     consents: Mapped[list[str] | None] = mapped_column(JSONText)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Every download: {"bundle": id, "at": instant, "by": username}. What was
+    # delivered stays recorded after a withdrawal (promise 4).
+    delivered: Mapped[list[dict[str, str]] | None] = mapped_column(JSONText)
 
     __table_args__ = (
         sa.CheckConstraint(

@@ -499,6 +499,21 @@ MATRIX: dict[str, list[Call]] = {
         Call("GET", lambda s: f"/releases/{s.river_request}", only({"officer": 200}, 403)),
         Call("GET", lambda s: "/releases/no-such-request", only({"officer": 404}, 403)),
     ],
+    "fhir.release": [
+        # Not approved: the force's own request says why (409); others as unknown.
+        Call(
+            "GET",
+            lambda s: f"/fhir/Task/{s.river_request}/$release",
+            only({"officer": 409}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: "/fhir/Task/no-such-request/$release",
+            only({"officer": 404}, 403),
+            api=True,
+        ),
+    ],
     "release.incoming": [Call("GET", lambda s: "/releases/incoming", CARE_TEAM)],
     "release.incoming_request": [
         Call("GET", lambda s: f"/releases/incoming/{s.river_request}", CARE_TEAM),

@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("approved", sa.Text(), nullable=True),
         sa.Column("consents", sa.Text(), nullable=True),
         sa.Column("withdrawn_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("delivered", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "status IN ('awaiting-decision', 'approved', 'consent-withdrawn')",
             name=op.f("ck_release_requests_release_status_known"),

@@ -1,0 +1,285 @@
+"""The release bundle a force downloads (DESIGN.md section 7, promise 3).
+
+Exactly the approved records, each still permitted by her Consents at the moment
+of download (a withdrawal or an end date stops it): their narrative left out, no
+contained resources, and every reference to a record that is not released
+replaced (her Patient by the case reference, anything else by "withheld"), with
+a count of what was withheld. Each released item's custody events come with
+their log leaves and inclusion proofs, and the signed checkpoint. Every entry
+carries the SHA-256 of its RFC 8785 canonical form; the whole bundle is signed
+by the clinic's release key: a detached JWS (EdDSA) over the canonical form of
+the bundle without its signature, in `Bundle.signature`.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import hashlib
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import rfc8785
+import sqlalchemy as sa
+
+from clinic.access import Action, Actor, decide, require
+from clinic.access.policy import RELEASE
+from clinic.accounts.models import Organization
+from clinic.audit.services import AuditRecord, EventKind
+from clinic.cases.models import Case
+from clinic.cases.services import CASE_REFERENCE_SYSTEM
+from clinic.consent.book import consent_book
+from clinic.core.clock import isoformat, utcnow
+from clinic.core.unit_of_work import UnitOfWork
+from clinic.evidence.models import CustodyEvent
+from clinic.evidence.services import CUSTODY_LOG, custody_leaf, custody_task
+from clinic.fhir.canonical import NAMING_SYSTEM, STRUCTURE_DEFINITION
+from clinic.fhir.profiles import ProfileRegistry
+from clinic.fhir.services import fulfil
+from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.ledger.services import (
+    LedgerError,
+    active_signer,
+    export_proof,
+    latest_checkpoint,
+    log_origin,
+)
+from clinic.release.models import ReleaseRequest, RequestStatus
+from clinic.release.services import (
+    ReleaseRefused,
+    RequestNotFound,
+    force_actor,
+    request_facts,
+)
+
+SHA256_URL = f"{STRUCTURE_DEFINITION}/fc-sha256"
+WITHHELD_URL = f"{STRUCTURE_DEFINITION}/fc-release-withheld"
+CHECKPOINT_URL = f"{STRUCTURE_DEFINITION}/fc-custody-checkpoint"
+LEAF_URL = f"{STRUCTURE_DEFINITION}/fc-custody-leaf"
+PROOF_URL = f"{STRUCTURE_DEFINITION}/fc-custody-proof"
+REQUEST_URL = f"{STRUCTURE_DEFINITION}/fc-release-of"
+BUNDLE_IDENTIFIER = f"{NAMING_SYSTEM}/release-bundle"
+# ASTM E1762 signature type: source signature.
+SIGNATURE_TYPE = {"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.14"}
+
+
+class ReleaseUnavailable(ReleaseRefused):
+    """The request is the officer's own, but nothing can be downloaded (now)."""
+
+
+def release_key_name(config: Any) -> str:
+    """The release key's name: `clinic keys generate --log release` creates it."""
+    return log_origin(config, "release")
+
+
+def canonical(resource: Any) -> bytes:
+    return bytes(rfc8785.dumps(resource))
+
+
+def sha256_hex(resource: Any) -> str:
+    return hashlib.sha256(canonical(resource)).hexdigest()
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _withhold(content: dict[str, Any], released: set[str], case: Case) -> int:
+    """Replace every reference to a record that is not released; how many."""
+    count = 0
+
+    def walk(node: Any) -> Any:
+        nonlocal count
+        if isinstance(node, dict):
+            reference = node.get("reference")
+            if isinstance(reference, str) and "/" in reference and not reference.startswith("#"):
+                target = "/".join(reference.split("/")[:2])
+                if target not in released:
+                    count += 1
+                    if target.startswith("Patient/"):
+                        return {
+                            "identifier": {
+                                "system": CASE_REFERENCE_SYSTEM,
+                                "value": case.reference,
+                            },
+                            "display": "her case reference: her identity is not released",
+                        }
+                    return {"display": "withheld: not released"}
+            return {key: walk(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [walk(item) for item in node]
+        return node
+
+    rewritten = walk(content)
+    content.clear()
+    content.update(rewritten)
+    return count
+
+
+def release_bundle(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    request_id: str,
+    instance_path: Path,
+    key_name: str,
+    channel: str = "fhir",
+) -> dict[str, Any]:
+    """The signed bundle of an approved request, for an officer of its force."""
+    require(actor, Action.READ, "ReleaseRequest")
+    request = uow.session.scalar(
+        sa.select(ReleaseRequest).where(ReleaseRequest.id == request_id).with_for_update()
+    )
+    if (
+        request is None
+        or not decide(actor, Action.READ, "ReleaseRequest", request_facts(request)).permitted
+    ):
+        raise RequestNotFound("There is no such request.")
+    if request.status != RequestStatus.APPROVED or request.case_id is None:
+        raise ReleaseUnavailable(
+            "No release can be downloaded for this request: "
+            + (
+                f"consent withdrawn on {request.withdrawn_at.date().isoformat()}"
+                if request.withdrawn_at
+                else "awaiting survivor decision"
+            )
+            + "."
+        )
+    case = uow.session.get(Case, request.case_id)
+    force = uow.session.get(Organization, request.force_id)
+    assert case is not None
+    assert force is not None
+    recipient = force_actor(force)
+    consents = consent_book(uow)
+    store = ResourceStore(uow.session, registry)
+    now = utcnow()
+    versions: list[tuple[StoredVersion, Any]] = []
+    for reference in request.approved or []:
+        kind, logical_id, _, version_id = reference.split("/")
+        version = store.version(kind, logical_id, int(version_id))
+        assert version is not None
+        decision = decide(
+            recipient,
+            Action.EXPORT,
+            kind,
+            version.facts(),
+            operation=RELEASE,
+            consents=consents,
+            at=now,
+        )
+        if not decision.permitted:
+            # Her permission ended (a date) or changed: nothing more is delivered.
+            raise ReleaseUnavailable(
+                "No release can be downloaded for this request: the survivor's permission "
+                "no longer covers it."
+            )
+        versions.append((version, decision))
+    released = {v.reference for v, _ in versions}
+    entries: list[dict[str, Any]] = []
+    withheld = 0
+    for version, decision in versions:
+        content = copy.deepcopy(fulfil(decision, version).content)
+        content.pop("contained", None)
+        altered = _withhold(content, released, case)
+        if altered:
+            content["meta"].pop("profile", None)  # no longer the profiled record
+        withheld += altered
+        entries.append(_entry(content, f"{version.resource_type}/{version.logical_id}"))
+    entries.extend(_custody_entries(uow, [v for v, _ in versions if v.resource_type == "Specimen"]))
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {
+            "security": [
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "SDV"},
+                {"system": "http://terminology.hl7.org/CodeSystem/v3-Confidentiality", "code": "R"},
+            ]
+        },
+        "identifier": {"system": BUNDLE_IDENTIFIER, "value": request.id},
+        "type": "collection",
+        "timestamp": isoformat(now),
+        "extension": [
+            {"url": REQUEST_URL, "valueReference": {"reference": f"Task/{request.id}"}},
+            {"url": WITHHELD_URL, "valueInteger": withheld},
+        ],
+        "entry": entries,
+    }
+    checkpoint = latest_checkpoint(uow.session, CUSTODY_LOG)
+    if checkpoint is not None:
+        bundle["extension"].append({"url": CHECKPOINT_URL, "valueString": checkpoint.note})
+    bundle["signature"] = [_sign(uow, instance_path, key_name, bundle, case, now)]
+    delivered = list(request.delivered or [])
+    delivered.append({"bundle": bundle["id"], "at": isoformat(now), "by": actor.username})
+    request.delivered = delivered
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.EXPORT,
+            channel=channel,
+            actor=actor,
+            entities=(f"Task/{request.id}", *(v.versioned_reference for v, _ in versions)),
+            reasons=("release downloaded", *(request.consents or [])),
+        )
+    )
+    return bundle
+
+
+def _entry(resource: dict[str, Any], full_url: str, **extensions: str) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "fullUrl": full_url,
+        "extension": [{"url": SHA256_URL, "valueString": sha256_hex(resource)}],
+        "resource": resource,
+    }
+    for url, value in extensions.items():
+        entry["extension"].append({"url": url, "valueString": value})
+    return entry
+
+
+def _custody_entries(uow: UnitOfWork, specimens: list[StoredVersion]) -> list[dict[str, Any]]:
+    entries = []
+    for specimen in specimens:
+        events = uow.session.scalars(
+            sa.select(CustodyEvent)
+            .where(CustodyEvent.item_id == specimen.logical_id)
+            .order_by(CustodyEvent.log_index)
+        )
+        for event in events:
+            extensions = {LEAF_URL: base64.b64encode(custody_leaf(event)).decode()}
+            with contextlib.suppress(LedgerError):  # newer than the latest checkpoint
+                extensions[PROOF_URL] = export_proof(
+                    uow.session, CUSTODY_LOG, event.log_index
+                ).text()
+            task = custody_task(event)
+            entries.append(_entry(task, f"Task/{task['id']}", **extensions))
+    return entries
+
+
+def _sign(
+    uow: UnitOfWork,
+    instance_path: Path,
+    key_name: str,
+    bundle: dict[str, Any],
+    case: Case,
+    now: Any,
+) -> dict[str, Any]:
+    try:
+        signer = active_signer(uow.session, instance_path, key_name)
+    except LedgerError as error:
+        raise ReleaseUnavailable(
+            "The clinic has no release signing key yet; ask its administrator to run "
+            "`clinic keys generate --log release`."
+        ) from error
+    header = {"alg": "EdDSA", "kid": str(signer.verifier)}
+    protected = _b64url(json.dumps(header, separators=(",", ":")).encode())
+    signing_input = f"{protected}.{_b64url(canonical(bundle))}".encode()
+    jws = f"{protected}..{_b64url(signer.private_key.sign(signing_input))}"
+    return {
+        "type": [SIGNATURE_TYPE],
+        "when": isoformat(now),
+        "who": {"reference": f"Organization/{case.site_id}"},
+        "sigFormat": "application/jose",
+        "data": base64.b64encode(jws.encode()).decode(),
+    }

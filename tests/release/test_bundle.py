@@ -1,0 +1,238 @@
+"""The release bundle (promise 3) and its offline verification: exactly the
+approved, still-permitted records, nothing that leads to anything else, signed;
+any tampering detected. Tried as a force would."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from clinic.cli import unit_of_work
+from clinic.exam.services import sign_off
+from clinic.ledger.services import create_checkpoint, generate_key, log_origin, verifier_keys
+from clinic.ledger.standalone import VerificationError, main, verify_release
+from clinic.release.bundle import release_key_name
+from tests.conftest import PASSWORD, World
+from tests.consent.helpers import all_items, release_to, withdraw
+from tests.exam.helpers import call, complete_exam
+from tests.helpers import api, collect_kit, csrf_token, login, open_case
+from tests.release.helpers import file
+
+
+@dataclass
+class Release:
+    case_id: str
+    reference: str
+    request_id: str
+    consent_id: str
+    swabs: set[str]
+    kit: Any
+
+
+def _keys(app: Flask) -> list[Any]:
+    with app.app_context(), unit_of_work() as uow:
+        return verifier_keys(uow.session)
+
+
+def _approve(app: Flask, request_id: str) -> None:
+    client = app.test_client()
+    login(client, "examiner", PASSWORD)
+    page = f"/releases/incoming/{request_id}"
+    response = client.post(
+        f"/releases/incoming/{request_id}/approve", data={"csrf_token": csrf_token(client, page)}
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+@pytest.fixture
+def release(app: Flask, client: FlaskClient, world: World) -> Release:
+    case = open_case(app)
+    call(app, "examiner", sign_off, exam_id=complete_exam(app, case.id))
+    kit = collect_kit(app, "examiner", case.id, ("swab", "swab", "clothing"))
+    with app.app_context(), unit_of_work() as uow:
+        generate_key(uow.session, Path(app.instance_path), release_key_name(app.config))
+        origin = log_origin(app.config, "custody")
+        signer = generate_key(uow.session, Path(app.instance_path), origin)
+        create_checkpoint(uow.session, "custody", origin, signer)
+    filed = file(
+        client, world["officer"].token, case.reference, requested=("report", "swabs", "identity")
+    ).get_json()
+    consent_id = release_to(
+        app,
+        case.id,
+        "RIVERPOL",
+        all_items(app, "police-release/v1", agree=False)
+        | {"report": True, "report-account": False, "swabs": True},
+    )
+    _approve(app, filed["id"])
+    swabs = {item.id for item in kit.items if item.kind == "swab"}
+    return Release(case.id, case.reference, filed["id"], consent_id, swabs, kit)
+
+
+def _download(client: FlaskClient, token: str, release: Release) -> Any:
+    return api(client, "GET", f"/fhir/Task/{release.request_id}/$release", token)
+
+
+def test_the_bundle_holds_exactly_what_she_permits_and_nothing_that_leads_further(
+    app: Flask, client: FlaskClient, world: World, release: Release
+) -> None:
+    response = _download(client, world["officer"].token, release)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    bundle = response.get_json()
+    resources = [e["resource"] for e in bundle["entry"]]
+    kinds = {r["resourceType"] for r in resources}
+    assert "Patient" not in kinds  # identity declined, though asked for
+    specimens = {r["id"] for r in resources if r["resourceType"] == "Specimen"}
+    assert specimens == release.swabs  # not the clothing, not the kit
+    text = json.dumps(bundle)
+    for resource in resources:
+        assert "text" not in resource
+        assert "contained" not in resource
+    # Her account is withheld, and nothing points at anything not released.
+    released = {f"{r['resourceType']}/{r['id']}" for r in resources}
+    assert "held me down" not in text
+    for reference in _references(bundle["entry"]):
+        assert "/".join(reference.split("/")[:2]) in released, reference
+    withheld = next(e for e in bundle["extension"] if e["url"].endswith("fc-release-withheld"))
+    assert withheld["valueInteger"] > 0
+    assert release.reference in text  # her case reference stands in for her identity
+    # Custody events of each released swab, with proofs; none of the clothing.
+    tasks = [r for r in resources if r["resourceType"] == "Task"]
+    assert {t["focus"]["reference"].split("/")[1] for t in tasks} == release.swabs
+    assert all(
+        any(x["url"].endswith("fc-custody-proof") for x in e["extension"])
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] == "Task"
+    )
+    # And it verifies offline.
+    checked = verify_release(bundle, _keys(app))
+    assert "entries match their SHA-256" in checked[1]
+    assert checked[2].startswith(f"{len(tasks)} custody events proven")
+
+
+def _references(node: Any) -> list[str]:
+    found = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(_references(value))
+    elif isinstance(node, list):
+        for item in node:
+            found.extend(_references(item))
+    return found
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        "a resource",
+        "a hash",
+        "a proof",
+        "the signature",
+        "a custody leaf",
+        "an entry removed",
+    ],
+)
+def test_tampering_is_detected_offline(
+    app: Flask, client: FlaskClient, world: World, release: Release, tamper: str, tmp_path: Path
+) -> None:
+    bundle = _download(client, world["officer"].token, release).get_json()
+    keys = _keys(app)
+    changed = copy.deepcopy(bundle)
+    entry = next(e for e in changed["entry"] if e["resource"]["resourceType"] == "Task")
+    if tamper == "a resource":
+        changed["entry"][0]["resource"]["status"] = "preliminary"
+    elif tamper == "a hash":
+        changed["entry"][0]["extension"][0]["valueString"] = "0" * 64
+    elif tamper == "a proof":
+        proof = next(x for x in entry["extension"] if x["url"].endswith("fc-custody-proof"))
+        lines = proof["valueString"].split("\n")
+        lines[2] = base64.b64encode(b"\x00" * 32).decode()
+        proof["valueString"] = "\n".join(lines)
+    elif tamper == "the signature":
+        jws = base64.b64decode(changed["signature"][0]["data"]).decode()
+        head, _, sig = jws.split(".")
+        sig = ("A" if sig[0] != "A" else "B") + sig[1:]
+        changed["signature"][0]["data"] = base64.b64encode(f"{head}..{sig}".encode()).decode()
+    elif tamper == "a custody leaf":
+        leaf = next(x for x in entry["extension"] if x["url"].endswith("fc-custody-leaf"))
+        event = json.loads(base64.b64decode(leaf["valueString"]))
+        event["action"] = "destroyed"
+        leaf["valueString"] = base64.b64encode(json.dumps(event).encode()).decode()
+    else:
+        changed["entry"].pop()
+    with pytest.raises(VerificationError):
+        verify_release(changed, keys)
+    # The command line says so too, and accepts the untouched bundle.
+    key_file = tmp_path / "keys.txt"
+    key_file.write_text("\n".join(str(k) for k in keys))
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(bundle))
+    bad.write_text(json.dumps(changed))
+    assert main(["--key", str(key_file), "--release", str(good)]) == 0
+    assert main(["--key", str(key_file), "--release", str(bad)]) == 1
+
+
+def test_only_the_force_may_download_and_every_download_is_recorded(
+    app: Flask, client: FlaskClient, world: World, release: Release
+) -> None:
+    other = _download(client, world["officer.hill"].token, release)
+    unknown = api(client, "GET", "/fhir/Task/no-such-request/$release", world["officer.hill"].token)
+    assert other.status_code == unknown.status_code == 404
+    assert other.get_json()["issue"][0]["code"] == unknown.get_json()["issue"][0]["code"]
+    for staff in ("examiner", "counsellor", "custodian", "admin", "auditor"):
+        assert _download(client, world[staff].token, release).status_code == 403
+    assert _download(client, world["officer"].token, release).status_code == 200
+    assert _download(client, world["officer"].token, release).status_code == 200
+    from clinic.release.models import ReleaseRequest
+
+    with app.app_context(), unit_of_work() as uow:
+        request = uow.session.get(ReleaseRequest, release.request_id)
+        assert request is not None
+        assert [d["by"] for d in request.delivered or []] == ["officer", "officer"]
+    audit = api(
+        client, "GET", "/fhir/AuditEvent?subtype=export&altid=officer", world["auditor"].token
+    )
+    assert len(audit.get_json()["entry"]) == 2
+
+
+def test_withdrawal_stops_further_downloads_and_the_delivered_ones_stay_recorded(
+    app: Flask, client: FlaskClient, world: World, release: Release
+) -> None:
+    token = world["officer"].token
+    assert _download(client, token, release).status_code == 200
+    withdraw(app, release.case_id, release.consent_id)
+    refused = _download(client, token, release)
+    assert refused.status_code == 409
+    assert "consent withdrawn on" in refused.get_data(as_text=True)
+    assert "swab" not in refused.get_data(as_text=True).lower()
+    from clinic.release.models import ReleaseRequest
+
+    with app.app_context(), unit_of_work() as uow:
+        request = uow.session.get(ReleaseRequest, release.request_id)
+        assert request is not None
+        assert len(request.delivered or []) == 1
+
+
+def test_after_her_end_date_nothing_more_is_delivered(
+    app: Flask, client: FlaskClient, world: World, release: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clinic.core import clock
+    from clinic.release import bundle
+
+    later = clock.utcnow() + timedelta(days=31)
+    monkeypatch.setattr(bundle, "utcnow", lambda: later)
+    refused = _download(client, world["officer"].token, release)
+    assert refused.status_code == 409
+    assert "no longer covers" in refused.get_data(as_text=True)
