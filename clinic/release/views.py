@@ -4,6 +4,7 @@ Views translate forms into service calls and nothing more."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
@@ -61,6 +62,66 @@ def request(request_id: str) -> Any:
     except services.RequestNotFound:
         abort(404)
     return render_template("release/request.html", request=found, statuses=_STATUS)
+
+
+def _bundle(request_id: str) -> dict[str, Any]:
+    from pathlib import Path
+
+    from clinic.release.bundle import release_bundle, release_key_name
+
+    return release_bundle(
+        current_uow(),
+        current_app.extensions["clinic.profiles"],
+        actor=current_actor(),
+        request_id=request_id,
+        instance_path=Path(current_app.instance_path),
+        key_name=release_key_name(current_app.config),
+        channel="web",
+    )
+
+
+def _unavailable(request_id: str, message: str) -> Any:
+    found = services.read_request(current_uow(), actor=current_actor(), request_id=request_id)
+    return render_template(
+        "release/request.html", request=found, statuses=_STATUS, unavailable=message
+    ), 409
+
+
+@bp.get("/<request_id>/bundle.json")
+@view_rule(Action.READ, "ReleaseRequest")
+def bundle(request_id: str) -> Any:
+    """The signed release bundle, as a file; every download is audited and recorded."""
+    from flask import Response
+
+    from clinic.release.bundle import ReleaseUnavailable
+
+    try:
+        signed = _bundle(request_id)
+    except services.RequestNotFound:
+        abort(404)
+    except ReleaseUnavailable as unavailable:
+        return _unavailable(request_id, unavailable.message)
+    return Response(
+        json.dumps(signed, ensure_ascii=False, indent=1),
+        mimetype="application/fhir+json",
+        headers={"Content-Disposition": f'attachment; filename="release-{request_id}.json"'},
+    )
+
+
+@bp.get("/<request_id>/report")
+@view_rule(Action.READ, "ReleaseRequest")
+def report(request_id: str) -> Any:
+    """The human-readable release report of a download, to print with the bundle."""
+    from clinic.release.bundle import ReleaseUnavailable
+
+    try:
+        signed = _bundle(request_id)
+        found = services.read_request(current_uow(), actor=current_actor(), request_id=request_id)
+    except services.RequestNotFound:
+        abort(404)
+    except ReleaseUnavailable as unavailable:
+        return _unavailable(request_id, unavailable.message)
+    return render_template("release/report.html", bundle=signed, request=found)
 
 
 _STATUS = {

@@ -514,6 +514,16 @@ MATRIX: dict[str, list[Call]] = {
             api=True,
         ),
     ],
+    "release.bundle": [
+        Call(
+            "GET", lambda s: f"/releases/{s.river_request}/bundle.json", only({"officer": 409}, 403)
+        ),
+        Call("GET", lambda s: "/releases/no-such/bundle.json", only({"officer": 404}, 403)),
+    ],
+    "release.report": [
+        Call("GET", lambda s: f"/releases/{s.river_request}/report", only({"officer": 409}, 403)),
+        Call("GET", lambda s: "/releases/no-such/report", only({"officer": 404}, 403)),
+    ],
     "release.incoming": [Call("GET", lambda s: "/releases/incoming", CARE_TEAM)],
     "release.incoming_request": [
         Call("GET", lambda s: f"/releases/incoming/{s.river_request}", CARE_TEAM),

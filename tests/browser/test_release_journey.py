@@ -6,13 +6,21 @@ the withdrawal and its date. In Chromium."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from flask import Flask
 
+from clinic.cli import unit_of_work
 from clinic.exam.services import sign_off
+from clinic.ledger.services import create_checkpoint, generate_key, log_origin, verifier_keys
+from clinic.ledger.standalone import verify_release
+from clinic.release.bundle import release_key_name
 from tests.browser.test_evidence_journey import sign_in
 from tests.conftest import World
 from tests.consent.helpers import all_items, release_to, withdraw
+from tests.evidence.test_retention import seal_kit
 from tests.exam.helpers import call, complete_exam
 from tests.helpers import collect_kit, open_case
 
@@ -24,7 +32,17 @@ def test_a_request_is_filed_approved_as_she_consented_and_stopped_when_she_withd
 ) -> None:  # type: ignore[no-untyped-def]
     case = open_case(app)
     call(app, "examiner", sign_off, exam_id=complete_exam(app, case.id))
-    collect_kit(app, "examiner", case.id, ("swab", "swab", "clothing"))
+    kit = collect_kit(app, "examiner", case.id, ("swab", "swab", "clothing"))
+    seal_kit(app, kit)
+    with app.app_context(), unit_of_work() as uow:
+        generate_key(uow.session, Path(app.instance_path), release_key_name(app.config))
+        origin = log_origin(app.config, "custody")
+        create_checkpoint(
+            uow.session,
+            "custody",
+            origin,
+            generate_key(uow.session, Path(app.instance_path), origin),
+        )
 
     officer = browser.new_context(viewport={"width": 1180, "height": 820}).new_page()
     sign_in(officer, live_server, "officer")
@@ -67,9 +85,26 @@ def test_a_request_is_filed_approved_as_she_consented_and_stopped_when_she_withd
     officer.goto(request_url)
     assert officer.locator("#request-status").text_content() == "approved"
 
+    # The officer downloads the signed bundle and checks it offline.
+    with officer.expect_download() as downloaded:
+        officer.get_by_role("link", name="Download the release").click()
+    bundle = json.loads(Path(downloaded.value.path()).read_text())
+    with app.app_context(), unit_of_work() as uow:
+        keys = verifier_keys(uow.session)
+    checked = verify_release(bundle, keys)
+    assert checked[2].startswith("4 custody events proven")  # collected and sealed, two swabs
+    assert "Patient" not in {e["resource"]["resourceType"] for e in bundle["entry"]}
+    officer.get_by_role("link", name="Release report").click()
+    officer.get_by_role("heading", name="Release report").wait_for()
+    assert bundle["entry"][0]["extension"][0]["valueString"] in officer.content()
+    officer.go_back()
+
     withdraw(app, case.id, consent_id, items=("swabs",))
     officer.reload()
     assert (officer.locator("#request-status").text_content() or "").startswith(
         "consent withdrawn on 20"
     )
+    assert officer.get_by_role("link", name="Download the release").count() == 0
+    officer.goto(request_url + "/bundle.json")
+    officer.get_by_role("alert").filter(has_text="consent withdrawn on").wait_for()
     officer.context.close()
