@@ -431,12 +431,14 @@ def _transfer(
         raise CustodyRefused("Choose the receiving organisation.", "receiver_organization_id")
     if organization.kind == OrganizationKind.POLICE.value:
         # Default deny to police (promise 1): physical evidence goes to a force only
-        # under a release the survivor consented to, which the release work adds.
-        raise CustodyRefused(
-            "Evidence goes to a police force only under a release the survivor has consented to.",
-            "receiver_organization_id",
-        )
-    if organization.kind != OrganizationKind.LAB.value:
+        # as part of a release the survivor consented to and the clinic approved.
+        from clinic.release.services import HandoverRefused, record_handover
+
+        try:
+            record_handover(uow, actor=actor, item=item, force=organization, officer=receiver)
+        except HandoverRefused as refused:
+            raise CustodyRefused(refused.message, refused.field) from refused
+    elif organization.kind != OrganizationKind.LAB.value:
         raise CustodyRefused(
             "Evidence can be transferred to a forensic laboratory.", "receiver_organization_id"
         )

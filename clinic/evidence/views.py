@@ -226,13 +226,23 @@ def _item_page(
 
 
 def _lab_receivers() -> list[tuple[str, str]]:
-    """Active laboratories evidence may be transferred to, for the transfer form."""
-    labs = current_uow().session.scalars(
+    """Who evidence may be transferred to, for the transfer form: active laboratories,
+    and police forces (only items in a release approved for that force go)."""
+    receivers = current_uow().session.scalars(
         sa.select(Organization)
-        .where(Organization.kind == OrganizationKind.LAB.value, Organization.is_active.is_(True))
-        .order_by(Organization.name)
+        .where(
+            Organization.kind.in_([OrganizationKind.LAB.value, OrganizationKind.POLICE.value]),
+            Organization.is_active.is_(True),
+        )
+        .order_by(Organization.kind, Organization.name)
     )
-    return [(org.id, org.name) for org in labs]
+    return [
+        (
+            org.id,
+            org.name if org.kind == OrganizationKind.LAB else f"{org.name} (released items only)",
+        )
+        for org in receivers
+    ]
 
 
 def _locations() -> list[tuple[str, str]]:

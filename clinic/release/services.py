@@ -402,3 +402,70 @@ def stop_withdrawn_releases(
                 reasons=("release stopped: her consent was withdrawn or narrowed",),
             )
         )
+
+
+# -- physical evidence ------------------------------------------------------------------
+
+
+def _check_officer(uow: UnitOfWork, force: Organization, officer: str) -> None:
+    from clinic.accounts.models import User
+
+    named = officer.strip().casefold()
+    officers = uow.session.scalars(
+        sa.select(User).where(User.organization_id == force.id, User.is_active.is_(True))
+    )
+    if not any(named in (u.username.casefold(), u.display_name.casefold()) for u in officers):
+        raise HandoverRefused(
+            f"Name an officer of {force.name}, as their account shows them.", "receiver_name"
+        )
+
+
+class HandoverRefused(ReleaseRefused):
+    """A handover to police that her consent or the approved release does not cover."""
+
+
+def record_handover(
+    uow: UnitOfWork, *, actor: Actor, item: EvidenceItem, force: Organization, officer: str
+) -> ReleaseRequest:
+    """Check that an evidence item may be handed to a named officer of a force: it
+    is in a release approved for that force, still permitted by her Consents now,
+    and the officer belongs to that force. Records the delivery on the request."""
+    consents = consent_book(uow)
+    recipient = force_actor(force)
+    store = ResourceStore(uow.session, None)  # type: ignore[arg-type]  # reads only
+    for request in uow.session.scalars(
+        sa.select(ReleaseRequest).where(
+            ReleaseRequest.force_id == force.id,
+            ReleaseRequest.status == RequestStatus.APPROVED.value,
+        )
+    ):
+        for reference in request.approved or []:
+            if not reference.startswith(f"Specimen/{item.id}/"):
+                continue
+            version = store.version("Specimen", item.id, int(reference.rsplit("/", 1)[1]))
+            assert version is not None
+            if decide(
+                recipient,
+                Action.EXPORT,
+                "Specimen",
+                version.facts(),
+                operation=RELEASE,
+                consents=consents,
+            ).permitted:
+                _check_officer(uow, force, officer)
+                delivered = list(request.delivered or [])
+                delivered.append(
+                    {
+                        "handover": item.label,
+                        "at": utcnow().isoformat(),
+                        "by": actor.username,
+                        "to": officer.strip(),
+                    }
+                )
+                request.delivered = delivered
+                return request
+    raise HandoverRefused(
+        f"This item is not in a release the survivor permits to {force.name} and the clinic "
+        "has approved.",
+        "receiver_organization_id",
+    )

@@ -236,3 +236,46 @@ def test_after_her_end_date_nothing_more_is_delivered(
     refused = _download(client, world["officer"].token, release)
     assert refused.status_code == 409
     assert "no longer covers" in refused.get_data(as_text=True)
+
+
+def test_released_evidence_is_handed_only_to_a_named_officer_of_that_force(
+    app: Flask, world: World, release: Release
+) -> None:
+    from clinic.evidence.models import CustodyState
+    from clinic.evidence.services import CustodyRefused
+    from clinic.release.models import ReleaseRequest
+    from tests.evidence.test_custody import act, bring_to, valid_details
+
+    first, second = sorted(release.swabs)
+    clothing = next(i.id for i in release.kit.items if i.kind == "clothing")
+    for item_id in (first, second, clothing):
+        bring_to(app, world, item_id, CustodyState.STORED)
+
+    def hand(item_id: str, force: str, officer: str) -> Any:
+        details = valid_details(app, world, item_id, "transferred") | {
+            "receiver_organization_id": world.organizations[force],
+            "receiver_name": officer,
+        }
+        return act(app, "custodian", item_id, "transferred", **details)
+
+    refusals = [
+        (clothing, "RIVERPOL", "Officer", "receiver_organization_id"),  # not released
+        (first, "HILLPOL", "Officer.Hill", "receiver_organization_id"),  # another force
+        (first, "RIVERPOL", "Officer.Hill", "receiver_name"),  # not their officer
+        (first, "RIVERPOL", "Dr Ana Lee", "receiver_name"),
+    ]
+    for item_id, force, officer, field in refusals:
+        with pytest.raises(CustodyRefused) as refused:
+            hand(item_id, force, officer)
+        assert refused.value.field == field, (item_id, force, officer)
+    event = hand(first, "RIVERPOL", "Officer")
+    assert event.receiver_name == "Officer"
+    assert event.receiver_signature  # the officer signed
+    with app.app_context(), unit_of_work() as uow:
+        request = uow.session.get(ReleaseRequest, release.request_id)
+        assert request is not None
+        assert [d.get("to") for d in request.delivered or [] if "handover" in d] == ["Officer"]
+    # She withdraws: what was handed over stays recorded; nothing more goes.
+    withdraw(app, release.case_id, release.consent_id, items=("swabs",))
+    with pytest.raises(CustodyRefused):
+        hand(second, "RIVERPOL", "Officer")
