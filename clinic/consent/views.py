@@ -49,10 +49,13 @@ def dashboard(case_id: str) -> Any:
         )
     except services.ConsentNotFound:
         abort(404)
+    from clinic.release.services import releases_of_case
+
     return render_template(
         "consent/dashboard.html",
         case=case,
         states=states,
+        releases=releases_of_case(current_uow(), actor=current_actor(), case_id=case.id),
         languages=LANGUAGES,
         methods=WITHDRAWAL_METHODS,
     )

@@ -469,3 +469,25 @@ def record_handover(
         "has approved.",
         "receiver_organization_id",
     )
+
+
+def releases_of_case(uow: UnitOfWork, *, actor: Actor, case_id: str) -> list[Incoming]:
+    """The requests that cite a case, for its care team: what was asked, approved
+    and delivered, to whom and when (so she can be shown)."""
+    if not decide(actor, Action.SEARCH, "IncomingRequest").permitted:
+        return []
+    try:
+        case = _load_case(uow, actor, case_id, Action.READ)
+    except CaseNotFound:
+        return []
+    found = []
+    for request in uow.session.scalars(
+        sa.select(ReleaseRequest)
+        .where(ReleaseRequest.case_id == case.id)
+        .order_by(ReleaseRequest.filed_at.desc())
+    ):
+        if decide(actor, Action.READ, "IncomingRequest", incoming_facts(request)).permitted:
+            force = uow.session.get(Organization, request.force_id)
+            assert force is not None
+            found.append(Incoming(request, force, case))
+    return found

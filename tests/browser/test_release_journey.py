@@ -1,25 +1,29 @@
 """An officer files a release request in the browser; it says "awaiting survivor
-decision". The survivor's release consent is recorded (the report and swabs, not
-photos); a counsellor finds the request matched to her case and approves exactly
-what she permits; the officer sees it approved. She withdraws; the officer sees
-the withdrawal and its date. In Chromium."""
+decision". With her, a counsellor records her release consent (the report and two
+swabs, not photos), finds the request matched to her case and approves exactly
+what she permits; the officer downloads the signed bundle, verifies it offline
+and prints the release report. She withdraws; the officer sees the withdrawal and
+its date, and a further download is refused. In Chromium."""
 
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
 from clinic.cli import unit_of_work
+from clinic.core.clock import utcnow
 from clinic.exam.services import sign_off
 from clinic.ledger.services import create_checkpoint, generate_key, log_origin, verifier_keys
 from clinic.ledger.standalone import verify_release
 from clinic.release.bundle import release_key_name
+from tests.browser.test_consent_journey import draw_signature
 from tests.browser.test_evidence_journey import sign_in
 from tests.conftest import World
-from tests.consent.helpers import all_items, release_to, withdraw
+from tests.consent.helpers import withdraw
 from tests.evidence.test_retention import seal_kit
 from tests.exam.helpers import call, complete_exam
 from tests.helpers import collect_kit, open_case
@@ -59,16 +63,32 @@ def test_a_request_is_filed_approved_as_she_consented_and_stopped_when_she_withd
     assert officer.locator("#request-status").text_content() == "awaiting survivor decision"
     request_url = officer.url
 
-    # Her decision: the report (not her own account) and the swabs; no photographs.
-    consent_id = release_to(
-        app,
-        case.id,
-        "RIVERPOL",
-        all_items(app, "police-release/v1", agree=False)
-        | {"report": True, "report-account": False, "swabs": True},
-    )
-
+    # With her, a counsellor records her decision: the report (not her own
+    # account) and the swabs; no photographs, no identity.
     sign_in(page, live_server, "counsellor")
+    page.goto(f"{live_server}/cases/{case.id}/consent/police-release/record?lang=en")
+    answers = {
+        "The police may receive my exam report.": "I agree",
+        "That includes my own account of what happened.": "I decline",
+        "The police may receive the swabs.": "I agree",
+        "The police may receive my clothing.": "I decline",
+        "The police may receive hair, fingernail": "I decline",
+        "The police may receive my blood and urine": "I decline",
+        "The police may receive photographs": "I decline",
+        "The police may receive my name": "I decline",
+    }
+    for question, answer in answers.items():
+        page.get_by_role("group", name=question).get_by_label(answer).check()
+    page.get_by_label("Police force").select_option(label="Riverside Police")
+    page.get_by_label("Until").fill((utcnow().date() + timedelta(days=90)).isoformat())
+    page.get_by_label("I am making these choices freely").check()
+    page.get_by_role("group", name="Who consents").get_by_label("The survivor herself").check()
+    draw_signature(page, "Signature of the person consenting")
+    page.get_by_role("button", name="Record her consent").click()
+    page.locator("#consent-status").wait_for()
+    consent_id = page.url.rsplit("/", 1)[1]
+    page.goto(f"{live_server}/")
+
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Police requests").click()
     row = page.locator("tr").filter(has_text=case.reference)
     row.get_by_role("link").first.click()

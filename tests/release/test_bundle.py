@@ -205,6 +205,14 @@ def test_only_the_force_may_download_and_every_download_is_recorded(
         client, "GET", "/fhir/AuditEvent?subtype=export&altid=officer", world["auditor"].token
     )
     assert len(audit.get_json()["entry"]) == 2
+    # Her care team can show her what was released, to whom and when.
+    staff = app.test_client()
+    login(staff, "counsellor", PASSWORD)
+    page = staff.get(f"/releases/incoming/{release.request_id}").get_data(as_text=True)
+    assert page.count("release bundle downloaded by officer") == 2
+    dashboard = staff.get(f"/cases/{release.case_id}/consent").get_data(as_text=True)
+    assert "Riverside Police" in dashboard
+    assert "bundle to officer" in dashboard
 
 
 def test_withdrawal_stops_further_downloads_and_the_delivered_ones_stay_recorded(
@@ -279,3 +287,53 @@ def test_released_evidence_is_handed_only_to_a_named_officer_of_that_force(
     withdraw(app, release.case_id, release.consent_id, items=("swabs",))
     with pytest.raises(CustodyRefused):
         hand(second, "RIVERPOL", "Officer")
+
+
+def test_a_release_opens_no_direct_read_for_the_force(
+    app: Flask, client: FlaskClient, world: World, release: Release
+) -> None:
+    """Released records still reach the force only in the signed bundle: every
+    direct read, search, history, operation and parameter trick answers exactly as
+    for an unknown id, with nothing of the record in the body."""
+    token = world["officer"].token
+    bundle = _download(client, token, release).get_json()
+    released = [
+        (e["resource"]["resourceType"], e["resource"]["id"])
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] != "Task"
+    ]
+    assert released
+    unknown_id = "00000000-0000-4000-8000-000000000000"
+
+    def probes(kind: str, logical_id: str) -> list[str]:
+        return [
+            f"/fhir/{kind}/{logical_id}",
+            f"/fhir/{kind}/{logical_id}/_history/1",
+            f"/fhir/{kind}/{logical_id}/_history",
+            f"/fhir/{kind}?_id={logical_id}",
+            f"/fhir/{kind}?_id={logical_id}&_summary=count",
+            f"/fhir/{kind}?_id={logical_id}&_elements=id",
+            f"/fhir/{kind}?_id={logical_id}&_include=*",
+            f"/fhir/{kind}?_id={logical_id}&_revinclude=*",
+            f"/fhir/{kind}/{logical_id}/$custody",
+            f"/fhir/{kind}?subject:Patient._id={logical_id}",
+        ]
+
+    for kind, logical_id in released:
+        for real, fake in zip(probes(kind, logical_id), probes(kind, unknown_id), strict=True):
+            seen = api(client, "GET", real, token)
+            blind = api(client, "GET", fake, token)
+            assert seen.status_code == blind.status_code, real
+            answer, unknown = seen.get_json() or {}, blind.get_json() or {}
+            if seen.status_code >= 400:
+                # The same OperationOutcome, the id they sent aside.
+                assert json.dumps(answer).replace(logical_id, "ID") == json.dumps(unknown).replace(
+                    unknown_id, "ID"
+                ), real
+            else:
+                assert answer.get("entry", []) == unknown.get("entry", []) == [], real
+                assert "total" not in answer, real
+    # And the case reference the survivor gave them finds nothing directly either.
+    for kind in ("Patient", "EpisodeOfCare"):
+        found = api(client, "GET", f"/fhir/{kind}?identifier={release.reference}", token)
+        assert found.get_json().get("entry", []) == []
