@@ -161,7 +161,15 @@ def release_bundle(
     for reference in request.approved or []:
         kind, logical_id, _, version_id = reference.split("/")
         version = store.version(kind, logical_id, int(version_id))
+        current = store.current(kind, logical_id)
         assert version is not None
+        assert current is not None
+        if current.version_id != version.version_id:
+            # Never an earlier version: a record amended since approval is approved again.
+            raise ReleaseUnavailable(
+                "No release can be downloaded for this request yet: a record was amended "
+                "after the release was approved, and the clinic must approve it again."
+            )
         decision = decide(
             recipient,
             Action.EXPORT,

@@ -328,7 +328,8 @@ def approve(
 ) -> ReleaseRequest:
     """A clinic user approves a request: what is released is computed from her
     Consents and the request, never picked by hand. Refused when nothing is
-    permitted, or when the request matches no case of the user's site."""
+    permitted, or when the request matches no case of the user's site. Approving
+    an approved request again refreshes it (after a record was amended)."""
     require(actor, Action.UPDATE, "IncomingRequest")
     request = uow.session.scalar(
         sa.select(ReleaseRequest).where(ReleaseRequest.id == request_id).with_for_update()
@@ -338,8 +339,12 @@ def approve(
         or not decide(actor, Action.UPDATE, "IncomingRequest", incoming_facts(request)).permitted
     ):
         raise RequestNotFound("There is no such request.")
-    if request.status != RequestStatus.AWAITING:
-        raise ReleaseRefused("This request has already been decided.", "request")
+    if request.status == RequestStatus.WITHDRAWN:
+        raise ReleaseRefused(
+            "Her consent was withdrawn after this release was approved: nothing more is "
+            "released under it. The force files a new request if she decides again.",
+            "request",
+        )
     case = _matched_case(uow, actor, request)
     if case is None:
         raise ReleaseRefused(
@@ -385,11 +390,10 @@ def stop_withdrawn_releases(
             ReleaseRequest.status == RequestStatus.APPROVED.value,
         )
     ):
-        still = {
-            v.versioned_reference
-            for v in _requested_and_permitted(uow, registry, actor, request, case)
-        }
-        if set(request.approved or []) <= still:
+        # Compared by record, not version: an amendment is not a withdrawal.
+        still = {v.reference for v in _requested_and_permitted(uow, registry, actor, request, case)}
+        approved = {reference.split("/_history/")[0] for reference in request.approved or []}
+        if approved <= still:
             continue
         request.status = RequestStatus.WITHDRAWN.value
         request.withdrawn_at = utcnow()

@@ -22,7 +22,7 @@ from clinic.ledger.services import create_checkpoint, generate_key, log_origin, 
 from clinic.ledger.standalone import VerificationError, main, verify_release
 from clinic.release.bundle import release_key_name
 from tests.conftest import PASSWORD, World
-from tests.consent.helpers import all_items, release_to, withdraw
+from tests.consent.helpers import all_items, record, release_to, withdraw
 from tests.exam.helpers import call, complete_exam
 from tests.helpers import api, collect_kit, csrf_token, login, open_case
 from tests.release.helpers import file
@@ -337,3 +337,51 @@ def test_a_release_opens_no_direct_read_for_the_force(
     for kind in ("Patient", "EpisodeOfCare"):
         found = api(client, "GET", f"/fhir/{kind}?identifier={release.reference}", token)
         assert found.get_json().get("entry", []) == []
+
+
+def test_a_record_amended_after_approval_is_not_released_until_approved_again(
+    app: Flask, client: FlaskClient, world: World, release: Release
+) -> None:
+    from dataclasses import replace
+    from decimal import Decimal
+
+    import sqlalchemy as sa
+
+    from clinic.exam.models import Exam
+    from clinic.exam.services import change_injury
+    from tests.exam.helpers import INJURY
+
+    token = world["officer"].token
+    first = _download(client, token, release).get_json()
+    with app.app_context(), unit_of_work() as uow:
+        exam_id = uow.session.scalar(sa.select(Exam.id).where(Exam.case_id == release.case_id))
+    # An amendment after sign-off: the injury measured again.
+    call(
+        app,
+        "examiner",
+        change_injury,
+        exam_id=exam_id,
+        slot="injury:1",
+        injury=replace(INJURY, length_mm=Decimal(32)),
+        reason="measured again in better light",
+    )
+    # A later, unrelated change of her consents is not a withdrawal of this release.
+    record(app, release.case_id, "statistics/v1", {"anonymous-statistics": True})
+    record(app, release.case_id, "statistics/v1", {"anonymous-statistics": False})
+    assert (
+        api(client, "GET", f"/fhir/Task/{release.request_id}", token).get_json()["status"]
+        == "ready"
+    )
+    refused = _download(client, token, release)
+    assert refused.status_code == 409
+    assert "approve it again" in refused.get_data(as_text=True)
+    _approve(app, release.request_id)
+    second = _download(client, token, release).get_json()
+    assert second["id"] != first["id"]
+    injuries = [
+        e["resource"]
+        for e in second["entry"]
+        if e["resource"]["resourceType"] == "Observation"
+        and e["resource"]["code"]["coding"][0]["code"] == "injury"
+    ]
+    assert [c["valueQuantity"]["value"] for c in injuries[0]["component"][:1]] == [32]
