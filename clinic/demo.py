@@ -145,6 +145,7 @@ def _load_survivors(uow: UnitOfWork, app: Flask) -> None:
         _demo_exam(uow, registry, actor, case.id, sign=with_kit)
         if with_kit:
             _demo_consents(uow, app, actor, case.id)
+            _demo_request(uow, case.reference)
             collect_kit(
                 uow,
                 registry,
@@ -163,6 +164,23 @@ def _load_survivors(uow: UnitOfWork, app: Flask) -> None:
                     ),
                 ],
             )
+
+
+def _demo_request(uow: UnitOfWork, reference: str) -> None:
+    """Riverside Police asks for the first case's report and swabs; it awaits her
+    decision (her release consent is not recorded in the demo)."""
+    from clinic.release.services import file_request
+
+    officer = uow.session.scalar(sa.select(User).where(User.username == "police"))
+    assert officer is not None
+    file_request(
+        uow,
+        actor=actor_for(officer),
+        cited_reference=reference,
+        crime_reference="RP/2026/000123",
+        requested=["report", "swabs"],
+        channel="cli",
+    )
 
 
 def _demo_consents(uow: UnitOfWork, app: Flask, actor: Any, case_id: str) -> None:
