@@ -370,16 +370,8 @@ class ResourceStore:
         """Current versions of a type about one subject (Patient/<id>), oldest first."""
         head = StoredResource
         query = (
-            sa.select(ResourceVersion)
-            .join(
-                head,
-                sa.and_(
-                    head.resource_type == ResourceVersion.resource_type,
-                    head.logical_id == ResourceVersion.logical_id,
-                    head.version_id == ResourceVersion.version_id,
-                ),
-            )
-            .where(head.resource_type == resource_type, head.subject == subject)
+            _current_versions(resource_type)
+            .where(head.subject == subject)
             .order_by(head.last_updated, head.logical_id)
         )
         return [_stored(row) for row in self.session.scalars(query)]
@@ -397,18 +389,7 @@ class ResourceStore:
         """Current versions matching all criteria, in (lastUpdated, id) order,
         strictly after `after` or (reading backwards) strictly before `before`."""
         head = StoredResource
-        query = (
-            sa.select(ResourceVersion)
-            .join(
-                head,
-                sa.and_(
-                    head.resource_type == ResourceVersion.resource_type,
-                    head.logical_id == ResourceVersion.logical_id,
-                    head.version_id == ResourceVersion.version_id,
-                ),
-            )
-            .where(head.resource_type == resource_type)
-        )
+        query = _current_versions(resource_type)
         if site_ids is not None:
             query = query.where(head.site_id.in_(site_ids))
         for criterion in criteria:
@@ -458,6 +439,23 @@ class ResourceStore:
             )
         rows = [_stored(row) for row in self.session.scalars(query.limit(limit))]
         return rows[::-1] if before is not None else rows
+
+
+def _current_versions(resource_type: str) -> sa.Select[ResourceVersion]:
+    """The current version of every resource of a type (the head's version)."""
+    head = StoredResource
+    return (
+        sa.select(ResourceVersion)
+        .join(
+            head,
+            sa.and_(
+                head.resource_type == ResourceVersion.resource_type,
+                head.logical_id == ResourceVersion.logical_id,
+                head.version_id == ResourceVersion.version_id,
+            ),
+        )
+        .where(head.resource_type == resource_type)
+    )
 
 
 def _to_millisecond(moment: datetime) -> datetime:
