@@ -73,6 +73,7 @@ def load_demo(uow: UnitOfWork, app: Flask) -> list[tuple[str, str, str, str]]:
             user.password_hash = _hasher.hash(password)
         logins.append((username, role.value, code, password))
     _write_logins(Path(app.instance_path), logins)
+    _load_keys(uow, app)
     _load_survivors(uow, app)
     return logins
 
@@ -111,6 +112,17 @@ STORAGE_LOCATIONS = (
     ("NORTH", "Evidence freezer 1", "freezer"),
     ("SOUTH", "South evidence store", "ambient"),
 )
+
+
+def _load_keys(uow: UnitOfWork, app: Flask) -> None:
+    """Signing keys for the audit and custody logs and for release bundles, once:
+    an existing key is kept (`clinic keys generate` rotates it on purpose)."""
+    from clinic.ledger.services import generate_key, key_path, log_origin
+
+    for log_name in ("audit", "custody", "release"):
+        name = log_origin(app.config, log_name)
+        if not key_path(Path(app.instance_path), name).exists():
+            generate_key(uow.session, Path(app.instance_path), name)
 
 
 def _load_survivors(uow: UnitOfWork, app: Flask) -> None:
