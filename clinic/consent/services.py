@@ -645,15 +645,22 @@ class CareDecisions:
 
 
 def care_decisions(
-    uow: UnitOfWork, registry: ProfileRegistry, forms: FormLibrary, patient_id: str
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    forms: FormLibrary,
+    *,
+    actor: Actor,
+    patient_id: str,
 ) -> CareDecisions:
-    """For the exam screens (whose caller has been allowed the exam already): what
-    she declined in the consents about her care, and which are not yet recorded."""
+    """For the exam screens: what she declined in the consents about her care that
+    the reader may see, and which are not yet recorded."""
     store = ResourceStore(uow.session, registry)
     declined: list[str] = []
     recorded: set[str] = set()
     for version in store.of_subject("Consent", f"Patient/{patient_id}"):
         if version.content.get("status") != "active":
+            continue
+        if not decide(actor, Action.READ, "Consent", version.facts()).permitted:
             continue
         view = view_of(version, forms)
         if view.form.form not in CARE_FORMS:

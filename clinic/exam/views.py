@@ -96,7 +96,8 @@ def _page(template: str, record: services.ExamRecord, form: Any, status: int, **
             current_uow(),
             _registry(),
             current_app.extensions["clinic.consent_forms"],
-            record.exam.patient_id,
+            actor=current_actor(),
+            patient_id=record.exam.patient_id,
         ),
         **extra,
     ), status

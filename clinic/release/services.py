@@ -32,6 +32,27 @@ from clinic.fhir.store import ResourceStore, StoredVersion
 from clinic.release.models import ReleaseRequest, RequestStatus
 
 
+def _audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    kind: EventKind,
+    entities: tuple[str, ...],
+    reasons: tuple[str, ...],
+    channel: str = "web",
+    query: str | None = None,
+) -> None:
+    uow.audit(
+        AuditRecord(
+            kind=kind,
+            channel=channel,
+            actor=actor,
+            entities=entities,
+            reasons=reasons,
+            query=query,
+        )
+    )
+
+
 class ReleaseRefused(DomainError):
     """A release question that cannot be answered as asked; names the field."""
 
@@ -152,14 +173,13 @@ def file_request(
     )
     uow.session.add(request)
     uow.session.flush()
-    uow.audit(
-        AuditRecord(
-            kind=EventKind.CREATE,
-            channel=channel,
-            actor=actor,
-            entities=(f"Task/{request.id}",),
-            reasons=("release request filed",),
-        )
+    _audit(
+        uow,
+        actor,
+        EventKind.CREATE,
+        (f"Task/{request.id}",),
+        ("release request filed",),
+        channel=channel,
     )
     return request
 
@@ -179,15 +199,14 @@ def requests_of_force(
         )
         if decide(actor, Action.SEARCH, "ReleaseRequest", request_facts(request)).permitted
     ]
-    uow.audit(
-        AuditRecord(
-            kind=EventKind.SEARCH,
-            channel=channel,
-            actor=actor,
-            entities=tuple(f"Task/{r.id}" for r in found),
-            reasons=decision.reasons,
-            query="Task?code=release-request",
-        )
+    _audit(
+        uow,
+        actor,
+        EventKind.SEARCH,
+        tuple(f"Task/{r.id}" for r in found),
+        decision.reasons,
+        channel=channel,
+        query="Task?code=release-request",
     )
     return found
 
@@ -203,14 +222,13 @@ def read_request(
         or not decide(actor, Action.READ, "ReleaseRequest", request_facts(request)).permitted
     ):
         raise RequestNotFound("There is no such request.")
-    uow.audit(
-        AuditRecord(
-            kind=EventKind.READ,
-            channel=channel,
-            actor=actor,
-            entities=(f"Task/{request.id}",),
-            reasons=("release request read",),
-        )
+    _audit(
+        uow,
+        actor,
+        EventKind.READ,
+        (f"Task/{request.id}",),
+        ("release request read",),
+        channel=channel,
     )
     return request
 
@@ -265,15 +283,14 @@ def incoming_requests(uow: UnitOfWork, *, actor: Actor, channel: str = "web") ->
         force = uow.session.get(Organization, request.force_id)
         assert force is not None
         found.append(Incoming(request, force, _matched_case(uow, actor, request)))
-    uow.audit(
-        AuditRecord(
-            kind=EventKind.SEARCH,
-            channel=channel,
-            actor=actor,
-            entities=tuple(f"Task/{i.request.id}" for i in found),
-            reasons=decision.reasons,
-            query="Task?code=release-request",
-        )
+    _audit(
+        uow,
+        actor,
+        EventKind.SEARCH,
+        tuple(f"Task/{i.request.id}" for i in found),
+        decision.reasons,
+        channel=channel,
+        query="Task?code=release-request",
     )
     return found
 
@@ -293,14 +310,13 @@ def incoming_request(
     assert force is not None
     case = _matched_case(uow, actor, request)
     releasing = _requested_and_permitted(uow, registry, actor, request, case) if case else []
-    uow.audit(
-        AuditRecord(
-            kind=EventKind.READ,
-            channel="web",
-            actor=actor,
-            entities=(f"Task/{request.id}", *(v.versioned_reference for v in releasing)),
-            reasons=("release request read",),
-        )
+    _audit(
+        uow,
+        actor,
+        EventKind.READ,
+        (f"Task/{request.id}", *(v.versioned_reference for v in releasing)),
+        ("release request read",),
+        channel="web",
     )
     return Incoming(request, force, case), releasing
 
@@ -367,14 +383,13 @@ def approve(
     request.consents = sorted(
         f"Consent/{d.consent_id}" for d in directives if d.form.startswith("police-release/")
     )
-    uow.audit(
-        AuditRecord(
-            kind=EventKind.UPDATE,
-            channel="web",
-            actor=actor,
-            entities=(f"Task/{request.id}", *request.approved),
-            reasons=("release approved", *request.consents),
-        )
+    _audit(
+        uow,
+        actor,
+        EventKind.UPDATE,
+        (f"Task/{request.id}", *request.approved),
+        ("release approved", *request.consents),
+        channel="web",
     )
     return request
 
@@ -397,14 +412,13 @@ def stop_withdrawn_releases(
             continue
         request.status = RequestStatus.WITHDRAWN.value
         request.withdrawn_at = utcnow()
-        uow.audit(
-            AuditRecord(
-                kind=EventKind.UPDATE,
-                channel="web",
-                actor=actor,
-                entities=(f"Task/{request.id}",),
-                reasons=("release stopped: her consent was withdrawn or narrowed",),
-            )
+        _audit(
+            uow,
+            actor,
+            EventKind.UPDATE,
+            (f"Task/{request.id}",),
+            ("release stopped: her consent was withdrawn or narrowed",),
+            channel="web",
         )
 
 
