@@ -2,16 +2,45 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("CLINIC_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def assert_accessible(page) -> None:  # type: ignore[no-untyped-def]
+    """Run axe-core (from npm, installed by scripts/test) on the page as it is now and
+    fail on any violation, naming each rule and the elements it found. The script is
+    evaluated through the DevTools protocol, so the page's CSP stays as served."""
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        if not AXE.exists():
+            pytest.fail(f"axe-core is not installed at {AXE}; scripts/test runs npm ci")
+        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+    result = page.evaluate(
+        "async () => await window.axe.run(document, {resultTypes: ['violations']})"
+    )
+    violations = [
+        {
+            "rule": v["id"],
+            "impact": v["impact"],
+            "help": v["help"],
+            "nodes": [
+                " ".join(n["target"]) if isinstance(n["target"], list) else n["target"]
+                for n in v["nodes"]
+            ][:5],
+        }
+        for v in result["violations"]
+    ]
+    assert not violations, f"axe-core on {page.url}:\n" + json.dumps(violations, indent=1)
 
 
 @pytest.fixture
