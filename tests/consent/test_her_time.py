@@ -431,3 +431,12 @@ def test_the_service_refuses_a_withdrawal_of_nothing_in_particular(app: Flask) -
             )
     assert refused.value.field == "item"
     assert [c["status"] for c in _consents(app)] == ["active"]
+
+
+def test_every_language_has_every_word_she_reads() -> None:
+    from clinic.consent.definitions import LANGUAGES
+
+    assert set(WORDS) == set(LANGUAGES)
+    for language, words in WORDS.items():
+        assert set(words) == set(WORDS["en"]), language
+        assert all(text.strip() for text in words.values()), language
