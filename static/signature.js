@@ -1,6 +1,9 @@
 // Signature pad for receipts: draw with a finger, stylus or mouse; the drawing is
 // posted as a PNG data: URL in the hidden field named by data-signature-for.
 // Served from our own origin, so the strict Content-Security-Policy allows it.
+// A signature sent back by the server after a refused submit (the hidden field
+// already holds it) is redrawn on the pad and posted again unchanged, with the
+// note [data-signature-kept] shown, so she never signs twice; Clear wipes it.
 (function () {
   "use strict";
   document.querySelectorAll("canvas[data-signature-for]").forEach(function (canvas) {
@@ -13,6 +16,19 @@
     context.lineWidth = 2.5;
     context.lineCap = "round";
     context.strokeStyle = "#000";
+    var kept = document.querySelector('[data-signature-kept="' + canvas.id + '"]');
+    var restored = field.value.indexOf("data:image/png;base64,") === 0;
+
+    if (restored) {
+      var image = new Image();
+      image.onload = function () {
+        context.drawImage(image, 0, 0, canvas.width, canvas.height);
+        canvas.dataset.restored = "true";
+      };
+      image.src = field.value;
+      drawn = true;
+      if (kept) kept.hidden = false;
+    }
 
     function point(event) {
       var box = canvas.getBoundingClientRect();
@@ -35,6 +51,7 @@
       context.lineTo(p.x, p.y);
       context.stroke();
       drawn = true;
+      restored = false;
       event.preventDefault();
     });
     ["pointerup", "pointercancel", "pointerleave"].forEach(function (name) {
@@ -44,10 +61,13 @@
       clear.addEventListener("click", function () {
         context.clearRect(0, 0, canvas.width, canvas.height);
         drawn = false;
+        restored = false;
         field.value = "";
+        if (kept) kept.hidden = true;
       });
     }
     form.addEventListener("submit", function () {
+      if (restored) return; // the kept signature goes back exactly as she drew it
       field.value = drawn ? canvas.toDataURL("image/png") : "";
     });
   });

@@ -177,7 +177,23 @@ def card(case_id: str) -> Any:
         )
     except CaseNotFound:
         abort(404)
-    return render_template("cases/card.html", record=record, kits=_case_kits(record.case.id))
+    from clinic.consent.services import survivor_language
+    from clinic.consent.words import words_for
+
+    # Her language: that of her latest consent (English until one is recorded).
+    language = survivor_language(
+        current_uow(),
+        current_app.extensions["clinic.profiles"],
+        actor=current_actor(),
+        patient_id=record.case.patient_id,
+    )
+    return render_template(
+        "cases/card.html",
+        record=record,
+        kits=_case_kits(record.case.id),
+        language=language,
+        words=words_for(language),
+    )
 
 
 def _case_kits(case_id: str) -> list[EvidenceItem]:

@@ -24,45 +24,11 @@ from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from clinic.consent.definitions import FormVersion
-from clinic.consent.resources import WITHDRAWAL_METHODS
+from clinic.consent.resources import DRAWN, TYPED_WITNESSED, WITHDRAWAL_METHODS
 from clinic.consent.services import PROXY_RELATIONSHIPS
+from clinic.consent.words import WORDS
 
-# Words the survivor reads, in her language.
-WORDS: dict[str, dict[str, str]] = {
-    "en": {
-        "agree": "I agree",
-        "decline": "I decline",
-        "free_choice": "I am making these choices freely. No one is pressuring me.",
-        "sign": "Signature of the person consenting",
-        "name": "Name of the person",
-        "force": "Police force",
-        "until": "Until (the permission ends on this date)",
-        "never": "Never share anything with",
-        "people": "People who must never receive anything (one per line)",
-    },
-    "fr": {
-        "agree": "J'accepte",
-        "decline": "Je refuse",
-        "free_choice": "Je fais ces choix librement. Personne ne me fait pression.",
-        "sign": "Signature de la personne qui consent",
-        "name": "Nom de la personne",
-        "force": "Service de police",
-        "until": "Jusqu'au (l'accord prend fin à cette date)",
-        "never": "Ne jamais rien partager avec",
-        "people": "Personnes qui ne doivent jamais rien recevoir (une par ligne)",
-    },
-    "es": {
-        "agree": "Acepto",
-        "decline": "No acepto",
-        "free_choice": "Tomo estas decisiones libremente. Nadie me presiona.",
-        "sign": "Firma de la persona que consiente",
-        "name": "Nombre de la persona",
-        "force": "Cuerpo de policía",
-        "until": "Hasta (el permiso termina en esta fecha)",
-        "never": "No compartir nunca nada con",
-        "people": "Personas que nunca deben recibir nada (una por línea)",
-    },
-}
+__all__ = ["WORDS", "WithdrawForm", "capture_form", "item_field", "name_field"]
 
 
 def _choices(pairs: Any) -> list[SelectChoice]:
@@ -94,7 +60,23 @@ class _ConsentCapture(FlaskForm):
         "Interpreter (name or service), if any", validators=[Optional(), Length(max=200)]
     )
     witness = StringField("Witness, if any", validators=[Optional(), Length(max=200)])
-    # A data: URL of the PNG drawn on the signature pad (static/signature.js).
+    signature_method = RadioField(
+        "How she signs",
+        choices=_choices(
+            [
+                (DRAWN, "She draws her signature on the screen"),
+                (TYPED_WITNESSED, "She types her full name, and a named witness confirms it"),
+            ]
+        ),
+        default=DRAWN,
+        validators=[Optional()],
+    )
+    signature_witness = StringField(
+        "Witness who saw her type her name (name and role)",
+        validators=[Optional(), Length(max=200)],
+    )
+    # A data: URL of the PNG drawn on the signature pad (static/signature.js); sent
+    # back after a refused submit so that the pad redraws it.
     signature = HiddenField("Signature", validators=[Optional(), Length(max=300_000)])
 
 
@@ -152,6 +134,9 @@ def capture_form(
             words["people"], validators=[Optional(), Length(max=2000)]
         )
     ConsentCapture.free_choice = BooleanField(words["free_choice"])
+    ConsentCapture.typed_name = StringField(
+        words["typed_name"], validators=[Optional(), Length(max=200)]
+    )
     return ConsentCapture(formdata=formdata) if formdata is not None else ConsentCapture()
 
 

@@ -49,6 +49,8 @@ INTERPRETER_URL = f"{STRUCTURE_DEFINITION}/fc-consent-interpreter"
 WITNESS_URL = f"{STRUCTURE_DEFINITION}/fc-consent-witness"
 FREE_CHOICE_URL = f"{STRUCTURE_DEFINITION}/fc-consent-free-choice"
 SIGNATURE_URL = f"{STRUCTURE_DEFINITION}/fc-consent-signature"
+SIGNATURE_METHOD_URL = f"{STRUCTURE_DEFINITION}/fc-consent-signature-method"
+TAKEN_BY_URL = f"{STRUCTURE_DEFINITION}/fc-consent-taken-by"
 REPLACES_URL = f"{STRUCTURE_DEFINITION}/fc-consent-replaces"
 WITHDRAWAL_URL = f"{STRUCTURE_DEFINITION}/fc-consent-withdrawal"
 SHA256_URL = f"{STRUCTURE_DEFINITION}/fc-sha256"
@@ -58,6 +60,15 @@ WITHDRAWAL_METHOD_SYSTEM = f"{CODE_SYSTEM}/consent-withdrawal-method"
 CONSENT_SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
 LOINC = "http://loinc.org"
 CATEGORY_DISPLAY = {"59284-0": "Patient Consent", "64292-6": "Release of information consent"}
+
+# How the person consenting signed: drawing on the screen (the default), or typing
+# her full name in front of a named witness who confirms it (fc-consent-signature-method).
+DRAWN = "drawn"
+TYPED_WITNESSED = "typed-witnessed"
+SIGNATURE_METHODS = {
+    DRAWN: "signature drawn on the screen",
+    TYPED_WITNESSED: "full name typed by the person consenting, confirmed by a named witness",
+}
 
 WITHDRAWAL_METHODS = {
     "in-person": "in person",
@@ -97,6 +108,13 @@ class Answers:
     never_share_people: tuple[str, ...] = ()
     # The language she asked for, when the form lacks it and was read in `language`.
     requested_language: str | None = None
+    # How she signed: DRAWN (signature_png) or TYPED_WITNESSED (typed_name, confirmed
+    # by signature_witness, a named person present).
+    signature_method: str = DRAWN
+    typed_name: str | None = None
+    signature_witness: str | None = None
+    # The staff member who took the consent: (display name, role code).
+    taken_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -105,10 +123,11 @@ class Withdrawal:
 
     method: str  # WITHDRAWAL_METHODS
     by: str  # the survivor or her proxy, in words
-    items: tuple[str, ...]  # empty: the whole consent
+    items: tuple[str, ...]  # the items withdrawn; empty only with `everything`
     at: datetime
     note: str | None = None
     verified: bool = False  # by phone: her identity was checked
+    everything: bool = False  # the whole consent, chosen explicitly
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict[str, Any]:
@@ -126,7 +145,7 @@ def _attachment_hashes(data: bytes) -> dict[str, Any]:
     }
 
 
-def _actor(item: Item, form_answers: Answers, site_id: str) -> dict[str, Any]:
+def _actor(item: Item, agreed: bool, form_answers: Answers, site_id: str) -> dict[str, Any]:
     kind = item.mapping.recipient
     role = {"coding": [_coding(RECIPIENT_SYSTEM, kind, RECIPIENTS[kind])]}
     if kind in ("case-examiner", "counselling-service"):
@@ -134,8 +153,9 @@ def _actor(item: Item, form_answers: Answers, site_id: str) -> dict[str, Any]:
     elif kind == "police" and form_answers.police_force is not None:
         force_id, force_name = form_answers.police_force
         reference = {"reference": f"Organization/{force_id}", "display": force_name}
-    elif item.id in form_answers.person_names:
-        reference = {"display": form_answers.person_names[item.id]}
+    elif agreed and (form_answers.person_names.get(item.id) or "").strip():
+        # The person she names is recorded only when she agrees; a decline names no one.
+        reference = {"display": form_answers.person_names[item.id].strip()}
     else:
         reference = {"display": RECIPIENTS[kind]}
     return {"role": role, "reference": reference}
@@ -160,7 +180,7 @@ def _provision(
             }
         ],
         "type": "permit" if agreed else "deny",
-        "actor": [_actor(item, answers, site_id)],
+        "actor": [_actor(item, agreed, answers, site_id)],
         "action": [
             {
                 "coding": [
@@ -270,7 +290,7 @@ def build_consent(
     if answers.witness:
         extensions.append({"url": WITNESS_URL, "valueString": answers.witness})
     extensions.append({"url": FREE_CHOICE_URL, "valueBoolean": answers.free_choice})
-    if signature is None and answers.signature_png:
+    if signature is None and answers.signature_png and answers.signature_method == DRAWN:
         signature = {
             "url": SIGNATURE_URL,
             "valueAttachment": {
@@ -283,6 +303,18 @@ def build_consent(
         }
     if signature is not None:
         extensions.append(signature)
+    extensions.append(signature_method_extension(answers))
+    if answers.taken_by is not None:
+        name, role = answers.taken_by
+        extensions.append(
+            {
+                "url": TAKEN_BY_URL,
+                "extension": [
+                    {"url": "name", "valueString": name},
+                    {"url": "role", "valueCode": role},
+                ],
+            }
+        )
     if replaces:
         extensions.append(
             {"url": REPLACES_URL, "valueReference": {"reference": f"Consent/{replaces}"}}
@@ -329,6 +361,20 @@ def build_consent(
         "policyRule": {"coding": [_coding(ACT_CODE, "OPTIN", "opt-in")]},
         "provision": {"provision": provisions},
     }
+
+
+def signature_method_extension(answers: Answers) -> dict[str, Any]:
+    """How she signed: drawn, or her typed name confirmed by a named witness."""
+    parts: list[dict[str, Any]] = [
+        {
+            "url": "method",
+            "valueCode": TYPED_WITNESSED if answers.signature_method == TYPED_WITNESSED else DRAWN,
+        }
+    ]
+    if answers.signature_method == TYPED_WITNESSED:
+        parts.append({"url": "name", "valueString": (answers.typed_name or "").strip()})
+        parts.append({"url": "witness", "valueString": (answers.signature_witness or "").strip()})
+    return {"url": SIGNATURE_METHOD_URL, "extension": parts}
 
 
 def withdrawal_extension(withdrawal: Withdrawal) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -20,15 +20,19 @@ import sqlalchemy as sa
 from clinic.access import Action, Actor, decide, require
 from clinic.access.roles import OrganizationKind
 from clinic.access.terms import DATA_CLASSES, RECIPIENTS
-from clinic.accounts.models import Organization
+from clinic.accounts.models import Organization, User
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.cases.models import Case
 from clinic.cases.services import CaseNotFound, _load_case
 from clinic.consent.book import consent_book
 from clinic.consent.definitions import LANGUAGES, FormLibrary, FormVersion
 from clinic.consent.resources import (
+    DRAWN,
     REPLACES_URL,
+    SIGNATURE_METHOD_URL,
     SIGNATURE_URL,
+    TAKEN_BY_URL,
+    TYPED_WITNESSED,
     WITHDRAWAL_METHODS,
     WITHDRAWAL_URL,
     Answers,
@@ -59,7 +63,18 @@ LONGEST_PERMISSION_DAYS = 5 * 366
 
 
 class ConsentRefused(DomainError):
-    """A consent that cannot be recorded or withdrawn as given; names the field."""
+    """A consent that cannot be recorded or withdrawn as given; names the field.
+    When several things are wrong, `problems` lists every (field, message), the
+    first also being `field` and `message`."""
+
+    def __init__(
+        self,
+        message: str,
+        field: str | None = None,
+        problems: list[tuple[str | None, str]] | None = None,
+    ) -> None:
+        super().__init__(message, field)
+        self.problems: list[tuple[str | None, str]] = problems or [(field, message)]
 
 
 class ConsentNotFound(ConsentRefused):
@@ -69,64 +84,93 @@ class ConsentNotFound(ConsentRefused):
 # -- recording --------------------------------------------------------------------
 
 
-def _check_answers(
+def consent_problems(
     uow: UnitOfWork, case: Case, form: FormVersion, answers: Answers, now: datetime
-) -> None:
-    """Every asked item answered explicitly, and everything the answers need."""
+) -> list[tuple[str | None, str]]:
+    """Every problem with a completed form at once, as (field, message): every asked
+    item answered explicitly, and everything the answers need. The one place these
+    rules live; the screen shows them all next to their fields in one response."""
+    problems: list[tuple[str | None, str]] = []
+
+    def refuse(field: str, message: str) -> None:
+        problems.append((field, message))
+
     known = {item.id for item in form.items}
     for item_id in answers.agreed:
         if item_id not in known:
-            raise ConsentRefused(f"The form has no item {item_id!r}.", f"item_{item_id}")
+            refuse(f"item_{item_id}", f"The form has no item {item_id!r}.")
     for item in form.items:
         asked = item.within is None or answers.agreed.get(item.within) is True
         if asked and item.id not in answers.agreed:
-            raise ConsentRefused(
-                "Ask her about this item and record her answer: agree or decline.",
+            refuse(
                 f"item_{item.id}",
+                "Ask her about this item and record her answer: agree or decline.",
             )
         if not asked and item.id in answers.agreed:
-            raise ConsentRefused(
-                "This item is only asked when she agrees to the item it belongs to.",
+            refuse(
                 f"item_{item.id}",
+                "This item is only asked when she agrees to the item it belongs to.",
             )
         named = (answers.person_names.get(item.id) or "").strip()
         if "person-name" in item.asks and answers.agreed.get(item.id) and not named:
-            raise ConsentRefused("Write the name of the person she names.", f"name_{item.id}")
+            refuse(f"name_{item.id}", "Write the name of the person she names.")
     if answers.language not in form.languages:
-        raise ConsentRefused("Choose the language the form was read in.", "language")
+        refuse("language", "Choose the language the form was read in.")
     wanted = answers.requested_language
-    if wanted and wanted != answers.language and not (answers.interpreter or "").strip():
-        raise ConsentRefused(
+    if (
+        wanted
+        and wanted != answers.language
+        and answers.language in LANGUAGES
+        and not (answers.interpreter or "").strip()
+    ):
+        refuse(
+            "interpreter",
             f"This form has no {LANGUAGES.get(wanted, wanted)} version and was read to her in "
             f"{LANGUAGES[answers.language]}: record the interpreter.",
-            "interpreter",
         )
     given_by = answers.given_by
     if given_by.is_proxy:
         if given_by.proxy_relationship not in PROXY_RELATIONSHIPS:
-            raise ConsentRefused("Say how the proxy is related to her.", "proxy_relationship")
+            refuse("proxy_relationship", "Say how the proxy is related to her.")
         if not (given_by.proxy_reason or "").strip():
-            raise ConsentRefused(
-                "Say why a proxy consents for her (a minor, or without capacity).", "proxy_reason"
+            refuse(
+                "proxy_reason", "Say why a proxy consents for her (a minor, or without capacity)."
             )
         if case.is_anonymous and given_by.proxy_name:
-            raise ConsentRefused(
+            refuse(
+                "proxy_name",
                 "She is registered anonymously: record the proxy by relationship only, since a "
                 "name would identify her.",
-                "proxy_name",
             )
     if not answers.free_choice:
-        raise ConsentRefused(
+        refuse(
+            "free_choice",
             "Consent is recorded only when she confirms no one is pressuring her. If she "
             "cannot, stop and speak with her alone.",
-            "free_choice",
         )
-    try:
-        check_signature_png(answers.signature_png)
-    except ImageRefused as refused:
-        raise ConsentRefused(
-            f"{refused} The person consenting signs on the screen.", "signature"
-        ) from refused
+    if answers.signature_method == TYPED_WITNESSED:
+        if not (answers.typed_name or "").strip():
+            refuse(
+                "typed_name",
+                "The person consenting types her full name here, in front of the witness.",
+            )
+        if not (answers.signature_witness or "").strip():
+            refuse(
+                "signature_witness",
+                "Name the witness who saw her type her name (a staff member or another "
+                "person present), with their role.",
+            )
+    elif answers.signature_method == DRAWN:
+        try:
+            check_signature_png(answers.signature_png)
+        except ImageRefused as refused:
+            refuse(
+                "signature",
+                f"{refused} The person consenting signs on the screen, or choose to sign by "
+                "typing her name with a witness.",
+            )
+    else:
+        refuse("signature_method", "Choose how she signs: drawn, or her typed name witnessed.")
     police_items = [
         item
         for item in form.items
@@ -134,20 +178,52 @@ def _check_answers(
     ]
     if "police-force" in form.asks and police_items:
         if answers.police_force is None:
-            raise ConsentRefused("Choose the police force she releases to.", "police_force")
-        force = uow.session.get(Organization, answers.police_force[0])
-        if force is None or force.kind != OrganizationKind.POLICE or not force.is_active:
-            raise ConsentRefused("Choose a police force from the list.", "police_force")
+            refuse("police_force", "Choose the police force she releases to.")
+        else:
+            force = uow.session.get(Organization, answers.police_force[0])
+            if force is None or force.kind != OrganizationKind.POLICE or not force.is_active:
+                refuse("police_force", "Choose a police force from the list.")
     if "until" in form.asks and police_items:
         if answers.until is None:
-            raise ConsentRefused("Give the date her permission ends.", "until")
-        if answers.until <= now:
-            raise ConsentRefused("The end date must be in the future.", "until")
-        if (answers.until - now).days > LONGEST_PERMISSION_DAYS:
-            raise ConsentRefused("The end date may be at most five years away.", "until")
+            refuse("until", "Give the date her permission ends.")
+        elif answers.until <= now:
+            refuse("until", "The end date must be in the future.")
+        elif (answers.until - now).days > LONGEST_PERMISSION_DAYS:
+            refuse("until", "The end date may be at most five years away.")
     for organization_id, _ in answers.never_share_organizations:
         if uow.session.get(Organization, organization_id) is None:
-            raise ConsentRefused("Choose organisations from the list.", "never_share")
+            refuse("never_share", "Choose organisations from the list.")
+            break
+    return problems
+
+
+def _refuse_all(problems: list[tuple[str | None, str]]) -> None:
+    if problems:
+        field, message = problems[0]
+        raise ConsentRefused(message, field, problems)
+
+
+def check_consent(
+    uow: UnitOfWork,
+    forms: FormLibrary,
+    *,
+    actor: Actor,
+    case_id: str,
+    form_key: str,
+    answers: Answers,
+) -> list[tuple[str | None, str]]:
+    """What record_consent would refuse, without writing anything (for a screen
+    whose own fields are already in error, so every problem shows at once)."""
+    require(actor, Action.CREATE, "Consent")
+    try:
+        case = _load_case(uow, actor, case_id, Action.READ)
+    except CaseNotFound as missing:
+        raise ConsentNotFound("No such case.") from missing
+    try:
+        form = forms.get(form_key)
+    except KeyError as missing:
+        raise ConsentRefused("There is no such consent form.", "form") from missing
+    return consent_problems(uow, case, form, answers, utcnow())
 
 
 def _active_of_form(store: ResourceStore, patient_id: str, form: str) -> StoredVersion | None:
@@ -208,7 +284,9 @@ def record_consent(
     except KeyError as missing:
         raise ConsentRefused("There is no such consent form.", "form") from missing
     now = utcnow()
-    _check_answers(uow, case, form, answers, now)
+    _refuse_all(consent_problems(uow, case, form, answers, now))
+    user = uow.session.get(User, actor.user_id)
+    taken_by = (user.display_name if user else actor.username, str(actor.role))
     store = ResourceStore(uow.session, registry)
     previous = _active_of_form(store, case.patient_id, form.form)
     written: list[str] = []
@@ -217,7 +295,7 @@ def record_consent(
     version = store.create(
         build_consent(
             form,
-            answers,
+            replace(answers, taken_by=taken_by),
             patient_id=case.patient_id,
             site_id=case.site_id,
             now=now,
@@ -292,9 +370,19 @@ def withdraw(
             "By phone, first verify it is her (her code word, or questions only she can answer).",
             "verified",
         )
+    if not withdrawal.items and not withdrawal.everything:
+        raise ConsentRefused(
+            "Say what she withdraws: one item, or the whole consent (chosen explicitly).",
+            "item",
+        )
+    if withdrawal.items and withdrawal.everything:
+        raise ConsentRefused(
+            "Withdraw either some items or the whole consent, not both.",
+            "item",
+        )
     store = ResourceStore(uow.session, registry)
     agreed = {item for item, verdict in answers_of(version.content).items() if verdict == "permit"}
-    if not withdrawal.items:
+    if withdrawal.everything:
         content = copy.deepcopy(version.content)
         content["status"] = "inactive"
         content["extension"].append(withdrawal_extension(withdrawal))
@@ -401,6 +489,19 @@ class ConsentView:
     @property
     def recorded_at(self) -> str:
         return str(self.version.content["dateTime"])
+
+    @property
+    def signed(self) -> dict[str, str]:
+        """How she signed: method (drawn | typed-witnessed), and for a typed name the
+        name and the witness. A Consent from before methods were recorded was drawn."""
+        parts = parts_of(extension_value(self.version.content, SIGNATURE_METHOD_URL))
+        return {key: str(values[0]) for key, values in parts.items()} or {"method": DRAWN}
+
+    @property
+    def taken_by(self) -> dict[str, str]:
+        """The staff member who took the consent: name and role (empty if unrecorded)."""
+        parts = parts_of(extension_value(self.version.content, TAKEN_BY_URL))
+        return {key: str(values[0]) for key, values in parts.items()}
 
 
 @dataclass(frozen=True)
@@ -588,6 +689,24 @@ def other_organizations(uow: UnitOfWork) -> list[Organization]:
             .order_by(Organization.name)
         )
     )
+
+
+def survivor_language(
+    uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor, patient_id: str
+) -> str:
+    """The language she reads: that of the consent she signed most recently (among
+    those the reader may see), English when none is recorded. Used for what she
+    takes home (the case card), so that it matches the forms she signed."""
+    store = ResourceStore(uow.session, registry)
+    latest: tuple[str, str] | None = None
+    for version in store.of_subject("Consent", f"Patient/{patient_id}"):
+        if not decide(actor, Action.READ, "Consent", version.facts()).permitted:
+            continue
+        moment = str(version.content.get("dateTime", ""))
+        language = str(version.content.get("language", "en"))
+        if language in LANGUAGES and (latest is None or moment > latest[0]):
+            latest = (moment, language)
+    return latest[1] if latest else "en"
 
 
 # -- what she shares ---------------------------------------------------------------

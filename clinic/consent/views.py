@@ -4,6 +4,7 @@ into service calls and nothing more."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, time
 from typing import Any
 
@@ -13,6 +14,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -22,13 +24,34 @@ from flask import (
 from clinic.access import Action
 from clinic.consent import services
 from clinic.consent.definitions import FALLBACK_LANGUAGE, LANGUAGES, FormLibrary, FormVersion
-from clinic.consent.forms import WORDS, WithdrawForm, capture_form, item_field, name_field
-from clinic.consent.resources import WITHDRAWAL_METHODS, Answers, GivenBy, Withdrawal
-from clinic.core.clock import from_local, utcnow
-from clinic.core.images import png_from_data_url
+from clinic.consent.forms import WithdrawForm, capture_form, item_field, name_field
+from clinic.consent.resources import (
+    DRAWN,
+    SIGNATURE_METHODS,
+    WITHDRAWAL_METHODS,
+    Answers,
+    GivenBy,
+    Withdrawal,
+)
+from clinic.consent.words import WORDS, words_for
+from clinic.core.clock import from_local, to_local, utcnow
+from clinic.core.errors import DomainError
+from clinic.core.images import ImageRefused, check_signature_png, png_from_data_url
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
+from clinic.fhir.outcome import FhirError
 
 bp = Blueprint("consent", __name__, url_prefix="/cases/<case_id>/consent")
+log = logging.getLogger(__name__)
+
+
+@bp.errorhandler(FhirError)
+def _not_as_json(error: FhirError) -> Any:
+    """A consent screen never answers with raw FHIR JSON: a resource the profile
+    registry refuses here is our fault, not hers. Nothing is written (the request's
+    transaction fails) and the person sees a page, not an OperationOutcome."""
+    log.error("consent screen: a resource failed validation: %s", error.issues)
+    g.failure_description = "consent could not be written: invalid resource"
+    return render_template("errors/error.html", status=500), 500
 
 
 def _registry() -> Any:
@@ -79,8 +102,20 @@ def _capture(form: FormVersion, language: str, formdata: Any = None) -> Any:
     )
 
 
+def _kept_signature(capture: Any) -> str:
+    """The drawn signature sent with a refused submit, to send back and redraw, so
+    she never signs twice; anything that is not a usable PNG is dropped."""
+    data = capture.signature.data or ""
+    try:
+        check_signature_png(_png(data))
+    except ImageRefused:
+        return ""
+    return str(data)
+
+
 def _record_page(case_id: str, form: FormVersion, language: str, capture: Any, status: int) -> Any:
     shown, fallback = form.language(language)
+    capture.signature.data = _kept_signature(capture) if status != 200 else ""
     return render_template(
         "consent/record.html",
         case_id=case_id,
@@ -93,7 +128,27 @@ def _record_page(case_id: str, form: FormVersion, language: str, capture: Any, s
         capture=capture,
         item_field=item_field,
         name_field=name_field,
+        summary=_summary(form, capture),
     ), status
+
+
+def _summary(form: FormVersion, capture: Any) -> list[tuple[str, str, str]]:
+    """Every error as (field id, label, message), in the order the page shows them,
+    for the summary at the top that links to each."""
+    order: list[str] = []
+    for item in form.items:
+        order += [item_field(item.id), name_field(item.id)]
+    order += ["police_force", "until", "never_share", "never_share_people", "free_choice"]
+    order += ["given_by", "proxy_relationship", "proxy_name", "proxy_reason", "interpreter"]
+    order += ["witness", "signature_method", "signature", "typed_name", "signature_witness"]
+    rest = [name for name in capture._fields if name not in order]
+    found = []
+    for name in order + rest:
+        if name in capture and capture[name].errors:
+            anchor = "signature-pad" if name == "signature" else capture[name].id
+            for message in capture[name].errors:
+                found.append((anchor, capture[name].label.text, message))
+    return found
 
 
 @bp.get("/shared")
@@ -128,30 +183,57 @@ def record_post(case_id: str, form_id: str) -> Any:
     wanted = request.form.get("language", FALLBACK_LANGUAGE)
     language, _ = form.language(wanted if wanted in LANGUAGES else FALLBACK_LANGUAGE)
     capture = _capture(form, language, request.form)
-    if capture.validate():
-        try:
-            version = services.record_consent(
+    try:
+        if capture.validate():
+            try:
+                version = services.record_consent(
+                    current_uow(),
+                    _registry(),
+                    _forms(),
+                    actor=current_actor(),
+                    case_id=case_id,
+                    form_key=form.key,
+                    answers=_answers(form, language, capture, wanted),
+                )
+            except services.ConsentRefused as refused:
+                if isinstance(refused, services.ConsentNotFound):
+                    raise
+                _attach_all(capture, refused.problems)
+            else:
+                flash("Her consent is recorded. Print it for her to keep.")
+                return redirect(
+                    url_for("consent.show", case_id=case_id, consent_id=version.logical_id)
+                )
+        else:
+            # The form's own checks failed: add what the service would refuse too,
+            # so that every problem shows at once.
+            problems = services.check_consent(
                 current_uow(),
-                _registry(),
                 _forms(),
                 actor=current_actor(),
                 case_id=case_id,
                 form_key=form.key,
                 answers=_answers(form, language, capture, wanted),
             )
-        except services.ConsentNotFound:
-            abort(404)
-        except services.ConsentRefused as refused:
-            attach_refusal(capture, refused)
-        else:
-            flash("Her consent is recorded. Print it for her to keep.")
-            return redirect(url_for("consent.show", case_id=case_id, consent_id=version.logical_id))
+            _attach_all(capture, [p for p in problems if not _has_errors(capture, p[0])])
+    except services.ConsentNotFound:
+        abort(404)
     return _record_page(case_id, form, wanted, capture, 422)
+
+
+def _has_errors(capture: Any, name: str | None) -> bool:
+    return bool(name and name in capture and capture[name].errors)
+
+
+def _attach_all(capture: Any, problems: list[tuple[str | None, str]]) -> None:
+    """Every (field, message) next to its field, in the form's order for the summary."""
+    for name, message in problems:
+        attach_refusal(capture, DomainError(message, name))
 
 
 def _answers(form: FormVersion, language: str, capture: Any, wanted: str) -> Answers:
     agreed: dict[str, bool] = {}
-    names = {}
+    names: dict[str, str] = {}
     for item in form.items:
         value = capture[item_field(item.id)].data
         # An item that narrows another is asked only when she agreed to that one.
@@ -162,8 +244,8 @@ def _answers(form: FormVersion, language: str, capture: Any, wanted: str) -> Ans
             names[item.id] = (capture[name_field(item.id)].data or "").strip()
     force = None
     if "police-force" in form.asks and capture.police_force.data:
-        names = {choice.value: choice.label for choice in capture.police_force.choices}
-        force = (capture.police_force.data, names.get(capture.police_force.data, ""))
+        forces = {choice.value: choice.label for choice in capture.police_force.choices}
+        force = (capture.police_force.data, forces.get(capture.police_force.data, ""))
     until = None
     if "until" in form.asks and capture.until.data:
         until = from_local(
@@ -195,13 +277,20 @@ def _answers(form: FormVersion, language: str, capture: Any, wanted: str) -> Ans
         interpreter=(capture.interpreter.data or "").strip() or None,
         witness=(capture.witness.data or "").strip() or None,
         free_choice=bool(capture.free_choice.data),
-        signature_png=png_from_data_url(capture.signature.data) or b"",
+        signature_png=_png(capture.signature.data),
+        signature_method=capture.signature_method.data or DRAWN,
+        typed_name=(capture.typed_name.data or "").strip() or None,
+        signature_witness=(capture.signature_witness.data or "").strip() or None,
         police_force=force,
         until=until,
         never_share_organizations=organizations,
         never_share_people=people,
         requested_language=wanted if wanted in LANGUAGES else None,
     )
+
+
+def _png(data: str | None) -> bytes:
+    return png_from_data_url(data) or b""
 
 
 def _view(case_id: str, consent_id: str) -> tuple[Any, services.ConsentView]:
@@ -224,14 +313,22 @@ def show(case_id: str, consent_id: str) -> Any:
     """The consent as signed: the exact text of that form version in the language
     she read it in, her answers and her signature. Printable."""
     case, view = _view(case_id, consent_id)
+    zone = str(current_app.config["CLINIC_TIMEZONE"])
+
+    def local(value: str) -> str:
+        """A recorded moment in the clinic's time zone, as numbers (any language)."""
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return to_local(moment, zone).strftime("%d/%m/%Y %H:%M")
+
     return render_template(
         "consent/show.html",
         case=case,
         view=view,
         language=view.language,
-        words=WORDS.get(view.language, WORDS[FALLBACK_LANGUAGE]),
+        words=words_for(view.language),
         languages=LANGUAGES,
-        methods=WITHDRAWAL_METHODS,
+        local=local,
+        signature_methods=SIGNATURE_METHODS,
     )
 
 
@@ -251,8 +348,14 @@ def _withdraw_page(case_id: str, consent_id: str, form: WithdrawForm, status: in
     chosen = next((state for state in view.items if state.item_id == item), None)
     if item and (chosen is None or chosen.answer != "agreed"):
         abort(404)
+    everything = not item and (request.method == "GET" or request.form.get("everything") == "yes")
     return render_template(
-        "consent/withdraw.html", case=case, view=view, item=chosen, form=form
+        "consent/withdraw.html",
+        case=case,
+        view=view,
+        item=chosen,
+        everything=everything,
+        form=form,
     ), status
 
 
@@ -267,6 +370,13 @@ def withdraw(case_id: str, consent_id: str) -> Any:
 def withdraw_post(case_id: str, consent_id: str) -> Any:
     form = WithdrawForm()
     item = request.form.get("item") or ""
+    # Withdrawing everything is an explicit choice (the whole-consent page sends it);
+    # a request naming no item and not choosing everything is refused by the service.
+    everything = request.form.get("everything") == "yes"
+    if not item and not everything:
+        # Refused before anything else: never read as "withdraw everything".
+        g.failure_description = "withdrawal names no item"
+        return _withdraw_page(case_id, consent_id, form, 422)
     if form.validate_on_submit():
         if not form.confirm.data:
             form.confirm.errors = ["Read back to her what stops, then confirm."]
@@ -285,6 +395,7 @@ def withdraw_post(case_id: str, consent_id: str) -> Any:
                         at=utcnow(),
                         note=(form.note.data or "").strip() or None,
                         verified=bool(form.verified.data),
+                        everything=everything,
                     ),
                 )
             except services.ConsentNotFound:

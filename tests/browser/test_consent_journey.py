@@ -14,6 +14,7 @@ from flask import Flask
 
 from clinic.cases.models import ProxyRelationship, ReportingMode
 from clinic.cases.services import Proxy
+from tests.browser.conftest import assert_accessible
 from tests.browser.test_evidence_journey import sign_in
 from tests.conftest import World
 from tests.helpers import open_case
@@ -56,17 +57,22 @@ def test_a_french_consent_by_a_proxy_is_signed_printed_and_partly_withdrawn(
     counsellor.goto(f"{live_server}/cases/{case.id}")
     assert "Léa Exemple" not in counsellor.content()
     counsellor.locator("#identity-not-shared").wait_for()
+    assert_accessible(counsellor)
 
     # The examiner opens her consent and the information-sharing form in French.
     sign_in(page, live_server, "examiner")
     page.goto(f"{live_server}/cases/{case.id}")
+    assert_accessible(page)
     page.get_by_role("link", name="Her consent").click()
+    page.get_by_role("region", name="Sharing information for your care and support").wait_for()
+    assert_accessible(page)
     section = page.get_by_role("region", name="Sharing information for your care and support")
     section.get_by_role("link", name="Français").click()
     page.get_by_role(
         "heading", name="Partage d'informations pour vos soins et votre soutien"
     ).wait_for()
-    assert page.locator("div[lang=fr]").count() == 1
+    assert page.locator("div[lang=fr]").count() >= 1
+    assert_accessible(page)
 
     # Nothing is ticked until she answers; she answers every item.
     assert page.locator(".consent-item input[type=radio]:checked").count() == 0
@@ -91,6 +97,7 @@ def test_a_french_consent_by_a_proxy_is_signed_printed_and_partly_withdrawn(
     # Without a signature it is refused, answers kept; then signed.
     page.get_by_role("button", name="Record her consent").click()
     page.get_by_role("alert").filter(has_text="signs on the screen").wait_for()
+    assert_accessible(page)
     assert page.locator(".consent-item input[type=radio]:checked").count() == len(answers)
     page.get_by_label("Je fais ces choix librement").check()
     draw_signature(page, "Signature de la personne qui consent")
@@ -98,8 +105,11 @@ def test_a_french_consent_by_a_proxy_is_signed_printed_and_partly_withdrawn(
 
     # The form as signed, in French, with her signature; printed to PDF.
     page.locator("#consent-status").wait_for()
+    assert_accessible(page)
     assert page.locator("html").get_attribute("lang") == "fr"
-    assert page.locator("#consent-status").text_content() == "active"
+    assert page.locator("#consent-status").get_attribute("data-status") == "active"
+    assert page.locator("#consent-status").text_content() == "en vigueur"
+    assert "Examiner (Examinatrice médico-légale)" in page.locator("#taken-by").text_content()
     signature = page.get_by_role("img", name="Signature de la personne qui consent")
     assert signature.evaluate("image => image.naturalWidth") > 0
     page.emulate_media(media="print")
@@ -115,26 +125,32 @@ def test_a_french_consent_by_a_proxy_is_signed_printed_and_partly_withdrawn(
 
     # The counsellor now sees her name and how to contact her.
     counsellor.reload()
+    assert_accessible(counsellor)
     assert "Léa Exemple" in counsellor.content()
 
     # The dashboard says what it means; withdrawing one item is two clicks and a confirmation.
     page.get_by_role("link", name="Back to her consent").click()
     sharing = page.get_by_role("region", name="Sharing information for your care and support")
+    sharing.wait_for()
+    assert_accessible(page)
     assert "The clinic's counselling and advocacy team may see: her name" in sharing.text_content()
     row = sharing.locator("tr[data-item=counselling-contact]")
     assert row.locator(".answer").text_content() == "Agreed"
     row.get_by_role("link", name="Withdraw").click()
     page.get_by_role("heading", name="Withdraw one item").wait_for()
+    assert_accessible(page)
     page.get_by_label("in person").check()
     page.get_by_label("Who withdrew").fill("the survivor, with her guardian")
     page.get_by_role("button", name="Withdraw now").click()
     page.get_by_role("alert").filter(
         has_text="confirm"
     ).wait_for()  # not confirmed: nothing changes
+    assert_accessible(page)
     page.get_by_label("in person").check()
     page.get_by_label("I have read back to her what stops").check()
     page.get_by_role("button", name="Withdraw now").click()
     page.get_by_role("status").filter(has_text="in effect now").wait_for()
+    assert_accessible(page)
     sharing = page.get_by_role("region", name="Sharing information for your care and support")
     assert (
         sharing.locator("tr[data-item=counselling-contact] .answer").text_content() == "Withdrawn"
@@ -146,6 +162,7 @@ def test_a_french_consent_by_a_proxy_is_signed_printed_and_partly_withdrawn(
 
     # At once, the counsellor no longer sees who she is.
     counsellor.reload()
+    assert_accessible(counsellor)
     assert "Léa Exemple" not in counsellor.content()
     counsellor.locator("#identity-not-shared").wait_for()
     counsellor.context.close()

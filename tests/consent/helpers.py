@@ -99,7 +99,12 @@ def withdraw(
             case_id=case_id,
             consent_id=consent_id,
             withdrawal=Withdrawal(
-                method=method, by="the survivor", items=items, at=utcnow(), verified=True
+                method=method,
+                by="the survivor",
+                items=items,
+                at=utcnow(),
+                verified=True,
+                everything=not items,
             ),
         )
         return version.logical_id
