@@ -156,43 +156,46 @@
 
   // -- 3. a Save that cannot reach the server ---------------------------------------
 
+  // Asked synchronously, inside the submit event: when the server answers, the
+  // browser's own submission goes on untouched (the button pressed, other scripts'
+  // submit handlers such as the signature pad, downloads); when it does not, the
+  // submission is cancelled before the page is replaced by the browser's error page.
+  // An asynchronous check would have to re-submit the form later, which changes
+  // what the submission is and when it happens.
+  function serverReachable(url) {
+    if (navigator.onLine === false) return false;
+    try {
+      var request = new XMLHttpRequest();
+      request.open("GET", url, false);
+      request.setRequestHeader("Accept", "application/json");
+      request.send();
+      return request.status === 200;
+    } catch (error) {
+      return false;
+    }
+  }
+
   function guardSaves() {
     var template = document.getElementById("save-offline-message");
     if (!template) return;
-    var confirmed = new WeakSet();
-    var pending = new WeakSet();
+    var statusUrl = template.dataset.statusUrl || STATUS_URL;
 
     document.addEventListener("submit", function (event) {
       var form = event.target;
       if (event.defaultPrevented || !(form instanceof HTMLFormElement)) return;
       if (form.method !== "post" || form.hasAttribute("data-session-extend")) return;
-      if (confirmed.has(form)) {
-        confirmed.delete(form); // this is the submit we let go after the check
-        return;
-      }
+      var old = form.querySelector(".save-offline");
+      if (old) old.remove();
+      if (serverReachable(statusUrl)) return;
       event.preventDefault();
-      if (pending.has(form)) return;
-      pending.add(form);
-      var submitter = event.submitter || null;
-      fetchStatus(template.dataset.statusUrl || STATUS_URL).then(function () {
-        pending.delete(form);
-        var old = form.querySelector(".save-offline");
-        if (old) old.remove();
-        confirmed.add(form);
-        if (submitter && submitter.form === form) form.requestSubmit(submitter);
-        else form.requestSubmit();
-      }, function () {
-        pending.delete(form);
-        var old = form.querySelector(".save-offline");
-        if (old) old.remove();
-        var message = template.content.firstElementChild.cloneNode(true);
-        if (submitter && submitter.form === form && submitter.parentNode) {
-          submitter.parentNode.insertBefore(message, submitter);
-        } else {
-          form.insertBefore(message, form.firstChild);
-        }
-        message.scrollIntoView({ block: "center" });
-      });
+      var message = template.content.firstElementChild.cloneNode(true);
+      var submitter = event.submitter;
+      if (submitter && submitter.form === form && submitter.parentNode) {
+        submitter.parentNode.insertBefore(message, submitter);
+      } else {
+        form.insertBefore(message, form.firstChild);
+      }
+      message.scrollIntoView({ block: "center" });
     });
   }
 

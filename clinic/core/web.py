@@ -153,8 +153,9 @@ def _keep_what_was_typed() -> None:
     CSRF check has already passed (CSRFProtect runs first), so a cross-site post
     cannot plant a draft; a post without a session that timed out keeps nothing."""
     token = session.get(ENDED_SESSION_KEY)
-    if not token:
-        return
+    rule = request.url_rule
+    if not token or rule is None or "GET" not in (rule.methods or ()):
+        return  # nothing to restore it into: an action, not a form page
     from clinic.accounts.services import timed_out_session_owner
     from clinic.drafts.services import DraftNotKept, keep_draft
 

@@ -150,6 +150,18 @@ def test_a_post_whose_session_is_unknown_or_was_signed_out_keeps_nothing(
     assert draft_rows(engine) == []
 
 
+def test_a_post_to_an_action_that_has_no_form_page_keeps_nothing(
+    app: Flask, client: FlaskClient, engine: sa.Engine
+) -> None:
+    case = open_case(app, "examiner")
+    login(client, "examiner", PASSWORD)
+    token = csrf_token(client, f"/cases/{case.id}")
+    expire_sessions(app, "examiner")
+    response = client.post(f"/cases/{case.id}/exams", data={"csrf_token": token, "note": "x"})
+    assert response.status_code == 302
+    assert draft_rows(engine) == []
+
+
 def test_passwords_and_files_are_never_kept(
     app: Flask, client: FlaskClient, engine: sa.Engine, exam_path: str
 ) -> None:
