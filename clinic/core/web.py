@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import (
@@ -35,6 +35,9 @@ from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.db import db
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
+
+if TYPE_CHECKING:
+    from clinic.drafts.services import DraftSettings
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +140,7 @@ def safe_next(target: str | None) -> str:
     return target
 
 
-def _draft_settings() -> Any:
+def _draft_settings() -> DraftSettings:
     from clinic.drafts.services import DraftSettings
 
     config = current_app.config

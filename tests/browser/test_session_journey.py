@@ -71,6 +71,7 @@ def test_the_session_times_out_mid_history_and_her_words_come_back_after_sign_in
 ) -> None:  # type: ignore[no-untyped-def]
     url = history_url(app, live_server)
     sign_in(page, live_server, "examiner")
+    assert_accessible(page)
     page.goto(url)
     page.get_by_role("heading", name="History", exact=True).wait_for()
     assert_accessible(page)
@@ -125,11 +126,14 @@ def test_a_colleague_signing_in_on_the_same_tablet_after_the_timeout_never_sees_
         )
     url = history_url(app, live_server)
     sign_in(page, live_server, "examiner")
+    assert_accessible(page)
     page.goto(url)
+    assert_accessible(page)
     type_history(page)
     expire_sessions(app, "examiner")
     page.get_by_role("button", name="Save and continue").click()
     page.get_by_role("heading", name="Sign in").wait_for()
+    assert_accessible(page)
 
     # The next person to pick up the tablet signs in: the same exam, an empty form.
     page.get_by_label("Username").fill("examiner.night")
@@ -140,9 +144,11 @@ def test_a_colleague_signing_in_on_the_same_tablet_after_the_timeout_never_sees_
     assert HER_WORDS not in page.content()
     assert_accessible(page)
     sign_out(page)
+    assert_accessible(page)
 
     # Her own sign-in, later, gets it back on that page.
     sign_in(page, live_server, "examiner")
+    assert_accessible(page)
     page.goto(url)
     page.get_by_role("heading", name="History", exact=True).wait_for()
     assert_history_typed(page)
@@ -154,7 +160,9 @@ def test_a_save_with_the_network_down_keeps_the_page_and_says_so(
 ) -> None:  # type: ignore[no-untyped-def]
     url = history_url(app, live_server)
     sign_in(page, live_server, "examiner")
+    assert_accessible(page)
     page.goto(url)
+    assert_accessible(page)
     type_history(page)
 
     page.context.set_offline(True)
@@ -181,10 +189,12 @@ def test_the_warning_before_the_timeout_lets_her_stay_signed_in(
 ) -> None:  # type: ignore[no-untyped-def]
     url = history_url(app, live_server)
     sign_in(page, live_server, "examiner")
+    assert_accessible(page)
     # A short timeout for this test: 45 s, with the warning in the last 40 s.
     app.config["SESSION_IDLE_TIMEOUT"] = timedelta(seconds=45)
     app.config["SESSION_WARNING_BEFORE"] = timedelta(seconds=40)
     page.goto(url)
+    assert_accessible(page)
     page.get_by_label("What happened, in her own words").fill(HER_WORDS)
 
     warning = page.get_by_role("region", name="Your session")
