@@ -95,13 +95,16 @@
       box.querySelectorAll("[data-state]").forEach(function (part) {
         part.hidden = part.dataset.state !== state;
       });
-      extendForm.hidden = state === "ended";
+      extendForm.hidden = state === "ended" || state === "signed-out";
       box.hidden = state === null;
       shown = state;
     }
 
+    var kept = true;
+
     function sync(answer) {
       deadline = Date.now() + answer.seconds_left * 1000;
+      kept = answer.kept_if_saved !== false;
     }
 
     function poll() {
@@ -116,7 +119,7 @@
       var now = Date.now();
       var left = deadline - now;
       if (left <= 0) {
-        show("ended");
+        show(kept ? "ended" : "signed-out");
       } else if (left <= warnAt) {
         var minutes = Math.ceil(left / 60000);
         if (minutes >= 2) show("minutes", minutes); else show("soon");

@@ -422,6 +422,18 @@ def timed_out_session_owner(uow: UnitOfWork, token: str) -> User | None:
     return record.user if record.user.is_active else None
 
 
+def session_ends_by_timeout(uow: UnitOfWork, token: str) -> bool:
+    """Whether the session is live or ends (ended) by timing out, so that a step
+    posted with it would be kept as a draft; not when it was signed out, ended by
+    deactivation or a password reset, or is unknown."""
+    record = uow.session.scalar(
+        sa.select(UserSession).where(UserSession.token_hash == hash_secret(token))
+    )
+    if record is None or not record.user.is_active:
+        return False
+    return record.ended_at is None or record.end_reason == "timeout"
+
+
 def log_out(uow: UnitOfWork, token: str, *, actor: Actor, source_address: str | None) -> None:
     uow.session.execute(
         sa.update(UserSession)

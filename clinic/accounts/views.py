@@ -28,10 +28,12 @@ from clinic.accounts.services import (
     log_in,
     log_out,
     revoke_token,
+    session_ends_by_timeout,
     session_time_left,
     token_is_live,
 )
 from clinic.core.web import (
+    ENDED_SESSION_KEY,
     SESSION_KEY,
     current_actor,
     current_uow,
@@ -107,6 +109,8 @@ def extend_session() -> Any:
 
 
 def _time_left() -> Any:
+    """`seconds_left`, and `kept_if_saved`: whether a step posted now would be kept
+    for her (the session is live or timed out) or not (signed out, unknown)."""
     token = session.get(SESSION_KEY)
     seconds = 0
     if token:
@@ -117,7 +121,9 @@ def _time_left() -> Any:
             absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
         )
         seconds = int(left.total_seconds())
-    return jsonify(seconds_left=seconds)
+    token = token or session.get(ENDED_SESSION_KEY)
+    kept = session_ends_by_timeout(current_uow(), token) if token else False
+    return jsonify(seconds_left=seconds, kept_if_saved=kept)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

@@ -222,3 +222,26 @@ def test_the_warning_before_the_timeout_lets_her_stay_signed_in(
     assert_accessible(page)
     assert page.get_by_label("What happened, in her own words").input_value() == HER_WORDS
     assert_no_clinical_text_in_browser_storage(page)
+
+
+def test_signed_out_in_another_tab_the_page_does_not_promise_to_keep_anything(
+    page, live_server: str, app: Flask
+) -> None:  # type: ignore[no-untyped-def]
+    url = history_url(app, live_server)
+    sign_in(page, live_server, "examiner")
+    assert_accessible(page)
+    app.config["SESSION_IDLE_TIMEOUT"] = timedelta(seconds=45)
+    app.config["SESSION_WARNING_BEFORE"] = timedelta(seconds=40)
+    page.goto(url)
+    assert_accessible(page)
+    warning = page.get_by_role("region", name="Your session")
+    warning.locator("p:visible", has_text="Your session is about to end").wait_for(timeout=20000)
+
+    other = page.context.new_page()
+    other.goto(f"{live_server}/")
+    sign_out(other)
+    other.close()
+    warning.locator("p:visible", has_text="You are signed out").wait_for(timeout=15000)
+    assert "cannot be kept" in warning.text_content()
+    assert not warning.get_by_role("button", name="Stay signed in").is_visible()
+    assert_accessible(page)

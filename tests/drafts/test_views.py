@@ -219,7 +219,8 @@ def test_the_session_status_counts_down_without_extending_and_stay_signed_in_ext
     app: Flask, client: FlaskClient
 ) -> None:
     idle = int(app.config["SESSION_IDLE_TIMEOUT"].total_seconds())
-    assert client.get("/session").get_json() == {"seconds_left": 0}  # not signed in
+    # Not signed in: nothing would be kept.
+    assert client.get("/session").get_json() == {"seconds_left": 0, "kept_if_saved": False}
     login(client, "examiner", PASSWORD)
     assert idle - 5 <= client.get("/session").get_json()["seconds_left"] <= idle
     age_sessions(app, "examiner", timedelta(minutes=10))
@@ -234,8 +235,14 @@ def test_the_session_status_counts_down_without_extending_and_stay_signed_in_ext
     assert idle - 5 <= client.get("/session").get_json()["seconds_left"] <= idle
 
     expire_sessions(app, "examiner")
-    assert client.get("/session").get_json() == {"seconds_left": 0}
-    assert client.post("/session/extend", data={"csrf_token": token}).get_json() == {
-        "seconds_left": 0
-    }
+    timed_out = {"seconds_left": 0, "kept_if_saved": True}
+    assert client.get("/session").get_json() == timed_out
+    assert client.post("/session/extend", data={"csrf_token": token}).get_json() == timed_out
     assert client.get("/").status_code == 302  # extending an ended session does not revive it
+    assert client.get("/session").get_json() == timed_out
+
+    # Signed out in another tab: the page must not promise to keep anything.
+    login(client, "examiner", PASSWORD)
+    assert client.get("/session").get_json()["kept_if_saved"] is True
+    client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
+    assert client.get("/session").get_json() == {"seconds_left": 0, "kept_if_saved": False}
