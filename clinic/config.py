@@ -24,6 +24,15 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": True,
     "SESSION_IDLE_TIMEOUT": timedelta(minutes=30),
     "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=12),
+    # The warning that the session is about to end appears this long before it does.
+    "SESSION_WARNING_BEFORE": timedelta(minutes=2),
+    # A form step posted after the session timed out is kept, encrypted, for its author
+    # for this long (one shift), then deleted unread. Drafts larger than
+    # DRAFT_MAX_BYTES (the typed text as JSON) are not kept; a user keeps at most
+    # DRAFT_MAX_PER_USER drafts (the newest).
+    "DRAFT_LIFETIME": timedelta(hours=12),
+    "DRAFT_MAX_BYTES": 256 * 1024,
+    "DRAFT_MAX_PER_USER": 20,
     "API_TOKEN_MAX_DAYS": 365,
     "API_TOKEN_DEFAULT_DAYS": 90,
     "FHIR_PAGE_SIZE": 20,

@@ -3,6 +3,7 @@
 from clinic.accounts.models import ApiToken, Organization, User, UserSession
 from clinic.audit.models import AuditEntry
 from clinic.cases.models import Case, ReportingModeChange
+from clinic.drafts.models import SavedDraft
 from clinic.evidence.models import (
     CustodyEvent,
     CustodySignature,
@@ -35,6 +36,7 @@ __all__ = [
     "ReportingModeChange",
     "ResourceVersion",
     "RetentionRule",
+    "SavedDraft",
     "SigningKey",
     "SiteEvidencePolicy",
     "StorageLocation",

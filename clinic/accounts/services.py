@@ -395,6 +395,45 @@ def resume_session(
     return user
 
 
+def session_time_left(
+    uow: UnitOfWork, token: str, *, idle_timeout: timedelta, absolute_timeout: timedelta
+) -> timedelta:
+    """How long the session has before it times out, as the server sees it (zero
+    when it has ended or is unknown). Reading it does not extend the session, so
+    every tab of the browser sees the same time left."""
+    record = uow.session.scalar(
+        sa.select(UserSession).where(UserSession.token_hash == hash_secret(token))
+    )
+    if record is None or record.ended_at is not None or not record.user.is_active:
+        return timedelta(0)
+    now = utcnow()
+    left = min(record.last_seen_at + idle_timeout - now, record.created_at + absolute_timeout - now)
+    return max(left, timedelta(0))
+
+
+def timed_out_session_owner(uow: UnitOfWork, token: str) -> User | None:
+    """The active user whose session this was, if it ended by timing out (not by
+    signing out, deactivation or a password reset), else None."""
+    record = uow.session.scalar(
+        sa.select(UserSession).where(UserSession.token_hash == hash_secret(token))
+    )
+    if record is None or record.ended_at is None or record.end_reason != "timeout":
+        return None
+    return record.user if record.user.is_active else None
+
+
+def session_ends_by_timeout(uow: UnitOfWork, token: str) -> bool:
+    """Whether the session is live or ends (ended) by timing out, so that a step
+    posted with it would be kept as a draft; not when it was signed out, ended by
+    deactivation or a password reset, or is unknown."""
+    record = uow.session.scalar(
+        sa.select(UserSession).where(UserSession.token_hash == hash_secret(token))
+    )
+    if record is None or not record.user.is_active:
+        return False
+    return record.ended_at is None or record.end_reason == "timeout"
+
+
 def log_out(uow: UnitOfWork, token: str, *, actor: Actor, source_address: str | None) -> None:
     uow.session.execute(
         sa.update(UserSession)

@@ -9,6 +9,7 @@ from flask import (
     current_app,
     flash,
     g,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -27,9 +28,12 @@ from clinic.accounts.services import (
     log_in,
     log_out,
     revoke_token,
+    session_ends_by_timeout,
+    session_time_left,
     token_is_live,
 )
 from clinic.core.web import (
+    ENDED_SESSION_KEY,
     SESSION_KEY,
     current_actor,
     current_uow,
@@ -85,6 +89,41 @@ def logout() -> Any:
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("accounts.login"))
+
+
+@bp.get("/session")
+@view_rule(public=True, extends_session=False)
+def session_status() -> Any:
+    """How many seconds the browser session has left, as the server sees it. Asking
+    does not extend it. Also the page script's check that the server can be reached
+    before a form is submitted."""
+    return _time_left()
+
+
+@bp.post("/session/extend")
+@view_rule(public=True)
+def extend_session() -> Any:
+    """'Stay signed in': the request itself has extended a live session (CSRF
+    checked); answers the time it now has, zero if it had already ended."""
+    return _time_left()
+
+
+def _time_left() -> Any:
+    """`seconds_left`, and `kept_if_saved`: whether a step posted now would be kept
+    for her (the session is live or timed out) or not (signed out, unknown)."""
+    token = session.get(SESSION_KEY)
+    seconds = 0
+    if token:
+        left = session_time_left(
+            current_uow(),
+            token,
+            idle_timeout=current_app.config["SESSION_IDLE_TIMEOUT"],
+            absolute_timeout=current_app.config["SESSION_ABSOLUTE_TIMEOUT"],
+        )
+        seconds = int(left.total_seconds())
+    token = token or session.get(ENDED_SESSION_KEY)
+    kept = session_ends_by_timeout(current_uow(), token) if token else False
+    return jsonify(seconds_left=seconds, kept_if_saved=kept)
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

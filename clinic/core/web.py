@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from flask import (
@@ -20,6 +20,7 @@ from flask import (
     Response,
     abort,
     current_app,
+    flash,
     g,
     redirect,
     render_template,
@@ -35,11 +36,17 @@ from clinic.core.db import db
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 
+if TYPE_CHECKING:
+    from clinic.drafts.services import DraftSettings
+
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 SESSION_KEY = "sid"
+# Where the cookie keeps the id of a session that has ended, so that a step posted
+# afterwards can still be kept for the person whose session it was.
+ENDED_SESSION_KEY = "ended_sid"
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,9 @@ class ViewRule:
     self_checked: bool = False
     # Authentication: "session" (browser), "bearer" (API) or None (public).
     auth: str | None = "session"
+    # False for the session-status endpoint: asking how long is left must not
+    # count as activity, or the warning could never be right.
+    extends_session: bool = True
 
 
 def view_rule(
@@ -62,16 +72,21 @@ def view_rule(
     public: bool = False,
     self_checked: bool = False,
     auth: str | None = "session",
+    extends_session: bool = True,
 ) -> Callable[[F], F]:
-    rule = ViewRule(action, kind, public, self_checked, None if public else auth)
+    rule = ViewRule(action, kind, public, self_checked, None if public else auth, extends_session)
 
     def decorate(view: F) -> F:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if rule.auth == "session" and g.get("actor") is None:
+                if request.method == "POST":
+                    _keep_what_was_typed()
                 return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
             if rule.action is not None and rule.kind is not None:
                 require(current_actor(), rule.action, rule.kind)
+            if rule.auth == "session" and request.method == "GET":
+                _restore_what_was_typed()
             return view(*args, **kwargs)
 
         wrapped._view_rule = rule  # type: ignore[attr-defined]
@@ -125,6 +140,67 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def _draft_settings() -> DraftSettings:
+    from clinic.drafts.services import DraftSettings
+
+    config = current_app.config
+    return DraftSettings(
+        lifetime=config["DRAFT_LIFETIME"],
+        max_bytes=config["DRAFT_MAX_BYTES"],
+        max_per_user=config["DRAFT_MAX_PER_USER"],
+    )
+
+
+def _keep_what_was_typed() -> None:
+    """A step posted after its author's session timed out: keep it for her. The
+    CSRF check has already passed (CSRFProtect runs first), so a cross-site post
+    cannot plant a draft; a post without a session that timed out keeps nothing."""
+    token = session.get(ENDED_SESSION_KEY)
+    rule = request.url_rule
+    if not token or rule is None or "GET" not in (rule.methods or ()):
+        return  # nothing to restore it into: an action, not a form page
+    from clinic.accounts.services import timed_out_session_owner
+    from clinic.drafts.services import DraftNotKept, keep_draft
+
+    owner = timed_out_session_owner(current_uow(), token)
+    if owner is None:
+        return
+    try:
+        draft = keep_draft(
+            current_uow(),
+            owner=owner,
+            path=request.path,
+            # Uploaded files (request.files) are never kept.
+            fields=request.form.items(multi=True),
+            secret_key=current_app.config["SECRET_KEY"],
+            settings=_draft_settings(),
+        )
+    except DraftNotKept:
+        flash(
+            "Your session had ended and what you typed on that page could not be kept "
+            "(it is too large). Sign in again and enter it once more.",
+            "error",
+        )
+        return
+    if draft is not None:
+        flash(
+            "Your session had ended, so nothing was saved. What you typed is kept for you: "
+            "sign in again and it will be back in the form, ready for you to check and save."
+        )
+
+
+def _restore_what_was_typed() -> None:
+    """Give the signed-in user back the draft she posted to this page, once."""
+    from clinic.drafts.services import take_draft
+
+    g.restored_draft = take_draft(
+        current_uow(),
+        actor=current_actor(),
+        path=request.path,
+        secret_key=current_app.config["SECRET_KEY"],
+    )
+
+
 def init_web(app: Flask) -> None:
     app.before_request(_begin_request)
     app.after_request(_finish_request)
@@ -139,6 +215,9 @@ def _begin_request() -> None:
     g.user = None
     if is_api_request() or request.endpoint == "static":
         return
+    rule = rule_of(current_app, request.endpoint) if request.endpoint else None
+    if rule is not None and not rule.extends_session:
+        return
     token = session.get(SESSION_KEY)
     if token:
         from clinic.accounts.services import actor_for, resume_session
@@ -151,6 +230,7 @@ def _begin_request() -> None:
         )
         if user is None:
             session.pop(SESSION_KEY, None)
+            session[ENDED_SESSION_KEY] = token
         else:
             g.user = user
             g.actor = actor_for(user)

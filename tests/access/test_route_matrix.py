@@ -163,6 +163,11 @@ MATRIX: dict[str, list[Call]] = {
     "accounts.login": [Call("GET", lambda s: "/login", everyone(302))],  # signed in: sent home
     "accounts.logout": [Call("POST", lambda s: "/logout", everyone(302), form=lambda s, r: {})],
     "accounts.password": [Call("GET", lambda s: "/account/password", everyone(200))],
+    # The session's own time left (asking does not extend it) and "Stay signed in".
+    "accounts.session_status": [Call("GET", lambda s: "/session", everyone(200))],
+    "accounts.extend_session": [
+        Call("POST", lambda s: "/session/extend", everyone(200), form=lambda s, r: {})
+    ],
     "accounts.tokens": [Call("GET", lambda s: "/account/tokens", everyone(200))],
     "accounts.create_token_view": [
         Call(
@@ -849,6 +854,8 @@ ASKS_NOTHING = {
     "accounts.login",
     "accounts.logout",
     "accounts.password",
+    "accounts.session_status",
+    "accounts.extend_session",
     "home.health",
     "home.log_keys",
     "fhir.metadata",
@@ -912,7 +919,12 @@ def _walk(
 def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> None:
     for endpoint, calls in MATRIX.items():
         for call in calls:
-            if call.api or endpoint in {"accounts.login", "home.health", "home.log_keys"}:
+            if call.api or endpoint in {
+                "accounts.login",
+                "accounts.session_status",
+                "home.health",
+                "home.log_keys",
+            }:
                 continue
             placeholder = Setup(
                 "p",
