@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -38,7 +39,7 @@ def assert_accessible(page) -> None:  # type: ignore[no-untyped-def]
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         if not AXE.exists():
             pytest.fail(f"axe-core is not installed at {AXE}; scripts/test runs npm ci")
-        page.evaluate(AXE.read_text(encoding="utf-8") + "\n;undefined")
+        page.evaluate(axe_source())
     AXE_RUNS[0] += 1
     result = page.evaluate(
         "async () => await window.axe.run(document, {resultTypes: ['violations']})"
@@ -56,6 +57,11 @@ def assert_accessible(page) -> None:  # type: ignore[no-untyped-def]
         for v in result["violations"]
     ]
     assert not violations, f"axe-core on {page.url}:\n" + json.dumps(violations, indent=1)
+
+
+@functools.cache
+def axe_source() -> str:
+    return AXE.read_text(encoding="utf-8") + "\n;undefined"
 
 
 def unchecked(obj: Any) -> Any:
