@@ -58,8 +58,10 @@ def test_every_screen_a_role_reaches_has_no_axe_violation(
 
     records(app, client, world)
     sign_in(page, live_server, role)
-    # The home page, and an error page.
+    # The home page, an error page, and a screen a link reaches only further down.
     queue = deque([f"{live_server}/", f"{live_server}/cases/no-such-case"])
+    if role == "admin":
+        queue.append(f"{live_server}/admin/organizations/{world.organizations['NORTH']}/retention")
     seen: Counter[str] = Counter()
     visited: list[str] = []
     while queue and len(visited) < MOST:
@@ -83,3 +85,21 @@ def test_every_screen_a_role_reaches_has_no_axe_violation(
                 queue.append(href.split("#")[0])
     print(role, len(visited), *visited, sep="\n  ")
     assert len(visited) >= 3, visited
+
+
+def test_a_refused_retention_form_marks_only_the_field_in_error(
+    page, live_server: str, world: World
+) -> None:  # type: ignore[no-untyped-def]
+    sign_in(page, live_server, "admin")
+    page.goto(f"{live_server}/admin/organizations/{world.organizations['NORTH']}/retention")
+    months = page.get_by_label("Reported, adult: months", exact=True)
+    months.fill("12")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_role("alert").wait_for()  # the page in error is checked by axe-core too
+    months = page.get_by_label("Reported, adult: months", exact=True)
+    assert months.get_attribute("aria-invalid") == "true"
+    described = str(months.get_attribute("aria-describedby"))
+    assert page.locator(f"#{described}").text_content()
+    years = page.get_by_label("Reported, adult: years", exact=True)
+    assert years.get_attribute("aria-invalid") is None
+    assert years.get_attribute("aria-describedby") is None
