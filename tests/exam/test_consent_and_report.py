@@ -70,6 +70,8 @@ def test_sign_off_is_refused_without_her_consent_and_says_what_to_do(
 def test_sign_off_is_allowed_once_her_consent_is_recorded(app: Flask, world: World) -> None:
     case = open_case(app)
     exam_id = complete_exam(app, case.id, consent=False)
+    with pytest.raises(services.ExamRefused, match="Her consent > Examination and treatment"):
+        call(app, "examiner", services.sign_off, exam_id=exam_id)
     record_exam_consent(app, case.id)
     assert call(app, "examiner", services.sign_off, exam_id=exam_id).status == "signed"
 
