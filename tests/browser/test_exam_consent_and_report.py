@@ -22,7 +22,7 @@ from clinic.exam import services
 from tests.browser.conftest import assert_accessible
 from tests.browser.test_evidence_journey import sign_in
 from tests.conftest import World
-from tests.exam.helpers import INJURY, call, complete_exam, record_exam_consent
+from tests.exam.helpers import INJURY, call, complete_exam, record_exam_consent, start
 from tests.helpers import open_case
 
 pytestmark = pytest.mark.browser
@@ -60,6 +60,27 @@ def test_a_signed_report_prints_page_x_of_y_and_the_examiner_on_every_page(
     record_exam_consent(app, case.id, speculum_exam=False)
 
     sign_in(page, live_server, "examiner")
+    assert_accessible(page)
+
+    # Another survivor, brought in unconscious: the examiner records why she could
+    # not consent, and the case is flagged for review.
+    other = open_case(app)
+    other_exam = start(app, other.id)
+    page.goto(f"{live_server}/exams/{other_exam}/consent")
+    page.get_by_role("heading", name="If she cannot consent").wait_for()
+    assert_accessible(page)
+    page.get_by_role("group", name="Why could she not consent?").get_by_label("Unconscious").check()
+    page.get_by_label("What you saw and why you examined her without her consent").fill(
+        "Brought in unresponsive; head wound needed care at once."
+    )
+    page.get_by_role("button", name="Save and continue").click()
+    page.get_by_role("heading", name="Arrival and timing").wait_for()
+    assert_accessible(page)
+    page.get_by_role("link", name="Her consent", exact=True).click()
+    page.get_by_role("heading", name="She could not consent: awaiting review").wait_for()
+    assert_accessible(page)
+    page.goto(f"{live_server}/cases/{other.id}")
+    page.get_by_text("flagged for review").wait_for()
     assert_accessible(page)
     page.goto(f"{live_server}/exams/{exam_id}/anogenital")
     page.get_by_role("heading", name="Declined: internal examination with a speculum").wait_for()
