@@ -154,9 +154,10 @@ def _load_survivors(uow: UnitOfWork, app: Flask) -> None:
         case = register_survivor(
             uow, registry, actor=actor, registration=Registration(**fields), channel="cli"
         )
+        if with_kit:  # her consents first, as the nurse records them before the exam
+            _demo_consents(uow, app, actor, case.id)
         _demo_exam(uow, registry, actor, case.id, sign=with_kit)
         if with_kit:
-            _demo_consents(uow, app, actor, case.id)
             _demo_request(uow, case.reference)
             collect_kit(
                 uow,

@@ -35,7 +35,14 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Protocol
 
-from clinic.access.consent import ConsentRequest, Directive, Recipient, denies, evaluate
+from clinic.access.consent import (
+    ConsentDecision,
+    ConsentRequest,
+    Directive,
+    Recipient,
+    denies,
+    evaluate,
+)
 from clinic.access.roles import ROLE_PURPOSE, Purpose, Role
 from clinic.access.terms import VERY_RESTRICTED
 
@@ -435,6 +442,56 @@ def _narrow_by_consent(
     if refusal is not None:
         return Decision(False, refusal.reasons, concealed=True)
     return Decision(True, (baseline,))
+
+
+@dataclass(frozen=True)
+class CareConsent:
+    """What her active Consents say about one part of her care done by the actor's
+    team (DESIGN.md section 5): `in_force` when a Consent of that form covers now,
+    `declined` when one says deny to the part, with the item that said it."""
+
+    in_force: bool
+    declined: bool
+    decision: ConsentDecision
+
+
+def decide_care(
+    actor: Actor,
+    subject: str,
+    *,
+    form: str,
+    action: str,
+    part: str,
+    consents: ConsentSource,
+    at: datetime | None = None,
+) -> CareConsent:
+    """Ask her Consents about a part of her care (action `examine` and part
+    `anogenital-exam`, say) that this examiner's team would do for her treatment.
+    Care itself is never refused here: what she did not answer stays the
+    examiner's clinical decision; only an explicit deny is a refusal."""
+    moment = at or datetime.now(UTC)
+    directives = consents.directives(subject)
+    decision = evaluate(
+        directives,
+        ConsentRequest(
+            recipients=frozenset(
+                {Recipient(RECIPIENT_KIND[actor.role], f"Organization/{actor.organization_id}")}
+            )
+            if actor.role in RECIPIENT_KIND
+            else frozenset(),
+            action=action,
+            purpose=actor.purpose_of_use.value,
+            classes=frozenset(),
+            labels=frozenset(),
+            at=moment,
+            codes=frozenset({part}),
+        ),
+    )
+    in_force = any(
+        d.active and d.form.split("/")[0] == form and d.period.covers(moment) for d in directives
+    )
+    declined = any(f.verdict is not None and f.verdict.value == "deny" for f in decision.findings)
+    return CareConsent(in_force, declined, decision)
 
 
 def require(

@@ -5,7 +5,7 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, NumberRange
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from clinic.access.roles import ROLE_ORGANIZATION_KIND, OrganizationKind, Role
 
@@ -64,6 +64,9 @@ class UserForm(FlaskForm):
         validators=[DataRequired()],
     )
     organization_id = SelectField("Site or organisation", validators=[DataRequired()])
+    professional_registration = StringField(
+        "Professional registration (optional)", validators=[Optional(), Length(max=64)]
+    )
     password = PasswordField(
         "Initial password (at least 12 characters)",
         validators=[DataRequired(), Length(min=12, max=1024)],
@@ -102,6 +105,12 @@ class OrganizationEditForm(FlaskForm):
 
 class ActivationForm(FlaskForm):
     pass
+
+
+class RegistrationForm(FlaskForm):
+    professional_registration = StringField(
+        "Professional registration", validators=[Optional(), Length(max=64)]
+    )
 
 
 class ResetPasswordForm(FlaskForm):

@@ -44,6 +44,9 @@ class User(Base):
     # Stored case-folded: "Alice" and "alice" are one account.
     username: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
     display_name: Mapped[str] = mapped_column(sa.String(200), nullable=False)
+    # e.g. "NMC 12A3456B" or "GMC 7654321": printed with the name of whoever signs an
+    # exam report (they may be called as a witness). Staff only; none for police.
+    professional_registration: Mapped[str | None] = mapped_column(sa.String(64))
     role: Mapped[Role] = mapped_column(sa.String(16), nullable=False)
     organization_id: Mapped[str] = mapped_column(
         sa.ForeignKey("organizations.id"), nullable=False, index=True

@@ -176,6 +176,7 @@ def create_user(
     role: Role,
     organization_id: str,
     password: str,
+    professional_registration: str | None = None,
 ) -> User:
     """Create an account. The organisation must be active and of the kind the role
     belongs to (police officers to a police force, staff to a clinic site)."""
@@ -200,9 +201,11 @@ def create_user(
     if uow.session.scalar(sa.select(User).where(User.username == username)):
         raise AccountError("That username is taken.", "username")
     check_password_rules(password, username)
+    registration = check_registration(professional_registration, role)
     user = User(
         username=username,
         display_name=display_name.strip(),
+        professional_registration=registration,
         role=role.value,
         organization_id=organization.id,
         password_hash=_hasher.hash(password),
@@ -264,6 +267,39 @@ def reset_password(uow: UnitOfWork, user: User, *, actor: Actor, new_password: s
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
         .values(ended_at=utcnow(), end_reason="password reset")
     )
+    uow.session.flush()
+    _audit_admin(uow, actor, EventKind.UPDATE, f"User/{user.id}")
+
+
+REGISTRATION_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ./-]{1,63}")
+
+
+def check_registration(registration: str | None, role: Role) -> str | None:
+    """A professional registration (e.g. "NMC 12A3456B"): letters, digits, spaces,
+    dots, slashes and hyphens; staff only. Blank means none."""
+    value = " ".join((registration or "").split())
+    if not value:
+        return None
+    if role is Role.POLICE:
+        raise AccountError(
+            "Police accounts have no professional registration here.", "professional_registration"
+        )
+    if not REGISTRATION_PATTERN.fullmatch(value):
+        raise AccountError(
+            "Write the registration as the register shows it (e.g. NMC 12A3456B): 2 to 64 "
+            "letters, digits, spaces, dots, slashes or hyphens.",
+            "professional_registration",
+        )
+    return value
+
+
+def set_professional_registration(
+    uow: UnitOfWork, user: User, *, actor: Actor, registration: str | None
+) -> None:
+    """An administrator records (or clears) a person's professional registration.
+    Reports already signed keep the registration they were signed with."""
+    require(actor, Action.UPDATE, "User", ResourceFacts("User", user.id))
+    user.professional_registration = check_registration(registration, Role(user.role))
     uow.session.flush()
     _audit_admin(uow, actor, EventKind.UPDATE, f"User/{user.id}")
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 
 from clinic.access import Action
 from clinic.access.roles import OrganizationKind, Role
@@ -12,6 +21,7 @@ from clinic.accounts.forms import (
     ActivationForm,
     OrganizationEditForm,
     OrganizationForm,
+    RegistrationForm,
     ResetPasswordForm,
     UserForm,
 )
@@ -24,6 +34,7 @@ from clinic.accounts.services import (
     list_organizations,
     list_users,
     reset_password,
+    set_professional_registration,
     set_user_active,
     update_organization,
 )
@@ -123,6 +134,7 @@ def create_user_view() -> Any:
                 role=Role(form.role.data),
                 organization_id=form.organization_id.data or "",
                 password=form.password.data or "",
+                professional_registration=form.professional_registration.data or None,
             )
         except AccountError as error:
             form[error.field or "username"].errors.append(error.message)
@@ -166,6 +178,30 @@ def user(user_id: str) -> Any:
     account = get_user(uow, user_id, actor=actor)
     if account is None:
         abort(404)
+    if request.method == "POST" and request.form.get("change") == "registration":
+        registration_form = RegistrationForm()
+        if registration_form.validate_on_submit():
+            try:
+                set_professional_registration(
+                    uow,
+                    account,
+                    actor=actor,
+                    registration=registration_form.professional_registration.data or None,
+                )
+            except AccountError as error:
+                registration_form.professional_registration.errors.append(error.message)
+            else:
+                flash(f"The professional registration of {account.username} is saved.")
+                return redirect(url_for("admin.user", user_id=account.id))
+        return render_template(
+            "admin/user.html",
+            account=account,
+            form=ResetPasswordForm(formdata=None),
+            registration_form=registration_form,
+        ), 422
+    registration_form = RegistrationForm(
+        formdata=None, data={"professional_registration": account.professional_registration}
+    )
     form = ResetPasswordForm()
     status = 200
     if form.validate_on_submit():
@@ -181,7 +217,9 @@ def user(user_id: str) -> Any:
             return redirect(url_for("admin.users"))
     elif form.is_submitted():
         status = 422
-    return render_template("admin/user.html", account=account, form=form), status
+    return render_template(
+        "admin/user.html", account=account, form=form, registration_form=registration_form
+    ), status
 
 
 @bp.route("/organizations/<organization_id>/retention", methods=["GET", "POST"])

@@ -27,7 +27,7 @@ from clinic.cases.services import (
 )
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.evidence.models import EvidenceItem
-from clinic.exam.services import exams_of_case
+from clinic.exam.services import exams_awaiting_review, exams_of_case
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -134,6 +134,7 @@ def _case_page(case_id: str, mode_form: ReportingModeForm | None, status: int) -
         labels=MODE_LABELS,
         can_collect=decide(actor, Action.CREATE, "Specimen").permitted,
         exams=exams_of_case(current_uow(), actor=actor, case_id=record.case.id),
+        awaiting_review=exams_awaiting_review(current_uow(), actor=actor, case_id=record.case.id),
         can_examine=decide(actor, Action.CREATE, "Encounter").permitted,
         can_read_shared=actor.role in CONSENT_GRANTS,
     ), status

@@ -24,6 +24,7 @@ from clinic.exam.resources import (
     ACTIVITIES,
     ACTS,
     BODY_REGIONS,
+    CONSENT_ABSENT_REASONS,
     INJURY_TYPES,
     MEANS,
     PENETRATION_ACTS,
@@ -178,7 +179,40 @@ class AnogenitalForm(FlaskForm):
         "Anogenital findings",
         validators=[Length(max=20000)],
     )
+    speculum = TextAreaField(
+        "Speculum examination findings (if a speculum was used)",
+        validators=[Length(max=20000)],
+    )
     amendment_reason = _reason_field()
+
+
+class RemoveDeclinedForm(FlaskForm):
+    """Take back findings recorded before she declined their part."""
+
+    amendment_reason = _reason_field()
+
+
+class ConsentAbsentForm(FlaskForm):
+    why = RadioField(
+        "Why could she not consent?",
+        choices=[SelectChoice(code, label) for code, label in CONSENT_ABSENT_REASONS.items()],
+        validators=[InputRequired("Choose why she could not consent.")],
+    )
+    details = TextAreaField(
+        "What you saw and why you examined her without her consent",
+        validators=[Optional(), Length(max=4000)],
+    )
+    amendment_reason = _reason_field()
+
+
+class ConsentReviewForm(FlaskForm):
+    note = TextAreaField(
+        "Your review: what you checked and what you concluded",
+        validators=[
+            DataRequired("Write what you reviewed and what you concluded."),
+            Length(max=4000),
+        ],
+    )
 
 
 class GuidanceFormBase(FlaskForm):

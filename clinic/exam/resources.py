@@ -46,6 +46,7 @@ GUIDANCE_DECISION = f"{CODE_SYSTEM}/guidance-decision"
 EXAM_TREATMENT = f"{CODE_SYSTEM}/exam-treatment"
 EXAM_DOCUMENT = f"{CODE_SYSTEM}/exam-document"
 ENCOUNTER_TYPE = f"{CODE_SYSTEM}/encounter-type"
+CONSENT_ABSENT_REASON = f"{CODE_SYSTEM}/consent-absent-reason"
 
 FINDING_PROFILE = f"{STRUCTURE_DEFINITION}/fc-exam-finding"
 TIMING_PROFILE = f"{STRUCTURE_DEFINITION}/fc-assault-timing"
@@ -114,6 +115,19 @@ BODY_REGIONS = {
     "ankle": "Ankle",
     "foot": "Foot",
     "other": "Other",
+}
+# Why she could not consent to the exam (CodeSystem consent-absent-reason).
+CONSENT_ABSENT_REASONS = {
+    "unconscious": "Unconscious",
+    "lacks-capacity": "Lacks capacity (incapacitated)",
+    "other": "Other reason",
+}
+# How answers and windows read in words (the report shows displays, never codes).
+ANSWER_DISPLAY = {"yes": "Yes", "no": "No", "unknown": "Not known"}
+WINDOW_STATUS_DISPLAY = {
+    "within": "within the window",
+    "outside": "outside the window",
+    "uncertain": "not known whether within the window",
 }
 TREATMENTS = {
     "emergency-contraception": "Emergency contraception",
@@ -288,6 +302,82 @@ def text_observation(
         section=section,
         code=_ours(code, display),
         valueString=text,
+    )
+
+
+@dataclass(frozen=True)
+class ConsentAbsent:
+    """The examiner's record of why she could not consent to the exam."""
+
+    reason: str  # a code of CONSENT_ABSENT_REASONS
+    details: str
+    recorded_by: str
+    recorded_at: datetime
+
+    def summary(self) -> str:
+        said = CONSENT_ABSENT_REASONS[self.reason]
+        return f"{said}: {self.details}" if self.details else said
+
+
+@dataclass(frozen=True)
+class ConsentReview:
+    note: str
+    reviewed_by: str
+    reviewed_at: datetime
+
+
+def consent_absent_observation(context: ExamContext, absent: ConsentAbsent) -> dict[str, Any]:
+    value: dict[str, Any] = _coded(
+        CONSENT_ABSENT_REASON, absent.reason, CONSENT_ABSENT_REASONS[absent.reason]
+    )
+    if absent.details:
+        value["text"] = absent.details
+    return _observation(
+        context,
+        profile=FINDING_PROFILE,
+        section="consent",
+        code=_ours("consent-not-obtained", "She could not consent to the exam"),
+        issued=isoformat(absent.recorded_at),
+        performer=[{"display": absent.recorded_by}],
+        valueCodeableConcept=value,
+    )
+
+
+def consent_absent_of(content: Mapping[str, Any] | None) -> ConsentAbsent | None:
+    if content is None:
+        return None
+    value = content["valueCodeableConcept"]
+    return ConsentAbsent(
+        reason=value["coding"][0]["code"],
+        details=value.get("text", ""),
+        recorded_by=content["performer"][0]["display"],
+        recorded_at=parse_instant(content["issued"]),
+    )
+
+
+def consent_review_observation(
+    context: ExamContext, review: ConsentReview, reviewed: str
+) -> dict[str, Any]:
+    """The review that clears the flag: derived from the version it reviewed."""
+    return _observation(
+        context,
+        profile=FINDING_PROFILE,
+        section="consent",
+        code=_ours("consent-review", "Review of an exam done without her consent"),
+        issued=isoformat(review.reviewed_at),
+        performer=[{"display": review.reviewed_by}],
+        derivedFrom=[{"reference": reviewed}],
+        valueString=review.note,
+    )
+
+
+def consent_review_of(content: Mapping[str, Any] | None) -> ConsentReview | None:
+    if content is None:
+        return None
+    return ConsentReview(
+        note=content["valueString"],
+        reviewed_by=content["performer"][0]["display"],
+        reviewed_at=parse_instant(content["issued"]),
     )
 
 
@@ -603,6 +693,28 @@ class ReportSection:
     entries: tuple[str, ...]  # versioned references
 
 
+@dataclass(frozen=True)
+class Signer:
+    """Who signed the report, as the report records it (a witness in court)."""
+
+    name: str
+    role: str
+    registration: str | None
+
+
+REGISTRATION_TYPE = "Professional registration"
+
+
+def signer_of(content: Mapping[str, Any]) -> Signer | None:
+    for attester in content.get("attester", []):
+        if attester.get("mode") != "legal":
+            continue
+        party = attester.get("party", {})
+        name, _, role = party.get("display", "").partition(", ")
+        return Signer(name, role, party.get("identifier", {}).get("value"))
+    return None
+
+
 def report_composition(
     *,
     patient_id: str,
@@ -611,10 +723,22 @@ def report_composition(
     case_reference: str,
     signed_by: str,
     signed_at: datetime,
+    signed_by_role: str = "",
+    signed_by_registration: str | None = None,
     written_at: datetime,
     sections: Iterable[ReportSection],
     amended: bool,
 ) -> dict[str, Any]:
+    # The signer by name and role, with their professional registration: they
+    # will be called as a witness. Names hold no comma (", " separates the role).
+    party: dict[str, Any] = {
+        "display": ", ".join(p for p in (signed_by.replace(",", " "), signed_by_role) if p)
+    }
+    if signed_by_registration:
+        party["identifier"] = {
+            "type": {"text": REGISTRATION_TYPE},
+            "value": signed_by_registration,
+        }
     return {
         "resourceType": "Composition",
         "meta": {"profile": [REPORT_PROFILE], "security": labels()},
@@ -626,9 +750,7 @@ def report_composition(
         "author": [{"reference": f"Organization/{site_id}"}],
         "title": f"Medical-forensic exam report, case {case_reference}",
         "confidentiality": "R",
-        "attester": [
-            {"mode": "legal", "time": isoformat(signed_at), "party": {"display": signed_by}}
-        ],
+        "attester": [{"mode": "legal", "time": isoformat(signed_at), "party": party}],
         "section": [_section(section) for section in sections],
     }
 

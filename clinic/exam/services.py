@@ -11,6 +11,10 @@ Rules (the exam issue; DESIGN.md promises 5 and 9):
 * Time-window guidance is computed from the timing; each window is confirmed or
   overridden (with a reason) by the examiner, never applied silently. An exam is
   signed off only when every window has a decision made on the current timing.
+* Her consent governs the exam: sign-off needs her examination and treatment
+  Consent in force, or the examiner's record of why she could not consent, which
+  flags the case until a second examiner reviews it. Findings of a part she
+  declined (anogenital, speculum) are never recorded, in a step or an amendment.
 * A signed exam is read-only. A correction is an amendment: the resource gets a
   new version (the earlier one stays readable in its history), the amendment
   records what, why, who and when, and the signed report (Composition) gets a
@@ -28,6 +32,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from clinic.access import Action, Actor, ResourceFacts, decide, require
+from clinic.access.policy import decide_care
+from clinic.accounts.models import User
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.cases.models import Case
 from clinic.cases.services import CaseNotFound, _load_case
@@ -40,18 +46,25 @@ from clinic.exam.models import Exam, ExamAmendment, ExamEntry, ExamStatus
 from clinic.exam.resources import (
     ACTIVITIES,
     ACTS,
+    ANSWER_DISPLAY,
     ASSAULT_ACT,
     BLOOD_PRESSURE,
+    BODY_REGIONS,
+    CONSENT_ABSENT_REASONS,
     INJURY_TYPES,
     PENETRATION_ACTS,
     POST_ASSAULT_ACTIVITY,
     TREATMENTS,
     VITAL_SIGNS,
+    WINDOW_STATUS_DISPLAY,
     Answer,
+    ConsentAbsent,
+    ConsentReview,
     ExamContext,
     GuidanceDecision,
     Injury,
     ReportSection,
+    Signer,
     Treatment,
 )
 from clinic.exam.timing import (
@@ -64,6 +77,7 @@ from clinic.exam.timing import (
     WindowStatus,
     advice,
     elapsed,
+    in_words,
     window_status,
 )
 from clinic.fhir.profiles import ProfileRegistry
@@ -79,6 +93,57 @@ class ExamRefused(DomainError):
 
 class ExamNotFound(ExamRefused):
     """No such exam, or one the caller may not see: the same answer for both."""
+
+
+# Her examination and treatment consent (consent_forms/exam-treatment): the parts
+# whose findings are refused when she declined them, and what the refusal says.
+EXAM_CONSENT_FORM = "exam-treatment"
+ANOGENITAL_EXAM = "anogenital-exam"
+SPECULUM_EXAM = "speculum-exam"
+DECLINED_MESSAGES = {
+    ANOGENITAL_EXAM: (
+        "She declined the anogenital examination in her examination and treatment "
+        "consent. If she changes her mind, record her new consent first (Her consent > "
+        "Examination and treatment)."
+    ),
+    SPECULUM_EXAM: (
+        "She declined the internal examination with a speculum in her examination and "
+        "treatment consent. If she changes her mind, record her new consent first (Her "
+        "consent > Examination and treatment)."
+    ),
+}
+NO_CONSENT_MESSAGE = (
+    "Her consent to examination and treatment is not recorded. Record it first (Her "
+    "consent > Examination and treatment) or, if she cannot consent, record why on the "
+    "exam's “Her consent” step."
+)
+
+
+@dataclass(frozen=True)
+class ExamConsent:
+    """What her Consents say about this exam, read through the decision point."""
+
+    in_force: bool  # an examination and treatment Consent is active now
+    declined: frozenset[str]  # exam parts she declined (ANOGENITAL_EXAM, SPECULUM_EXAM)
+
+
+def exam_consent(uow: UnitOfWork, actor: Actor, exam: Exam) -> ExamConsent:
+    subject = f"Patient/{exam.patient_id}"
+    answers = {
+        part: decide_care(
+            actor,
+            subject,
+            form=EXAM_CONSENT_FORM,
+            action="examine",
+            part=part,
+            consents=consent_book(uow),
+        )
+        for part in (ANOGENITAL_EXAM, SPECULUM_EXAM)
+    }
+    return ExamConsent(
+        in_force=any(answer.in_force for answer in answers.values()),
+        declined=frozenset(part for part, answer in answers.items() if answer.declined),
+    )
 
 
 def exam_facts(exam: Exam) -> ResourceFacts:
@@ -142,6 +207,26 @@ class ExamRecord:
     encounter: StoredVersion
     entries: dict[str, StoredVersion]  # slot -> current version (retired ones left out)
     amendments: list[ExamAmendment] = field(default_factory=list)
+    consent: ExamConsent | None = None  # read by read_exam and sign_off
+    signer: Signer | None = None  # from the signed report
+
+    @property
+    def consent_absent(self) -> ConsentAbsent | None:
+        entry = self.entries.get("consent-absent")
+        return fhir.consent_absent_of(entry.content if entry else None)
+
+    @property
+    def consent_review(self) -> ConsentReview | None:
+        entry = self.entries.get("consent-review")
+        return fhir.consent_review_of(entry.content if entry else None)
+
+    @property
+    def awaits_review(self) -> bool:
+        """Done without her consent and not yet reviewed: the case is flagged."""
+        return self.consent_absent is not None and self.consent_review is None
+
+    def declined(self, part: str) -> bool:
+        return self.consent is not None and part in self.consent.declined
 
     @property
     def is_signed(self) -> bool:
@@ -209,6 +294,17 @@ class ExamRecord:
 
     def missing_for_sign_off(self) -> list[str]:
         missing = []
+        if self.consent is not None and not self.consent.in_force and self.consent_absent is None:
+            missing.append(NO_CONSENT_MESSAGE)
+        for part, slot, what in (
+            (ANOGENITAL_EXAM, "anogenital", "Anogenital findings"),
+            (SPECULUM_EXAM, "speculum", "Speculum findings"),
+        ):
+            if self.declined(part) and slot in self.entries:
+                missing.append(
+                    f"{what} are recorded but she has since declined this part: remove them "
+                    "on the Anogenital findings step."
+                )
         if self.timing is None:
             missing.append("Record the time of the assault (or that it is not known).")
         if "history" not in self.entries:
@@ -334,7 +430,10 @@ def read_exam(
 ) -> ExamRecord:
     """An exam with every resource recorded in it; audited."""
     exam = _load_exam(uow, actor, exam_id, Action.READ)
-    record = _assemble(uow, ResourceStore(uow.session, registry), exam)
+    store = ResourceStore(uow.session, registry)
+    record = _assemble(uow, store, exam)
+    record.consent = exam_consent(uow, actor, exam)
+    record.signer = _signer_of(store, exam)
     uow.audit(
         AuditRecord(
             kind=EventKind.READ,
@@ -722,15 +821,24 @@ def record_anogenital(
     actor: Actor,
     exam_id: str,
     findings: str,
+    speculum: str = "",
     reason: str | None = None,
     channel: str = "web",
 ) -> None:
+    """Anogenital findings, and speculum findings when a speculum was used. A part
+    she declined in her examination and treatment consent is never recorded, in
+    the exam or in an amendment: the refusal names the item and what to do."""
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    consent = exam_consent(uow, actor, writer.exam)
+    if ANOGENITAL_EXAM in consent.declined and (findings.strip() or speculum.strip()):
+        raise ExamRefused(DECLINED_MESSAGES[ANOGENITAL_EXAM], "findings")
+    if SPECULUM_EXAM in consent.declined and speculum.strip():
+        raise ExamRefused(DECLINED_MESSAGES[SPECULUM_EXAM], "speculum")
     if not findings.strip():
         raise ExamRefused(
             "Describe the findings, or write that none were seen or the exam was declined.",
             "findings",
         )
-    writer = _writer(uow, registry, actor, exam_id, reason, channel)
     writer.save(
         "anogenital",
         fhir.text_observation(
@@ -742,7 +850,139 @@ def record_anogenital(
         ),
         "Anogenital findings",
     )
+    writer.save_text(
+        "speculum", "anogenital", "speculum-findings", "Speculum examination findings", speculum
+    )
     writer.finish()
+
+
+def remove_declined_findings(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    """Findings recorded before she declined their part are taken back (marked
+    entered-in-error; the earlier versions stay in the history)."""
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    consent = exam_consent(uow, actor, writer.exam)
+    if ANOGENITAL_EXAM in consent.declined:
+        writer.retire("anogenital", "Anogenital findings removed: she declined this part")
+    if ANOGENITAL_EXAM in consent.declined or SPECULUM_EXAM in consent.declined:
+        writer.retire("speculum", "Speculum findings removed: she declined this part")
+    writer.finish()
+
+
+def record_consent_absent(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    why: str,
+    details: str = "",
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    """The examiner's record of why she could not consent to examination and
+    treatment (unconscious, lacking capacity, or another reason in words). It lets
+    the exam be signed off without her Consent, and flags the case for review
+    until another examiner reviews it. If she later can consent, her Consent is
+    recorded as usual; the flag stays until the review."""
+    if why not in CONSENT_ABSENT_REASONS:
+        raise ExamRefused("Choose why she could not consent.", "why")
+    if why == "other" and not details.strip():
+        raise ExamRefused("Say, in words, why she could not consent.", "details")
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    recorded = writer.current("consent-absent")
+    current = fhir.consent_absent_of(recorded.content if recorded else None)
+    if current is not None and (current.reason, current.details) == (why, details.strip()):
+        return
+    writer.save(
+        "consent-absent",
+        fhir.consent_absent_observation(
+            writer.context,
+            ConsentAbsent(why, details.strip(), actor.username, utcnow()),
+        ),
+        "Why she could not consent",
+    )
+    writer.finish()
+
+
+def review_consent_absent(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    note: str,
+    channel: str = "web",
+) -> None:
+    """A second examiner of the site reviews an exam done without her consent;
+    the review clears the case's flag. It adds a record and changes none, so it
+    is not an amendment of a signed exam."""
+    if not note.strip():
+        raise ExamRefused("Write what you reviewed and what you concluded.", "note")
+    writer = _writer(uow, registry, actor, exam_id, None, channel)
+    absent = writer.current("consent-absent")
+    if absent is None:
+        raise ExamRefused("This exam has no record that she could not consent.", "note")
+    if writer.current("consent-review") is not None:
+        raise ExamRefused("This record is already reviewed.", "note")
+    recorded = fhir.consent_absent_of(absent.content)
+    assert recorded is not None
+    if recorded.recorded_by == actor.username:
+        raise ExamRefused(
+            "Another examiner reviews this: a review by the examiner who recorded it is no review.",
+            "note",
+        )
+    version = writer.store.create(
+        fhir.consent_review_observation(
+            writer.context,
+            ConsentReview(note.strip(), actor.username, utcnow()),
+            absent.versioned_reference,
+        ),
+        site_id=writer.exam.site_id,
+        author_id=actor.user_id,
+    )
+    _add_entry(uow, writer.exam, "consent-review", version)
+    _audit_write(uow, actor, version, channel, "exam without her consent reviewed")
+
+
+def _add_entry(uow: UnitOfWork, exam: Exam, slot: str, version: StoredVersion) -> None:
+    position = uow.session.scalar(
+        sa.select(sa.func.count()).select_from(ExamEntry).where(ExamEntry.exam_id == exam.id)
+    )
+    uow.session.add(
+        ExamEntry(
+            exam_id=exam.id,
+            slot=slot,
+            resource_type=version.resource_type,
+            resource_id=version.logical_id,
+            position=(position or 0) + 1,
+        )
+    )
+    uow.session.flush()
+
+
+def exams_awaiting_review(uow: UnitOfWork, *, actor: Actor, case_id: str) -> set[str]:
+    """The case's exams (that the actor may read) done without her consent and not
+    yet reviewed: the case page shows them flagged."""
+    exams = exams_of_case(uow, actor=actor, case_id=case_id)
+    if not exams:
+        return set()
+    slots: dict[str, set[str]] = {}
+    for exam_id, slot in uow.session.execute(
+        sa.select(ExamEntry.exam_id, ExamEntry.slot).where(
+            ExamEntry.exam_id.in_([exam.id for exam in exams]),
+            ExamEntry.slot.in_(("consent-absent", "consent-review")),
+        )
+    ):
+        slots.setdefault(exam_id, set()).add(slot)
+    return {exam_id for exam_id, found in slots.items() if found == {"consent-absent"}}
 
 
 def decide_window(
@@ -829,12 +1069,15 @@ def sign_off(
     exam_id: str,
     channel: str = "web",
 ) -> Exam:
-    """Sign the exam off: it becomes read-only and its report is written."""
+    """Sign the exam off: it becomes read-only and its report is written. Her
+    examination and treatment Consent must be in force, or the examiner must have
+    recorded why she could not consent; no findings of a part she declined."""
     writer = _writer(uow, registry, actor, exam_id, None, channel)
     exam = writer.exam
     if exam.status == ExamStatus.SIGNED:
         raise ExamRefused("This exam is already signed off.", "sign")
     record = _assemble(uow, writer.store, exam)
+    record.consent = exam_consent(uow, actor, exam)
     missing = record.missing_for_sign_off()
     if missing:
         raise ExamRefused("Before signing off: " + " ".join(missing), "sign")
@@ -855,14 +1098,18 @@ def _write_report(
     uow: UnitOfWork, store: ResourceStore, actor: Actor, exam: Exam, channel: str
 ) -> None:
     record = _assemble(uow, store, exam)
+    record.consent = exam_consent(uow, actor, exam)
     assert exam.signed_at is not None
     assert exam.signed_by is not None
+    signer = _signer_of(store, exam) or _signer_now(uow, exam.signed_by)
     resource = fhir.report_composition(
         patient_id=exam.patient_id,
         exam_id=exam.id,
         site_id=exam.site_id,
         case_reference=record.case.reference,
-        signed_by=exam.signed_by,
+        signed_by=signer.name,
+        signed_by_role=signer.role,
+        signed_by_registration=signer.registration,
         signed_at=exam.signed_at,
         written_at=utcnow(),
         sections=report_sections(record),
@@ -886,19 +1133,69 @@ def _write_report(
         _audit_write(uow, actor, version, channel, "exam report amended")
 
 
-def report_sections(record: ExamRecord) -> list[ReportSection]:
-    """The report's sections, in exam order; each names the versions it shows."""
+def _signer_now(uow: UnitOfWork, username: str) -> Signer:
+    """The signer as their account says at sign-off; the report keeps it."""
+    user = uow.session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        return Signer(username, "", None)
+    from clinic.access.roles import Role
+
+    return Signer(user.display_name, Role(user.role).label, user.professional_registration)
+
+
+def _signer_of(store: ResourceStore, exam: Exam) -> Signer | None:
+    """Who signed, as the signed report (Composition.attester) recorded it."""
+    if exam.report_id is None:
+        return None
+    report = store.current("Composition", exam.report_id)
+    if report is None:
+        return None
+    return fhir.signer_of(report.content)
+
+
+def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection]:
+    """The report's sections, in exam order; each names the versions it shows.
+    Times are in words in `zone` (the clinic's, for the printed report), coded
+    values by their display, and a section with nothing in it says so."""
     entries = record.entries
 
     def refs(*slots: str) -> tuple[str, ...]:
         return tuple(entries[slot].versioned_reference for slot in slots if slot in entries)
 
-    timing_lines = [f"Exam started: {isoformat(record.exam_time)}"]
+    def when(moment: datetime) -> str:
+        return in_words(moment, zone)
+
+    consent_lines = []
+    if record.consent is not None:
+        consent_lines.append(
+            "Her consent to examination and treatment: in force."
+            if record.consent.in_force
+            else "Her consent to examination and treatment: not recorded."
+        )
+        if ANOGENITAL_EXAM in record.consent.declined:
+            consent_lines.append("She declined the anogenital examination.")
+        if SPECULUM_EXAM in record.consent.declined:
+            consent_lines.append("She declined the internal examination with a speculum.")
+    absent = record.consent_absent
+    if absent is not None:
+        consent_lines.append(
+            f"She could not consent ({absent.summary()}), recorded by {absent.recorded_by} "
+            f"on {when(absent.recorded_at)}."
+        )
+        review = record.consent_review
+        consent_lines.append(
+            f"Reviewed by {review.reviewed_by} on {when(review.reviewed_at)}: {review.note}"
+            if review
+            else "Awaiting review by another examiner."
+        )
+    timing_lines = [f"Exam started: {when(record.exam_time)}"]
     timing = record.timing
     if timing is not None:
-        timing_lines.append(f"Assault: {describe_timing(timing)}")
+        timing_lines.append(f"Assault: {describe_timing(timing, zone)}")
         hours = record.elapsed
         timing_lines.append(f"Assault to exam: {hours.describe() if hours else 'not known'}")
+    else:
+        timing_lines.append("Time of the assault: not recorded.")
     history_lines = []
     if record.text("history"):
         history_lines.append(f"In her words: “{record.text('history')}”")
@@ -909,11 +1206,15 @@ def report_sections(record: ExamRecord) -> list[ReportSection]:
     for code, label in ACTS.items():
         if code in acts:
             by = ", ".join(fhir.MEANS[m] for m in sorted(means.get(code, ())))
-            history_lines.append(f"{label}: {acts[code].value}" + (f" (by: {by})" if by else ""))
+            history_lines.append(
+                f"{label}: {ANSWER_DISPLAY[acts[code].value]}" + (f" (by: {by})" if by else "")
+            )
     activities = record.answers("post-assault", POST_ASSAULT_ACTIVITY)
     for code, label in ACTIVITIES.items():
         if code in activities:
-            history_lines.append(f"Since the assault — {label}: {activities[code].value}")
+            history_lines.append(
+                f"Since the assault — {label}: {ANSWER_DISPLAY[activities[code].value]}"
+            )
     general_lines = (
         [f"General examination: {record.text('general')}"] if record.text("general") else []
     )
@@ -922,14 +1223,24 @@ def report_sections(record: ExamRecord) -> list[ReportSection]:
         if content:
             general_lines.append(f"{sign.display}: {describe_vital(content)}")
     injury_lines = [
-        f"Injury {slot.removeprefix('injury:')}: {injury.summary()}"
+        f"Injury {slot.removeprefix('injury:')}: {injury.summary()} ({BODY_REGIONS[injury.region]})"
         + (f"; {injury.shape}" if injury.shape else "")
         + (f"; {injury.colour}" if injury.colour else "")
         + (f"; {injury.description}" if injury.description else "")
         for slot, injury, _ in record.injuries
     ]
+    if record.declined(ANOGENITAL_EXAM):
+        anogenital_lines = ["Not examined: she declined the anogenital examination."]
+    else:
+        anogenital_lines = (
+            [record.text("anogenital")] if record.text("anogenital") else ["Not recorded."]
+        )
+    if record.declined(SPECULUM_EXAM) and not record.declined(ANOGENITAL_EXAM):
+        anogenital_lines.append("Speculum: not done, she declined it.")
+    elif record.text("speculum"):
+        anogenital_lines.append(f"Speculum: {record.text('speculum')}")
     guidance_lines = [
-        f"{item.window.label}: {item.status.value}"
+        f"{item.window.label}: {WINDOW_STATUS_DISPLAY[item.status.value]}"
         + (
             f"; overridden: {item.decision.reason}"
             if item.decision and item.decision.overridden
@@ -939,43 +1250,54 @@ def report_sections(record: ExamRecord) -> list[ReportSection]:
         )
         for item in record.guidance
     ]
-    treatment_lines = [treatment.summary() for _, treatment, _ in record.treatments]
+    treatment_lines = [
+        f"{treatment.summary()}"
+        + (f"; {treatment.dose}" if treatment.dose else "")
+        + f"; {when(treatment.at)}"
+        for _, treatment, _ in record.treatments
+    ]
     sections = [
+        ReportSection(
+            "Her consent",
+            "consent",
+            tuple(consent_lines) or ("Not recorded.",),
+            refs("consent-absent", "consent-review"),
+        ),
         ReportSection("Arrival and timing", "timing", tuple(timing_lines), refs("timing")),
         ReportSection(
             "History",
             "history",
-            tuple(history_lines),
+            tuple(history_lines) or ("Not recorded.",),
             refs("history", "demeanour", "acts", "post-assault"),
         ),
         ReportSection(
             "General examination and vital signs",
             "general",
-            tuple(general_lines),
+            tuple(general_lines) or ("Not recorded.",),
             refs("general", *(s.slot for s in (*VITAL_SIGNS, BLOOD_PRESSURE))),
         ),
         ReportSection(
             "Injuries",
             "injuries",
-            tuple(injury_lines) or ("No injuries recorded.",),
+            tuple(injury_lines) or ("Not recorded: no injuries were recorded.",),
             refs(*(slot for slot, _, _ in record.injuries)),
         ),
         ReportSection(
             "Anogenital findings",
             "anogenital",
-            (record.text("anogenital"),) if record.text("anogenital") else ("Not recorded.",),
-            refs("anogenital"),
+            tuple(anogenital_lines),
+            refs("anogenital", "speculum"),
         ),
         ReportSection(
             "Time-window guidance",
             "guidance",
-            tuple(guidance_lines),
+            tuple(guidance_lines) or ("Not recorded.",),
             refs(*(f"guidance:{w.code}" for w in WINDOWS)),
         ),
         ReportSection(
             "Treatment",
             "treatment",
-            tuple(treatment_lines) or ("No treatment recorded.",),
+            tuple(treatment_lines) or ("Not recorded: no treatment was recorded.",),
             refs(*(slot for slot, _, _ in record.treatments)),
         ),
     ]
@@ -985,7 +1307,7 @@ def report_sections(record: ExamRecord) -> list[ReportSection]:
                 "Amendments after sign-off",
                 "amendments",
                 tuple(
-                    f"{isoformat(a.amended_at)} by {a.amended_by}: {a.what} — why: {a.reason}"
+                    f"{when(a.amended_at)} by {a.amended_by}: {a.what} — why: {a.reason}"
                     for a in record.amendments
                 ),
                 (),
@@ -994,18 +1316,23 @@ def report_sections(record: ExamRecord) -> list[ReportSection]:
     return sections
 
 
-def describe_timing(timing: AssaultTiming) -> str:
+def describe_timing(timing: AssaultTiming, zone: str = "UTC") -> str:
     if timing.kind is TimingKind.EXACT and timing.at:
-        return isoformat(timing.at)
+        return in_words(timing.at, zone)
     if timing.kind is TimingKind.RANGE and timing.earliest and timing.latest:
-        return f"between {isoformat(timing.earliest)} and {isoformat(timing.latest)}"
+        return f"between {in_words(timing.earliest, zone)} and {in_words(timing.latest, zone)}"
     return "not known"
+
+
+# UCUM units as people read them.
+UNIT_DISPLAY = {"/min": "per minute", "Cel": "°C", "%": "%", "mm[Hg]": "mmHg"}
 
 
 def describe_vital(content: Mapping[str, Any]) -> str:
     if "valueQuantity" in content:
         quantity = content["valueQuantity"]
-        return f"{quantity['value']} {quantity['unit']}"
+        unit = quantity.get("code", quantity.get("unit"))
+        return f"{quantity['value']} {UNIT_DISPLAY.get(unit, quantity.get('unit', ''))}"
     parts = [c["valueQuantity"]["value"] for c in content.get("component", [])]
     return "/".join(str(p) for p in parts) + " mmHg"
 

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from clinic.core.clock import to_local
+
 
 class TimingKind(StrEnum):
     EXACT = "exact"
@@ -166,3 +168,31 @@ def advice(window: TimeWindow, status: WindowStatus) -> str:
 
 def _hours(since: datetime, until: datetime) -> float:
     return (until - since).total_seconds() / 3600
+
+
+_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+
+
+def in_words(moment: datetime, zone_name: str) -> str:
+    """A time as the report prints it, in the clinic's zone and named:
+    "Saturday 5 December 2026, 23:40 (Europe/London)". Never an ISO string:
+    a court reads it, and a date like 05/12 is read two ways."""
+    local = to_local(moment, zone_name)
+    return (
+        f"{_DAYS[local.weekday()]} {local.day} {_MONTHS[local.month - 1]} {local.year}, "
+        f"{local:%H:%M} ({zone_name})"
+    )

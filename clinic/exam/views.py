@@ -17,10 +17,13 @@ from clinic.core.web import attach_refusal, current_actor, current_uow, view_rul
 from clinic.exam import services
 from clinic.exam.forms import (
     AnogenitalForm,
+    ConsentAbsentForm,
+    ConsentReviewForm,
     GeneralForm,
     GuidanceForm,
     HistoryForm,
     InjuryForm,
+    RemoveDeclinedForm,
     SignForm,
     TimingForm,
     TreatmentForm,
@@ -40,12 +43,13 @@ from clinic.exam.resources import (
     Injury,
     Treatment,
 )
-from clinic.exam.timing import WINDOWS, AssaultTiming, TimingKind
+from clinic.exam.timing import WINDOWS, AssaultTiming, TimingKind, in_words
 
 bp = Blueprint("exam", __name__)
 
 # (endpoint, title): the steps in the order examiners work.
 STEPS = (
+    ("exam.consent", "Her consent"),
     ("exam.timing", "Arrival and timing"),
     ("exam.history", "History"),
     ("exam.general", "General examination and vital signs"),
@@ -73,6 +77,10 @@ def _shown(moment: datetime) -> datetime:
     return to_local(moment, _zone()).replace(tzinfo=None, second=0, microsecond=0)
 
 
+def _words(moment: datetime) -> str:
+    return in_words(moment, _zone())
+
+
 def _record(exam_id: str) -> services.ExamRecord:
     try:
         return services.read_exam(
@@ -92,6 +100,8 @@ def _page(template: str, record: services.ExamRecord, form: Any, status: int, **
         steps=STEPS,
         zone=_zone(),
         local=_shown,
+        words=_words,
+        declined_messages=services.DECLINED_MESSAGES,
         her_decisions=care_decisions(
             current_uow(),
             _registry(),
@@ -148,6 +158,71 @@ def start(case_id: str) -> Any:
 def overview(exam_id: str) -> Any:
     record = _record(exam_id)
     return _page("exam/overview.html", record, SignForm(formdata=None), 200)
+
+
+# -- her consent --------------------------------------------------------------------
+
+
+@bp.route("/exams/<exam_id>/consent", methods=["GET", "POST"])
+@view_rule(Action.UPDATE, "Encounter")
+def consent(exam_id: str) -> Any:
+    """Her consent as it governs the exam; where she could not consent, the
+    examiner's record of why, and its review by another examiner."""
+    extra = {"review_form": ConsentReviewForm(formdata=None)}
+    if request.method == "GET":
+        record = _record(exam_id)
+        absent = record.consent_absent
+        data = {"why": absent.reason, "details": absent.details} if absent else {}
+        return _page("exam/consent.html", record, ConsentAbsentForm(data=data), 200, **extra)
+    form = ConsentAbsentForm()
+
+    def save() -> None:
+        services.record_consent_absent(
+            current_uow(),
+            _registry(),
+            actor=current_actor(),
+            exam_id=exam_id,
+            why=form.why.data or "",
+            details=form.details.data or "",
+            reason=_reason(form),
+        )
+
+    return _step(
+        exam_id,
+        form,
+        "exam/consent.html",
+        save,
+        "exam.timing",
+        "Saved: why she could not consent. The case is flagged for review.",
+        **extra,
+    )
+
+
+@bp.post("/exams/<exam_id>/consent/review")
+@view_rule(Action.UPDATE, "Encounter")
+def consent_review(exam_id: str) -> Any:
+    form = ConsentReviewForm()
+    if form.validate_on_submit():
+        try:
+            services.review_consent_absent(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                exam_id=exam_id,
+                note=form.note.data or "",
+            )
+        except services.ExamNotFound:
+            abort(404)
+        except services.ExamRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+        else:
+            flash("Review recorded. The case is no longer flagged.")
+            return redirect(url_for("exam.consent", exam_id=exam_id))
+    record = _record(exam_id)
+    absent = record.consent_absent
+    data = {"why": absent.reason, "details": absent.details} if absent else {}
+    return _page("exam/consent.html", record, ConsentAbsentForm(data=data), 422, review_form=form)
 
 
 # -- timing -------------------------------------------------------------------------
@@ -374,10 +449,13 @@ def injury(exam_id: str, number: int) -> Any:
 @bp.route("/exams/<exam_id>/anogenital", methods=["GET", "POST"])
 @view_rule(Action.UPDATE, "Encounter")
 def anogenital(exam_id: str) -> Any:
+    extra = {"remove_form": RemoveDeclinedForm(formdata=None)}
     if request.method == "GET":
         record = _record(exam_id)
-        form = AnogenitalForm(data={"findings": record.text("anogenital")})
-        return _page("exam/anogenital.html", record, form, 200)
+        form = AnogenitalForm(
+            data={"findings": record.text("anogenital"), "speculum": record.text("speculum")}
+        )
+        return _page("exam/anogenital.html", record, form, 200, **extra)
     form = AnogenitalForm()
 
     def save() -> None:
@@ -387,12 +465,49 @@ def anogenital(exam_id: str) -> Any:
             actor=current_actor(),
             exam_id=exam_id,
             findings=form.findings.data or "",
+            speculum=form.speculum.data or "",
             reason=_reason(form),
         )
 
     return _step(
-        exam_id, form, "exam/anogenital.html", save, "exam.guidance", "Anogenital findings saved."
+        exam_id,
+        form,
+        "exam/anogenital.html",
+        save,
+        "exam.guidance",
+        "Anogenital findings saved.",
+        **extra,
     )
+
+
+@bp.post("/exams/<exam_id>/anogenital/remove")
+@view_rule(Action.UPDATE, "Encounter")
+def remove_declined(exam_id: str) -> Any:
+    """Findings recorded before she declined their part are taken back."""
+    form = RemoveDeclinedForm()
+    if form.validate_on_submit():
+        try:
+            services.remove_declined_findings(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                exam_id=exam_id,
+                reason=_reason(form),
+            )
+        except services.ExamNotFound:
+            abort(404)
+        except services.ExamRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+        else:
+            flash("Findings of the part she declined are removed.")
+            return redirect(url_for("exam.anogenital", exam_id=exam_id))
+    record = _record(exam_id)
+    findings = AnogenitalForm(
+        formdata=None,
+        data={"findings": record.text("anogenital"), "speculum": record.text("speculum")},
+    )
+    return _page("exam/anogenital.html", record, findings, 422, remove_form=form)
 
 
 # -- time-window guidance -----------------------------------------------------------
@@ -503,7 +618,7 @@ def report(exam_id: str) -> Any:
     return render_template(
         "exam/report.html",
         record=record,
-        sections=services.report_sections(record),
+        sections=services.report_sections(record, _zone()),
         zone=_zone(),
-        local=_shown,
+        words=_words,
     )

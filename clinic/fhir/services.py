@@ -20,6 +20,7 @@ from clinic.access.policy import OMIT_NARRATIVE
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.consent.book import ConsentBook, consent_book
 from clinic.core.unit_of_work import UnitOfWork
+from clinic.fhir.canonical import CODE_SYSTEM
 from clinic.fhir.outcome import FhirError, not_found
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.query import SearchRequest
@@ -471,16 +472,26 @@ def check_writable(resource_type: str) -> None:
         )
 
 
+_EXAM_OBSERVATION = f"{CODE_SYSTEM}/exam-observation"
+
+
 def _refuse_exam_records(data: dict[str, Any]) -> None:
     """Exam findings are written only by the exam service, which keeps a signed exam
-    read-only and records every amendment; the API cannot go around it."""
-    if data.get("encounter") is not None:
+    read-only, records every amendment and refuses findings of a part she declined;
+    the API cannot go around it, with an encounter or without one (an exam
+    finding's code, from exam-observation, says what it is)."""
+    codings = data.get("code", {}).get("coding", []) if isinstance(data.get("code"), dict) else []
+    exam_coded = any(
+        isinstance(coding, dict) and coding.get("system") == _EXAM_OBSERVATION for coding in codings
+    )
+    if data.get("encounter") is not None or exam_coded:
+        where = f"{data.get('resourceType')}.{'encounter' if data.get('encounter') else 'code'}"
         raise FhirError.single(
             422,
             "business-rule",
-            f"{data.get('resourceType')}.encounter: findings of an exam are recorded in the "
-            "exam itself (and amended there after sign-off), not through the API",
-            f"{data.get('resourceType')}.encounter",
+            f"{where}: findings of an exam are recorded in the exam itself (and amended there "
+            "after sign-off), not through the API",
+            where,
         )
 
 

@@ -364,6 +364,7 @@ MATRIX: dict[str, list[Call]] = {
         ]
         for name, path in (
             ("overview", ""),
+            ("consent", "/consent"),
             ("history", "/history"),
             ("general", "/general"),
             ("anogenital", "/anogenital"),
@@ -401,6 +402,35 @@ MATRIX: dict[str, list[Call]] = {
             form=lambda s, r: INJURY_FORM,
         ),
         Call("GET", lambda s: f"/exams/{s.own_exam}/injuries", EXAMINERS_ONLY),
+    ],
+    "exam.consent_review": [
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.other_exam}/consent/review",
+            HIDDEN,
+            form=lambda s, r: {"note": "x"},
+        ),
+        # Her consent is recorded in this exam: there is nothing to review.
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.own_exam}/consent/review",
+            EXAMINERS_ONLY | {"examiner": 422},
+            form=lambda s, r: {"note": "Checked."},
+        ),
+    ],
+    "exam.remove_declined": [
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.other_exam}/anogenital/remove",
+            HIDDEN,
+            form=lambda s, r: {},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.own_exam}/anogenital/remove",
+            EXAMINERS_ONLY | {"examiner": 302},
+            form=lambda s, r: {},
+        ),
     ],
     "exam.sign": [
         Call(

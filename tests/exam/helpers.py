@@ -62,8 +62,21 @@ INJURY = Injury(
 )
 
 
-def complete_exam(app: Flask, case_id: str, *, hours_ago: float = 20) -> str:
-    """An exam with every step needed for sign-off, the assault `hours_ago`."""
+def record_exam_consent(app: Flask, case_id: str, **agreed: bool) -> str:
+    """Her examination and treatment consent, every part agreed unless said
+    otherwise (`anogenital_exam=False`), as the nurse records it before the exam."""
+    from tests.consent.helpers import all_items, record
+
+    answers = all_items(app, "exam-treatment/v1")
+    answers |= {item.replace("_", "-"): value for item, value in agreed.items()}
+    return record(app, case_id, "exam-treatment/v1", answers)
+
+
+def complete_exam(app: Flask, case_id: str, *, hours_ago: float = 20, consent: bool = True) -> str:
+    """An exam with every step needed for sign-off (her consent recorded first,
+    unless `consent` is False), the assault `hours_ago`."""
+    if consent:
+        record_exam_consent(app, case_id)
     exam_id = start(app, case_id)
     now = utcnow()
     call(

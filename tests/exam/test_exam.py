@@ -19,7 +19,15 @@ from clinic.exam.resources import ASSAULT_ACT, Answer, Treatment
 from clinic.exam.timing import AssaultTiming, TimingKind, WindowStatus
 from clinic.fhir.validation import validate_resource
 from tests.conftest import World
-from tests.exam.helpers import INJURY, call, complete_exam, history, read, start
+from tests.exam.helpers import (
+    INJURY,
+    call,
+    complete_exam,
+    history,
+    read,
+    record_exam_consent,
+    start,
+)
 from tests.helpers import open_case
 
 HIDDEN = (AccessDenied, services.ExamNotFound)
@@ -123,6 +131,7 @@ def test_guidance_must_be_decided_on_the_current_timing_before_sign_off(
 
 def test_an_unknown_time_still_needs_every_window_decided(app: Flask, world: World) -> None:
     case = open_case(app)
+    record_exam_consent(app, case.id)
     exam_id = start(app, case.id)
     call(
         app,
