@@ -128,6 +128,7 @@ def test_narrowing_keeps_what_she_still_permits_and_the_force_sees_only_the_date
     login(officer, "officer", PASSWORD)
     page = officer.get(f"/releases/{request_id}").get_data(as_text=True)
     assert "approved; narrowed on 20" in page
+    assert "approved; narrowed on 20" in officer.get("/releases/").get_data(as_text=True)
     assert "Swabs: not released." in page
     assert not any(i.label in page for i in kit.items)
     # The clinic: who recorded the narrowing and when, not the approver.
