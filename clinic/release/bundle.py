@@ -2,10 +2,14 @@
 
 Exactly the approved records, each still permitted by her Consents at the moment
 of download (a withdrawal or an end date stops it): their narrative left out, no
-contained resources, and every reference to a record that is not released
-replaced (her Patient by the case reference, anything else by "withheld"), with
-a count of what was withheld. Each released item's custody events come with
-their log leaves and inclusion proofs, and the signed checkpoint. Every entry
+contained resources; a released report's section entries that lead to records not
+released dropped, with the sections left empty (withheld means absent: nothing
+says her account exists or how long it is); every other reference to a record
+that is not released replaced (her Patient by the case reference, anything else
+by "withheld"); and the number of items the force asked for of which nothing is
+released (items, never records). Each released item's custody events come, through
+the same withholding, with their log leaves and inclusion proofs, and the signed
+checkpoint. Every entry
 carries the SHA-256 of its RFC 8785 canonical form; the whole bundle is signed
 by the clinic's release key: a detached JWS (EdDSA) over the canonical form of
 the bundle without its signature, in `Bundle.signature`.
