@@ -40,6 +40,7 @@ from clinic.access.consent import (
     ConsentRequest,
     Directive,
     Recipient,
+    Verdict,
     denies,
     evaluate,
 )
@@ -176,6 +177,9 @@ OMIT_NARRATIVE = "omit-narrative"
 # The operation under which police receive a release (DESIGN.md section 7): only
 # an export, only of these kinds, only as far as her Consent permits their force.
 RELEASE = "release"
+# A release refusal's reason when one of her Consents explicitly declines the
+# record (not merely silent about it): the clinic's approval page says "she declined".
+DECLINED = "declined in her consent"
 RELEASABLE_KINDS = frozenset(
     {"Patient", "Encounter", "Observation", "MedicationAdministration", "Composition", "Specimen"}
 )
@@ -416,7 +420,10 @@ def _decide_release(
         consents.directives(resource.subject), consent_request(actor, Action.EXPORT, resource, at)
     )
     if not result.permitted:
-        return Decision(False, result.reasons, concealed=True)
+        declined = any(f.verdict is Verdict.DENY for f in result.findings)
+        return Decision(
+            False, (*result.reasons, *((DECLINED,) if declined else ())), concealed=True
+        )
     return Decision(True, result.reasons, obligations=(OMIT_NARRATIVE,))
 
 

@@ -2,10 +2,14 @@
 
 Exactly the approved records, each still permitted by her Consents at the moment
 of download (a withdrawal or an end date stops it): their narrative left out, no
-contained resources, and every reference to a record that is not released
-replaced (her Patient by the case reference, anything else by "withheld"), with
-a count of what was withheld. Each released item's custody events come with
-their log leaves and inclusion proofs, and the signed checkpoint. Every entry
+contained resources; a released report's section entries that lead to records not
+released dropped, with the sections left empty (withheld means absent: nothing
+says her account exists or how long it is); every other reference to a record
+that is not released replaced (her Patient by the case reference, anything else
+by "withheld"); and the number of items the force asked for of which nothing is
+released (items, never records). Each released item's custody events come, through
+the same withholding, with their log leaves and inclusion proofs, and the signed
+checkpoint. Every entry
 carries the SHA-256 of its RFC 8785 canonical form; the whole bundle is signed
 by the clinic's release key: a detached JWS (EdDSA) over the canonical form of
 the bundle without its signature, in `Bundle.signature`.
@@ -19,6 +23,7 @@ import copy
 import hashlib
 import json
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +41,7 @@ from clinic.core.clock import isoformat, utcnow
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.evidence.models import CustodyEvent
 from clinic.evidence.services import CUSTODY_LOG, custody_leaf, custody_task
-from clinic.fhir.canonical import NAMING_SYSTEM, STRUCTURE_DEFINITION
+from clinic.fhir.canonical import NAMING_SYSTEM, ORGANIZATION_CODE_SYSTEM, STRUCTURE_DEFINITION
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.services import fulfil
 from clinic.fhir.store import ResourceStore, StoredVersion
@@ -49,10 +54,13 @@ from clinic.ledger.services import (
 )
 from clinic.release.models import ReleaseRequest, RequestStatus
 from clinic.release.services import (
+    REQUESTED_CLASSES,
     ReleaseRefused,
     RequestNotFound,
+    Signer,
     force_actor,
     request_facts,
+    signer_of,
 )
 
 SHA256_URL = f"{STRUCTURE_DEFINITION}/fc-sha256"
@@ -119,6 +127,65 @@ def _withhold(content: dict[str, Any], released: set[str], case: Case) -> int:
     return count
 
 
+def _target(reference: str) -> str:
+    return "/".join(reference.split("/")[:2])
+
+
+def _drop_withheld_sections(content: dict[str, Any], released: set[str]) -> None:
+    """A Composition's section entries that lead to records not released are
+    dropped, and then every section left with no entry, text or sub-section (cmp-1):
+    the force learns neither that those records exist nor how many there are."""
+
+    def keep(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        kept = []
+        for section in sections:
+            entries = [
+                entry
+                for entry in section.get("entry", [])
+                if _target(str(entry.get("reference", ""))) in released
+            ]
+            if entries:
+                section["entry"] = entries
+            else:
+                section.pop("entry", None)
+                section.pop("orderedBy", None)
+            children = keep(section.get("section", []))
+            if children:
+                section["section"] = children
+            else:
+                section.pop("section", None)
+            if "entry" in section or "text" in section or "section" in section:
+                kept.append(section)
+        return kept
+
+    if "section" in content:
+        sections = keep(content["section"])
+        if sections:
+            content["section"] = sections
+        else:  # the profile wants a section: one that says so, leading nowhere
+            content["section"] = [
+                {
+                    "title": "Released records",
+                    "text": {
+                        "status": "generated",
+                        "div": '<div xmlns="http://www.w3.org/1999/xhtml">'
+                        "No section of this report holds a released record.</div>",
+                    },
+                }
+            ]
+
+
+def withheld_items(request: ReleaseRequest, versions: list[StoredVersion]) -> list[str]:
+    """The items the force asked for of which the release holds nothing: all that is
+    said about what was not released (not why, not whether it exists, not how many
+    records of her account there are)."""
+    held: set[str] = set()
+    for version in versions:
+        classes = version.facts().data_classes
+        held.update(code for code, wanted in REQUESTED_CLASSES.items() if classes & wanted)
+    return [code for code in request.requested if code not in held]
+
+
 def release_bundle(
     uow: UnitOfWork,
     registry: ProfileRegistry,
@@ -128,8 +195,10 @@ def release_bundle(
     instance_path: Path,
     key_name: str,
     channel: str = "fhir",
+    printed: bool = False,
 ) -> dict[str, Any]:
-    """The signed bundle of an approved request, for an officer of its force."""
+    """The signed bundle of an approved request, for an officer of its force;
+    `printed` when it is assembled for the printable exam report (recorded so)."""
     require(actor, Action.READ, "ReleaseRequest")
     request = uow.session.scalar(
         sa.select(ReleaseRequest).where(ReleaseRequest.id == request_id).with_for_update()
@@ -188,16 +257,20 @@ def release_bundle(
         versions.append((version, decision))
     released = {v.reference for v, _ in versions}
     entries: list[dict[str, Any]] = []
-    withheld = 0
     for version, decision in versions:
         content = copy.deepcopy(fulfil(decision, version).content)
         content.pop("contained", None)
-        altered = _withhold(content, released, case)
-        if altered:
+        if version.resource_type == "Composition":
+            _drop_withheld_sections(content, released)
+        if _withhold(content, released, case):
             content["meta"].pop("profile", None)  # no longer the profiled record
-        withheld += altered
         entries.append(_entry(content, f"{version.resource_type}/{version.logical_id}"))
-    entries.extend(_custody_entries(uow, [v for v, _ in versions if v.resource_type == "Specimen"]))
+    entries.extend(
+        _custody_entries(
+            uow, [v for v, _ in versions if v.resource_type == "Specimen"], released, case
+        )
+    )
+    withheld = len(withheld_items(request, [v for v, _ in versions]))
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
@@ -221,7 +294,10 @@ def release_bundle(
         bundle["extension"].append({"url": CHECKPOINT_URL, "valueString": checkpoint.note})
     bundle["signature"] = [_sign(uow, instance_path, key_name, bundle, case, now)]
     delivered = list(request.delivered or [])
-    delivered.append({"bundle": bundle["id"], "at": isoformat(now), "by": actor.username})
+    delivery = {"bundle": bundle["id"], "at": isoformat(now), "by": actor.username}
+    if printed:
+        delivery["printed"] = "exam-report"
+    delivered.append(delivery)
     request.delivered = delivered
     uow.audit(
         AuditRecord(
@@ -229,7 +305,10 @@ def release_bundle(
             channel=channel,
             actor=actor,
             entities=(f"Task/{request.id}", *(v.versioned_reference for v, _ in versions)),
-            reasons=("release downloaded", *(request.consents or [])),
+            reasons=(
+                "released exam report printed" if printed else "release downloaded",
+                *(request.consents or []),
+            ),
         )
     )
     return bundle
@@ -246,7 +325,12 @@ def _entry(resource: dict[str, Any], full_url: str, **extensions: str) -> dict[s
     return entry
 
 
-def _custody_entries(uow: UnitOfWork, specimens: list[StoredVersion]) -> list[dict[str, Any]]:
+def _custody_entries(
+    uow: UnitOfWork, specimens: list[StoredVersion], released: set[str], case: Case
+) -> list[dict[str, Any]]:
+    """Each released item's custody events as Tasks, through the same withholding as
+    the records (a lab's or a force's Organization is not released); the log leaf
+    and its proof are carried unchanged, so that the event verifies offline."""
     entries = []
     for specimen in specimens:
         events = uow.session.scalars(
@@ -261,8 +345,19 @@ def _custody_entries(uow: UnitOfWork, specimens: list[StoredVersion]) -> list[di
                     uow.session, CUSTODY_LOG, event.log_index
                 ).text()
             task = custody_task(event)
+            if _withhold(task, released, case):
+                task["meta"].pop("profile", None)
             entries.append(_entry(task, f"Task/{task['id']}", **extensions))
     return entries
+
+
+def _clinic(uow: UnitOfWork, case: Case) -> dict[str, Any]:
+    site = uow.session.get(Organization, case.site_id)
+    assert site is not None
+    return {
+        "identifier": {"system": ORGANIZATION_CODE_SYSTEM, "value": site.code},
+        "display": site.name,
+    }
 
 
 def _sign(
@@ -287,7 +382,170 @@ def _sign(
     return {
         "type": [SIGNATURE_TYPE],
         "when": isoformat(now),
-        "who": {"reference": f"Organization/{case.site_id}"},
+        # The clinic by its code, not a reference: its Organization is not released.
+        "who": _clinic(uow, case),
         "sigFormat": "application/jose",
         "data": base64.b64encode(jws.encode()).decode(),
     }
+
+
+# -- the released exam report, to print -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Line:
+    """One released record in a section of the printable report: its name and values."""
+
+    name: str
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReportSectionInWords:
+    title: str
+    lines: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class ReleasedReport:
+    """The released exam report as people read it: only what the bundle holds."""
+
+    request: ReleaseRequest
+    bundle_id: str
+    assembled_at: str
+    title: str
+    status: str
+    case_reference: str
+    signed_at: str
+    signer: Signer | None
+    sections: tuple[ReportSectionInWords, ...]
+    evidence: tuple[Line, ...]
+
+
+def _value(node: dict[str, Any]) -> str:
+    """A FHIR value in words: displays for codes, numbers with units, times as given."""
+    for key, value in node.items():
+        if not key.startswith("value") or key == "value":
+            continue
+        if key == "valueQuantity":
+            return f"{value.get('value')} {value.get('unit', '')}".strip()
+        if key == "valueCodeableConcept":
+            return _concept(value)
+        if key == "valuePeriod":
+            return f"{_instant(value.get('start', ''))} to {_instant(value.get('end', ''))}"
+        if key == "valueDateTime":
+            return _instant(str(value))
+        if key == "valueBoolean":
+            return "yes" if value else "no"
+        return str(value)
+    if "dataAbsentReason" in node:
+        return _concept(node["dataAbsentReason"])
+    return ""
+
+
+def _concept(concept: dict[str, Any]) -> str:
+    coding = (concept.get("coding") or [{}])[0]
+    return str(concept.get("text") or coding.get("display") or coding.get("code") or "")
+
+
+def _instant(value: str) -> str:
+    return value[:16].replace("T", " ") + (" UTC" if len(value) > 10 else "")
+
+
+def _line(resource: dict[str, Any]) -> Line:
+    kind = resource.get("resourceType", "")
+    values: list[str] = []
+    if kind == "MedicationAdministration":
+        name = _concept(resource.get("category") or {}) or "Treatment"
+        values.append(_concept(resource.get("medicationCodeableConcept") or {}))
+        values.extend(n.get("text", "") for n in resource.get("note", []))
+        values.append(_instant(str(resource.get("effectiveDateTime", ""))))
+        if resource.get("status") == "not-done":
+            values.extend(r.get("text", "") for r in resource.get("statusReason", []))
+    elif kind == "Encounter":
+        name = "Exam"
+        period = resource.get("period") or {}
+        values.append(f"{_instant(period.get('start', ''))} to {_instant(period.get('end', ''))}")
+    else:
+        name = _concept(resource.get("code") or {}) or kind
+        values.append(_value(resource))
+        if "bodySite" in resource:
+            values.append(_concept(resource["bodySite"]))
+        for component in resource.get("component", []):
+            values.append(f"{_concept(component.get('code') or {})}: {_value(component)}")
+        values.extend(n.get("text", "") for n in resource.get("note", []))
+    return Line(name, tuple(v for v in values if v))
+
+
+def released_report(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    request_id: str,
+    instance_path: Path,
+    key_name: str,
+) -> ReleasedReport:
+    """The released exam report in words, for the force to print and keep with the
+    bundle. Built from the bundle's content only (so nothing withheld can appear),
+    and the bundle is assembled, audited and recorded as for a download. The
+    examiner who signed is named with role (and professional registration, where
+    their account has one): they will be called as a witness."""
+    bundle = release_bundle(
+        uow,
+        registry,
+        actor=actor,
+        request_id=request_id,
+        instance_path=instance_path,
+        key_name=key_name,
+        channel="web",
+        printed=True,
+    )
+    request = uow.session.get(ReleaseRequest, request_id)
+    assert request is not None
+    held = {entry["fullUrl"]: entry["resource"] for entry in bundle["entry"]}
+    report = next((r for r in held.values() if r["resourceType"] == "Composition"), None)
+    sections: list[ReportSectionInWords] = []
+    signer = None
+    signed_at = ""
+    if report is not None:
+        attester = (report.get("attester") or [{}])[0]
+        signed_at = _instant(str(attester.get("time", "")))
+        username = (attester.get("party") or {}).get("display", "")
+        signer = signer_of(uow, username) if username else None
+        for section in report.get("section", []):
+            lines = tuple(
+                _line(held[target])
+                for entry in section.get("entry", [])
+                if (target := _target(str(entry.get("reference", "")))) in held
+            )
+            if lines:
+                sections.append(ReportSectionInWords(section.get("title", ""), lines))
+    evidence = tuple(
+        Line(
+            _concept(r.get("type") or {}),
+            tuple(
+                v
+                for v in (
+                    *(i.get("value", "") for i in r.get("identifier", [])),
+                    _instant(str((r.get("collection") or {}).get("collectedDateTime", ""))),
+                )
+                if v
+            ),
+        )
+        for r in held.values()
+        if r["resourceType"] == "Specimen"
+    )
+    subject = (report or {}).get("subject") or {}
+    return ReleasedReport(
+        request=request,
+        bundle_id=bundle["id"],
+        assembled_at=_instant(bundle["timestamp"]),
+        title=str((report or {}).get("title", "")),
+        status=str((report or {}).get("status", "")),
+        case_reference=str((subject.get("identifier") or {}).get("value", "")),
+        signed_at=signed_at,
+        signer=signer,
+        sections=tuple(sections),
+        evidence=evidence,
+    )

@@ -2,7 +2,8 @@
 
 What the force sees depends only on what it sent and on decisions it is entitled
 to know: "awaiting survivor decision" until a release is approved, whatever the
-reference it cited; then approved; then, if she withdraws, the date of the
+reference it cited; then approved; then, if she narrows her consent, "narrowed on" its date (what is
+still released, never what was removed); if she withdraws, the date of the
 withdrawal without any content (promise 4).
 """
 
@@ -24,6 +25,7 @@ RELEASE_STATUS = f"{CODE_SYSTEM}/release-status"
 RELEASE_INPUT = f"{CODE_SYSTEM}/release-input"
 RELEASE_ITEM = f"{CODE_SYSTEM}/release-item"
 
+NARROWED = "narrowed"  # an approved release she narrowed since (shown with its date)
 _STATUS = {
     RequestStatus.AWAITING: ("requested", AWAITING_TEXT),
     RequestStatus.APPROVED: ("ready", "approved: the release can be downloaded"),
@@ -33,8 +35,15 @@ _STATUS = {
 
 def request_task(request: ReleaseRequest, force: Organization) -> dict[str, Any]:
     status, text = _STATUS[RequestStatus(request.status)]
+    code = request.status
     if request.status == RequestStatus.WITHDRAWN and request.withdrawn_at is not None:
         text = f"consent withdrawn on {request.withdrawn_at.date().isoformat()}"
+    elif request.status == RequestStatus.APPROVED and request.narrowed_at is not None:
+        # The date only: never what the narrowing removed.
+        code = NARROWED
+        text = (
+            f"narrowed on {request.narrowed_at.date().isoformat()}: the release can be downloaded"
+        )
     task: dict[str, Any] = {
         "resourceType": "Task",
         "id": request.id,
@@ -42,7 +51,7 @@ def request_task(request: ReleaseRequest, force: Organization) -> dict[str, Any]
         "identifier": [{"system": REQUEST_IDENTIFIER, "value": request.id}],
         "status": status,
         "businessStatus": {
-            "coding": [{"system": RELEASE_STATUS, "code": request.status}],
+            "coding": [{"system": RELEASE_STATUS, "code": code}],
             "text": text,
         },
         "intent": "order",
@@ -72,7 +81,10 @@ def request_task(request: ReleaseRequest, force: Organization) -> dict[str, Any]
         ],
     }
     if request.decided_at is not None and request.status != RequestStatus.AWAITING:
-        task["lastModified"] = isoformat(request.withdrawn_at or request.decided_at)
+        task["lastModified"] = isoformat(
+            request.withdrawn_at
+            or max(request.decided_at, request.narrowed_at or request.decided_at)
+        )
     return task
 
 

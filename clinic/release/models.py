@@ -40,6 +40,12 @@ class ReleaseRequest(Base):
     approved: Mapped[list[str] | None] = mapped_column(JSONText)
     consents: Mapped[list[str] | None] = mapped_column(JSONText)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Who recorded the withdrawal or narrowing that stopped or narrowed the release.
+    withdrawn_by: Mapped[str | None] = mapped_column(sa.String(64))  # username
+    # She narrowed her consent after approval: the approved set was narrowed to what
+    # she still permits, and the force is shown this date (never what was removed).
+    narrowed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    narrowed_by: Mapped[str | None] = mapped_column(sa.String(64))  # username
     # Every download: {"bundle": id, "at": instant, "by": username}. What was
     # delivered stays recorded after a withdrawal (promise 4).
     delivered: Mapped[list[dict[str, str]] | None] = mapped_column(JSONText)

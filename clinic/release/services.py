@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from clinic.access import Action, Actor, ResourceFacts, Role, decide, require
-from clinic.access.policy import RELEASABLE_KINDS, RELEASE
+from clinic.access.policy import DECLINED, RELEASABLE_KINDS, RELEASE
 from clinic.access.roles import OrganizationKind
 from clinic.accounts.models import Organization
 from clinic.audit.services import AuditRecord, EventKind
@@ -297,8 +297,9 @@ def incoming_requests(uow: UnitOfWork, *, actor: Actor, channel: str = "web") ->
 
 def incoming_request(
     uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor, request_id: str
-) -> tuple[Incoming, list[StoredVersion]]:
-    """One request for the clinic, with what would be released now if approved."""
+) -> tuple[Incoming, list[StoredVersion], list[Part]]:
+    """One request for the clinic, with what would be released now if approved, and
+    in words what would leave and what would not, and why."""
     require(actor, Action.READ, "IncomingRequest")
     request = uow.session.get(ReleaseRequest, request_id)
     if (
@@ -310,6 +311,11 @@ def incoming_request(
     assert force is not None
     case = _matched_case(uow, actor, request)
     releasing = _requested_and_permitted(uow, registry, actor, request, case) if case else []
+    plan = (
+        release_plan(uow, registry, actor=actor, request=request, case=case)
+        if case and request.status != RequestStatus.WITHDRAWN
+        else []
+    )
     _audit(
         uow,
         actor,
@@ -318,7 +324,7 @@ def incoming_request(
         ("release request read",),
         channel="web",
     )
-    return Incoming(request, force, case), releasing
+    return Incoming(request, force, case), releasing, plan
 
 
 def _requested_and_permitted(
@@ -397,8 +403,10 @@ def approve(
 def stop_withdrawn_releases(
     uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor, case: Case
 ) -> None:
-    """After her consent is withdrawn or narrowed: an approved request whose release
-    is no longer wholly permitted stops (promise 4); the force sees the date."""
+    """After her consent is withdrawn or narrowed (promise 4): an approved release
+    that she no longer wholly permits is narrowed to what she still permits of what
+    was approved, or stops when nothing of it is left. Nothing is ever added here;
+    the force sees the date, never what was removed; `actor` is who recorded it."""
     for request in uow.session.scalars(
         sa.select(ReleaseRequest).where(
             ReleaseRequest.case_id == case.id,
@@ -407,19 +415,197 @@ def stop_withdrawn_releases(
     ):
         # Compared by record, not version: an amendment is not a withdrawal.
         still = {v.reference for v in _requested_and_permitted(uow, registry, actor, request, case)}
-        approved = {reference.split("/_history/")[0] for reference in request.approved or []}
-        if approved <= still:
+        approved = list(request.approved or [])
+        kept = [reference for reference in approved if reference.split("/_history/")[0] in still]
+        if len(kept) == len(approved):
             continue
-        request.status = RequestStatus.WITHDRAWN.value
-        request.withdrawn_at = utcnow()
+        now = utcnow()
+        if kept:
+            request.approved = kept
+            request.narrowed_at = now
+            request.narrowed_by = actor.username
+            reason = "release narrowed: her consent no longer permits part of it"
+        else:
+            request.status = RequestStatus.WITHDRAWN.value
+            request.withdrawn_at = now
+            request.withdrawn_by = actor.username
+            reason = "release stopped: her consent was withdrawn or narrowed"
         _audit(
             uow,
             actor,
             EventKind.UPDATE,
-            (f"Task/{request.id}",),
-            ("release stopped: her consent was withdrawn or narrowed",),
+            (f"Task/{request.id}", *kept),
+            (reason,),
             channel="web",
         )
+
+
+# -- a release in words ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signer:
+    """Who signed the exam report: they will be called as a witness."""
+
+    name: str
+    role: str
+    registration: str | None  # professional registration, where the account has one
+
+
+@dataclass(frozen=True)
+class Part:
+    """One thing of a case, as the clinic's approval page names it: what it is,
+    whether it leaves with this release, and why not. `what` selects the sentence
+    the template says; the other fields fill it."""
+
+    item: str  # the requestable item it belongs to
+    what: str  # "report", "account", "findings", "treatment", "specimen", "identity", "other"
+    leaves: bool
+    why: str = ""  # "declined", "not-covered" or "not-asked" when it does not leave
+    count: int = 1
+    name: str = ""  # a specimen's kind in words
+    label: str = ""
+    seal: str = ""
+    signed: Signer | None = None
+    signed_at: str = ""
+
+
+def signer_of(uow: UnitOfWork, username: str) -> Signer:
+    """The examiner who signed, by name and role (username when the account is gone)."""
+    from clinic.accounts.models import User
+
+    user = uow.session.scalar(sa.select(User).where(User.username == username))
+    if user is None:
+        return Signer(username, "", None)
+    registration = getattr(user, "professional_registration", None)
+    return Signer(user.display_name, str(user.role), registration or None)
+
+
+def _item_of(classes: frozenset[str], asked: list[str]) -> str:
+    candidates = [code for code, wanted in REQUESTED_CLASSES.items() if classes & wanted]
+    return next((code for code in candidates if code in asked), candidates[0] if candidates else "")
+
+
+def release_plan(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    request: ReleaseRequest,
+    case: Case,
+) -> list[Part]:
+    """For the clinic: every record of the case that a release could hold, in words,
+    with whether it leaves with this request now and, if not, why (she declined, her
+    consent does not cover it, or the force did not ask for it)."""
+    force = uow.session.get(Organization, request.force_id)
+    assert force is not None
+    recipient = force_actor(force)
+    consents = consent_book(uow)
+    store = ResourceStore(uow.session, registry)
+    asked = list(request.requested)
+    wanted = frozenset().union(*(REQUESTED_CLASSES[code] for code in asked))
+    counted: dict[tuple[str, str, bool, str], int] = {}
+    parts: list[Part] = []
+    for kind in sorted(RELEASABLE_KINDS):
+        for version in store.of_subject(kind, f"Patient/{case.patient_id}"):
+            facts = version.facts()
+            decision = decide(
+                recipient, Action.EXPORT, kind, facts, operation=RELEASE, consents=consents
+            )
+            classes = facts.data_classes
+            item = _item_of(classes, asked)
+            if not item:
+                continue
+            is_asked = bool(classes & wanted)
+            leaves = decision.permitted and is_asked
+            why = (
+                ""
+                if leaves
+                else "not-asked"
+                if not is_asked
+                else "declined"
+                if DECLINED in decision.reasons
+                else "not-covered"
+            )
+            if kind == "Composition":
+                signed = version.content.get("attester", [{}])[0]
+                parts.append(
+                    Part(
+                        item,
+                        "report",
+                        leaves,
+                        why,
+                        signed=signer_of(uow, signed.get("party", {}).get("display", "")),
+                        signed_at=str(signed.get("time", ""))[:10],
+                    )
+                )
+            elif kind == "Specimen":
+                evidence = uow.session.get(EvidenceItem, version.logical_id)
+                parts.append(
+                    Part(
+                        item,
+                        "specimen",
+                        leaves,
+                        why,
+                        name=evidence.name if evidence else "",
+                        label=evidence.label if evidence else "",
+                        seal=(evidence.seal_number or "") if evidence else "",
+                    )
+                )
+            elif kind == "Patient":
+                parts.append(Part(item, "identity", leaves, why))
+            else:
+                what = (
+                    "account"
+                    if "assault-account" in classes
+                    else "treatment"
+                    if "treatment" in classes
+                    else "findings"
+                    if "exam-report" in classes
+                    else "other"
+                )
+                key = (item, what, leaves, why)
+                counted[key] = counted.get(key, 0) + 1
+    for (item, what, leaves, why), count in counted.items():
+        parts.append(Part(item, what, leaves, why, count=count))
+    order = list(REQUESTABLE)
+    shape = ["report", "account", "findings", "treatment", "specimen", "other", "identity"]
+    parts.sort(key=lambda p: (not p.leaves, order.index(p.item), shape.index(p.what), p.label))
+    return parts
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """For the force: one item it asked for, released or not; nothing else is said
+    (not why, not whether anything of it exists, not what a narrowing removed)."""
+
+    item: str
+    released: bool
+    labels: tuple[str, ...] = ()  # released evidence items, by label
+
+
+def release_outcome(uow: UnitOfWork, request: ReleaseRequest) -> list[Outcome]:
+    """What an approved release holds, in terms of what the force asked for only."""
+    if request.status != RequestStatus.APPROVED:
+        return []
+    store = ResourceStore(uow.session, None)  # type: ignore[arg-type]  # reads only
+    classes: dict[str, set[str]] = {}
+    labels: dict[str, list[str]] = {}
+    for reference in request.approved or []:
+        kind, logical_id, _, version_id = reference.split("/")
+        version = store.version(kind, logical_id, int(version_id))
+        if version is None:
+            continue
+        item = _item_of(version.facts().data_classes, list(request.requested))
+        classes.setdefault(item, set()).add(kind)
+        if kind == "Specimen":
+            evidence = uow.session.get(EvidenceItem, logical_id)
+            if evidence is not None:
+                labels.setdefault(item, []).append(evidence.label)
+    return [
+        Outcome(code, code in classes, tuple(sorted(labels.get(code, []))))
+        for code in request.requested
+    ]
 
 
 # -- physical evidence ------------------------------------------------------------------

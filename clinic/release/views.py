@@ -61,7 +61,13 @@ def request(request_id: str) -> Any:
         found = services.read_request(current_uow(), actor=current_actor(), request_id=request_id)
     except services.RequestNotFound:
         abort(404)
-    return render_template("release/request.html", request=found, statuses=_STATUS)
+    return render_template(
+        "release/request.html",
+        request=found,
+        statuses=_STATUS,
+        outcome=services.release_outcome(current_uow(), found),
+        requestable=services.REQUESTABLE,
+    )
 
 
 def _bundle(request_id: str) -> dict[str, Any]:
@@ -83,7 +89,12 @@ def _bundle(request_id: str) -> dict[str, Any]:
 def _unavailable(request_id: str, message: str) -> Any:
     found = services.read_request(current_uow(), actor=current_actor(), request_id=request_id)
     return render_template(
-        "release/request.html", request=found, statuses=_STATUS, unavailable=message
+        "release/request.html",
+        request=found,
+        statuses=_STATUS,
+        unavailable=message,
+        outcome=services.release_outcome(current_uow(), found),
+        requestable=services.REQUESTABLE,
     ), 409
 
 
@@ -121,7 +132,38 @@ def report(request_id: str) -> Any:
         abort(404)
     except ReleaseUnavailable as unavailable:
         return _unavailable(request_id, unavailable.message)
-    return render_template("release/report.html", bundle=signed, request=found)
+    return render_template(
+        "release/report.html",
+        bundle=signed,
+        request=found,
+        outcome=services.release_outcome(current_uow(), found),
+        requestable=services.REQUESTABLE,
+    )
+
+
+@bp.get("/<request_id>/exam-report")
+@view_rule(Action.READ, "ReleaseRequest")
+def exam_report(request_id: str) -> Any:
+    """The released exam report in words, to print with the bundle: built from the
+    released bundle's content only, and audited and recorded like a download."""
+    from pathlib import Path
+
+    from clinic.release.bundle import ReleaseUnavailable, release_key_name, released_report
+
+    try:
+        report = released_report(
+            current_uow(),
+            current_app.extensions["clinic.profiles"],
+            actor=current_actor(),
+            request_id=request_id,
+            instance_path=Path(current_app.instance_path),
+            key_name=release_key_name(current_app.config),
+        )
+    except services.RequestNotFound:
+        abort(404)
+    except ReleaseUnavailable as unavailable:
+        return _unavailable(request_id, unavailable.message)
+    return render_template("release/exam_report.html", report=report)
 
 
 _STATUS = {
@@ -143,7 +185,7 @@ def incoming() -> Any:
 
 def _incoming_page(request_id: str, form: ApproveForm, status: int) -> Any:
     try:
-        found, releasing = services.incoming_request(
+        found, releasing, plan = services.incoming_request(
             current_uow(),
             current_app.extensions["clinic.profiles"],
             actor=current_actor(),
@@ -155,6 +197,7 @@ def _incoming_page(request_id: str, form: ApproveForm, status: int) -> Any:
         "release/incoming_request.html",
         item=found,
         releasing=releasing,
+        plan=plan,
         form=form,
         statuses=_STATUS,
         requestable=services.REQUESTABLE,

@@ -559,6 +559,14 @@ MATRIX: dict[str, list[Call]] = {
         Call("GET", lambda s: f"/releases/{s.river_request}/report", only({"officer": 409}, 403)),
         Call("GET", lambda s: "/releases/no-such/report", only({"officer": 404}, 403)),
     ],
+    "release.exam_report": [
+        Call(
+            "GET",
+            lambda s: f"/releases/{s.river_request}/exam-report",
+            only({"officer": 409}, 403),
+        ),
+        Call("GET", lambda s: "/releases/no-such/exam-report", only({"officer": 404}, 403)),
+    ],
     "release.incoming": [Call("GET", lambda s: "/releases/incoming", CARE_TEAM)],
     "release.incoming_request": [
         Call("GET", lambda s: f"/releases/incoming/{s.river_request}", CARE_TEAM),

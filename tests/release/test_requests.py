@@ -207,9 +207,17 @@ def test_withdrawal_stops_an_approved_release_and_the_force_sees_the_date(
     assert _approve(app, "examiner", filed["id"]).status_code == 302
     # Narrowing what was not approved changes nothing.
     narrowed = withdraw(app, case.id, consent_id, items=("identity",))
-    assert api(client, "GET", f"/fhir/Task/{filed['id']}", token).get_json()["status"] == "ready"
-    # Withdrawing the swabs stops the release.
-    withdraw(app, case.id, narrowed, items=("swabs",))
+    task = api(client, "GET", f"/fhir/Task/{filed['id']}", token).get_json()
+    assert task["status"] == "ready"
+    assert task["businessStatus"]["coding"][0]["code"] == "approved"
+    # Withdrawing the swabs narrows the release; the report stays released.
+    narrowed = withdraw(app, case.id, narrowed, items=("swabs",))
+    task = api(client, "GET", f"/fhir/Task/{filed['id']}", token).get_json()
+    assert task["status"] == "ready"
+    assert task["businessStatus"]["text"].startswith("narrowed on 20")
+    assert "swab" not in json.dumps(task["businessStatus"])
+    # Withdrawing the whole consent stops it.
+    withdraw(app, case.id, narrowed)
     task = api(client, "GET", f"/fhir/Task/{filed['id']}", token).get_json()
     assert task["status"] == "cancelled"
     assert task["businessStatus"]["text"].startswith("consent withdrawn on 20")
