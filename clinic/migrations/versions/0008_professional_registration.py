@@ -2,7 +2,7 @@
 examiner's name and role).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-06
 """
 
