@@ -795,6 +795,13 @@ MATRIX: dict[str, list[Call]] = {
             only({"auditor": 200, "officer": 200}, 403),
             api=True,
         ),
+        # A label lookup: custodians too (their own site's items, without clinical detail).
+        Call(
+            "GET",
+            lambda s: "/fhir/Specimen?identifier=NORTH-KNOSUCHLABEL",
+            only({"examiner": 200, "custodian": 200, "officer": 200}, 403),
+            api=True,
+        ),
     ],
     "fhir.search_post": [
         Call(
