@@ -34,7 +34,7 @@ from clinic.evidence.locations import (
     retire_location,
     site_locations,
 )
-from clinic.evidence.models import CustodyState, EvidenceKind
+from clinic.evidence.models import CustodyState, EvidenceItem, EvidenceKind
 from clinic.evidence.retention import (
     RetentionRefused,
     coming_due,
@@ -281,7 +281,11 @@ def _bench(record: Any, failed: KitBenchForm | None, locations: Any) -> dict[str
     may_store = decide(actor, Action.CREATE, "CustodyEvent", operation="stored").permitted
     if not may_seal:
         return None
-    _, contents = kit_contents(current_uow(), actor=actor, kit_id=record.id)
+    # The kit itself was decided (and its reading audited) by chain_of: its items
+    # are of its site and case.
+    contents = current_uow().session.scalars(
+        sa.select(EvidenceItem).where(EvidenceItem.kit_id == record.id).order_by(EvidenceItem.label)
+    )
     members = [m for m in (*contents, record) if m.state != CustodyState.DECLINED.value]
     waiting = [
         m
