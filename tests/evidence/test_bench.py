@@ -493,3 +493,31 @@ def test_the_capability_statement_declares_the_label_search_for_custodians(
     assert "identifier" in {p["name"] for p in specimen["searchParam"]}
     assert "custodians" in specimen["documentation"]
     assert "identifier" in specimen["documentation"]
+
+
+def test_a_refused_kit_leaves_nothing_behind_even_if_the_caller_commits(
+    app: Flask, world: World
+) -> None:
+    """The service itself is all or nothing (a savepoint), not only the request."""
+    from clinic.evidence.services import KitRefused, seal_and_store_kit
+
+    case = open_case(app)
+    kit = collect_via_helper(app, "examiner", case.id, ("swab", "blood", "urine"))
+    seals = {m.id: f"SEAL-{n}" for n, m in enumerate([*kit.items, kit.kit])}
+    seals[kit.items[2].id] = ""
+    before = len(_events(app))
+    with app.app_context(), unit_of_work() as uow:
+        user = uow.session.scalar(sa.select(User).where(User.username == "custodian"))
+        with pytest.raises(KitRefused) as refused:
+            seal_and_store_kit(
+                uow, actor=actor_for(user), kit_id=kit.kit.id, seals=seals, location="Fridge 1"
+            )
+        assert refused.value.item_id == kit.items[2].id
+        assert refused.value.message.startswith(f"{kit.items[2].label} (Urine 3): ")
+    # The unit of work was committed on leaving it, after the refusal.
+    assert len(_events(app)) == before
+    with app.app_context():
+        states = set(
+            db.session.scalars(sa.select(EvidenceItem.state).where(EvidenceItem.case_id == case.id))
+        )
+    assert states == {"collected"}
