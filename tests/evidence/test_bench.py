@@ -521,3 +521,73 @@ def test_a_refused_kit_leaves_nothing_behind_even_if_the_caller_commits(
             db.session.scalars(sa.select(EvidenceItem.state).where(EvidenceItem.case_id == case.id))
         )
     assert states == {"collected"}
+
+
+# -- the decision point ----------------------------------------------------------------
+
+
+def test_the_decision_point_on_label_lookups_and_collection() -> None:
+    from clinic.access import Action, Actor, ResourceFacts, Role, decide
+    from clinic.access.consent import Directive, Provision, Recipient, Verdict
+    from clinic.access.policy import COLLECT, CUSTODY_VIEW, LABEL_LOOKUP
+
+    custodian = Actor("u1", "custodian", Role.CUSTODIAN, "north")
+    own = ResourceFacts("Specimen", "s1", site_id="north", subject="Patient/p1")
+    other = ResourceFacts("Specimen", "s2", site_id="south", subject="Patient/p2")
+
+    class Book:
+        def __init__(self, *directives: Directive) -> None:
+            self.found = directives
+
+        def directives(self, subject: str) -> tuple[Directive, ...]:
+            return self.found
+
+    kind_level = decide(custodian, Action.SEARCH, "Specimen", operation=LABEL_LOOKUP)
+    assert kind_level.permitted
+    assert kind_level.obligations == (CUSTODY_VIEW,)
+    assert not decide(custodian, Action.SEARCH, "Specimen").permitted
+    assert not decide(custodian, Action.READ, "Specimen", operation=LABEL_LOOKUP).permitted
+    found = decide(
+        custodian, Action.SEARCH, "Specimen", own, operation=LABEL_LOOKUP, consents=Book()
+    )
+    assert found.permitted
+    assert CUSTODY_VIEW in found.obligations
+    hidden = decide(
+        custodian, Action.SEARCH, "Specimen", other, operation=LABEL_LOOKUP, consents=Book()
+    )
+    assert not hidden.permitted
+    assert hidden.concealed
+
+    examiner = Actor("u2", "examiner", Role.EXAMINER, "north")
+    swab = ResourceFacts(
+        "Specimen",
+        "",
+        site_id="north",
+        subject="Patient/p1",
+        data_classes=frozenset({"evidence-swab"}),
+    )
+    permit = Provision(
+        Verdict.PERMIT,
+        item="swabs",
+        recipients=frozenset({Recipient("case-examiner")}),
+        actions=frozenset({"collect"}),
+        classes=frozenset({"evidence-swab"}),
+    )
+    consent = Directive("c1", "evidence-collection/v1", True, (permit,))
+    assert not decide(
+        examiner, Action.CREATE, "Specimen", swab, operation=COLLECT, consents=Book()
+    ).permitted
+    assert decide(
+        examiner, Action.CREATE, "Specimen", swab, operation=COLLECT, consents=Book(consent)
+    ).permitted
+    blood = ResourceFacts(
+        "Specimen",
+        "",
+        site_id="north",
+        subject="Patient/p1",
+        data_classes=frozenset({"evidence-blood"}),
+    )
+    assert not decide(
+        examiner, Action.CREATE, "Specimen", blood, operation=COLLECT, consents=Book(consent)
+    ).permitted
+    assert not decide(examiner, Action.CREATE, "Specimen", swab, operation=COLLECT).permitted
