@@ -152,12 +152,15 @@ def collect() -> Any:
     status = 200
     items_error = None
     if request.method == "POST" and request.form.get("more_rows"):
-        # More rows, nothing saved: what was typed stays; the first new row has focus.
-        first_new = len(form.items) + 1
+        # More rows, nothing saved: what was typed stays.
         for _ in range(min(MORE_ROWS, MAX_ITEMS - len(form.items))):
             form.items.append_entry()
         return render_template(
-            "evidence/collect.html", form=form, items_error=None, first_new=first_new
+            "evidence/collect.html",
+            form=form,
+            items_error=None,
+            max_rows=MAX_ITEMS,
+            add_rows=MORE_ROWS,
         ), 200
     if form.validate_on_submit():
         specs = [
@@ -196,7 +199,11 @@ def collect() -> Any:
     elif form.is_submitted():
         status = 422
     return render_template(
-        "evidence/collect.html", form=form, items_error=items_error, first_new=None
+        "evidence/collect.html",
+        form=form,
+        items_error=items_error,
+        max_rows=MAX_ITEMS,
+        add_rows=MORE_ROWS,
     ), status
 
 

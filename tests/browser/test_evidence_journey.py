@@ -110,8 +110,13 @@ def test_a_kit_from_collection_to_the_lab_and_back(
     page.goto(case_url)
     record_evidence_consent(page)
 
-    # She collects three items for the case and prints the labels.
+    # She collects three items for the case and prints the labels. (A bigger kit
+    # gets more rows, there and then: the first new one has focus.)
     page.get_by_role("link", name="Collect an evidence kit").click()
+    assert_accessible(page)
+    page.get_by_role("button", name="Add more rows").click()
+    assert page.locator("fieldset.item-row").count() == 9
+    assert page.evaluate("() => document.activeElement.id") == "items-6-kind"
     assert_accessible(page)
     assert page.get_by_label("Case reference").locator("option:checked").text_content() == reference
     for number, (kind, name) in enumerate(
