@@ -116,16 +116,30 @@ def open_case(app: Any, username: str = "examiner", **registration: Any) -> Open
 def collect_kit(
     app: Any, username: str, case_id: str, kinds: tuple[str, ...] = ("swab", "swab", "blood")
 ) -> Any:
-    """Collect a kit through the evidence service, as an examiner does at the exam."""
+    """Collect a kit through the evidence service, as an examiner does at the exam:
+    her evidence-collection consent is recorded first (every item agreed) unless
+    one is already in force."""
     import sqlalchemy as sa
 
     from clinic.accounts.models import User
     from clinic.accounts.services import actor_for
+    from clinic.cases.models import Case
     from clinic.cli import unit_of_work
+    from clinic.consent.book import consent_book
     from clinic.evidence.models import EvidenceKind
     from clinic.evidence.services import ItemSpec
     from clinic.evidence.services import collect_kit as collect
+    from tests.consent.helpers import all_items, record
 
+    with app.app_context(), unit_of_work() as uow:
+        case = uow.session.get(Case, case_id)
+        in_force = case is not None and any(
+            d.form.startswith("evidence-collection/")
+            for d in consent_book(uow).directives(f"Patient/{case.patient_id}")
+        )
+    if case is not None and not in_force:
+        form = "evidence-collection/v1"
+        record(app, case_id, form, all_items(app, form), username=username)
     with app.app_context(), unit_of_work() as uow:
         user = uow.session.scalar(sa.select(User).where(User.username == username))
         specs = [

@@ -29,6 +29,7 @@ to share.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -130,6 +131,8 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "ApiToken": (_MANAGE, Scope.SELF),
     },
     Role.CUSTODIAN: {
+        # Only to find an item by its printed label (LABEL_LOOKUP), without clinical detail.
+        "Specimen": (frozenset({Action.SEARCH}), Scope.OWN_SITE),
         "EvidenceItem": (_READ | {Action.UPDATE}, Scope.OWN_SITE),
         "CustodyEvent": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "StorageLocation": (_MANAGE, Scope.OWN_SITE),
@@ -183,6 +186,20 @@ DECLINED = "declined in her consent"
 RELEASABLE_KINDS = frozenset(
     {"Patient", "Encounter", "Observation", "MedicationAdministration", "Composition", "Specimen"}
 )
+
+
+# Operations on Specimen. COLLECT: evidence of a kind is collected only where her
+# active evidence-collection Consent permits it to the examiners of her case (an
+# explicit deny wins). LABEL_LOOKUP: finding an item by the label printed on it.
+COLLECT = "collect"
+LABEL_LOOKUP = "label-lookup"
+# Obligation: the record is handed out without clinical detail (body site, notes,
+# narrative): what custodians need to recognise an item, nothing about her.
+CUSTODY_VIEW = "custody-view"
+# (role, kind) -> (the only operation under which the baseline applies, its obligation).
+OPERATION_ONLY: dict[tuple[Role, str], tuple[str, str]] = {
+    (Role.CUSTODIAN, "Specimen"): (LABEL_LOOKUP, CUSTODY_VIEW),
+}
 
 
 # Which custody actions each role may record (DESIGN.md sections 4 and 6):
@@ -328,6 +345,10 @@ def _decide(
         # refusals look like absence even at kind level.
         return Decision(False, (reason,), concealed=actor.role is Role.POLICE)
     scope = grants[1]
+    only = OPERATION_ONLY.get((actor.role, kind))
+    if only is not None and operation != only[0]:
+        return Decision(False, (f"role {actor.role} may {action} {kind} only by {only[0]}",))
+    obligations = (only[1],) if only is not None else ()
     if kind == "CustodyEvent" and action is Action.CREATE:
         allowed = CUSTODY_OPERATIONS.get(actor.role, frozenset())
         if operation not in allowed:
@@ -336,15 +357,46 @@ def _decide(
             )
     baseline = f"role {actor.role} may {action} {kind} ({scope})"
     if resource is None:
-        return Decision(True, (baseline,))
+        return Decision(True, (baseline,), obligations=obligations)
 
     if scope is Scope.OWN_SITE and resource.site_id != actor.organization_id:
         return Decision(False, (f"{kind} belongs to another site",), concealed=True)
     if scope is Scope.SELF and resource.owner_user_id != actor.user_id:
         return Decision(False, (f"{kind} belongs to another user",), concealed=True)
+    if kind == "Specimen" and action is Action.CREATE and operation == COLLECT:
+        return _decide_collection(actor, resource, consents, at, baseline)
     if _consent_may_narrow(action, kind, resource):
-        return _narrow_by_consent(actor, action, resource, consents, at, baseline)
-    return Decision(True, (baseline,))
+        decided = _narrow_by_consent(actor, action, resource, consents, at, baseline)
+        if decided.permitted and obligations:
+            return dataclasses.replace(decided, obligations=decided.obligations + obligations)
+        return decided
+    return Decision(True, (baseline,), obligations=obligations)
+
+
+def _decide_collection(
+    actor: Actor,
+    resource: ResourceFacts,
+    consents: ConsentSource | None,
+    at: datetime | None,
+    baseline: str,
+) -> Decision:
+    """Evidence is collected only with her consent: an active Consent of hers must
+    permit collecting that class of evidence by the examiners of her case, and none
+    may deny it. Without a recorded consent, nothing is collected."""
+    if consents is None or resource.subject is None:
+        return Decision(False, (_NOT_CONSULTED,))
+    request = ConsentRequest(
+        recipients=frozenset({Recipient("case-examiner", f"Organization/{actor.organization_id}")}),
+        action=COLLECT,
+        purpose=Purpose.TREATMENT.value,
+        classes=resource.data_classes,
+        labels=frozenset(),
+        at=at or datetime.now(UTC),
+    )
+    result = evaluate(consents.directives(resource.subject), request)
+    if not result.permitted:
+        return Decision(False, result.reasons)
+    return Decision(True, (baseline, *result.reasons))
 
 
 _CONSENT_READS = frozenset({Action.READ, Action.SEARCH, Action.EXPORT})

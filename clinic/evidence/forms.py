@@ -35,16 +35,52 @@ class ItemRow(Form):
     declined_reason = StringField("Who declined, and why", validators=[Optional(), Length(max=300)])
 
 
+MAX_ITEMS = 60
+MORE_ROWS = 3
+
+
 class CollectForm(FlaskForm):
     case_id = SelectField("Case reference", validators=[DataRequired()])
     kit_name = StringField(
         "Kit", default="Sexual assault evidence kit", validators=[DataRequired(), Length(max=120)]
     )
-    items = FieldList(FormField(ItemRow), min_entries=6, max_entries=12)
+    # Six rows to begin with; "Add more rows" adds rows without saving (no script
+    # needed), up to a bound no real kit reaches.
+    items = FieldList(FormField(ItemRow), min_entries=6, max_entries=MAX_ITEMS)
 
     def __init__(self, *args: Any, cases: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.case_id.choices = [SelectChoice(cid, label) for cid, label in cases]
+
+
+class SealRow(Form):
+    item_id = HiddenField(validators=[DataRequired(), Length(max=64)])
+    seal_number = StringField("Seal number", validators=[Optional(), Length(max=40)])
+
+
+class KitBenchForm(FlaskForm):
+    """Seal (and, for custodians, store) a whole kit: a seal number per item."""
+
+    seals = FieldList(FormField(SealRow), min_entries=0, max_entries=MAX_ITEMS + 1)
+    location = SelectField("Storage location", validators=[Optional()])
+    note = StringField("Note", validators=[Optional(), Length(max=500)])
+    refusal: str | None = None  # why the whole kit was refused, naming the item
+
+    def __init__(self, *args: Any, locations: list[tuple[str, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.location.choices = [SelectChoice("", "—")] + [
+            SelectChoice(name, f"{name} ({condition})") for name, condition in locations
+        ]
+
+
+class LabelSearchForm(Form):
+    """The label search on the evidence list: typed, or scanned (a barcode scanner
+    types the label and Enter). A GET form: no CSRF token in the address."""
+
+    label = StringField(
+        "Find an item by its label (type it or scan it)",
+        validators=[DataRequired(message="Type or scan the label."), Length(max=64)],
+    )
 
 
 class CustodyForm(FlaskForm):

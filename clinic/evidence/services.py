@@ -4,6 +4,8 @@ Rules (DESIGN.md section 6):
 
 * A kit and each item in it is a FHIR Specimen with a unique, unguessable label,
   and an operational record custodians work with.
+* Evidence is collected only where her evidence-collection Consent permits that
+  kind; an item offered and declined is recorded as such.
 * Every custody action is recorded with who, when, where and the seal's state,
   and appended to the tamper-evident `custody` log in the same transaction.
 * An action that makes no sense for the item's state is refused with a reason
@@ -119,18 +121,42 @@ def new_label(site_code: str) -> str:
 # -- collection ------------------------------------------------------------------
 
 
-def _refuse_what_she_declined(
-    uow: UnitOfWork, actor: Actor, patient_id: str, items: list[ItemSpec]
+# Refusals of collection for want of her consent, by kind: what is missing and what to do.
+NOT_CONSENTED = {
+    "swab": "Item {number}: she has not given evidence-collection consent for swabs. Record her "
+    "evidence-collection consent first (Her consent > Evidence collection and storage).",
+    "blood": "Item {number}: she has not given evidence-collection consent for blood samples. "
+    "Record her evidence-collection consent first (Her consent > Evidence collection and storage).",
+    "urine": "Item {number}: she has not given evidence-collection consent for urine samples. "
+    "Record her evidence-collection consent first (Her consent > Evidence collection and storage).",
+    "clothing": "Item {number}: she has not given evidence-collection consent for clothing. Record "
+    "her evidence-collection consent first (Her consent > Evidence collection and storage).",
+    "hair": "Item {number}: she has not given evidence-collection consent for hair combings. "
+    "Record her evidence-collection consent first (Her consent > Evidence collection and storage).",
+    "fingernail": "Item {number}: she has not given evidence-collection consent for fingernail "
+    "scrapings. Record her evidence-collection consent first (Her consent > Evidence collection "
+    "and storage).",
+    "debris": "Item {number}: she has not given evidence-collection consent for debris. Record her "
+    "evidence-collection consent first (Her consent > Evidence collection and storage).",
+    "other": "Item {number}: her evidence-collection consent form does not ask about other "
+    "evidence items, so none can be collected. Choose the kind the item is (swab, blood, urine, "
+    "clothing, hair, fingernail, debris), or record it as offered and declined.",
+}
+
+
+def _refuse_without_her_consent(
+    uow: UnitOfWork, actor: Actor, case: Any, items: list[ItemSpec]
 ) -> None:
-    """Nothing she declined in her evidence-collection consent is collected; it can
-    still be recorded as offered and declined."""
+    """Evidence is collected only where her evidence-collection consent permits that
+    kind (asked of the decision point, with her Consents). What she declined is
+    refused as such; an item offered and declined can always be recorded."""
     from clinic.access.consent import ConsentRequest, Recipient, denies
+    from clinic.access.policy import COLLECT
     from clinic.access.terms import DATA_CLASSES
     from clinic.consent.book import consent_book
 
-    directives = consent_book(uow).directives(f"Patient/{patient_id}")
-    if not directives:
-        return
+    book = consent_book(uow)
+    subject = f"Patient/{case.patient_id}"
     for number, spec in enumerate(items, start=1):
         if spec.is_declined:
             continue
@@ -145,13 +171,24 @@ def _refuse_what_she_declined(
             labels=frozenset(),
             at=utcnow(),
         )
-        if denies(directives, asked) is not None:
+        if denies(book.directives(subject), asked) is not None:
             raise CustodyRefused(
                 f"Item {number}: she declined the collection of {DATA_CLASSES[data_class]} in "
                 "her consent. Record it as offered and declined, or record her new decision "
                 "first.",
                 "items",
             )
+        facts = ResourceFacts(
+            "Specimen",
+            "",
+            site_id=case.site_id,
+            subject=subject,
+            data_classes=frozenset({data_class}),
+        )
+        if not decide(
+            actor, Action.CREATE, "Specimen", facts, operation=COLLECT, consents=book
+        ).permitted:
+            raise CustodyRefused(NOT_CONSENTED[spec.kind.value].format(number=number), "items")
 
 
 def collect_kit(
@@ -177,7 +214,7 @@ def collect_kit(
     patient_id = case.patient_id
     if not items:
         raise CustodyRefused("A kit holds at least one item.", "items")
-    _refuse_what_she_declined(uow, actor, patient_id, items)
+    _refuse_without_her_consent(uow, actor, case, items)
     site = uow.session.get(Organization, actor.organization_id)
     assert site is not None
     when = collected_at or utcnow()
@@ -341,6 +378,105 @@ def record_custody(
     item.last_event_at = now
     uow.session.flush()
     return event
+
+
+class KitRefused(CustodyRefused):
+    """A whole-kit action refused because of one item: nothing in the kit changed."""
+
+    def __init__(self, message: str, field: str | None = None, *, item_id: str) -> None:
+        super().__init__(message, field)
+        self.item_id = item_id
+
+
+def seal_and_store_kit(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    kit_id: str,
+    seals: dict[str, str],
+    location: str | None = None,
+    note: str | None = None,
+) -> list[CustodyEvent]:
+    """Seal, and with a location also store, a whole kit in one action: each item
+    (then the kit itself) gets its own custody events in the log, as if recorded one
+    by one, under the same rules. Items offered and declined are left out; a step an
+    item has already taken (sealed, stored there) is not repeated. All or nothing:
+    if one item cannot be sealed or stored, nothing in the kit is, and the refusal
+    names that item. `seals` maps each item id to the seal number applied (or, for
+    one already sealed, read from its seal)."""
+    kit, contents = kit_contents(uow, actor=actor, kit_id=kit_id)
+    if kit.kit_id is not None:
+        raise CustodyRefused("This is an item, not a kit: open its kit.", "seal_number")
+    where = (location or "").strip() or None
+    events: list[CustodyEvent] = []
+    with uow.session.begin_nested():
+        for member in (*contents, kit):
+            if member.state == S.DECLINED.value:
+                continue
+            seal = (seals.get(member.id) or "").strip() or None
+            try:
+                if not member.is_seal_intact:
+                    if seal is None:
+                        raise CustodyRefused("Give the number printed on its seal.")
+                    events.append(
+                        record_custody(
+                            uow,
+                            actor=actor,
+                            item_id=member.id,
+                            action="sealed",
+                            details=CustodyInput(seal_number=seal, note=note),
+                        )
+                    )
+                if where is not None and not (
+                    member.state == S.STORED.value and member.location == where
+                ):
+                    events.append(
+                        record_custody(
+                            uow,
+                            actor=actor,
+                            item_id=member.id,
+                            action="stored",
+                            details=CustodyInput(seal_number=seal, location=where, note=note),
+                        )
+                    )
+            except CustodyRefused as refused:
+                raise KitRefused(
+                    f"{member.label} ({member.name}): {refused.message} Nothing in the kit was "
+                    "sealed or stored.",
+                    "location" if refused.field == "location" else "seal_number",
+                    item_id=member.id,
+                ) from refused
+    return events
+
+
+def find_by_label(uow: UnitOfWork, *, actor: Actor, label: str) -> EvidenceItem:
+    """The item (or kit) whose printed label is exactly `label` (as typed or
+    scanned: spaces and case do not matter), for those who may see it. An item of
+    another site is answered exactly like a label that does not exist."""
+    decision = require(actor, Action.SEARCH, "EvidenceItem")
+    wanted = "".join(label.split()).upper()
+    item = (
+        uow.session.scalar(sa.select(EvidenceItem).where(EvidenceItem.label == wanted))
+        if 0 < len(wanted) <= 40
+        else None
+    )
+    found = (
+        item is not None
+        and decide(actor, Action.SEARCH, "EvidenceItem", item_facts(item)).permitted
+    )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.SEARCH,
+            channel="web",
+            actor=actor,
+            reasons=decision.reasons,
+            entities=(f"EvidenceItem/{item.id}",) if found and item is not None else (),
+            query="EvidenceItem?label=[redacted]",
+        )
+    )
+    if not found or item is None:
+        raise EvidenceNotFound("There is no item with this label at your site.", "label")
+    return item
 
 
 def _seal(

@@ -18,9 +18,13 @@ from clinic.core.clock import utcnow
 from clinic.core.images import png_from_data_url
 from clinic.core.web import current_actor, current_uow, view_rule
 from clinic.evidence.forms import (
+    MAX_ITEMS,
+    MORE_ROWS,
     CollectForm,
     CustodyForm,
     ExtendRetentionForm,
+    KitBenchForm,
+    LabelSearchForm,
     LocationForm,
     RetireLocationForm,
 )
@@ -30,7 +34,7 @@ from clinic.evidence.locations import (
     retire_location,
     site_locations,
 )
-from clinic.evidence.models import CustodyState, EvidenceKind
+from clinic.evidence.models import CustodyState, EvidenceItem, EvidenceKind
 from clinic.evidence.retention import (
     RetentionRefused,
     coming_due,
@@ -46,9 +50,11 @@ from clinic.evidence.services import (
     chain_of,
     check_chain,
     collect_kit,
+    find_by_label,
     kit_contents,
     list_items,
     record_custody,
+    seal_and_store_kit,
 )
 
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
@@ -83,6 +89,25 @@ ACTION_FIELDS = {
 @bp.get("/")
 @view_rule(Action.SEARCH, "EvidenceItem")
 def items() -> Any:
+    return _items_page(LabelSearchForm(), 200)
+
+
+@bp.get("/find")
+@view_rule(Action.SEARCH, "EvidenceItem")
+def find() -> Any:
+    """Find an item by its label, typed or scanned: an exact label opens the item."""
+    search = LabelSearchForm(request.args)
+    if not search.validate():
+        return _items_page(search, 422)
+    try:
+        found = find_by_label(current_uow(), actor=current_actor(), label=search.label.data or "")
+    except EvidenceNotFound as missing:
+        search.label.errors = [missing.message]
+        return _items_page(search, 404)
+    return redirect(url_for("evidence.item", item_id=found.id))
+
+
+def _items_page(search: LabelSearchForm, status: int) -> Any:
     state = request.args.get("state") or None
     if state and state not in {s.value for s in CustodyState}:
         state = None
@@ -107,7 +132,8 @@ def items() -> Any:
         only_overdue=only_overdue,
         overdue_before=overdue_before,
         overdue_days=limit.days,
-    )
+        search=search,
+    ), status
 
 
 def _cases() -> list[tuple[str, str]]:
@@ -124,6 +150,18 @@ def collect() -> Any:
     if request.method == "GET" and request.args.get("case"):
         form.case_id.data = request.args["case"]
     status = 200
+    items_error = None
+    if request.method == "POST" and request.form.get("more_rows"):
+        # More rows, nothing saved: what was typed stays.
+        for _ in range(min(MORE_ROWS, MAX_ITEMS - len(form.items))):
+            form.items.append_entry()
+        return render_template(
+            "evidence/collect.html",
+            form=form,
+            items_error=None,
+            max_rows=MAX_ITEMS,
+            add_rows=MORE_ROWS,
+        ), 200
     if form.validate_on_submit():
         specs = [
             ItemSpec(
@@ -147,8 +185,11 @@ def collect() -> Any:
                 items=specs,
             )
         except CustodyRefused as refused:
-            target = form.case_id if refused.field == "case_id" else form.kit_name
-            target.errors.append(refused.message)
+            if refused.field == "items":
+                items_error = refused.message
+            else:
+                target = form.case_id if refused.field == "case_id" else form.kit_name
+                target.errors.append(refused.message)
             status = 422
         else:
             flash(
@@ -157,7 +198,13 @@ def collect() -> Any:
             return redirect(url_for("evidence.labels", kit_id=kit.kit.id))
     elif form.is_submitted():
         status = 422
-    return render_template("evidence/collect.html", form=form), status
+    return render_template(
+        "evidence/collect.html",
+        form=form,
+        items_error=items_error,
+        max_rows=MAX_ITEMS,
+        add_rows=MORE_ROWS,
+    ), status
 
 
 @bp.get("/kits/<kit_id>/labels")
@@ -167,11 +214,16 @@ def labels(kit_id: str) -> Any:
         kit, contents = kit_contents(current_uow(), actor=current_actor(), kit_id=kit_id)
     except EvidenceNotFound:
         abort(404)
+    # An item offered and declined was never collected: it gets no label.
+    collected = [item for item in contents if item.state != CustodyState.DECLINED.value]
+    declined = [item for item in contents if item.state == CustodyState.DECLINED.value]
     codes = {
         item.label: Markup(segno.make(item.label, error="m").svg_inline(scale=3, omitsize=False))  # noqa: S704 - SVG made by segno from our own label
-        for item in (kit, *contents)
+        for item in (kit, *collected)
     }
-    return render_template("evidence/labels.html", kit=kit, items=contents, codes=codes)
+    return render_template(
+        "evidence/labels.html", kit=kit, items=collected, declined=declined, codes=codes
+    )
 
 
 @bp.get("/items/<item_id>")
@@ -185,6 +237,7 @@ def _item_page(
     failed: CustodyForm | None,
     status: int,
     retention_form: ExtendRetentionForm | None = None,
+    bench_form: KitBenchForm | None = None,
 ) -> Any:
     uow, actor = current_uow(), current_actor()
     try:
@@ -213,9 +266,11 @@ def _item_page(
         and decide(actor, Action.CREATE, "CustodyEvent", operation="retention-extended").permitted
     ):
         extend_form = retention_form or ExtendRetentionForm(formdata=None)
+    bench = _bench(record, bench_form, locations) if record.kit_id is None else None
     return render_template(
         "evidence/item.html",
         item=record,
+        bench=bench,
         extend_form=extend_form,
         events=events,
         forms=forms,
@@ -223,6 +278,42 @@ def _item_page(
         labels=ACTION_LABELS,
         proof=proof,
     ), status
+
+
+def _bench(record: Any, failed: KitBenchForm | None, locations: Any) -> dict[str, Any] | None:
+    """The whole-kit action for this person, if any item of the kit is waiting for
+    it: sealing (examiners and custodians), and storing too (custodians)."""
+    actor = current_actor()
+    may_seal = decide(actor, Action.CREATE, "CustodyEvent", operation="sealed").permitted
+    may_store = decide(actor, Action.CREATE, "CustodyEvent", operation="stored").permitted
+    if not may_seal:
+        return None
+    # The kit itself was decided (and its reading audited) by chain_of: its items
+    # are of its site and case.
+    contents = current_uow().session.scalars(
+        sa.select(EvidenceItem).where(EvidenceItem.kit_id == record.id).order_by(EvidenceItem.label)
+    )
+    members = [m for m in (*contents, record) if m.state != CustodyState.DECLINED.value]
+    waiting = [
+        m
+        for m in members
+        if m.state in (CustodyState.COLLECTED.value, CustodyState.RETURNED.value)
+        or (may_store and m.state == CustodyState.SEALED.value)
+    ]
+    if not waiting:
+        return None
+    form = failed or KitBenchForm(formdata=None, locations=locations)
+    typed = {row.item_id.data: row.seal_number.data for row in form.seals} if failed else {}
+    while len(form.seals):
+        form.seals.pop_entry()
+    for member in members:
+        form.seals.append_entry({"item_id": member.id, "seal_number": typed.get(member.id)})
+    return {
+        "form": form,
+        "members": members,
+        "stores": may_store,
+        "title": "Seal and store the whole kit" if may_store else "Seal the whole kit",
+    }
 
 
 def _lab_receivers() -> list[tuple[str, str]]:
@@ -307,6 +398,36 @@ def custody(item_id: str) -> Any:
         return _item_page(item_id, form, 422)
     flash(f"{ACTION_LABELS[action]}: recorded as custody event {event.log_index}.")
     return redirect(url_for("evidence.item", item_id=item_id))
+
+
+@bp.post("/kits/<kit_id>/bench")
+@view_rule(Action.READ, "EvidenceItem")
+def bench(kit_id: str) -> Any:
+    """Seal (and store) a whole kit in one action: one custody event per item and
+    action, all or nothing."""
+    form = KitBenchForm(locations=_locations())
+    if not form.validate_on_submit():
+        return _item_page(kit_id, None, 422, bench_form=form)
+    stores = decide(current_actor(), Action.CREATE, "CustodyEvent", operation="stored").permitted
+    if stores and not form.location.data:
+        form.refusal = "Choose where the kit is stored."
+        return _item_page(kit_id, None, 422, bench_form=form)
+    try:
+        events = seal_and_store_kit(
+            current_uow(),
+            actor=current_actor(),
+            kit_id=kit_id,
+            seals={row.item_id.data or "": row.seal_number.data or "" for row in form.seals},
+            location=form.location.data if stores else None,
+            note=form.note.data,
+        )
+    except EvidenceNotFound:
+        abort(404)
+    except CustodyRefused as refused:
+        form.refusal = refused.message
+        return _item_page(kit_id, None, 422, bench_form=form)
+    flash(f"Whole kit: {len(events)} custody events recorded, one per item and action.")
+    return redirect(url_for("evidence.item", item_id=kit_id))
 
 
 @bp.post("/kits/<kit_id>/retention")

@@ -15,6 +15,20 @@ SOFTWARE_VERSION = "0.1.0"
 _READ_INTERACTIONS = ["read", "vread", "history-instance", "history-type", "search-type"]
 
 
+# What a resource's interactions cannot say: who may use which, and how.
+_DOCUMENTATION = {
+    "Specimen": (
+        "Evidence kits and items (fc-evidence-specimen), written only by evidence "
+        "collection. Evidence custodians may search by identifier only (the printed "
+        "label: Specimen?identifier=value, system|value or several separated by "
+        "commas), for the items of their own site, and receive each Specimen without "
+        "clinical detail (no body site, collector, note or narrative); any other "
+        "Specimen search or read by a custodian is refused (403). A label of another "
+        "site is answered exactly like one that does not exist."
+    ),
+}
+
+
 def _search_params(resource_type: str) -> list[dict[str, Any]]:
     return [
         {
@@ -52,6 +66,11 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
                 "conditionalUpdate": False,
                 "conditionalDelete": "not-supported",
                 "searchParam": _search_params(resource_type),
+                **(
+                    {"documentation": _DOCUMENTATION[resource_type]}
+                    if resource_type in _DOCUMENTATION
+                    else {}
+                ),
             }
         )
     resources.append(

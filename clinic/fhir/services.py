@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from clinic.access import AccessDenied, Action, Actor, Decision, Target, decide, search_scope
-from clinic.access.policy import OMIT_NARRATIVE
+from clinic.access.policy import CUSTODY_VIEW, LABEL_LOOKUP, OMIT_NARRATIVE
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.consent.book import ConsentBook, consent_book
 from clinic.core.unit_of_work import UnitOfWork
@@ -25,7 +25,7 @@ from clinic.fhir.outcome import FhirError, not_found
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.query import SearchRequest
 from clinic.fhir.search_params import TYPE_PARAMS
-from clinic.fhir.store import ResourceStore, StoredVersion, _local_reference
+from clinic.fhir.store import ResourceStore, StoredVersion, TokenCriterion, _local_reference
 
 # Types held in the store, and those of them clients may write through the API.
 STORED_TYPES = (
@@ -67,15 +67,24 @@ class Caller:
     def consents(self) -> ConsentBook:
         return consent_book(self.uow)
 
-    def decide_on(self, action: Action, version: StoredVersion) -> Decision:
+    def decide_on(
+        self, action: Action, version: StoredVersion, operation: str | None = None
+    ) -> Decision:
         """The decision point's answer on one stored record, with her Consents."""
         return decide(
-            self.actor, action, version.resource_type, version.facts(), consents=self.consents
+            self.actor,
+            action,
+            version.resource_type,
+            version.facts(),
+            operation=operation,
+            consents=self.consents,
         )
 
-    def visible(self, action: Action, version: StoredVersion) -> StoredVersion | None:
+    def visible(
+        self, action: Action, version: StoredVersion, operation: str | None = None
+    ) -> StoredVersion | None:
         """The record as this caller may receive it (obligations applied), or None."""
-        decision = self.decide_on(action, version)
+        decision = self.decide_on(action, version, operation)
         if not decision.permitted:
             return None
         if decision.obligations:
@@ -113,9 +122,31 @@ class Caller:
 
 def fulfil(decision: Decision, version: StoredVersion) -> StoredVersion:
     """Apply the decision's obligations to what is handed out."""
+    if CUSTODY_VIEW in decision.obligations:
+        return dataclasses.replace(version, content=custody_view(version.content))
     if OMIT_NARRATIVE not in decision.obligations:
         return version
     return dataclasses.replace(version, content=without_narrative(version.content))
+
+
+def custody_view(content: dict[str, Any]) -> dict[str, Any]:
+    """A Specimen as custodians receive it: what identifies the item (label, type,
+    status, kit, container, when collected), without clinical detail: no body site,
+    no notes (why she declined), no narrative, nor who collected it."""
+    view = copy.deepcopy(content)
+    for key in ("text", "note", "request", "processing", "condition"):
+        view.pop(key, None)
+    collection = view.get("collection", {})
+    for key in (
+        "bodySite",
+        "collector",
+        "method",
+        "quantity",
+        "duration",
+        "fastingStatusCodeableConcept",
+    ):
+        collection.pop(key, None)
+    return view
 
 
 def without_narrative(content: dict[str, Any]) -> dict[str, Any]:
@@ -147,11 +178,17 @@ def check_type(resource_type: str, *, allowed: Sequence[str] = STORED_TYPES) -> 
 
 
 def _kind_allowed(
-    caller: Caller, action: Action, kind: str, event: EventKind, reference: str | None
+    caller: Caller,
+    action: Action,
+    kind: str,
+    event: EventKind,
+    reference: str | None,
+    *,
+    operation: str | None = None,
 ) -> bool:
     """Kind-level decision. A concealed refusal returns False (caller answers as
     for nothing found); an open refusal raises AccessDenied (403)."""
-    decision = decide(caller.actor, action, kind)
+    decision = decide(caller.actor, action, kind, operation=operation)
     if decision.permitted:
         return True
     caller.audit(
@@ -285,7 +322,10 @@ def fill_page(
 
 def search_resources(caller: Caller, resource_type: str, request: SearchRequest) -> Page:
     check_type(resource_type)
-    if not _kind_allowed(caller, Action.SEARCH, resource_type, EventKind.SEARCH, None):
+    operation = _search_operation(resource_type, request)
+    if not _kind_allowed(
+        caller, Action.SEARCH, resource_type, EventKind.SEARCH, None, operation=operation
+    ):
         return Page([], has_next=False, has_previous=False)
     sites = search_scope(caller.actor, Action.SEARCH, resource_type)
     store = caller.store
@@ -296,7 +336,7 @@ def search_resources(caller: Caller, resource_type: str, request: SearchRequest)
         )
 
     def permitted(version: StoredVersion) -> StoredVersion | None:
-        return caller.visible(Action.SEARCH, version)
+        return caller.visible(Action.SEARCH, version, operation=operation)
 
     page = fill_page(
         fetch, permitted, search_key, request.page.count, request.page.after, request.page.before
@@ -304,10 +344,22 @@ def search_resources(caller: Caller, resource_type: str, request: SearchRequest)
     caller.audit(
         EventKind.SEARCH,
         entities=[version.versioned_reference for version in page.items],
-        decision=decide(caller.actor, Action.SEARCH, resource_type),
+        decision=decide(caller.actor, Action.SEARCH, resource_type, operation=operation),
         query=f"{resource_type}?{request.audit_query()}",
     )
     return page
+
+
+def _search_operation(resource_type: str, request: SearchRequest) -> str | None:
+    """A Specimen search by its printed label alone is a label lookup, which the
+    decision point treats as an operation of its own (custodians at the bench)."""
+    if (
+        resource_type == "Specimen"
+        and request.criteria
+        and all(isinstance(c, TokenCriterion) and c.param == "identifier" for c in request.criteria)
+    ):
+        return LABEL_LOOKUP
+    return None
 
 
 def search_key(version: StoredVersion) -> tuple[Any, ...]:

@@ -300,6 +300,36 @@ MATRIX: dict[str, list[Call]] = {
             form=lambda s, r: {"action": "sealed", "seal_number": "MATRIX-SEAL-2"},
         ),
     ],
+    "evidence.bench": [
+        # In role order: the examiner seals the whole kit; the custodian must then say where.
+        Call(
+            "POST",
+            lambda s: f"/evidence/kits/{s.own_kit}/bench",
+            only({"examiner": 302, "custodian": 422, "officer": 404}, 403),
+            form=lambda s, r: {
+                "seals-0-item_id": s.own_specimen,
+                "seals-0-seal_number": "MATRIX-KIT-1",
+                "seals-1-item_id": s.own_kit,
+                "seals-1-seal_number": "MATRIX-KIT-2",
+            },
+        ),
+        Call(
+            "POST",
+            lambda s: f"/evidence/kits/{s.other_kit}/bench",
+            only({"examiner": 404, "custodian": 404, "officer": 404}, 403),
+            form=lambda s, r: {
+                "seals-0-item_id": s.other_specimen,
+                "seals-0-seal_number": "MATRIX-KIT-3",
+            },
+        ),
+    ],
+    "evidence.find": [
+        Call(
+            "GET",
+            lambda s: "/evidence/find?label=NORTH-KNOSUCHLABEL",
+            only({"examiner": 404, "custodian": 404, "officer": 404}, 403),
+        ),
+    ],
     "evidence.extend": [
         # The kit is not sealed yet, so it has no disposal date to extend.
         Call(
@@ -806,6 +836,13 @@ MATRIX: dict[str, list[Call]] = {
             "GET",
             lambda s: "/fhir/AuditEvent",
             only({"auditor": 200, "officer": 200}, 403),
+            api=True,
+        ),
+        # A label lookup: custodians too (their own site's items, without clinical detail).
+        Call(
+            "GET",
+            lambda s: "/fhir/Specimen?identifier=NORTH-KNOSUCHLABEL",
+            only({"examiner": 200, "custodian": 200, "officer": 200}, 403),
             api=True,
         ),
     ],

@@ -58,7 +58,7 @@ def record_consent_agreeing_to_all(page, form_title: str) -> None:  # type: igno
     page.get_by_role("group", name="Who consents").get_by_label("The survivor herself").check()
     draw_signature(page, "Signature of the person consenting")
     page.get_by_role("button", name="Record her consent").click()
-    assert page.locator("#consent-status").text_content() == "active"
+    assert page.locator("#consent-status").get_attribute("data-status") == "active"
     page.get_by_role("link", name="Back to her consent").click()
     page.get_by_role("link", name="Back to the case").click()
 

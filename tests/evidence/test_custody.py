@@ -31,6 +31,7 @@ from clinic.evidence.services import (
     verify_custody_log,
 )
 from tests.conftest import PASSWORD, World
+from tests.consent.helpers import all_items, record
 from tests.helpers import api, open_case, signature_png
 from tests.helpers import collect_kit as collect_via_helper
 
@@ -39,8 +40,10 @@ S = CustodyState
 
 @pytest.fixture
 def survivor(app: Flask) -> str:
-    """The case evidence is collected for."""
-    return open_case(app, "examiner").id
+    """The case evidence is collected for, with her evidence-collection consent."""
+    case_id = open_case(app, "examiner").id
+    record(app, case_id, "evidence-collection/v1", all_items(app, "evidence-collection/v1"))
+    return case_id
 
 
 @pytest.fixture
