@@ -68,7 +68,11 @@
         });
       } else if (given) {
         var index = used[name] || 0;
-        if (index < given.length) element.value = given[index];
+        if (index < given.length) {
+          element.value = given[index];
+          // Widgets that keep their own state (the signature pad) hear of it.
+          element.dispatchEvent(new Event("change", { bubbles: true }));
+        }
         used[name] = index + 1;
       }
     });

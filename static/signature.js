@@ -3,7 +3,8 @@
 // Served from our own origin, so the strict Content-Security-Policy allows it.
 // A signature sent back by the server after a refused submit (the hidden field
 // already holds it) is redrawn on the pad and posted again unchanged, with the
-// note [data-signature-kept] shown, so she never signs twice; Clear wipes it.
+// note [data-signature-kept] shown, so she never signs twice; Clear wipes it. The
+// same holds for a signature put back from a draft kept across an ended session.
 (function () {
   "use strict";
   document.querySelectorAll("canvas[data-signature-for]").forEach(function (canvas) {
@@ -17,11 +18,14 @@
     context.lineCap = "round";
     context.strokeStyle = "#000";
     var kept = document.querySelector('[data-signature-kept="' + canvas.id + '"]');
-    var restored = field.value.indexOf("data:image/png;base64,") === 0;
+    var restored = false;
 
-    if (restored) {
+    function redrawKept() {
+      if (field.value.indexOf("data:image/png;base64,") !== 0) return;
+      restored = true;
       var image = new Image();
       image.onload = function () {
+        context.clearRect(0, 0, canvas.width, canvas.height);
         context.drawImage(image, 0, 0, canvas.width, canvas.height);
         canvas.dataset.restored = "true";
       };
@@ -29,6 +33,9 @@
       drawn = true;
       if (kept) kept.hidden = false;
     }
+    redrawKept();
+    // A draft kept across an ended session is put back after this script ran.
+    field.addEventListener("change", redrawKept);
 
     function point(event) {
       var box = canvas.getBoundingClientRect();

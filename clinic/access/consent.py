@@ -1,4 +1,4 @@
-"""Evaluation of the survivor's Consents (DESIGN.md section 5), without a database.
+"""Evaluation of the survivor's Consents (docs/design.md section 5), without a database.
 
 A `Directive` is one active Consent read into plain values; a `ConsentRequest`
 says who wants to do what with which kind of data, and when. `evaluate` applies

@@ -1,4 +1,4 @@
-"""The one policy decision point (DESIGN.md section 3).
+"""The one policy decision point (docs/design.md section 3).
 
 `decide(actor, action, kind, resource=...)` answers every question of the form
 "may this person do this to this thing now?". The UI, the FHIR API and the CLI all
@@ -13,7 +13,7 @@ A decision is made in two steps:
   *concealed*: callers answer exactly as if the record did not exist (promise 2).
 
 Each decision on a record about a survivor combines the role's baseline
-(DESIGN.md section 4) with her active Consents (section 5, `clinic.access.consent`):
+(docs/design.md section 4) with her active Consents (section 5, `clinic.access.consent`):
 
 * the care team's baseline (examiners of her site, for treatment) stands unless one
   of her Consents explicitly denies it, and intimate images need her permit;
@@ -177,7 +177,7 @@ RECIPIENT_KIND = {
     Role.POLICE: "police",
 }
 OMIT_NARRATIVE = "omit-narrative"
-# The operation under which police receive a release (DESIGN.md section 7): only
+# The operation under which police receive a release (docs/design.md section 7): only
 # an export, only of these kinds, only as far as her Consent permits their force.
 RELEASE = "release"
 # A release refusal's reason when one of her Consents explicitly declines the
@@ -202,7 +202,7 @@ OPERATION_ONLY: dict[tuple[Role, str], tuple[str, str]] = {
 }
 
 
-# Which custody actions each role may record (DESIGN.md sections 4 and 6):
+# Which custody actions each role may record (docs/design.md sections 4 and 6):
 # examiners collect and seal at the exam; custodians do everything after.
 CUSTODY_OPERATIONS: dict[Role, frozenset[str]] = {
     Role.EXAMINER: frozenset({"collected", "declined", "sealed", "retention-extended"}),
@@ -506,7 +506,7 @@ def _narrow_by_consent(
 @dataclass(frozen=True)
 class CareConsent:
     """What her active Consents say about one part of her care done by the actor's
-    team (DESIGN.md section 5): `in_force` when a Consent of that form covers now,
+    team (docs/design.md section 5): `in_force` when a Consent of that form covers now,
     `declined` when one says deny to the part, with the item that said it."""
 
     in_force: bool

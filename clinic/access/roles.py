@@ -1,4 +1,4 @@
-"""Roles (DESIGN.md section 4) and the purposes of use they act under."""
+"""Roles (docs/design.md section 4) and the purposes of use they act under."""
 
 from __future__ import annotations
 

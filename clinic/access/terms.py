@@ -1,4 +1,4 @@
-"""The words consent is made of (DESIGN.md section 5), shared by the consent forms,
+"""The words consent is made of (docs/design.md section 5), shared by the consent forms,
 the Consent resources and the decision point.
 
 Each consent item maps to a provision: an action, data classes (or codes), security

@@ -15,7 +15,7 @@ from clinic.core.db import Base, UTCDateTime
 
 
 class ReportingMode(StrEnum):
-    """DESIGN.md section 5. Changeable at the survivor's word, with who, when, why."""
+    """docs/design.md section 5. Changeable at the survivor's word, with who, when, why."""
 
     REPORTED = "reported"  # police involved
     UNREPORTED = "unreported"  # evidence held, police not told

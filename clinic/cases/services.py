@@ -1,6 +1,6 @@
 """Registering survivors and keeping their cases.
 
-Rules (DESIGN.md section 5, the exam issue):
+Rules (docs/design.md section 5, the exam issue):
 
 * A survivor is registered as identified (name, birth date, contact details,
   safe-contact instructions) or anonymous: then no identity is held anywhere —
@@ -462,7 +462,7 @@ def change_reporting_mode(
 
 
 def _has_release_consent(uow: UnitOfWork, case: Case) -> bool:
-    """Whether a release-to-police Consent of hers is in force (DESIGN.md section 5:
+    """Whether a release-to-police Consent of hers is in force (docs/design.md section 5:
     moving to reported is her decision recorded as Consent, never a staff shortcut)."""
     return any(
         directive.form.startswith("police-release/")

@@ -179,7 +179,7 @@ def card(case_id: str) -> Any:
     except CaseNotFound:
         abort(404)
     from clinic.consent.services import survivor_language
-    from clinic.consent.words import words_for
+    from clinic.consent.words import date_in_words, words_for
 
     # Her language: that of her latest consent (English until one is recorded).
     language = survivor_language(
@@ -194,6 +194,7 @@ def card(case_id: str) -> Any:
         kits=_case_kits(record.case.id),
         language=language,
         words=words_for(language),
+        date_in_words=date_in_words,
     )
 
 

@@ -1,4 +1,4 @@
-"""Consent form definitions from consent_forms/ (DESIGN.md section 5).
+"""Consent form definitions from consent_forms/ (docs/design.md section 5).
 
 One folder per form, one TOML file per version (`v1.toml`, `v2.toml`, ...), with
 every text in every language the form declares. A published version never

@@ -1,4 +1,4 @@
-"""A completed consent form as a FHIR R4B Consent, and back (DESIGN.md section 5).
+"""A completed consent form as a FHIR R4B Consent, and back (docs/design.md section 5).
 
 The Consent is opt-in (`policyRule` v3-ActCode OPTIN): nothing is permitted unless
 a provision says so. The root provision carries no type. Each answered item is a

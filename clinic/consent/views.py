@@ -33,7 +33,7 @@ from clinic.consent.resources import (
     GivenBy,
     Withdrawal,
 )
-from clinic.consent.words import WORDS, words_for
+from clinic.consent.words import WORDS, date_in_words, words_for
 from clinic.core.clock import from_local, to_local, utcnow
 from clinic.core.errors import DomainError
 from clinic.core.images import ImageRefused, check_signature_png, png_from_data_url
@@ -51,7 +51,7 @@ def _not_as_json(error: FhirError) -> Any:
     transaction fails) and the person sees a page, not an OperationOutcome."""
     log.error("consent screen: a resource failed validation: %s", error.issues)
     g.failure_description = "consent could not be written: invalid resource"
-    return render_template("errors/error.html", status=500), 500
+    return render_template("errors/error.html", status=422), 422
 
 
 def _registry() -> Any:
@@ -316,9 +316,10 @@ def show(case_id: str, consent_id: str) -> Any:
     zone = str(current_app.config["CLINIC_TIMEZONE"])
 
     def local(value: str) -> str:
-        """A recorded moment in the clinic's time zone, as numbers (any language)."""
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        return to_local(moment, zone).strftime("%d/%m/%Y %H:%M")
+        """A recorded moment in the clinic's time zone, the date in words in her
+        language (06/02 is read two ways), the time as numbers."""
+        moment = to_local(datetime.fromisoformat(value.replace("Z", "+00:00")), zone)
+        return f"{date_in_words(moment.date(), view.language)}, {moment:%H:%M}"
 
     return render_template(
         "consent/show.html",

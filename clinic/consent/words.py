@@ -11,6 +11,8 @@ literals in the templates.
 
 from __future__ import annotations
 
+from datetime import date
+
 WORDS: dict[str, dict[str, str]] = {
     "en": {
         # The form she fills in.
@@ -213,3 +215,63 @@ WORDS: dict[str, dict[str, str]] = {
 def words_for(language: str | None) -> dict[str, str]:
     """The table for a language, English when there is none for it."""
     return WORDS.get(language or "en", WORDS["en"])
+
+
+# Month names for dates she reads on paper: a day and month in words cannot be
+# misread the way 06/02/2029 can (6 February or June 2).
+MONTHS: dict[str, tuple[str, ...]] = {
+    "en": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "fr": (
+        "janvier",
+        "février",
+        "mars",
+        "avril",
+        "mai",
+        "juin",
+        "juillet",
+        "août",
+        "septembre",
+        "octobre",
+        "novembre",
+        "décembre",
+    ),
+    "es": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
+}
+_DATE_PATTERN = {
+    "en": "{day} {month} {year}",
+    "fr": "{day} {month} {year}",
+    "es": "{day} de {month} de {year}",
+}
+
+
+def date_in_words(value: date, language: str | None) -> str:
+    """A date as she would write it in her language, e.g. 6 de febrero de 2029."""
+    language = language if language in MONTHS else "en"
+    month = MONTHS[language][value.month - 1]
+    return _DATE_PATTERN[language].format(day=value.day, month=month, year=value.year)

@@ -198,6 +198,7 @@ def _restore_what_was_typed() -> None:
         actor=current_actor(),
         path=request.path,
         secret_key=current_app.config["SECRET_KEY"],
+        delete=False,  # only once the page holding it is shown (_finish_request)
     )
 
 
@@ -240,6 +241,12 @@ def _finish_request(response: Response) -> Response:
     uow: UnitOfWork | None = g.pop("uow", None)
     if uow is not None:
         try:
+            if response.status_code == 200 and g.get("restored_draft"):
+                # The form page that holds it was shown: it is restored once. A
+                # redirect or a refusal keeps it for the page she lands on later.
+                from clinic.drafts.services import forget_draft
+
+                forget_draft(uow, actor=current_actor(), path=request.path)
             if response.status_code < 400:
                 uow.commit()
             else:

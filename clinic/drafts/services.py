@@ -121,12 +121,14 @@ def _keep_newest(uow: UnitOfWork, user_id: str, limit: int) -> None:
 
 
 def take_draft(
-    uow: UnitOfWork, *, actor: Actor, path: str, secret_key: str
+    uow: UnitOfWork, *, actor: Actor, path: str, secret_key: str, delete: bool = True
 ) -> list[tuple[str, str]] | None:
     """The fields `actor` herself posted to `path` when her session had ended, or
-    None. The draft is deleted as it is given back: it is restored once. Only the
-    acting user's own drafts are ever looked up."""
+    None. The draft is deleted as it is given back: it is restored once (the web
+    layer passes `delete=False` and calls `forget_draft` once the page holding it
+    was actually shown). Only the acting user's own drafts are ever looked up."""
     now = utcnow()
+    purge_expired_drafts(uow, now=now)
     draft = uow.session.scalar(
         sa.select(SavedDraft).where(
             SavedDraft.user_id == actor.user_id,
@@ -136,8 +138,9 @@ def take_draft(
     )
     if draft is None:
         return None
-    uow.session.delete(draft)
-    uow.session.flush()
+    if delete:
+        uow.session.delete(draft)
+        uow.session.flush()
     sealed = bytes(draft.sealed)
     try:
         plaintext = _cipher(secret_key).decrypt(
@@ -154,3 +157,10 @@ def purge_expired_drafts(uow: UnitOfWork, *, now: datetime | None = None) -> int
         sa.delete(SavedDraft).where(SavedDraft.expires_at <= (now or utcnow()))
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def forget_draft(uow: UnitOfWork, *, actor: Actor, path: str) -> None:
+    """Delete `actor`'s own draft for `path` (it has been shown to her)."""
+    uow.session.execute(
+        sa.delete(SavedDraft).where(SavedDraft.user_id == actor.user_id, SavedDraft.path == path)
+    )

@@ -1,6 +1,6 @@
 """How long evidence is kept, and the site's evidence deadlines.
 
-Rules (DESIGN.md section 6, the custody issue):
+Rules (docs/design.md section 6, the custody issue):
 
 * Each site sets a retention period by the case's reporting mode and the
   survivor's age group (adult, minor), counted from the day the kit was collected

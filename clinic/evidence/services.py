@@ -1,6 +1,6 @@
 """Collecting evidence and keeping its chain of custody.
 
-Rules (DESIGN.md section 6):
+Rules (docs/design.md section 6):
 
 * A kit and each item in it is a FHIR Specimen with a unique, unguessable label,
   and an operational record custodians work with.

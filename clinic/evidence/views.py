@@ -3,12 +3,23 @@ actions and the verified chain for custodians."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 import segno
 import sqlalchemy as sa
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from markupsafe import Markup
 
 from clinic.access import Action, decide
@@ -143,12 +154,25 @@ def _cases() -> list[tuple[str, str]]:
     return [(case.id, case.reference) for case in list_cases(current_uow(), actor=current_actor())]
 
 
+def _rows_in_restored_draft() -> int:
+    rows = [
+        int(match.group(1))
+        for name, _value in g.get("restored_draft") or ()
+        if (match := re.fullmatch(r"items-(\d{1,3})-\w+", name))
+    ]
+    return max(rows) + 1 if rows else 0
+
+
 @bp.route("/collect", methods=["GET", "POST"])
 @view_rule(Action.CREATE, "Specimen")
 def collect() -> Any:
     form = CollectForm(cases=_cases())
     if request.method == "GET" and request.args.get("case"):
         form.case_id.data = request.args["case"]
+    if request.method == "GET":
+        # A kit typed before her session ended comes back with every row it had.
+        for _ in range(min(_rows_in_restored_draft(), MAX_ITEMS) - len(form.items)):
+            form.items.append_entry()
     status = 200
     items_error = None
     if request.method == "POST" and request.form.get("more_rows"):

@@ -1,6 +1,6 @@
 """The medical-forensic exam: steps saved as they are filled, sign-off, amendments.
 
-Rules (the exam issue; DESIGN.md promises 5 and 9):
+Rules (the exam issue; docs/design.md promises 5 and 9):
 
 * An exam belongs to a case and is recorded by examiners of the case's site; the
   policy decision point decides every read and write (kind `Encounter`), and a
@@ -897,6 +897,14 @@ def record_consent_absent(
     if why == "other" and not details.strip():
         raise ExamRefused("Say, in words, why she could not consent.", "details")
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    if writer.current("consent-review") is not None:
+        # A review speaks of the record it read: changing that record afterwards
+        # would leave the case cleared by a review of something else.
+        raise ExamRefused(
+            "Another examiner has reviewed why she could not consent; the record can no "
+            "longer be changed. Add what you learnt as an amendment note instead.",
+            "why",
+        )
     recorded = writer.current("consent-absent")
     current = fhir.consent_absent_of(recorded.content if recorded else None)
     if current is not None and (current.reason, current.details) == (why, details.strip()):
@@ -950,6 +958,9 @@ def review_consent_absent(
     )
     _add_entry(uow, writer.exam, "consent-review", version)
     _audit_write(uow, actor, version, channel, "exam without her consent reviewed")
+    if writer.exam.status == ExamStatus.SIGNED:
+        # The signed report says who reviewed it, as the printed one does.
+        _write_report(uow, writer.store, actor, writer.exam, channel)
 
 
 def _add_entry(uow: UnitOfWork, exam: Exam, slot: str, version: StoredVersion) -> None:

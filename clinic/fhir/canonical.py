@@ -13,7 +13,7 @@ NAMING_SYSTEM = f"{CANONICAL_BASE}/sid"
 ORGANIZATION_CODE_SYSTEM = f"{NAMING_SYSTEM}/organization-code"
 USER_IDENTIFIER_SYSTEM = f"{NAMING_SYSTEM}/user"
 
-# HL7 security labels (DESIGN.md section 5).
+# HL7 security labels (docs/design.md section 5).
 ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 SEXUAL_VIOLENCE_LABEL = (ACT_CODE, "SDV")

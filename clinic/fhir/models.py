@@ -1,4 +1,4 @@
-"""Tables of the versioned FHIR store (DESIGN.md section 3).
+"""Tables of the versioned FHIR store (docs/design.md section 3).
 
 `fhir_resource_versions` holds every version ever written and is append-only.
 `fhir_resources` is the head row per logical resource: which version is current,

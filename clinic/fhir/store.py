@@ -33,7 +33,7 @@ from clinic.fhir.validation import validate_resource
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
-# Labels every clinical resource carries (DESIGN.md section 5).
+# Labels every clinical resource carries (docs/design.md section 5).
 REQUIRED_CLINICAL_LABELS = (SEXUAL_VIOLENCE_LABEL, RESTRICTED_LABEL)
 
 

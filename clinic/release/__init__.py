@@ -1,1 +1,1 @@
-"""Release to police only when the survivor chooses (DESIGN.md section 7)."""
+"""Release to police only when the survivor chooses (docs/design.md section 7)."""

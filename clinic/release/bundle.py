@@ -1,4 +1,4 @@
-"""The release bundle a force downloads (DESIGN.md section 7, promise 3).
+"""The release bundle a force downloads (docs/design.md section 7, promise 3).
 
 Exactly the approved records, each still permitted by her Consents at the moment
 of download (a withdrawal or an end date stops it): their narrative left out, no
@@ -9,8 +9,9 @@ that is not released replaced (her Patient by the case reference, anything else
 by "withheld"); and the number of items the force asked for of which nothing is
 released (items, never records). Each released item's custody events come, through
 the same withholding, with their log leaves and inclusion proofs, and the signed
-checkpoint. Every entry
-carries the SHA-256 of its RFC 8785 canonical form; the whole bundle is signed
+checkpoint; a leaf is the logged event byte for byte (its hash is what the proof
+proves), so it still carries the opaque ids of the site and of a receiving lab
+that the Task withholds (docs/fhir-api.md says so). Every entry carries the SHA-256 of its RFC 8785 canonical form; the whole bundle is signed
 by the clinic's release key: a detached JWS (EdDSA) over the canonical form of
 the bundle without its signature, in `Bundle.signature`.
 """
@@ -41,6 +42,7 @@ from clinic.core.clock import isoformat, utcnow
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.evidence.models import CustodyEvent
 from clinic.evidence.services import CUSTODY_LOG, custody_leaf, custody_task
+from clinic.exam.resources import Signer, signer_of
 from clinic.fhir.canonical import NAMING_SYSTEM, ORGANIZATION_CODE_SYSTEM, STRUCTURE_DEFINITION
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.services import fulfil
@@ -57,10 +59,8 @@ from clinic.release.services import (
     REQUESTED_CLASSES,
     ReleaseRefused,
     RequestNotFound,
-    Signer,
     force_actor,
     request_facts,
-    signer_of,
 )
 
 SHA256_URL = f"{STRUCTURE_DEFINITION}/fc-sha256"
@@ -511,8 +511,7 @@ def released_report(
     if report is not None:
         attester = (report.get("attester") or [{}])[0]
         signed_at = _instant(str(attester.get("time", "")))
-        username = (attester.get("party") or {}).get("display", "")
-        signer = signer_of(uow, username) if username else None
+        signer = signer_of(report)
         for section in report.get("section", []):
             lines = tuple(
                 _line(held[target])

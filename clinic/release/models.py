@@ -1,5 +1,5 @@
 """Release requests from police forces: the operational record behind each FHIR
-Task a force files (DESIGN.md section 7). Which case a request matches is the
+Task a force files (docs/design.md section 7). Which case a request matches is the
 clinic's knowledge only; the force sees the same answer whatever it cited."""
 
 from __future__ import annotations

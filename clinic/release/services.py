@@ -26,6 +26,7 @@ from clinic.core.clock import utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.evidence.models import EvidenceItem
+from clinic.exam.resources import Signer, signer_of
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.services import fulfil
 from clinic.fhir.store import ResourceStore, StoredVersion
@@ -444,15 +445,6 @@ def stop_withdrawn_releases(
 
 
 @dataclass(frozen=True)
-class Signer:
-    """Who signed the exam report: they will be called as a witness."""
-
-    name: str
-    role: str
-    registration: str | None  # professional registration, where the account has one
-
-
-@dataclass(frozen=True)
 class Part:
     """One thing of a case, as the clinic's approval page names it: what it is,
     whether it leaves with this release, and why not. `what` selects the sentence
@@ -468,17 +460,6 @@ class Part:
     seal: str = ""
     signed: Signer | None = None
     signed_at: str = ""
-
-
-def signer_of(uow: UnitOfWork, username: str) -> Signer:
-    """The examiner who signed, by name and role (username when the account is gone)."""
-    from clinic.accounts.models import User
-
-    user = uow.session.scalar(sa.select(User).where(User.username == username))
-    if user is None:
-        return Signer(username, "", None)
-    registration = getattr(user, "professional_registration", None)
-    return Signer(user.display_name, str(user.role), registration or None)
 
 
 def _item_of(classes: frozenset[str], asked: list[str]) -> str:
@@ -535,7 +516,7 @@ def release_plan(
                         "report",
                         leaves,
                         why,
-                        signed=signer_of(uow, signed.get("party", {}).get("display", "")),
+                        signed=signer_of(version.content),
                         signed_at=str(signed.get("time", ""))[:10],
                     )
                 )
@@ -589,12 +570,27 @@ def release_outcome(uow: UnitOfWork, request: ReleaseRequest) -> list[Outcome]:
     if request.status != RequestStatus.APPROVED:
         return []
     store = ResourceStore(uow.session, None)  # type: ignore[arg-type]  # reads only
+    force = uow.session.get(Organization, request.force_id)
+    assert force is not None
+    recipient = force_actor(force)
+    consents = consent_book(uow)
     classes: dict[str, set[str]] = {}
     labels: dict[str, list[str]] = {}
     for reference in request.approved or []:
         kind, logical_id, _, version_id = reference.split("/")
         version = store.version(kind, logical_id, int(version_id))
         if version is None:
+            continue
+        # Decided now, as the download is: past her end date it is not released.
+        if not decide(
+            recipient,
+            Action.EXPORT,
+            kind,
+            version.facts(),
+            operation=RELEASE,
+            consents=consents,
+            at=utcnow(),
+        ).permitted:
             continue
         item = _item_of(version.facts().data_classes, list(request.requested))
         classes.setdefault(item, set()).add(kind)

@@ -4,11 +4,13 @@ custody shows every step and verifies against a signed checkpoint. In Chromium."
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
 from flask import Flask
 
+from clinic.consent.words import date_in_words
 from tests.browser.conftest import assert_accessible
 from tests.conftest import PASSWORD, World
 
@@ -160,7 +162,8 @@ def test_a_kit_from_collection_to_the_lab_and_back(
     assert_accessible(page)
     card = page.locator("article.case-card").text_content()
     assert reference in card
-    assert disposal in card
+    # The date in words, so 06/02 cannot be read two ways.
+    assert date_in_words(date.fromisoformat(disposal), "en") in card
     sign_out(page)
     assert_accessible(page)
 

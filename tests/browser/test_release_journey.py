@@ -148,7 +148,7 @@ def test_a_request_is_filed_approved_as_she_consented_and_stopped_when_she_withd
     officer.get_by_role("link", name="Released exam report").click()
     officer.get_by_role("heading", name="Released exam report").wait_for()
     assert_accessible(officer)
-    assert "Examiner, forensic examiner" in (officer.locator("#signed-by").text_content() or "")
+    assert "Examiner, Forensic examiner" in (officer.locator("#signed-by").text_content() or "")
     assert "held me down" not in officer.content()
     officer.go_back()
 

@@ -1,4 +1,4 @@
-"""The decision rule over Consents (DESIGN.md section 5), without a database:
+"""The decision rule over Consents (docs/design.md section 5), without a database:
 table-driven cases over actor x action x purpose x class x label x period x
 consent status, and properties that must hold for any Consents at all."""
 

@@ -18,6 +18,7 @@ from clinic.drafts.models import SavedDraft
 from clinic.drafts.services import (
     DraftNotKept,
     DraftSettings,
+    forget_draft,
     keep_draft,
     purge_expired_drafts,
     take_draft,
@@ -49,6 +50,23 @@ def test_a_draft_is_given_back_once_to_its_author_only(uow: UnitOfWork) -> None:
     assert take_draft(uow, actor=actor_for(examiner), path="/p", secret_key=KEY) is None
 
 
+def test_a_draft_read_for_a_page_not_shown_stays_until_it_is_forgotten(
+    uow: UnitOfWork,
+) -> None:
+    """The web layer reads without deleting and forgets only once the form page was
+    shown, so a redirect on the way never consumes it unseen."""
+    examiner, other = user(uow, "examiner"), user(uow, "examiner.south")
+    keep_draft(uow, owner=examiner, path="/p", fields=FIELDS, secret_key=KEY, settings=SETTINGS)
+    keep_draft(uow, owner=other, path="/p", fields=FIELDS, secret_key=KEY, settings=SETTINGS)
+    mine = actor_for(examiner)
+    assert take_draft(uow, actor=mine, path="/p", secret_key=KEY, delete=False) == FIELDS
+    assert take_draft(uow, actor=mine, path="/p", secret_key=KEY, delete=False) == FIELDS
+    forget_draft(uow, actor=mine, path="/p")
+    assert take_draft(uow, actor=mine, path="/p", secret_key=KEY) is None
+    # Forgetting hers left her colleague's own draft alone.
+    assert take_draft(uow, actor=actor_for(other), path="/p", secret_key=KEY) == FIELDS
+
+
 def test_a_draft_moved_to_another_user_or_read_with_another_key_cannot_be_opened(
     uow: UnitOfWork,
 ) -> None:
@@ -73,8 +91,16 @@ def test_drafts_expire_and_are_purged(uow: UnitOfWork) -> None:
     assert draft is not None
     draft.expires_at = draft.created_at - timedelta(seconds=1)
     uow.session.flush()
-    assert take_draft(uow, actor=actor_for(examiner), path="/p", secret_key=KEY) is None
     assert purge_expired_drafts(uow) == 1
+    assert uow.session.scalar(sa.select(sa.func.count()).select_from(SavedDraft)) == 0
+    # Looking for a draft also purges what has expired, hers or anyone's.
+    again = keep_draft(
+        uow, owner=examiner, path="/q", fields=FIELDS, secret_key=KEY, settings=SETTINGS
+    )
+    assert again is not None
+    again.expires_at = again.created_at - timedelta(seconds=1)
+    uow.session.flush()
+    assert take_draft(uow, actor=actor_for(examiner), path="/p", secret_key=KEY) is None
     assert uow.session.scalar(sa.select(sa.func.count()).select_from(SavedDraft)) == 0
 
 

@@ -246,3 +246,24 @@ def test_the_session_status_counts_down_without_extending_and_stay_signed_in_ext
     assert client.get("/session").get_json()["kept_if_saved"] is True
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
     assert client.get("/session").get_json() == {"seconds_left": 0, "kept_if_saved": False}
+
+
+def test_a_kit_of_more_rows_than_the_form_starts_with_comes_back_whole(
+    app: Flask, client: FlaskClient, engine: sa.Engine
+) -> None:
+    login(client, "examiner", PASSWORD)
+    rows = {f"items-{n}-item_name": f"Swab {n + 1}" for n in range(9)}
+    response = post_after_expiry(
+        app, client, "/evidence/collect", kit_name="Kit", **rows, **{"items-8-kind": "swab"}
+    )
+    assert response.status_code == 302
+    token = csrf_token(client, "/login")
+    client.post(
+        response.headers["Location"],
+        data={"username": "examiner", "password": PASSWORD, "csrf_token": token},
+    )
+    page = client.get("/evidence/collect").get_data(as_text=True)
+    assert ["items-8-item_name", "Swab 9"] in (restored_fields(page) or [])
+    # The form has a row for each one she typed, so none is dropped on the way back.
+    assert 'name="items-8-item_name"' in page
+    assert 'name="items-9-item_name"' not in page

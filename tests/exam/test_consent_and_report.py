@@ -134,6 +134,26 @@ def test_could_not_consent_allows_sign_off_and_flags_the_case_until_another_exam
     assert flag not in client.get(f"/cases/{case.id}").get_data(as_text=True)
     with pytest.raises(services.ExamRefused, match="already reviewed"):
         call(app, reviewer, services.review_consent_absent, exam_id=exam_id, note="Again.")
+    # The signed report (what a release would carry) says who reviewed it too.
+    signed = api(
+        client, "GET", f"/fhir/Composition/{record.exam.report_id}", world["examiner"].token
+    ).get_json()
+    consent_text = " ".join(
+        str(section.get("text", {}).get("div", "")) for section in signed["section"]
+    )
+    assert "Awaiting review" not in consent_text
+    assert "Reviewed by" in consent_text
+    # The reviewed record can no longer be changed under the review.
+    with pytest.raises(services.ExamRefused, match="reviewed") as refused:
+        call(
+            app,
+            "examiner",
+            services.record_consent_absent,
+            exam_id=exam_id,
+            why="lacks-capacity",
+            reason="Correction",
+        )
+    assert refused.value.field == "why"
 
 
 def test_could_not_consent_and_its_review_through_the_screens(

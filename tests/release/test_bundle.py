@@ -246,6 +246,26 @@ def test_after_her_end_date_nothing_more_is_delivered(
     assert "no longer covers" in refused.get_data(as_text=True)
 
 
+def test_after_her_end_date_the_officer_is_not_told_it_is_released(
+    app: Flask, release: Release, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the officer's page and report say is decided now, as the download is."""
+    from clinic.core import clock
+    from clinic.release import services
+    from clinic.release.models import ReleaseRequest
+
+    def released() -> dict[str, bool]:
+        with app.app_context(), unit_of_work() as uow:
+            request = uow.session.get(ReleaseRequest, release.request_id)
+            assert request is not None
+            return {o.item: o.released for o in services.release_outcome(uow, request)}
+
+    assert released() == {"report": True, "swabs": True, "identity": False}
+    later = clock.utcnow() + timedelta(days=31)
+    monkeypatch.setattr(services, "utcnow", lambda: later)
+    assert released() == {"report": False, "swabs": False, "identity": False}
+
+
 def test_released_evidence_is_handed_only_to_a_named_officer_of_that_force(
     app: Flask, world: World, release: Release
 ) -> None:

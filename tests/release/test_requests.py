@@ -1,4 +1,4 @@
-"""Release requests (DESIGN.md section 7, promise 2): always accepted, the same
+"""Release requests (docs/design.md section 7, promise 2): always accepted, the same
 answer whatever the reference, each force seeing only its own; the clinic matches
 them to its cases and approves only what her consent permits."""
 

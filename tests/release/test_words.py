@@ -135,7 +135,7 @@ def test_the_printable_released_exam_report_holds_only_released_content(
     assert response.status_code == 200, response.get_data(as_text=True)
     page = response.get_data(as_text=True)
     # The examiner who signed, by name and role: a witness.
-    assert "Examiner, forensic examiner" in _section(page, "signed-by").replace("</dd", "")
+    assert "Examiner, Forensic examiner" in _section(page, "signed-by").replace("</dd", "")
     # Released findings and treatment, in words.
     assert "Bruise" in page
     assert "Levonorgestrel 1.5 mg" in page
@@ -186,17 +186,23 @@ def test_the_examiners_registration_is_shown_where_their_account_has_one(
 ) -> None:
     from clinic.accounts.models import User
 
-    if not hasattr(User, "professional_registration"):
-        pytest.skip("accounts have no professional registration on this branch")
-    _kit, request_id = _request(app, client, world)
+    # The signer is fixed in the report at sign-off: the registration is set before.
     with app.app_context(), unit_of_work() as uow:
         uow.session.execute(
             sa.update(User)
             .where(User.username == "examiner")
             .values(professional_registration=registration)
         )
+    _kit, request_id = _request(app, client, world)
+    with app.app_context(), unit_of_work() as uow:
+        uow.session.execute(
+            sa.update(User)
+            .where(User.username == "examiner")
+            .values(professional_registration="CHANGED LATER")
+        )
     assert _approve(app, request_id).status_code == 302
     officer = app.test_client()
     login(officer, "officer", PASSWORD)
     page = officer.get(f"/releases/{request_id}/exam-report").get_data(as_text=True)
     assert f"professional registration {registration}" in page
+    assert "CHANGED LATER" not in page
