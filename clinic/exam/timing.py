@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from clinic.consent.words import MONTHS
 from clinic.core.clock import to_local
 
 
@@ -171,20 +172,7 @@ def _hours(since: datetime, until: datetime) -> float:
 
 
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
+_MONTHS = MONTHS["en"]
 
 
 def in_words(moment: datetime, zone_name: str) -> str:
