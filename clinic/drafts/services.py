@@ -128,7 +128,6 @@ def take_draft(
     layer passes `delete=False` and calls `forget_draft` once the page holding it
     was actually shown). Only the acting user's own drafts are ever looked up."""
     now = utcnow()
-    purge_expired_drafts(uow, now=now)
     draft = uow.session.scalar(
         sa.select(SavedDraft).where(
             SavedDraft.user_id == actor.user_id,
@@ -137,7 +136,8 @@ def take_draft(
         )
     )
     if draft is None:
-        return None
+        return None  # the common case, on every page: a read, never a write
+    purge_expired_drafts(uow, now=now)
     if delete:
         uow.session.delete(draft)
         uow.session.flush()
