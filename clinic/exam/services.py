@@ -129,6 +129,7 @@ class ExamConsent:
 
 def exam_consent(uow: UnitOfWork, actor: Actor, exam: Exam) -> ExamConsent:
     subject = f"Patient/{exam.patient_id}"
+    consents = consent_book(uow)
     answers = {
         part: decide_care(
             actor,
@@ -136,7 +137,7 @@ def exam_consent(uow: UnitOfWork, actor: Actor, exam: Exam) -> ExamConsent:
             form=EXAM_CONSENT_FORM,
             action="examine",
             part=part,
-            consents=consent_book(uow),
+            consents=consents,
         )
         for part in (ANOGENITAL_EXAM, SPECULUM_EXAM)
     }

@@ -287,3 +287,18 @@ def page(browser, request: pytest.FixtureRequest) -> Iterator[object]:  # type: 
     if not request.node.stash.get(_CALL_FAILED, True):
         page.check_now()
     unchecked(context).close()
+
+
+def draw_signature(within, name: str, *, mouse=None) -> None:  # type: ignore[no-untyped-def]
+    """Sign on the signature pad named `name` with a zigzag, as a finger would.
+    `within` is the page, or a region of it (then pass the page's `mouse`)."""
+    pad = within.get_by_role("img", name=name)
+    pad.scroll_into_view_if_needed()
+    box = pad.bounding_box()
+    assert box is not None
+    mouse = mouse or within.mouse
+    mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
+    mouse.down()
+    for step in range(1, 12):
+        mouse.move(box["x"] + 20 + step * 30, box["y"] + box["height"] * (0.3 if step % 2 else 0.7))
+    mouse.up()

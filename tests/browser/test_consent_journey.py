@@ -14,26 +14,12 @@ from flask import Flask
 
 from clinic.cases.models import ProxyRelationship, ReportingMode
 from clinic.cases.services import Proxy
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import assert_accessible, draw_signature
 from tests.browser.test_evidence_journey import sign_in
 from tests.conftest import World
 from tests.helpers import open_case
 
 pytestmark = pytest.mark.browser
-
-
-def draw_signature(page, name: str) -> None:  # type: ignore[no-untyped-def]
-    pad = page.get_by_role("img", name=name)
-    pad.scroll_into_view_if_needed()
-    box = pad.bounding_box()
-    assert box is not None
-    page.mouse.move(box["x"] + 20, box["y"] + box["height"] * 0.7)
-    page.mouse.down()
-    for step in range(1, 12):
-        page.mouse.move(
-            box["x"] + 20 + step * 30, box["y"] + box["height"] * (0.3 if step % 2 else 0.7)
-        )
-    page.mouse.up()
 
 
 def test_a_french_consent_by_a_proxy_is_signed_printed_and_partly_withdrawn(

@@ -94,8 +94,7 @@ def test_a_request_is_filed_approved_as_she_consented_and_stopped_when_she_withd
     draw_signature(page, "Signature of the person consenting")
     page.get_by_role("button", name="Record her consent").click()
     page.locator("#consent-status").wait_for()
-    # The signed consent form is the consent area's page (its print frame is checked
-    # by that area's own journey).
+    assert_accessible(page)  # the form as signed
     consent_id = page.url.rsplit("/", 1)[1]
     page.goto(f"{live_server}/")
     assert_accessible(page)
