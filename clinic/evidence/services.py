@@ -457,7 +457,9 @@ def find_by_label(uow: UnitOfWork, *, actor: Actor, label: str) -> EvidenceItem:
     wanted = "".join(label.split()).upper()
     item = (
         uow.session.scalar(sa.select(EvidenceItem).where(EvidenceItem.label == wanted))
-        if 0 < len(wanted) <= 40
+        # A label is printable ASCII: anything else (a NUL byte PostgreSQL refuses,
+        # a stray control character from a scanner) is simply no label.
+        if 0 < len(wanted) <= 40 and wanted.isascii() and wanted.isprintable()
         else None
     )
     found = (

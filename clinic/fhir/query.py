@@ -127,6 +127,10 @@ def parse_search(
             )
         if value == "":
             raise FhirError.single(400, "invalid", f"{name} has no value", name)
+        if not value.isprintable():
+            # A NUL byte (which PostgreSQL refuses in text) or another control
+            # character is no value anyone searches for: refused, on every database.
+            raise FhirError.single(400, "invalid", f"{name} holds a control character", name)
         criteria.append(_criterion(param, value))
         applied.append((name, value))
     count = parse_count(controls.get("_count"), default_count, max_count)

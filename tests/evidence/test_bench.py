@@ -591,3 +591,15 @@ def test_the_decision_point_on_label_lookups_and_collection() -> None:
         examiner, Action.CREATE, "Specimen", blood, operation=COLLECT, consents=Book(consent)
     ).permitted
     assert not decide(examiner, Action.CREATE, "Specimen", swab, operation=COLLECT).permitted
+
+
+@pytest.mark.parametrize("label", ["AB\x00CD", "\x00", "NORTH-K\x1b[2~"])
+def test_a_label_with_a_control_character_is_no_label_on_every_database(
+    app: Flask, label: str
+) -> None:
+    """A scanner's stray control character, or a NUL byte PostgreSQL refuses in
+    text, gets the ordinary answer, never a server error."""
+    client = _signed_in(app, "custodian")
+    answer = client.get("/evidence/find", query_string={"label": label})
+    assert answer.status_code == 404
+    assert "There is no item with this label at your site." in answer.get_data(as_text=True)

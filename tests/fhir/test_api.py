@@ -480,3 +480,23 @@ def test_observation_status_uses_the_complete_value_set(
         observation(record["id"]) | {"status": status},
     )
     assert response.status_code == expected
+
+
+@pytest.mark.parametrize(
+    ("who", "query"),
+    [
+        ("custodian", "Specimen?identifier=A%00B"),
+        ("examiner", "Specimen?identifier=|%00"),
+        ("examiner", "Patient?identifier=%00"),
+        ("examiner", "Observation?code=%1b"),
+    ],
+)
+def test_a_search_value_with_a_control_character_is_refused_on_every_database(
+    client: FlaskClient, world: World, who: str, query: str
+) -> None:
+    """A NUL byte is refused by PostgreSQL in text: it is refused here first, with
+    a clear message, on SQLite and PostgreSQL alike, never a 500."""
+    response = api(client, "GET", f"/fhir/{query}", world[who].token)
+    assert response.status_code == 400
+    issue = response.get_json()["issue"][0]
+    assert "control character" in issue["diagnostics"]
