@@ -20,6 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from clinic.exam.lists import ANOGENITAL_FINDINGS, ANOGENITAL_SITES, EXAM_METHODS
 from clinic.exam.resources import (
     ACTIVITIES,
     ACTS,
@@ -174,9 +175,9 @@ class InjuryForm(FlaskForm):
     amendment_reason = _reason_field()
 
 
-class AnogenitalForm(FlaskForm):
+class AnogenitalFormBase(FlaskForm):
     findings = TextAreaField(
-        "Anogenital findings",
+        "Anogenital findings in words",
         validators=[Length(max=20000)],
     )
     speculum = TextAreaField(
@@ -184,6 +185,34 @@ class AnogenitalForm(FlaskForm):
         validators=[Length(max=20000)],
     )
     amendment_reason = _reason_field()
+
+
+def site_field_name(code: str) -> str:
+    return f"site_{code.replace('-', '_')}"
+
+
+def _anogenital_form_class() -> type[AnogenitalFormBase]:
+    """One group of fields per site of the sites list (clinic/exam/lists.py)."""
+    fields: dict[str, Any] = {}
+    for site in ANOGENITAL_SITES:
+        name = site_field_name(site.code)
+        fields[f"{name}_findings"] = CheckboxesField(
+            f"{site.display}: what was seen",
+            choices=[SelectChoice(code, text) for code, text in ANOGENITAL_FINDINGS.items()],
+            validators=[Optional()],
+        )
+        fields[f"{name}_methods"] = CheckboxesField(
+            f"{site.display}: examined by",
+            choices=[SelectChoice(code, text) for code, text in EXAM_METHODS.items()],
+            validators=[Optional()],
+        )
+        fields[f"{name}_note"] = StringField(
+            f"{site.display}: note (position, size)", validators=[Optional(), Length(max=1000)]
+        )
+    return type("AnogenitalForm", (AnogenitalFormBase,), fields)
+
+
+AnogenitalForm = _anogenital_form_class()
 
 
 class RemoveDeclinedForm(FlaskForm):

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from clinic.core.clock import isoformat
+from clinic.exam.lists import ANOGENITAL_FINDINGS, ANOGENITAL_SITES_BY_CODE, EXAM_METHODS
 from clinic.exam.timing import AssaultTiming, Elapsed, TimeWindow, TimingKind, WindowStatus
 from clinic.fhir.canonical import (
     CODE_SYSTEM,
@@ -128,6 +129,16 @@ WINDOW_STATUS_DISPLAY = {
     "within": "within the window",
     "outside": "outside the window",
     "uncertain": "not known whether within the window",
+    "not-indicated": "not indicated by the history",
+    "not-possible": "not possible: she declined the part it needs",
+}
+# The displays of CodeSystem window-status, as the FHIR record carries them.
+WINDOW_STATUS_CODE_DISPLAY = {
+    "within": "Within the window",
+    "outside": "Outside the window",
+    "uncertain": "Cannot tell",
+    "not-indicated": "Not indicated by the history",
+    "not-possible": "Not possible: she declined the part needed",
 }
 TREATMENTS = {
     "emergency-contraception": "Emergency contraception",
@@ -135,6 +146,8 @@ TREATMENTS = {
     "sti-prophylaxis": "STI prophylaxis",
     "hepatitis-b": "Hepatitis B cover",
     "tetanus": "Tetanus cover",
+    "wound-care": "Wound care",
+    "suturing": "Suturing",
     "other": "Other",
 }
 
@@ -617,7 +630,9 @@ def guidance_observation(
         profile=GUIDANCE_PROFILE,
         section="guidance",
         code=_coded(TIME_WINDOW, window.code, window.label),
-        valueCodeableConcept=_coded(WINDOW_STATUS, status.value, status.value.capitalize()),
+        valueCodeableConcept=_coded(
+            WINDOW_STATUS, status.value, WINDOW_STATUS_CODE_DISPLAY[status.value]
+        ),
         component=components,
         **extra,
     )
@@ -768,3 +783,73 @@ def _section(section: ReportSection) -> dict[str, Any]:
     if section.entries:
         result["entry"] = [{"reference": reference} for reference in section.entries]
     return result
+
+
+# -- the structured anogenital examination -------------------------------------------
+
+ANOGENITAL_SITE_PROFILE = f"{STRUCTURE_DEFINITION}/fc-anogenital-site"
+ANOGENITAL_SITE = f"{CODE_SYSTEM}/anogenital-site"
+ANOGENITAL_FINDING = f"{CODE_SYSTEM}/anogenital-finding"
+EXAM_METHOD = f"{CODE_SYSTEM}/exam-method"
+
+
+@dataclass(frozen=True)
+class SiteFinding:
+    """What was seen at one anogenital site, and how it was examined."""
+
+    findings: frozenset[str]  # anogenital-finding codes (TEARS, or "none")
+    methods: frozenset[str]  # exam-method codes
+    note: str = ""  # a supplement in words
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.findings or self.methods or self.note.strip())
+
+    def summary(self) -> str:
+        seen = ", ".join(ANOGENITAL_FINDINGS[f] for f in ANOGENITAL_FINDINGS if f in self.findings)
+        how = ", ".join(EXAM_METHODS[m] for m in EXAM_METHODS if m in self.methods)
+        return f"{seen} (examined by: {how})" + (f"; {self.note}" if self.note else "")
+
+
+def anogenital_site_observation(
+    context: ExamContext, site: str, finding: SiteFinding
+) -> dict[str, Any]:
+    components = [
+        {
+            "code": _ours("site-finding", "Finding at the site"),
+            "valueCodeableConcept": _coded(ANOGENITAL_FINDING, code, ANOGENITAL_FINDINGS[code]),
+        }
+        for code in ANOGENITAL_FINDINGS
+        if code in finding.findings
+    ] + [
+        {
+            "code": _ours("examination-method", "Examination method"),
+            "valueCodeableConcept": _coded(EXAM_METHOD, code, EXAM_METHODS[code]),
+        }
+        for code in EXAM_METHODS
+        if code in finding.methods
+    ]
+    extra = {"note": [{"text": finding.note}]} if finding.note else {}
+    return _observation(
+        context,
+        profile=ANOGENITAL_SITE_PROFILE,
+        section="anogenital",
+        code=_ours("anogenital-site-finding", "Anogenital site finding"),
+        bodySite=_coded(ANOGENITAL_SITE, site, ANOGENITAL_SITES_BY_CODE[site].display),
+        component=components,
+        **extra,
+    )
+
+
+def site_finding_of(content: Mapping[str, Any]) -> tuple[str, SiteFinding]:
+    findings: set[str] = set()
+    methods: set[str] = set()
+    for component in content.get("component", []):
+        code = component["code"]["coding"][0]["code"]
+        value = component["valueCodeableConcept"]["coding"][0]["code"]
+        (findings if code == "site-finding" else methods).add(value)
+    return content["bodySite"]["coding"][0]["code"], SiteFinding(
+        frozenset(findings),
+        frozenset(methods),
+        (content.get("note") or [{}])[0].get("text", ""),
+    )

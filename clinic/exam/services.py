@@ -42,6 +42,14 @@ from clinic.core.clock import isoformat, utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.exam import resources as fhir
+from clinic.exam.lists import (
+    ANOGENITAL_FINDINGS,
+    ANOGENITAL_SITES,
+    ANOGENITAL_SITES_BY_CODE,
+    EXAM_METHODS,
+    NO_FINDING,
+    SPECULUM_METHOD,
+)
 from clinic.exam.models import Exam, ExamAmendment, ExamEntry, ExamStatus
 from clinic.exam.resources import (
     ACTIVITIES,
@@ -65,6 +73,7 @@ from clinic.exam.resources import (
     Injury,
     ReportSection,
     Signer,
+    SiteFinding,
     Treatment,
 )
 from clinic.exam.timing import (
@@ -77,8 +86,8 @@ from clinic.exam.timing import (
     WindowStatus,
     advice,
     elapsed,
+    guidance_status,
     in_words,
-    window_status,
 )
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
@@ -188,6 +197,22 @@ class GeneralExam:
 # -- the record as read ---------------------------------------------------------
 
 
+def _site_declined(site: tuple[str, SiteFinding], declined: frozenset[str]) -> bool:
+    """Findings of a site that a part she declined covers."""
+    code, finding = site
+    if ANOGENITAL_EXAM in declined:
+        return True
+    return SPECULUM_EXAM in declined and (
+        ANOGENITAL_SITES_BY_CODE[code].needs_speculum or SPECULUM_METHOD in finding.methods
+    )
+
+
+def _answered_no(acts: StoredVersion | None) -> frozenset[str]:
+    """The acts the history answers "no" (the guidance reads them)."""
+    answers = fhir.answers_of(acts.content if acts else None, ASSAULT_ACT)
+    return frozenset(code for code, answer in answers.items() if answer is Answer.NO)
+
+
 @dataclass(frozen=True)
 class WindowGuidance:
     window: TimeWindow
@@ -252,9 +277,13 @@ class ExamRecord:
         timing = self.timing
         if timing is None:
             return []
+        answered_no = _answered_no(self.entries.get("acts"))
+        declined = self.consent.declined if self.consent else frozenset()
         result = []
         for window in WINDOWS:
-            status = window_status(window, timing, self.exam_time)
+            status = guidance_status(
+                window, timing, self.exam_time, answered_no=answered_no, declined=declined
+            )
             entry = self.entries.get(f"guidance:{window.code}")
             decision = fhir.guidance_decision_of(entry.content) if entry else None
             result.append(WindowGuidance(window, status, advice(window, status), decision))
@@ -286,6 +315,16 @@ class ExamRecord:
         ]
 
     @property
+    def anogenital_sites(self) -> dict[str, SiteFinding]:
+        """Site code -> findings, in the order of the sites list."""
+        found = dict(
+            fhir.site_finding_of(version.content)
+            for slot, version in self.entries.items()
+            if slot.startswith("anogenital-site:")
+        )
+        return {site.code: found[site.code] for site in ANOGENITAL_SITES if site.code in found}
+
+    @property
     def treatments(self) -> list[tuple[str, Treatment, StoredVersion]]:
         return [
             (slot, fhir.treatment_of(version.content), version)
@@ -297,11 +336,15 @@ class ExamRecord:
         missing = []
         if self.consent is not None and not self.consent.in_force and self.consent_absent is None:
             missing.append(NO_CONSENT_MESSAGE)
+        declined = self.consent.declined if self.consent else frozenset()
         for part, slot, what in (
             (ANOGENITAL_EXAM, "anogenital", "Anogenital findings"),
             (SPECULUM_EXAM, "speculum", "Speculum findings"),
         ):
-            if self.declined(part) and slot in self.entries:
+            if self.declined(part) and (
+                slot in self.entries
+                or any(_site_declined(s, declined) for s in self.anogenital_sites.items())
+            ):
                 missing.append(
                     f"{what} are recorded but she has since declined this part: remove them "
                     "on the Anogenital findings step."
@@ -315,8 +358,8 @@ class ExamRecord:
                 missing.append(f"Confirm or override the guidance on {item.window.label}.")
             elif not item.is_current:
                 missing.append(
-                    f"The timing changed: confirm or override the guidance on "
-                    f"{item.window.label} again."
+                    f"The guidance changed (timing, history or her consent): confirm or "
+                    f"override the guidance on {item.window.label} again."
                 )
         return missing
 
@@ -815,41 +858,84 @@ def _next_number(uow: UnitOfWork, exam_id: str, prefix: str) -> int:
     return 1 + max((int(slot.removeprefix(prefix)) for slot in slots), default=0)
 
 
+def _check_sites(sites: Mapping[str, SiteFinding], declined: frozenset[str]) -> None:
+    for code, site in sites.items():
+        where = ANOGENITAL_SITES_BY_CODE.get(code)
+        if where is None:
+            raise ExamRefused("No such anogenital site.", "findings")
+        if site.is_empty:
+            continue
+        name = f"site_{code.replace('-', '_')}"
+        if where.needs_speculum and SPECULUM_EXAM in declined:
+            raise ExamRefused(
+                f"{where.display}: seen only with a speculum, which she declined. "
+                + DECLINED_MESSAGES[SPECULUM_EXAM],
+                f"{name}_findings",
+            )
+        if SPECULUM_METHOD in site.methods and SPECULUM_EXAM in declined:
+            raise ExamRefused(DECLINED_MESSAGES[SPECULUM_EXAM], f"{name}_methods")
+        if not site.findings <= ANOGENITAL_FINDINGS.keys():
+            raise ExamRefused("Choose findings from the list.", f"{name}_findings")
+        if not site.methods <= EXAM_METHODS.keys():
+            raise ExamRefused("Choose methods from the list.", f"{name}_methods")
+        if not site.findings:
+            raise ExamRefused(
+                f"{where.display}: choose what was seen, or “No injury seen”.",
+                f"{name}_findings",
+            )
+        if NO_FINDING in site.findings and len(site.findings) > 1:
+            raise ExamRefused(
+                f"{where.display}: “No injury seen” cannot go with a finding.",
+                f"{name}_findings",
+            )
+        if not site.methods:
+            raise ExamRefused(f"{where.display}: say how the site was examined.", f"{name}_methods")
+
+
 def record_anogenital(
     uow: UnitOfWork,
     registry: ProfileRegistry,
     *,
     actor: Actor,
     exam_id: str,
-    findings: str,
+    findings: str = "",
     speculum: str = "",
+    sites: Mapping[str, SiteFinding] | None = None,
     reason: str | None = None,
     channel: str = "web",
 ) -> None:
-    """Anogenital findings, and speculum findings when a speculum was used. A part
-    she declined in her examination and treatment consent is never recorded, in
-    the exam or in an amendment: the refusal names the item and what to do."""
+    """The anogenital examination by site (TEARS findings and how each site was
+    examined), free text only as a supplement, and speculum findings when a
+    speculum was used. A part she declined in her examination and treatment
+    consent is never recorded, in the exam or in an amendment: the refusal names
+    the item and what to do."""
+    sites = {code: site for code, site in (sites or {}).items()}
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     consent = exam_consent(uow, actor, writer.exam)
-    if ANOGENITAL_EXAM in consent.declined and (findings.strip() or speculum.strip()):
+    filled = {code: site for code, site in sites.items() if not site.is_empty}
+    if ANOGENITAL_EXAM in consent.declined and (findings.strip() or speculum.strip() or filled):
         raise ExamRefused(DECLINED_MESSAGES[ANOGENITAL_EXAM], "findings")
     if SPECULUM_EXAM in consent.declined and speculum.strip():
         raise ExamRefused(DECLINED_MESSAGES[SPECULUM_EXAM], "speculum")
-    if not findings.strip():
+    _check_sites(sites, consent.declined)
+    if not findings.strip() and not filled:
         raise ExamRefused(
-            "Describe the findings, or write that none were seen or the exam was declined.",
+            "Record the findings of at least one site, or describe the findings in words.",
             "findings",
         )
-    writer.save(
-        "anogenital",
-        fhir.text_observation(
-            writer.context,
-            section="anogenital",
-            code="anogenital-findings",
-            display="Anogenital findings",
-            text=findings.strip(),
-        ),
-        "Anogenital findings",
+    context = writer.context
+    for site in ANOGENITAL_SITES:
+        slot = f"anogenital-site:{site.code}"
+        if site.code in filled:
+            writer.save(
+                slot,
+                fhir.anogenital_site_observation(context, site.code, filled[site.code]),
+                f"Anogenital findings: {site.display}",
+            )
+        else:
+            writer.retire(slot, f"Anogenital findings: {site.display}")
+    writer.save_text(
+        "anogenital", "anogenital", "anogenital-findings", "Anogenital findings", findings
     )
     writer.save_text(
         "speculum", "anogenital", "speculum-findings", "Speculum examination findings", speculum
@@ -874,6 +960,13 @@ def remove_declined_findings(
         writer.retire("anogenital", "Anogenital findings removed: she declined this part")
     if ANOGENITAL_EXAM in consent.declined or SPECULUM_EXAM in consent.declined:
         writer.retire("speculum", "Speculum findings removed: she declined this part")
+    for site in ANOGENITAL_SITES:
+        slot = f"anogenital-site:{site.code}"
+        recorded = writer.current(slot)
+        if recorded is None or recorded.content.get("status") == "entered-in-error":
+            continue
+        if _site_declined(fhir.site_finding_of(recorded.content), consent.declined):
+            writer.retire(slot, f"{site.display} findings removed: she declined this part")
     writer.finish()
 
 
@@ -1023,7 +1116,13 @@ def decide_window(
     if timing is None:
         raise ExamRefused("Record the time of the assault first.", "window")
     context = writer.context
-    status = window_status(window, timing, context.exam_time)
+    status = guidance_status(
+        window,
+        timing,
+        context.exam_time,
+        answered_no=_answered_no(writer.current("acts")),
+        declined=exam_consent(uow, actor, writer.exam).declined,
+    )
     writer.save(
         f"guidance:{window.code}",
         fhir.guidance_observation(
@@ -1244,9 +1343,17 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
     if record.declined(ANOGENITAL_EXAM):
         anogenital_lines = ["Not examined: she declined the anogenital examination."]
     else:
-        anogenital_lines = (
-            [record.text("anogenital")] if record.text("anogenital") else ["Not recorded."]
-        )
+        anogenital_lines = [
+            f"{ANOGENITAL_SITES_BY_CODE[code].display}: {site.summary()}"
+            for code, site in record.anogenital_sites.items()
+        ]
+        if record.text("anogenital"):
+            anogenital_lines.append(
+                f"In words: {record.text('anogenital')}"
+                if anogenital_lines
+                else record.text("anogenital")
+            )
+        anogenital_lines = anogenital_lines or ["Not recorded."]
     if record.declined(SPECULUM_EXAM) and not record.declined(ANOGENITAL_EXAM):
         anogenital_lines.append("Speculum: not done, she declined it.")
     elif record.text("speculum"):
@@ -1298,7 +1405,11 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
             "Anogenital findings",
             "anogenital",
             tuple(anogenital_lines),
-            refs("anogenital", "speculum"),
+            refs(
+                *(f"anogenital-site:{code}" for code in record.anogenital_sites),
+                "anogenital",
+                "speculum",
+            ),
         ),
         ReportSection(
             "Time-window guidance",

@@ -27,7 +27,9 @@ from clinic.exam.forms import (
     SignForm,
     TimingForm,
     TreatmentForm,
+    site_field_name,
 )
+from clinic.exam.lists import ANATOMIES, ANOGENITAL_SITES
 from clinic.exam.resources import (
     ACTIVITIES,
     ACTS,
@@ -39,8 +41,10 @@ from clinic.exam.resources import (
     POST_ASSAULT_ACTIVITY,
     TREATMENTS,
     VITAL_SIGNS,
+    WINDOW_STATUS_CODE_DISPLAY,
     Answer,
     Injury,
+    SiteFinding,
     Treatment,
 )
 from clinic.exam.timing import WINDOWS, AssaultTiming, TimingKind, in_words
@@ -102,6 +106,7 @@ def _page(template: str, record: services.ExamRecord, form: Any, status: int, **
         local=_shown,
         words=_words,
         declined_messages=services.DECLINED_MESSAGES,
+        status_display=WINDOW_STATUS_CODE_DISPLAY,
         her_decisions=care_decisions(
             current_uow(),
             _registry(),
@@ -446,19 +451,49 @@ def injury(exam_id: str, number: int) -> Any:
 # -- anogenital findings -----------------------------------------------------------
 
 
+def _anogenital_data(record: services.ExamRecord) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "findings": record.text("anogenital"),
+        "speculum": record.text("speculum"),
+    }
+    for code, site in record.anogenital_sites.items():
+        name = site_field_name(code)
+        data[f"{name}_findings"] = sorted(site.findings)
+        data[f"{name}_methods"] = sorted(site.methods)
+        data[f"{name}_note"] = site.note
+    return data
+
+
+def _anogenital_extra() -> dict[str, Any]:
+    return {
+        "remove_form": RemoveDeclinedForm(formdata=None),
+        "site_groups": [
+            (label, [site for site in ANOGENITAL_SITES if site.anatomy == anatomy])
+            for anatomy, label in ANATOMIES.items()
+        ],
+        "site_field": site_field_name,
+    }
+
+
 @bp.route("/exams/<exam_id>/anogenital", methods=["GET", "POST"])
 @view_rule(Action.UPDATE, "Encounter")
 def anogenital(exam_id: str) -> Any:
-    extra = {"remove_form": RemoveDeclinedForm(formdata=None)}
+    extra = _anogenital_extra()
     if request.method == "GET":
         record = _record(exam_id)
-        form = AnogenitalForm(
-            data={"findings": record.text("anogenital"), "speculum": record.text("speculum")}
-        )
+        form = AnogenitalForm(data=_anogenital_data(record))
         return _page("exam/anogenital.html", record, form, 200, **extra)
     form = AnogenitalForm()
 
     def save() -> None:
+        sites = {}
+        for site in ANOGENITAL_SITES:
+            name = site_field_name(site.code)
+            sites[site.code] = SiteFinding(
+                frozenset(form[f"{name}_findings"].data or ()),
+                frozenset(form[f"{name}_methods"].data or ()),
+                (form[f"{name}_note"].data or "").strip(),
+            )
         services.record_anogenital(
             current_uow(),
             _registry(),
@@ -466,6 +501,7 @@ def anogenital(exam_id: str) -> Any:
             exam_id=exam_id,
             findings=form.findings.data or "",
             speculum=form.speculum.data or "",
+            sites=sites,
             reason=_reason(form),
         )
 
@@ -503,11 +539,14 @@ def remove_declined(exam_id: str) -> Any:
             flash("Findings of the part she declined are removed.")
             return redirect(url_for("exam.anogenital", exam_id=exam_id))
     record = _record(exam_id)
-    findings = AnogenitalForm(
-        formdata=None,
-        data={"findings": record.text("anogenital"), "speculum": record.text("speculum")},
+    findings = AnogenitalForm(formdata=None, data=_anogenital_data(record))
+    return _page(
+        "exam/anogenital.html",
+        record,
+        findings,
+        422,
+        **(_anogenital_extra() | {"remove_form": form}),
     )
-    return _page("exam/anogenital.html", record, findings, 422, remove_form=form)
 
 
 # -- time-window guidance -----------------------------------------------------------
