@@ -8,8 +8,10 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     DecimalField,
+    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -20,7 +22,17 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from clinic.exam.lists import ANOGENITAL_FINDINGS, ANOGENITAL_SITES, EXAM_METHODS
+from clinic.exam.lists import (
+    ANOGENITAL_FINDINGS,
+    ANOGENITAL_SITES,
+    EXAM_METHODS,
+    STRUCTURED_STEPS,
+    Kind,
+    Question,
+    StepSheets,
+    answer_field,
+    terms,
+)
 from clinic.exam.resources import (
     ACTIVITIES,
     ACTS,
@@ -291,6 +303,54 @@ class TreatmentForm(FlaskForm):
         "When", format=DATETIME_FORMAT, validators=[DataRequired("Enter when.")]
     )
     amendment_reason = _reason_field()
+
+
+class StructuredFormBase(FlaskForm):
+    amendment_reason = _reason_field()
+
+
+def _question_field(question: Question) -> Any:
+    """A question as a form field; the service holds the rules (dates, ranges)."""
+    if question.kind is Kind.ANSWER:
+        return RadioField(question.label, choices=ANSWER_CHOICES, validators=[Optional()])
+    if question.kind in (Kind.CHOICE, Kind.CHOICES):
+        assert question.options
+        choices = [SelectChoice(code, text) for code, text in terms(question.options).items()]
+        if question.kind is Kind.CHOICES:
+            return CheckboxesField(question.label, choices=choices, validators=[Optional()])
+        return SelectField(
+            question.label,
+            choices=[SelectChoice("", "— choose —"), *choices],
+            validators=[Optional()],
+        )
+    if question.kind is Kind.DATE:
+        return DateField(question.label, validators=[Optional()])
+    if question.kind is Kind.COUNT:
+        return IntegerField(
+            question.label,
+            validators=[
+                Optional(),
+                NumberRange(
+                    min=question.low,
+                    max=question.high,
+                    message=f"Enter a whole number from {question.low} to {question.high}.",
+                ),
+            ],
+        )
+    return TextAreaField(question.label, validators=[Optional(), Length(max=4000)])
+
+
+def _structured_form_class(step: StepSheets) -> type[StructuredFormBase]:
+    fields: dict[str, Any] = {}
+    for sheet in step.sheets:
+        for slot in sheet.slots():
+            for question in sheet.questions:
+                fields[answer_field(slot, question.code)] = _question_field(question)
+    return type(f"{step.code.title().replace('-', '')}Form", (StructuredFormBase,), fields)
+
+
+# One form class per structured step, built from the lists.
+STRUCTURED_FORMS = {code: _structured_form_class(step) for code, step in STRUCTURED_STEPS.items()}
 
 
 class SignForm(FlaskForm):

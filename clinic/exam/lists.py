@@ -363,8 +363,13 @@ CLOTHING = StepSheets(
 STRUCTURED_STEPS: dict[str, StepSheets] = {
     step.code: step for step in (BASELINE, INCIDENT, STRANGULATION, MENTAL_STATE, CLOTHING)
 }
-# Sections that hold her own account (consent data class `assault-account`).
-HER_ACCOUNT_SECTIONS = frozenset({"history", "incident", "strangulation"})
+
+
+def answer_field(slot: str, question: str) -> str:
+    """The form field of a question on a sheet's slot ("assailant:2", "sex" ->
+    "assailant_2__sex"): one name shared by the form, the service's refusals
+    and the template."""
+    return f"{slot.replace(':', '_').replace('-', '_')}__{question.replace('-', '_')}"
 
 
 # -- laboratory tests (issue point 7) ----------------------------------------------

@@ -12,13 +12,22 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from clinic.consent.words import MONTHS
 from clinic.core.clock import isoformat
-from clinic.exam.lists import ANOGENITAL_FINDINGS, ANOGENITAL_SITES_BY_CODE, EXAM_METHODS
+from clinic.exam.lists import (
+    ANOGENITAL_FINDINGS,
+    ANOGENITAL_SITES_BY_CODE,
+    EXAM_METHODS,
+    Kind,
+    Question,
+    Sheet,
+    terms,
+)
 from clinic.exam.timing import AssaultTiming, Elapsed, TimeWindow, TimingKind, WindowStatus
 from clinic.fhir.canonical import (
     CODE_SYSTEM,
@@ -853,3 +862,141 @@ def site_finding_of(content: Mapping[str, Any]) -> tuple[str, SiteFinding]:
         frozenset(methods),
         (content.get("note") or [{}])[0].get("text", ""),
     )
+
+
+# -- the structured steps (clinical baseline, incident, strangulation, ...) ---------
+
+ANSWERS_PROFILE = f"{STRUCTURE_DEFINITION}/fc-exam-answers"
+EXAM_QUESTION = f"{CODE_SYSTEM}/exam-question"
+
+# A question's answer as the service takes it: Answer, a code, a set of codes,
+# words, a day or a whole number (by Question.kind).
+AnswerValue = Answer | str | frozenset[str] | date | int
+
+
+def _question_component(question: Question, value: AnswerValue) -> list[dict[str, Any]]:
+    code = _coded(EXAM_QUESTION, question.code, question.label)
+    if question.kind is Kind.ANSWER:
+        assert isinstance(value, Answer)
+        return [_answer_component(EXAM_QUESTION, question.code, question.label, value)]
+    if question.kind is Kind.CHOICE:
+        assert question.options
+        assert isinstance(value, str)
+        return [
+            {
+                "code": code,
+                "valueCodeableConcept": _coded(
+                    f"{CODE_SYSTEM}/{question.options}", value, terms(question.options)[value]
+                ),
+            }
+        ]
+    if question.kind is Kind.CHOICES:
+        assert question.options
+        assert isinstance(value, frozenset)
+        chosen = terms(question.options)
+        return [
+            {
+                "code": code,
+                "valueCodeableConcept": _coded(
+                    f"{CODE_SYSTEM}/{question.options}", option, chosen[option]
+                ),
+            }
+            for option in chosen
+            if option in value
+        ]
+    if question.kind is Kind.DATE:
+        assert isinstance(value, date)
+        return [{"code": code, "valueDateTime": value.isoformat()}]
+    if question.kind is Kind.COUNT:
+        assert isinstance(value, int)
+        if question.unit:
+            return [{"code": code, "valueQuantity": _quantity(value, question.unit)}]
+        return [{"code": code, "valueInteger": value}]
+    return [{"code": code, "valueString": str(value)}]
+
+
+def answers_observation(
+    context: ExamContext, sheet: Sheet, answers: Mapping[str, AnswerValue]
+) -> dict[str, Any]:
+    """One sheet of a structured step: one component per answer, in the order asked."""
+    components = [
+        component
+        for question in sheet.questions
+        if question.code in answers
+        for component in _question_component(question, answers[question.code])
+    ]
+    return _observation(
+        context,
+        profile=ANSWERS_PROFILE,
+        section=sheet.section,
+        code=_ours(sheet.code, OBSERVATION_DISPLAY[sheet.code]),
+        component=components,
+    )
+
+
+def sheet_answers_of(content: Mapping[str, Any] | None, sheet: Sheet) -> dict[str, AnswerValue]:
+    """Read a sheet's Observation back into the answers the service takes."""
+    questions = {question.code: question for question in sheet.questions}
+    found: dict[str, AnswerValue] = {}
+    for component in (content or {}).get("component", []):
+        question = questions.get(component["code"]["coding"][0]["code"])
+        if question is None:
+            continue
+        if question.kind is Kind.ANSWER:
+            concept = component.get("valueCodeableConcept")
+            found[question.code] = (
+                Answer.UNKNOWN
+                if concept is None
+                else Answer.YES
+                if concept["coding"][0]["code"] == "Y"
+                else Answer.NO
+            )
+        elif question.kind is Kind.CHOICE:
+            found[question.code] = component["valueCodeableConcept"]["coding"][0]["code"]
+        elif question.kind is Kind.CHOICES:
+            chosen = found.get(question.code, frozenset())
+            assert isinstance(chosen, frozenset)
+            found[question.code] = chosen | {component["valueCodeableConcept"]["coding"][0]["code"]}
+        elif question.kind is Kind.DATE:
+            found[question.code] = date.fromisoformat(component["valueDateTime"][:10])
+        elif question.kind is Kind.COUNT:
+            found[question.code] = int(
+                component["valueQuantity"]["value"]
+                if "valueQuantity" in component
+                else component["valueInteger"]
+            )
+        else:
+            found[question.code] = str(component["valueString"])
+    return found
+
+
+def answer_in_words(question: Question, value: AnswerValue) -> str:
+    """An answer as the report prints it: displays, never codes."""
+    if question.kind is Kind.ANSWER:
+        return ANSWER_DISPLAY[str(value)]
+    if question.kind is Kind.CHOICE:
+        assert question.options
+        return terms(question.options)[str(value)]
+    if question.kind is Kind.CHOICES:
+        assert question.options
+        assert isinstance(value, frozenset)
+        return ", ".join(text for code, text in terms(question.options).items() if code in value)
+    if question.kind is Kind.DATE:
+        assert isinstance(value, date)
+        return f"{value.day} {MONTHS['en'][value.month - 1]} {value.year}"
+    if question.kind is Kind.COUNT and question.unit == "a":
+        return f"{value} years"
+    return str(value)
+
+
+# The displays of CodeSystem exam-observation for the sheets' Observations.
+OBSERVATION_DISPLAY = {
+    "clinical-baseline": "Clinical baseline",
+    "incident-details": "The incident",
+    "assailant": "Assailant",
+    "marks-on-assailant": "Marks she may have left on the assailant",
+    "strangulation-assessment": "Non-fatal strangulation assessment",
+    "strangulation-signs": "Signs of strangulation",
+    "mental-state-safety": "Mental state and immediate safety",
+    "clothing": "Clothing",
+}

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -49,6 +49,13 @@ from clinic.exam.lists import (
     EXAM_METHODS,
     NO_FINDING,
     SPECULUM_METHOD,
+    STRUCTURED_STEPS,
+    Kind,
+    Question,
+    Sheet,
+    StepSheets,
+    answer_field,
+    terms,
 )
 from clinic.exam.models import Exam, ExamAmendment, ExamEntry, ExamStatus
 from clinic.exam.resources import (
@@ -66,6 +73,7 @@ from clinic.exam.resources import (
     VITAL_SIGNS,
     WINDOW_STATUS_DISPLAY,
     Answer,
+    AnswerValue,
     ConsentAbsent,
     ConsentReview,
     ExamContext,
@@ -313,6 +321,14 @@ class ExamRecord:
             for slot, version in self.entries.items()
             if slot.startswith("injury:")
         ]
+
+    def sheet_answers(self, sheet: Sheet, slot: str | None = None) -> dict[str, AnswerValue]:
+        """The answers recorded on a sheet (on one of its rows, for a repeated one)."""
+        entry = self.entries.get(slot or sheet.key)
+        return fhir.sheet_answers_of(entry.content if entry else None, sheet)
+
+    def step_recorded(self, step: StepSheets) -> bool:
+        return any(slot in self.entries for sheet in step.sheets for slot in sheet.slots())
 
     @property
     def anogenital_sites(self) -> dict[str, SiteFinding]:
@@ -849,6 +865,135 @@ def change_injury(
     writer.finish()
 
 
+# A day typed at the bedside is a day in the clinic's zone: the latest local date
+# anywhere is 14 hours ahead of UTC.
+LATEST_ZONE_OFFSET = timedelta(hours=14)
+
+
+def _check_answer(
+    question: Question, value: AnswerValue, field_name: str, exam_time: datetime
+) -> None:
+    if question.kind is Kind.ANSWER:
+        if not isinstance(value, Answer):
+            raise ExamRefused(f"Answer “{question.label}”: yes, no or not known.", field_name)
+    elif question.kind in (Kind.CHOICE, Kind.CHOICES):
+        assert question.options
+        known = terms(question.options)
+        chosen = value if isinstance(value, frozenset) else frozenset({value})
+        if not all(isinstance(code, str) and code in known for code in chosen):
+            raise ExamRefused(f"Choose “{question.label}” from the list.", field_name)
+    elif question.kind is Kind.DATE:
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise ExamRefused(f"Enter “{question.label}” as a date.", field_name)
+        if (
+            value > (exam_time + LATEST_ZONE_OFFSET).date()
+            or value > (utcnow() + LATEST_ZONE_OFFSET).date()
+        ):
+            raise ExamRefused(
+                f"“{question.label}” cannot be after the exam (a date in the future).",
+                field_name,
+            )
+    elif question.kind is Kind.COUNT:
+        if not isinstance(value, int) or not question.low <= value <= question.high:
+            raise ExamRefused(
+                f"Enter “{question.label}” as a whole number from {question.low} to "
+                f"{question.high}.",
+                field_name,
+            )
+    elif not isinstance(value, str) or len(value) > MAX_ANSWER_TEXT:
+        raise ExamRefused(f"“{question.label}”: at most {MAX_ANSWER_TEXT} characters.", field_name)
+
+
+MAX_ANSWER_TEXT = 4000
+
+
+def record_structured_step(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    step: str,
+    answers: Mapping[str, Mapping[str, AnswerValue]],
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    """A structured step (clinical baseline, the incident, strangulation, mental
+    state and safety, clothing): each sheet's answers are one Observation, each
+    answer a coded component; a sheet left empty is taken back. `answers` maps a
+    sheet's slot ("baseline", "assailant:2") to question code -> answer. Dates
+    cannot be after the exam; numbers and choices must be in their lists."""
+    definition = STRUCTURED_STEPS.get(step)
+    if definition is None:
+        raise ExamNotFound("No such step.")
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    context = writer.context
+    given: dict[str, dict[str, AnswerValue]] = {}
+    for sheet in definition.sheets:
+        for slot in sheet.slots():
+            row = {
+                code: value
+                for code, value in (answers.get(slot) or {}).items()
+                if value not in ("", None, frozenset())
+                and not (isinstance(value, str) and not value.strip())
+            }
+            questions = {question.code: question for question in sheet.questions}
+            for code, value in row.items():
+                question = questions.get(code)
+                if question is None:
+                    raise ExamRefused("No such question on this step.", None)
+                _check_answer(question, value, answer_field(slot, code), context.exam_time)
+            if row or sheet.repeat == 0:
+                for question in sheet.questions:
+                    if question.required and question.code not in row:
+                        raise ExamRefused(
+                            f"Answer “{question.label}”: yes, no or not known.",
+                            answer_field(slot, question.code),
+                        )
+            # Words are kept as typed, less the blanks around them (_check_answer
+            # made sure an answer of words is a str).
+            given[slot] = {
+                code: value.strip()
+                if questions[code].kind is Kind.TEXT and isinstance(value, str)
+                else value
+                for code, value in row.items()
+            }
+    if definition.needs_act and any(given.values()):
+        recorded_acts = writer.current("acts")
+        acts = fhir.answers_of(recorded_acts.content if recorded_acts else None, ASSAULT_ACT)
+        if acts.get(definition.needs_act) is Answer.NO:
+            first = definition.sheets[0]
+            raise ExamRefused(
+                f"The history says no to “{ACTS[definition.needs_act]}”: correct the history "
+                "first if she reports it now.",
+                answer_field(first.key, first.questions[0].code),
+            )
+    _check_assailant_rows(definition, given)
+    for sheet in definition.sheets:
+        for number, slot in enumerate(sheet.slots(), start=1):
+            what = f"{sheet.title} {number}" if sheet.repeat else sheet.title
+            if given[slot]:
+                writer.save(slot, fhir.answers_observation(context, sheet, given[slot]), what)
+            else:
+                writer.retire(slot, what)
+    writer.finish()
+
+
+def _check_assailant_rows(step: StepSheets, given: Mapping[str, Mapping[str, AnswerValue]]) -> None:
+    """No more assailants described than the number she gave."""
+    count = given.get("incident", {}).get("assailant-count")
+    if step.code != "incident" or not isinstance(count, int):
+        return
+    described = [slot for slot in given if slot.startswith("assailant:") and given[slot]]
+    if len(described) > count:
+        last = described[-1]
+        raise ExamRefused(
+            f"{len(described)} assailants are described but the number of assailants is "
+            f"{count}: correct one or the other.",
+            answer_field(last, "relationship"),
+        )
+
+
 def _next_number(uow: UnitOfWork, exam_id: str, prefix: str) -> int:
     slots = uow.session.scalars(
         sa.select(ExamEntry.slot).where(
@@ -1375,6 +1520,9 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
         + f"; {when(treatment.at)}"
         for _, treatment, _ in record.treatments
     ]
+    structured = {
+        code: _structured_section(record, step) for code, step in STRUCTURED_STEPS.items()
+    }
     sections = [
         ReportSection(
             "Her consent",
@@ -1383,18 +1531,23 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
             refs("consent-absent", "consent-review"),
         ),
         ReportSection("Arrival and timing", "timing", tuple(timing_lines), refs("timing")),
+        structured["baseline"],
         ReportSection(
             "History",
             "history",
             tuple(history_lines) or ("Not recorded.",),
             refs("history", "demeanour", "acts", "post-assault"),
         ),
+        structured["incident"],
+        structured["strangulation"],
         ReportSection(
             "General examination and vital signs",
             "general",
             tuple(general_lines) or ("Not recorded.",),
             refs("general", *(s.slot for s in (*VITAL_SIGNS, BLOOD_PRESSURE))),
         ),
+        structured["mental-state"],
+        structured["clothing"],
         ReportSection(
             "Injuries",
             "injuries",
@@ -1437,6 +1590,38 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
             )
         )
     return sections
+
+
+def _structured_section(record: ExamRecord, step: StepSheets) -> ReportSection:
+    """A structured step in words: each sheet's answers in the order asked, "not
+    recorded" when nothing is, and the step's standard advice when anything is."""
+    lines: list[str] = []
+    slots: list[str] = []
+    for sheet in step.sheets:
+        for number, slot in enumerate(sheet.slots(), start=1):
+            answers = record.sheet_answers(sheet, slot)
+            if not answers:
+                continue
+            slots.append(slot)
+            said = [
+                f"{question.label}: {fhir.answer_in_words(question, answers[question.code])}"
+                for question in sheet.questions
+                if question.code in answers
+            ]
+            if sheet.repeat:
+                lines.append(f"{sheet.title} {number}: " + "; ".join(said))
+            elif len(step.sheets) > 1:
+                lines.append(f"{sheet.title} — " + "; ".join(said))
+            else:
+                lines.extend(said)
+    if lines and step.advice:
+        lines.append(f"Advice given: {step.advice}")
+    return ReportSection(
+        step.title,
+        step.code,
+        tuple(lines) or ("Not recorded.",),
+        tuple(record.entries[slot].versioned_reference for slot in slots),
+    )
 
 
 def describe_timing(timing: AssaultTiming, zone: str = "UTC") -> str:

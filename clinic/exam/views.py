@@ -16,6 +16,7 @@ from clinic.core.clock import from_local, to_local, utcnow
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.exam import services
 from clinic.exam.forms import (
+    STRUCTURED_FORMS,
     AnogenitalForm,
     ConsentAbsentForm,
     ConsentReviewForm,
@@ -29,7 +30,7 @@ from clinic.exam.forms import (
     TreatmentForm,
     site_field_name,
 )
-from clinic.exam.lists import ANATOMIES, ANOGENITAL_SITES
+from clinic.exam.lists import ANATOMIES, ANOGENITAL_SITES, STRUCTURED_STEPS, Kind, answer_field
 from clinic.exam.resources import (
     ACTIVITIES,
     ACTS,
@@ -51,18 +52,35 @@ from clinic.exam.timing import WINDOWS, AssaultTiming, TimingKind, in_words
 
 bp = Blueprint("exam", __name__)
 
-# (endpoint, title): the steps in the order examiners work.
-STEPS = (
-    ("exam.consent", "Her consent"),
-    ("exam.timing", "Arrival and timing"),
-    ("exam.history", "History"),
-    ("exam.general", "General examination and vital signs"),
-    ("exam.injuries", "Injuries"),
-    ("exam.anogenital", "Anogenital findings"),
-    ("exam.guidance", "Time-window guidance"),
-    ("exam.treatment", "Treatment"),
-    ("exam.overview", "Review and sign off"),
+
+def _structured(code: str) -> tuple[str, str, dict[str, str]]:
+    return ("exam.structured", STRUCTURED_STEPS[code].title, {"step": code})
+
+
+# (endpoint, title, URL arguments): the steps in the order examiners work.
+STEPS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("exam.consent", "Her consent", {}),
+    ("exam.timing", "Arrival and timing", {}),
+    _structured("baseline"),
+    ("exam.history", "History", {}),
+    _structured("incident"),
+    _structured("strangulation"),
+    ("exam.general", "General examination and vital signs", {}),
+    _structured("mental-state"),
+    _structured("clothing"),
+    ("exam.injuries", "Injuries", {}),
+    ("exam.anogenital", "Anogenital findings", {}),
+    ("exam.guidance", "Time-window guidance", {}),
+    ("exam.treatment", "Treatment", {}),
+    ("exam.overview", "Review and sign off", {}),
 )
+
+
+def _after(endpoint: str, **arguments: str) -> str:
+    """The URL of the step after this one (where "Save and continue" leads)."""
+    position = next(i for i, (e, _, a) in enumerate(STEPS) if e == endpoint and a == arguments)
+    following, _, following_arguments = STEPS[position + 1]
+    return following if not following_arguments else f"{following}:{following_arguments['step']}"
 
 
 def _registry() -> Any:
@@ -138,7 +156,10 @@ def _step(
             attach_refusal(form, refused)
         else:
             flash(message)
-            return redirect(url_for(next_endpoint, exam_id=exam_id))
+            endpoint, _, step = next_endpoint.partition(":")
+            if step:
+                return redirect(url_for(endpoint, exam_id=exam_id, step=step))
+            return redirect(url_for(endpoint, exam_id=exam_id))
     return _page(template, _record(exam_id), form, 422, **extra)
 
 
@@ -271,7 +292,7 @@ def timing(exam_id: str) -> Any:
             reason=_reason(form),
         )
 
-    return _step(exam_id, form, "exam/timing.html", save, "exam.history", "Timing saved.")
+    return _step(exam_id, form, "exam/timing.html", save, _after("exam.timing"), "Timing saved.")
 
 
 # -- history ------------------------------------------------------------------------
@@ -316,7 +337,91 @@ def history(exam_id: str) -> Any:
         )
 
     return _step(
-        exam_id, form, "exam/history.html", save, "exam.general", "History saved.", **extra
+        exam_id, form, "exam/history.html", save, _after("exam.history"), "History saved.", **extra
+    )
+
+
+# -- structured steps: clinical baseline, the incident, strangulation, ... ----------
+
+
+def _structured_extra(code: str) -> dict[str, Any]:
+    definition = STRUCTURED_STEPS[code]
+
+    def not_reported(record: services.ExamRecord) -> bool:
+        """The history answers "no" to the act this step is about."""
+        if definition.needs_act is None:
+            return False
+        return record.answers("acts", ASSAULT_ACT).get(definition.needs_act) is Answer.NO
+
+    return {
+        "definition": definition,
+        "answer_field": answer_field,
+        "Kind": Kind,
+        "not_reported": not_reported,
+    }
+
+
+@bp.route("/exams/<exam_id>/steps/<step>", methods=["GET", "POST"])
+@view_rule(Action.UPDATE, "Encounter")
+def structured(exam_id: str, step: str) -> Any:
+    """A structured step built from its lists: each sheet one coded Observation."""
+    definition = STRUCTURED_STEPS.get(step)
+    if definition is None:
+        abort(404)
+    form_class = STRUCTURED_FORMS[step]
+    if request.method == "GET":
+        record = _record(exam_id)
+        data: dict[str, Any] = {}
+        for sheet in definition.sheets:
+            for slot in sheet.slots():
+                for code, value in record.sheet_answers(sheet, slot).items():
+                    data[answer_field(slot, code)] = (
+                        sorted(value)
+                        if isinstance(value, frozenset)
+                        else str(value)
+                        if isinstance(value, Answer)
+                        else value
+                    )
+        return _page(
+            "exam/structured.html",
+            record,
+            form_class(data=data),
+            200,
+            **_structured_extra(step),
+        )
+    form = form_class()
+
+    def save() -> None:
+        answers: dict[str, dict[str, Any]] = {}
+        for sheet in definition.sheets:
+            for slot in sheet.slots():
+                row: dict[str, Any] = {}
+                for question in sheet.questions:
+                    value = form[answer_field(slot, question.code)].data
+                    if question.kind is Kind.ANSWER and value:
+                        value = Answer(value)
+                    elif question.kind is Kind.CHOICES:
+                        value = frozenset(value or ())
+                    row[question.code] = value
+                answers[slot] = row
+        services.record_structured_step(
+            current_uow(),
+            _registry(),
+            actor=current_actor(),
+            exam_id=exam_id,
+            step=step,
+            answers=answers,
+            reason=_reason(form),
+        )
+
+    return _step(
+        exam_id,
+        form,
+        "exam/structured.html",
+        save,
+        _after("exam.structured", step=step),
+        f"{definition.title}: saved.",
+        **_structured_extra(step),
     )
 
 
@@ -366,7 +471,12 @@ def general(exam_id: str) -> Any:
         )
 
     return _step(
-        exam_id, form, "exam/general.html", save, "exam.injuries", "General examination saved."
+        exam_id,
+        form,
+        "exam/general.html",
+        save,
+        _after("exam.general"),
+        "General examination saved.",
     )
 
 

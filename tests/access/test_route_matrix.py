@@ -402,6 +402,7 @@ MATRIX: dict[str, list[Call]] = {
             ("treatment", "/treatment"),
             ("injury", "/injuries/1"),
             ("report", "/report"),
+            ("structured", "/steps/baseline"),
         )
     },
     "exam.start": [
