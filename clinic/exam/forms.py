@@ -187,6 +187,13 @@ class InjuryForm(FlaskForm):
     amendment_reason = _reason_field()
 
 
+class RetractInjuryForm(FlaskForm):
+    why = TextAreaField(
+        "Why retract this injury?",
+        validators=[DataRequired("Say why this injury is retracted."), Length(max=2000)],
+    )
+
+
 class AnogenitalFormBase(FlaskForm):
     findings = TextAreaField(
         "Anogenital findings in words",

@@ -1000,3 +1000,38 @@ OBSERVATION_DISPLAY = {
     "mental-state-safety": "Mental state and immediate safety",
     "clothing": "Clothing",
 }
+
+
+# -- corrections before sign-off: an injury retracted --------------------------------
+
+
+@dataclass(frozen=True)
+class Retraction:
+    reason: str
+    by: str
+    at: datetime
+
+
+def retraction_observation(
+    context: ExamContext, injury: str, reason: str, by: str, at: datetime
+) -> dict[str, Any]:
+    """Why an injury record was taken back; it points at the injury (whose own
+    history keeps every version), so the report can show it retracted."""
+    return _observation(
+        context,
+        profile=FINDING_PROFILE,
+        section="injuries",
+        code=_ours("injury-retracted", "Injury retracted"),
+        issued=isoformat(at),
+        performer=[{"display": by}],
+        derivedFrom=[{"reference": injury}],
+        valueString=reason,
+    )
+
+
+def retraction_of(content: Mapping[str, Any]) -> Retraction:
+    return Retraction(
+        content["valueString"],
+        content["performer"][0]["display"],
+        parse_instant(content["issued"]),
+    )

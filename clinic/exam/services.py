@@ -241,6 +241,9 @@ class ExamRecord:
     encounter: StoredVersion
     entries: dict[str, StoredVersion]  # slot -> current version (retired ones left out)
     amendments: list[ExamAmendment] = field(default_factory=list)
+    # Injuries retracted (e.g. recorded twice): slot -> (the injury as last recorded,
+    # the retraction). Kept out of `entries`, shown as retracted in the report.
+    retracted: dict[str, tuple[StoredVersion, StoredVersion]] = field(default_factory=dict)
     consent: ExamConsent | None = None  # read by read_exam and sign_off
     signer: Signer | None = None  # from the signed report
 
@@ -470,11 +473,23 @@ def _assemble(uow: UnitOfWork, store: ResourceStore, exam: Exam) -> ExamRecord:
     rows = uow.session.scalars(
         sa.select(ExamEntry).where(ExamEntry.exam_id == exam.id).order_by(ExamEntry.position)
     )
+    withdrawn: dict[str, StoredVersion] = {}
     for row in rows:
         version = store.current(row.resource_type, row.resource_id)
         assert version is not None
         if version.content.get("status") != "entered-in-error":
             entries[row.slot] = version
+        elif row.slot.startswith("injury:"):
+            withdrawn[row.slot] = version
+    retracted = {}
+    for slot, version in withdrawn.items():
+        retraction = entries.pop(f"retraction:{slot}", None)
+        if retraction is not None and version.version_id > 1:
+            # The injury as it stood when retracted (its last version before).
+            before = store.version(
+                version.resource_type, version.logical_id, version.version_id - 1
+            )
+            retracted[slot] = (before or version, retraction)
     amendments = list(
         uow.session.scalars(
             sa.select(ExamAmendment)
@@ -482,7 +497,7 @@ def _assemble(uow: UnitOfWork, store: ResourceStore, exam: Exam) -> ExamRecord:
             .order_by(ExamAmendment.id)
         )
     )
-    return ExamRecord(exam, case, encounter, entries, amendments)
+    return ExamRecord(exam, case, encounter, entries, amendments, retracted=retracted)
 
 
 def read_exam(
@@ -994,6 +1009,46 @@ def _check_assailant_rows(step: StepSheets, given: Mapping[str, Mapping[str, Ans
         )
 
 
+def retract_injury(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    slot: str,
+    why: str,
+    channel: str = "web",
+) -> None:
+    """Take back an injury recorded in error (e.g. recorded twice): the injury is
+    marked entered-in-error (every version stays in its history) and a retraction
+    says why, who and when; the report shows it as retracted, never silently gone.
+    After sign-off it is an amendment, its reason the retraction's."""
+    if not why.strip():
+        raise ExamRefused(
+            "Say why this injury is retracted (e.g. “recorded twice: same as injury 2”).", "why"
+        )
+    writer = _writer(uow, registry, actor, exam_id, why.strip(), channel)
+    current = writer.current(slot) if slot.startswith("injury:") else None
+    if current is None:
+        raise ExamNotFound("No such injury in this exam.")
+    if current.content.get("status") == "entered-in-error":
+        raise ExamRefused("This injury is already retracted.", "why")
+    number = slot.removeprefix("injury:")
+    writer.retire(slot, f"Injury {number} retracted")
+    writer.save(
+        f"retraction:{slot}",
+        fhir.retraction_observation(
+            writer.context,
+            f"{current.resource_type}/{current.logical_id}",
+            why.strip(),
+            actor.username,
+            utcnow(),
+        ),
+        f"Injury {number} retracted: {why.strip()}",
+    )
+    writer.finish()
+
+
 def _next_number(uow: UnitOfWork, exam_id: str, prefix: str) -> int:
     slots = uow.session.scalars(
         sa.select(ExamEntry.slot).where(
@@ -1485,6 +1540,13 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
         + (f"; {injury.description}" if injury.description else "")
         for slot, injury, _ in record.injuries
     ]
+    for slot, (version, retraction) in record.retracted.items():
+        injury = fhir.injury_of(version.content)
+        said = fhir.retraction_of(retraction.content)
+        injury_lines.append(
+            f"Injury {slot.removeprefix('injury:')}: RETRACTED — {injury.summary()}; "
+            f"why: {said.reason}; by {said.by} on {when(said.at)}"
+        )
     if record.declined(ANOGENITAL_EXAM):
         anogenital_lines = ["Not examined: she declined the anogenital examination."]
     else:
@@ -1552,7 +1614,8 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
             "Injuries",
             "injuries",
             tuple(injury_lines) or ("Not recorded: no injuries were recorded.",),
-            refs(*(slot for slot, _, _ in record.injuries)),
+            refs(*(slot for slot, _, _ in record.injuries))
+            + tuple(r.versioned_reference for _, r in record.retracted.values()),
         ),
         ReportSection(
             "Anogenital findings",

@@ -25,6 +25,7 @@ from clinic.exam.forms import (
     HistoryForm,
     InjuryForm,
     RemoveDeclinedForm,
+    RetractInjuryForm,
     SignForm,
     TimingForm,
     TreatmentForm,
@@ -125,6 +126,7 @@ def _page(template: str, record: services.ExamRecord, form: Any, status: int, **
         words=_words,
         declined_messages=services.DECLINED_MESSAGES,
         status_display=WINDOW_STATUS_CODE_DISPLAY,
+        structured_steps=STRUCTURED_STEPS,
         her_decisions=care_decisions(
             current_uow(),
             _registry(),
@@ -183,7 +185,13 @@ def start(case_id: str) -> Any:
 @view_rule(Action.READ, "Encounter")
 def overview(exam_id: str) -> Any:
     record = _record(exam_id)
-    return _page("exam/overview.html", record, SignForm(formdata=None), 200)
+    return _page(
+        "exam/overview.html",
+        record,
+        SignForm(formdata=None),
+        200,
+        sections=services.report_sections(record, _zone()),
+    )
 
 
 # -- her consent --------------------------------------------------------------------
@@ -525,7 +533,7 @@ def injuries(exam_id: str) -> Any:
 @view_rule(Action.UPDATE, "Encounter")
 def injury(exam_id: str, number: int) -> Any:
     slot = f"injury:{number}"
-    extra = {"number": number}
+    extra = {"number": number, "retract_form": RetractInjuryForm(formdata=None)}
     if request.method == "GET":
         record = _record(exam_id)
         found = next((i for s, i, _ in record.injuries if s == slot), None)
@@ -556,6 +564,53 @@ def injury(exam_id: str, number: int) -> Any:
         )
 
     return _step(exam_id, form, "exam/injury.html", save, "exam.injuries", "Injury saved.", **extra)
+
+
+@bp.post("/exams/<exam_id>/injuries/<int:number>/retract")
+@view_rule(Action.UPDATE, "Encounter")
+def retract_injury(exam_id: str, number: int) -> Any:
+    """An injury recorded in error (e.g. twice) is retracted, kept in the history."""
+    form = RetractInjuryForm()
+    if form.validate_on_submit():
+        try:
+            services.retract_injury(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                exam_id=exam_id,
+                slot=f"injury:{number}",
+                why=form.why.data or "",
+            )
+        except services.ExamNotFound:
+            abort(404)
+        except services.ExamRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+        else:
+            flash(f"Injury {number} retracted. It stays in the record, shown as retracted.")
+            return redirect(url_for("exam.injuries", exam_id=exam_id))
+    record = _record(exam_id)
+    found = next((i for s, i, _ in record.injuries if s == f"injury:{number}"), None)
+    if found is None:
+        abort(404)
+    data = {
+        "kind": found.kind,
+        "region": found.region,
+        "site": found.site,
+        "length_mm": found.length_mm,
+        "width_mm": found.width_mm,
+        "shape": found.shape,
+        "colour": found.colour,
+        "description": found.description,
+    }
+    return _page(
+        "exam/injury.html",
+        record,
+        InjuryForm(formdata=None, data=data),
+        422,
+        number=number,
+        retract_form=form,
+    )
 
 
 # -- anogenital findings -----------------------------------------------------------
@@ -756,7 +811,14 @@ def sign(exam_id: str) -> Any:
         else:
             flash("Exam signed off. It is now read-only; corrections are amendments.")
             return redirect(url_for("exam.overview", exam_id=exam_id))
-    return _page("exam/overview.html", _record(exam_id), form, 422)
+    record = _record(exam_id)
+    return _page(
+        "exam/overview.html",
+        record,
+        form,
+        422,
+        sections=services.report_sections(record, _zone()),
+    )
 
 
 @bp.get("/exams/<exam_id>/report")

@@ -434,6 +434,21 @@ MATRIX: dict[str, list[Call]] = {
         ),
         Call("GET", lambda s: f"/exams/{s.own_exam}/injuries", EXAMINERS_ONLY),
     ],
+    "exam.retract_injury": [
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.other_exam}/injuries/1/retract",
+            HIDDEN,
+            form=lambda s, r: {"why": "Recorded twice."},
+        ),
+        # Refused by the form before any service: no reason given.
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.own_exam}/injuries/1/retract",
+            EXAMINERS_ONLY | {"examiner": 422},
+            form=lambda s, r: {"why": ""},
+        ),
+    ],
     "exam.consent_review": [
         Call(
             "POST",
