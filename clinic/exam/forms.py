@@ -26,6 +26,8 @@ from clinic.exam.lists import (
     ANOGENITAL_FINDINGS,
     ANOGENITAL_SITES,
     EXAM_METHODS,
+    LAB_RESULTS,
+    LAB_TESTS,
     STRUCTURED_STEPS,
     Kind,
     Question,
@@ -358,6 +360,42 @@ def _structured_form_class(step: StepSheets) -> type[StructuredFormBase]:
 
 # One form class per structured step, built from the lists.
 STRUCTURED_FORMS = {code: _structured_form_class(step) for code, step in STRUCTURED_STEPS.items()}
+
+
+class LabRequestFormBase(FlaskForm):
+    amendment_reason = _reason_field()
+
+
+def lab_field_name(code: str) -> str:
+    return f"lab_{code.replace('-', '_')}"
+
+
+def _lab_request_form_class() -> type[LabRequestFormBase]:
+    fields: dict[str, Any] = {}
+    for code, label in LAB_TESTS.items():
+        name = lab_field_name(code)
+        fields[f"{name}_requested"] = BooleanField(f"{label}: requested")
+        fields[f"{name}_destination"] = StringField(
+            f"{label}: sent to", validators=[Optional(), Length(max=300)]
+        )
+    return type("LabRequestForm", (LabRequestFormBase,), fields)
+
+
+LabRequestForm = _lab_request_form_class()
+
+
+class LabResultForm(FlaskForm):
+    """One per requested test on the page (prefixed by the test)."""
+
+    result = SelectField(
+        "Result",
+        choices=[SelectChoice("", "— choose —")]
+        + [SelectChoice(code, text) for code, text in LAB_RESULTS.items()],
+        validators=[DataRequired("Choose the result.")],
+    )
+    details = TextAreaField(
+        "Details (values, laboratory reference)", validators=[Optional(), Length(max=4000)]
+    )
 
 
 class SignForm(FlaskForm):

@@ -23,6 +23,8 @@ from clinic.exam.lists import (
     ANOGENITAL_FINDINGS,
     ANOGENITAL_SITES_BY_CODE,
     EXAM_METHODS,
+    LAB_RESULTS,
+    LAB_TESTS,
     Kind,
     Question,
     Sheet,
@@ -1032,6 +1034,79 @@ def retraction_observation(
 def retraction_of(content: Mapping[str, Any]) -> Retraction:
     return Retraction(
         content["valueString"],
+        content["performer"][0]["display"],
+        parse_instant(content["issued"]),
+    )
+
+
+# -- laboratory tests requested at the exam, and their results -----------------------
+
+LAB_PROFILE = f"{STRUCTURE_DEFINITION}/fc-lab-test"
+LAB_TEST = f"{CODE_SYSTEM}/lab-test"
+LAB_RESULT = f"{CODE_SYSTEM}/lab-result"
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """A result added to the exam when it arrives: who added it and when."""
+
+    test: str  # lab-test code
+    result: str  # lab-result code
+    details: str
+    added_by: str
+    added_at: datetime
+
+    def summary(self) -> str:
+        said = LAB_RESULTS[self.result]
+        return f"{said} ({self.details})" if self.details else said
+
+
+def lab_request_observation(context: ExamContext, test: str, destination: str) -> dict[str, Any]:
+    """A test requested at the exam: registered, no result yet (FHIR's own meaning
+    of `registered`); where the sample goes as a component."""
+    content = _observation(
+        context,
+        profile=LAB_PROFILE,
+        section="laboratory",
+        code=_coded(LAB_TEST, test, LAB_TESTS[test]),
+        component=[
+            {
+                "code": _coded(EXAM_QUESTION, "lab-destination", "Sent to"),
+                "valueString": destination,
+            }
+        ],
+    )
+    content["status"] = "registered"
+    return content
+
+
+def lab_destination_of(content: Mapping[str, Any]) -> str:
+    return str(content["component"][0]["valueString"])
+
+
+def lab_result_observation(
+    context: ExamContext, result: LabResult, requested: str
+) -> dict[str, Any]:
+    """The result, derived from the request's version it answers."""
+    extra = {"note": [{"text": result.details}]} if result.details else {}
+    return _observation(
+        context,
+        profile=LAB_PROFILE,
+        section="laboratory",
+        code=_coded(LAB_TEST, result.test, LAB_TESTS[result.test]),
+        issued=isoformat(result.added_at),
+        performer=[{"display": result.added_by}],
+        derivedFrom=[{"reference": requested}],
+        valueCodeableConcept=_coded(LAB_RESULT, result.result, LAB_RESULTS[result.result]),
+        **extra,
+    )
+
+
+def lab_result_of(content: Mapping[str, Any]) -> LabResult:
+    return LabResult(
+        content["code"]["coding"][0]["code"],
+        content["valueCodeableConcept"]["coding"][0]["code"],
+        (content.get("note") or [{}])[0].get("text", ""),
         content["performer"][0]["display"],
         parse_instant(content["issued"]),
     )

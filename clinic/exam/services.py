@@ -47,6 +47,8 @@ from clinic.exam.lists import (
     ANOGENITAL_SITES,
     ANOGENITAL_SITES_BY_CODE,
     EXAM_METHODS,
+    LAB_RESULTS,
+    LAB_TESTS,
     NO_FINDING,
     SPECULUM_METHOD,
     STRUCTURED_STEPS,
@@ -79,6 +81,7 @@ from clinic.exam.resources import (
     ExamContext,
     GuidanceDecision,
     Injury,
+    LabResult,
     ReportSection,
     Signer,
     SiteFinding,
@@ -332,6 +335,26 @@ class ExamRecord:
 
     def step_recorded(self, step: StepSheets) -> bool:
         return any(slot in self.entries for sheet in step.sheets for slot in sheet.slots())
+
+    @property
+    def lab_requests(self) -> dict[str, str]:
+        """Test code -> where the sample goes, in the order of the tests list."""
+        found = {
+            slot.removeprefix("lab:"): fhir.lab_destination_of(version.content)
+            for slot, version in self.entries.items()
+            if slot.startswith("lab:")
+        }
+        return {code: found[code] for code in LAB_TESTS if code in found}
+
+    @property
+    def lab_results(self) -> dict[str, list[LabResult]]:
+        """Test code -> results added, oldest first."""
+        found: dict[str, list[LabResult]] = {}
+        for slot, version in self.entries.items():
+            if slot.startswith("lab-result:"):
+                result = fhir.lab_result_of(version.content)
+                found.setdefault(result.test, []).append(result)
+        return found
 
     @property
     def anogenital_sites(self) -> dict[str, SiteFinding]:
@@ -1049,6 +1072,100 @@ def retract_injury(
     writer.finish()
 
 
+def request_lab_tests(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    requested: Mapping[str, str],
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    """The laboratory tests requested at the exam (test code -> where the sample
+    goes). A test no longer requested is taken back; one that has a result
+    cannot be: its result is part of the record."""
+    for code, destination in requested.items():
+        if code not in LAB_TESTS:
+            raise ExamRefused("Choose tests from the list.", "tests")
+        if not destination.strip():
+            raise ExamRefused(
+                f"{LAB_TESTS[code]}: say where the sample goes (which laboratory).",
+                f"lab_{code.replace('-', '_')}_destination",
+            )
+        if len(destination) > 300:
+            raise ExamRefused(
+                f"{LAB_TESTS[code]}: at most 300 characters.",
+                f"lab_{code.replace('-', '_')}_destination",
+            )
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    context = writer.context
+    with_results = {
+        slot.split(":")[1]
+        for slot in uow.session.scalars(
+            sa.select(ExamEntry.slot).where(
+                ExamEntry.exam_id == exam_id, ExamEntry.slot.startswith("lab-result:")
+            )
+        )
+    }
+    for code, label in LAB_TESTS.items():
+        slot = f"lab:{code}"
+        if code in requested:
+            writer.save(
+                slot,
+                fhir.lab_request_observation(context, code, requested[code].strip()),
+                f"Laboratory test requested: {label}",
+            )
+        elif code in with_results and writer.current(slot) is not None:
+            raise ExamRefused(
+                f"{label} has a result: it stays requested.",
+                f"lab_{code.replace('-', '_')}_requested",
+            )
+        else:
+            writer.retire(slot, f"Laboratory test no longer requested: {label}")
+    writer.finish()
+
+
+def add_lab_result(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    test: str,
+    result: str,
+    details: str = "",
+    channel: str = "web",
+) -> str:
+    """A laboratory result, added to the exam when it arrives (before or after
+    sign-off) with who added it and when. A result is not an amendment: it adds
+    a record and changes none, and the signed report gets a new version listing
+    it."""
+    if result not in LAB_RESULTS:
+        raise ExamRefused("Choose the result.", "result")
+    if len(details) > 4000:
+        raise ExamRefused("Details: at most 4000 characters.", "details")
+    writer = _writer(uow, registry, actor, exam_id, None, channel)
+    requested = writer.current(f"lab:{test}")
+    if requested is None or requested.content.get("status") == "entered-in-error":
+        raise ExamNotFound("No such test requested in this exam.")
+    version = writer.store.create(
+        fhir.lab_result_observation(
+            writer.context,
+            LabResult(test, result, details.strip(), actor.username, utcnow()),
+            requested.versioned_reference,
+        ),
+        site_id=writer.exam.site_id,
+        author_id=actor.user_id,
+    )
+    slot = f"lab-result:{test}:{_next_number(uow, writer.exam.id, f'lab-result:{test}:')}"
+    _add_entry(uow, writer.exam, slot, version)
+    _audit_write(uow, actor, version, channel, "laboratory result added")
+    if writer.exam.status == ExamStatus.SIGNED:
+        _write_report(uow, writer.store, actor, writer.exam, channel)
+    return slot
+
+
 def _next_number(uow: UnitOfWork, exam_id: str, prefix: str) -> int:
     slots = uow.session.scalars(
         sa.select(ExamEntry.slot).where(
@@ -1576,6 +1693,14 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
         )
         for item in record.guidance
     ]
+    lab_lines = []
+    results = record.lab_results
+    for code, destination in record.lab_requests.items():
+        lab_lines.append(f"{LAB_TESTS[code]}: requested, sent to {destination}")
+        lab_lines.extend(
+            f"{LAB_TESTS[code]} result, added {when(r.added_at)} by {r.added_by}: {r.summary()}"
+            for r in results.get(code, [])
+        )
     treatment_lines = [
         f"{treatment.summary()}"
         + (f"; {treatment.dose}" if treatment.dose else "")
@@ -1632,6 +1757,15 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
             "guidance",
             tuple(guidance_lines) or ("Not recorded.",),
             refs(*(f"guidance:{w.code}" for w in WINDOWS)),
+        ),
+        ReportSection(
+            "Laboratory tests",
+            "laboratory",
+            tuple(lab_lines) or ("Not recorded: no tests were requested.",),
+            refs(
+                *(f"lab:{code}" for code in record.lab_requests),
+                *(slot for slot in entries if slot.startswith("lab-result:")),
+            ),
         ),
         ReportSection(
             "Treatment",

@@ -24,14 +24,24 @@ from clinic.exam.forms import (
     GuidanceForm,
     HistoryForm,
     InjuryForm,
+    LabRequestForm,
+    LabResultForm,
     RemoveDeclinedForm,
     RetractInjuryForm,
     SignForm,
     TimingForm,
     TreatmentForm,
+    lab_field_name,
     site_field_name,
 )
-from clinic.exam.lists import ANATOMIES, ANOGENITAL_SITES, STRUCTURED_STEPS, Kind, answer_field
+from clinic.exam.lists import (
+    ANATOMIES,
+    ANOGENITAL_SITES,
+    LAB_TESTS,
+    STRUCTURED_STEPS,
+    Kind,
+    answer_field,
+)
 from clinic.exam.resources import (
     ACTIVITIES,
     ACTS,
@@ -72,6 +82,7 @@ STEPS: tuple[tuple[str, str, dict[str, str]], ...] = (
     ("exam.injuries", "Injuries", {}),
     ("exam.anogenital", "Anogenital findings", {}),
     ("exam.guidance", "Time-window guidance", {}),
+    ("exam.laboratory", "Laboratory tests", {}),
     ("exam.treatment", "Treatment", {}),
     ("exam.overview", "Review and sign off", {}),
 )
@@ -756,7 +767,108 @@ def guidance(exam_id: str) -> Any:
                 raise services.ExamRefused(refused.message, field or refused.field) from refused
 
     return _step(
-        exam_id, form, "exam/guidance.html", save, "exam.treatment", "Guidance decisions saved."
+        exam_id,
+        form,
+        "exam/guidance.html",
+        save,
+        _after("exam.guidance"),
+        "Guidance decisions saved.",
+    )
+
+
+# -- laboratory tests -----------------------------------------------------------------
+
+
+def _lab_extra(record: services.ExamRecord, failed: Any = None) -> dict[str, Any]:
+    """A result form per requested test, prefixed by the test (one page, many forms)."""
+    forms = {
+        code: LabResultForm(formdata=None, prefix=f"result-{code}") for code in record.lab_requests
+    }
+    if failed is not None:
+        forms[failed[0]] = failed[1]
+    return {"tests": LAB_TESTS, "result_forms": forms, "lab_field": lab_field_name}
+
+
+@bp.route("/exams/<exam_id>/laboratory", methods=["GET", "POST"])
+@view_rule(Action.UPDATE, "Encounter")
+def laboratory(exam_id: str) -> Any:
+    """Tests requested at the exam, where each goes, and their results as added."""
+    record = _record(exam_id)
+    if request.method == "GET":
+        data: dict[str, Any] = {}
+        for code, destination in record.lab_requests.items():
+            data[f"{lab_field_name(code)}_requested"] = True
+            data[f"{lab_field_name(code)}_destination"] = destination
+        return _page(
+            "exam/laboratory.html", record, LabRequestForm(data=data), 200, **_lab_extra(record)
+        )
+    form = LabRequestForm()
+
+    def save() -> None:
+        services.request_lab_tests(
+            current_uow(),
+            _registry(),
+            actor=current_actor(),
+            exam_id=exam_id,
+            requested={
+                code: form[f"{lab_field_name(code)}_destination"].data or ""
+                for code in LAB_TESTS
+                if form[f"{lab_field_name(code)}_requested"].data
+            },
+            reason=_reason(form),
+        )
+
+    return _step(
+        exam_id,
+        form,
+        "exam/laboratory.html",
+        save,
+        _after("exam.laboratory"),
+        "Laboratory tests saved.",
+        **_lab_extra(record),
+    )
+
+
+@bp.post("/exams/<exam_id>/laboratory/<test>/result")
+@view_rule(Action.UPDATE, "Encounter")
+def lab_result(exam_id: str, test: str) -> Any:
+    """A result added when it arrives: not an amendment, it is added with who and when."""
+    if test not in LAB_TESTS:
+        abort(404)
+    form = LabResultForm(prefix=f"result-{test}")
+    if form.validate_on_submit():
+        try:
+            services.add_lab_result(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                exam_id=exam_id,
+                test=test,
+                result=form.result.data or "",
+                details=form.details.data or "",
+            )
+        except services.ExamNotFound:
+            abort(404)
+        except services.ExamRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+        else:
+            flash(f"{LAB_TESTS[test]}: result added.")
+            return redirect(url_for("exam.laboratory", exam_id=exam_id))
+    record = _record(exam_id)
+    if test not in record.lab_requests:
+        abort(404)
+    data = {
+        f"{lab_field_name(code)}_{part}": value
+        for code, destination in record.lab_requests.items()
+        for part, value in (("requested", True), ("destination", destination))
+    }
+    return _page(
+        "exam/laboratory.html",
+        record,
+        LabRequestForm(formdata=None, data=data),
+        422,
+        **_lab_extra(record, (test, form)),
     )
 
 

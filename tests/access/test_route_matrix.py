@@ -403,6 +403,7 @@ MATRIX: dict[str, list[Call]] = {
             ("injury", "/injuries/1"),
             ("report", "/report"),
             ("structured", "/steps/baseline"),
+            ("laboratory", "/laboratory"),
         )
     },
     "exam.start": [
@@ -433,6 +434,21 @@ MATRIX: dict[str, list[Call]] = {
             form=lambda s, r: INJURY_FORM,
         ),
         Call("GET", lambda s: f"/exams/{s.own_exam}/injuries", EXAMINERS_ONLY),
+    ],
+    "exam.lab_result": [
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.other_exam}/laboratory/hiv/result",
+            HIDDEN,
+            form=lambda s, r: {"result-hiv-result": "negative"},
+        ),
+        # No HIV test was requested in this exam: there is nothing to add a result to.
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.own_exam}/laboratory/hiv/result",
+            HIDDEN,
+            form=lambda s, r: {"result-hiv-result": "negative"},
+        ),
     ],
     "exam.retract_injury": [
         Call(

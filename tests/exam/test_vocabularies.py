@@ -76,7 +76,15 @@ def test_every_code_the_exam_writes_exists_in_its_system_with_its_display(
     from tests.exam.helpers import decide_every_window
 
     decide_every_window(app, exam_id)
+    call(
+        app,
+        "examiner",
+        services.request_lab_tests,
+        exam_id=exam_id,
+        requested={"hiv": "Virology", "pregnancy": "Clinic"},
+    )
     call(app, "examiner", services.sign_off, exam_id=exam_id)
+    call(app, "examiner", services.add_lab_result, exam_id=exam_id, test="hiv", result="negative")
     with engine.connect() as connection:
         contents = [
             json.loads(row)
