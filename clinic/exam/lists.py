@@ -208,7 +208,7 @@ INCIDENT = StepSheets(
             "incident",
             "incident-details",
             "incident",
-            "The incident",
+            "Place and circumstances",
             (
                 Question("place-kind", "Kind of place", Kind.CHOICE, options="place-kind"),
                 Question("place-area", "Area (town, district, landmark)", Kind.TEXT),
