@@ -126,7 +126,9 @@ def test_an_exam_from_registration_to_an_amended_signed_report(
     page.get_by_role("group", name="Method", exact=True).get_by_label("Hands").check()
     page.get_by_role("group", name="Voice changes").get_by_label("Yes").check()
     page.get_by_role("group", name="Loss of consciousness").get_by_label("Not known").check()
-    page.get_by_role("group", name="Petechiae (face, eyes, neck)").get_by_label("No", exact=True).check()
+    page.get_by_role("group", name="Petechiae (face, eyes, neck)").get_by_label(
+        "No", exact=True
+    ).check()
     page.get_by_role("button", name="Save and continue").click()
 
     # General examination: a pulse; then two injuries.
@@ -139,7 +141,9 @@ def test_an_exam_from_registration_to_an_amended_signed_report(
     page.get_by_role("heading", name="Mental state and immediate safety").wait_for()
     assert_accessible(page)
     page.get_by_role("group", name="Mood").get_by_label("Anxious").check()
-    page.get_by_role("group", name="Thoughts of harming herself").get_by_label("No", exact=True).check()
+    page.get_by_role("group", name="Thoughts of harming herself").get_by_label(
+        "No", exact=True
+    ).check()
     page.get_by_role("button", name="Save and continue").click()
     page.get_by_role("alert").wait_for()
     assert_accessible(page)
