@@ -91,6 +91,10 @@ LABELS: dict[str, str] = {
 VERY_RESTRICTED = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality|V"
 
 _EXAM_SECTION = f"{CODE_SYSTEM}/exam-section"
+# Exam sections that hold her own account (`assault-account`): the history in her
+# words, the incident as she tells it, and the strangulation she reports (its
+# visible signs, section strangulation-signs, are the examiner's findings).
+HER_ACCOUNT_SECTIONS = frozenset({"history", "incident", "strangulation"})
 _EVIDENCE_TYPE = f"{CODE_SYSTEM}/evidence-type"
 _TOXICOLOGY_SAMPLES = {"blood", "urine"}
 
@@ -109,7 +113,10 @@ def data_classes_of(resource_type: str, content: dict[str, Any]) -> frozenset[st
         classes = {"exam-report"}
         for category in content.get("category", []):
             for coding in category.get("coding", []):
-                if coding.get("system") == _EXAM_SECTION and coding.get("code") == "history":
+                if (
+                    coding.get("system") == _EXAM_SECTION
+                    and coding.get("code") in HER_ACCOUNT_SECTIONS
+                ):
                     classes.add("assault-account")
         return frozenset(classes)
     if resource_type == "Specimen":

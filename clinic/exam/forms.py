@@ -8,8 +8,10 @@ from typing import Any
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
+    DateField,
     DateTimeLocalField,
     DecimalField,
+    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
@@ -20,6 +22,19 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from clinic.exam.lists import (
+    ANOGENITAL_FINDINGS,
+    ANOGENITAL_SITES,
+    EXAM_METHODS,
+    LAB_RESULTS,
+    LAB_TESTS,
+    STRUCTURED_STEPS,
+    Kind,
+    Question,
+    StepSheets,
+    answer_field,
+    terms,
+)
 from clinic.exam.resources import (
     ACTIVITIES,
     ACTS,
@@ -174,9 +189,16 @@ class InjuryForm(FlaskForm):
     amendment_reason = _reason_field()
 
 
-class AnogenitalForm(FlaskForm):
+class RetractInjuryForm(FlaskForm):
+    why = TextAreaField(
+        "Why retract this injury?",
+        validators=[DataRequired("Say why this injury is retracted."), Length(max=2000)],
+    )
+
+
+class AnogenitalFormBase(FlaskForm):
     findings = TextAreaField(
-        "Anogenital findings",
+        "Anogenital findings in words",
         validators=[Length(max=20000)],
     )
     speculum = TextAreaField(
@@ -184,6 +206,34 @@ class AnogenitalForm(FlaskForm):
         validators=[Length(max=20000)],
     )
     amendment_reason = _reason_field()
+
+
+def site_field_name(code: str) -> str:
+    return f"site_{code.replace('-', '_')}"
+
+
+def _anogenital_form_class() -> type[AnogenitalFormBase]:
+    """One group of fields per site of the sites list (clinic/exam/lists.py)."""
+    fields: dict[str, Any] = {}
+    for site in ANOGENITAL_SITES:
+        name = site_field_name(site.code)
+        fields[f"{name}_findings"] = CheckboxesField(
+            f"{site.display}: what was seen",
+            choices=[SelectChoice(code, text) for code, text in ANOGENITAL_FINDINGS.items()],
+            validators=[Optional()],
+        )
+        fields[f"{name}_methods"] = CheckboxesField(
+            f"{site.display}: examined by",
+            choices=[SelectChoice(code, text) for code, text in EXAM_METHODS.items()],
+            validators=[Optional()],
+        )
+        fields[f"{name}_note"] = StringField(
+            f"{site.display}: note (position, size)", validators=[Optional(), Length(max=1000)]
+        )
+    return type("AnogenitalForm", (AnogenitalFormBase,), fields)
+
+
+AnogenitalForm = _anogenital_form_class()
 
 
 class RemoveDeclinedForm(FlaskForm):
@@ -262,6 +312,90 @@ class TreatmentForm(FlaskForm):
         "When", format=DATETIME_FORMAT, validators=[DataRequired("Enter when.")]
     )
     amendment_reason = _reason_field()
+
+
+class StructuredFormBase(FlaskForm):
+    amendment_reason = _reason_field()
+
+
+def _question_field(question: Question) -> Any:
+    """A question as a form field; the service holds the rules (dates, ranges)."""
+    if question.kind is Kind.ANSWER:
+        return RadioField(question.label, choices=ANSWER_CHOICES, validators=[Optional()])
+    if question.kind in (Kind.CHOICE, Kind.CHOICES):
+        assert question.options
+        choices = [SelectChoice(code, text) for code, text in terms(question.options).items()]
+        if question.kind is Kind.CHOICES:
+            return CheckboxesField(question.label, choices=choices, validators=[Optional()])
+        return SelectField(
+            question.label,
+            choices=[SelectChoice("", "— choose —"), *choices],
+            validators=[Optional()],
+        )
+    if question.kind is Kind.DATE:
+        return DateField(question.label, validators=[Optional()])
+    if question.kind is Kind.COUNT:
+        return IntegerField(
+            question.label,
+            validators=[
+                Optional(),
+                NumberRange(
+                    min=question.low,
+                    max=question.high,
+                    message=f"Enter a whole number from {question.low} to {question.high}.",
+                ),
+            ],
+        )
+    return TextAreaField(question.label, validators=[Optional(), Length(max=4000)])
+
+
+def _structured_form_class(step: StepSheets) -> type[StructuredFormBase]:
+    fields: dict[str, Any] = {}
+    for sheet in step.sheets:
+        for slot in sheet.slots():
+            for question in sheet.questions:
+                fields[answer_field(slot, question.code)] = _question_field(question)
+    return type(f"{step.code.title().replace('-', '')}Form", (StructuredFormBase,), fields)
+
+
+# One form class per structured step, built from the lists.
+STRUCTURED_FORMS = {code: _structured_form_class(step) for code, step in STRUCTURED_STEPS.items()}
+
+
+class LabRequestFormBase(FlaskForm):
+    amendment_reason = _reason_field()
+
+
+def lab_field_name(code: str) -> str:
+    return f"lab_{code.replace('-', '_')}"
+
+
+def _lab_request_form_class() -> type[LabRequestFormBase]:
+    fields: dict[str, Any] = {}
+    for code, label in LAB_TESTS.items():
+        name = lab_field_name(code)
+        fields[f"{name}_requested"] = BooleanField(f"{label}: requested")
+        fields[f"{name}_destination"] = StringField(
+            f"{label}: sent to", validators=[Optional(), Length(max=300)]
+        )
+    return type("LabRequestForm", (LabRequestFormBase,), fields)
+
+
+LabRequestForm = _lab_request_form_class()
+
+
+class LabResultForm(FlaskForm):
+    """One per requested test on the page (prefixed by the test)."""
+
+    result = SelectField(
+        "Result",
+        choices=[SelectChoice("", "— choose —")]
+        + [SelectChoice(code, text) for code, text in LAB_RESULTS.items()],
+        validators=[DataRequired("Choose the result.")],
+    )
+    details = TextAreaField(
+        "Details (values, laboratory reference)", validators=[Optional(), Length(max=4000)]
+    )
 
 
 class SignForm(FlaskForm):

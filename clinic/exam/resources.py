@@ -12,12 +12,24 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from clinic.consent.words import MONTHS
 from clinic.core.clock import isoformat
+from clinic.exam.lists import (
+    ANOGENITAL_FINDINGS,
+    ANOGENITAL_SITES_BY_CODE,
+    EXAM_METHODS,
+    LAB_RESULTS,
+    LAB_TESTS,
+    Kind,
+    Question,
+    Sheet,
+    terms,
+)
 from clinic.exam.timing import AssaultTiming, Elapsed, TimeWindow, TimingKind, WindowStatus
 from clinic.fhir.canonical import (
     CODE_SYSTEM,
@@ -128,6 +140,16 @@ WINDOW_STATUS_DISPLAY = {
     "within": "within the window",
     "outside": "outside the window",
     "uncertain": "not known whether within the window",
+    "not-indicated": "not indicated by the history",
+    "not-possible": "not possible: she declined the part it needs",
+}
+# The displays of CodeSystem window-status, as the FHIR record carries them.
+WINDOW_STATUS_CODE_DISPLAY = {
+    "within": "Within the window",
+    "outside": "Outside the window",
+    "uncertain": "Cannot tell",
+    "not-indicated": "Not indicated by the history",
+    "not-possible": "Not possible: she declined the part needed",
 }
 TREATMENTS = {
     "emergency-contraception": "Emergency contraception",
@@ -135,6 +157,8 @@ TREATMENTS = {
     "sti-prophylaxis": "STI prophylaxis",
     "hepatitis-b": "Hepatitis B cover",
     "tetanus": "Tetanus cover",
+    "wound-care": "Wound care",
+    "suturing": "Suturing",
     "other": "Other",
 }
 
@@ -617,7 +641,9 @@ def guidance_observation(
         profile=GUIDANCE_PROFILE,
         section="guidance",
         code=_coded(TIME_WINDOW, window.code, window.label),
-        valueCodeableConcept=_coded(WINDOW_STATUS, status.value, status.value.capitalize()),
+        valueCodeableConcept=_coded(
+            WINDOW_STATUS, status.value, WINDOW_STATUS_CODE_DISPLAY[status.value]
+        ),
         component=components,
         **extra,
     )
@@ -768,3 +794,319 @@ def _section(section: ReportSection) -> dict[str, Any]:
     if section.entries:
         result["entry"] = [{"reference": reference} for reference in section.entries]
     return result
+
+
+# -- the structured anogenital examination -------------------------------------------
+
+ANOGENITAL_SITE_PROFILE = f"{STRUCTURE_DEFINITION}/fc-anogenital-site"
+ANOGENITAL_SITE = f"{CODE_SYSTEM}/anogenital-site"
+ANOGENITAL_FINDING = f"{CODE_SYSTEM}/anogenital-finding"
+EXAM_METHOD = f"{CODE_SYSTEM}/exam-method"
+
+
+@dataclass(frozen=True)
+class SiteFinding:
+    """What was seen at one anogenital site, and how it was examined."""
+
+    findings: frozenset[str]  # anogenital-finding codes (TEARS, or "none")
+    methods: frozenset[str]  # exam-method codes
+    note: str = ""  # a supplement in words
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.findings or self.methods or self.note.strip())
+
+    def summary(self) -> str:
+        seen = ", ".join(ANOGENITAL_FINDINGS[f] for f in ANOGENITAL_FINDINGS if f in self.findings)
+        how = ", ".join(EXAM_METHODS[m] for m in EXAM_METHODS if m in self.methods)
+        return f"{seen} (examined by: {how})" + (f"; {self.note}" if self.note else "")
+
+
+def anogenital_site_observation(
+    context: ExamContext, site: str, finding: SiteFinding
+) -> dict[str, Any]:
+    components = [
+        {
+            "code": _ours("site-finding", "Finding at the site"),
+            "valueCodeableConcept": _coded(ANOGENITAL_FINDING, code, ANOGENITAL_FINDINGS[code]),
+        }
+        for code in ANOGENITAL_FINDINGS
+        if code in finding.findings
+    ] + [
+        {
+            "code": _ours("examination-method", "Examination method"),
+            "valueCodeableConcept": _coded(EXAM_METHOD, code, EXAM_METHODS[code]),
+        }
+        for code in EXAM_METHODS
+        if code in finding.methods
+    ]
+    extra = {"note": [{"text": finding.note}]} if finding.note else {}
+    return _observation(
+        context,
+        profile=ANOGENITAL_SITE_PROFILE,
+        section="anogenital",
+        code=_ours("anogenital-site-finding", "Anogenital site finding"),
+        bodySite=_coded(ANOGENITAL_SITE, site, ANOGENITAL_SITES_BY_CODE[site].display),
+        component=components,
+        **extra,
+    )
+
+
+def site_finding_of(content: Mapping[str, Any]) -> tuple[str, SiteFinding]:
+    findings: set[str] = set()
+    methods: set[str] = set()
+    for component in content.get("component", []):
+        code = component["code"]["coding"][0]["code"]
+        value = component["valueCodeableConcept"]["coding"][0]["code"]
+        (findings if code == "site-finding" else methods).add(value)
+    return content["bodySite"]["coding"][0]["code"], SiteFinding(
+        frozenset(findings),
+        frozenset(methods),
+        (content.get("note") or [{}])[0].get("text", ""),
+    )
+
+
+# -- the structured steps (clinical baseline, incident, strangulation, ...) ---------
+
+ANSWERS_PROFILE = f"{STRUCTURE_DEFINITION}/fc-exam-answers"
+EXAM_QUESTION = f"{CODE_SYSTEM}/exam-question"
+
+# A question's answer as the service takes it: Answer, a code, a set of codes,
+# words, a day or a whole number (by Question.kind).
+AnswerValue = Answer | str | frozenset[str] | date | int
+
+
+def _question_component(question: Question, value: AnswerValue) -> list[dict[str, Any]]:
+    code = _coded(EXAM_QUESTION, question.code, question.label)
+    if question.kind is Kind.ANSWER:
+        assert isinstance(value, Answer)
+        return [_answer_component(EXAM_QUESTION, question.code, question.label, value)]
+    if question.kind is Kind.CHOICE:
+        assert question.options
+        assert isinstance(value, str)
+        return [
+            {
+                "code": code,
+                "valueCodeableConcept": _coded(
+                    f"{CODE_SYSTEM}/{question.options}", value, terms(question.options)[value]
+                ),
+            }
+        ]
+    if question.kind is Kind.CHOICES:
+        assert question.options
+        assert isinstance(value, frozenset)
+        chosen = terms(question.options)
+        return [
+            {
+                "code": code,
+                "valueCodeableConcept": _coded(
+                    f"{CODE_SYSTEM}/{question.options}", option, chosen[option]
+                ),
+            }
+            for option in chosen
+            if option in value
+        ]
+    if question.kind is Kind.DATE:
+        assert isinstance(value, date)
+        return [{"code": code, "valueDateTime": value.isoformat()}]
+    if question.kind is Kind.COUNT:
+        assert isinstance(value, int)
+        if question.unit:
+            return [{"code": code, "valueQuantity": _quantity(value, question.unit)}]
+        return [{"code": code, "valueInteger": value}]
+    return [{"code": code, "valueString": str(value)}]
+
+
+def answers_observation(
+    context: ExamContext, sheet: Sheet, answers: Mapping[str, AnswerValue]
+) -> dict[str, Any]:
+    """One sheet of a structured step: one component per answer, in the order asked."""
+    components = [
+        component
+        for question in sheet.questions
+        if question.code in answers
+        for component in _question_component(question, answers[question.code])
+    ]
+    return _observation(
+        context,
+        profile=ANSWERS_PROFILE,
+        section=sheet.section,
+        code=_ours(sheet.code, OBSERVATION_DISPLAY[sheet.code]),
+        component=components,
+    )
+
+
+def sheet_answers_of(content: Mapping[str, Any] | None, sheet: Sheet) -> dict[str, AnswerValue]:
+    """Read a sheet's Observation back into the answers the service takes."""
+    questions = {question.code: question for question in sheet.questions}
+    found: dict[str, AnswerValue] = {}
+    for component in (content or {}).get("component", []):
+        question = questions.get(component["code"]["coding"][0]["code"])
+        if question is None:
+            continue
+        if question.kind is Kind.ANSWER:
+            concept = component.get("valueCodeableConcept")
+            found[question.code] = (
+                Answer.UNKNOWN
+                if concept is None
+                else Answer.YES
+                if concept["coding"][0]["code"] == "Y"
+                else Answer.NO
+            )
+        elif question.kind is Kind.CHOICE:
+            found[question.code] = component["valueCodeableConcept"]["coding"][0]["code"]
+        elif question.kind is Kind.CHOICES:
+            chosen = found.get(question.code, frozenset())
+            assert isinstance(chosen, frozenset)
+            found[question.code] = chosen | {component["valueCodeableConcept"]["coding"][0]["code"]}
+        elif question.kind is Kind.DATE:
+            found[question.code] = date.fromisoformat(component["valueDateTime"][:10])
+        elif question.kind is Kind.COUNT:
+            found[question.code] = int(
+                component["valueQuantity"]["value"]
+                if "valueQuantity" in component
+                else component["valueInteger"]
+            )
+        else:
+            found[question.code] = str(component["valueString"])
+    return found
+
+
+def answer_in_words(question: Question, value: AnswerValue) -> str:
+    """An answer as the report prints it: displays, never codes."""
+    if question.kind is Kind.ANSWER:
+        return ANSWER_DISPLAY[str(value)]
+    if question.kind is Kind.CHOICE:
+        assert question.options
+        return terms(question.options)[str(value)]
+    if question.kind is Kind.CHOICES:
+        assert question.options
+        assert isinstance(value, frozenset)
+        return ", ".join(text for code, text in terms(question.options).items() if code in value)
+    if question.kind is Kind.DATE:
+        assert isinstance(value, date)
+        return f"{value.day} {MONTHS['en'][value.month - 1]} {value.year}"
+    if question.kind is Kind.COUNT and question.unit == "a":
+        return f"{value} years"
+    return str(value)
+
+
+# The displays of CodeSystem exam-observation for the sheets' Observations.
+OBSERVATION_DISPLAY = {
+    "clinical-baseline": "Clinical baseline",
+    "incident-details": "The incident",
+    "assailant": "Assailant",
+    "marks-on-assailant": "Marks she may have left on the assailant",
+    "strangulation-assessment": "Non-fatal strangulation assessment",
+    "strangulation-signs": "Signs of strangulation",
+    "mental-state-safety": "Mental state and immediate safety",
+    "clothing": "Clothing",
+}
+
+
+# -- corrections before sign-off: an injury retracted --------------------------------
+
+
+@dataclass(frozen=True)
+class Retraction:
+    reason: str
+    by: str
+    at: datetime
+
+
+def retraction_observation(
+    context: ExamContext, injury: str, reason: str, by: str, at: datetime
+) -> dict[str, Any]:
+    """Why an injury record was taken back; it points at the injury (whose own
+    history keeps every version), so the report can show it retracted."""
+    return _observation(
+        context,
+        profile=FINDING_PROFILE,
+        section="injuries",
+        code=_ours("injury-retracted", "Injury retracted"),
+        issued=isoformat(at),
+        performer=[{"display": by}],
+        derivedFrom=[{"reference": injury}],
+        valueString=reason,
+    )
+
+
+def retraction_of(content: Mapping[str, Any]) -> Retraction:
+    return Retraction(
+        content["valueString"],
+        content["performer"][0]["display"],
+        parse_instant(content["issued"]),
+    )
+
+
+# -- laboratory tests requested at the exam, and their results -----------------------
+
+LAB_PROFILE = f"{STRUCTURE_DEFINITION}/fc-lab-test"
+LAB_TEST = f"{CODE_SYSTEM}/lab-test"
+LAB_RESULT = f"{CODE_SYSTEM}/lab-result"
+
+
+@dataclass(frozen=True)
+class LabResult:
+    """A result added to the exam when it arrives: who added it and when."""
+
+    test: str  # lab-test code
+    result: str  # lab-result code
+    details: str
+    added_by: str
+    added_at: datetime
+
+    def summary(self) -> str:
+        said = LAB_RESULTS[self.result]
+        return f"{said} ({self.details})" if self.details else said
+
+
+def lab_request_observation(context: ExamContext, test: str, destination: str) -> dict[str, Any]:
+    """A test requested at the exam: registered, no result yet (FHIR's own meaning
+    of `registered`); where the sample goes as a component."""
+    content = _observation(
+        context,
+        profile=LAB_PROFILE,
+        section="laboratory",
+        code=_coded(LAB_TEST, test, LAB_TESTS[test]),
+        component=[
+            {
+                "code": _coded(EXAM_QUESTION, "lab-destination", "Sent to"),
+                "valueString": destination,
+            }
+        ],
+    )
+    content["status"] = "registered"
+    return content
+
+
+def lab_destination_of(content: Mapping[str, Any]) -> str:
+    return str(content["component"][0]["valueString"])
+
+
+def lab_result_observation(
+    context: ExamContext, result: LabResult, requested: str
+) -> dict[str, Any]:
+    """The result, derived from the request's version it answers."""
+    extra = {"note": [{"text": result.details}]} if result.details else {}
+    return _observation(
+        context,
+        profile=LAB_PROFILE,
+        section="laboratory",
+        code=_coded(LAB_TEST, result.test, LAB_TESTS[result.test]),
+        issued=isoformat(result.added_at),
+        performer=[{"display": result.added_by}],
+        derivedFrom=[{"reference": requested}],
+        valueCodeableConcept=_coded(LAB_RESULT, result.result, LAB_RESULTS[result.result]),
+        **extra,
+    )
+
+
+def lab_result_of(content: Mapping[str, Any]) -> LabResult:
+    return LabResult(
+        content["code"]["coding"][0]["code"],
+        content["valueCodeableConcept"]["coding"][0]["code"],
+        (content.get("note") or [{}])[0].get("text", ""),
+        content["performer"][0]["display"],
+        parse_instant(content["issued"]),
+    )

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -42,6 +42,23 @@ from clinic.core.clock import isoformat, utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.exam import resources as fhir
+from clinic.exam.lists import (
+    ANOGENITAL_FINDINGS,
+    ANOGENITAL_SITES,
+    ANOGENITAL_SITES_BY_CODE,
+    EXAM_METHODS,
+    LAB_RESULTS,
+    LAB_TESTS,
+    NO_FINDING,
+    SPECULUM_METHOD,
+    STRUCTURED_STEPS,
+    Kind,
+    Question,
+    Sheet,
+    StepSheets,
+    answer_field,
+    terms,
+)
 from clinic.exam.models import Exam, ExamAmendment, ExamEntry, ExamStatus
 from clinic.exam.resources import (
     ACTIVITIES,
@@ -58,13 +75,16 @@ from clinic.exam.resources import (
     VITAL_SIGNS,
     WINDOW_STATUS_DISPLAY,
     Answer,
+    AnswerValue,
     ConsentAbsent,
     ConsentReview,
     ExamContext,
     GuidanceDecision,
     Injury,
+    LabResult,
     ReportSection,
     Signer,
+    SiteFinding,
     Treatment,
 )
 from clinic.exam.timing import (
@@ -77,8 +97,8 @@ from clinic.exam.timing import (
     WindowStatus,
     advice,
     elapsed,
+    guidance_status,
     in_words,
-    window_status,
 )
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
@@ -188,6 +208,22 @@ class GeneralExam:
 # -- the record as read ---------------------------------------------------------
 
 
+def _site_declined(site: tuple[str, SiteFinding], declined: frozenset[str]) -> bool:
+    """Findings of a site that a part she declined covers."""
+    code, finding = site
+    if ANOGENITAL_EXAM in declined:
+        return True
+    return SPECULUM_EXAM in declined and (
+        ANOGENITAL_SITES_BY_CODE[code].needs_speculum or SPECULUM_METHOD in finding.methods
+    )
+
+
+def _answered_no(acts: StoredVersion | None) -> frozenset[str]:
+    """The acts the history answers "no" (the guidance reads them)."""
+    answers = fhir.answers_of(acts.content if acts else None, ASSAULT_ACT)
+    return frozenset(code for code, answer in answers.items() if answer is Answer.NO)
+
+
 @dataclass(frozen=True)
 class WindowGuidance:
     window: TimeWindow
@@ -208,6 +244,9 @@ class ExamRecord:
     encounter: StoredVersion
     entries: dict[str, StoredVersion]  # slot -> current version (retired ones left out)
     amendments: list[ExamAmendment] = field(default_factory=list)
+    # Injuries retracted (e.g. recorded twice): slot -> (the injury as last recorded,
+    # the retraction). Kept out of `entries`, shown as retracted in the report.
+    retracted: dict[str, tuple[StoredVersion, StoredVersion]] = field(default_factory=dict)
     consent: ExamConsent | None = None  # read by read_exam and sign_off
     signer: Signer | None = None  # from the signed report
 
@@ -252,9 +291,13 @@ class ExamRecord:
         timing = self.timing
         if timing is None:
             return []
+        answered_no = _answered_no(self.entries.get("acts"))
+        declined = self.consent.declined if self.consent else frozenset()
         result = []
         for window in WINDOWS:
-            status = window_status(window, timing, self.exam_time)
+            status = guidance_status(
+                window, timing, self.exam_time, answered_no=answered_no, declined=declined
+            )
             entry = self.entries.get(f"guidance:{window.code}")
             decision = fhir.guidance_decision_of(entry.content) if entry else None
             result.append(WindowGuidance(window, status, advice(window, status), decision))
@@ -285,6 +328,44 @@ class ExamRecord:
             if slot.startswith("injury:")
         ]
 
+    def sheet_answers(self, sheet: Sheet, slot: str | None = None) -> dict[str, AnswerValue]:
+        """The answers recorded on a sheet (on one of its rows, for a repeated one)."""
+        entry = self.entries.get(slot or sheet.key)
+        return fhir.sheet_answers_of(entry.content if entry else None, sheet)
+
+    def step_recorded(self, step: StepSheets) -> bool:
+        return any(slot in self.entries for sheet in step.sheets for slot in sheet.slots())
+
+    @property
+    def lab_requests(self) -> dict[str, str]:
+        """Test code -> where the sample goes, in the order of the tests list."""
+        found = {
+            slot.removeprefix("lab:"): fhir.lab_destination_of(version.content)
+            for slot, version in self.entries.items()
+            if slot.startswith("lab:")
+        }
+        return {code: found[code] for code in LAB_TESTS if code in found}
+
+    @property
+    def lab_results(self) -> dict[str, list[LabResult]]:
+        """Test code -> results added, oldest first."""
+        found: dict[str, list[LabResult]] = {}
+        for slot, version in self.entries.items():
+            if slot.startswith("lab-result:"):
+                result = fhir.lab_result_of(version.content)
+                found.setdefault(result.test, []).append(result)
+        return found
+
+    @property
+    def anogenital_sites(self) -> dict[str, SiteFinding]:
+        """Site code -> findings, in the order of the sites list."""
+        found = dict(
+            fhir.site_finding_of(version.content)
+            for slot, version in self.entries.items()
+            if slot.startswith("anogenital-site:")
+        )
+        return {site.code: found[site.code] for site in ANOGENITAL_SITES if site.code in found}
+
     @property
     def treatments(self) -> list[tuple[str, Treatment, StoredVersion]]:
         return [
@@ -297,11 +378,15 @@ class ExamRecord:
         missing = []
         if self.consent is not None and not self.consent.in_force and self.consent_absent is None:
             missing.append(NO_CONSENT_MESSAGE)
+        declined = self.consent.declined if self.consent else frozenset()
         for part, slot, what in (
             (ANOGENITAL_EXAM, "anogenital", "Anogenital findings"),
             (SPECULUM_EXAM, "speculum", "Speculum findings"),
         ):
-            if self.declined(part) and slot in self.entries:
+            if self.declined(part) and (
+                slot in self.entries
+                or any(_site_declined(s, declined) for s in self.anogenital_sites.items())
+            ):
                 missing.append(
                     f"{what} are recorded but she has since declined this part: remove them "
                     "on the Anogenital findings step."
@@ -315,8 +400,8 @@ class ExamRecord:
                 missing.append(f"Confirm or override the guidance on {item.window.label}.")
             elif not item.is_current:
                 missing.append(
-                    f"The timing changed: confirm or override the guidance on "
-                    f"{item.window.label} again."
+                    f"The guidance changed (timing, history or her consent): confirm or "
+                    f"override the guidance on {item.window.label} again."
                 )
         return missing
 
@@ -411,11 +496,23 @@ def _assemble(uow: UnitOfWork, store: ResourceStore, exam: Exam) -> ExamRecord:
     rows = uow.session.scalars(
         sa.select(ExamEntry).where(ExamEntry.exam_id == exam.id).order_by(ExamEntry.position)
     )
+    withdrawn: dict[str, StoredVersion] = {}
     for row in rows:
         version = store.current(row.resource_type, row.resource_id)
         assert version is not None
         if version.content.get("status") != "entered-in-error":
             entries[row.slot] = version
+        elif row.slot.startswith("injury:"):
+            withdrawn[row.slot] = version
+    retracted = {}
+    for slot, version in withdrawn.items():
+        retraction = entries.pop(f"retraction:{slot}", None)
+        if retraction is not None and version.version_id > 1:
+            # The injury as it stood when retracted (its last version before).
+            before = store.version(
+                version.resource_type, version.logical_id, version.version_id - 1
+            )
+            retracted[slot] = (before or version, retraction)
     amendments = list(
         uow.session.scalars(
             sa.select(ExamAmendment)
@@ -423,7 +520,7 @@ def _assemble(uow: UnitOfWork, store: ResourceStore, exam: Exam) -> ExamRecord:
             .order_by(ExamAmendment.id)
         )
     )
-    return ExamRecord(exam, case, encounter, entries, amendments)
+    return ExamRecord(exam, case, encounter, entries, amendments, retracted=retracted)
 
 
 def read_exam(
@@ -806,6 +903,269 @@ def change_injury(
     writer.finish()
 
 
+# A day typed at the bedside is a day in the clinic's zone: the latest local date
+# anywhere is 14 hours ahead of UTC.
+LATEST_ZONE_OFFSET = timedelta(hours=14)
+
+
+def _check_answer(
+    question: Question, value: AnswerValue, field_name: str, exam_time: datetime
+) -> None:
+    if question.kind is Kind.ANSWER:
+        if not isinstance(value, Answer):
+            raise ExamRefused(f"Answer “{question.label}”: yes, no or not known.", field_name)
+    elif question.kind in (Kind.CHOICE, Kind.CHOICES):
+        assert question.options
+        known = terms(question.options)
+        chosen = value if isinstance(value, frozenset) else frozenset({value})
+        if not all(isinstance(code, str) and code in known for code in chosen):
+            raise ExamRefused(f"Choose “{question.label}” from the list.", field_name)
+    elif question.kind is Kind.DATE:
+        if not isinstance(value, date) or isinstance(value, datetime):
+            raise ExamRefused(f"Enter “{question.label}” as a date.", field_name)
+        if (
+            value > (exam_time + LATEST_ZONE_OFFSET).date()
+            or value > (utcnow() + LATEST_ZONE_OFFSET).date()
+        ):
+            raise ExamRefused(
+                f"“{question.label}” cannot be after the exam (a date in the future).",
+                field_name,
+            )
+    elif question.kind is Kind.COUNT:
+        if not isinstance(value, int) or not question.low <= value <= question.high:
+            raise ExamRefused(
+                f"Enter “{question.label}” as a whole number from {question.low} to "
+                f"{question.high}.",
+                field_name,
+            )
+    elif not isinstance(value, str) or len(value) > MAX_ANSWER_TEXT:
+        raise ExamRefused(f"“{question.label}”: at most {MAX_ANSWER_TEXT} characters.", field_name)
+
+
+MAX_ANSWER_TEXT = 4000
+
+
+def record_structured_step(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    step: str,
+    answers: Mapping[str, Mapping[str, AnswerValue]],
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    """A structured step (clinical baseline, the incident, strangulation, mental
+    state and safety, clothing): each sheet's answers are one Observation, each
+    answer a coded component; a sheet left empty is taken back. `answers` maps a
+    sheet's slot ("baseline", "assailant:2") to question code -> answer. Dates
+    cannot be after the exam; numbers and choices must be in their lists."""
+    definition = STRUCTURED_STEPS.get(step)
+    if definition is None:
+        raise ExamNotFound("No such step.")
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    context = writer.context
+    given: dict[str, dict[str, AnswerValue]] = {}
+    for sheet in definition.sheets:
+        for slot in sheet.slots():
+            row = {
+                code: value
+                for code, value in (answers.get(slot) or {}).items()
+                if value not in ("", None, frozenset())
+                and not (isinstance(value, str) and not value.strip())
+            }
+            questions = {question.code: question for question in sheet.questions}
+            for code, value in row.items():
+                question = questions.get(code)
+                if question is None:
+                    raise ExamRefused("No such question on this step.", None)
+                _check_answer(question, value, answer_field(slot, code), context.exam_time)
+            if row or sheet.repeat == 0:
+                for question in sheet.questions:
+                    if question.required and question.code not in row:
+                        raise ExamRefused(
+                            f"Answer “{question.label}”: yes, no or not known.",
+                            answer_field(slot, question.code),
+                        )
+            # Words are kept as typed, less the blanks around them (_check_answer
+            # made sure an answer of words is a str).
+            given[slot] = {
+                code: value.strip()
+                if questions[code].kind is Kind.TEXT and isinstance(value, str)
+                else value
+                for code, value in row.items()
+            }
+    if definition.needs_act and any(given.values()):
+        recorded_acts = writer.current("acts")
+        acts = fhir.answers_of(recorded_acts.content if recorded_acts else None, ASSAULT_ACT)
+        if acts.get(definition.needs_act) is Answer.NO:
+            first = definition.sheets[0]
+            raise ExamRefused(
+                f"The history says no to “{ACTS[definition.needs_act]}”: correct the history "
+                "first if she reports it now.",
+                answer_field(first.key, first.questions[0].code),
+            )
+    _check_assailant_rows(definition, given)
+    for sheet in definition.sheets:
+        for number, slot in enumerate(sheet.slots(), start=1):
+            what = f"{sheet.title} {number}" if sheet.repeat else sheet.title
+            if given[slot]:
+                writer.save(slot, fhir.answers_observation(context, sheet, given[slot]), what)
+            else:
+                writer.retire(slot, what)
+    writer.finish()
+
+
+def _check_assailant_rows(step: StepSheets, given: Mapping[str, Mapping[str, AnswerValue]]) -> None:
+    """No more assailants described than the number she gave."""
+    count = given.get("incident", {}).get("assailant-count")
+    if step.code != "incident" or not isinstance(count, int):
+        return
+    described = [slot for slot in given if slot.startswith("assailant:") and given[slot]]
+    if len(described) > count:
+        last = described[-1]
+        raise ExamRefused(
+            f"{len(described)} assailants are described but the number of assailants is "
+            f"{count}: correct one or the other.",
+            answer_field(last, "relationship"),
+        )
+
+
+def retract_injury(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    slot: str,
+    why: str,
+    channel: str = "web",
+) -> None:
+    """Take back an injury recorded in error (e.g. recorded twice): the injury is
+    marked entered-in-error (every version stays in its history) and a retraction
+    says why, who and when; the report shows it as retracted, never silently gone.
+    After sign-off it is an amendment, its reason the retraction's."""
+    if not why.strip():
+        raise ExamRefused(
+            "Say why this injury is retracted (e.g. “recorded twice: same as injury 2”).", "why"
+        )
+    writer = _writer(uow, registry, actor, exam_id, why.strip(), channel)
+    current = writer.current(slot) if slot.startswith("injury:") else None
+    if current is None:
+        raise ExamNotFound("No such injury in this exam.")
+    if current.content.get("status") == "entered-in-error":
+        raise ExamRefused("This injury is already retracted.", "why")
+    number = slot.removeprefix("injury:")
+    writer.retire(slot, f"Injury {number} retracted")
+    writer.save(
+        f"retraction:{slot}",
+        fhir.retraction_observation(
+            writer.context,
+            f"{current.resource_type}/{current.logical_id}",
+            why.strip(),
+            actor.username,
+            utcnow(),
+        ),
+        f"Injury {number} retracted: {why.strip()}",
+    )
+    writer.finish()
+
+
+def request_lab_tests(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    requested: Mapping[str, str],
+    reason: str | None = None,
+    channel: str = "web",
+) -> None:
+    """The laboratory tests requested at the exam (test code -> where the sample
+    goes). A test no longer requested is taken back; one that has a result
+    cannot be: its result is part of the record."""
+    for code, destination in requested.items():
+        if code not in LAB_TESTS:
+            raise ExamRefused("Choose tests from the list.", "tests")
+        if not destination.strip():
+            raise ExamRefused(
+                f"{LAB_TESTS[code]}: say where the sample goes (which laboratory).",
+                f"lab_{code.replace('-', '_')}_destination",
+            )
+        if len(destination) > 300:
+            raise ExamRefused(
+                f"{LAB_TESTS[code]}: at most 300 characters.",
+                f"lab_{code.replace('-', '_')}_destination",
+            )
+    writer = _writer(uow, registry, actor, exam_id, reason, channel)
+    context = writer.context
+    with_results = {
+        slot.split(":")[1]
+        for slot in uow.session.scalars(
+            sa.select(ExamEntry.slot).where(
+                ExamEntry.exam_id == exam_id, ExamEntry.slot.startswith("lab-result:")
+            )
+        )
+    }
+    for code, label in LAB_TESTS.items():
+        slot = f"lab:{code}"
+        if code in requested:
+            writer.save(
+                slot,
+                fhir.lab_request_observation(context, code, requested[code].strip()),
+                f"Laboratory test requested: {label}",
+            )
+        elif code in with_results and writer.current(slot) is not None:
+            raise ExamRefused(
+                f"{label} has a result: it stays requested.",
+                f"lab_{code.replace('-', '_')}_requested",
+            )
+        else:
+            writer.retire(slot, f"Laboratory test no longer requested: {label}")
+    writer.finish()
+
+
+def add_lab_result(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam_id: str,
+    test: str,
+    result: str,
+    details: str = "",
+    channel: str = "web",
+) -> str:
+    """A laboratory result, added to the exam when it arrives (before or after
+    sign-off) with who added it and when. A result is not an amendment: it adds
+    a record and changes none, and the signed report gets a new version listing
+    it."""
+    if result not in LAB_RESULTS:
+        raise ExamRefused("Choose the result.", "result")
+    if len(details) > 4000:
+        raise ExamRefused("Details: at most 4000 characters.", "details")
+    writer = _writer(uow, registry, actor, exam_id, None, channel)
+    requested = writer.current(f"lab:{test}")
+    if requested is None or requested.content.get("status") == "entered-in-error":
+        raise ExamNotFound("No such test requested in this exam.")
+    version = writer.store.create(
+        fhir.lab_result_observation(
+            writer.context,
+            LabResult(test, result, details.strip(), actor.username, utcnow()),
+            requested.versioned_reference,
+        ),
+        site_id=writer.exam.site_id,
+        author_id=actor.user_id,
+    )
+    slot = f"lab-result:{test}:{_next_number(uow, writer.exam.id, f'lab-result:{test}:')}"
+    _add_entry(uow, writer.exam, slot, version)
+    _audit_write(uow, actor, version, channel, "laboratory result added")
+    if writer.exam.status == ExamStatus.SIGNED:
+        _write_report(uow, writer.store, actor, writer.exam, channel)
+    return slot
+
+
 def _next_number(uow: UnitOfWork, exam_id: str, prefix: str) -> int:
     slots = uow.session.scalars(
         sa.select(ExamEntry.slot).where(
@@ -815,41 +1175,84 @@ def _next_number(uow: UnitOfWork, exam_id: str, prefix: str) -> int:
     return 1 + max((int(slot.removeprefix(prefix)) for slot in slots), default=0)
 
 
+def _check_sites(sites: Mapping[str, SiteFinding], declined: frozenset[str]) -> None:
+    for code, site in sites.items():
+        where = ANOGENITAL_SITES_BY_CODE.get(code)
+        if where is None:
+            raise ExamRefused("No such anogenital site.", "findings")
+        if site.is_empty:
+            continue
+        name = f"site_{code.replace('-', '_')}"
+        if where.needs_speculum and SPECULUM_EXAM in declined:
+            raise ExamRefused(
+                f"{where.display}: seen only with a speculum, which she declined. "
+                + DECLINED_MESSAGES[SPECULUM_EXAM],
+                f"{name}_findings",
+            )
+        if SPECULUM_METHOD in site.methods and SPECULUM_EXAM in declined:
+            raise ExamRefused(DECLINED_MESSAGES[SPECULUM_EXAM], f"{name}_methods")
+        if not site.findings <= ANOGENITAL_FINDINGS.keys():
+            raise ExamRefused("Choose findings from the list.", f"{name}_findings")
+        if not site.methods <= EXAM_METHODS.keys():
+            raise ExamRefused("Choose methods from the list.", f"{name}_methods")
+        if not site.findings:
+            raise ExamRefused(
+                f"{where.display}: choose what was seen, or “No injury seen”.",
+                f"{name}_findings",
+            )
+        if NO_FINDING in site.findings and len(site.findings) > 1:
+            raise ExamRefused(
+                f"{where.display}: “No injury seen” cannot go with a finding.",
+                f"{name}_findings",
+            )
+        if not site.methods:
+            raise ExamRefused(f"{where.display}: say how the site was examined.", f"{name}_methods")
+
+
 def record_anogenital(
     uow: UnitOfWork,
     registry: ProfileRegistry,
     *,
     actor: Actor,
     exam_id: str,
-    findings: str,
+    findings: str = "",
     speculum: str = "",
+    sites: Mapping[str, SiteFinding] | None = None,
     reason: str | None = None,
     channel: str = "web",
 ) -> None:
-    """Anogenital findings, and speculum findings when a speculum was used. A part
-    she declined in her examination and treatment consent is never recorded, in
-    the exam or in an amendment: the refusal names the item and what to do."""
+    """The anogenital examination by site (TEARS findings and how each site was
+    examined), free text only as a supplement, and speculum findings when a
+    speculum was used. A part she declined in her examination and treatment
+    consent is never recorded, in the exam or in an amendment: the refusal names
+    the item and what to do."""
+    sites = {code: site for code, site in (sites or {}).items()}
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     consent = exam_consent(uow, actor, writer.exam)
-    if ANOGENITAL_EXAM in consent.declined and (findings.strip() or speculum.strip()):
+    filled = {code: site for code, site in sites.items() if not site.is_empty}
+    if ANOGENITAL_EXAM in consent.declined and (findings.strip() or speculum.strip() or filled):
         raise ExamRefused(DECLINED_MESSAGES[ANOGENITAL_EXAM], "findings")
     if SPECULUM_EXAM in consent.declined and speculum.strip():
         raise ExamRefused(DECLINED_MESSAGES[SPECULUM_EXAM], "speculum")
-    if not findings.strip():
+    _check_sites(sites, consent.declined)
+    if not findings.strip() and not filled:
         raise ExamRefused(
-            "Describe the findings, or write that none were seen or the exam was declined.",
+            "Record the findings of at least one site, or describe the findings in words.",
             "findings",
         )
-    writer.save(
-        "anogenital",
-        fhir.text_observation(
-            writer.context,
-            section="anogenital",
-            code="anogenital-findings",
-            display="Anogenital findings",
-            text=findings.strip(),
-        ),
-        "Anogenital findings",
+    context = writer.context
+    for site in ANOGENITAL_SITES:
+        slot = f"anogenital-site:{site.code}"
+        if site.code in filled:
+            writer.save(
+                slot,
+                fhir.anogenital_site_observation(context, site.code, filled[site.code]),
+                f"Anogenital findings: {site.display}",
+            )
+        else:
+            writer.retire(slot, f"Anogenital findings: {site.display}")
+    writer.save_text(
+        "anogenital", "anogenital", "anogenital-findings", "Anogenital findings", findings
     )
     writer.save_text(
         "speculum", "anogenital", "speculum-findings", "Speculum examination findings", speculum
@@ -874,6 +1277,13 @@ def remove_declined_findings(
         writer.retire("anogenital", "Anogenital findings removed: she declined this part")
     if ANOGENITAL_EXAM in consent.declined or SPECULUM_EXAM in consent.declined:
         writer.retire("speculum", "Speculum findings removed: she declined this part")
+    for site in ANOGENITAL_SITES:
+        slot = f"anogenital-site:{site.code}"
+        recorded = writer.current(slot)
+        if recorded is None or recorded.content.get("status") == "entered-in-error":
+            continue
+        if _site_declined(fhir.site_finding_of(recorded.content), consent.declined):
+            writer.retire(slot, f"{site.display} findings removed: she declined this part")
     writer.finish()
 
 
@@ -1023,7 +1433,13 @@ def decide_window(
     if timing is None:
         raise ExamRefused("Record the time of the assault first.", "window")
     context = writer.context
-    status = window_status(window, timing, context.exam_time)
+    status = guidance_status(
+        window,
+        timing,
+        context.exam_time,
+        answered_no=_answered_no(writer.current("acts")),
+        declined=exam_consent(uow, actor, writer.exam).declined,
+    )
     writer.save(
         f"guidance:{window.code}",
         fhir.guidance_observation(
@@ -1241,12 +1657,27 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
         + (f"; {injury.description}" if injury.description else "")
         for slot, injury, _ in record.injuries
     ]
+    for slot, (version, retraction) in record.retracted.items():
+        injury = fhir.injury_of(version.content)
+        said = fhir.retraction_of(retraction.content)
+        injury_lines.append(
+            f"Injury {slot.removeprefix('injury:')}: RETRACTED — {injury.summary()}; "
+            f"why: {said.reason}; by {said.by} on {when(said.at)}"
+        )
     if record.declined(ANOGENITAL_EXAM):
         anogenital_lines = ["Not examined: she declined the anogenital examination."]
     else:
-        anogenital_lines = (
-            [record.text("anogenital")] if record.text("anogenital") else ["Not recorded."]
-        )
+        anogenital_lines = [
+            f"{ANOGENITAL_SITES_BY_CODE[code].display}: {site.summary()}"
+            for code, site in record.anogenital_sites.items()
+        ]
+        if record.text("anogenital"):
+            anogenital_lines.append(
+                f"In words: {record.text('anogenital')}"
+                if anogenital_lines
+                else record.text("anogenital")
+            )
+        anogenital_lines = anogenital_lines or ["Not recorded."]
     if record.declined(SPECULUM_EXAM) and not record.declined(ANOGENITAL_EXAM):
         anogenital_lines.append("Speculum: not done, she declined it.")
     elif record.text("speculum"):
@@ -1262,12 +1693,23 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
         )
         for item in record.guidance
     ]
+    lab_lines = []
+    results = record.lab_results
+    for code, destination in record.lab_requests.items():
+        lab_lines.append(f"{LAB_TESTS[code]}: requested, sent to {destination}")
+        lab_lines.extend(
+            f"{LAB_TESTS[code]} result, added {when(r.added_at)} by {r.added_by}: {r.summary()}"
+            for r in results.get(code, [])
+        )
     treatment_lines = [
         f"{treatment.summary()}"
         + (f"; {treatment.dose}" if treatment.dose else "")
         + f"; {when(treatment.at)}"
         for _, treatment, _ in record.treatments
     ]
+    structured = {
+        code: _structured_section(record, step) for code, step in STRUCTURED_STEPS.items()
+    }
     sections = [
         ReportSection(
             "Her consent",
@@ -1276,35 +1718,54 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
             refs("consent-absent", "consent-review"),
         ),
         ReportSection("Arrival and timing", "timing", tuple(timing_lines), refs("timing")),
+        structured["baseline"],
         ReportSection(
             "History",
             "history",
             tuple(history_lines) or ("Not recorded.",),
             refs("history", "demeanour", "acts", "post-assault"),
         ),
+        structured["incident"],
+        structured["strangulation"],
         ReportSection(
             "General examination and vital signs",
             "general",
             tuple(general_lines) or ("Not recorded.",),
             refs("general", *(s.slot for s in (*VITAL_SIGNS, BLOOD_PRESSURE))),
         ),
+        structured["mental-state"],
+        structured["clothing"],
         ReportSection(
             "Injuries",
             "injuries",
             tuple(injury_lines) or ("Not recorded: no injuries were recorded.",),
-            refs(*(slot for slot, _, _ in record.injuries)),
+            refs(*(slot for slot, _, _ in record.injuries))
+            + tuple(r.versioned_reference for _, r in record.retracted.values()),
         ),
         ReportSection(
             "Anogenital findings",
             "anogenital",
             tuple(anogenital_lines),
-            refs("anogenital", "speculum"),
+            refs(
+                *(f"anogenital-site:{code}" for code in record.anogenital_sites),
+                "anogenital",
+                "speculum",
+            ),
         ),
         ReportSection(
             "Time-window guidance",
             "guidance",
             tuple(guidance_lines) or ("Not recorded.",),
             refs(*(f"guidance:{w.code}" for w in WINDOWS)),
+        ),
+        ReportSection(
+            "Laboratory tests",
+            "laboratory",
+            tuple(lab_lines) or ("Not recorded: no tests were requested.",),
+            refs(
+                *(f"lab:{code}" for code in record.lab_requests),
+                *(slot for slot in entries if slot.startswith("lab-result:")),
+            ),
         ),
         ReportSection(
             "Treatment",
@@ -1326,6 +1787,38 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
             )
         )
     return sections
+
+
+def _structured_section(record: ExamRecord, step: StepSheets) -> ReportSection:
+    """A structured step in words: each sheet's answers in the order asked, "not
+    recorded" when nothing is, and the step's standard advice when anything is."""
+    lines: list[str] = []
+    slots: list[str] = []
+    for sheet in step.sheets:
+        for number, slot in enumerate(sheet.slots(), start=1):
+            answers = record.sheet_answers(sheet, slot)
+            if not answers:
+                continue
+            slots.append(slot)
+            said = [
+                f"{question.label}: {fhir.answer_in_words(question, answers[question.code])}"
+                for question in sheet.questions
+                if question.code in answers
+            ]
+            if sheet.repeat:
+                lines.append(f"{sheet.title} {number}: " + "; ".join(said))
+            elif len(step.sheets) > 1:
+                lines.append(f"{sheet.title} — " + "; ".join(said))
+            else:
+                lines.extend(said)
+    if lines and step.advice:
+        lines.append(f"Advice given: {step.advice}")
+    return ReportSection(
+        step.title,
+        step.code,
+        tuple(lines) or ("Not recorded.",),
+        tuple(record.entries[slot].versioned_reference for slot in slots),
+    )
 
 
 def describe_timing(timing: AssaultTiming, zone: str = "UTC") -> str:

@@ -34,6 +34,8 @@ class WindowStatus(StrEnum):
     WITHIN = "within"
     OUTSIDE = "outside"
     UNCERTAIN = "uncertain"
+    NOT_INDICATED = "not-indicated"  # the history rules it out
+    NOT_POSSIBLE = "not-possible"  # she declined the part it needs
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,12 @@ class TimeWindow:
     hours: int
     within: str  # what the guidance says inside the window
     outside: str  # and beyond it
+    # Acts of the history (assault-act codes) it samples for: when every one is
+    # answered "no", the window is not indicated.
+    indicated_by: tuple[str, ...] = ()
+    # Parts of the exam (consent-exam-part codes) it needs: when she declined one,
+    # it is not possible.
+    needs_parts: tuple[str, ...] = ()
 
 
 WINDOWS: tuple[TimeWindow, ...] = (
@@ -96,13 +104,25 @@ WINDOWS: tuple[TimeWindow, ...] = (
         48,
         "Take oral samples (up to 48 h).",
         "More than 48 h: oral samples are not usually taken.",
+        indicated_by=("oral-penetration",),
     ),
     TimeWindow(
         "forensic-vaginal",
         "Forensic samples: vaginal",
         168,
-        "Take vaginal and endocervical samples (up to 7 days).",
+        "Take vaginal samples (up to 7 days).",
         "More than 7 days: vaginal samples are not usually taken.",
+        indicated_by=("vaginal-penetration",),
+        needs_parts=("anogenital-exam",),
+    ),
+    TimeWindow(
+        "forensic-endocervical",
+        "Forensic samples: endocervical (speculum)",
+        168,
+        "Take endocervical samples with a speculum (up to 7 days).",
+        "More than 7 days: endocervical samples are not usually taken.",
+        indicated_by=("vaginal-penetration",),
+        needs_parts=("anogenital-exam", "speculum-exam"),
     ),
     TimeWindow(
         "forensic-anal",
@@ -110,6 +130,8 @@ WINDOWS: tuple[TimeWindow, ...] = (
         72,
         "Take anal and rectal samples (up to 72 h).",
         "More than 72 h: anal samples are not usually taken.",
+        indicated_by=("anal-penetration",),
+        needs_parts=("anogenital-exam",),
     ),
     TimeWindow(
         "forensic-skin",
@@ -124,6 +146,7 @@ WINDOWS: tuple[TimeWindow, ...] = (
         72,
         "If drugs or alcohol are suspected, take blood for toxicology (up to 72 h).",
         "More than 72 h: blood toxicology is unlikely to help.",
+        indicated_by=("drugs-alcohol-suspected",),
     ),
     TimeWindow(
         "toxicology-urine",
@@ -131,11 +154,20 @@ WINDOWS: tuple[TimeWindow, ...] = (
         120,
         "If drugs or alcohol are suspected, take urine for toxicology (up to 120 h).",
         "More than 120 h: urine toxicology is unlikely to help.",
+        indicated_by=("drugs-alcohol-suspected",),
     ),
 )
 WINDOWS_BY_CODE = {window.code: window for window in WINDOWS}
 
 UNCERTAIN_ADVICE = "The time of the assault is not known well enough to tell: decide and say why."
+NOT_INDICATED_ADVICE = (
+    "Not indicated: the history says no to what these samples are for. If you have "
+    "reason to take them, decide otherwise and say why."
+)
+NOT_POSSIBLE_ADVICE = (
+    "Not possible: she declined the part of the examination these samples need. Only "
+    "if she records a new consent can they be taken; otherwise follow this."
+)
 
 
 def elapsed(timing: AssaultTiming, exam_time: datetime) -> Elapsed | None:
@@ -159,7 +191,29 @@ def window_status(window: TimeWindow, timing: AssaultTiming, exam_time: datetime
     return WindowStatus.UNCERTAIN
 
 
+def guidance_status(
+    window: TimeWindow,
+    timing: AssaultTiming,
+    exam_time: datetime,
+    *,
+    answered_no: frozenset[str] = frozenset(),
+    declined: frozenset[str] = frozenset(),
+) -> WindowStatus:
+    """The window's guidance, reading the history and her consent as well as the
+    time: a part she declined makes it not possible; a history that answers "no"
+    to every act it samples for makes it not indicated; otherwise the time decides."""
+    if any(part in declined for part in window.needs_parts):
+        return WindowStatus.NOT_POSSIBLE
+    if window.indicated_by and all(act in answered_no for act in window.indicated_by):
+        return WindowStatus.NOT_INDICATED
+    return window_status(window, timing, exam_time)
+
+
 def advice(window: TimeWindow, status: WindowStatus) -> str:
+    if status is WindowStatus.NOT_INDICATED:
+        return NOT_INDICATED_ADVICE
+    if status is WindowStatus.NOT_POSSIBLE:
+        return NOT_POSSIBLE_ADVICE
     if status is WindowStatus.WITHIN:
         return window.within
     if status is WindowStatus.OUTSIDE:

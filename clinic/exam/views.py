@@ -16,6 +16,7 @@ from clinic.core.clock import from_local, to_local, utcnow
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.exam import services
 from clinic.exam.forms import (
+    STRUCTURED_FORMS,
     AnogenitalForm,
     ConsentAbsentForm,
     ConsentReviewForm,
@@ -23,10 +24,23 @@ from clinic.exam.forms import (
     GuidanceForm,
     HistoryForm,
     InjuryForm,
+    LabRequestForm,
+    LabResultForm,
     RemoveDeclinedForm,
+    RetractInjuryForm,
     SignForm,
     TimingForm,
     TreatmentForm,
+    lab_field_name,
+    site_field_name,
+)
+from clinic.exam.lists import (
+    ANATOMIES,
+    ANOGENITAL_SITES,
+    LAB_TESTS,
+    STRUCTURED_STEPS,
+    Kind,
+    answer_field,
 )
 from clinic.exam.resources import (
     ACTIVITIES,
@@ -39,26 +53,46 @@ from clinic.exam.resources import (
     POST_ASSAULT_ACTIVITY,
     TREATMENTS,
     VITAL_SIGNS,
+    WINDOW_STATUS_CODE_DISPLAY,
     Answer,
     Injury,
+    SiteFinding,
     Treatment,
 )
 from clinic.exam.timing import WINDOWS, AssaultTiming, TimingKind, in_words
 
 bp = Blueprint("exam", __name__)
 
-# (endpoint, title): the steps in the order examiners work.
-STEPS = (
-    ("exam.consent", "Her consent"),
-    ("exam.timing", "Arrival and timing"),
-    ("exam.history", "History"),
-    ("exam.general", "General examination and vital signs"),
-    ("exam.injuries", "Injuries"),
-    ("exam.anogenital", "Anogenital findings"),
-    ("exam.guidance", "Time-window guidance"),
-    ("exam.treatment", "Treatment"),
-    ("exam.overview", "Review and sign off"),
+
+def _structured(code: str) -> tuple[str, str, dict[str, str]]:
+    return ("exam.structured", STRUCTURED_STEPS[code].title, {"step": code})
+
+
+# (endpoint, title, URL arguments): the steps in the order examiners work.
+STEPS: tuple[tuple[str, str, dict[str, str]], ...] = (
+    ("exam.consent", "Her consent", {}),
+    ("exam.timing", "Arrival and timing", {}),
+    _structured("baseline"),
+    ("exam.history", "History", {}),
+    _structured("incident"),
+    _structured("strangulation"),
+    ("exam.general", "General examination and vital signs", {}),
+    _structured("mental-state"),
+    _structured("clothing"),
+    ("exam.injuries", "Injuries", {}),
+    ("exam.anogenital", "Anogenital findings", {}),
+    ("exam.guidance", "Time-window guidance", {}),
+    ("exam.laboratory", "Laboratory tests", {}),
+    ("exam.treatment", "Treatment", {}),
+    ("exam.overview", "Review and sign off", {}),
 )
+
+
+def _after(endpoint: str, **arguments: str) -> str:
+    """The URL of the step after this one (where "Save and continue" leads)."""
+    position = next(i for i, (e, _, a) in enumerate(STEPS) if e == endpoint and a == arguments)
+    following, _, following_arguments = STEPS[position + 1]
+    return following if not following_arguments else f"{following}:{following_arguments['step']}"
 
 
 def _registry() -> Any:
@@ -102,6 +136,8 @@ def _page(template: str, record: services.ExamRecord, form: Any, status: int, **
         local=_shown,
         words=_words,
         declined_messages=services.DECLINED_MESSAGES,
+        status_display=WINDOW_STATUS_CODE_DISPLAY,
+        structured_steps=STRUCTURED_STEPS,
         her_decisions=care_decisions(
             current_uow(),
             _registry(),
@@ -133,7 +169,10 @@ def _step(
             attach_refusal(form, refused)
         else:
             flash(message)
-            return redirect(url_for(next_endpoint, exam_id=exam_id))
+            endpoint, _, step = next_endpoint.partition(":")
+            if step:
+                return redirect(url_for(endpoint, exam_id=exam_id, step=step))
+            return redirect(url_for(endpoint, exam_id=exam_id))
     return _page(template, _record(exam_id), form, 422, **extra)
 
 
@@ -157,7 +196,13 @@ def start(case_id: str) -> Any:
 @view_rule(Action.READ, "Encounter")
 def overview(exam_id: str) -> Any:
     record = _record(exam_id)
-    return _page("exam/overview.html", record, SignForm(formdata=None), 200)
+    return _page(
+        "exam/overview.html",
+        record,
+        SignForm(formdata=None),
+        200,
+        sections=services.report_sections(record, _zone()),
+    )
 
 
 # -- her consent --------------------------------------------------------------------
@@ -266,7 +311,7 @@ def timing(exam_id: str) -> Any:
             reason=_reason(form),
         )
 
-    return _step(exam_id, form, "exam/timing.html", save, "exam.history", "Timing saved.")
+    return _step(exam_id, form, "exam/timing.html", save, _after("exam.timing"), "Timing saved.")
 
 
 # -- history ------------------------------------------------------------------------
@@ -311,7 +356,91 @@ def history(exam_id: str) -> Any:
         )
 
     return _step(
-        exam_id, form, "exam/history.html", save, "exam.general", "History saved.", **extra
+        exam_id, form, "exam/history.html", save, _after("exam.history"), "History saved.", **extra
+    )
+
+
+# -- structured steps: clinical baseline, the incident, strangulation, ... ----------
+
+
+def _structured_extra(code: str) -> dict[str, Any]:
+    definition = STRUCTURED_STEPS[code]
+
+    def not_reported(record: services.ExamRecord) -> bool:
+        """The history answers "no" to the act this step is about."""
+        if definition.needs_act is None:
+            return False
+        return record.answers("acts", ASSAULT_ACT).get(definition.needs_act) is Answer.NO
+
+    return {
+        "definition": definition,
+        "answer_field": answer_field,
+        "Kind": Kind,
+        "not_reported": not_reported,
+    }
+
+
+@bp.route("/exams/<exam_id>/steps/<step>", methods=["GET", "POST"])
+@view_rule(Action.UPDATE, "Encounter")
+def structured(exam_id: str, step: str) -> Any:
+    """A structured step built from its lists: each sheet one coded Observation."""
+    definition = STRUCTURED_STEPS.get(step)
+    if definition is None:
+        abort(404)
+    form_class = STRUCTURED_FORMS[step]
+    if request.method == "GET":
+        record = _record(exam_id)
+        data: dict[str, Any] = {}
+        for sheet in definition.sheets:
+            for slot in sheet.slots():
+                for code, value in record.sheet_answers(sheet, slot).items():
+                    data[answer_field(slot, code)] = (
+                        sorted(value)
+                        if isinstance(value, frozenset)
+                        else str(value)
+                        if isinstance(value, Answer)
+                        else value
+                    )
+        return _page(
+            "exam/structured.html",
+            record,
+            form_class(data=data),
+            200,
+            **_structured_extra(step),
+        )
+    form = form_class()
+
+    def save() -> None:
+        answers: dict[str, dict[str, Any]] = {}
+        for sheet in definition.sheets:
+            for slot in sheet.slots():
+                row: dict[str, Any] = {}
+                for question in sheet.questions:
+                    value = form[answer_field(slot, question.code)].data
+                    if question.kind is Kind.ANSWER and value:
+                        value = Answer(value)
+                    elif question.kind is Kind.CHOICES:
+                        value = frozenset(value or ())
+                    row[question.code] = value
+                answers[slot] = row
+        services.record_structured_step(
+            current_uow(),
+            _registry(),
+            actor=current_actor(),
+            exam_id=exam_id,
+            step=step,
+            answers=answers,
+            reason=_reason(form),
+        )
+
+    return _step(
+        exam_id,
+        form,
+        "exam/structured.html",
+        save,
+        _after("exam.structured", step=step),
+        f"{definition.title}: saved.",
+        **_structured_extra(step),
     )
 
 
@@ -361,7 +490,12 @@ def general(exam_id: str) -> Any:
         )
 
     return _step(
-        exam_id, form, "exam/general.html", save, "exam.injuries", "General examination saved."
+        exam_id,
+        form,
+        "exam/general.html",
+        save,
+        _after("exam.general"),
+        "General examination saved.",
     )
 
 
@@ -410,7 +544,7 @@ def injuries(exam_id: str) -> Any:
 @view_rule(Action.UPDATE, "Encounter")
 def injury(exam_id: str, number: int) -> Any:
     slot = f"injury:{number}"
-    extra = {"number": number}
+    extra = {"number": number, "retract_form": RetractInjuryForm(formdata=None)}
     if request.method == "GET":
         record = _record(exam_id)
         found = next((i for s, i, _ in record.injuries if s == slot), None)
@@ -443,22 +577,99 @@ def injury(exam_id: str, number: int) -> Any:
     return _step(exam_id, form, "exam/injury.html", save, "exam.injuries", "Injury saved.", **extra)
 
 
+@bp.post("/exams/<exam_id>/injuries/<int:number>/retract")
+@view_rule(Action.UPDATE, "Encounter")
+def retract_injury(exam_id: str, number: int) -> Any:
+    """An injury recorded in error (e.g. twice) is retracted, kept in the history."""
+    form = RetractInjuryForm()
+    if form.validate_on_submit():
+        try:
+            services.retract_injury(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                exam_id=exam_id,
+                slot=f"injury:{number}",
+                why=form.why.data or "",
+            )
+        except services.ExamNotFound:
+            abort(404)
+        except services.ExamRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+        else:
+            flash(f"Injury {number} retracted. It stays in the record, shown as retracted.")
+            return redirect(url_for("exam.injuries", exam_id=exam_id))
+    record = _record(exam_id)
+    found = next((i for s, i, _ in record.injuries if s == f"injury:{number}"), None)
+    if found is None:
+        abort(404)
+    data = {
+        "kind": found.kind,
+        "region": found.region,
+        "site": found.site,
+        "length_mm": found.length_mm,
+        "width_mm": found.width_mm,
+        "shape": found.shape,
+        "colour": found.colour,
+        "description": found.description,
+    }
+    return _page(
+        "exam/injury.html",
+        record,
+        InjuryForm(formdata=None, data=data),
+        422,
+        number=number,
+        retract_form=form,
+    )
+
+
 # -- anogenital findings -----------------------------------------------------------
+
+
+def _anogenital_data(record: services.ExamRecord) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "findings": record.text("anogenital"),
+        "speculum": record.text("speculum"),
+    }
+    for code, site in record.anogenital_sites.items():
+        name = site_field_name(code)
+        data[f"{name}_findings"] = sorted(site.findings)
+        data[f"{name}_methods"] = sorted(site.methods)
+        data[f"{name}_note"] = site.note
+    return data
+
+
+def _anogenital_extra() -> dict[str, Any]:
+    return {
+        "remove_form": RemoveDeclinedForm(formdata=None),
+        "site_groups": [
+            (label, [site for site in ANOGENITAL_SITES if site.anatomy == anatomy])
+            for anatomy, label in ANATOMIES.items()
+        ],
+        "site_field": site_field_name,
+    }
 
 
 @bp.route("/exams/<exam_id>/anogenital", methods=["GET", "POST"])
 @view_rule(Action.UPDATE, "Encounter")
 def anogenital(exam_id: str) -> Any:
-    extra = {"remove_form": RemoveDeclinedForm(formdata=None)}
+    extra = _anogenital_extra()
     if request.method == "GET":
         record = _record(exam_id)
-        form = AnogenitalForm(
-            data={"findings": record.text("anogenital"), "speculum": record.text("speculum")}
-        )
+        form = AnogenitalForm(data=_anogenital_data(record))
         return _page("exam/anogenital.html", record, form, 200, **extra)
     form = AnogenitalForm()
 
     def save() -> None:
+        sites = {}
+        for site in ANOGENITAL_SITES:
+            name = site_field_name(site.code)
+            sites[site.code] = SiteFinding(
+                frozenset(form[f"{name}_findings"].data or ()),
+                frozenset(form[f"{name}_methods"].data or ()),
+                (form[f"{name}_note"].data or "").strip(),
+            )
         services.record_anogenital(
             current_uow(),
             _registry(),
@@ -466,6 +677,7 @@ def anogenital(exam_id: str) -> Any:
             exam_id=exam_id,
             findings=form.findings.data or "",
             speculum=form.speculum.data or "",
+            sites=sites,
             reason=_reason(form),
         )
 
@@ -503,11 +715,14 @@ def remove_declined(exam_id: str) -> Any:
             flash("Findings of the part she declined are removed.")
             return redirect(url_for("exam.anogenital", exam_id=exam_id))
     record = _record(exam_id)
-    findings = AnogenitalForm(
-        formdata=None,
-        data={"findings": record.text("anogenital"), "speculum": record.text("speculum")},
+    findings = AnogenitalForm(formdata=None, data=_anogenital_data(record))
+    return _page(
+        "exam/anogenital.html",
+        record,
+        findings,
+        422,
+        **(_anogenital_extra() | {"remove_form": form}),
     )
-    return _page("exam/anogenital.html", record, findings, 422, remove_form=form)
 
 
 # -- time-window guidance -----------------------------------------------------------
@@ -552,7 +767,108 @@ def guidance(exam_id: str) -> Any:
                 raise services.ExamRefused(refused.message, field or refused.field) from refused
 
     return _step(
-        exam_id, form, "exam/guidance.html", save, "exam.treatment", "Guidance decisions saved."
+        exam_id,
+        form,
+        "exam/guidance.html",
+        save,
+        _after("exam.guidance"),
+        "Guidance decisions saved.",
+    )
+
+
+# -- laboratory tests -----------------------------------------------------------------
+
+
+def _lab_extra(record: services.ExamRecord, failed: Any = None) -> dict[str, Any]:
+    """A result form per requested test, prefixed by the test (one page, many forms)."""
+    forms = {
+        code: LabResultForm(formdata=None, prefix=f"result-{code}") for code in record.lab_requests
+    }
+    if failed is not None:
+        forms[failed[0]] = failed[1]
+    return {"tests": LAB_TESTS, "result_forms": forms, "lab_field": lab_field_name}
+
+
+@bp.route("/exams/<exam_id>/laboratory", methods=["GET", "POST"])
+@view_rule(Action.UPDATE, "Encounter")
+def laboratory(exam_id: str) -> Any:
+    """Tests requested at the exam, where each goes, and their results as added."""
+    record = _record(exam_id)
+    if request.method == "GET":
+        data: dict[str, Any] = {}
+        for code, destination in record.lab_requests.items():
+            data[f"{lab_field_name(code)}_requested"] = True
+            data[f"{lab_field_name(code)}_destination"] = destination
+        return _page(
+            "exam/laboratory.html", record, LabRequestForm(data=data), 200, **_lab_extra(record)
+        )
+    form = LabRequestForm()
+
+    def save() -> None:
+        services.request_lab_tests(
+            current_uow(),
+            _registry(),
+            actor=current_actor(),
+            exam_id=exam_id,
+            requested={
+                code: form[f"{lab_field_name(code)}_destination"].data or ""
+                for code in LAB_TESTS
+                if form[f"{lab_field_name(code)}_requested"].data
+            },
+            reason=_reason(form),
+        )
+
+    return _step(
+        exam_id,
+        form,
+        "exam/laboratory.html",
+        save,
+        _after("exam.laboratory"),
+        "Laboratory tests saved.",
+        **_lab_extra(record),
+    )
+
+
+@bp.post("/exams/<exam_id>/laboratory/<test>/result")
+@view_rule(Action.UPDATE, "Encounter")
+def lab_result(exam_id: str, test: str) -> Any:
+    """A result added when it arrives: not an amendment, it is added with who and when."""
+    if test not in LAB_TESTS:
+        abort(404)
+    form = LabResultForm(prefix=f"result-{test}")
+    if form.validate_on_submit():
+        try:
+            services.add_lab_result(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                exam_id=exam_id,
+                test=test,
+                result=form.result.data or "",
+                details=form.details.data or "",
+            )
+        except services.ExamNotFound:
+            abort(404)
+        except services.ExamRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+        else:
+            flash(f"{LAB_TESTS[test]}: result added.")
+            return redirect(url_for("exam.laboratory", exam_id=exam_id))
+    record = _record(exam_id)
+    if test not in record.lab_requests:
+        abort(404)
+    data = {
+        f"{lab_field_name(code)}_{part}": value
+        for code, destination in record.lab_requests.items()
+        for part, value in (("requested", True), ("destination", destination))
+    }
+    return _page(
+        "exam/laboratory.html",
+        record,
+        LabRequestForm(formdata=None, data=data),
+        422,
+        **_lab_extra(record, (test, form)),
     )
 
 
@@ -607,7 +923,14 @@ def sign(exam_id: str) -> Any:
         else:
             flash("Exam signed off. It is now read-only; corrections are amendments.")
             return redirect(url_for("exam.overview", exam_id=exam_id))
-    return _page("exam/overview.html", _record(exam_id), form, 422)
+    record = _record(exam_id)
+    return _page(
+        "exam/overview.html",
+        record,
+        form,
+        422,
+        sections=services.report_sections(record, _zone()),
+    )
 
 
 @bp.get("/exams/<exam_id>/report")

@@ -402,6 +402,8 @@ MATRIX: dict[str, list[Call]] = {
             ("treatment", "/treatment"),
             ("injury", "/injuries/1"),
             ("report", "/report"),
+            ("structured", "/steps/baseline"),
+            ("laboratory", "/laboratory"),
         )
     },
     "exam.start": [
@@ -432,6 +434,36 @@ MATRIX: dict[str, list[Call]] = {
             form=lambda s, r: INJURY_FORM,
         ),
         Call("GET", lambda s: f"/exams/{s.own_exam}/injuries", EXAMINERS_ONLY),
+    ],
+    "exam.lab_result": [
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.other_exam}/laboratory/hiv/result",
+            HIDDEN,
+            form=lambda s, r: {"result-hiv-result": "negative"},
+        ),
+        # No HIV test was requested in this exam: there is nothing to add a result to.
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.own_exam}/laboratory/hiv/result",
+            HIDDEN,
+            form=lambda s, r: {"result-hiv-result": "negative"},
+        ),
+    ],
+    "exam.retract_injury": [
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.other_exam}/injuries/1/retract",
+            HIDDEN,
+            form=lambda s, r: {"why": "Recorded twice."},
+        ),
+        # Refused by the form before any service: no reason given.
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.own_exam}/injuries/1/retract",
+            EXAMINERS_ONLY | {"examiner": 422},
+            form=lambda s, r: {"why": ""},
+        ),
     ],
     "exam.consent_review": [
         Call(

@@ -22,7 +22,14 @@ from clinic.exam import services
 from tests.browser.conftest import assert_accessible
 from tests.browser.test_evidence_journey import sign_in
 from tests.conftest import World
-from tests.exam.helpers import INJURY, call, complete_exam, record_exam_consent, start
+from tests.exam.helpers import (
+    INJURY,
+    call,
+    complete_exam,
+    decide_every_window,
+    record_exam_consent,
+    start,
+)
 from tests.helpers import open_case
 
 pytestmark = pytest.mark.browser
@@ -56,8 +63,10 @@ def test_a_signed_report_prints_page_x_of_y_and_the_examiner_on_every_page(
             exam_id=exam_id,
             injury=replace(INJURY, site=f"left forearm, mark {number + 2}", length_mm=Decimal(5)),
         )
-    # She declined the speculum examination (her consent, recorded again).
+    # She declined the speculum examination (her consent, recorded again): the
+    # guidance on speculum samples changed, and the examiner decides again.
     record_exam_consent(app, case.id, speculum_exam=False)
+    decide_every_window(app, exam_id)
 
     sign_in(page, live_server, "examiner")
     assert_accessible(page)

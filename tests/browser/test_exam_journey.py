@@ -1,7 +1,10 @@
-"""An examiner registers an anonymous survivor, records the history, two injuries
-and treatment, decides the time-window guidance, signs off, prints the report
-(the case reference on every page), then amends one injury with a reason. In
-Chromium, on a tablet-sized touch screen."""
+"""An examiner registers an anonymous survivor, records her clinical baseline, the
+history, the incident, the strangulation she reports, her mental state and
+safety, her clothing, two injuries, the anogenital examination by site, the
+laboratory tests and treatment, decides the time-window guidance, reviews what
+she will sign, signs off, prints the report (the case reference on every page),
+then amends one injury with a reason, adds a laboratory result and retracts an
+injury recorded twice. In Chromium, on a tablet-sized touch screen."""
 
 from __future__ import annotations
 
@@ -48,6 +51,24 @@ def test_an_exam_from_registration_to_an_amended_signed_report(
     page.get_by_label("Date and time of the assault").fill(local(now - timedelta(hours=30)))
     page.get_by_role("button", name="Save and continue").click()
 
+    # Clinical baseline. A last period in the future is refused next to its field.
+    page.get_by_role("heading", name="Clinical baseline").wait_for()
+    assert_accessible(page)
+    lmp = page.get_by_label("First day of the last menstrual period")
+    lmp.fill((now + timedelta(days=3)).strftime("%Y-%m-%d"))
+    page.get_by_role("button", name="Save and continue").click()
+    page.get_by_role("alert").wait_for()
+    assert_accessible(page)
+    assert lmp.get_attribute("aria-invalid") == "true"
+    assert "cannot be after the exam" in page.locator("#baseline__lmp-error").text_content()
+    lmp.fill((now - timedelta(days=12)).strftime("%Y-%m-%d"))
+    page.get_by_role("group", name="Contraception in use").get_by_label("Condom").check()
+    page.get_by_role("group", name="Known to be pregnant").get_by_label("No", exact=True).check()
+    page.get_by_label("Pregnancy test today").select_option(label="Negative")
+    page.get_by_label("Allergies").fill("None known")
+    page.get_by_label("Hepatitis B vaccination").select_option(label="Complete")
+    page.get_by_role("button", name="Save and continue").click()
+
     # History, in her words, with the acts checklist and what she did since.
     page.get_by_role("heading", name="History", exact=True).wait_for()
     assert_accessible(page)
@@ -56,7 +77,11 @@ def test_an_exam_from_registration_to_an_amended_signed_report(
         "He pushed me onto the bed and held my wrists."
     )
     page.get_by_label("Demeanour").fill("Calm, spoke quietly, tearful at times.")
-    yes = {"Vaginal penetration", "Restraints (held down, tied)"}
+    yes = {
+        "Vaginal penetration",
+        "Restraints (held down, tied)",
+        "Strangulation or non-fatal suffocation",
+    }
     for act in (
         "Oral penetration",
         "Vaginal penetration",
@@ -80,10 +105,66 @@ def test_an_exam_from_registration_to_an_amended_signed_report(
         page.get_by_role("group", name=activity, exact=True).get_by_label("Yes").check()
     page.get_by_role("button", name="Save and continue").click()
 
+    # The incident, with one assailant and the scratch she left on him.
+    page.get_by_role("heading", name="The incident").wait_for()
+    assert_accessible(page)
+    page.get_by_label("Kind of place").select_option(label="Her home")
+    page.get_by_label("Area (town, district, landmark)").fill("Northside, near the station")
+    page.get_by_label("Number of assailants").fill("1")
+    page.get_by_role("group", name="Weapons used or shown").get_by_label("No", exact=True).check()
+    assailant = page.get_by_role("group", name="Assailant 1", exact=True)
+    assailant.get_by_label("Relationship to her").select_option(label="Former partner")
+    assailant.get_by_label("Sex").select_option(label="Male")
+    assailant.get_by_label("Approximate age (years)").fill("34")
+    page.get_by_role("group", name="She scratched the assailant").get_by_label("Yes").check()
+    page.get_by_role("button", name="Save and continue").click()
+
+    # Strangulation: what she reports, the signs, and the advice she is given.
+    page.get_by_role("heading", name="Non-fatal strangulation").wait_for()
+    assert_accessible(page)
+    assert "Return at once" in page.get_by_role("region", name="Advice to give her").text_content()
+    page.get_by_role("group", name="Method", exact=True).get_by_label("Hands").check()
+    page.get_by_role("group", name="Voice changes").get_by_label("Yes").check()
+    page.get_by_role("group", name="Loss of consciousness").get_by_label("Not known").check()
+    page.get_by_role("group", name="Petechiae (face, eyes, neck)").get_by_label(
+        "No", exact=True
+    ).check()
+    page.get_by_role("button", name="Save and continue").click()
+
     # General examination: a pulse; then two injuries.
     page.get_by_role("heading", name="General examination and vital signs").wait_for()
     assert_accessible(page)
     page.get_by_label("Heart rate (beats per minute)").fill("92")
+    page.get_by_role("button", name="Save and continue").click()
+
+    # Mental state and immediate safety: every safety question answered.
+    page.get_by_role("heading", name="Mental state and immediate safety").wait_for()
+    assert_accessible(page)
+    page.get_by_role("group", name="Mood").get_by_label("Anxious").check()
+    page.get_by_role("group", name="Thoughts of harming herself").get_by_label(
+        "No", exact=True
+    ).check()
+    page.get_by_role("button", name="Save and continue").click()
+    page.get_by_role("alert").wait_for()
+    assert_accessible(page)
+    for question, answer in (
+        ("Thoughts of harming herself", "No"),
+        ("Thoughts of harming others", "No"),
+        ("A safe place to go tonight", "Yes"),
+        ("Immediate risk from the assailant", "Yes"),
+    ):
+        page.get_by_role("group", name=question).get_by_label(answer, exact=True).check()
+    page.get_by_role("button", name="Save and continue").click()
+
+    # Clothing, collected and packaged.
+    page.get_by_role("heading", name="Clothing", exact=True).wait_for()
+    assert_accessible(page)
+    page.get_by_role("group", name="Wearing the clothes she wore at the time").get_by_label(
+        "Yes"
+    ).check()
+    page.get_by_role("group", name="State", exact=True).get_by_label("Torn").check()
+    page.get_by_role("group", name="Clothing collected as evidence").get_by_label("Yes").check()
+    page.get_by_label("How packaged").select_option(label="Paper bag, sealed")
     page.get_by_role("button", name="Save and continue").click()
     page.get_by_role("heading", name="Injuries", exact=True).wait_for()
     assert_accessible(page)
@@ -103,7 +184,23 @@ def test_an_exam_from_registration_to_an_amended_signed_report(
     page.get_by_role("link", name="Continue to anogenital findings").click()
     page.get_by_role("heading", name="Anogenital findings").wait_for()
     assert_accessible(page)
-    page.get_by_label("Anogenital findings").fill("No injuries seen.")
+    fourchette = page.get_by_role("group", name="Posterior fourchette", exact=True)
+    fourchette.get_by_label("Tear (laceration)").check()
+    page.get_by_role("button", name="Save and continue").click()
+    # A finding without how it was seen is refused next to the site's methods.
+    page.get_by_role("alert").wait_for()
+    assert_accessible(page)
+    assert (
+        "say how the site was examined"
+        in page.locator("#site_posterior_fourchette_methods-error").text_content()
+    )
+    fourchette = page.get_by_role("group", name="Posterior fourchette", exact=True)
+    fourchette.get_by_label("Direct view").check()
+    fourchette.get_by_label("Colposcope").check()
+    fourchette.get_by_label("Posterior fourchette: note (position, size)").fill("6 o'clock, 3 mm")
+    page.get_by_role("group", name="Hymen", exact=True).get_by_label("No injury seen").check()
+    page.get_by_role("group", name="Hymen", exact=True).get_by_label("Direct view").check()
+    page.get_by_label("Anogenital findings in words").fill("No other injuries seen.")
     page.get_by_role("button", name="Save and continue").click()
 
     # Guidance: at 30 h PEP and EC are within their windows; oral samples (48 h)
@@ -135,6 +232,13 @@ def test_an_exam_from_registration_to_an_amended_signed_report(
             ).check()
     page.get_by_role("button", name="Save decisions and continue").click()
 
+    # Laboratory tests: HIV requested, to the regional laboratory.
+    page.get_by_role("heading", name="Laboratory tests").wait_for()
+    assert_accessible(page)
+    page.get_by_label("HIV: requested").check()
+    page.get_by_label("HIV: sent to").fill("Regional virology laboratory")
+    page.get_by_role("button", name="Save and continue").click()
+
     # Treatment: emergency contraception given.
     page.get_by_role("heading", name="Treatment", exact=True).wait_for()
     assert_accessible(page)
@@ -148,6 +252,13 @@ def test_an_exam_from_registration_to_an_amended_signed_report(
     page.get_by_role("link", name="Continue to review and sign off").click()
     page.get_by_role("heading", name="Review and sign off").wait_for()
     assert_accessible(page)
+    # The review page shows what she will sign, not only "recorded".
+    review = page.get_by_role("region", name="Anogenital findings").text_content()
+    assert "Posterior fourchette: Tear (laceration)" in review
+    assert (
+        "Assailant 1: Relationship to her: Former partner"
+        in page.get_by_role("region", name="The incident").text_content()
+    )
 
     # Sign-off.
     page.get_by_label("I examined the survivor and this record is complete and accurate").check()
@@ -170,6 +281,9 @@ def test_an_exam_from_registration_to_an_amended_signed_report(
     whole = " ".join(p.extract_text() for p in pdf.pages)
     assert "He pushed me onto the bed" in whole
     assert "Levonorgestrel" in whole
+    flowing = " ".join(whole.split())  # lines as printed, rejoined
+    assert "Return at once" in flowing  # the strangulation advice, printed
+    assert "HIV: requested, sent to Regional virology laboratory" in flowing
 
     # An amendment: the first injury measured again. Without a reason it is refused.
     page.goto(
@@ -199,3 +313,27 @@ def test_an_exam_from_registration_to_an_amended_signed_report(
     amendments = page.get_by_role("table").filter(has_text="Measured again")
     assert "examiner" in amendments.text_content()
     assert "version 1 → 2" in amendments.text_content()
+
+    # Weeks later the HIV result arrives: added, with who and when, no amendment.
+    page.get_by_role("link", name="Laboratory tests").click()
+    page.get_by_role("heading", name="Laboratory tests").wait_for()
+    assert_accessible(page)
+    page.get_by_label("Result").select_option(label="Negative")
+    page.get_by_role("button", name="Add the HIV result").click()
+    page.get_by_role("status").filter(has_text="HIV: result added").wait_for()
+    assert_accessible(page)
+    assert "Negative — added" in page.get_by_role("region", name="HIV").text_content()
+
+    # Injury 2 was recorded twice: retracted, kept, shown retracted.
+    page.get_by_role("link", name="Injuries", exact=True).click()
+    page.get_by_role("link", name="Amend injury 2").click()
+    page.get_by_role("heading", name="Retract injury 2").wait_for()
+    assert_accessible(page)
+    page.get_by_label("Why retract this injury?").fill("Recorded twice: same as injury 1.")
+    page.get_by_role("button", name="Retract injury 2").click()
+    page.get_by_role("status").filter(has_text="Injury 2 retracted").wait_for()
+    assert_accessible(page)
+    assert (
+        "Retracted: Recorded twice"
+        in page.get_by_role("row").filter(has_text="Retracted").text_content()
+    )

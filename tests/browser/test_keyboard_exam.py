@@ -153,7 +153,7 @@ def test_the_history_step_is_completed_with_the_keyboard_alone(
         pytest.fail("Tab never reached the Save and continue button")
     assert typed == 2
 
-    page.get_by_role("heading", name="General examination and vital signs").wait_for()
+    page.get_by_role("heading", name="The incident", level=1).wait_for()  # the step after
     record = read(app, exam_id)
     # Enter in her account is a new line, not a submit (forms send lines as CRLF).
     assert record.text("history").replace("\r\n", "\n") == NARRATIVE

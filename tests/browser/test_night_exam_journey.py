@@ -93,7 +93,8 @@ def test_a_night_shift_exam_on_a_tablet_from_consent_to_the_printed_report(
         "She knows the date and time"
     ).check()
     page.get_by_label("Date and time of the assault").fill(typed(assault_at))
-    save_and_continue(page, "History")
+    save_and_continue(page, "Clinical baseline")
+    save_and_continue(page, "History")  # nothing of her baseline known yet
     exam_id = page.url.split("/exams/")[1].split("/")[0]
     assert "3.0 h" in str(page.locator(".elapsed").text_content())
     header = str(page.locator(".exam-header").text_content())
@@ -128,11 +129,15 @@ def test_a_night_shift_exam_on_a_tablet_from_consent_to_the_printed_report(
         "Brushed teeth or used mouthwash",
     ):
         page.get_by_role("group", name=activity, exact=True).get_by_label("No", exact=True).check()
+    save_and_continue(page, "The incident")
+    save_and_continue(page, "Non-fatal strangulation")  # none reported: left blank
     save_and_continue(page, "General examination and vital signs")
 
     # General examination, one injury, anogenital findings.
     page.get_by_label("Heart rate (beats per minute)").fill("104")
-    save_and_continue(page, "Injuries")
+    save_and_continue(page, "Mental state and immediate safety")
+    page.get_by_role("link", name="Injuries", exact=True).click()  # asked later
+    page.get_by_role("heading", name="Injuries", exact=True).wait_for()
     page.get_by_label("Type of injury").select_option(label="Bruise")
     page.get_by_label("Body region").select_option(label="Upper arm")
     page.get_by_label("Exactly where (side and place)").fill("right upper arm, inner side")
@@ -140,7 +145,7 @@ def test_a_night_shift_exam_on_a_tablet_from_consent_to_the_printed_report(
     page.get_by_role("button", name="Record this injury").click()
     page.get_by_role("status").filter(has_text="Injury recorded").wait_for()
     page.get_by_role("link", name="Continue to anogenital findings").click()
-    page.get_by_label("Anogenital findings").fill("No injuries seen.")
+    page.get_by_label("Anogenital findings in words").fill("No injuries seen.")
     save_and_continue(page, "Time-window guidance")
 
     # Guidance: three hours after, every window is open; she follows each.
@@ -149,6 +154,8 @@ def test_a_night_shift_exam_on_a_tablet_from_consent_to_the_printed_report(
             "Follow the guidance"
         ).check()
     page.get_by_role("button", name="Save decisions and continue").click()
+    page.get_by_role("heading", name="Laboratory tests").wait_for()
+    page.get_by_role("link", name="Continue to treatment").click()
 
     # Treatment.
     page.get_by_role("heading", name="Treatment", exact=True).wait_for()

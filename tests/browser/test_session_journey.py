@@ -100,7 +100,7 @@ def test_the_session_times_out_mid_history_and_her_words_come_back_after_sign_in
     assert_no_clinical_text_in_browser_storage(page)
 
     page.get_by_role("button", name="Save and continue").click()
-    page.get_by_role("heading", name="General examination and vital signs").wait_for()
+    page.get_by_role("heading", name="The incident", level=1).wait_for()  # the step after
     assert_accessible(page)
     record = read(app, exam_id_of(url))
     assert record.text("history") == HER_WORDS
@@ -179,7 +179,7 @@ def test_a_save_with_the_network_down_keeps_the_page_and_says_so(
 
     page.context.set_offline(False)
     page.get_by_role("button", name="Save and continue").click()
-    page.get_by_role("heading", name="General examination and vital signs").wait_for()
+    page.get_by_role("heading", name="The incident", level=1).wait_for()  # the step after
     assert_accessible(page)
     assert read(app, exam_id_of(url)).text("history") == HER_WORDS
 

@@ -98,6 +98,12 @@ def complete_exam(app: Flask, case_id: str, *, hours_ago: float = 20, consent: b
             "emergency-contraception", "Levonorgestrel 1.5 mg", "one tablet", True, None, now
         ),
     )
+    decide_every_window(app, exam_id)
+    return exam_id
+
+
+def decide_every_window(app: Flask, exam_id: str) -> None:
+    """Follow the guidance on every window (again, after it changed)."""
     for window in WINDOWS:
         call(
             app,
@@ -107,4 +113,3 @@ def complete_exam(app: Flask, case_id: str, *, hours_ago: float = 20, consent: b
             window_code=window.code,
             overridden=False,
         )
-    return exam_id

@@ -22,7 +22,14 @@ from clinic.cli import unit_of_work
 from clinic.exam import services
 from clinic.exam.resources import EXAM_OBSERVATION
 from tests.conftest import PASSWORD, World
-from tests.exam.helpers import call, complete_exam, read, record_exam_consent, start
+from tests.exam.helpers import (
+    call,
+    complete_exam,
+    decide_every_window,
+    read,
+    record_exam_consent,
+    start,
+)
 from tests.helpers import api, csrf_token, login, open_case
 
 WHAT_TO_DO = "record her new consent first (Her consent > Examination and treatment)"
@@ -266,6 +273,8 @@ def test_findings_recorded_before_she_declined_block_sign_off_until_removed(
         call(app, "examiner", services.sign_off, exam_id=exam_id)
     call(app, "examiner", services.remove_declined_findings, exam_id=exam_id)
     assert "anogenital" not in read(app, exam_id).entries
+    # Her declining the anogenital exam changed the guidance on the samples it needs.
+    decide_every_window(app, exam_id)
     assert call(app, "examiner", services.sign_off, exam_id=exam_id).status == "signed"
 
 

@@ -141,7 +141,17 @@ def test_an_unknown_time_still_needs_every_window_decided(app: Flask, world: Wor
         timing=AssaultTiming.unknown(),
         exam_time=utcnow(),
     )
-    call(app, "examiner", services.record_history, exam_id=exam_id, history=history())
+    every_act = {
+        act: Answer.YES for act in ("oral_penetration", "vaginal_penetration", "anal_penetration")
+    }
+    every_act["drugs_alcohol_suspected"] = Answer.UNKNOWN
+    call(
+        app,
+        "examiner",
+        services.record_history,
+        exam_id=exam_id,
+        history=history(**every_act),
+    )
     record = read(app, exam_id)
     assert record.elapsed is None
     assert {g.status for g in record.guidance} == {WindowStatus.UNCERTAIN}
