@@ -23,10 +23,11 @@ from clinic.bodymap.diagrams import diagram_book
 from clinic.bodymap.marks import MarkRequest
 from clinic.bodymap.render import MARK, PlacedMark, render_png
 from clinic.exam import services
+from clinic.fhir.profiles import PROFILES_DIR
 from clinic.fhir.validation import validate_resource
 from tests.conftest import PASSWORD, World
 from tests.exam.helpers import INJURY, call, complete_exam, read, record_exam_consent, start
-from tests.helpers import csrf_token, login, open_case
+from tests.helpers import api, csrf_token, login, open_case
 
 FOREARM_POINT = ("141.5", "180")  # on the adult female front drawing: her left forearm
 
@@ -446,3 +447,49 @@ def test_the_printed_report_shows_the_maps_with_a_numbered_legend(
     assert all((px - 283) ** 2 + (py - 360) ** 2 <= 15**2 for px, py in red)
     assert "1: Bruise, left forearm, inner side, 30 mm x 12 mm (Forearm)" in html.unescape(injuries)
     assert "2: Bruise, left shoulder blade, 30 mm x 12 mm (Back)" in html.unescape(injuries)
+
+
+# -- access as for injuries -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "username", ["examiner.south", "counsellor", "officer", "custodian", "admin", "auditor"]
+)
+def test_no_one_else_places_or_sees_a_mark(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine, username: str
+) -> None:
+    case = open_case(app)
+    exam_id = start(app, case.id)
+    x, y = FOREARM_POINT
+    call(
+        app,
+        "examiner",
+        services.add_injury,
+        exam_id=exam_id,
+        injury=INJURY,
+        mark=MarkRequest("adult-female", "front", Decimal(x), Decimal(y)),
+    )
+    before = count_versions(engine)
+    login(client, username, PASSWORD)
+    for path in (f"/exams/{exam_id}/injuries", f"/exams/{exam_id}/injuries/1"):
+        assert client.get(f"{path}?show=adult-female:front").status_code in (403, 404)
+        token = csrf_token(client, "/")  # the sign-out form's: a valid token of theirs
+        data = injury_form(drawing="adult-female:front", mark_x=x, mark_y=y)
+        assert client.post(path, data=data | {"csrf_token": token}).status_code in (403, 404)
+    assert count_versions(engine) == before
+
+
+def test_the_api_cannot_write_a_mark(app: Flask, client: FlaskClient, world: World) -> None:
+    """Marks are written by the exam service only, like every finding."""
+    case = open_case(app)
+    example = json.loads(
+        (PROFILES_DIR / "examples/Observation-example-mapped-injury.json").read_text()
+    )
+    example.pop("id")
+    example["meta"].pop("versionId")
+    example["meta"].pop("lastUpdated")
+    example["subject"] = {"reference": f"Patient/{case.patient_id}"}
+    example.pop("encounter")
+    response = api(client, "POST", "/fhir/Observation", world["examiner"].token, example)
+    assert response.status_code == 422
+    assert "recorded in the exam itself" in response.get_data(as_text=True)
