@@ -46,5 +46,5 @@ def render_png(drawing: Drawing, marks: Iterable[PlacedMark], scale: int = SCALE
         draw.ellipse((cx - radius, cy - radius, cx + radius, cy + radius), fill=MARK)
         draw.text((cx, cy), str(mark.number), fill=MARK_TEXT, font=font, anchor="mm")
     out = io.BytesIO()
-    image.save(out, format="PNG", optimize=True)
+    image.save(out, format="PNG")  # optimize=True triples the time for 1.3 KB less
     return out.getvalue()
