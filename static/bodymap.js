@@ -17,7 +17,9 @@
   var yField = form.querySelector("[name=mark_y]");
   var status = document.getElementById("mark-status");
   var polygons = Array.prototype.slice.call(svg.querySelectorAll("polygon.body-region"));
-  var pending = null;
+  // The ring of the point the form holds (drawn by the server after a refusal,
+  // or this injury's own mark), moved by the next tap.
+  var pending = svg.querySelector(".body-mark-pending");
 
   function inside(polygon, x, y) {
     var points = polygon.getAttribute("points").trim().split(/\s+/).map(function (pair) {

@@ -122,6 +122,7 @@ def test_a_tapped_mark_and_a_keyboard_mark_are_tied_to_their_injuries(
     assert page.count('class="body-mark"') == 2
     assert "Adult female, back (marked: 2, 3)" in page
     assert "Adult female, front (marked: 1)" in page
+    assert "Marked on the body map: Adult female, back" in page  # in the injuries table
 
     # The stored Observation carries the mark and validates against fc-mapped-injury.
     record = read(app, exam_id)
@@ -156,6 +157,7 @@ def test_an_injury_mark_is_moved_removed_and_moved_to_its_region_by_keyboard(
     text = html.unescape(refused.get_data(as_text=True))
     assert "The mark is on the forearm, but the injury's region is thigh" in text
     assert "Move the mark to the middle of the region" in text
+    assert '<circle class="body-mark-pending" cx="141.5" cy="180"' in text  # still shown
     moved = client.post(
         f"/exams/{exam_id}/injuries/1",
         data=injury_form(
