@@ -543,7 +543,9 @@ def main() -> None:
             "figure) seen from a view; each region is a polygon in diagram units "
             "(origin top left, x to the right, y down) named by its body-region code "
             "(fhir_profiles/CodeSystem-body-region.json). Regions are in drawing order: "
-            "a point belongs to the topmost region that contains it."
+            "a point belongs to the topmost region that contains it. "
+            "her_left_is_on_the_viewers: for each view showing both sides, on which side "
+            "of the drawing (as the viewer sees it) her left is."
         ),
         "diagrams": {
             "adult-female": {"label": "Adult female", "anogenital": False},
@@ -559,6 +561,7 @@ def main() -> None:
             "left": "Left side",
             "external": "External",
         },
+        "her_left_is_on_the_viewers": {"front": "right", "back": "left", "external": "right"},
         "drawings": drawings,
     }
     OUT.write_text(json.dumps(document, indent=1) + "\n")

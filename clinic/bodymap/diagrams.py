@@ -56,30 +56,54 @@ class Drawing:
     height: float
     is_anogenital: bool
     regions: tuple[Region, ...]
+    her_left_on_the_viewers: str | None = None  # "left", "right"; None: one side shown
 
     @property
     def code(self) -> str:
         return f"{self.diagram}:{self.view}"
 
     def region_at(self, x: float, y: float) -> str | None:
+        polygon = self.polygon_at(x, y)
+        return polygon.code if polygon else None
+
+    def polygon_at(self, x: float, y: float) -> Region | None:
+        """The topmost polygon holding the point."""
         for region in reversed(self.regions):
             if region.contains(x, y):
-                return region.code
+                return region
         return None
+
+    def polygons_of(self, code: str) -> list[Region]:
+        return [region for region in self.regions if region.code == code]
+
+    def her_side(self, polygon: Region) -> str | None:
+        """Her "left" or "right" for a polygon of a region drawn on both sides of
+        this view (her left forearm, her right thigh); None when it is not."""
+        if self.her_left_on_the_viewers is None or len(self.polygons_of(polygon.code)) < 2:
+            return None
+        on_viewers_right = polygon.centre[0] > self.width / 2
+        her_left_on_right = self.her_left_on_the_viewers == "right"
+        return "left" if on_viewers_right == her_left_on_right else "right"
 
     @property
     def region_codes(self) -> list[str]:
         """Each region code once, in drawing order."""
         return list(dict.fromkeys(region.code for region in self.regions))
 
-    def free_point(self, code: str, taken: list[Point], spacing: float) -> Point | None:
+    def free_point(
+        self, code: str, taken: list[Point], spacing: float, side: str | None = None
+    ) -> Point | None:
         """Where a mark for the region goes when no point is given: the middle of
-        its largest polygon (or the nearest point to it that is in the region and
-        not under another), moved aside from the marks already `taken` if it can
-        be. None when the drawing has no such region."""
-        polygons = [region for region in self.regions if region.code == code]
+        its largest polygon, on her `side` if the region is drawn on both (or the
+        nearest point to it that is in the region and not under another), moved
+        aside from the marks already `taken` if it can be. None when the drawing
+        has no such region."""
+        polygons = self.polygons_of(code)
         if not polygons:
             return None
+        on_her_side = [polygon for polygon in polygons if self.her_side(polygon) == side]
+        if side is not None and on_her_side:
+            polygons = on_her_side
         largest = max(polygons, key=_area)
         cx, cy = largest.centre
         xs = [p[0] for p in largest.points]
@@ -160,6 +184,9 @@ def diagram_book(path: Path = DIAGRAMS_FILE) -> DiagramBook:
             width=float(entry["width"]),
             height=float(entry["height"]),
             is_anogenital=entry["diagram"] in anogenital,
+            her_left_on_the_viewers=document.get("her_left_is_on_the_viewers", {}).get(
+                entry["view"]
+            ),
             regions=tuple(
                 Region(r["region"], tuple((float(x), float(y)) for x, y in r["points"]))
                 for r in entry["regions"]

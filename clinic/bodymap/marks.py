@@ -7,6 +7,7 @@ region on the chosen drawing, beside the marks already there."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -36,11 +37,18 @@ MESSAGES = {
         "The {drawing} diagram has no {region} region: choose another diagram or view, or "
         "another region."
     ),
+    "wrong-side": (
+        "The mark is on her {found_side} {region}, but “Exactly where” says {side}: tap her "
+        "{side} {region}, or correct “Exactly where”."
+    ),
     "other-needs-point": (
         "A mark for the region “Other” needs a point: tap the diagram where the injury is, "
         "or choose the region it is in."
     ),
 }
+
+# The words for her sides in “Exactly where”, and the side each names.
+SIDE_WORDS = {"left": "left", "right": "right"}
 
 # Marks closer than this (diagram units) overlap on the drawing.
 MARK_SPACING = 14.0
@@ -90,11 +98,14 @@ def place_mark(
     region: str,
     number: int,
     labels: Mapping[str, str],
+    site: str = "",
     taken: list[tuple[float, float]] | None = None,
 ) -> BodyMapMark:
-    """The mark as recorded. A point must be on the body and in the region; without
-    one the mark goes to the middle of the region, clear of the marks `taken`."""
+    """The mark as recorded. A point must be on the body, in the region and, for a
+    region drawn on both sides, on the side `site` names; without one the mark goes
+    to the middle of the region on that side, clear of the marks `taken`."""
     drawing = drawing_of(book, request)
+    side = side_named(site)
     if (request.x is None) != (request.y is None):
         raise MarkRefused(MESSAGES["half-point"], "drawing")
     if request.x is not None and request.y is not None:
@@ -106,9 +117,10 @@ def place_mark(
                 ),
                 "drawing",
             )
-        found = drawing.region_at(x, y)
-        if found is None:
+        polygon = drawing.polygon_at(x, y)
+        if polygon is None:
             raise MarkRefused(MESSAGES["off-body"], "drawing")
+        found = polygon.code
         if region != OTHER_REGION and found != region:
             raise MarkRefused(
                 MESSAGES["wrong-region"].format(
@@ -116,10 +128,18 @@ def place_mark(
                 ),
                 "region",
             )
+        found_side = drawing.her_side(polygon)
+        if side is not None and found_side is not None and found_side != side:
+            raise MarkRefused(
+                MESSAGES["wrong-side"].format(
+                    found_side=found_side, side=side, region=labels.get(found, found).lower()
+                ),
+                "site",
+            )
         return BodyMapMark(request.diagram, request.view, _rounded(x), _rounded(y), number)
     if region == OTHER_REGION:
         raise MarkRefused(MESSAGES["other-needs-point"], "drawing")
-    point = drawing.free_point(region, taken or [], MARK_SPACING)
+    point = drawing.free_point(region, taken or [], MARK_SPACING, side)
     if point is None:
         raise MarkRefused(
             MESSAGES["region-absent"].format(drawing=drawing.label, region=labels[region].lower()),
@@ -128,6 +148,13 @@ def place_mark(
     return BodyMapMark(
         request.diagram, request.view, _rounded(point[0]), _rounded(point[1]), number
     )
+
+
+def side_named(site: str) -> str | None:
+    """Her side, when “Exactly where” names one and only one (“left forearm”)."""
+    words = set(re.findall(r"[^\W\d_]+", site.lower()))
+    sides = {side for word, side in SIDE_WORDS.items() if word in words}
+    return sides.pop() if len(sides) == 1 else None
 
 
 def _rounded(value: float) -> Decimal:

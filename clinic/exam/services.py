@@ -862,6 +862,7 @@ def _marked(
             region=injury.region,
             number=int(slot.removeprefix("injury:")),
             labels=BODY_REGIONS,
+            site=injury.site,
             taken=taken,
         )
     except MarkRefused as refused:

@@ -495,3 +495,67 @@ def test_the_api_cannot_write_a_mark(app: Flask, client: FlaskClient, world: Wor
     response = api(client, "POST", "/fhir/Observation", world["examiner"].token, example)
     assert response.status_code == 422
     assert "recorded in the exam itself" in response.get_data(as_text=True)
+
+
+# -- her left and her right -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("drawing", "site", "her_left_on_the_viewers_right"),
+    [
+        ("adult-female:front", "left forearm, inner side", True),
+        ("adult-female:back", "left forearm, back of it", False),
+        ("adult-male:front", "right forearm", True),
+        ("child:back", "right forearm", False),
+    ],
+)
+def test_a_keyboard_mark_goes_on_the_side_the_place_names(
+    app: Flask,
+    client: FlaskClient,
+    world: World,
+    drawing: str,
+    site: str,
+    her_left_on_the_viewers_right: bool,
+) -> None:
+    case = open_case(app)
+    exam_id = start(app, case.id)
+    login(client, "examiner", PASSWORD)
+    assert post_injury(client, exam_id, site=site, drawing=drawing).status_code == 302
+    mark = mark_of(app, exam_id, "injury:1")
+    on_viewers_right = float(mark.x) > 100
+    names_left = "left" in site
+    assert on_viewers_right == (names_left == her_left_on_the_viewers_right)
+    assert diagram_book().drawings[drawing].region_at(float(mark.x), float(mark.y)) == "forearm"
+
+
+def test_a_tap_on_her_other_side_is_refused(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    case = open_case(app)
+    exam_id = start(app, case.id)
+    login(client, "examiner", PASSWORD)
+    before = count_versions(engine)
+    # 58.5 is the mirror of 141.5: her right forearm on the front view.
+    response = post_injury(
+        client, exam_id, drawing="adult-female:front", mark_x="58.5", mark_y="180"
+    )
+    assert response.status_code == 422
+    text = html.unescape(response.get_data(as_text=True))
+    assert (
+        "The mark is on her right forearm, but “Exactly where” says left: tap her left "
+        "forearm, or correct “Exactly where”." in text
+    )
+    assert 'href="#site"' in text
+    assert count_versions(engine) == before
+    # A place naming no side, or both, takes the tap as it is.
+    assert (
+        post_injury(
+            client,
+            exam_id,
+            site="both forearms, left and right",
+            drawing="adult-female:front",
+            mark_x="58.5",
+            mark_y="180",
+        ).status_code
+        == 302
+    )
