@@ -393,7 +393,7 @@ def _mark(form: InjuryForm) -> MarkRequest | None:
     return MarkRequest(diagram, view, form.mark_x.data, form.mark_y.data)
 
 
-# The drawing shown first on the injuries step.
+# The drawing shown on the injuries step before any mark is placed.
 FIRST_DRAWING = "adult-female:front"
 
 
@@ -401,7 +401,18 @@ def _body_map(record: services.ExamRecord, shown: str | None) -> dict[str, Any]:
     """The body map beside the injury form (the template asks for it): one drawing
     with the injuries marked on it, and which drawings hold marks (to show them)."""
     book = diagram_book()
-    drawing = book.drawings.get(shown or "") or book.drawings[FIRST_DRAWING]
+    latest = max(
+        (injury.mark for _, injury, _ in record.injuries if injury.mark is not None),
+        key=lambda mark: mark.number,
+        default=None,
+    )
+    # Unless asked for another, the drawing of the latest mark: the examiner goes on
+    # where they were.
+    drawing = (
+        book.drawings.get(shown or "")
+        or (book.drawings.get(f"{latest.diagram}:{latest.view}") if latest else None)
+        or book.drawings[FIRST_DRAWING]
+    )
     marked: dict[str, list[int]] = {}
     for _, injury, _ in record.injuries:
         if injury.mark is not None:

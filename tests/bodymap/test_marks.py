@@ -117,6 +117,9 @@ def test_a_tapped_mark_and_a_keyboard_mark_are_tied_to_their_injuries(
     post_injury(client, exam_id, region="neck", site="front of the neck")
     assert mark_of(app, exam_id, "injury:4") is None
 
+    # The drawing of the latest mark is shown unless another is asked for.
+    page = client.get(f"/exams/{exam_id}/injuries").get_data(as_text=True)
+    assert 'data-drawing="adult-female:back"' in page
     # The page shows the marks of the drawing shown, and which drawings hold marks.
     page = client.get(f"/exams/{exam_id}/injuries?show=adult-female:back").get_data(as_text=True)
     assert page.count('class="body-mark"') == 2
