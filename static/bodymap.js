@@ -63,7 +63,7 @@
     var y = Math.round(local.y * 10) / 10;
     var region = regionAt(x, y);
     if (!region) {
-      say("That is beside the body: tap on the body to place the mark.");
+      say(svg.dataset.saidBeside);
       return;
     }
     xField.value = String(x);
@@ -81,7 +81,7 @@
     }
     pending.setAttribute("cx", String(x));
     pending.setAttribute("cy", String(y));
-    say("Mark placed on the " + region.dataset.label.toLowerCase() + ". Describe the injury and record it.");
+    say(svg.dataset.saidPlaced.replace("{region}", region.dataset.label.toLowerCase()));
   });
 
   [drawingField, regionField].forEach(function (field) {
@@ -89,7 +89,7 @@
     field.addEventListener("change", function () {
       if (xField.value) {
         clearPoint();
-        say("The tapped point is dropped: the mark goes in the middle of the region chosen.");
+        say(svg.dataset.saidDropped);
       }
     });
   });

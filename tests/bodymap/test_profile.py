@@ -103,3 +103,12 @@ def test_each_region_of_a_drawing_can_be_marked_by_keyboard() -> None:
             point = drawing.free_point(code, [], 14)
             assert point is not None
             assert drawing.region_at(*point) == code, (drawing.code, code)
+
+
+def test_the_capability_statement_names_the_profile(client) -> None:  # type: ignore[no-untyped-def]
+    statement = client.get("/fhir/metadata").get_json()
+    (observation,) = [r for r in statement["rest"][0]["resource"] if r["type"] == "Observation"]
+    assert (
+        "https://forensic-care.org/fhir/StructureDefinition/fc-mapped-injury"
+        in observation["supportedProfile"]
+    )

@@ -92,6 +92,11 @@ def test_three_injuries_marked_by_tap_and_by_keyboard_and_printed_on_the_maps(
     page.get_by_role("button", name="Show this diagram").click()
     page.get_by_role("img", name="Body diagram: Adult female, back, marks 2").wait_for()
     assert_accessible(page)
+    tap(page, 5, 5)  # beside the body: nothing placed, and she is told why
+    assert page.locator("#mark-status").text_content() == (
+        "That is beside the body: tap on the body to place the mark."
+    )
+    assert page.locator("[name=mark_x]").input_value() == ""
     tap(page, 122, 222)
     assert page.get_by_label("Body region").input_value() == "buttock"
     page.get_by_label("Type of injury").select_option(label="Bruise")
