@@ -265,6 +265,7 @@ def _demo_exam(uow: UnitOfWork, registry: Any, actor: Any, case_id: str, *, sign
     from datetime import timedelta
     from decimal import Decimal
 
+    from clinic.bodymap.marks import MarkRequest
     from clinic.core.clock import utcnow
     from clinic.exam import services
     from clinic.exam.resources import ACTIVITIES, ACTS, Answer, Injury, Treatment
@@ -315,6 +316,7 @@ def _demo_exam(uow: UnitOfWork, registry: Any, actor: Any, case_id: str, *, sign
             "blue-purple",
             "Three bruises in a row.",
         ),
+        mark=MarkRequest("adult-female", "front"),  # in the middle of the upper arm
         channel="cli",
     )
     services.record_anogenital(**common, findings="No injuries seen.", channel="cli")

@@ -20,8 +20,9 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
+from clinic.bodymap.diagrams import diagram_book
 from clinic.exam.lists import (
     ANOGENITAL_FINDINGS,
     ANOGENITAL_SITES,
@@ -186,6 +187,28 @@ class InjuryForm(FlaskForm):
     shape = StringField("Shape", validators=[Optional(), Length(max=200)])
     colour = StringField("Colour", validators=[Optional(), Length(max=200)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=4000)])
+    # The body map mark: a drawing chosen from the list (the keyboard way), and
+    # the point a tap placed (static/bodymap.js fills these hidden fields). The
+    # service says what is wrong with a drawing it does not know.
+    drawing = SelectField(
+        "Mark it on the body diagram",
+        choices=[SelectChoice("", "— no mark —")]
+        + [SelectChoice(code, drawing.label) for code, drawing in diagram_book().drawings.items()],
+        validate_choice=False,
+    )
+    mark_x = DecimalField(
+        "Where the mark was tapped (across)",
+        places=None,
+        widget=HiddenInput(),
+        validators=[Optional()],
+    )
+    mark_y = DecimalField(
+        "Where the mark was tapped (down)",
+        places=None,
+        widget=HiddenInput(),
+        validators=[Optional()],
+    )
+    move_mark = BooleanField("Move the mark to the middle of the region")
     amendment_reason = _reason_field()
 
 

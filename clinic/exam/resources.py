@@ -17,6 +17,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from clinic.bodymap.diagrams import diagram_book
+from clinic.bodymap.marks import BodyMapMark
 from clinic.consent.words import MONTHS
 from clinic.core.clock import isoformat
 from clinic.exam.lists import (
@@ -63,6 +65,10 @@ CONSENT_ABSENT_REASON = f"{CODE_SYSTEM}/consent-absent-reason"
 FINDING_PROFILE = f"{STRUCTURE_DEFINITION}/fc-exam-finding"
 TIMING_PROFILE = f"{STRUCTURE_DEFINITION}/fc-assault-timing"
 INJURY_PROFILE = f"{STRUCTURE_DEFINITION}/fc-injury"
+MAPPED_INJURY_PROFILE = f"{STRUCTURE_DEFINITION}/fc-mapped-injury"
+BODY_MAP_MARK = f"{STRUCTURE_DEFINITION}/fc-body-map-mark"
+BODY_DIAGRAM = f"{CODE_SYSTEM}/body-diagram"
+BODY_DIAGRAM_VIEW = f"{CODE_SYSTEM}/body-diagram-view"
 VITAL_PROFILE = f"{STRUCTURE_DEFINITION}/fc-exam-vital-sign"
 GUIDANCE_PROFILE = f"{STRUCTURE_DEFINITION}/fc-window-guidance"
 TREATMENT_PROFILE = f"{STRUCTURE_DEFINITION}/fc-treatment"
@@ -126,6 +132,13 @@ BODY_REGIONS = {
     "lower-leg": "Lower leg",
     "ankle": "Ankle",
     "foot": "Foot",
+    "vulva": "Vulva",
+    "vaginal-introitus": "Vaginal opening and hymen",
+    "posterior-fourchette": "Posterior fourchette",
+    "penis": "Penis",
+    "scrotum": "Scrotum",
+    "perineum": "Perineum",
+    "anus": "Anus and perianal skin",
     "other": "Other",
 }
 # Why she could not consent to the exam (CodeSystem consent-absent-reason).
@@ -535,6 +548,7 @@ class Injury:
     shape: str | None = None
     colour: str | None = None
     description: str | None = None
+    mark: BodyMapMark | None = None  # where it is marked on a body diagram
 
     def summary(self) -> str:
         size = f"{self.length_mm} mm" + (f" x {self.width_mm} mm" if self.width_mm else "")
@@ -564,11 +578,13 @@ def injury_observation(context: ExamContext, injury: Injury) -> dict[str, Any]:
             {"code": _ours("injury-colour", "Injury colour"), "valueString": injury.colour}
         )
     extra: dict[str, Any] = {}
+    if injury.mark is not None:
+        extra["extension"] = [body_map_mark_extension(injury.mark)]
     if injury.description:
         extra["note"] = [{"text": injury.description}]
     return _observation(
         context,
-        profile=INJURY_PROFILE,
+        profile=INJURY_PROFILE if injury.mark is None else MAPPED_INJURY_PROFILE,
         section="injuries",
         code=_ours("injury", "Injury"),
         valueCodeableConcept=_coded(INJURY_TYPE, injury.kind, INJURY_TYPES[injury.kind]),
@@ -604,7 +620,56 @@ def injury_of(content: Mapping[str, Any]) -> Injury:
         shape=parts.get("injury-shape"),
         colour=parts.get("injury-colour"),
         description=(content.get("note") or [{}])[0].get("text"),
+        mark=body_map_mark_of(content),
     )
+
+
+def _decimal(value: Decimal) -> int | float:
+    number = Decimal(str(value)).normalize()
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def body_map_mark_extension(mark: BodyMapMark) -> dict[str, Any]:
+    book = diagram_book()
+    return {
+        "url": BODY_MAP_MARK,
+        "extension": [
+            {
+                "url": "diagram",
+                "valueCoding": {
+                    "system": BODY_DIAGRAM,
+                    "code": mark.diagram,
+                    "display": book.diagrams[mark.diagram],
+                },
+            },
+            {
+                "url": "view",
+                "valueCoding": {
+                    "system": BODY_DIAGRAM_VIEW,
+                    "code": mark.view,
+                    "display": book.views[mark.view],
+                },
+            },
+            {"url": "x", "valueDecimal": _decimal(mark.x)},
+            {"url": "y", "valueDecimal": _decimal(mark.y)},
+            {"url": "number", "valuePositiveInt": mark.number},
+        ],
+    }
+
+
+def body_map_mark_of(content: Mapping[str, Any]) -> BodyMapMark | None:
+    """The body map mark an Observation carries, if any."""
+    for extension in content.get("extension", []):
+        if extension.get("url") == BODY_MAP_MARK:
+            parts = {part["url"]: part for part in extension.get("extension", [])}
+            return BodyMapMark(
+                diagram=parts["diagram"]["valueCoding"]["code"],
+                view=parts["view"]["valueCoding"]["code"],
+                x=Decimal(str(parts["x"]["valueDecimal"])),
+                y=Decimal(str(parts["y"]["valueDecimal"])),
+                number=int(parts["number"]["valuePositiveInt"]),
+            )
+    return None
 
 
 def guidance_observation(

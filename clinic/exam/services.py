@@ -24,7 +24,7 @@ Rules (the exam issue; docs/design.md promises 5 and 9):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,6 +35,9 @@ from clinic.access import Action, Actor, ResourceFacts, decide, require
 from clinic.access.policy import decide_care
 from clinic.accounts.models import User
 from clinic.audit.services import AuditRecord, EventKind
+from clinic.bodymap.diagrams import diagram_book
+from clinic.bodymap.figures import MapFigure, map_figures
+from clinic.bodymap.marks import MarkRefused, MarkRequest, drawing_of, place_mark
 from clinic.cases.models import Case
 from clinic.cases.services import CaseNotFound, _load_case
 from clinic.consent.book import consent_book
@@ -367,6 +370,17 @@ class ExamRecord:
         return {site.code: found[site.code] for site in ANOGENITAL_SITES if site.code in found}
 
     @property
+    def anogenital_injuries(self) -> list[str]:
+        """Slots of injuries in an anogenital region or marked on an anogenital diagram."""
+        book = diagram_book()
+        return [
+            slot
+            for slot, injury, _ in self.injuries
+            if injury.region in book.anogenital_regions
+            or (injury.mark is not None and injury.mark.diagram in book.anogenital)
+        ]
+
+    @property
     def treatments(self) -> list[tuple[str, Treatment, StoredVersion]]:
         return [
             (slot, fhir.treatment_of(version.content), version)
@@ -391,6 +405,11 @@ class ExamRecord:
                     f"{what} are recorded but she has since declined this part: remove them "
                     "on the Anogenital findings step."
                 )
+        if self.declined(ANOGENITAL_EXAM) and self.anogenital_injuries:
+            missing.append(
+                "Injuries in the anogenital area are recorded but she has since declined "
+                "this part: remove them on the Anogenital findings step."
+            )
         if self.timing is None:
             missing.append("Record the time of the assault (or that it is not known).")
         if "history" not in self.entries:
@@ -868,13 +887,16 @@ def add_injury(
     actor: Actor,
     exam_id: str,
     injury: Injury,
+    mark: MarkRequest | None = None,
     reason: str | None = None,
     channel: str = "web",
 ) -> str:
-    """Record one more injury; returns its slot."""
+    """Record one more injury, marked on a body diagram if `mark` says where;
+    returns its slot."""
     _check_injury(injury)
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     slot = f"injury:{_next_number(uow, writer.exam.id, 'injury:')}"
+    injury = _marked(uow, writer, injury, mark, slot)
     writer.save(
         slot, fhir.injury_observation(writer.context, injury), f"Injury added: {injury.summary()}"
     )
@@ -890,13 +912,16 @@ def change_injury(
     exam_id: str,
     slot: str,
     injury: Injury,
+    mark: MarkRequest | None = None,
     reason: str | None = None,
     channel: str = "web",
 ) -> None:
+    """Change an injury; its body map mark is what `mark` says (none: no mark)."""
     _check_injury(injury)
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     if not slot.startswith("injury:") or uow.session.get(ExamEntry, (exam_id, slot)) is None:
         raise ExamNotFound("No such injury in this exam.")
+    injury = _marked(uow, writer, injury, mark, slot)
     writer.save(
         slot, fhir.injury_observation(writer.context, injury), f"Injury changed: {injury.summary()}"
     )
@@ -1166,6 +1191,45 @@ def add_lab_result(
     return slot
 
 
+def _marked(
+    uow: UnitOfWork, writer: _Writer, injury: Injury, mark: MarkRequest | None, slot: str
+) -> Injury:
+    """The injury with its body map mark placed (docs/design.md, body maps): a
+    tapped point must lie on the body in the injury's region; without a point
+    the mark goes to the middle of the region, beside the marks already there.
+    Nothing of a part she declined is marked: an anogenital region, or any mark
+    on an anogenital diagram, is refused when she declined that examination."""
+    book = diagram_book()
+    declined = ANOGENITAL_EXAM in exam_consent(uow, writer.actor, writer.exam).declined
+    if declined and injury.region in book.anogenital_regions:
+        raise ExamRefused(DECLINED_MESSAGES[ANOGENITAL_EXAM], "region")
+    if mark is None:
+        return replace(injury, mark=None)
+    try:
+        drawing = drawing_of(book, mark)
+        if declined and drawing.is_anogenital:
+            raise ExamRefused(DECLINED_MESSAGES[ANOGENITAL_EXAM], "drawing")
+        taken = [
+            (float(other.mark.x), float(other.mark.y))
+            for other_slot, other, _ in _assemble(uow, writer.store, writer.exam).injuries
+            if other_slot != slot
+            and other.mark is not None
+            and (other.mark.diagram, other.mark.view) == (mark.diagram, mark.view)
+        ]
+        placed = place_mark(
+            book,
+            mark,
+            region=injury.region,
+            number=int(slot.removeprefix("injury:")),
+            labels=BODY_REGIONS,
+            site=injury.site,
+            taken=taken,
+        )
+    except MarkRefused as refused:
+        raise ExamRefused(refused.message, refused.field) from refused
+    return replace(injury, mark=placed)
+
+
 def _next_number(uow: UnitOfWork, exam_id: str, prefix: str) -> int:
     slots = uow.session.scalars(
         sa.select(ExamEntry.slot).where(
@@ -1284,6 +1348,11 @@ def remove_declined_findings(
             continue
         if _site_declined(fhir.site_finding_of(recorded.content), consent.declined):
             writer.retire(slot, f"{site.display} findings removed: she declined this part")
+    if ANOGENITAL_EXAM in consent.declined:
+        for slot in _assemble(uow, writer.store, writer.exam).anogenital_injuries:
+            writer.retire(
+                slot, f"{slot.replace(':', ' ').capitalize()} removed: she declined this part"
+            )
     writer.finish()
 
 
@@ -1819,6 +1888,20 @@ def _structured_section(record: ExamRecord, step: StepSheets) -> ReportSection:
         tuple(lines) or ("Not recorded.",),
         tuple(record.entries[slot].versioned_reference for slot in slots),
     )
+
+
+def report_maps(record: ExamRecord) -> list[MapFigure]:
+    """The body maps of the printed report: each drawing with marks, its legend
+    the injuries as the report's Injuries section words them."""
+    return map_figures(
+        (injury.mark, _injury_words(injury))
+        for _, injury, _ in record.injuries
+        if injury.mark is not None
+    )
+
+
+def _injury_words(injury: Injury) -> str:
+    return f"{injury.summary()} ({BODY_REGIONS[injury.region]})"
 
 
 def describe_timing(timing: AssaultTiming, zone: str = "UTC") -> str:

@@ -12,6 +12,8 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from clinic.access import Action
+from clinic.bodymap.diagrams import diagram_book
+from clinic.bodymap.marks import MarkRequest
 from clinic.core.clock import from_local, to_local, utcnow
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.exam import services
@@ -515,10 +517,59 @@ def _injury(form: InjuryForm) -> Injury:
     )
 
 
+def _mark(form: InjuryForm) -> MarkRequest | None:
+    """The mark asked for: none, a drawing and region (keyboard), or a tapped point."""
+    if not form.drawing.data:
+        return None
+    diagram, _, view = form.drawing.data.partition(":")
+    if form.move_mark.data:
+        return MarkRequest(diagram, view)
+    return MarkRequest(diagram, view, form.mark_x.data, form.mark_y.data)
+
+
+# The drawing shown on the injuries step before any mark is placed.
+FIRST_DRAWING = "adult-female:front"
+
+
+def _body_map(record: services.ExamRecord, shown: str | None) -> dict[str, Any]:
+    """The body map beside the injury form (the template asks for it): one drawing
+    with the injuries marked on it, and which drawings hold marks (to show them)."""
+    book = diagram_book()
+    latest = max(
+        (injury.mark for _, injury, _ in record.injuries if injury.mark is not None),
+        key=lambda mark: mark.number,
+        default=None,
+    )
+    # Unless asked for another, the drawing of the latest mark: the examiner goes on
+    # where they were.
+    drawing = (
+        book.drawings.get(shown or "")
+        or (book.drawings.get(f"{latest.diagram}:{latest.view}") if latest else None)
+        or book.drawings[FIRST_DRAWING]
+    )
+    marked: dict[str, list[int]] = {}
+    for _, injury, _ in record.injuries:
+        if injury.mark is not None:
+            code = f"{injury.mark.diagram}:{injury.mark.view}"
+            marked.setdefault(code, []).append(injury.mark.number)
+    return {
+        "map_drawing": drawing,
+        "map_marks": [
+            injury.mark
+            for _, injury, _ in record.injuries
+            if injury.mark is not None
+            and (injury.mark.diagram, injury.mark.view) == (drawing.diagram, drawing.view)
+        ],
+        "drawings": book.drawings,
+        "marked_drawings": marked,
+        "regions": BODY_REGIONS,
+    }
+
+
 @bp.route("/exams/<exam_id>/injuries", methods=["GET", "POST"])
 @view_rule(Action.UPDATE, "Encounter")
 def injuries(exam_id: str) -> Any:
-    extra = {"types": INJURY_TYPES, "regions": BODY_REGIONS}
+    extra = {"types": INJURY_TYPES, "regions": BODY_REGIONS, "body_map": _body_map}
     if request.method == "GET":
         return _page(
             "exam/injuries.html", _record(exam_id), InjuryForm(formdata=None), 200, **extra
@@ -532,6 +583,7 @@ def injuries(exam_id: str) -> Any:
             actor=current_actor(),
             exam_id=exam_id,
             injury=_injury(form),
+            mark=_mark(form),
             reason=_reason(form),
         )
 
@@ -544,7 +596,11 @@ def injuries(exam_id: str) -> Any:
 @view_rule(Action.UPDATE, "Encounter")
 def injury(exam_id: str, number: int) -> Any:
     slot = f"injury:{number}"
-    extra = {"number": number, "retract_form": RetractInjuryForm(formdata=None)}
+    extra = {
+        "number": number,
+        "retract_form": RetractInjuryForm(formdata=None),
+        "body_map": _body_map,
+    }
     if request.method == "GET":
         record = _record(exam_id)
         found = next((i for s, i, _ in record.injuries if s == slot), None)
@@ -560,6 +616,12 @@ def injury(exam_id: str, number: int) -> Any:
             "colour": found.colour,
             "description": found.description,
         }
+        if found.mark is not None:
+            data |= {
+                "drawing": f"{found.mark.diagram}:{found.mark.view}",
+                "mark_x": found.mark.x,
+                "mark_y": found.mark.y,
+            }
         return _page("exam/injury.html", record, InjuryForm(data=data), 200, **extra)
     form = InjuryForm()
 
@@ -571,6 +633,7 @@ def injury(exam_id: str, number: int) -> Any:
             exam_id=exam_id,
             slot=slot,
             injury=_injury(form),
+            mark=_mark(form),
             reason=_reason(form),
         )
 
@@ -942,6 +1005,7 @@ def report(exam_id: str) -> Any:
         "exam/report.html",
         record=record,
         sections=services.report_sections(record, _zone()),
+        maps=services.report_maps(record),
         zone=_zone(),
         words=_words,
     )

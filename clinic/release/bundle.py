@@ -35,6 +35,7 @@ from clinic.access import Action, Actor, decide, require
 from clinic.access.policy import RELEASE
 from clinic.accounts.models import Organization
 from clinic.audit.services import AuditRecord, EventKind
+from clinic.bodymap.figures import MapFigure, map_figures
 from clinic.cases.models import Case
 from clinic.cases.services import CASE_REFERENCE_SYSTEM
 from clinic.consent.book import consent_book
@@ -42,7 +43,7 @@ from clinic.core.clock import isoformat, utcnow
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.evidence.models import CustodyEvent
 from clinic.evidence.services import CUSTODY_LOG, custody_leaf, custody_task
-from clinic.exam.resources import Signer, signer_of
+from clinic.exam.resources import Signer, body_map_mark_of, signer_of
 from clinic.fhir.canonical import NAMING_SYSTEM, ORGANIZATION_CODE_SYSTEM, STRUCTURE_DEFINITION
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.services import fulfil
@@ -420,6 +421,7 @@ class ReleasedReport:
     signer: Signer | None
     sections: tuple[ReportSectionInWords, ...]
     evidence: tuple[Line, ...]
+    maps: tuple[MapFigure, ...] = ()  # body maps of the released injuries only
 
 
 def _value(node: dict[str, Any]) -> str:
@@ -535,6 +537,14 @@ def released_report(
         for r in held.values()
         if r["resourceType"] == "Specimen"
     )
+    # Drawn from the released injuries alone: a map shows no more than her
+    # release consent lets the bundle hold.
+    maps = map_figures(
+        (mark, "; ".join(_line(resource).values))
+        for resource in held.values()
+        if resource["resourceType"] == "Observation"
+        and (mark := body_map_mark_of(resource)) is not None
+    )
     subject = (report or {}).get("subject") or {}
     return ReleasedReport(
         request=request,
@@ -547,4 +557,5 @@ def released_report(
         signer=signer,
         sections=tuple(sections),
         evidence=evidence,
+        maps=tuple(maps),
     )
