@@ -592,6 +592,27 @@ def injuries(exam_id: str) -> Any:
     )
 
 
+def _injury_data(found: Injury) -> dict[str, Any]:
+    """The injury form filled with a recorded injury and its body map mark."""
+    data: dict[str, Any] = {
+        "kind": found.kind,
+        "region": found.region,
+        "site": found.site,
+        "length_mm": found.length_mm,
+        "width_mm": found.width_mm,
+        "shape": found.shape,
+        "colour": found.colour,
+        "description": found.description,
+    }
+    if found.mark is not None:
+        data |= {
+            "drawing": f"{found.mark.diagram}:{found.mark.view}",
+            "mark_x": found.mark.x,
+            "mark_y": found.mark.y,
+        }
+    return data
+
+
 @bp.route("/exams/<exam_id>/injuries/<int:number>", methods=["GET", "POST"])
 @view_rule(Action.UPDATE, "Encounter")
 def injury(exam_id: str, number: int) -> Any:
@@ -606,23 +627,7 @@ def injury(exam_id: str, number: int) -> Any:
         found = next((i for s, i, _ in record.injuries if s == slot), None)
         if found is None:
             abort(404)
-        data = {
-            "kind": found.kind,
-            "region": found.region,
-            "site": found.site,
-            "length_mm": found.length_mm,
-            "width_mm": found.width_mm,
-            "shape": found.shape,
-            "colour": found.colour,
-            "description": found.description,
-        }
-        if found.mark is not None:
-            data |= {
-                "drawing": f"{found.mark.diagram}:{found.mark.view}",
-                "mark_x": found.mark.x,
-                "mark_y": found.mark.y,
-            }
-        return _page("exam/injury.html", record, InjuryForm(data=data), 200, **extra)
+        return _page("exam/injury.html", record, InjuryForm(data=_injury_data(found)), 200, **extra)
     form = InjuryForm()
 
     def save() -> None:
@@ -667,23 +672,14 @@ def retract_injury(exam_id: str, number: int) -> Any:
     found = next((i for s, i, _ in record.injuries if s == f"injury:{number}"), None)
     if found is None:
         abort(404)
-    data = {
-        "kind": found.kind,
-        "region": found.region,
-        "site": found.site,
-        "length_mm": found.length_mm,
-        "width_mm": found.width_mm,
-        "shape": found.shape,
-        "colour": found.colour,
-        "description": found.description,
-    }
     return _page(
         "exam/injury.html",
         record,
-        InjuryForm(formdata=None, data=data),
+        InjuryForm(formdata=None, data=_injury_data(found)),
         422,
         number=number,
         retract_form=form,
+        body_map=_body_map,
     )
 
 

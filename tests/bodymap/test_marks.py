@@ -26,7 +26,15 @@ from clinic.exam import services
 from clinic.fhir.profiles import PROFILES_DIR
 from clinic.fhir.validation import validate_resource
 from tests.conftest import PASSWORD, World
-from tests.exam.helpers import INJURY, call, complete_exam, read, record_exam_consent, start
+from tests.exam.helpers import (
+    INJURY,
+    call,
+    complete_exam,
+    decide_every_window,
+    read,
+    record_exam_consent,
+    start,
+)
 from tests.helpers import api, csrf_token, login, open_case
 
 FOREARM_POINT = ("141.5", "180")  # on the adult female front drawing: her left forearm
@@ -318,6 +326,8 @@ def test_marks_of_a_part_she_later_declined_block_sign_off_until_removed(
         call(app, "examiner", services.sign_off, exam_id=exam_id)
     call(app, "examiner", services.remove_declined_findings, exam_id=exam_id)
     assert [slot for slot, _, _ in read(app, exam_id).injuries] == ["injury:1"]
+    # Her decline changed the guidance on anogenital samples: decided again.
+    decide_every_window(app, exam_id)
     assert call(app, "examiner", services.sign_off, exam_id=exam_id).status == "signed"
 
 
