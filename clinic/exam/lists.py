@@ -425,9 +425,8 @@ VOCABULARIES: tuple[Vocabulary, ...] = (
             for sheet in step.sheets
             for question in sheet.questions
         }
-        | {"lab-destination": "Sent to", "anatomy": "Anatomy examined"},
+        | {"lab-destination": "Sent to"},
     ),
-    Vocabulary("exam-anatomy", "Anatomy examined", "Female or male anatomy.", ANATOMIES),
     _vocabulary(
         "contraception",
         "Contraception",

@@ -838,11 +838,10 @@ def guidance(exam_id: str) -> Any:
 # -- laboratory tests -----------------------------------------------------------------
 
 
-def _lab_extra(record: services.ExamRecord, failed: Any = None) -> dict[str, Any]:
-    """A result form per requested test, prefixed by the test (one page, many forms)."""
-    forms = {
-        code: LabResultForm(formdata=None, prefix=f"result-{code}") for code in record.lab_requests
-    }
+def _lab_extra(failed: Any = None) -> dict[str, Any]:
+    """A result form per test, prefixed by the test (one page, many forms); the page
+    shows those of the tests requested."""
+    forms = {code: LabResultForm(formdata=None, prefix=f"result-{code}") for code in LAB_TESTS}
     if failed is not None:
         forms[failed[0]] = failed[1]
     return {"tests": LAB_TESTS, "result_forms": forms, "lab_field": lab_field_name}
@@ -852,15 +851,13 @@ def _lab_extra(record: services.ExamRecord, failed: Any = None) -> dict[str, Any
 @view_rule(Action.UPDATE, "Encounter")
 def laboratory(exam_id: str) -> Any:
     """Tests requested at the exam, where each goes, and their results as added."""
-    record = _record(exam_id)
     if request.method == "GET":
+        record = _record(exam_id)
         data: dict[str, Any] = {}
         for code, destination in record.lab_requests.items():
             data[f"{lab_field_name(code)}_requested"] = True
             data[f"{lab_field_name(code)}_destination"] = destination
-        return _page(
-            "exam/laboratory.html", record, LabRequestForm(data=data), 200, **_lab_extra(record)
-        )
+        return _page("exam/laboratory.html", record, LabRequestForm(data=data), 200, **_lab_extra())
     form = LabRequestForm()
 
     def save() -> None:
@@ -884,7 +881,7 @@ def laboratory(exam_id: str) -> Any:
         save,
         _after("exam.laboratory"),
         "Laboratory tests saved.",
-        **_lab_extra(record),
+        **_lab_extra(),
     )
 
 
@@ -927,7 +924,7 @@ def lab_result(exam_id: str, test: str) -> Any:
         record,
         LabRequestForm(formdata=None, data=data),
         422,
-        **_lab_extra(record, (test, form)),
+        **_lab_extra((test, form)),
     )
 
 
