@@ -539,7 +539,7 @@ def main() -> None:
     document = {
         "about": (
             "Body diagrams drawn by the project (scripts/draw_body_diagrams.py), "
-            "free to use under the project's licence. Each drawing is a diagram (a "
+            "under the project's licence, AGPL-3.0-or-later. Each drawing is a diagram (a "
             "figure) seen from a view; each region is a polygon in diagram units "
             "(origin top left, x to the right, y down) named by its body-region code "
             "(fhir_profiles/CodeSystem-body-region.json). Regions are in drawing order: "
@@ -564,7 +564,21 @@ def main() -> None:
         "her_left_is_on_the_viewers": {"front": "right", "back": "left", "external": "right"},
         "drawings": drawings,
     }
-    OUT.write_text(json.dumps(document, indent=1) + "\n")
+    OUT.write_text(as_text(document))
+
+
+def as_text(document: dict[str, object]) -> str:
+    """JSON with one region a line, so a person can find and edit a region."""
+    marker = '"@regions@"'
+    compact = []
+    for drawing in document["drawings"]:  # type: ignore[attr-defined]
+        compact.append(drawing.pop("regions"))
+        drawing["regions"] = "@regions@"
+    text = json.dumps(document, indent=1)
+    for regions in compact:
+        lines = ",\n".join("   " + json.dumps(r, separators=(", ", ": ")) for r in regions)
+        text = text.replace(marker, "[\n" + lines + "\n  ]", 1)
+    return text + "\n"
 
 
 if __name__ == "__main__":
