@@ -54,6 +54,7 @@ STEPS = (
     ("exam.history", "History"),
     ("exam.general", "General examination and vital signs"),
     ("exam.injuries", "Injuries"),
+    ("media.photos", "Photographs"),
     ("exam.anogenital", "Anogenital findings"),
     ("exam.guidance", "Time-window guidance"),
     ("exam.treatment", "Treatment"),
@@ -111,6 +112,13 @@ def _page(template: str, record: services.ExamRecord, form: Any, status: int, **
         ),
         **extra,
     ), status
+
+
+def exam_page(template: str, exam_id: str, form: Any, status: int, **extra: Any) -> tuple[str, int]:
+    """A page of the exam's steps for another domain (photographs): the exam read
+    (audited) and the exam's header and step list around the template."""
+    result: tuple[str, int] = _page(template, _record(exam_id), form, status, **extra)
+    return result
 
 
 def _step(
