@@ -187,8 +187,17 @@ RELEASE = "release"
 # A release refusal's reason when one of her Consents explicitly declines the
 # record (not merely silent about it): the clinic's approval page says "she declined".
 DECLINED = "declined in her consent"
+# Media: non-intimate photographs only (an intimate image is never released, below).
 RELEASABLE_KINDS = frozenset(
-    {"Patient", "Encounter", "Observation", "MedicationAdministration", "Composition", "Specimen"}
+    {
+        "Patient",
+        "Encounter",
+        "Observation",
+        "MedicationAdministration",
+        "Composition",
+        "Specimen",
+        "Media",
+    }
 )
 
 

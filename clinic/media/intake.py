@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import PurePath
@@ -34,18 +35,9 @@ ACCEPTED = {
 }
 _MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"))
 # Markup that has no business in a photograph: a file holding it is also a page a
-# browser could run, whatever else it is.
-_MARKUP = (
-    b"<html",
-    b"<script",
-    b"<body",
-    b"<!doctype",
-    b"<svg",
-    b"<iframe",
-    b"<object",
-    b"<embed",
-    b"javascript:",
-)
+# browser could run, whatever else it is. One pass over the bytes (lower-cased).
+_MARKUP = re.compile(rb"<(?:html|script|body|!doctype|svg|iframe|object|embed)")
+_SCRIPT_URL = b"javascript:"
 DISPLAY_SIDE = 1600
 THUMBNAIL_SIDE = 320
 _BLUR_SIDE = 12
@@ -119,7 +111,7 @@ def check_photo(data: bytes, filename: str | None, limits: Limits) -> CheckedPho
             "what it is is not kept. Rename it or take the photograph again."
         )
     lowered = data.lower()
-    if any(marker in lowered for marker in _MARKUP):
+    if _MARKUP.search(lowered) or _SCRIPT_URL in lowered:
         raise PhotoRefused(
             f"{name} is a {found} image that also holds web page code; such a file is not kept."
         )
@@ -174,8 +166,12 @@ def derive_copies(photo: CheckedPhoto) -> Copies:
             display = flat
         else:
             display = display.convert("RGB")
-    thumbnail = display.copy()
-    thumbnail.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BICUBIC)
+    scale = THUMBNAIL_SIDE / max(display.size)
+    thumbnail = display.resize(
+        (max(1, round(display.width * scale)), max(1, round(display.height * scale))),
+        Image.Resampling.BICUBIC,
+        reducing_gap=2.0,
+    )
     blurred = (
         thumbnail.resize((_BLUR_SIDE, _BLUR_SIDE), Image.Resampling.BOX)
         .resize(thumbnail.size, Image.Resampling.BICUBIC)

@@ -485,6 +485,20 @@ MATRIX: dict[str, list[Call]] = {
             form=lambda s, r: {"reason": "curious"},
         ),
     ],
+    # A released photograph's original: officers of the force, while the release
+    # stands (this one is not approved: as if it did not exist); nobody else.
+    "release.photo": [
+        Call(
+            "GET",
+            lambda s: f"/releases/{s.river_request}/photos/{s.own_photo}",
+            only({"officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: f"/releases/{s.river_request}/photos/{s.own_intimate}",
+            only({"officer": 404}, 403),
+        ),
+    ],
     "exam.start": [
         Call("POST", lambda s: f"/cases/{s.own_case}/exams", EXAMINERS_ONLY | {"examiner": 302}),
         Call("POST", lambda s: f"/cases/{s.other_case}/exams", HIDDEN),
