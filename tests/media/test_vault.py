@@ -173,3 +173,52 @@ def test_a_wrong_key_does_not_open_a_photo(app: Flask, exam_id: str) -> None:
     Keyring(keys).create()
     with pytest.raises((MediaRefused, VaultError)):
         read(app, photo_id)
+
+
+def _example() -> dict[str, object]:
+    from clinic.fhir.profiles import PROFILES_DIR
+
+    loaded: dict[str, object] = json.loads(
+        (PROFILES_DIR / "examples/Media-example-photo.json").read_text()
+    )
+    return loaded
+
+
+@pytest.mark.parametrize(
+    ("mutate", "fragment"),
+    [
+        (lambda d: d["content"].update(data="AAAA"), "Media.content.data"),
+        (lambda d: d["content"].update(contentType="image/svg+xml"), "fc-photo-3"),
+        (lambda d: d["content"].pop("extension"), "fc-photo-1"),
+        (lambda d: d.pop("extension"), "fc-photo-2"),
+        (lambda d: d["view"]["coding"][0].update(code="selfie"), "photo-view"),
+        (lambda d: d["bodySite"]["coding"][0].update(code="soul"), "body-region"),
+        (lambda d: d.update(subject={"reference": "Group/1"}), "fc-photo-4"),
+        (lambda d: d["meta"].update(security=[]), "fc-sec-1"),
+    ],
+    ids=["data", "svg", "no-sha256", "no-scale", "view", "site", "subject", "labels"],
+)
+def test_fc_photo_rules_are_enforced(mutate, fragment: str) -> None:  # type: ignore[no-untyped-def]
+    from clinic.fhir.outcome import FhirError
+
+    example = _example()
+    mutate(example)
+    with pytest.raises(FhirError) as refused:
+        validate_resource(example, ProfileRegistry())
+    assert fragment in json.dumps([i.diagnostics for i in refused.value.issues])
+
+
+def test_every_audit_event_of_photo_activity_validates(app: Flask, exam_id: str) -> None:
+    from clinic.audit.fhir import audit_event_resource
+    from clinic.audit.models import AuditEntry
+
+    (photo_id,) = take(app, exam_id, intimate=True, region="other", site="x")
+    read(app, photo_id, Variant.DISPLAY, reason="checking the record")
+    registry = app.extensions["clinic.profiles"]
+    with app.app_context(), unit_of_work() as uow:
+        entries = uow.session.scalars(sa.select(AuditEntry)).all()
+        assert any(
+            "intimate image opened: checking the record" in entry.reasons for entry in entries
+        )
+        for entry in entries:
+            validate_resource(audit_event_resource(entry), registry)
