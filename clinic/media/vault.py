@@ -92,9 +92,13 @@ class Keyring:
         return MediaKey.parse(self.current_path.read_text(), self.current_path.name)
 
     def create(self) -> MediaKey:
-        """The first media key of this instance (refused if one exists)."""
+        """The first media key of this instance. Two processes taking the first
+        photograph at once: one writes the key, the other uses it."""
         key = MediaKey.generate()
-        self._write(self.current_path, key)
+        try:
+            self._write(self.current_path, key)
+        except FileExistsError:
+            return self.current()
         return key
 
     def get(self, key_id: str) -> MediaKey:
