@@ -51,6 +51,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.extensions["clinic.consent_forms"] = FormLibrary()
     except DefinitionError as error:
         raise SystemExit(f"The consent forms cannot be used:\n{error}") from error
+    from clinic.core.web import apply_body_limit
+    from clinic.media.vault import Keyring
+
+    app.extensions["clinic.media_keys"] = Keyring(instance_path / "keys")
+    # Before the CSRF check, which reads the body.
+    app.before_request(apply_body_limit)
     csrf = CSRFProtect(app)
 
     from clinic.accounts.views import bp as accounts_bp
@@ -61,6 +67,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.evidence.views import bp as evidence_bp
     from clinic.exam.views import bp as exam_bp
     from clinic.fhir.api import bp as fhir_bp
+    from clinic.media.views import bp as media_bp
     from clinic.release.views import bp as release_bp
     from clinic.web.views import bp as home_bp
 
@@ -72,6 +79,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         cases_bp,
         consent_bp,
         exam_bp,
+        media_bp,
         evidence_bp,
         release_bp,
         fhir_bp,

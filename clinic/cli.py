@@ -330,6 +330,54 @@ def keys_list() -> None:
             click.echo(f"{key.verifier_key}  ({state})")
 
 
+@cli.group("media-key")
+def media_key() -> None:
+    """The media key: it wraps every photograph's data key. Kept in
+    instance/keys/media.key (mode 0600), never in the database. Back it up apart
+    from the database: a lost media key is lost photographs."""
+
+
+@media_key.command("status")
+def media_key_status() -> None:
+    """The current media key's id, and how many photographs each key protects."""
+    from clinic.media.models import Photo
+
+    keyring = current_app.extensions["clinic.media_keys"]
+    with unit_of_work() as uow:
+        current = keyring.current().key_id if keyring.has_current() else None
+        click.echo(f"current media key: {current or 'none yet (made with the first photograph)'}")
+        for key_id, count in uow.session.execute(
+            sa.select(Photo.key_id, sa.func.count()).group_by(Photo.key_id)
+        ):
+            click.echo(f"{key_id}: {count} photograph(s)")
+
+
+@media_key.command("rotate")
+def media_key_rotate() -> None:
+    """Make a new media key and re-wrap every photograph's data key under it, in
+    one transaction; the photographs themselves are not re-encrypted. The old key
+    is kept as media.<id>.retired for backups taken before the rotation."""
+    from clinic.media.vault import VaultError, rewrap_all
+
+    keyring = current_app.extensions["clinic.media_keys"]
+    try:
+        old, new = keyring.begin_rotation()
+    except VaultError as error:
+        raise _fail(error) from error
+    try:
+        with unit_of_work() as uow:
+            count = rewrap_all(uow.session, keyring, old, new)
+            _audit_operator(uow, EventKind.UPDATE, f"MediaKey/{new.key_id}")
+    except BaseException:
+        keyring.abandon_rotation()
+        raise
+    keyring.finish_rotation(old)
+    click.echo(f"media key {old.key_id} replaced by {new.key_id}; {count} photograph(s) re-wrapped")
+    click.echo(
+        f"back up instance/keys/media.key now; keep media.{old.key_id}.retired with older backups"
+    )
+
+
 @cli.group()
 def log() -> None:
     """Transparency logs: signed checkpoints."""

@@ -55,6 +55,12 @@ DEFAULTS: dict[str, Any] = {
     # and shown in it; everything is stored in UTC.
     "CLINIC_TIMEZONE": "UTC",
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+    # Photographs: the largest file kept, the most pixels a photograph may have (a
+    # larger claim is a decompression bomb), and the largest upload of several
+    # photographs at once (the one request body allowed beyond MAX_CONTENT_LENGTH).
+    "MEDIA_MAX_PHOTO_BYTES": 25 * 1000 * 1000,
+    "MEDIA_MAX_PIXELS": 50 * 1000 * 1000,
+    "MEDIA_MAX_UPLOAD_BYTES": 200 * 1000 * 1000,
 }
 
 # Environment variables read, and how to parse them.
@@ -72,6 +78,9 @@ _ENVIRONMENT: dict[str, Any] = {
     "LOG_ORIGIN_PREFIX": str,
     "TRANSFER_OVERDUE_DAYS": int,
     "CLINIC_TIMEZONE": str,
+    "MEDIA_MAX_PHOTO_BYTES": int,
+    "MEDIA_MAX_PIXELS": int,
+    "MEDIA_MAX_UPLOAD_BYTES": int,
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name

@@ -15,6 +15,7 @@ from clinic.evidence.models import (
 from clinic.exam.models import Exam, ExamAmendment, ExamEntry
 from clinic.fhir.models import ReferenceIndex, ResourceVersion, StoredResource, TokenIndex
 from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
+from clinic.media.models import Photo, PhotoContent
 from clinic.release.models import ReleaseRequest
 
 __all__ = [
@@ -31,6 +32,8 @@ __all__ = [
     "LogHead",
     "LogNode",
     "Organization",
+    "Photo",
+    "PhotoContent",
     "ReferenceIndex",
     "ReleaseRequest",
     "ReportingModeChange",

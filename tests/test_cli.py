@@ -228,6 +228,8 @@ OPERATOR_COMMANDS = {
     "keys generate": "signing keys",
     "keys list": "public key ids",
     "log checkpoint": "signs the log's root; no entry content",
+    "media-key status": "the media key's id and a count of photos per key; no photo",
+    "media-key rotate": "re-wraps photos' data keys; reads and shows no photo",
     "demo": "loads demo data as the operator",
     "run": "serves the app: every request goes through the route rules and the decision point",
     "routes": "lists the URL rules; reads no record",

@@ -75,6 +75,7 @@ CLINICAL_KINDS = frozenset(
         "Composition",  # a signed exam report
         "Specimen",
         "Consent",  # her decisions: staff who care for her must see them
+        "Media",  # forensic photographs (intimate images labelled V)
     }
 )
 DIRECTORY_KINDS = frozenset({"Organization"})
@@ -111,6 +112,9 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "MedicationAdministration": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Composition": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Specimen": (_CLINICAL_WRITE, Scope.OWN_SITE),
+        # Photographs: taken only as her photo consent permits (PHOTOGRAPH); intimate
+        # images seen only as it permits (the V label, _narrow_by_consent).
+        "Media": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Consent": (_MANAGE, Scope.OWN_SITE),
         # Police-supplied text only; which case a request matches is shown only
         # where the case is theirs, and approval needs the case.
@@ -183,8 +187,17 @@ RELEASE = "release"
 # A release refusal's reason when one of her Consents explicitly declines the
 # record (not merely silent about it): the clinic's approval page says "she declined".
 DECLINED = "declined in her consent"
+# Media: non-intimate photographs only (an intimate image is never released, below).
 RELEASABLE_KINDS = frozenset(
-    {"Patient", "Encounter", "Observation", "MedicationAdministration", "Composition", "Specimen"}
+    {
+        "Patient",
+        "Encounter",
+        "Observation",
+        "MedicationAdministration",
+        "Composition",
+        "Specimen",
+        "Media",
+    }
 )
 
 
@@ -192,6 +205,10 @@ RELEASABLE_KINDS = frozenset(
 # active evidence-collection Consent permits it to the examiners of her case (an
 # explicit deny wins). LABEL_LOOKUP: finding an item by the label printed on it.
 COLLECT = "collect"
+# Operation on Media: a photograph is taken only where her active photo Consent
+# permits that class of photograph (intimate images: the item that names them, with
+# their label) to the examiners of her case, and none denies it.
+PHOTOGRAPH = "photograph"
 LABEL_LOOKUP = "label-lookup"
 # Obligation: the record is handed out without clinical detail (body site, notes,
 # narrative): what custodians need to recognise an item, nothing about her.
@@ -365,6 +382,8 @@ def _decide(
         return Decision(False, (f"{kind} belongs to another user",), concealed=True)
     if kind == "Specimen" and action is Action.CREATE and operation == COLLECT:
         return _decide_collection(actor, resource, consents, at, baseline)
+    if kind == "Media" and action is Action.CREATE and operation == PHOTOGRAPH:
+        return _decide_collection(actor, resource, consents, at, baseline, action=PHOTOGRAPH)
     if _consent_may_narrow(action, kind, resource):
         decided = _narrow_by_consent(actor, action, resource, consents, at, baseline)
         if decided.permitted and obligations:
@@ -379,23 +398,28 @@ def _decide_collection(
     consents: ConsentSource | None,
     at: datetime | None,
     baseline: str,
+    *,
+    action: str = COLLECT,
 ) -> Decision:
-    """Evidence is collected only with her consent: an active Consent of hers must
-    permit collecting that class of evidence by the examiners of her case, and none
-    may deny it. Without a recorded consent, nothing is collected."""
+    """Evidence is collected, and photographs taken, only with her consent: an
+    active Consent of hers must permit that class of evidence or photograph (with
+    its security label: intimate images are V) to the examiners of her case, and
+    none may deny it. Without a recorded consent, nothing is collected. A refusal
+    because she said no carries DECLINED among its reasons."""
     if consents is None or resource.subject is None:
         return Decision(False, (_NOT_CONSULTED,))
     request = ConsentRequest(
         recipients=frozenset({Recipient("case-examiner", f"Organization/{actor.organization_id}")}),
-        action=COLLECT,
+        action=action,
         purpose=Purpose.TREATMENT.value,
         classes=resource.data_classes,
-        labels=frozenset(),
+        labels=resource.security_labels if action == PHOTOGRAPH else frozenset(),
         at=at or datetime.now(UTC),
     )
     result = evaluate(consents.directives(resource.subject), request)
     if not result.permitted:
-        return Decision(False, result.reasons)
+        declined = action == PHOTOGRAPH and any(f.verdict is Verdict.DENY for f in result.findings)
+        return Decision(False, (*result.reasons, *((DECLINED,) if declined else ())))
     return Decision(True, (baseline, *result.reasons))
 
 

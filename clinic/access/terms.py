@@ -127,4 +127,10 @@ def data_classes_of(resource_type: str, content: dict[str, Any]) -> frozenset[st
                 if coding["code"] in _TOXICOLOGY_SAMPLES:
                     classes.add("toxicology")
         return frozenset(classes)
+    if resource_type == "Media":
+        very_restricted = any(
+            f"{label.get('system')}|{label.get('code')}" == VERY_RESTRICTED
+            for label in content.get("meta", {}).get("security", [])
+        )
+        return frozenset({"intimate-images" if very_restricted else "non-intimate-photos"})
     return frozenset()

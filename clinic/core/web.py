@@ -63,6 +63,8 @@ class ViewRule:
     # False for the session-status endpoint: asking how long is left must not
     # count as activity, or the warning could never be right.
     extends_session: bool = True
+    # The config key of a larger request body this view accepts (photographs).
+    body_limit: str | None = None
 
 
 def view_rule(
@@ -73,8 +75,11 @@ def view_rule(
     self_checked: bool = False,
     auth: str | None = "session",
     extends_session: bool = True,
+    body_limit: str | None = None,
 ) -> Callable[[F], F]:
-    rule = ViewRule(action, kind, public, self_checked, None if public else auth, extends_session)
+    rule = ViewRule(
+        action, kind, public, self_checked, None if public else auth, extends_session, body_limit
+    )
 
     def decorate(view: F) -> F:
         @wraps(view)
@@ -98,6 +103,15 @@ def view_rule(
 def rule_of(app: Flask, endpoint: str) -> ViewRule | None:
     view = app.view_functions.get(endpoint)
     return getattr(view, "_view_rule", None)
+
+
+def apply_body_limit() -> None:
+    """Runs before anything reads the body (the CSRF check does): a view that takes
+    photographs accepts the larger body its rule names; every other view keeps
+    MAX_CONTENT_LENGTH."""
+    rule = rule_of(current_app, request.endpoint) if request.endpoint else None
+    if rule is not None and rule.body_limit is not None:
+        request.max_content_length = current_app.config[rule.body_limit]
 
 
 def check_every_view_has_a_rule(app: Flask) -> None:

@@ -804,9 +804,12 @@ def chain_of(
 
 def verify_custody_log(session: Session, origin: str | None = None) -> Any:
     """Recompute the custody log from the stored events (see ledger.verify_log)."""
-    from clinic.ledger.services import verify_log
+    import heapq
 
-    def leaves() -> Any:
+    from clinic.ledger.services import verify_log
+    from clinic.media.models import Photo
+
+    def events() -> Any:
         last = -1
         while True:
             rows = session.scalars(
@@ -821,7 +824,21 @@ def verify_custody_log(session: Session, origin: str | None = None) -> Any:
                 yield event.log_index, custody_leaf(event), bytes.fromhex(event.leaf_hash)
             last = rows[-1].log_index
 
-    return verify_log(session, CUSTODY_LOG, leaves(), origin)
+    def photos() -> Any:
+        # A photograph's intake is on the same log (its SHA-256, for releases).
+        last = -1
+        while True:
+            rows = session.scalars(
+                sa.select(Photo).where(Photo.log_index > last).order_by(Photo.log_index).limit(1000)
+            ).all()
+            if not rows:
+                return
+            for photo in rows:
+                yield photo.log_index, photo.leaf(), bytes.fromhex(photo.leaf_hash)
+            last = rows[-1].log_index
+
+    leaves = heapq.merge(events(), photos(), key=lambda leaf: leaf[0])
+    return verify_log(session, CUSTODY_LOG, leaves, origin)
 
 
 # -- reading, for the screens ----------------------------------------------------------

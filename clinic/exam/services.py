@@ -592,14 +592,11 @@ class _Writer:
         )
 
     def check_amendable(self) -> None:
-        if self.exam.status == ExamStatus.SIGNED and not (self.reason or "").strip():
-            raise ExamRefused(
-                "This exam is signed off and read-only: to correct it, say why (the "
-                "amendment is kept with the original).",
-                "amendment_reason",
-            )
+        check_amendable(self.exam, self.reason)
 
-    def save(self, slot: str, resource: dict[str, Any], what: str) -> None:
+    def save(
+        self, slot: str, resource: dict[str, Any], what: str, *, logical_id: str | None = None
+    ) -> None:
         """Create or update the slot's resource; nothing is written if it is unchanged."""
         current = self.current(slot)
         if current is not None:
@@ -608,7 +605,10 @@ class _Writer:
             return
         self.check_amendable()
         version = self.store.create(
-            resource, site_id=self.exam.site_id, author_id=self.actor.user_id
+            resource,
+            site_id=self.exam.site_id,
+            author_id=self.actor.user_id,
+            logical_id=logical_id,
         )
         position = self.uow.session.scalar(
             sa.select(sa.func.count())
@@ -1228,6 +1228,62 @@ def _marked(
     except MarkRefused as refused:
         raise ExamRefused(refused.message, refused.field) from refused
     return replace(injury, mark=placed)
+
+
+def exam_for_update(uow: UnitOfWork, actor: Actor, exam_id: str) -> Exam:
+    """The exam, locked, for a domain that adds records to it (photographs); an
+    exam the actor may not change is answered as one that does not exist."""
+    return _load_exam(uow, actor, exam_id, Action.UPDATE, lock=True)
+
+
+def next_slot(uow: UnitOfWork, exam_id: str, prefix: str) -> tuple[str, int]:
+    """The exam's next free slot of a kind (`photo:3`), and its number."""
+    number = _next_number(uow, exam_id, f"{prefix}:")
+    return f"{prefix}:{number}", number
+
+
+def add_exam_record(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam: Exam,
+    slot: str,
+    resource: dict[str, Any],
+    what: str,
+    logical_id: str,
+    reason: str | None = None,
+    channel: str = "web",
+) -> StoredVersion:
+    """Add a record made by another domain (a photograph's Media) to the exam, by
+    the exam's rules: after sign-off only as an amendment with a reason, which the
+    signed report then lists."""
+    writer = _Writer(uow, ResourceStore(uow.session, registry), actor, exam, reason, channel)
+    writer.save(slot, resource, what, logical_id=logical_id)
+    writer.finish()
+    version = writer.current(slot)
+    assert version is not None
+    return version
+
+
+def check_amendable(exam: Exam, reason: str | None) -> None:
+    """A signed exam changes only with the reason for the amendment."""
+    if exam.status == ExamStatus.SIGNED and not (reason or "").strip():
+        raise ExamRefused(
+            "This exam is signed off and read-only: to correct it, say why (the "
+            "amendment is kept with the original).",
+            "amendment_reason",
+        )
+
+
+def injury_ids(uow: UnitOfWork, exam_id: str) -> dict[str, str]:
+    """The exam's injury slots and the Observation each is recorded as."""
+    rows = uow.session.execute(
+        sa.select(ExamEntry.slot, ExamEntry.resource_id).where(
+            ExamEntry.exam_id == exam_id, ExamEntry.slot.startswith("injury:")
+        )
+    )
+    return {slot: resource_id for slot, resource_id in rows}
 
 
 def _next_number(uow: UnitOfWork, exam_id: str, prefix: str) -> int:

@@ -82,6 +82,7 @@ STEPS: tuple[tuple[str, str, dict[str, str]], ...] = (
     _structured("mental-state"),
     _structured("clothing"),
     ("exam.injuries", "Injuries", {}),
+    ("media.photos", "Photographs", {}),
     ("exam.anogenital", "Anogenital findings", {}),
     ("exam.guidance", "Time-window guidance", {}),
     ("exam.laboratory", "Laboratory tests", {}),
@@ -149,6 +150,13 @@ def _page(template: str, record: services.ExamRecord, form: Any, status: int, **
         ),
         **extra,
     ), status
+
+
+def exam_page(template: str, exam_id: str, form: Any, status: int, **extra: Any) -> tuple[str, int]:
+    """A page of the exam's steps for another domain (photographs): the exam read
+    (audited) and the exam's header and step list around the template."""
+    result: tuple[str, int] = _page(template, _record(exam_id), form, status, **extra)
+    return result
 
 
 def _step(

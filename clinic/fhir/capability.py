@@ -26,6 +26,15 @@ _DOCUMENTATION = {
         "Specimen search or read by a custodian is refused (403). A label of another "
         "site is answered exactly like one that does not exist."
     ),
+    "Media": (
+        "Forensic photographs (fc-photo), written only by the exam's photographs step; "
+        "read-only here. Each Media describes the original exactly as taken (type, size, "
+        "SHA-1 in content.hash, SHA-256 in fc-sha256) and never carries its bytes. "
+        "Examiners of her site read them as her photo consent allows; intimate images "
+        "(label V) only when her photo consent permits the examiners of her case to view "
+        "them. Counsellors, custodians and police never receive a Media, whatever a "
+        "Consent says; a photo they may not see is answered as one that does not exist."
+    ),
 }
 
 

@@ -207,6 +207,46 @@ TYPE_PARAMS: dict[str, tuple[SearchParam, ...]] = {
             ("Specimen",),
         ),
     ),
+    "Media": (
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/Media-patient",
+            "The survivor photographed: Patient/id or id.",
+            "Media.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "subject",
+            "reference",
+            f"{HL7_SP}/Media-subject",
+            "The survivor photographed: Patient/id or id.",
+            "Media.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "encounter",
+            "reference",
+            f"{HL7_SP}/Media-encounter",
+            "The exam the photograph was taken in: Encounter/id or id.",
+            "Media.encounter",
+            ("Encounter",),
+        ),
+        SearchParam(
+            "site",
+            "token",
+            f"{HL7_SP}/Media-site",
+            "The body region photographed (body-region): system|code, |code or code.",
+            "Media.bodySite",
+        ),
+        SearchParam(
+            "view",
+            "token",
+            f"{HL7_SP}/Media-view",
+            "The view (photo-view: overview, mid-range, close-up): system|code or code.",
+            "Media.view",
+        ),
+    ),
     "EpisodeOfCare": (
         SearchParam(
             "identifier",

@@ -338,11 +338,22 @@ def _extension(node: dict[str, Any], name: str) -> Any:
     return None
 
 
-def verify_release(bundle: dict[str, Any], keys: Sequence[VerifierKey]) -> list[str]:
+def _photo_sha256(media: dict[str, Any]) -> str | None:
+    value = _extension(media.get("content", {}), "fc-sha256")
+    return str(value) if value is not None else None
+
+
+def verify_release(
+    bundle: dict[str, Any],
+    keys: Sequence[VerifierKey],
+    photos: Sequence[tuple[str, bytes]] = (),
+) -> list[str]:
     """Check a release bundle offline: the clinic's signature over its canonical
     form, the SHA-256 of every entry, and every custody event's inclusion in the
-    custody log under the bundle's signed checkpoint. Returns what was checked;
-    raises VerificationError saying what is wrong."""
+    custody log under the bundle's signed checkpoint; a released photograph's
+    intake (its SHA-256 and size) likewise. Each downloaded original in `photos`
+    (name, bytes) must be one of the bundle's photographs, byte for byte. Returns
+    what was checked; raises VerificationError saying what is wrong."""
     import rfc8785
     from cryptography.exceptions import InvalidSignature
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -390,14 +401,26 @@ def verify_release(bundle: dict[str, Any], keys: Sequence[VerifierKey]) -> list[
             raise VerificationError(
                 f"entry {number}: the custody leaf is not well formed"
             ) from error
-        focus = (resource.get("focus") or {}).get("display")
-        if (
-            event.get("item") != focus
-            or event.get("action") != resource["code"]["coding"][0]["code"]
-        ):
-            raise VerificationError(
-                f"entry {number}: the custody event does not match its log leaf"
-            )
+        if resource.get("resourceType") == "Media":
+            # A photograph's intake: the log holds its SHA-256 and size as taken.
+            if (
+                event.get("action") != "photographed"
+                or event.get("photo") != resource.get("id")
+                or event.get("sha256") != _photo_sha256(resource)
+                or event.get("size") != resource.get("content", {}).get("size")
+            ):
+                raise VerificationError(
+                    f"entry {number}: the photograph does not match its log leaf"
+                )
+        else:
+            focus = (resource.get("focus") or {}).get("display")
+            if (
+                event.get("item") != focus
+                or event.get("action") != resource["code"]["coding"][0]["code"]
+            ):
+                raise VerificationError(
+                    f"entry {number}: the custody event does not match its log leaf"
+                )
         proof_text = _extension(entry, "fc-custody-proof")
         if proof_text is None:
             continue
@@ -406,6 +429,18 @@ def verify_release(bundle: dict[str, Any], keys: Sequence[VerifierKey]) -> list[
         proofs += 1
     checked.append(f"{len(bundle.get('entry', []))} entries match their SHA-256")
     checked.append(f"{proofs} custody events proven in the signed custody log")
+    released = {
+        _photo_sha256(entry["resource"]): entry["resource"]
+        for entry in bundle.get("entry", [])
+        if entry.get("resource", {}).get("resourceType") == "Media"
+    }
+    for name, data in photos:
+        media = released.get(hashlib.sha256(data).hexdigest())
+        if media is None or media.get("content", {}).get("size") != len(data):
+            raise VerificationError(
+                f"{name} is not one of the photographs of this release (or it was changed)"
+            )
+        checked.append(f"{name} is Media/{media['id']}, byte for byte as photographed")
     return checked
 
 
@@ -429,6 +464,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--release", action="store_true", help="verify a release bundle downloaded from the clinic"
     )
+    parser.add_argument(
+        "--photo",
+        type=Path,
+        action="append",
+        default=[],
+        help="with --release: a downloaded original to check against the bundle (repeat)",
+    )
     args = parser.parse_args(argv)
     try:
         key_text = Path(args.key).read_text() if Path(args.key).exists() else args.key
@@ -438,7 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 bundle = json.loads(args.event.read_bytes())
             except (json.JSONDecodeError, UnicodeDecodeError) as error:
                 raise VerificationError(f"the bundle is not JSON: {error}") from error
-            for line in verify_release(bundle, keys):
+            photos = [(path.name, path.read_bytes()) for path in args.photo]
+            for line in verify_release(bundle, keys, photos):
                 print(f"VALID: {line}")
             return 0
         if args.proof is None:

@@ -55,6 +55,7 @@ from clinic.ledger.services import (
     latest_checkpoint,
     log_origin,
 )
+from clinic.media.models import Photo
 from clinic.release.models import ReleaseRequest, RequestStatus
 from clinic.release.services import (
     REQUESTED_CLASSES,
@@ -70,6 +71,7 @@ CHECKPOINT_URL = f"{STRUCTURE_DEFINITION}/fc-custody-checkpoint"
 LEAF_URL = f"{STRUCTURE_DEFINITION}/fc-custody-leaf"
 PROOF_URL = f"{STRUCTURE_DEFINITION}/fc-custody-proof"
 REQUEST_URL = f"{STRUCTURE_DEFINITION}/fc-release-of"
+ORIGINAL_URL = f"{STRUCTURE_DEFINITION}/fc-release-original"
 BUNDLE_IDENTIFIER = f"{NAMING_SYSTEM}/release-bundle"
 # ASTM E1762 signature type: source signature.
 SIGNATURE_TYPE = {"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.14"}
@@ -265,7 +267,14 @@ def release_bundle(
             _drop_withheld_sections(content, released)
         if _withhold(content, released, case):
             content["meta"].pop("profile", None)  # no longer the profiled record
-        entries.append(_entry(content, f"{version.resource_type}/{version.logical_id}"))
+        extensions = (
+            _photo_extensions(uow, request, version.logical_id)
+            if version.resource_type == "Media"
+            else {}
+        )
+        entries.append(
+            _entry(content, f"{version.resource_type}/{version.logical_id}", **extensions)
+        )
     entries.extend(
         _custody_entries(
             uow, [v for v, _ in versions if v.resource_type == "Specimen"], released, case
@@ -324,6 +333,21 @@ def _entry(resource: dict[str, Any], full_url: str, **extensions: str) -> dict[s
     for url, value in extensions.items():
         entry["extension"].append({"url": url, "valueString": value})
     return entry
+
+
+def _photo_extensions(uow: UnitOfWork, request: ReleaseRequest, photo_id: str) -> dict[str, str]:
+    """A released photograph's intake leaf and its proof in the custody log (the
+    SHA-256 taken when it was photographed), and where the officer downloads the
+    original while the release stands."""
+    photo = uow.session.get(Photo, photo_id)
+    assert photo is not None
+    extensions = {
+        LEAF_URL: base64.b64encode(photo.leaf()).decode(),
+        ORIGINAL_URL: f"releases/{request.id}/photos/{photo.id}",
+    }
+    with contextlib.suppress(LedgerError):  # newer than the latest checkpoint
+        extensions[PROOF_URL] = export_proof(uow.session, CUSTODY_LOG, photo.log_index).text()
+    return extensions
 
 
 def _custody_entries(

@@ -451,7 +451,8 @@ class Part:
     the template says; the other fields fill it."""
 
     item: str  # the requestable item it belongs to
-    what: str  # "report", "account", "findings", "treatment", "specimen", "identity", "other"
+    # "report", "account", "findings", "treatment", "specimen", "photo", "identity", "other"
+    what: str
     leaves: bool
     why: str = ""  # "declined", "not-covered" or "not-asked" when it does not leave
     count: int = 1
@@ -537,7 +538,9 @@ def release_plan(
                 parts.append(Part(item, "identity", leaves, why))
             else:
                 what = (
-                    "account"
+                    "photo"
+                    if "non-intimate-photos" in classes
+                    else "account"
                     if "assault-account" in classes
                     else "treatment"
                     if "treatment" in classes
@@ -550,7 +553,16 @@ def release_plan(
     for (item, what, leaves, why), count in counted.items():
         parts.append(Part(item, what, leaves, why, count=count))
     order = list(REQUESTABLE)
-    shape = ["report", "account", "findings", "treatment", "specimen", "other", "identity"]
+    shape = [
+        "report",
+        "account",
+        "findings",
+        "treatment",
+        "specimen",
+        "photo",
+        "other",
+        "identity",
+    ]
     parts.sort(key=lambda p: (not p.leaves, order.index(p.item), shape.index(p.what), p.label))
     return parts
 

@@ -166,6 +166,40 @@ def exam_report(request_id: str) -> Any:
     return render_template("release/exam_report.html", report=report)
 
 
+@bp.get("/<request_id>/photos/<photo_id>")
+@view_rule(Action.READ, "ReleaseRequest")
+def photo(request_id: str, photo_id: str) -> Any:
+    """The original of a released photograph, exactly as taken (its SHA-256 is in
+    the bundle): audited, and only while the release stands."""
+    from flask import Response
+
+    from clinic.release.bundle import ReleaseUnavailable
+    from clinic.release.photos import released_original
+
+    try:
+        found = released_original(
+            current_uow(),
+            current_app.extensions["clinic.profiles"],
+            current_app.extensions["clinic.media_keys"],
+            actor=current_actor(),
+            request_id=request_id,
+            photo_id=photo_id,
+        )
+    except services.RequestNotFound:
+        abort(404)
+    except ReleaseUnavailable as unavailable:
+        return _unavailable(request_id, unavailable.message)
+    return Response(
+        found.data,
+        mimetype=found.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{found.filename}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 _STATUS = {
     RequestStatus.AWAITING.value: services.AWAITING_TEXT,
     RequestStatus.APPROVED.value: "approved",

@@ -40,6 +40,9 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         },
         "Composition": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "Specimen": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
+        # Photographs: taken as her photo consent permits; intimate images (V) seen
+        # only as it permits. No other role has Media at all (tests/media).
+        "Media": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "EvidenceItem": {Action.READ, Action.SEARCH, Action.CREATE},
@@ -135,7 +138,7 @@ def test_tokens_belong_to_their_owner_only() -> None:
 
 def test_unknown_kinds_and_mismatched_facts_are_denied() -> None:
     examiner = actor(Role.EXAMINER)
-    assert not decide(examiner, Action.READ, "Media").permitted
+    assert not decide(examiner, Action.READ, "ImagingStudy").permitted
     assert not decide(
         examiner, Action.READ, "Patient", ResourceFacts("Observation", "x", site_id=NORTH)
     ).permitted

@@ -6,6 +6,7 @@ here fails `test_every_route_is_in_the_matrix`.
 
 from __future__ import annotations
 
+import io
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from tests.helpers import (
     open_case,
     patient,
 )
+from tests.media.helpers import camera_jpeg, record_photo_consent
+from tests.media.helpers import take as take_photos
 from tests.release.helpers import file as file_release_request
 
 ROLES = ("examiner", "counsellor", "custodian", "officer", "admin", "auditor")
@@ -62,6 +65,9 @@ class Setup:
     other_consent: str = ""
     shared_patient: str = ""  # the own case's Patient, shared with counselling
     river_request: str = ""  # a release request by Riverside, citing the own case
+    own_photo: str = ""  # a photograph in the own exam
+    own_intimate: str = ""  # an intimate image in the own exam (she permits examiners)
+    other_photo: str = ""  # a photograph in SOUTH's exam
 
 
 @pytest.fixture
@@ -81,6 +87,16 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
     other_kit = collect_kit(app, "examiner.south", other_case.id, ("swab",))
     with engine.connect() as connection:
         locations = dict(connection.exec_driver_sql("SELECT name, id FROM storage_locations").all())
+    record_photo_consent(app, own_case.id)
+    record_photo_consent(app, other_case.id, "examiner.south")
+    own_exam = complete_exam(app, own_case.id)
+    other_exam = complete_exam_south(app, other_case.id)
+    own_photo, own_intimate = take_photos(
+        app, own_exam, [("a.jpg", camera_jpeg(seed=1))]
+    ) + take_photos(app, own_exam, [("b.jpg", camera_jpeg(seed=2))], intimate=True)
+    (other_photo,) = take_photos(
+        app, other_exam, [("c.jpg", camera_jpeg(seed=3))], username="examiner.south"
+    )
     return Setup(
         own["id"],
         other["id"],
@@ -97,8 +113,8 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
         other_case.id,
         str(locations["Fridge 1"]),
         str(locations["South store"]),
-        complete_exam(app, own_case.id),
-        complete_exam_south(app, other_case.id),
+        own_exam,
+        other_exam,
         own_consent=record_consent(
             app, own_case.id, "information-sharing/v1", all_items(app, "information-sharing/v1")
         ),
@@ -109,6 +125,9 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
         river_request=file_release_request(
             client, world["officer"].token, own_case.reference
         ).get_json()["id"],
+        own_photo=own_photo,
+        own_intimate=own_intimate,
+        other_photo=other_photo,
     )
 
 
@@ -154,6 +173,9 @@ EXAM_READ_HIDDEN = HIDDEN | {"counsellor": 404}
 # Her consent: the care team of her site (examiners and counsellors).
 CARE_TEAM = only({"examiner": 200, "counsellor": 200, "officer": 404}, 403)
 CARE_TEAM_HIDDEN = only({"examiner": 404, "counsellor": 404, "officer": 404}, 403)
+PHOTO_FORM = {"view": "overview", "region": "neck", "site": "left side"}
+INTIMATE_UNOPENED = only({"examiner": 403, "officer": 404}, 403)
+GUESSED_ID = "00000000-0000-4000-8000-000000000000"
 INJURY_FORM = {"kind": "bruise", "region": "neck", "site": "left side", "length_mm": "10"}
 MATRIX: dict[str, list[Call]] = {
     # -- browser pages ----------------------------------------------------------
@@ -406,6 +428,79 @@ MATRIX: dict[str, list[Call]] = {
             ("laboratory", "/laboratory"),
         )
     },
+    # Photographs: the examiners of her site, by her photo consent. An intimate
+    # image shows only blurred (its thumbnail) until opened on purpose with a reason
+    # (POST); its display copy and original are never served at an address of
+    # their own. Nobody else reaches any photo, whatever the id.
+    "media.photos": [
+        Call("GET", lambda s: f"/exams/{s.own_exam}/photos", EXAMINERS_ONLY),
+        Call("GET", lambda s: f"/exams/{s.other_exam}/photos", HIDDEN),
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.own_exam}/photos",
+            EXAMINERS_ONLY | {"examiner": 302},
+            form=lambda s, r: PHOTO_FORM | {"photos": (io.BytesIO(camera_jpeg(seed=7)), "m.jpg")},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.other_exam}/photos",
+            HIDDEN,
+            form=lambda s, r: PHOTO_FORM | {"photos": (io.BytesIO(camera_jpeg(seed=8)), "n.jpg")},
+        ),
+    ],
+    **{
+        f"media.{name}": [
+            Call("GET", lambda s, v=name: f"/photos/{s.own_photo}/{v}", EXAMINERS_ONLY),
+            Call(
+                "GET",
+                lambda s, v=name: f"/photos/{s.own_intimate}/{v}",
+                EXAMINERS_ONLY if name == "thumbnail" else INTIMATE_UNOPENED,
+            ),
+            Call("GET", lambda s, v=name: f"/photos/{s.other_photo}/{v}", HIDDEN),
+            Call("GET", lambda s, v=name: f"/photos/{GUESSED_ID}/{v}", HIDDEN),
+        ]
+        for name in ("thumbnail", "display", "original")
+    },
+    "media.open_photo": [
+        Call(
+            "POST",
+            lambda s: f"/photos/{s.own_intimate}/open",
+            EXAMINERS_ONLY,
+            form=lambda s, r: {"reason": "Peer review of the findings"},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/photos/{s.own_intimate}/open",
+            EXAMINERS_ONLY | {"examiner": 422},
+            form=lambda s, r: {"reason": ""},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/photos/{s.other_photo}/open",
+            HIDDEN,
+            form=lambda s, r: {"reason": "curious"},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/photos/{GUESSED_ID}/open",
+            HIDDEN,
+            form=lambda s, r: {"reason": "curious"},
+        ),
+    ],
+    # A released photograph's original: officers of the force, while the release
+    # stands (this one is not approved: as if it did not exist); nobody else.
+    "release.photo": [
+        Call(
+            "GET",
+            lambda s: f"/releases/{s.river_request}/photos/{s.own_photo}",
+            only({"officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: f"/releases/{s.river_request}/photos/{s.own_intimate}",
+            only({"officer": 404}, 403),
+        ),
+    ],
     "exam.start": [
         Call("POST", lambda s: f"/cases/{s.own_case}/exams", EXAMINERS_ONLY | {"examiner": 302}),
         Call("POST", lambda s: f"/cases/{s.other_case}/exams", HIDDEN),
@@ -1055,6 +1150,9 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
                 other_consent="cs2",
                 shared_patient="sp",
                 river_request="rr",
+                own_photo="p",
+                own_intimate="pi",
+                other_photo="p2",
             )
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)
             if call.method == "GET":

@@ -13,6 +13,8 @@ from tests.conftest import World
 from tests.consent.helpers import record as record_consent
 from tests.exam.helpers import call, complete_exam, read
 from tests.helpers import api, collect_kit, create, observation, open_case, patient
+from tests.media.helpers import record_photo_consent
+from tests.media.helpers import take as take_photos
 from tests.release.helpers import release_task
 
 SAMPLE_VALUES = {
@@ -45,6 +47,8 @@ SAMPLE_VALUES = {
     ],
     "subtype": lambda ids: "create",
     "target": lambda ids: f"Patient/{ids['patient']}",
+    "site": lambda ids: "https://forensic-care.org/fhir/CodeSystem/body-region|forearm",
+    "view": lambda ids: "close-up",
 }
 TOKENS = {
     "Patient": "examiner",
@@ -58,6 +62,7 @@ TOKENS = {
     "MedicationAdministration": "examiner",
     "Composition": "examiner",
     "Consent": "examiner",
+    "Media": "examiner",
     "Task": "officer",
 }
 
@@ -79,7 +84,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         world["examiner"].token,
         observation(record["id"]) | {"identifier": [{"value": "OBS-CAP-0001"}]},
     )
+    record_photo_consent(app, case.id)
     exam_id = complete_exam(app, case.id)
+    (photo_id,) = take_photos(app, exam_id)
     call(app, "examiner", sign_off, exam_id=exam_id)
     exam = read(app, exam_id)
     consent_id = record_consent(app, case.id, "statistics/v1", {"anonymous-statistics": True})
@@ -92,6 +99,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Composition": {"id": exam.exam.report_id},
         "Consent": {"id": consent_id},
         "Task": release_task(case.reference),
+        "Media": {"id": photo_id},
     }
     filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
@@ -108,6 +116,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "MedicationAdministration",
         "Composition",
         "Consent",
+        "Media",
         "Task",
     }
     for resource in rest["resource"]:

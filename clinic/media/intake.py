@@ -1,0 +1,195 @@
+"""What a photograph must be before anything is kept, and the copies made of it.
+
+Only JPEG and PNG are accepted, judged by their content, never by the name or the
+type the browser claims: a name whose extension says otherwise, a drawing (SVG),
+a file that is also a web page (a PNG/HTML polyglot), an image too large, larger
+in pixels than a photograph can be (a decompression bomb) or cut short is refused
+with a message that says which. Pillow decodes every pixel, so a damaged file is
+found now and not when someone needs the photo.
+
+The display copy and thumbnail are new images built from the pixels alone:
+oriented as the camera said (EXIF orientation), resized, re-encoded, with no
+metadata block at all (no EXIF, so no GPS position, no XMP, ICC profile or
+comment).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import warnings
+from dataclasses import dataclass
+from pathlib import PurePath
+from typing import TYPE_CHECKING
+
+from clinic.core.errors import DomainError
+
+if TYPE_CHECKING:
+    from PIL import Image as PILImage
+
+# format -> (content type, extensions a file of it may be named with)
+ACCEPTED = {
+    "JPEG": ("image/jpeg", frozenset({".jpg", ".jpeg", ".jpe"})),
+    "PNG": ("image/png", frozenset({".png"})),
+}
+_MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"))
+# Markup that has no business in a photograph: a file holding it is also a page a
+# browser could run, whatever else it is. One pass over the bytes (lower-cased).
+_MARKUP = re.compile(rb"<(?:html|script|body|!doctype|svg|iframe|object|embed)")
+_SCRIPT_URL = b"javascript:"
+DISPLAY_SIDE = 1600
+THUMBNAIL_SIDE = 320
+_BLUR_SIDE = 12
+DISPLAY_TYPE = "image/jpeg"
+
+
+class PhotoRefused(DomainError):
+    """A file that is not a photograph we keep; the message says what is wrong."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_bytes: int
+    max_pixels: int
+
+
+@dataclass
+class CheckedPhoto:
+    """A photograph as checked: its bytes exactly as received, what they are, and
+    the decoded image the copies are made from."""
+
+    data: bytes
+    format: str
+    content_type: str
+    width: int
+    height: int
+    sha256: str
+    image: PILImage.Image
+
+
+@dataclass(frozen=True)
+class Copies:
+    display: bytes
+    thumbnail: bytes
+    blurred: bytes
+    width: int  # of the display copy
+    height: int
+
+
+def _megabytes(size: int) -> str:
+    megabytes = size / 1_000_000
+    return f"{megabytes:.0f} MB" if megabytes >= 1 else f"{size / 1000:.0f} kB"
+
+
+def check_photo(data: bytes, filename: str | None, limits: Limits) -> CheckedPhoto:
+    """Refuse anything that is not a whole JPEG or PNG photograph (see module)."""
+    from PIL import Image
+
+    name = PurePath(filename or "").name or "The file"
+    if not data:
+        raise PhotoRefused(f"{name} is empty.")
+    if len(data) > limits.max_bytes:
+        raise PhotoRefused(
+            f"{name} is {_megabytes(len(data))}; a photograph may be at most "
+            f"{_megabytes(limits.max_bytes)}."
+        )
+    found = next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
+    head = data[:512].lstrip().lower()
+    if found is None:
+        if head.startswith((b"<svg", b"<?xml")) or b"<svg" in head:
+            raise PhotoRefused(
+                f"{name} is a drawing (SVG), not a photograph. Only JPEG and PNG photographs "
+                "are kept."
+            )
+        raise PhotoRefused(f"{name} is not a JPEG or PNG photograph; nothing else is kept.")
+    content_type, extensions = ACCEPTED[found]
+    suffix = PurePath(filename or "").suffix.lower()
+    if suffix and suffix not in extensions:
+        raise PhotoRefused(
+            f"{name} is named {suffix} but is a {found} image: a file whose name does not say "
+            "what it is is not kept. Rename it or take the photograph again."
+        )
+    lowered = data.lower()
+    if _MARKUP.search(lowered) or _SCRIPT_URL in lowered:
+        raise PhotoRefused(
+            f"{name} is a {found} image that also holds web page code; such a file is not kept."
+        )
+    if found == "PNG" and not data.endswith(b"IEND\xaeB`\x82"):
+        raise PhotoRefused(
+            f"{name} does not end where a PNG image ends (it is cut short, or carries "
+            "something else after the image); it is not kept."
+        )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=[found])
+            width, height = image.size
+            if width * height > limits.max_pixels:
+                raise PhotoRefused(
+                    f"{name} claims {width} x {height} pixels, more than the "
+                    f"{limits.max_pixels / 1_000_000:.0f} megapixels a photograph here may have; "
+                    "it is not kept."
+                )
+            image.load()  # every pixel: a truncated or damaged file fails here
+    except PhotoRefused:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise PhotoRefused(
+            f"{name} would expand to more pixels than a photograph can have; it is not kept."
+        ) from error
+    except (OSError, SyntaxError, ValueError) as error:
+        raise PhotoRefused(
+            f"{name} is damaged or incomplete (the file is cut short): it cannot be read to "
+            "the end. Take or upload it again."
+        ) from error
+    return CheckedPhoto(
+        data, found, content_type, width, height, hashlib.sha256(data).hexdigest(), image
+    )
+
+
+def derive_copies(photo: CheckedPhoto) -> Copies:
+    """The display copy, thumbnail and blurred stand-in, from the pixels alone.
+    Consumes `photo.image` (it is resized in place)."""
+    from PIL import Image, ImageFilter, ImageOps
+
+    # Resize first, then turn upright: the same picture as turning first, without
+    # rotating twelve million pixels. `thumbnail` keeps the EXIF orientation.
+    display = photo.image
+    display.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    display = ImageOps.exif_transpose(display)
+    if display.mode != "RGB":
+        if "A" in display.getbands() or display.mode == "P":
+            rgba = display.convert("RGBA")
+            flat = Image.new("RGB", rgba.size, "white")
+            flat.paste(rgba, mask=rgba.getchannel("A"))
+            display = flat
+        else:
+            display = display.convert("RGB")
+    scale = THUMBNAIL_SIDE / max(display.size)
+    thumbnail = display.resize(
+        (max(1, round(display.width * scale)), max(1, round(display.height * scale))),
+        Image.Resampling.BICUBIC,
+        reducing_gap=2.0,
+    )
+    blurred = (
+        thumbnail.resize((_BLUR_SIDE, _BLUR_SIDE), Image.Resampling.BOX)
+        .resize(thumbnail.size, Image.Resampling.BICUBIC)
+        .filter(ImageFilter.GaussianBlur(6))
+    )
+    return Copies(
+        _bare_jpeg(display, 85),
+        _bare_jpeg(thumbnail, 80),
+        _bare_jpeg(blurred, 70),
+        display.width,
+        display.height,
+    )
+
+
+def _bare_jpeg(image: PILImage.Image, quality: int) -> bytes:
+    """Encode the pixels with no metadata: Pillow would otherwise carry over the
+    ICC profile (and more) from what the image was made of."""
+    image.info = {}
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=quality)
+    return out.getvalue()

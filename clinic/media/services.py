@@ -1,0 +1,463 @@
+"""Forensic photographs: taken during the exam, sealed, seen only as she allowed.
+
+Rules (issue 14; docs/design.md promises 5, 8 and 9, section 8):
+
+* A photograph is taken only where her photo Consent permits it to the examiners
+  of her case: non-intimate photographs by its first item, intimate (anogenital)
+  images only by the item that names them; a photo she declined is refused with
+  her words, and nothing is stored. The decision point decides (operation
+  `photograph` on kind Media).
+* A photo belongs to an exam (its Media is one of the exam's records), optionally
+  to one of its injuries; on a signed exam it is an amendment and needs a reason.
+* The original is kept byte-exact and encrypted (`clinic.media.vault`); its SHA-256
+  is appended to the custody log at intake, in the same transaction, so a release
+  can prove the photo is the one taken. Display copy, thumbnail and the blurred
+  stand-in of an intimate image are derived from the pixels alone and recorded as
+  derived from the original's SHA-256.
+* Reading: the decision point decides each photo with her Consents (kind Media;
+  intimate images carry the label V and are seen only as her photo consent names).
+  An intimate image shows blurred until opened with a reason; every opening and
+  every download of an original is audited.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+
+from clinic.access import Action, Actor, ResourceFacts, decide, require
+from clinic.access.policy import DECLINED, PHOTOGRAPH
+from clinic.access.terms import VERY_RESTRICTED
+from clinic.audit.services import AuditRecord, EventKind
+from clinic.consent.book import consent_book
+from clinic.core.clock import utcnow
+from clinic.core.errors import DomainError
+from clinic.core.unit_of_work import UnitOfWork
+from clinic.exam import services as exam_services
+from clinic.exam.models import Exam
+from clinic.exam.resources import BODY_REGIONS
+from clinic.fhir.canonical import CONFIDENTIALITY, SEXUAL_VIOLENCE_LABEL
+from clinic.fhir.profiles import ProfileRegistry
+from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.ledger.services import append_leaf
+from clinic.media.intake import (
+    DISPLAY_TYPE,
+    CheckedPhoto,
+    Limits,
+    PhotoRefused,
+    check_photo,
+    derive_copies,
+)
+from clinic.media.models import Photo, Variant
+from clinic.media.resources import VIEWS, photo_media
+from clinic.media.vault import (
+    DatabasePhotoStore,
+    Keyring,
+    MediaKey,
+    PhotoStore,
+    PlainContent,
+    VaultError,
+    new_data_key,
+    open_content,
+    seal,
+)
+
+# The custody log (clinic.evidence.services.CUSTODY_LOG): one log for everything
+# whose custody a release must prove.
+CUSTODY_LOG = "custody"
+PHOTO_FORM = "photo-documentation"
+
+
+class MediaRefused(DomainError):
+    """A photograph the rules do not allow; the message says why."""
+
+
+class PhotoNotFound(MediaRefused):
+    """No such photo, or one the caller may not see: the same answer for both."""
+
+
+@dataclass(frozen=True)
+class Vault:
+    """Where photos are sealed: the media keys and the store of sealed bytes."""
+
+    keyring: Keyring
+    store: PhotoStore
+    limits: Limits
+
+
+def vault_for(uow: UnitOfWork, keyring: Keyring, limits: Limits) -> Vault:
+    return Vault(keyring, DatabasePhotoStore(uow.session), limits)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One file as received: its bytes and the name the device gave it."""
+
+    filename: str | None
+    data: bytes
+
+
+@dataclass(frozen=True)
+class PhotoDetails:
+    """What the examiner says about the photographs taken together."""
+
+    view: str
+    region: str
+    site: str
+    scale_in_frame: bool
+    intimate: bool
+    injury_slot: str | None = None
+
+
+# -- taking photographs -------------------------------------------------------------
+
+
+def _labels(intimate: bool) -> frozenset[str]:
+    confidentiality = "V" if intimate else "R"
+    return frozenset({"|".join(SEXUAL_VIOLENCE_LABEL), f"{CONFIDENTIALITY}|{confidentiality}"})
+
+
+def _check_details(details: PhotoDetails) -> None:
+    if details.view not in VIEWS:
+        raise MediaRefused("Choose the view: overview, mid-range or close-up.", "view")
+    if details.region not in BODY_REGIONS:
+        raise MediaRefused("Choose the body region.", "region")
+    if not details.site.strip():
+        raise MediaRefused(
+            "Say exactly where (side and place, e.g. “left forearm, inner side”).", "site"
+        )
+
+
+def _check_consent(uow: UnitOfWork, actor: Actor, exam: Exam, intimate: bool) -> None:
+    facts = ResourceFacts(
+        "Media",
+        "new",
+        site_id=exam.site_id,
+        subject=f"Patient/{exam.patient_id}",
+        security_labels=_labels(intimate),
+        data_classes=frozenset({"intimate-images" if intimate else "non-intimate-photos"}),
+    )
+    decision = decide(
+        actor, Action.CREATE, "Media", facts, operation=PHOTOGRAPH, consents=consent_book(uow)
+    )
+    if decision.permitted:
+        return
+    declined = DECLINED in decision.reasons
+    if intimate:
+        message = (
+            "She declined intimate images in her photo consent: none may be taken."
+            if declined
+            else "Her photo consent does not permit intimate images: none may be taken."
+        )
+        raise MediaRefused(
+            message + " If she changes her mind, record her new consent first (Her consent > "
+            "Consent to photographs).",
+            "intimate",
+        )
+    message = (
+        "She declined photographs of her injuries in her photo consent."
+        if declined
+        else "Her consent to photographs is not recorded."
+    )
+    raise MediaRefused(
+        message + " Record it first (Her consent > Consent to photographs); until then, "
+        "describe injuries in words.",
+        "photos",
+    )
+
+
+def take_photos(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    vault: Vault,
+    *,
+    actor: Actor,
+    exam_id: str,
+    uploads: Sequence[Upload],
+    details: PhotoDetails,
+    reason: str | None = None,
+    channel: str = "web",
+) -> list[Photo]:
+    """Take one or more photographs during an exam (see the module's rules). All
+    or nothing: one file refused refuses them all, and nothing is stored."""
+    _check_details(details)
+    if not uploads:
+        raise MediaRefused("Take or choose at least one photograph.", "photos")
+    try:
+        exam = exam_services.exam_for_update(uow, actor, exam_id)
+    except exam_services.ExamNotFound as error:
+        raise PhotoNotFound("No such exam.") from error
+    exam_services.check_amendable(exam, reason)
+    injury_id = None
+    if details.injury_slot:
+        injury_id = exam_services.injury_ids(uow, exam.id).get(details.injury_slot)
+        if injury_id is None:
+            raise MediaRefused("Choose one of this exam's injuries, or none.", "injury")
+    _check_consent(uow, actor, exam, details.intimate)
+    checked = [_checked(uow, upload, vault.limits) for upload in uploads]
+    seen: set[str] = set()
+    for photo in checked:
+        if photo.sha256 in seen:
+            raise MediaRefused("The same photograph was chosen twice.", "photos")
+        seen.add(photo.sha256)
+    key = _media_key(uow, vault.keyring)
+    store = ResourceStore(uow.session, registry)
+    return [
+        _intake(uow, registry, store, vault, key, actor, exam, photo, details, injury_id, reason)
+        for photo in checked
+    ]
+
+
+def _checked(uow: UnitOfWork, upload: Upload, limits: Limits) -> CheckedPhoto:
+    try:
+        photo = check_photo(upload.data, upload.filename, limits)
+    except PhotoRefused as refused:
+        raise MediaRefused(refused.message, "photos") from refused
+    if uow.session.scalar(sa.select(Photo.id).where(Photo.sha256 == photo.sha256)):
+        raise MediaRefused(
+            f"{upload.filename or 'This photograph'} is already in the record.", "photos"
+        )
+    return photo
+
+
+def _media_key(uow: UnitOfWork, keyring: Keyring) -> MediaKey:
+    """The current media key; the first photograph of an instance creates it. A key
+    missing while photos exist is refused: a new key would not open them."""
+    if keyring.has_current():
+        return keyring.current()
+    if uow.session.scalar(sa.select(sa.func.count()).select_from(Photo)):
+        raise MediaRefused(
+            "The media key is missing from the instance folder, so photographs can be "
+            "neither stored nor read. An administrator must restore it from the key backup.",
+            "photos",
+        )
+    return keyring.create()
+
+
+def _intake(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    store: ResourceStore,
+    vault: Vault,
+    key: MediaKey,
+    actor: Actor,
+    exam: Exam,
+    photo: CheckedPhoto,
+    details: PhotoDetails,
+    injury_id: str | None,
+    reason: str | None,
+) -> Photo:
+    photo_id = str(uuid.uuid4())
+    now = utcnow()
+    slot, number = exam_services.next_slot(uow, exam.id, "photo")
+    media = photo_media(
+        patient_id=exam.patient_id,
+        exam_id=exam.id,
+        taken_at=now,
+        content_type=photo.content_type,
+        data=photo.data,
+        sha256=photo.sha256,
+        width=photo.width,
+        height=photo.height,
+        view=details.view,
+        region=details.region,
+        region_display=BODY_REGIONS[details.region],
+        site_text=details.site.strip(),
+        scale_in_frame=details.scale_in_frame,
+        intimate=details.intimate,
+        injury_id=injury_id,
+        number=number,
+    )
+    what = f"Photograph {number} added" + (
+        "" if details.intimate else f": {BODY_REGIONS[details.region]}, {details.site.strip()}"
+    )
+    exam_services.add_exam_record(
+        uow,
+        registry,
+        actor=actor,
+        exam=exam,
+        slot=slot,
+        resource=media,
+        what=what,
+        logical_id=photo_id,
+        reason=reason,
+    )
+    copies = derive_copies(photo)
+    data_key, wrapped = new_data_key(key, photo_id)
+    row = Photo(
+        id=photo_id,
+        exam_id=exam.id,
+        slot=slot,
+        case_id=exam.case_id,
+        site_id=exam.site_id,
+        patient_id=exam.patient_id,
+        injury_slot=details.injury_slot or None,
+        view=details.view,
+        body_region=details.region,
+        body_site=details.site.strip(),
+        is_scale_in_frame=details.scale_in_frame,
+        is_intimate=details.intimate,
+        content_type=photo.content_type,
+        byte_size=len(photo.data),
+        width=photo.width,
+        height=photo.height,
+        sha256=photo.sha256,
+        taken_at=now,
+        taken_by=actor.username,
+        key_id=key.key_id,
+        wrapped_key=wrapped,
+        log_index=-1,
+        leaf_hash="",
+    )
+    appended = append_leaf(uow.session, CUSTODY_LOG, row.leaf())
+    row.log_index, row.leaf_hash = appended.index, appended.leaf_hash.hex()
+    uow.session.add(row)
+    uow.session.flush()
+    derived = photo.sha256
+    seal(
+        vault.store,
+        data_key,
+        photo_id,
+        [
+            PlainContent(Variant.ORIGINAL, photo.content_type, photo.data),
+            PlainContent(Variant.DISPLAY, DISPLAY_TYPE, copies.display, derived),
+            PlainContent(Variant.THUMBNAIL, DISPLAY_TYPE, copies.thumbnail, derived),
+            PlainContent(Variant.BLURRED, DISPLAY_TYPE, copies.blurred, derived),
+        ],
+    )
+    uow.session.flush()
+    return row
+
+
+# -- seeing photographs -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PhotoCard:
+    """A photo as the gallery shows it to one person."""
+
+    photo: Photo
+    media: StoredVersion
+    number: int
+    injury_number: str | None
+
+    @property
+    def is_intimate(self) -> bool:
+        return self.photo.is_intimate
+
+
+def _decide_read(uow: UnitOfWork, actor: Actor, version: StoredVersion) -> bool:
+    """The care team reads photos by the baseline and her Consents; anyone whose
+    access would carry an obligation (leave things out) does not see photos."""
+    decision = decide(actor, Action.READ, "Media", version.facts(), consents=consent_book(uow))
+    return decision.permitted and not decision.obligations
+
+
+def photos_of_exam(
+    uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor, exam_id: str
+) -> list[PhotoCard]:
+    """The exam's photos the actor may see, in the order taken (none for roles that
+    never see photos); the listing itself is audited with the photos it shows."""
+    if not decide(actor, Action.SEARCH, "Media").permitted:
+        return []
+    store = ResourceStore(uow.session, registry)
+    cards = []
+    for photo in uow.session.scalars(
+        sa.select(Photo).where(Photo.exam_id == exam_id).order_by(Photo.log_index)
+    ):
+        version = store.current("Media", photo.id)
+        if version is None or not _decide_read(uow, actor, version):
+            continue
+        cards.append(
+            PhotoCard(
+                photo,
+                version,
+                int(photo.slot.split(":")[1]),
+                photo.injury_slot.split(":")[1] if photo.injury_slot else None,
+            )
+        )
+    if cards:
+        uow.audit(
+            AuditRecord(
+                kind=EventKind.SEARCH,
+                channel="web",
+                actor=actor,
+                entities=tuple(card.media.versioned_reference for card in cards),
+                reasons=("exam photographs listed",),
+            )
+        )
+    return cards
+
+
+@dataclass(frozen=True)
+class PhotoBytes:
+    photo: Photo
+    content_type: str
+    data: bytes
+    filename: str
+
+
+def _load_photo(
+    uow: UnitOfWork, registry: ProfileRegistry, actor: Actor, photo_id: str
+) -> tuple[Photo, StoredVersion]:
+    require(actor, Action.READ, "Media")
+    photo = uow.session.get(Photo, photo_id)
+    version = ResourceStore(uow.session, registry).current("Media", photo_id) if photo else None
+    if photo is None or version is None or not _decide_read(uow, actor, version):
+        raise PhotoNotFound("No such photograph.")
+    return photo, version
+
+
+def read_photo(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    keyring: Keyring,
+    *,
+    actor: Actor,
+    photo_id: str,
+    variant: Variant,
+    reason: str | None = None,
+    channel: str = "web",
+) -> PhotoBytes:
+    """One variant of a photo, audited. An intimate image's display copy and
+    original are handed out only when opened on purpose, with a reason (its
+    thumbnail is its blurred stand-in); the reason is kept in the audit trail."""
+    photo, version = _load_photo(uow, registry, actor, photo_id)
+    reasons = ["photograph shown" if variant is not Variant.ORIGINAL else "original downloaded"]
+    if photo.is_intimate:
+        if variant is Variant.THUMBNAIL:
+            variant = Variant.BLURRED
+        elif variant is not Variant.BLURRED:
+            said = (reason or "").strip()
+            if not said:
+                raise MediaRefused(
+                    "An intimate image opens only on purpose: say why you are opening it.",
+                    "reason",
+                )
+            reasons.append(f"intimate image opened: {said}")
+    try:
+        sealed, data = open_content(DatabasePhotoStore(uow.session), keyring, photo, variant)
+    except VaultError as error:
+        raise MediaRefused(
+            "This photograph cannot be opened: the media key that protects it is not "
+            "available. An administrator must restore it from the key backup.",
+            "photos",
+        ) from error
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.READ,
+            channel=channel,
+            actor=actor,
+            entities=(version.versioned_reference,),
+            reasons=tuple(reasons),
+        )
+    )
+    extension = ".png" if sealed.content_type == "image/png" else ".jpg"
+    return PhotoBytes(photo, sealed.content_type, data, f"photo-{photo.id}-{variant}{extension}")
+
+
+def is_very_restricted(version: StoredVersion) -> bool:
+    return VERY_RESTRICTED in version.security_labels
