@@ -51,6 +51,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.extensions["clinic.consent_forms"] = FormLibrary()
     except DefinitionError as error:
         raise SystemExit(f"The consent forms cannot be used:\n{error}") from error
+    from clinic.followup.schedule import ScheduleError, ScheduleLibrary
+
+    try:
+        app.extensions["clinic.followup_schedules"] = ScheduleLibrary.from_profiles(
+            app.extensions["clinic.profiles"]
+        )
+    except ScheduleError as error:
+        raise SystemExit(f"The follow-up schedule cannot be used:\n{error}") from error
     csrf = CSRFProtect(app)
 
     from clinic.accounts.views import bp as accounts_bp
@@ -61,6 +69,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.evidence.views import bp as evidence_bp
     from clinic.exam.views import bp as exam_bp
     from clinic.fhir.api import bp as fhir_bp
+    from clinic.followup.views import bp as followup_bp
     from clinic.release.views import bp as release_bp
     from clinic.web.views import bp as home_bp
 
@@ -73,6 +82,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         consent_bp,
         exam_bp,
         evidence_bp,
+        followup_bp,
         release_bp,
         fhir_bp,
     ):

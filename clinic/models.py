@@ -14,6 +14,7 @@ from clinic.evidence.models import (
 )
 from clinic.exam.models import Exam, ExamAmendment, ExamEntry
 from clinic.fhir.models import ReferenceIndex, ResourceVersion, StoredResource, TokenIndex
+from clinic.followup.models import FollowUpItem, FollowUpPlan
 from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
 from clinic.release.models import ReleaseRequest
 
@@ -27,6 +28,8 @@ __all__ = [
     "Exam",
     "ExamAmendment",
     "ExamEntry",
+    "FollowUpItem",
+    "FollowUpPlan",
     "LogCheckpoint",
     "LogHead",
     "LogNode",

@@ -75,6 +75,7 @@ CLINICAL_KINDS = frozenset(
         "Composition",  # a signed exam report
         "Specimen",
         "Consent",  # her decisions: staff who care for her must see them
+        "CarePlan",  # her follow-up plan (clinic/followup)
     }
 )
 DIRECTORY_KINDS = frozenset({"Organization"})
@@ -112,6 +113,9 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "Composition": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Specimen": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Consent": (_MANAGE, Scope.OWN_SITE),
+        # Her follow-up plan: proposed at sign-off and agreed with her by the examiner,
+        # then read by the examiners of her site; the counsellors carry it.
+        "CarePlan": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         # Police-supplied text only; which case a request matches is shown only
         # where the case is theirs, and approval needs the case.
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
@@ -126,6 +130,9 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "EpisodeOfCare": (_READ, Scope.OWN_SITE),
         # Counsellors record and withdraw consent with her, so they see her decisions.
         "Consent": (_MANAGE, Scope.OWN_SITE),
+        # Counsellors work the follow-up of their site's survivors (docs/design.md
+        # section 9): her plan and the progress of each item.
+        "CarePlan": (_MANAGE, Scope.OWN_SITE),
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),

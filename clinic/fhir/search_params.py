@@ -224,6 +224,46 @@ TYPE_PARAMS: dict[str, tuple[SearchParam, ...]] = {
             ("Patient",),
         ),
     ),
+    "CarePlan": (
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/clinical-patient",
+            "Whose follow-up plan: Patient/id or id.",
+            "CarePlan.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "subject",
+            "reference",
+            f"{HL7_SP}/CarePlan-subject",
+            "Whose follow-up plan: Patient/id or id.",
+            "CarePlan.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "encounter",
+            "reference",
+            f"{HL7_SP}/clinical-encounter",
+            "The exam at whose sign-off the plan was proposed: Encounter/id or id.",
+            "CarePlan.encounter",
+            ("Encounter",),
+        ),
+        SearchParam(
+            "status",
+            "token",
+            f"{HL7_SP}/CarePlan-status",
+            "active (agreed with her, being carried out), completed or revoked.",
+            "CarePlan.status",
+        ),
+        SearchParam(
+            "activity-code",
+            "token",
+            f"{HL7_SP}/CarePlan-activity-code",
+            "Plans holding an item of this kind: followup-item code, e.g. hiv-test-6-weeks.",
+            "CarePlan.activity.detail.code",
+        ),
+    ),
     "Organization": (
         SearchParam(
             "identifier",

@@ -38,6 +38,7 @@ STORED_TYPES = (
     "Consent",
     "Organization",
     "Specimen",
+    "CarePlan",
 )
 WRITABLE_TYPES = ("Patient", "Observation")
 # Rows examined per database round trip while filling a page.

@@ -41,6 +41,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Composition": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "Specimen": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        # Her follow-up plan: proposed and agreed with her at sign-off, then read.
+        "CarePlan": {Action.READ, Action.SEARCH, Action.CREATE},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "EvidenceItem": {Action.READ, Action.SEARCH, Action.CREATE},
         # Creating a custody event is decided per custody action (below).
@@ -58,6 +60,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Composition": {Action.READ, Action.SEARCH, Action.EXPORT},
         "EpisodeOfCare": {Action.READ, Action.SEARCH},
         "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        # Counsellors carry the follow-up of their site's survivors.
+        "CarePlan": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},

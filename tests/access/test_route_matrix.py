@@ -22,6 +22,7 @@ from tests.consent.helpers import all_items
 from tests.consent.helpers import record as record_consent
 from tests.exam import helpers as exam_helpers
 from tests.exam.helpers import INJURY, complete_exam, start
+from tests.followup.helpers import agreed_plan, signed_exam
 from tests.helpers import (
     api,
     collect_kit,
@@ -62,6 +63,8 @@ class Setup:
     other_consent: str = ""
     shared_patient: str = ""  # the own case's Patient, shared with counselling
     river_request: str = ""  # a release request by Riverside, citing the own case
+    own_signed_exam: str = ""  # signed, no follow-up plan yet
+    own_plan: str = ""  # a follow-up plan agreed at another signed exam of NORTH
 
 
 @pytest.fixture
@@ -109,6 +112,8 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
         river_request=file_release_request(
             client, world["officer"].token, own_case.reference
         ).get_json()["id"],
+        own_signed_exam=signed_exam(app, open_case(app).id, pep=False),
+        own_plan=agreed_plan(app, signed_exam(app, open_case(app).id, pep=False)),
     )
 
 
@@ -474,6 +479,48 @@ MATRIX: dict[str, list[Call]] = {
             lambda s: f"/exams/{s.own_exam}/sign",
             EXAMINERS_ONLY | {"examiner": 302},
             form=lambda s, r: {"confirm": "y"},
+        ),
+    ],
+    # Follow-up: examiners of her site propose the plan from the signed exam and read
+    # it; counsellors of her site carry it (they cannot read the exam, so they find no
+    # proposal); police as if nothing existed; other roles refused the kind.
+    "followup.propose": [
+        Call(
+            "GET",
+            lambda s: f"/exams/{s.own_signed_exam}/followup",
+            only({"examiner": 200, "counsellor": 404, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: f"/exams/{s.other_exam}/followup",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+        ),
+        # Not agreed with her: refused with the reason, nothing written.
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.own_signed_exam}/followup",
+            only({"examiner": 422, "counsellor": 404, "officer": 404}, 403),
+            form=lambda s, r: {},
+        ),
+    ],
+    "followup.plan": [
+        Call(
+            "GET",
+            lambda s: f"/followup/plans/{s.own_plan}",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/plans/guessed-id",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
+    "followup.item_status": [
+        Call(
+            "POST",
+            lambda s: f"/followup/plans/{s.own_plan}/items/0",
+            only({"counsellor": 302, "officer": 404}, 403),
+            form=lambda s, r: {"status": "completed"},
         ),
     ],
     "cases.cases": [
@@ -1023,6 +1070,8 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
                 other_consent="cs2",
                 shared_patient="sp",
                 river_request="rr",
+                own_signed_exam="se",
+                own_plan="fp",
             )
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)
             if call.method == "GET":

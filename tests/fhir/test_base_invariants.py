@@ -195,6 +195,9 @@ def test_every_extracted_invariant_compiles_and_none_fails_on_a_minimal_resource
             "status": "active",
             "patient": {"reference": "Patient/x"},
         },
+        "CarePlan": json.loads(
+            (ROOT / "fhir_profiles/examples/CarePlan-example-followup.json").read_text()
+        ),
     }
     for resource_type, invariants in base_invariants().items():
         assert invariants, resource_type

@@ -12,6 +12,7 @@ from clinic.exam.services import sign_off
 from tests.conftest import World
 from tests.consent.helpers import record as record_consent
 from tests.exam.helpers import call, complete_exam, read
+from tests.followup.helpers import agreed_plan
 from tests.helpers import api, collect_kit, create, observation, open_case, patient
 from tests.release.helpers import release_task
 
@@ -40,9 +41,13 @@ SAMPLE_VALUES = {
         "Consent": "https://forensic-care.org/fhir/CodeSystem/consent-form|statistics",
     }[ids["kind"]],
     "code": lambda ids: "injury",
-    "status": lambda ids: {"Encounter": "finished", "Composition": "final", "Consent": "active"}[
-        ids["kind"]
-    ],
+    "status": lambda ids: {
+        "Encounter": "finished",
+        "Composition": "final",
+        "Consent": "active",
+        "CarePlan": "active",
+    }[ids["kind"]],
+    "activity-code": lambda ids: "visit-2-weeks",
     "subtype": lambda ids: "create",
     "target": lambda ids: f"Patient/{ids['patient']}",
 }
@@ -59,6 +64,7 @@ TOKENS = {
     "Composition": "examiner",
     "Consent": "examiner",
     "Task": "officer",
+    "CarePlan": "examiner",
 }
 
 
@@ -83,6 +89,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     call(app, "examiner", sign_off, exam_id=exam_id)
     exam = read(app, exam_id)
     consent_id = record_consent(app, case.id, "statistics/v1", {"anonymous-statistics": True})
+    plan_id = agreed_plan(app, exam_id)
     examples = {
         "Patient": record,
         "Observation": finding,
@@ -92,6 +99,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Composition": {"id": exam.exam.report_id},
         "Consent": {"id": consent_id},
         "Task": release_task(case.reference),
+        "CarePlan": {"id": plan_id},
     }
     filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
@@ -109,6 +117,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Composition",
         "Consent",
         "Task",
+        "CarePlan",
     }
     for resource in rest["resource"]:
         kind = resource["type"]
