@@ -76,6 +76,8 @@ CLINICAL_KINDS = frozenset(
         "Specimen",
         "Consent",  # her decisions: staff who care for her must see them
         "CarePlan",  # her follow-up plan (clinic/followup)
+        "Appointment",  # an appointment for an item of her plan
+        "Communication",  # an attempt to contact her for follow-up
     }
 )
 DIRECTORY_KINDS = frozenset({"Organization"})
@@ -116,6 +118,8 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         # Her follow-up plan: proposed at sign-off and agreed with her by the examiner,
         # then read by the examiners of her site; the counsellors carry it.
         "CarePlan": (_READ | {Action.CREATE}, Scope.OWN_SITE),
+        "Appointment": (_READ, Scope.OWN_SITE),
+        "Communication": (_READ, Scope.OWN_SITE),
         # Police-supplied text only; which case a request matches is shown only
         # where the case is theirs, and approval needs the case.
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
@@ -133,6 +137,8 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         # Counsellors work the follow-up of their site's survivors (docs/design.md
         # section 9): her plan and the progress of each item.
         "CarePlan": (_MANAGE, Scope.OWN_SITE),
+        "Appointment": (_MANAGE, Scope.OWN_SITE),
+        "Communication": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),

@@ -39,6 +39,8 @@ STORED_TYPES = (
     "Organization",
     "Specimen",
     "CarePlan",
+    "Appointment",
+    "Communication",
 )
 WRITABLE_TYPES = ("Patient", "Observation")
 # Rows examined per database round trip while filling a page.

@@ -10,6 +10,10 @@ from typing import Any
 from clinic.core.clock import isoformat
 from clinic.fhir.canonical import STRUCTURE_DEFINITION
 from clinic.followup.terms import (
+    CHANNEL_SYSTEM,
+    CHANNELS,
+    CONTACT_OUTCOME_SYSTEM,
+    CONTACT_OUTCOMES,
     ITEM_KINDS,
     ITEM_SYSTEM,
     PLAN_CATEGORY_SYSTEM,
@@ -24,6 +28,31 @@ AGREEMENT_URL = f"{STRUCTURE_DEFINITION}/fc-followup-agreement"
 RESPONSIBLE_URL = f"{STRUCTURE_DEFINITION}/fc-followup-responsible"
 PLAN_CATEGORY = "followup-after-exam"
 REFERRAL = "referral"
+CONTACT_URL = f"{STRUCTURE_DEFINITION}/fc-followup-contact"
+CONTACT_ATTEMPT_PROFILE = f"{STRUCTURE_DEFINITION}/fc-contact-attempt"
+
+
+@dataclass(frozen=True)
+class SafeContactPlan:
+    """How she agreed to be contacted for follow-up."""
+
+    channels: tuple[str, ...]  # terms.CHANNELS she allowed
+    safe_times: str | None = None
+    asks_code_word: bool = False
+
+
+def contact_extension(contact: SafeContactPlan) -> dict[str, Any]:
+    parts: list[dict[str, Any]] = [
+        {
+            "url": "channel",
+            "valueCoding": {"system": CHANNEL_SYSTEM, "code": code, "display": CHANNELS[code]},
+        }
+        for code in contact.channels
+    ]
+    if contact.safe_times:
+        parts.append({"url": "safe-times", "valueString": contact.safe_times})
+    parts.append({"url": "ask-code-word", "valueBoolean": contact.asks_code_word})
+    return {"url": CONTACT_URL, "extension": parts}
 
 
 @dataclass(frozen=True)
@@ -52,6 +81,7 @@ def care_plan(
     created_at: datetime,
     reviewed_by: str,
     items: Sequence[PlanItem],
+    contact: SafeContactPlan,
     status: str = "active",
 ) -> dict[str, Any]:
     return {
@@ -65,7 +95,8 @@ def care_plan(
                     {"url": "reviewed-by", "valueString": reviewed_by},
                     {"url": "agreed-at", "valueDateTime": isoformat(created_at)},
                 ],
-            }
+            },
+            contact_extension(contact),
         ],
         "status": status,
         "intent": "plan",
@@ -168,3 +199,89 @@ def items_of(content: Mapping[str, Any]) -> list[PlanItem]:
             )
         )
     return items
+
+
+APPOINTMENT_PROFILE = f"{STRUCTURE_DEFINITION}/fc-appointment"
+PLAN_ITEM_URL = f"{STRUCTURE_DEFINITION}/fc-followup-plan-item"
+
+
+def appointment(
+    *,
+    patient_id: str,
+    plan_id: str,
+    item: PlanItem,
+    starts_at: datetime,
+    minutes: int,
+    booked_at: datetime,
+    status: str = "booked",
+) -> dict[str, Any]:
+    """An appointment for one item of her plan (fc-appointment)."""
+    from datetime import timedelta
+
+    return {
+        "resourceType": "Appointment",
+        "meta": {"profile": [APPOINTMENT_PROFILE]},
+        "extension": [
+            {
+                "url": PLAN_ITEM_URL,
+                "valueCoding": {
+                    "system": ITEM_SYSTEM,
+                    "code": item.code,
+                    "display": _item_display(item),
+                },
+            }
+        ],
+        "status": status,
+        "description": item.label,
+        "start": isoformat(starts_at),
+        "end": isoformat(starts_at + timedelta(minutes=minutes)),
+        "minutesDuration": minutes,
+        "created": isoformat(booked_at),
+        "supportingInformation": [{"reference": f"CarePlan/{plan_id}"}],
+        "participant": [
+            {
+                "actor": {"reference": f"Patient/{patient_id}"},
+                "status": "accepted",
+            }
+        ],
+    }
+
+
+def contact_attempt(
+    *,
+    patient_id: str,
+    plan_id: str,
+    channel: str,
+    outcome: str,
+    attempted_at: datetime,
+    attempted_by: str,
+    note: str | None,
+) -> dict[str, Any]:
+    """A contact attempt (fc-contact-attempt): completed when she was reached,
+    not-done with the reason otherwise. It has no payload: nothing is sent."""
+    resource: dict[str, Any] = {
+        "resourceType": "Communication",
+        "meta": {"profile": [CONTACT_ATTEMPT_PROFILE]},
+        "basedOn": [{"reference": f"CarePlan/{plan_id}"}],
+        "status": "completed" if outcome == "reached" else "not-done",
+        "medium": [
+            {"coding": [{"system": CHANNEL_SYSTEM, "code": channel, "display": CHANNELS[channel]}]}
+        ],
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "recipient": [{"reference": f"Patient/{patient_id}"}],
+        "sent": isoformat(attempted_at),
+        "sender": {"display": attempted_by},
+    }
+    outcome_coding = {
+        "system": CONTACT_OUTCOME_SYSTEM,
+        "code": outcome,
+        "display": CONTACT_OUTCOMES[outcome],
+    }
+    resource["extension"] = [
+        {"url": f"{STRUCTURE_DEFINITION}/fc-contact-outcome", "valueCoding": outcome_coding}
+    ]
+    if outcome != "reached":
+        resource["statusReason"] = {"coding": [outcome_coding]}
+    if note:
+        resource["note"] = [{"text": note}]
+    return resource

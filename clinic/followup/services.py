@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -42,8 +42,13 @@ from clinic.exam.timing import TimingKind
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
 from clinic.followup import resources as fhir
-from clinic.followup.models import FollowUpItem, FollowUpPlan
-from clinic.followup.resources import REFERRAL, PlanItem
+from clinic.followup.models import (
+    FollowUpAppointment,
+    FollowUpContactAttempt,
+    FollowUpItem,
+    FollowUpPlan,
+)
+from clinic.followup.resources import REFERRAL, PlanItem, SafeContactPlan
 from clinic.followup.schedule import (
     ALWAYS,
     Anchor,
@@ -55,12 +60,19 @@ from clinic.followup.schedule import (
     local_day,
 )
 from clinic.followup.terms import (
+    APPOINTMENT_OUTCOMES,
+    APPOINTMENT_STATUS,
+    CHANNELS,
+    CONTACT_OUTCOMES,
     ITEM_STATUS,
     OPEN_ITEM_STATUSES,
     REASON_WORDS,
     RESPONSIBLE,
     SERVICE_KINDS,
 )
+
+# She has not (yet) said how we may contact her: then we do not.
+NO_CONTACT = SafeContactPlan(channels=())
 
 
 class FollowUpRefused(DomainError):
@@ -85,6 +97,8 @@ class Proposal:
     exam_day: date  # the exam's calendar day at the clinic
     items: tuple[ProposedItem, ...]
     schedule: str  # which schedule: "default" or the site's code
+    # Her safe-contact instructions as registered, to start the conversation from.
+    contact: SafeContactPlan = NO_CONTACT
 
     def item(self, code: str) -> ProposedItem | None:
         return next((p for p in self.items if p.item.code == code), None)
@@ -105,6 +119,7 @@ class PlanReview:
     items: Sequence[ReviewedItem]
     referrals: Sequence[str]  # partner-service-kind codes she wants
     agreed_with_her: bool
+    contact: SafeContactPlan = NO_CONTACT
 
 
 @dataclass(frozen=True)
@@ -184,7 +199,39 @@ def propose_plan(
         local_day(record.exam_time, zone),
         tuple(sorted(items, key=lambda p: (p.item.due_on, p.item.label))),
         schedule.name,
+        _registered_contact(uow, registry, actor, record),
     )
+
+
+def _registered_contact(
+    uow: UnitOfWork, registry: ProfileRegistry, actor: Actor, record: ExamRecord
+) -> SafeContactPlan:
+    """What she said at registration (fc-safe-contact on her Patient), when the
+    examiner may read it: the plan's contact wishes start from there."""
+    from clinic.cases.services import safe_contact_of
+
+    store = ResourceStore(uow.session, registry)
+    patient = store.current("Patient", record.exam.patient_id)
+    if (
+        patient is None
+        or not decide(
+            actor, Action.READ, "Patient", patient.facts(), consents=consent_book(uow)
+        ).permitted
+    ):
+        return NO_CONTACT
+    registered = safe_contact_of(patient.content)
+    if registered is None:
+        return NO_CONTACT
+    channels = tuple(
+        channel
+        for channel, allowed in (
+            ("call", registered.may_call),
+            ("text", registered.may_text),
+            ("voicemail", registered.may_leave_message),
+        )
+        if allowed
+    )
+    return SafeContactPlan(channels, registered.instructions, bool(registered.code_word))
 
 
 def _given_treatments(record: ExamRecord) -> dict[str, datetime]:
@@ -253,6 +300,7 @@ def agree_plan(
             "agreed_with_her",
         )
     items = _reviewed_items(proposal, review)
+    contact = _checked_contact(review.contact)
     if not items:
         raise FollowUpRefused("Keep at least one item, or add a referral she wants.", "items")
     facts = ResourceFacts(
@@ -270,6 +318,7 @@ def agree_plan(
             created_at=now,
             reviewed_by=_display_name(uow, actor),
             items=items,
+            contact=contact,
         ),
         site_id=exam.site_id,
         author_id=actor.user_id,
@@ -283,6 +332,12 @@ def agree_plan(
         status="active",
         agreed_at=now,
         agreed_by=actor.username,
+        may_call="call" in contact.channels,
+        may_text="text" in contact.channels,
+        may_leave_voicemail="voicemail" in contact.channels,
+        may_email="email" in contact.channels,
+        safe_times=contact.safe_times,
+        asks_code_word=contact.asks_code_word,
     )
     uow.session.add(plan)
     uow.session.flush()
@@ -303,6 +358,22 @@ def agree_plan(
     uow.session.flush()
     _audit(uow, actor, EventKind.CREATE, version, channel, "follow-up plan agreed with her")
     return plan
+
+
+MAX_SAFE_TIMES = 300
+
+
+def _checked_contact(contact: SafeContactPlan) -> SafeContactPlan:
+    unknown = [channel for channel in contact.channels if channel not in CHANNELS]
+    if unknown:
+        raise FollowUpRefused(f"“{unknown[0]}” is not a way we contact anyone.", "channels")
+    safe_times = (contact.safe_times or "").strip() or None
+    if safe_times is not None and len(safe_times) > MAX_SAFE_TIMES:
+        raise FollowUpRefused(
+            f"Write the safe times in at most {MAX_SAFE_TIMES} characters.", "safe_times"
+        )
+    channels = tuple(channel for channel in CHANNELS if channel in contact.channels)
+    return SafeContactPlan(channels, safe_times, contact.asks_code_word)
 
 
 def _reviewed_items(proposal: Proposal, review: PlanReview) -> list[PlanItem]:
@@ -519,5 +590,490 @@ def _audit(
             actor=actor,
             entities=(version.versioned_reference,),
             reasons=(*decision.reasons, what),
+        )
+    )
+
+
+# -- appointments ----------------------------------------------------------------------
+
+# The shortest and longest appointment the clinic books, in minutes.
+APPOINTMENT_MINUTES = (5, 480)
+
+
+def appointment_facts(appointment: FollowUpAppointment, plan: FollowUpPlan) -> ResourceFacts:
+    return ResourceFacts(
+        "Appointment",
+        appointment.id,
+        site_id=appointment.site_id,
+        subject=f"Patient/{plan.patient_id}",
+    )
+
+
+def appointments_of_plan(
+    uow: UnitOfWork, *, actor: Actor, plan: FollowUpPlan
+) -> list[FollowUpAppointment]:
+    """The plan's appointments the actor may read, soonest first."""
+    if not decide(actor, Action.READ, "Appointment").permitted:
+        return []
+    rows = uow.session.scalars(
+        sa.select(FollowUpAppointment)
+        .where(FollowUpAppointment.plan_id == plan.id)
+        .order_by(FollowUpAppointment.starts_at)
+    )
+    consents = consent_book(uow)
+    return [
+        row
+        for row in rows
+        if decide(
+            actor, Action.READ, "Appointment", appointment_facts(row, plan), consents=consents
+        ).permitted
+    ]
+
+
+def book_appointment(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan_id: str,
+    position: int,
+    starts_at: datetime,
+    minutes: int,
+    channel: str = "web",
+) -> FollowUpAppointment:
+    """Book an appointment for an open item of her plan. A new appointment is never
+    in the past; the item becomes booked and, if she was back on the caseload for a
+    missed appointment, she leaves it: the next step is set."""
+    require(actor, Action.CREATE, "Appointment")
+    plan = _load_plan(uow, actor, plan_id, Action.UPDATE, lock=True)
+    row = uow.session.get(FollowUpItem, (plan.id, position))
+    if row is None:
+        raise FollowUpRefused("The plan has no such item.", "position")
+    if row.status not in OPEN_ITEM_STATUSES:
+        raise FollowUpRefused(
+            f"“{row.label}” is {ITEM_STATUS[row.status].lower()}: nothing to book.", "position"
+        )
+    now = utcnow()
+    if starts_at.tzinfo is None:
+        raise ValueError("starts_at must be timezone-aware")
+    if starts_at <= now:
+        raise FollowUpRefused(
+            "A new appointment cannot be in the past: choose a time from now on.", "starts_at"
+        )
+    if starts_at > now + timedelta(days=2 * 366):
+        raise FollowUpRefused("Book appointments at most two years ahead.", "starts_at")
+    shortest, longest = APPOINTMENT_MINUTES
+    if not shortest <= minutes <= longest:
+        raise FollowUpRefused(f"An appointment lasts {shortest} to {longest} minutes.", "minutes")
+    facts = ResourceFacts(
+        "Appointment", "new", site_id=plan.site_id, subject=f"Patient/{plan.patient_id}"
+    )
+    if not decide(actor, Action.CREATE, "Appointment", facts, consents=consent_book(uow)).permitted:
+        raise PlanNotFound("No such follow-up plan.")
+    store = ResourceStore(uow.session, registry)
+    item = fhir.items_of(_current(store, plan).content)[position]
+    version = store.create(
+        fhir.appointment(
+            patient_id=plan.patient_id,
+            plan_id=plan.id,
+            item=item,
+            starts_at=starts_at,
+            minutes=minutes,
+            booked_at=now,
+        ),
+        site_id=plan.site_id,
+        author_id=actor.user_id,
+    )
+    booked = FollowUpAppointment(
+        id=version.logical_id,
+        plan_id=plan.id,
+        position=position,
+        site_id=plan.site_id,
+        starts_at=starts_at,
+        minutes=minutes,
+        status="booked",
+        booked_at=now,
+        booked_by=actor.username,
+    )
+    uow.session.add(booked)
+    plan.needs_contact = None
+    plan.needs_contact_since = None
+    uow.session.flush()
+    _audit_appointment(uow, actor, EventKind.CREATE, version, channel, "appointment booked")
+    _change_item(uow, registry, actor, plan, position, "scheduled", channel)
+    return booked
+
+
+def record_appointment_outcome(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    appointment_id: str,
+    outcome: str,
+    channel: str = "web",
+) -> FollowUpAppointment:
+    """Record what became of a booked appointment: attended (the item is done),
+    missed (the item is due again and she is back on the caseload for contact) or
+    cancelled (the item is due again). Attended and missed only once its time came."""
+    if outcome not in APPOINTMENT_OUTCOMES:
+        raise FollowUpRefused("Choose attended, missed or cancelled.", "outcome")
+    require(actor, Action.UPDATE, "Appointment")
+    booked = uow.session.scalar(
+        sa.select(FollowUpAppointment)
+        .where(FollowUpAppointment.id == appointment_id)
+        .with_for_update()
+    )
+    if booked is None:
+        raise PlanNotFound("No such appointment.")
+    plan = _load_plan(uow, actor, booked.plan_id, Action.UPDATE, lock=True)
+    if not decide(
+        actor,
+        Action.UPDATE,
+        "Appointment",
+        appointment_facts(booked, plan),
+        consents=consent_book(uow),
+    ).permitted:
+        raise PlanNotFound("No such appointment.")
+    if booked.status != "booked":
+        raise FollowUpRefused(
+            f"This appointment is already recorded as {APPOINTMENT_STATUS[booked.status].lower()}.",
+            "outcome",
+        )
+    now = utcnow()
+    if outcome in ("fulfilled", "noshow") and booked.starts_at > now:
+        raise FollowUpRefused(
+            "The appointment has not happened yet: record it as attended or missed once its "
+            "time has come, or cancel it.",
+            "outcome",
+        )
+    store = ResourceStore(uow.session, registry)
+    current = store.current("Appointment", booked.id)
+    assert current is not None
+    version = store.update(
+        "Appointment",
+        booked.id,
+        dict(current.content) | {"status": outcome},
+        author_id=actor.user_id,
+        expected_version=current.version_id,
+    )
+    booked.status = outcome
+    booked.outcome_at = now
+    booked.outcome_by = actor.username
+    if outcome == "noshow":
+        plan.needs_contact = "missed-appointment"
+        plan.needs_contact_since = now
+    uow.session.flush()
+    _audit_appointment(
+        uow, actor, EventKind.UPDATE, version, channel, f"appointment {APPOINTMENT_STATUS[outcome]}"
+    )
+    _change_item(
+        uow,
+        registry,
+        actor,
+        plan,
+        booked.position,
+        "completed" if outcome == "fulfilled" else "not-started",
+        channel,
+    )
+    return booked
+
+
+def plan_id_of_appointment(uow: UnitOfWork, appointment_id: str) -> str | None:
+    """Where to go back to after a refused outcome (the caller was allowed to try)."""
+    return uow.session.scalar(
+        sa.select(FollowUpAppointment.plan_id).where(FollowUpAppointment.id == appointment_id)
+    )
+
+
+def _current(store: ResourceStore, plan: FollowUpPlan) -> StoredVersion:
+    version = store.current("CarePlan", plan.id)
+    assert version is not None
+    return version
+
+
+def _audit_appointment(
+    uow: UnitOfWork,
+    actor: Actor,
+    kind: EventKind,
+    version: StoredVersion,
+    channel: str,
+    what: str,
+) -> None:
+    action = Action.CREATE if kind is EventKind.CREATE else Action.UPDATE
+    decision = require(actor, action, "Appointment", version.facts(), consents=consent_book(uow))
+    uow.audit(
+        AuditRecord(
+            kind=kind,
+            channel=channel,
+            actor=actor,
+            entities=(version.versioned_reference,),
+            reasons=(*decision.reasons, what),
+        )
+    )
+
+
+# -- the caseload ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseloadFilter:
+    """What the counsellor narrows the caseload to."""
+
+    only_needing_action: bool = False  # overdue, or back on the caseload for contact
+    due_within_days: int | None = None  # next item due within this many days
+    kind: str | None = None  # terms.ITEM_KINDS
+
+
+@dataclass(frozen=True)
+class CaseloadEntry:
+    plan: FollowUpPlan
+    case_reference: str
+    next_item: FollowUpItem | None  # the open item due first
+    overdue: int  # open items past their due date
+    oldest_overdue: date | None
+    next_appointment: FollowUpAppointment | None
+    last_contact: datetime | None  # the last time anyone of the team saw or reached her
+    needs_contact: str | None
+
+    @property
+    def needs_action(self) -> bool:
+        return self.overdue > 0 or self.needs_contact is not None
+
+
+def caseload(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    zone: str,
+    filters: CaseloadFilter = CaseloadFilter(),
+    channel: str = "web",
+) -> tuple[date, list[CaseloadEntry]]:
+    """The survivors of the counsellor's site with a plan in progress: those who need
+    action first (back on the caseload for contact, then the longest overdue), then
+    by the next item due. Audited as one search naming every plan shown."""
+    require(actor, Action.SEARCH, "CarePlan")
+    today = local_day(utcnow(), zone)
+    plans = uow.session.scalars(
+        sa.select(FollowUpPlan)
+        .where(FollowUpPlan.site_id == actor.organization_id, FollowUpPlan.status == "active")
+        .order_by(FollowUpPlan.agreed_at)
+    ).all()
+    consents = consent_book(uow)
+    entries = []
+    for plan in plans:
+        if not decide(
+            actor, Action.READ, "CarePlan", plan_facts(plan), consents=consents
+        ).permitted:
+            continue
+        entry = _caseload_entry(uow, plan, today)
+        if _matches(entry, filters, today, uow):
+            entries.append(entry)
+    entries.sort(key=_caseload_order)
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.SEARCH,
+            channel=channel,
+            actor=actor,
+            entities=tuple(f"CarePlan/{entry.plan.id}" for entry in entries),
+            reasons=(f"role {actor.role} may search CarePlan (own-site)", "caseload"),
+            query=_describe(filters),
+        )
+    )
+    return today, entries
+
+
+def _caseload_entry(uow: UnitOfWork, plan: FollowUpPlan, today: date) -> CaseloadEntry:
+    case = uow.session.get(Case, plan.case_id)
+    assert case is not None
+    open_items = uow.session.scalars(
+        sa.select(FollowUpItem)
+        .where(
+            FollowUpItem.plan_id == plan.id,
+            FollowUpItem.status.in_(sorted(OPEN_ITEM_STATUSES)),
+        )
+        .order_by(FollowUpItem.due_on, FollowUpItem.position)
+    ).all()
+    overdue = [item for item in open_items if item.due_on < today and item.status != "scheduled"]
+    appointments = uow.session.scalars(
+        sa.select(FollowUpAppointment)
+        .where(FollowUpAppointment.plan_id == plan.id)
+        .order_by(FollowUpAppointment.starts_at)
+    ).all()
+    upcoming = next((a for a in appointments if a.status == "booked"), None)
+    attended = [a.starts_at for a in appointments if a.status == "fulfilled"]
+    reached = uow.session.scalar(
+        sa.select(sa.func.max(FollowUpContactAttempt.attempted_at)).where(
+            FollowUpContactAttempt.plan_id == plan.id,
+            FollowUpContactAttempt.outcome == "reached",
+        )
+    )
+    if reached is not None:
+        attended.append(reached if reached.tzinfo else reached.replace(tzinfo=UTC))
+    return CaseloadEntry(
+        plan=plan,
+        case_reference=case.reference,
+        next_item=next((item for item in open_items if item.status != "scheduled"), None)
+        or (open_items[0] if open_items else None),
+        overdue=len(overdue),
+        oldest_overdue=overdue[0].due_on if overdue else None,
+        next_appointment=upcoming,
+        last_contact=max([plan.agreed_at, *attended]),
+        needs_contact=plan.needs_contact,
+    )
+
+
+def _matches(entry: CaseloadEntry, filters: CaseloadFilter, today: date, uow: UnitOfWork) -> bool:
+    if filters.only_needing_action and not entry.needs_action:
+        return False
+    if filters.due_within_days is not None and (
+        entry.next_item is None
+        or entry.next_item.due_on > today + timedelta(days=filters.due_within_days)
+    ):
+        return False
+    if filters.kind is not None:
+        kinds = uow.session.scalars(
+            sa.select(FollowUpItem.kind).where(
+                FollowUpItem.plan_id == entry.plan.id,
+                FollowUpItem.status.in_(sorted(OPEN_ITEM_STATUSES)),
+            )
+        ).all()
+        if filters.kind not in kinds:
+            return False
+    return True
+
+
+def _caseload_order(entry: CaseloadEntry) -> tuple[int, date, date, str]:
+    far = date.max
+    return (
+        0 if entry.needs_contact else 1 if entry.overdue else 2,
+        entry.oldest_overdue or far,
+        entry.next_item.due_on if entry.next_item else far,
+        entry.case_reference,
+    )
+
+
+def _describe(filters: CaseloadFilter) -> str:
+    parts = []
+    if filters.only_needing_action:
+        parts.append("needs-action=true")
+    if filters.due_within_days is not None:
+        parts.append(f"due-within={filters.due_within_days}")
+    if filters.kind:
+        parts.append(f"kind={filters.kind}")
+    return "caseload?" + "&".join(parts)
+
+
+# -- safe contact ----------------------------------------------------------------------
+
+
+def record_contact_attempt(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan_id: str,
+    channel: str,
+    outcome: str,
+    note: str | None = None,
+    channel_name: str = "web",
+) -> FollowUpContactAttempt:
+    """Record an attempt to contact her. Only by a channel she allowed: any other is
+    refused and nothing is written. Reaching her takes her off the caseload's
+    contact list. Nothing is sent: this records what a counsellor did."""
+    require(actor, Action.CREATE, "Communication")
+    plan = _load_plan(uow, actor, plan_id, Action.UPDATE, lock=True)
+    if channel not in CHANNELS:
+        raise FollowUpRefused("Choose how you tried to contact her.", "channel")
+    if outcome not in CONTACT_OUTCOMES:
+        raise FollowUpRefused("Choose what came of the attempt.", "outcome")
+    allowed = plan.allowed_channels
+    if channel not in allowed:
+        said = (
+            "She allows " + ", ".join(CHANNELS[c].lower() for c in allowed) + " only."
+            if allowed
+            else "She has not agreed to be contacted at all."
+        )
+        raise FollowUpRefused(
+            f"She has not agreed to be contacted by {CHANNELS[channel].lower()}. {said}",
+            "channel",
+        )
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise FollowUpRefused(f"Keep the note to {MAX_NOTE} characters.", "note")
+    facts = ResourceFacts(
+        "Communication", "new", site_id=plan.site_id, subject=f"Patient/{plan.patient_id}"
+    )
+    if not decide(
+        actor, Action.CREATE, "Communication", facts, consents=consent_book(uow)
+    ).permitted:
+        raise PlanNotFound("No such follow-up plan.")
+    now = utcnow()
+    store = ResourceStore(uow.session, registry)
+    version = store.create(
+        fhir.contact_attempt(
+            patient_id=plan.patient_id,
+            plan_id=plan.id,
+            channel=channel,
+            outcome=outcome,
+            attempted_at=now,
+            attempted_by=_display_name(uow, actor),
+            note=note,
+        ),
+        site_id=plan.site_id,
+        author_id=actor.user_id,
+    )
+    attempt = FollowUpContactAttempt(
+        id=version.logical_id,
+        plan_id=plan.id,
+        channel=channel,
+        outcome=outcome,
+        attempted_at=now,
+        attempted_by=actor.username,
+    )
+    uow.session.add(attempt)
+    if outcome == "reached":
+        plan.needs_contact = None
+        plan.needs_contact_since = None
+    uow.session.flush()
+    decision = require(
+        actor, Action.CREATE, "Communication", version.facts(), consents=consent_book(uow)
+    )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.CREATE,
+            channel=channel_name,
+            actor=actor,
+            entities=(version.versioned_reference,),
+            reasons=(*decision.reasons, f"contact attempt by {channel}: {outcome}"),
+        )
+    )
+    return attempt
+
+
+MAX_NOTE = 1000
+
+
+def contact_attempts_of_plan(
+    uow: UnitOfWork, *, actor: Actor, plan: FollowUpPlan
+) -> list[FollowUpContactAttempt]:
+    """The plan's contact attempts the actor may read, newest first."""
+    if not decide(actor, Action.READ, "Communication").permitted:
+        return []
+    if not decide(
+        actor,
+        Action.READ,
+        "Communication",
+        ResourceFacts(
+            "Communication", plan.id, site_id=plan.site_id, subject=f"Patient/{plan.patient_id}"
+        ),
+        consents=consent_book(uow),
+    ).permitted:
+        return []
+    return list(
+        uow.session.scalars(
+            sa.select(FollowUpContactAttempt)
+            .where(FollowUpContactAttempt.plan_id == plan.id)
+            .order_by(FollowUpContactAttempt.attempted_at.desc())
         )
     )

@@ -64,3 +64,36 @@ REASON_WORDS: dict[str, str] = {
     "exposure": "counted from the assault on {day}",
     "referral": "she asked to be referred",
 }
+
+# Appointment.status as the screens say it: booked, then attended, missed or cancelled.
+APPOINTMENT_STATUS: dict[str, str] = {
+    "booked": "Booked",
+    "fulfilled": "Attended",
+    "noshow": "Missed",
+    "cancelled": "Cancelled",
+}
+# What the counsellor records after the appointment time.
+APPOINTMENT_OUTCOMES = ("fulfilled", "noshow", "cancelled")
+
+# Why she is back on the caseload for contact.
+CONTACT_REASONS: dict[str, str] = {
+    "missed-appointment": "Missed appointment: contact her",
+}
+
+CHANNEL_SYSTEM = f"{CODE_SYSTEM}/contact-channel"
+CONTACT_OUTCOME_SYSTEM = f"{CODE_SYSTEM}/contact-outcome"
+
+# How we may contact her (CodeSystem contact-channel), as she agreed.
+CHANNELS: dict[str, str] = {
+    "call": "Phone call",
+    "text": "Text message",
+    "voicemail": "Voicemail",
+    "email": "Email",
+}
+# What came of a contact attempt (CodeSystem contact-outcome).
+CONTACT_OUTCOMES: dict[str, str] = {
+    "reached": "Reached her",
+    "no-answer": "No answer",
+    "not-safe": "Not safe to talk",
+    "wrong-number": "Wrong number",
+}

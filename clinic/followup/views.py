@@ -8,11 +8,29 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from clinic.access import Action, decide
-from clinic.core.web import current_actor, current_uow, view_rule
+from clinic.core.clock import from_local, to_local
+from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.followup import services
-from clinic.followup.forms import ItemStatusForm, PlanReviewForm
+from clinic.followup.forms import (
+    AppointmentOutcomeForm,
+    BookAppointmentForm,
+    CaseloadForm,
+    ContactAttemptForm,
+    ItemStatusForm,
+    PlanReviewForm,
+)
+from clinic.followup.resources import SafeContactPlan
 from clinic.followup.schedule import ScheduleLibrary
-from clinic.followup.terms import ITEM_KINDS, ITEM_STATUS, PLAN_STATUS, RESPONSIBLE
+from clinic.followup.terms import (
+    APPOINTMENT_STATUS,
+    CHANNELS,
+    CONTACT_OUTCOMES,
+    CONTACT_REASONS,
+    ITEM_KINDS,
+    ITEM_STATUS,
+    PLAN_STATUS,
+    RESPONSIBLE,
+)
 
 bp = Blueprint("followup", __name__)
 
@@ -36,6 +54,11 @@ def _words() -> dict[str, Any]:
         "item_status": ITEM_STATUS,
         "item_kinds": ITEM_KINDS,
         "plan_status": PLAN_STATUS,
+        "appointment_status": APPOINTMENT_STATUS,
+        "contact_reasons": CONTACT_REASONS,
+        "channels": CHANNELS,
+        "contact_outcomes": CONTACT_OUTCOMES,
+        "local": lambda moment: to_local(moment, _zone()),
         "day_in_words": services.day_in_words,
         "zone": _zone(),
     }
@@ -78,6 +101,11 @@ def propose(exam_id: str) -> Any:
             ],
             referrals=list(form.referrals.data or []),
             agreed_with_her=bool(form.agreed_with_her.data),
+            contact=SafeContactPlan(
+                channels=tuple(form.channels.data or ()),
+                safe_times=form.safe_times.data,
+                asks_code_word=bool(form.asks_code_word.data),
+            ),
         )
         try:
             plan = services.agree_plan(
@@ -108,6 +136,9 @@ def propose(exam_id: str) -> Any:
             "followup/not_signed.html", exam_id=exam_id, message=refused.message
         ), 409
     if request.method == "GET":
+        form.channels.data = list(proposal.contact.channels)
+        form.safe_times.data = proposal.contact.safe_times
+        form.asks_code_word.data = proposal.contact.asks_code_word
         for proposed in proposal.items:
             form.items.append_entry(
                 {
@@ -134,7 +165,7 @@ def _field_id(form: PlanReviewForm, field: str | None) -> str:
         for row in form.items:
             if row.code.data == code:
                 return str(row.due_on.id)
-    if field in ("agreed_with_her", "referrals"):
+    if field in ("agreed_with_her", "referrals", "channels", "safe_times"):
         return str(form[field].id)
     return "items"
 
@@ -151,13 +182,139 @@ def _plan(plan_id: str) -> services.PlanRecord:
 @bp.get("/followup/plans/<plan_id>")
 @view_rule(Action.READ, "CarePlan")
 def plan(plan_id: str) -> Any:
-    record = _plan(plan_id)
+    book = request.args.get("book", "")
+    booking_for = int(book) if book.isdigit() else None
+    return _plan_page(_plan(plan_id), BookAppointmentForm(formdata=None), booking_for, 200)
+
+
+def _plan_page(
+    record: services.PlanRecord, book_form: Any, booking_for: int | None, status: int
+) -> Any:
+    actor = current_actor()
     return render_template(
         "followup/plan.html",
         record=record,
         form=ItemStatusForm(formdata=None),
-        may_update=decide(current_actor(), Action.UPDATE, "CarePlan").permitted,
+        book_form=book_form,
+        booking_for=booking_for,
+        outcome_form=AppointmentOutcomeForm(formdata=None),
+        appointments=services.appointments_of_plan(current_uow(), actor=actor, plan=record.plan),
+        attempts=services.contact_attempts_of_plan(current_uow(), actor=actor, plan=record.plan),
+        may_contact=decide(actor, Action.CREATE, "Communication").permitted,
+        may_update=decide(actor, Action.UPDATE, "CarePlan").permitted,
+        may_book=decide(actor, Action.CREATE, "Appointment").permitted,
         **_words(),
+    ), status
+
+
+@bp.post("/followup/plans/<plan_id>/items/<int:position>/appointments")
+@view_rule(Action.CREATE, "Appointment")
+def book(plan_id: str, position: int) -> Any:
+    form = BookAppointmentForm()
+    if form.validate_on_submit():
+        try:
+            services.book_appointment(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                plan_id=plan_id,
+                position=position,
+                starts_at=from_local(form.starts_at.data, _zone()),
+                minutes=form.minutes.data,
+            )
+        except services.PlanNotFound:
+            abort(404)
+        except services.FollowUpRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+        else:
+            flash("Appointment booked.")
+            return redirect(url_for("followup.plan", plan_id=plan_id))
+    return _plan_page(_plan(plan_id), form, position, 422)
+
+
+@bp.post("/followup/appointments/<appointment_id>")
+@view_rule(Action.UPDATE, "Appointment")
+def appointment_outcome(appointment_id: str) -> Any:
+    form = AppointmentOutcomeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        booked = services.record_appointment_outcome(
+            current_uow(),
+            _registry(),
+            actor=current_actor(),
+            appointment_id=appointment_id,
+            outcome=form.outcome.data,
+        )
+    except services.PlanNotFound:
+        abort(404)
+    except services.FollowUpRefused as refused:
+        current_uow().rollback()
+        plan_id = services.plan_id_of_appointment(current_uow(), appointment_id)
+        flash(refused.message, "error")
+        return redirect(url_for("followup.plan", plan_id=plan_id), 303)
+    flash(f"Appointment recorded as {APPOINTMENT_STATUS[booked.status].lower()}.")
+    return redirect(url_for("followup.plan", plan_id=booked.plan_id))
+
+
+@bp.route("/followup/plans/<plan_id>/contact", methods=["GET", "POST"])
+@view_rule(Action.CREATE, "Communication")
+def contact(plan_id: str) -> Any:
+    """Before any contact: what she allowed. Then the attempt, by an allowed channel."""
+    form = ContactAttemptForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.record_contact_attempt(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                plan_id=plan_id,
+                channel=form.channel.data,
+                outcome=form.outcome.data,
+                note=form.note.data,
+            )
+        except services.PlanNotFound:
+            abort(404)
+        except services.FollowUpRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+            status = 422
+        else:
+            flash(f"Contact attempt recorded: {CONTACT_OUTCOMES[form.outcome.data].lower()}.")
+            return redirect(url_for("followup.plan", plan_id=plan_id))
+    elif request.method == "POST":
+        status = 422
+    record = _plan(plan_id)
+    return render_template(
+        "followup/contact.html",
+        record=record,
+        form=form,
+        attempts=services.contact_attempts_of_plan(
+            current_uow(), actor=current_actor(), plan=record.plan
+        ),
+        **_words(),
+    ), status
+
+
+@bp.get("/followup/caseload")
+@view_rule(Action.SEARCH, "CarePlan")
+def caseload() -> Any:
+    """The counsellor's caseload: her site's survivors in follow-up, what needs action
+    first. Filters come in the query string."""
+    form = CaseloadForm(request.args)
+    due_within = form.due_within.data
+    filters = services.CaseloadFilter(
+        only_needing_action=bool(form.needs_action.data),
+        due_within_days=int(due_within) if due_within and due_within.isdigit() else None,
+        kind=form.kind.data if form.kind.data in ITEM_KINDS else None,
+    )
+    today, entries = services.caseload(
+        current_uow(), actor=current_actor(), zone=_zone(), filters=filters
+    )
+    return render_template(
+        "followup/caseload.html", form=form, today=today, entries=entries, **_words()
     )
 
 
@@ -180,6 +337,6 @@ def item_status(plan_id: str, position: int) -> Any:
         except services.FollowUpRefused as refused:
             current_uow().rollback()
             flash(refused.message, "error")
-            return redirect(url_for("followup.plan", plan_id=plan_id)), 303
+            return redirect(url_for("followup.plan", plan_id=plan_id), 303)
         flash(f"{item.label}: {ITEM_STATUS[item.status]}.")
     return redirect(url_for("followup.plan", plan_id=plan_id))

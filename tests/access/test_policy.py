@@ -43,6 +43,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         # Her follow-up plan: proposed and agreed with her at sign-off, then read.
         "CarePlan": {Action.READ, Action.SEARCH, Action.CREATE},
+        "Appointment": {Action.READ, Action.SEARCH},
+        "Communication": {Action.READ, Action.SEARCH},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "EvidenceItem": {Action.READ, Action.SEARCH, Action.CREATE},
         # Creating a custody event is decided per custody action (below).
@@ -62,6 +64,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         # Counsellors carry the follow-up of their site's survivors.
         "CarePlan": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "Appointment": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "Communication": {Action.READ, Action.SEARCH, Action.CREATE},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},

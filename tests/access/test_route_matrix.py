@@ -23,6 +23,7 @@ from tests.consent.helpers import record as record_consent
 from tests.exam import helpers as exam_helpers
 from tests.exam.helpers import INJURY, complete_exam, start
 from tests.followup.helpers import agreed_plan, signed_exam
+from tests.followup.test_appointments import book as book_appointment
 from tests.helpers import (
     api,
     collect_kit,
@@ -65,6 +66,7 @@ class Setup:
     river_request: str = ""  # a release request by Riverside, citing the own case
     own_signed_exam: str = ""  # signed, no follow-up plan yet
     own_plan: str = ""  # a follow-up plan agreed at another signed exam of NORTH
+    own_appointment: str = ""  # booked for the own plan's first item
 
 
 @pytest.fixture
@@ -113,7 +115,8 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
             client, world["officer"].token, own_case.reference
         ).get_json()["id"],
         own_signed_exam=signed_exam(app, open_case(app).id, pep=False),
-        own_plan=agreed_plan(app, signed_exam(app, open_case(app).id, pep=False)),
+        own_plan=(plan := agreed_plan(app, signed_exam(app, open_case(app).id, pep=False))),
+        own_appointment=book_appointment(app, plan, "visit-2-weeks"),
     )
 
 
@@ -521,6 +524,62 @@ MATRIX: dict[str, list[Call]] = {
             lambda s: f"/followup/plans/{s.own_plan}/items/0",
             only({"counsellor": 302, "officer": 404}, 403),
             form=lambda s, r: {"status": "completed"},
+        ),
+    ],
+    "followup.book": [
+        # A time in the past: refused with the reason, nothing written.
+        Call(
+            "POST",
+            lambda s: f"/followup/plans/{s.own_plan}/items/1/appointments",
+            only({"counsellor": 422, "officer": 404}, 403),
+            form=lambda s, r: {"starts_at": "2020-01-01T10:00", "minutes": "30"},
+        ),
+        Call(
+            "POST",
+            lambda s: "/followup/plans/guessed-id/items/1/appointments",
+            only({"counsellor": 404, "officer": 404}, 403),
+            form=lambda s, r: {"starts_at": "2020-01-01T10:00", "minutes": "30"},
+        ),
+    ],
+    "followup.appointment_outcome": [
+        # Not happened yet: refused and sent back to the plan with the reason.
+        Call(
+            "POST",
+            lambda s: f"/followup/appointments/{s.own_appointment}",
+            only({"counsellor": 303, "officer": 404}, 403),
+            form=lambda s, r: {"outcome": "fulfilled"},
+        ),
+        Call(
+            "POST",
+            lambda s: "/followup/appointments/guessed-id",
+            only({"counsellor": 404, "officer": 404}, 403),
+            form=lambda s, r: {"outcome": "fulfilled"},
+        ),
+    ],
+    "followup.contact": [
+        Call(
+            "GET",
+            lambda s: f"/followup/plans/{s.own_plan}/contact",
+            only({"counsellor": 200, "officer": 404}, 403),
+        ),
+        # She allows calls only: a text is refused with the reason, nothing written.
+        Call(
+            "POST",
+            lambda s: f"/followup/plans/{s.own_plan}/contact",
+            only({"counsellor": 422, "officer": 404}, 403),
+            form=lambda s, r: {"channel": "text", "outcome": "no-answer"},
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/plans/guessed-id/contact",
+            only({"counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
+    "followup.caseload": [
+        Call(
+            "GET",
+            lambda s: "/followup/caseload",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
         ),
     ],
     "cases.cases": [
@@ -1072,6 +1131,7 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
                 river_request="rr",
                 own_signed_exam="se",
                 own_plan="fp",
+                own_appointment="ap",
             )
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)
             if call.method == "GET":

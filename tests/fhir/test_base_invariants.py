@@ -195,6 +195,12 @@ def test_every_extracted_invariant_compiles_and_none_fails_on_a_minimal_resource
             "status": "active",
             "patient": {"reference": "Patient/x"},
         },
+        "Appointment": json.loads(
+            (ROOT / "fhir_profiles/examples/Appointment-example-followup.json").read_text()
+        ),
+        "Communication": json.loads(
+            (ROOT / "fhir_profiles/examples/Communication-example-contact-attempt.json").read_text()
+        ),
         "CarePlan": json.loads(
             (ROOT / "fhir_profiles/examples/CarePlan-example-followup.json").read_text()
         ),

@@ -13,6 +13,8 @@ from tests.conftest import World
 from tests.consent.helpers import record as record_consent
 from tests.exam.helpers import call, complete_exam, read
 from tests.followup.helpers import agreed_plan
+from tests.followup.test_appointments import book as book_appointment
+from tests.followup.test_contact import attempt as contact_attempt
 from tests.helpers import api, collect_kit, create, observation, open_case, patient
 from tests.release.helpers import release_task
 
@@ -46,7 +48,12 @@ SAMPLE_VALUES = {
         "Composition": "final",
         "Consent": "active",
         "CarePlan": "active",
+        "Appointment": "booked",
+        "Communication": "not-done",
     }[ids["kind"]],
+    "based-on": lambda ids: f"CarePlan/{ids['plan']}",
+    "medium": lambda ids: "call",
+    "supporting-info": lambda ids: f"CarePlan/{ids['plan']}",
     "activity-code": lambda ids: "visit-2-weeks",
     "subtype": lambda ids: "create",
     "target": lambda ids: f"Patient/{ids['patient']}",
@@ -65,6 +72,8 @@ TOKENS = {
     "Consent": "examiner",
     "Task": "officer",
     "CarePlan": "examiner",
+    "Appointment": "examiner",
+    "Communication": "examiner",
 }
 
 
@@ -90,6 +99,8 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     exam = read(app, exam_id)
     consent_id = record_consent(app, case.id, "statistics/v1", {"anonymous-statistics": True})
     plan_id = agreed_plan(app, exam_id)
+    appointment_id = book_appointment(app, plan_id, "visit-2-weeks")
+    attempt_id = contact_attempt(app, plan_id, "call", "no-answer").id
     examples = {
         "Patient": record,
         "Observation": finding,
@@ -100,6 +111,8 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Consent": {"id": consent_id},
         "Task": release_task(case.reference),
         "CarePlan": {"id": plan_id},
+        "Appointment": {"id": appointment_id},
+        "Communication": {"id": attempt_id},
     }
     filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
@@ -118,6 +131,8 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Consent",
         "Task",
         "CarePlan",
+        "Appointment",
+        "Communication",
     }
     for resource in rest["resource"]:
         kind = resource["type"]
@@ -145,6 +160,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
             "kind": kind,
             "label": kit.items[0].label,
             "kit": kit.kit.id,
+            "plan": plan_id,
         }
         required = {"Provenance": f"?target=Patient/{record['id']}"}
         interactions = {i["code"] for i in resource["interaction"]}

@@ -17,6 +17,7 @@ from clinic.core.clock import utcnow
 from clinic.exam import services as exam_services
 from clinic.exam.resources import Treatment
 from clinic.followup import services
+from clinic.followup.resources import SafeContactPlan
 from tests.exam.helpers import call as exam_call
 from tests.exam.helpers import complete_exam
 
@@ -82,6 +83,8 @@ def keep_all(proposal: services.Proposal) -> services.PlanReview:
         ],
         referrals=["refuge"],
         agreed_with_her=True,
+        # She allows calls only, in the mornings, after her code word.
+        contact=SafeContactPlan(("call",), "Weekday mornings", True),
     )
 
 
