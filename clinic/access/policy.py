@@ -78,6 +78,8 @@ CLINICAL_KINDS = frozenset(
         "CarePlan",  # her follow-up plan (clinic/followup)
         "Appointment",  # an appointment for an item of her plan
         "Communication",  # an attempt to contact her for follow-up
+        # A counsellor's note: a therapeutic record (data class counselling-notes).
+        "DocumentReference",
     }
 )
 DIRECTORY_KINDS = frozenset({"Organization"})
@@ -139,6 +141,9 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "CarePlan": (_MANAGE, Scope.OWN_SITE),
         "Appointment": (_MANAGE, Scope.OWN_SITE),
         "Communication": (_READ | {Action.CREATE}, Scope.OWN_SITE),
+        # Counselling notes: written and read by the counsellors of her care team only
+        # (therapeutic records: examiners, police and every release never).
+        "DocumentReference": (_MANAGE, Scope.OWN_SITE),
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),

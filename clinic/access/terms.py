@@ -112,6 +112,8 @@ def data_classes_of(resource_type: str, content: dict[str, Any]) -> frozenset[st
                 if coding.get("system") == _EXAM_SECTION and coding.get("code") == "history":
                     classes.add("assault-account")
         return frozenset(classes)
+    if resource_type == "DocumentReference":
+        return frozenset({"counselling-notes"})
     if resource_type == "Specimen":
         classes = set()
         for coding in content.get("type", {}).get("coding", []):

@@ -34,6 +34,7 @@ VALIDATED_TYPES = (
     "Organization",
     "AuditEvent",
     "Consent",
+    "DocumentReference",
     "Specimen",
     "Task",
     "Provenance",

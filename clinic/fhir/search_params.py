@@ -329,6 +329,31 @@ TYPE_PARAMS: dict[str, tuple[SearchParam, ...]] = {
             "Communication.medium",
         ),
     ),
+    "DocumentReference": (
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/clinical-patient",
+            "Whose counselling notes: Patient/id or id.",
+            "DocumentReference.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "subject",
+            "reference",
+            f"{HL7_SP}/DocumentReference-subject",
+            "Whose counselling notes: Patient/id or id.",
+            "DocumentReference.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "type",
+            "token",
+            f"{HL7_SP}/clinical-type",
+            "The kind of document: followup-document code (counselling-note).",
+            "DocumentReference.type",
+        ),
+    ),
     "Organization": (
         SearchParam(
             "identifier",

@@ -41,6 +41,7 @@ STORED_TYPES = (
     "CarePlan",
     "Appointment",
     "Communication",
+    "DocumentReference",
 )
 WRITABLE_TYPES = ("Patient", "Observation")
 # Rows examined per database round trip while filling a page.

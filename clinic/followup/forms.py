@@ -135,3 +135,11 @@ class ContactAttemptForm(FlaskForm):
         validate_choice=False,
     )
     note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=1000)])
+
+
+class CounsellingNoteForm(FlaskForm):
+    text = TextAreaField(
+        "Note",
+        validators=[DataRequired("Write the note."), Length(max=20_000)],
+    )
+    version = HiddenField()  # the version edited, so a later edit is never overwritten

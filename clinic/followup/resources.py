@@ -285,3 +285,47 @@ def contact_attempt(
     if note:
         resource["note"] = [{"text": note}]
     return resource
+
+
+COUNSELLING_NOTE_PROFILE = f"{STRUCTURE_DEFINITION}/fc-counselling-note"
+DOCUMENT_SYSTEM = f"{ITEM_SYSTEM.rsplit('/', 1)[0]}/followup-document"
+
+
+def counselling_note(
+    *, patient_id: str, text: str, written_at: datetime, author: str
+) -> dict[str, Any]:
+    """A counsellor's note (fc-counselling-note): the text inline, nothing else."""
+    import base64
+
+    return {
+        "resourceType": "DocumentReference",
+        "meta": {"profile": [COUNSELLING_NOTE_PROFILE]},
+        "status": "current",
+        "type": {
+            "coding": [
+                {
+                    "system": DOCUMENT_SYSTEM,
+                    "code": "counselling-note",
+                    "display": "Counselling note",
+                }
+            ]
+        },
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "date": isoformat(written_at),
+        "author": [{"display": author}],
+        "content": [
+            {
+                "attachment": {
+                    "contentType": "text/plain; charset=utf-8",
+                    "data": base64.b64encode(text.encode("utf-8")).decode("ascii"),
+                    "title": "Counselling note",
+                }
+            }
+        ],
+    }
+
+
+def note_text(content: Mapping[str, Any]) -> str:
+    import base64
+
+    return base64.b64decode(content["content"][0]["attachment"]["data"]).decode("utf-8")

@@ -1077,3 +1077,146 @@ def contact_attempts_of_plan(
             .order_by(FollowUpContactAttempt.attempted_at.desc())
         )
     )
+
+
+# -- counselling notes -----------------------------------------------------------------
+
+MAX_NOTE_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class CounsellingNote:
+    id: str
+    version: int
+    text: str
+    author: str
+    written_at: str  # FHIR instant of this version
+    updated: datetime
+
+
+def counselling_notes(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan_id: str,
+    channel: str = "web",
+) -> list[CounsellingNote]:
+    """Her counselling notes, newest first: for the counsellors of her care team
+    only (therapeutic records). Every note read is audited."""
+    require(actor, Action.READ, "DocumentReference")
+    plan = _load_plan(uow, actor, plan_id, Action.READ)
+    store = ResourceStore(uow.session, registry)
+    consents = consent_book(uow)
+    notes = []
+    read: list[str] = []
+    reasons: tuple[str, ...] = ()
+    for version in store.of_subject("DocumentReference", f"Patient/{plan.patient_id}"):
+        decision = decide(
+            actor, Action.READ, "DocumentReference", version.facts(), consents=consents
+        )
+        if not decision.permitted:
+            continue
+        reasons = decision.reasons
+        read.append(version.versioned_reference)
+        notes.append(
+            CounsellingNote(
+                version.logical_id,
+                version.version_id,
+                fhir.note_text(version.content),
+                version.content["author"][0]["display"],
+                version.content["date"],
+                version.last_updated,
+            )
+        )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.SEARCH,
+            channel=channel,
+            actor=actor,
+            entities=tuple(read),
+            reasons=(*reasons, "counselling notes opened"),
+            query=f"DocumentReference?patient=Patient/{plan.patient_id}",
+        )
+    )
+    return sorted(notes, key=lambda note: note.updated, reverse=True)
+
+
+def write_counselling_note(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan_id: str,
+    text: str,
+    note_id: str | None = None,
+    expected_version: int | None = None,
+    channel: str = "web",
+) -> str:
+    """Write a new note, or a new version of one (`note_id`, with the version the
+    counsellor edited: someone else's later edit is never overwritten)."""
+    action = Action.UPDATE if note_id else Action.CREATE
+    require(actor, action, "DocumentReference")
+    plan = _load_plan(uow, actor, plan_id, Action.READ)
+    text = text.strip()
+    if not text:
+        raise FollowUpRefused("Write the note.", "text")
+    if len(text) > MAX_NOTE_TEXT:
+        raise FollowUpRefused(f"A note is at most {MAX_NOTE_TEXT} characters.", "text")
+    store = ResourceStore(uow.session, registry)
+    content = fhir.counselling_note(
+        patient_id=plan.patient_id,
+        text=text,
+        written_at=utcnow(),
+        author=_display_name(uow, actor),
+    )
+    consents = consent_book(uow)
+    if note_id is None:
+        facts = ResourceFacts(
+            "DocumentReference",
+            "new",
+            site_id=plan.site_id,
+            subject=f"Patient/{plan.patient_id}",
+            data_classes=frozenset({"counselling-notes"}),
+        )
+        if not decide(
+            actor, Action.CREATE, "DocumentReference", facts, consents=consents
+        ).permitted:
+            raise PlanNotFound("No such follow-up plan.")
+        version = store.create(content, site_id=plan.site_id, author_id=actor.user_id)
+        kind = EventKind.CREATE
+    else:
+        current = store.current("DocumentReference", note_id)
+        if (
+            current is None
+            or current.subject != f"Patient/{plan.patient_id}"
+            or not decide(
+                actor, Action.UPDATE, "DocumentReference", current.facts(), consents=consents
+            ).permitted
+        ):
+            raise PlanNotFound("No such note.")
+        if expected_version is not None and expected_version != current.version_id:
+            raise FollowUpRefused(
+                "Someone changed this note since you opened it: open it again and "
+                "reapply your change.",
+                "text",
+            )
+        version = store.update(
+            "DocumentReference",
+            note_id,
+            content,
+            author_id=actor.user_id,
+            expected_version=current.version_id,
+        )
+        kind = EventKind.UPDATE
+    decision = require(actor, action, "DocumentReference", version.facts(), consents=consents)
+    uow.audit(
+        AuditRecord(
+            kind=kind,
+            channel=channel,
+            actor=actor,
+            entities=(version.versioned_reference,),
+            reasons=(*decision.reasons, "counselling note written"),
+        )
+    )
+    return version.logical_id

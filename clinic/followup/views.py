@@ -16,6 +16,7 @@ from clinic.followup.forms import (
     BookAppointmentForm,
     CaseloadForm,
     ContactAttemptForm,
+    CounsellingNoteForm,
     ItemStatusForm,
     PlanReviewForm,
 )
@@ -295,6 +296,54 @@ def contact(plan_id: str) -> Any:
             current_uow(), actor=current_actor(), plan=record.plan
         ),
         **_words(),
+    ), status
+
+
+@bp.route("/followup/plans/<plan_id>/notes", methods=["GET", "POST"])
+@view_rule(Action.READ, "DocumentReference")
+def notes(plan_id: str) -> Any:
+    """Her counselling notes (counsellors of her care team only) and a new one, or a
+    new version of one (`?edit=<id>`)."""
+    editing = request.args.get("edit") or None
+    form = CounsellingNoteForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.write_counselling_note(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                plan_id=plan_id,
+                text=form.text.data,
+                note_id=editing,
+                expected_version=int(form.version.data) if form.version.data else None,
+            )
+        except services.PlanNotFound:
+            abort(404)
+        except services.FollowUpRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+            status = 422
+        else:
+            flash("Note saved.")
+            return redirect(url_for("followup.notes", plan_id=plan_id))
+    elif request.method == "POST":
+        status = 422
+    try:
+        written = services.counselling_notes(
+            current_uow(), _registry(), actor=current_actor(), plan_id=plan_id
+        )
+    except services.PlanNotFound:
+        abort(404)
+    edited = next((note for note in written if note.id == editing), None)
+    if editing and edited is None:
+        abort(404)
+    if request.method == "GET" and edited is not None:
+        form.text.data = edited.text
+        form.version.data = str(edited.version)
+    record = _plan(plan_id)
+    return render_template(
+        "followup/notes.html", record=record, notes=written, form=form, edited=edited, **_words()
     ), status
 
 

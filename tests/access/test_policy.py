@@ -66,6 +66,7 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "CarePlan": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "Appointment": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "Communication": {Action.READ, Action.SEARCH, Action.CREATE},
+        "DocumentReference": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},

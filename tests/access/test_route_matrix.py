@@ -575,6 +575,26 @@ MATRIX: dict[str, list[Call]] = {
             only({"counsellor": 404, "officer": 404}, 403),
         ),
     ],
+    # Counselling notes: the counsellors of her care team only; examiners are refused
+    # the kind (therapeutic records), police as if nothing existed.
+    "followup.notes": [
+        Call(
+            "GET",
+            lambda s: f"/followup/plans/{s.own_plan}/notes",
+            only({"counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "POST",
+            lambda s: f"/followup/plans/{s.own_plan}/notes",
+            only({"counsellor": 302, "officer": 404}, 403),
+            form=lambda s, r: {"text": f"Session note by {r}."},
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/plans/guessed-id/notes",
+            only({"counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
     "followup.caseload": [
         Call(
             "GET",

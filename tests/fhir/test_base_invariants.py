@@ -201,6 +201,11 @@ def test_every_extracted_invariant_compiles_and_none_fails_on_a_minimal_resource
         "Communication": json.loads(
             (ROOT / "fhir_profiles/examples/Communication-example-contact-attempt.json").read_text()
         ),
+        "DocumentReference": json.loads(
+            (
+                ROOT / "fhir_profiles/examples/DocumentReference-example-counselling-note.json"
+            ).read_text()
+        ),
         "CarePlan": json.loads(
             (ROOT / "fhir_profiles/examples/CarePlan-example-followup.json").read_text()
         ),

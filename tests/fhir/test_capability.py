@@ -15,6 +15,7 @@ from tests.exam.helpers import call, complete_exam, read
 from tests.followup.helpers import agreed_plan
 from tests.followup.test_appointments import book as book_appointment
 from tests.followup.test_contact import attempt as contact_attempt
+from tests.followup.test_notes import write as write_note
 from tests.helpers import api, collect_kit, create, observation, open_case, patient
 from tests.release.helpers import release_task
 
@@ -51,6 +52,7 @@ SAMPLE_VALUES = {
         "Appointment": "booked",
         "Communication": "not-done",
     }[ids["kind"]],
+    "type": lambda ids: "counselling-note",
     "based-on": lambda ids: f"CarePlan/{ids['plan']}",
     "medium": lambda ids: "call",
     "supporting-info": lambda ids: f"CarePlan/{ids['plan']}",
@@ -74,6 +76,7 @@ TOKENS = {
     "CarePlan": "examiner",
     "Appointment": "examiner",
     "Communication": "examiner",
+    "DocumentReference": "counsellor",
 }
 
 
@@ -101,6 +104,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     plan_id = agreed_plan(app, exam_id)
     appointment_id = book_appointment(app, plan_id, "visit-2-weeks")
     attempt_id = contact_attempt(app, plan_id, "call", "no-answer").id
+    note_id = write_note(app, plan_id, "First session.")
     examples = {
         "Patient": record,
         "Observation": finding,
@@ -113,6 +117,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "CarePlan": {"id": plan_id},
         "Appointment": {"id": appointment_id},
         "Communication": {"id": attempt_id},
+        "DocumentReference": {"id": note_id},
     }
     filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
@@ -133,6 +138,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "CarePlan",
         "Appointment",
         "Communication",
+        "DocumentReference",
     }
     for resource in rest["resource"]:
         kind = resource["type"]
