@@ -835,6 +835,7 @@ class CaseloadEntry:
     next_appointment: FollowUpAppointment | None
     last_contact: datetime | None  # the last time anyone of the team saw or reached her
     needs_contact: str | None
+    open_kinds: frozenset[str] = frozenset()  # kinds of the items still open
 
     @property
     def needs_action(self) -> bool:
@@ -860,15 +861,14 @@ def caseload(
         .order_by(FollowUpPlan.agreed_at)
     ).all()
     consents = consent_book(uow)
-    entries = []
-    for plan in plans:
-        if not decide(
-            actor, Action.READ, "CarePlan", plan_facts(plan), consents=consents
-        ).permitted:
-            continue
-        entry = _caseload_entry(uow, plan, today)
-        if _matches(entry, filters, today, uow):
-            entries.append(entry)
+    visible = [
+        plan
+        for plan in plans
+        if decide(actor, Action.READ, "CarePlan", plan_facts(plan), consents=consents).permitted
+    ]
+    entries = [
+        entry for entry in _caseload_entries(uow, visible, today) if _matches(entry, filters, today)
+    ]
     entries.sort(key=_caseload_order)
     uow.audit(
         AuditRecord(
@@ -883,47 +883,75 @@ def caseload(
     return today, entries
 
 
-def _caseload_entry(uow: UnitOfWork, plan: FollowUpPlan, today: date) -> CaseloadEntry:
-    case = uow.session.get(Case, plan.case_id)
-    assert case is not None
-    open_items = uow.session.scalars(
+def _caseload_entries(
+    uow: UnitOfWork, plans: Sequence[FollowUpPlan], today: date
+) -> list[CaseloadEntry]:
+    """One entry per plan, from four queries whatever the number of plans."""
+    ids = [plan.id for plan in plans]
+    if not ids:
+        return []
+    references = dict(
+        uow.session.execute(
+            sa.select(Case.id, Case.reference).where(Case.id.in_({plan.case_id for plan in plans}))
+        ).all()
+    )
+    open_items: dict[str, list[FollowUpItem]] = {plan_id: [] for plan_id in ids}
+    for item in uow.session.scalars(
         sa.select(FollowUpItem)
         .where(
-            FollowUpItem.plan_id == plan.id,
+            FollowUpItem.plan_id.in_(ids),
             FollowUpItem.status.in_(sorted(OPEN_ITEM_STATUSES)),
         )
         .order_by(FollowUpItem.due_on, FollowUpItem.position)
-    ).all()
-    overdue = [item for item in open_items if item.due_on < today and item.status != "scheduled"]
-    appointments = uow.session.scalars(
+    ):
+        open_items[item.plan_id].append(item)
+    appointments: dict[str, list[FollowUpAppointment]] = {plan_id: [] for plan_id in ids}
+    for appointment in uow.session.scalars(
         sa.select(FollowUpAppointment)
-        .where(FollowUpAppointment.plan_id == plan.id)
+        .where(FollowUpAppointment.plan_id.in_(ids))
         .order_by(FollowUpAppointment.starts_at)
-    ).all()
-    upcoming = next((a for a in appointments if a.status == "booked"), None)
-    attended = [a.starts_at for a in appointments if a.status == "fulfilled"]
-    reached = uow.session.scalar(
-        sa.select(sa.func.max(FollowUpContactAttempt.attempted_at)).where(
-            FollowUpContactAttempt.plan_id == plan.id,
-            FollowUpContactAttempt.outcome == "reached",
+    ):
+        appointments[appointment.plan_id].append(appointment)
+    reached = dict(
+        uow.session.execute(
+            sa.select(
+                FollowUpContactAttempt.plan_id, sa.func.max(FollowUpContactAttempt.attempted_at)
+            )
+            .where(
+                FollowUpContactAttempt.plan_id.in_(ids),
+                FollowUpContactAttempt.outcome == "reached",
+            )
+            .group_by(FollowUpContactAttempt.plan_id)
+        ).all()
+    )
+    entries = []
+    for plan in plans:
+        items = open_items[plan.id]
+        overdue = [item for item in items if item.due_on < today and item.status != "scheduled"]
+        booked = appointments[plan.id]
+        seen = [a.starts_at for a in booked if a.status == "fulfilled"]
+        last_reached = reached.get(plan.id)
+        if last_reached is not None:
+            # SQLite hands back an aggregate of a UTC column without its zone.
+            seen.append(last_reached if last_reached.tzinfo else last_reached.replace(tzinfo=UTC))
+        entries.append(
+            CaseloadEntry(
+                plan=plan,
+                case_reference=references[plan.case_id],
+                next_item=next((item for item in items if item.status != "scheduled"), None)
+                or (items[0] if items else None),
+                overdue=len(overdue),
+                oldest_overdue=overdue[0].due_on if overdue else None,
+                next_appointment=next((a for a in booked if a.status == "booked"), None),
+                last_contact=max([plan.agreed_at, *seen]),
+                needs_contact=plan.needs_contact,
+                open_kinds=frozenset(item.kind for item in items),
+            )
         )
-    )
-    if reached is not None:
-        attended.append(reached if reached.tzinfo else reached.replace(tzinfo=UTC))
-    return CaseloadEntry(
-        plan=plan,
-        case_reference=case.reference,
-        next_item=next((item for item in open_items if item.status != "scheduled"), None)
-        or (open_items[0] if open_items else None),
-        overdue=len(overdue),
-        oldest_overdue=overdue[0].due_on if overdue else None,
-        next_appointment=upcoming,
-        last_contact=max([plan.agreed_at, *attended]),
-        needs_contact=plan.needs_contact,
-    )
+    return entries
 
 
-def _matches(entry: CaseloadEntry, filters: CaseloadFilter, today: date, uow: UnitOfWork) -> bool:
+def _matches(entry: CaseloadEntry, filters: CaseloadFilter, today: date) -> bool:
     if filters.only_needing_action and not entry.needs_action:
         return False
     if filters.due_within_days is not None and (
@@ -931,16 +959,7 @@ def _matches(entry: CaseloadEntry, filters: CaseloadFilter, today: date, uow: Un
         or entry.next_item.due_on > today + timedelta(days=filters.due_within_days)
     ):
         return False
-    if filters.kind is not None:
-        kinds = uow.session.scalars(
-            sa.select(FollowUpItem.kind).where(
-                FollowUpItem.plan_id == entry.plan.id,
-                FollowUpItem.status.in_(sorted(OPEN_ITEM_STATUSES)),
-            )
-        ).all()
-        if filters.kind not in kinds:
-            return False
-    return True
+    return filters.kind is None or filters.kind in entry.open_kinds
 
 
 def _caseload_order(entry: CaseloadEntry) -> tuple[int, date, date, str]:
