@@ -52,8 +52,9 @@ def test_notes_are_versioned_and_never_overwritten(
         versions = connection.exec_driver_sql(
             "SELECT count(*) FROM fhir_resource_versions WHERE resource_type = 'DocumentReference'"
         ).scalar()
-        audited = connection.exec_driver_sql(
-            "SELECT count(*) FROM audit_events WHERE reasons LIKE '%counselling notes opened%'"
+        audited = connection.execute(
+            sa.text("SELECT count(*) FROM audit_events WHERE reasons LIKE :what"),
+            {"what": "%counselling notes opened%"},
         ).scalar()
     assert versions == 2
     assert audited >= 1
