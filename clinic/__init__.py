@@ -57,6 +57,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["clinic.media_keys"] = Keyring(instance_path / "keys")
     # Before the CSRF check, which reads the body.
     app.before_request(apply_body_limit)
+    from clinic.followup.schedule import ScheduleError, ScheduleLibrary
+
+    try:
+        app.extensions["clinic.followup_schedules"] = ScheduleLibrary.from_profiles(
+            app.extensions["clinic.profiles"]
+        )
+    except ScheduleError as error:
+        raise SystemExit(f"The follow-up schedule cannot be used:\n{error}") from error
     csrf = CSRFProtect(app)
 
     from clinic.accounts.views import bp as accounts_bp
@@ -67,6 +75,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.evidence.views import bp as evidence_bp
     from clinic.exam.views import bp as exam_bp
     from clinic.fhir.api import bp as fhir_bp
+    from clinic.followup.views import bp as followup_bp
     from clinic.media.views import bp as media_bp
     from clinic.release.views import bp as release_bp
     from clinic.web.views import bp as home_bp
@@ -81,6 +90,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         exam_bp,
         media_bp,
         evidence_bp,
+        followup_bp,
         release_bp,
         fhir_bp,
     ):

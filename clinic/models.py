@@ -14,6 +14,12 @@ from clinic.evidence.models import (
 )
 from clinic.exam.models import Exam, ExamAmendment, ExamEntry
 from clinic.fhir.models import ReferenceIndex, ResourceVersion, StoredResource, TokenIndex
+from clinic.followup.models import (
+    FollowUpAppointment,
+    FollowUpContactAttempt,
+    FollowUpItem,
+    FollowUpPlan,
+)
 from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
 from clinic.media.models import Photo, PhotoContent
 from clinic.release.models import ReleaseRequest
@@ -28,6 +34,10 @@ __all__ = [
     "Exam",
     "ExamAmendment",
     "ExamEntry",
+    "FollowUpAppointment",
+    "FollowUpContactAttempt",
+    "FollowUpItem",
+    "FollowUpPlan",
     "LogCheckpoint",
     "LogHead",
     "LogNode",

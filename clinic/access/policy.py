@@ -76,6 +76,11 @@ CLINICAL_KINDS = frozenset(
         "Specimen",
         "Consent",  # her decisions: staff who care for her must see them
         "Media",  # forensic photographs (intimate images labelled V)
+        "CarePlan",  # her follow-up plan (clinic/followup)
+        "Appointment",  # an appointment for an item of her plan
+        "Communication",  # an attempt to contact her for follow-up
+        # A counsellor's note: a therapeutic record (data class counselling-notes).
+        "DocumentReference",
     }
 )
 DIRECTORY_KINDS = frozenset({"Organization"})
@@ -116,6 +121,11 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         # images seen only as it permits (the V label, _narrow_by_consent).
         "Media": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Consent": (_MANAGE, Scope.OWN_SITE),
+        # Her follow-up plan: proposed at sign-off and agreed with her by the examiner,
+        # then read by the examiners of her site; the counsellors carry it.
+        "CarePlan": (_READ | {Action.CREATE}, Scope.OWN_SITE),
+        "Appointment": (_READ, Scope.OWN_SITE),
+        "Communication": (_READ, Scope.OWN_SITE),
         # Police-supplied text only; which case a request matches is shown only
         # where the case is theirs, and approval needs the case.
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
@@ -130,6 +140,14 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "EpisodeOfCare": (_READ, Scope.OWN_SITE),
         # Counsellors record and withdraw consent with her, so they see her decisions.
         "Consent": (_MANAGE, Scope.OWN_SITE),
+        # Counsellors work the follow-up of their site's survivors (docs/design.md
+        # section 9): her plan and the progress of each item.
+        "CarePlan": (_MANAGE, Scope.OWN_SITE),
+        "Appointment": (_MANAGE, Scope.OWN_SITE),
+        "Communication": (_READ | {Action.CREATE}, Scope.OWN_SITE),
+        # Counselling notes: written and read by the counsellors of her care team only
+        # (therapeutic records: examiners, police and every release never).
+        "DocumentReference": (_MANAGE, Scope.OWN_SITE),
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),

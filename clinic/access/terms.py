@@ -119,6 +119,8 @@ def data_classes_of(resource_type: str, content: dict[str, Any]) -> frozenset[st
                 ):
                     classes.add("assault-account")
         return frozenset(classes)
+    if resource_type == "DocumentReference":
+        return frozenset({"counselling-notes"})
     if resource_type == "Specimen":
         classes = set()
         for coding in content.get("type", {}).get("coding", []):

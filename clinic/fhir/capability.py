@@ -17,6 +17,26 @@ _READ_INTERACTIONS = ["read", "vread", "history-instance", "history-type", "sear
 
 # What a resource's interactions cannot say: who may use which, and how.
 _DOCUMENTATION = {
+    "CarePlan": (
+        "Her follow-up plan (fc-care-plan), written only by the follow-up screens: "
+        "proposed at the exam's sign-off and agreed with her, then carried by the "
+        "counsellors of her site. Examiners and counsellors of her site only; never "
+        "released."
+    ),
+    "Appointment": (
+        "Appointments for items of her follow-up plan (fc-appointment): booked, "
+        "fulfilled (attended), noshow (missed) or cancelled. Written only by the "
+        "follow-up screens; the same readers as the plan."
+    ),
+    "Communication": (
+        "Attempts to contact her for follow-up (fc-contact-attempt), only by a channel "
+        "she allowed; no payload: the system sends nothing. The same readers as the plan."
+    ),
+    "DocumentReference": (
+        "Counselling notes (fc-counselling-note): therapeutic records, for the "
+        "counsellors of her site only; examiners are refused the kind (403), police "
+        "and other sites find nothing; never released."
+    ),
     "Specimen": (
         "Evidence kits and items (fc-evidence-specimen), written only by evidence "
         "collection. Evidence custodians may search by identifier only (the printed "

@@ -22,6 +22,9 @@ BASE_INVARIANTS_FILE = Path(__file__).with_name("base_invariants.json")
 # The resource types we write and validate. Adding one: extend this, the policy's
 # kinds, the search parameters and the profiles, then rerun the extraction script.
 VALIDATED_TYPES = (
+    "Appointment",
+    "CarePlan",
+    "Communication",
     "Composition",
     "Encounter",
     "EpisodeOfCare",
@@ -31,6 +34,7 @@ VALIDATED_TYPES = (
     "Organization",
     "AuditEvent",
     "Consent",
+    "DocumentReference",
     "Specimen",
     "Task",
     "Provenance",

@@ -39,6 +39,10 @@ STORED_TYPES = (
     "Organization",
     "Specimen",
     "Media",
+    "CarePlan",
+    "Appointment",
+    "Communication",
+    "DocumentReference",
 )
 WRITABLE_TYPES = ("Patient", "Observation")
 # Rows examined per database round trip while filling a page.

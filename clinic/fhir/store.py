@@ -492,6 +492,18 @@ def _subject_of(content: dict[str, Any]) -> str | None:
     if content["resourceType"] == "Patient":
         return f"Patient/{content['id']}"
     subject = content.get("subject") or content.get("patient") or {}
+    if content["resourceType"] == "Appointment":
+        # Her appointment: she is the participant who is a Patient.
+        subject = next(
+            (
+                p["actor"]
+                for p in content.get("participant", [])
+                if isinstance(p, dict)
+                and isinstance(p.get("actor"), dict)
+                and str(p["actor"].get("reference", "")).startswith("Patient/")
+            ),
+            {},
+        )
     target = _local_reference(subject.get("reference") if isinstance(subject, dict) else None)
     return f"{target[0]}/{target[1]}" if target else None
 

@@ -12,6 +12,8 @@ from clinic.access.roles import OrganizationKind, Role
 # (endpoint, label, kind, action): shown when the decision point permits it.
 MENU = (
     ("cases.cases", "Cases", "EpisodeOfCare", Action.SEARCH),
+    # Counsellors carry the follow-up (they may update plans); examiners read plans.
+    ("followup.caseload", "Caseload", "CarePlan", Action.UPDATE),
     ("evidence.items", "Evidence", "EvidenceItem", Action.SEARCH),
     ("release.incoming", "Police requests", "IncomingRequest", Action.SEARCH),
     ("release.requests", "Release requests", "ReleaseRequest", Action.SEARCH),

@@ -44,6 +44,10 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         # only as it permits. No other role has Media at all (tests/media).
         "Media": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        # Her follow-up plan: proposed and agreed with her at sign-off, then read.
+        "CarePlan": {Action.READ, Action.SEARCH, Action.CREATE},
+        "Appointment": {Action.READ, Action.SEARCH},
+        "Communication": {Action.READ, Action.SEARCH},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "EvidenceItem": {Action.READ, Action.SEARCH, Action.CREATE},
         # Creating a custody event is decided per custody action (below).
@@ -61,6 +65,11 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Composition": {Action.READ, Action.SEARCH, Action.EXPORT},
         "EpisodeOfCare": {Action.READ, Action.SEARCH},
         "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        # Counsellors carry the follow-up of their site's survivors.
+        "CarePlan": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "Appointment": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "Communication": {Action.READ, Action.SEARCH, Action.CREATE},
+        "DocumentReference": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},

@@ -23,6 +23,8 @@ from tests.consent.helpers import all_items
 from tests.consent.helpers import record as record_consent
 from tests.exam import helpers as exam_helpers
 from tests.exam.helpers import INJURY, complete_exam, start
+from tests.followup.helpers import agreed_plan, signed_exam
+from tests.followup.test_appointments import book as book_appointment
 from tests.helpers import (
     api,
     collect_kit,
@@ -68,6 +70,9 @@ class Setup:
     own_photo: str = ""  # a photograph in the own exam
     own_intimate: str = ""  # an intimate image in the own exam (she permits examiners)
     other_photo: str = ""  # a photograph in SOUTH's exam
+    own_signed_exam: str = ""  # signed, no follow-up plan yet
+    own_plan: str = ""  # a follow-up plan agreed at another signed exam of NORTH
+    own_appointment: str = ""  # booked for the own plan's first item
 
 
 @pytest.fixture
@@ -128,6 +133,9 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
         own_photo=own_photo,
         own_intimate=own_intimate,
         other_photo=other_photo,
+        own_signed_exam=signed_exam(app, open_case(app).id, pep=False),
+        own_plan=(plan := agreed_plan(app, signed_exam(app, open_case(app).id, pep=False))),
+        own_appointment=book_appointment(app, plan, "visit-2-weeks"),
     )
 
 
@@ -601,6 +609,124 @@ MATRIX: dict[str, list[Call]] = {
             lambda s: f"/exams/{s.own_exam}/sign",
             EXAMINERS_ONLY | {"examiner": 302},
             form=lambda s, r: {"confirm": "y"},
+        ),
+    ],
+    # Follow-up: examiners of her site propose the plan from the signed exam and read
+    # it; counsellors of her site carry it (they cannot read the exam, so they find no
+    # proposal); police as if nothing existed; other roles refused the kind.
+    "followup.propose": [
+        Call(
+            "GET",
+            lambda s: f"/exams/{s.own_signed_exam}/followup",
+            only({"examiner": 200, "counsellor": 404, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: f"/exams/{s.other_exam}/followup",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+        ),
+        # Not agreed with her: refused with the reason, nothing written.
+        Call(
+            "POST",
+            lambda s: f"/exams/{s.own_signed_exam}/followup",
+            only({"examiner": 422, "counsellor": 404, "officer": 404}, 403),
+            form=lambda s, r: {},
+        ),
+    ],
+    "followup.plan": [
+        Call(
+            "GET",
+            lambda s: f"/followup/plans/{s.own_plan}",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/plans/guessed-id",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
+    "followup.item_status": [
+        Call(
+            "POST",
+            lambda s: f"/followup/plans/{s.own_plan}/items/0",
+            only({"counsellor": 302, "officer": 404}, 403),
+            form=lambda s, r: {"status": "completed"},
+        ),
+    ],
+    "followup.book": [
+        # A time in the past: refused with the reason, nothing written.
+        Call(
+            "POST",
+            lambda s: f"/followup/plans/{s.own_plan}/items/1/appointments",
+            only({"counsellor": 422, "officer": 404}, 403),
+            form=lambda s, r: {"starts_at": "2020-01-01T10:00", "minutes": "30"},
+        ),
+        Call(
+            "POST",
+            lambda s: "/followup/plans/guessed-id/items/1/appointments",
+            only({"counsellor": 404, "officer": 404}, 403),
+            form=lambda s, r: {"starts_at": "2020-01-01T10:00", "minutes": "30"},
+        ),
+    ],
+    "followup.appointment_outcome": [
+        # Not happened yet: refused and sent back to the plan with the reason.
+        Call(
+            "POST",
+            lambda s: f"/followup/appointments/{s.own_appointment}",
+            only({"counsellor": 303, "officer": 404}, 403),
+            form=lambda s, r: {"outcome": "fulfilled"},
+        ),
+        Call(
+            "POST",
+            lambda s: "/followup/appointments/guessed-id",
+            only({"counsellor": 404, "officer": 404}, 403),
+            form=lambda s, r: {"outcome": "fulfilled"},
+        ),
+    ],
+    "followup.contact": [
+        Call(
+            "GET",
+            lambda s: f"/followup/plans/{s.own_plan}/contact",
+            only({"counsellor": 200, "officer": 404}, 403),
+        ),
+        # She allows calls only: a text is refused with the reason, nothing written.
+        Call(
+            "POST",
+            lambda s: f"/followup/plans/{s.own_plan}/contact",
+            only({"counsellor": 422, "officer": 404}, 403),
+            form=lambda s, r: {"channel": "text", "outcome": "no-answer"},
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/plans/guessed-id/contact",
+            only({"counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
+    # Counselling notes: the counsellors of her care team only; examiners are refused
+    # the kind (therapeutic records), police as if nothing existed.
+    "followup.notes": [
+        Call(
+            "GET",
+            lambda s: f"/followup/plans/{s.own_plan}/notes",
+            only({"counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "POST",
+            lambda s: f"/followup/plans/{s.own_plan}/notes",
+            only({"counsellor": 302, "officer": 404}, 403),
+            form=lambda s, r: {"text": f"Session note by {r}."},
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/plans/guessed-id/notes",
+            only({"counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
+    "followup.caseload": [
+        Call(
+            "GET",
+            lambda s: "/followup/caseload",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
         ),
     ],
     "cases.cases": [
@@ -1153,6 +1279,9 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
                 own_photo="p",
                 own_intimate="pi",
                 other_photo="p2",
+                own_signed_exam="se",
+                own_plan="fp",
+                own_appointment="ap",
             )
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)
             if call.method == "GET":

@@ -1,7 +1,8 @@
 """Every screen each role can reach passes axe-core: for each role, sign in and
 follow every link of the application from the home page (one page per kind of
 address), with a case that has a signed exam, a draft exam, a sealed kit, her
-consents and a police request on record. The checked `page` fixture runs axe-core
+consents and a police request on record, and a follow-up plan with an appointment,
+a contact attempt and a counselling note. The checked `page` fixture runs axe-core
 on each of them. In Chromium."""
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from tests.conftest import World
 from tests.consent.helpers import all_items, record, release_to
 from tests.evidence.test_retention import seal_kit
 from tests.exam.helpers import INJURY, call, complete_exam, start
+from tests.followup.helpers import agreed_plan, signed_exam
+from tests.followup.test_appointments import book as book_appointment
+from tests.followup.test_contact import attempt as contact_attempt
+from tests.followup.test_notes import write as write_note
 from tests.helpers import collect_kit, open_case
 from tests.release.helpers import file as file_release_request
 
@@ -54,6 +59,11 @@ def records(app: Flask, client: FlaskClient, world: World) -> None:
     file_release_request(client, world["officer"].token, signed.reference)
     draft = open_case(app)
     call(app, "examiner", add_injury, exam_id=start(app, draft.id), injury=INJURY)
+    # A follow-up plan agreed with her, with an appointment, a contact and a note.
+    plan_id = agreed_plan(app, signed_exam(app, open_case(app).id))
+    book_appointment(app, plan_id, "visit-2-weeks")
+    contact_attempt(app, plan_id, "call", "reached")
+    write_note(app, plan_id, "First session.")
 
 
 @pytest.mark.parametrize("role", ROLES)

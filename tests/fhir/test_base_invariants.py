@@ -195,6 +195,20 @@ def test_every_extracted_invariant_compiles_and_none_fails_on_a_minimal_resource
             "status": "active",
             "patient": {"reference": "Patient/x"},
         },
+        "Appointment": json.loads(
+            (ROOT / "fhir_profiles/examples/Appointment-example-followup.json").read_text()
+        ),
+        "Communication": json.loads(
+            (ROOT / "fhir_profiles/examples/Communication-example-contact-attempt.json").read_text()
+        ),
+        "DocumentReference": json.loads(
+            (
+                ROOT / "fhir_profiles/examples/DocumentReference-example-counselling-note.json"
+            ).read_text()
+        ),
+        "CarePlan": json.loads(
+            (ROOT / "fhir_profiles/examples/CarePlan-example-followup.json").read_text()
+        ),
     }
     for resource_type, invariants in base_invariants().items():
         assert invariants, resource_type

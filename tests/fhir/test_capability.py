@@ -12,6 +12,10 @@ from clinic.exam.services import sign_off
 from tests.conftest import World
 from tests.consent.helpers import record as record_consent
 from tests.exam.helpers import call, complete_exam, read
+from tests.followup.helpers import agreed_plan
+from tests.followup.test_appointments import book as book_appointment
+from tests.followup.test_contact import attempt as contact_attempt
+from tests.followup.test_notes import write as write_note
 from tests.helpers import api, collect_kit, create, observation, open_case, patient
 from tests.media.helpers import record_photo_consent
 from tests.media.helpers import take as take_photos
@@ -42,9 +46,19 @@ SAMPLE_VALUES = {
         "Consent": "https://forensic-care.org/fhir/CodeSystem/consent-form|statistics",
     }[ids["kind"]],
     "code": lambda ids: "injury",
-    "status": lambda ids: {"Encounter": "finished", "Composition": "final", "Consent": "active"}[
-        ids["kind"]
-    ],
+    "status": lambda ids: {
+        "Encounter": "finished",
+        "Composition": "final",
+        "Consent": "active",
+        "CarePlan": "active",
+        "Appointment": "booked",
+        "Communication": "not-done",
+    }[ids["kind"]],
+    "type": lambda ids: "counselling-note",
+    "based-on": lambda ids: f"CarePlan/{ids['plan']}",
+    "medium": lambda ids: "call",
+    "supporting-info": lambda ids: f"CarePlan/{ids['plan']}",
+    "activity-code": lambda ids: "visit-2-weeks",
     "subtype": lambda ids: "create",
     "target": lambda ids: f"Patient/{ids['patient']}",
     "site": lambda ids: "https://forensic-care.org/fhir/CodeSystem/body-region|forearm",
@@ -64,6 +78,10 @@ TOKENS = {
     "Consent": "examiner",
     "Media": "examiner",
     "Task": "officer",
+    "CarePlan": "examiner",
+    "Appointment": "examiner",
+    "Communication": "examiner",
+    "DocumentReference": "counsellor",
 }
 
 
@@ -90,6 +108,10 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     call(app, "examiner", sign_off, exam_id=exam_id)
     exam = read(app, exam_id)
     consent_id = record_consent(app, case.id, "statistics/v1", {"anonymous-statistics": True})
+    plan_id = agreed_plan(app, exam_id)
+    appointment_id = book_appointment(app, plan_id, "visit-2-weeks")
+    attempt_id = contact_attempt(app, plan_id, "call", "no-answer").id
+    note_id = write_note(app, plan_id, "First session.")
     examples = {
         "Patient": record,
         "Observation": finding,
@@ -100,6 +122,10 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Consent": {"id": consent_id},
         "Task": release_task(case.reference),
         "Media": {"id": photo_id},
+        "CarePlan": {"id": plan_id},
+        "Appointment": {"id": appointment_id},
+        "Communication": {"id": attempt_id},
+        "DocumentReference": {"id": note_id},
     }
     filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
@@ -118,6 +144,10 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Consent",
         "Media",
         "Task",
+        "CarePlan",
+        "Appointment",
+        "Communication",
+        "DocumentReference",
     }
     for resource in rest["resource"]:
         kind = resource["type"]
@@ -145,6 +175,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
             "kind": kind,
             "label": kit.items[0].label,
             "kit": kit.kit.id,
+            "plan": plan_id,
         }
         required = {"Provenance": f"?target=Patient/{record['id']}"}
         interactions = {i["code"] for i in resource["interaction"]}

@@ -1,0 +1,145 @@
+"""Follow-up forms: they shape input, the services decide."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    DateTimeLocalField,
+    FieldList,
+    Form,
+    FormField,
+    HiddenField,
+    IntegerField,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from clinic.followup.terms import (
+    APPOINTMENT_OUTCOMES,
+    APPOINTMENT_STATUS,
+    CHANNELS,
+    CONTACT_OUTCOMES,
+    ITEM_KINDS,
+    ITEM_STATUS,
+    RESPONSIBLE,
+    SERVICE_KINDS,
+)
+
+# The most items a plan may be reviewed with: far above any schedule.
+MAX_ITEMS = 60
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class ItemReview(Form):
+    code = HiddenField(validators=[DataRequired(), Length(max=64)])
+    keep = BooleanField("Keep in her plan")
+    due_on = DateField("Due", validators=[Optional()])
+    responsible = SelectField(
+        "Who carries it", choices=[SelectChoice(code, label) for code, label in RESPONSIBLE.items()]
+    )
+
+
+class PlanReviewForm(FlaskForm):
+    items = FieldList(FormField(ItemReview), min_entries=0, max_entries=MAX_ITEMS)
+    referrals = CheckboxesField(
+        "Referrals she wants",
+        choices=[SelectChoice(code, label) for code, label in SERVICE_KINDS.items()],
+        validate_choice=False,  # the service refuses an unknown kind with its own message
+    )
+    channels = CheckboxesField(
+        "How she agrees to be contacted about it",
+        choices=[SelectChoice(code, label) for code, label in CHANNELS.items()],
+        validate_choice=False,
+    )
+    safe_times = StringField(
+        "When it is safe to contact her (in her words)", validators=[Optional(), Length(max=300)]
+    )
+    asks_code_word = BooleanField("Ask for her code word before saying anything")
+    agreed_with_her = BooleanField("I went through this plan with her and she agrees to it")
+
+
+class ItemStatusForm(FlaskForm):
+    status = SelectField(
+        "What became of it",
+        choices=[SelectChoice(code, label) for code, label in ITEM_STATUS.items()],
+        validate_choice=False,
+    )
+
+
+class BookAppointmentForm(FlaskForm):
+    starts_at = DateTimeLocalField(
+        "Date and time",
+        format="%Y-%m-%dT%H:%M",
+        validators=[DataRequired("Enter the date and time of the appointment.")],
+    )
+    minutes = IntegerField(
+        "Length (minutes)",
+        default=30,
+        validators=[DataRequired("Enter how long the appointment lasts, in minutes.")],
+    )
+
+
+class AppointmentOutcomeForm(FlaskForm):
+    outcome = SelectField(
+        "What happened",
+        choices=[SelectChoice(code, APPOINTMENT_STATUS[code]) for code in APPOINTMENT_OUTCOMES],
+        validate_choice=False,
+    )
+
+
+class CaseloadForm(Form):
+    """The caseload's filters, read from the query string (GET: nothing changes)."""
+
+    needs_action = BooleanField("Only those who need action (overdue or to contact)")
+    due_within = SelectField(
+        "Next item due",
+        choices=[
+            SelectChoice("", "Any time"),
+            SelectChoice("7", "Within a week"),
+            SelectChoice("14", "Within two weeks"),
+            SelectChoice("31", "Within a month"),
+        ],
+        validate_choice=False,
+    )
+    kind = SelectField(
+        "With an open item of kind",
+        choices=[SelectChoice("", "Any kind")]
+        + [SelectChoice(code, label) for code, (label, _) in ITEM_KINDS.items()],
+        validate_choice=False,
+    )
+
+
+class ContactAttemptForm(FlaskForm):
+    channel = RadioField(
+        "How you tried to contact her",
+        choices=[SelectChoice(code, label) for code, label in CHANNELS.items()],
+        validators=[DataRequired("Choose how you tried to contact her.")],
+        validate_choice=False,  # a channel she did not allow is refused by the service
+    )
+    outcome = RadioField(
+        "What came of it",
+        choices=[SelectChoice(code, label) for code, label in CONTACT_OUTCOMES.items()],
+        validators=[DataRequired("Choose what came of the attempt.")],
+        validate_choice=False,
+    )
+    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=1000)])
+
+
+class CounsellingNoteForm(FlaskForm):
+    text = TextAreaField(
+        "Note",
+        validators=[DataRequired("Write the note."), Length(max=20_000)],
+    )
+    version = HiddenField()  # the version edited, so a later edit is never overwritten

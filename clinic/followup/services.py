@@ -1,0 +1,1241 @@
+"""Her follow-up plan: proposed at sign-off, reviewed by the examiner, agreed with
+her, and carried by the counsellors of her site.
+
+Rules (the follow-up issue; docs/design.md sections 4 and 9):
+
+* A plan is proposed from a signed exam only: what was given and when decides
+  which rules of the site's schedule apply (followup_schedules/) and when each item
+  falls due. The proposal is computed, never stored: nothing is written until the
+  examiner has reviewed it with her and she has agreed.
+* The examiner may drop an item or move its due date, never before the day of the
+  exam, and may add the referrals she wants; an item the schedule does not know is
+  refused. One plan per exam.
+* The plan is a CarePlan (her clinical record, versioned); each change of an
+  item's status is a new version, with its row in the operational index.
+* The decision point decides every read and write (kind `CarePlan`): examiners of
+  her site propose and read, counsellors of her site carry the plan; police and
+  custodians nothing. A plan the actor may not see is answered as one that does
+  not exist. Every read is audited.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from clinic.access import Action, Actor, ResourceFacts, decide, require
+from clinic.accounts.models import Organization, User
+from clinic.audit.services import AuditRecord, EventKind
+from clinic.cases.models import Case
+from clinic.consent.book import consent_book
+from clinic.consent.words import MONTHS
+from clinic.core.clock import utcnow
+from clinic.core.errors import DomainError
+from clinic.core.unit_of_work import UnitOfWork
+from clinic.exam.models import Exam
+from clinic.exam.resources import TREATMENTS
+from clinic.exam.services import ExamNotFound, ExamRecord, read_exam
+from clinic.exam.timing import TimingKind
+from clinic.fhir.profiles import ProfileRegistry
+from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.followup import resources as fhir
+from clinic.followup.models import (
+    FollowUpAppointment,
+    FollowUpContactAttempt,
+    FollowUpItem,
+    FollowUpPlan,
+)
+from clinic.followup.resources import REFERRAL, PlanItem, SafeContactPlan
+from clinic.followup.schedule import (
+    ALWAYS,
+    Anchor,
+    Interval,
+    ScheduleLibrary,
+    ScheduleRule,
+    add_interval,
+    due_date,
+    local_day,
+)
+from clinic.followup.terms import (
+    APPOINTMENT_OUTCOMES,
+    APPOINTMENT_STATUS,
+    CHANNELS,
+    CONTACT_OUTCOMES,
+    ITEM_STATUS,
+    OPEN_ITEM_STATUSES,
+    REASON_WORDS,
+    RESPONSIBLE,
+    SERVICE_KINDS,
+)
+
+# She has not (yet) said how we may contact her: then we do not.
+NO_CONTACT = SafeContactPlan(channels=())
+
+
+class FollowUpRefused(DomainError):
+    """A plan or change the rules do not allow; the message says why."""
+
+
+class PlanNotFound(FollowUpRefused):
+    """No such plan or exam, or one the caller may not see: the same answer."""
+
+
+@dataclass(frozen=True)
+class ProposedItem:
+    item: PlanItem
+    source: str  # the guidance the rule follows ("" for referrals)
+    counted_from: str  # in words: which day the due date is counted from
+
+
+@dataclass(frozen=True)
+class Proposal:
+    exam: Exam
+    case: Case
+    exam_day: date  # the exam's calendar day at the clinic
+    items: tuple[ProposedItem, ...]
+    schedule: str  # which schedule: "default" or the site's code
+    # Her safe-contact instructions as registered, to start the conversation from.
+    contact: SafeContactPlan = NO_CONTACT
+
+    def item(self, code: str) -> ProposedItem | None:
+        return next((p for p in self.items if p.item.code == code), None)
+
+
+@dataclass(frozen=True)
+class ReviewedItem:
+    """The examiner's decision on one proposed item, with her."""
+
+    code: str
+    keep: bool
+    due_on: date | None
+    responsible: str
+
+
+@dataclass(frozen=True)
+class PlanReview:
+    items: Sequence[ReviewedItem]
+    referrals: Sequence[str]  # partner-service-kind codes she wants
+    agreed_with_her: bool
+    contact: SafeContactPlan = NO_CONTACT
+
+
+@dataclass(frozen=True)
+class PlanRecord:
+    plan: FollowUpPlan
+    case: Case
+    version: StoredVersion
+    items: tuple[PlanItem, ...]
+    today: date  # the clinic's today, for what is overdue
+
+    def is_overdue(self, item: PlanItem) -> bool:
+        return item.status in OPEN_ITEM_STATUSES and item.due_on < self.today
+
+
+def plan_facts(plan: FollowUpPlan) -> ResourceFacts:
+    return ResourceFacts(
+        "CarePlan", plan.id, site_id=plan.site_id, subject=f"Patient/{plan.patient_id}"
+    )
+
+
+def day_in_words(day: date) -> str:
+    return f"{day.day} {MONTHS['en'][day.month - 1]} {day.year}"
+
+
+# -- the proposal --------------------------------------------------------------------
+
+
+def propose_plan(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    schedules: ScheduleLibrary,
+    *,
+    actor: Actor,
+    exam_id: str,
+    zone: str,
+    channel: str = "web",
+) -> Proposal:
+    """The plan the site's schedule proposes from a signed exam: every rule that
+    applies (always, or because its treatment was given), each due on the calendar
+    day its interval gives from the exam, the treatment or the assault."""
+    require(actor, Action.CREATE, "CarePlan")
+    try:
+        record = read_exam(uow, registry, actor=actor, exam_id=exam_id, channel=channel)
+    except ExamNotFound as missing:
+        raise PlanNotFound("No such exam.") from missing
+    if not record.is_signed:
+        raise FollowUpRefused(
+            "The follow-up plan is proposed from the signed exam: sign the exam off first.",
+            "exam",
+        )
+    site = uow.session.get(Organization, record.exam.site_id)
+    assert site is not None
+    schedule = schedules.for_site(site.code)
+    given = _given_treatments(record)
+    items = []
+    for rule in schedule.rules:
+        if rule.when != ALWAYS and rule.when not in given:
+            continue
+        anchor, words = _anchor(rule, record, given, zone)
+        items.append(
+            ProposedItem(
+                PlanItem(
+                    code=rule.code,
+                    kind=rule.kind,
+                    label=rule.label,
+                    due_on=due_date(anchor, rule.after, zone),
+                    responsible=rule.responsible,
+                    reason=words,
+                ),
+                rule.source,
+                words,
+            )
+        )
+    return Proposal(
+        record.exam,
+        record.case,
+        local_day(record.exam_time, zone),
+        tuple(sorted(items, key=lambda p: (p.item.due_on, p.item.label))),
+        schedule.name,
+        _registered_contact(uow, registry, actor, record),
+    )
+
+
+def _registered_contact(
+    uow: UnitOfWork, registry: ProfileRegistry, actor: Actor, record: ExamRecord
+) -> SafeContactPlan:
+    """What she said at registration (fc-safe-contact on her Patient), when the
+    examiner may read it: the plan's contact wishes start from there."""
+    from clinic.cases.services import safe_contact_of
+
+    store = ResourceStore(uow.session, registry)
+    patient = store.current("Patient", record.exam.patient_id)
+    if (
+        patient is None
+        or not decide(
+            actor, Action.READ, "Patient", patient.facts(), consents=consent_book(uow)
+        ).permitted
+    ):
+        return NO_CONTACT
+    registered = safe_contact_of(patient.content)
+    if registered is None:
+        return NO_CONTACT
+    channels = tuple(
+        channel
+        for channel, allowed in (
+            ("call", registered.may_call),
+            ("text", registered.may_text),
+            ("voicemail", registered.may_leave_message),
+        )
+        if allowed
+    )
+    return SafeContactPlan(channels, registered.instructions, bool(registered.code_word))
+
+
+def _given_treatments(record: ExamRecord) -> dict[str, datetime]:
+    """Each treatment given (not offered and declined), with when it was first given."""
+    given: dict[str, datetime] = {}
+    for _slot, treatment, _version in record.treatments:
+        if treatment.given and (
+            treatment.kind not in given or treatment.at < given[treatment.kind]
+        ):
+            given[treatment.kind] = treatment.at
+    return given
+
+
+def _anchor(
+    rule: ScheduleRule, record: ExamRecord, given: dict[str, datetime], zone: str
+) -> tuple[datetime, str]:
+    if rule.anchor is Anchor.TREATMENT:
+        moment = given[rule.when]
+        return moment, REASON_WORDS["treatment"].format(
+            treatment=TREATMENTS[rule.when], day=day_in_words(local_day(moment, zone))
+        )
+    if rule.anchor is Anchor.EXPOSURE:
+        moment = exposure_time(record)
+        return moment, REASON_WORDS["exposure"].format(day=day_in_words(local_day(moment, zone)))
+    return record.exam_time, REASON_WORDS["exam"].format(
+        day=day_in_words(local_day(record.exam_time, zone))
+    )
+
+
+def exposure_time(record: ExamRecord) -> datetime:
+    """The latest time the assault may have happened: a test counted from it is never
+    early for any possible time. Not known: the exam, which came after it."""
+    timing = record.timing
+    if timing is not None and timing.kind is TimingKind.EXACT and timing.at is not None:
+        return timing.at
+    if timing is not None and timing.kind is TimingKind.RANGE and timing.latest is not None:
+        return timing.latest
+    return record.exam_time
+
+
+# -- agreeing the plan ----------------------------------------------------------------
+
+
+def agree_plan(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    schedules: ScheduleLibrary,
+    *,
+    actor: Actor,
+    exam_id: str,
+    zone: str,
+    review: PlanReview,
+    channel: str = "web",
+) -> FollowUpPlan:
+    """Record her follow-up plan as reviewed by the examiner and agreed with her."""
+    proposal = propose_plan(
+        uow, registry, schedules, actor=actor, exam_id=exam_id, zone=zone, channel=channel
+    )
+    exam = proposal.exam
+    if uow.session.scalar(sa.select(FollowUpPlan.id).where(FollowUpPlan.exam_id == exam.id)):
+        raise FollowUpRefused("This exam already has a follow-up plan.", "agreed_with_her")
+    if not review.agreed_with_her:
+        raise FollowUpRefused(
+            "Go through the plan with her and tick that she agrees to it; a plan she has "
+            "not agreed to is not made.",
+            "agreed_with_her",
+        )
+    items = _reviewed_items(proposal, review)
+    contact = _checked_contact(review.contact)
+    if not items:
+        raise FollowUpRefused("Keep at least one item, or add a referral she wants.", "items")
+    facts = ResourceFacts(
+        "CarePlan", "new", site_id=exam.site_id, subject=f"Patient/{exam.patient_id}"
+    )
+    if not decide(actor, Action.CREATE, "CarePlan", facts, consents=consent_book(uow)).permitted:
+        raise PlanNotFound("No such exam.")
+    now = utcnow()
+    store = ResourceStore(uow.session, registry)
+    version = store.create(
+        fhir.care_plan(
+            patient_id=exam.patient_id,
+            exam_id=exam.id,
+            starts_on=proposal.exam_day,
+            created_at=now,
+            reviewed_by=_display_name(uow, actor),
+            items=items,
+            contact=contact,
+        ),
+        site_id=exam.site_id,
+        author_id=actor.user_id,
+    )
+    plan = FollowUpPlan(
+        id=version.logical_id,
+        case_id=exam.case_id,
+        exam_id=exam.id,
+        site_id=exam.site_id,
+        patient_id=exam.patient_id,
+        status="active",
+        agreed_at=now,
+        agreed_by=actor.username,
+        may_call="call" in contact.channels,
+        may_text="text" in contact.channels,
+        may_leave_voicemail="voicemail" in contact.channels,
+        may_email="email" in contact.channels,
+        safe_times=contact.safe_times,
+        asks_code_word=contact.asks_code_word,
+    )
+    uow.session.add(plan)
+    uow.session.flush()
+    for position, item in enumerate(items):
+        uow.session.add(
+            FollowUpItem(
+                plan_id=plan.id,
+                position=position,
+                code=item.code,
+                kind=item.kind,
+                label=item.label,
+                due_on=item.due_on,
+                status=item.status,
+                responsible=item.responsible,
+                service_kind=item.service_kind,
+            )
+        )
+    uow.session.flush()
+    _audit(uow, actor, EventKind.CREATE, version, channel, "follow-up plan agreed with her")
+    return plan
+
+
+MAX_SAFE_TIMES = 300
+
+
+def _checked_contact(contact: SafeContactPlan) -> SafeContactPlan:
+    unknown = [channel for channel in contact.channels if channel not in CHANNELS]
+    if unknown:
+        raise FollowUpRefused(f"“{unknown[0]}” is not a way we contact anyone.", "channels")
+    safe_times = (contact.safe_times or "").strip() or None
+    if safe_times is not None and len(safe_times) > MAX_SAFE_TIMES:
+        raise FollowUpRefused(
+            f"Write the safe times in at most {MAX_SAFE_TIMES} characters.", "safe_times"
+        )
+    channels = tuple(channel for channel in CHANNELS if channel in contact.channels)
+    return SafeContactPlan(channels, safe_times, contact.asks_code_word)
+
+
+def _reviewed_items(proposal: Proposal, review: PlanReview) -> list[PlanItem]:
+    items: list[PlanItem] = []
+    seen: set[str] = set()
+    for reviewed in review.items:
+        proposed = proposal.item(reviewed.code)
+        if proposed is None:
+            raise FollowUpRefused(
+                f"“{reviewed.code}” is not an item the schedule proposes for this exam.", "items"
+            )
+        if reviewed.code in seen:
+            raise FollowUpRefused(f"“{proposed.item.label}” is listed twice.", "items")
+        seen.add(reviewed.code)
+        if not reviewed.keep:
+            continue
+        if reviewed.responsible not in RESPONSIBLE:
+            raise FollowUpRefused(
+                f"Choose who carries “{proposed.item.label}”.", f"items-{reviewed.code}"
+            )
+        due_on = reviewed.due_on or proposed.item.due_on
+        if due_on < proposal.exam_day:
+            raise FollowUpRefused(
+                f"“{proposed.item.label}” cannot fall due before the day of the exam "
+                f"({day_in_words(proposal.exam_day)}).",
+                f"items-{reviewed.code}",
+            )
+        items.append(
+            PlanItem(
+                code=proposed.item.code,
+                kind=proposed.item.kind,
+                label=proposed.item.label,
+                due_on=due_on,
+                responsible=reviewed.responsible,
+                reason=proposed.item.reason,
+            )
+        )
+    wanted = list(dict.fromkeys(review.referrals))
+    for kind in wanted:
+        if kind not in SERVICE_KINDS:
+            raise FollowUpRefused(f"“{kind}” is not a kind of service we refer to.", "referrals")
+        items.append(
+            PlanItem(
+                code=REFERRAL,
+                kind="referral",
+                label=f"Referral: {SERVICE_KINDS[kind]}",
+                due_on=add_interval(proposal.exam_day, REFERRAL_WITHIN),
+                responsible="counselling-team",
+                reason=REASON_WORDS["referral"],
+                service_kind=kind,
+            )
+        )
+    return sorted(items, key=lambda item: (item.due_on, item.label))
+
+
+# A referral she wants is made within a week of the exam by the counselling team.
+REFERRAL_WITHIN = Interval(days=7)
+
+
+def _display_name(uow: UnitOfWork, actor: Actor) -> str:
+    user = uow.session.get(User, actor.user_id)
+    return user.display_name if user is not None else actor.username
+
+
+# -- reading and carrying the plan -------------------------------------------------
+
+
+def plan_of_exam(uow: UnitOfWork, *, actor: Actor, exam_id: str) -> FollowUpPlan | None:
+    """The exam's plan, if it has one the actor may read."""
+    if not decide(actor, Action.READ, "CarePlan").permitted:
+        return None
+    plan = uow.session.scalar(sa.select(FollowUpPlan).where(FollowUpPlan.exam_id == exam_id))
+    if plan is None or not _may(uow, actor, Action.READ, plan):
+        return None
+    return plan
+
+
+def plans_of_case(uow: UnitOfWork, *, actor: Actor, case_id: str) -> list[FollowUpPlan]:
+    if not decide(actor, Action.READ, "CarePlan").permitted:
+        return []
+    plans = uow.session.scalars(
+        sa.select(FollowUpPlan)
+        .where(FollowUpPlan.case_id == case_id)
+        .order_by(FollowUpPlan.agreed_at)
+    )
+    return [plan for plan in plans if _may(uow, actor, Action.READ, plan)]
+
+
+def _may(uow: UnitOfWork, actor: Actor, action: Action, plan: FollowUpPlan) -> bool:
+    decision = decide(actor, action, "CarePlan", plan_facts(plan), consents=consent_book(uow))
+    return decision.permitted
+
+
+def _load_plan(
+    uow: UnitOfWork, actor: Actor, plan_id: str, action: Action, *, lock: bool = False
+) -> FollowUpPlan:
+    require(actor, action, "CarePlan")
+    query = sa.select(FollowUpPlan).where(FollowUpPlan.id == plan_id)
+    if lock:
+        query = query.with_for_update()
+    plan = uow.session.scalar(query)
+    if plan is None or not _may(uow, actor, action, plan):
+        raise PlanNotFound("No such follow-up plan.")
+    return plan
+
+
+def read_plan(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan_id: str,
+    zone: str,
+    channel: str = "web",
+) -> PlanRecord:
+    """Her plan with every item, due dates and what is overdue; audited."""
+    plan = _load_plan(uow, actor, plan_id, Action.READ)
+    store = ResourceStore(uow.session, registry)
+    version = store.current("CarePlan", plan.id)
+    case = uow.session.get(Case, plan.case_id)
+    assert version is not None
+    assert case is not None
+    _audit(uow, actor, EventKind.READ, version, channel, "follow-up plan opened")
+    return PlanRecord(
+        plan, case, version, tuple(fhir.items_of(version.content)), local_day(utcnow(), zone)
+    )
+
+
+def set_item_status(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan_id: str,
+    position: int,
+    status: str,
+    channel: str = "web",
+) -> PlanItem:
+    """Mark one item done, not needed or due again: a new version of her plan. A
+    plan whose every item is done or not needed is completed."""
+    if status not in ITEM_STATUS:
+        raise FollowUpRefused("Choose what became of the item.", "status")
+    plan = _load_plan(uow, actor, plan_id, Action.UPDATE, lock=True)
+    return _change_item(uow, registry, actor, plan, position, status, channel)
+
+
+def _change_item(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    actor: Actor,
+    plan: FollowUpPlan,
+    position: int,
+    status: str,
+    channel: str,
+) -> PlanItem:
+    row = uow.session.get(FollowUpItem, (plan.id, position))
+    if row is None:
+        raise FollowUpRefused("The plan has no such item.", "position")
+    store = ResourceStore(uow.session, registry)
+    current = store.current("CarePlan", plan.id)
+    assert current is not None
+    content = dict(current.content)
+    activities = [dict(activity) for activity in content["activity"]]
+    detail = dict(activities[position]["detail"])
+    detail["status"] = status
+    activities[position] = {**activities[position], "detail": detail}
+    content["activity"] = activities
+    row.status = status
+    open_items = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(FollowUpItem)
+        .where(
+            FollowUpItem.plan_id == plan.id,
+            FollowUpItem.status.in_(sorted(OPEN_ITEM_STATUSES)),
+        )
+    )
+    plan.status = "completed" if not open_items else "active"
+    content["status"] = plan.status
+    version = store.update(
+        "CarePlan",
+        plan.id,
+        content,
+        author_id=actor.user_id,
+        expected_version=current.version_id,
+    )
+    uow.session.flush()
+    _audit(
+        uow,
+        actor,
+        EventKind.UPDATE,
+        version,
+        channel,
+        f"follow-up item {row.code}: {status}",
+    )
+    return fhir.items_of(version.content)[position]
+
+
+def _audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    kind: EventKind,
+    version: StoredVersion,
+    channel: str,
+    what: str,
+) -> None:
+    action = {EventKind.CREATE: Action.CREATE, EventKind.UPDATE: Action.UPDATE}.get(
+        kind, Action.READ
+    )
+    decision = require(actor, action, "CarePlan", version.facts(), consents=consent_book(uow))
+    uow.audit(
+        AuditRecord(
+            kind=kind,
+            channel=channel,
+            actor=actor,
+            entities=(version.versioned_reference,),
+            reasons=(*decision.reasons, what),
+        )
+    )
+
+
+# -- appointments ----------------------------------------------------------------------
+
+# The shortest and longest appointment the clinic books, in minutes.
+APPOINTMENT_MINUTES = (5, 480)
+
+
+def appointment_facts(appointment: FollowUpAppointment, plan: FollowUpPlan) -> ResourceFacts:
+    return ResourceFacts(
+        "Appointment",
+        appointment.id,
+        site_id=appointment.site_id,
+        subject=f"Patient/{plan.patient_id}",
+    )
+
+
+def appointments_of_plan(
+    uow: UnitOfWork, *, actor: Actor, plan: FollowUpPlan
+) -> list[FollowUpAppointment]:
+    """The plan's appointments the actor may read, soonest first."""
+    if not decide(actor, Action.READ, "Appointment").permitted:
+        return []
+    rows = uow.session.scalars(
+        sa.select(FollowUpAppointment)
+        .where(FollowUpAppointment.plan_id == plan.id)
+        .order_by(FollowUpAppointment.starts_at)
+    )
+    consents = consent_book(uow)
+    return [
+        row
+        for row in rows
+        if decide(
+            actor, Action.READ, "Appointment", appointment_facts(row, plan), consents=consents
+        ).permitted
+    ]
+
+
+def book_appointment(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan_id: str,
+    position: int,
+    starts_at: datetime,
+    minutes: int,
+    channel: str = "web",
+) -> FollowUpAppointment:
+    """Book an appointment for an open item of her plan. A new appointment is never
+    in the past; the item becomes booked and, if she was back on the caseload for a
+    missed appointment, she leaves it: the next step is set."""
+    require(actor, Action.CREATE, "Appointment")
+    plan = _load_plan(uow, actor, plan_id, Action.UPDATE, lock=True)
+    row = uow.session.get(FollowUpItem, (plan.id, position))
+    if row is None:
+        raise FollowUpRefused("The plan has no such item.", "position")
+    if row.status not in OPEN_ITEM_STATUSES:
+        raise FollowUpRefused(
+            f"“{row.label}” is {ITEM_STATUS[row.status].lower()}: nothing to book.", "position"
+        )
+    now = utcnow()
+    if starts_at.tzinfo is None:
+        raise ValueError("starts_at must be timezone-aware")
+    if starts_at <= now:
+        raise FollowUpRefused(
+            "A new appointment cannot be in the past: choose a time from now on.", "starts_at"
+        )
+    if starts_at > now + timedelta(days=2 * 366):
+        raise FollowUpRefused("Book appointments at most two years ahead.", "starts_at")
+    shortest, longest = APPOINTMENT_MINUTES
+    if not shortest <= minutes <= longest:
+        raise FollowUpRefused(f"An appointment lasts {shortest} to {longest} minutes.", "minutes")
+    facts = ResourceFacts(
+        "Appointment", "new", site_id=plan.site_id, subject=f"Patient/{plan.patient_id}"
+    )
+    if not decide(actor, Action.CREATE, "Appointment", facts, consents=consent_book(uow)).permitted:
+        raise PlanNotFound("No such follow-up plan.")
+    store = ResourceStore(uow.session, registry)
+    item = fhir.items_of(_current(store, plan).content)[position]
+    version = store.create(
+        fhir.appointment(
+            patient_id=plan.patient_id,
+            plan_id=plan.id,
+            item=item,
+            starts_at=starts_at,
+            minutes=minutes,
+            booked_at=now,
+        ),
+        site_id=plan.site_id,
+        author_id=actor.user_id,
+    )
+    booked = FollowUpAppointment(
+        id=version.logical_id,
+        plan_id=plan.id,
+        position=position,
+        site_id=plan.site_id,
+        starts_at=starts_at,
+        minutes=minutes,
+        status="booked",
+        booked_at=now,
+        booked_by=actor.username,
+    )
+    uow.session.add(booked)
+    plan.needs_contact = None
+    plan.needs_contact_since = None
+    uow.session.flush()
+    _audit_appointment(uow, actor, EventKind.CREATE, version, channel, "appointment booked")
+    _change_item(uow, registry, actor, plan, position, "scheduled", channel)
+    return booked
+
+
+def record_appointment_outcome(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    appointment_id: str,
+    outcome: str,
+    channel: str = "web",
+) -> FollowUpAppointment:
+    """Record what became of a booked appointment: attended (the item is done),
+    missed (the item is due again and she is back on the caseload for contact) or
+    cancelled (the item is due again). Attended and missed only once its time came."""
+    if outcome not in APPOINTMENT_OUTCOMES:
+        raise FollowUpRefused("Choose attended, missed or cancelled.", "outcome")
+    require(actor, Action.UPDATE, "Appointment")
+    booked = uow.session.scalar(
+        sa.select(FollowUpAppointment)
+        .where(FollowUpAppointment.id == appointment_id)
+        .with_for_update()
+    )
+    if booked is None:
+        raise PlanNotFound("No such appointment.")
+    plan = _load_plan(uow, actor, booked.plan_id, Action.UPDATE, lock=True)
+    if not decide(
+        actor,
+        Action.UPDATE,
+        "Appointment",
+        appointment_facts(booked, plan),
+        consents=consent_book(uow),
+    ).permitted:
+        raise PlanNotFound("No such appointment.")
+    if booked.status != "booked":
+        raise FollowUpRefused(
+            f"This appointment is already recorded as {APPOINTMENT_STATUS[booked.status].lower()}.",
+            "outcome",
+        )
+    now = utcnow()
+    if outcome in ("fulfilled", "noshow") and booked.starts_at > now:
+        raise FollowUpRefused(
+            "The appointment has not happened yet: record it as attended or missed once its "
+            "time has come, or cancel it.",
+            "outcome",
+        )
+    store = ResourceStore(uow.session, registry)
+    current = store.current("Appointment", booked.id)
+    assert current is not None
+    version = store.update(
+        "Appointment",
+        booked.id,
+        dict(current.content) | {"status": outcome},
+        author_id=actor.user_id,
+        expected_version=current.version_id,
+    )
+    booked.status = outcome
+    booked.outcome_at = now
+    booked.outcome_by = actor.username
+    if outcome == "noshow":
+        plan.needs_contact = "missed-appointment"
+        plan.needs_contact_since = now
+    uow.session.flush()
+    _audit_appointment(
+        uow, actor, EventKind.UPDATE, version, channel, f"appointment {APPOINTMENT_STATUS[outcome]}"
+    )
+    _change_item(
+        uow,
+        registry,
+        actor,
+        plan,
+        booked.position,
+        "completed" if outcome == "fulfilled" else "not-started",
+        channel,
+    )
+    return booked
+
+
+def plan_id_of_appointment(uow: UnitOfWork, appointment_id: str) -> str | None:
+    """Where to go back to after a refused outcome (the caller was allowed to try)."""
+    return uow.session.scalar(
+        sa.select(FollowUpAppointment.plan_id).where(FollowUpAppointment.id == appointment_id)
+    )
+
+
+def _current(store: ResourceStore, plan: FollowUpPlan) -> StoredVersion:
+    version = store.current("CarePlan", plan.id)
+    assert version is not None
+    return version
+
+
+def _audit_appointment(
+    uow: UnitOfWork,
+    actor: Actor,
+    kind: EventKind,
+    version: StoredVersion,
+    channel: str,
+    what: str,
+) -> None:
+    action = Action.CREATE if kind is EventKind.CREATE else Action.UPDATE
+    decision = require(actor, action, "Appointment", version.facts(), consents=consent_book(uow))
+    uow.audit(
+        AuditRecord(
+            kind=kind,
+            channel=channel,
+            actor=actor,
+            entities=(version.versioned_reference,),
+            reasons=(*decision.reasons, what),
+        )
+    )
+
+
+# -- the caseload ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseloadFilter:
+    """What the counsellor narrows the caseload to."""
+
+    only_needing_action: bool = False  # overdue, or back on the caseload for contact
+    due_within_days: int | None = None  # next item due within this many days
+    kind: str | None = None  # terms.ITEM_KINDS
+
+
+@dataclass(frozen=True)
+class CaseloadEntry:
+    plan: FollowUpPlan
+    case_reference: str
+    next_item: FollowUpItem | None  # the open item due first
+    overdue: int  # open items past their due date
+    oldest_overdue: date | None
+    next_appointment: FollowUpAppointment | None
+    last_contact: datetime | None  # the last time anyone of the team saw or reached her
+    needs_contact: str | None
+    open_kinds: frozenset[str] = frozenset()  # kinds of the items still open
+
+    @property
+    def needs_action(self) -> bool:
+        return self.overdue > 0 or self.needs_contact is not None
+
+
+def caseload(
+    uow: UnitOfWork,
+    *,
+    actor: Actor,
+    zone: str,
+    filters: CaseloadFilter = CaseloadFilter(),
+    channel: str = "web",
+) -> tuple[date, list[CaseloadEntry]]:
+    """The survivors of the counsellor's site with a plan in progress: those who need
+    action first (back on the caseload for contact, then the longest overdue), then
+    by the next item due. Audited as one search naming every plan shown."""
+    require(actor, Action.SEARCH, "CarePlan")
+    today = local_day(utcnow(), zone)
+    plans = uow.session.scalars(
+        sa.select(FollowUpPlan)
+        .where(FollowUpPlan.site_id == actor.organization_id, FollowUpPlan.status == "active")
+        .order_by(FollowUpPlan.agreed_at)
+    ).all()
+    consents = consent_book(uow)
+    visible = [
+        plan
+        for plan in plans
+        if decide(actor, Action.READ, "CarePlan", plan_facts(plan), consents=consents).permitted
+    ]
+    entries = [
+        entry for entry in _caseload_entries(uow, visible, today) if _matches(entry, filters, today)
+    ]
+    entries.sort(key=_caseload_order)
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.SEARCH,
+            channel=channel,
+            actor=actor,
+            entities=tuple(f"CarePlan/{entry.plan.id}" for entry in entries),
+            reasons=(f"role {actor.role} may search CarePlan (own-site)", "caseload"),
+            query=_describe(filters),
+        )
+    )
+    return today, entries
+
+
+def _caseload_entries(
+    uow: UnitOfWork, plans: Sequence[FollowUpPlan], today: date
+) -> list[CaseloadEntry]:
+    """One entry per plan, from four queries whatever the number of plans."""
+    ids = [plan.id for plan in plans]
+    if not ids:
+        return []
+    references = dict(
+        uow.session.execute(
+            sa.select(Case.id, Case.reference).where(Case.id.in_({plan.case_id for plan in plans}))
+        ).all()
+    )
+    open_items: dict[str, list[FollowUpItem]] = {plan_id: [] for plan_id in ids}
+    for item in uow.session.scalars(
+        sa.select(FollowUpItem)
+        .where(
+            FollowUpItem.plan_id.in_(ids),
+            FollowUpItem.status.in_(sorted(OPEN_ITEM_STATUSES)),
+        )
+        .order_by(FollowUpItem.due_on, FollowUpItem.position)
+    ):
+        open_items[item.plan_id].append(item)
+    appointments: dict[str, list[FollowUpAppointment]] = {plan_id: [] for plan_id in ids}
+    for appointment in uow.session.scalars(
+        sa.select(FollowUpAppointment)
+        .where(FollowUpAppointment.plan_id.in_(ids))
+        .order_by(FollowUpAppointment.starts_at)
+    ):
+        appointments[appointment.plan_id].append(appointment)
+    reached = dict(
+        uow.session.execute(
+            sa.select(
+                FollowUpContactAttempt.plan_id, sa.func.max(FollowUpContactAttempt.attempted_at)
+            )
+            .where(
+                FollowUpContactAttempt.plan_id.in_(ids),
+                FollowUpContactAttempt.outcome == "reached",
+            )
+            .group_by(FollowUpContactAttempt.plan_id)
+        ).all()
+    )
+    entries = []
+    for plan in plans:
+        items = open_items[plan.id]
+        overdue = [item for item in items if item.due_on < today and item.status != "scheduled"]
+        booked = appointments[plan.id]
+        seen = [a.starts_at for a in booked if a.status == "fulfilled"]
+        last_reached = reached.get(plan.id)
+        if last_reached is not None:
+            # SQLite hands back an aggregate of a UTC column without its zone.
+            seen.append(last_reached if last_reached.tzinfo else last_reached.replace(tzinfo=UTC))
+        entries.append(
+            CaseloadEntry(
+                plan=plan,
+                case_reference=references[plan.case_id],
+                next_item=next((item for item in items if item.status != "scheduled"), None)
+                or (items[0] if items else None),
+                overdue=len(overdue),
+                oldest_overdue=overdue[0].due_on if overdue else None,
+                next_appointment=next((a for a in booked if a.status == "booked"), None),
+                last_contact=max([plan.agreed_at, *seen]),
+                needs_contact=plan.needs_contact,
+                open_kinds=frozenset(item.kind for item in items),
+            )
+        )
+    return entries
+
+
+def _matches(entry: CaseloadEntry, filters: CaseloadFilter, today: date) -> bool:
+    if filters.only_needing_action and not entry.needs_action:
+        return False
+    if filters.due_within_days is not None and (
+        entry.next_item is None
+        or entry.next_item.due_on > today + timedelta(days=filters.due_within_days)
+    ):
+        return False
+    return filters.kind is None or filters.kind in entry.open_kinds
+
+
+def _caseload_order(entry: CaseloadEntry) -> tuple[int, date, date, str]:
+    far = date.max
+    return (
+        0 if entry.needs_contact else 1 if entry.overdue else 2,
+        entry.oldest_overdue or far,
+        entry.next_item.due_on if entry.next_item else far,
+        entry.case_reference,
+    )
+
+
+def _describe(filters: CaseloadFilter) -> str:
+    parts = []
+    if filters.only_needing_action:
+        parts.append("needs-action=true")
+    if filters.due_within_days is not None:
+        parts.append(f"due-within={filters.due_within_days}")
+    if filters.kind:
+        parts.append(f"kind={filters.kind}")
+    return "caseload?" + "&".join(parts)
+
+
+# -- safe contact ----------------------------------------------------------------------
+
+
+def record_contact_attempt(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan_id: str,
+    channel: str,
+    outcome: str,
+    note: str | None = None,
+    channel_name: str = "web",
+) -> FollowUpContactAttempt:
+    """Record an attempt to contact her. Only by a channel she allowed: any other is
+    refused and nothing is written. Reaching her takes her off the caseload's
+    contact list. Nothing is sent: this records what a counsellor did."""
+    require(actor, Action.CREATE, "Communication")
+    plan = _load_plan(uow, actor, plan_id, Action.UPDATE, lock=True)
+    if channel not in CHANNELS:
+        raise FollowUpRefused("Choose how you tried to contact her.", "channel")
+    if outcome not in CONTACT_OUTCOMES:
+        raise FollowUpRefused("Choose what came of the attempt.", "outcome")
+    allowed = plan.allowed_channels
+    if channel not in allowed:
+        said = (
+            "She allows " + ", ".join(CHANNELS[c].lower() for c in allowed) + " only."
+            if allowed
+            else "She has not agreed to be contacted at all."
+        )
+        raise FollowUpRefused(
+            f"She has not agreed to be contacted by {CHANNELS[channel].lower()}. {said}",
+            "channel",
+        )
+    note = (note or "").strip() or None
+    if note is not None and len(note) > MAX_NOTE:
+        raise FollowUpRefused(f"Keep the note to {MAX_NOTE} characters.", "note")
+    facts = ResourceFacts(
+        "Communication", "new", site_id=plan.site_id, subject=f"Patient/{plan.patient_id}"
+    )
+    if not decide(
+        actor, Action.CREATE, "Communication", facts, consents=consent_book(uow)
+    ).permitted:
+        raise PlanNotFound("No such follow-up plan.")
+    now = utcnow()
+    store = ResourceStore(uow.session, registry)
+    version = store.create(
+        fhir.contact_attempt(
+            patient_id=plan.patient_id,
+            plan_id=plan.id,
+            channel=channel,
+            outcome=outcome,
+            attempted_at=now,
+            attempted_by=_display_name(uow, actor),
+            note=note,
+        ),
+        site_id=plan.site_id,
+        author_id=actor.user_id,
+    )
+    attempt = FollowUpContactAttempt(
+        id=version.logical_id,
+        plan_id=plan.id,
+        channel=channel,
+        outcome=outcome,
+        attempted_at=now,
+        attempted_by=actor.username,
+    )
+    uow.session.add(attempt)
+    if outcome == "reached":
+        plan.needs_contact = None
+        plan.needs_contact_since = None
+    uow.session.flush()
+    decision = require(
+        actor, Action.CREATE, "Communication", version.facts(), consents=consent_book(uow)
+    )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.CREATE,
+            channel=channel_name,
+            actor=actor,
+            entities=(version.versioned_reference,),
+            reasons=(*decision.reasons, f"contact attempt by {channel}: {outcome}"),
+        )
+    )
+    return attempt
+
+
+MAX_NOTE = 1000
+
+
+def contact_attempts_of_plan(
+    uow: UnitOfWork, *, actor: Actor, plan: FollowUpPlan
+) -> list[FollowUpContactAttempt]:
+    """The plan's contact attempts the actor may read, newest first."""
+    if not decide(actor, Action.READ, "Communication").permitted:
+        return []
+    if not decide(
+        actor,
+        Action.READ,
+        "Communication",
+        ResourceFacts(
+            "Communication", plan.id, site_id=plan.site_id, subject=f"Patient/{plan.patient_id}"
+        ),
+        consents=consent_book(uow),
+    ).permitted:
+        return []
+    return list(
+        uow.session.scalars(
+            sa.select(FollowUpContactAttempt)
+            .where(FollowUpContactAttempt.plan_id == plan.id)
+            .order_by(FollowUpContactAttempt.attempted_at.desc())
+        )
+    )
+
+
+# -- counselling notes -----------------------------------------------------------------
+
+MAX_NOTE_TEXT = 20_000
+
+
+@dataclass(frozen=True)
+class CounsellingNote:
+    id: str
+    version: int
+    text: str
+    author: str
+    written_at: str  # FHIR instant of this version
+    updated: datetime
+
+
+def counselling_notes(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan_id: str,
+    channel: str = "web",
+) -> list[CounsellingNote]:
+    """Her counselling notes, newest first: for the counsellors of her care team
+    only (therapeutic records). Every note read is audited."""
+    require(actor, Action.READ, "DocumentReference")
+    plan = _load_plan(uow, actor, plan_id, Action.READ)
+    store = ResourceStore(uow.session, registry)
+    consents = consent_book(uow)
+    notes = []
+    read: list[str] = []
+    reasons: tuple[str, ...] = ()
+    for version in store.of_subject("DocumentReference", f"Patient/{plan.patient_id}"):
+        decision = decide(
+            actor, Action.READ, "DocumentReference", version.facts(), consents=consents
+        )
+        if not decision.permitted:
+            continue
+        reasons = decision.reasons
+        read.append(version.versioned_reference)
+        notes.append(
+            CounsellingNote(
+                version.logical_id,
+                version.version_id,
+                fhir.note_text(version.content),
+                version.content["author"][0]["display"],
+                version.content["date"],
+                version.last_updated,
+            )
+        )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.SEARCH,
+            channel=channel,
+            actor=actor,
+            entities=tuple(read),
+            reasons=(*reasons, "counselling notes opened"),
+            query=f"DocumentReference?patient=Patient/{plan.patient_id}",
+        )
+    )
+    return sorted(notes, key=lambda note: note.updated, reverse=True)
+
+
+def write_counselling_note(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan_id: str,
+    text: str,
+    note_id: str | None = None,
+    expected_version: int | None = None,
+    channel: str = "web",
+) -> str:
+    """Write a new note, or a new version of one (`note_id`, with the version the
+    counsellor edited: someone else's later edit is never overwritten)."""
+    action = Action.UPDATE if note_id else Action.CREATE
+    require(actor, action, "DocumentReference")
+    plan = _load_plan(uow, actor, plan_id, Action.READ)
+    text = text.strip()
+    if not text:
+        raise FollowUpRefused("Write the note.", "text")
+    if len(text) > MAX_NOTE_TEXT:
+        raise FollowUpRefused(f"A note is at most {MAX_NOTE_TEXT} characters.", "text")
+    store = ResourceStore(uow.session, registry)
+    content = fhir.counselling_note(
+        patient_id=plan.patient_id,
+        text=text,
+        written_at=utcnow(),
+        author=_display_name(uow, actor),
+    )
+    consents = consent_book(uow)
+    if note_id is None:
+        facts = ResourceFacts(
+            "DocumentReference",
+            "new",
+            site_id=plan.site_id,
+            subject=f"Patient/{plan.patient_id}",
+            data_classes=frozenset({"counselling-notes"}),
+        )
+        if not decide(
+            actor, Action.CREATE, "DocumentReference", facts, consents=consents
+        ).permitted:
+            raise PlanNotFound("No such follow-up plan.")
+        version = store.create(content, site_id=plan.site_id, author_id=actor.user_id)
+        kind = EventKind.CREATE
+    else:
+        current = store.current("DocumentReference", note_id)
+        if (
+            current is None
+            or current.subject != f"Patient/{plan.patient_id}"
+            or not decide(
+                actor, Action.UPDATE, "DocumentReference", current.facts(), consents=consents
+            ).permitted
+        ):
+            raise PlanNotFound("No such note.")
+        if expected_version is not None and expected_version != current.version_id:
+            raise FollowUpRefused(
+                "Someone changed this note since you opened it: open it again and "
+                "reapply your change.",
+                "text",
+            )
+        version = store.update(
+            "DocumentReference",
+            note_id,
+            content,
+            author_id=actor.user_id,
+            expected_version=current.version_id,
+        )
+        kind = EventKind.UPDATE
+    decision = require(actor, action, "DocumentReference", version.facts(), consents=consents)
+    uow.audit(
+        AuditRecord(
+            kind=kind,
+            channel=channel,
+            actor=actor,
+            entities=(version.versioned_reference,),
+            reasons=(*decision.reasons, "counselling note written"),
+        )
+    )
+    return version.logical_id

@@ -1,0 +1,99 @@
+"""The words of follow-up, in one table (a languages issue will translate them):
+codes of our CodeSystems (fhir_profiles/) with what people read for them."""
+
+from __future__ import annotations
+
+from clinic.fhir.canonical import CODE_SYSTEM
+
+ITEM_SYSTEM = f"{CODE_SYSTEM}/followup-item"
+RESPONSIBLE_SYSTEM = f"{CODE_SYSTEM}/followup-responsible"
+PLAN_CATEGORY_SYSTEM = f"{CODE_SYSTEM}/followup-plan"
+SERVICE_KIND_SYSTEM = f"{CODE_SYSTEM}/partner-service-kind"
+
+# Who carries an item (CodeSystem followup-responsible).
+RESPONSIBLE: dict[str, str] = {
+    "clinic": "The clinic (follow-up clinician)",
+    "counselling-team": "The counselling and advocacy team",
+    "survivor": "She does it herself",
+    "gp": "Her GP",
+}
+
+# What kind of thing an item is, and the FHIR resource that carries it out
+# (CarePlan.activity.detail.kind).
+ITEM_KINDS: dict[str, tuple[str, str]] = {
+    "visit": ("Visit", "Appointment"),
+    "test": ("Test", "ServiceRequest"),
+    "vaccine": ("Vaccine dose", "MedicationRequest"),
+    "check": ("Check", "Task"),
+    "referral": ("Referral", "ServiceRequest"),
+}
+
+# Kinds of partner service she may want to be referred to (CodeSystem
+# partner-service-kind); the directory of partners uses the same codes.
+SERVICE_KINDS: dict[str, str] = {
+    "refuge": "Refuge or shelter",
+    "independent-advocate": "Independent sexual violence advocate",
+    "legal-aid": "Legal aid",
+    "housing": "Housing",
+    "mental-health": "Mental health",
+    "sexual-health": "Sexual health",
+    "childrens-services": "Children's services",
+    "substance-use": "Substance use",
+    "immigration-advice": "Immigration advice",
+}
+
+# CarePlan.activity.detail.status as the screens say it.
+ITEM_STATUS: dict[str, str] = {
+    "not-started": "Due",
+    "scheduled": "Booked",
+    "completed": "Done",
+    "cancelled": "Not needed",
+}
+OPEN_ITEM_STATUSES = frozenset({"not-started", "scheduled"})
+
+PLAN_STATUS: dict[str, str] = {
+    "active": "Agreed with her",
+    "completed": "Completed",
+    "revoked": "Ended",
+}
+
+# Why an item is in her plan, as the plan says it (CarePlan.activity.detail.reasonCode.text).
+REASON_WORDS: dict[str, str] = {
+    "exam": "counted from the exam on {day}",
+    "treatment": "{treatment} given on {day}",
+    "exposure": "counted from the assault on {day}",
+    "referral": "she asked to be referred",
+}
+
+# Appointment.status as the screens say it: booked, then attended, missed or cancelled.
+APPOINTMENT_STATUS: dict[str, str] = {
+    "booked": "Booked",
+    "fulfilled": "Attended",
+    "noshow": "Missed",
+    "cancelled": "Cancelled",
+}
+# What the counsellor records after the appointment time.
+APPOINTMENT_OUTCOMES = ("fulfilled", "noshow", "cancelled")
+
+# Why she is back on the caseload for contact.
+CONTACT_REASONS: dict[str, str] = {
+    "missed-appointment": "Missed appointment: contact her",
+}
+
+CHANNEL_SYSTEM = f"{CODE_SYSTEM}/contact-channel"
+CONTACT_OUTCOME_SYSTEM = f"{CODE_SYSTEM}/contact-outcome"
+
+# How we may contact her (CodeSystem contact-channel), as she agreed.
+CHANNELS: dict[str, str] = {
+    "call": "Phone call",
+    "text": "Text message",
+    "voicemail": "Voicemail",
+    "email": "Email",
+}
+# What came of a contact attempt (CodeSystem contact-outcome).
+CONTACT_OUTCOMES: dict[str, str] = {
+    "reached": "Reached her",
+    "no-answer": "No answer",
+    "not-safe": "Not safe to talk",
+    "wrong-number": "Wrong number",
+}

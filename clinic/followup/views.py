@@ -1,0 +1,391 @@
+"""Follow-up screens: the plan proposed at sign-off (examiners), her plan (examiners
+read it, counsellors carry it). Views load, check, call one service and render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+
+from clinic.access import Action, decide
+from clinic.core.clock import from_local, to_local
+from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
+from clinic.followup import services
+from clinic.followup.forms import (
+    AppointmentOutcomeForm,
+    BookAppointmentForm,
+    CaseloadForm,
+    ContactAttemptForm,
+    CounsellingNoteForm,
+    ItemStatusForm,
+    PlanReviewForm,
+)
+from clinic.followup.resources import SafeContactPlan
+from clinic.followup.schedule import ScheduleLibrary
+from clinic.followup.terms import (
+    APPOINTMENT_STATUS,
+    CHANNELS,
+    CONTACT_OUTCOMES,
+    CONTACT_REASONS,
+    ITEM_KINDS,
+    ITEM_STATUS,
+    PLAN_STATUS,
+    RESPONSIBLE,
+)
+
+bp = Blueprint("followup", __name__)
+
+
+def _registry() -> Any:
+    return current_app.extensions["clinic.profiles"]
+
+
+def _schedules() -> ScheduleLibrary:
+    library: ScheduleLibrary = current_app.extensions["clinic.followup_schedules"]
+    return library
+
+
+def _zone() -> str:
+    return str(current_app.config["CLINIC_TIMEZONE"])
+
+
+def _words() -> dict[str, Any]:
+    return {
+        "responsible": RESPONSIBLE,
+        "item_status": ITEM_STATUS,
+        "item_kinds": ITEM_KINDS,
+        "plan_status": PLAN_STATUS,
+        "appointment_status": APPOINTMENT_STATUS,
+        "contact_reasons": CONTACT_REASONS,
+        "channels": CHANNELS,
+        "contact_outcomes": CONTACT_OUTCOMES,
+        "local": lambda moment: to_local(moment, _zone()),
+        "day_in_words": services.day_in_words,
+        "zone": _zone(),
+    }
+
+
+def _proposal(exam_id: str) -> services.Proposal:
+    try:
+        return services.propose_plan(
+            current_uow(),
+            _registry(),
+            _schedules(),
+            actor=current_actor(),
+            exam_id=exam_id,
+            zone=_zone(),
+        )
+    except services.PlanNotFound:
+        abort(404)
+
+
+@bp.route("/exams/<exam_id>/followup", methods=["GET", "POST"])
+@view_rule(Action.CREATE, "CarePlan")
+def propose(exam_id: str) -> Any:
+    """The plan the schedule proposes from the signed exam, to review with her."""
+    existing = services.plan_of_exam(current_uow(), actor=current_actor(), exam_id=exam_id)
+    if existing is not None:
+        return redirect(url_for("followup.plan", plan_id=existing.id))
+    form = PlanReviewForm()
+    status = 200
+    refusal: tuple[str, str] | None = None  # (message, id of the field it concerns)
+    if form.validate_on_submit():
+        review = services.PlanReview(
+            items=[
+                services.ReviewedItem(
+                    code=row.code.data,
+                    keep=bool(row.keep.data),
+                    due_on=row.due_on.data,
+                    responsible=row.responsible.data,
+                )
+                for row in form.items
+            ],
+            referrals=list(form.referrals.data or []),
+            agreed_with_her=bool(form.agreed_with_her.data),
+            contact=SafeContactPlan(
+                channels=tuple(form.channels.data or ()),
+                safe_times=form.safe_times.data,
+                asks_code_word=bool(form.asks_code_word.data),
+            ),
+        )
+        try:
+            plan = services.agree_plan(
+                current_uow(),
+                _registry(),
+                _schedules(),
+                actor=current_actor(),
+                exam_id=exam_id,
+                zone=_zone(),
+                review=review,
+            )
+        except services.PlanNotFound:
+            abort(404)
+        except services.FollowUpRefused as refused:
+            current_uow().rollback()
+            refusal = (refused.message, _field_id(form, refused.field))
+            status = 422
+        else:
+            flash("Her follow-up plan is agreed and recorded.")
+            return redirect(url_for("followup.plan", plan_id=plan.id))
+    elif request.method == "POST":
+        status = 422
+        refusal = ("Some answers could not be read: check the dates.", "items")
+    try:
+        proposal = _proposal(exam_id)
+    except services.FollowUpRefused as refused:
+        return render_template(
+            "followup/not_signed.html", exam_id=exam_id, message=refused.message
+        ), 409
+    if request.method == "GET":
+        form.channels.data = list(proposal.contact.channels)
+        form.safe_times.data = proposal.contact.safe_times
+        form.asks_code_word.data = proposal.contact.asks_code_word
+        for proposed in proposal.items:
+            form.items.append_entry(
+                {
+                    "code": proposed.item.code,
+                    "keep": True,
+                    "due_on": proposed.item.due_on,
+                    "responsible": proposed.item.responsible,
+                }
+            )
+    return render_template(
+        "followup/propose.html",
+        proposal=proposal,
+        form=form,
+        by_code={p.item.code: p for p in proposal.items},
+        refusal=refusal,
+        **_words(),
+    ), status
+
+
+def _field_id(form: PlanReviewForm, field: str | None) -> str:
+    """The id of the field a refusal names: an item's due date, or a form field."""
+    if field and field.startswith("items-"):
+        code = field.removeprefix("items-")
+        for row in form.items:
+            if row.code.data == code:
+                return str(row.due_on.id)
+    if field in ("agreed_with_her", "referrals", "channels", "safe_times"):
+        return str(form[field].id)
+    return "items"
+
+
+def _plan(plan_id: str) -> services.PlanRecord:
+    try:
+        return services.read_plan(
+            current_uow(), _registry(), actor=current_actor(), plan_id=plan_id, zone=_zone()
+        )
+    except services.PlanNotFound:
+        abort(404)
+
+
+@bp.get("/followup/plans/<plan_id>")
+@view_rule(Action.READ, "CarePlan")
+def plan(plan_id: str) -> Any:
+    book = request.args.get("book", "")
+    booking_for = int(book) if book.isdigit() else None
+    return _plan_page(_plan(plan_id), BookAppointmentForm(formdata=None), booking_for, 200)
+
+
+def _plan_page(
+    record: services.PlanRecord, book_form: Any, booking_for: int | None, status: int
+) -> Any:
+    actor = current_actor()
+    return render_template(
+        "followup/plan.html",
+        record=record,
+        form=ItemStatusForm(formdata=None),
+        book_form=book_form,
+        booking_for=booking_for,
+        outcome_form=AppointmentOutcomeForm(formdata=None),
+        appointments=services.appointments_of_plan(current_uow(), actor=actor, plan=record.plan),
+        attempts=services.contact_attempts_of_plan(current_uow(), actor=actor, plan=record.plan),
+        may_contact=decide(actor, Action.CREATE, "Communication").permitted,
+        may_update=decide(actor, Action.UPDATE, "CarePlan").permitted,
+        may_book=decide(actor, Action.CREATE, "Appointment").permitted,
+        **_words(),
+    ), status
+
+
+@bp.post("/followup/plans/<plan_id>/items/<int:position>/appointments")
+@view_rule(Action.CREATE, "Appointment")
+def book(plan_id: str, position: int) -> Any:
+    form = BookAppointmentForm()
+    if form.validate_on_submit():
+        try:
+            services.book_appointment(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                plan_id=plan_id,
+                position=position,
+                starts_at=from_local(form.starts_at.data, _zone()),
+                minutes=form.minutes.data,
+            )
+        except services.PlanNotFound:
+            abort(404)
+        except services.FollowUpRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+        else:
+            flash("Appointment booked.")
+            return redirect(url_for("followup.plan", plan_id=plan_id))
+    return _plan_page(_plan(plan_id), form, position, 422)
+
+
+@bp.post("/followup/appointments/<appointment_id>")
+@view_rule(Action.UPDATE, "Appointment")
+def appointment_outcome(appointment_id: str) -> Any:
+    form = AppointmentOutcomeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        booked = services.record_appointment_outcome(
+            current_uow(),
+            _registry(),
+            actor=current_actor(),
+            appointment_id=appointment_id,
+            outcome=form.outcome.data,
+        )
+    except services.PlanNotFound:
+        abort(404)
+    except services.FollowUpRefused as refused:
+        current_uow().rollback()
+        plan_id = services.plan_id_of_appointment(current_uow(), appointment_id)
+        flash(refused.message, "error")
+        return redirect(url_for("followup.plan", plan_id=plan_id), 303)
+    flash(f"Appointment recorded as {APPOINTMENT_STATUS[booked.status].lower()}.")
+    return redirect(url_for("followup.plan", plan_id=booked.plan_id))
+
+
+@bp.route("/followup/plans/<plan_id>/contact", methods=["GET", "POST"])
+@view_rule(Action.CREATE, "Communication")
+def contact(plan_id: str) -> Any:
+    """Before any contact: what she allowed. Then the attempt, by an allowed channel."""
+    form = ContactAttemptForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.record_contact_attempt(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                plan_id=plan_id,
+                channel=form.channel.data,
+                outcome=form.outcome.data,
+                note=form.note.data,
+            )
+        except services.PlanNotFound:
+            abort(404)
+        except services.FollowUpRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+            status = 422
+        else:
+            flash(f"Contact attempt recorded: {CONTACT_OUTCOMES[form.outcome.data].lower()}.")
+            return redirect(url_for("followup.plan", plan_id=plan_id))
+    elif request.method == "POST":
+        status = 422
+    record = _plan(plan_id)
+    return render_template(
+        "followup/contact.html",
+        record=record,
+        form=form,
+        attempts=services.contact_attempts_of_plan(
+            current_uow(), actor=current_actor(), plan=record.plan
+        ),
+        **_words(),
+    ), status
+
+
+@bp.route("/followup/plans/<plan_id>/notes", methods=["GET", "POST"])
+@view_rule(Action.READ, "DocumentReference")
+def notes(plan_id: str) -> Any:
+    """Her counselling notes (counsellors of her care team only) and a new one, or a
+    new version of one (`?edit=<id>`)."""
+    editing = request.args.get("edit") or None
+    form = CounsellingNoteForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.write_counselling_note(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                plan_id=plan_id,
+                text=form.text.data,
+                note_id=editing,
+                expected_version=int(form.version.data) if form.version.data else None,
+            )
+        except services.PlanNotFound:
+            abort(404)
+        except services.FollowUpRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+            status = 422
+        else:
+            flash("Note saved.")
+            return redirect(url_for("followup.notes", plan_id=plan_id))
+    elif request.method == "POST":
+        status = 422
+    try:
+        written = services.counselling_notes(
+            current_uow(), _registry(), actor=current_actor(), plan_id=plan_id
+        )
+    except services.PlanNotFound:
+        abort(404)
+    edited = next((note for note in written if note.id == editing), None)
+    if editing and edited is None:
+        abort(404)
+    if request.method == "GET" and edited is not None:
+        form.text.data = edited.text
+        form.version.data = str(edited.version)
+    record = _plan(plan_id)
+    return render_template(
+        "followup/notes.html", record=record, notes=written, form=form, edited=edited, **_words()
+    ), status
+
+
+@bp.get("/followup/caseload")
+@view_rule(Action.SEARCH, "CarePlan")
+def caseload() -> Any:
+    """The counsellor's caseload: her site's survivors in follow-up, what needs action
+    first. Filters come in the query string."""
+    form = CaseloadForm(request.args)
+    due_within = form.due_within.data
+    filters = services.CaseloadFilter(
+        only_needing_action=bool(form.needs_action.data),
+        due_within_days=int(due_within) if due_within and due_within.isdigit() else None,
+        kind=form.kind.data if form.kind.data in ITEM_KINDS else None,
+    )
+    today, entries = services.caseload(
+        current_uow(), actor=current_actor(), zone=_zone(), filters=filters
+    )
+    return render_template(
+        "followup/caseload.html", form=form, today=today, entries=entries, **_words()
+    )
+
+
+@bp.post("/followup/plans/<plan_id>/items/<int:position>")
+@view_rule(Action.UPDATE, "CarePlan")
+def item_status(plan_id: str, position: int) -> Any:
+    form = ItemStatusForm()
+    if form.validate_on_submit():
+        try:
+            item = services.set_item_status(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                plan_id=plan_id,
+                position=position,
+                status=form.status.data,
+            )
+        except services.PlanNotFound:
+            abort(404)
+        except services.FollowUpRefused as refused:
+            current_uow().rollback()
+            flash(refused.message, "error")
+            return redirect(url_for("followup.plan", plan_id=plan_id), 303)
+        flash(f"{item.label}: {ITEM_STATUS[item.status]}.")
+    return redirect(url_for("followup.plan", plan_id=plan_id))
