@@ -916,10 +916,13 @@ def change_injury(
     reason: str | None = None,
     channel: str = "web",
 ) -> None:
-    """Change an injury; its body map mark is what `mark` says (none: no mark)."""
+    """Change an injury; its body map mark is what `mark` says (none: no mark). An
+    injury taken back (retracted, or removed after she declined) is no longer there
+    to change, as it is no longer there to read."""
     _check_injury(injury)
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
-    if not slot.startswith("injury:") or uow.session.get(ExamEntry, (exam_id, slot)) is None:
+    current = writer.current(slot) if slot.startswith("injury:") else None
+    if current is None or current.content.get("status") == "entered-in-error":
         raise ExamNotFound("No such injury in this exam.")
     injury = _marked(uow, writer, injury, mark, slot)
     writer.save(
