@@ -32,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from clinic.access import Action, Actor, ResourceFacts, decide, require
+from clinic.access.consent import ConsentRequest, Recipient, denies
 from clinic.access.policy import decide_care
 from clinic.accounts.models import User
 from clinic.audit.services import AuditRecord, EventKind
@@ -51,6 +52,7 @@ from clinic.exam.lists import (
     ANOGENITAL_SITES_BY_CODE,
     EXAM_METHODS,
     LAB_RESULTS,
+    LAB_TEST_SAMPLES,
     LAB_TESTS,
     NO_FINDING,
     SPECULUM_METHOD,
@@ -135,6 +137,11 @@ DECLINED_MESSAGES = {
         "consent > Examination and treatment)."
     ),
 }
+SAMPLE_DECLINED_MESSAGE = (
+    "{test}: she declined a {sample} sample in her evidence-collection consent, so it "
+    "cannot be requested. If she changes her mind, record her new consent first (Her "
+    "consent > Evidence collection and storage)."
+)
 NO_CONSENT_MESSAGE = (
     "Her consent to examination and treatment is not recorded. Record it first (Her "
     "consent > Examination and treatment) or, if she cannot consent, record why on the "
@@ -167,6 +174,30 @@ def exam_consent(uow: UnitOfWork, actor: Actor, exam: Exam) -> ExamConsent:
     return ExamConsent(
         in_force=any(answer.in_force for answer in answers.values()),
         declined=frozenset(part for part, answer in answers.items() if answer.declined),
+    )
+
+
+def declined_samples(uow: UnitOfWork, actor: Actor, exam: Exam) -> frozenset[str]:
+    """The samples (evidence types: blood, urine) her evidence-collection consent
+    declines to the examiners of her case."""
+    directives = consent_book(uow).directives(f"Patient/{exam.patient_id}")
+    return frozenset(
+        sample
+        for sample in set(LAB_TEST_SAMPLES.values())
+        if denies(
+            directives,
+            ConsentRequest(
+                recipients=frozenset(
+                    {Recipient("case-examiner", f"Organization/{actor.organization_id}")}
+                ),
+                action="collect",
+                purpose="TREAT",
+                classes=frozenset({f"evidence-{sample}"}),
+                labels=frozenset(),
+                at=utcnow(),
+            ),
+        )
+        is not None
     )
 
 
@@ -1136,6 +1167,14 @@ def request_lab_tests(
             )
         )
     }
+    declined = declined_samples(uow, actor, writer.exam)
+    for code in requested:
+        # A test whose result is in stays requested (its result is part of the record).
+        if LAB_TEST_SAMPLES.get(code) in declined and code not in with_results:
+            raise ExamRefused(
+                SAMPLE_DECLINED_MESSAGE.format(test=LAB_TESTS[code], sample=LAB_TEST_SAMPLES[code]),
+                f"lab_{code.replace('-', '_')}_requested",
+            )
     for code, label in LAB_TESTS.items():
         slot = f"lab:{code}"
         if code in requested:
