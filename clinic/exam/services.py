@@ -441,6 +441,22 @@ class ExamRecord:
                 "Injuries in the anogenital area are recorded but she has since declined "
                 "this part: remove them on the Anogenital findings step."
             )
+        # The reverse of record_structured_step's refusal: the history was changed
+        # to "no" after the step was filled, and the report would contradict itself.
+        acts = fhir.answers_of(
+            self.entries["acts"].content if "acts" in self.entries else None, ASSAULT_ACT
+        )
+        for step in STRUCTURED_STEPS.values():
+            if (
+                step.needs_act
+                and acts.get(step.needs_act) is Answer.NO
+                and any(slot in self.entries for sheet in step.sheets for slot in sheet.slots())
+            ):
+                missing.append(
+                    f"The history says no to “{ACTS[step.needs_act]}” but the {step.title} "
+                    "step holds answers: correct the history if she reports it, or clear the "
+                    f"{step.title} step."
+                )
         if self.timing is None:
             missing.append("Record the time of the assault (or that it is not known).")
         if "history" not in self.entries:
