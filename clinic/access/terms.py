@@ -49,6 +49,7 @@ DATA_CLASSES: dict[str, str] = {
     "evidence-debris": "debris",
     "evidence-other": "other evidence items",
     "toxicology": "toxicology samples and results",
+    "lab-results": "laboratory tests other than toxicology (infections, pregnancy)",
     "counselling-notes": "counselling notes",
     "deidentified": "figures with nothing that identifies her",
 }
@@ -95,6 +96,14 @@ _EXAM_SECTION = f"{CODE_SYSTEM}/exam-section"
 # words, the incident as she tells it, and the strangulation she reports (its
 # visible signs, section strangulation-signs, are the examiner's findings).
 HER_ACCOUNT_SECTIONS = frozenset({"history", "incident", "strangulation"})
+# Laboratory tests (exam section `laboratory`) are classed by the test, request
+# and result alike: toxicology under `toxicology`, as her evidence-collection and
+# police-release forms word it ("samples and toxicology results"); every other test
+# (infections, pregnancy) under `lab-results`, which no release form grants: her
+# "exam report" is the examination and its findings, not her test results.
+_LABORATORY_SECTION = "laboratory"
+_LAB_TEST = f"{CODE_SYSTEM}/lab-test"
+TOXICOLOGY_TESTS = frozenset({"toxicology-blood", "toxicology-urine"})
 _EVIDENCE_TYPE = f"{CODE_SYSTEM}/evidence-type"
 _TOXICOLOGY_SAMPLES = {"blood", "urine"}
 
@@ -110,6 +119,19 @@ def data_classes_of(resource_type: str, content: dict[str, Any]) -> frozenset[st
     if resource_type == "Observation":
         if "encounter" not in content:
             return frozenset()
+        sections = {
+            coding.get("code")
+            for category in content.get("category", [])
+            for coding in category.get("coding", [])
+            if coding.get("system") == _EXAM_SECTION
+        }
+        if _LABORATORY_SECTION in sections:
+            tests = {
+                coding.get("code")
+                for coding in content.get("code", {}).get("coding", [])
+                if coding.get("system") == _LAB_TEST
+            }
+            return frozenset({"toxicology"} if tests & TOXICOLOGY_TESTS else {"lab-results"})
         classes = {"exam-report"}
         for category in content.get("category", []):
             for coding in category.get("coding", []):

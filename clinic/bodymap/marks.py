@@ -23,6 +23,7 @@ MESSAGES = {
     "no-drawing": "Choose a body diagram and view from the list.",
     "no-view": "The {diagram} diagram has no such view: choose one from the list.",
     "half-point": "The mark's point is incomplete: tap the diagram again, or choose the region only.",
+    "not-a-number": "The mark's point is not a number: tap the diagram again, or choose the region only.",
     "outside": (
         "The mark is outside the {drawing} diagram ({width:g} wide, {height:g} high): tap on "
         "the body, or choose the region only."
@@ -109,6 +110,8 @@ def place_mark(
     if (request.x is None) != (request.y is None):
         raise MarkRefused(MESSAGES["half-point"], "drawing")
     if request.x is not None and request.y is not None:
+        if not (request.x.is_finite() and request.y.is_finite()):
+            raise MarkRefused(MESSAGES["not-a-number"], "drawing")
         x, y = float(request.x), float(request.y)
         if not (0 <= x <= drawing.width and 0 <= y <= drawing.height):
             raise MarkRefused(

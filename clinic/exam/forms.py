@@ -19,7 +19,14 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    StopValidation,
+)
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from clinic.bodymap.diagrams import diagram_book
@@ -129,12 +136,26 @@ def _history_form_class() -> type[HistoryFormBase]:
 HistoryForm = _history_form_class()
 
 
+class Finite:
+    """Refuses what Decimal parses but is no number: "NaN", "sNaN", "Infinity".
+    Placed before any range check, which a signalling NaN would make raise."""
+
+    def __init__(self, message: str = "Enter a number, not “NaN” or “infinity”.") -> None:
+        self.message = message
+
+    def __call__(self, form: Any, field: Any) -> None:
+        if field.data is not None and not field.data.is_finite():
+            field.errors[:] = []
+            raise StopValidation(self.message)
+
+
 def _measure(label: str, low: float, high: float) -> DecimalField:
     return DecimalField(
         label,
         places=None,
         validators=[
             Optional(),
+            Finite(),
             NumberRange(min=low, max=high, message=f"Enter a value from {low:g} to {high:g}."),
         ],
     )
@@ -173,6 +194,7 @@ class InjuryForm(FlaskForm):
         places=None,
         validators=[
             InputRequired("Enter the length in millimetres."),
+            Finite(),
             NumberRange(min=0.1, max=2000, message="Enter a length from 0.1 to 2000 mm."),
         ],
     )
@@ -181,6 +203,7 @@ class InjuryForm(FlaskForm):
         places=None,
         validators=[
             Optional(),
+            Finite(),
             NumberRange(min=0.1, max=2000, message="Enter a width from 0.1 to 2000 mm."),
         ],
     )
@@ -200,13 +223,13 @@ class InjuryForm(FlaskForm):
         "Where the mark was tapped (across)",
         places=None,
         widget=HiddenInput(),
-        validators=[Optional()],
+        validators=[Optional(), Finite()],
     )
     mark_y = DecimalField(
         "Where the mark was tapped (down)",
         places=None,
         widget=HiddenInput(),
-        validators=[Optional()],
+        validators=[Optional(), Finite()],
     )
     move_mark = BooleanField("Move the mark to the middle of the region")
     amendment_reason = _reason_field()

@@ -384,6 +384,12 @@ LAB_TESTS = {
     "toxicology-blood": "Toxicology (blood)",
     "toxicology-urine": "Toxicology (urine)",
 }
+# The tests that need a sample her evidence-collection consent asks about (test ->
+# that form's item): not requested when she declined it.
+LAB_TEST_SAMPLES = {
+    "toxicology-blood": "blood",
+    "toxicology-urine": "urine",
+}
 LAB_RESULTS = {
     "negative": "Negative",
     "positive": "Positive",

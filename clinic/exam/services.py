@@ -32,6 +32,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from clinic.access import Action, Actor, ResourceFacts, decide, require
+from clinic.access.consent import ConsentRequest, Recipient, denies
 from clinic.access.policy import decide_care
 from clinic.accounts.models import User
 from clinic.audit.services import AuditRecord, EventKind
@@ -51,6 +52,7 @@ from clinic.exam.lists import (
     ANOGENITAL_SITES_BY_CODE,
     EXAM_METHODS,
     LAB_RESULTS,
+    LAB_TEST_SAMPLES,
     LAB_TESTS,
     NO_FINDING,
     SPECULUM_METHOD,
@@ -135,6 +137,11 @@ DECLINED_MESSAGES = {
         "consent > Examination and treatment)."
     ),
 }
+SAMPLE_DECLINED_MESSAGE = (
+    "{test}: she declined a {sample} sample in her evidence-collection consent, so it "
+    "cannot be requested. If she changes her mind, record her new consent first (Her "
+    "consent > Evidence collection and storage)."
+)
 NO_CONSENT_MESSAGE = (
     "Her consent to examination and treatment is not recorded. Record it first (Her "
     "consent > Examination and treatment) or, if she cannot consent, record why on the "
@@ -167,6 +174,30 @@ def exam_consent(uow: UnitOfWork, actor: Actor, exam: Exam) -> ExamConsent:
     return ExamConsent(
         in_force=any(answer.in_force for answer in answers.values()),
         declined=frozenset(part for part, answer in answers.items() if answer.declined),
+    )
+
+
+def declined_samples(uow: UnitOfWork, actor: Actor, exam: Exam) -> frozenset[str]:
+    """The samples (evidence types: blood, urine) her evidence-collection consent
+    declines to the examiners of her case."""
+    directives = consent_book(uow).directives(f"Patient/{exam.patient_id}")
+    return frozenset(
+        sample
+        for sample in set(LAB_TEST_SAMPLES.values())
+        if denies(
+            directives,
+            ConsentRequest(
+                recipients=frozenset(
+                    {Recipient("case-examiner", f"Organization/{actor.organization_id}")}
+                ),
+                action="collect",
+                purpose="TREAT",
+                classes=frozenset({f"evidence-{sample}"}),
+                labels=frozenset(),
+                at=utcnow(),
+            ),
+        )
+        is not None
     )
 
 
@@ -410,6 +441,22 @@ class ExamRecord:
                 "Injuries in the anogenital area are recorded but she has since declined "
                 "this part: remove them on the Anogenital findings step."
             )
+        # The reverse of record_structured_step's refusal: the history was changed
+        # to "no" after the step was filled, and the report would contradict itself.
+        acts = fhir.answers_of(
+            self.entries["acts"].content if "acts" in self.entries else None, ASSAULT_ACT
+        )
+        for step in STRUCTURED_STEPS.values():
+            if (
+                step.needs_act
+                and acts.get(step.needs_act) is Answer.NO
+                and any(slot in self.entries for sheet in step.sheets for slot in sheet.slots())
+            ):
+                missing.append(
+                    f"The history says no to “{ACTS[step.needs_act]}” but the {step.title} "
+                    "step holds answers: correct the history if she reports it, or clear the "
+                    f"{step.title} step."
+                )
         if self.timing is None:
             missing.append("Record the time of the assault (or that it is not known).")
         if "history" not in self.entries:
@@ -916,10 +963,13 @@ def change_injury(
     reason: str | None = None,
     channel: str = "web",
 ) -> None:
-    """Change an injury; its body map mark is what `mark` says (none: no mark)."""
+    """Change an injury; its body map mark is what `mark` says (none: no mark). An
+    injury taken back (retracted, or removed after she declined) is no longer there
+    to change, as it is no longer there to read."""
     _check_injury(injury)
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
-    if not slot.startswith("injury:") or uow.session.get(ExamEntry, (exam_id, slot)) is None:
+    current = writer.current(slot) if slot.startswith("injury:") else None
+    if current is None or current.content.get("status") == "entered-in-error":
         raise ExamNotFound("No such injury in this exam.")
     injury = _marked(uow, writer, injury, mark, slot)
     writer.save(
@@ -1133,6 +1183,14 @@ def request_lab_tests(
             )
         )
     }
+    declined = declined_samples(uow, actor, writer.exam)
+    for code in requested:
+        # A test whose result is in stays requested (its result is part of the record).
+        if LAB_TEST_SAMPLES.get(code) in declined and code not in with_results:
+            raise ExamRefused(
+                SAMPLE_DECLINED_MESSAGE.format(test=LAB_TESTS[code], sample=LAB_TEST_SAMPLES[code]),
+                f"lab_{code.replace('-', '_')}_requested",
+            )
     for code, label in LAB_TESTS.items():
         slot = f"lab:{code}"
         if code in requested:

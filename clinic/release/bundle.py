@@ -503,6 +503,21 @@ def _line(resource: dict[str, Any]) -> Line:
     return Line(name, tuple(v for v in values if v))
 
 
+def _listed(report: dict[str, Any]) -> list[str]:
+    """The records a Composition's sections (and sub-sections) list, in order."""
+    listed: list[str] = []
+    sections = list(report.get("section", []))
+    while sections:
+        section = sections.pop(0)
+        listed.extend(
+            target
+            for entry in section.get("entry", [])
+            if (target := _target(str(entry.get("reference", "")))) not in listed
+        )
+        sections[:0] = section.get("section", [])
+    return listed
+
+
 def released_report(
     uow: UnitOfWork,
     registry: ProfileRegistry,
@@ -561,12 +576,14 @@ def released_report(
         for r in held.values()
         if r["resourceType"] == "Specimen"
     )
-    # Drawn from the released injuries alone: a map shows no more than her
+    # Drawn from the injuries the released report lists, and only those still
+    # standing: a map shows no more than the report's words, and no more than her
     # release consent lets the bundle hold.
     maps = map_figures(
         (mark, "; ".join(_line(resource).values))
-        for resource in held.values()
+        for resource in (held[target] for target in _listed(report or {}) if target in held)
         if resource["resourceType"] == "Observation"
+        and resource.get("status") != "entered-in-error"
         and (mark := body_map_mark_of(resource)) is not None
     )
     subject = (report or {}).get("subject") or {}

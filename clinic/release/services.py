@@ -75,7 +75,8 @@ def releasable(
     at: datetime | None = None,
 ) -> list[StoredVersion]:
     """The records of a case her Consents release to a police force at `at` (now by
-    default), for a clinic user of her site who prepares or approves a release."""
+    default), for a clinic user of her site who prepares or approves a release.
+    A record entered in error is never released."""
     require(actor, Action.READ, "Consent")
     try:
         case = _load_case(uow, actor, case_id, Action.READ)
@@ -90,6 +91,10 @@ def releasable(
     released: list[StoredVersion] = []
     for kind in sorted(RELEASABLE_KINDS):
         for version in store.of_subject(kind, f"Patient/{case.patient_id}"):
+            if version.content.get("status") == "entered-in-error":
+                # Taken back (retracted, or removed after she declined): no part of
+                # it is a record of her any more, and its content never leaves.
+                continue
             decision = decide(
                 recipient,
                 Action.EXPORT,

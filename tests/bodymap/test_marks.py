@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from PIL import Image
 
 from clinic.bodymap.diagrams import diagram_book
-from clinic.bodymap.marks import MarkRequest
+from clinic.bodymap.marks import MarkRefused, MarkRequest, place_mark
 from clinic.bodymap.render import MARK, PlacedMark, render_png
 from clinic.exam import services
 from clinic.fhir.profiles import PROFILES_DIR
@@ -212,11 +212,6 @@ def test_an_injury_mark_is_moved_removed_and_moved_to_its_region_by_keyboard(
             "drawing",
         ),
         (
-            {"drawing": "adult-female:front", "mark_x": "NaN", "mark_y": "5"},
-            "The mark is outside the Adult female, front diagram",
-            "drawing",
-        ),
-        (
             {"drawing": "adult-female:front", "mark_x": "5", "mark_y": "5"},
             "The mark is beside the body, not on it",
             "drawing",
@@ -249,6 +244,25 @@ def test_an_injury_mark_is_moved_removed_and_moved_to_its_region_by_keyboard(
             {"drawing": "adult-female:front", "mark_x": "left"},
             "Not a valid decimal value",
             "mark_x",
+        ),
+        # Numbers Python's Decimal parses but that are no number at all.
+        *(
+            (
+                {"drawing": "adult-female:front", "mark_x": bad, "mark_y": "180"},
+                "Enter a number, not “NaN” or “infinity”.",
+                "mark_x",
+            )
+            for bad in ("sNaN", "NaN", "Infinity", "-inf")
+        ),
+        (
+            {"drawing": "adult-female:front", "mark_x": "141.5", "mark_y": "sNaN"},
+            "Enter a number, not “NaN” or “infinity”.",
+            "mark_y",
+        ),
+        *(
+            ({name: bad}, "Enter a number, not “NaN” or “infinity”.", name)
+            for name in ("length_mm", "width_mm")
+            for bad in ("sNaN", "NaN", "Infinity")
         ),
     ],
 )
@@ -389,6 +403,22 @@ def test_after_sign_off_a_mark_changes_only_by_amendment_with_a_reason(
 
 
 # -- the printed report ---------------------------------------------------------------
+
+
+def test_place_mark_refuses_a_point_that_is_not_a_number() -> None:
+    """The service guards itself too: a point that is no number is refused, never
+    an error (float() of a signalling NaN raises)."""
+    for x, y in [("sNaN", "180"), ("141.5", "NaN"), ("Infinity", "180")]:
+        with pytest.raises(MarkRefused) as refused:
+            place_mark(
+                diagram_book(),
+                MarkRequest("adult-female", "front", Decimal(x), Decimal(y)),
+                region="forearm",
+                number=1,
+                labels={},
+            )
+        assert refused.value.field == "drawing"
+        assert "tap the diagram again" in refused.value.message
 
 
 def marked_pixels(png: bytes) -> set[tuple[int, int]]:

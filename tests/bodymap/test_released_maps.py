@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,7 +25,14 @@ from clinic.release.bundle import release_key_name
 from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items, release_to
 from tests.evidence.test_retention import seal_kit
-from tests.exam.helpers import INJURY, call, complete_exam
+from tests.exam.helpers import (
+    INJURY,
+    call,
+    complete_exam,
+    decide_every_window,
+    read,
+    record_exam_consent,
+)
 from tests.helpers import api, collect_kit, csrf_token, login, open_case
 from tests.release.helpers import file
 
@@ -43,16 +52,24 @@ def released_report_page(
         mark=MarkRequest("adult-female", "front", Decimal("141.5"), Decimal("180")),
     )
     call(app, "examiner", services.sign_off, exam_id=exam_id)
-    seal_kit(app, collect_kit(app, "examiner", case.id, ("swab",)))
+    return release_the_report(app, client, world, case.id, case.reference, report=report)
+
+
+def release_the_report(
+    app: Flask, client: FlaskClient, world: World, case_id: str, reference: str, *, report: bool
+) -> tuple[str, dict]:  # type: ignore[type-arg]
+    """Her release of the report (without her own account) and swabs, approved; the
+    officer's printed report and the FHIR bundle."""
+    seal_kit(app, collect_kit(app, "examiner", case_id, ("swab",)))
     with app.app_context(), unit_of_work() as uow:
         generate_key(uow.session, Path(app.instance_path), release_key_name(app.config))
     filed = file(
-        client, world["officer"].token, case.reference, requested=("report", "swabs")
+        client, world["officer"].token, reference, requested=("report", "swabs")
     ).get_json()
     answers = all_items(app, "police-release/v1", agree=False) | {"report": report, "swabs": True}
     if report:
         answers["report-account"] = False  # asked only when she releases the report
-    release_to(app, case.id, "RIVERPOL", answers)
+    release_to(app, case_id, "RIVERPOL", answers)
     staff = app.test_client()
     login(staff, "examiner", PASSWORD)
     page = f"/releases/incoming/{filed['id']}"
@@ -101,3 +118,64 @@ def test_no_map_leaves_when_she_did_not_release_the_report(
     assert not any(
         entry["resource"]["resourceType"] == "Observation" for entry in bundle.get("entry", [])
     )
+
+
+def map_alts(page: str) -> list[str]:
+    return re.findall(r'<img src="data:image/png;base64,[^"]+" alt="([^"]+)"', page)
+
+
+def test_a_retracted_injury_is_neither_drawn_nor_shipped(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """Injury 2, marked then retracted (recorded twice): the clinic's printed report
+    leaves it off its map, and so does the released one; the bundle does not carry
+    its content."""
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    call(
+        app,
+        "examiner",
+        services.add_injury,
+        exam_id=exam_id,
+        injury=replace(INJURY, description="SECONDCOPY"),
+        mark=MarkRequest("adult-female", "front", Decimal("141.5"), Decimal("180")),
+    )
+    call(app, "examiner", services.retract_injury, exam_id=exam_id, slot="injury:2", why="Twice")
+    call(app, "examiner", services.sign_off, exam_id=exam_id)
+    clinic_maps = services.report_maps(read(app, exam_id))
+    page, bundle = release_the_report(app, client, world, case.id, case.reference, report=True)
+    assert not clinic_maps
+    assert map_alts(page) == []
+    assert "SECONDCOPY" not in page
+    assert "SECONDCOPY" not in json.dumps(bundle)
+    assert not any(
+        entry["resource"].get("status") == "entered-in-error" for entry in bundle["entry"]
+    )
+    assert "Injuries" in page  # the report itself is released, injury 1 in it
+
+
+def test_an_injury_removed_after_her_decline_never_reaches_the_police(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """An anogenital injury recorded, then removed because she declined the
+    anogenital examination: no map, no words, no content in the bundle."""
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    call(
+        app,
+        "examiner",
+        services.add_injury,
+        exam_id=exam_id,
+        injury=replace(
+            INJURY, region="posterior-fourchette", site="6 o'clock", description="DECLINEDTEAR"
+        ),
+        mark=MarkRequest("anogenital-female", "external"),
+    )
+    record_exam_consent(app, case.id, anogenital_exam=False)
+    call(app, "examiner", services.remove_declined_findings, exam_id=exam_id)
+    decide_every_window(app, exam_id)
+    call(app, "examiner", services.sign_off, exam_id=exam_id)
+    page, bundle = release_the_report(app, client, world, case.id, case.reference, report=True)
+    assert map_alts(page) == []
+    assert "DECLINEDTEAR" not in page
+    assert "DECLINEDTEAR" not in json.dumps(bundle)

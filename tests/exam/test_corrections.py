@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 
 from clinic.exam import services
 from clinic.fhir.validation import validate_resource
+from tests.bodymap.test_marks import injury_form
 from tests.conftest import PASSWORD, World
 from tests.exam.helpers import INJURY, call, complete_exam, read
 from tests.helpers import csrf_token, login, open_case
@@ -115,4 +116,47 @@ def test_a_retraction_after_sign_off_is_an_amendment_with_its_reason(
             exam_id=exam_id,
             slot="treatment:1",
             why="Not an injury.",
+        )
+
+
+def test_a_retracted_injury_cannot_be_changed_through_its_edit_url(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """GET of a retracted injury is 404, and so is a POST to it: it is not brought
+    back silently while its retraction still stands."""
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    call(app, "examiner", services.add_injury, exam_id=exam_id, injury=INJURY)
+    call(
+        app,
+        "examiner",
+        services.retract_injury,
+        exam_id=exam_id,
+        slot="injury:2",
+        why="Recorded twice",
+    )
+    login(client, "examiner", PASSWORD)
+    assert client.get(f"/exams/{exam_id}/injuries/2").status_code == 404
+    token = csrf_token(client, f"/exams/{exam_id}/injuries")
+    with engine.connect() as connection:
+        before = connection.execute(sa.text("SELECT count(*) FROM fhir_resource_versions")).scalar()
+    response = client.post(
+        f"/exams/{exam_id}/injuries/2",
+        data=injury_form(description="edited after retraction") | {"csrf_token": token},
+    )
+    assert response.status_code == 404
+    with engine.connect() as connection:
+        after = connection.execute(sa.text("SELECT count(*) FROM fhir_resource_versions")).scalar()
+    assert after == before
+    record = read(app, exam_id)
+    assert [slot for slot, _, _ in record.injuries] == ["injury:1"]
+    assert list(record.retracted) == ["injury:2"]
+    with pytest.raises(services.ExamNotFound):
+        call(
+            app,
+            "examiner",
+            services.change_injury,
+            exam_id=exam_id,
+            slot="injury:2",
+            injury=INJURY,
         )

@@ -3,6 +3,7 @@ the exam read-only, amendments keep the original, and who may see any of it."""
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import replace
 from datetime import timedelta
@@ -11,6 +12,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 
 from clinic.access import AccessDenied
 from clinic.core.clock import utcnow
@@ -18,7 +20,7 @@ from clinic.exam import services
 from clinic.exam.resources import ASSAULT_ACT, Answer, Treatment
 from clinic.exam.timing import AssaultTiming, TimingKind, WindowStatus
 from clinic.fhir.validation import validate_resource
-from tests.conftest import World
+from tests.conftest import PASSWORD, World
 from tests.exam.helpers import (
     INJURY,
     call,
@@ -28,7 +30,7 @@ from tests.exam.helpers import (
     record_exam_consent,
     start,
 )
-from tests.helpers import open_case
+from tests.helpers import csrf_token, login, open_case
 
 HIDDEN = (AccessDenied, services.ExamNotFound)
 
@@ -393,3 +395,32 @@ def test_the_exam_index_and_its_amendments_cannot_be_rewritten(
     with pytest.raises(sa.exc.DatabaseError) as raised, engine.begin() as connection:
         connection.exec_driver_sql(statement)
     assert "not allowed" in str(raised.value)
+
+
+@pytest.mark.parametrize("bad", ["sNaN", "NaN", "Infinity", "-Infinity", "snan"])
+@pytest.mark.parametrize(
+    "name",
+    ["heart_rate", "respiratory_rate", "temperature", "oxygen_saturation", "systolic", "diastolic"],
+)
+def test_a_vital_sign_that_is_no_number_is_refused_next_to_its_field(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine, name: str, bad: str
+) -> None:
+    """Decimal parses "sNaN", "NaN" and "Infinity": each is refused with a message at
+    the field (never a 500, and nothing written)."""
+    case = open_case(app)
+    exam_id = start(app, case.id)
+    login(client, "examiner", PASSWORD)
+    token = csrf_token(client, f"/exams/{exam_id}/general")
+    with engine.connect() as connection:
+        before = connection.execute(sa.text("SELECT count(*) FROM fhir_resource_versions")).scalar()
+    response = client.post(
+        f"/exams/{exam_id}/general", data={name: bad, "findings": "", "csrf_token": token}
+    )
+    assert response.status_code == 422
+    text = html.unescape(response.get_data(as_text=True))
+    assert (
+        f'<p class="error" id="{name}-error">Enter a number, not “NaN” or “infinity”.</p>' in text
+    )
+    with engine.connect() as connection:
+        after = connection.execute(sa.text("SELECT count(*) FROM fhir_resource_versions")).scalar()
+    assert after == before

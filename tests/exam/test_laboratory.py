@@ -17,6 +17,7 @@ from clinic.exam import services
 from clinic.exam.resources import Treatment
 from clinic.fhir.validation import validate_resource
 from tests.conftest import PASSWORD, World
+from tests.consent.helpers import all_items, record
 from tests.exam.helpers import call, complete_exam, read
 from tests.helpers import csrf_token, login, open_case
 
@@ -169,3 +170,40 @@ def test_wound_care_and_suturing_are_treatments_given_or_declined_with_reason(
         line.startswith("Suturing: Absorbable suture 4-0 — declined (She declined.)")
         for line in lines
     )
+
+
+def test_toxicology_is_not_requested_when_she_declined_that_sample(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """Her evidence-collection consent declines blood and urine: neither toxicology
+    test can be requested (the message at the field, nothing written); the other
+    tests still can."""
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    declined = all_items(app, "evidence-collection/v1") | {"blood": False, "urine": False}
+    record(app, case.id, "evidence-collection/v1", declined)
+    login(client, "examiner", PASSWORD)
+    for code, sample in (("toxicology_blood", "blood"), ("toxicology_urine", "urine")):
+        before = count_versions(engine)
+        status, page = request_tests(
+            client,
+            exam_id,
+            {
+                f"lab_{code}_requested": "y",
+                f"lab_{code}_destination": "Forensic tox",
+                "lab_hiv_requested": "y",
+                "lab_hiv_destination": "Virology",
+            },
+        )
+        assert status == 422
+        assert (
+            f'id="lab_{code}_requested-error">Toxicology ({sample}): she declined a {sample} '
+            "sample in her evidence-collection consent" in page
+        )
+        assert count_versions(engine) == before
+    assert read(app, exam_id).lab_requests == {}
+    status, _ = request_tests(
+        client, exam_id, {"lab_hiv_requested": "y", "lab_hiv_destination": "Virology"}
+    )
+    assert status == 302
+    assert read(app, exam_id).lab_requests == {"hiv": "Virology"}

@@ -23,13 +23,14 @@ from clinic.cli import unit_of_work
 from clinic.core.clock import utcnow
 from clinic.exam import services
 from clinic.exam.lists import STRUCTURED_STEPS, answer_field
+from clinic.exam.models import ExamStatus
 from clinic.exam.resources import Answer
 from clinic.fhir.validation import validate_resource
 from clinic.ledger.services import generate_key
 from clinic.release.bundle import release_key_name
 from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items, release_to
-from tests.exam.helpers import call, complete_exam, history, read, start
+from tests.exam.helpers import call, complete_exam, decide_every_window, history, read, start
 from tests.helpers import api, csrf_token, login, open_case
 from tests.release.helpers import file
 
@@ -371,3 +372,52 @@ def test_a_step_of_another_site_or_an_unknown_step_is_not_found(
     login(own, "examiner", PASSWORD)
     assert own.get(f"/exams/{exam_id}/steps/nonsense").status_code == 404
     assert own.get(f"/exams/{exam_id}/steps/baseline").status_code == 200
+
+
+def test_sign_off_is_refused_when_the_history_now_says_no_strangulation_but_answers_stand(
+    app: Flask, world: World
+) -> None:
+    """The history said yes, the strangulation step was filled, then the history was
+    changed to no: the report would contradict itself, so sign-off says what to
+    correct; clearing the step (or the history saying yes again) lets it through."""
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    call(
+        app,
+        "examiner",
+        services.record_history,
+        exam_id=exam_id,
+        history=history(strangulation=Answer.YES),
+    )
+    call(
+        app,
+        "examiner",
+        services.record_structured_step,
+        exam_id=exam_id,
+        step="strangulation",
+        answers={
+            "strangulation": {
+                "strangulation-duration": "about a minute",
+                "loss-of-consciousness": Answer.YES,
+            }
+        },
+    )
+    call(app, "examiner", services.record_history, exam_id=exam_id, history=history())
+    decide_every_window(app, exam_id)
+    with pytest.raises(services.ExamRefused) as refused:
+        call(app, "examiner", services.sign_off, exam_id=exam_id)
+    assert (
+        "The history says no to “Strangulation or non-fatal suffocation” but the Non-fatal "
+        "strangulation step holds answers" in refused.value.message
+    )
+    assert refused.value.field == "sign"
+    call(
+        app,
+        "examiner",
+        services.record_structured_step,
+        exam_id=exam_id,
+        step="strangulation",
+        answers={},
+    )
+    call(app, "examiner", services.sign_off, exam_id=exam_id)
+    assert read(app, exam_id).exam.status == ExamStatus.SIGNED
