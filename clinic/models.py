@@ -20,6 +20,7 @@ from clinic.followup.models import (
     FollowUpItem,
     FollowUpPlan,
 )
+from clinic.followup.referral_models import PartnerService, Referral
 from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
 from clinic.release.models import ReleaseRequest
 
@@ -41,7 +42,9 @@ __all__ = [
     "LogHead",
     "LogNode",
     "Organization",
+    "PartnerService",
     "ReferenceIndex",
+    "Referral",
     "ReleaseRequest",
     "ReportingModeChange",
     "ResourceVersion",
