@@ -249,3 +249,72 @@ def test_an_administrator_adds_a_partner_service_and_bad_entries_are_refused(
             False,
             0,
         )
+
+
+def test_a_referral_never_reaches_police_whatever_she_released(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    import json
+
+    from clinic.accounts.models import Organization, User
+    from clinic.accounts.services import actor_for
+    from clinic.cli import unit_of_work
+    from clinic.release.services import force_actor, releasable
+    from tests.consent.helpers import all_items, release_to
+    from tests.helpers import api
+
+    refuge = add_service(app, world, "NORTH", "refuge", "Harbour House")
+    case_id, plan_id = named_case_with_plan(app)
+    shares(app, case_id, advocate=True)
+    release_to(app, case_id, "RIVERPOL", all_items(app, "police-release/v1"))
+    login(client, "counsellor", PASSWORD)
+    assert _refer(client, plan_id, service=refuge, reason="Harbour tonight")[0] == 302
+    referral_id = str(_referral(engine)["id"])
+    with app.app_context(), unit_of_work() as uow:
+        examiner = uow.session.scalar(sa.select(User).where(User.username == "examiner"))
+        force = uow.session.get(Organization, world.organizations["RIVERPOL"])
+        assert force is not None
+        released = releasable(
+            uow,
+            app.extensions["clinic.profiles"],
+            actor=actor_for(examiner),
+            case_id=case_id,
+            force_id=force.id,
+        )
+        assert released  # her consent releases her exam report...
+        text = json.dumps([version.content for version in released])
+        assert referral_id not in text  # ...nothing of the referral
+        assert "Harbour" not in text
+        officer = force_actor(force)
+        for kind in ("ServiceRequest", "HealthcareService"):
+            assert not decide(officer, Action.EXPORT, kind, operation="release").permitted
+            assert not decide(officer, Action.SEARCH, kind).permitted
+    for path in ("/fhir/ServiceRequest", f"/fhir/ServiceRequest/{referral_id}"):
+        response = api(client, "GET", path, world["officer"].token)
+        assert response.status_code in (400, 404)
+        assert referral_id not in response.get_data(as_text=True)
+
+
+def test_every_read_of_a_referral_is_audited(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    refuge = add_service(app, world, "NORTH", "refuge", "Harbour House")
+    case_id, plan_id = named_case_with_plan(app)
+    shares(app, case_id, advocate=True)
+    login(client, "counsellor", PASSWORD)
+    assert _refer(client, plan_id, service=refuge)[0] == 302
+    referral_id = str(_referral(engine)["id"])
+
+    def audited() -> int:
+        return _count(
+            engine,
+            "SELECT count(*) FROM audit_events WHERE entities LIKE "
+            f"'%ServiceRequest/{referral_id}%'",
+        )
+
+    before = audited()
+    assert client.get(f"/followup/plans/{plan_id}/referrals").status_code == 200
+    after_list = audited()
+    assert after_list == before + 1
+    assert client.get(f"/followup/referrals/{referral_id}/letter").status_code == 200
+    assert audited() == after_list + 1
