@@ -306,11 +306,13 @@ def test_every_read_of_a_referral_is_audited(
     referral_id = str(_referral(engine)["id"])
 
     def audited() -> int:
-        return _count(
-            engine,
-            "SELECT count(*) FROM audit_events WHERE entities LIKE "
-            f"'%ServiceRequest/{referral_id}%'",
-        )
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    sa.text("SELECT count(*) FROM audit_events WHERE entities LIKE :wanted"),
+                    {"wanted": f"%ServiceRequest/{referral_id}%"},
+                ).scalar_one()
+            )
 
     before = audited()
     assert client.get(f"/followup/plans/{plan_id}/referrals").status_code == 200
