@@ -75,6 +75,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.evidence.views import bp as evidence_bp
     from clinic.exam.views import bp as exam_bp
     from clinic.fhir.api import bp as fhir_bp
+    from clinic.followup.referral_views import bp as referrals_bp
     from clinic.followup.views import bp as followup_bp
     from clinic.media.views import bp as media_bp
     from clinic.release.views import bp as release_bp
@@ -91,6 +92,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         media_bp,
         evidence_bp,
         followup_bp,
+        referrals_bp,
         release_bp,
         fhir_bp,
     ):

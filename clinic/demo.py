@@ -40,6 +40,121 @@ USERS = (
     ("examiner.south", "Sam South", Role.EXAMINER, "SOUTH"),
 )
 
+# Each site's directory of partner services (kept by site administrators afterwards):
+# (site, kind, name, organisation, phone, email, languages, accepts, has an account).
+PARTNER_SERVICES = (
+    (
+        "NORTH",
+        "refuge",
+        "Harbour House refuge",
+        "Harbour Women's Aid",
+        "+44 20 7946 0101",
+        "referrals@harbour.example",
+        "en fr",
+        "Women and their children; 24 hours",
+        False,
+    ),
+    (
+        "NORTH",
+        "independent-advocate",
+        "North ISVA service",
+        "Northside Rape Crisis",
+        "+44 20 7946 0102",
+        "isva@northside.example",
+        "en es",
+        "Anyone aged 13 and over",
+        False,
+    ),
+    (
+        "NORTH",
+        "legal-aid",
+        "Family law clinic",
+        "Riverside Law Centre",
+        "+44 20 7946 0103",
+        None,
+        "en",
+        "Protective orders, family law",
+        False,
+    ),
+    (
+        "NORTH",
+        "housing",
+        "Emergency housing team",
+        "Riverside Council",
+        "+44 20 7946 0104",
+        None,
+        "en",
+        "Residents of the borough",
+        False,
+    ),
+    (
+        "NORTH",
+        "mental-health",
+        "Trauma therapy service",
+        "North Mental Health Trust",
+        "+44 20 7946 0105",
+        None,
+        "en fr es",
+        "Adults, self-referral or by the clinic",
+        False,
+    ),
+    (
+        "NORTH",
+        "sexual-health",
+        "Sexual health clinic",
+        "North Hospital",
+        "+44 20 7946 0106",
+        None,
+        "en",
+        "Anyone",
+        False,
+    ),
+    (
+        "NORTH",
+        "childrens-services",
+        "Children's social care",
+        "Riverside Council",
+        "+44 20 7946 0107",
+        None,
+        "en",
+        "Children and young people under 18",
+        False,
+    ),
+    (
+        "NORTH",
+        "substance-use",
+        "Recovery service",
+        "Northside Recovery",
+        "+44 20 7946 0108",
+        None,
+        "en",
+        "Adults",
+        False,
+    ),
+    (
+        "NORTH",
+        "immigration-advice",
+        "Immigration advice desk",
+        "Migrant Help North",
+        "+44 20 7946 0109",
+        None,
+        "en fr es",
+        "Anyone, whatever her status",
+        False,
+    ),
+    (
+        "SOUTH",
+        "refuge",
+        "Southgate refuge",
+        "Southgate Women's Aid",
+        "+44 20 7946 0201",
+        None,
+        "en es",
+        "Women and their children",
+        False,
+    ),
+)
+
 LOGINS_FILE = "demo-logins.txt"
 
 
@@ -75,7 +190,50 @@ def load_demo(uow: UnitOfWork, app: Flask) -> list[tuple[str, str, str, str]]:
     _write_logins(Path(app.instance_path), logins)
     _load_keys(uow, app)
     _load_survivors(uow, app)
+    _load_partner_services(uow, organizations)
     return logins
+
+
+def _load_partner_services(uow: UnitOfWork, organizations: dict[str, Organization]) -> None:
+    """Each site's demo directory, once: an entry of the same site and name is kept."""
+    import uuid
+
+    from clinic.followup.referral_models import PartnerService
+
+    for (
+        code,
+        kind,
+        name,
+        organisation,
+        phone,
+        email,
+        languages,
+        accepts,
+        account,
+    ) in PARTNER_SERVICES:
+        site_id = organizations[code].id
+        exists = uow.session.scalar(
+            sa.select(PartnerService.id).where(
+                PartnerService.site_id == site_id, PartnerService.name == name
+            )
+        )
+        if exists is None:
+            uow.session.add(
+                PartnerService(
+                    id=str(uuid.uuid4()),
+                    site_id=site_id,
+                    kind=kind,
+                    name=name,
+                    organisation=organisation,
+                    phone=phone,
+                    email=email,
+                    languages=languages,
+                    accepts=accepts,
+                    has_account=account,
+                    active=True,
+                )
+            )
+    uow.session.flush()
 
 
 # (examiner, registration fields, kit collected?): one case of each kind a clinic sees.

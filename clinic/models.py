@@ -20,6 +20,7 @@ from clinic.followup.models import (
     FollowUpItem,
     FollowUpPlan,
 )
+from clinic.followup.referral_models import PartnerService, Referral
 from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
 from clinic.media.models import Photo, PhotoContent
 from clinic.release.models import ReleaseRequest
@@ -42,9 +43,11 @@ __all__ = [
     "LogHead",
     "LogNode",
     "Organization",
+    "PartnerService",
     "Photo",
     "PhotoContent",
     "ReferenceIndex",
+    "Referral",
     "ReleaseRequest",
     "ReportingModeChange",
     "ResourceVersion",

@@ -46,7 +46,7 @@ from clinic.access.consent import (
     evaluate,
 )
 from clinic.access.roles import ROLE_PURPOSE, Purpose, Role
-from clinic.access.terms import VERY_RESTRICTED
+from clinic.access.terms import RECIPIENTS, VERY_RESTRICTED
 
 
 class Action(StrEnum):
@@ -81,9 +81,12 @@ CLINICAL_KINDS = frozenset(
         "Communication",  # an attempt to contact her for follow-up
         # A counsellor's note: a therapeutic record (data class counselling-notes).
         "DocumentReference",
+        # A referral of hers to a partner service, with its status (clinic/followup).
+        "ServiceRequest",
     }
 )
-DIRECTORY_KINDS = frozenset({"Organization"})
+# Partner services of a site's referral directory are HealthcareServices.
+DIRECTORY_KINDS = frozenset({"Organization", "HealthcareService"})
 # EvidenceItem is what custodians handle (label, kind, container, seal, location),
 # without the Specimen's clinical detail (patient, body site).
 OPERATIONAL_KINDS = frozenset(
@@ -126,6 +129,9 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "CarePlan": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "Appointment": (_READ, Scope.OWN_SITE),
         "Communication": (_READ, Scope.OWN_SITE),
+        # Referrals: the examiner may make the one she wants at the plan.
+        "ServiceRequest": (_READ | {Action.CREATE}, Scope.OWN_SITE),
+        "HealthcareService": (_READ, Scope.OWN_SITE),
         # Police-supplied text only; which case a request matches is shown only
         # where the case is theirs, and approval needs the case.
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
@@ -148,6 +154,9 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         # Counselling notes: written and read by the counsellors of her care team only
         # (therapeutic records: examiners, police and every release never).
         "DocumentReference": (_MANAGE, Scope.OWN_SITE),
+        # Her referrals to partner services of the site's directory, and their status.
+        "ServiceRequest": (_MANAGE, Scope.OWN_SITE),
+        "HealthcareService": (_READ, Scope.OWN_SITE),
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
@@ -170,6 +179,8 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
     },
     Role.ADMIN: {
         "Organization": (_MANAGE, Scope.ALL),
+        # Administrators keep the directory of partner services.
+        "HealthcareService": (_MANAGE, Scope.ALL),
         "User": (_MANAGE, Scope.ALL),
         "RetentionRule": (_MANAGE, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
@@ -205,6 +216,22 @@ RELEASE = "release"
 # A release refusal's reason when one of her Consents explicitly declines the
 # record (not merely silent about it): the clinic's approval page says "she declined".
 DECLINED = "declined in her consent"
+# What may travel with a referral (the follow-up issue, point 5): the kind of partner
+# service -> the kind of recipient her information-sharing consent speaks of. One
+# table, so that a new kind of service is mapped once, here.
+REFERRAL_RECIPIENT: dict[str, str] = {
+    "refuge": "advocate",
+    "independent-advocate": "advocate",
+    "legal-aid": "advocate",
+    "immigration-advice": "advocate",
+    "substance-use": "advocate",
+    "housing": "social-services",
+    "childrens-services": "social-services",
+    "mental-health": "gp",
+    "sexual-health": "gp",
+}
+# What a referral letter can carry, in the order the letter prints it.
+REFERRAL_CLASSES = ("identity", "treatment")
 # Media: non-intimate photographs only (an intimate image is never released, below).
 RELEASABLE_KINDS = frozenset(
     {
@@ -593,6 +620,47 @@ def decide_care(
     )
     declined = any(f.verdict is not None and f.verdict.value == "deny" for f in decision.findings)
     return CareConsent(in_force, declined, decision)
+
+
+def referral_content(
+    actor: Actor,
+    subject: str,
+    *,
+    service_kind: str,
+    consents: ConsentSource,
+    names: tuple[str, ...] = (),
+    at: datetime | None = None,
+) -> frozenset[str]:
+    """What may travel with a referral of hers to a partner service of this kind:
+    each class the letter can carry that an active Consent of hers permits to be
+    disclosed to that kind of recipient, for her care, and none denies. Unknown kinds
+    carry nothing; the referral service refuses a referral that would carry nothing.
+    The partner is that kind of recipient in general (her form's words), or the
+    organisation or service she named (`names`) in her consent."""
+    recipient = REFERRAL_RECIPIENT.get(service_kind)
+    if recipient is None or actor.role not in RECIPIENT_KIND:
+        return frozenset()
+    partner = frozenset(
+        Recipient(recipient, f"#{name}") for name in (RECIPIENTS[recipient], *names) if name
+    )
+    directives = consents.directives(subject)
+    moment = at or datetime.now(UTC)
+    shared = set()
+    for data_class in REFERRAL_CLASSES:
+        result = evaluate(
+            directives,
+            ConsentRequest(
+                recipients=partner,
+                action="disclose",
+                purpose=Purpose.TREATMENT.value,
+                classes=frozenset({data_class}),
+                labels=frozenset(),
+                at=moment,
+            ),
+        )
+        if result.permitted:
+            shared.add(data_class)
+    return frozenset(shared)
 
 
 def require(

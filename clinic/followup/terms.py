@@ -42,6 +42,24 @@ SERVICE_KINDS: dict[str, str] = {
     "immigration-advice": "Immigration advice",
 }
 
+# A referral's status (its Task): sent, then accepted or declined by the partner (or
+# declined by her when offered), attended, closed. Value -> the words on screen.
+REFERRAL_STATUS: dict[str, str] = {
+    "sent": "Sent",
+    "accepted": "Accepted",
+    "declined": "Declined",
+    "attended": "Attended",
+    "closed": "Closed",
+}
+# Which status may follow which (anything else is refused).
+REFERRAL_NEXT: dict[str, tuple[str, ...]] = {
+    "sent": ("accepted", "declined", "closed"),
+    "accepted": ("attended", "closed"),
+    "attended": ("closed",),
+    "declined": ("closed",),
+    "closed": (),
+}
+
 # CarePlan.activity.detail.status as the screens say it.
 ITEM_STATUS: dict[str, str] = {
     "not-started": "Due",

@@ -19,6 +19,7 @@ MENU = (
     ("release.requests", "Release requests", "ReleaseRequest", Action.SEARCH),
     ("admin.organizations", "Organisations", "Organization", Action.UPDATE),
     ("admin.users", "Users", "User", Action.SEARCH),
+    ("referrals.partner_services", "Partner directory", "HealthcareService", Action.UPDATE),
     ("audit.events", "Audit trail", "AuditEvent", Action.SEARCH),
     ("accounts.tokens", "API tokens", "ApiToken", Action.SEARCH),
 )

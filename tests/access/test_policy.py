@@ -48,6 +48,9 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "CarePlan": {Action.READ, Action.SEARCH, Action.CREATE},
         "Appointment": {Action.READ, Action.SEARCH},
         "Communication": {Action.READ, Action.SEARCH},
+        # Referrals: the one she wants may be made at her plan; her site's directory.
+        "ServiceRequest": {Action.READ, Action.SEARCH, Action.CREATE},
+        "HealthcareService": {Action.READ, Action.SEARCH},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "EvidenceItem": {Action.READ, Action.SEARCH, Action.CREATE},
         # Creating a custody event is decided per custody action (below).
@@ -70,6 +73,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Appointment": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "Communication": {Action.READ, Action.SEARCH, Action.CREATE},
         "DocumentReference": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "ServiceRequest": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "HealthcareService": {Action.READ, Action.SEARCH},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
@@ -88,6 +93,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
     },
     Role.ADMIN: {
         "Organization": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        # The partner directory of every site.
+        "HealthcareService": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "User": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "RetentionRule": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},

@@ -18,12 +18,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from clinic.access.policy import DECISION_LISTENERS
+from clinic.followup import referrals
 from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items
 from tests.consent.helpers import record as record_consent
 from tests.exam import helpers as exam_helpers
 from tests.exam.helpers import INJURY, complete_exam, start
 from tests.followup.helpers import agreed_plan, signed_exam
+from tests.followup.helpers import call as followup_call
+from tests.followup.referral_helpers import add_service
 from tests.followup.test_appointments import book as book_appointment
 from tests.helpers import (
     api,
@@ -73,6 +76,9 @@ class Setup:
     own_signed_exam: str = ""  # signed, no follow-up plan yet
     own_plan: str = ""  # a follow-up plan agreed at another signed exam of NORTH
     own_appointment: str = ""  # booked for the own plan's first item
+    own_service: str = ""  # a refuge in NORTH's partner directory
+    other_service: str = ""  # a refuge in SOUTH's
+    own_referral: str = ""  # the own plan's referral to the refuge, sent
 
 
 @pytest.fixture
@@ -136,7 +142,23 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
         own_signed_exam=signed_exam(app, open_case(app).id, pep=False),
         own_plan=(plan := agreed_plan(app, signed_exam(app, open_case(app).id, pep=False))),
         own_appointment=book_appointment(app, plan, "visit-2-weeks"),
+        own_service=(service := add_service(app, world, "NORTH", "refuge", "Harbour House")),
+        other_service=add_service(app, world, "SOUTH", "refuge", "Southgate"),
+        own_referral=_referral(app, engine, plan, service),
     )
+
+
+def _referral(app: Flask, engine: sa.Engine, plan_id: str, service_id: str) -> str:
+    """The plan's referral to the refuge, made once she agreed to share everything."""
+    with engine.connect() as connection:
+        case_id = connection.execute(
+            sa.text("SELECT case_id FROM followup_plans WHERE id = :plan"), {"plan": plan_id}
+        ).scalar_one()
+    record_consent(app, case_id, "information-sharing/v1", all_items(app, "information-sharing/v1"))
+    made = followup_call(
+        app, "counsellor", referrals.make_referral, plan_id=plan_id, service_id=service_id
+    )
+    return str(made.id)
 
 
 def complete_exam_south(app: Flask, case_id: str) -> str:
@@ -720,6 +742,71 @@ MATRIX: dict[str, list[Call]] = {
             "GET",
             lambda s: "/followup/plans/guessed-id/notes",
             only({"counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
+    # Referrals: counsellors (and examiners, to make one at her plan) of her site; a
+    # service of another site's directory is refused with the reason; police as if
+    # nothing existed. The directory: administrators only.
+    "referrals.plan_referrals": [
+        Call(
+            "GET",
+            lambda s: f"/followup/plans/{s.own_plan}/referrals",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/plans/guessed-id/referrals",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+        ),
+        Call(
+            "POST",
+            lambda s: f"/followup/plans/{s.own_plan}/referrals",
+            only({"examiner": 422, "counsellor": 422, "officer": 404}, 403),
+            form=lambda s, r: {"service": s.other_service},
+        ),
+    ],
+    "referrals.referral_status": [
+        # Sent cannot be attended yet: refused and sent back with the reason.
+        Call(
+            "POST",
+            lambda s: f"/followup/referrals/{s.own_referral}/status",
+            only({"counsellor": 303, "officer": 404}, 403),
+            form=lambda s, r: {"status": "attended"},
+        ),
+        Call(
+            "POST",
+            lambda s: "/followup/referrals/guessed-id/status",
+            only({"counsellor": 404, "officer": 404}, 403),
+            form=lambda s, r: {"status": "accepted"},
+        ),
+    ],
+    "referrals.letter": [
+        Call(
+            "GET",
+            lambda s: f"/followup/referrals/{s.own_referral}/letter",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/referrals/guessed-id/letter",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
+    "referrals.partner_services": [
+        Call("GET", lambda s: "/admin/partner-services", only({"admin": 200, "officer": 404}, 403)),
+        Call(
+            "POST",
+            lambda s: "/admin/partner-services",
+            only({"admin": 422, "officer": 404}, 403),
+            form=lambda s, r: {"site": s.organization, "kind": "refuge", "name": ""},
+        ),
+    ],
+    "referrals.partner_service_active": [
+        Call(
+            "POST",
+            lambda s: "/admin/partner-services/guessed-id/active",
+            only({"admin": 404, "officer": 404}, 403),
+            form=lambda s, r: {},
         ),
     ],
     "followup.caseload": [

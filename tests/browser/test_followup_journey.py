@@ -1,8 +1,9 @@
 """Follow-up, end to end in Chromium on a tablet-sized touch screen: an exam signed
 with emergency contraception and HIV PEP -> her plan shows the due tests and visits,
 agreed with her (calls only) -> the counsellor's caseload shows them due -> a text
-attempt is refused because she allows calls only -> a call is recorded -> the
-6-week visit is booked and missed, which puts her back on the caseload, first."""
+attempt is refused because she allows calls only -> a call is recorded -> a
+referral to a refuge carries only what she agreed to share (her name and contact,
+not her treatment), is accepted and attended -> the 6-week visit is booked and missed, which puts her back on the caseload, first."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from clinic.core.clock import utcnow
 from tests.browser.test_evidence_journey import sign_in
 from tests.conftest import World
 from tests.followup.helpers import signed_exam
+from tests.followup.referral_helpers import add_service, shares
 from tests.followup.test_appointments import time_passes
 from tests.helpers import open_case
 
@@ -44,6 +46,9 @@ def test_follow_up_from_sign_off_to_a_missed_visit(
         ),
     )
     exam_id = signed_exam(app, case.id)  # emergency contraception and HIV PEP given
+    # She agreed that an advocate may have her name and contact details; not her GP.
+    shares(app, case.id, advocate=True, gp=False)
+    add_service(app, world, "NORTH", "refuge", "Harbour House")
 
     # The examiner: from the signed exam to her plan, gone through with her.
     sign_in(page, live_server, "examiner")
@@ -108,6 +113,31 @@ def test_follow_up_from_sign_off_to_a_missed_visit(
     page.get_by_role("table", name="Attempts to contact her").get_by_role(
         "cell", name="Reached her"
     ).wait_for()
+
+    # A referral to a refuge, carrying only what she agreed to share; the letter is
+    # printed for them (no account here); accepted, then attended.
+    page.goto(plan_url)
+    page.get_by_role("link", name="Referrals").click()
+    page.get_by_role("heading", name="Referrals", exact=True).wait_for()
+    page.get_by_role("group", name="Partner service").get_by_label("Harbour House").check()
+    page.get_by_label("What she wants from them (optional)").fill("A safe place tonight")
+    page.get_by_role("button", name="Make the referral").click()
+    page.get_by_role("status").filter(has_text="Referral sent").wait_for()
+    row = page.get_by_role("table", name="Her referrals, newest first").get_by_role("row").nth(1)
+    assert "her name, date of birth and contact details" in row.inner_text()
+    assert "treatment" not in row.inner_text()
+    row.get_by_role("link", name="Print the letter to Harbour House").click()
+    letter = page.locator("article.referral-letter")
+    letter.wait_for()
+    assert "Maria Example" in letter.inner_text()
+    assert "Treatment she received" not in letter.inner_text()
+    page.get_by_role("link", name="Back to her referrals").click()
+    for status in ("Accepted", "Attended"):
+        page.get_by_label("What became of it").select_option(label=status)
+        page.get_by_role("button", name="Save").click()
+        page.get_by_role("status").filter(has_text=f"Referral: {status.lower()}").wait_for()
+    assert "Attended" in page.locator("td.referral-status").inner_text()
+    page.goto(plan_url)
 
     # The 6-week visit, booked, then missed: she is back on the caseload, first.
     page.get_by_role("link", name="Book Follow-up visit (about 6 weeks)").click()
