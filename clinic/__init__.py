@@ -66,6 +66,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.consent.views import bp as consent_bp
     from clinic.evidence.views import bp as evidence_bp
     from clinic.exam.views import bp as exam_bp
+    from clinic.expert.views import bp as expert_bp
     from clinic.fhir.api import bp as fhir_bp
     from clinic.media.views import bp as media_bp
     from clinic.release.views import bp as release_bp
@@ -80,6 +81,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         consent_bp,
         exam_bp,
         media_bp,
+        expert_bp,
         evidence_bp,
         release_bp,
         fhir_bp,
