@@ -396,7 +396,7 @@ def photos_for_expert(
     uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor
 ) -> list[PhotoCard]:
     """The photographs of a medical expert's one case that her Consents let the
-    expert see, numbered in the order taken; each decided by the decision point
+    expert see, in the order taken; each decided by the decision point
     (the case's Patient only narrows what is asked). Audited like a gallery."""
     if actor.expert_subject is None or not decide(actor, Action.SEARCH, "Media").permitted:
         return []
@@ -411,7 +411,8 @@ def photos_for_expert(
         version = store.current("Media", photo.id)
         if version is None or not _decide_read(uow, actor, version):
             continue
-        cards.append(PhotoCard(photo, version, len(cards) + 1, None))
+        # Numbered as in her exam (and on the page that opens one), not 1..n here.
+        cards.append(PhotoCard(photo, version, int(photo.slot.split(":")[1]), None))
     if cards:
         uow.audit(
             AuditRecord(

@@ -91,7 +91,8 @@ def test_the_expert_sees_her_intimate_images_blurred_and_opens_them_with_a_reaso
     appoint(app, case_a.case_id)
     client = signed_in(app, "dr.lovelace")
     page = client.get("/expert/photos").get_data(as_text=True)
-    assert "Photograph 1</strong> · intimate image (blurred)" in page
+    # Numbered as in her exam: the intimate image was its second photograph.
+    assert "Photograph 2</strong> · intimate image (blurred)" in page
     assert f"/photos/{case_a.intimate}/thumbnail" in page
     # Her v1 photo consent lets the expert see intimate images only: not the others.
     assert case_a.plain not in page
