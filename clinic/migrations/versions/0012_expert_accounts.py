@@ -22,6 +22,16 @@ def _role_check(roles: tuple[str, ...]) -> str:
     return "role IN (" + ", ".join(f"'{role}'" for role in roles) + ")"
 
 
+def _keep_users_undeletable() -> None:
+    """SQLite rebuilds the table to change its check constraint, which drops its
+    trigger: put back the refusal of DELETE that 0001 gave `users`."""
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute(
+            "CREATE TRIGGER IF NOT EXISTS users_no_delete BEFORE DELETE ON users "
+            "BEGIN SELECT RAISE(ABORT, 'DELETE on users is not allowed'); END"
+        )
+
+
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.drop_constraint(op.f("ck_users_role_known"), type_="check")
@@ -35,6 +45,7 @@ def upgrade() -> None:
         batch.create_foreign_key(
             op.f("fk_users_expert_case_id_cases"), "cases", ["expert_case_id"], ["id"]
         )
+    _keep_users_undeletable()
 
 
 def downgrade() -> None:
@@ -51,3 +62,4 @@ def downgrade() -> None:
             batch.drop_column(column)
         batch.drop_constraint(op.f("ck_users_role_known"), type_="check")
         batch.create_check_constraint(op.f("ck_users_role_known"), _role_check(_ROLES))
+    _keep_users_undeletable()
