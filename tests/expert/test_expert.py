@@ -117,8 +117,9 @@ def test_the_expert_sees_her_intimate_images_blurred_and_opens_them_with_a_reaso
     )
     assert original.status_code == 403
     with engine.connect() as connection:
-        rows = connection.exec_driver_sql(
-            "SELECT reasons FROM audit_events WHERE entities LIKE ?", (f"%{case_a.intimate}%",)
+        rows = connection.execute(
+            sa.text("SELECT reasons FROM audit_events WHERE entities LIKE :entity"),
+            {"entity": f"%{case_a.intimate}%"},
         ).all()
     assert any(
         "intimate image opened: Opinion for the court on healing" in json.loads(r) for (r,) in rows
