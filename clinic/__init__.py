@@ -74,6 +74,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.consent.views import bp as consent_bp
     from clinic.evidence.views import bp as evidence_bp
     from clinic.exam.views import bp as exam_bp
+    from clinic.expert.views import bp as expert_bp
     from clinic.fhir.api import bp as fhir_bp
     from clinic.followup.referral_views import bp as referrals_bp
     from clinic.followup.views import bp as followup_bp
@@ -90,6 +91,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         consent_bp,
         exam_bp,
         media_bp,
+        expert_bp,
         evidence_bp,
         followup_bp,
         referrals_bp,

@@ -61,6 +61,8 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_MAX_PHOTO_BYTES": 25 * 1000 * 1000,
     "MEDIA_MAX_PIXELS": 50 * 1000 * 1000,
     "MEDIA_MAX_UPLOAD_BYTES": 200 * 1000 * 1000,
+    # A medical expert's account ends at most this many days after it is opened.
+    "EXPERT_MAX_DAYS": 90,
 }
 
 # Environment variables read, and how to parse them.
@@ -81,6 +83,7 @@ _ENVIRONMENT: dict[str, Any] = {
     "MEDIA_MAX_PHOTO_BYTES": int,
     "MEDIA_MAX_PIXELS": int,
     "MEDIA_MAX_UPLOAD_BYTES": int,
+    "EXPERT_MAX_DAYS": int,
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name

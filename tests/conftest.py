@@ -15,6 +15,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from flask.testing import FlaskClient
 
 from clinic import create_app
 from clinic.access.roles import OrganizationKind, Role
+from clinic.core.clock import utcnow
 
 BACKEND = os.environ.get("CLINIC_TEST_DB", "sqlite")
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
@@ -70,7 +72,12 @@ PEOPLE = (
     ("officer.hill", Role.POLICE, "HILLPOL"),
     ("examiner.south", Role.EXAMINER, "SOUTH"),
     ("counsellor.south", Role.COUNSELLOR, "SOUTH"),
+    # A medical expert's account, within its period but serving no case yet (it
+    # sees nothing); tests that need one bind it with `bind_expert` after her photo
+    # consent names EXPERT_NAME.
+    ("expert", Role.EXPERT, "NORTH"),
 )
+EXPERT_NAME = "Dr Ada Lovelace"
 
 
 STORAGE_LOCATIONS = (
@@ -102,6 +109,8 @@ def _seed(app: Flask) -> World:
                 organization_id=world.organizations[code],
                 password=PASSWORD,
             )
+            if role is Role.EXPERT:
+                user.access_until = utcnow() + timedelta(days=365)
             issued = create_token(uow, actor=actor_for(user), name="tests", days=30, max_days=365)
             world.people[username] = Person(username, role, code, user.id, issued.secret)
         for code, name, condition in STORAGE_LOCATIONS:
@@ -114,6 +123,23 @@ def _seed(app: Flask) -> World:
                 )
             )
     return world
+
+
+def bind_expert(app: Flask, case_id: str, username: str = "expert") -> None:
+    """Give the World's expert the case whose photo consent names EXPERT_NAME, as
+    `clinic.expert.services.appoint_expert` records it for a new account."""
+    from clinic.accounts.models import User
+    from clinic.cases.models import Case
+    from clinic.cli import unit_of_work
+
+    with app.app_context(), unit_of_work() as uow:
+        case = uow.session.get(Case, case_id)
+        user = uow.session.scalar(sa.select(User).where(User.username == username))
+        assert case is not None
+        assert user is not None
+        user.expert_case_id = case.id
+        user.expert_subject = f"Patient/{case.patient_id}"
+        user.expert_consent_name = EXPERT_NAME
 
 
 class DatabaseFactory:

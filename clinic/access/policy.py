@@ -40,6 +40,7 @@ from clinic.access.consent import (
     ConsentDecision,
     ConsentRequest,
     Directive,
+    Provision,
     Recipient,
     Verdict,
     denies,
@@ -100,6 +101,7 @@ OPERATIONAL_KINDS = frozenset(
         "RetentionRule",  # a site's retention rules and evidence deadlines
         "ReleaseRequest",  # a police force's request (a Task), for that force
         "IncomingRequest",  # the same requests, as the clinic handles them
+        "ExpertAccount",  # a medical expert's account, opened for one case
     }
 )
 KNOWN_KINDS = CLINICAL_KINDS | DIRECTORY_KINDS | OPERATIONAL_KINDS
@@ -139,6 +141,8 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "CustodyEvent": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
+        # Opening a medical expert's account for her case (APPOINT_EXPERT).
+        "ExpertAccount": (frozenset({Action.CREATE, Action.READ, Action.SEARCH}), Scope.OWN_SITE),
     },
     Role.COUNSELLOR: {
         # The case (its reference, reporting mode and proxy): not forensic detail.
@@ -188,6 +192,13 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
     Role.AUDITOR: {
         "AuditEvent": (frozenset({Action.READ, Action.SEARCH, Action.EXPORT}), Scope.ALL),
         "Organization": (_READ, Scope.ALL),
+        "ApiToken": (_MANAGE, Scope.SELF),
+    },
+    Role.EXPERT: {
+        # Her photographs of the one case, as her photo consent lets the named expert
+        # see them (_decide_expert); read and search only: no download of originals
+        # (an export), no other kind, no other case.
+        "Media": (_READ, Scope.OWN_SITE),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
 }
@@ -264,6 +275,14 @@ OPERATION_ONLY: dict[tuple[Role, str], tuple[str, str]] = {
 }
 
 
+# Operation on ExpertAccount: an examiner of her case opens a medical expert's
+# account, only where her photo consent names that person and permits the expert
+# to view intimate images (`expert_named`).
+APPOINT_EXPERT = "appoint-expert"
+EXPERT_RECIPIENT = "medical-expert"
+EXPERT_ENDED = "the medical expert's access period has ended"
+
+
 # Which custody actions each role may record (docs/design.md sections 4 and 6):
 # examiners collect and seal at the exam; custodians do everything after.
 CUSTODY_OPERATIONS: dict[Role, frozenset[str]] = {
@@ -292,6 +311,11 @@ class Actor:
     role: Role
     organization_id: str
     purpose: Purpose | None = None
+    # A medical expert only: the Patient of the one case the account serves, the
+    # name her photo consent gives the expert, and the end of the account's period.
+    expert_subject: str | None = None
+    expert_name: str | None = None
+    access_until: datetime | None = None
 
     @property
     def purpose_of_use(self) -> Purpose:
@@ -387,6 +411,13 @@ def _decide(
         return Decision(False, (f"{kind} is not a kind of record this system holds",))
     if resource is not None and resource.kind != kind:
         return Decision(False, ("the record is not of the kind asked for",), concealed=True)
+    if actor.role is Role.EXPERT:
+        # Checked on every decision, not only at sign-in: a session or token that
+        # outlives the period reads nothing.
+        if actor.access_until is None or (at or datetime.now(UTC)) > actor.access_until:
+            return Decision(False, (EXPERT_ENDED,), concealed=resource is not None)
+        if kind == "Media" and action in _READ and resource is not None:
+            return _decide_expert(actor, action, resource, consents, at)
 
     if actor.role is Role.POLICE and action is Action.EXPORT and operation == RELEASE:
         if kind not in RELEASABLE_KINDS:
@@ -469,6 +500,79 @@ def _decide_collection(
 
 
 _CONSENT_READS = frozenset({Action.READ, Action.SEARCH, Action.EXPORT})
+
+
+def _expert_request(
+    name: str, resource: ResourceFacts | None, at: datetime | None
+) -> ConsentRequest:
+    """The named expert as her Consents record them: a name, not an organisation."""
+    return ConsentRequest(
+        recipients=frozenset({Recipient(EXPERT_RECIPIENT, f"#{name}")}),
+        action="access",
+        purpose=Purpose.TREATMENT.value,
+        classes=resource.data_classes if resource else frozenset({"intimate-images"}),
+        labels=resource.security_labels if resource else frozenset({VERY_RESTRICTED}),
+        at=at or datetime.now(UTC),
+    )
+
+
+def _decide_expert(
+    actor: Actor,
+    action: Action,
+    resource: ResourceFacts,
+    consents: ConsentSource | None,
+    at: datetime | None,
+) -> Decision:
+    """A photograph of the expert's one case, and only what her active Consents
+    permit to the person she named: no baseline stands for an expert."""
+    if (
+        actor.expert_subject is None
+        or actor.expert_name is None
+        or resource.subject != actor.expert_subject
+        or resource.site_id != actor.organization_id
+    ):
+        return Decision(False, ("not the case this expert serves",), concealed=True)
+    if consents is None:
+        return Decision(False, (_NOT_CONSULTED,), concealed=True)
+    result = evaluate(
+        consents.directives(resource.subject), _expert_request(actor.expert_name, resource, at)
+    )
+    if not result.permitted:
+        return Decision(False, result.reasons, concealed=True)
+    return Decision(True, (f"medical expert may {action} Media of her case", *result.reasons))
+
+
+def expert_named(
+    subject: str, name: str, consents: ConsentSource, at: datetime | None = None
+) -> ConsentDecision:
+    """Does her photo consent, now, let the expert recorded under `name` view her
+    intimate images? Asked before an expert's account is opened."""
+    return evaluate(consents.directives(subject), _expert_request(name, None, at))
+
+
+def named_experts(subject: str, consents: ConsentSource, at: datetime | None = None) -> list[str]:
+    """The names her active Consents give a medical expert (as recorded), for the
+    examiner to match against the person whose account she opens."""
+    moment = at or datetime.now(UTC)
+    names: list[str] = []
+
+    def walk(provisions: Sequence[Provision]) -> None:
+        for provision in provisions:
+            for recipient in provision.recipients:
+                if (
+                    recipient.kind == EXPERT_RECIPIENT
+                    and recipient.reference
+                    and recipient.reference.startswith("#")
+                    and provision.verdict is Verdict.PERMIT
+                    and recipient.reference[1:] not in names
+                ):
+                    names.append(recipient.reference[1:])
+            walk(provision.children)
+
+    for directive in consents.directives(subject):
+        if directive.active and directive.period.covers(moment):
+            walk(directive.provisions)
+    return names
 
 
 def _consent_may_grant(actor: Actor, action: Action, kind: str) -> bool:

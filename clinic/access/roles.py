@@ -12,6 +12,8 @@ class Role(StrEnum):
     POLICE = "police"
     ADMIN = "admin"
     AUDITOR = "auditor"
+    # A medical expert she names: one case, a period, her photographs only.
+    EXPERT = "expert"
 
     @property
     def label(self) -> str:
@@ -25,6 +27,7 @@ ROLE_LABELS = {
     Role.POLICE: "Police officer",
     Role.ADMIN: "Administrator",
     Role.AUDITOR: "Auditor",
+    Role.EXPERT: "Medical expert",
 }
 
 
@@ -52,6 +55,8 @@ ROLE_ORGANIZATION_KIND = {
     Role.ADMIN: OrganizationKind.SITE,
     Role.AUDITOR: OrganizationKind.SITE,
     Role.POLICE: OrganizationKind.POLICE,
+    # The site of the one case the account serves.
+    Role.EXPERT: OrganizationKind.SITE,
 }
 
 
@@ -85,4 +90,7 @@ ROLE_PURPOSE = {
     Role.POLICE: Purpose.LEGAL,
     Role.ADMIN: Purpose.SYSTEM_ADMINISTRATION,
     Role.AUDITOR: Purpose.COMPLIANCE,
+    # Her photo consent permits the expert to view for treatment (the purpose the
+    # form's item names); the expert's opinion serves her care and her case.
+    Role.EXPERT: Purpose.TREATMENT,
 }

@@ -60,7 +60,7 @@ class UserForm(FlaskForm):
     display_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
     role = SelectField(
         "Role",
-        choices=[SelectChoice(role.value, role.label) for role in Role],
+        choices=[SelectChoice(role.value, role.label) for role in Role if role is not Role.EXPERT],
         validators=[DataRequired()],
     )
     organization_id = SelectField("Site or organisation", validators=[DataRequired()])

@@ -55,6 +55,15 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A medical expert's account only (role expert, docs/design.md section 4): the
+    # one case it serves, that case's Patient (whose Consents decide), the name as
+    # her photo consent records it (the decision point asks her Consents with it),
+    # and the moment after which it can neither sign in nor read anything.
+    expert_case_id: Mapped[str | None] = mapped_column(sa.ForeignKey("cases.id"), index=True)
+    expert_subject: Mapped[str | None] = mapped_column(sa.String(80))
+    expert_consent_name: Mapped[str | None] = mapped_column(sa.String(200))
+    access_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    appointed_by: Mapped[str | None] = mapped_column(sa.String(64))
 
     organization: Mapped[Organization] = relationship(back_populates="users")
 

@@ -47,7 +47,25 @@ class LoginRefused(AccountError):
 
 
 def actor_for(user: User) -> Actor:
-    return Actor(user.id, user.username, Role(user.role), user.organization_id)
+    return Actor(
+        user.id,
+        user.username,
+        Role(user.role),
+        user.organization_id,
+        expert_subject=user.expert_subject,
+        expert_name=user.expert_consent_name,
+        access_until=user.access_until,
+    )
+
+
+def account_usable(user: User, now: datetime | None = None) -> bool:
+    """Active, and for a medical expert still within the account's period (the
+    decision point checks the period again on every decision)."""
+    if not user.is_active:
+        return False
+    if Role(user.role) is Role.EXPERT:
+        return user.access_until is not None and (now or utcnow()) <= user.access_until
+    return True
 
 
 def hash_secret(secret: str) -> str:
@@ -182,6 +200,12 @@ def create_user(
     belongs to (police officers to a police force, staff to a clinic site)."""
     if actor is not None:
         require(actor, Action.CREATE, "User")
+        if role is Role.EXPERT:
+            # It serves one case, whose consent must name the person: opened from the
+            # case by its examiner (clinic.expert), never from the users screen.
+            raise AccountError(
+                "A medical expert's account is opened by an examiner, from the case.", "role"
+            )
     username = normalise_username(username)
     if not USERNAME_PATTERN.match(username):
         raise AccountError(
@@ -367,7 +391,7 @@ def log_in(
         password_ok = user is not None
     except (VerificationError, InvalidHashError):
         password_ok = False
-    if throttled or not password_ok or user is None or not user.is_active:
+    if throttled or not password_ok or user is None or not account_usable(user):
         reason = "throttled" if throttled else "bad credentials or inactive account"
         uow.audit(
             AuditRecord(
@@ -423,6 +447,9 @@ def resume_session(
     user = record.user
     if not user.is_active:
         record.ended_at, record.end_reason = now, "deactivated"
+        return None
+    if not account_usable(user, now):
+        record.ended_at, record.end_reason = now, "access-ended"
         return None
     if now - record.last_seen_at > idle_timeout or now - record.created_at > absolute_timeout:
         record.ended_at, record.end_reason = now, "timeout"
@@ -551,7 +578,7 @@ def authenticate_token(uow: UnitOfWork, secret: str) -> User | None:
         token is None
         or token.revoked_at is not None
         or token.expires_at <= now
-        or not token.user.is_active
+        or not account_usable(token.user, now)
     ):
         return None
     token.last_used_at = now

@@ -137,6 +137,7 @@ def _case_page(case_id: str, mode_form: ReportingModeForm | None, status: int) -
         awaiting_review=exams_awaiting_review(current_uow(), actor=actor, case_id=record.case.id),
         can_examine=decide(actor, Action.CREATE, "Encounter").permitted,
         can_read_shared=actor.role in CONSENT_GRANTS,
+        can_appoint_expert=decide(actor, Action.CREATE, "ExpertAccount").permitted,
     ), status
 
 

@@ -392,6 +392,40 @@ def photos_of_exam(
     return cards
 
 
+def photos_for_expert(
+    uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor
+) -> list[PhotoCard]:
+    """The photographs of a medical expert's one case that her Consents let the
+    expert see, in the order taken; each decided by the decision point
+    (the case's Patient only narrows what is asked). Audited like a gallery."""
+    if actor.expert_subject is None or not decide(actor, Action.SEARCH, "Media").permitted:
+        return []
+    store = ResourceStore(uow.session, registry)
+    cards: list[PhotoCard] = []
+    patient_id = actor.expert_subject.removeprefix("Patient/")
+    for photo in uow.session.scalars(
+        sa.select(Photo)
+        .where(Photo.patient_id == patient_id, Photo.site_id == actor.organization_id)
+        .order_by(Photo.taken_at, Photo.log_index)
+    ):
+        version = store.current("Media", photo.id)
+        if version is None or not _decide_read(uow, actor, version):
+            continue
+        # Numbered as in her exam (and on the page that opens one), not 1..n here.
+        cards.append(PhotoCard(photo, version, int(photo.slot.split(":")[1]), None))
+    if cards:
+        uow.audit(
+            AuditRecord(
+                kind=EventKind.SEARCH,
+                channel="web",
+                actor=actor,
+                entities=tuple(card.media.versioned_reference for card in cards),
+                reasons=("photographs listed for the medical expert",),
+            )
+        )
+    return cards
+
+
 @dataclass(frozen=True)
 class PhotoBytes:
     photo: Photo
@@ -425,6 +459,10 @@ def read_photo(
     """One variant of a photo, audited. An intimate image's display copy and
     original are handed out only when opened on purpose, with a reason (its
     thumbnail is its blurred stand-in); the reason is kept in the audit trail."""
+    if variant is Variant.ORIGINAL:
+        # Handing out the original is an export: those who only view (a medical
+        # expert) never download one.
+        require(actor, Action.EXPORT, "Media")
     photo, version = _load_photo(uow, registry, actor, photo_id)
     reasons = ["photograph shown" if variant is not Variant.ORIGINAL else "original downloaded"]
     if photo.is_intimate:

@@ -19,7 +19,7 @@ from flask import (
     url_for,
 )
 
-from clinic.access import Action
+from clinic.access import Action, decide
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.exam import services as exam_services
@@ -179,6 +179,7 @@ def open_photo(photo_id: str) -> Any:
         reason=form.reason.data,
         image=base64.b64encode(found.data).decode(),
         original_form=OriginalForm(data={"reason": form.reason.data}),
+        can_download=decide(current_actor(), Action.EXPORT, "Media").permitted,
     )
 
 

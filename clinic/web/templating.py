@@ -36,6 +36,8 @@ def init_templates(app: Flask) -> None:
                 for endpoint, label, kind, action in MENU
                 if decide(actor, action, kind).permitted
             ]
+            if actor.expert_subject is not None:
+                menu.insert(0, ("expert.photos", "Photographs"))
         return {
             "current_user": g.get("user"),
             "actor": actor,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -57,6 +59,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "CustodyEvent": {Action.READ, Action.SEARCH},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        # A medical expert's account for her case, where her photo consent names them.
+        "ExpertAccount": {Action.CREATE, Action.READ, Action.SEARCH},
     },
     Role.COUNSELLOR: {
         # Her identity and the exam: asked at kind level, granted per record only
@@ -104,6 +108,13 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
+    # An expert actor without a period (as `actor()` builds it) is refused
+    # everything; within its period, see test_an_expert_within_its_period.
+    Role.EXPERT: {},
+}
+EXPERT_WITHIN_PERIOD = {
+    "Media": {Action.READ, Action.SEARCH},
+    "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
 }
 
 
@@ -116,6 +127,22 @@ def test_kind_level_baseline(role: Role, kind: str, action: Action) -> None:
     assert decision.reasons  # every decision says why
     if not decision.permitted:
         assert decision.concealed == (role is Role.POLICE)
+
+
+@pytest.mark.parametrize(
+    ("kind", "action"), list(itertools.product(sorted(KNOWN_KINDS), ALL_ACTIONS))
+)
+def test_an_expert_within_its_period(kind: str, action: Action) -> None:
+    now = datetime.now(UTC)
+    expert = dataclasses.replace(
+        actor(Role.EXPERT),
+        expert_subject="Patient/p1",
+        expert_name="Dr Y",
+        access_until=now + timedelta(days=1),
+    )
+    decision = decide(expert, action, kind, at=now)
+    assert decision.permitted == (action in EXPERT_WITHIN_PERIOD.get(kind, set()))
+    assert not decide(expert, action, kind, at=now + timedelta(days=2)).permitted
 
 
 @pytest.mark.parametrize(

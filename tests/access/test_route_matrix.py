@@ -10,6 +10,7 @@ import io
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from flask.testing import FlaskClient
 
 from clinic.access.policy import DECISION_LISTENERS
 from clinic.followup import referrals
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, World, bind_expert
 from tests.consent.helpers import all_items
 from tests.consent.helpers import record as record_consent
 from tests.exam import helpers as exam_helpers
@@ -42,7 +43,8 @@ from tests.media.helpers import camera_jpeg, record_photo_consent
 from tests.media.helpers import take as take_photos
 from tests.release.helpers import file as file_release_request
 
-ROLES = ("examiner", "counsellor", "custodian", "officer", "admin", "auditor")
+# "expert": the medical expert her own case's photo consent names (bound to it).
+ROLES = ("examiner", "counsellor", "custodian", "officer", "admin", "auditor", "expert")
 
 
 @dataclass
@@ -100,6 +102,7 @@ def setup(app: Flask, client: FlaskClient, world: World, engine: sa.Engine) -> S
         locations = dict(connection.exec_driver_sql("SELECT name, id FROM storage_locations").all())
     record_photo_consent(app, own_case.id)
     record_photo_consent(app, other_case.id, "examiner.south")
+    bind_expert(app, own_case.id)
     own_exam = complete_exam(app, own_case.id)
     other_exam = complete_exam_south(app, other_case.id)
     own_photo, own_intimate = take_photos(
@@ -205,8 +208,20 @@ CARE_TEAM = only({"examiner": 200, "counsellor": 200, "officer": 404}, 403)
 CARE_TEAM_HIDDEN = only({"examiner": 404, "counsellor": 404, "officer": 404}, 403)
 PHOTO_FORM = {"view": "overview", "region": "neck", "site": "left side"}
 INTIMATE_UNOPENED = only({"examiner": 403, "officer": 404}, 403)
+# The expert of the own case sees its intimate image (her consent names them) and
+# nothing else: not its other photographs (her consent gives the expert only
+# intimate images), no photograph of another case, no original (an export).
+EXPERT_SEES = {"expert": 200}
+EXPERT_HIDDEN = {"expert": 404}
 GUESSED_ID = "00000000-0000-4000-8000-000000000000"
+EXPERT_FORM = {
+    "display_name": "Dr Ada Lovelace",
+    "password": PASSWORD,
+    "ends_on": (datetime.now(UTC).date() + timedelta(days=5)).isoformat(),
+}
 INJURY_FORM = {"kind": "bruise", "region": "neck", "site": "left side", "length_mm": "10"}
+# A medical expert (bound to the own case) is refused every kind but Media (403);
+# where the default below is not a refusal, the row names the expert itself.
 MATRIX: dict[str, list[Call]] = {
     # -- browser pages ----------------------------------------------------------
     "home.index": [Call("GET", lambda s: "/", everyone(200))],
@@ -480,40 +495,77 @@ MATRIX: dict[str, list[Call]] = {
     ],
     **{
         f"media.{name}": [
-            Call("GET", lambda s, v=name: f"/photos/{s.own_photo}/{v}", EXAMINERS_ONLY),
+            Call(
+                "GET",
+                lambda s, v=name: f"/photos/{s.own_photo}/{v}",
+                EXAMINERS_ONLY | ({} if name == "original" else EXPERT_HIDDEN),
+            ),
             Call(
                 "GET",
                 lambda s, v=name: f"/photos/{s.own_intimate}/{v}",
-                EXAMINERS_ONLY if name == "thumbnail" else INTIMATE_UNOPENED,
+                EXAMINERS_ONLY | EXPERT_SEES if name == "thumbnail" else INTIMATE_UNOPENED,
             ),
-            Call("GET", lambda s, v=name: f"/photos/{s.other_photo}/{v}", HIDDEN),
-            Call("GET", lambda s, v=name: f"/photos/{GUESSED_ID}/{v}", HIDDEN),
+            Call(
+                "GET",
+                lambda s, v=name: f"/photos/{s.other_photo}/{v}",
+                HIDDEN | ({} if name == "original" else EXPERT_HIDDEN),
+            ),
+            Call(
+                "GET",
+                lambda s, v=name: f"/photos/{GUESSED_ID}/{v}",
+                HIDDEN | ({} if name == "original" else EXPERT_HIDDEN),
+            ),
         ]
         for name in ("thumbnail", "display", "original")
     },
+    # The medical expert's own gallery (her one case); others have the exam's.
+    "expert.photos": [
+        Call(
+            "GET",
+            lambda s: "/expert/photos",
+            only({"expert": 200, "examiner": 404, "officer": 404}, 403),
+        )
+    ],
+    # Opening a medical expert's account: the examiners of her site, from her case.
+    "expert.appoint": [
+        Call("GET", lambda s: f"/cases/{s.own_case}/expert", EXAMINERS_ONLY),
+        Call("GET", lambda s: f"/cases/{s.other_case}/expert", HIDDEN),
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.own_case}/expert",
+            EXAMINERS_ONLY | {"examiner": 302},
+            form=lambda s, r: EXPERT_FORM | {"username": f"matrix.{r}"},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.other_case}/expert",
+            HIDDEN,
+            form=lambda s, r: EXPERT_FORM | {"username": f"matrix.{r}"},
+        ),
+    ],
     "media.open_photo": [
         Call(
             "POST",
             lambda s: f"/photos/{s.own_intimate}/open",
-            EXAMINERS_ONLY,
+            EXAMINERS_ONLY | EXPERT_SEES,
             form=lambda s, r: {"reason": "Peer review of the findings"},
         ),
         Call(
             "POST",
             lambda s: f"/photos/{s.own_intimate}/open",
-            EXAMINERS_ONLY | {"examiner": 422},
+            EXAMINERS_ONLY | {"examiner": 422, "expert": 422},
             form=lambda s, r: {"reason": ""},
         ),
         Call(
             "POST",
             lambda s: f"/photos/{s.other_photo}/open",
-            HIDDEN,
+            HIDDEN | EXPERT_HIDDEN,
             form=lambda s, r: {"reason": "curious"},
         ),
         Call(
             "POST",
             lambda s: f"/photos/{GUESSED_ID}/open",
-            HIDDEN,
+            HIDDEN | EXPERT_HIDDEN,
             form=lambda s, r: {"reason": "curious"},
         ),
     ],
@@ -1069,7 +1121,7 @@ MATRIX: dict[str, list[Call]] = {
         Call(
             "GET",
             lambda s: f"/fhir/Organization/{s.organization}",
-            only({"admin": 200, "officer": 404}, 200),
+            only({"admin": 200, "officer": 404, "expert": 403}, 200),
             api=True,
         ),
         Call(

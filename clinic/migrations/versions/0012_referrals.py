@@ -1,6 +1,6 @@
 """Referrals: the directory of partner services of each site and her referrals to them.
 
-Revision ID: 0013
+Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-06
 """
