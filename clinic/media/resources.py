@@ -91,7 +91,7 @@ def photo_media(
             "contentType": content_type,
             "size": len(data),
             "hash": base64.b64encode(hashlib.sha1(data, usedforsecurity=False).digest()).decode(),
-            "title": f"Photograph {number}",
+            "title": "Forensic photograph",
             "creation": isoformat(taken_at),
         },
     }

@@ -151,3 +151,16 @@ def test_the_contact_screen_shows_what_she_allowed_first(
     assert recorded.status_code == 302
     assert "Reached her" in client.get(f"/followup/plans/{plan_id}").get_data(as_text=True)
     assert _count(engine, "SELECT count(*) FROM followup_contact_attempts") == 1
+
+
+def test_the_plan_pages_title_is_words_only_not_her_contact_attempts(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    plan_id = agreed_plan(app, signed_exam(app, open_case(app).id, pep=False))
+    attempt(app, plan_id, "call", "no-answer")
+    login(client, "counsellor", PASSWORD)
+    page = client.get(f"/followup/plans/{plan_id}").get_data(as_text=True)
+    title = page[page.index("<title>") : page.index("</title>")]
+    assert "Follow-up plan, case" in title
+    assert "<" not in title.removeprefix("<title>")
+    assert "Contact attempts" not in title

@@ -106,6 +106,8 @@ def test_the_bundle_lists_each_released_original_and_never_an_intimate_image(
     (entry,) = media
     content = entry["resource"]["content"]
     assert content["size"] == len(released.plain_bytes)
+    # No number that counts the photographs withheld (an intimate image among them).
+    assert not any(ch.isdigit() for ch in content.get("title", ""))
     extensions = {e["url"].rsplit("/", 1)[1]: e["valueString"] for e in entry["extension"]}
     leaf = json.loads(base64.b64decode(extensions["fc-custody-leaf"]))
     assert leaf["action"] == "photographed"
