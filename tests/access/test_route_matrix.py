@@ -1421,6 +1421,9 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
                 own_signed_exam="se",
                 own_plan="fp",
                 own_appointment="ap",
+                own_service="sv",
+                other_service="sv2",
+                own_referral="rf",
             )
             response = client.open(call.path(placeholder).replace("{own}", "t"), method=call.method)
             if call.method == "GET":
