@@ -180,14 +180,18 @@ class DatabaseFactory:
         # Closing the last connection checkpoints SQLite's WAL into the file we copy.
         db.dispose(app)
 
-    def new_database(self) -> str:
+    def new_database(self, copy_of: str = "") -> str:
+        """A copy of the seeded template, or of `copy_of` (a database this factory
+        made, with no connection left open to it)."""
         if BACKEND == "postgresql":
+            source = sa.make_url(copy_of).database if copy_of else f"clinic_tpl_{self.run_id}"
             name = f"clinic_t_{self.run_id}_{uuid.uuid4().hex[:8]}"
-            self._admin(f'CREATE DATABASE "{name}" TEMPLATE "clinic_tpl_{self.run_id}"')
+            self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
             self.created.append(name)
             return _with_database(ADMIN_URL, name)
         target = self.root / f"db-{uuid.uuid4().hex[:8]}.sqlite3"
-        shutil.copyfile(self.root / "template.sqlite3", target)
+        source_file = sa.make_url(copy_of).database if copy_of else self.root / "template.sqlite3"
+        shutil.copyfile(str(source_file), target)
         return f"sqlite:///{target}"
 
     def new_empty_database(self) -> str:
