@@ -23,7 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.core.web import check_every_view_has_a_rule, init_web
     from clinic.fhir.api import fhir_error_response
     from clinic.fhir.outcome import FhirError
-    from clinic.fhir.profiles import ProfileRegistry
+    from clinic.fhir.profiles import load_profiles
 
     overrides = dict(config or {})
     instance_path = Path(
@@ -46,7 +46,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
-    app.extensions["clinic.profiles"] = ProfileRegistry()
+    app.extensions["clinic.profiles"] = load_profiles()
     try:
         app.extensions["clinic.consent_forms"] = FormLibrary()
     except DefinitionError as error:

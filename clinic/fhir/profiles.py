@@ -81,6 +81,27 @@ class Profile:
     base: str | None = None  # the profile of ours it specialises, if any
 
 
+_LOADED: dict[tuple[Path, tuple[tuple[str, int, int], ...]], ProfileRegistry] = {}
+
+
+def load_profiles(directory: Path = PROFILES_DIR) -> ProfileRegistry:
+    """The registry of `directory`, loaded once per process while its files stay as
+    they are (name, size and modification time of each): every app made in one
+    process (a test suite makes thousands) shares it. Nothing changes a registry
+    once it is loaded."""
+    fingerprint = tuple(
+        (path.name, stat.st_size, stat.st_mtime_ns)
+        for path in sorted(directory.glob("*.json"))
+        for stat in (path.stat(),)
+    )
+    key = (directory.resolve(), fingerprint)
+    registry = _LOADED.get(key)
+    if registry is None:
+        _LOADED.clear()  # a changed directory: the old registry is stale
+        registry = _LOADED[key] = ProfileRegistry(directory)
+    return registry
+
+
 class ProfileRegistry:
     def __init__(self, directory: Path = PROFILES_DIR) -> None:
         self.directory = directory
