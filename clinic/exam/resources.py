@@ -851,6 +851,9 @@ def _section(section: ReportSection) -> dict[str, Any]:
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     result: dict[str, Any] = {
         "title": section.title,
+        # Which step the section reports: what a release reads to withhold a whole
+        # section the police never receive (clinic.access.terms.WITHHELD_SECTIONS).
+        "code": {"coding": [{"system": EXAM_SECTION, "code": section.code}]},
         "text": {
             "status": "generated",
             "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><ul>{items}</ul></div>',
