@@ -267,6 +267,14 @@ INCIDENT = StepSheets(
     intro="Her account of the incident: write what she says; “not known” is an answer.",
 )
 
+# Asked twice: in the history's acts checklist (CodeSystem assault-act) and on the
+# incident step (exam-question). Incident question -> the history's act. Sign-off
+# is refused while one says yes and the other no (clinic/exam/services.py).
+ASKED_TWICE = {
+    "restraint": "restraints",
+    "substances-suspected": "drugs-alcohol-suspected",
+}
+
 STRANGULATION_ADVICE = (
     "After strangulation, serious harm can appear hours or days later. Return at once "
     "(or call emergency services) for: difficulty breathing or swallowing, a changed or "

@@ -424,3 +424,61 @@ def test_sign_off_is_refused_when_the_history_now_says_no_strangulation_but_answ
     )
     call(app, "examiner", services.sign_off, exam_id=exam_id)
     assert read(app, exam_id).exam.status == ExamStatus.SIGNED
+
+
+def test_sign_off_is_refused_while_history_and_incident_contradict_each_other(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """Restraint and drugs or alcohol are asked in the history and on the incident
+    step: yes on one and no on the other is refused at sign-off (and shown on the
+    exam's page before), naming both; "not known" contradicts nothing."""
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    call(
+        app,
+        "examiner",
+        services.record_history,
+        exam_id=exam_id,
+        history=history(drugs_alcohol_suspected=Answer.YES),  # restraints: no
+    )
+    incident = {"restraint": Answer.YES, "substances-suspected": Answer.NO}
+    call(
+        app,
+        "examiner",
+        services.record_structured_step,
+        exam_id=exam_id,
+        step="incident",
+        answers={"incident": incident},
+    )
+    decide_every_window(app, exam_id)
+    before = count_versions(engine)
+    with pytest.raises(services.ExamRefused) as refused:
+        call(app, "examiner", services.sign_off, exam_id=exam_id)
+    assert refused.value.field == "sign"
+    restraint = (
+        "The history says no to “Restraints (held down, tied)” but the incident step says "
+        "yes to “Restrained”: correct the one that is wrong (ask her again if needed)."
+    )
+    substances = (
+        "The history says yes to “Drugs or alcohol suspected” but the incident step says "
+        "no to “Drugs or alcohol suspected”: correct the one that is wrong (ask her again "
+        "if needed)."
+    )
+    assert restraint in refused.value.message
+    assert substances in refused.value.message
+    assert count_versions(engine) == before
+    assert read(app, exam_id).exam.status != ExamStatus.SIGNED
+    login(client, "examiner", PASSWORD)
+    overview = html.unescape(client.get(f"/exams/{exam_id}").get_data(as_text=True))
+    assert restraint in overview
+    # She is not sure whether she was restrained; drugs: the incident step corrected.
+    call(
+        app,
+        "examiner",
+        services.record_structured_step,
+        exam_id=exam_id,
+        step="incident",
+        answers={"incident": {"restraint": Answer.UNKNOWN, "substances-suspected": Answer.YES}},
+    )
+    call(app, "examiner", services.sign_off, exam_id=exam_id)
+    assert read(app, exam_id).exam.status == ExamStatus.SIGNED
