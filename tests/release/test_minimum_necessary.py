@@ -129,7 +129,9 @@ def test_her_health_and_mental_state_are_classed_apart_from_the_report(
         "exam-report",
         "mental-health",
     }
-    assert "health-history" not in data_classes_of("Observation", record.entries["clothing"].content)
+    assert "health-history" not in data_classes_of(
+        "Observation", record.entries["clothing"].content
+    )
 
 
 def test_the_release_bundle_and_printed_report_withhold_her_health_and_say_so(
@@ -236,11 +238,7 @@ def test_no_other_police_path_reaches_her_health(
                 assert unknown.get_data(as_text=True).replace(guessed, "ID") == said, target
             body = response.get_json(silent=True) or {}
             following = next(
-                (
-                    link["url"]
-                    for link in body.get("link", [])
-                    if link.get("relation") == "next"
-                ),
+                (link["url"] for link in body.get("link", []) if link.get("relation") == "next"),
                 "",
             )
             target = "/" + following.split("://", 1)[-1].partition("/")[2] if following else ""
@@ -259,9 +257,7 @@ def test_a_report_with_nothing_recorded_in_those_steps_looks_the_same_to_police(
             client, "GET", f"/fhir/Task/{request_id}/$release", world["officer"].token
         ).get_json()
         report = next(
-            e["resource"]
-            for e in bundle["entry"]
-            if e["resource"]["resourceType"] == "Composition"
+            e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Composition"
         )
         shapes.append([s for s in report["section"] if "emptyReason" in s])
     assert shapes[0] == shapes[1]
