@@ -24,7 +24,7 @@ from clinic.fhir.validation import validate_resource
 from clinic.ledger.services import generate_key
 from clinic.release.bundle import EMPTY_REASON_WITHHELD, release_key_name
 from tests.conftest import PASSWORD, World
-from tests.consent.helpers import all_items, release_to
+from tests.consent.helpers import all_items, record, release_to
 from tests.exam.helpers import call, complete_exam, decide_every_window, history, read
 from tests.exam.test_structured_steps import fill_every_step, post
 from tests.helpers import api, csrf_token, login, open_case
@@ -262,3 +262,18 @@ def test_a_report_with_nothing_recorded_in_those_steps_looks_the_same_to_police(
         shapes.append([s for s in report["section"] if "emptyReason" in s])
     assert shapes[0] == shapes[1]
     assert [s["title"] for s in shapes[0]] == list(WITHHELD_TITLES)
+
+
+def test_the_counselling_team_she_shares_her_report_with_still_reads_them(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """Withheld from police, not from her care: her information-sharing consent to
+    the counselling team covers her baseline and mental state with the report."""
+    case = open_case(app)
+    _signed_exam(app, client, case.id, steps=True)
+    record(app, case.id, "information-sharing/v1", all_items(app, "information-sharing/v1"))
+    counsellor = app.test_client()
+    login(counsellor, "counsellor", PASSWORD)
+    page = counsellor.get(f"/cases/{case.id}/consent/shared").get_data(as_text=True)
+    for shared in ("Penicillin (rash)", "Refuge place arranged", "Petechiae on both eyelids"):
+        assert shared in page, shared
