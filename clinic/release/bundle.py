@@ -32,7 +32,7 @@ import rfc8785
 import sqlalchemy as sa
 
 from clinic.access import Action, Actor, decide, require
-from clinic.access.policy import RELEASE
+from clinic.access.policy import NEVER_RELEASED, RELEASE
 from clinic.access.terms import WITHHELD_SECTIONS
 from clinic.accounts.models import Organization
 from clinic.audit.services import AuditRecord, EventKind
@@ -296,6 +296,10 @@ def release_bundle(
             consents=consents,
             at=now,
         )
+        if NEVER_RELEASED in decision.reasons:
+            # Never the police's (her health): approved before the rule held, it is
+            # left out, never delivered, and the rest still goes.
+            continue
         if not decision.permitted:
             # Her permission ended (a date) or changed: nothing more is delivered.
             raise ReleaseUnavailable(

@@ -23,6 +23,7 @@ from clinic.exam.resources import Answer
 from clinic.fhir.validation import validate_resource
 from clinic.ledger.services import generate_key
 from clinic.release.bundle import EMPTY_REASON_WITHHELD, release_key_name
+from clinic.release.models import ReleaseRequest
 from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items, record, release_to
 from tests.exam.helpers import call, complete_exam, decide_every_window, history, read
@@ -277,3 +278,21 @@ def test_the_counselling_team_she_shares_her_report_with_still_reads_them(
     page = counsellor.get(f"/cases/{case.id}/consent/shared").get_data(as_text=True)
     for shared in ("Penicillin (rash)", "Refuge place arranged", "Petechiae on both eyelids"):
         assert shared in page, shared
+
+
+def test_a_release_approved_with_her_health_in_it_delivers_the_rest_without_it(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """A release approved before these sections were withheld lists her baseline:
+    the download leaves it out and still delivers the rest."""
+    exam_id, request_id, _ = _released(app, client, world)
+    baseline = read(app, exam_id).entries["baseline"]
+    with app.app_context(), unit_of_work() as uow:
+        request = uow.session.get(ReleaseRequest, request_id)
+        assert request is not None
+        request.approved = [*(request.approved or []), baseline.versioned_reference]
+    response = api(client, "GET", f"/fhir/Task/{request_id}/$release", world["officer"].token)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    shipped = response.get_data(as_text=True)
+    _no_secrets(shipped, "$release", baseline.logical_id)
+    assert "Petechiae on both eyelids" in shipped
