@@ -86,6 +86,7 @@ EMPTY_REASON_WITHHELD = {
     "code": "withheld",
     "display": "Information Withheld",
 }
+# Said in the released Composition's section and on the printed released report.
 WITHHELD_SECTION_TEXT = "Withheld: the police never receive this section."
 # ASTM E1762 signature type: source signature.
 SIGNATURE_TYPE = {"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.14"}
