@@ -47,7 +47,7 @@ from clinic.access.consent import (
     evaluate,
 )
 from clinic.access.roles import ROLE_PURPOSE, Purpose, Role
-from clinic.access.terms import RECIPIENTS, VERY_RESTRICTED
+from clinic.access.terms import NEVER_TO_POLICE, RECIPIENTS, VERY_RESTRICTED
 
 
 class Action(StrEnum):
@@ -227,6 +227,9 @@ RELEASE = "release"
 # A release refusal's reason when one of her Consents explicitly declines the
 # record (not merely silent about it): the clinic's approval page says "she declined".
 DECLINED = "declined in her consent"
+# A release refusal's reason for what the police never receive, whatever she consents
+# to: her health history, mental state and test results (clinic.access.terms).
+NEVER_RELEASED = "never released to police: not about the assault"
 # What may travel with a referral (the follow-up issue, point 5): the kind of partner
 # service -> the kind of recipient her information-sharing consent speaks of. One
 # table, so that a new kind of service is mapped once, here.
@@ -636,11 +639,14 @@ def _decide_release(
     actor: Actor, resource: ResourceFacts, consents: ConsentSource | None, at: datetime | None
 ) -> Decision:
     """A record released to a police force: only what her active Consents permit to
-    that force, for legal purposes, now; intimate images never (promise 9)."""
+    that force, for legal purposes, now; intimate images never (promise 9), nor
+    her health history, mental state or test results (minimum necessary)."""
     if consents is None or resource.subject is None:
         return Decision(False, (_NOT_CONSULTED,), concealed=True)
     if VERY_RESTRICTED in resource.security_labels:
         return Decision(False, ("intimate images are never released to police",), concealed=True)
+    if resource.data_classes & NEVER_TO_POLICE:
+        return Decision(False, (NEVER_RELEASED,), concealed=True)
     result = evaluate(
         consents.directives(resource.subject), consent_request(actor, Action.EXPORT, resource, at)
     )

@@ -50,6 +50,9 @@ DATA_CLASSES: dict[str, str] = {
     "evidence-other": "other evidence items",
     "toxicology": "toxicology samples and results",
     "lab-results": "laboratory tests other than toxicology (infections, pregnancy)",
+    "health-history": "her health before the assault: medical, surgical and gynaecological "
+    "history, medicines, allergies, disabilities, last consensual intercourse",
+    "mental-health": "her mental state, thoughts of harm and immediate safety",
     "counselling-notes": "counselling notes",
     "deidentified": "figures with nothing that identifies her",
 }
@@ -102,6 +105,21 @@ HER_ACCOUNT_SECTIONS = frozenset({"history", "incident", "strangulation"})
 # (infections, pregnancy) under `lab-results`, which no release form grants: her
 # "exam report" is the examination and its findings, not her test results.
 _LABORATORY_SECTION = "laboratory"
+# Minimum necessary: exam sections about her health rather than the assault, each
+# with the class its records carry beside `exam-report` (so her care team and the
+# counselling team her information-sharing consent names still read them). The
+# police never receive these classes, whatever a release form grants
+# (NEVER_TO_POLICE): her medical history and mental state do not prove or disprove
+# an assault, and the date of her last consensual intercourse, which the forensic
+# laboratory needs to interpret DNA, goes to the laboratory with the samples, not
+# to the police.
+WITHHELD_SECTIONS: dict[str, str] = {
+    "baseline": "health-history",
+    "mental-state": "mental-health",
+}
+# Classes no release to police ever holds (the decision point refuses them even
+# where a form's provision would match).
+NEVER_TO_POLICE = frozenset({"health-history", "mental-health", "lab-results"})
 _LAB_TEST = f"{CODE_SYSTEM}/lab-test"
 TOXICOLOGY_TESTS = frozenset({"toxicology-blood", "toxicology-urine"})
 _EVIDENCE_TYPE = f"{CODE_SYSTEM}/evidence-type"
@@ -133,6 +151,7 @@ def data_classes_of(resource_type: str, content: dict[str, Any]) -> frozenset[st
             }
             return frozenset({"toxicology"} if tests & TOXICOLOGY_TESTS else {"lab-results"})
         classes = {"exam-report"}
+        classes.update(WITHHELD_SECTIONS[s] for s in sections if s in WITHHELD_SECTIONS)
         for category in content.get("category", []):
             for coding in category.get("coding", []):
                 if (

@@ -22,7 +22,7 @@ def code_system(vocabulary: Vocabulary) -> dict[str, Any]:
         "resourceType": "CodeSystem",
         "id": vocabulary.id,
         "url": f"{CODE_SYSTEM}/{vocabulary.id}",
-        "version": "0.1.0",
+        "version": vocabulary.version,
         "status": "draft",
         "publisher": PUBLISHER,
         "date": DATE,

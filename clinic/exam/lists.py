@@ -7,9 +7,11 @@ of each structured step, in the order the screens ask them. The forms, the FHIR
 codes, the printed report and the CodeSystems in fhir_profiles/ are all built
 from these tables, so they cannot drift apart.
 
-To extend a list: add the code and its display here, then run
-`python scripts/write_exam_vocabularies.py` to rewrite its CodeSystem and ValueSet
-(a test fails until the files match). A code, once used in a record, is never
+To extend a list: add the code and its display here, bump the vocabulary's
+`version`, then run `python scripts/write_exam_vocabularies.py` to rewrite its
+CodeSystem and ValueSet and `python scripts/record_code_system_versions.py` to
+record the new version (a test fails until the files match, and when a code or
+display changes without a version bump). A code, once used in a record, is never
 removed or renamed: records written with it must stay readable.
 
 Every code is the project's own (CodeSystem `…/CodeSystem/<vocabulary>`): LOINC
@@ -31,6 +33,9 @@ class Vocabulary:
     title: str
     description: str
     terms: dict[str, str]  # code -> display, in the order screens show them
+    # Bumped whenever a code or display changes (a test holds the hash recorded
+    # for each version: fhir_profiles/CODE-SYSTEM-VERSIONS).
+    version: str = "0.1.0"
 
 
 def _vocabulary(id: str, title: str, description: str, **terms: str) -> Vocabulary:
@@ -266,6 +271,14 @@ INCIDENT = StepSheets(
     ),
     intro="Her account of the incident: write what she says; “not known” is an answer.",
 )
+
+# Asked twice: in the history's acts checklist (CodeSystem assault-act) and on the
+# incident step (exam-question). Incident question -> the history's act. Sign-off
+# is refused while one says yes and the other no (clinic/exam/services.py).
+ASKED_TWICE = {
+    "restraint": "restraints",
+    "substances-suspected": "drugs-alcohol-suspected",
+}
 
 STRANGULATION_ADVICE = (
     "After strangulation, serious harm can appear hours or days later. Return at once "

@@ -792,17 +792,37 @@ class Signer:
     role: str
     registration: str | None
 
+    @property
+    def named(self) -> str:
+        """Name and role, as a line of the report says who did something."""
+        return ", ".join(p for p in (self.name, self.role) if p)
+
 
 REGISTRATION_TYPE = "Professional registration"
+
+
+def staff_reference(staff: Signer) -> dict[str, Any]:
+    """A member of staff as the exam's records name them (the report's signer, who
+    added a laboratory result): display "name, role" and their professional
+    registration as the identifier, where their account has one. Staff are not
+    FHIR resources here, so no literal reference. Names hold no comma (", "
+    separates the role)."""
+    reference: dict[str, Any] = {
+        "display": ", ".join(p for p in (staff.name.replace(",", " "), staff.role) if p)
+    }
+    if staff.registration:
+        reference["identifier"] = {
+            "type": {"text": REGISTRATION_TYPE},
+            "value": staff.registration,
+        }
+    return reference
 
 
 def signer_of(content: Mapping[str, Any]) -> Signer | None:
     for attester in content.get("attester", []):
         if attester.get("mode") != "legal":
             continue
-        party = attester.get("party", {})
-        name, _, role = party.get("display", "").partition(", ")
-        return Signer(name, role, party.get("identifier", {}).get("value"))
+        return _staff_of(attester.get("party", {}))
     return None
 
 
@@ -821,15 +841,8 @@ def report_composition(
     amended: bool,
 ) -> dict[str, Any]:
     # The signer by name and role, with their professional registration: they
-    # will be called as a witness. Names hold no comma (", " separates the role).
-    party: dict[str, Any] = {
-        "display": ", ".join(p for p in (signed_by.replace(",", " "), signed_by_role) if p)
-    }
-    if signed_by_registration:
-        party["identifier"] = {
-            "type": {"text": REGISTRATION_TYPE},
-            "value": signed_by_registration,
-        }
+    # will be called as a witness.
+    party = staff_reference(Signer(signed_by, signed_by_role, signed_by_registration))
     return {
         "resourceType": "Composition",
         "meta": {"profile": [REPORT_PROFILE], "security": labels()},
@@ -851,6 +864,9 @@ def _section(section: ReportSection) -> dict[str, Any]:
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     result: dict[str, Any] = {
         "title": section.title,
+        # Which step the section reports: what a release reads to withhold a whole
+        # section the police never receive (clinic.access.terms.WITHHELD_SECTIONS).
+        "code": {"coding": [{"system": EXAM_SECTION, "code": section.code}]},
         "text": {
             "status": "generated",
             "div": f'<div xmlns="http://www.w3.org/1999/xhtml"><ul>{items}</ul></div>',
@@ -1118,7 +1134,7 @@ class LabResult:
     test: str  # lab-test code
     result: str  # lab-result code
     details: str
-    added_by: str
+    added_by: Signer  # the member of staff who added it, as their account said then
     added_at: datetime
 
     def summary(self) -> str:
@@ -1160,7 +1176,7 @@ def lab_result_observation(
         section="laboratory",
         code=_coded(LAB_TEST, result.test, LAB_TESTS[result.test]),
         issued=isoformat(result.added_at),
-        performer=[{"display": result.added_by}],
+        performer=[staff_reference(result.added_by)],
         derivedFrom=[{"reference": requested}],
         valueCodeableConcept=_coded(LAB_RESULT, result.result, LAB_RESULTS[result.result]),
         **extra,
@@ -1172,6 +1188,13 @@ def lab_result_of(content: Mapping[str, Any]) -> LabResult:
         content["code"]["coding"][0]["code"],
         content["valueCodeableConcept"]["coding"][0]["code"],
         (content.get("note") or [{}])[0].get("text", ""),
-        content["performer"][0]["display"],
+        _staff_of(content["performer"][0]),
         parse_instant(content["issued"]),
     )
+
+
+def _staff_of(reference: Mapping[str, Any]) -> Signer:
+    """Who a staff reference names (a result written before staff references
+    named only the login name reads as that name, with no role)."""
+    name, _, role = str(reference.get("display", "")).partition(", ")
+    return Signer(name, role, reference.get("identifier", {}).get("value"))

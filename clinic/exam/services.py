@@ -50,7 +50,9 @@ from clinic.exam.lists import (
     ANOGENITAL_FINDINGS,
     ANOGENITAL_SITES,
     ANOGENITAL_SITES_BY_CODE,
+    ASKED_TWICE,
     EXAM_METHODS,
+    INCIDENT,
     LAB_RESULTS,
     LAB_TEST_SAMPLES,
     LAB_TESTS,
@@ -141,6 +143,20 @@ SAMPLE_DECLINED_MESSAGE = (
     "{test}: she declined a {sample} sample in her evidence-collection consent, so it "
     "cannot be requested. If she changes her mind, record her new consent first (Her "
     "consent > Evidence collection and storage)."
+)
+HISTORY_YES_INCIDENT_NO = (
+    "The history says yes to “{act}” but the incident step says no to “{question}”: "
+    "correct the one that is wrong (ask her again if needed)."
+)
+HISTORY_NO_INCIDENT_YES = (
+    "The history says no to “{act}” but the incident step says yes to “{question}”: "
+    "correct the one that is wrong (ask her again if needed)."
+)
+RESULT_SAMPLE_DECLINED_MESSAGE = (
+    "{test}: she has declined a {sample} sample in her evidence-collection consent since "
+    "the test was requested, so its result cannot be added to her record. If she changes "
+    "her mind, record her new consent first (Her consent > Evidence collection and "
+    "storage)."
 )
 NO_CONSENT_MESSAGE = (
     "Her consent to examination and treatment is not recorded. Record it first (Her "
@@ -419,6 +435,25 @@ class ExamRecord:
             if slot.startswith("treatment:")
         ]
 
+    def _asked_twice_contradictions(self, acts: Mapping[str, Answer]) -> list[str]:
+        """What the history and the incident step both ask (restraint, drugs or
+        alcohol) and answer yes on one, no on the other: a signed report must not
+        contradict itself, so the examiner corrects the one that is wrong. "Not
+        known" on either side contradicts nothing."""
+        incident = fhir.sheet_answers_of(
+            self.entries["incident"].content if "incident" in self.entries else None,
+            INCIDENT.sheets[0],
+        )
+        questions = {q.code: q for q in INCIDENT.sheets[0].questions}
+        found = []
+        for question, act in ASKED_TWICE.items():
+            said = (acts.get(act), incident.get(question))
+            if said not in ((Answer.YES, Answer.NO), (Answer.NO, Answer.YES)):
+                continue
+            message = HISTORY_YES_INCIDENT_NO if said[0] is Answer.YES else HISTORY_NO_INCIDENT_YES
+            found.append(message.format(act=ACTS[act], question=questions[question].label))
+        return found
+
     def missing_for_sign_off(self) -> list[str]:
         missing = []
         if self.consent is not None and not self.consent.in_force and self.consent_absent is None:
@@ -457,6 +492,7 @@ class ExamRecord:
                     "step holds answers: correct the history if she reports it, or clear the "
                     f"{step.title} step."
                 )
+        missing.extend(self._asked_twice_contradictions(acts))
         if self.timing is None:
             missing.append("Record the time of the assault (or that it is not known).")
         if "history" not in self.entries:
@@ -1223,7 +1259,9 @@ def add_lab_result(
     """A laboratory result, added to the exam when it arrives (before or after
     sign-off) with who added it and when. A result is not an amendment: it adds
     a record and changes none, and the signed report gets a new version listing
-    it."""
+    it. Refused, nothing written, when she has declined the test's sample in her
+    evidence-collection consent since it was requested. Who added it is named as
+    the report names its signer (name, role, professional registration)."""
     if result not in LAB_RESULTS:
         raise ExamRefused("Choose the result.", "result")
     if len(details) > 4000:
@@ -1232,10 +1270,19 @@ def add_lab_result(
     requested = writer.current(f"lab:{test}")
     if requested is None or requested.content.get("status") == "entered-in-error":
         raise ExamNotFound("No such test requested in this exam.")
+    # Her consent is read now, not as it was when the test was requested: a sample
+    # she has since declined yields no result in her record.
+    if LAB_TEST_SAMPLES.get(test) in declined_samples(uow, actor, writer.exam):
+        raise ExamRefused(
+            RESULT_SAMPLE_DECLINED_MESSAGE.format(
+                test=LAB_TESTS[test], sample=LAB_TEST_SAMPLES[test]
+            ),
+            "result",
+        )
     version = writer.store.create(
         fhir.lab_result_observation(
             writer.context,
-            LabResult(test, result, details.strip(), actor.username, utcnow()),
+            LabResult(test, result, details.strip(), _signer_now(uow, actor.username), utcnow()),
             requested.versioned_reference,
         ),
         site_id=writer.exam.site_id,
@@ -1881,7 +1928,7 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
     for code, destination in record.lab_requests.items():
         lab_lines.append(f"{LAB_TESTS[code]}: requested, sent to {destination}")
         lab_lines.extend(
-            f"{LAB_TESTS[code]} result, added {when(r.added_at)} by {r.added_by}: {r.summary()}"
+            f"{LAB_TESTS[code]} result, added {when(r.added_at)} by {r.added_by.named}: {r.summary()}"
             for r in results.get(code, [])
         )
     treatment_lines = [

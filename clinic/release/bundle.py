@@ -32,7 +32,8 @@ import rfc8785
 import sqlalchemy as sa
 
 from clinic.access import Action, Actor, decide, require
-from clinic.access.policy import RELEASE
+from clinic.access.policy import NEVER_RELEASED, RELEASE
+from clinic.access.terms import WITHHELD_SECTIONS
 from clinic.accounts.models import Organization
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.bodymap.figures import MapFigure, map_figures
@@ -44,7 +45,12 @@ from clinic.core.unit_of_work import UnitOfWork
 from clinic.evidence.models import CustodyEvent
 from clinic.evidence.services import CUSTODY_LOG, custody_leaf, custody_task
 from clinic.exam.resources import Signer, body_map_mark_of, signer_of
-from clinic.fhir.canonical import NAMING_SYSTEM, ORGANIZATION_CODE_SYSTEM, STRUCTURE_DEFINITION
+from clinic.fhir.canonical import (
+    CODE_SYSTEM,
+    NAMING_SYSTEM,
+    ORGANIZATION_CODE_SYSTEM,
+    STRUCTURE_DEFINITION,
+)
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.services import fulfil
 from clinic.fhir.store import ResourceStore, StoredVersion
@@ -73,6 +79,15 @@ PROOF_URL = f"{STRUCTURE_DEFINITION}/fc-custody-proof"
 REQUEST_URL = f"{STRUCTURE_DEFINITION}/fc-release-of"
 ORIGINAL_URL = f"{STRUCTURE_DEFINITION}/fc-release-original"
 BUNDLE_IDENTIFIER = f"{NAMING_SYSTEM}/release-bundle"
+EXAM_SECTION = f"{CODE_SYSTEM}/exam-section"
+# How a released report says a section is withheld (FHIR's list-empty-reason).
+EMPTY_REASON_WITHHELD = {
+    "system": "http://terminology.hl7.org/CodeSystem/list-empty-reason",
+    "code": "withheld",
+    "display": "Information Withheld",
+}
+# Said in the released Composition's section and on the printed released report.
+WITHHELD_SECTION_TEXT = "Withheld: the police never receive this section."
 # ASTM E1762 signature type: source signature.
 SIGNATURE_TYPE = {"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.14"}
 
@@ -134,14 +149,45 @@ def _target(reference: str) -> str:
     return "/".join(reference.split("/")[:2])
 
 
+def _section_code(section: dict[str, Any]) -> str:
+    return next(
+        (
+            str(coding.get("code"))
+            for coding in (section.get("code") or {}).get("coding", [])
+            if coding.get("system") == EXAM_SECTION
+        ),
+        "",
+    )
+
+
+def withheld_section(section: dict[str, Any]) -> dict[str, Any]:
+    """A section the police never receive (her health: WITHHELD_SECTIONS), as the
+    released report shows it: its title and step, said to be withheld, and nothing
+    of it; every report has the section, so saying so tells nothing about her."""
+    return {
+        "title": section.get("title", ""),
+        "code": section["code"],
+        "text": {
+            "status": "generated",
+            "div": f'<div xmlns="http://www.w3.org/1999/xhtml">{WITHHELD_SECTION_TEXT}</div>',
+        },
+        "emptyReason": {"coding": [EMPTY_REASON_WITHHELD]},
+    }
+
+
 def _drop_withheld_sections(content: dict[str, Any], released: set[str]) -> None:
     """A Composition's section entries that lead to records not released are
     dropped, and then every section left with no entry, text or sub-section (cmp-1):
-    the force learns neither that those records exist nor how many there are."""
+    the force learns neither that those records exist nor how many there are. A
+    section the police never receive (her health, by its step's code) is always
+    shown as withheld, whether or not anything was recorded in it."""
 
     def keep(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
         kept = []
         for section in sections:
+            if _section_code(section) in WITHHELD_SECTIONS:
+                kept.append(withheld_section(section))
+                continue
             entries = [
                 entry
                 for entry in section.get("entry", [])
@@ -251,6 +297,10 @@ def release_bundle(
             consents=consents,
             at=now,
         )
+        if NEVER_RELEASED in decision.reasons:
+            # Never the police's (her health): approved before the rule held, it is
+            # left out, never delivered, and the rest still goes.
+            continue
         if not decision.permitted:
             # Her permission ended (a date) or changed: nothing more is delivered.
             raise ReleaseUnavailable(
@@ -429,6 +479,7 @@ class Line:
 class ReportSectionInWords:
     title: str
     lines: tuple[Line, ...]
+    withheld: bool = False  # a section the police never receive
 
 
 @dataclass(frozen=True)
@@ -554,6 +605,9 @@ def released_report(
         signed_at = _instant(str(attester.get("time", "")))
         signer = signer_of(report)
         for section in report.get("section", []):
+            if "emptyReason" in section:
+                sections.append(ReportSectionInWords(section.get("title", ""), (), withheld=True))
+                continue
             lines = tuple(
                 _line(held[target])
                 for entry in section.get("entry", [])

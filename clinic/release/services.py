@@ -15,8 +15,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from clinic.access import Action, Actor, ResourceFacts, Role, decide, require
-from clinic.access.policy import DECLINED, RELEASABLE_KINDS, RELEASE
+from clinic.access.policy import DECLINED, NEVER_RELEASED, RELEASABLE_KINDS, RELEASE
 from clinic.access.roles import OrganizationKind
+from clinic.access.terms import WITHHELD_SECTIONS
 from clinic.accounts.models import Organization
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.cases.models import Case
@@ -122,6 +123,8 @@ REQUESTABLE = {
     "identity": "her name and contact details",
 }
 AWAITING_TEXT = "awaiting survivor decision"
+# The classes of the report's sections the police never receive (her health).
+WITHHELD_CLASSES = frozenset(WITHHELD_SECTIONS.values())
 
 
 def request_facts(request: ReleaseRequest) -> ResourceFacts:
@@ -456,10 +459,13 @@ class Part:
     the template says; the other fields fill it."""
 
     item: str  # the requestable item it belongs to
-    # "report", "account", "findings", "treatment", "specimen", "photo", "identity", "other"
+    # "report", "account", "findings", "health", "treatment", "specimen", "photo",
+    # "identity", "other"
     what: str
     leaves: bool
-    why: str = ""  # "declined", "not-covered" or "not-asked" when it does not leave
+    # "never" (the police never receive it), "declined", "not-covered" or "not-asked"
+    # when it does not leave
+    why: str = ""
     count: int = 1
     name: str = ""  # a specimen's kind in words
     label: str = ""
@@ -508,6 +514,8 @@ def release_plan(
             why = (
                 ""
                 if leaves
+                else "never"
+                if NEVER_RELEASED in decision.reasons
                 else "not-asked"
                 if not is_asked
                 else "declined"
@@ -545,6 +553,8 @@ def release_plan(
                 what = (
                     "photo"
                     if "non-intimate-photos" in classes
+                    else "health"
+                    if classes & WITHHELD_CLASSES
                     else "account"
                     if "assault-account" in classes
                     else "treatment"
@@ -562,6 +572,7 @@ def release_plan(
         "report",
         "account",
         "findings",
+        "health",
         "treatment",
         "specimen",
         "photo",

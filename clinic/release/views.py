@@ -148,7 +148,12 @@ def exam_report(request_id: str) -> Any:
     released bundle's content only, and audited and recorded like a download."""
     from pathlib import Path
 
-    from clinic.release.bundle import ReleaseUnavailable, release_key_name, released_report
+    from clinic.release.bundle import (
+        WITHHELD_SECTION_TEXT,
+        ReleaseUnavailable,
+        release_key_name,
+        released_report,
+    )
 
     try:
         report = released_report(
@@ -163,7 +168,9 @@ def exam_report(request_id: str) -> Any:
         abort(404)
     except ReleaseUnavailable as unavailable:
         return _unavailable(request_id, unavailable.message)
-    return render_template("release/exam_report.html", report=report)
+    return render_template(
+        "release/exam_report.html", report=report, withheld_text=WITHHELD_SECTION_TEXT
+    )
 
 
 @bp.get("/<request_id>/photos/<photo_id>")

@@ -8,10 +8,14 @@ import html
 import json
 import re
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
+from clinic.accounts.models import User
+from clinic.accounts.services import actor_for, set_professional_registration
+from clinic.cli import unit_of_work
 from clinic.core.clock import utcnow
 from clinic.exam import services
 from clinic.exam.resources import Treatment
@@ -97,11 +101,12 @@ def test_tests_are_requested_then_results_added_after_sign_off_without_amending(
     assert result.content["derivedFrom"] == [
         {"reference": record.entries["lab:hiv"].versioned_reference}
     ]
-    assert result.content["performer"] == [{"display": "examiner"}]
+    # Who added it, as the report names its signer: name and role (not a login name).
+    assert result.content["performer"] == [{"display": "Examiner, Forensic examiner"}]
     lines = next(s.lines for s in services.report_sections(record) if s.code == "laboratory")
     assert lines[0] == "HIV: requested, sent to Regional virology laboratory"
     assert lines[1].startswith("HIV result, added ")
-    assert lines[1].endswith("by examiner: Negative (4th generation Ag/Ab)")
+    assert lines[1].endswith("by Examiner, Forensic examiner: Negative (4th generation Ag/Ab)")
     assert lines[2] == "Toxicology (urine): requested, sent to Forensic toxicology service"
     # The signed report gets a new version naming it; still "final", not amended.
     with engine.connect() as connection:
@@ -207,3 +212,76 @@ def test_toxicology_is_not_requested_when_she_declined_that_sample(
     )
     assert status == 302
     assert read(app, exam_id).lab_requests == {"hiv": "Virology"}
+
+
+def test_a_result_names_who_added_it_with_their_professional_registration(
+    app: Flask, world: World
+) -> None:
+    with app.app_context(), unit_of_work() as uow:
+        admin = uow.session.scalar(sa.select(User).where(User.username == "admin"))
+        examiner = uow.session.scalar(sa.select(User).where(User.username == "examiner"))
+        assert admin is not None
+        assert examiner is not None
+        set_professional_registration(
+            uow, examiner, actor=actor_for(admin), registration="NMC 12A3456B"
+        )
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    call(app, "examiner", services.request_lab_tests, exam_id=exam_id, requested={"hiv": "Lab"})
+    call(app, "examiner", services.add_lab_result, exam_id=exam_id, test="hiv", result="negative")
+    content = read(app, exam_id).entries["lab-result:hiv:1"].content
+    assert content["performer"] == [
+        {
+            "display": "Examiner, Forensic examiner",
+            "identifier": {"type": {"text": "Professional registration"}, "value": "NMC 12A3456B"},
+        }
+    ]
+    validate_resource(content, app.extensions["clinic.profiles"])
+
+
+def test_no_result_is_added_for_a_sample_she_declined_after_the_test_was_requested(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """Toxicology (urine) was requested while she agreed; she then declines the urine
+    sample: its result is refused with the reason, nothing is written; a test whose
+    sample she still agrees to takes its result."""
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    record(app, case.id, "evidence-collection/v1", all_items(app, "evidence-collection/v1"))
+    call(
+        app,
+        "examiner",
+        services.request_lab_tests,
+        exam_id=exam_id,
+        requested={"toxicology-urine": "Forensic tox", "toxicology-blood": "Forensic tox"},
+    )
+    call(app, "examiner", services.sign_off, exam_id=exam_id)
+    record(
+        app,
+        case.id,
+        "evidence-collection/v1",
+        all_items(app, "evidence-collection/v1") | {"urine": False},
+    )
+    login(client, "examiner", PASSWORD)
+    before = count_versions(engine)
+    status, page = add_result(client, exam_id, "toxicology-urine", "detected", "GHB 40 mg/L")
+    assert status == 422
+    assert (
+        "Toxicology (urine): she has declined a urine sample in her evidence-collection "
+        "consent since the test was requested, so its result cannot be added to her record."
+    ) in page
+    assert count_versions(engine) == before
+    assert not any(slot.startswith("lab-result:") for slot in read(app, exam_id).entries)
+    with pytest.raises(services.ExamRefused) as refused:
+        call(
+            app,
+            "examiner",
+            services.add_lab_result,
+            exam_id=exam_id,
+            test="toxicology-urine",
+            result="not-detected",
+        )
+    assert refused.value.field == "result"
+    assert count_versions(engine) == before
+    status, _ = add_result(client, exam_id, "toxicology-blood", "not-detected")
+    assert status == 302

@@ -305,8 +305,9 @@ def test_her_account_of_the_incident_is_released_only_as_her_consent_permits(
     app: Flask, client: FlaskClient, world: World
 ) -> None:
     """She lets the force have the report but not her own account: the incident and
-    the strangulation she reports stay hers; the baseline, the signs seen, mental
-    state and clothing go with the report."""
+    the strangulation she reports stay hers; the signs seen and clothing go with the
+    report; her clinical baseline and mental state never go to police
+    (tests/release/test_minimum_necessary.py)."""
     case = open_case(app)
     exam_id = complete_exam(app, case.id)
     call(
@@ -354,11 +355,13 @@ def test_her_account_of_the_incident_is_released_only_as_her_consent_permits(
     text = json.dumps(bundle)
     for withheld in ("Ring road", "His left cheek", "A knife held", "Stranger"):
         assert withheld not in text, withheld
-    for released in ("Penicillin (rash)", "Petechiae on both eyelids", "Refuge place arranged"):
-        assert released in text, released
+    for withheld in ("Penicillin (rash)", "Refuge place arranged"):
+        assert withheld not in text, withheld
+    assert "Petechiae on both eyelids" in text
     released_ids = {e["resource"]["id"] for e in bundle["entry"]}
     assert record.entries["incident"].logical_id not in released_ids
-    assert record.entries["baseline"].logical_id in released_ids
+    assert record.entries["baseline"].logical_id not in released_ids
+    assert record.entries["clothing"].logical_id in released_ids
 
 
 def test_a_step_of_another_site_or_an_unknown_step_is_not_found(
@@ -418,6 +421,64 @@ def test_sign_off_is_refused_when_the_history_now_says_no_strangulation_but_answ
         exam_id=exam_id,
         step="strangulation",
         answers={},
+    )
+    call(app, "examiner", services.sign_off, exam_id=exam_id)
+    assert read(app, exam_id).exam.status == ExamStatus.SIGNED
+
+
+def test_sign_off_is_refused_while_history_and_incident_contradict_each_other(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """Restraint and drugs or alcohol are asked in the history and on the incident
+    step: yes on one and no on the other is refused at sign-off (and shown on the
+    exam's page before), naming both; "not known" contradicts nothing."""
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    call(
+        app,
+        "examiner",
+        services.record_history,
+        exam_id=exam_id,
+        history=history(drugs_alcohol_suspected=Answer.YES),  # restraints: no
+    )
+    incident = {"restraint": Answer.YES, "substances-suspected": Answer.NO}
+    call(
+        app,
+        "examiner",
+        services.record_structured_step,
+        exam_id=exam_id,
+        step="incident",
+        answers={"incident": incident},
+    )
+    decide_every_window(app, exam_id)
+    before = count_versions(engine)
+    with pytest.raises(services.ExamRefused) as refused:
+        call(app, "examiner", services.sign_off, exam_id=exam_id)
+    assert refused.value.field == "sign"
+    restraint = (
+        "The history says no to “Restraints (held down, tied)” but the incident step says "
+        "yes to “Restrained”: correct the one that is wrong (ask her again if needed)."
+    )
+    substances = (
+        "The history says yes to “Drugs or alcohol suspected” but the incident step says "
+        "no to “Drugs or alcohol suspected”: correct the one that is wrong (ask her again "
+        "if needed)."
+    )
+    assert restraint in refused.value.message
+    assert substances in refused.value.message
+    assert count_versions(engine) == before
+    assert read(app, exam_id).exam.status != ExamStatus.SIGNED
+    login(client, "examiner", PASSWORD)
+    overview = html.unescape(client.get(f"/exams/{exam_id}").get_data(as_text=True))
+    assert restraint in overview
+    # She is not sure whether she was restrained; drugs: the incident step corrected.
+    call(
+        app,
+        "examiner",
+        services.record_structured_step,
+        exam_id=exam_id,
+        step="incident",
+        answers={"incident": {"restraint": Answer.UNKNOWN, "substances-suspected": Answer.YES}},
     )
     call(app, "examiner", services.sign_off, exam_id=exam_id)
     assert read(app, exam_id).exam.status == ExamStatus.SIGNED

@@ -5,17 +5,22 @@ display it carries."""
 from __future__ import annotations
 
 import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
 from clinic.exam import services
 from clinic.exam.code_systems import code_system, value_set
-from clinic.exam.lists import VOCABULARIES
+from clinic.exam.lists import VOCABULARIES, VOCABULARIES_BY_ID
 from clinic.exam.resources import Answer
 from clinic.fhir.canonical import CODE_SYSTEM
+from clinic.fhir.code_system_versions import content_hash, recorded, silent_changes
 from clinic.fhir.profiles import PROFILES_DIR
 from tests.conftest import PASSWORD, World
 from tests.exam.helpers import call, complete_exam, history
@@ -114,3 +119,36 @@ def test_every_code_the_exam_writes_exists_in_its_system_with_its_display(
             checked += 1
     assert not wrong, sorted(wrong)
     assert checked > 100
+
+
+def test_every_code_system_version_says_what_was_recorded_for_it() -> None:
+    """A display (or a code) changed without bumping the CodeSystem's version fails
+    here; bump it and run scripts/record_code_system_versions.py."""
+    assert silent_changes() == []
+
+
+def test_a_display_changed_without_a_version_bump_is_caught(tmp_path: Path) -> None:
+    for path in PROFILES_DIR.glob("CodeSystem-*.json"):
+        shutil.copy(path, tmp_path / path.name)
+    changed = tmp_path / "CodeSystem-lab-result.json"
+    document = json.loads(changed.read_text())
+    document["concept"][0]["display"] = "Negative (none found)"
+    changed.write_text(json.dumps(document))
+    assert silent_changes(tmp_path) == [("lab-result", "0.1.0", "changed without a version bump")]
+    document["version"] = "0.2.0"
+    changed.write_text(json.dumps(document))
+    assert silent_changes(tmp_path) == [("lab-result", "0.2.0", "version not recorded")]
+    # The same through a list: a display changed in clinic/exam/lists.py and written
+    # out with the version it had does not match what that version recorded.
+    vocabulary = VOCABULARIES_BY_ID["lab-result"]
+    edited = replace(vocabulary, terms=vocabulary.terms | {"negative": "Negative (none found)"})
+    recorded_hash = recorded()[("lab-result", vocabulary.version)]
+    assert content_hash(code_system(vocabulary)) == recorded_hash
+    assert content_hash(code_system(edited)) != recorded_hash
+
+
+def test_a_version_is_recorded_once(tmp_path: Path) -> None:
+    manifest = tmp_path / "CODE-SYSTEM-VERSIONS"
+    manifest.write_text(f"{'0' * 64}  mood 0.1.0\n{'1' * 64}  mood 0.1.0\n")
+    with pytest.raises(ValueError, match=r"mood 0\.1\.0 twice"):
+        recorded(manifest)
