@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 import sqlalchemy as sa
 
 from clinic.access import Action, Actor, ResourceFacts, decide, require
 from clinic.access.policy import DECLINED, PHOTOGRAPH
+from clinic.access.roles import Role
 from clinic.access.terms import VERY_RESTRICTED
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.consent.book import consent_book
@@ -52,7 +54,13 @@ from clinic.media.intake import (
     derive_copies,
 )
 from clinic.media.models import Photo, Variant
-from clinic.media.resources import VIEWS, photo_media
+from clinic.media.resources import (
+    VIEWS,
+    Correction,
+    corrected_media,
+    corrections,
+    photo_media,
+)
 from clinic.media.vault import (
     DatabasePhotoStore,
     Keyring,
@@ -77,6 +85,17 @@ class MediaRefused(DomainError):
 
 class PhotoNotFound(MediaRefused):
     """No such photo, or one the caller may not see: the same answer for both."""
+
+
+class PhotoRetired(MediaRefused):
+    """A photo retired as entered in error: its copies are no longer served."""
+
+
+RETIRED = "entered-in-error"
+
+
+def is_retired(version: StoredVersion) -> bool:
+    return version.content.get("status") == RETIRED
 
 
 @dataclass(frozen=True)
@@ -343,10 +362,26 @@ class PhotoCard:
     media: StoredVersion
     number: int
     injury_number: str | None
+    corrections: list[Correction] = field(default_factory=list)
 
     @property
     def is_intimate(self) -> bool:
         return self.photo.is_intimate
+
+    @property
+    def is_retired(self) -> bool:
+        return is_retired(self.media)
+
+    @property
+    def retirement(self) -> Correction | None:
+        return next((c for c in reversed(self.corrections) if c.change == "retired"), None)
+
+
+def _corrections(store: ResourceStore, version: StoredVersion) -> list[Correction]:
+    if version.version_id == 1:
+        return []
+    history = [store.version("Media", version.logical_id, n) for n in range(1, version.version_id)]
+    return corrections([v.content for v in history if v is not None] + [version.content])
 
 
 def _decide_read(uow: UnitOfWork, actor: Actor, version: StoredVersion) -> bool:
@@ -377,6 +412,7 @@ def photos_of_exam(
                 version,
                 int(photo.slot.split(":")[1]),
                 photo.injury_slot.split(":")[1] if photo.injury_slot else None,
+                _corrections(store, version),
             )
         )
     if cards:
@@ -409,7 +445,7 @@ def photos_for_expert(
         .order_by(Photo.taken_at, Photo.log_index)
     ):
         version = store.current("Media", photo.id)
-        if version is None or not _decide_read(uow, actor, version):
+        if version is None or is_retired(version) or not _decide_read(uow, actor, version):
             continue
         # Numbered as in her exam (and on the page that opens one), not 1..n here.
         cards.append(PhotoCard(photo, version, int(photo.slot.split(":")[1]), None))
@@ -445,6 +481,26 @@ def _load_photo(
     return photo, version
 
 
+def photo_to_correct(
+    uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor, photo_id: str
+) -> PhotoCard:
+    """A photograph an examiner of her site may correct (see `correct_photo`)."""
+    require(actor, Action.UPDATE, "Media")
+    photo, version = _load_photo(uow, registry, actor, photo_id)
+    try:
+        exam_services.exam_for_update(uow, actor, photo.exam_id)
+    except exam_services.ExamNotFound as error:
+        raise PhotoNotFound("No such photograph.") from error
+    store = ResourceStore(uow.session, registry)
+    return PhotoCard(
+        photo,
+        version,
+        int(photo.slot.split(":")[1]),
+        photo.injury_slot.split(":")[1] if photo.injury_slot else None,
+        _corrections(store, version),
+    )
+
+
 def read_photo(
     uow: UnitOfWork,
     registry: ProfileRegistry,
@@ -465,7 +521,20 @@ def read_photo(
         require(actor, Action.EXPORT, "Media")
     photo, version = _load_photo(uow, registry, actor, photo_id)
     reasons = ["photograph shown" if variant is not Variant.ORIGINAL else "original downloaded"]
-    if photo.is_intimate:
+    if is_retired(version):
+        # Retired as entered in error: the exam's gallery shows it as retired, with
+        # its blurred stand-in so the examiner knows which it was; nothing else of
+        # it is served to anyone (the original stays sealed, with its history).
+        if actor.role is Role.EXPERT:
+            raise PhotoNotFound("No such photograph.")
+        if variant not in (Variant.THUMBNAIL, Variant.BLURRED):
+            raise PhotoRetired(
+                "This photograph was retired as entered in error; it is no longer shown.",
+                "photos",
+            )
+        variant = Variant.BLURRED
+        reasons = ["retired photograph's blurred stand-in shown"]
+    elif photo.is_intimate:
         if variant is Variant.THUMBNAIL:
             variant = Variant.BLURRED
         elif variant is not Variant.BLURRED:
@@ -499,3 +568,122 @@ def read_photo(
 
 def is_very_restricted(version: StoredVersion) -> bool:
     return VERY_RESTRICTED in version.security_labels
+
+
+# -- correcting photographs -----------------------------------------------------------
+
+
+class PhotoChange(StrEnum):
+    INTIMATE = "intimate"  # it is an intimate image: mark it so
+    NOT_INTIMATE = "not-intimate"  # it is not one
+    RETIRE = "retire"  # taken in error (wrong person, exam, site or view)
+
+
+_CHANGE_WHAT = {
+    PhotoChange.INTIMATE: "Photograph {number} marked as an intimate image",
+    PhotoChange.NOT_INTIMATE: "Photograph {number} marked as not an intimate image",
+    PhotoChange.RETIRE: "Photograph {number} retired: entered in error",
+}
+REASON_MAX = 500
+
+
+def correct_photo(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    photo_id: str,
+    change: str,
+    reason: str,
+    channel: str = "web",
+) -> Photo:
+    """Correct a photograph, by an examiner of her site, with a reason kept with
+    the record (promise 5): mark it an intimate image (it becomes very restricted:
+    seen only as her photo consent names, never released) or not one (seen as her
+    consent to photographs permits, which must then allow it), or retire it as
+    entered in error (never served or released again; the sealed original and
+    every version stay, with the custody log entry of its intake). Each is a new
+    version of its Media with who, when and why as a note; on a signed exam it is
+    an amendment with that reason, which the report lists. Audited."""
+    said = reason.strip()
+    if change not in set(PhotoChange):
+        raise MediaRefused("Choose what to correct.", "change")
+    if not said:
+        raise MediaRefused(
+            "Say why you are correcting this photograph; the reason is kept with it.", "reason"
+        )
+    if len(said) > REASON_MAX:
+        raise MediaRefused(f"The reason: at most {REASON_MAX} characters.", "reason")
+    require(actor, Action.UPDATE, "Media")
+    photo = uow.session.scalar(sa.select(Photo).where(Photo.id == photo_id).with_for_update())
+    if photo is None:
+        raise PhotoNotFound("No such photograph.")
+    try:
+        exam = exam_services.exam_for_update(uow, actor, photo.exam_id)
+    except exam_services.ExamNotFound as error:
+        raise PhotoNotFound("No such photograph.") from error
+    store = ResourceStore(uow.session, registry)
+    version = store.current("Media", photo.id)
+    if version is None or not _decide_read(uow, actor, version):
+        raise PhotoNotFound("No such photograph.")
+    if is_retired(version):
+        raise MediaRefused("This photograph is already retired.", "change")
+    intimate: bool | None = None
+    removed: frozenset[str] = frozenset()
+    if change != PhotoChange.RETIRE:
+        intimate = change == PhotoChange.INTIMATE
+        if intimate == photo.is_intimate:
+            raise MediaRefused(
+                "It is already marked as an intimate image."
+                if intimate
+                else "It is already marked as not an intimate image.",
+                "change",
+            )
+        if not intimate:
+            _check_reclassification(uow, actor, exam)
+            removed = frozenset({VERY_RESTRICTED})
+        photo.is_intimate = intimate
+    number = int(photo.slot.split(":")[1])
+    updated = exam_services.correct_exam_record(
+        uow,
+        registry,
+        actor=actor,
+        exam=exam,
+        slot=photo.slot,
+        content=corrected_media(
+            version.content,
+            intimate=intimate,
+            retired=change == PhotoChange.RETIRE,
+            by=actor.username,
+            at=utcnow(),
+            reason=said,
+        ),
+        what=_CHANGE_WHAT[PhotoChange(change)].format(number=number),
+        reason=said,
+        labels_removed=removed,
+        channel=channel,
+    )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.UPDATE,
+            channel=channel,
+            actor=actor,
+            entities=(updated.versioned_reference,),
+            reasons=(f"photograph corrected: {PhotoChange(change).value}", f"why: {said}"),
+        )
+    )
+    uow.session.flush()
+    return photo
+
+
+def _check_reclassification(uow: UnitOfWork, actor: Actor, exam: Exam) -> None:
+    """Marking a photo as not intimate widens who sees it: her consent to
+    photographs of her injuries must permit it, as it would at capture."""
+    try:
+        _check_consent(uow, actor, exam, intimate=False)
+    except MediaRefused as refused:
+        raise MediaRefused(
+            "Her photo consent does not permit photographs other than intimate images, so "
+            "this one stays marked intimate. Retire it if it should not be in the record.",
+            "change",
+        ) from refused

@@ -44,6 +44,7 @@ def post_photos(
         "region": "forearm",
         "site": "left forearm, inner side",
         "scale_in_frame": "y",
+        "intimate": "no",
     } | fields
     data["photos"] = [(io.BytesIO(content), name) for name, content in files]
     return client.post(path, data=data, content_type="multipart/form-data")
@@ -234,7 +235,7 @@ def test_a_photo_she_declined_is_refused_with_her_words(
     response = post_photos(examiner, exam_id, [("a.jpg", camera_jpeg())])
     assert response.status_code == 422
     assert "She declined photographs of her injuries" in response.get_data(as_text=True)
-    response = post_photos(examiner, exam_id, [("a.jpg", camera_jpeg())], intimate="y")
+    response = post_photos(examiner, exam_id, [("a.jpg", camera_jpeg())], intimate="yes")
     assert "She declined intimate images in her photo consent" in response.get_data(as_text=True)
     assert counts(engine) == before
 
@@ -246,7 +247,7 @@ def test_intimate_images_need_their_own_item(
     record_photo_consent(app, case.id, intimate_images=False)
     exam_id = complete_exam(app, case.id)
     before = counts(engine)
-    response = post_photos(examiner, exam_id, [("a.jpg", camera_jpeg())], intimate="y")
+    response = post_photos(examiner, exam_id, [("a.jpg", camera_jpeg())], intimate="yes")
     assert response.status_code == 422
     assert "She declined intimate images" in response.get_data(as_text=True)
     assert counts(engine) == before
