@@ -33,7 +33,7 @@ from clinic.access import Action, Actor, ResourceFacts, decide, require
 from clinic.access.policy import DECLINED, PHOTOGRAPH
 from clinic.access.roles import Role
 from clinic.access.terms import VERY_RESTRICTED
-from clinic.audit.services import AuditRecord, EventKind
+from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.consent.book import consent_book
 from clinic.core.clock import utcnow
 from clinic.core.errors import DomainError
@@ -471,22 +471,56 @@ class PhotoBytes:
 
 
 def _load_photo(
-    uow: UnitOfWork, registry: ProfileRegistry, actor: Actor, photo_id: str
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    actor: Actor,
+    photo_id: str,
+    channel: str = "web",
+    action: Action = Action.READ,
 ) -> tuple[Photo, StoredVersion]:
-    require(actor, Action.READ, "Media")
+    """The photo and its Media, if the actor may see it; otherwise PhotoNotFound,
+    the same for a photo of another site as for none, and the refusal audited."""
+    require(actor, action, "Media")
     photo = uow.session.get(Photo, photo_id)
     version = ResourceStore(uow.session, registry).current("Media", photo_id) if photo else None
-    if photo is None or version is None or not _decide_read(uow, actor, version):
+    if photo is None or version is None:
+        _refused(uow, actor, action, f"Media/{photo_id}", ("no such photograph",), channel)
+        raise PhotoNotFound("No such photograph.")
+    decision = decide(actor, Action.READ, "Media", version.facts(), consents=consent_book(uow))
+    if not decision.permitted or decision.obligations:
+        _refused(uow, actor, action, version.versioned_reference, decision.reasons, channel)
         raise PhotoNotFound("No such photograph.")
     return photo, version
+
+
+def _refused(
+    uow: UnitOfWork,
+    actor: Actor,
+    action: Action,
+    entity: str,
+    reasons: Sequence[str],
+    channel: str,
+) -> None:
+    """A refused photo request on the audit trail (promise 7): kept when the
+    request's transaction is rolled back, with its failure outcome."""
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.UPDATE if action is Action.UPDATE else EventKind.READ,
+            channel=channel,
+            actor=actor,
+            outcome=Outcome.MINOR_FAILURE,
+            outcome_desc="refused",
+            entities=(entity,),
+            reasons=tuple(reasons),
+        )
+    )
 
 
 def photo_to_correct(
     uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor, photo_id: str
 ) -> PhotoCard:
     """A photograph an examiner of her site may correct (see `correct_photo`)."""
-    require(actor, Action.UPDATE, "Media")
-    photo, version = _load_photo(uow, registry, actor, photo_id)
+    photo, version = _load_photo(uow, registry, actor, photo_id, action=Action.UPDATE)
     try:
         exam_services.exam_for_update(uow, actor, photo.exam_id)
     except exam_services.ExamNotFound as error:
@@ -519,12 +553,21 @@ def read_photo(
         # Handing out the original is an export: those who only view (a medical
         # expert) never download one.
         require(actor, Action.EXPORT, "Media")
-    photo, version = _load_photo(uow, registry, actor, photo_id)
+    photo, version = _load_photo(uow, registry, actor, photo_id, channel)
     reasons = ["photograph shown" if variant is not Variant.ORIGINAL else "original downloaded"]
     if is_retired(version):
         # Retired as entered in error: the exam's gallery shows it as retired, with
         # its blurred stand-in so the examiner knows which it was; nothing else of
         # it is served to anyone (the original stays sealed, with its history).
+        if actor.role is Role.EXPERT or variant not in (Variant.THUMBNAIL, Variant.BLURRED):
+            _refused(
+                uow,
+                actor,
+                Action.READ,
+                version.versioned_reference,
+                (f"retired photograph's {variant} asked for",),
+                channel,
+            )
         if actor.role is Role.EXPERT:
             raise PhotoNotFound("No such photograph.")
         if variant not in (Variant.THUMBNAIL, Variant.BLURRED):
@@ -540,6 +583,14 @@ def read_photo(
         elif variant is not Variant.BLURRED:
             said = (reason or "").strip()
             if not said:
+                _refused(
+                    uow,
+                    actor,
+                    Action.READ,
+                    version.versioned_reference,
+                    (f"intimate image's {variant} asked for without a reason",),
+                    channel,
+                )
                 raise MediaRefused(
                     "An intimate image opens only on purpose: say why you are opening it.",
                     "reason",
@@ -614,18 +665,15 @@ def correct_photo(
         )
     if len(said) > REASON_MAX:
         raise MediaRefused(f"The reason: at most {REASON_MAX} characters.", "reason")
-    require(actor, Action.UPDATE, "Media")
-    photo = uow.session.scalar(sa.select(Photo).where(Photo.id == photo_id).with_for_update())
-    if photo is None:
-        raise PhotoNotFound("No such photograph.")
+    photo, _ = _load_photo(uow, registry, actor, photo_id, channel, Action.UPDATE)
     try:
+        # Locked: two corrections of the exam's records happen one after the other.
         exam = exam_services.exam_for_update(uow, actor, photo.exam_id)
     except exam_services.ExamNotFound as error:
         raise PhotoNotFound("No such photograph.") from error
-    store = ResourceStore(uow.session, registry)
-    version = store.current("Media", photo.id)
-    if version is None or not _decide_read(uow, actor, version):
-        raise PhotoNotFound("No such photograph.")
+    uow.session.refresh(photo)
+    version = ResourceStore(uow.session, registry).current("Media", photo.id)
+    assert version is not None
     if is_retired(version):
         raise MediaRefused("This photograph is already retired.", "change")
     intimate: bool | None = None
