@@ -87,6 +87,20 @@ class PhotoNotFound(MediaRefused):
     """No such photo, or one the caller may not see: the same answer for both."""
 
 
+class MediaUnavailable(MediaRefused):
+    """The media key cannot be used (missing, empty, damaged): no photograph can be
+    stored or read until an administrator restores it; the message says why."""
+
+
+def unavailable(error: VaultError) -> MediaUnavailable:
+    return MediaUnavailable(
+        f"Photographs cannot be stored or read at the moment: {error}. An administrator "
+        "must restore the media key from the key backup (`clinic media-key status` says "
+        "what is wrong).",
+        "photos",
+    )
+
+
 class PhotoRetired(MediaRefused):
     """A photo retired as entered in error: its copies are no longer served."""
 
@@ -246,9 +260,12 @@ def _media_key(uow: UnitOfWork, keyring: Keyring) -> MediaKey:
     """The current media key; the first photograph of an instance creates it. A key
     missing while photos exist is refused: a new key would not open them."""
     if keyring.has_current():
-        return keyring.current()
+        try:
+            return keyring.current()
+        except VaultError as error:
+            raise unavailable(error) from error
     if uow.session.scalar(sa.select(sa.func.count()).select_from(Photo)):
-        raise MediaRefused(
+        raise MediaUnavailable(
             "The media key is missing from the instance folder, so photographs can be "
             "neither stored nor read. An administrator must restore it from the key backup.",
             "photos",
@@ -599,11 +616,7 @@ def read_photo(
     try:
         sealed, data = open_content(DatabasePhotoStore(uow.session), keyring, photo, variant)
     except VaultError as error:
-        raise MediaRefused(
-            "This photograph cannot be opened: the media key that protects it is not "
-            "available. An administrator must restore it from the key backup.",
-            "photos",
-        ) from error
+        raise unavailable(error) from error
     uow.audit(
         AuditRecord(
             kind=EventKind.READ,

@@ -30,6 +30,7 @@ from clinic.media.forms import CorrectPhotoForm, OpenPhotoForm, OriginalForm, Ph
 from clinic.media.intake import Limits
 from clinic.media.models import Variant
 from clinic.media.resources import VIEWS
+from clinic.media.vault import key_problem
 
 bp = Blueprint("media", __name__)
 
@@ -69,6 +70,7 @@ def _gallery(exam_id: str, form: PhotoForm, status: int) -> Any:
         form,
         status,
         cards=cards,
+        key_problem=key_problem(_keyring()),
         views=VIEWS,
         regions=BODY_REGIONS,
         open_form=OpenPhotoForm(formdata=None),
@@ -124,6 +126,15 @@ def photos(exam_id: str) -> Any:
         abort(404)
 
 
+def _unavailable(error: services.MediaUnavailable) -> Response:
+    """The photographs cannot be read (the media key): said plainly, never a 500."""
+    response = Response(
+        render_template("media/unavailable.html", message=error.message), status=503
+    )
+    response.headers["Retry-After"] = "3600"
+    return response
+
+
 def _served(found: services.PhotoBytes, *, download: bool) -> Response:
     """The bytes with the type checked at intake (never sniffed), never cached."""
     response = Response(found.data, mimetype=found.content_type)
@@ -149,6 +160,8 @@ def _read(photo_id: str, variant: Variant, reason: str | None = None) -> service
         abort(404)
     except services.PhotoRetired:
         abort(410)
+    except services.MediaUnavailable as error:
+        abort(_unavailable(error))
     except services.MediaRefused:
         # An intimate image asked for without opening it on purpose.
         abort(403)

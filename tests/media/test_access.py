@@ -225,9 +225,7 @@ def refusals(engine: sa.Engine, entity_prefix: str) -> list[tuple[str, str, list
     ]
 
 
-def test_refused_photo_requests_are_audited(
-    app: Flask, photos: Photos, engine: sa.Engine
-) -> None:
+def test_refused_photo_requests_are_audited(app: Flask, photos: Photos, engine: sa.Engine) -> None:
     south = signed_in(app, "examiner.south")
     assert south.get(f"/photos/{photos.plain}/display").status_code == 404
     assert south.get("/photos/00000000-0000-4000-8000-000000000000/thumbnail").status_code == 404

@@ -222,3 +222,48 @@ def test_every_audit_event_of_photo_activity_validates(app: Flask, exam_id: str)
         )
         for entry in entries:
             validate_resource(audit_event_resource(entry), registry)
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("", "media.key is empty"),
+        ("not a key at all", "media.key is not a media key file"),
+        ("clinic-media-key-v1 0123456789abcdef %%%not-base64%%%", "its key is not readable"),
+        ("clinic-media-key-v1 0123456789abcdef QUJD", "its key does not match its id"),
+    ],
+    ids=["empty", "garbage", "bad-base64", "wrong-id"],
+)
+def test_a_damaged_media_key_is_said_plainly_never_a_500(
+    app: Flask, exam_id: str, damage: str, said: str
+) -> None:
+    from tests.media.test_access import signed_in
+    from tests.media.test_capture import post_photos
+
+    (photo_id,) = take(app, exam_id)
+    (Path(app.instance_path) / "keys" / "media.key").write_text(damage)
+    examiner = signed_in(app, "examiner")
+    gallery = examiner.get(f"/exams/{exam_id}/photos")
+    assert gallery.status_code == 200
+    assert "Photographs cannot be stored or read" in gallery.get_data(as_text=True)
+    assert said in gallery.get_data(as_text=True)
+    shown = examiner.get(f"/photos/{photo_id}/display")
+    assert shown.status_code == 503
+    assert "Photographs cannot be read" in shown.get_data(as_text=True)
+    assert said in shown.get_data(as_text=True)
+    taken = post_photos(examiner, exam_id, [("b.jpg", camera_jpeg(seed=9))])
+    assert taken.status_code == 422
+    assert said in taken.get_data(as_text=True)
+    from clinic.cli import cli
+
+    status = CliRunner().invoke(
+        cli, ["media-key", "status"], obj=ScriptInfo(create_app=lambda: app)
+    )
+    assert status.exit_code == 1
+    assert said in status.output
+    assert status.exception is None or isinstance(status.exception, SystemExit)
+    rotated = CliRunner().invoke(
+        cli, ["media-key", "rotate"], obj=ScriptInfo(create_app=lambda: app)
+    )
+    assert rotated.exit_code == 1
+    assert said in rotated.output
