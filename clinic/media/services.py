@@ -230,7 +230,7 @@ def take_photos(
         if injury_id is None:
             raise MediaRefused("Choose one of this exam's injuries, or none.", "injury")
     _check_consent(uow, actor, exam, details.intimate)
-    checked = [_checked(uow, upload, vault.limits) for upload in uploads]
+    checked = [_checked(uow, exam, upload, vault.limits) for upload in uploads]
     seen: set[str] = set()
     for photo in checked:
         if photo.sha256 in seen:
@@ -244,16 +244,24 @@ def take_photos(
     ]
 
 
-def _checked(uow: UnitOfWork, upload: Upload, limits: Limits) -> CheckedPhoto:
+def _checked(uow: UnitOfWork, exam: Exam, upload: Upload, limits: Limits) -> CheckedPhoto:
     try:
         photo = check_photo(upload.data, upload.filename, limits)
     except PhotoRefused as refused:
         raise MediaRefused(refused.message, "photos") from refused
-    if uow.session.scalar(sa.select(Photo.id).where(Photo.sha256 == photo.sha256)):
-        raise MediaRefused(
-            f"{upload.filename or 'This photograph'} is already in the record.", "photos"
-        )
+    # Within this exam only: asked across the database, the answer would tell her
+    # that a file is in another site's (another survivor's) record.
+    if uow.session.scalar(
+        sa.select(Photo.id).where(Photo.exam_id == exam.id, Photo.sha256 == photo.sha256)
+    ):
+        raise _already_taken(upload.filename)
     return photo
+
+
+def _already_taken(filename: str | None) -> MediaRefused:
+    return MediaRefused(
+        f"{filename or 'This photograph'} is already in this exam's record.", "photos"
+    )
 
 
 def _media_key(uow: UnitOfWork, keyring: Keyring) -> MediaKey:
@@ -350,8 +358,13 @@ def _intake(
     )
     appended = append_leaf(uow.session, CUSTODY_LOG, row.leaf())
     row.log_index, row.leaf_hash = appended.index, appended.leaf_hash.hex()
-    uow.session.add(row)
-    uow.session.flush()
+    try:
+        with uow.session.begin_nested():
+            uow.session.add(row)
+    except sa.exc.IntegrityError as error:
+        # The same file saved into this exam by another request at the same moment:
+        # the database's constraint decides, and the loser is told plainly.
+        raise _already_taken(None) from error
     derived = photo.sha256
     seal(
         vault.store,
