@@ -113,6 +113,9 @@ class PhotoContent(Base):
     derived_from_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     nonce: Mapped[bytes] = mapped_column(sa.LargeBinary(length=12), nullable=False)
     ciphertext: Mapped[bytes] = mapped_column(sa.LargeBinary(), nullable=False)
+    # How it was sealed (clinic.media.vault: 1 = photo and variant bound, 2 = the
+    # content type too). Rows from before 0014 are 1.
+    format: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, server_default="1")
 
     __table_args__ = (
         sa.CheckConstraint(

@@ -236,6 +236,15 @@ class Keyring:
 # -- the storage interface ------------------------------------------------------
 
 
+# The sealing format of a stored variant (`photo_contents.format`). 1: the
+# associated data binds the photo id and the variant. 2 (every variant sealed
+# since): also the content type, so a row whose type was changed does not open
+# (and so is never served as something else). Both are read.
+FORMAT_PHOTO_VARIANT = 1
+FORMAT_WITH_CONTENT_TYPE = 2
+SEAL_FORMAT = FORMAT_WITH_CONTENT_TYPE
+
+
 @dataclass(frozen=True)
 class SealedContent:
     """One variant of a photo as stored: encrypted, with what was checked about it."""
@@ -247,6 +256,7 @@ class SealedContent:
     derived_from_sha256: str | None
     nonce: bytes
     ciphertext: bytes
+    format: int = SEAL_FORMAT
 
 
 class PhotoStore(Protocol):
@@ -274,6 +284,7 @@ class DatabasePhotoStore:
                 derived_from_sha256=content.derived_from_sha256,
                 nonce=content.nonce,
                 ciphertext=content.ciphertext,
+                format=content.format,
             )
         )
 
@@ -289,6 +300,7 @@ class DatabasePhotoStore:
             row.derived_from_sha256,
             row.nonce,
             row.ciphertext,
+            row.format,
         )
 
 
@@ -307,8 +319,12 @@ def _key_aad(photo_id: str) -> bytes:
     return f"photo-key:{photo_id}".encode()
 
 
-def _content_aad(photo_id: str, variant: str) -> bytes:
-    return f"photo:{photo_id}:{variant}".encode()
+def _content_aad(photo_id: str, variant: str, content_type: str, seal_format: int) -> bytes:
+    if seal_format == FORMAT_PHOTO_VARIANT:
+        return f"photo:{photo_id}:{variant}".encode()
+    if seal_format == FORMAT_WITH_CONTENT_TYPE:
+        return f"photo-v2:{photo_id}:{variant}:{content_type}".encode()
+    raise VaultError(f"the {variant} of photo {photo_id} is sealed in an unknown format")
 
 
 def wrap(key: MediaKey, photo_id: str, data_key: bytes) -> bytes:
@@ -330,11 +346,19 @@ def new_data_key(key: MediaKey, photo_id: str) -> tuple[bytes, bytes]:
     return data_key, wrap(key, photo_id, data_key)
 
 
-def seal(store: PhotoStore, data_key: bytes, photo_id: str, contents: list[PlainContent]) -> None:
-    """Encrypt and store every variant of a photo under its data key."""
+def seal(
+    store: PhotoStore,
+    data_key: bytes,
+    photo_id: str,
+    contents: list[PlainContent],
+    seal_format: int = SEAL_FORMAT,
+) -> None:
+    """Encrypt and store every variant of a photo under its data key (in the
+    current format; an older one only to test that such photos still open)."""
     cipher = AESGCM(data_key)
     for content in contents:
         nonce = os.urandom(12)
+        aad = _content_aad(photo_id, content.variant, content.content_type, seal_format)
         store.put(
             SealedContent(
                 photo_id,
@@ -343,7 +367,8 @@ def seal(store: PhotoStore, data_key: bytes, photo_id: str, contents: list[Plain
                 hashlib.sha256(content.data).hexdigest(),
                 content.derived_from_sha256,
                 nonce,
-                cipher.encrypt(nonce, content.data, _content_aad(photo_id, content.variant)),
+                cipher.encrypt(nonce, content.data, aad),
+                seal_format,
             )
         )
 
@@ -359,7 +384,9 @@ def open_content(
     data_key = unwrap(keyring.get(photo.key_id), photo.id, photo.wrapped_key)
     try:
         data = AESGCM(data_key).decrypt(
-            sealed.nonce, sealed.ciphertext, _content_aad(photo.id, variant)
+            sealed.nonce,
+            sealed.ciphertext,
+            _content_aad(photo.id, variant, sealed.content_type, sealed.format),
         )
     except InvalidTag as error:
         raise VaultError(f"the {variant} of photo {photo.id} does not open") from error

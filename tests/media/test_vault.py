@@ -267,3 +267,56 @@ def test_a_damaged_media_key_is_said_plainly_never_a_500(
     )
     assert rotated.exit_code == 1
     assert said in rotated.output
+
+
+def test_a_variant_whose_content_type_was_changed_does_not_open(
+    app: Flask, exam_id: str, engine: sa.Engine
+) -> None:
+    """The content type is bound into the sealed bytes (format 2): a row changed to
+    claim another type is refused, never served as something else."""
+    (photo_id,) = take(app, exam_id)
+    with engine.begin() as connection:
+        assert {
+            row.format
+            for row in connection.execute(
+                sa.select(PhotoContent.format).where(PhotoContent.photo_id == photo_id)
+            )
+        } == {2}
+        connection.execute(
+            sa.update(PhotoContent)
+            .where(PhotoContent.photo_id == photo_id, PhotoContent.variant == "display")
+            .values(content_type="image/png")
+        )
+    with pytest.raises(MediaRefused, match="does not open"):
+        read(app, photo_id, Variant.DISPLAY)
+
+
+def test_photos_sealed_in_the_first_format_still_open(app: Flask, exam_id: str) -> None:
+    from clinic.media.vault import (
+        FORMAT_PHOTO_VARIANT,
+        DatabasePhotoStore,
+        PlainContent,
+        seal,
+        unwrap,
+    )
+
+    (photo_id,) = take(app, exam_id)
+    keys = Keyring(Path(app.instance_path) / "keys")
+    with app.app_context(), unit_of_work() as uow:
+        photo = uow.session.get(Photo, photo_id)
+        assert photo is not None
+        # The display copy sealed again as before 0014 (format 1), same data key.
+        data_key = unwrap(keys.get(photo.key_id), photo.id, photo.wrapped_key)
+        uow.session.execute(
+            sa.delete(PhotoContent).where(
+                PhotoContent.photo_id == photo_id, PhotoContent.variant == "display"
+            )
+        )
+        seal(
+            DatabasePhotoStore(uow.session),
+            data_key,
+            photo_id,
+            [PlainContent("display", "image/jpeg", b"an old display copy", photo.sha256)],
+            FORMAT_PHOTO_VARIANT,
+        )
+    assert read(app, photo_id, Variant.DISPLAY).data == b"an old display copy"
