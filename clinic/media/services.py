@@ -51,7 +51,6 @@ from clinic.media.intake import (
     Limits,
     PhotoRefused,
     check_photo,
-    derive_copies,
 )
 from clinic.media.models import Photo, Variant
 from clinic.media.resources import (
@@ -329,7 +328,7 @@ def _intake(
         logical_id=photo_id,
         reason=reason,
     )
-    copies = derive_copies(photo)
+    copies = photo.copies
     data_key, wrapped = new_data_key(key, photo_id)
     row = Photo(
         id=photo_id,

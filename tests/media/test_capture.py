@@ -373,3 +373,28 @@ def test_the_same_file_sent_twice_at_once_is_kept_once_never_a_500(
         thread.join(120)
     assert sorted(statuses) == [302, 422, 422]
     assert len(photo_ids(app, exam_id)) == 1
+
+
+def test_bytes_after_the_jpeg_end_stay_in_the_original_and_never_reach_a_screen(
+    app: Flask, examiner: FlaskClient, exam_id: str
+) -> None:
+    """The original is evidence: kept byte-exact under its hash, whatever follows
+    the image's end marker. What is shown is a new image made from the pixels, so
+    those bytes never reach a screen."""
+    import hashlib
+
+    from PIL import Image
+
+    from tests.media.helpers import photo_row, read
+
+    trailing = b"\x00\x01TRAILING-BYTES-AFTER-THE-END-MARKER" * 20
+    sent = camera_jpeg(seed=83) + trailing
+    assert post_photos(examiner, exam_id, [("t.jpg", sent)]).status_code == 302
+    (photo_id,) = photo_ids(app, exam_id)
+    assert read(app, photo_id).data == sent
+    assert photo_row(app, photo_id).sha256 == hashlib.sha256(sent).hexdigest()
+    for variant in ("display", "thumbnail"):
+        shown = examiner.get(f"/photos/{photo_id}/{variant}").get_data()
+        assert b"TRAILING-BYTES" not in shown
+        assert shown.endswith(b"\xff\xd9")  # nothing after the image's end
+        Image.open(io.BytesIO(shown)).load()
