@@ -339,28 +339,41 @@ def media_key() -> None:
 
 @media_key.command("status")
 def media_key_status() -> None:
-    """The current media key's id, and how many photographs each key protects."""
-    from clinic.media.models import Photo
+    """The current media key's id, how many photographs each key protects, and
+    anything wrong: a damaged or missing key, a rotation left half done."""
+    from clinic.media.vault import key_report
 
     keyring = current_app.extensions["clinic.media_keys"]
     with unit_of_work() as uow:
-        current = keyring.current().key_id if keyring.has_current() else None
-        click.echo(f"current media key: {current or 'none yet (made with the first photograph)'}")
-        for key_id, count in uow.session.execute(
-            sa.select(Photo.key_id, sa.func.count()).group_by(Photo.key_id)
-        ):
-            click.echo(f"{key_id}: {count} photograph(s)")
+        report = key_report(uow.session, keyring)
+    for line in report.lines:
+        click.echo(line)
+    if report.problems:
+        for problem in report.problems:
+            click.echo(f"problem: {problem}", err=True)
+        sys.exit(1)
 
 
 @media_key.command("rotate")
 def media_key_rotate() -> None:
     """Make a new media key and re-wrap every photograph's data key under it, in
     one transaction; the photographs themselves are not re-encrypted. The old key
-    is kept as media.<id>.retired for backups taken before the rotation."""
-    from clinic.media.vault import VaultError, rewrap_all
+    is kept as media.<id>.retired for backups taken before the rotation. A
+    rotation left half done is first finished (if it committed) or its unused key
+    set aside; no key file is ever deleted."""
+    from clinic.media.vault import VaultError, key_ids_in_use, rewrap_all
 
     keyring = current_app.extensions["clinic.media_keys"]
+
+    def settle() -> None:
+        with unit_of_work() as uow:
+            in_use = key_ids_in_use(uow.session)
+        settled = keyring.settle_rotation(in_use)
+        if settled:
+            click.echo(settled)
+
     try:
+        settle()
         old, new = keyring.begin_rotation()
     except VaultError as error:
         raise _fail(error) from error
@@ -369,9 +382,10 @@ def media_key_rotate() -> None:
             count = rewrap_all(uow.session, keyring, old, new)
             _audit_operator(uow, EventKind.UPDATE, f"MediaKey/{new.key_id}")
     except BaseException:
-        keyring.abandon_rotation()
+        # Whether the re-wrap committed is the database's to say, not ours to guess.
+        settle()
         raise
-    keyring.finish_rotation(old)
+    keyring.finish_rotation()
     click.echo(f"media key {old.key_id} replaced by {new.key_id}; {count} photograph(s) re-wrapped")
     click.echo(
         f"back up instance/keys/media.key now; keep media.{old.key_id}.retired with older backups"

@@ -1371,6 +1371,41 @@ def add_exam_record(
     return version
 
 
+def correct_exam_record(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    exam: Exam,
+    slot: str,
+    content: dict[str, Any],
+    what: str,
+    reason: str,
+    labels_removed: frozenset[str] = frozenset(),
+    channel: str = "web",
+) -> StoredVersion:
+    """A new version of a record another domain added to the exam (a photograph
+    corrected or retired), by the exam's rules: after sign-off it is an amendment
+    with its reason, which the signed report then lists. Every earlier version
+    stays in the record's history."""
+    writer = _Writer(uow, ResourceStore(uow.session, registry), actor, exam, reason, channel)
+    current = writer.current(slot)
+    if current is None:
+        raise ExamNotFound("No such record in this exam.")
+    writer.check_amendable()
+    version = writer.store.update(
+        current.resource_type,
+        current.logical_id,
+        content,
+        author_id=actor.user_id,
+        expected_version=current.version_id,
+        labels_removed=labels_removed,
+    )
+    writer.record(slot, version, current.version_id, what)
+    writer.finish()
+    return version
+
+
 def check_amendable(exam: Exam, reason: str | None) -> None:
     """A signed exam changes only with the reason for the amendment."""
     if exam.status == ExamStatus.SIGNED and not (reason or "").strip():

@@ -153,7 +153,12 @@ class ResourceStore:
         *,
         author_id: str | None,
         expected_version: int | None,
+        labels_removed: frozenset[str] = frozenset(),
     ) -> StoredVersion:
+        """A new version. Security labels only grow, except those a domain service
+        removes on purpose (`labels_removed`, "system|code"): a correction made by
+        its rules, with its reason (a photograph found not to be intimate). The
+        FHIR API never passes any."""
         head = self._head(resource_type, logical_id, lock=True)
         if head is None:
             raise FhirError.single(404, "not-found", f"{resource_type}/{logical_id} is not known")
@@ -180,7 +185,9 @@ class ResourceStore:
             logical_id,
             head.version_id + 1,
             now,
-            previous_labels=tuple(head.security_labels),
+            previous_labels=tuple(
+                label for label in head.security_labels if label not in labels_removed
+            ),
             previous_flags=_record_flags(previous.content),
         )
         return self._write(content, head.site_id, author_id, now, head=head)

@@ -41,7 +41,17 @@ class PhotoForm(FlaskForm):
     )
     injury = SelectField("Injury shown (optional)", validators=[Optional()])
     scale_in_frame = BooleanField("A scale is in the frame")
-    intimate = BooleanField("Intimate image (genital or anal area)")
+    # An explicit answer every time: an intimate image saved as an ordinary one
+    # would be seen by people who must not see it.
+    intimate = RadioField(
+        "Are these intimate images (genital or anal area)?",
+        choices=[SelectChoice("no", "No"), SelectChoice("yes", "Yes: intimate images")],
+        validators=[
+            InputRequired(
+                "Say whether these are intimate images (genital or anal area): yes or no."
+            )
+        ],
+    )
     amendment_reason = TextAreaField(
         "Why are you amending the signed exam?", validators=[Optional(), Length(max=2000)]
     )
@@ -66,3 +76,27 @@ class OriginalForm(FlaskForm):
     """Downloading an intimate image's original: the reason it was opened with."""
 
     reason = HiddenField(validators=[DataRequired(), Length(max=500)])
+
+
+CHANGES = {
+    "intimate": "It is an intimate image (genital or anal area): mark it so",
+    "not-intimate": "It is not an intimate image: mark it so",
+    "retire": "It was taken in error (wrong person, exam, body site or view): retire it",
+}
+
+
+class CorrectPhotoForm(FlaskForm):
+    """Correcting a photograph: classify it again, or retire it, with a reason."""
+
+    change = RadioField(
+        "What is wrong with this photograph?", validators=[InputRequired("Choose what to correct.")]
+    )
+    reason = TextAreaField(
+        "Why (kept with the photograph and in the exam's record)",
+        validators=[DataRequired("Say why you are correcting this photograph."), Length(max=500)],
+    )
+
+    def __init__(self, *args: Any, intimate: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        offered = ("not-intimate" if intimate else "intimate", "retire")
+        self.change.choices = [SelectChoice(code, CHANGES[code]) for code in offered]

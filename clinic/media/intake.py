@@ -35,9 +35,11 @@ ACCEPTED = {
 }
 _MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"))
 # Markup that has no business in a photograph: a file holding it is also a page a
-# browser could run, whatever else it is. One pass over the bytes (lower-cased).
-_MARKUP = re.compile(rb"<(?:html|script|body|!doctype|svg|iframe|object|embed)")
-_SCRIPT_URL = b"javascript:"
+# browser could run, whatever else it is. One pass over the bytes, in any letter
+# case, without a lower-cased copy of them.
+_MARKUP = re.compile(
+    rb"<(?:html|script|body|!doctype|svg|iframe|object|embed)|javascript:", re.IGNORECASE
+)
 DISPLAY_SIDE = 1600
 THUMBNAIL_SIDE = 320
 _BLUR_SIDE = 12
@@ -54,20 +56,6 @@ class Limits:
     max_pixels: int
 
 
-@dataclass
-class CheckedPhoto:
-    """A photograph as checked: its bytes exactly as received, what they are, and
-    the decoded image the copies are made from."""
-
-    data: bytes
-    format: str
-    content_type: str
-    width: int
-    height: int
-    sha256: str
-    image: PILImage.Image
-
-
 @dataclass(frozen=True)
 class Copies:
     display: bytes
@@ -75,6 +63,22 @@ class Copies:
     blurred: bytes
     width: int  # of the display copy
     height: int
+
+
+@dataclass(frozen=True)
+class CheckedPhoto:
+    """A photograph as checked: its bytes exactly as received, what they are, and
+    the copies made from its pixels. The decoded pixels themselves are not kept:
+    each file is decoded once, its copies made, and its pixels let go before the
+    next file of the same upload is decoded."""
+
+    data: bytes
+    format: str
+    content_type: str
+    width: int
+    height: int
+    sha256: str
+    copies: Copies
 
 
 def _megabytes(size: int) -> str:
@@ -110,8 +114,7 @@ def check_photo(data: bytes, filename: str | None, limits: Limits) -> CheckedPho
             f"{name} is named {suffix} but is a {found} image: a file whose name does not say "
             "what it is is not kept. Rename it or take the photograph again."
         )
-    lowered = data.lower()
-    if _MARKUP.search(lowered) or _SCRIPT_URL in lowered:
+    if _MARKUP.search(data):
         raise PhotoRefused(
             f"{name} is a {found} image that also holds web page code; such a file is not kept."
         )
@@ -143,19 +146,25 @@ def check_photo(data: bytes, filename: str | None, limits: Limits) -> CheckedPho
             f"{name} is damaged or incomplete (the file is cut short): it cannot be read to "
             "the end. Take or upload it again."
         ) from error
+    try:
+        copies = derive_copies(image)
+    finally:
+        image.close()
     return CheckedPhoto(
-        data, found, content_type, width, height, hashlib.sha256(data).hexdigest(), image
+        data, found, content_type, width, height, hashlib.sha256(data).hexdigest(), copies
     )
 
 
-def derive_copies(photo: CheckedPhoto) -> Copies:
-    """The display copy, thumbnail and blurred stand-in, from the pixels alone.
-    Consumes `photo.image` (it is resized in place)."""
+def derive_copies(image: PILImage.Image) -> Copies:
+    """The display copy, thumbnail and blurred stand-in, from the pixels alone (new
+    images, re-encoded: nothing of the file but its pixels and orientation reaches
+    them, not even bytes after the image's end). Consumes `image` (it is resized in
+    place)."""
     from PIL import Image, ImageFilter, ImageOps
 
     # Resize first, then turn upright: the same picture as turning first, without
     # rotating twelve million pixels. `thumbnail` keeps the EXIF orientation.
-    display = photo.image
+    display = image
     display.thumbnail((DISPLAY_SIDE, DISPLAY_SIDE), Image.Resampling.BICUBIC, reducing_gap=2.0)
     display = ImageOps.exif_transpose(display)
     if display.mode != "RGB":

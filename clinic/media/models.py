@@ -54,7 +54,7 @@ class Photo(Base):
     byte_size: Mapped[int] = mapped_column(sa.BigInteger, nullable=False)
     width: Mapped[int] = mapped_column(sa.Integer, nullable=False)
     height: Mapped[int] = mapped_column(sa.Integer, nullable=False)
-    sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False, unique=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     taken_by: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     # The per-photo data key, wrapped (AES-256-GCM) by the media key `key_id`.
@@ -66,6 +66,9 @@ class Photo(Base):
 
     __table_args__ = (
         sa.UniqueConstraint("exam_id", "slot", name="photo_exam_slot_unique"),
+        # The same file twice in one exam is refused; across exams it says nothing
+        # (a database-wide check would tell of a photo in another site's exam).
+        sa.UniqueConstraint("exam_id", "sha256", name="photo_exam_sha256_unique"),
         sa.CheckConstraint(
             "view IN (" + ", ".join(f"'{v.value}'" for v in PhotoView) + ")",
             name="photo_view_known",
@@ -110,6 +113,9 @@ class PhotoContent(Base):
     derived_from_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     nonce: Mapped[bytes] = mapped_column(sa.LargeBinary(length=12), nullable=False)
     ciphertext: Mapped[bytes] = mapped_column(sa.LargeBinary(), nullable=False)
+    # How it was sealed (clinic.media.vault: 1 = photo and variant bound, 2 = the
+    # content type too). Rows from before 0014 are 1.
+    format: Mapped[int] = mapped_column(sa.SmallInteger, nullable=False, server_default="1")
 
     __table_args__ = (
         sa.CheckConstraint(

@@ -11,7 +11,10 @@ labelled very restricted (`V`).
 from __future__ import annotations
 
 import base64
+import copy
 import hashlib
+import itertools
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -58,7 +61,6 @@ def photo_media(
     injury_id: str | None,
     number: int,
 ) -> dict[str, Any]:
-    confidentiality = VERY_RESTRICTED_LABEL if intimate else RESTRICTED_LABEL
     capture: list[dict[str, Any]] = [{"url": "scale-in-frame", "valueBoolean": scale_in_frame}]
     if injury_id is not None:
         capture.append(
@@ -68,10 +70,7 @@ def photo_media(
         "resourceType": "Media",
         "meta": {
             "profile": [PHOTO_PROFILE],
-            "security": [
-                {"system": system, "code": code}
-                for system, code in (SEXUAL_VIOLENCE_LABEL, confidentiality)
-            ],
+            "security": security_labels(intimate),
         },
         "extension": [{"url": PHOTO_CAPTURE, "extension": capture}],
         "status": "completed",
@@ -95,6 +94,81 @@ def photo_media(
             "creation": isoformat(taken_at),
         },
     }
+
+
+def security_labels(intimate: bool) -> list[dict[str, str]]:
+    """Every photo is about the assault (SDV); intimate images are very restricted
+    (V), the others restricted (R)."""
+    confidentiality = VERY_RESTRICTED_LABEL if intimate else RESTRICTED_LABEL
+    return [
+        {"system": system, "code": code}
+        for system, code in (SEXUAL_VIOLENCE_LABEL, confidentiality)
+    ]
+
+
+def corrected_media(
+    content: dict[str, Any],
+    *,
+    intimate: bool | None,
+    retired: bool,
+    by: str,
+    at: datetime,
+    reason: str,
+) -> dict[str, Any]:
+    """The next version of a photo's Media after a correction: classified again
+    (`intimate`), or retired (`status` entered-in-error); who, when and why are
+    kept as a note (Media.note, one per correction, earlier ones kept)."""
+    corrected = copy.deepcopy(content)
+    if intimate is not None:
+        meta = corrected.setdefault("meta", {})
+        meta["security"] = security_labels(intimate)
+    if retired:
+        corrected["status"] = "entered-in-error"
+    corrected.setdefault("note", []).append(
+        {"authorString": by, "time": isoformat(at), "text": reason}
+    )
+    return corrected
+
+
+@dataclass(frozen=True)
+class Correction:
+    """One correction of a photo as its Media's history records it."""
+
+    change: str  # "intimate", "not-intimate" or "retired"
+    by: str
+    at: str
+    reason: str
+
+
+def corrections(versions: list[dict[str, Any]]) -> list[Correction]:
+    """The corrections recorded across a photo's Media versions (oldest first):
+    each version that added a note says what it changed against the one before."""
+    found = []
+    for before, after in itertools.pairwise(versions):
+        notes = after.get("note", [])
+        if len(notes) <= len(before.get("note", [])):
+            continue
+        note = notes[-1]
+        if after.get("status") == "entered-in-error" != before.get("status"):
+            change = "retired"
+        else:
+            change = "intimate" if is_intimate(after) else "not-intimate"
+        found.append(
+            Correction(
+                change,
+                str(note.get("authorString", "")),
+                str(note.get("time", "")),
+                str(note.get("text", "")),
+            )
+        )
+    return found
+
+
+def is_intimate(content: dict[str, Any]) -> bool:
+    return any(
+        (label.get("system"), label.get("code")) == VERY_RESTRICTED_LABEL
+        for label in content.get("meta", {}).get("security", [])
+    )
 
 
 def sha256_of(content: dict[str, Any]) -> str | None:

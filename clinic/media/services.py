@@ -24,14 +24,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from enum import StrEnum
 
 import sqlalchemy as sa
 
 from clinic.access import Action, Actor, ResourceFacts, decide, require
 from clinic.access.policy import DECLINED, PHOTOGRAPH
+from clinic.access.roles import Role
 from clinic.access.terms import VERY_RESTRICTED
-from clinic.audit.services import AuditRecord, EventKind
+from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.consent.book import consent_book
 from clinic.core.clock import utcnow
 from clinic.core.errors import DomainError
@@ -49,10 +51,15 @@ from clinic.media.intake import (
     Limits,
     PhotoRefused,
     check_photo,
-    derive_copies,
 )
 from clinic.media.models import Photo, Variant
-from clinic.media.resources import VIEWS, photo_media
+from clinic.media.resources import (
+    VIEWS,
+    Correction,
+    corrected_media,
+    corrections,
+    photo_media,
+)
 from clinic.media.vault import (
     DatabasePhotoStore,
     Keyring,
@@ -77,6 +84,31 @@ class MediaRefused(DomainError):
 
 class PhotoNotFound(MediaRefused):
     """No such photo, or one the caller may not see: the same answer for both."""
+
+
+class MediaUnavailable(MediaRefused):
+    """The media key cannot be used (missing, empty, damaged): no photograph can be
+    stored or read until an administrator restores it; the message says why."""
+
+
+def unavailable(error: VaultError) -> MediaUnavailable:
+    return MediaUnavailable(
+        f"Photographs cannot be stored or read at the moment: {error}. An administrator "
+        "must restore the media key from the key backup (`clinic media-key status` says "
+        "what is wrong).",
+        "photos",
+    )
+
+
+class PhotoRetired(MediaRefused):
+    """A photo retired as entered in error: its copies are no longer served."""
+
+
+RETIRED = "entered-in-error"
+
+
+def is_retired(version: StoredVersion) -> bool:
+    return version.content.get("status") == RETIRED
 
 
 @dataclass(frozen=True)
@@ -197,7 +229,7 @@ def take_photos(
         if injury_id is None:
             raise MediaRefused("Choose one of this exam's injuries, or none.", "injury")
     _check_consent(uow, actor, exam, details.intimate)
-    checked = [_checked(uow, upload, vault.limits) for upload in uploads]
+    checked = [_checked(uow, exam, upload, vault.limits) for upload in uploads]
     seen: set[str] = set()
     for photo in checked:
         if photo.sha256 in seen:
@@ -211,25 +243,36 @@ def take_photos(
     ]
 
 
-def _checked(uow: UnitOfWork, upload: Upload, limits: Limits) -> CheckedPhoto:
+def _checked(uow: UnitOfWork, exam: Exam, upload: Upload, limits: Limits) -> CheckedPhoto:
     try:
         photo = check_photo(upload.data, upload.filename, limits)
     except PhotoRefused as refused:
         raise MediaRefused(refused.message, "photos") from refused
-    if uow.session.scalar(sa.select(Photo.id).where(Photo.sha256 == photo.sha256)):
-        raise MediaRefused(
-            f"{upload.filename or 'This photograph'} is already in the record.", "photos"
-        )
+    # Within this exam only: asked across the database, the answer would tell her
+    # that a file is in another site's (another survivor's) record.
+    if uow.session.scalar(
+        sa.select(Photo.id).where(Photo.exam_id == exam.id, Photo.sha256 == photo.sha256)
+    ):
+        raise _already_taken(upload.filename)
     return photo
+
+
+def _already_taken(filename: str | None) -> MediaRefused:
+    return MediaRefused(
+        f"{filename or 'This photograph'} is already in this exam's record.", "photos"
+    )
 
 
 def _media_key(uow: UnitOfWork, keyring: Keyring) -> MediaKey:
     """The current media key; the first photograph of an instance creates it. A key
     missing while photos exist is refused: a new key would not open them."""
     if keyring.has_current():
-        return keyring.current()
+        try:
+            return keyring.current()
+        except VaultError as error:
+            raise unavailable(error) from error
     if uow.session.scalar(sa.select(sa.func.count()).select_from(Photo)):
-        raise MediaRefused(
+        raise MediaUnavailable(
             "The media key is missing from the instance folder, so photographs can be "
             "neither stored nor read. An administrator must restore it from the key backup.",
             "photos",
@@ -285,7 +328,7 @@ def _intake(
         logical_id=photo_id,
         reason=reason,
     )
-    copies = derive_copies(photo)
+    copies = photo.copies
     data_key, wrapped = new_data_key(key, photo_id)
     row = Photo(
         id=photo_id,
@@ -314,8 +357,13 @@ def _intake(
     )
     appended = append_leaf(uow.session, CUSTODY_LOG, row.leaf())
     row.log_index, row.leaf_hash = appended.index, appended.leaf_hash.hex()
-    uow.session.add(row)
-    uow.session.flush()
+    try:
+        with uow.session.begin_nested():
+            uow.session.add(row)
+    except sa.exc.IntegrityError as error:
+        # The same file saved into this exam by another request at the same moment:
+        # the database's constraint decides, and the loser is told plainly.
+        raise _already_taken(None) from error
     derived = photo.sha256
     seal(
         vault.store,
@@ -343,10 +391,26 @@ class PhotoCard:
     media: StoredVersion
     number: int
     injury_number: str | None
+    corrections: list[Correction] = field(default_factory=list)
 
     @property
     def is_intimate(self) -> bool:
         return self.photo.is_intimate
+
+    @property
+    def is_retired(self) -> bool:
+        return is_retired(self.media)
+
+    @property
+    def retirement(self) -> Correction | None:
+        return next((c for c in reversed(self.corrections) if c.change == "retired"), None)
+
+
+def _corrections(store: ResourceStore, version: StoredVersion) -> list[Correction]:
+    if version.version_id == 1:
+        return []
+    history = [store.version("Media", version.logical_id, n) for n in range(1, version.version_id)]
+    return corrections([v.content for v in history if v is not None] + [version.content])
 
 
 def _decide_read(uow: UnitOfWork, actor: Actor, version: StoredVersion) -> bool:
@@ -377,6 +441,7 @@ def photos_of_exam(
                 version,
                 int(photo.slot.split(":")[1]),
                 photo.injury_slot.split(":")[1] if photo.injury_slot else None,
+                _corrections(store, version),
             )
         )
     if cards:
@@ -409,7 +474,7 @@ def photos_for_expert(
         .order_by(Photo.taken_at, Photo.log_index)
     ):
         version = store.current("Media", photo.id)
-        if version is None or not _decide_read(uow, actor, version):
+        if version is None or is_retired(version) or not _decide_read(uow, actor, version):
             continue
         # Numbered as in her exam (and on the page that opens one), not 1..n here.
         cards.append(PhotoCard(photo, version, int(photo.slot.split(":")[1]), None))
@@ -435,14 +500,68 @@ class PhotoBytes:
 
 
 def _load_photo(
-    uow: UnitOfWork, registry: ProfileRegistry, actor: Actor, photo_id: str
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    actor: Actor,
+    photo_id: str,
+    channel: str = "web",
+    action: Action = Action.READ,
 ) -> tuple[Photo, StoredVersion]:
-    require(actor, Action.READ, "Media")
+    """The photo and its Media, if the actor may see it; otherwise PhotoNotFound,
+    the same for a photo of another site as for none, and the refusal audited."""
+    require(actor, action, "Media")
     photo = uow.session.get(Photo, photo_id)
     version = ResourceStore(uow.session, registry).current("Media", photo_id) if photo else None
-    if photo is None or version is None or not _decide_read(uow, actor, version):
+    if photo is None or version is None:
+        _refused(uow, actor, action, f"Media/{photo_id}", ("no such photograph",), channel)
+        raise PhotoNotFound("No such photograph.")
+    decision = decide(actor, Action.READ, "Media", version.facts(), consents=consent_book(uow))
+    if not decision.permitted or decision.obligations:
+        _refused(uow, actor, action, version.versioned_reference, decision.reasons, channel)
         raise PhotoNotFound("No such photograph.")
     return photo, version
+
+
+def _refused(
+    uow: UnitOfWork,
+    actor: Actor,
+    action: Action,
+    entity: str,
+    reasons: Sequence[str],
+    channel: str,
+) -> None:
+    """A refused photo request on the audit trail (promise 7): kept when the
+    request's transaction is rolled back, with its failure outcome."""
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.UPDATE if action is Action.UPDATE else EventKind.READ,
+            channel=channel,
+            actor=actor,
+            outcome=Outcome.MINOR_FAILURE,
+            outcome_desc="refused",
+            entities=(entity,),
+            reasons=tuple(reasons),
+        )
+    )
+
+
+def photo_to_correct(
+    uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor, photo_id: str
+) -> PhotoCard:
+    """A photograph an examiner of her site may correct (see `correct_photo`)."""
+    photo, version = _load_photo(uow, registry, actor, photo_id, action=Action.UPDATE)
+    try:
+        exam_services.exam_for_update(uow, actor, photo.exam_id)
+    except exam_services.ExamNotFound as error:
+        raise PhotoNotFound("No such photograph.") from error
+    store = ResourceStore(uow.session, registry)
+    return PhotoCard(
+        photo,
+        version,
+        int(photo.slot.split(":")[1]),
+        photo.injury_slot.split(":")[1] if photo.injury_slot else None,
+        _corrections(store, version),
+    )
 
 
 def read_photo(
@@ -463,14 +582,44 @@ def read_photo(
         # Handing out the original is an export: those who only view (a medical
         # expert) never download one.
         require(actor, Action.EXPORT, "Media")
-    photo, version = _load_photo(uow, registry, actor, photo_id)
+    photo, version = _load_photo(uow, registry, actor, photo_id, channel)
     reasons = ["photograph shown" if variant is not Variant.ORIGINAL else "original downloaded"]
-    if photo.is_intimate:
+    if is_retired(version):
+        # Retired as entered in error: the exam's gallery shows it as retired, with
+        # its blurred stand-in so the examiner knows which it was; nothing else of
+        # it is served to anyone (the original stays sealed, with its history).
+        if actor.role is Role.EXPERT or variant not in (Variant.THUMBNAIL, Variant.BLURRED):
+            _refused(
+                uow,
+                actor,
+                Action.READ,
+                version.versioned_reference,
+                (f"retired photograph's {variant} asked for",),
+                channel,
+            )
+        if actor.role is Role.EXPERT:
+            raise PhotoNotFound("No such photograph.")
+        if variant not in (Variant.THUMBNAIL, Variant.BLURRED):
+            raise PhotoRetired(
+                "This photograph was retired as entered in error; it is no longer shown.",
+                "photos",
+            )
+        variant = Variant.BLURRED
+        reasons = ["retired photograph's blurred stand-in shown"]
+    elif photo.is_intimate:
         if variant is Variant.THUMBNAIL:
             variant = Variant.BLURRED
         elif variant is not Variant.BLURRED:
             said = (reason or "").strip()
             if not said:
+                _refused(
+                    uow,
+                    actor,
+                    Action.READ,
+                    version.versioned_reference,
+                    (f"intimate image's {variant} asked for without a reason",),
+                    channel,
+                )
                 raise MediaRefused(
                     "An intimate image opens only on purpose: say why you are opening it.",
                     "reason",
@@ -479,11 +628,7 @@ def read_photo(
     try:
         sealed, data = open_content(DatabasePhotoStore(uow.session), keyring, photo, variant)
     except VaultError as error:
-        raise MediaRefused(
-            "This photograph cannot be opened: the media key that protects it is not "
-            "available. An administrator must restore it from the key backup.",
-            "photos",
-        ) from error
+        raise unavailable(error) from error
     uow.audit(
         AuditRecord(
             kind=EventKind.READ,
@@ -499,3 +644,119 @@ def read_photo(
 
 def is_very_restricted(version: StoredVersion) -> bool:
     return VERY_RESTRICTED in version.security_labels
+
+
+# -- correcting photographs -----------------------------------------------------------
+
+
+class PhotoChange(StrEnum):
+    INTIMATE = "intimate"  # it is an intimate image: mark it so
+    NOT_INTIMATE = "not-intimate"  # it is not one
+    RETIRE = "retire"  # taken in error (wrong person, exam, site or view)
+
+
+_CHANGE_WHAT = {
+    PhotoChange.INTIMATE: "Photograph {number} marked as an intimate image",
+    PhotoChange.NOT_INTIMATE: "Photograph {number} marked as not an intimate image",
+    PhotoChange.RETIRE: "Photograph {number} retired: entered in error",
+}
+REASON_MAX = 500
+
+
+def correct_photo(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    photo_id: str,
+    change: str,
+    reason: str,
+    channel: str = "web",
+) -> Photo:
+    """Correct a photograph, by an examiner of her site, with a reason kept with
+    the record (promise 5): mark it an intimate image (it becomes very restricted:
+    seen only as her photo consent names, never released) or not one (seen as her
+    consent to photographs permits, which must then allow it), or retire it as
+    entered in error (never served or released again; the sealed original and
+    every version stay, with the custody log entry of its intake). Each is a new
+    version of its Media with who, when and why as a note; on a signed exam it is
+    an amendment with that reason, which the report lists. Audited."""
+    said = reason.strip()
+    if change not in set(PhotoChange):
+        raise MediaRefused("Choose what to correct.", "change")
+    if not said:
+        raise MediaRefused(
+            "Say why you are correcting this photograph; the reason is kept with it.", "reason"
+        )
+    if len(said) > REASON_MAX:
+        raise MediaRefused(f"The reason: at most {REASON_MAX} characters.", "reason")
+    photo, _ = _load_photo(uow, registry, actor, photo_id, channel, Action.UPDATE)
+    try:
+        # Locked: two corrections of the exam's records happen one after the other.
+        exam = exam_services.exam_for_update(uow, actor, photo.exam_id)
+    except exam_services.ExamNotFound as error:
+        raise PhotoNotFound("No such photograph.") from error
+    uow.session.refresh(photo)
+    version = ResourceStore(uow.session, registry).current("Media", photo.id)
+    assert version is not None
+    if is_retired(version):
+        raise MediaRefused("This photograph is already retired.", "change")
+    intimate: bool | None = None
+    removed: frozenset[str] = frozenset()
+    if change != PhotoChange.RETIRE:
+        intimate = change == PhotoChange.INTIMATE
+        if intimate == photo.is_intimate:
+            raise MediaRefused(
+                "It is already marked as an intimate image."
+                if intimate
+                else "It is already marked as not an intimate image.",
+                "change",
+            )
+        if not intimate:
+            _check_reclassification(uow, actor, exam)
+            removed = frozenset({VERY_RESTRICTED})
+        photo.is_intimate = intimate
+    number = int(photo.slot.split(":")[1])
+    updated = exam_services.correct_exam_record(
+        uow,
+        registry,
+        actor=actor,
+        exam=exam,
+        slot=photo.slot,
+        content=corrected_media(
+            version.content,
+            intimate=intimate,
+            retired=change == PhotoChange.RETIRE,
+            by=actor.username,
+            at=utcnow(),
+            reason=said,
+        ),
+        what=_CHANGE_WHAT[PhotoChange(change)].format(number=number),
+        reason=said,
+        labels_removed=removed,
+        channel=channel,
+    )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.UPDATE,
+            channel=channel,
+            actor=actor,
+            entities=(updated.versioned_reference,),
+            reasons=(f"photograph corrected: {PhotoChange(change).value}", f"why: {said}"),
+        )
+    )
+    uow.session.flush()
+    return photo
+
+
+def _check_reclassification(uow: UnitOfWork, actor: Actor, exam: Exam) -> None:
+    """Marking a photo as not intimate widens who sees it: her consent to
+    photographs of her injuries must permit it, as it would at capture."""
+    try:
+        _check_consent(uow, actor, exam, intimate=False)
+    except MediaRefused as refused:
+        raise MediaRefused(
+            "Her photo consent does not permit photographs other than intimate images, so "
+            "this one stays marked intimate. Retire it if it should not be in the record.",
+            "change",
+        ) from refused

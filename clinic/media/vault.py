@@ -19,7 +19,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -33,6 +35,7 @@ from clinic.media.models import Photo, PhotoContent
 KEY_FILE = "media.key"
 _NEW_SUFFIX = ".new"
 _RETIRED_SUFFIX = ".retired"
+_UNUSED_SUFFIX = ".unused"
 _HEADER = "clinic-media-key-v1"
 
 
@@ -58,10 +61,16 @@ class MediaKey:
 
     @classmethod
     def parse(cls, text: str, source: str) -> MediaKey:
+        if not text.strip():
+            raise VaultError(f"{source} is empty: it holds no media key")
         parts = text.split()
         if len(parts) != 3 or parts[0] != _HEADER:
-            raise VaultError(f"{source} is not a media key file")
-        key = cls.of(base64.b64decode(parts[2]))
+            raise VaultError(f"{source} is not a media key file (it is damaged or something else)")
+        try:
+            secret = base64.b64decode(parts[2], validate=True)
+        except ValueError as error:
+            raise VaultError(f"{source} is damaged (its key is not readable)") from error
+        key = cls.of(secret)
         if key.key_id != parts[1] or len(key.secret) != 32:
             raise VaultError(f"{source} is damaged (its key does not match its id)")
         return key
@@ -89,7 +98,7 @@ class Keyring:
                 f"there is no media key ({self.current_path}); photographs cannot be stored "
                 "or read. Restore it from the key backup (see README, Media key)"
             )
-        return MediaKey.parse(self.current_path.read_text(), self.current_path.name)
+        return self._read(self.current_path)
 
     def create(self) -> MediaKey:
         """The first media key of this instance. Two processes taking the first
@@ -101,36 +110,117 @@ class Keyring:
             return self.current()
         return key
 
-    def get(self, key_id: str) -> MediaKey:
+    def known(self) -> tuple[dict[str, Path], list[str]]:
+        """Every key file here by key id (current, pending, retired, set aside),
+        and what is wrong with those that cannot be read."""
+        keys: dict[str, Path] = {}
+        damaged: list[str] = []
         for path in sorted(self.directory.glob("media.*")):
-            key = MediaKey.parse(path.read_text(), path.name)
-            if key.key_id == key_id:
-                return key
+            try:
+                keys.setdefault(self._read(path).key_id, path)
+            except VaultError as error:
+                damaged.append(str(error))
+        return keys, damaged
+
+    def get(self, key_id: str) -> MediaKey:
+        keys, damaged = self.known()
+        if key_id in keys:
+            return self._read(keys[key_id])
         raise VaultError(
-            f"the media key {key_id} is not in {self.directory}; the photographs it "
-            "protects cannot be read until it is restored"
+            f"the media key {key_id} is not in {self.directory}"
+            + (f" ({'; '.join(damaged)})" if damaged else "")
+            + "; the photographs it protects cannot be read until it is restored"
         )
+
+    def _read(self, path: Path) -> MediaKey:
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as error:
+            raise VaultError(f"{path.name} cannot be read ({error.__class__.__name__})") from error
+        return MediaKey.parse(text, path.name)
+
+    @property
+    def pending_path(self) -> Path:
+        return self.directory / (KEY_FILE + _NEW_SUFFIX)
+
+    def pending(self) -> MediaKey | None:
+        """The key of a rotation under way or left half done (`media.key.new`)."""
+        if not self.pending_path.exists():
+            return None
+        return self._read(self.pending_path)
 
     def begin_rotation(self) -> tuple[MediaKey, MediaKey]:
         """(old, new): the new key is written beside the current one, so that a
-        rotation interrupted after its commit still finds every key."""
+        rotation interrupted after its commit still finds every key. A rotation
+        left half done must be settled first (`settle_rotation`): its key may be
+        the only one that opens the photographs, so it is never replaced here."""
         old = self.current()
-        new_path = self.current_path.with_name(KEY_FILE + _NEW_SUFFIX)
-        if new_path.exists():
-            new_path.unlink()  # a rotation that never committed: nothing uses it
+        if self.pending_path.exists():
+            raise VaultError(
+                f"a rotation was left half done ({self.pending_path.name} is still there); "
+                "it must be finished or set aside first"
+            )
         new = MediaKey.generate()
-        self._write(new_path, new)
+        self._write(self.pending_path, new)
         return old, new
 
-    def finish_rotation(self, old: MediaKey) -> None:
-        """After the re-wrapped keys are committed: the new key becomes current and
-        the old one is kept, retired, for backups taken before the rotation."""
-        retired = self.directory / f"media.{old.key_id}{_RETIRED_SUFFIX}"
-        self.current_path.rename(retired)
-        self.current_path.with_name(KEY_FILE + _NEW_SUFFIX).rename(self.current_path)
+    def settle_rotation(self, in_use: Collection[str]) -> str | None:
+        """A rotation left half done (stopped after the new key was written and
+        before the files were renamed), settled from what the database says
+        (`in_use`: the key ids that wrap photographs' data keys): if its re-wrap
+        committed, the new key becomes current and the old one is retired; if
+        not, the unused new key is set aside (renamed with the time). No key file
+        is ever deleted. Returns what was done, or None if nothing was pending."""
+        new = self.pending()
+        if new is None:
+            return None
+        if new.key_id in in_use:
+            self.finish_rotation()
+            return f"a rotation to media key {new.key_id} had committed: it is now finished"
+        aside = self._set_aside(
+            self.pending_path, f"media.{new.key_id}{_UNUSED_SUFFIX}", stamped=True
+        )
+        return (
+            f"a rotation to media key {new.key_id} never committed (no photograph uses it): "
+            f"the unused key was set aside as {aside.name}"
+        )
+
+    def finish_rotation(self) -> None:
+        """After the re-wrapped keys are committed: the old key is retired (kept
+        for backups taken before the rotation) and the new key becomes current.
+        Two renames, neither of which deletes anything; stopped between them,
+        `settle_rotation` finishes the second."""
+        if self.current_path.exists():
+            old = self.current()
+            self._set_aside(self.current_path, f"media.{old.key_id}{_RETIRED_SUFFIX}")
+        self.pending_path.rename(self.current_path)
+        self._sync_directory()
 
     def abandon_rotation(self) -> None:
-        self.current_path.with_name(KEY_FILE + _NEW_SUFFIX).unlink(missing_ok=True)
+        """A rotation whose re-wrap did not commit: its unused key is set aside
+        (renamed with the time), never deleted."""
+        new = self.pending()
+        if new is not None:
+            self._set_aside(self.pending_path, f"media.{new.key_id}{_UNUSED_SUFFIX}", stamped=True)
+
+    def _set_aside(self, path: Path, name: str, *, stamped: bool = False) -> Path:
+        """Rename a key file without replacing another: a name already taken gets
+        a counter. `stamped`: the time is added to the name."""
+        base = f"{name}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}" if stamped else name
+        target, counter = self.directory / base, 1
+        while target.exists():
+            counter += 1
+            target = self.directory / f"{base}-{counter}"
+        path.rename(target)
+        self._sync_directory()
+        return target
+
+    def _sync_directory(self) -> None:
+        fd = os.open(self.directory, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
     def _write(self, path: Path, key: MediaKey) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -138,9 +228,21 @@ class Keyring:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.write(key.text())
+            handle.flush()
+            os.fsync(handle.fileno())
+        self._sync_directory()
 
 
 # -- the storage interface ------------------------------------------------------
+
+
+# The sealing format of a stored variant (`photo_contents.format`). 1: the
+# associated data binds the photo id and the variant. 2 (every variant sealed
+# since): also the content type, so a row whose type was changed does not open
+# (and so is never served as something else). Both are read.
+FORMAT_PHOTO_VARIANT = 1
+FORMAT_WITH_CONTENT_TYPE = 2
+SEAL_FORMAT = FORMAT_WITH_CONTENT_TYPE
 
 
 @dataclass(frozen=True)
@@ -154,6 +256,7 @@ class SealedContent:
     derived_from_sha256: str | None
     nonce: bytes
     ciphertext: bytes
+    format: int = SEAL_FORMAT
 
 
 class PhotoStore(Protocol):
@@ -181,6 +284,7 @@ class DatabasePhotoStore:
                 derived_from_sha256=content.derived_from_sha256,
                 nonce=content.nonce,
                 ciphertext=content.ciphertext,
+                format=content.format,
             )
         )
 
@@ -196,6 +300,7 @@ class DatabasePhotoStore:
             row.derived_from_sha256,
             row.nonce,
             row.ciphertext,
+            row.format,
         )
 
 
@@ -214,8 +319,12 @@ def _key_aad(photo_id: str) -> bytes:
     return f"photo-key:{photo_id}".encode()
 
 
-def _content_aad(photo_id: str, variant: str) -> bytes:
-    return f"photo:{photo_id}:{variant}".encode()
+def _content_aad(photo_id: str, variant: str, content_type: str, seal_format: int) -> bytes:
+    if seal_format == FORMAT_PHOTO_VARIANT:
+        return f"photo:{photo_id}:{variant}".encode()
+    if seal_format == FORMAT_WITH_CONTENT_TYPE:
+        return f"photo-v2:{photo_id}:{variant}:{content_type}".encode()
+    raise VaultError(f"the {variant} of photo {photo_id} is sealed in an unknown format")
 
 
 def wrap(key: MediaKey, photo_id: str, data_key: bytes) -> bytes:
@@ -237,11 +346,19 @@ def new_data_key(key: MediaKey, photo_id: str) -> tuple[bytes, bytes]:
     return data_key, wrap(key, photo_id, data_key)
 
 
-def seal(store: PhotoStore, data_key: bytes, photo_id: str, contents: list[PlainContent]) -> None:
-    """Encrypt and store every variant of a photo under its data key."""
+def seal(
+    store: PhotoStore,
+    data_key: bytes,
+    photo_id: str,
+    contents: list[PlainContent],
+    seal_format: int = SEAL_FORMAT,
+) -> None:
+    """Encrypt and store every variant of a photo under its data key (in the
+    current format; an older one only to test that such photos still open)."""
     cipher = AESGCM(data_key)
     for content in contents:
         nonce = os.urandom(12)
+        aad = _content_aad(photo_id, content.variant, content.content_type, seal_format)
         store.put(
             SealedContent(
                 photo_id,
@@ -250,7 +367,8 @@ def seal(store: PhotoStore, data_key: bytes, photo_id: str, contents: list[Plain
                 hashlib.sha256(content.data).hexdigest(),
                 content.derived_from_sha256,
                 nonce,
-                cipher.encrypt(nonce, content.data, _content_aad(photo_id, content.variant)),
+                cipher.encrypt(nonce, content.data, aad),
+                seal_format,
             )
         )
 
@@ -266,13 +384,94 @@ def open_content(
     data_key = unwrap(keyring.get(photo.key_id), photo.id, photo.wrapped_key)
     try:
         data = AESGCM(data_key).decrypt(
-            sealed.nonce, sealed.ciphertext, _content_aad(photo.id, variant)
+            sealed.nonce,
+            sealed.ciphertext,
+            _content_aad(photo.id, variant, sealed.content_type, sealed.format),
         )
     except InvalidTag as error:
         raise VaultError(f"the {variant} of photo {photo.id} does not open") from error
     if hashlib.sha256(data).hexdigest() != sealed.sha256:
         raise VaultError(f"the {variant} of photo {photo.id} is not what was stored")
     return sealed, data
+
+
+@dataclass(frozen=True)
+class KeyReport:
+    """What `clinic media-key status` says: the keys, and anything wrong."""
+
+    lines: list[str]
+    problems: list[str]
+
+
+def key_problem(keyring: Keyring) -> str | None:
+    """Why photographs cannot be stored or read now (the current key missing or
+    damaged), or None."""
+    if not keyring.has_current():
+        return None  # none yet, or lost: said where it matters (a photo needs it)
+    try:
+        keyring.current()
+    except VaultError as error:
+        return str(error)
+    return None
+
+
+def key_report(session: Session, keyring: Keyring) -> KeyReport:
+    """The media keys as the instance folder and the database see them."""
+    lines: list[str] = []
+    problems: list[str] = []
+    counts = dict(
+        session.execute(sa.select(Photo.key_id, sa.func.count()).group_by(Photo.key_id)).all()
+    )
+    current = None
+    try:
+        current = keyring.current() if keyring.has_current() else None
+    except VaultError as error:
+        problems.append(f"the current media key cannot be used: {error}")
+    if current is not None:
+        lines.append(f"current media key: {current.key_id}")
+    elif keyring.has_current():
+        lines.append("current media key: damaged")
+    elif counts:
+        lines.append("current media key: missing")
+        problems.append(
+            f"there is no {KEY_FILE} while photographs exist: restore it from the key backup"
+        )
+    else:
+        lines.append("current media key: none yet (made with the first photograph)")
+    try:
+        pending = keyring.pending()
+    except VaultError as error:
+        pending = None
+        problems.append(f"a rotation was left half done and its new key is damaged: {error}")
+    if pending is not None:
+        if pending.key_id in counts:
+            problems.append(
+                f"a rotation was left half done after it committed: {counts[pending.key_id]} "
+                f"photograph(s) use media key {pending.key_id}, still in "
+                f"{keyring.pending_path.name}; `clinic media-key rotate` finishes it first"
+            )
+        else:
+            problems.append(
+                f"a rotation was left half done before it committed: media key "
+                f"{pending.key_id} ({keyring.pending_path.name}) is used by no photograph; "
+                "`clinic media-key rotate` sets it aside first"
+            )
+    keys, damaged = keyring.known()
+    problems.extend(damaged)
+    for key_id, count in sorted(counts.items()):
+        where = keys.get(key_id)
+        lines.append(f"{key_id}: {count} photograph(s)" + (f" ({where.name})" if where else ""))
+        if where is None:
+            problems.append(
+                f"media key {key_id}, which {count} photograph(s) need, is not in "
+                f"{keyring.directory}: restore it from the key backup"
+            )
+    return KeyReport(lines, problems)
+
+
+def key_ids_in_use(session: Session) -> set[str]:
+    """The media keys that wrap at least one photograph's data key."""
+    return set(session.scalars(sa.select(Photo.key_id).distinct()))
 
 
 def rewrap_all(session: Session, keyring: Keyring, old: MediaKey, new: MediaKey) -> int:

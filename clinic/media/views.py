@@ -26,10 +26,11 @@ from clinic.exam import services as exam_services
 from clinic.exam.resources import BODY_REGIONS
 from clinic.exam.views import exam_page
 from clinic.media import services
-from clinic.media.forms import OpenPhotoForm, OriginalForm, PhotoForm
+from clinic.media.forms import CorrectPhotoForm, OpenPhotoForm, OriginalForm, PhotoForm
 from clinic.media.intake import Limits
 from clinic.media.models import Variant
 from clinic.media.resources import VIEWS
+from clinic.media.vault import key_problem
 
 bp = Blueprint("media", __name__)
 
@@ -69,6 +70,7 @@ def _gallery(exam_id: str, form: PhotoForm, status: int) -> Any:
         form,
         status,
         cards=cards,
+        key_problem=key_problem(_keyring()),
         views=VIEWS,
         regions=BODY_REGIONS,
         open_form=OpenPhotoForm(formdata=None),
@@ -104,7 +106,7 @@ def photos(exam_id: str) -> Any:
                         region=form.region.data or "",
                         site=form.site.data or "",
                         scale_in_frame=bool(form.scale_in_frame.data),
-                        intimate=bool(form.intimate.data),
+                        intimate=form.intimate.data == "yes",
                         injury_slot=form.injury.data or None,
                     ),
                     reason=form.amendment_reason.data or None,
@@ -122,6 +124,15 @@ def photos(exam_id: str) -> Any:
         return _gallery(exam_id, form, 422)
     except exam_services.ExamNotFound:
         abort(404)
+
+
+def _unavailable(error: services.MediaUnavailable) -> Response:
+    """The photographs cannot be read (the media key): said plainly, never a 500."""
+    response = Response(
+        render_template("media/unavailable.html", message=error.message), status=503
+    )
+    response.headers["Retry-After"] = "3600"
+    return response
 
 
 def _served(found: services.PhotoBytes, *, download: bool) -> Response:
@@ -147,6 +158,10 @@ def _read(photo_id: str, variant: Variant, reason: str | None = None) -> service
         )
     except services.PhotoNotFound:
         abort(404)
+    except services.PhotoRetired:
+        abort(410)
+    except services.MediaUnavailable as error:
+        abort(_unavailable(error))
     except services.MediaRefused:
         # An intimate image asked for without opening it on purpose.
         abort(403)
@@ -195,3 +210,49 @@ def original(photo_id: str) -> Any:
             abort(400)
         reason = form.reason.data
     return _served(_read(photo_id, Variant.ORIGINAL, reason), download=True)
+
+
+@bp.route("/photos/<photo_id>/correct", methods=["GET", "POST"])
+@view_rule(Action.UPDATE, "Media")
+def correct(photo_id: str) -> Any:
+    """Correct a photograph (mark it intimate or not, or retire it as entered in
+    error), with a reason: the examiners of her site."""
+    try:
+        card = services.photo_to_correct(
+            current_uow(), _registry(), actor=current_actor(), photo_id=photo_id
+        )
+    except services.PhotoNotFound:
+        abort(404)
+    if card.is_retired:
+        abort(410)
+    intimate = card.is_intimate
+    if request.method == "GET":
+        form = CorrectPhotoForm(formdata=None, intimate=intimate)
+        return render_template("media/correct.html", form=form, card=card), 200
+    form = CorrectPhotoForm(intimate=intimate)
+    if form.validate_on_submit():
+        try:
+            services.correct_photo(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                photo_id=photo_id,
+                change=form.change.data or "",
+                reason=form.reason.data or "",
+            )
+        except services.PhotoNotFound:
+            abort(404)
+        except (services.MediaRefused, exam_services.ExamRefused) as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+        else:
+            flash(CORRECTED[form.change.data or ""].format(number=card.number))
+            return redirect(url_for("media.photos", exam_id=card.photo.exam_id))
+    return render_template("media/correct.html", form=form, card=card), 422
+
+
+CORRECTED = {
+    "intimate": "Photograph {number} is now marked as an intimate image.",
+    "not-intimate": "Photograph {number} is now marked as not an intimate image.",
+    "retire": "Photograph {number} is retired as entered in error.",
+}

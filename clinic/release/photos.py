@@ -4,7 +4,7 @@ SHA-256, and the custody-log proof of its intake); its bytes are fetched here,
 audited, for as long as the release stands.
 
 A photograph is handed out only if it is in the approved release, unchanged since
-approval, and her Consents still release it to that force now (the decision point,
+approval, not retired as entered in error, and her Consents still release it to that force now (the decision point,
 operation `release`: never an intimate image). A withdrawal or her end date stops
 the link at once.
 """
@@ -73,6 +73,13 @@ def released_original(
         )
     version = ResourceStore(uow.session, registry).current("Media", photo_id)
     assert version is not None
+    if version.content.get("status") == "entered-in-error":
+        # Retired by the clinic as entered in error: never released, whatever was
+        # approved before (the bundle itself then needs approving again).
+        raise ReleaseUnavailable(
+            "This photograph can no longer be downloaded: the clinic withdrew it from "
+            "the record as entered in error."
+        )
     force = uow.session.get(Organization, request.force_id)
     assert force is not None
     decision = decide(

@@ -282,7 +282,7 @@ EXAM_READ_HIDDEN = HIDDEN | {"counsellor": 404}
 # Her consent: the care team of her site (examiners and counsellors).
 CARE_TEAM = only({"examiner": 200, "counsellor": 200, "officer": 404}, 403)
 CARE_TEAM_HIDDEN = only({"examiner": 404, "counsellor": 404, "officer": 404}, 403)
-PHOTO_FORM = {"view": "overview", "region": "neck", "site": "left side"}
+PHOTO_FORM = {"view": "overview", "region": "neck", "site": "left side", "intimate": "no"}
 INTIMATE_UNOPENED = only({"examiner": 403, "officer": 404}, 403)
 # The expert of the own case sees its intimate image (her consent names them) and
 # nothing else: not its other photographs (her consent gives the expert only
@@ -643,6 +643,25 @@ MATRIX: dict[str, list[Call]] = {
             lambda s: f"/photos/{GUESSED_ID}/open",
             HIDDEN | EXPERT_HIDDEN,
             form=lambda s, r: {"reason": "curious"},
+        ),
+    ],
+    # Correcting a photograph (marked intimate or not, or retired with a reason): the
+    # examiners of her site; an empty reason changes nothing.
+    "media.correct": [
+        Call("GET", lambda s: f"/photos/{s.own_photo}/correct", EXAMINERS_ONLY),
+        Call("GET", lambda s: f"/photos/{s.other_photo}/correct", HIDDEN),
+        Call("GET", lambda s: f"/photos/{GUESSED_ID}/correct", HIDDEN),
+        Call(
+            "POST",
+            lambda s: f"/photos/{s.own_photo}/correct",
+            EXAMINERS_ONLY | {"examiner": 422},
+            form=lambda s, r: {"change": "intimate", "reason": ""},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/photos/{s.other_photo}/correct",
+            HIDDEN,
+            form=lambda s, r: {"change": "retire", "reason": "curious"},
         ),
     ],
     # A released photograph's original: officers of the force, while the release

@@ -67,6 +67,8 @@ def test_photographs_taken_during_the_exam_on_a_tablet(
     page.get_by_label("Exactly where (side and place)").fill("left forearm, inner side")
     page.get_by_label("Injury shown (optional)").select_option("injury:1")
     page.get_by_label("A scale is in the frame").check()
+    intimate_question = "Are these intimate images (genital or anal area)?"
+    page.get_by_role("group", name=intimate_question).get_by_label("No", exact=True).check()
     page.get_by_role("button", name="Save photographs").click()
     page.get_by_text("2 photographs saved.").wait_for()
     assert_accessible(page)
@@ -97,7 +99,7 @@ def test_photographs_taken_during_the_exam_on_a_tablet(
     ).check()
     page.get_by_label("Body region").select_option("other")
     page.get_by_label("Exactly where (side and place)").fill("perineum")
-    page.get_by_label("Intimate image (genital or anal area)").check()
+    page.get_by_role("group", name=intimate_question).get_by_label("Yes: intimate images").check()
     page.get_by_role("button", name="Save photographs").click()
     page.get_by_text("Photograph saved.").wait_for()
     assert_accessible(page)
@@ -115,3 +117,18 @@ def test_photographs_taken_during_the_exam_on_a_tablet(
     assert "Opened for: Peer review of the anogenital findings" in page.text_content("main")
     opened = page.get_by_role("img", name="Photograph 3, intimate image, opened")
     assert (opened.get_attribute("src") or "").startswith("data:image/jpeg;base64,")
+
+    # Photograph 2 was of the wrong place: she retires it, saying why.
+    page.goto(f"{live_server}/exams/{exam_id}/photos")
+    page.get_by_role("link", name="Correct photograph 2").click()
+    page.get_by_role("heading", name="Correct photograph 2").wait_for()
+    assert_accessible(page)
+    page.get_by_role("group", name="What is wrong with this photograph?").get_by_label(
+        "It was taken in error", exact=False
+    ).check()
+    page.get_by_label("Why (kept with the photograph").fill("Right forearm, not the left.")
+    page.get_by_role("button", name="Save the correction").click()
+    page.get_by_text("Photograph 2 is retired as entered in error.").wait_for()
+    assert_accessible(page)
+    assert "Why: Right forearm, not the left." in page.text_content("main")
+    page.get_by_role("img", name="Photograph 2, retired, blurred").wait_for()

@@ -211,3 +211,30 @@ def test_examiners_search_media_by_patient_encounter_site_and_view(
         403,
         405,
     )
+
+
+def refusals(engine: sa.Engine, entity_prefix: str) -> list[tuple[str, str, list[str]]]:
+    with engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT username, outcome, entities, reasons FROM audit_events"
+        ).all()
+    return [
+        (username, outcome, json.loads(reasons))
+        for username, outcome, entities, reasons in rows
+        if outcome != "0" and any(e.startswith(entity_prefix) for e in json.loads(entities))
+    ]
+
+
+def test_refused_photo_requests_are_audited(app: Flask, photos: Photos, engine: sa.Engine) -> None:
+    south = signed_in(app, "examiner.south")
+    assert south.get(f"/photos/{photos.plain}/display").status_code == 404
+    assert south.get("/photos/00000000-0000-4000-8000-000000000000/thumbnail").status_code == 404
+    (refused,) = refusals(engine, f"Media/{photos.plain}")
+    assert refused[:2] == ("examiner.south", "4")
+    assert "Media belongs to another site" in refused[2]
+    assert refusals(engine, "Media/00000000-0000-4000-8000-000000000000")
+    examiner = signed_in(app, "examiner")
+    assert examiner.get(f"/photos/{photos.intimate}/display").status_code == 403
+    (refused,) = refusals(engine, f"Media/{photos.intimate}")
+    assert refused[:2] == ("examiner", "4")
+    assert "intimate image's display asked for without a reason" in refused[2]

@@ -44,6 +44,7 @@ def post_photos(
         "region": "forearm",
         "site": "left forearm, inner side",
         "scale_in_frame": "y",
+        "intimate": "no",
     } | fields
     data["photos"] = [(io.BytesIO(content), name) for name, content in files]
     return client.post(path, data=data, content_type="multipart/form-data")
@@ -234,7 +235,7 @@ def test_a_photo_she_declined_is_refused_with_her_words(
     response = post_photos(examiner, exam_id, [("a.jpg", camera_jpeg())])
     assert response.status_code == 422
     assert "She declined photographs of her injuries" in response.get_data(as_text=True)
-    response = post_photos(examiner, exam_id, [("a.jpg", camera_jpeg())], intimate="y")
+    response = post_photos(examiner, exam_id, [("a.jpg", camera_jpeg())], intimate="yes")
     assert "She declined intimate images in her photo consent" in response.get_data(as_text=True)
     assert counts(engine) == before
 
@@ -246,7 +247,7 @@ def test_intimate_images_need_their_own_item(
     record_photo_consent(app, case.id, intimate_images=False)
     exam_id = complete_exam(app, case.id)
     before = counts(engine)
-    response = post_photos(examiner, exam_id, [("a.jpg", camera_jpeg())], intimate="y")
+    response = post_photos(examiner, exam_id, [("a.jpg", camera_jpeg())], intimate="yes")
     assert response.status_code == 422
     assert "She declined intimate images" in response.get_data(as_text=True)
     assert counts(engine) == before
@@ -298,7 +299,7 @@ def test_the_same_photo_twice_is_refused(
     before = counts(engine)
     response = post_photos(examiner, exam_id, [("again.jpg", jpeg)])
     assert response.status_code == 422
-    assert "already in the record" in response.get_data(as_text=True)
+    assert "already in this exam&#39;s record" in response.get_data(as_text=True)
     assert counts(engine) == before
 
 
@@ -316,3 +317,84 @@ def test_details_are_checked_next_to_their_fields(
     response = post_photos(examiner, exam_id, [])
     assert "Take or choose at least one photograph." in response.get_data(as_text=True)
     assert counts(engine) == before
+
+
+def test_a_file_in_another_sites_exam_is_not_revealed(
+    app: Flask, examiner: FlaskClient, exam_id: str, engine: sa.Engine
+) -> None:
+    """The duplicate check is the exam's: the same file in another site's exam
+    is neither refused nor mentioned (it would tell that the file exists there)."""
+    from tests.exam.helpers import start
+    from tests.media.helpers import take
+
+    jpeg = camera_jpeg(seed=81)
+    south_case = open_case(app, "examiner.south")
+    record_photo_consent(app, south_case.id, "examiner.south")
+    south_exam = start(app, south_case.id, "examiner.south")
+    take(app, south_exam, [("s.jpg", jpeg)], username="examiner.south")
+    response = post_photos(examiner, exam_id, [("n.jpg", jpeg)])
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert len(photo_ids(app, exam_id)) == 1
+
+
+def test_the_same_file_sent_twice_at_once_is_kept_once_never_a_500(
+    app: Flask, exam_id: str, engine: sa.Engine
+) -> None:
+    import threading
+
+    jpeg = camera_jpeg(seed=82)
+    clients = []
+    for _ in range(3):
+        client = app.test_client()
+        login(client, "examiner", PASSWORD)
+        clients.append(client)
+    statuses: list[int] = []
+    barrier = threading.Barrier(len(clients))
+
+    def send(client: FlaskClient) -> None:
+        path = f"/exams/{exam_id}/photos"
+        data = {
+            "csrf_token": csrf_token(client, path),
+            "view": "close-up",
+            "region": "forearm",
+            "site": "left forearm",
+            "intimate": "no",
+            "photos": [(io.BytesIO(jpeg), "same.jpg")],
+        }
+        barrier.wait()
+        statuses.append(
+            client.post(path, data=data, content_type="multipart/form-data").status_code
+        )
+
+    threads = [threading.Thread(target=send, args=(client,)) for client in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert sorted(statuses) == [302, 422, 422]
+    assert len(photo_ids(app, exam_id)) == 1
+
+
+def test_bytes_after_the_jpeg_end_stay_in_the_original_and_never_reach_a_screen(
+    app: Flask, examiner: FlaskClient, exam_id: str
+) -> None:
+    """The original is evidence: kept byte-exact under its hash, whatever follows
+    the image's end marker. What is shown is a new image made from the pixels, so
+    those bytes never reach a screen."""
+    import hashlib
+
+    from PIL import Image
+
+    from tests.media.helpers import photo_row, read
+
+    trailing = b"\x00\x01TRAILING-BYTES-AFTER-THE-END-MARKER" * 20
+    sent = camera_jpeg(seed=83) + trailing
+    assert post_photos(examiner, exam_id, [("t.jpg", sent)]).status_code == 302
+    (photo_id,) = photo_ids(app, exam_id)
+    assert read(app, photo_id).data == sent
+    assert photo_row(app, photo_id).sha256 == hashlib.sha256(sent).hexdigest()
+    for variant in ("display", "thumbnail"):
+        shown = examiner.get(f"/photos/{photo_id}/{variant}").get_data()
+        assert b"TRAILING-BYTES" not in shown
+        assert shown.endswith(b"\xff\xd9")  # nothing after the image's end
+        Image.open(io.BytesIO(shown)).load()

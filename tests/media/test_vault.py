@@ -222,3 +222,101 @@ def test_every_audit_event_of_photo_activity_validates(app: Flask, exam_id: str)
         )
         for entry in entries:
             validate_resource(audit_event_resource(entry), registry)
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        ("", "media.key is empty"),
+        ("not a key at all", "media.key is not a media key file"),
+        ("clinic-media-key-v1 0123456789abcdef %%%not-base64%%%", "its key is not readable"),
+        ("clinic-media-key-v1 0123456789abcdef QUJD", "its key does not match its id"),
+    ],
+    ids=["empty", "garbage", "bad-base64", "wrong-id"],
+)
+def test_a_damaged_media_key_is_said_plainly_never_a_500(
+    app: Flask, exam_id: str, damage: str, said: str
+) -> None:
+    from tests.media.test_access import signed_in
+    from tests.media.test_capture import post_photos
+
+    (photo_id,) = take(app, exam_id)
+    (Path(app.instance_path) / "keys" / "media.key").write_text(damage)
+    examiner = signed_in(app, "examiner")
+    gallery = examiner.get(f"/exams/{exam_id}/photos")
+    assert gallery.status_code == 200
+    assert "Photographs cannot be stored or read" in gallery.get_data(as_text=True)
+    assert said in gallery.get_data(as_text=True)
+    shown = examiner.get(f"/photos/{photo_id}/display")
+    assert shown.status_code == 503
+    assert "Photographs cannot be read" in shown.get_data(as_text=True)
+    assert said in shown.get_data(as_text=True)
+    taken = post_photos(examiner, exam_id, [("b.jpg", camera_jpeg(seed=9))])
+    assert taken.status_code == 422
+    assert said in taken.get_data(as_text=True)
+    from clinic.cli import cli
+
+    status = CliRunner().invoke(
+        cli, ["media-key", "status"], obj=ScriptInfo(create_app=lambda: app)
+    )
+    assert status.exit_code == 1
+    assert said in status.output
+    assert status.exception is None or isinstance(status.exception, SystemExit)
+    rotated = CliRunner().invoke(
+        cli, ["media-key", "rotate"], obj=ScriptInfo(create_app=lambda: app)
+    )
+    assert rotated.exit_code == 1
+    assert said in rotated.output
+
+
+def test_a_variant_whose_content_type_was_changed_does_not_open(
+    app: Flask, exam_id: str, engine: sa.Engine
+) -> None:
+    """The content type is bound into the sealed bytes (format 2): a row changed to
+    claim another type is refused, never served as something else."""
+    (photo_id,) = take(app, exam_id)
+    with engine.begin() as connection:
+        assert {
+            row.format
+            for row in connection.execute(
+                sa.select(PhotoContent.format).where(PhotoContent.photo_id == photo_id)
+            )
+        } == {2}
+        connection.execute(
+            sa.update(PhotoContent)
+            .where(PhotoContent.photo_id == photo_id, PhotoContent.variant == "display")
+            .values(content_type="image/png")
+        )
+    with pytest.raises(MediaRefused, match="does not open"):
+        read(app, photo_id, Variant.DISPLAY)
+
+
+def test_photos_sealed_in_the_first_format_still_open(app: Flask, exam_id: str) -> None:
+    from clinic.media.vault import (
+        FORMAT_PHOTO_VARIANT,
+        DatabasePhotoStore,
+        PlainContent,
+        seal,
+        unwrap,
+    )
+
+    (photo_id,) = take(app, exam_id)
+    keys = Keyring(Path(app.instance_path) / "keys")
+    with app.app_context(), unit_of_work() as uow:
+        photo = uow.session.get(Photo, photo_id)
+        assert photo is not None
+        # The display copy sealed again as before 0014 (format 1), same data key.
+        data_key = unwrap(keys.get(photo.key_id), photo.id, photo.wrapped_key)
+        uow.session.execute(
+            sa.delete(PhotoContent).where(
+                PhotoContent.photo_id == photo_id, PhotoContent.variant == "display"
+            )
+        )
+        seal(
+            DatabasePhotoStore(uow.session),
+            data_key,
+            photo_id,
+            [PlainContent("display", "image/jpeg", b"an old display copy", photo.sha256)],
+            FORMAT_PHOTO_VARIANT,
+        )
+    assert read(app, photo_id, Variant.DISPLAY).data == b"an old display copy"
