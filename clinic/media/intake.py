@@ -40,6 +40,10 @@ _MAGIC = ((b"\xff\xd8\xff", "JPEG"), (b"\x89PNG\r\n\x1a\n", "PNG"))
 _MARKUP = re.compile(
     rb"<(?:html|script|body|!doctype|svg|iframe|object|embed)|javascript:", re.IGNORECASE
 )
+# A JPEG marker inside the entropy-coded data of a scan: 0xFF followed by anything
+# but a stuffed zero or a restart marker (0xD0-0xD7).
+_NEXT_MARKER = re.compile(rb"\xff[\x01-\xcf\xd8-\xff]")
+_STANDALONE_MARKERS = frozenset({0x01, *range(0xD0, 0xD8)})
 DISPLAY_SIDE = 1600
 THUMBNAIL_SIDE = 320
 _BLUR_SIDE = 12
@@ -114,7 +118,7 @@ def check_photo(data: bytes, filename: str | None, limits: Limits) -> CheckedPho
             f"{name} is named {suffix} but is a {found} image: a file whose name does not say "
             "what it is is not kept. Rename it or take the photograph again."
         )
-    if _MARKUP.search(data):
+    if _markup_outside_pixels(data, found):
         raise PhotoRefused(
             f"{name} is a {found} image that also holds web page code; such a file is not kept."
         )
@@ -153,6 +157,71 @@ def check_photo(data: bytes, filename: str | None, limits: Limits) -> CheckedPho
     return CheckedPhoto(
         data, found, content_type, width, height, hashlib.sha256(data).hexdigest(), copies
     )
+
+
+def _markup_outside_pixels(data: bytes, kind: str) -> bool:
+    """Whether web page code sits anywhere but in the compressed pixels: in a
+    metadata block (EXIF, XMP, comments, PNG text chunks), between blocks or after
+    the image. Compressed pixels are noise to a browser and, in a large photograph,
+    hold "<svg" or "<body" by chance, so they are not read as markup; a file whose
+    blocks cannot be walked is searched whole."""
+    regions = _jpeg_regions(data) if kind == "JPEG" else _png_regions(data)
+    if regions is None:
+        return _MARKUP.search(data) is not None
+    return any(_MARKUP.search(data, start, end) for start, end in regions)
+
+
+def _jpeg_regions(data: bytes) -> list[tuple[int, int]] | None:
+    """Every byte range of a JPEG but its entropy-coded scan data; None when the
+    markers cannot be walked."""
+    regions: list[tuple[int, int]] = []
+    position = 2  # after SOI
+    while position < len(data):
+        if data[position] != 0xFF:
+            return None
+        while position < len(data) and data[position] == 0xFF:  # fill bytes
+            position += 1
+        if position >= len(data):
+            return None
+        marker = data[position]
+        position += 1
+        if marker == 0xD9:  # EOI: whatever follows is not the image
+            regions.append((position, len(data)))
+            return regions
+        if marker in _STANDALONE_MARKERS:
+            continue
+        if position + 2 > len(data):
+            return None
+        length = int.from_bytes(data[position : position + 2], "big")
+        if length < 2 or position + length > len(data):
+            return None
+        regions.append((position, position + length))
+        position += length
+        if marker == 0xDA:  # SOS: the scan's data runs to the next real marker
+            found = _NEXT_MARKER.search(data, position)
+            if found is None:
+                return None
+            position = found.start()
+    return regions
+
+
+def _png_regions(data: bytes) -> list[tuple[int, int]] | None:
+    """Every byte range of a PNG but its compressed pixels (IDAT chunk data); None
+    when the chunks cannot be walked."""
+    regions: list[tuple[int, int]] = []
+    position = 8  # after the signature
+    while position < len(data):
+        if position + 8 > len(data):
+            return None
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length
+        if end > len(data):
+            return None
+        if kind != b"IDAT":
+            regions.append((position, end))
+        position = end
+    return regions
 
 
 def derive_copies(image: PILImage.Image) -> Copies:

@@ -142,6 +142,23 @@ def _polyglot() -> bytes:
     return picture[:33] + text + picture[33:]
 
 
+def _jpeg_with_comment(comment: bytes) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 90, 80)).save(out, "JPEG", comment=comment)
+    return out.getvalue()
+
+
+def _markup_in_compressed_pixels() -> bytes:
+    """A camera JPEG whose compressed pixels hold "<svg", as large photographs do by
+    chance: four bytes of the scan data replaced (it still decodes)."""
+    data = camera_jpeg(seed=4)
+    scan = data.find(b"\xff\xda")
+    start = scan + 2 + int.from_bytes(data[scan + 2 : scan + 4], "big") + 200
+    return data[:start] + b"<svG" + data[start + 4 :]
+
+
 SVG = (
     b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10">'
     b"<script>alert(1)</script></svg>"
@@ -155,6 +172,8 @@ SVG = (
         ("bomb.png", lambda: _bomb_png(8000), "claims 8000 x 8000 pixels, more than the 50"),
         ("cut.jpg", _truncated_jpeg, "damaged or incomplete"),
         ("page.png", _polyglot, "also holds web page code"),
+        ("note.jpg", lambda: _jpeg_with_comment(b"<script>x()</script>"), "web page code"),
+        ("tail.jpg", lambda: camera_jpeg() + b"<html><body>hi</body></html>", "web page code"),
         ("drawing.svg", lambda: SVG, "is a drawing (SVG)"),
         ("photo.png", lambda: camera_jpeg(), "named .png but is a JPEG image"),
         ("notes.jpg", lambda: b"%PDF-1.7 not a photo", "is not a JPEG or PNG photograph"),
@@ -165,6 +184,8 @@ SVG = (
         "bomb-within-pillow-limit",
         "truncated",
         "polyglot",
+        "markup-in-a-jpeg-comment",
+        "markup-after-the-jpeg-ends",
         "svg",
         "lying-extension",
         "other-format",
@@ -398,3 +419,15 @@ def test_bytes_after_the_jpeg_end_stay_in_the_original_and_never_reach_a_screen(
         assert b"TRAILING-BYTES" not in shown
         assert shown.endswith(b"\xff\xd9")  # nothing after the image's end
         Image.open(io.BytesIO(shown)).load()
+
+
+def test_markup_by_chance_in_the_compressed_pixels_does_not_refuse_a_photograph(
+    app: Flask, examiner: FlaskClient, exam_id: str
+) -> None:
+    """Only what a browser could read as a page counts: metadata, the gaps between
+    blocks and whatever follows the image; never the compressed pixels."""
+    data = _markup_in_compressed_pixels()
+    assert b"<svG" in data
+    response = post_photos(examiner, exam_id, [("large.jpg", data)])
+    assert response.status_code == 302, response.get_data(as_text=True)[:400]
+    assert len(photo_ids(app, exam_id)) == 1
