@@ -186,6 +186,12 @@ def _load(
     return referral, plan, decision
 
 
+def find_referral(uow: UnitOfWork, *, actor: Actor, referral_id: str, action: Action) -> Referral:
+    """The referral, when the actor may act on it: asked before any input is read,
+    so a refusal of the input never tells of a referral the actor may not see."""
+    return _load(uow, actor, referral_id, action)[0]
+
+
 def set_status(
     uow: UnitOfWork,
     registry: ProfileRegistry,
