@@ -20,6 +20,7 @@ from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.clock import isoformat
 from clinic.core.web import current_actor, current_uow, source_address, view_rule
 from clinic.fhir.capability import capability_statement
+from clinic.fhir.handlers import handlers_of
 from clinic.fhir.outcome import FhirError, Issue, not_found, operation_outcome
 from clinic.fhir.query import parse_count, parse_history, parse_search
 from clinic.fhir.services import (
@@ -186,6 +187,9 @@ def read(resource_type: str, logical_id: str) -> Response:
         return fhir_response(read_provenance(_caller(), logical_id))
     if resource_type == "Task":
         return fhir_response(_release_task(logical_id))
+    handler = handlers_of(current_app).get(resource_type)
+    if handler is not None:
+        return fhir_response(handler.read(_caller(), logical_id))
     version = read_resource(_caller(), resource_type, logical_id)
     return _representation(version, 200)
 
@@ -305,6 +309,12 @@ def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
         return fhir_response(_searchset(resource_type, resources, keys, found, applied))
     if resource_type == "Task":
         return _release_tasks(args)
+    handler = handlers_of(current_app).get(resource_type)
+    if handler is not None:
+        matches = handler.search(_caller(), args)
+        everything = Page(matches, has_next=False, has_previous=False)
+        resources = [(f"{resource_type}/{resource['id']}", resource) for resource in matches]
+        return fhir_response(_searchset(resource_type, resources, [], everything, list(args)))
     check_type(resource_type)
     query = parse_search(resource_type, args, **_page_limits())
     page = search_resources(_caller(), resource_type, query)

@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from clinic.fhir.canonical import CANONICAL_BASE
+from clinic.fhir.handlers import handlers_of
 from clinic.fhir.search_params import params_for
 from clinic.fhir.services import STORED_TYPES, WRITABLE_TYPES
 
@@ -150,6 +151,27 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
             "searchParam": [],
         }
     )
+    for handler in handlers_of(app).values():
+        resources.append(
+            {
+                "type": handler.resource_type,
+                "profile": handler.profile,
+                "documentation": handler.documentation,
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "versioning": "no-version",
+                "readHistory": False,
+                "updateCreate": False,
+                "searchParam": [
+                    {
+                        "name": p.name,
+                        "definition": p.definition,
+                        "type": p.type,
+                        "documentation": p.documentation,
+                    }
+                    for p in handler.params
+                ],
+            }
+        )
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
