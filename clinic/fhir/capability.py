@@ -152,6 +152,23 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
         }
     )
     for handler in handlers_of(app).values():
+        params = [
+            {
+                "name": p.name,
+                "definition": p.definition,
+                "type": p.type,
+                "documentation": p.documentation,
+            }
+            for p in handler.params
+        ]
+        served = next((r for r in resources if r["type"] == handler.resource_type), None)
+        if served is not None:
+            # A type served two ways (Task: release requests and referral status).
+            served["documentation"] += " " + handler.documentation
+            served["searchParam"] = served["searchParam"] + params
+            if handler.profile not in served.get("supportedProfile", []):
+                served["supportedProfile"] = [*served.get("supportedProfile", []), handler.profile]
+            continue
         resources.append(
             {
                 "type": handler.resource_type,
@@ -161,15 +178,7 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
                 "versioning": "no-version",
                 "readHistory": False,
                 "updateCreate": False,
-                "searchParam": [
-                    {
-                        "name": p.name,
-                        "definition": p.definition,
-                        "type": p.type,
-                        "documentation": p.documentation,
-                    }
-                    for p in handler.params
-                ],
+                "searchParam": params,
             }
         )
     return {

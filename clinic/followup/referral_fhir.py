@@ -26,7 +26,7 @@ from clinic.fhir.search_params import HL7_SP, SearchParam
 from clinic.followup import directory, referrals
 from clinic.followup.models import FollowUpPlan
 from clinic.followup.referral_models import PartnerService, Referral
-from clinic.followup.terms import REFERRAL_STATUS, SERVICE_KIND_SYSTEM, SERVICE_KINDS
+from clinic.followup.terms import ITEM_SYSTEM, REFERRAL_STATUS, SERVICE_KIND_SYSTEM, SERVICE_KINDS
 
 REFERRAL_PROFILE = f"{STRUCTURE_DEFINITION}/fc-referral"
 PARTNER_SERVICE_PROFILE = f"{STRUCTURE_DEFINITION}/fc-partner-service"
@@ -106,19 +106,80 @@ def partner_service_resource(service: PartnerService) -> Resource:
     return resource
 
 
+# Her referral's status as the Task's: sent is requested, declined rejected, attended
+# in progress (she is with the partner), closed completed.
+TASK_STATUS = {
+    "sent": "requested",
+    "accepted": "accepted",
+    "declined": "rejected",
+    "attended": "in-progress",
+    "closed": "completed",
+}
+REFERRAL_TASK_PROFILE = f"{STRUCTURE_DEFINITION}/fc-referral-task"
+REFERRAL_IDENTIFIER = "https://forensic-care.org/fhir/referral"
+
+
+def referral_task_resource(
+    referral: Referral, plan: FollowUpPlan, service: PartnerService
+) -> Resource:
+    """Where her referral stands (fc-referral-task): the same id as the referral."""
+    resource: Resource = {
+        "resourceType": "Task",
+        "id": referral.id,
+        "meta": {
+            "profile": [REFERRAL_TASK_PROFILE],
+            "security": [
+                {"system": SEXUAL_VIOLENCE_LABEL[0], "code": SEXUAL_VIOLENCE_LABEL[1]},
+                {"system": CONFIDENTIALITY, "code": "R"},
+            ],
+        },
+        "identifier": [{"system": REFERRAL_IDENTIFIER, "value": referral.id}],
+        "status": TASK_STATUS[referral.status],
+        "businessStatus": {"text": REFERRAL_STATUS[referral.status]},
+        "intent": "order",
+        "code": {
+            "coding": [
+                {
+                    "system": ITEM_SYSTEM,
+                    "code": "referral",
+                    "display": "Referral to a partner service",
+                }
+            ]
+        },
+        "focus": {"reference": f"ServiceRequest/{referral.id}"},
+        "for": {"reference": f"Patient/{plan.patient_id}"},
+        "authoredOn": isoformat(referral.made_at),
+        "lastModified": isoformat(referral.changed_at or referral.made_at),
+        "owner": {"reference": f"HealthcareService/{service.id}", "display": service.name},
+    }
+    if referral.outcome:
+        resource["output"] = [{"type": {"text": "Outcome"}, "valueString": referral.outcome}]
+    return resource
+
+
 # -- handlers --------------------------------------------------------------------------
 
 
 def _read_referral(caller: Any, logical_id: str) -> Resource:
+    return _read_mapped(caller, logical_id, referral_resource)
+
+
+def _read_referral_task(caller: Any, logical_id: str) -> Resource:
+    return _read_mapped(caller, logical_id, referral_task_resource)
+
+
+def _read_mapped(caller: Any, logical_id: str, mapping: Any) -> Resource:
+    kind = "ServiceRequest" if mapping is referral_resource else "Task"
     try:
         referral, plan, decision = referrals.referral_with_plan(
             caller.uow, actor=caller.actor, referral_id=logical_id, action=Action.READ
         )
     except referrals.ReferralNotFound:
-        raise not_found("ServiceRequest", logical_id) from None
+        raise not_found(kind, logical_id) from None
     service = caller.uow.session.get(PartnerService, referral.service_id)
-    caller.audit(EventKind.READ, entities=[f"ServiceRequest/{referral.id}"], decision=decision)
-    return referral_resource(referral, plan, service)
+    caller.audit(EventKind.READ, entities=[f"{kind}/{referral.id}"], decision=decision)
+    resource: Resource = mapping(referral, plan, service)
+    return resource
 
 
 def _one(args: Sequence[tuple[str, str]], allowed: tuple[str, ...]) -> dict[str, str]:
@@ -136,7 +197,25 @@ def _one(args: Sequence[tuple[str, str]], allowed: tuple[str, ...]) -> dict[str,
 
 def _search_referrals(caller: Any, args: Sequence[tuple[str, str]]) -> list[Resource]:
     given = _one(args, ("patient", "subject", "status"))
-    patient = given.get("patient") or given.get("subject")
+    return _search_mapped(
+        caller, given, given.get("patient") or given.get("subject"), None, referral_resource
+    )
+
+
+def _search_referral_tasks(caller: Any, args: Sequence[tuple[str, str]]) -> list[Resource]:
+    given = _one(args, ("focus", "patient", "status"))
+    focus = given.get("focus", "").removeprefix("ServiceRequest/") or None
+    return _search_mapped(caller, given, given.get("patient"), focus, referral_task_resource)
+
+
+def _search_mapped(
+    caller: Any,
+    given: dict[str, str],
+    patient: str | None,
+    referral_id: str | None,
+    mapping: Any,
+) -> list[Resource]:
+    kind = "ServiceRequest" if mapping is referral_resource else "Task"
     require(caller.actor, Action.SEARCH, "ServiceRequest")
     # Only the actor's site's referrals are even considered; each is then decided.
     query = (
@@ -147,6 +226,8 @@ def _search_referrals(caller: Any, args: Sequence[tuple[str, str]]) -> list[Reso
     )
     if patient:
         query = query.where(FollowUpPlan.patient_id == patient.removeprefix("Patient/"))
+    if referral_id:
+        query = query.where(Referral.id == referral_id)
     found: list[Resource] = []
     shown: list[str] = []
     consents = consent_book(caller.uow)
@@ -160,16 +241,16 @@ def _search_referrals(caller: Any, args: Sequence[tuple[str, str]]) -> list[Reso
         ).permitted:
             continue
         service = caller.uow.session.get(PartnerService, referral.service_id)
-        resource = referral_resource(referral, plan, service)
+        resource = mapping(referral, plan, service)
         if "status" in given and resource["status"] not in given["status"].split(","):
             continue
         found.append(resource)
-        shown.append(f"ServiceRequest/{referral.id}")
+        shown.append(f"{kind}/{referral.id}")
     caller.audit(
         EventKind.SEARCH,
         entities=shown,
         description="referrals",
-        query="ServiceRequest?" + "&".join(f"{k}={v}" for k, v in given.items()),
+        query=f"{kind}?" + "&".join(f"{k}={v}" for k, v in given.items()),
     )
     return found
 
@@ -219,6 +300,29 @@ REFERRAL_PARAMS = (
         "active (sent or accepted), completed (attended or closed) or revoked (declined).",
     ),
 )
+TASK_PARAMS = (
+    SearchParam(
+        "focus",
+        "reference",
+        f"{HL7_SP}/Task-focus",
+        "Referral status: the referral it is about, ServiceRequest/id or id.",
+        target_types=("ServiceRequest",),
+    ),
+    SearchParam(
+        "patient",
+        "reference",
+        f"{HL7_SP}/Task-patient",
+        "Referral status: whose referrals, Patient/id or id.",
+        target_types=("Patient",),
+    ),
+    SearchParam(
+        "status",
+        "token",
+        f"{HL7_SP}/Task-status",
+        "Referral status: requested (sent), accepted, rejected (declined), in-progress "
+        "(attended) or completed (closed).",
+    ),
+)
 SERVICE_PARAMS = (
     SearchParam(
         "type",
@@ -248,6 +352,20 @@ def register_handlers(app: Flask) -> None:
             REFERRAL_PARAMS,
             _read_referral,
             _search_referrals,
+        ),
+    )
+    register(
+        app,
+        TableHandler(
+            "Task",
+            REFERRAL_TASK_PROFILE,
+            "Where her referrals stand (fc-referral-task, one per referral, the referral's "
+            "id): for counsellors and examiners of her site, who read and search them "
+            "(focus, patient, status). Police, whose Tasks are release requests, never "
+            "receive one.",
+            TASK_PARAMS,
+            _read_referral_task,
+            _search_referral_tasks,
         ),
     )
     register(

@@ -57,11 +57,13 @@ SAMPLE_VALUES = {
         "Appointment": "booked",
         "Communication": "not-done",
         "ServiceRequest": "revoked",
+        "Task": "rejected",
     }[ids["kind"]],
     "type": lambda ids: {"DocumentReference": "counselling-note", "HealthcareService": "refuge"}[
         ids["kind"]
     ],
     "active": lambda ids: "true",
+    "focus": lambda ids: f"ServiceRequest/{ids['referral']}",
     "based-on": lambda ids: f"CarePlan/{ids['plan']}",
     "medium": lambda ids: "call",
     "supporting-info": lambda ids: f"CarePlan/{ids['plan']}",
@@ -92,6 +94,10 @@ TOKENS = {
     "ServiceRequest": "counsellor",
     "HealthcareService": "counsellor",
 }
+
+
+# Task is two things: police search their release requests, staff where referrals stand.
+PARAM_TOKENS = {("Task", name): "counsellor" for name in ("focus", "patient", "status")}
 
 
 @pytest.fixture
@@ -198,6 +204,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
             "label": kit.items[0].label,
             "kit": kit.kit.id,
             "plan": plan_id,
+            "referral": referral.id,
         }
         required = {
             "Provenance": f"?target=Patient/{record['id']}",
@@ -223,7 +230,8 @@ def test_declared_types_interactions_and_search_parameters_all_work(
                 assert response.status_code in (404, 405), (kind, code, response.status_code)
         for param in resource["searchParam"]:
             value = SAMPLE_VALUES[param["name"]](ids)
-            response = api(client, "GET", f"/fhir/{kind}?{param['name']}={value}", token)
+            searcher = world[PARAM_TOKENS.get((kind, param["name"]), TOKENS[kind])].token
+            response = api(client, "GET", f"/fhir/{kind}?{param['name']}={value}", searcher)
             assert response.status_code == 200, (
                 kind,
                 param["name"],

@@ -98,6 +98,28 @@ def test_her_sites_care_team_reads_and_searches_referrals_and_the_directory(
             == []
         )
         assert _audited_reads(engine, f"HealthcareService/{refuge}") >= 2
+    # Where each referral stands: a Task per referral, the same id.
+    for username in ("counsellor", "examiner"):
+        token = world[username].token
+        task = api(client, "GET", f"/fhir/Task/{referral_id}", token)
+        assert task.status_code == 200, username
+        validate_resource(task.get_json(), registry)
+        assert task.get_json()["focus"] == {"reference": f"ServiceRequest/{referral_id}"}
+        assert task.get_json()["status"] == "requested"
+        for query in (
+            f"focus=ServiceRequest/{referral_id}",
+            f"focus={referral_id}&status=requested",
+            f"patient={patient_id}",
+        ):
+            found = api(client, "GET", f"/fhir/Task?{query}", token).get_json()
+            assert [e["resource"]["id"] for e in found["entry"]] == [referral_id], query
+        assert (
+            api(
+                client, "GET", f"/fhir/Task?focus={referral_id}&status=completed", token
+            ).get_json()["entry"]
+            == []
+        )
+    assert _audited_reads(engine, f"Task/{referral_id}") >= 2
     # Bad input: a clear 400, never a 500.
     token = world["counsellor"].token
     everything = api(client, "GET", "/fhir/ServiceRequest", token).get_json()
@@ -131,9 +153,16 @@ def test_other_sites_police_and_custodians_get_nothing(
         assert service.status_code == 404, username
         listed = api(client, "GET", "/fhir/HealthcareService", token)
         assert refuge not in listed.get_data(as_text=True), username
+    for username in ("counsellor.south", "examiner.south", "officer", "officer.hill"):
+        token = world[username].token
+        task = api(client, "GET", f"/fhir/Task/{referral_id}", token)
+        assert task.status_code == 404, username
+        found = api(client, "GET", f"/fhir/Task?focus={referral_id}", token).get_json()
+        assert found.get("entry", []) == [], username  # (the self link echoes the query)
     for username in ("custodian", "auditor"):
         token = world[username].token
         assert api(client, "GET", f"/fhir/ServiceRequest/{referral_id}", token).status_code == 403
+        assert api(client, "GET", f"/fhir/Task/{referral_id}", token).status_code == 403
         assert referral_id not in api(
             client, "GET", f"/fhir/ServiceRequest?patient={patient_id}", token
         ).get_data(as_text=True)
@@ -182,3 +211,6 @@ def test_the_capability_statement_lists_referrals_and_the_directory(client: Flas
         assert {i["code"] for i in entry["interaction"]} == {"read", "search-type"}
         assert {p["name"] for p in entry["searchParam"]} == params
         assert entry["readHistory"] is False
+    task = by_type["Task"]
+    assert {"focus", "patient", "status"} <= {p["name"] for p in task["searchParam"]}
+    assert any(url.endswith("/fc-referral-task") for url in task["supportedProfile"])

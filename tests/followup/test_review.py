@@ -32,6 +32,18 @@ def _count(engine: sa.Engine, sql: str) -> int:
         return int(connection.exec_driver_sql(sql).scalar() or 0)
 
 
+def _like(engine: sa.Engine, condition: str, fragment: str) -> int:
+    """Audit records matching `condition`, whose :pattern contains `fragment`."""
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.text(f"SELECT count(*) FROM audit_events WHERE {condition}"),
+                {"pattern": f"%{fragment}%"},
+            ).scalar()
+            or 0
+        )
+
+
 def _written(engine: sa.Engine) -> tuple[int, ...]:
     """Everything follow-up writes: unchanged means nothing was written."""
     return tuple(
@@ -215,6 +227,7 @@ def test_every_followup_parameter_refuses_bad_input_clearly_and_changes_nothing(
             f"/followup/plans/{bad}/contact",
             f"/followup/plans/{bad}/notes",
             f"/followup/plans/{bad}/referrals",
+            f"/followup/plans/{bad}/contact-wishes",
             f"/followup/referrals/{bad}/letter",
         ):
             response = client.get(path)
@@ -236,6 +249,10 @@ def test_every_followup_parameter_refuses_bad_input_clearly_and_changes_nothing(
             (f"/followup/plans/{plan_id}/notes", {"text": "", "version": bad}),
             (f"/followup/plans/{plan_id}/referrals", {"service": bad, "reason": bad}),
             (f"/followup/referrals/{bad}/status", {"status": bad, "outcome": bad}),
+            (
+                f"/followup/plans/{plan_id}/contact-wishes",
+                {"channels": bad, "safe_times": bad, "she_asked": bad},
+            ),
             (f"/exams/{exam_id}/followup", {"items-0-code": bad, "items-0-due_on": bad}),
         ):
             response = client.post(path, data=data | {"csrf_token": token})
@@ -362,11 +379,7 @@ def test_reading_appointments_and_contact_attempts_is_audited(
     )
 
     def reads_naming(reference: str) -> int:
-        return _count(
-            engine,
-            "SELECT count(*) FROM audit_events WHERE action IN ('R', 'E') "
-            f"AND entities LIKE '%{reference}%'",
-        )
+        return _like(engine, "action IN ('R', 'E') AND entities LIKE :pattern", reference)
 
     before = (reads_naming(appointment_id), reads_naming(attempt.id))
     for username in ("counsellor", "examiner"):
@@ -448,10 +461,7 @@ def test_she_narrows_her_contact_wishes_after_the_plan_is_agreed(
         },
     )
     assert widened.status_code == 302
-    assert (
-        _count(engine, "SELECT count(*) FROM audit_events WHERE reasons LIKE '%contact wishes%'")
-        >= 2
-    )
+    assert _like(engine, "reasons LIKE :pattern", "contact wishes") >= 2
     # Examiners read the plan but do not change how she is contacted.
     client.post("/logout", data={"csrf_token": token})
     login(client, "examiner", PASSWORD)
