@@ -66,6 +66,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     except ScheduleError as error:
         raise SystemExit(f"The follow-up schedule cannot be used:\n{error}") from error
     csrf = CSRFProtect(app)
+    from clinic.followup.referral_fhir import register_handlers
+
+    # Referrals and the partner directory, served by the FHIR API from their tables.
+    register_handlers(app)
 
     from clinic.accounts.views import bp as accounts_bp
     from clinic.admin.views import bp as admin_bp

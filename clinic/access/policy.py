@@ -276,6 +276,15 @@ CUSTODY_VIEW = "custody-view"
 OPERATION_ONLY: dict[tuple[Role, str], tuple[str, str]] = {
     (Role.CUSTODIAN, "Specimen"): (LABEL_LOOKUP, CUSTODY_VIEW),
 }
+# Obligation: a contact attempt is handed out without the counsellor's note (what
+# she said on the phone is the counsellor's, like a counselling note): examiners
+# see that she was called, by which channel and what came of it, not the note.
+OMIT_CONTACT_NOTE = "omit-contact-note"
+# (role, kind) -> an obligation every read of the baseline carries, whatever the path
+# (read, vread, history, search): the record is handed out only with it applied.
+READ_OBLIGATIONS: dict[tuple[Role, str], str] = {
+    (Role.EXAMINER, "Communication"): OMIT_CONTACT_NOTE,
+}
 
 
 # Operation on ExpertAccount: an examiner of her case opens a medical expert's
@@ -445,6 +454,9 @@ def _decide(
     if only is not None and operation != only[0]:
         return Decision(False, (f"role {actor.role} may {action} {kind} only by {only[0]}",))
     obligations = (only[1],) if only is not None else ()
+    always = READ_OBLIGATIONS.get((actor.role, kind))
+    if always is not None and action in _CONSENT_READS:
+        obligations = (*obligations, always)
     if kind == "CustodyEvent" and action is Action.CREATE:
         allowed = CUSTODY_OPERATIONS.get(actor.role, frozenset())
         if operation not in allowed:

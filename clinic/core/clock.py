@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, tzinfo
 from zoneinfo import ZoneInfo
 
+from clinic.core.errors import DomainError
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -22,9 +24,33 @@ def zone(name: str) -> tzinfo:
     return UTC if name == "UTC" else ZoneInfo(name)
 
 
+class LocalTimeRefused(DomainError, ValueError):
+    """A wall-clock time that does not exist at the clinic (the hour skipped when
+    clocks go forward) or that cannot be a time at all (beyond the calendar)."""
+
+
 def from_local(moment: datetime, zone_name: str) -> datetime:
-    """A wall-clock time typed at the clinic, as an aware UTC datetime."""
-    return moment.replace(tzinfo=zone(zone_name)).astimezone(UTC)
+    """A wall-clock time typed at the clinic, as an aware UTC datetime.
+
+    A time in the hour skipped when clocks go forward never happens: it is refused
+    (LocalTimeRefused), never silently moved. A time in the hour that happens twice
+    when clocks go back is taken as its first occurrence (`fold=0`, still summer
+    time): an appointment is then never later than the person booking it meant."""
+    clinic_zone = zone(zone_name)
+    local = moment.replace(tzinfo=clinic_zone, fold=0)
+    try:
+        instant = local.astimezone(UTC)
+        back = instant.astimezone(clinic_zone)
+    except OverflowError:
+        raise LocalTimeRefused(
+            f"{moment:%Y-%m-%d %H:%M} is too far from today to be a time the clinic keeps."
+        ) from None
+    if back.replace(tzinfo=None) != moment.replace(tzinfo=None, fold=0):
+        raise LocalTimeRefused(
+            f"{moment:%Y-%m-%d %H:%M} does not exist in {zone_name}: the clocks go forward "
+            "at that hour. Choose another time."
+        )
+    return instant
 
 
 def to_local(moment: datetime, zone_name: str) -> datetime:

@@ -14,7 +14,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from clinic.access import Action
 from clinic.bodymap.diagrams import diagram_book
 from clinic.bodymap.marks import MarkRequest
-from clinic.core.clock import from_local, to_local, utcnow
+from clinic.core.clock import LocalTimeRefused, from_local, to_local, utcnow
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.exam import services
 from clinic.exam.forms import (
@@ -174,7 +174,7 @@ def _step(
             save()
         except services.ExamNotFound:
             abort(404)
-        except services.ExamRefused as refused:
+        except (services.ExamRefused, LocalTimeRefused) as refused:
             current_uow().rollback()  # nothing of a refused step is kept
             attach_refusal(form, refused)
         else:

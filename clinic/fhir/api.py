@@ -14,12 +14,14 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, request
 
+from clinic.access import Action, decide
 from clinic.accounts.services import actor_for, authenticate_token
 from clinic.audit.fhir import audit_event_resource, read_audit_event, search_audit_events
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.clock import isoformat
 from clinic.core.web import current_actor, current_uow, source_address, view_rule
 from clinic.fhir.capability import capability_statement
+from clinic.fhir.handlers import handlers_of
 from clinic.fhir.outcome import FhirError, Issue, not_found, operation_outcome
 from clinic.fhir.query import parse_count, parse_history, parse_search
 from clinic.fhir.services import (
@@ -184,8 +186,11 @@ def read(resource_type: str, logical_id: str) -> Response:
         from clinic.fhir.provenance import read_provenance
 
         return fhir_response(read_provenance(_caller(), logical_id))
-    if resource_type == "Task":
+    if resource_type == "Task" and not _about_referrals():
         return fhir_response(_release_task(logical_id))
+    handler = handlers_of(current_app).get(resource_type)
+    if handler is not None:
+        return fhir_response(handler.read(_caller(), logical_id))
     version = read_resource(_caller(), resource_type, logical_id)
     return _representation(version, 200)
 
@@ -303,8 +308,14 @@ def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
         keys = [history_key(v) for v in found.items]
         applied = [("target", target), *request_.applied]
         return fhir_response(_searchset(resource_type, resources, keys, found, applied))
-    if resource_type == "Task":
+    if resource_type == "Task" and not _about_referrals(args):
         return _release_tasks(args)
+    handler = handlers_of(current_app).get(resource_type)
+    if handler is not None:
+        matches = handler.search(_caller(), args)
+        everything = Page(matches, has_next=False, has_previous=False)
+        resources = [(f"{resource_type}/{resource['id']}", resource) for resource in matches]
+        return fhir_response(_searchset(resource_type, resources, [], everything, list(args)))
     check_type(resource_type)
     query = parse_search(resource_type, args, **_page_limits())
     page = search_resources(_caller(), resource_type, query)
@@ -369,6 +380,16 @@ def _file_release_request() -> Response:
         ) from refused
     task = request_task(filed, g.user.organization)
     return fhir_response(task, 201, {"Location": f"{base_url()}/Task/{filed.id}"})
+
+
+def _about_referrals(args: list[tuple[str, str]] | None = None) -> bool:
+    """A Task here is either a police force's release request or where a referral
+    stands. Police only ever get their requests; staff get referral Tasks on a read,
+    or on a search that names a referral, her or a status (a bare Task search stays
+    the release requests', which staff are refused)."""
+    if decide(current_actor(), Action.READ, "ReleaseRequest").permitted:
+        return False
+    return args is None or any(name in ("focus", "patient", "status") for name, _ in args)
 
 
 def _release_task(logical_id: str) -> dict[str, Any]:

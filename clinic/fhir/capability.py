@@ -8,6 +8,7 @@ from typing import Any
 from flask import Flask
 
 from clinic.fhir.canonical import CANONICAL_BASE
+from clinic.fhir.handlers import handlers_of
 from clinic.fhir.search_params import params_for
 from clinic.fhir.services import STORED_TYPES, WRITABLE_TYPES
 
@@ -150,6 +151,36 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
             "searchParam": [],
         }
     )
+    for handler in handlers_of(app).values():
+        params = [
+            {
+                "name": p.name,
+                "definition": p.definition,
+                "type": p.type,
+                "documentation": p.documentation,
+            }
+            for p in handler.params
+        ]
+        served = next((r for r in resources if r["type"] == handler.resource_type), None)
+        if served is not None:
+            # A type served two ways (Task: release requests and referral status).
+            served["documentation"] += " " + handler.documentation
+            served["searchParam"] = served["searchParam"] + params
+            if handler.profile not in served.get("supportedProfile", []):
+                served["supportedProfile"] = [*served.get("supportedProfile", []), handler.profile]
+            continue
+        resources.append(
+            {
+                "type": handler.resource_type,
+                "profile": handler.profile,
+                "documentation": handler.documentation,
+                "interaction": [{"code": "read"}, {"code": "search-type"}],
+                "versioning": "no-version",
+                "readHistory": False,
+                "updateCreate": False,
+                "searchParam": params,
+            }
+        )
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from clinic.access import AccessDenied, Action, Actor, Decision, Target, decide, search_scope
-from clinic.access.policy import CUSTODY_VIEW, LABEL_LOOKUP, OMIT_NARRATIVE
+from clinic.access.policy import CUSTODY_VIEW, LABEL_LOOKUP, OMIT_CONTACT_NOTE, OMIT_NARRATIVE
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.consent.book import ConsentBook, consent_book
 from clinic.core.unit_of_work import UnitOfWork
@@ -129,9 +129,21 @@ def fulfil(decision: Decision, version: StoredVersion) -> StoredVersion:
     """Apply the decision's obligations to what is handed out."""
     if CUSTODY_VIEW in decision.obligations:
         return dataclasses.replace(version, content=custody_view(version.content))
-    if OMIT_NARRATIVE not in decision.obligations:
-        return version
-    return dataclasses.replace(version, content=without_narrative(version.content))
+    content = version.content
+    if OMIT_CONTACT_NOTE in decision.obligations:
+        content = without_note(content)
+    if OMIT_NARRATIVE in decision.obligations:
+        content = without_narrative(content)
+    return version if content is version.content else dataclasses.replace(version, content=content)
+
+
+def without_note(content: dict[str, Any]) -> dict[str, Any]:
+    """A contact attempt without the counsellor's note (nor a narrative, which could
+    repeat it)."""
+    stripped = copy.deepcopy(content)
+    stripped.pop("note", None)
+    stripped.pop("text", None)
+    return stripped
 
 
 def custody_view(content: dict[str, Any]) -> dict[str, Any]:

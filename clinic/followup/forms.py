@@ -70,6 +70,24 @@ class PlanReviewForm(FlaskForm):
     agreed_with_her = BooleanField("I went through this plan with her and she agrees to it")
 
 
+class ContactWishesForm(FlaskForm):
+    """How she may be contacted, changed at her word after the plan is agreed."""
+
+    channels = CheckboxesField(
+        "How she agrees to be contacted",
+        choices=[SelectChoice(code, label) for code, label in CHANNELS.items()],
+        validate_choice=False,  # the service refuses an unknown channel with its message
+    )
+    safe_times = StringField(
+        "When it is safe to contact her (in her words)", validators=[Optional(), Length(max=300)]
+    )
+    asks_code_word = BooleanField("Ask for her code word before saying anything")
+    she_asked = BooleanField(
+        "She asked for this change herself (needed to add a way, stop the code word or "
+        "change her safe times)"
+    )
+
+
 class ItemStatusForm(FlaskForm):
     status = SelectField(
         "What became of it",

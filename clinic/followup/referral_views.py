@@ -103,9 +103,15 @@ def plan_referrals(plan_id: str) -> Any:
 @bp.post("/followup/referrals/<referral_id>/status")
 @view_rule(Action.UPDATE, "ServiceRequest")
 def referral_status(referral_id: str) -> Any:
-    form = ReferralStatusForm()
     uow = current_uow()
-    referral = uow.session.get(referrals.Referral, referral_id)
+    try:
+        referral = referrals.find_referral(
+            uow, actor=current_actor(), referral_id=referral_id, action=Action.UPDATE
+        )
+    except referrals.ReferralNotFound:
+        abort(404)
+    plan_id = referral.plan_id
+    form = ReferralStatusForm()
     try:
         if not form.validate_on_submit():
             raise referrals.ReferralRefused("Choose what became of the referral.", "status")
@@ -121,13 +127,10 @@ def referral_status(referral_id: str) -> Any:
         abort(404)
     except referrals.ReferralRefused as refused:
         uow.rollback()
-        if referral is None:
-            abort(404)
         flash(refused.message, "error")
-        return redirect(url_for("referrals.plan_referrals", plan_id=referral.plan_id), 303)
-    assert referral is not None
+        return redirect(url_for("referrals.plan_referrals", plan_id=plan_id), 303)
     flash(f"Referral: {REFERRAL_STATUS[form.status.data].lower()}.")
-    return redirect(url_for("referrals.plan_referrals", plan_id=referral.plan_id))
+    return redirect(url_for("referrals.plan_referrals", plan_id=plan_id))
 
 
 @bp.get("/followup/referrals/<referral_id>/letter")

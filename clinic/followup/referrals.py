@@ -186,6 +186,20 @@ def _load(
     return referral, plan, decision
 
 
+def referral_with_plan(
+    uow: UnitOfWork, *, actor: Actor, referral_id: str, action: Action
+) -> tuple[Referral, FollowUpPlan, Any]:
+    """The referral, its plan and the decision that let the actor see it; else
+    ReferralNotFound (another site's, a guessed id: the same answer)."""
+    return _load(uow, actor, referral_id, action)
+
+
+def find_referral(uow: UnitOfWork, *, actor: Actor, referral_id: str, action: Action) -> Referral:
+    """The referral, when the actor may act on it: asked before any input is read,
+    so a refusal of the input never tells of a referral the actor may not see."""
+    return _load(uow, actor, referral_id, action)[0]
+
+
 def set_status(
     uow: UnitOfWork,
     registry: ProfileRegistry,

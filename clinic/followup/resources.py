@@ -55,6 +55,16 @@ def contact_extension(contact: SafeContactPlan) -> dict[str, Any]:
     return {"url": CONTACT_URL, "extension": parts}
 
 
+def with_contact(content: Mapping[str, Any], contact: SafeContactPlan) -> dict[str, Any]:
+    """Her plan with new contact wishes in place of the old (the rest unchanged)."""
+    changed = dict(content)
+    changed["extension"] = [
+        contact_extension(contact) if extension.get("url") == CONTACT_URL else extension
+        for extension in content.get("extension", [])
+    ]
+    return changed
+
+
 @dataclass(frozen=True)
 class PlanItem:
     """One item of her plan, as the plan records it."""

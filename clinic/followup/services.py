@@ -20,6 +20,7 @@ Rules (the follow-up issue; docs/design.md sections 4 and 9):
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -81,6 +82,17 @@ class FollowUpRefused(DomainError):
 
 class PlanNotFound(FollowUpRefused):
     """No such plan or exam, or one the caller may not see: the same answer."""
+
+
+class NoSuchItem(FollowUpRefused):
+    """The item named in the address is not one of the plan's (a bad request)."""
+
+    def __init__(self) -> None:
+        super().__init__("The plan has no such item.", "position")
+
+
+class AlreadyAgreed(FollowUpRefused):
+    """Someone else agreed this exam's plan first."""
 
 
 @dataclass(frozen=True)
@@ -174,6 +186,7 @@ def propose_plan(
     assert site is not None
     schedule = schedules.for_site(site.code)
     given = _given_treatments(record)
+    exam_day = local_day(record.exam_time, zone)
     items = []
     for rule in schedule.rules:
         if rule.when != ALWAYS and rule.when not in given:
@@ -185,7 +198,9 @@ def propose_plan(
                     code=rule.code,
                     kind=rule.kind,
                     label=rule.label,
-                    due_on=due_date(anchor, rule.after, zone),
+                    # Counted from a treatment given before the exam (elsewhere), a
+                    # date can fall before it: then it is due on the day of the exam.
+                    due_on=max(due_date(anchor, rule.after, zone), exam_day),
                     responsible=rule.responsible,
                     reason=words,
                 ),
@@ -196,7 +211,7 @@ def propose_plan(
     return Proposal(
         record.exam,
         record.case,
-        local_day(record.exam_time, zone),
+        exam_day,
         tuple(sorted(items, key=lambda p: (p.item.due_on, p.item.label))),
         schedule.name,
         _registered_contact(uow, registry, actor, record),
@@ -291,8 +306,7 @@ def agree_plan(
         uow, registry, schedules, actor=actor, exam_id=exam_id, zone=zone, channel=channel
     )
     exam = proposal.exam
-    if uow.session.scalar(sa.select(FollowUpPlan.id).where(FollowUpPlan.exam_id == exam.id)):
-        raise FollowUpRefused("This exam already has a follow-up plan.", "agreed_with_her")
+    _refuse_if_agreed(uow, exam.id)
     if not review.agreed_with_her:
         raise FollowUpRefused(
             "Go through the plan with her and tick that she agrees to it; a plan she has "
@@ -309,22 +323,8 @@ def agree_plan(
     if not decide(actor, Action.CREATE, "CarePlan", facts, consents=consent_book(uow)).permitted:
         raise PlanNotFound("No such exam.")
     now = utcnow()
-    store = ResourceStore(uow.session, registry)
-    version = store.create(
-        fhir.care_plan(
-            patient_id=exam.patient_id,
-            exam_id=exam.id,
-            starts_on=proposal.exam_day,
-            created_at=now,
-            reviewed_by=_display_name(uow, actor),
-            items=items,
-            contact=contact,
-        ),
-        site_id=exam.site_id,
-        author_id=actor.user_id,
-    )
     plan = FollowUpPlan(
-        id=version.logical_id,
+        id=str(uuid.uuid4()),
         case_id=exam.case_id,
         exam_id=exam.id,
         site_id=exam.site_id,
@@ -339,7 +339,31 @@ def agree_plan(
         safe_times=contact.safe_times,
         asks_code_word=contact.asks_code_word,
     )
-    uow.session.add(plan)
+    # The row claims the exam (one plan per exam, in the database): written first, in
+    # a savepoint, so that someone agreeing the same plan at the same moment is told
+    # who was first instead of meeting the constraint.
+    try:
+        with uow.session.begin_nested():
+            uow.session.add(plan)
+            uow.session.flush()
+    except sa.exc.IntegrityError:
+        _refuse_if_agreed(uow, exam.id)
+        raise
+    store = ResourceStore(uow.session, registry)
+    version = store.create(
+        fhir.care_plan(
+            patient_id=exam.patient_id,
+            exam_id=exam.id,
+            starts_on=proposal.exam_day,
+            created_at=now,
+            reviewed_by=_display_name(uow, actor),
+            items=items,
+            contact=contact,
+        ),
+        site_id=exam.site_id,
+        author_id=actor.user_id,
+        logical_id=plan.id,
+    )
     uow.session.flush()
     for position, item in enumerate(items):
         uow.session.add(
@@ -358,6 +382,22 @@ def agree_plan(
     uow.session.flush()
     _audit(uow, actor, EventKind.CREATE, version, channel, "follow-up plan agreed with her")
     return plan
+
+
+def _refuse_if_agreed(uow: UnitOfWork, exam_id: str) -> None:
+    agreed = uow.session.execute(
+        sa.select(FollowUpPlan.agreed_by, FollowUpPlan.agreed_at).where(
+            FollowUpPlan.exam_id == exam_id
+        )
+    ).first()
+    if agreed is None:
+        return
+    user = uow.session.scalar(sa.select(User).where(User.username == agreed.agreed_by))
+    raise AlreadyAgreed(
+        f"Her plan was already agreed by {user.display_name if user else agreed.agreed_by}: "
+        "open it from the exam.",
+        "agreed_with_her",
+    )
 
 
 MAX_SAFE_TIMES = 300
@@ -480,6 +520,33 @@ def _load_plan(
     return plan
 
 
+def find_plan(uow: UnitOfWork, *, actor: Actor, plan_id: str, action: Action) -> FollowUpPlan:
+    """The plan, when the actor may do `action` to it; else PlanNotFound. Screens ask
+    this before they read any input, so that a refusal of the input never tells of
+    a plan the actor may not see."""
+    return _load_plan(uow, actor, plan_id, action)
+
+
+# A plan's items are numbered from 0; no schedule comes near this many.
+MAX_POSITION = 1000
+
+
+def _item_row(uow: UnitOfWork, plan: FollowUpPlan, position: int) -> FollowUpItem:
+    if not 0 <= position < MAX_POSITION:
+        raise NoSuchItem()
+    row = uow.session.get(FollowUpItem, (plan.id, position))
+    if row is None:
+        raise NoSuchItem()
+    return row
+
+
+def find_item(
+    uow: UnitOfWork, *, actor: Actor, plan_id: str, position: int, action: Action
+) -> FollowUpItem:
+    """An item of a plan the actor may do `action` to: PlanNotFound, then NoSuchItem."""
+    return _item_row(uow, _load_plan(uow, actor, plan_id, action), position)
+
+
 def read_plan(
     uow: UnitOfWork,
     registry: ProfileRegistry,
@@ -513,10 +580,16 @@ def set_item_status(
     channel: str = "web",
 ) -> PlanItem:
     """Mark one item done, not needed or due again: a new version of her plan. A
-    plan whose every item is done or not needed is completed."""
+    plan whose every item is done or not needed is completed. An item is booked
+    only by booking its appointment (so it is never marked booked with none)."""
+    plan = _load_plan(uow, actor, plan_id, Action.UPDATE, lock=True)
+    row = _item_row(uow, plan, position)
     if status not in ITEM_STATUS:
         raise FollowUpRefused("Choose what became of the item.", "status")
-    plan = _load_plan(uow, actor, plan_id, Action.UPDATE, lock=True)
+    if status == "scheduled" and row.status != "scheduled":
+        raise FollowUpRefused(
+            "An item is booked by booking an appointment for it, not by hand.", "status"
+        )
     return _change_item(uow, registry, actor, plan, position, status, channel)
 
 
@@ -529,9 +602,7 @@ def _change_item(
     status: str,
     channel: str,
 ) -> PlanItem:
-    row = uow.session.get(FollowUpItem, (plan.id, position))
-    if row is None:
-        raise FollowUpRefused("The plan has no such item.", "position")
+    row = _item_row(uow, plan, position)
     store = ResourceStore(uow.session, registry)
     current = store.current("CarePlan", plan.id)
     assert current is not None
@@ -594,6 +665,68 @@ def _audit(
     )
 
 
+def change_contact_wishes(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan_id: str,
+    contact: SafeContactPlan,
+    she_asked: bool,
+    channel: str = "web",
+) -> FollowUpPlan:
+    """Change how she may be contacted, at her word: a new version of her plan.
+
+    She may always narrow it (fewer channels, the code word asked where it was
+    not): nothing else is needed. Anything that widens it (a channel she had not
+    allowed, the code word no longer asked) or changes her safe times (her own
+    words, which the system cannot compare) is made only when the counsellor
+    records that she asked for it. Every change is audited, saying which it was."""
+    plan = _load_plan(uow, actor, plan_id, Action.UPDATE, lock=True)
+    wanted = _checked_contact(contact)
+    before = SafeContactPlan(plan.allowed_channels, plan.safe_times, plan.asks_code_word)
+    if wanted == before:
+        raise FollowUpRefused(
+            "Nothing was changed: her contact wishes are as they were.", "channels"
+        )
+    widens = (
+        bool(set(wanted.channels) - set(before.channels))
+        or (before.asks_code_word and not wanted.asks_code_word)
+        or wanted.safe_times != before.safe_times
+    )
+    if widens and not she_asked:
+        raise FollowUpRefused(
+            "Adding a way to contact her, no longer asking for her code word or changing "
+            "her safe times is done only when she asked for it: tick that she asked.",
+            "she_asked",
+        )
+    store = ResourceStore(uow.session, registry)
+    current = _current(store, plan)
+    version = store.update(
+        "CarePlan",
+        plan.id,
+        fhir.with_contact(current.content, wanted),
+        author_id=actor.user_id,
+        expected_version=current.version_id,
+    )
+    plan.may_call = "call" in wanted.channels
+    plan.may_text = "text" in wanted.channels
+    plan.may_leave_voicemail = "voicemail" in wanted.channels
+    plan.may_email = "email" in wanted.channels
+    plan.safe_times = wanted.safe_times
+    plan.asks_code_word = wanted.asks_code_word
+    uow.session.flush()
+    _audit(
+        uow,
+        actor,
+        EventKind.UPDATE,
+        version,
+        channel,
+        "contact wishes changed at her request" if widens else "contact wishes narrowed",
+    )
+    return plan
+
+
 # -- appointments ----------------------------------------------------------------------
 
 # The shortest and longest appointment the clinic books, in minutes.
@@ -610,9 +743,9 @@ def appointment_facts(appointment: FollowUpAppointment, plan: FollowUpPlan) -> R
 
 
 def appointments_of_plan(
-    uow: UnitOfWork, *, actor: Actor, plan: FollowUpPlan
+    uow: UnitOfWork, *, actor: Actor, plan: FollowUpPlan, channel: str = "web"
 ) -> list[FollowUpAppointment]:
-    """The plan's appointments the actor may read, soonest first."""
+    """The plan's appointments the actor may read, soonest first; audited."""
     if not decide(actor, Action.READ, "Appointment").permitted:
         return []
     rows = uow.session.scalars(
@@ -621,13 +754,47 @@ def appointments_of_plan(
         .order_by(FollowUpAppointment.starts_at)
     )
     consents = consent_book(uow)
-    return [
-        row
-        for row in rows
-        if decide(
+    shown = []
+    reasons: tuple[str, ...] = ()
+    for row in rows:
+        decision = decide(
             actor, Action.READ, "Appointment", appointment_facts(row, plan), consents=consents
-        ).permitted
-    ]
+        )
+        if decision.permitted:
+            shown.append(row)
+            reasons = decision.reasons
+    _audit_reads(
+        uow,
+        actor,
+        channel,
+        [f"Appointment/{row.id}" for row in shown],
+        reasons,
+        "appointments",
+        f"Appointment?supporting-info=CarePlan/{plan.id}",
+    )
+    return shown
+
+
+def _audit_reads(
+    uow: UnitOfWork,
+    actor: Actor,
+    channel: str,
+    entities: Sequence[str],
+    reasons: tuple[str, ...],
+    what: str,
+    query: str,
+) -> None:
+    """A list of records shown on a screen, audited as one search naming each."""
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.SEARCH,
+            channel=channel,
+            actor=actor,
+            entities=tuple(entities),
+            reasons=(*reasons, f"{what} shown"),
+            query=query,
+        )
+    )
 
 
 def book_appointment(
@@ -646,12 +813,23 @@ def book_appointment(
     missed appointment, she leaves it: the next step is set."""
     require(actor, Action.CREATE, "Appointment")
     plan = _load_plan(uow, actor, plan_id, Action.UPDATE, lock=True)
-    row = uow.session.get(FollowUpItem, (plan.id, position))
-    if row is None:
-        raise FollowUpRefused("The plan has no such item.", "position")
+    row = _item_row(uow, plan, position)
     if row.status not in OPEN_ITEM_STATUSES:
         raise FollowUpRefused(
             f"“{row.label}” is {ITEM_STATUS[row.status].lower()}: nothing to book.", "position"
+        )
+    already = uow.session.scalar(
+        sa.select(FollowUpAppointment.starts_at).where(
+            FollowUpAppointment.plan_id == plan.id,
+            FollowUpAppointment.position == position,
+            FollowUpAppointment.status == "booked",
+        )
+    )
+    if already is not None:
+        raise FollowUpRefused(
+            f"“{row.label}” is already booked: record what became of that appointment, "
+            "or cancel it, before booking another.",
+            "starts_at",
         )
     now = utcnow()
     if starts_at.tzinfo is None:
@@ -716,25 +894,9 @@ def record_appointment_outcome(
     """Record what became of a booked appointment: attended (the item is done),
     missed (the item is due again and she is back on the caseload for contact) or
     cancelled (the item is due again). Attended and missed only once its time came."""
+    booked, plan = _load_appointment(uow, actor, appointment_id, lock=True)
     if outcome not in APPOINTMENT_OUTCOMES:
         raise FollowUpRefused("Choose attended, missed or cancelled.", "outcome")
-    require(actor, Action.UPDATE, "Appointment")
-    booked = uow.session.scalar(
-        sa.select(FollowUpAppointment)
-        .where(FollowUpAppointment.id == appointment_id)
-        .with_for_update()
-    )
-    if booked is None:
-        raise PlanNotFound("No such appointment.")
-    plan = _load_plan(uow, actor, booked.plan_id, Action.UPDATE, lock=True)
-    if not decide(
-        actor,
-        Action.UPDATE,
-        "Appointment",
-        appointment_facts(booked, plan),
-        consents=consent_book(uow),
-    ).permitted:
-        raise PlanNotFound("No such appointment.")
     if booked.status != "booked":
         raise FollowUpRefused(
             f"This appointment is already recorded as {APPOINTMENT_STATUS[booked.status].lower()}.",
@@ -779,11 +941,33 @@ def record_appointment_outcome(
     return booked
 
 
-def plan_id_of_appointment(uow: UnitOfWork, appointment_id: str) -> str | None:
-    """Where to go back to after a refused outcome (the caller was allowed to try)."""
-    return uow.session.scalar(
-        sa.select(FollowUpAppointment.plan_id).where(FollowUpAppointment.id == appointment_id)
-    )
+def _load_appointment(
+    uow: UnitOfWork, actor: Actor, appointment_id: str, *, lock: bool = False
+) -> tuple[FollowUpAppointment, FollowUpPlan]:
+    require(actor, Action.UPDATE, "Appointment")
+    query = sa.select(FollowUpAppointment).where(FollowUpAppointment.id == appointment_id)
+    booked = uow.session.scalar(query.with_for_update() if lock else query)
+    if booked is None:
+        raise PlanNotFound("No such appointment.")
+    try:
+        plan = _load_plan(uow, actor, booked.plan_id, Action.UPDATE, lock=lock)
+    except PlanNotFound:
+        raise PlanNotFound("No such appointment.") from None
+    if not decide(
+        actor,
+        Action.UPDATE,
+        "Appointment",
+        appointment_facts(booked, plan),
+        consents=consent_book(uow),
+    ).permitted:
+        raise PlanNotFound("No such appointment.")
+    return booked, plan
+
+
+def find_appointment(uow: UnitOfWork, *, actor: Actor, appointment_id: str) -> FollowUpAppointment:
+    """An appointment the actor may record the outcome of; else PlanNotFound. Asked
+    before the outcome is read, so a bad outcome tells nothing of other sites."""
+    return _load_appointment(uow, actor, appointment_id)[0]
 
 
 def _current(store: ResourceStore, plan: FollowUpPlan) -> StoredVersion:
@@ -927,7 +1111,9 @@ def _caseload_entries(
     entries = []
     for plan in plans:
         items = open_items[plan.id]
-        overdue = [item for item in items if item.due_on < today and item.status != "scheduled"]
+        # Booked is not done: an item past its date stays overdue until she attends
+        # (a late booking, or a second one, never hides it).
+        overdue = [item for item in items if item.due_on < today]
         booked = appointments[plan.id]
         seen = [a.starts_at for a in booked if a.status == "fulfilled"]
         last_reached = reached.get(plan.id)
@@ -1074,12 +1260,12 @@ MAX_NOTE = 1000
 
 
 def contact_attempts_of_plan(
-    uow: UnitOfWork, *, actor: Actor, plan: FollowUpPlan
+    uow: UnitOfWork, *, actor: Actor, plan: FollowUpPlan, channel: str = "web"
 ) -> list[FollowUpContactAttempt]:
-    """The plan's contact attempts the actor may read, newest first."""
+    """The plan's contact attempts the actor may read, newest first; audited."""
     if not decide(actor, Action.READ, "Communication").permitted:
         return []
-    if not decide(
+    decision = decide(
         actor,
         Action.READ,
         "Communication",
@@ -1087,15 +1273,26 @@ def contact_attempts_of_plan(
             "Communication", plan.id, site_id=plan.site_id, subject=f"Patient/{plan.patient_id}"
         ),
         consents=consent_book(uow),
-    ).permitted:
+    )
+    if not decision.permitted:
         return []
-    return list(
+    attempts = list(
         uow.session.scalars(
             sa.select(FollowUpContactAttempt)
             .where(FollowUpContactAttempt.plan_id == plan.id)
             .order_by(FollowUpContactAttempt.attempted_at.desc())
         )
     )
+    _audit_reads(
+        uow,
+        actor,
+        channel,
+        [f"Communication/{a.id}" for a in attempts],
+        decision.reasons,
+        "contact attempts",
+        f"Communication?based-on=CarePlan/{plan.id}",
+    )
+    return attempts
 
 
 # -- counselling notes -----------------------------------------------------------------
@@ -1214,7 +1411,13 @@ def write_counselling_note(
             ).permitted
         ):
             raise PlanNotFound("No such note.")
-        if expected_version is not None and expected_version != current.version_id:
+        if expected_version is None:
+            raise FollowUpRefused(
+                "The version of the note you edited is missing: open the note again and "
+                "reapply your change.",
+                "text",
+            )
+        if expected_version != current.version_id:
             raise FollowUpRefused(
                 "Someone changed this note since you opened it: open it again and "
                 "reapply your change.",

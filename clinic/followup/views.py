@@ -8,7 +8,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 
 from clinic.access import Action, decide
-from clinic.core.clock import from_local, to_local
+from clinic.core.clock import LocalTimeRefused, from_local, to_local
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.followup import services
 from clinic.followup.forms import (
@@ -16,6 +16,7 @@ from clinic.followup.forms import (
     BookAppointmentForm,
     CaseloadForm,
     ContactAttemptForm,
+    ContactWishesForm,
     CounsellingNoteForm,
     ItemStatusForm,
     PlanReviewForm,
@@ -180,11 +181,35 @@ def _plan(plan_id: str) -> services.PlanRecord:
         abort(404)
 
 
+def small_number(text: str | None, *, most: int) -> int | None:
+    """A whole number from 0 to `most` typed in ASCII digits, or None: what a query
+    string or hidden field may carry, refused before it reaches a date or a query."""
+    if not text or len(text) > len(str(most)) or not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    return number if number <= most else None
+
+
+def _bad_request(message: str) -> Any:
+    """A request no screen of ours sends (an address or parameter out of range): a
+    400 that says what is wrong and changes nothing."""
+    current_uow().rollback()
+    return render_template("errors/error.html", status=400, message=message), 400
+
+
+def _find_plan(plan_id: str, action: Action) -> Any:
+    try:
+        return services.find_plan(
+            current_uow(), actor=current_actor(), plan_id=plan_id, action=action
+        )
+    except services.PlanNotFound:
+        abort(404)
+
+
 @bp.get("/followup/plans/<plan_id>")
 @view_rule(Action.READ, "CarePlan")
 def plan(plan_id: str) -> Any:
-    book = request.args.get("book", "")
-    booking_for = int(book) if book.isdigit() else None
+    booking_for = small_number(request.args.get("book"), most=services.MAX_POSITION)
     return _plan_page(_plan(plan_id), BookAppointmentForm(formdata=None), booking_for, 200)
 
 
@@ -211,6 +236,18 @@ def _plan_page(
 @bp.post("/followup/plans/<plan_id>/items/<int:position>/appointments")
 @view_rule(Action.CREATE, "Appointment")
 def book(plan_id: str, position: int) -> Any:
+    try:
+        services.find_item(
+            current_uow(),
+            actor=current_actor(),
+            plan_id=plan_id,
+            position=position,
+            action=Action.UPDATE,
+        )
+    except services.PlanNotFound:
+        abort(404)
+    except services.NoSuchItem as missing:
+        return _bad_request(missing.message)
     form = BookAppointmentForm()
     if form.validate_on_submit():
         try:
@@ -225,6 +262,9 @@ def book(plan_id: str, position: int) -> Any:
             )
         except services.PlanNotFound:
             abort(404)
+        except LocalTimeRefused as refused:
+            current_uow().rollback()
+            form.starts_at.errors = [refused.message]
         except services.FollowUpRefused as refused:
             current_uow().rollback()
             attach_refusal(form, refused)
@@ -237,9 +277,16 @@ def book(plan_id: str, position: int) -> Any:
 @bp.post("/followup/appointments/<appointment_id>")
 @view_rule(Action.UPDATE, "Appointment")
 def appointment_outcome(appointment_id: str) -> Any:
+    try:
+        booked = services.find_appointment(
+            current_uow(), actor=current_actor(), appointment_id=appointment_id
+        )
+    except services.PlanNotFound:
+        abort(404)
     form = AppointmentOutcomeForm()
     if not form.validate_on_submit():
-        abort(400)
+        flash("Choose attended, missed or cancelled.", "error")
+        return redirect(url_for("followup.plan", plan_id=booked.plan_id), 303)
     try:
         booked = services.record_appointment_outcome(
             current_uow(),
@@ -252,9 +299,8 @@ def appointment_outcome(appointment_id: str) -> Any:
         abort(404)
     except services.FollowUpRefused as refused:
         current_uow().rollback()
-        plan_id = services.plan_id_of_appointment(current_uow(), appointment_id)
         flash(refused.message, "error")
-        return redirect(url_for("followup.plan", plan_id=plan_id), 303)
+        return redirect(url_for("followup.plan", plan_id=booked.plan_id), 303)
     flash(f"Appointment recorded as {APPOINTMENT_STATUS[booked.status].lower()}.")
     return redirect(url_for("followup.plan", plan_id=booked.plan_id))
 
@@ -299,6 +345,47 @@ def contact(plan_id: str) -> Any:
     ), status
 
 
+@bp.route("/followup/plans/<plan_id>/contact-wishes", methods=["GET", "POST"])
+@view_rule(Action.UPDATE, "CarePlan")
+def contact_wishes(plan_id: str) -> Any:
+    """How she may be contacted: she may always narrow it; widening only at her word."""
+    plan = _find_plan(plan_id, Action.UPDATE)
+    form = ContactWishesForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            services.change_contact_wishes(
+                current_uow(),
+                _registry(),
+                actor=current_actor(),
+                plan_id=plan_id,
+                contact=SafeContactPlan(
+                    channels=tuple(form.channels.data or ()),
+                    safe_times=form.safe_times.data,
+                    asks_code_word=bool(form.asks_code_word.data),
+                ),
+                she_asked=bool(form.she_asked.data),
+            )
+        except services.PlanNotFound:
+            abort(404)
+        except services.FollowUpRefused as refused:
+            current_uow().rollback()
+            attach_refusal(form, refused)
+            status = 422
+        else:
+            flash("Her contact wishes are changed and recorded.")
+            return redirect(url_for("followup.plan", plan_id=plan_id))
+    elif request.method == "POST":
+        status = 422
+    if request.method == "GET":
+        form.channels.data = list(plan.allowed_channels)
+        form.safe_times.data = plan.safe_times
+        form.asks_code_word.data = plan.asks_code_word
+    return render_template(
+        "followup/contact_wishes.html", record=_plan(plan_id), form=form, **_words()
+    ), status
+
+
 @bp.route("/followup/plans/<plan_id>/notes", methods=["GET", "POST"])
 @view_rule(Action.READ, "DocumentReference")
 def notes(plan_id: str) -> Any:
@@ -307,7 +394,17 @@ def notes(plan_id: str) -> Any:
     editing = request.args.get("edit") or None
     form = CounsellingNoteForm()
     status = 200
-    if form.validate_on_submit():
+    version = small_number(form.version.data, most=MAX_VERSION) if editing else None
+    if editing and request.method == "POST" and version is None:
+        _find_plan(plan_id, Action.READ)
+        form.validate()
+        form.text.errors = [
+            *form.text.errors,
+            "The version of the note you edited is missing or unreadable: open the note "
+            "again and reapply your change.",
+        ]
+        status = 400
+    elif form.validate_on_submit():
         try:
             services.write_counselling_note(
                 current_uow(),
@@ -316,7 +413,7 @@ def notes(plan_id: str) -> Any:
                 plan_id=plan_id,
                 text=form.text.data,
                 note_id=editing,
-                expected_version=int(form.version.data) if form.version.data else None,
+                expected_version=version,
             )
         except services.PlanNotFound:
             abort(404)
@@ -353,10 +450,18 @@ def caseload() -> Any:
     """The counsellor's caseload: her site's survivors in follow-up, what needs action
     first. Filters come in the query string."""
     form = CaseloadForm(request.args)
-    due_within = form.due_within.data
+    due_within = form.due_within.data or None
+    days = small_number(due_within, most=MAX_DUE_WITHIN)
+    if due_within is not None and days is None:
+        form.due_within.errors = [
+            f"Choose how many days ahead to look: a whole number from 0 to {MAX_DUE_WITHIN}."
+        ]
+        return render_template(
+            "followup/caseload.html", form=form, today=None, entries=[], **_words()
+        ), 400
     filters = services.CaseloadFilter(
         only_needing_action=bool(form.needs_action.data),
-        due_within_days=int(due_within) if due_within and due_within.isdigit() else None,
+        due_within_days=days,
         kind=form.kind.data if form.kind.data in ITEM_KINDS else None,
     )
     today, entries = services.caseload(
@@ -367,9 +472,27 @@ def caseload() -> Any:
     )
 
 
+# The furthest ahead the caseload looks, in days (a year), and the highest version
+# number a note's edit may name.
+MAX_DUE_WITHIN = 366
+MAX_VERSION = 999_999_999
+
+
 @bp.post("/followup/plans/<plan_id>/items/<int:position>")
 @view_rule(Action.UPDATE, "CarePlan")
 def item_status(plan_id: str, position: int) -> Any:
+    try:
+        services.find_item(
+            current_uow(),
+            actor=current_actor(),
+            plan_id=plan_id,
+            position=position,
+            action=Action.UPDATE,
+        )
+    except services.PlanNotFound:
+        abort(404)
+    except services.NoSuchItem as missing:
+        return _bad_request(missing.message)
     form = ItemStatusForm()
     if form.validate_on_submit():
         try:

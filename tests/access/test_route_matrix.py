@@ -871,6 +871,30 @@ MATRIX: dict[str, list[Call]] = {
             only({"counsellor": 404, "officer": 404}, 403),
         ),
     ],
+    # Her contact wishes: counsellors of her site change them (narrowing always;
+    # nothing changed is refused with the reason); police as if nothing existed.
+    "followup.contact_wishes": [
+        Call(
+            "GET",
+            lambda s: f"/followup/plans/{s.own_plan}/contact-wishes",
+            only({"counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "POST",
+            lambda s: f"/followup/plans/{s.own_plan}/contact-wishes",
+            only({"counsellor": 422, "officer": 404}, 403),
+            form=lambda s, r: {
+                "channels": "call",
+                "safe_times": "Weekday mornings",
+                "asks_code_word": "y",
+            },
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/plans/guessed-id/contact-wishes",
+            only({"counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
     # Counselling notes: the counsellors of her care team only; examiners are refused
     # the kind (therapeutic records), police as if nothing existed.
     "followup.notes": [

@@ -9,10 +9,13 @@ import pytest
 from flask.testing import FlaskClient
 
 from clinic.exam.services import sign_off
+from clinic.followup import referrals
 from tests.conftest import World
 from tests.consent.helpers import record as record_consent
 from tests.exam.helpers import call, complete_exam, read
 from tests.followup.helpers import agreed_plan
+from tests.followup.helpers import call as followup_call
+from tests.followup.referral_helpers import add_service
 from tests.followup.test_appointments import book as book_appointment
 from tests.followup.test_contact import attempt as contact_attempt
 from tests.followup.test_notes import write as write_note
@@ -53,8 +56,14 @@ SAMPLE_VALUES = {
         "CarePlan": "active",
         "Appointment": "booked",
         "Communication": "not-done",
+        "ServiceRequest": "revoked",
+        "Task": "rejected",
     }[ids["kind"]],
-    "type": lambda ids: "counselling-note",
+    "type": lambda ids: {"DocumentReference": "counselling-note", "HealthcareService": "refuge"}[
+        ids["kind"]
+    ],
+    "active": lambda ids: "true",
+    "focus": lambda ids: f"ServiceRequest/{ids['referral']}",
     "based-on": lambda ids: f"CarePlan/{ids['plan']}",
     "medium": lambda ids: "call",
     "supporting-info": lambda ids: f"CarePlan/{ids['plan']}",
@@ -82,7 +91,13 @@ TOKENS = {
     "Appointment": "examiner",
     "Communication": "examiner",
     "DocumentReference": "counsellor",
+    "ServiceRequest": "counsellor",
+    "HealthcareService": "counsellor",
 }
+
+
+# Task is two things: police search their release requests, staff where referrals stand.
+PARAM_TOKENS = {("Task", name): "counsellor" for name in ("focus", "patient", "status")}
 
 
 @pytest.fixture
@@ -112,6 +127,15 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     appointment_id = book_appointment(app, plan_id, "visit-2-weeks")
     attempt_id = contact_attempt(app, plan_id, "call", "no-answer").id
     note_id = write_note(app, plan_id, "First session.")
+    refuge = add_service(app, world, "NORTH", "refuge", "Harbour House")
+    referral = followup_call(
+        app,
+        "counsellor",
+        referrals.make_referral,
+        plan_id=plan_id,
+        service_id=refuge,
+        she_declined=True,
+    )
     examples = {
         "Patient": record,
         "Observation": finding,
@@ -126,6 +150,8 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Appointment": {"id": appointment_id},
         "Communication": {"id": attempt_id},
         "DocumentReference": {"id": note_id},
+        "ServiceRequest": {"id": referral.id},
+        "HealthcareService": {"id": refuge},
     }
     filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
@@ -148,6 +174,8 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Appointment",
         "Communication",
         "DocumentReference",
+        "ServiceRequest",
+        "HealthcareService",
     }
     for resource in rest["resource"]:
         kind = resource["type"]
@@ -176,8 +204,11 @@ def test_declared_types_interactions_and_search_parameters_all_work(
             "label": kit.items[0].label,
             "kit": kit.kit.id,
             "plan": plan_id,
+            "referral": referral.id,
         }
-        required = {"Provenance": f"?target=Patient/{record['id']}"}
+        required = {
+            "Provenance": f"?target=Patient/{record['id']}",
+        }
         interactions = {i["code"] for i in resource["interaction"]}
         calls = {
             "read": ("GET", f"/fhir/{kind}/{sample_id}", None, 200),
@@ -199,7 +230,8 @@ def test_declared_types_interactions_and_search_parameters_all_work(
                 assert response.status_code in (404, 405), (kind, code, response.status_code)
         for param in resource["searchParam"]:
             value = SAMPLE_VALUES[param["name"]](ids)
-            response = api(client, "GET", f"/fhir/{kind}?{param['name']}={value}", token)
+            searcher = world[PARAM_TOKENS.get((kind, param["name"]), TOKENS[kind])].token
+            response = api(client, "GET", f"/fhir/{kind}?{param['name']}={value}", searcher)
             assert response.status_code == 200, (
                 kind,
                 param["name"],

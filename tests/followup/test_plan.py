@@ -80,7 +80,7 @@ def test_agreed_plan_is_a_care_plan_with_every_item(
     assert _count(engine, "followup_items") == len(record.items)
     # One plan per exam.
     proposal = call(app, "examiner", services.propose_plan, exam_id=exam_id)
-    with pytest.raises(services.FollowUpRefused, match="already has a follow-up plan"):
+    with pytest.raises(services.FollowUpRefused, match="already agreed by"):
         call(app, "examiner", services.agree_plan, exam_id=exam_id, review=keep_all(proposal))
 
 
