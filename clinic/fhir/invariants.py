@@ -38,6 +38,9 @@ VALIDATED_TYPES = (
     "Specimen",
     "Task",
     "Provenance",
+    "RiskAssessment",
+    "QuestionnaireResponse",
+    "Flag",
 )
 
 # Base constraints not evaluated, and why each is safe to leave out.
