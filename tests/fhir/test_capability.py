@@ -6,13 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from clinic.cli import unit_of_work
 from clinic.exam.services import sign_off
+from clinic.followup import safety
+from clinic.followup.safety_models import SafetyFlag
 from tests.conftest import World
 from tests.consent.helpers import record as record_consent
 from tests.exam.helpers import call, complete_exam, read
 from tests.followup.helpers import agreed_plan
+from tests.followup.safety_helpers import answers
+from tests.followup.safety_helpers import call as safety_call
 from tests.followup.test_appointments import book as book_appointment
 from tests.followup.test_contact import attempt as contact_attempt
 from tests.followup.test_notes import write as write_note
@@ -53,6 +59,7 @@ SAMPLE_VALUES = {
         "CarePlan": "active",
         "Appointment": "booked",
         "Communication": "not-done",
+        "Flag": "active",
     }[ids["kind"]],
     "type": lambda ids: "counselling-note",
     "based-on": lambda ids: f"CarePlan/{ids['plan']}",
@@ -82,6 +89,9 @@ TOKENS = {
     "Appointment": "examiner",
     "Communication": "examiner",
     "DocumentReference": "counsellor",
+    "RiskAssessment": "examiner",
+    "QuestionnaireResponse": "examiner",
+    "Flag": "examiner",
 }
 
 
@@ -112,6 +122,11 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     appointment_id = book_appointment(app, plan_id, "visit-2-weeks")
     attempt_id = contact_attempt(app, plan_id, "call", "no-answer").id
     note_id = write_note(app, plan_id, "First session.")
+    assessed = safety_call(
+        app, "counsellor", safety.record_assessment, plan_id=plan_id, answers=answers(20)
+    )
+    with app.app_context(), unit_of_work() as uow:
+        flag_id = uow.session.scalar(sa.select(SafetyFlag.id).where(SafetyFlag.plan_id == plan_id))
     examples = {
         "Patient": record,
         "Observation": finding,
@@ -126,6 +141,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Appointment": {"id": appointment_id},
         "Communication": {"id": attempt_id},
         "DocumentReference": {"id": note_id},
+        "RiskAssessment": {"id": assessed.id},
+        "QuestionnaireResponse": {"id": assessed.answers_id},
+        "Flag": {"id": flag_id},
     }
     filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
@@ -148,6 +166,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Appointment",
         "Communication",
         "DocumentReference",
+        "RiskAssessment",
+        "QuestionnaireResponse",
+        "Flag",
     }
     for resource in rest["resource"]:
         kind = resource["type"]
