@@ -9,6 +9,7 @@ import json
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 
 from clinic.access import AccessDenied, Action, decide
 from clinic.access.policy import RELEASE
@@ -29,7 +30,7 @@ from clinic.release.services import force_actor
 from tests.conftest import World
 from tests.followup.helpers import agreed_plan, signed_exam
 from tests.followup.safety_helpers import answers, call, partner_plan
-from tests.helpers import open_case
+from tests.helpers import api, open_case
 
 
 def _plan(app: Flask) -> str:
@@ -283,3 +284,40 @@ def test_none_of_it_reaches_police(app: Flask, world: World) -> None:
         for kind in ("RiskAssessment", "QuestionnaireResponse", "Flag"):
             assert not decide(officer, Action.EXPORT, kind, operation=RELEASE).permitted
             assert not decide(officer, Action.READ, kind).permitted
+
+
+def test_the_fhir_api_serves_them_to_her_site_and_no_one_else(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    case = open_case(app)
+    plan_id = partner_plan(app, case.id)
+    made = call(app, "counsellor", safety.record_assessment, plan_id=plan_id, answers=answers(16))
+    with app.app_context(), unit_of_work() as uow:
+        flag_id = uow.session.scalar(sa.select(SafetyFlag.id).where(SafetyFlag.plan_id == plan_id))
+    records = {
+        "RiskAssessment": made.id,
+        "QuestionnaireResponse": made.answers_id,
+        "Flag": flag_id,
+    }
+    for username in ("examiner", "counsellor"):
+        token = world[username].token
+        for kind, logical_id in records.items():
+            read = api(client, "GET", f"/fhir/{kind}/{logical_id}", token)
+            assert read.status_code == 200, (username, kind)
+            validate_resource(read.get_json(), app.extensions["clinic.profiles"])
+            found = api(client, "GET", f"/fhir/{kind}?patient={case.patient_id}", token).get_json()
+            assert [e["resource"]["id"] for e in found["entry"]] == [logical_id], (username, kind)
+        # Not written through the API.
+        body = api(client, "GET", f"/fhir/Flag/{flag_id}", token).get_json()
+        assert api(client, "PUT", f"/fhir/Flag/{flag_id}", token, body).status_code in (403, 405)
+    for username in ("examiner.south", "counsellor.south", "officer", "officer.hill"):
+        token = world[username].token
+        for kind, logical_id in records.items():
+            assert api(client, "GET", f"/fhir/{kind}/{logical_id}", token).status_code == 404
+            found = api(client, "GET", f"/fhir/{kind}?patient={case.patient_id}", token)
+            assert logical_id not in found.get_data(as_text=True), (username, kind)
+    for username in ("custodian", "admin", "auditor"):
+        for kind, logical_id in records.items():
+            response = api(client, "GET", f"/fhir/{kind}/{logical_id}", world[username].token)
+            assert response.status_code == 403
+            assert logical_id not in response.get_data(as_text=True)
