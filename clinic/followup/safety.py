@@ -251,13 +251,14 @@ def read_safety(
     require(actor, Action.READ, "RiskAssessment")
     plan = _load_plan(uow, actor, plan_id, Action.READ)
     consents = consent_book(uow)
-    if not decide(
+    allowed = decide(
         actor,
         Action.READ,
         "RiskAssessment",
         _facts("RiskAssessment", plan.id, plan),
         consents=consents,
-    ).permitted:
+    )
+    if not allowed.permitted:
         raise PlanNotFound("No such follow-up plan.")
     store = ResourceStore(uow.session, registry)
     rows = list(
@@ -296,10 +297,7 @@ def read_safety(
             channel=channel,
             actor=actor,
             entities=tuple(read) or (f"CarePlan/{plan.id}",),
-            reasons=(
-                f"role {actor.role} may read RiskAssessment (own-site)",
-                "safety assessment opened",
-            ),
+            reasons=(*allowed.reasons, "safety assessment opened"),
         )
     )
     return SafetyRecord(
@@ -371,7 +369,8 @@ def flagged_plans(
 ) -> frozenset[str]:
     """Of these plans, those with an active high-risk flag the actor may see; audited
     as one search naming every flag shown."""
-    if not decide(actor, Action.SEARCH, "Flag").permitted:
+    searching = decide(actor, Action.SEARCH, "Flag")
+    if not searching.permitted:
         return frozenset()
     by_id = {plan.id: plan for plan in plans}
     if not by_id:
@@ -397,10 +396,7 @@ def flagged_plans(
             channel=channel,
             actor=actor,
             entities=tuple(f"Flag/{flag_id}" for flag_id in shown.values()),
-            reasons=(
-                f"role {actor.role} may search Flag (own-site)",
-                "high-risk flags on the caseload",
-            ),
+            reasons=(*searching.reasons, "high-risk flags on the caseload"),
             query="Flag?status=active",
         )
     )
@@ -550,8 +546,8 @@ def record_assessment(
         expected_version=current.version_id,
     )
     written.append(updated.versioned_reference)
-    for version in (answered, assessed):
-        require(actor, Action.CREATE, version.resource_type, version.facts(), consents=consents)
+    decision = require(actor, Action.CREATE, "RiskAssessment", assessed.facts(), consents=consents)
+    require(actor, Action.CREATE, "QuestionnaireResponse", answered.facts(), consents=consents)
     uow.audit(
         AuditRecord(
             kind=EventKind.CREATE,
@@ -559,7 +555,7 @@ def record_assessment(
             actor=actor,
             entities=tuple(written),
             reasons=(
-                f"role {actor.role} may create RiskAssessment (own-site)",
+                *decision.reasons,
                 f"safety assessment: {yes_count} yes, "
                 + ("high risk" if is_high else "not high risk")
                 + (" on professional judgement" if high_on_judgement else ""),

@@ -22,6 +22,7 @@ from datetime import date
 from clinic.access import Action, Actor, require
 from clinic.accounts.models import Organization
 from clinic.audit.services import AuditRecord, EventKind
+from clinic.consent.book import consent_book
 from clinic.consent.services import survivor_language
 from clinic.consent.words import date_in_words
 from clinic.core.clock import to_local, utcnow
@@ -101,16 +102,16 @@ def take_home(
             continue
         due.append((_item_words(item.code, item.kind, words), _day(item.due_on, language)))
     exam = safety.exam_for_safety(uow, registry, actor=actor, plan=plan, channel=channel)
+    allowed = require(
+        actor, Action.READ, "CarePlan", record.version.facts(), consents=consent_book(uow)
+    )
     uow.audit(
         AuditRecord(
             kind=EventKind.READ,
             channel=channel,
             actor=actor,
             entities=(record.version.versioned_reference,),
-            reasons=(
-                f"role {actor.role} may read CarePlan (own-site)",
-                "printed for her to take home",
-            ),
+            reasons=(*allowed.reasons, "printed for her to take home"),
         )
     )
     return TakeHome(
