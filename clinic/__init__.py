@@ -65,6 +65,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         )
     except ScheduleError as error:
         raise SystemExit(f"The follow-up schedule cannot be used:\n{error}") from error
+    from clinic.followup.site_settings import SETTINGS_DIR as SITE_SETTINGS_DIR
+    from clinic.followup.site_settings import SiteSettingsError, SiteSettingsLibrary
+
+    try:
+        app.extensions["clinic.site_settings"] = SiteSettingsLibrary(
+            Path(app.config.get("CLINIC_SITE_SETTINGS_DIR") or SITE_SETTINGS_DIR)
+        )
+    except SiteSettingsError as error:
+        raise SystemExit(f"The site settings cannot be used:\n{error}") from error
     csrf = CSRFProtect(app)
     from clinic.followup.referral_fhir import register_handlers
 
@@ -81,6 +90,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.expert.views import bp as expert_bp
     from clinic.fhir.api import bp as fhir_bp
     from clinic.followup.referral_views import bp as referrals_bp
+    from clinic.followup.safety_views import bp as safety_bp
     from clinic.followup.views import bp as followup_bp
     from clinic.media.views import bp as media_bp
     from clinic.release.views import bp as release_bp
@@ -99,6 +109,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         evidence_bp,
         followup_bp,
         referrals_bp,
+        safety_bp,
         release_bp,
         fhir_bp,
     ):

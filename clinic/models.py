@@ -21,6 +21,7 @@ from clinic.followup.models import (
     FollowUpPlan,
 )
 from clinic.followup.referral_models import PartnerService, Referral
+from clinic.followup.safety_models import SafetyAssessment, SafetyFlag
 from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
 from clinic.media.models import Photo, PhotoContent
 from clinic.release.models import ReleaseRequest
@@ -52,6 +53,8 @@ __all__ = [
     "ReportingModeChange",
     "ResourceVersion",
     "RetentionRule",
+    "SafetyAssessment",
+    "SafetyFlag",
     "SavedDraft",
     "SigningKey",
     "SiteEvidencePolicy",

@@ -84,6 +84,11 @@ CLINICAL_KINDS = frozenset(
         "DocumentReference",
         # A referral of hers to a partner service, with its status (clinic/followup).
         "ServiceRequest",
+        # Safety for intimate-partner cases (clinic/followup/safety.py): the risk
+        # assessment, her answers to its checklist, and the high-risk flag.
+        "RiskAssessment",
+        "QuestionnaireResponse",
+        "Flag",
     }
 )
 # Partner services of a site's referral directory are HealthcareServices.
@@ -134,6 +139,11 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         # Referrals: the examiner may make the one she wants at the plan.
         "ServiceRequest": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "HealthcareService": (_READ, Scope.OWN_SITE),
+        # Her safety assessment, its answers and the high-risk flag: read, so the
+        # examiners of her site know when she is at high risk; counsellors assess.
+        "RiskAssessment": (_READ, Scope.OWN_SITE),
+        "QuestionnaireResponse": (_READ, Scope.OWN_SITE),
+        "Flag": (_READ, Scope.OWN_SITE),
         # Police-supplied text only; which case a request matches is shown only
         # where the case is theirs, and approval needs the case.
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
@@ -161,6 +171,11 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         # Her referrals to partner services of the site's directory, and their status.
         "ServiceRequest": (_MANAGE, Scope.OWN_SITE),
         "HealthcareService": (_READ, Scope.OWN_SITE),
+        # Safety for intimate-partner cases: counsellors assess her risk with her,
+        # record the safety plan, and raise or end the high-risk flag.
+        "RiskAssessment": (_MANAGE, Scope.OWN_SITE),
+        "QuestionnaireResponse": (_MANAGE, Scope.OWN_SITE),
+        "Flag": (_MANAGE, Scope.OWN_SITE),
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
@@ -286,6 +301,13 @@ READ_OBLIGATIONS: dict[tuple[Role, str], str] = {
     (Role.EXAMINER, "Communication"): OMIT_CONTACT_NOTE,
 }
 
+
+# Operation on Observation: her exam's structured immediate-safety answers (the
+# carry-over table of clinic/followup/safety_checklist.py) read to pre-fill her
+# safety assessment by the counsellors of her site, who otherwise see no forensic
+# detail. Only the answers the table names are read this way (the service picks
+# them); an explicit deny in her consents still wins.
+SAFETY_CARRY_OVER = "safety-carry-over"
 
 # Operation on ExpertAccount: an examiner of her case opens a medical expert's
 # account, only where her photo consent names that person and permits the expert
@@ -437,6 +459,14 @@ def _decide(
         if resource is None:
             return Decision(True, (f"police may receive {kind} where her consent permits",))
         return _decide_release(actor, resource, consents, at)
+    if (
+        operation == SAFETY_CARRY_OVER
+        and kind == "Observation"
+        and action is Action.READ
+        and actor.role is Role.COUNSELLOR
+        and resource is not None
+    ):
+        return _decide_carry_over(actor, resource, consents, at)
     grants = BASELINE[actor.role].get(kind)
     if grants is None or action not in grants[0]:
         if _consent_may_grant(actor, action, kind):
@@ -481,6 +511,25 @@ def _decide(
             return dataclasses.replace(decided, obligations=decided.obligations + obligations)
         return decided
     return Decision(True, (baseline,), obligations=obligations)
+
+
+def _decide_carry_over(
+    actor: Actor, resource: ResourceFacts, consents: ConsentSource | None, at: datetime | None
+) -> Decision:
+    """An immediate-safety answer of her exam, for her safety assessment: her site's
+    counsellors only, unless one of her Consents explicitly denies them."""
+    if resource.site_id != actor.organization_id:
+        return Decision(False, ("Observation belongs to another site",), concealed=True)
+    if consents is None or resource.subject is None:
+        return Decision(False, (_NOT_CONSULTED,), concealed=True)
+    refusal = denies(
+        consents.directives(resource.subject), consent_request(actor, Action.READ, resource, at)
+    )
+    if refusal is not None:
+        return Decision(False, refusal.reasons, concealed=True)
+    return Decision(
+        True, ("her exam's immediate-safety answers carry over to her safety assessment",)
+    )
 
 
 def _decide_collection(

@@ -189,10 +189,15 @@ def card(case_id: str) -> Any:
         actor=current_actor(),
         patient_id=record.case.patient_id,
     )
+    # The clinic as the site chooses to be named on paper she takes home (a discreet
+    # name and phone, site_settings/), never what it does.
+    settings = current_app.extensions["clinic.site_settings"].for_site(record.site.code)
     return render_template(
         "cases/card.html",
         record=record,
         kits=_case_kits(record.case.id),
+        site_name=settings.printed_name(language),
+        site_phone=settings.phone,
         language=language,
         words=words_for(language),
         date_in_words=date_in_words,

@@ -38,6 +38,21 @@ _DOCUMENTATION = {
         "counsellors of her site only; examiners are refused the kind (403), police "
         "and other sites find nothing; never released."
     ),
+    "RiskAssessment": (
+        "Safety assessments for intimate-partner cases (fc-safety-assessment): the "
+        "risk (high or not high) from her checklist answers, whose QuestionnaireResponse "
+        "is the basis. Written only by the safety screen; counsellors and examiners of "
+        "her site read; police and other sites find nothing; never released."
+    ),
+    "QuestionnaireResponse": (
+        "Her answers to the safety checklist (fc-safety-answers): yes, no or not asked "
+        "for every question; answers carried over from her exam say so. The same "
+        "readers as the assessment."
+    ),
+    "Flag": (
+        "A high-risk case flagged to the care team (fc-safety-flag): active while her "
+        "latest safety assessment is high. The same readers as the assessment."
+    ),
     "Specimen": (
         "Evidence kits and items (fc-evidence-specimen), written only by evidence "
         "collection. Evidence custodians may search by identifier only (the printed "

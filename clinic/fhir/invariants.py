@@ -38,6 +38,12 @@ VALIDATED_TYPES = (
     "Specimen",
     "Task",
     "Provenance",
+    "RiskAssessment",
+    "QuestionnaireResponse",
+    "Flag",
+    "Media",
+    "ServiceRequest",
+    "HealthcareService",
 )
 
 # Base constraints not evaluated, and why each is safe to leave out.

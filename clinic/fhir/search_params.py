@@ -394,6 +394,67 @@ TYPE_PARAMS: dict[str, tuple[SearchParam, ...]] = {
             "DocumentReference.type",
         ),
     ),
+    "RiskAssessment": (
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/clinical-patient",
+            "Whose safety assessment: Patient/id or id.",
+            "RiskAssessment.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "subject",
+            "reference",
+            f"{HL7_SP}/RiskAssessment-subject",
+            "Whose safety assessment: Patient/id or id.",
+            "RiskAssessment.subject",
+            ("Patient",),
+        ),
+    ),
+    "QuestionnaireResponse": (
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/QuestionnaireResponse-patient",
+            "Whose checklist answers: Patient/id or id.",
+            "QuestionnaireResponse.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "subject",
+            "reference",
+            f"{HL7_SP}/QuestionnaireResponse-subject",
+            "Whose checklist answers: Patient/id or id.",
+            "QuestionnaireResponse.subject",
+            ("Patient",),
+        ),
+    ),
+    "Flag": (
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/clinical-patient",
+            "Whose flag: Patient/id or id.",
+            "Flag.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "subject",
+            "reference",
+            f"{HL7_SP}/Flag-subject",
+            "Whose flag: Patient/id or id.",
+            "Flag.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "status",
+            "token",
+            f"{HL7_SP}/Flag-status",
+            "active (she is at high risk now) or inactive.",
+            "Flag.status",
+        ),
+    ),
     "Organization": (
         SearchParam(
             "identifier",

@@ -43,6 +43,9 @@ STORED_TYPES = (
     "Appointment",
     "Communication",
     "DocumentReference",
+    "RiskAssessment",
+    "QuestionnaireResponse",
+    "Flag",
 )
 WRITABLE_TYPES = ("Patient", "Observation")
 # Rows examined per database round trip while filling a page.

@@ -229,8 +229,16 @@ def _plan_page(
         may_contact=decide(actor, Action.CREATE, "Communication").permitted,
         may_update=decide(actor, Action.UPDATE, "CarePlan").permitted,
         may_book=decide(actor, Action.CREATE, "Appointment").permitted,
+        safety_flag=_safety_flag(record),
+        may_read_safety=decide(actor, Action.READ, "RiskAssessment").permitted,
         **_words(),
     ), status
+
+
+def _safety_flag(record: services.PlanRecord) -> Any:
+    from clinic.followup.safety import flag_of_plan
+
+    return flag_of_plan(current_uow(), actor=current_actor(), plan=record.plan)
 
 
 @bp.post("/followup/plans/<plan_id>/items/<int:position>/appointments")
@@ -467,8 +475,18 @@ def caseload() -> Any:
     today, entries = services.caseload(
         current_uow(), actor=current_actor(), zone=_zone(), filters=filters
     )
+    from clinic.followup.safety import flagged_plans
+
+    flagged = flagged_plans(
+        current_uow(), actor=current_actor(), plans=[entry.plan for entry in entries]
+    )
     return render_template(
-        "followup/caseload.html", form=form, today=today, entries=entries, **_words()
+        "followup/caseload.html",
+        form=form,
+        today=today,
+        entries=entries,
+        flagged=flagged,
+        **_words(),
     )
 
 

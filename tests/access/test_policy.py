@@ -53,6 +53,10 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         # Referrals: the one she wants may be made at her plan; her site's directory.
         "ServiceRequest": {Action.READ, Action.SEARCH, Action.CREATE},
         "HealthcareService": {Action.READ, Action.SEARCH},
+        # Her safety assessment, its answers and the high-risk flag: read only.
+        "RiskAssessment": {Action.READ, Action.SEARCH},
+        "QuestionnaireResponse": {Action.READ, Action.SEARCH},
+        "Flag": {Action.READ, Action.SEARCH},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "EvidenceItem": {Action.READ, Action.SEARCH, Action.CREATE},
         # Creating a custody event is decided per custody action (below).
@@ -79,6 +83,10 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "DocumentReference": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "ServiceRequest": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "HealthcareService": {Action.READ, Action.SEARCH},
+        # Counsellors assess her safety with her and raise or end the flag.
+        "RiskAssessment": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "QuestionnaireResponse": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        "Flag": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "IncomingRequest": {Action.READ, Action.SEARCH, Action.UPDATE},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},

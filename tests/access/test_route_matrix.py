@@ -951,6 +951,52 @@ MATRIX: dict[str, list[Call]] = {
             form=lambda s, r: {"status": "accepted"},
         ),
     ],
+    # Safety: counsellors of her site assess and read, examiners of her site read (a
+    # POST is refused them); the take-home prints: counsellors and examiners of her
+    # site; police as if nothing existed; other roles refused the kind.
+    "safety.assessment": [
+        Call(
+            "GET",
+            lambda s: f"/followup/plans/{s.own_plan}/safety",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/plans/guessed-id/safety",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+        ),
+        # Nothing answered: refused with the reasons, nothing written.
+        Call(
+            "POST",
+            lambda s: f"/followup/plans/{s.own_plan}/safety",
+            only({"counsellor": 422, "officer": 404}, 403),
+            form=lambda s, r: {},
+        ),
+    ],
+    "safety.appointment_card": [
+        Call(
+            "GET",
+            lambda s: f"/followup/plans/{s.own_plan}/appointment-card",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/plans/guessed-id/appointment-card",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
+    "safety.aftercare": [
+        Call(
+            "GET",
+            lambda s: f"/followup/plans/{s.own_plan}/aftercare",
+            only({"examiner": 200, "counsellor": 200, "officer": 404}, 403),
+        ),
+        Call(
+            "GET",
+            lambda s: "/followup/plans/guessed-id/aftercare",
+            only({"examiner": 404, "counsellor": 404, "officer": 404}, 403),
+        ),
+    ],
     "referrals.letter": [
         Call(
             "GET",

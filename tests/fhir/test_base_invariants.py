@@ -209,6 +209,26 @@ def test_every_extracted_invariant_compiles_and_none_fails_on_a_minimal_resource
         "CarePlan": json.loads(
             (ROOT / "fhir_profiles/examples/CarePlan-example-followup.json").read_text()
         ),
+        "RiskAssessment": json.loads(
+            (
+                ROOT / "fhir_profiles/examples/RiskAssessment-example-safety-assessment.json"
+            ).read_text()
+        ),
+        "QuestionnaireResponse": json.loads(
+            (
+                ROOT / "fhir_profiles/examples/QuestionnaireResponse-example-safety-answers.json"
+            ).read_text()
+        ),
+        "Flag": json.loads(
+            (ROOT / "fhir_profiles/examples/Flag-example-safety-flag.json").read_text()
+        ),
+        "Media": json.loads((ROOT / "fhir_profiles/examples/Media-example-photo.json").read_text()),
+        "ServiceRequest": json.loads(
+            (ROOT / "fhir_profiles/examples/ServiceRequest-example-referral.json").read_text()
+        ),
+        "HealthcareService": json.loads(
+            (ROOT / "fhir_profiles/examples/HealthcareService-example-partner.json").read_text()
+        ),
     }
     for resource_type, invariants in base_invariants().items():
         assert invariants, resource_type

@@ -6,16 +6,21 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from clinic.cli import unit_of_work
 from clinic.exam.services import sign_off
-from clinic.followup import referrals
+from clinic.followup import referrals, safety
+from clinic.followup.safety_models import SafetyFlag
 from tests.conftest import World
 from tests.consent.helpers import record as record_consent
 from tests.exam.helpers import call, complete_exam, read
 from tests.followup.helpers import agreed_plan
 from tests.followup.helpers import call as followup_call
 from tests.followup.referral_helpers import add_service
+from tests.followup.safety_helpers import answers
+from tests.followup.safety_helpers import call as safety_call
 from tests.followup.test_appointments import book as book_appointment
 from tests.followup.test_contact import attempt as contact_attempt
 from tests.followup.test_notes import write as write_note
@@ -58,6 +63,7 @@ SAMPLE_VALUES = {
         "Communication": "not-done",
         "ServiceRequest": "revoked",
         "Task": "rejected",
+        "Flag": "active",
     }[ids["kind"]],
     "type": lambda ids: {"DocumentReference": "counselling-note", "HealthcareService": "refuge"}[
         ids["kind"]
@@ -93,6 +99,9 @@ TOKENS = {
     "DocumentReference": "counsellor",
     "ServiceRequest": "counsellor",
     "HealthcareService": "counsellor",
+    "RiskAssessment": "examiner",
+    "QuestionnaireResponse": "examiner",
+    "Flag": "examiner",
 }
 
 
@@ -136,6 +145,11 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         service_id=refuge,
         she_declined=True,
     )
+    assessed = safety_call(
+        app, "counsellor", safety.record_assessment, plan_id=plan_id, answers=answers(20)
+    )
+    with app.app_context(), unit_of_work() as uow:
+        flag_id = uow.session.scalar(sa.select(SafetyFlag.id).where(SafetyFlag.plan_id == plan_id))
     examples = {
         "Patient": record,
         "Observation": finding,
@@ -152,6 +166,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "DocumentReference": {"id": note_id},
         "ServiceRequest": {"id": referral.id},
         "HealthcareService": {"id": refuge},
+        "RiskAssessment": {"id": assessed.id},
+        "QuestionnaireResponse": {"id": assessed.answers_id},
+        "Flag": {"id": flag_id},
     }
     filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
@@ -176,6 +193,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "DocumentReference",
         "ServiceRequest",
         "HealthcareService",
+        "RiskAssessment",
+        "QuestionnaireResponse",
+        "Flag",
     }
     for resource in rest["resource"]:
         kind = resource["type"]

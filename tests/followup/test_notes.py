@@ -153,11 +153,12 @@ def test_notes_screen(app: Flask, client: FlaskClient, world: World) -> None:
     assert examiner.get(url).status_code == 403
 
 
-def test_the_exam_safety_carry_over_point_exists_and_guesses_nothing(
-    app: Flask, world: World
-) -> None:
+def test_the_exam_safety_carry_over_guesses_nothing(app: Flask, world: World) -> None:
+    """An exam with an injury and "no" to strangulation in this incident, without
+    its safety steps: only the recorded injury carries over (tests/followup/
+    test_safety.py has the full table)."""
     from clinic.followup.safety import carried_over_from_exam
     from tests.exam.helpers import read as read_exam
 
     exam_id = signed_exam(app, open_case(app).id, pep=False)
-    assert carried_over_from_exam(read_exam(app, exam_id)) == {}
+    assert carried_over_from_exam(read_exam(app, exam_id)) == {"injured-this-time": "yes"}

@@ -1,0 +1,58 @@
+"""The safety assessment's form: one yes / no / not asked radio group per question of
+the checklist (field `answer-<code>`), professional judgement, and the safety plan.
+It shapes input; the service decides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+from clinic.followup.forms import CheckboxesField
+from clinic.followup.safety_checklist import ANSWERS, KEEP_READY, QUESTIONS
+
+
+class SafetyAssessmentForm(FlaskForm):
+    high_on_judgement = BooleanField("High risk on my professional judgement, whatever the total")
+    judgement_reason = TextAreaField(
+        "Why (recorded with the assessment)", validators=[Optional(), Length(max=1000)]
+    )
+    safe_places = TextAreaField(
+        "Safe places she can go (one per line)", validators=[Optional(), Length(max=4000)]
+    )
+    people_to_call = TextAreaField(
+        "People she can call (one per line)", validators=[Optional(), Length(max=4000)]
+    )
+    code_word = StringField("Code word agreed with them", validators=[Optional(), Length(max=100)])
+    keep_ready = CheckboxesField(
+        "What she keeps ready",
+        choices=[SelectChoice(code, label) for code, label in KEEP_READY.items()],
+        validate_choice=False,
+    )
+    keep_ready_other = StringField(
+        "Anything else to keep ready", validators=[Optional(), Length(max=200)]
+    )
+    referrals = CheckboxesField(
+        "Her refuge and advocate referrals in the plan", choices=[], validate_choice=False
+    )
+
+    def answers(self) -> dict[str, str]:
+        return {q.code: self[f"answer-{q.code}"].data or "" for q in QUESTIONS}
+
+    def answer_fields(self) -> list[Any]:
+        return [self[f"answer-{q.code}"] for q in QUESTIONS]
+
+
+for _question in QUESTIONS:
+    setattr(
+        SafetyAssessmentForm,
+        f"answer-{_question.code}",
+        RadioField(
+            _question.text,
+            choices=[SelectChoice(code, label) for code, label in ANSWERS.items()],
+            validate_choice=False,
+        ),
+    )
