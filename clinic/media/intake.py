@@ -4,8 +4,9 @@ Only JPEG and PNG are accepted, judged by their content, never by the name or th
 type the browser claims: a name whose extension says otherwise, a drawing (SVG),
 a file that is also a web page (a PNG/HTML polyglot), an image too large, larger
 in pixels than a photograph can be (a decompression bomb) or cut short is refused
-with a message that says which. Pillow decodes every pixel, so a damaged file is
-found now and not when someone needs the photo.
+with a message that says which. Pillow decodes every block of the file (a JPEG at
+the smallest of its own scales that is still larger than the display copy), so a
+damaged file is found now and not when someone needs the photo.
 
 The display copy and thumbnail are new images built from the pixels alone:
 oriented as the camera said (EXIF orientation), resized, re-encoded, with no
@@ -138,7 +139,14 @@ def check_photo(data: bytes, filename: str | None, limits: Limits) -> CheckedPho
                     f"{limits.max_pixels / 1_000_000:.0f} megapixels a photograph here may have; "
                     "it is not kept."
                 )
-            image.load()  # every pixel: a truncated or damaged file fails here
+            if found == "JPEG" and max(width, height) > DISPLAY_SIDE:
+                # Decode at the smallest of JPEG's own scales (1/2, 1/4, 1/8) still
+                # larger than the display copy: every block's data is still read, so
+                # a damaged or truncated file fails as it would at full size, for a
+                # fraction of the work. The original is kept as it came, untouched.
+                scale = DISPLAY_SIDE / max(width, height)
+                image.draft(None, (round(width * scale), round(height * scale)))
+            image.load()  # every block: a truncated or damaged file fails here
     except PhotoRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
