@@ -11,6 +11,7 @@ from clinic.access import Action, decide
 from clinic.audit.models import AuditEntry
 from clinic.audit.services import EventKind
 from clinic.core.clock import isoformat
+from clinic.core.numbers import small_whole_number
 from clinic.fhir.canonical import CODE_SYSTEM, STRUCTURE_DEFINITION, USER_IDENTIFIER_SYSTEM
 from clinic.fhir.outcome import FhirError, not_found
 from clinic.fhir.query import SearchRequest
@@ -155,7 +156,8 @@ def read_audit_event(caller: Caller, logical_id: str) -> AuditEntry:
     reference = f"AuditEvent/{logical_id}"
     if not _kind_allowed(caller, Action.READ, "AuditEvent", EventKind.READ, reference):
         raise not_found("AuditEvent", logical_id)
-    entry = caller.uow.session.get(AuditEntry, int(logical_id)) if logical_id.isdigit() else None
+    number = small_whole_number(logical_id, digits=18)
+    entry = caller.uow.session.get(AuditEntry, number) if number is not None else None
     if entry is None:
         caller.audit(EventKind.READ, entities=[reference], description="not found")
         raise not_found("AuditEvent", logical_id)
@@ -204,7 +206,9 @@ def search_audit_events(caller: Caller, request: SearchRequest) -> Page:
 
 def _clause(criterion: Any) -> sa.ColumnElement[bool]:
     if isinstance(criterion, IdCriterion):
-        ids = [int(value) for value in criterion.ids if value.isdigit()]
+        ids = [
+            n for value in criterion.ids if (n := small_whole_number(value, digits=18)) is not None
+        ]
         return AuditEntry.id.in_(ids)
     if isinstance(criterion, DateCriterion):
         clauses = []

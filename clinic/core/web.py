@@ -114,6 +114,28 @@ def apply_body_limit() -> None:
         request.max_content_length = current_app.config[rule.body_limit]
 
 
+NUL_REFUSED = (
+    "The request holds a NUL character, a control character that no id, search or "
+    "form value may hold; nothing was done."
+)
+
+
+def refuse_nul_characters() -> None:
+    """Runs before anything looks the request up (after the body limit): a NUL
+    character is never part of an id, a search or a form value, and PostgreSQL cannot
+    compare or store one. Refused alike on every route and both databases."""
+    values: list[str] = [request.path]
+    for key, value in request.args.items(multi=True):
+        values += (key, value)
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        for key, value in request.form.items(multi=True):
+            values += (key, value)
+        for key, upload in request.files.items(multi=True):
+            values += (key, upload.filename or "")
+    if any("\x00" in value for value in values):
+        abort(400, NUL_REFUSED)
+
+
 def check_every_view_has_a_rule(app: Flask) -> None:
     missing = [
         endpoint
@@ -352,7 +374,10 @@ def _http_error(error: HTTPException) -> Any:
         return outcome_response(status, code, _api_message(status, error), headers=headers)
     if status == 401:
         return redirect(url_for("accounts.login"))
-    return render_template("errors/error.html", status=status), status
+    # A refusal that names its reason (abort(400, "...")) says it; Werkzeug's own
+    # descriptions are not shown.
+    message = error.description if error.description != type(error).description else None
+    return render_template("errors/error.html", status=status, message=message), status
 
 
 def _api_message(status: int, error: HTTPException) -> str:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from clinic.access import Action, Actor, ResourceFacts, decide, require
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.core.errors import DomainError
+from clinic.core.numbers import small_whole_number
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.evidence.models import StorageLocation
 
@@ -73,7 +74,8 @@ def add_location(uow: UnitOfWork, *, actor: Actor, name: str, condition: str) ->
 def retire_location(uow: UnitOfWork, *, actor: Actor, location_id: str) -> StorageLocation:
     """Retired locations take no new items; items already there stay recorded there."""
     require(actor, Action.UPDATE, "StorageLocation")
-    location = uow.session.get(StorageLocation, int(location_id)) if location_id.isdigit() else None
+    number = small_whole_number(location_id)
+    location = uow.session.get(StorageLocation, number) if number is not None else None
     if (
         location is None
         or not decide(actor, Action.UPDATE, "StorageLocation", location_facts(location)).permitted

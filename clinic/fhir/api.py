@@ -41,6 +41,7 @@ from clinic.fhir.services import (
     vread_resource,
 )
 from clinic.fhir.store import StoredVersion, encode_cursor
+from clinic.fhir.validation import control_character_issues
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
@@ -131,11 +132,21 @@ def _read_json_body() -> Any:
         )
     raw = request.get_data(cache=False)
     try:
-        return json.loads(raw, object_pairs_hook=_no_duplicate_keys)
+        body = json.loads(raw, object_pairs_hook=_no_duplicate_keys)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise FhirError.single(400, "structure", f"the body is not valid JSON: {error}") from error
     except ValueError as error:
         raise FhirError.single(400, "structure", str(error)) from error
+    except RecursionError as error:
+        raise FhirError.single(
+            400, "structure", "the body is nested deeper than any FHIR resource"
+        ) from error
+    issues = control_character_issues(
+        body, body.get("resourceType", "") if isinstance(body, dict) else ""
+    )
+    if issues:
+        raise FhirError(422, issues)
+    return body
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from clinic.accounts.models import User
 from clinic.core.clock import isoformat
+from clinic.core.numbers import small_whole_number
 from clinic.fhir.canonical import STRUCTURE_DEFINITION, USER_IDENTIFIER_SYSTEM
 from clinic.fhir.outcome import FhirError
 from clinic.fhir.query import SearchRequest, parse_history
@@ -97,7 +98,11 @@ def read_provenance(caller: Caller, provenance: str) -> dict[str, Any]:
     """One Provenance by id; unknown and not-permitted look the same (404)."""
     resource_type, _, rest = provenance.partition("-")
     logical_id, _, version_id = rest.rpartition("-")
-    if resource_type not in STORED_TYPES or not logical_id or not version_id.isdigit():
+    if (
+        resource_type not in STORED_TYPES
+        or not logical_id
+        or small_whole_number(version_id) is None
+    ):
         raise FhirError.single(404, "not-found", f"Provenance/{provenance} is not known")
     try:
         version = vread_resource(caller, resource_type, logical_id, version_id)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
+from clinic.core.numbers import small_whole_number
 from clinic.fhir.outcome import FhirError
 from clinic.fhir.search_params import CONTROL_PARAMS, SearchParam, params_for
 from clinic.fhir.store import (
@@ -73,9 +74,10 @@ class SearchRequest:
 def parse_count(value: str | None, default: int, maximum: int) -> int:
     if value is None:
         return default
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise FhirError.single(400, "invalid", "_count must be a whole number", "_count")
-    return max(1, min(int(value), maximum))
+    number = small_whole_number(value)  # None: more digits than any maximum
+    return max(1, min(maximum if number is None else number, maximum))
 
 
 def parse_cursor(

@@ -19,6 +19,7 @@ from clinic.access import AccessDenied, Action, Actor, Decision, Target, decide,
 from clinic.access.policy import CUSTODY_VIEW, LABEL_LOOKUP, OMIT_CONTACT_NOTE, OMIT_NARRATIVE
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.consent.book import ConsentBook, consent_book
+from clinic.core.numbers import small_whole_number
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.canonical import CODE_SYSTEM
 from clinic.fhir.outcome import FhirError, not_found
@@ -287,8 +288,8 @@ def vread_resource(
         resource_type,
         f"{resource_type}/{logical_id}/_history/{version_id}",
         lambda: (
-            caller.store.version(resource_type, logical_id, int(version_id))
-            if version_id.isdigit()
+            caller.store.version(resource_type, logical_id, number)
+            if (number := small_whole_number(version_id)) is not None
             else None
         ),
         _version_not_found(resource_type, logical_id, version_id),
@@ -724,8 +725,9 @@ def parse_if_match(value: Any) -> int | None:
     if text.startswith("W/"):
         text = text[2:]
     text = text.strip('"')
-    if not text.isdigit():
+    number = small_whole_number(text)
+    if number is None:
         raise FhirError.single(
             400, "invalid", f'If-Match {value!r} is not a version ETag such as W/"3"'
         )
-    return int(text)
+    return number

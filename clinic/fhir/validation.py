@@ -12,6 +12,7 @@ Every problem found is reported, each with the element it concerns.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree
 
@@ -149,6 +150,32 @@ def check_definition(data: dict[str, Any]) -> list[Issue]:
     except FhirError as error:
         return error.issues
     return _check_required_codes(model, data["resourceType"])
+
+
+_CONTROL_CHARACTER = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def control_character_issues(value: Any, path: str) -> list[Issue]:
+    """FHIR strings hold no character below U+0020 but tab, carriage return and line
+    feed (a NUL, for one). Walked without recursion: the body may be deep."""
+    issues: list[Issue] = []
+    pending: list[tuple[Any, str]] = [(value, path)]
+    while pending:
+        item, where = pending.pop()
+        if isinstance(item, str):
+            if _CONTROL_CHARACTER.search(item) or _CONTROL_CHARACTER.search(where):
+                issues.append(
+                    Issue(
+                        "value",
+                        "a string may not hold control characters (only tab, CR and LF)",
+                        (where,),
+                    )
+                )
+        elif isinstance(item, dict):
+            pending.extend((child, f"{where}.{key}") for key, child in item.items())
+        elif isinstance(item, list):
+            pending.extend((child, f"{where}[{index}]") for index, child in enumerate(item))
+    return issues
 
 
 def validate_resource(data: dict[str, Any], registry: ProfileRegistry) -> BaseModel:

@@ -247,7 +247,9 @@ def parse_checkpoint(text: str) -> Checkpoint:
     if len(lines) < 4 or lines[-1] != "" or any(not line for line in lines[:-1]):
         raise VerificationError("a checkpoint is at least three non-empty lines")
     origin, size_text, root_text = lines[0], lines[1], lines[2]
-    if not size_text.isdigit() or (size_text != "0" and size_text.startswith("0")):
+    if not (size_text.isascii() and size_text.isdigit()) or (
+        size_text != "0" and size_text.startswith("0")
+    ):
         raise VerificationError("the checkpoint's tree size is not a decimal number")
     try:
         root = base64.b64decode(root_text, validate=True)
@@ -289,7 +291,9 @@ def parse_tlog_proof(text: str) -> TlogProof:
     if position >= len(lines) or not lines[position].startswith("index "):
         raise VerificationError("the proof has no index line")
     index_text = lines[position][6:]
-    if not index_text.isdigit() or (index_text != "0" and index_text.startswith("0")):
+    if not (index_text.isascii() and index_text.isdigit()) or (
+        index_text != "0" and index_text.startswith("0")
+    ):
         raise VerificationError("the proof's index is not a decimal number")
     try:
         hashes = tuple(base64.b64decode(line, validate=True) for line in lines[position + 1 :])
