@@ -46,11 +46,19 @@ from clinic.core.clock import isoformat, utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.exam import resources as fhir
+from clinic.exam.baseline import (
+    DERIVED,
+    Recorder,
+    derived_resource,
+    entered_in_error,
+    is_entered_in_error,
+)
 from clinic.exam.lists import (
     ANOGENITAL_FINDINGS,
     ANOGENITAL_SITES,
     ANOGENITAL_SITES_BY_CODE,
     ASKED_TWICE,
+    BASELINE,
     EXAM_METHODS,
     INCIDENT,
     LAB_RESULTS,
@@ -602,7 +610,7 @@ def _assemble(uow: UnitOfWork, store: ResourceStore, exam: Exam) -> ExamRecord:
     for row in rows:
         version = store.current(row.resource_type, row.resource_id)
         assert version is not None
-        if version.content.get("status") != "entered-in-error":
+        if not is_entered_in_error(version.content):
             entries[row.slot] = version
         elif row.slot.startswith("injury:"):
             withdrawn[row.slot] = version
@@ -728,9 +736,14 @@ class _Writer:
     def retire(self, slot: str, what: str) -> None:
         """Mark a slot's resource entered-in-error (a value taken back)."""
         current = self.current(slot)
-        if current is None or current.content.get("status") == "entered-in-error":
+        if current is None or is_entered_in_error(current.content):
             return
-        self._update(slot, current, dict(current.content) | {"status": "entered-in-error"}, what)
+        taken_back = entered_in_error(current.resource_type, dict(current.content))
+        self._update(slot, current, taken_back, what)
+
+    def recorder(self) -> Recorder:
+        user = self.uow.session.get(User, self.actor.user_id)
+        return Recorder(self.actor.username, user.display_name if user else self.actor.username)
 
     def save_encounter(self, content: dict[str, Any], what: str) -> None:
         current = self.store.current("Encounter", self.exam.id)
@@ -1125,7 +1138,26 @@ def record_structured_step(
                 writer.save(slot, fhir.answers_observation(context, sheet, given[slot]), what)
             else:
                 writer.retire(slot, what)
+    if step == BASELINE.code:
+        _record_baseline_resources(writer, given.get(BASELINE.code, {}))
     writer.finish()
+
+
+def _record_baseline_resources(writer: _Writer, answers: Mapping[str, AnswerValue]) -> None:
+    """Her allergies, medicines and history, each also as its own resource
+    (clinic/exam/baseline.py): a new version when the words change, taken back
+    (entered in error) when cleared."""
+    baseline = writer.current(BASELINE.code)
+    context = writer.context
+    for derived in DERIVED:
+        text = answers.get(derived.question)
+        if isinstance(text, str) and text and baseline is not None:
+            resource = derived_resource(
+                derived, context, text, baseline.logical_id, writer.recorder()
+            )
+            writer.save(derived.slot, resource, derived.what)
+        else:
+            writer.retire(derived.slot, derived.what)
 
 
 def _check_assailant_rows(step: StepSheets, given: Mapping[str, Mapping[str, AnswerValue]]) -> None:

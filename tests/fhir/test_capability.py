@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
-from clinic.exam.services import sign_off
+from clinic.exam.services import record_structured_step, sign_off
 from tests.conftest import World
 from tests.consent.helpers import record as record_consent
 from tests.exam.helpers import call, complete_exam, read
@@ -82,6 +82,9 @@ TOKENS = {
     "Appointment": "examiner",
     "Communication": "examiner",
     "DocumentReference": "counsellor",
+    "AllergyIntolerance": "examiner",
+    "MedicationStatement": "examiner",
+    "Condition": "examiner",
 }
 
 
@@ -104,6 +107,20 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     )
     record_photo_consent(app, case.id)
     exam_id = complete_exam(app, case.id)
+    call(
+        app,
+        "examiner",
+        record_structured_step,
+        exam_id=exam_id,
+        step="baseline",
+        answers={
+            "baseline": {
+                "allergies": "None known",
+                "current-medicines": "Sertraline 50 mg",
+                "medical-history": "Asthma",
+            }
+        },
+    )
     (photo_id,) = take_photos(app, exam_id)
     call(app, "examiner", sign_off, exam_id=exam_id)
     exam = read(app, exam_id)
@@ -126,6 +143,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Appointment": {"id": appointment_id},
         "Communication": {"id": attempt_id},
         "DocumentReference": {"id": note_id},
+        "AllergyIntolerance": {"id": exam.entries["baseline:allergies"].logical_id},
+        "MedicationStatement": {"id": exam.entries["baseline:current-medicines"].logical_id},
+        "Condition": {"id": exam.entries["baseline:medical-history"].logical_id},
     }
     filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
@@ -148,6 +168,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "Appointment",
         "Communication",
         "DocumentReference",
+        "AllergyIntolerance",
+        "MedicationStatement",
+        "Condition",
     }
     for resource in rest["resource"]:
         kind = resource["type"]
