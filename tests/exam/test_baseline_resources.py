@@ -20,6 +20,8 @@ from clinic.exam.baseline import is_entered_in_error
 from clinic.fhir.store import ResourceStore
 from clinic.fhir.validation import validate_resource
 from tests.conftest import World
+from tests.consent.helpers import all_items
+from tests.consent.helpers import record as record_consent
 from tests.exam.helpers import call, complete_exam, read
 from tests.helpers import api, open_case
 
@@ -178,3 +180,30 @@ def test_only_examiners_of_her_site_read_them_and_every_read_is_audited(
         # Never written through the API.
         body = dict(record.entries[slot].content)
         assert api(client, "POST", f"/fhir/{kind}", own, body).status_code in (403, 404, 405)
+
+
+def test_counsellors_read_them_exactly_as_they_read_the_baseline(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """Her information-sharing consent to the counselling team covers her baseline;
+    the resources read from it follow the baseline Observation, before and after."""
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    _save(app, exam_id, ANSWERS)
+    call(app, "examiner", services.sign_off, exam_id=exam_id)
+    record = read(app, exam_id)
+    token = world["counsellor"].token
+    baseline = f"/fhir/Observation/{record.entries['baseline'].logical_id}"
+
+    def statuses() -> list[int]:
+        return [
+            api(client, "GET", f"/fhir/{kind}/{record.entries[slot].logical_id}", token).status_code
+            for slot, kind in SLOTS.items()
+        ]
+
+    before = api(client, "GET", baseline, token).status_code
+    assert statuses() == [before] * len(SLOTS)
+    record_consent(app, case.id, "information-sharing/v1", all_items(app, "information-sharing/v1"))
+    after = api(client, "GET", baseline, token).status_code
+    assert after == 200 != before
+    assert statuses() == [200] * len(SLOTS)
