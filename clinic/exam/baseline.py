@@ -63,23 +63,15 @@ class Derived:
     question: str  # the baseline question's code
     slot: str  # the exam entry's slot
     resource_type: str
-    what: str  # said in amendments
 
 
 # In the order of the baseline sheet. Medical history stays active (what she lives
 # with); surgical history is what was done to her before, inactive.
 DERIVED = (
-    Derived("allergies", "baseline:allergies", "AllergyIntolerance", "Allergies"),
-    Derived(
-        "current-medicines",
-        "baseline:current-medicines",
-        "MedicationStatement",
-        "Current medicines",
-    ),
-    Derived("medical-history", "baseline:medical-history", "Condition", "Relevant medical history"),
-    Derived(
-        "surgical-history", "baseline:surgical-history", "Condition", "Relevant surgical history"
-    ),
+    Derived("allergies", "baseline:allergies", "AllergyIntolerance"),
+    Derived("current-medicines", "baseline:current-medicines", "MedicationStatement"),
+    Derived("medical-history", "baseline:medical-history", "Condition"),
+    Derived("surgical-history", "baseline:surgical-history", "Condition"),
 )
 _CONDITION_STATUS = {"medical-history": "active", "surgical-history": "inactive"}
 _QUESTION_DISPLAY = {
@@ -92,6 +84,14 @@ _QUESTION_DISPLAY = {
 class Recorder:
     username: str
     display: str
+
+
+def recorder_of(content: dict[str, Any]) -> Recorder | None:
+    """Who recorded a resource (MedicationStatement names no recorder)."""
+    recorder = content.get("recorder")
+    if not recorder:
+        return None
+    return Recorder(recorder["identifier"]["value"], recorder["display"])
 
 
 def none_known(text: str) -> bool:

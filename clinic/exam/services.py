@@ -52,6 +52,7 @@ from clinic.exam.baseline import (
     derived_resource,
     entered_in_error,
     is_entered_in_error,
+    recorder_of,
 )
 from clinic.exam.lists import (
     ANOGENITAL_FINDINGS,
@@ -686,9 +687,16 @@ class _Writer:
         check_amendable(self.exam, self.reason)
 
     def save(
-        self, slot: str, resource: dict[str, Any], what: str, *, logical_id: str | None = None
+        self,
+        slot: str,
+        resource: dict[str, Any],
+        what: str | None,
+        *,
+        logical_id: str | None = None,
     ) -> None:
-        """Create or update the slot's resource; nothing is written if it is unchanged."""
+        """Create or update the slot's resource; nothing is written if it is unchanged.
+        `what` names the change in the amendments after sign-off; None for a record
+        read from another (her baseline's resources), whose amendment says it."""
         current = self.current(slot)
         if current is not None:
             if not _same(current.content, resource):
@@ -733,7 +741,7 @@ class _Writer:
         row = self.uow.session.get(ExamEntry, (self.exam.id, slot))
         return self.store.current(row.resource_type, row.resource_id) if row else None
 
-    def retire(self, slot: str, what: str) -> None:
+    def retire(self, slot: str, what: str | None) -> None:
         """Mark a slot's resource entered-in-error (a value taken back)."""
         current = self.current(slot)
         if current is None or is_entered_in_error(current.content):
@@ -752,7 +760,7 @@ class _Writer:
             self._update("encounter", current, content, what)
 
     def _update(
-        self, slot: str, current: StoredVersion, content: dict[str, Any], what: str
+        self, slot: str, current: StoredVersion, content: dict[str, Any], what: str | None
     ) -> None:
         self.check_amendable()
         version = self.store.update(
@@ -765,11 +773,11 @@ class _Writer:
         self.record(slot, version, current.version_id, what)
 
     def record(
-        self, slot: str, version: StoredVersion, from_version: int | None, what: str
+        self, slot: str, version: StoredVersion, from_version: int | None, what: str | None
     ) -> None:
         self.uow.session.flush()
         amendment = self.exam.status == ExamStatus.SIGNED
-        if amendment:
+        if amendment and what is not None:
             self.uow.session.add(
                 ExamAmendment(
                     exam_id=self.exam.id,
@@ -1151,13 +1159,17 @@ def _record_baseline_resources(writer: _Writer, answers: Mapping[str, AnswerValu
     context = writer.context
     for derived in DERIVED:
         text = answers.get(derived.question)
+        # Each follows the baseline Observation: its change is that amendment.
         if isinstance(text, str) and text and baseline is not None:
-            resource = derived_resource(
-                derived, context, text, baseline.logical_id, writer.recorder()
-            )
-            writer.save(derived.slot, resource, derived.what)
+            current = writer.current(derived.slot)
+            recorder = writer.recorder()
+            if current is not None and not is_entered_in_error(current.content):
+                # The same words saved again by someone else are not a new record.
+                recorder = recorder_of(current.content) or recorder
+            resource = derived_resource(derived, context, text, baseline.logical_id, recorder)
+            writer.save(derived.slot, resource, None)
         else:
-            writer.retire(derived.slot, derived.what)
+            writer.retire(derived.slot, None)
 
 
 def _check_assailant_rows(step: StepSheets, given: Mapping[str, Mapping[str, AnswerValue]]) -> None:

@@ -207,3 +207,27 @@ def test_counsellors_read_them_exactly_as_they_read_the_baseline(
     after = api(client, "GET", baseline, token).status_code
     assert after == 200 != before
     assert statuses() == [200] * len(SLOTS)
+
+
+def test_an_amendment_after_sign_off_is_the_baselines_one_amendment(app: Flask) -> None:
+    """Her allergies changed after sign-off: the resource gets a new version and the
+    report's amendments say what changed once, as the clinical baseline."""
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    _save(app, exam_id, ANSWERS)
+    call(app, "examiner", services.sign_off, exam_id=exam_id)
+    call(
+        app,
+        "examiner",
+        services.record_structured_step,
+        exam_id=exam_id,
+        step="baseline",
+        answers={"baseline": ANSWERS | {"allergies": "Latex"}},
+        reason="She remembered a latex allergy",
+    )
+    record = read(app, exam_id)
+    assert [amendment.what for amendment in record.amendments] == ["Clinical baseline"]
+    allergy = record.entries["baseline:allergies"]
+    assert (allergy.version_id, allergy.content["code"]) == (2, {"text": "Latex"})
+    for slot in ("baseline:current-medicines", "baseline:medical-history"):
+        assert record.entries[slot].version_id == 1, slot
