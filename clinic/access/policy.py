@@ -74,6 +74,10 @@ CLINICAL_KINDS = frozenset(
         "Observation",
         "MedicationAdministration",  # treatment at an exam
         "Composition",  # a signed exam report
+        # Her clinical baseline's allergies, medicines and history (health-history).
+        "AllergyIntolerance",
+        "MedicationStatement",
+        "Condition",
         "Specimen",
         "Consent",  # her decisions: staff who care for her must see them
         "Media",  # forensic photographs (intimate images labelled V)
@@ -126,6 +130,11 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "Observation": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "MedicationAdministration": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Composition": (_CLINICAL_WRITE, Scope.OWN_SITE),
+        # Written with the baseline step of an exam (not writable through the API,
+        # clinic.fhir.services.WRITABLE_TYPES), like the treatment given.
+        "AllergyIntolerance": (_CLINICAL_WRITE, Scope.OWN_SITE),
+        "MedicationStatement": (_CLINICAL_WRITE, Scope.OWN_SITE),
+        "Condition": (_CLINICAL_WRITE, Scope.OWN_SITE),
         "Specimen": (_CLINICAL_WRITE, Scope.OWN_SITE),
         # Photographs: taken only as her photo consent permits (PHOTOGRAPH); intimate
         # images seen only as it permits (the V label, _narrow_by_consent).
@@ -224,7 +233,16 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
 CONSENT_GRANTS: dict[Role, tuple[frozenset[str], str]] = {
     Role.COUNSELLOR: (
         frozenset(
-            {"Patient", "Encounter", "Observation", "MedicationAdministration", "Composition"}
+            {
+                "Patient",
+                "Encounter",
+                "Observation",
+                "MedicationAdministration",
+                "Composition",
+                "AllergyIntolerance",
+                "MedicationStatement",
+                "Condition",
+            }
         ),
         "counselling-service",
     ),

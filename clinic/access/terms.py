@@ -117,6 +117,8 @@ WITHHELD_SECTIONS: dict[str, str] = {
     "baseline": "health-history",
     "mental-state": "mental-health",
 }
+# The resources her clinical baseline's answers are also written as.
+BASELINE_TYPES = frozenset({"AllergyIntolerance", "MedicationStatement", "Condition"})
 # Classes no release to police ever holds (the decision point refuses them even
 # where a form's provision would match).
 NEVER_TO_POLICE = frozenset({"health-history", "mental-health", "lab-results"})
@@ -160,6 +162,10 @@ def data_classes_of(resource_type: str, content: dict[str, Any]) -> frozenset[st
                 ):
                     classes.add("assault-account")
         return frozenset(classes)
+    if resource_type in BASELINE_TYPES:
+        # Her allergies, medicines and history read from the exam's clinical
+        # baseline (clinic/exam/baseline.py): classed as the baseline Observation.
+        return frozenset({"exam-report", WITHHELD_SECTIONS["baseline"]})
     if resource_type == "DocumentReference":
         return frozenset({"counselling-notes"})
     if resource_type == "Specimen":

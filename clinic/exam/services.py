@@ -46,11 +46,20 @@ from clinic.core.clock import isoformat, utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.exam import resources as fhir
+from clinic.exam.baseline import (
+    DERIVED,
+    Recorder,
+    derived_resource,
+    entered_in_error,
+    is_entered_in_error,
+    recorder_of,
+)
 from clinic.exam.lists import (
     ANOGENITAL_FINDINGS,
     ANOGENITAL_SITES,
     ANOGENITAL_SITES_BY_CODE,
     ASKED_TWICE,
+    BASELINE,
     EXAM_METHODS,
     INCIDENT,
     LAB_RESULTS,
@@ -602,7 +611,7 @@ def _assemble(uow: UnitOfWork, store: ResourceStore, exam: Exam) -> ExamRecord:
     for row in rows:
         version = store.current(row.resource_type, row.resource_id)
         assert version is not None
-        if version.content.get("status") != "entered-in-error":
+        if not is_entered_in_error(version.content):
             entries[row.slot] = version
         elif row.slot.startswith("injury:"):
             withdrawn[row.slot] = version
@@ -678,9 +687,16 @@ class _Writer:
         check_amendable(self.exam, self.reason)
 
     def save(
-        self, slot: str, resource: dict[str, Any], what: str, *, logical_id: str | None = None
+        self,
+        slot: str,
+        resource: dict[str, Any],
+        what: str | None,
+        *,
+        logical_id: str | None = None,
     ) -> None:
-        """Create or update the slot's resource; nothing is written if it is unchanged."""
+        """Create or update the slot's resource; nothing is written if it is unchanged.
+        `what` names the change in the amendments after sign-off; None for a record
+        read from another (her baseline's resources), whose amendment says it."""
         current = self.current(slot)
         if current is not None:
             if not _same(current.content, resource):
@@ -725,12 +741,17 @@ class _Writer:
         row = self.uow.session.get(ExamEntry, (self.exam.id, slot))
         return self.store.current(row.resource_type, row.resource_id) if row else None
 
-    def retire(self, slot: str, what: str) -> None:
+    def retire(self, slot: str, what: str | None) -> None:
         """Mark a slot's resource entered-in-error (a value taken back)."""
         current = self.current(slot)
-        if current is None or current.content.get("status") == "entered-in-error":
+        if current is None or is_entered_in_error(current.content):
             return
-        self._update(slot, current, dict(current.content) | {"status": "entered-in-error"}, what)
+        taken_back = entered_in_error(current.resource_type, dict(current.content))
+        self._update(slot, current, taken_back, what)
+
+    def recorder(self) -> Recorder:
+        user = self.uow.session.get(User, self.actor.user_id)
+        return Recorder(self.actor.username, user.display_name if user else self.actor.username)
 
     def save_encounter(self, content: dict[str, Any], what: str) -> None:
         current = self.store.current("Encounter", self.exam.id)
@@ -739,7 +760,7 @@ class _Writer:
             self._update("encounter", current, content, what)
 
     def _update(
-        self, slot: str, current: StoredVersion, content: dict[str, Any], what: str
+        self, slot: str, current: StoredVersion, content: dict[str, Any], what: str | None
     ) -> None:
         self.check_amendable()
         version = self.store.update(
@@ -752,11 +773,11 @@ class _Writer:
         self.record(slot, version, current.version_id, what)
 
     def record(
-        self, slot: str, version: StoredVersion, from_version: int | None, what: str
+        self, slot: str, version: StoredVersion, from_version: int | None, what: str | None
     ) -> None:
         self.uow.session.flush()
         amendment = self.exam.status == ExamStatus.SIGNED
-        if amendment:
+        if amendment and what is not None:
             self.uow.session.add(
                 ExamAmendment(
                     exam_id=self.exam.id,
@@ -1125,7 +1146,30 @@ def record_structured_step(
                 writer.save(slot, fhir.answers_observation(context, sheet, given[slot]), what)
             else:
                 writer.retire(slot, what)
+    if step == BASELINE.code:
+        _record_baseline_resources(writer, given.get(BASELINE.code, {}))
     writer.finish()
+
+
+def _record_baseline_resources(writer: _Writer, answers: Mapping[str, AnswerValue]) -> None:
+    """Her allergies, medicines and history, each also as its own resource
+    (clinic/exam/baseline.py): a new version when the words change, taken back
+    (entered in error) when cleared."""
+    baseline = writer.current(BASELINE.code)
+    context = writer.context
+    for derived in DERIVED:
+        text = answers.get(derived.question)
+        # Each follows the baseline Observation: its change is that amendment.
+        if isinstance(text, str) and text and baseline is not None:
+            current = writer.current(derived.slot)
+            recorder = writer.recorder()
+            if current is not None and not is_entered_in_error(current.content):
+                # The same words saved again by someone else are not a new record.
+                recorder = recorder_of(current.content) or recorder
+            resource = derived_resource(derived, context, text, baseline.logical_id, recorder)
+            writer.save(derived.slot, resource, None)
+        else:
+            writer.retire(derived.slot, None)
 
 
 def _check_assailant_rows(step: StepSheets, given: Mapping[str, Mapping[str, AnswerValue]]) -> None:

@@ -22,13 +22,16 @@ BASE_INVARIANTS_FILE = Path(__file__).with_name("base_invariants.json")
 # The resource types we write and validate. Adding one: extend this, the policy's
 # kinds, the search parameters and the profiles, then rerun the extraction script.
 VALIDATED_TYPES = (
+    "AllergyIntolerance",
     "Appointment",
     "CarePlan",
     "Communication",
     "Composition",
+    "Condition",
     "Encounter",
     "EpisodeOfCare",
     "MedicationAdministration",
+    "MedicationStatement",
     "Patient",
     "Observation",
     "Organization",

@@ -133,6 +133,52 @@ TYPE_PARAMS: dict[str, tuple[SearchParam, ...]] = {
             ("Encounter",),
         ),
     ),
+    "AllergyIntolerance": (
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/clinical-patient",
+            "The survivor: Patient/id or id.",
+            "AllergyIntolerance.patient",
+            ("Patient",),
+        ),
+    ),
+    "MedicationStatement": (
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/clinical-patient",
+            "The survivor: Patient/id or id.",
+            "MedicationStatement.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "context",
+            "reference",
+            f"{HL7_SP}/MedicationStatement-context",
+            "The exam it was recorded at: Encounter/id or id.",
+            "MedicationStatement.context",
+            ("Encounter",),
+        ),
+    ),
+    "Condition": (
+        SearchParam(
+            "patient",
+            "reference",
+            f"{HL7_SP}/clinical-patient",
+            "The survivor: Patient/id or id.",
+            "Condition.subject",
+            ("Patient",),
+        ),
+        SearchParam(
+            "encounter",
+            "reference",
+            f"{HL7_SP}/clinical-encounter",
+            "The exam it was recorded at: Encounter/id or id.",
+            "Condition.encounter",
+            ("Encounter",),
+        ),
+    ),
     "Composition": (
         SearchParam(
             "patient",

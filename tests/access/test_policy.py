@@ -41,6 +41,11 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
             Action.EXPORT,
         },
         "Composition": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
+        # Her baseline's allergies, medicines and history, written with the exam.
+        **{
+            kind: {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT}
+            for kind in ("AllergyIntolerance", "MedicationStatement", "Condition")
+        },
         "Specimen": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT},
         # Photographs: taken as her photo consent permits; intimate images (V) seen
         # only as it permits. No other role has Media at all (tests/media).
@@ -74,6 +79,10 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "Observation": {Action.READ, Action.SEARCH, Action.EXPORT},
         "MedicationAdministration": {Action.READ, Action.SEARCH, Action.EXPORT},
         "Composition": {Action.READ, Action.SEARCH, Action.EXPORT},
+        **{
+            kind: {Action.READ, Action.SEARCH, Action.EXPORT}
+            for kind in ("AllergyIntolerance", "MedicationStatement", "Condition")
+        },
         "EpisodeOfCare": {Action.READ, Action.SEARCH},
         "Consent": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         # Counsellors carry the follow-up of their site's survivors.

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,34 @@ CASES: list[tuple[dict[str, Any], str | None]] = [
 ]
 
 
+def _example(name: str) -> dict[str, Any]:
+    example: dict[str, Any] = json.loads((ROOT / f"fhir_profiles/examples/{name}.json").read_text())
+    return example
+
+
+def _taken_back(name: str, *, keep_clinical_status: bool) -> dict[str, Any]:
+    """A baseline example taken back (entered in error), with or without the
+    clinicalStatus ait-2 and con-5 forbid then."""
+    example = _example(name)
+    example["verificationStatus"]["coding"][0]["code"] = "entered-in-error"
+    if not keep_clinical_status:
+        del example["clinicalStatus"]
+    return example
+
+
+# Her clinical baseline's resources (clinic/exam/baseline.py): as written, taken
+# back, and taken back while still claiming a clinical status.
+CASES += [
+    (_example("AllergyIntolerance-example-baseline"), None),
+    (_example("Condition-example-baseline"), None),
+    (_example("MedicationStatement-example-baseline"), None),
+    (_taken_back("AllergyIntolerance-example-baseline", keep_clinical_status=False), None),
+    (_taken_back("AllergyIntolerance-example-baseline", keep_clinical_status=True), "ait-2"),
+    (_taken_back("Condition-example-baseline", keep_clinical_status=False), None),
+    (_taken_back("Condition-example-baseline", keep_clinical_status=True), "con-5"),
+]
+
+
 def _independent_verdict(resource: dict[str, Any]) -> set[str]:
     """Invariant keys fhircraft reports, or {"structure"} for anything else it refuses."""
     from fhircraft.fhir.resources.datatypes import get_registry
@@ -141,7 +170,8 @@ def _independent_verdict(resource: dict[str, Any]) -> set[str]:
             keys = {
                 part.split("]")[0]
                 for part in str(error).split("[")[1:]
-                if part.split("]")[0].count("-") == 1
+                # An invariant key ("ait-2"), not the bracketed details that follow.
+                if re.fullmatch(r"[a-z]+-[0-9]+", part.split("]")[0])
             }
             return keys or {"structure"}
     return set()
@@ -229,6 +259,10 @@ def test_every_extracted_invariant_compiles_and_none_fails_on_a_minimal_resource
         "HealthcareService": json.loads(
             (ROOT / "fhir_profiles/examples/HealthcareService-example-partner.json").read_text()
         ),
+        **{
+            kind: _example(f"{kind}-example-baseline")
+            for kind in ("AllergyIntolerance", "MedicationStatement", "Condition")
+        },
     }
     for resource_type, invariants in base_invariants().items():
         assert invariants, resource_type

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from flask.testing import FlaskClient
 
 from clinic.cli import unit_of_work
-from clinic.exam.services import sign_off
+from clinic.exam.services import record_structured_step, sign_off
 from clinic.followup import referrals, safety
 from clinic.followup.safety_models import SafetyFlag
 from tests.conftest import World
@@ -102,6 +102,9 @@ TOKENS = {
     "RiskAssessment": "examiner",
     "QuestionnaireResponse": "examiner",
     "Flag": "examiner",
+    "AllergyIntolerance": "examiner",
+    "MedicationStatement": "examiner",
+    "Condition": "examiner",
 }
 
 
@@ -128,6 +131,20 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     )
     record_photo_consent(app, case.id)
     exam_id = complete_exam(app, case.id)
+    call(
+        app,
+        "examiner",
+        record_structured_step,
+        exam_id=exam_id,
+        step="baseline",
+        answers={
+            "baseline": {
+                "allergies": "None known",
+                "current-medicines": "Sertraline 50 mg",
+                "medical-history": "Asthma",
+            }
+        },
+    )
     (photo_id,) = take_photos(app, exam_id)
     call(app, "examiner", sign_off, exam_id=exam_id)
     exam = read(app, exam_id)
@@ -169,6 +186,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "RiskAssessment": {"id": assessed.id},
         "QuestionnaireResponse": {"id": assessed.answers_id},
         "Flag": {"id": flag_id},
+        "AllergyIntolerance": {"id": exam.entries["baseline:allergies"].logical_id},
+        "MedicationStatement": {"id": exam.entries["baseline:current-medicines"].logical_id},
+        "Condition": {"id": exam.entries["baseline:medical-history"].logical_id},
     }
     filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
@@ -196,6 +216,9 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "RiskAssessment",
         "QuestionnaireResponse",
         "Flag",
+        "AllergyIntolerance",
+        "MedicationStatement",
+        "Condition",
     }
     for resource in rest["resource"]:
         kind = resource["type"]

@@ -296,3 +296,61 @@ def test_a_release_approved_with_her_health_in_it_delivers_the_rest_without_it(
     shipped = response.get_data(as_text=True)
     _no_secrets(shipped, "$release", baseline.logical_id)
     assert "Petechiae on both eyelids" in shipped
+
+
+# Her baseline's answers written as their own resources (clinic/exam/baseline.py).
+BASELINE_RESOURCES = {
+    "baseline:allergies": "AllergyIntolerance",
+    "baseline:current-medicines": "MedicationStatement",
+    "baseline:medical-history": "Condition",
+    "baseline:surgical-history": "Condition",
+}
+BASELINE_PATHS = (
+    "/fhir/{kind}/{id}",
+    "/fhir/{kind}/{id}/_history",
+    "/fhir/{kind}/{id}/_history/1",
+    "/fhir/{kind}?_id={id}",
+    "/fhir/{kind}?patient={patient}",
+    "/fhir/{kind}?patient=Patient/{patient}&_count=1",
+    "/fhir/{kind}?_id={id}&_include=*",
+    "/fhir/{kind}?_id={id}&_revinclude=*",
+    "/fhir/{kind}/_history",
+    "/fhir/Patient?_id={patient}&_revinclude={kind}:patient",
+    "/fhir/Encounter?_id={exam}&_revinclude=*",
+    "/fhir/Observation?_id={baseline}&_revinclude=*",
+)
+
+
+def test_her_allergies_medicines_and_history_never_reach_the_police(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """The resources her baseline's answers are written as: released to the force
+    with everything she consented to, still nowhere in what the force can reach,
+    and each answer the same as for an id that does not exist."""
+    exam_id, request_id, case = _released(app, client, world)
+    record = read(app, exam_id)
+    hidden = {slot: record.entries[slot].logical_id for slot in BASELINE_RESOURCES}
+    token = world["officer"].token
+    bundle = api(client, "GET", f"/fhir/Task/{request_id}/$release", token).get_data(as_text=True)
+    _no_secrets(bundle, "$release", *hidden.values())
+    for kind in set(BASELINE_RESOURCES.values()):
+        assert kind not in bundle, kind
+    baseline_id = record.entries["baseline"].logical_id
+    for slot, kind in BASELINE_RESOURCES.items():
+        for path in BASELINE_PATHS:
+            values = {
+                "kind": kind,
+                "patient": case.patient_id,
+                "exam": exam_id,
+                "baseline": baseline_id,
+            }
+            target = path.format(id=hidden[slot], **values)
+            response = api(client, "GET", target, token)
+            assert response.status_code < 500, target
+            said = response.get_data(as_text=True).replace(hidden[slot], "ID")
+            _no_secrets(said, target, *hidden.values())
+            if "{id}" in path:
+                guessed = str(uuid.uuid4())
+                unknown = api(client, "GET", path.format(id=guessed, **values), token)
+                assert unknown.status_code == response.status_code, target
+                assert unknown.get_data(as_text=True).replace(guessed, "ID") == said, target
