@@ -360,7 +360,8 @@ def media_key_rotate() -> None:
     one transaction; the photographs themselves are not re-encrypted. The old key
     is kept as media.<id>.retired for backups taken before the rotation. A
     rotation left half done is first finished (if it committed) or its unused key
-    set aside; no key file is ever deleted."""
+    set aside; no key file is ever deleted. The whole rotation holds the key
+    folder's lock: a second rotation meanwhile is refused at once (exit 1)."""
     from clinic.media.vault import VaultError, key_ids_in_use, rewrap_all
 
     keyring = current_app.extensions["clinic.media_keys"]
@@ -373,19 +374,20 @@ def media_key_rotate() -> None:
             click.echo(settled)
 
     try:
-        settle()
-        old, new = keyring.begin_rotation()
+        with keyring.lock(wait=False):
+            settle()
+            old, new = keyring.begin_rotation()
+            try:
+                with unit_of_work() as uow:
+                    count = rewrap_all(uow.session, keyring, old, new)
+                    _audit_operator(uow, EventKind.UPDATE, f"MediaKey/{new.key_id}")
+            except BaseException:
+                # Whether the re-wrap committed is the database's to say, not ours to guess.
+                settle()
+                raise
+            keyring.finish_rotation()
     except VaultError as error:
         raise _fail(error) from error
-    try:
-        with unit_of_work() as uow:
-            count = rewrap_all(uow.session, keyring, old, new)
-            _audit_operator(uow, EventKind.UPDATE, f"MediaKey/{new.key_id}")
-    except BaseException:
-        # Whether the re-wrap committed is the database's to say, not ours to guess.
-        settle()
-        raise
-    keyring.finish_rotation()
     click.echo(f"media key {old.key_id} replaced by {new.key_id}; {count} photograph(s) re-wrapped")
     click.echo(
         f"back up instance/keys/media.key now; keep media.{old.key_id}.retired with older backups"

@@ -17,9 +17,11 @@ one backup holds both.
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +39,7 @@ _NEW_SUFFIX = ".new"
 _RETIRED_SUFFIX = ".retired"
 _UNUSED_SUFFIX = ".unused"
 _HEADER = "clinic-media-key-v1"
+LOCK_FILE = ".media-key.lock"
 
 
 class VaultError(Exception):
@@ -100,15 +103,39 @@ class Keyring:
             )
         return self._read(self.current_path)
 
-    def create(self) -> MediaKey:
-        """The first media key of this instance. Two processes taking the first
-        photograph at once: one writes the key, the other uses it."""
-        key = MediaKey.generate()
+    @contextmanager
+    def lock(self, *, wait: bool = True) -> Iterator[None]:
+        """The key folder's exclusive lock (`flock` on `.media-key.lock`), held by a
+        whole rotation (settle, begin, re-wrap and commit, finish) and by the
+        creation of the first key, so that they never overlap, in this process or
+        another. The lock goes with the process: a killed rotation leaves none.
+        `wait=False`: a lock held elsewhere is a VaultError at once."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.chmod(0o700)
+        fd = os.open(self.directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError as error:
+                raise VaultError(
+                    "another media-key rotation is running on this instance; "
+                    "let it finish, then run `clinic media-key status`"
+                ) from error
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def create(self) -> MediaKey:
+        """The first media key of this instance, made under the folder's lock: a
+        rotation is never half way through its renames meanwhile, and of two
+        processes taking the first photograph at once one writes the key and the
+        other uses it."""
+        with self.lock():
+            if self.current_path.exists():
+                return self.current()
+            key = MediaKey.generate()
             self._write(self.current_path, key)
-        except FileExistsError:
-            return self.current()
-        return key
+            return key
 
     def known(self) -> tuple[dict[str, Path], list[str]]:
         """Every key file here by key id (current, pending, retired, set aside),
@@ -186,14 +213,42 @@ class Keyring:
         )
 
     def finish_rotation(self) -> None:
-        """After the re-wrapped keys are committed: the old key is retired (kept
-        for backups taken before the rotation) and the new key becomes current.
-        Two renames, neither of which deletes anything; stopped between them,
-        `settle_rotation` finishes the second."""
-        if self.current_path.exists():
-            old = self.current()
-            self._set_aside(self.current_path, f"media.{old.key_id}{_RETIRED_SUFFIX}")
-        self.pending_path.rename(self.current_path)
+        """After the re-wrapped keys are committed (under `lock`): the old key is
+        retired (kept for backups taken before the rotation) and the new key
+        becomes current. Stopped part way, `settle_rotation` finishes it."""
+        self.retire_current()
+        self.promote_pending()
+
+    def retire_current(self) -> None:
+        """The current key renamed `media.<id>.retired` (not if it already is the
+        pending key: a rotation stopped after `promote_pending` linked it)."""
+        if not self.current_path.exists():
+            return
+        old = self.current()
+        pending = self.pending()
+        if pending is not None and pending.key_id == old.key_id:
+            return
+        self._set_aside(self.current_path, f"media.{old.key_id}{_RETIRED_SUFFIX}")
+
+    def promote_pending(self) -> None:
+        """`media.key.new` becomes `media.key`, never over an existing `media.key`:
+        a hard link (which fails if the name is taken), then the `.new` name is
+        dropped only when both names are the same file, so no key is lost."""
+        if not self.pending_path.exists():
+            raise VaultError(
+                f"{self.pending_path.name} is not there: there is no rotation to finish"
+            )
+        try:
+            os.link(self.pending_path, self.current_path)
+        except FileExistsError:
+            if not os.path.samefile(self.pending_path, self.current_path):
+                raise VaultError(
+                    f"{self.current_path.name} appeared while a rotation was finishing; "
+                    f"nothing was replaced: {self.pending_path.name} holds the key the "
+                    "photographs need. Run `clinic media-key status`"
+                ) from None
+        self._sync_directory()
+        self.pending_path.unlink()  # a second name of the file now named media.key
         self._sync_directory()
 
     def abandon_rotation(self) -> None:
