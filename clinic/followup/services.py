@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from clinic.access import Action, Actor, ResourceFacts, decide, require
 from clinic.accounts.models import Organization, User
-from clinic.audit.services import AuditRecord, EventKind
+from clinic.audit.services import AuditRecord, EventKind, refused_or_missing
 from clinic.cases.models import Case
 from clinic.consent.book import consent_book
 from clinic.consent.words import MONTHS
@@ -524,14 +524,35 @@ def _may(uow: UnitOfWork, actor: Actor, action: Action, plan: FollowUpPlan) -> b
 
 
 def _load_plan(
-    uow: UnitOfWork, actor: Actor, plan_id: str, action: Action, *, lock: bool = False
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: str,
+    action: Action,
+    *,
+    lock: bool = False,
+    channel: str = "web",
 ) -> FollowUpPlan:
     require(actor, action, "CarePlan")
     query = sa.select(FollowUpPlan).where(FollowUpPlan.id == plan_id)
     if lock:
         query = query.with_for_update()
     plan = uow.session.scalar(query)
-    if plan is None or not _may(uow, actor, action, plan):
+    decision = (
+        None
+        if plan is None
+        else decide(actor, action, "CarePlan", plan_facts(plan), consents=consent_book(uow))
+    )
+    if plan is None or decision is None or not decision.permitted:
+        # Another site's plan or a guessed id: the same answer, never without a trace.
+        uow.audit(
+            refused_or_missing(
+                EventKind.READ if action is Action.READ else EventKind.UPDATE,
+                channel,
+                actor,
+                f"CarePlan/{plan_id}",
+                None if decision is None else decision.reasons,
+            )
+        )
         raise PlanNotFound("No such follow-up plan.")
     return plan
 
