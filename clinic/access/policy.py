@@ -47,7 +47,12 @@ from clinic.access.consent import (
     evaluate,
 )
 from clinic.access.roles import ROLE_PURPOSE, Purpose, Role
-from clinic.access.terms import NEVER_TO_POLICE, RECIPIENTS, VERY_RESTRICTED
+from clinic.access.terms import (
+    NEVER_TO_POLICE,
+    RECIPIENTS,
+    SAFETY_CARRY_OVER_ANSWERS,
+    VERY_RESTRICTED,
+)
 
 
 class Action(StrEnum):
@@ -385,6 +390,8 @@ class ResourceFacts:
     security_labels: frozenset[str] = frozenset()
     subject: str | None = None  # Patient/<id>: whose Consents apply
     data_classes: frozenset[str] = frozenset()  # clinic.access.terms.DATA_CLASSES
+    # An exam Observation's "section/code" (clinic.access.terms.exam_answer_of).
+    exam_answer: str | None = None
 
 
 @dataclass(frozen=True)
@@ -535,9 +542,16 @@ def _decide_carry_over(
     actor: Actor, resource: ResourceFacts, consents: ConsentSource | None, at: datetime | None
 ) -> Decision:
     """An immediate-safety answer of her exam, for her safety assessment: her site's
-    counsellors only, unless one of her Consents explicitly denies them."""
+    counsellors only, unless one of her Consents explicitly denies them; and only
+    the exam answers the carry-over table reads (SAFETY_CARRY_OVER_ANSWERS)."""
     if resource.site_id != actor.organization_id:
         return Decision(False, ("Observation belongs to another site",), concealed=True)
+    if resource.exam_answer not in SAFETY_CARRY_OVER_ANSWERS:
+        return Decision(
+            False,
+            ("the safety carry-over reads only the exam answers its table names",),
+            concealed=True,
+        )
     if consents is None or resource.subject is None:
         return Decision(False, (_NOT_CONSULTED,), concealed=True)
     refusal = denies(

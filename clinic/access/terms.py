@@ -128,6 +128,45 @@ _EVIDENCE_TYPE = f"{CODE_SYSTEM}/evidence-type"
 _TOXICOLOGY_SAMPLES = {"blood", "urine"}
 
 
+_EXAM_OBSERVATION = f"{CODE_SYSTEM}/exam-observation"
+
+# The exam answers (Observations, "section/code") the safety carry-over reads, and
+# nothing else of her exam: the carry-over table (clinic/followup/safety_checklist.py
+# CARRY_OVER: mental state, incident, acts described), the assailants'
+# relationship (is it a partner case) and whether injuries were recorded.
+# tests/followup/test_safety.py checks the table reads nothing outside these.
+SAFETY_CARRY_OVER_ANSWERS = frozenset(
+    {
+        "mental-state/mental-state-safety",
+        "incident/incident-details",
+        "incident/assailant",
+        "history/acts-described",
+        "injuries/injury",
+    }
+)
+
+
+def exam_answer_of(resource_type: str, content: dict[str, Any]) -> str | None:
+    """An exam Observation's section and code ("section/code"); None for anything
+    else. For decisions that grant single exam answers (the safety carry-over)."""
+    if resource_type != "Observation" or "encounter" not in content:
+        return None
+    sections = [
+        coding.get("code")
+        for category in content.get("category", [])
+        for coding in category.get("coding", [])
+        if coding.get("system") == _EXAM_SECTION
+    ]
+    codes = [
+        coding.get("code")
+        for coding in content.get("code", {}).get("coding", [])
+        if coding.get("system") == _EXAM_OBSERVATION
+    ]
+    if len(sections) != 1 or len(codes) != 1:
+        return None
+    return f"{sections[0]}/{codes[0]}"
+
+
 def data_classes_of(resource_type: str, content: dict[str, Any]) -> frozenset[str]:
     """The data classes a stored record belongs to, read from the record itself."""
     if resource_type == "Patient":

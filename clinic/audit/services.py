@@ -89,6 +89,34 @@ class AuditRecord:
         return replace(self, outcome=outcome, outcome_desc=description)
 
 
+NOT_FOUND = "not found"
+REFUSED = "refused"
+
+
+def refused_or_missing(
+    kind: EventKind,
+    channel: str,
+    actor: Actor | None,
+    entity: str,
+    reasons: tuple[str, ...] | None,
+    *,
+    source_address: str | None = None,
+) -> AuditRecord:
+    """A read (or change) of a record that does not exist (`reasons` None) or that
+    the decision point refused (its reasons): one minor-failure record, so that
+    probing ids never goes without a trace (promise 7)."""
+    return AuditRecord(
+        kind=kind,
+        channel=channel,
+        actor=actor,
+        outcome=Outcome.MINOR_FAILURE,
+        entities=(entity,),
+        reasons=reasons or (),
+        outcome_desc=NOT_FOUND if reasons is None else REFUSED,
+        source_address=source_address,
+    )
+
+
 def append_records(session: Session, records: Sequence[AuditRecord]) -> list[AuditEntry]:
     entries = []
     for record in records:

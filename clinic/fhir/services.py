@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 from clinic.access import AccessDenied, Action, Actor, Decision, Target, decide, search_scope
 from clinic.access.policy import CUSTODY_VIEW, LABEL_LOOKUP, OMIT_CONTACT_NOTE, OMIT_NARRATIVE
-from clinic.audit.services import AuditRecord, EventKind, Outcome
+from clinic.audit.services import AuditRecord, EventKind, Outcome, refused_or_missing
 from clinic.consent.book import ConsentBook, consent_book
 from clinic.core.numbers import small_whole_number
 from clinic.core.unit_of_work import UnitOfWork
@@ -127,6 +127,23 @@ class Caller:
                 reasons=reasons,
                 outcome_desc=description,
                 query=query,
+                source_address=self.source_address,
+            )
+        )
+
+    def audit_miss(self, kind: EventKind, reference: str, decision: Decision | None = None) -> None:
+        """A record that does not exist (no decision) or that the decision refused:
+        one minor-failure AuditEvent with the decision's reasons. The store's reads
+        and the table-backed handlers (clinic/fhir/handlers.py) both use it."""
+        reasons = None if decision is None else (*decision.reasons, *self.consent_reasons)
+        self.consent_reasons.clear()
+        self.uow.audit(
+            refused_or_missing(
+                kind,
+                self.channel,
+                self.actor,
+                reference,
+                reasons,
                 source_address=self.source_address,
             )
         )
@@ -243,19 +260,11 @@ def _load_permitted(
         raise missing
     version = load()
     if version is None:
-        caller.audit(
-            event, entities=[reference], outcome=Outcome.MINOR_FAILURE, description="not found"
-        )
+        caller.audit_miss(event, reference)
         raise missing
     decision = caller.decide_on(action, version)
     if not decision.permitted:
-        caller.audit(
-            event,
-            entities=[version.versioned_reference],
-            decision=decision,
-            outcome=Outcome.MINOR_FAILURE,
-            description="refused",
-        )
+        caller.audit_miss(event, version.versioned_reference, decision)
         if decision.concealed:
             raise missing
         raise AccessDenied(caller.actor, action, Target(kind, version.facts()), decision)

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from clinic.access.policy import CLINICAL_KINDS, ResourceFacts
-from clinic.access.terms import data_classes_of
+from clinic.access.terms import data_classes_of, exam_answer_of
 from clinic.core.clock import isoformat, utcnow
 from clinic.fhir.canonical import RESTRICTED_LABEL, SEXUAL_VIOLENCE_LABEL
 from clinic.fhir.invariants import evaluate
@@ -70,6 +70,7 @@ class StoredVersion:
             security_labels=frozenset(self.security_labels),
             subject=self.subject,
             data_classes=data_classes_of(self.resource_type, self.content),
+            exam_answer=exam_answer_of(self.resource_type, self.content),
         )
 
 

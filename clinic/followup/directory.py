@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 
-from clinic.access import Action, Actor, ResourceFacts, decide, require
+from clinic.access import Action, Actor, Decision, ResourceFacts, decide, require
 from clinic.accounts.models import Organization
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.core.errors import DomainError
@@ -39,8 +39,11 @@ class DirectoryRefused(DomainError):
 
 
 class ServiceNotFound(DirectoryRefused):
-    def __init__(self) -> None:
+    """No such entry, or one refused (`decision`, for the audit): the same answer."""
+
+    def __init__(self, decision: Decision | None = None) -> None:
         super().__init__("No such partner service.", "service")
+        self.decision = decision
 
 
 @dataclass(frozen=True)
@@ -165,11 +168,11 @@ def directory(
 def read_service(uow: UnitOfWork, *, actor: Actor, service_id: str) -> PartnerService:
     """One entry, for a referral; another site's entry or a guessed id is not known."""
     service = uow.session.get(PartnerService, service_id)
-    if (
-        service is None
-        or not decide(actor, Action.READ, "HealthcareService", service_facts(service)).permitted
-    ):
+    if service is None:
         raise ServiceNotFound()
+    decision = decide(actor, Action.READ, "HealthcareService", service_facts(service))
+    if not decision.permitted:
+        raise ServiceNotFound(decision)
     return service
 
 

@@ -54,6 +54,11 @@ class FollowUpPlan(Base):
     may_email: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
     safe_times: Mapped[str | None] = mapped_column(sa.Text)
     asks_code_word: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=False)
+    # Her aftercare sheet carries the advice after pressure on the neck: decided once
+    # from the signed exam when the examiner agrees the plan, so that every printing
+    # is the same whoever prints it. None: agreed before this was kept (decided by
+    # the service at the first printing, then kept; clinic/followup/take_home.py).
+    neck_advice: Mapped[bool | None] = mapped_column(sa.Boolean)
 
     @property
     def allowed_channels(self) -> tuple[str, ...]:

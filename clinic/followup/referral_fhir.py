@@ -174,7 +174,8 @@ def _read_mapped(caller: Any, logical_id: str, mapping: Any) -> Resource:
         referral, plan, decision = referrals.referral_with_plan(
             caller.uow, actor=caller.actor, referral_id=logical_id, action=Action.READ
         )
-    except referrals.ReferralNotFound:
+    except referrals.ReferralNotFound as missing:
+        caller.audit_miss(EventKind.READ, f"{kind}/{logical_id}", missing.decision)
         raise not_found(kind, logical_id) from None
     service = caller.uow.session.get(PartnerService, referral.service_id)
     caller.audit(EventKind.READ, entities=[f"{kind}/{referral.id}"], decision=decision)
@@ -259,7 +260,8 @@ def _read_service(caller: Any, logical_id: str) -> Resource:
     require(caller.actor, Action.READ, "HealthcareService")
     try:
         service = directory.read_service(caller.uow, actor=caller.actor, service_id=logical_id)
-    except directory.ServiceNotFound:
+    except directory.ServiceNotFound as missing:
+        caller.audit_miss(EventKind.READ, f"HealthcareService/{logical_id}", missing.decision)
         raise not_found("HealthcareService", logical_id) from None
     caller.audit(EventKind.READ, entities=[f"HealthcareService/{service.id}"])
     return partner_service_resource(service)

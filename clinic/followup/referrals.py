@@ -55,8 +55,11 @@ class ReferralRefused(DomainError):
 
 
 class ReferralNotFound(ReferralRefused):
-    def __init__(self) -> None:
+    """No such referral, or one refused (`decision`, for the audit): the same answer."""
+
+    def __init__(self, decision: Any = None) -> None:
         super().__init__("No such referral.")
+        self.decision = decision
 
 
 def referral_facts(referral: Referral, plan: FollowUpPlan) -> ResourceFacts:
@@ -182,7 +185,7 @@ def _load(
         actor, action, "ServiceRequest", referral_facts(referral, plan), consents=consent_book(uow)
     )
     if not decision.permitted:
-        raise ReferralNotFound()
+        raise ReferralNotFound(decision)
     return referral, plan, decision
 
 

@@ -82,9 +82,9 @@ class CarriedAnswer:
 
 # The exam's slots the carry-over reads (and nothing else of the exam).
 _ASSAILANT_SLOTS = tuple(f"assailant:{n}" for n in range(1, 5))
-# The strangulation step: its danger-sign advice goes on her aftercare sheet.
+# (The aftercare sheet's neck advice is kept on her plan: clinic/followup/take_home.py.)
 CARRY_OVER_SLOTS = frozenset(
-    {"mental-state", "incident", "acts", "strangulation", "strangulation-signs"}
+    {"mental-state", "incident", "acts"}
     | set(_ASSAILANT_SLOTS)
     | {c.exam_sheet for c in CARRY_OVER}
 )

@@ -21,7 +21,7 @@ Rules (the follow-up issue; docs/design.md sections 4 and 9):
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from clinic.access import Action, Actor, ResourceFacts, decide, require
 from clinic.accounts.models import Organization, User
-from clinic.audit.services import AuditRecord, EventKind
+from clinic.audit.services import AuditRecord, EventKind, refused_or_missing
 from clinic.cases.models import Case
 from clinic.consent.book import consent_book
 from clinic.consent.words import MONTHS
@@ -37,7 +37,7 @@ from clinic.core.clock import utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.exam.models import Exam
-from clinic.exam.resources import TREATMENTS
+from clinic.exam.resources import ASSAULT_ACT, TREATMENTS, Answer, answers_of
 from clinic.exam.services import ExamNotFound, ExamRecord, read_exam
 from clinic.exam.timing import TimingKind
 from clinic.fhir.profiles import ProfileRegistry
@@ -111,6 +111,8 @@ class Proposal:
     schedule: str  # which schedule: "default" or the site's code
     # Her safe-contact instructions as registered, to start the conversation from.
     contact: SafeContactPlan = NO_CONTACT
+    # Her exam recorded strangulation: her aftercare sheet carries the neck advice.
+    neck_advice: bool = False
 
     def item(self, code: str) -> ProposedItem | None:
         return next((p for p in self.items if p.item.code == code), None)
@@ -215,7 +217,20 @@ def propose_plan(
         tuple(sorted(items, key=lambda p: (p.item.due_on, p.item.label))),
         schedule.name,
         _registered_contact(uow, registry, actor, record),
+        strangulation_recorded(record.entries),
     )
+
+
+def strangulation_recorded(entries: Mapping[str, StoredVersion]) -> bool:
+    """Her exam (its current entries by slot) recorded strangulation: the act
+    answered yes, or its step filled."""
+    acts = entries.get("acts")
+    if (
+        acts is not None
+        and answers_of(acts.content, ASSAULT_ACT).get("strangulation") is Answer.YES
+    ):
+        return True
+    return "strangulation" in entries or "strangulation-signs" in entries
 
 
 def _registered_contact(
@@ -338,6 +353,7 @@ def agree_plan(
         may_email="email" in contact.channels,
         safe_times=contact.safe_times,
         asks_code_word=contact.asks_code_word,
+        neck_advice=proposal.neck_advice,
     )
     # The row claims the exam (one plan per exam, in the database): written first, in
     # a savepoint, so that someone agreeing the same plan at the same moment is told
@@ -508,14 +524,35 @@ def _may(uow: UnitOfWork, actor: Actor, action: Action, plan: FollowUpPlan) -> b
 
 
 def _load_plan(
-    uow: UnitOfWork, actor: Actor, plan_id: str, action: Action, *, lock: bool = False
+    uow: UnitOfWork,
+    actor: Actor,
+    plan_id: str,
+    action: Action,
+    *,
+    lock: bool = False,
+    channel: str = "web",
 ) -> FollowUpPlan:
     require(actor, action, "CarePlan")
     query = sa.select(FollowUpPlan).where(FollowUpPlan.id == plan_id)
     if lock:
         query = query.with_for_update()
     plan = uow.session.scalar(query)
-    if plan is None or not _may(uow, actor, action, plan):
+    decision = (
+        None
+        if plan is None
+        else decide(actor, action, "CarePlan", plan_facts(plan), consents=consent_book(uow))
+    )
+    if plan is None or decision is None or not decision.permitted:
+        # Another site's plan or a guessed id: the same answer, never without a trace.
+        uow.audit(
+            refused_or_missing(
+                EventKind.READ if action is Action.READ else EventKind.UPDATE,
+                channel,
+                actor,
+                f"CarePlan/{plan_id}",
+                None if decision is None else decision.reasons,
+            )
+        )
         raise PlanNotFound("No such follow-up plan.")
     return plan
 

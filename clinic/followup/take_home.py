@@ -10,7 +10,11 @@ reveal the assault to someone who finds them.
   was built on), what falls due and when (neutral words for each item), and the
   danger signs to come back for — with the advice after pressure on the neck
   when her exam recorded strangulation (clinic/exam STRANGULATION_ADVICE, in
-  neutral words).
+  neutral words). That advice is decided once from her signed exam when the
+  examiner agrees the plan, and kept on the plan (`FollowUpPlan.neck_advice`):
+  the sheet is the same whoever prints it, and never depends on what her
+  consents let the printing person read. A plan agreed before it was kept is
+  decided by the service at its first printing (`_neck_advice`), then kept.
 * Counsellors and examiners of her site print them; every printing is audited.
 """
 
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+
+import sqlalchemy as sa
 
 from clinic.access import Action, Actor, require
 from clinic.accounts.models import Organization
@@ -27,9 +33,11 @@ from clinic.consent.services import survivor_language
 from clinic.consent.words import date_in_words
 from clinic.core.clock import to_local, utcnow
 from clinic.core.unit_of_work import UnitOfWork
-from clinic.exam.resources import Answer
+from clinic.exam.models import ExamEntry
 from clinic.fhir.profiles import ProfileRegistry
-from clinic.followup import safety, services
+from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.followup import services
+from clinic.followup.models import FollowUpPlan
 from clinic.followup.schedule import ALWAYS, ScheduleLibrary
 from clinic.followup.site_settings import SiteSettingsLibrary
 from clinic.followup.take_home_words import MEDICINE_TREATMENTS, TAKE_HOME_WORDS
@@ -101,7 +109,7 @@ def take_home(
         if item.is_referral or item.status not in OPEN_ITEM_STATUSES or item.due_on < record.today:
             continue
         due.append((_item_words(item.code, item.kind, words), _day(item.due_on, language)))
-    exam = safety.exam_for_safety(uow, registry, actor=actor, plan=plan, channel=channel)
+    neck_signs = _neck_advice(uow, registry, actor=actor, plan=plan, channel=channel)
     allowed = require(
         actor, Action.READ, "CarePlan", record.version.facts(), consents=consent_book(uow)
     )
@@ -123,7 +131,7 @@ def take_home(
         appointments=appointments,
         medicines=medicines,
         due=tuple(due),
-        neck_signs=exam is not None and strangulation_recorded(exam),
+        neck_signs=neck_signs,
     )
 
 
@@ -131,14 +139,48 @@ def _day(day: date, language: str) -> str:
     return date_in_words(day, language)
 
 
-def strangulation_recorded(record: safety.ExamRecord) -> bool:
-    """Her exam recorded strangulation: the act answered yes, or its step filled."""
-    from clinic.exam.resources import ASSAULT_ACT, answers_of
+def _neck_advice(
+    uow: UnitOfWork,
+    registry: ProfileRegistry,
+    *,
+    actor: Actor,
+    plan: FollowUpPlan,
+    channel: str,
+) -> bool:
+    """The neck advice kept on her plan. A plan agreed before it was kept: the
+    service decides it once from her signed exam's current entries (the act and
+    the strangulation step, whoever prints), keeps it on the plan and audits that
+    it did; nothing of the exam is shown to the person printing."""
+    if plan.neck_advice is not None:
+        return plan.neck_advice
+    store = ResourceStore(uow.session, registry)
+    entries: dict[str, StoredVersion] = {}
+    rows = uow.session.scalars(
+        sa.select(ExamEntry).where(
+            ExamEntry.exam_id == plan.exam_id, ExamEntry.slot.in_(NECK_ADVICE_SLOTS)
+        )
+    )
+    for row in rows:
+        version = store.current(row.resource_type, row.resource_id)
+        if version is not None and version.content.get("status") != "entered-in-error":
+            entries[row.slot] = version
+    plan.neck_advice = services.strangulation_recorded(entries)
+    uow.session.flush()
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.READ,
+            channel=channel,
+            actor=actor,
+            entities=tuple(v.versioned_reference for v in entries.values()),
+            reasons=(NECK_ADVICE_DECIDED,),
+        )
+    )
+    return plan.neck_advice
 
-    acts = record.entries.get("acts")
-    if (
-        acts is not None
-        and answers_of(acts.content, ASSAULT_ACT).get("strangulation") is Answer.YES
-    ):
-        return True
-    return "strangulation" in record.entries or "strangulation-signs" in record.entries
+
+# The exam's slots the neck advice is decided from.
+NECK_ADVICE_SLOTS = ("acts", "strangulation", "strangulation-signs")
+NECK_ADVICE_DECIDED = (
+    "her aftercare advice decided once by the service from her signed exam "
+    "(plan agreed before it was kept); nothing of the exam shown"
+)

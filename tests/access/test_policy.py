@@ -245,3 +245,83 @@ def test_custody_actions_by_role(role: Role, operation: str) -> None:
     assert not decide(
         actor(role), Action.CREATE, "CustodyEvent", other_site, operation=operation
     ).permitted
+
+
+class _NoConsents:
+    """She has recorded no Consent: nothing denies the carry-over."""
+
+    def directives(self, subject: str) -> list[object]:
+        return []
+
+
+def _exam_observation(section: str, code: str) -> ResourceFacts:
+    from clinic.access.terms import data_classes_of, exam_answer_of
+    from clinic.exam.resources import EXAM_OBSERVATION
+    from clinic.fhir.canonical import CODE_SYSTEM
+
+    content = {
+        "resourceType": "Observation",
+        "encounter": {"reference": "Encounter/e1"},
+        "category": [{"coding": [{"system": f"{CODE_SYSTEM}/exam-section", "code": section}]}],
+        "code": {"coding": [{"system": EXAM_OBSERVATION, "code": code}]},
+    }
+    return ResourceFacts(
+        "Observation",
+        f"{section}-{code}",
+        site_id=NORTH,
+        subject="Patient/p1",
+        data_classes=data_classes_of("Observation", content),
+        exam_answer=exam_answer_of("Observation", content),
+    )
+
+
+def test_the_safety_carry_over_grants_only_the_answers_the_carry_over_table_reads() -> None:
+    from clinic.access.policy import SAFETY_CARRY_OVER
+
+    counsellor = actor(Role.COUNSELLOR)
+    carried = (
+        ("mental-state", "mental-state-safety"),
+        ("incident", "incident-details"),
+        ("incident", "assailant"),
+        ("history", "acts-described"),
+        ("injuries", "injury"),
+    )
+    others = (
+        ("history", "post-assault-activities"),  # her account, not in the table
+        ("incident", "narrative"),
+        ("strangulation", "strangulation"),
+        ("strangulation-signs", "strangulation-signs"),
+        ("anogenital", "anogenital-findings"),
+        ("laboratory", "lab-result"),
+        ("injuries", "injury-narrative"),
+    )
+    for section, code in carried:
+        assert decide(
+            counsellor,
+            Action.READ,
+            "Observation",
+            _exam_observation(section, code),
+            operation=SAFETY_CARRY_OVER,
+            consents=_NoConsents(),
+        ).permitted, (section, code)
+    for section, code in others:
+        decision = decide(
+            counsellor,
+            Action.READ,
+            "Observation",
+            _exam_observation(section, code),
+            operation=SAFETY_CARRY_OVER,
+            consents=_NoConsents(),
+        )
+        assert not decision.permitted, (section, code)
+        assert decision.concealed
+    # An Observation that is no exam answer at all (no encounter) is refused too.
+    bare = ResourceFacts("Observation", "x", site_id=NORTH, subject="Patient/p1")
+    assert not decide(
+        counsellor,
+        Action.READ,
+        "Observation",
+        bare,
+        operation=SAFETY_CARRY_OVER,
+        consents=_NoConsents(),
+    ).permitted

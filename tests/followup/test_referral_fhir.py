@@ -19,30 +19,10 @@ from clinic.accounts.services import actor_for
 from clinic.cli import unit_of_work
 from clinic.fhir.validation import validate_resource
 from clinic.release.services import force_actor, releasable
-from tests.conftest import PASSWORD, World
+from tests.conftest import World
 from tests.consent.helpers import all_items, release_to
-from tests.followup.referral_helpers import add_service, named_case_with_plan, shares
-from tests.helpers import api, csrf_token, login
-
-
-def _referred(app: Flask, client: FlaskClient, world: World, engine: sa.Engine):
-    refuge = add_service(app, world, "NORTH", "refuge", "Harbour House")
-    case_id, plan_id = named_case_with_plan(app)
-    shares(app, case_id, advocate=True)
-    login(client, "counsellor", PASSWORD)
-    path = f"/followup/plans/{plan_id}/referrals"
-    made = client.post(
-        path, data={"csrf_token": csrf_token(client, path), "service": refuge, "reason": "Tonight"}
-    )
-    assert made.status_code == 302
-    with engine.connect() as connection:
-        referral_id, patient_id = connection.execute(
-            sa.text(
-                "SELECT r.id, p.patient_id FROM followup_referrals r "
-                "JOIN followup_plans p ON p.id = r.plan_id"
-            )
-        ).one()
-    return case_id, plan_id, refuge, referral_id, patient_id
+from tests.followup.referral_fhir_probe import referred as _referred
+from tests.helpers import api
 
 
 def _audited_reads(engine: sa.Engine, reference: str) -> int:

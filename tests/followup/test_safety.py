@@ -321,3 +321,20 @@ def test_the_fhir_api_serves_them_to_her_site_and_no_one_else(
             response = api(client, "GET", f"/fhir/{kind}/{logical_id}", world[username].token)
             assert response.status_code == 403
             assert logical_id not in response.get_data(as_text=True)
+
+
+def test_the_carry_over_table_reads_only_what_the_decision_point_grants() -> None:
+    from clinic.access.terms import SAFETY_CARRY_OVER_ANSWERS
+    from clinic.exam.lists import INCIDENT, STRUCTURED_STEPS
+    from clinic.followup.safety_checklist import CARRY_OVER
+
+    sheets = {s.key: s for step in STRUCTURED_STEPS.values() for s in step.sheets}
+    sheets.update({s.key: s for s in INCIDENT.sheets})
+    read = {
+        "history/acts-described"
+        if rule.exam_sheet == "acts"
+        else f"{sheets[rule.exam_sheet].section}/{sheets[rule.exam_sheet].code}"
+        for rule in CARRY_OVER
+    }
+    read |= {f"{sheets['assailant'].section}/{sheets['assailant'].code}", "injuries/injury"}
+    assert read == SAFETY_CARRY_OVER_ANSWERS

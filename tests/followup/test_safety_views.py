@@ -245,3 +245,48 @@ def test_the_app_refuses_site_settings_it_cannot_use(
         create_app({**app_config, "CLINIC_SITE_SETTINGS_DIR": str(tmp_path)})
     assert message in str(stopped.value)
     assert "NORTH.toml" in str(stopped.value)
+
+
+def test_her_aftercare_sheet_is_the_same_whoever_prints_it(app: Flask, client: FlaskClient) -> None:
+    """She declined to share anything with the counselling team: the counsellor's
+    printout still holds the neck advice decided from her exam when the plan was
+    agreed, and is the examiner's printout word for word."""
+    from tests.followup.referral_helpers import shares
+
+    case = open_case(app)
+    plan_id = partner_plan(app, case.id)  # strangulation recorded at the exam
+    shares(app, case.id)  # every item declined
+    printed = {}
+    for username in ("counsellor", "examiner"):
+        client = app.test_client()
+        login(client, username, PASSWORD)
+        sheet = client.get(f"/followup/plans/{plan_id}/aftercare")
+        assert sheet.status_code == 200
+        text = sheet.get_data(as_text=True)
+        paper = text.split('<article class="take-home aftercare"', 1)[1]
+        printed[username] = paper.split("</article>", 1)[0]
+    assert str(escape(TAKE_HOME_WORDS["en"]["neck_signs"])) in printed["counsellor"]
+    assert printed["counsellor"] == printed["examiner"]
+
+
+def test_a_plan_agreed_before_the_advice_was_kept_is_decided_once_at_first_print(
+    app: Flask, client: FlaskClient, engine: sa.Engine
+) -> None:
+    from clinic.followup.models import FollowUpPlan
+    from tests.followup.referral_helpers import shares
+
+    case = open_case(app)
+    plan_id = partner_plan(app, case.id)
+    shares(app, case.id)  # every item declined
+    with engine.begin() as connection:
+        connection.execute(
+            sa.update(FollowUpPlan).where(FollowUpPlan.id == plan_id).values(neck_advice=None)
+        )
+    login(client, "counsellor", PASSWORD)
+    sheet = client.get(f"/followup/plans/{plan_id}/aftercare").get_data(as_text=True)
+    assert str(escape(TAKE_HOME_WORDS["en"]["neck_signs"])) in sheet
+    with engine.begin() as connection:
+        kept = connection.scalar(
+            sa.select(FollowUpPlan.neck_advice).where(FollowUpPlan.id == plan_id)
+        )
+    assert kept is True
