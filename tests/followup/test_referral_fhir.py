@@ -306,3 +306,9 @@ def test_the_partner_organisation_is_an_organization_that_providedby_names(
             )["issue"]
         ), username
     assert api(client, "GET", f"/fhir/{guessed}", world["counsellor"].token).status_code == 404
+    # Read only: no version of it is kept, so no vread or history.
+    token = world["counsellor"].token
+    assert api(client, "GET", f"/fhir/{reference}/_history/1", token).status_code == 404
+    history = api(client, "GET", f"/fhir/{reference}/_history", token)
+    assert "Harbour" not in history.get_data(as_text=True)
+    assert history.status_code in (200, 404)
