@@ -200,7 +200,7 @@ def read(resource_type: str, logical_id: str) -> Response:
     if resource_type == "Task" and not _about_referrals():
         return fhir_response(_release_task(logical_id))
     handler = handlers_of(current_app).get(resource_type)
-    if handler is not None:
+    if handler is not None and handler.serves(logical_id):
         return fhir_response(handler.read(_caller(), logical_id))
     version = read_resource(_caller(), resource_type, logical_id)
     return _representation(version, 200)
@@ -322,7 +322,7 @@ def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
     if resource_type == "Task" and not _about_referrals(args):
         return _release_tasks(args)
     handler = handlers_of(current_app).get(resource_type)
-    if handler is not None:
+    if handler is not None and handler.search is not None:
         matches = handler.search(_caller(), args)
         everything = Page(matches, has_next=False, has_previous=False)
         resources = [(f"{resource_type}/{resource['id']}", resource) for resource in matches]

@@ -178,8 +178,11 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
         ]
         served = next((r for r in resources if r["type"] == handler.resource_type), None)
         if served is not None:
-            # A type served two ways (Task: release requests and referral status).
-            served["documentation"] += " " + handler.documentation
+            # A type served two ways (Task: release requests and referral status;
+            # Organization: the store's and the partner organisations).
+            served["documentation"] = " ".join(
+                filter(None, (served.get("documentation"), handler.documentation))
+            )
             served["searchParam"] = served["searchParam"] + params
             if handler.profile not in served.get("supportedProfile", []):
                 served["supportedProfile"] = [*served.get("supportedProfile", []), handler.profile]

@@ -28,8 +28,15 @@ class TableHandler:
     params: tuple[SearchParam, ...]
     # (caller, logical id) -> the resource, or a FhirError 404 when not known.
     read: Callable[[Any, str], Resource]
-    # (caller, [(name, value)]) -> the matches, after the decision point.
-    search: Callable[[Any, Sequence[tuple[str, str]]], list[Resource]]
+    # (caller, [(name, value)]) -> the matches, after the decision point; None when
+    # searches of the type stay the versioned store's (the handler serves reads only).
+    search: Callable[[Any, Sequence[tuple[str, str]]], list[Resource]] | None
+    # Which logical ids it serves, when the type is also kept in the versioned store
+    # (Organization: partner organisations have ids the store never gives); None: all.
+    owns: Callable[[str], bool] | None = None
+
+    def serves(self, logical_id: str) -> bool:
+        return self.owns is None or self.owns(logical_id)
 
 
 def register(app: Flask, handler: TableHandler) -> None:

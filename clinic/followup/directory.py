@@ -7,6 +7,7 @@ refer. Every read and change goes through the decision point (kind
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from dataclasses import dataclass
@@ -174,6 +175,40 @@ def read_service(uow: UnitOfWork, *, actor: Actor, service_id: str) -> PartnerSe
     if not decision.permitted:
         raise ServiceNotFound(decision)
     return service
+
+
+# Partner organisations are served as Organization with ids the versioned store never
+# gives (it gives UUIDs): this prefix and a digest of the site and the organisation's
+# name, so that the services one organisation runs for a site share one id.
+ORGANISATION_PREFIX = "partner-"
+
+
+def organisation_id(service: PartnerService) -> str:
+    """The stable id of the organisation that runs `service`, for its site."""
+    key = f"{service.site_id}\n{' '.join(service.organisation.split()).casefold()}"
+    return ORGANISATION_PREFIX + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
+def is_organisation_id(logical_id: str) -> bool:
+    return logical_id.startswith(ORGANISATION_PREFIX)
+
+
+def read_organisation(uow: UnitOfWork, *, actor: Actor, organisation: str) -> list[PartnerService]:
+    """The services of one partner organisation the actor may read, by name: she may
+    read the organisation when she may read one of its services (staff of that site).
+    Another site's organisation or a guessed id is not known."""
+    if not is_organisation_id(organisation):
+        raise ServiceNotFound()
+    query = sa.select(PartnerService).order_by(PartnerService.name, PartnerService.id)
+    found = [
+        service
+        for service in uow.session.scalars(query)
+        if organisation_id(service) == organisation
+        and decide(actor, Action.READ, "HealthcareService", service_facts(service)).permitted
+    ]
+    if not found:
+        raise ServiceNotFound()
+    return found
 
 
 def _audit(

@@ -1,6 +1,8 @@
 """Referrals and the partner directory as FHIR, served by the API from their tables
 (docs/fhir-api.md): a referral is a `ServiceRequest` (profile fc-referral), a
-partner service a `HealthcareService` (profile fc-partner-service).
+partner service a `HealthcareService` (profile fc-partner-service), the organisation
+that runs it an `Organization` (profile fc-partner-organization, an id beginning
+`partner-`; every other Organization is the versioned store's).
 
 Every read goes through the referral and directory services, which ask the decision
 point (referrals: counsellors and examiners of her site; the directory: staff of
@@ -19,7 +21,13 @@ from clinic.access import Action, decide, require
 from clinic.audit.services import EventKind
 from clinic.consent.book import consent_book
 from clinic.core.clock import isoformat
-from clinic.fhir.canonical import CONFIDENTIALITY, SEXUAL_VIOLENCE_LABEL, STRUCTURE_DEFINITION
+from clinic.fhir.canonical import (
+    CODE_SYSTEM,
+    CONFIDENTIALITY,
+    ORGANIZATION_CODE_SYSTEM,
+    SEXUAL_VIOLENCE_LABEL,
+    STRUCTURE_DEFINITION,
+)
 from clinic.fhir.handlers import Resource, TableHandler, register
 from clinic.fhir.outcome import FhirError, not_found
 from clinic.fhir.search_params import HL7_SP, SearchParam
@@ -30,6 +38,7 @@ from clinic.followup.terms import ITEM_SYSTEM, REFERRAL_STATUS, SERVICE_KIND_SYS
 
 REFERRAL_PROFILE = f"{STRUCTURE_DEFINITION}/fc-referral"
 PARTNER_SERVICE_PROFILE = f"{STRUCTURE_DEFINITION}/fc-partner-service"
+PARTNER_ORGANIZATION_PROFILE = f"{STRUCTURE_DEFINITION}/fc-partner-organization"
 # Her referral's own status (sent, accepted, declined, attended, closed) as the
 # request's status: what the partner did is in the words of `note`.
 REQUEST_STATUS = {
@@ -89,7 +98,10 @@ def partner_service_resource(service: PartnerService) -> Resource:
         "id": service.id,
         "meta": {"profile": [PARTNER_SERVICE_PROFILE]},
         "active": service.active,
-        "providedBy": {"display": service.organisation},
+        "providedBy": {
+            "reference": f"Organization/{directory.organisation_id(service)}",
+            "display": service.organisation,
+        },
         "type": [_kind(service.kind)],
         "name": service.name,
         "communication": [
@@ -103,6 +115,45 @@ def partner_service_resource(service: PartnerService) -> Resource:
         resource["extraDetails"] = f"Address: {service.address}"
     if service.accepts:
         resource["eligibility"] = [{"comment": service.accepts}]
+    return resource
+
+
+def partner_organization_resource(services: Sequence[PartnerService]) -> Resource:
+    """The organisation that runs `services` (one organisation of one site) as
+    fc-partner-organization: its name and every way to reach its services."""
+    first = services[0]
+    telecom: list[dict[str, str]] = []
+    addresses: list[dict[str, str]] = []
+    for service in services:
+        for system, value in (("phone", service.phone), ("email", service.email)):
+            if value and {"system": system, "value": value} not in telecom:
+                telecom.append({"system": system, "value": value})
+        if service.address and {"text": service.address} not in addresses:
+            addresses.append({"text": service.address})
+    organisation_id = directory.organisation_id(first)
+    resource: Resource = {
+        "resourceType": "Organization",
+        "id": organisation_id,
+        "meta": {"profile": [PARTNER_ORGANIZATION_PROFILE]},
+        "identifier": [{"system": ORGANIZATION_CODE_SYSTEM, "value": organisation_id}],
+        "active": any(service.active for service in services),
+        "type": [
+            {
+                "coding": [
+                    {
+                        "system": f"{CODE_SYSTEM}/organization-kind",
+                        "code": "other",
+                        "display": "Other organisation",
+                    }
+                ]
+            }
+        ],
+        "name": first.organisation,
+    }
+    if telecom:
+        resource["telecom"] = telecom
+    if addresses:
+        resource["address"] = addresses
     return resource
 
 
@@ -267,6 +318,23 @@ def _read_service(caller: Any, logical_id: str) -> Resource:
     return partner_service_resource(service)
 
 
+def _read_organisation(caller: Any, logical_id: str) -> Resource:
+    # No refusal of the kind first: whoever may not read it (police, custodians,
+    # other sites) gets what an unknown id gets, as the store's ids stay readable.
+    try:
+        services = directory.read_organisation(
+            caller.uow, actor=caller.actor, organisation=logical_id
+        )
+    except directory.ServiceNotFound:
+        raise not_found("Organization", logical_id) from None
+    caller.audit(
+        EventKind.READ,
+        entities=[f"Organization/{logical_id}"]
+        + [f"HealthcareService/{service.id}" for service in services],
+    )
+    return partner_organization_resource(services)
+
+
 def _search_services(caller: Any, args: Sequence[tuple[str, str]]) -> list[Resource]:
     given = _one(args, ("type", "active"))
     kinds = [value.rpartition("|")[2] for value in given.get("type", "").split(",") if value]
@@ -381,5 +449,20 @@ def register_handlers(app: Flask) -> None:
             SERVICE_PARAMS,
             _read_service,
             _search_services,
+        ),
+    )
+    register(
+        app,
+        TableHandler(
+            "Organization",
+            PARTNER_ORGANIZATION_PROFILE,
+            "Partner organisations (fc-partner-organization), the organisations that run "
+            "the partner services: ids beginning partner-, reached from "
+            "HealthcareService.providedBy. Read only, by the same readers as their "
+            "services (staff of that site); they are not in Organization searches.",
+            (),
+            _read_organisation,
+            None,
+            owns=directory.is_organisation_id,
         ),
     )

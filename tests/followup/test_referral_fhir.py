@@ -18,6 +18,7 @@ from clinic.accounts.models import Organization, User
 from clinic.accounts.services import actor_for
 from clinic.cli import unit_of_work
 from clinic.fhir.validation import validate_resource
+from clinic.followup import directory
 from clinic.release.services import force_actor, releasable
 from tests.conftest import World
 from tests.consent.helpers import all_items, release_to
@@ -193,4 +194,101 @@ def test_the_capability_statement_lists_referrals_and_the_directory(client: Flas
         assert entry["readHistory"] is False
     task = by_type["Task"]
     assert {"focus", "patient", "status"} <= {p["name"] for p in task["searchParam"]}
+    # Organization stays the store's (its profile, interactions and search
+    # parameters) and says that partner organisations are read by id only.
+    organization = by_type["Organization"]
+    assert organization["profile"].endswith("/fc-organization")
+    assert organization["supportedProfile"] == [
+        "https://forensic-care.org/fhir/StructureDefinition/fc-partner-organization"
+    ]
+    assert "Partner organisations" in organization["documentation"]
+    assert {p["name"] for p in organization["searchParam"]} >= {"identifier"}
+    assert "history-instance" in {i["code"] for i in organization["interaction"]}
     assert any(url.endswith("/fc-referral-task") for url in task["supportedProfile"])
+
+
+def _service_of(app: Flask, world: World, site: str, name: str, organisation: str) -> str:
+    with app.app_context(), unit_of_work() as uow:
+        admin = uow.session.scalar(sa.select(User).where(User.username == "admin"))
+        service = directory.add_service(
+            uow,
+            actor=actor_for(admin),
+            site_id=world.organizations[site],
+            entry=directory.ServiceEntry(
+                kind="independent-advocate",
+                name=name,
+                organisation=organisation,
+                email="advocates@example.org",
+                address="1 Quay Street",
+            ),
+        )
+        return service.id
+
+
+def test_the_partner_organisation_is_an_organization_that_providedby_names(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    registry = app.extensions["clinic.profiles"]
+    refuge = add_service(app, world, "NORTH", "refuge", "Harbour House")
+    advocacy = _service_of(app, world, "NORTH", "Harbour Advocacy", "Harbour House Trust")
+    south = _service_of(app, world, "SOUTH", "Harbour Advocacy", "Harbour House Trust")
+    for username in ("counsellor", "examiner"):
+        token = world[username].token
+        service = api(client, "GET", f"/fhir/HealthcareService/{refuge}", token).get_json()
+        provided_by = service["providedBy"]
+        assert provided_by["display"] == "Harbour House Trust"
+        reference = provided_by["reference"]
+        assert reference.startswith("Organization/partner-")
+        # Two services of one organisation of one site name one Organization.
+        other = api(client, "GET", f"/fhir/HealthcareService/{advocacy}", token).get_json()
+        assert other["providedBy"]["reference"] == reference
+        before = _audited_reads(engine, reference)
+        read = api(client, "GET", f"/fhir/{reference}", token)
+        assert read.status_code == 200, username
+        organisation = read.get_json()
+        validate_resource(organisation, registry)
+        assert organisation["meta"]["profile"] == [
+            "https://forensic-care.org/fhir/StructureDefinition/fc-partner-organization"
+        ]
+        assert f"Organization/{organisation['id']}" == reference
+        assert organisation["name"] == "Harbour House Trust"
+        assert {"system": "phone", "value": "+44 20 7946 0000"} in organisation["telecom"]
+        assert {"system": "email", "value": "advocates@example.org"} in organisation["telecom"]
+        assert organisation["address"] == [{"text": "1 Quay Street"}]
+        assert _audited_reads(engine, reference) == before + 1
+        # The store's Organizations are read and searched as before; a partner
+        # organisation is not in their searches.
+        site = api(client, "GET", f"/fhir/Organization/{world.organizations['NORTH']}", token)
+        assert site.status_code == 200
+        assert site.get_json()["meta"]["profile"][0].endswith("/fc-organization")
+        listed = api(client, "GET", "/fhir/Organization", token).get_data(as_text=True)
+        assert "partner-" not in listed
+    # The same organisation's service of another site is another Organization.
+    south_token = world["counsellor.south"].token
+    south_service = api(client, "GET", f"/fhir/HealthcareService/{south}", south_token)
+    south_reference = south_service.get_json()["providedBy"]["reference"]
+    assert south_reference != reference
+    assert api(client, "GET", f"/fhir/{south_reference}", south_token).status_code == 200
+    # Other sites, police and custodians: exactly what an unknown id gets.
+    guessed = "Organization/partner-000000000000000000000000"
+    for username in ("counsellor.south", "examiner.south", "officer", "officer.hill", "custodian"):
+        token = world[username].token
+        unknown = api(client, "GET", f"/fhir/{guessed}", token)
+        refused = api(client, "GET", f"/fhir/{reference}", token)
+        assert refused.status_code == unknown.status_code == 404, username
+        assert refused.get_json()["resourceType"] == "OperationOutcome"
+        assert (
+            refused.get_json()["issue"]
+            == json.loads(
+                unknown.get_data(as_text=True).replace(
+                    guessed.split("/")[1], reference.split("/")[1]
+                )
+            )["issue"]
+        ), username
+    assert api(client, "GET", f"/fhir/{guessed}", world["counsellor"].token).status_code == 404
+    # Read only: no version of it is kept, so no vread or history.
+    token = world["counsellor"].token
+    assert api(client, "GET", f"/fhir/{reference}/_history/1", token).status_code == 404
+    history = api(client, "GET", f"/fhir/{reference}/_history", token)
+    assert "Harbour" not in history.get_data(as_text=True)
+    assert history.status_code in (200, 404)
