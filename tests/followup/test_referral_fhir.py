@@ -23,6 +23,7 @@ from clinic.release.services import force_actor, releasable
 from tests.conftest import World
 from tests.consent.helpers import all_items, release_to
 from tests.followup.referral_fhir_probe import referred as _referred
+from tests.followup.referral_helpers import add_service
 from tests.helpers import api
 
 
