@@ -9,6 +9,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 
 from clinic.access import Action, decide
 from clinic.core.clock import LocalTimeRefused, from_local, to_local
+from clinic.core.numbers import small_whole_number
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.followup import services
 from clinic.followup.forms import (
@@ -184,10 +185,8 @@ def _plan(plan_id: str) -> services.PlanRecord:
 def small_number(text: str | None, *, most: int) -> int | None:
     """A whole number from 0 to `most` typed in ASCII digits, or None: what a query
     string or hidden field may carry, refused before it reaches a date or a query."""
-    if not text or len(text) > len(str(most)) or not (text.isascii() and text.isdigit()):
-        return None
-    number = int(text)
-    return number if number <= most else None
+    number = small_whole_number(text, digits=len(str(most)))
+    return number if number is not None and number <= most else None
 
 
 def _bad_request(message: str) -> Any:
