@@ -28,6 +28,27 @@ from clinic import create_app
 from clinic.access.roles import OrganizationKind, Role
 from clinic.core.clock import utcnow
 
+
+
+class ClosingClient(FlaskClient):
+    """The test client, closing each request's body once the app has answered.
+
+    Werkzeug spools a test body over 500 KB (a photograph) to a temporary file and
+    closes it only when the response is closed, which tests never do: the file was
+    then closed by the garbage collector at a random later moment, and its
+    ResourceWarning failed whichever test was running then.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        response = super().open(*args, **kwargs)
+        for answered in (*response.history, response):
+            if answered.request is not None:
+                answered.request.input_stream.close()
+        return response
+
+
+Flask.test_client_class = ClosingClient
+
 BACKEND = os.environ.get("CLINIC_TEST_DB", "sqlite")
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://root@127.0.0.1:5432/postgres")
 PASSWORD = "correct horse battery staple"
