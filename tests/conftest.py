@@ -29,7 +29,6 @@ from clinic.access.roles import OrganizationKind, Role
 from clinic.core.clock import utcnow
 
 
-
 class ClosingClient(FlaskClient):
     """The test client, closing each request's body once the app has answered.
 

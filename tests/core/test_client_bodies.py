@@ -25,9 +25,7 @@ def test_a_large_posted_body_is_closed_when_the_client_returns() -> None:
     big = b"\xff" * (700 * 1024)  # above Werkzeug's 500 KB spooling threshold
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        response = app.test_client().post(
-            "/upload", data={"photo": (io.BytesIO(big), "p.jpg")}
-        )
+        response = app.test_client().post("/upload", data={"photo": (io.BytesIO(big), "p.jpg")})
         assert response.get_data(as_text=True) == str(len(big))
         del response
         gc.collect()
