@@ -318,6 +318,10 @@ OPERATION_ONLY: dict[tuple[Role, str], tuple[str, str]] = {
 # she said on the phone is the counsellor's, like a counselling note): examiners
 # see that she was called, by which channel and what came of it, not the note.
 OMIT_CONTACT_NOTE = "omit-contact-note"
+# A photo released to police goes without its corrections' notes: who reclassified
+# or retired it and why are the clinic's working record (the reason may describe
+# her body), not evidence.
+OMIT_CORRECTION_NOTES = "omit-correction-notes"
 # (role, kind) -> an obligation every read of the baseline carries, whatever the path
 # (read, vread, history, search): the record is handed out only with it applied.
 READ_OBLIGATIONS: dict[tuple[Role, str], str] = {
@@ -748,6 +752,8 @@ def _decide_release(
         return Decision(
             False, (*result.reasons, *((DECLINED,) if declined else ())), concealed=True
         )
+    if resource.kind == "Media":
+        return Decision(True, result.reasons, obligations=(OMIT_NARRATIVE, OMIT_CORRECTION_NOTES))
     return Decision(True, result.reasons, obligations=(OMIT_NARRATIVE,))
 
 

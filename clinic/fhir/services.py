@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from clinic.access import AccessDenied, Action, Actor, Decision, Target, decide, search_scope
-from clinic.access.policy import CUSTODY_VIEW, LABEL_LOOKUP, OMIT_CONTACT_NOTE, OMIT_NARRATIVE
+from clinic.access.policy import (
+    CUSTODY_VIEW,
+    LABEL_LOOKUP,
+    OMIT_CONTACT_NOTE,
+    OMIT_CORRECTION_NOTES,
+    OMIT_NARRATIVE,
+)
 from clinic.audit.services import AuditRecord, EventKind, Outcome, refused_or_missing
 from clinic.consent.book import ConsentBook, consent_book
 from clinic.core.numbers import small_whole_number
@@ -154,7 +160,7 @@ def fulfil(decision: Decision, version: StoredVersion) -> StoredVersion:
     if CUSTODY_VIEW in decision.obligations:
         return dataclasses.replace(version, content=custody_view(version.content))
     content = version.content
-    if OMIT_CONTACT_NOTE in decision.obligations:
+    if OMIT_CONTACT_NOTE in decision.obligations or OMIT_CORRECTION_NOTES in decision.obligations:
         content = without_note(content)
     if OMIT_NARRATIVE in decision.obligations:
         content = without_narrative(content)
@@ -162,8 +168,8 @@ def fulfil(decision: Decision, version: StoredVersion) -> StoredVersion:
 
 
 def without_note(content: dict[str, Any]) -> dict[str, Any]:
-    """A contact attempt without the counsellor's note (nor a narrative, which could
-    repeat it)."""
+    """A record without its staff notes (a counsellor's note on a contact attempt, a
+    photo's correction notes) nor a narrative, which could repeat them."""
     stripped = copy.deepcopy(content)
     stripped.pop("note", None)
     stripped.pop("text", None)

@@ -203,3 +203,46 @@ def test_withdrawal_stops_the_links(app: Flask, released: Released) -> None:
     stopped = officer.get(link)
     assert stopped.status_code == 409
     assert "consent withdrawn on" in stopped.get_data(as_text=True)
+
+
+def test_a_corrected_photo_goes_to_the_police_without_the_correction_note(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """Who reclassified a photo and why (a reason that may describe her body) stays
+    in the clinic: the officer's bundle has the photo, not the note."""
+    case = open_case(app)
+    record_photo_consent(app, case.id)
+    exam_id = complete_exam(app, case.id)
+    (neck,) = take(app, exam_id, [("n.jpg", camera_jpeg(seed=23))], intimate=True, region="neck")
+    examiner = app.test_client()
+    assert login(examiner, "examiner", PASSWORD).status_code == 302
+    path = f"/photos/{neck}/correct"
+    corrected = examiner.post(
+        path,
+        data={
+            "csrf_token": csrf_token(examiner, path),
+            "change": "not-intimate",
+            "reason": "CORRECTION-REASON the neck, not the labia",
+        },
+    )
+    assert corrected.status_code == 302, corrected.get_data(as_text=True)
+    call(app, "examiner", sign_off, exam_id=exam_id)
+    with app.app_context(), unit_of_work() as uow:
+        generate_key(uow.session, Path(app.instance_path), release_key_name(app.config))
+        origin = log_origin(app.config, "custody")
+        create_checkpoint(
+            uow.session,
+            "custody",
+            origin,
+            generate_key(uow.session, Path(app.instance_path), origin),
+        )
+    filed = file(
+        client, world["officer"].token, case.reference, requested=("non-intimate-photos",)
+    ).get_json()
+    release_to(app, case.id, "RIVERPOL", all_items(app, "police-release/v1"))
+    _approve(app, filed["id"])
+    bundle = _bundle(client, world, filed["id"])
+    media = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Media"]
+    assert [m["id"] for m in media] == [neck]
+    assert "note" not in media[0]
+    assert "CORRECTION-REASON" not in json.dumps(bundle)
