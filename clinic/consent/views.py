@@ -5,7 +5,7 @@ into service calls and nothing more."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any
 
 from flask import (
@@ -34,7 +34,7 @@ from clinic.consent.resources import (
     Withdrawal,
 )
 from clinic.consent.words import WORDS, date_in_words, words_for
-from clinic.core.clock import from_local, to_local, utcnow
+from clinic.core.clock import LocalTimeRefused, from_local, to_local, utcnow
 from clinic.core.errors import DomainError
 from clinic.core.images import ImageRefused, check_signature_png, png_from_data_url
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
@@ -248,10 +248,15 @@ def _answers(form: FormVersion, language: str, capture: Any, wanted: str) -> Ans
         force = (capture.police_force.data, forces.get(capture.police_force.data, ""))
     until = None
     if "until" in form.asks and capture.until.data:
-        until = from_local(
-            datetime.combine(capture.until.data, time(23, 59, 59)),
-            str(current_app.config["CLINIC_TIMEZONE"]),
-        )
+        try:
+            until = from_local(
+                datetime.combine(capture.until.data, time(23, 59, 59)),
+                str(current_app.config["CLINIC_TIMEZONE"]),
+            )
+        except LocalTimeRefused:
+            # The last second of a date at the calendar's end: beyond any permission,
+            # and the service says so next to the field.
+            until = datetime.max.replace(tzinfo=UTC)
     organizations: tuple[tuple[str, str], ...] = ()
     people: tuple[str, ...] = ()
     if "never-share" in form.asks:
