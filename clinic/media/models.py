@@ -63,12 +63,23 @@ class Photo(Base):
     # The intake event in the custody log.
     log_index: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, unique=True)
     leaf_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    # When it was retired (its Media entered-in-error); a retired photo no longer
+    # holds its file's place, so the same file can be recorded again, rightly.
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         sa.UniqueConstraint("exam_id", "slot", name="photo_exam_slot_unique"),
-        # The same file twice in one exam is refused; across exams it says nothing
-        # (a database-wide check would tell of a photo in another site's exam).
-        sa.UniqueConstraint("exam_id", "sha256", name="photo_exam_sha256_unique"),
+        # The same file twice among an exam's photos in use is refused; across exams
+        # it says nothing (a database-wide check would tell of a photo in another
+        # site's exam).
+        sa.Index(
+            "photo_exam_sha256_unique",
+            "exam_id",
+            "sha256",
+            unique=True,
+            sqlite_where=sa.text("retired_at IS NULL"),
+            postgresql_where=sa.text("retired_at IS NULL"),
+        ),
         sa.CheckConstraint(
             "view IN (" + ", ".join(f"'{v.value}'" for v in PhotoView) + ")",
             name="photo_view_known",

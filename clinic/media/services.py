@@ -251,7 +251,9 @@ def _checked(uow: UnitOfWork, exam: Exam, upload: Upload, limits: Limits) -> Che
     # Within this exam only: asked across the database, the answer would tell her
     # that a file is in another site's (another survivor's) record.
     if uow.session.scalar(
-        sa.select(Photo.id).where(Photo.exam_id == exam.id, Photo.sha256 == photo.sha256)
+        sa.select(Photo.id).where(
+            Photo.exam_id == exam.id, Photo.sha256 == photo.sha256, Photo.retired_at.is_(None)
+        )
     ):
         raise _already_taken(upload.filename)
     return photo
@@ -716,6 +718,8 @@ def correct_photo(
             _check_reclassification(uow, actor, exam)
             removed = frozenset({VERY_RESTRICTED})
         photo.is_intimate = intimate
+    else:
+        photo.retired_at = utcnow()
     number = int(photo.slot.split(":")[1])
     updated = exam_services.correct_exam_record(
         uow,

@@ -23,6 +23,7 @@ from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore
 from clinic.fhir.validation import validate_resource
 from clinic.media.models import Variant
+from clinic.media.services import MediaRefused
 from clinic.release.bundle import ReleaseUnavailable
 from clinic.release.photos import released_original
 from clinic.release.services import releasable
@@ -267,3 +268,60 @@ def test_taking_a_photo_asks_whether_it_is_intimate_every_time(
     assert response.status_code == 422
     assert "Say whether these are intimate images" in response.get_data(as_text=True)
     assert counts(engine) == before
+
+
+def test_a_photo_retired_for_a_wrong_site_is_recorded_again_from_the_same_file(
+    app: Flask, taken: Taken
+) -> None:
+    """The screen says: retire a photo with a wrong body site and take it again. The
+    camera file is the only original, so the same bytes must be accepted then; while
+    the first is in use they are still refused as a duplicate."""
+    same = camera_jpeg(seed=71)  # bytes kept: the ICC profile dates each call
+    (first_id,) = take(app, taken.exam_id, [("c.jpg", same)], site="left forearm")
+    with pytest.raises(MediaRefused, match=r"c\.jpg is already in this exam's record"):
+        take(app, taken.exam_id, [("c.jpg", same)])
+    examiner = signed_in(app, "examiner")
+    response = correct(
+        examiner, first_id, change="retire", reason="Wrong body site: the right forearm."
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)  # type: ignore[attr-defined]
+    (again,) = take(app, taken.exam_id, [("c.jpg", same)], site="right forearm")
+    assert again != first_id
+    with app.app_context(), unit_of_work() as uow:
+        from clinic.media.models import Photo
+
+        first, second = uow.session.get(Photo, first_id), uow.session.get(Photo, again)
+        assert first is not None
+        assert second is not None
+        assert first.retired_at is not None
+        assert second.retired_at is None
+        assert first.sha256 == second.sha256 == hashlib.sha256(same).hexdigest()
+    # Now in use again: the file is refused a third time.
+    with pytest.raises(MediaRefused, match="already in this exam's record"):
+        take(app, taken.exam_id, [("c.jpg", same)])
+
+
+def test_the_migration_marks_photos_retired_before_it_as_retired(
+    app: Flask, taken: Taken, engine: sa.Engine
+) -> None:
+    """A photo retired before `photos.retired_at` existed gets its retirement time
+    from its Media (entered-in-error) when the database is upgraded."""
+    from alembic import command
+    from alembic.config import Config
+
+    from clinic.core.schema import MIGRATIONS
+
+    examiner = signed_in(app, "examiner")
+    response = correct(examiner, taken.photo, change="retire", reason="Taken in error.")
+    assert response.status_code == 302  # type: ignore[attr-defined]
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    command.downgrade(config, "0020-1")  # before the column
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT id, retired_at FROM photos WHERE exam_id = :exam"),
+            {"exam": taken.exam_id},
+        ).all()
+    assert [(photo_id, at is not None) for photo_id, at in rows] == [(taken.photo, True)]
