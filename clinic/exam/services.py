@@ -1162,11 +1162,20 @@ def _record_baseline_resources(writer: _Writer, answers: Mapping[str, AnswerValu
         # Each follows the baseline Observation: its change is that amendment.
         if isinstance(text, str) and text and baseline is not None:
             current = writer.current(derived.slot)
-            recorder = writer.recorder()
-            if current is not None and not is_entered_in_error(current.content):
-                # The same words saved again by someone else are not a new record.
-                recorder = recorder_of(current.content) or recorder
-            resource = derived_resource(derived, context, text, baseline.logical_id, recorder)
+            resource = derived_resource(
+                derived, context, text, baseline.logical_id, writer.recorder()
+            )
+            earlier = (
+                recorder_of(current.content)
+                if current is not None and not is_entered_in_error(current.content)
+                else None
+            )
+            if current is not None and earlier is not None:
+                # The same words saved again by someone else are not a new record:
+                # kept as the first recorder's. Changed words are the new one's.
+                unchanged = derived_resource(derived, context, text, baseline.logical_id, earlier)
+                if _same(current.content, unchanged):
+                    resource = unchanged
             writer.save(derived.slot, resource, None)
         else:
             writer.retire(derived.slot, None)

@@ -231,3 +231,38 @@ def test_an_amendment_after_sign_off_is_the_baselines_one_amendment(app: Flask) 
     assert (allergy.version_id, allergy.content["code"]) == (2, {"text": "Latex"})
     for slot in ("baseline:current-medicines", "baseline:medical-history"):
         assert record.entries[slot].version_id == 1, slot
+
+
+def test_changed_words_name_who_changed_them_and_the_same_words_keep_the_first_recorder(
+    app: Flask, world: World
+) -> None:
+    """A medico-legal record names who recorded these words: another examiner's
+    amendment is theirs, while saving the same words again changes nothing."""
+    from tests.exam.test_consent_and_report import second_examiner
+
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    _save(app, exam_id, ANSWERS)
+    other = second_examiner(app, world)
+
+    def save_as(username: str, answers: dict[str, Any]) -> None:
+        call(
+            app,
+            username,
+            services.record_structured_step,
+            exam_id=exam_id,
+            step="baseline",
+            answers={"baseline": answers},
+        )
+
+    save_as(other, ANSWERS)  # the same words: no new version, still the first examiner's
+    kept = _current(app, exam_id, "baseline:allergies")
+    assert kept.version_id == 1
+    assert kept.content["recorder"]["identifier"]["value"] == "examiner"
+    save_as(other, ANSWERS | {"allergies": "Penicillin, latex"})
+    changed = _current(app, exam_id, "baseline:allergies")
+    assert changed.version_id == 2
+    assert changed.content["recorder"]["identifier"]["value"] == other
+    unchanged = _current(app, exam_id, "baseline:medical-history")
+    assert unchanged.version_id == 1
+    assert unchanged.content["recorder"]["identifier"]["value"] == "examiner"
