@@ -200,14 +200,18 @@ def read_organisation(uow: UnitOfWork, *, actor: Actor, organisation: str) -> li
     if not is_organisation_id(organisation):
         raise ServiceNotFound()
     query = sa.select(PartnerService).order_by(PartnerService.name, PartnerService.id)
-    found = [
-        service
-        for service in uow.session.scalars(query)
-        if organisation_id(service) == organisation
-        and decide(actor, Action.READ, "HealthcareService", service_facts(service)).permitted
-    ]
+    found: list[PartnerService] = []
+    refused: Decision | None = None
+    for service in uow.session.scalars(query):
+        if organisation_id(service) != organisation:
+            continue
+        decision = decide(actor, Action.READ, "HealthcareService", service_facts(service))
+        if decision.permitted:
+            found.append(service)
+        else:
+            refused = refused or decision
     if not found:
-        raise ServiceNotFound()
+        raise ServiceNotFound(refused)  # the refusal, for the audit only
     return found
 
 

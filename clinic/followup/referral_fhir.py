@@ -325,7 +325,8 @@ def _read_organisation(caller: Any, logical_id: str) -> Resource:
         services = directory.read_organisation(
             caller.uow, actor=caller.actor, organisation=logical_id
         )
-    except directory.ServiceNotFound:
+    except directory.ServiceNotFound as missing:
+        caller.audit_miss(EventKind.READ, f"Organization/{logical_id}", missing.decision)
         raise not_found("Organization", logical_id) from None
     caller.audit(
         EventKind.READ,

@@ -15,6 +15,19 @@ from tests.followup.referral_fhir_probe import referred
 from tests.helpers import api, login
 
 GUESS = "00000000-0000-4000-8000-000000000000"
+PARTNER_GUESS = "partner-000000000000"
+
+
+def organisation_id_of(app: Flask, service_id: str) -> str:
+    """The partner Organization id the directory gives a service's organisation."""
+    from clinic.cli import unit_of_work
+    from clinic.followup.directory import organisation_id
+    from clinic.followup.referral_models import PartnerService
+
+    with app.app_context(), unit_of_work() as uow:
+        service = uow.session.get(PartnerService, service_id)
+        assert service is not None
+        return organisation_id(service)
 
 
 def _failures(engine: sa.Engine, username: str) -> list[tuple[str, str | None, list[str]]]:
@@ -43,6 +56,8 @@ def test_refused_and_unknown_fhir_reads_of_referrals_are_audited(
             f"/fhir/HealthcareService/{refuge}",
             f"/fhir/ServiceRequest/{GUESS}",
             f"/fhir/HealthcareService/{GUESS}",
+            f"/fhir/Organization/{organisation_id_of(app, refuge)}",
+            f"/fhir/Organization/{PARTNER_GUESS}",
         ):
             before = _failures(engine, username)
             assert api(client, "GET", path, token).status_code == 404, (username, path)
@@ -51,13 +66,12 @@ def test_refused_and_unknown_fhir_reads_of_referrals_are_audited(
             entities, description, reasons = after[-1]
             kind, _, logical_id = path.removeprefix("/fhir/").partition("/")
             assert f"{kind}/{logical_id}" in entities
-            if logical_id == GUESS:
+            if logical_id in (GUESS, PARTNER_GUESS):
                 assert description == "not found"
+                assert reasons == []
             else:
                 assert description == "refused"
                 assert reasons  # the refusing decision's reasons
-            if logical_id == GUESS:
-                assert reasons == []
 
 
 def test_refused_and_unknown_plan_screens_are_audited(
