@@ -48,6 +48,7 @@ from clinic.access.consent import (
 )
 from clinic.access.roles import ROLE_PURPOSE, Purpose, Role
 from clinic.access.terms import (
+    MENTAL_HEALTH,
     NEVER_TO_POLICE,
     RECIPIENTS,
     SAFETY_CARRY_OVER_ANSWERS,
@@ -547,7 +548,9 @@ def _decide_carry_over(
 ) -> Decision:
     """An immediate-safety answer of her exam, for her safety assessment: her site's
     counsellors only, unless one of her Consents explicitly denies them; and only
-    the exam answers the carry-over table reads (SAFETY_CARRY_OVER_ANSWERS)."""
+    the exam answers the carry-over table reads (SAFETY_CARRY_OVER_ANSWERS). Her
+    mental state (thoughts of harming herself) is read as the rest of her exam is:
+    only when her consent permits the counselling team."""
     if resource.site_id != actor.organization_id:
         return Decision(False, ("Observation belongs to another site",), concealed=True)
     if resource.exam_answer not in SAFETY_CARRY_OVER_ANSWERS:
@@ -558,9 +561,14 @@ def _decide_carry_over(
         )
     if consents is None or resource.subject is None:
         return Decision(False, (_NOT_CONSULTED,), concealed=True)
-    refusal = denies(
-        consents.directives(resource.subject), consent_request(actor, Action.READ, resource, at)
-    )
+    directives = consents.directives(resource.subject)
+    request = consent_request(actor, Action.READ, resource, at)
+    if MENTAL_HEALTH in resource.data_classes:
+        result = evaluate(directives, request)
+        if not result.permitted:
+            return Decision(False, result.reasons, concealed=True)
+        return Decision(True, result.reasons)
+    refusal = denies(directives, request)
     if refusal is not None:
         return Decision(False, refusal.reasons, concealed=True)
     return Decision(

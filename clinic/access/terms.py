@@ -121,7 +121,8 @@ WITHHELD_SECTIONS: dict[str, str] = {
 BASELINE_TYPES = frozenset({"AllergyIntolerance", "MedicationStatement", "Condition"})
 # Classes no release to police ever holds (the decision point refuses them even
 # where a form's provision would match).
-NEVER_TO_POLICE = frozenset({"health-history", "mental-health", "lab-results"})
+MENTAL_HEALTH = "mental-health"
+NEVER_TO_POLICE = frozenset({"health-history", MENTAL_HEALTH, "lab-results"})
 _LAB_TEST = f"{CODE_SYSTEM}/lab-test"
 TOXICOLOGY_TESTS = frozenset({"toxicology-blood", "toxicology-urine"})
 _EVIDENCE_TYPE = f"{CODE_SYSTEM}/evidence-type"

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from clinic.access import Action, Actor, ResourceFacts, decide, require
 from clinic.access.policy import SAFETY_CARRY_OVER
-from clinic.audit.services import AuditRecord, EventKind
+from clinic.audit.services import AuditRecord, EventKind, refused_or_missing
 from clinic.consent.book import consent_book
 from clinic.core.clock import utcnow
 from clinic.core.errors import DomainError
@@ -169,14 +169,25 @@ def exam_for_safety(
         version = store.current(row.resource_type, row.resource_id)
         if version is None or version.content.get("status") == "entered-in-error":
             continue
-        if not decide(
+        decision = decide(
             actor,
             Action.READ,
             "Observation",
             version.facts(),
             operation=SAFETY_CARRY_OVER,
             consents=consents,
-        ).permitted:
+        )
+        if not decision.permitted:
+            # Left out (she asks her instead), and the refusal is on record.
+            uow.audit(
+                refused_or_missing(
+                    EventKind.READ,
+                    channel,
+                    actor,
+                    f"Observation/{version.logical_id}",
+                    decision.reasons,
+                )
+            )
             continue
         entries[row.slot] = version
         read.append(version.versioned_reference)

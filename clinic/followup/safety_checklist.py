@@ -128,19 +128,17 @@ class CarryOver:
 
 
 CARRY_OVER: tuple[CarryOver, ...] = (
+    # Only her "yes": the checklist's question also asks about depression, which
+    # "no" to thoughts of self-harm at the exam does not answer. Carried only when
+    # her consent lets the counselling team read her mental state (decision point).
+    # Her own fear ("very-frightened") is hers to say: the examiner's judgement of
+    # risk from the assailant is not carried into it.
     CarryOver(
         "self-harm-thoughts",
         "mental-state",
         "self-harm-thoughts",
-        (("yes", "yes"), ("no", "no")),
-        "At the exam: thoughts of harming herself",
-    ),
-    CarryOver(
-        "very-frightened",
-        "mental-state",
-        "assailant-risk",
         (("yes", "yes"),),
-        "At the exam: immediate risk from the assailant",
+        "At the exam: thoughts of harming herself",
     ),
     CarryOver(
         "weapons",

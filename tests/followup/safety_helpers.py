@@ -23,7 +23,9 @@ from tests.exam.helpers import complete_exam, history
 from tests.followup.helpers import agreed_plan
 
 
-def partner_exam(app: Flask, case_id: str, *, relationship: str = "partner") -> str:
+def partner_exam(
+    app: Flask, case_id: str, *, relationship: str = "partner", self_harm: Answer = Answer.NO
+) -> str:
     exam_id = complete_exam(app, case_id)
     exam_call(
         app,
@@ -40,7 +42,7 @@ def partner_exam(app: Flask, case_id: str, *, relationship: str = "partner") -> 
         "strangulation": {"strangulation": {"loss-of-consciousness": Answer.YES}},
         "mental-state": {
             "mental-state": {
-                "self-harm-thoughts": Answer.NO,
+                "self-harm-thoughts": self_harm,
                 "harm-others-thoughts": Answer.NO,
                 "safe-place-tonight": Answer.NO,
                 "assailant-risk": Answer.YES,

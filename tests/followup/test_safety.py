@@ -16,6 +16,7 @@ from clinic.access.policy import RELEASE
 from clinic.accounts.models import Organization
 from clinic.audit.models import AuditEntry
 from clinic.cli import unit_of_work
+from clinic.exam.resources import Answer
 from clinic.fhir.store import ResourceStore
 from clinic.fhir.validation import validate_resource
 from clinic.followup import safety
@@ -58,8 +59,8 @@ def test_her_exam_answers_carry_over_and_the_case_is_intimate_partner(app: Flask
     assert record.is_partner_case
     carried = {code: c.answer for code, c in record.carried.items()}
     assert carried == {
-        "self-harm-thoughts": "no",  # her "no" carries, word for word
-        "very-frightened": "yes",  # immediate risk from the assailant
+        # Not her "no" to self-harm (the checklist also asks about depression), nor the
+        # examiner's judgement of risk as her own fear ("very-frightened").
         "strangled": "yes",  # the history's act
         "injured-this-time": "yes",  # an injury was recorded
         "sexual-abuse": "yes",  # a sexual assault by her partner
@@ -67,6 +68,39 @@ def test_her_exam_answers_carry_over_and_the_case_is_intimate_partner(app: Flask
     # "weapons: no" in this incident is not "never": nothing carried. Free text never is.
     assert "weapons" not in carried
     assert "threatened-to-kill" not in carried
+
+
+def test_her_mental_state_carries_only_when_her_consent_lets_counsellors_read_it(
+    app: Flask, engine: sa.Engine
+) -> None:
+    """Thoughts of harming herself (her mental state) are read as the rest of her exam
+    is: without her consent to the counselling team nothing of it carries, and the
+    refused read is on record; with it, her "yes" does."""
+    from tests.consent.helpers import all_items
+    from tests.consent.helpers import record as record_consent
+
+    case = open_case(app)
+    plan_id = partner_plan(app, case.id, self_harm=Answer.YES)
+
+    def refused_reads() -> int:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    sa.text(
+                        "SELECT count(*) FROM audit_events WHERE username = 'counsellor' "
+                        "AND outcome = '4' AND outcome_desc = 'refused'"
+                    )
+                ).scalar_one()
+            )
+
+    before = refused_reads()
+    record = call(app, "counsellor", safety.read_safety, plan_id=plan_id)
+    assert "self-harm-thoughts" not in record.carried
+    assert "strangled" in record.carried  # her immediate-safety facts still carry
+    assert refused_reads() == before + 1
+    record_consent(app, case.id, "information-sharing/v1", all_items(app, "information-sharing/v1"))
+    record = call(app, "counsellor", safety.read_safety, plan_id=plan_id)
+    assert record.carried["self-harm-thoughts"].answer == "yes"
 
 
 def test_a_stranger_case_is_not_offered_and_carries_no_partner_answer(app: Flask) -> None:
