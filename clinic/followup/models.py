@@ -59,6 +59,11 @@ class FollowUpPlan(Base):
     # is the same whoever prints it. None: agreed before this was kept (decided by
     # the service at the first printing, then kept; clinic/followup/take_home.py).
     neck_advice: Mapped[bool | None] = mapped_column(sa.Boolean)
+    # The medicines she takes home or must know about (treatment codes of the exam,
+    # space-separated, among take_home_words.MEDICINE_TREATMENTS), kept when the plan
+    # is agreed: a course given is on her sheet whether or not its follow-up items
+    # were kept. None: agreed before this was kept (worked out from the items).
+    medicines_given: Mapped[str | None] = mapped_column(sa.Text)
 
     @property
     def allowed_channels(self) -> tuple[str, ...]:

@@ -60,6 +60,7 @@ from clinic.followup.schedule import (
     due_date,
     local_day,
 )
+from clinic.followup.take_home_words import MEDICINE_TREATMENTS
 from clinic.followup.terms import (
     APPOINTMENT_OUTCOMES,
     APPOINTMENT_STATUS,
@@ -113,6 +114,8 @@ class Proposal:
     contact: SafeContactPlan = NO_CONTACT
     # Her exam recorded strangulation: her aftercare sheet carries the neck advice.
     neck_advice: bool = False
+    # The treatments given (exam-treatment codes), whatever items are kept.
+    given: frozenset[str] = frozenset()
 
     def item(self, code: str) -> ProposedItem | None:
         return next((p for p in self.items if p.item.code == code), None)
@@ -218,6 +221,7 @@ def propose_plan(
         schedule.name,
         _registered_contact(uow, registry, actor, record),
         strangulation_recorded(record.entries),
+        frozenset(given),
     )
 
 
@@ -354,6 +358,7 @@ def agree_plan(
         safe_times=contact.safe_times,
         asks_code_word=contact.asks_code_word,
         neck_advice=proposal.neck_advice,
+        medicines_given=" ".join(sorted(proposal.given & set(MEDICINE_TREATMENTS))),
     )
     # The row claims the exam (one plan per exam, in the database): written first, in
     # a savepoint, so that someone agreeing the same plan at the same moment is told

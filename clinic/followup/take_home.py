@@ -57,7 +57,8 @@ class TakeHome:
     phone: str
     appointments: tuple[tuple[str, str], ...]  # (day in words, HH:MM)
     medicines: tuple[str, ...]  # words keys: med_<treatment>
-    due: tuple[tuple[str, str], ...]  # (words key, day in words)
+    # (words key, day in words), the day None when it is overdue (as soon as she can)
+    due: tuple[tuple[str, str | None], ...]
     neck_signs: bool
 
 
@@ -97,18 +98,24 @@ def take_home(
         for a in services.appointments_of_plan(uow, actor=actor, plan=plan)
         if a.status == "booked" and a.starts_at > now
     )
-    schedule = schedules.for_site(site.code)
-    given = {
-        rule.when
-        for item in record.items
-        if (rule := schedule.rule(item.code)) is not None and rule.when != ALWAYS
-    }
+    if plan.medicines_given is not None:
+        given = set(plan.medicines_given.split())
+    else:
+        # Agreed before the medicines were kept: from the treatments its items follow.
+        schedule = schedules.for_site(site.code)
+        given = {
+            rule.when
+            for item in record.items
+            if (rule := schedule.rule(item.code)) is not None and rule.when != ALWAYS
+        }
     medicines = tuple(f"med_{t}" for t in MEDICINE_TREATMENTS if t in given)
-    due: list[tuple[str, str]] = []
+    due: list[tuple[str, str | None]] = []
     for item in sorted(record.items, key=lambda i: i.due_on):
-        if item.is_referral or item.status not in OPEN_ITEM_STATUSES or item.due_on < record.today:
+        if item.is_referral or item.status not in OPEN_ITEM_STATUSES:
             continue
-        due.append((_item_words(item.code, item.kind, words), _day(item.due_on, language)))
+        # Still open after its day: not dropped, she is asked to come as soon as she can.
+        day = None if item.due_on < record.today else _day(item.due_on, language)
+        due.append((_item_words(item.code, item.kind, words), day))
     neck_signs = _neck_advice(uow, registry, actor=actor, plan=plan, channel=channel)
     allowed = require(
         actor, Action.READ, "CarePlan", record.version.facts(), consents=consent_book(uow)

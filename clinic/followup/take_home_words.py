@@ -23,6 +23,7 @@ TAKE_HOME_WORDS: dict[str, dict[str, str]] = {
         "due": "Coming up",
         "nothing_due": "Nothing more is planned.",
         "from": "around",
+        "asap": "as soon as you can: it is overdue",
         "come_back": "Come back at once, or call emergency services, if",
         "general_signs": (
             "you have a high temperature, severe pain in your belly, heavy bleeding, a rash, "
@@ -41,8 +42,9 @@ TAKE_HOME_WORDS: dict[str, dict[str, str]] = {
             "without talking to us first. If you are sick within an hour of a dose, call us."
         ),
         "med_emergency-contraception": (
-            "The tablet you took at the clinic needs nothing more. If your next period is "
-            "more than 7 days late, do a pregnancy test."
+            "The tablet you took at the clinic: if you are sick within 3 hours of taking it, "
+            "come back at once, you need another. If your next period is more than 7 days "
+            "late, or lighter or shorter than usual, do a pregnancy test."
         ),
         "med_hepatitis-b": "Vaccine: come for each next dose on the day below.",
         # What falls due, by kind of plan item.
@@ -69,6 +71,7 @@ TAKE_HOME_WORDS: dict[str, dict[str, str]] = {
         "due": "À venir",
         "nothing_due": "Rien d'autre n'est prévu.",
         "from": "vers le",
+        "asap": "dès que possible : la date est passée",
         "come_back": "Revenez tout de suite, ou appelez les secours, si",
         "general_signs": (
             "vous avez une forte fièvre, une douleur intense au ventre, des saignements "
@@ -88,8 +91,10 @@ TAKE_HOME_WORDS: dict[str, dict[str, str]] = {
             "prise, appelez-nous."
         ),
         "med_emergency-contraception": (
-            "Le comprimé pris au centre ne demande rien de plus. Si vos prochaines règles "
-            "ont plus de 7 jours de retard, faites un test de grossesse."
+            "Le comprimé pris au centre : si vous vomissez dans les 3 heures qui suivent, "
+            "revenez tout de suite, il vous en faut un autre. Si vos prochaines règles ont "
+            "plus de 7 jours de retard, ou sont plus légères ou plus courtes que "
+            "d'habitude, faites un test de grossesse."
         ),
         "med_hepatitis-b": "Vaccin : venez pour chaque dose suivante au jour indiqué ci-dessous.",
         "item_visit": "Visite de contrôle",
@@ -115,6 +120,7 @@ TAKE_HOME_WORDS: dict[str, dict[str, str]] = {
         "due": "Próximamente",
         "nothing_due": "No hay nada más previsto.",
         "from": "hacia el",
+        "asap": "lo antes posible: la fecha ya pasó",
         "come_back": "Vuelva enseguida, o llame a emergencias, si",
         "general_signs": (
             "tiene fiebre alta, dolor fuerte en el vientre, sangrado abundante, una erupción "
@@ -133,8 +139,9 @@ TAKE_HOME_WORDS: dict[str, dict[str, str]] = {
             "toma, llámenos."
         ),
         "med_emergency-contraception": (
-            "La pastilla que tomó en el centro no necesita nada más. Si su próxima regla se "
-            "retrasa más de 7 días, hágase una prueba de embarazo."
+            "La pastilla que tomó en el centro: si vomita en las 3 horas siguientes, vuelva "
+            "enseguida, necesita otra. Si su próxima regla se retrasa más de 7 días, o es "
+            "más ligera o más corta de lo habitual, hágase una prueba de embarazo."
         ),
         "med_hepatitis-b": "Vacuna: venga a cada dosis siguiente el día indicado abajo.",
         "item_visit": "Visita de control",
