@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, request
 
-from clinic.access import Action, decide
+from clinic.access import Action, decide, require
 from clinic.accounts.services import actor_for, authenticate_token
 from clinic.audit.fhir import audit_event_resource, read_audit_event, search_audit_events
 from clinic.audit.services import AuditRecord, EventKind, Outcome
@@ -22,6 +22,7 @@ from clinic.core.clock import isoformat
 from clinic.core.web import current_actor, current_uow, source_address, view_rule
 from clinic.fhir.capability import capability_statement
 from clinic.fhir.handlers import handlers_of
+from clinic.fhir.limits import MAX_JSON_DEPTH, check_body_limits, check_search_size
 from clinic.fhir.outcome import FhirError, Issue, not_found, operation_outcome
 from clinic.fhir.query import parse_count, parse_history, parse_search
 from clinic.fhir.services import (
@@ -139,8 +140,12 @@ def _read_json_body() -> Any:
         raise FhirError.single(400, "structure", str(error)) from error
     except RecursionError as error:
         raise FhirError.single(
-            400, "structure", "the body is nested deeper than any FHIR resource"
+            400,
+            "structure",
+            f"the body is nested deeper than {MAX_JSON_DEPTH} levels, "
+            "deeper than any FHIR resource",
         ) from error
+    check_body_limits(body)
     issues = control_character_issues(
         body, body.get("resourceType", "") if isinstance(body, dict) else ""
     )
@@ -301,6 +306,7 @@ def search_post(resource_type: str) -> Response:
 
 
 def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
+    check_search_size(args)
     if resource_type == "AuditEvent":
         query = parse_search("AuditEvent", args, **_page_limits())
         page = search_audit_events(_caller(), query)
@@ -375,6 +381,9 @@ def _file_release_request() -> Response:
     from clinic.release.fhir import read_filed_task, request_task
     from clinic.release.services import ReleaseRefused, file_request
 
+    # Whether this caller may file at all is decided before the body is read: staff
+    # are refused (403) whatever they send.
+    require(current_actor(), Action.CREATE, "ReleaseRequest")
     cited, crime, requested = read_filed_task(_read_json_body())
     try:
         filed = file_request(
