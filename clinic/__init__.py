@@ -16,7 +16,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the application. `config` overrides everything else (tests use it)."""
     from flask_wtf.csrf import CSRFProtect
 
-    from clinic.config import load_config
+    from clinic.config import check_public_address, load_config
     from clinic.consent.definitions import DefinitionError, FormLibrary
     from clinic.core.db import db
     from clinic.core.schema import SchemaOutOfDate, check_schema_current
@@ -26,6 +26,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.fhir.profiles import load_profiles
 
     overrides = dict(config or {})
+    # The command line serves no requests: it builds no URL from a Host header.
+    for_cli = bool(overrides.pop("FOR_CLI", False))
     instance_path = Path(
         overrides.pop("INSTANCE_PATH", None)
         or os.environ.get("CLINIC_INSTANCE_PATH")
@@ -38,6 +40,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(load_config(instance_path, overrides))
+    if not for_cli:
+        check_public_address(app.config)
 
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
