@@ -80,10 +80,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     except SiteSettingsError as error:
         raise SystemExit(f"The site settings cannot be used:\n{error}") from error
     csrf = CSRFProtect(app)
-    from clinic.followup.referral_fhir import register_handlers
+    from clinic.audit.fhir import register_handler as register_audit_events
+    from clinic.evidence.fhir_api import register_operations as register_custody
+    from clinic.fhir.provenance import register_handler as register_provenance
+    from clinic.followup.referral_fhir import register_handlers as register_referrals
+    from clinic.release.fhir_api import register_handlers as register_release_requests
 
-    # Referrals and the partner directory, served by the FHIR API from their tables.
-    register_handlers(app)
+    # What the FHIR API serves from the domains' tables, and their operations. A
+    # force's release requests come before the referral status Tasks (both are Task).
+    register_audit_events(app)
+    register_provenance(app)
+    register_release_requests(app)
+    register_referrals(app)
+    register_custody(app)
 
     from clinic.accounts.views import bp as accounts_bp
     from clinic.admin.views import bp as admin_bp
