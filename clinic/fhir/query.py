@@ -229,6 +229,10 @@ def date_range(value: str, name: str) -> tuple[datetime, datetime]:
         raise FhirError.single(
             400, "invalid", f"{name}: {value!r} is not a real date ({error})", name
         ) from error
+    except OverflowError as error:
+        raise FhirError.single(
+            400, "invalid", f"{name}: {value!r} is beyond the dates this server compares", name
+        ) from error
 
 
 _PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")

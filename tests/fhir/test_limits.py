@@ -227,3 +227,11 @@ def test_too_many_parameters_in_one_search(client: FlaskClient, world: World) ->
         Content_Type="application/x-www-form-urlencoded",
     )
     _refused(form, 400, f"at most {MAX_SEARCH_PARAMETERS} parameters")
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "eb9999-12-31T23:59:59+14:00"])
+def test_a_date_at_the_end_of_the_calendar_is_400(
+    client: FlaskClient, world: World, value: str
+) -> None:
+    url = "/fhir/Patient?" + urlencode({"_lastUpdated": value})
+    _refused(api(client, "GET", url, world["examiner"].token), 400, "beyond the dates")
