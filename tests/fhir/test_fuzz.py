@@ -211,7 +211,7 @@ def _check(response: Any, what: str) -> None:
 
 
 FUZZ = settings(
-    max_examples=150,
+    max_examples=200,
     derandomize=True,
     database=None,
     deadline=None,
