@@ -235,3 +235,15 @@ def test_a_date_at_the_end_of_the_calendar_is_400(
 ) -> None:
     url = "/fhir/Patient?" + urlencode({"_lastUpdated": value})
     _refused(api(client, "GET", url, world["examiner"].token), 400, "beyond the dates")
+
+
+def test_the_documented_limits_are_the_enforced_ones() -> None:
+    from clinic import PROJECT_ROOT
+
+    docs = (PROJECT_ROOT / "docs" / "fhir-api.md").read_text()
+    section = docs[docs.index("## Limits") : docs.index("## Errors")]
+    assert f"| {MAX_JSON_DEPTH} levels |" in section
+    assert f"| {MAX_ARRAY_LENGTH:,} |" in section
+    assert f"| {MAX_IDENTIFIERS} |" in section
+    assert f"| {MAX_VALUES_PER_PARAMETER} |" in section
+    assert f"| {MAX_SEARCH_PARAMETERS} |" in section
