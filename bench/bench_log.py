@@ -57,6 +57,7 @@ def run(backend: str, events: int, batch: int, proofs: int) -> list[tuple[str, s
                 "DATABASE_URL": url,
                 "INSTANCE_PATH": Path(tmp) / "i",
                 "SECRET_KEY": "bench",
+                "TRUSTED_HOSTS": ["localhost"],
                 "CHECK_SCHEMA": False,
             }
         )

@@ -106,6 +106,7 @@ def run(backend: str, rounds: int) -> list[tuple[str, str]]:
                 "DATABASE_URL": url,
                 "INSTANCE_PATH": workdir / "i",
                 "SECRET_KEY": "bench",
+                "TRUSTED_HOSTS": ["localhost"],
                 "CHECK_SCHEMA": False,
             }
         )
@@ -177,6 +178,7 @@ def run_release(backend: str, photos: int) -> list[tuple[str, str]]:
                 "DATABASE_URL": url,
                 "INSTANCE_PATH": workdir / "i",
                 "SECRET_KEY": "bench",
+                "TRUSTED_HOSTS": ["localhost"],
                 "CHECK_SCHEMA": False,
                 "SESSION_COOKIE_SECURE": False,
             }

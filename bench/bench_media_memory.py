@@ -75,6 +75,7 @@ def measure(code: Path, images: list[Path]) -> dict[str, float]:
                 "DATABASE_URL": f"sqlite:///{tmp}/bench.sqlite3",
                 "INSTANCE_PATH": Path(tmp) / "i",
                 "SECRET_KEY": "bench",
+                "TRUSTED_HOSTS": ["localhost"],
                 "CHECK_SCHEMA": False,
                 "MEDIA_MAX_PIXELS": WIDTH * HEIGHT,
             }

@@ -65,6 +65,7 @@ def run(backend: str, writes: int, reads: int) -> list[tuple[str, str]]:
                 "DATABASE_URL": url,
                 "INSTANCE_PATH": workdir / "i",
                 "SECRET_KEY": "bench",
+                "TRUSTED_HOSTS": ["localhost"],
                 "CHECK_SCHEMA": False,
             }
         )

@@ -16,7 +16,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the application. `config` overrides everything else (tests use it)."""
     from flask_wtf.csrf import CSRFProtect
 
-    from clinic.config import load_config
+    from clinic.config import check_public_address, load_config
     from clinic.consent.definitions import DefinitionError, FormLibrary
     from clinic.core.db import db
     from clinic.core.schema import SchemaOutOfDate, check_schema_current
@@ -26,6 +26,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.fhir.profiles import load_profiles
 
     overrides = dict(config or {})
+    # The command line serves no requests: it builds no URL from a Host header.
+    for_cli = bool(overrides.pop("FOR_CLI", False))
     instance_path = Path(
         overrides.pop("INSTANCE_PATH", None)
         or os.environ.get("CLINIC_INSTANCE_PATH")
@@ -38,6 +40,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         static_folder=str(PROJECT_ROOT / "static"),
     )
     app.config.update(load_config(instance_path, overrides))
+    if not for_cli:
+        check_public_address(app.config)
 
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix
@@ -76,10 +80,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     except SiteSettingsError as error:
         raise SystemExit(f"The site settings cannot be used:\n{error}") from error
     csrf = CSRFProtect(app)
-    from clinic.followup.referral_fhir import register_handlers
+    from clinic.audit.fhir import register_handler as register_audit_events
+    from clinic.evidence.fhir_api import register_operations as register_custody
+    from clinic.fhir.provenance import register_handler as register_provenance
+    from clinic.followup.referral_fhir import register_handlers as register_referrals
+    from clinic.release.fhir_api import register_handlers as register_release_requests
 
-    # Referrals and the partner directory, served by the FHIR API from their tables.
-    register_handlers(app)
+    # What the FHIR API serves from the domains' tables, and their operations. A
+    # force's release requests come before the referral status Tasks (both are Task).
+    register_audit_events(app)
+    register_provenance(app)
+    register_release_requests(app)
+    register_referrals(app)
+    register_custody(app)
 
     from clinic.accounts.views import bp as accounts_bp
     from clinic.admin.views import bp as admin_bp

@@ -26,7 +26,7 @@ from clinic.audit.services import EventKind, Outcome
 def _create_app_for_cli() -> Any:
     from clinic import create_app
 
-    return create_app({"CHECK_SCHEMA": "on-request"})
+    return create_app({"CHECK_SCHEMA": "on-request", "FOR_CLI": True})
 
 
 cli = FlaskGroup(

@@ -37,7 +37,12 @@ DEFAULTS: dict[str, Any] = {
     "API_TOKEN_DEFAULT_DAYS": 90,
     "FHIR_PAGE_SIZE": 20,
     "FHIR_MAX_PAGE_SIZE": 100,
-    "FHIR_BASE_URL": None,  # default: derived from the request
+    "FHIR_BASE_URL": None,  # default: derived from the request's Host, if trusted
+    # Host names (Flask's TRUSTED_HOSTS) the app answers to; any other Host header is
+    # refused with 400. In production, FHIR_BASE_URL or this list is required: absolute
+    # URLs (Location, Bundle links, fullUrl) must never follow a Host header an
+    # attacker chose.
+    "TRUSTED_HOSTS": None,
     "LOGIN_FAILURE_LIMIT": 5,  # failed logins per username within the window
     "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
     "CHECK_SCHEMA": True,
@@ -72,6 +77,7 @@ _ENVIRONMENT: dict[str, Any] = {
     "SECRET_KEY": str,
     "MAX_CONTENT_LENGTH": int,
     "FHIR_BASE_URL": str,
+    "TRUSTED_HOSTS": lambda v: [host.strip() for host in v.split(",") if host.strip()],
     "FHIR_PAGE_SIZE": int,
     "FHIR_MAX_PAGE_SIZE": int,
     "API_TOKEN_MAX_DAYS": int,
@@ -116,6 +122,20 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None) -> dict[s
         config["SECRET_KEY"] = _instance_secret_key(instance_path)
     _check_timezone(config["CLINIC_TIMEZONE"])
     return config
+
+
+def check_public_address(config: dict[str, Any]) -> None:
+    """A production app that would build its absolute URLs from any Host header a
+    client sends does not start: FHIR_BASE_URL or TRUSTED_HOSTS must say where it is
+    served (development and tests may use the request's host)."""
+    relaxed = config["CLINIC_ENV"] == "development" or config.get("TESTING") or config.get("DEBUG")
+    if relaxed or config.get("FHIR_BASE_URL") or config.get("TRUSTED_HOSTS"):
+        return
+    raise SystemExit(
+        "Set FHIR_BASE_URL (e.g. https://clinic.example.org/fhir) or TRUSTED_HOSTS "
+        "(the host names this clinic is served under, separated by commas): without one, "
+        "links the FHIR API returns would follow whatever Host header a client sends."
+    )
 
 
 def _check_timezone(name: str) -> None:

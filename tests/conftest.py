@@ -180,6 +180,7 @@ class DatabaseFactory:
                 "SECRET_KEY": "test-secret",
                 "CHECK_SCHEMA": False,
                 "SESSION_COOKIE_SECURE": False,
+                "FOR_CLI": True,  # builds databases as the command line does
             }
         )
 

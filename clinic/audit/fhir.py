@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 
 from clinic.access import Action, decide
 from clinic.audit.models import AuditEntry
@@ -13,8 +14,10 @@ from clinic.audit.services import EventKind
 from clinic.core.clock import isoformat
 from clinic.core.numbers import small_whole_number
 from clinic.fhir.canonical import CODE_SYSTEM, STRUCTURE_DEFINITION, USER_IDENTIFIER_SYSTEM
+from clinic.fhir.handlers import Found, Paging, TableHandler, register
 from clinic.fhir.outcome import FhirError, not_found
-from clinic.fhir.query import SearchRequest
+from clinic.fhir.query import SearchRequest, parse_search
+from clinic.fhir.search_params import params_for
 from clinic.fhir.services import Caller, Page, _kind_allowed, fill_page
 from clinic.fhir.store import DateCriterion, IdCriterion, ReferenceCriterion, TokenCriterion
 
@@ -234,3 +237,38 @@ def _clause(criterion: Any) -> sa.ColumnElement[bool]:
             options.append(as_text.contains(f'"{reference}/_history/', autoescape=True))
         return sa.or_(*options)
     raise FhirError.single(400, "not-supported", "unsupported AuditEvent search")
+
+
+def _read(caller: Caller, logical_id: str) -> dict[str, Any]:
+    return audit_event_resource(read_audit_event(caller, logical_id))
+
+
+def _search(caller: Caller, args: list[tuple[str, str]], paging: Paging) -> Found:
+    request = parse_search(
+        "AuditEvent", args, default_count=paging.default_count, max_count=paging.max_count
+    )
+    page = search_audit_events(caller, request)
+    return Found(
+        [(f"AuditEvent/{entry.id}", audit_event_resource(entry)) for entry in page.items],
+        request.applied,
+        [(entry.recorded_at, entry.id) for entry in page.items],
+        page.has_next,
+        page.has_previous,
+    )
+
+
+def register_handler(app: Flask) -> None:
+    register(
+        app,
+        TableHandler(
+            "AuditEvent",
+            app.extensions["clinic.profiles"].default_profiles["AuditEvent"],
+            "The audit trail, for auditors. Read-only; each event has one version.",
+            tuple(params_for("AuditEvent").values()),
+            _read,
+            None,
+            paged_search=_search,
+            # Each event is served with meta.versionId 1 and never changes.
+            versioning="versioned",
+        ),
+    )

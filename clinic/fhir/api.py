@@ -8,23 +8,22 @@ version-aware updates; search and history paged with opaque cursors.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, request
 
-from clinic.access import Action, decide
 from clinic.accounts.services import actor_for, authenticate_token
-from clinic.audit.fhir import audit_event_resource, read_audit_event, search_audit_events
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.clock import isoformat
 from clinic.core.web import current_actor, current_uow, source_address, view_rule
 from clinic.fhir.capability import capability_statement
-from clinic.fhir.handlers import handlers_of
-from clinic.fhir.outcome import FhirError, Issue, not_found, operation_outcome
-from clinic.fhir.query import parse_count, parse_history, parse_search
+from clinic.fhir.handlers import Paging, creator_for, handler_for, handlers_of, operations_of
+from clinic.fhir.limits import MAX_JSON_DEPTH, check_body_limits, check_search_size
+from clinic.fhir.outcome import FhirError, Issue, operation_outcome
+from clinic.fhir.query import parse_history, parse_search
 from clinic.fhir.services import (
+    STORED_TYPES,
     Caller,
     Page,
     check_type,
@@ -139,8 +138,12 @@ def _read_json_body() -> Any:
         raise FhirError.single(400, "structure", str(error)) from error
     except RecursionError as error:
         raise FhirError.single(
-            400, "structure", "the body is nested deeper than any FHIR resource"
+            400,
+            "structure",
+            f"the body is nested deeper than {MAX_JSON_DEPTH} levels, "
+            "deeper than any FHIR resource",
         ) from error
+    check_body_limits(body)
     issues = control_character_issues(
         body, body.get("resourceType", "") if isinstance(body, dict) else ""
     )
@@ -190,16 +193,7 @@ def metadata() -> Response:
 @bp.get("/<resource_type>/<logical_id>")
 @view_rule(self_checked=True, auth="bearer")
 def read(resource_type: str, logical_id: str) -> Response:
-    if resource_type == "AuditEvent":
-        entry = read_audit_event(_caller(), logical_id)
-        return fhir_response(audit_event_resource(entry))
-    if resource_type == "Provenance":
-        from clinic.fhir.provenance import read_provenance
-
-        return fhir_response(read_provenance(_caller(), logical_id))
-    if resource_type == "Task" and not _about_referrals():
-        return fhir_response(_release_task(logical_id))
-    handler = handlers_of(current_app).get(resource_type)
+    handler = handler_for(current_app, resource_type, current_actor(), None)
     if handler is not None and handler.serves(logical_id):
         return fhir_response(handler.read(_caller(), logical_id))
     version = read_resource(_caller(), resource_type, logical_id)
@@ -216,48 +210,31 @@ def vread(resource_type: str, logical_id: str, version_id: str) -> Response:
 @bp.get("/<resource_type>/<logical_id>/$custody")
 @view_rule(self_checked=True, auth="bearer")
 def custody(resource_type: str, logical_id: str) -> Response:
-    """The item's chain of custody with inclusion proofs and the signed checkpoint."""
-    from clinic.evidence.services import EvidenceNotFound, custody_parameters
-
-    if resource_type != "Specimen":
-        raise FhirError.single(404, "not-supported", "$custody is defined on Specimen only")
-    try:
-        parameters = custody_parameters(current_uow(), actor=current_actor(), item_id=logical_id)
-    except EvidenceNotFound as missing:
-        raise not_found("Specimen", logical_id) from missing
-    return fhir_response(parameters)
+    """Specimen/{id}/$custody: the item's chain of custody with inclusion proofs."""
+    return _operation(resource_type, logical_id, "custody")
 
 
 @bp.get("/<resource_type>/<logical_id>/$release")
 @view_rule(self_checked=True, auth="bearer")
 def release(resource_type: str, logical_id: str) -> Response:
-    """Task/{id}/$release: the signed release bundle of an approved request, for an
-    officer of its force; audited, and recorded as delivered."""
-    from clinic.release.bundle import ReleaseUnavailable, release_bundle, release_key_name
-    from clinic.release.services import RequestNotFound
+    """Task/{id}/$release: the signed release bundle of an approved request."""
+    return _operation(resource_type, logical_id, "release")
 
-    if resource_type != "Task":
-        raise FhirError.single(404, "not-supported", f"$release is not defined on {resource_type}")
-    try:
-        bundle = release_bundle(
-            current_uow(),
-            current_app.extensions["clinic.profiles"],
-            actor=current_actor(),
-            request_id=logical_id,
-            instance_path=Path(current_app.instance_path),
-            key_name=release_key_name(current_app.config),
+
+def _operation(resource_type: str, logical_id: str, name: str) -> Response:
+    operation = operations_of(current_app).get((resource_type, name))
+    if operation is None:
+        defined = sorted(t for t, n in operations_of(current_app) if n == name)
+        raise FhirError.single(
+            404, "not-supported", f"${name} is defined on {', '.join(defined)} only"
         )
-    except RequestNotFound as missing:
-        raise not_found("Task", logical_id) from missing
-    except ReleaseUnavailable as unavailable:
-        raise FhirError.single(409, "business-rule", unavailable.message) from unavailable
-    return fhir_response(bundle)
+    return fhir_response(operation.run(_caller(), logical_id))
 
 
 @bp.put("/<resource_type>/<logical_id>")
 @view_rule(self_checked=True, auth="bearer")
 def update(resource_type: str, logical_id: str) -> Response:
-    check_writable(resource_type)
+    _check_writable(resource_type)
     data = _read_json_body()
     version = update_resource(
         _caller(),
@@ -301,32 +278,14 @@ def search_post(resource_type: str) -> Response:
 
 
 def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
-    if resource_type == "AuditEvent":
-        query = parse_search("AuditEvent", args, **_page_limits())
-        page = search_audit_events(_caller(), query)
-        resources = [(f"AuditEvent/{e.id}", audit_event_resource(e)) for e in page.items]
-        keys = [(e.recorded_at, e.id) for e in page.items]
-        return fhir_response(_searchset(resource_type, resources, keys, page, query.applied))
-    if resource_type == "Provenance":
-        from clinic.fhir.provenance import provenance_resources, search_provenance
-
-        caller = _caller()
-        found, request_, target = search_provenance(caller, args, **_page_limits())
-        resources = [
-            (f"Provenance/{resource['id']}", resource)
-            for resource in provenance_resources(caller, found.items)
-        ]
-        keys = [history_key(v) for v in found.items]
-        applied = [("target", target), *request_.applied]
-        return fhir_response(_searchset(resource_type, resources, keys, found, applied))
-    if resource_type == "Task" and not _about_referrals(args):
-        return _release_tasks(args)
-    handler = handlers_of(current_app).get(resource_type)
-    if handler is not None and handler.search is not None:
-        matches = handler.search(_caller(), args)
-        everything = Page(matches, has_next=False, has_previous=False)
-        resources = [(f"{resource_type}/{resource['id']}", resource) for resource in matches]
-        return fhir_response(_searchset(resource_type, resources, [], everything, list(args)))
+    check_search_size(args)
+    handler = handler_for(current_app, resource_type, current_actor(), args)
+    found = handler.find(_caller(), args, _paging()) if handler is not None else None
+    if found is not None:
+        page = Page([], has_next=found.has_next, has_previous=found.has_previous)
+        return fhir_response(
+            _searchset(resource_type, found.resources, found.keys, page, found.applied)
+        )
     check_type(resource_type)
     query = parse_search(resource_type, args, **_page_limits())
     page = search_resources(_caller(), resource_type, query)
@@ -341,9 +300,12 @@ def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
 @bp.post("/<resource_type>")
 @view_rule(self_checked=True, auth="bearer")
 def create(resource_type: str) -> Response:
-    if resource_type == "Task":
-        return _file_release_request()
-    check_writable(resource_type)
+    creator = creator_for(current_app, resource_type)
+    if creator is not None and creator.create is not None:
+        created = creator.create(_caller(), _read_json_body)
+        location = f"{base_url()}/{resource_type}/{created['id']}"
+        return fhir_response(created, 201, {"Location": location})
+    _check_writable(resource_type)
     data = _read_json_body()
     if isinstance(data, dict) and data.get("resourceType") != resource_type:
         raise FhirError.single(
@@ -365,87 +327,6 @@ def history_type(resource_type: str) -> Response:
     query = parse_history(request.args.items(multi=True), **_page_limits())
     page = resource_history(_caller(), resource_type, None, query)
     return fhir_response(_history_bundle(page, f"{resource_type}/_history", query.applied))
-
-
-# -- release requests (police) ----------------------------------------------------
-
-
-def _file_release_request() -> Response:
-    """A force files a release request: always 201 with the same Task shape."""
-    from clinic.release.fhir import read_filed_task, request_task
-    from clinic.release.services import ReleaseRefused, file_request
-
-    cited, crime, requested = read_filed_task(_read_json_body())
-    try:
-        filed = file_request(
-            current_uow(),
-            actor=current_actor(),
-            cited_reference=cited,
-            crime_reference=crime,
-            requested=requested,
-            channel="fhir",
-        )
-    except ReleaseRefused as refused:
-        raise FhirError.single(
-            422, "value", refused.message, f"Task.input:{refused.field}"
-        ) from refused
-    task = request_task(filed, g.user.organization)
-    return fhir_response(task, 201, {"Location": f"{base_url()}/Task/{filed.id}"})
-
-
-def _about_referrals(args: list[tuple[str, str]] | None = None) -> bool:
-    """A Task here is either a police force's release request or where a referral
-    stands. Police only ever get their requests; staff get referral Tasks on a read,
-    or on a search that names a referral, her or a status (a bare Task search stays
-    the release requests', which staff are refused)."""
-    if decide(current_actor(), Action.READ, "ReleaseRequest").permitted:
-        return False
-    return args is None or any(name in ("focus", "patient", "status") for name, _ in args)
-
-
-def _release_task(logical_id: str) -> dict[str, Any]:
-    from clinic.release.fhir import request_task
-    from clinic.release.services import RequestNotFound, read_request
-
-    try:
-        found = read_request(
-            current_uow(), actor=current_actor(), request_id=logical_id, channel="fhir"
-        )
-    except RequestNotFound as missing:
-        raise not_found("Task", logical_id) from missing
-    return request_task(found, g.user.organization)
-
-
-def _release_tasks(args: list[tuple[str, str]]) -> Response:
-    """The force's own requests, newest first. Only `_count` is taken."""
-    from clinic.release.fhir import request_task
-    from clinic.release.services import requests_of_force
-
-    unknown = sorted({name for name, _ in args if name not in ("_count", "_format")})
-    if unknown:
-        raise FhirError.single(400, "not-supported", f"Task search takes no {', '.join(unknown)}")
-    count = parse_count(dict(args).get("_count"), *_task_page())
-    found = requests_of_force(current_uow(), actor=current_actor(), channel="fhir")[:count]
-    return fhir_response(
-        {
-            "resourceType": "Bundle",
-            "type": "searchset",
-            "link": [{"relation": "self", "url": f"{base_url()}/Task?_count={count}"}],
-            "entry": [
-                {
-                    "fullUrl": f"{base_url()}/Task/{r.id}",
-                    "resource": request_task(r, g.user.organization),
-                    "search": {"mode": "match"},
-                }
-                for r in found
-            ],
-        }
-    )
-
-
-def _task_page() -> tuple[int, int]:
-    limits = _page_limits()
-    return limits["default_count"], limits["max_count"]
 
 
 # -- system level ---------------------------------------------------------------
@@ -478,6 +359,21 @@ def transaction() -> Response:
 
 
 # -- bundles ----------------------------------------------------------------------
+
+
+def _check_writable(resource_type: str) -> None:
+    """405 for a type served read-only from a domain's tables, as for the store's."""
+    if resource_type in handlers_of(current_app) and resource_type not in STORED_TYPES:
+        raise FhirError.single(
+            405,
+            "not-supported",
+            f"{resource_type} is maintained by the clinic itself, not written through the API",
+        )
+    check_writable(resource_type)
+
+
+def _paging() -> Paging:
+    return Paging(**_page_limits())
 
 
 def _page_limits() -> dict[str, int]:

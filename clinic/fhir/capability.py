@@ -8,8 +8,8 @@ from typing import Any
 from flask import Flask
 
 from clinic.fhir.canonical import CANONICAL_BASE
-from clinic.fhir.handlers import handlers_of
-from clinic.fhir.search_params import params_for
+from clinic.fhir.handlers import TableHandler, handlers_of, operations_of
+from clinic.fhir.search_params import SearchParam, params_for
 from clinic.fhir.services import STORED_TYPES, WRITABLE_TYPES
 
 SOFTWARE_VERSION = "0.1.0"
@@ -74,16 +74,50 @@ _DOCUMENTATION = {
 }
 
 
+def _search_param(param: SearchParam) -> dict[str, Any]:
+    declared = {"name": param.name, "type": param.type, "documentation": param.documentation}
+    if param.definition:  # _since has no SearchParameter of its own
+        declared["definition"] = param.definition
+    return declared
+
+
 def _search_params(resource_type: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "name": p.name,
-            "definition": p.definition,
-            "type": p.type,
-            "documentation": p.documentation,
-        }
-        for p in params_for(resource_type).values()
-    ]
+    return [_search_param(p) for p in params_for(resource_type).values()]
+
+
+def _add_handler(resources: list[dict[str, Any]], handler: TableHandler) -> None:
+    params = [_search_param(p) for p in handler.params]
+    served = next((r for r in resources if r["type"] == handler.resource_type), None)
+    if served is None:
+        resources.append(
+            {
+                "type": handler.resource_type,
+                "profile": handler.profile,
+                **(
+                    {"supportedProfile": list(handler.supported_profiles)}
+                    if handler.supported_profiles
+                    else {}
+                ),
+                "documentation": handler.documentation,
+                "interaction": [{"code": code} for code in handler.interactions],
+                "versioning": handler.versioning,
+                "readHistory": False,
+                "updateCreate": False,
+                "searchParam": params,
+            }
+        )
+        return
+    # A type served two ways (Task: release requests and referral status;
+    # Organization: the store's and the partner organisations).
+    served["documentation"] = " ".join(
+        filter(None, (served.get("documentation"), handler.documentation))
+    )
+    served["searchParam"] = served["searchParam"] + params
+    codes = [i["code"] for i in served["interaction"]]
+    served["interaction"] += [{"code": c} for c in handler.interactions if c not in codes]
+    for profile in (*handler.supported_profiles, handler.profile):
+        if profile != served["profile"] and profile not in served.get("supportedProfile", []):
+            served["supportedProfile"] = [*served.get("supportedProfile", []), profile]
 
 
 def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
@@ -118,85 +152,16 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
                 ),
             }
         )
-    resources.append(
-        {
-            "type": "AuditEvent",
-            "profile": registry.default_profiles["AuditEvent"],
-            "documentation": "The audit trail, for auditors. Read-only; each event has one version.",
-            "interaction": [{"code": "read"}, {"code": "search-type"}],
-            "versioning": "no-version",
-            "readHistory": False,
-            "updateCreate": False,
-            "searchParam": _search_params("AuditEvent"),
-        }
-    )
-    resources.append(
-        {
-            "type": "Provenance",
-            "profile": registry.default_profiles["Provenance"],
-            "documentation": (
-                "Who wrote or amended which version of a record, and when: one Provenance per "
-                "version, read under the same rules as the version it is about. Search needs "
-                "target=Type/id; results are newest first."
-            ),
-            "interaction": [{"code": "read"}, {"code": "search-type"}],
-            "versioning": "no-version",
-            "readHistory": False,
-            "updateCreate": False,
-            "searchParam": _search_params("Provenance"),
-        }
-    )
-    resources.append(
-        {
-            "type": "Task",
-            "profile": registry.default_profiles["Task"],
-            "supportedProfile": registry.specialisations("Task"),
-            "documentation": (
-                "Release requests (fc-release-request), for police forces: POST a Task citing "
-                "the case reference or kit label the survivor gave you, your crime reference "
-                "and what you ask for. It is always accepted and shows 'awaiting survivor "
-                "decision' whatever it cites; read and search return your force's requests "
-                "only (search takes _count). Custody events are Tasks too (fc-custody-task), "
-                "served by $custody."
-            ),
-            "interaction": [{"code": "read"}, {"code": "search-type"}, {"code": "create"}],
-            "versioning": "no-version",
-            "readHistory": False,
-            "updateCreate": False,
-            "searchParam": [],
-        }
-    )
-    for handler in handlers_of(app).values():
-        params = [
+    for handlers in handlers_of(app).values():
+        for handler in handlers:
+            _add_handler(resources, handler)
+    for (resource_type, name), operation in operations_of(app).items():
+        served = next(r for r in resources if r["type"] == resource_type)
+        served.setdefault("operation", []).append(
             {
-                "name": p.name,
-                "definition": p.definition,
-                "type": p.type,
-                "documentation": p.documentation,
-            }
-            for p in handler.params
-        ]
-        served = next((r for r in resources if r["type"] == handler.resource_type), None)
-        if served is not None:
-            # A type served two ways (Task: release requests and referral status;
-            # Organization: the store's and the partner organisations).
-            served["documentation"] = " ".join(
-                filter(None, (served.get("documentation"), handler.documentation))
-            )
-            served["searchParam"] = served["searchParam"] + params
-            if handler.profile not in served.get("supportedProfile", []):
-                served["supportedProfile"] = [*served.get("supportedProfile", []), handler.profile]
-            continue
-        resources.append(
-            {
-                "type": handler.resource_type,
-                "profile": handler.profile,
-                "documentation": handler.documentation,
-                "interaction": [{"code": "read"}, {"code": "search-type"}],
-                "versioning": "no-version",
-                "readHistory": False,
-                "updateCreate": False,
-                "searchParam": params,
+                "name": name,
+                "definition": operation.definition,
+                "documentation": operation.documentation,
             }
         )
     return {
@@ -231,25 +196,6 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
                         "code": "transaction",
                         "documentation": "POST and PUT entries; all or nothing.",
                     }
-                ],
-                "operation": [
-                    {
-                        "name": "custody",
-                        "definition": f"{CANONICAL_BASE}/OperationDefinition/Specimen-custody",
-                        "documentation": (
-                            "GET Specimen/{id}/$custody: the item's custody events as Task "
-                            "(fc-custody-task), each with its custody-log leaf and a "
-                            "c2sp.org/tlog-proof, and the newest signed checkpoint."
-                        ),
-                    },
-                    {
-                        "name": "release",
-                        "definition": f"{CANONICAL_BASE}/OperationDefinition/Task-release",
-                        "documentation": (
-                            "GET Task/{id}/$release: the signed release bundle of an approved "
-                            "request, for officers of its force, while her consent permits it."
-                        ),
-                    },
                 ],
             }
         ],

@@ -14,17 +14,21 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import Flask
 
 from clinic.accounts.models import User
 from clinic.core.clock import isoformat
 from clinic.core.numbers import small_whole_number
 from clinic.fhir.canonical import STRUCTURE_DEFINITION, USER_IDENTIFIER_SYSTEM
+from clinic.fhir.handlers import Found, Paging, TableHandler, register
 from clinic.fhir.outcome import FhirError
 from clinic.fhir.query import SearchRequest, parse_history
+from clinic.fhir.search_params import params_for
 from clinic.fhir.services import (
     STORED_TYPES,
     Caller,
     Page,
+    history_key,
     resource_history,
     vread_resource,
 )
@@ -146,3 +150,36 @@ def search_provenance(
             return Page([], has_next=False, has_previous=False), request, targets[0]
         raise
     return page, request, f"{resource_type}/{logical_id}"
+
+
+def _search(caller: Caller, args: list[tuple[str, str]], paging: Paging) -> Found:
+    found, request, target = search_provenance(
+        caller, args, default_count=paging.default_count, max_count=paging.max_count
+    )
+    return Found(
+        [
+            (f"Provenance/{resource['id']}", resource)
+            for resource in provenance_resources(caller, found.items)
+        ],
+        [("target", target), *request.applied],
+        [history_key(version) for version in found.items],
+        found.has_next,
+        found.has_previous,
+    )
+
+
+def register_handler(app: Flask) -> None:
+    register(
+        app,
+        TableHandler(
+            "Provenance",
+            app.extensions["clinic.profiles"].default_profiles["Provenance"],
+            "Who wrote or amended which version of a record, and when: one Provenance per "
+            "version, read under the same rules as the version it is about. Search needs "
+            "target=Type/id; results are newest first.",
+            tuple(params_for("Provenance").values()),
+            read_provenance,
+            None,
+            paged_search=_search,
+        ),
+    )

@@ -186,6 +186,14 @@ def date_range(value: str, name: str) -> tuple[datetime, datetime]:
     if parts["tz"] and parts["tz"] != "Z":
         sign = 1 if parts["tz"][0] == "+" else -1
         hours, minutes = map(int, parts["tz"][1:].split(":"))
+        if hours * 60 + minutes > 14 * 60 or minutes > 59:
+            # FHIR's dateTime allows offsets up to 14:00 either way, as the world does.
+            raise FhirError.single(
+                400,
+                "invalid",
+                f"{name}: {parts['tz']} is not a time zone offset (at most 14:00 either way)",
+                name,
+            )
         tz = timezone(sign * timedelta(hours=hours, minutes=minutes))
     try:
         year = int(parts["year"])
@@ -220,6 +228,10 @@ def date_range(value: str, name: str) -> tuple[datetime, datetime]:
     except ValueError as error:
         raise FhirError.single(
             400, "invalid", f"{name}: {value!r} is not a real date ({error})", name
+        ) from error
+    except OverflowError as error:
+        raise FhirError.single(
+            400, "invalid", f"{name}: {value!r} is beyond the dates this server compares", name
         ) from error
 
 

@@ -545,13 +545,20 @@ AUDIT_EVENT_PARAMS = (
 CONTROL_PARAMS = frozenset({"_count", "_cursor", "_format"})
 
 
-# Provenance is served from the store's versions: one parameter, no _id or _lastUpdated.
+# Provenance is served from the store's versions: no _id or _lastUpdated.
 PROVENANCE_PARAMS = (
     SearchParam(
         "target",
         "reference",
         f"{HL7_SP}/Provenance-target",
         "Required. The record whose versions' provenance you want: Type/id.",
+    ),
+    # As on _history (FHIR defines no SearchParameter for it, so none is named).
+    SearchParam(
+        "_since",
+        "date",
+        "",
+        "Only the provenance of versions written at or after this instant (with a time zone).",
     ),
 )
 

@@ -90,22 +90,61 @@ def request_task(request: ReleaseRequest, force: Organization) -> dict[str, Any]
 
 def read_filed_task(data: Any) -> tuple[str, str, list[str]]:
     """(cited reference, crime reference, requested items) from a Task a force POSTs;
-    a clear OperationOutcome for anything else."""
+    a clear OperationOutcome for anything else, whatever shape it has."""
     if not isinstance(data, dict) or data.get("resourceType") != "Task":
         raise FhirError.single(400, "structure", "the body is not a Task")
-    code = {(c.get("system"), c.get("code")) for c in (data.get("code") or {}).get("coding", [])}
+    code = {
+        (_text(c.get("system")), _text(c.get("code")))
+        for c in _codings(data.get("code"), "Task.code")
+    }
     if (TASK_CODE, "release-request") not in code:
         raise FhirError.single(
             422, "value", f"Task.code must be {TASK_CODE}|release-request", "Task.code"
         )
+    inputs = data.get("input") or []
+    if not isinstance(inputs, list):
+        raise _not_shaped("Task.input", "an array")
     cited, crime, requested = "", "", []
-    for entry in data.get("input") or []:
-        kinds = {c.get("code") for c in (entry.get("type") or {}).get("coding", [])}
+    for index, entry in enumerate(inputs):
+        where = f"Task.input[{index}]"
+        if not isinstance(entry, dict):
+            raise _not_shaped(where, "an object")
+        kinds = {_text(c.get("code")) for c in _codings(entry.get("type"), f"{where}.type")}
         if "cited-reference" in kinds:
-            cited = str(entry.get("valueString") or "")
+            cited = _string(entry.get("valueString"), f"{where}.valueString")
         elif "crime-reference" in kinds:
-            crime = str(entry.get("valueString") or "")
+            crime = _string(entry.get("valueString"), f"{where}.valueString")
         elif "requested" in kinds:
-            for coding in (entry.get("valueCodeableConcept") or {}).get("coding", []):
+            concept = f"{where}.valueCodeableConcept"
+            for coding in _codings(entry.get("valueCodeableConcept"), concept):
                 requested.append(str(coding.get("code")))
     return cited, crime, requested
+
+
+def _codings(concept: Any, where: str) -> list[dict[str, Any]]:
+    """The codings of a CodeableConcept as sent, or a 400 naming where it is malformed."""
+    if concept is None:
+        return []
+    if not isinstance(concept, dict):
+        raise _not_shaped(where, "a CodeableConcept (an object)")
+    codings = concept.get("coding") or []
+    if not isinstance(codings, list) or not all(isinstance(c, dict) for c in codings):
+        raise _not_shaped(f"{where}.coding", "an array of Coding objects")
+    return codings
+
+
+def _text(value: Any) -> str | None:
+    """A system or code as sent: a string, or nothing that could match one."""
+    return value if isinstance(value, str) else None
+
+
+def _string(value: Any, where: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise _not_shaped(where, "a string")
+    return value
+
+
+def _not_shaped(where: str, shape: str) -> FhirError:
+    return FhirError.single(400, "structure", f"{where} must be {shape}", where)

@@ -74,7 +74,14 @@ def test_app_refuses_to_start_on_an_out_of_date_schema(tmp_path, databases) -> N
         url = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     try:
         with pytest.raises(SystemExit) as stopped:
-            create_app({"DATABASE_URL": url, "INSTANCE_PATH": tmp_path / "i", "SECRET_KEY": "x"})
+            create_app(
+                {
+                    "DATABASE_URL": url,
+                    "INSTANCE_PATH": tmp_path / "i",
+                    "SECRET_KEY": "x",
+                    "TRUSTED_HOSTS": ["localhost"],
+                }
+            )
         assert "clinic db upgrade" in str(stopped.value)
     finally:
         if BACKEND == "postgresql":
@@ -90,6 +97,7 @@ def test_requests_are_refused_when_the_cli_app_sees_an_old_schema(tmp_path) -> N
             "DATABASE_URL": url,
             "INSTANCE_PATH": tmp_path / "i",
             "SECRET_KEY": "x",
+            "TRUSTED_HOSTS": ["localhost"],
             "CHECK_SCHEMA": "on-request",
         }
     )

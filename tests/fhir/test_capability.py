@@ -3,12 +3,14 @@ does not declare is refused."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 
+from clinic import PROJECT_ROOT
 from clinic.cli import unit_of_work
 from clinic.exam.services import record_structured_step, sign_off
 from clinic.followup import referrals, safety
@@ -78,6 +80,13 @@ SAMPLE_VALUES = {
     "target": lambda ids: f"Patient/{ids['patient']}",
     "site": lambda ids: "https://forensic-care.org/fhir/CodeSystem/body-region|forearm",
     "view": lambda ids: "close-up",
+    "_since": lambda ids: "2000-01-01T00:00:00Z",
+}
+# An operation's sample call: who, and the answer that shows it is served (a
+# request not yet approved is the force's own: 409 says why).
+OPERATION_CALLS = {
+    ("Specimen", "custody"): ("custodian", 200),
+    ("Task", "release"): ("officer", 409),
 }
 TOKENS = {
     "Patient": "examiner",
@@ -192,6 +201,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
     }
     filed_task = api(client, "POST", "/fhir/Task", world["officer"].token, release_task("SA-CAP"))
     rest = capability["rest"][0]
+    pending_operations = dict(OPERATION_CALLS)
     declared_types = {resource["type"] for resource in rest["resource"]}
     assert declared_types == {
         "Patient",
@@ -269,18 +279,69 @@ def test_declared_types_interactions_and_search_parameters_all_work(
             response = api(client, method, path, token, body)
             if code in interactions:
                 assert response.status_code == status, (kind, code, response.get_data(as_text=True))
+            elif code in ("create", "update"):
+                # A type served read-only refuses writes as documented: 405.
+                assert response.status_code == 405, (kind, code, response.status_code)
             else:
                 assert response.status_code in (404, 405), (kind, code, response.status_code)
+            if code == "read" and code in interactions:
+                # versionId is served exactly when the statement says versions are kept.
+                has_version = "versionId" in response.get_json().get("meta", {})
+                assert has_version == (resource["versioning"] != "no-version"), kind
+        if "search-type" in interactions:
+            # A parameter not declared is refused, never ignored.
+            searcher = world[TOKENS[kind]].token
+            path = f"/fhir/{kind}{required.get(kind, '?') + '&'}not-declared=x"
+            assert api(client, "GET", path, searcher).status_code == 400, kind
+        for operation in resource.get("operation", []):
+            who, status = pending_operations.pop((kind, operation["name"]))
+            response = api(
+                client, "GET", f"/fhir/{kind}/{sample_id}/${operation['name']}", world[who].token
+            )
+            assert response.status_code == status, (kind, operation, response.get_data())
         for param in resource["searchParam"]:
             value = SAMPLE_VALUES[param["name"]](ids)
             searcher = world[PARAM_TOKENS.get((kind, param["name"]), TOKENS[kind])].token
-            response = api(client, "GET", f"/fhir/{kind}?{param['name']}={value}", searcher)
+            query = f"{param['name']}={value}"
+            if kind in required and not required[kind].startswith(f"?{param['name']}="):
+                query = f"{required[kind][1:]}&{query}"
+            response = api(client, "GET", f"/fhir/{kind}?{query}", searcher)
             assert response.status_code == 200, (
                 kind,
                 param["name"],
                 response.get_data(as_text=True),
             )
             assert response.get_json()["entry"], (kind, param["name"])
+    # Every operation served is declared, on its resource; none at system level.
+    assert not pending_operations, pending_operations
+    assert "operation" not in rest
+    for kind, name in (("Patient", "custody"), ("Specimen", "release"), ("Task", "custody")):
+        response = api(client, "GET", f"/fhir/{kind}/x/${name}", world["examiner"].token)
+        assert response.status_code == 404, (kind, name)
+
+
+def test_operations_are_declared_as_their_definitions_say(capability: dict[str, Any]) -> None:
+    definitions = {
+        d["url"]: d
+        for d in (
+            json.loads(path.read_text())
+            for path in (PROJECT_ROOT / "fhir_profiles").glob("OperationDefinition-*.json")
+        )
+    }
+    declared = [
+        (resource["type"], operation)
+        for resource in capability["rest"][0]["resource"]
+        for operation in resource.get("operation", [])
+    ]
+    assert {op["definition"] for _, op in declared} == set(definitions)
+    for kind, operation in declared:
+        definition = definitions[operation["definition"]]
+        assert definition["code"] == operation["name"]
+        assert definition["resource"] == [kind]
+        assert definition["instance"] is True
+        assert definition["system"] is False
+        # Served with GET, which FHIR allows only for operations that change no state.
+        assert definition["affectsState"] is False, definition["id"]
 
 
 def test_profiles_in_the_statement_are_the_ones_enforced(app, capability: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]

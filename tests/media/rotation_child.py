@@ -47,6 +47,7 @@ def _app(database_url: str, instance_path: str) -> Flask:
             "DATABASE_URL": database_url,
             "INSTANCE_PATH": instance_path,
             "SECRET_KEY": "test-secret",
+            "TRUSTED_HOSTS": ["localhost"],
             "CHECK_SCHEMA": False,
         }
     )
