@@ -105,6 +105,16 @@ def rule_of(app: Flask, endpoint: str) -> ViewRule | None:
     return getattr(view, "_view_rule", None)
 
 
+def answer_head_as_get() -> None:
+    """HEAD is answered exactly as GET, without its body (RFC 9110 section 9.3.2):
+    the views that serve a form on GET and save it on POST branch on the method,
+    and a HEAD must never reach the saving branch. Runs before everything else, so
+    that the views, the CSRF check and the audit trail all see a GET. Werkzeug
+    still leaves the body out, since it reads the method from the environment."""
+    if request.method == "HEAD":
+        request.method = "GET"
+
+
 def apply_body_limit() -> None:
     """Runs before anything reads the body (the CSRF check does): a view that takes
     photographs accepts the larger body its rule names; every other view keeps
@@ -167,12 +177,21 @@ def is_api_request() -> bool:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after login."""
-    if not target:
-        return url_for("home.index")
+    """Only same-site paths are followed after login. Anything else goes home: an
+    absolute or protocol-relative URL, a backslash (browsers read a backslash as a
+    slash, so slash-backslash-host is another host), and any control character (a
+    CR or LF would split the Location header; browsers drop tabs and newlines, so a
+    slash, a tab and a slash would make a protocol-relative URL)."""
+    home = url_for("home.index")
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return home
+    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in target):
+        return home
+    if "\\" in target or target.startswith("//"):
+        return home
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("home.index")
+    if parts.scheme or parts.netloc:
+        return home
     return target
 
 

@@ -103,7 +103,24 @@ def test_production_cookies_are_secure(app_config) -> None:  # type: ignore[no-u
 
 
 @pytest.mark.parametrize(
-    "target", ["https://evil.example/", "//evil.example/x", "javascript:alert(1)", "evil"]
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/x",
+        "javascript:alert(1)",
+        "evil",
+        "/%0D%0ASet-Cookie:%20x=1",
+        "/cases%0d%0aLocation:%20https://evil.example/",
+        "/%0A/evil.example/",
+        "/%09/evil.example/",
+        "/%5Cevil.example/",
+        "/%5C%5Cevil.example/",
+        "%2F%2Fevil.example/",
+        "/%7F",
+        "/%C2%85x",
+        "https:/evil.example/",
+        "/" + "a" * 5000,
+    ],
 )
 def test_login_never_redirects_off_site(client: FlaskClient, target: str) -> None:
     token = csrf_token(client, "/login")
@@ -113,6 +130,8 @@ def test_login_never_redirects_off_site(client: FlaskClient, target: str) -> Non
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
+    # The sign-in page itself, asked with the same `next`, answers as usual.
+    assert client.get(f"/login?next={target}").status_code in (200, 302)
 
 
 def test_login_returns_to_a_local_page(client: FlaskClient) -> None:
