@@ -22,7 +22,7 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": True,
-    "SESSION_IDLE_TIMEOUT": timedelta(minutes=30),
+    "SESSION_IDLE_TIMEOUT": timedelta(minutes=15),
     "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=12),
     # The warning that the session is about to end appears this long before it does.
     "SESSION_WARNING_BEFORE": timedelta(minutes=2),
@@ -38,8 +38,18 @@ DEFAULTS: dict[str, Any] = {
     "FHIR_PAGE_SIZE": 20,
     "FHIR_MAX_PAGE_SIZE": 100,
     "FHIR_BASE_URL": None,  # default: derived from the request
-    "LOGIN_FAILURE_LIMIT": 5,  # failed logins per username within the window
-    "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
+    # Sign-in throttling (README, "Signing in"): failed sign-ins are counted per
+    # username, per client address (per /64 for IPv6) and overall, each in a fixed
+    # window that starts at its first failure. Beyond the free failures of a window,
+    # each failure starts a back-off of LOGIN_BACKOFF_FIRST, doubled at each further
+    # failure, at most LOGIN_BACKOFF_MAX; attempts during a back-off are refused
+    # without checking the password and do not extend it.
+    "LOGIN_THROTTLE_WINDOW": timedelta(hours=1),
+    "LOGIN_FREE_FAILURES_PER_USERNAME": 5,
+    "LOGIN_FREE_FAILURES_PER_ADDRESS": 20,
+    "LOGIN_FREE_FAILURES_OVERALL": 500,
+    "LOGIN_BACKOFF_FIRST": timedelta(seconds=30),
+    "LOGIN_BACKOFF_MAX": timedelta(minutes=15),
     "CHECK_SCHEMA": True,
     # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto
     # headers are trusted (0: none, so nobody can forge the audited address).
@@ -84,6 +94,14 @@ _ENVIRONMENT: dict[str, Any] = {
     "MEDIA_MAX_PIXELS": int,
     "MEDIA_MAX_UPLOAD_BYTES": int,
     "EXPERT_MAX_DAYS": int,
+    "SESSION_IDLE_TIMEOUT": lambda v: timedelta(minutes=int(v)),
+    "SESSION_ABSOLUTE_TIMEOUT": lambda v: timedelta(hours=int(v)),
+    "LOGIN_THROTTLE_WINDOW": lambda v: timedelta(minutes=int(v)),
+    "LOGIN_FREE_FAILURES_PER_USERNAME": int,
+    "LOGIN_FREE_FAILURES_PER_ADDRESS": int,
+    "LOGIN_FREE_FAILURES_OVERALL": int,
+    "LOGIN_BACKOFF_FIRST": lambda v: timedelta(seconds=int(v)),
+    "LOGIN_BACKOFF_MAX": lambda v: timedelta(minutes=int(v)),
 }
 
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name

@@ -49,6 +49,13 @@ SESSION_KEY = "sid"
 ENDED_SESSION_KEY = "ended_sid"
 
 
+# What a person whose password an administrator chose may open before choosing
+# their own (`User.must_change_password`): the password page and signing out.
+OPEN_BEFORE_PASSWORD_CHANGE = frozenset(
+    {"accounts.password", "accounts.logout", "accounts.sign_out_everywhere"}
+)
+
+
 @dataclass(frozen=True)
 class ViewRule:
     """What a view requires. `kind`/`action` are checked before the view runs;
@@ -88,6 +95,13 @@ def view_rule(
                 if request.method == "POST":
                     _keep_what_was_typed()
                 return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+            if (
+                rule.auth == "session"
+                and g.user.must_change_password
+                and request.endpoint not in OPEN_BEFORE_PASSWORD_CHANGE
+            ):
+                # A password an administrator chose: nothing opens before their own.
+                return redirect(url_for("accounts.password"))
             if rule.action is not None and rule.kind is not None:
                 require(current_actor(), rule.action, rule.kind)
             if rule.auth == "session" and request.method == "GET":

@@ -306,6 +306,10 @@ MATRIX: dict[str, list[Call]] = {
     "accounts.login": [Call("GET", lambda s: "/login", everyone(302))],  # signed in: sent home
     "accounts.logout": [Call("POST", lambda s: "/logout", everyone(302), form=lambda s, r: {})],
     "accounts.password": [Call("GET", lambda s: "/account/password", everyone(200))],
+    # Every session of the signed-in person ends; sent to sign in.
+    "accounts.sign_out_everywhere": [
+        Call("POST", lambda s: "/account/sessions/end", everyone(302), form=lambda s, r: {})
+    ],
     # The session's own time left (asking does not extend it) and "Stay signed in".
     "accounts.session_status": [Call("GET", lambda s: "/session", everyone(200))],
     "accounts.extend_session": [
@@ -1486,6 +1490,7 @@ ASKS_NOTHING = {
     "accounts.login",
     "accounts.logout",
     "accounts.password",
+    "accounts.sign_out_everywhere",
     "accounts.session_status",
     "accounts.extend_session",
     "home.health",
