@@ -508,6 +508,65 @@ def log_in(
     return Login(user, token)
 
 
+def password_confirmed_since(uow: UnitOfWork, token: str, since: datetime) -> bool:
+    """Whether the password was typed in this live session at or after `since`."""
+    confirmed = uow.session.scalar(
+        sa.select(UserSession.password_confirmed_at).where(
+            UserSession.token_hash == hash_secret(token), UserSession.ended_at.is_(None)
+        )
+    )
+    return confirmed is not None and confirmed >= since
+
+
+def confirm_password(
+    uow: UnitOfWork,
+    user: User,
+    *,
+    token: str,
+    password: str,
+    source_address: str | None,
+    throttle: ThrottleSettings,
+) -> None:
+    """The signed-in person types their password again before a sensitive action.
+    Throttled and counted exactly as a sign-in (a stolen session is no way round
+    the back-off); the session records when."""
+    key = user.username
+    keys = keys_for(key, source_address)
+    now = utcnow()
+    block = current_block(uow.session, keys, now)
+    if block is not None:
+        uow.keep(lambda session: _refused_while_blocked(session, block, key, source_address))
+        raise LoginThrottled(block.until - now)
+    if not _password_matches(user.password_hash, password):
+        uow.audit(
+            AuditRecord(
+                kind=EventKind.LOGIN,
+                channel="web",
+                actor=actor_for(user),
+                outcome=Outcome.MINOR_FAILURE,
+                outcome_desc="password confirmation failed",
+                source_address=source_address,
+            )
+        )
+        uow.keep(lambda session: _count_failure(session, keys, throttle))
+        raise AccountError("The password is not right.", "password")
+    forget_username(uow.session, key)
+    uow.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.token_hash == hash_secret(token), UserSession.ended_at.is_(None))
+        .values(password_confirmed_at=now)
+    )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.LOGIN,
+            channel="web",
+            actor=actor_for(user),
+            outcome_desc="password confirmed",
+            source_address=source_address,
+        )
+    )
+
+
 def _count_failure(
     session: Session, keys: list[tuple[str, str]], throttle: ThrottleSettings
 ) -> list[AuditRecord]:

@@ -19,12 +19,20 @@ from flask import (
 )
 
 from clinic.access import Action
-from clinic.accounts.forms import LoginForm, LogoutForm, PasswordForm, RevokeForm, TokenForm
+from clinic.accounts.forms import (
+    ConfirmPasswordForm,
+    LoginForm,
+    LogoutForm,
+    PasswordForm,
+    RevokeForm,
+    TokenForm,
+)
 from clinic.accounts.services import (
     AccountError,
     LoginRefused,
     LoginThrottled,
     change_password,
+    confirm_password,
     create_token,
     end_all_sessions,
     list_tokens,
@@ -182,6 +190,37 @@ def _password_page(form: PasswordForm, status: int) -> Any:
     ), status
 
 
+@bp.route("/account/confirm", methods=["GET", "POST"])
+@view_rule()
+def confirm_password_view() -> Any:
+    """Type the password again before a sensitive action, then go back to it."""
+    form = ConfirmPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            confirm_password(
+                current_uow(),
+                g.user,
+                token=session.get(SESSION_KEY, ""),
+                password=form.password.data or "",
+                source_address=source_address(),
+                throttle=throttle_settings(current_app.config),
+            )
+        except LoginThrottled as throttled:
+            form.password.errors = [throttled.message]
+            seconds = max(1, math.ceil(throttled.retry_after.total_seconds()))
+            page = render_template("accounts/confirm.html", form=form)
+            return page, 429, {"Retry-After": str(seconds)}
+        except AccountError as error:
+            attach_refusal(form, error)
+            status = 401
+        else:
+            return redirect(safe_next(request.args.get("next")))
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/confirm.html", form=form), status
+
+
 @bp.post("/account/sessions/end")
 @view_rule()
 def sign_out_everywhere() -> Any:
@@ -214,7 +253,7 @@ def _tokens_page(form: TokenForm, secret: str | None, status: int) -> Any:
 
 
 @bp.post("/account/tokens")
-@view_rule(Action.CREATE, "ApiToken")
+@view_rule(Action.CREATE, "ApiToken", reauthenticate=True)
 def create_token_view() -> Any:
     form = TokenForm()
     if not form.validate_on_submit():

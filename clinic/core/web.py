@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from clinic.access import AccessDenied, Action, Actor, require
 from clinic.audit.services import AuditRecord, EventKind, Outcome
+from clinic.core.clock import utcnow
 from clinic.core.db import db
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
@@ -72,6 +73,9 @@ class ViewRule:
     extends_session: bool = True
     # The config key of a larger request body this view accepts (photographs).
     body_limit: str | None = None
+    # An action (any method but GET) that needs the password typed within
+    # REAUTHENTICATE_AFTER in this session: API tokens, account administration.
+    reauthenticate: bool = False
 
 
 def view_rule(
@@ -83,9 +87,17 @@ def view_rule(
     auth: str | None = "session",
     extends_session: bool = True,
     body_limit: str | None = None,
+    reauthenticate: bool = False,
 ) -> Callable[[F], F]:
     rule = ViewRule(
-        action, kind, public, self_checked, None if public else auth, extends_session, body_limit
+        action,
+        kind,
+        public,
+        self_checked,
+        None if public else auth,
+        extends_session,
+        body_limit,
+        reauthenticate,
     )
 
     def decorate(view: F) -> F:
@@ -104,6 +116,13 @@ def view_rule(
                 return redirect(url_for("accounts.password"))
             if rule.action is not None and rule.kind is not None:
                 require(current_actor(), rule.action, rule.kind)
+            if rule.reauthenticate and request.method != "GET" and not _password_fresh():
+                flash(
+                    "For your safety, type your password again, then repeat what you were doing.",
+                )
+                return redirect(
+                    url_for("accounts.confirm_password_view", next=_page_to_return_to())
+                )
             if rule.auth == "session" and request.method == "GET":
                 _restore_what_was_typed()
             return view(*args, **kwargs)
@@ -112,6 +131,26 @@ def view_rule(
         return cast(F, wrapped)
 
     return decorate
+
+
+def _password_fresh() -> bool:
+    from clinic.accounts.services import password_confirmed_since
+
+    token = session.get(SESSION_KEY)
+    if not token:
+        return False
+    since = utcnow() - current_app.config["REAUTHENTICATE_AFTER"]
+    return password_confirmed_since(current_uow(), str(token), since)
+
+
+def _page_to_return_to() -> str:
+    """The page of the same address, when it has one to show; else home."""
+    adapter = current_app.url_map.bind("localhost")
+    try:
+        adapter.match(request.path, method="GET")
+    except HTTPException:
+        return url_for("home.index")
+    return request.path
 
 
 def rule_of(app: Flask, endpoint: str) -> ViewRule | None:

@@ -83,7 +83,12 @@ def test_production_cookies_are_secure(app_config) -> None:  # type: ignore[no-u
     try:
         client = production.test_client()
         response = login(client, "examiner", PASSWORD)
-        assert "Secure" in response.headers["Set-Cookie"]
+        cookie = response.headers["Set-Cookie"]
+        assert "Secure" in cookie
+        # The __Host- prefix: Secure, this host only (no Domain), the whole site.
+        assert cookie.startswith("__Host-clinic_session=")
+        assert "Path=/;" in cookie or cookie.endswith("Path=/")
+        assert "Domain" not in cookie
         assert response.headers["Strict-Transport-Security"].startswith("max-age=")
     finally:
         db.dispose(production)
