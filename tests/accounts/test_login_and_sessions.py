@@ -176,6 +176,22 @@ def test_idle_sessions_expire(app: Flask) -> None:
     assert client.get("/").status_code == 302
 
 
+def test_sessions_end_at_the_absolute_timeout_however_active(app: Flask, engine) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    from clinic.accounts.models import UserSession
+    from clinic.core.clock import utcnow
+
+    client = app.test_client()
+    login(client, "examiner", PASSWORD)
+    assert client.get("/").status_code == 200  # active a moment ago
+    with engine.begin() as connection:  # signed in 12 hours and a minute ago
+        connection.execute(
+            sa.update(UserSession).values(created_at=utcnow() - timedelta(hours=12, minutes=1))
+        )
+    assert client.get("/").status_code == 302
+
+
 def test_admins_cannot_deactivate_themselves(app: Flask, world: World) -> None:
     client = app.test_client()
     login(client, "admin", PASSWORD)

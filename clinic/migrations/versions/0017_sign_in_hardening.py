@@ -42,16 +42,16 @@ def upgrade() -> None:
     op.create_index(
         "ix_login_throttles_blocked_until", "login_throttles", ["blocked_until"], unique=False
     )
-    with op.batch_alter_table("users") as batch:
-        batch.add_column(
-            sa.Column(
-                "must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
-    with op.batch_alter_table("user_sessions") as batch:
-        batch.add_column(
-            sa.Column("password_confirmed_at", sa.DateTime(timezone=True), nullable=True)
-        )
+    # A plain ADD COLUMN: a batch rebuild of `users` on SQLite would drop the
+    # trigger that refuses DELETE on it (0001, put back by 0013).
+    op.add_column(
+        "users",
+        sa.Column("must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column(
+        "user_sessions",
+        sa.Column("password_confirmed_at", sa.DateTime(timezone=True), nullable=True),
+    )
 
 
 def downgrade() -> None:
@@ -59,5 +59,11 @@ def downgrade() -> None:
         batch.drop_column("password_confirmed_at")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("must_change_password")
+    if op.get_bind().dialect.name == "sqlite":
+        # The rebuild dropped the refusal of DELETE on `users`: put it back.
+        op.execute(
+            "CREATE TRIGGER IF NOT EXISTS users_no_delete BEFORE DELETE ON users "
+            "BEGIN SELECT RAISE(ABORT, 'DELETE on users is not allowed'); END"
+        )
     op.drop_index("ix_login_throttles_blocked_until", table_name="login_throttles")
     op.drop_table("login_throttles")
