@@ -25,8 +25,8 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": True,
     "SESSION_IDLE_TIMEOUT": timedelta(minutes=15),
     "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=12),
-    # Creating an API token and administering accounts ask for the password again
-    # when it was last typed in this session longer ago than this.
+    # Creating an API token, administering accounts and approving a release ask for
+    # the password again when it was last typed in this session longer ago than this.
     "REAUTHENTICATE_AFTER": timedelta(minutes=5),
     # The warning that the session is about to end appears this long before it does.
     "SESSION_WARNING_BEFORE": timedelta(minutes=2),

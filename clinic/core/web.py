@@ -74,7 +74,8 @@ class ViewRule:
     # The config key of a larger request body this view accepts (photographs).
     body_limit: str | None = None
     # An action (any method but GET) that needs the password typed within
-    # REAUTHENTICATE_AFTER in this session: API tokens, account administration.
+    # REAUTHENTICATE_AFTER in this session: API tokens, account administration,
+    # approving a release.
     reauthenticate: bool = False
 
 
@@ -144,13 +145,17 @@ def _password_fresh() -> bool:
 
 
 def _page_to_return_to() -> str:
-    """The page of the same address, when it has one to show; else home."""
+    """The page the action was posted from: the page of the same address, or of
+    the address it is an action of (`/x/<id>/approve` is posted from `/x/<id>`);
+    else home."""
     adapter = current_app.url_map.bind("localhost")
-    try:
-        adapter.match(request.path, method="GET")
-    except HTTPException:
-        return url_for("home.index")
-    return request.path
+    for path in (request.path, request.path.rstrip("/").rpartition("/")[0]):
+        try:
+            adapter.match(path, method="GET")
+        except HTTPException:
+            continue
+        return path
+    return url_for("home.index")
 
 
 def rule_of(app: Flask, endpoint: str) -> ViewRule | None:

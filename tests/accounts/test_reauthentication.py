@@ -1,5 +1,5 @@
-"""The password typed again before creating an API token or administering
-accounts, when the one typed at sign-in is older than REAUTHENTICATE_AFTER: a
+"""The password typed again before creating an API token, administering
+accounts or approving a release to the police, when the one typed at sign-in is older than REAUTHENTICATE_AFTER: a
 session left open on a shared tablet, or stolen, is not enough."""
 
 from __future__ import annotations
@@ -80,12 +80,25 @@ def test_account_administration_needs_it_too(app: Flask, engine: sa.Engine, worl
     ):
         answer = admin.post(path, data={**data, "csrf_token": csrf_token(admin, "/admin/users")})
         assert answer.status_code == 302, path
-        assert answer.headers["Location"].startswith("/account/confirm?next="), path
+        # Back to the page the action was posted from, once the password is typed.
+        back = page if path.endswith("/active") else path
+        assert answer.headers["Location"] == f"/account/confirm?next={back}", path
     # Nothing happened: the counsellor is active with her own password.
     assert login(app.test_client(), "counsellor", PASSWORD).status_code == 302
     # Reading is not an action: the list and the account still open.
     assert admin.get("/admin/users").status_code == 200
     assert admin.get(page).status_code == 200
+
+
+def test_approving_a_release_needs_it_too(app: Flask, engine: sa.Engine) -> None:
+    examiner = _signed_in(app, "examiner")
+    _age_sessions(engine, timedelta(minutes=6))
+    answer = examiner.post(
+        "/releases/incoming/some-request/approve",
+        data={"csrf_token": csrf_token(examiner, "/releases/incoming")},
+    )
+    assert answer.status_code == 302
+    assert answer.headers["Location"] == "/account/confirm?next=/releases/incoming/some-request"
 
 
 def test_others_are_still_refused_as_before_not_asked_for_a_password(
