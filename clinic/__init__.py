@@ -55,11 +55,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.extensions["clinic.consent_forms"] = FormLibrary()
     except DefinitionError as error:
         raise SystemExit(f"The consent forms cannot be used:\n{error}") from error
-    from clinic.core.web import apply_body_limit, refuse_nul_characters
+    from clinic.core.web import answer_head_as_get, apply_body_limit, refuse_nul_characters
     from clinic.media.vault import Keyring
 
     app.extensions["clinic.media_keys"] = Keyring(instance_path / "keys")
     # Before the CSRF check, which reads the body.
+    app.before_request(answer_head_as_get)
     app.before_request(apply_body_limit)
     app.before_request(refuse_nul_characters)
     from clinic.followup.schedule import ScheduleError, ScheduleLibrary

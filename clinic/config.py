@@ -18,12 +18,16 @@ DEFAULTS: dict[str, Any] = {
     "DATABASE_URL": None,  # default: sqlite file under the instance folder
     "SECRET_KEY": None,  # default: generated into the instance folder on first start
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,  # bytes accepted in one request body
+    # Named "__Host-clinic_session" whenever the cookie is Secure (production).
     "SESSION_COOKIE_NAME": "clinic_session",
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": True,
-    "SESSION_IDLE_TIMEOUT": timedelta(minutes=30),
+    "SESSION_IDLE_TIMEOUT": timedelta(minutes=15),
     "SESSION_ABSOLUTE_TIMEOUT": timedelta(hours=12),
+    # Creating an API token, administering accounts and approving a release ask for
+    # the password again when it was last typed in this session longer ago than this.
+    "REAUTHENTICATE_AFTER": timedelta(minutes=5),
     # The warning that the session is about to end appears this long before it does.
     "SESSION_WARNING_BEFORE": timedelta(minutes=2),
     # A form step posted after the session timed out is kept, encrypted, for its author
@@ -43,8 +47,18 @@ DEFAULTS: dict[str, Any] = {
     # URLs (Location, Bundle links, fullUrl) must never follow a Host header an
     # attacker chose.
     "TRUSTED_HOSTS": None,
-    "LOGIN_FAILURE_LIMIT": 5,  # failed logins per username within the window
-    "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
+    # Sign-in throttling (README, "Signing in"): failed sign-ins are counted per
+    # username, per client address (per /64 for IPv6) and overall, each in a fixed
+    # window that starts at its first failure. Beyond the free failures of a window,
+    # each failure starts a back-off of LOGIN_BACKOFF_FIRST, doubled at each further
+    # failure, at most LOGIN_BACKOFF_MAX; attempts during a back-off are refused
+    # without checking the password and do not extend it.
+    "LOGIN_THROTTLE_WINDOW": timedelta(hours=1),
+    "LOGIN_FREE_FAILURES_PER_USERNAME": 5,
+    "LOGIN_FREE_FAILURES_PER_ADDRESS": 20,
+    "LOGIN_FREE_FAILURES_OVERALL": 500,
+    "LOGIN_BACKOFF_FIRST": timedelta(seconds=30),
+    "LOGIN_BACKOFF_MAX": timedelta(minutes=15),
     "CHECK_SCHEMA": True,
     # Number of reverse proxies in front of the app whose X-Forwarded-For/-Proto
     # headers are trusted (0: none, so nobody can forge the audited address).
@@ -90,8 +104,18 @@ _ENVIRONMENT: dict[str, Any] = {
     "MEDIA_MAX_PIXELS": int,
     "MEDIA_MAX_UPLOAD_BYTES": int,
     "EXPERT_MAX_DAYS": int,
+    "SESSION_IDLE_TIMEOUT": lambda v: timedelta(minutes=int(v)),
+    "SESSION_ABSOLUTE_TIMEOUT": lambda v: timedelta(hours=int(v)),
+    "REAUTHENTICATE_AFTER": lambda v: timedelta(minutes=int(v)),
+    "LOGIN_THROTTLE_WINDOW": lambda v: timedelta(minutes=int(v)),
+    "LOGIN_FREE_FAILURES_PER_USERNAME": int,
+    "LOGIN_FREE_FAILURES_PER_ADDRESS": int,
+    "LOGIN_FREE_FAILURES_OVERALL": int,
+    "LOGIN_BACKOFF_FIRST": lambda v: timedelta(seconds=int(v)),
+    "LOGIN_BACKOFF_MAX": lambda v: timedelta(minutes=int(v)),
 }
 
+HOST_PREFIX = "__Host-"
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name
 
 
@@ -116,6 +140,15 @@ def load_config(instance_path: Path, overrides: dict[str, Any] | None) -> dict[s
     if config["CLINIC_ENV"] == "development" and not explicit_secure:
         # Plain http://127.0.0.1 in development: browsers drop Secure cookies there.
         config["SESSION_COOKIE_SECURE"] = False
+    if config["SESSION_COOKIE_SECURE"] and not config["SESSION_COOKIE_NAME"].startswith(
+        HOST_PREFIX
+    ):
+        # "__Host-": browsers accept it only Secure, for this host alone (no Domain)
+        # and for the whole site (Path=/), so neither a sibling subdomain nor plain
+        # HTTP can plant or overwrite the session cookie.
+        config["SESSION_COOKIE_NAME"] = HOST_PREFIX + config["SESSION_COOKIE_NAME"]
+        config["SESSION_COOKIE_DOMAIN"] = None
+        config["SESSION_COOKIE_PATH"] = "/"
     if not config["DATABASE_URL"]:
         config["DATABASE_URL"] = f"sqlite:///{instance_path / 'clinic.sqlite3'}"
     if not config["SECRET_KEY"]:

@@ -1,6 +1,6 @@
 """Imports every model so that Base.metadata knows every table (Alembic, tests)."""
 
-from clinic.accounts.models import ApiToken, Organization, User, UserSession
+from clinic.accounts.models import ApiToken, LoginThrottle, Organization, User, UserSession
 from clinic.audit.models import AuditEntry
 from clinic.cases.models import Case, ReportingModeChange
 from clinic.drafts.models import SavedDraft
@@ -43,6 +43,7 @@ __all__ = [
     "LogCheckpoint",
     "LogHead",
     "LogNode",
+    "LoginThrottle",
     "Organization",
     "PartnerService",
     "Photo",

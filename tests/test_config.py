@@ -43,10 +43,30 @@ def test_production_cookies_are_secure_and_development_relaxes_only_that(
 ) -> None:
     monkeypatch.delenv("SESSION_COOKIE_SECURE", raising=False)
     monkeypatch.delenv("CLINIC_ENV", raising=False)
-    assert load_config(tmp_path, {})["SESSION_COOKIE_SECURE"] is True
+    production = load_config(tmp_path, {})
+    assert production["SESSION_COOKIE_SECURE"] is True
+    assert production["SESSION_COOKIE_NAME"] == "__Host-clinic_session"
     development = load_config(tmp_path, {"CLINIC_ENV": "development"})
     assert development["SESSION_COOKIE_SECURE"] is False
+    assert development["SESSION_COOKIE_NAME"] == "clinic_session"  # no prefix over HTTP
     assert development["SESSION_COOKIE_HTTPONLY"] is True
+
+
+def test_session_timeouts_default_to_15_minutes_idle_and_12_hours_in_all(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import timedelta
+
+    for name in ("SESSION_IDLE_TIMEOUT", "SESSION_ABSOLUTE_TIMEOUT", "LOGIN_BACKOFF_MAX"):
+        monkeypatch.delenv(name, raising=False)
+    config = load_config(tmp_path, {})
+    assert config["SESSION_IDLE_TIMEOUT"] == timedelta(minutes=15)
+    assert config["SESSION_ABSOLUTE_TIMEOUT"] == timedelta(hours=12)
+    monkeypatch.setenv("SESSION_IDLE_TIMEOUT", "5")
+    monkeypatch.setenv("LOGIN_BACKOFF_MAX", "30")
+    changed = load_config(tmp_path, {})
+    assert changed["SESSION_IDLE_TIMEOUT"] == timedelta(minutes=5)
+    assert changed["LOGIN_BACKOFF_MAX"] == timedelta(minutes=30)
 
 
 def test_default_database_is_sqlite_in_the_instance_folder(

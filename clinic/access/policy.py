@@ -68,6 +68,9 @@ class Scope(StrEnum):
     OWN_SITE = "own-site"  # records whose site is the actor's organisation
     ALL = "all"  # any record of this kind in the deployment
     SELF = "self"  # records that belong to the acting user
+    # Records of the actor's site, or of no site yet (a police request that matches
+    # no case: every clinic sees it, to contact the force).
+    OWN_SITE_OR_NONE = "own-site-or-none"
 
 
 # Kinds of thing the decision point knows. FHIR resource types are stored clinical
@@ -159,9 +162,10 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "RiskAssessment": (_READ, Scope.OWN_SITE),
         "QuestionnaireResponse": (_READ, Scope.OWN_SITE),
         "Flag": (_READ, Scope.OWN_SITE),
-        # Police-supplied text only; which case a request matches is shown only
-        # where the case is theirs, and approval needs the case.
-        "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
+        # Police-supplied text: a request that matches a case only to that case's
+        # site (another site's is answered as unknown), an unmatched one to every
+        # site; approval needs the case.
+        "IncomingRequest": (_READ | {Action.UPDATE}, Scope.OWN_SITE_OR_NONE),
         "EvidenceItem": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "CustodyEvent": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "Organization": (_READ, Scope.ALL),
@@ -191,7 +195,7 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "RiskAssessment": (_MANAGE, Scope.OWN_SITE),
         "QuestionnaireResponse": (_MANAGE, Scope.OWN_SITE),
         "Flag": (_MANAGE, Scope.OWN_SITE),
-        "IncomingRequest": (_READ | {Action.UPDATE}, Scope.ALL),
+        "IncomingRequest": (_READ | {Action.UPDATE}, Scope.OWN_SITE_OR_NONE),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
@@ -528,6 +532,12 @@ def _decide(
         return Decision(True, (baseline,), obligations=obligations)
 
     if scope is Scope.OWN_SITE and resource.site_id != actor.organization_id:
+        return Decision(False, (f"{kind} belongs to another site",), concealed=True)
+    if (
+        scope is Scope.OWN_SITE_OR_NONE
+        and resource.site_id is not None
+        and resource.site_id != actor.organization_id
+    ):
         return Decision(False, (f"{kind} belongs to another site",), concealed=True)
     if scope is Scope.SELF and resource.owner_user_id != actor.user_id:
         return Decision(False, (f"{kind} belongs to another user",), concealed=True)

@@ -40,6 +40,14 @@ class PasswordForm(FlaskForm):
     )
 
 
+class ConfirmPasswordForm(FlaskForm):
+    password = PasswordField(
+        "Your password",
+        validators=[DataRequired(), Length(max=1024)],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
 class TokenForm(FlaskForm):
     name = StringField("What will use this token", validators=[DataRequired(), Length(max=100)])
     days = IntegerField(

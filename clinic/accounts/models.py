@@ -53,6 +53,11 @@ class User(Base):
     )
     password_hash: Mapped[str] = mapped_column(sa.String(255), nullable=False)
     is_active: Mapped[bool] = mapped_column(sa.Boolean, nullable=False, default=True)
+    # Set when an administrator chose the password (a new account, a reset): the
+    # person chooses their own at the next sign-in, before any other page.
+    must_change_password: Mapped[bool] = mapped_column(
+        sa.Boolean, nullable=False, default=False, server_default=sa.false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     deactivated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # A medical expert's account only (role expert, docs/design.md section 4): the
@@ -83,8 +88,38 @@ class UserSession(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str | None] = mapped_column(sa.String(32))
     source_address: Mapped[str | None] = mapped_column(sa.String(64))
+    # When the password was last typed in this session (sign-in or confirmation):
+    # sensitive actions ask for it again when it is older than a few minutes.
+    password_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins counted for one username, one client address, or overall
+    (`scope`), in a fixed window that starts at the first failure and does not
+    move until it ends. Kept in the database so that every worker and instance
+    sees the same counts. `blocked_until` is the end of the current back-off;
+    attempts refused during it are only counted in `refused` (they never extend
+    it). A row whose window and back-off are both over is deleted."""
+
+    __tablename__ = "login_throttles"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    key: Mapped[str] = mapped_column(sa.String(128), nullable=False)
+    window_started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    failures: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # Attempts refused during back-offs of this window, and the count last written
+    # to the audit trail (aggregated: written at 1, 2, 4, 8, ... refusals).
+    refused: Mapped[int] = mapped_column(sa.Integer, nullable=False, default=0)
+
+    __table_args__ = (
+        sa.UniqueConstraint("scope", "key", name="uq_login_throttles_scope_key"),
+        sa.CheckConstraint("scope IN ('username', 'address', 'overall')", name="scope_known"),
+        sa.CheckConstraint("failures >= 0 AND refused >= 0", name="counts_positive"),
+    )
 
 
 class ApiToken(Base):

@@ -7,6 +7,7 @@ commit. Every refusal is a domain error with a message fit to show.
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -15,11 +16,22 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy.orm import Session
 
 from clinic.access import Action, Actor, ResourceFacts, require
 from clinic.access.roles import ROLE_ORGANIZATION_KIND, OrganizationKind, Role
 from clinic.accounts.models import ApiToken, Organization, User, UserSession
-from clinic.audit.models import AuditEntry
+from clinic.accounts.passwords import PasswordRefused, check_password
+from clinic.accounts.throttle import (
+    Block,
+    ThrottleSettings,
+    current_block,
+    forget_username,
+    keys_for,
+    record_failure,
+    record_refusal,
+    worth_auditing,
+)
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.clock import utcnow
 from clinic.core.errors import DomainError
@@ -34,7 +46,6 @@ _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 CODE_PATTERN = re.compile(r"^[A-Z0-9][A-Z0-9-]{1,31}$")
-MIN_PASSWORD_LENGTH = 12
 TOKEN_PREFIX = "fct_"  # noqa: S105 - a marker that helps secret scanners, not a secret
 
 
@@ -76,13 +87,29 @@ def normalise_username(username: str) -> str:
     return username.strip().casefold()
 
 
-def check_password_rules(password: str, username: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(
-            f"The password must have at least {MIN_PASSWORD_LENGTH} characters.", "password"
-        )
-    if normalise_username(username) in password.casefold():
-        raise AccountError("The password must not contain the username.", "password")
+def check_password_rules(
+    password: str,
+    username: str,
+    *,
+    field: str = "password",
+    display_name: str | None = None,
+    current_hash: str | None = None,
+) -> None:
+    """The password rules (clinic.accounts.passwords), and never the password the
+    account has now; a refusal names the form's `field`."""
+    try:
+        check_password(password, username=normalise_username(username), display_name=display_name)
+    except PasswordRefused as refused:
+        raise AccountError(str(refused), field) from refused
+    if current_hash is not None and _password_matches(current_hash, password):
+        raise AccountError("Choose a password other than the current one.", field)
+
+
+def _password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 # -- organisations --------------------------------------------------------------
@@ -224,7 +251,7 @@ def create_user(
         )
     if uow.session.scalar(sa.select(User).where(User.username == username)):
         raise AccountError("That username is taken.", "username")
-    check_password_rules(password, username)
+    check_password_rules(password, username, display_name=display_name)
     registration = check_registration(professional_registration, role)
     user = User(
         username=username,
@@ -234,6 +261,9 @@ def create_user(
         organization_id=organization.id,
         password_hash=_hasher.hash(password),
         is_active=True,
+        # An administrator chose it: the person chooses their own at first sign-in.
+        # The operator's CLI (no actor) creates accounts for the operator.
+        must_change_password=actor is not None,
         created_at=utcnow(),
     )
     uow.session.add(user)
@@ -269,23 +299,67 @@ def set_user_active(uow: UnitOfWork, user: User, *, actor: Actor | None, is_acti
 
 
 def change_password(
-    uow: UnitOfWork, user: User, *, current_password: str, new_password: str
+    uow: UnitOfWork,
+    user: User,
+    *,
+    current_password: str,
+    new_password: str,
+    keep_session: str | None = None,
+    source_address: str | None = None,
 ) -> None:
-    try:
-        _hasher.verify(user.password_hash, current_password)
-    except (VerificationError, InvalidHashError) as error:
-        raise AccountError("The current password is not right.", "current_password") from error
-    check_password_rules(new_password, user.username)
+    """A person changes their own password. Every other browser session of theirs
+    ends (one opened with the old password by someone else among them); the one
+    whose token is `keep_session` goes on. API tokens, which belong to systems, stay."""
+    if not _password_matches(user.password_hash, current_password):
+        raise AccountError("The current password is not right.", "current_password")
+    check_password_rules(
+        new_password,
+        user.username,
+        field="new_password",
+        display_name=user.display_name,
+        current_hash=user.password_hash,
+    )
+    now = utcnow()
     user.password_hash = _hasher.hash(new_password)
+    user.must_change_password = False
+    others = sa.update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.ended_at.is_(None)
+    )
+    if keep_session is not None:
+        others = others.where(UserSession.token_hash != hash_secret(keep_session))
+        uow.session.execute(
+            sa.update(UserSession)
+            .where(UserSession.token_hash == hash_secret(keep_session))
+            .values(password_confirmed_at=now)
+        )
+    uow.session.execute(others.values(ended_at=now, end_reason="password changed"))
     uow.session.flush()
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.UPDATE,
+            channel="web",
+            actor=actor_for(user),
+            entities=(f"User/{user.id}",),
+            outcome_desc="password changed; other sessions ended",
+            source_address=source_address,
+        )
+    )
 
 
 def reset_password(uow: UnitOfWork, user: User, *, actor: Actor, new_password: str) -> None:
     """An administrator sets a new password (a person who forgot theirs). It ends
-    the person's browser sessions; their API tokens, which belong to systems, stay."""
+    the person's browser sessions, and they choose their own password at the next
+    sign-in; their API tokens, which belong to systems, stay."""
     require(actor, Action.UPDATE, "User", ResourceFacts("User", user.id))
-    check_password_rules(new_password, user.username)
+    check_password_rules(
+        new_password,
+        user.username,
+        field="new_password",
+        display_name=user.display_name,
+        current_hash=user.password_hash,
+    )
     user.password_hash = _hasher.hash(new_password)
+    user.must_change_password = True
     uow.session.execute(
         sa.update(UserSession)
         .where(UserSession.user_id == user.id, UserSession.ended_at.is_(None))
@@ -357,19 +431,20 @@ class Login:
     session_token: str
 
 
-def recent_login_failures(uow: UnitOfWork, username_key: str, window: timedelta) -> int:
-    since = utcnow() - window
-    count = uow.session.scalar(
-        sa.select(sa.func.count())
-        .select_from(AuditEntry)
-        .where(
-            AuditEntry.subtype == EventKind.LOGIN.value,
-            AuditEntry.outcome != Outcome.SUCCESS.value,
-            AuditEntry.username == username_key,
-            AuditEntry.recorded_at >= since,
+class LoginThrottled(LoginRefused):
+    """Sign-in is paused for this username, this address or everyone; `retry_after`
+    is how long until it may be tried again."""
+
+    def __init__(self, retry_after: timedelta) -> None:
+        minutes = max(1, math.ceil(retry_after.total_seconds() / 60))
+        message = (
+            "Sign-in is paused after too many failed attempts. Try again in a minute."
+            if minutes == 1
+            else f"Sign-in is paused after too many failed attempts. Try again in {minutes} "
+            "minutes."
         )
-    )
-    return int(count or 0)
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def log_in(
@@ -378,47 +453,46 @@ def log_in(
     username: str,
     password: str,
     source_address: str | None,
-    failure_limit: int,
-    failure_window: timedelta,
+    throttle: ThrottleSettings,
 ) -> Login:
     """Check a username and password. Every refusal gives the same message, costs
-    one password hash and is audited, whether or not the account exists."""
+    one password hash and is audited, whether or not the account exists; except
+    during a back-off (clinic.accounts.throttle), which is decided before any hash
+    is computed and refused with LoginThrottled."""
     key = normalise_username(username)[:64]
+    keys = keys_for(key, source_address)
+    now = utcnow()
+    block = current_block(uow.session, keys, now)
+    if block is not None:
+        uow.keep(lambda session: _refused_while_blocked(session, block, key, source_address))
+        raise LoginThrottled(block.until - now)
     user = uow.session.scalar(sa.select(User).where(User.username == key))
-    throttled = recent_login_failures(uow, key, failure_window) >= failure_limit
-    try:
-        _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-        password_ok = user is not None
-    except (VerificationError, InvalidHashError):
-        password_ok = False
-    if throttled or not password_ok or user is None or not account_usable(user):
-        reason = "throttled" if throttled else "bad credentials or inactive account"
+    password_ok = _password_matches(user.password_hash if user else _DUMMY_HASH, password)
+    if not password_ok or user is None or not account_usable(user):
         uow.audit(
             AuditRecord(
                 kind=EventKind.LOGIN,
                 channel="web",
                 actor=None,
                 outcome=Outcome.MINOR_FAILURE,
-                outcome_desc=reason,
+                outcome_desc="bad credentials or inactive account",
                 attempted_username=key,
                 source_address=source_address,
             )
         )
-        if throttled:
-            raise LoginRefused(
-                "Too many failed attempts for this username. Wait 15 minutes and try again."
-            )
+        uow.keep(lambda session: _count_failure(session, keys, throttle))
         raise LoginRefused("The username or password is not right, or the account is not active.")
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
+    forget_username(uow.session, key)
     token = secrets.token_urlsafe(32)
-    now = utcnow()
     uow.session.add(
         UserSession(
             token_hash=hash_secret(token),
             user_id=user.id,
             created_at=now,
             last_seen_at=now,
+            password_confirmed_at=now,
             source_address=source_address,
         )
     )
@@ -432,6 +506,94 @@ def log_in(
         )
     )
     return Login(user, token)
+
+
+def password_confirmed_since(uow: UnitOfWork, token: str, since: datetime) -> bool:
+    """Whether the password was typed in this live session at or after `since`."""
+    confirmed = uow.session.scalar(
+        sa.select(UserSession.password_confirmed_at).where(
+            UserSession.token_hash == hash_secret(token), UserSession.ended_at.is_(None)
+        )
+    )
+    return confirmed is not None and confirmed >= since
+
+
+def confirm_password(
+    uow: UnitOfWork,
+    user: User,
+    *,
+    token: str,
+    password: str,
+    source_address: str | None,
+    throttle: ThrottleSettings,
+) -> None:
+    """The signed-in person types their password again before a sensitive action.
+    Throttled and counted exactly as a sign-in (a stolen session is no way round
+    the back-off); the session records when."""
+    key = user.username
+    keys = keys_for(key, source_address)
+    now = utcnow()
+    block = current_block(uow.session, keys, now)
+    if block is not None:
+        uow.keep(lambda session: _refused_while_blocked(session, block, key, source_address))
+        raise LoginThrottled(block.until - now)
+    if not _password_matches(user.password_hash, password):
+        uow.audit(
+            AuditRecord(
+                kind=EventKind.LOGIN,
+                channel="web",
+                actor=actor_for(user),
+                outcome=Outcome.MINOR_FAILURE,
+                outcome_desc="password confirmation failed",
+                source_address=source_address,
+            )
+        )
+        uow.keep(lambda session: _count_failure(session, keys, throttle))
+        raise AccountError("The password is not right.", "password")
+    forget_username(uow.session, key)
+    uow.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.token_hash == hash_secret(token), UserSession.ended_at.is_(None))
+        .values(password_confirmed_at=now)
+    )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.LOGIN,
+            channel="web",
+            actor=actor_for(user),
+            outcome_desc="password confirmed",
+            source_address=source_address,
+        )
+    )
+
+
+def _count_failure(
+    session: Session, keys: list[tuple[str, str]], throttle: ThrottleSettings
+) -> list[AuditRecord]:
+    record_failure(session, keys, throttle, utcnow())
+    return []
+
+
+def _refused_while_blocked(
+    session: Session, block: Block, username_key: str, source_address: str | None
+) -> list[AuditRecord]:
+    refused = record_refusal(session, block, utcnow())
+    if not worth_auditing(refused):
+        return []
+    return [
+        AuditRecord(
+            kind=EventKind.LOGIN,
+            channel="web",
+            actor=None,
+            outcome=Outcome.MINOR_FAILURE,
+            outcome_desc=(
+                f"throttled by {block.scope}: {refused} attempts refused during back-offs "
+                "in this window (recorded at 1, 2, 4, 8, ...)"
+            ),
+            attempted_username=username_key,
+            source_address=source_address,
+        )
+    ]
 
 
 def resume_session(
@@ -508,6 +670,37 @@ def log_out(uow: UnitOfWork, token: str, *, actor: Actor, source_address: str | 
             kind=EventKind.LOGOUT, channel="web", actor=actor, source_address=source_address
         )
     )
+
+
+def live_sessions(uow: UnitOfWork, *, actor: Actor) -> int:
+    """How many browser sessions of the actor have not ended (timed-out ones that
+    no request has noticed yet included: they end at their next use)."""
+    count = uow.session.scalar(
+        sa.select(sa.func.count())
+        .select_from(UserSession)
+        .where(UserSession.user_id == actor.user_id, UserSession.ended_at.is_(None))
+    )
+    return int(count or 0)
+
+
+def end_all_sessions(uow: UnitOfWork, *, actor: Actor, source_address: str | None) -> int:
+    """'Sign out everywhere': every browser session of the actor ends now, this one
+    included. API tokens stay (they are revoked one by one on their page)."""
+    ended = uow.session.execute(
+        sa.update(UserSession)
+        .where(UserSession.user_id == actor.user_id, UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason="signed out everywhere")
+    )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.LOGOUT,
+            channel="web",
+            actor=actor,
+            outcome_desc="signed out everywhere",
+            source_address=source_address,
+        )
+    )
+    return int(getattr(ended, "rowcount", 0) or 0)
 
 
 # -- API tokens ----------------------------------------------------------------

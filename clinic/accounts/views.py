@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from flask import (
@@ -18,13 +19,24 @@ from flask import (
 )
 
 from clinic.access import Action
-from clinic.accounts.forms import LoginForm, LogoutForm, PasswordForm, RevokeForm, TokenForm
+from clinic.accounts.forms import (
+    ConfirmPasswordForm,
+    LoginForm,
+    LogoutForm,
+    PasswordForm,
+    RevokeForm,
+    TokenForm,
+)
 from clinic.accounts.services import (
     AccountError,
     LoginRefused,
+    LoginThrottled,
     change_password,
+    confirm_password,
     create_token,
+    end_all_sessions,
     list_tokens,
+    live_sessions,
     log_in,
     log_out,
     revoke_token,
@@ -32,9 +44,11 @@ from clinic.accounts.services import (
     session_time_left,
     token_is_live,
 )
+from clinic.accounts.throttle import ThrottleSettings
 from clinic.core.web import (
     ENDED_SESSION_KEY,
     SESSION_KEY,
+    attach_refusal,
     current_actor,
     current_uow,
     safe_next,
@@ -43,6 +57,17 @@ from clinic.core.web import (
 )
 
 bp = Blueprint("accounts", __name__)
+
+
+def throttle_settings(config: Any) -> ThrottleSettings:
+    return ThrottleSettings(
+        window=config["LOGIN_THROTTLE_WINDOW"],
+        free_per_username=config["LOGIN_FREE_FAILURES_PER_USERNAME"],
+        free_per_address=config["LOGIN_FREE_FAILURES_PER_ADDRESS"],
+        free_overall=config["LOGIN_FREE_FAILURES_OVERALL"],
+        first_delay=config["LOGIN_BACKOFF_FIRST"],
+        max_delay=config["LOGIN_BACKOFF_MAX"],
+    )
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -60,9 +85,12 @@ def login() -> Any:
                 username=form.username.data or "",
                 password=form.password.data or "",
                 source_address=source_address(),
-                failure_limit=current_app.config["LOGIN_FAILURE_LIMIT"],
-                failure_window=current_app.config["LOGIN_FAILURE_WINDOW"],
+                throttle=throttle_settings(current_app.config),
             )
+        except LoginThrottled as throttled:
+            page = render_template("accounts/login.html", form=form, error=throttled.message)
+            seconds = max(1, math.ceil(throttled.retry_after.total_seconds()))
+            return page, 429, {"Retry-After": str(seconds)}
         except LoginRefused as refused:
             error, status = refused.message, 401
         else:
@@ -138,16 +166,72 @@ def password() -> Any:
                 g.user,
                 current_password=form.current_password.data or "",
                 new_password=form.new_password.data or "",
+                keep_session=session.get(SESSION_KEY),
+                source_address=source_address(),
             )
         except AccountError as error:
-            form[error.field or "new_password"].errors.append(error.message)
+            attach_refusal(form, error)
             status = 422
         else:
-            flash("Your password is changed.")
+            flash("Your password is changed. Every other browser signed in as you is signed out.")
             return redirect(url_for("home.index"))
     elif form.is_submitted():
         status = 422
-    return render_template("accounts/password.html", form=form), status
+    return _password_page(form, status)
+
+
+def _password_page(form: PasswordForm, status: int) -> Any:
+    return render_template(
+        "accounts/password.html",
+        form=form,
+        everywhere_form=LogoutForm(formdata=None),
+        sessions=live_sessions(current_uow(), actor=current_actor()),
+        must_change=g.user.must_change_password,
+    ), status
+
+
+@bp.route("/account/confirm", methods=["GET", "POST"])
+@view_rule()
+def confirm_password_view() -> Any:
+    """Type the password again before a sensitive action, then go back to it."""
+    form = ConfirmPasswordForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            confirm_password(
+                current_uow(),
+                g.user,
+                token=session.get(SESSION_KEY, ""),
+                password=form.password.data or "",
+                source_address=source_address(),
+                throttle=throttle_settings(current_app.config),
+            )
+        except LoginThrottled as throttled:
+            form.password.errors = [throttled.message]
+            seconds = max(1, math.ceil(throttled.retry_after.total_seconds()))
+            page = render_template("accounts/confirm.html", form=form)
+            return page, 429, {"Retry-After": str(seconds)}
+        except AccountError as error:
+            attach_refusal(form, error)
+            status = 401
+        else:
+            return redirect(safe_next(request.args.get("next")))
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/confirm.html", form=form), status
+
+
+@bp.post("/account/sessions/end")
+@view_rule()
+def sign_out_everywhere() -> Any:
+    """Ends every browser session of the signed-in person, this one included."""
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("accounts.password"))
+    end_all_sessions(current_uow(), actor=current_actor(), source_address=source_address())
+    session.clear()
+    flash("You are signed out on every browser. Sign in again to go on.")
+    return redirect(url_for("accounts.login"))
 
 
 @bp.get("/account/tokens")
@@ -169,7 +253,7 @@ def _tokens_page(form: TokenForm, secret: str | None, status: int) -> Any:
 
 
 @bp.post("/account/tokens")
-@view_rule(Action.CREATE, "ApiToken")
+@view_rule(Action.CREATE, "ApiToken", reauthenticate=True)
 def create_token_view() -> Any:
     form = TokenForm()
     if not form.validate_on_submit():

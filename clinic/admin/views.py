@@ -120,7 +120,7 @@ def users() -> Any:
 
 
 @bp.post("/users")
-@view_rule(Action.CREATE, "User")
+@view_rule(Action.CREATE, "User", reauthenticate=True)
 def create_user_view() -> Any:
     uow, actor = current_uow(), current_actor()
     form = UserForm(organizations=list_organizations(uow, actor=actor))
@@ -152,7 +152,7 @@ def create_user_view() -> Any:
 
 
 @bp.post("/users/<user_id>/active")
-@view_rule(Action.UPDATE, "User")
+@view_rule(Action.UPDATE, "User", reauthenticate=True)
 def set_active(user_id: str) -> Any:
     uow, actor = current_uow(), current_actor()
     form = ActivationForm()
@@ -171,7 +171,7 @@ def set_active(user_id: str) -> Any:
 
 
 @bp.route("/users/<user_id>", methods=["GET", "POST"])
-@view_rule(Action.UPDATE, "User")
+@view_rule(Action.UPDATE, "User", reauthenticate=True)
 def user(user_id: str) -> Any:
     """One account: its details and a new password for a person who forgot theirs."""
     uow, actor = current_uow(), current_actor()

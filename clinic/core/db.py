@@ -8,9 +8,11 @@ at BEGIN so that two writers never deadlock on a lock upgrade.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -77,10 +79,29 @@ def normalise_database_url(url: str) -> str:
 def make_engine(url: str) -> Engine:
     url = normalise_database_url(url)
     if url.startswith("sqlite"):
+        database = sa.make_url(url).database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            make_private(Path(database))
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         _configure_sqlite(engine)
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+def make_private(database: Path) -> None:
+    """The database file readable and writable by its owner only (0600), created so
+    before SQLite first opens it: SQLite gives its -wal and -shm files the mode of
+    the database file. An existing file (and its -wal and -shm) is narrowed too."""
+    try:
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    except FileNotFoundError:
+        return  # no such folder: SQLite will say so when it connects
+    for path in (database, *(Path(f"{database}{tail}") for tail in ("-wal", "-shm", "-journal"))):
+        try:
+            if path.stat().st_mode & 0o077:
+                path.chmod(0o600)
+        except FileNotFoundError:
+            continue
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -6,6 +6,7 @@ caller; they flush, never commit.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -17,12 +18,20 @@ class UnitOfWork:
     def __init__(self, session: Session) -> None:
         self.session = session
         self._audit: list[AuditRecord] = []
+        self._kept: list[Callable[[Session], Sequence[AuditRecord]]] = []
         # Per-transaction caches kept by services (e.g. the survivor's Consents);
         # emptied whenever the transaction ends.
         self.memo: dict[str, Any] = {}
 
     def audit(self, record: AuditRecord) -> None:
         self._audit.append(record)
+
+    def keep(self, work: Callable[[Session], Sequence[AuditRecord]]) -> None:
+        """Work that stands whether the request succeeds or fails (the count of a
+        failed sign-in): run just before the commit, or after the rollback of a
+        failed request, in the transaction that records its audit trail. It
+        answers audit records of its own, appended as they are."""
+        self._kept.append(work)
 
     @property
     def pending_audit(self) -> tuple[AuditRecord, ...]:
@@ -31,7 +40,8 @@ class UnitOfWork:
     def commit(self) -> None:
         """Append the audit records and commit, all or nothing."""
         try:
-            append_records(self.session, self._audit)
+            kept = [record for work in self._kept for record in work(self.session)]
+            append_records(self.session, [*self._audit, *kept])
             self.session.commit()
         except BaseException:
             self.session.rollback()
@@ -39,15 +49,18 @@ class UnitOfWork:
         finally:
             self.memo.clear()
         self._audit.clear()
+        self._kept.clear()
 
     def fail(self, outcome: Outcome, description: str) -> None:
         """Roll back everything, then record the attempt with its failure outcome."""
         self.session.rollback()
         self.memo.clear()
         records = [record.failed(outcome, description) for record in self._audit]
+        kept_work, self._kept = self._kept, []
         self._audit.clear()
-        if records:
+        if records or kept_work:
             try:
+                records += [record for work in kept_work for record in work(self.session)]
                 append_records(self.session, records)
                 self.session.commit()
             except BaseException:
@@ -58,3 +71,4 @@ class UnitOfWork:
         self.session.rollback()
         self.memo.clear()
         self._audit.clear()
+        self._kept.clear()

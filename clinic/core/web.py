@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from clinic.access import AccessDenied, Action, Actor, require
 from clinic.audit.services import AuditRecord, EventKind, Outcome
+from clinic.core.clock import utcnow
 from clinic.core.db import db
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
@@ -47,6 +48,13 @@ SESSION_KEY = "sid"
 # Where the cookie keeps the id of a session that has ended, so that a step posted
 # afterwards can still be kept for the person whose session it was.
 ENDED_SESSION_KEY = "ended_sid"
+
+
+# What a person whose password an administrator chose may open before choosing
+# their own (`User.must_change_password`): the password page and signing out.
+OPEN_BEFORE_PASSWORD_CHANGE = frozenset(
+    {"accounts.password", "accounts.logout", "accounts.sign_out_everywhere"}
+)
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,10 @@ class ViewRule:
     extends_session: bool = True
     # The config key of a larger request body this view accepts (photographs).
     body_limit: str | None = None
+    # An action (any method but GET) that needs the password typed within
+    # REAUTHENTICATE_AFTER in this session: API tokens, account administration,
+    # approving a release.
+    reauthenticate: bool = False
 
 
 def view_rule(
@@ -76,9 +88,17 @@ def view_rule(
     auth: str | None = "session",
     extends_session: bool = True,
     body_limit: str | None = None,
+    reauthenticate: bool = False,
 ) -> Callable[[F], F]:
     rule = ViewRule(
-        action, kind, public, self_checked, None if public else auth, extends_session, body_limit
+        action,
+        kind,
+        public,
+        self_checked,
+        None if public else auth,
+        extends_session,
+        body_limit,
+        reauthenticate,
     )
 
     def decorate(view: F) -> F:
@@ -88,8 +108,22 @@ def view_rule(
                 if request.method == "POST":
                     _keep_what_was_typed()
                 return redirect(url_for("accounts.login", next=request.full_path.rstrip("?")))
+            if (
+                rule.auth == "session"
+                and g.user.must_change_password
+                and request.endpoint not in OPEN_BEFORE_PASSWORD_CHANGE
+            ):
+                # A password an administrator chose: nothing opens before their own.
+                return redirect(url_for("accounts.password"))
             if rule.action is not None and rule.kind is not None:
                 require(current_actor(), rule.action, rule.kind)
+            if rule.reauthenticate and request.method != "GET" and not _password_fresh():
+                flash(
+                    "For your safety, type your password again, then repeat what you were doing.",
+                )
+                return redirect(
+                    url_for("accounts.confirm_password_view", next=_page_to_return_to())
+                )
             if rule.auth == "session" and request.method == "GET":
                 _restore_what_was_typed()
             return view(*args, **kwargs)
@@ -100,9 +134,43 @@ def view_rule(
     return decorate
 
 
+def _password_fresh() -> bool:
+    from clinic.accounts.services import password_confirmed_since
+
+    token = session.get(SESSION_KEY)
+    if not token:
+        return False
+    since = utcnow() - current_app.config["REAUTHENTICATE_AFTER"]
+    return password_confirmed_since(current_uow(), str(token), since)
+
+
+def _page_to_return_to() -> str:
+    """The page the action was posted from: the page of the same address, or of
+    the address it is an action of (`/x/<id>/approve` is posted from `/x/<id>`);
+    else home."""
+    adapter = current_app.url_map.bind("localhost")
+    for path in (request.path, request.path.rstrip("/").rpartition("/")[0]):
+        try:
+            adapter.match(path, method="GET")
+        except HTTPException:
+            continue
+        return path
+    return url_for("home.index")
+
+
 def rule_of(app: Flask, endpoint: str) -> ViewRule | None:
     view = app.view_functions.get(endpoint)
     return getattr(view, "_view_rule", None)
+
+
+def answer_head_as_get() -> None:
+    """HEAD is answered exactly as GET, without its body (RFC 9110 section 9.3.2):
+    the views that serve a form on GET and save it on POST branch on the method,
+    and a HEAD must never reach the saving branch. Runs before everything else, so
+    that the views, the CSRF check and the audit trail all see a GET. Werkzeug
+    still leaves the body out, since it reads the method from the environment."""
+    if request.method == "HEAD":
+        request.method = "GET"
 
 
 def apply_body_limit() -> None:
@@ -167,12 +235,21 @@ def is_api_request() -> bool:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site relative paths are followed after login."""
-    if not target:
-        return url_for("home.index")
+    """Only same-site paths are followed after login. Anything else goes home: an
+    absolute or protocol-relative URL, a backslash (browsers read a backslash as a
+    slash, so slash-backslash-host is another host), and any control character (a
+    CR or LF would split the Location header; browsers drop tabs and newlines, so a
+    slash, a tab and a slash would make a protocol-relative URL)."""
+    home = url_for("home.index")
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return home
+    if any(ord(char) < 0x20 or 0x7F <= ord(char) <= 0x9F for char in target):
+        return home
+    if "\\" in target or target.startswith("//"):
+        return home
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("home.index")
+    if parts.scheme or parts.netloc:
+        return home
     return target
 
 

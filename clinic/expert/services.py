@@ -149,6 +149,8 @@ def appoint_expert(
     user.expert_consent_name = recorded
     user.access_until = datetime.combine(ends_on, time.max, UTC)
     user.appointed_by = actor.user_id
+    # The examiner chose the password: the expert chooses their own at first sign-in.
+    user.must_change_password = True
     uow.session.flush()
     uow.audit(
         AuditRecord(

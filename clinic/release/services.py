@@ -19,7 +19,7 @@ from clinic.access.policy import DECLINED, NEVER_RELEASED, RELEASABLE_KINDS, REL
 from clinic.access.roles import OrganizationKind
 from clinic.access.terms import WITHHELD_SECTIONS
 from clinic.accounts.models import Organization
-from clinic.audit.services import AuditRecord, EventKind
+from clinic.audit.services import AuditRecord, EventKind, refused_or_missing
 from clinic.cases.models import Case
 from clinic.cases.services import CaseNotFound, _load_case
 from clinic.consent.book import consent_book
@@ -132,9 +132,12 @@ def request_facts(request: ReleaseRequest) -> ResourceFacts:
     return ResourceFacts("ReleaseRequest", request.id, site_id=request.force_id)
 
 
-def incoming_facts(request: ReleaseRequest) -> ResourceFacts:
-    """The clinic's view of the same request."""
-    return ResourceFacts("IncomingRequest", request.id, site_id=request.force_id)
+def incoming_facts(uow: UnitOfWork, request: ReleaseRequest) -> ResourceFacts:
+    """The clinic's view of the same request: of the site whose case it matches,
+    or of no site while it matches none (every clinic sees it, to contact the
+    force)."""
+    case = uow.session.get(Case, request.case_id) if request.case_id else None
+    return ResourceFacts("IncomingRequest", request.id, site_id=case.site_id if case else None)
 
 
 def file_request(
@@ -287,7 +290,9 @@ def incoming_requests(uow: UnitOfWork, *, actor: Actor, channel: str = "web") ->
     for request in uow.session.scalars(
         sa.select(ReleaseRequest).order_by(ReleaseRequest.filed_at.desc()).limit(200)
     ):
-        if not decide(actor, Action.SEARCH, "IncomingRequest", incoming_facts(request)).permitted:
+        if not decide(
+            actor, Action.SEARCH, "IncomingRequest", incoming_facts(uow, request)
+        ).permitted:
             continue
         force = uow.session.get(Organization, request.force_id)
         assert force is not None
@@ -304,6 +309,33 @@ def incoming_requests(uow: UnitOfWork, *, actor: Actor, channel: str = "web") ->
     return found
 
 
+def _require_incoming(
+    uow: UnitOfWork,
+    actor: Actor,
+    action: Action,
+    request: ReleaseRequest | None,
+    request_id: str,
+) -> None:
+    """A request unknown, or matched to another site's case: the same answer
+    (RequestNotFound), and never without a trace on the audit trail."""
+    decision = (
+        None
+        if request is None
+        else decide(actor, action, "IncomingRequest", incoming_facts(uow, request))
+    )
+    if decision is None or not decision.permitted:
+        uow.audit(
+            refused_or_missing(
+                EventKind.READ if action is Action.READ else EventKind.UPDATE,
+                "web",
+                actor,
+                f"Task/{request_id}",
+                None if decision is None else decision.reasons,
+            )
+        )
+        raise RequestNotFound("There is no such request.")
+
+
 def incoming_request(
     uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor, request_id: str
 ) -> tuple[Incoming, list[StoredVersion], list[Part]]:
@@ -311,11 +343,8 @@ def incoming_request(
     in words what would leave and what would not, and why."""
     require(actor, Action.READ, "IncomingRequest")
     request = uow.session.get(ReleaseRequest, request_id)
-    if (
-        request is None
-        or not decide(actor, Action.READ, "IncomingRequest", incoming_facts(request)).permitted
-    ):
-        raise RequestNotFound("There is no such request.")
+    _require_incoming(uow, actor, Action.READ, request, request_id)
+    assert request is not None
     force = uow.session.get(Organization, request.force_id)
     assert force is not None
     case = _matched_case(uow, actor, request)
@@ -365,11 +394,8 @@ def approve(
     request = uow.session.scalar(
         sa.select(ReleaseRequest).where(ReleaseRequest.id == request_id).with_for_update()
     )
-    if (
-        request is None
-        or not decide(actor, Action.UPDATE, "IncomingRequest", incoming_facts(request)).permitted
-    ):
-        raise RequestNotFound("There is no such request.")
+    _require_incoming(uow, actor, Action.UPDATE, request, request_id)
+    assert request is not None
     if request.status == RequestStatus.WITHDRAWN:
         raise ReleaseRefused(
             "Her consent was withdrawn after this release was approved: nothing more is "
@@ -714,7 +740,7 @@ def releases_of_case(uow: UnitOfWork, *, actor: Actor, case_id: str) -> list[Inc
         .where(ReleaseRequest.case_id == case.id)
         .order_by(ReleaseRequest.filed_at.desc())
     ):
-        if decide(actor, Action.READ, "IncomingRequest", incoming_facts(request)).permitted:
+        if decide(actor, Action.READ, "IncomingRequest", incoming_facts(uow, request)).permitted:
             force = uow.session.get(Organization, request.force_id)
             assert force is not None
             found.append(Incoming(request, force, case))

@@ -252,7 +252,7 @@ def incoming_request(request_id: str) -> Any:
 
 
 @bp.post("/incoming/<request_id>/approve")
-@view_rule(Action.UPDATE, "IncomingRequest")
+@view_rule(Action.UPDATE, "IncomingRequest", reauthenticate=True)
 def approve(request_id: str) -> Any:
     form = ApproveForm()
     if form.validate_on_submit():

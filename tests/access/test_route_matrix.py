@@ -152,6 +152,9 @@ def app_config(database_url: str, tmp_path: Path, built: Built) -> dict[str, Any
         # The sessions were opened when the records were built; the walk may take
         # longer than the idle timeout, which this matrix does not test.
         "SESSION_IDLE_TIMEOUT": timedelta(hours=11),
+        # Likewise the password typed at sign-in, which sensitive actions ask for
+        # again after a few minutes (tests/accounts/test_reauthentication.py).
+        "REAUTHENTICATE_AFTER": timedelta(hours=11),
     }
 
 
@@ -306,6 +309,12 @@ MATRIX: dict[str, list[Call]] = {
     "accounts.login": [Call("GET", lambda s: "/login", everyone(302))],  # signed in: sent home
     "accounts.logout": [Call("POST", lambda s: "/logout", everyone(302), form=lambda s, r: {})],
     "accounts.password": [Call("GET", lambda s: "/account/password", everyone(200))],
+    # The password typed again before a sensitive action.
+    "accounts.confirm_password_view": [Call("GET", lambda s: "/account/confirm", everyone(200))],
+    # Every session of the signed-in person ends; sent to sign in.
+    "accounts.sign_out_everywhere": [
+        Call("POST", lambda s: "/account/sessions/end", everyone(302), form=lambda s, r: {})
+    ],
     # The session's own time left (asking does not extend it) and "Stay signed in".
     "accounts.session_status": [Call("GET", lambda s: "/session", everyone(200))],
     "accounts.extend_session": [
@@ -1486,6 +1495,8 @@ ASKS_NOTHING = {
     "accounts.login",
     "accounts.logout",
     "accounts.password",
+    "accounts.sign_out_everywhere",
+    "accounts.confirm_password_view",
     "accounts.session_status",
     "accounts.extend_session",
     "home.health",

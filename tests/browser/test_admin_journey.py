@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import assert_accessible
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -38,6 +39,22 @@ def test_admin_creates_a_user_who_signs_in_and_out(page, live_server: str) -> No
     sign_out(page)
 
     sign_in(page, live_server, "new.counsellor", "a long and private phrase")
+    # The administrator chose it: she chooses her own before anything else opens.
+    page.get_by_role("heading", name="Change your password").wait_for()
+    assert "An administrator chose your present password" in page.text_content("main")
+    assert_accessible(page)
+    page.goto(f"{live_server}/")
+    page.get_by_role("heading", name="Change your password").wait_for()
+    page.get_by_label("Current password").fill("a long and private phrase")
+    page.get_by_label("New password").fill("password1234")
+    page.get_by_role("button", name="Change password").click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "too easy to guess" in alert.text_content()
+    assert_accessible(page)
+    page.get_by_label("Current password").fill("a long and private phrase")
+    page.get_by_label("New password").fill("lantern orchard velvet quarry")
+    page.get_by_role("button", name="Change password").click()
     page.get_by_role("heading", name="Welcome, Noor Counsellor").wait_for()
     assert "counsellor / advocate at North Referral Centre" in page.text_content("main")
     # A counsellor has no administration.

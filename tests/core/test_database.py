@@ -180,3 +180,40 @@ def test_evidence_and_case_tables_keep_their_triggers_after_every_migration(
     with pytest.raises(sa.exc.DatabaseError) as raised, engine.begin() as connection:
         connection.exec_driver_sql(statement)
     assert "not allowed" in str(raised.value)
+
+
+def test_sqlite_files_are_readable_by_their_owner_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The embedded database holds everything: it, its -wal and its -shm are 0600
+    whatever the umask, from the first start; a file made 0644 before is narrowed."""
+    import os
+    import stat
+
+    from clinic import create_app
+    from clinic.core.db import db
+    from clinic.core.schema import upgrade
+
+    instance = tmp_path / "instance"
+    previous = os.umask(0o022)
+    try:
+        app: Flask = create_app(
+            {"INSTANCE_PATH": instance, "SECRET_KEY": "x", "CHECK_SCHEMA": False}
+        )
+        upgrade(app)
+        with db.engine(app).connect() as connection:
+            connection.exec_driver_sql("SELECT count(*) FROM users").scalar()
+            files = sorted(instance.glob("clinic.sqlite3*"))
+            assert {f.name for f in files} >= {
+                "clinic.sqlite3",
+                "clinic.sqlite3-wal",
+                "clinic.sqlite3-shm",
+            }
+            for path in files:
+                assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
+        db.dispose(app)
+        # An older deployment's file, left readable by others, is narrowed at start.
+        (instance / "clinic.sqlite3").chmod(0o644)
+        again: Flask = create_app({"INSTANCE_PATH": instance, "SECRET_KEY": "x"})
+        assert stat.S_IMODE((instance / "clinic.sqlite3").stat().st_mode) == 0o600
+        db.dispose(again)
+    finally:
+        os.umask(previous)

@@ -9,12 +9,15 @@ import sqlalchemy as sa
 from flask import Flask
 
 from clinic.accounts.models import User
-from clinic.accounts.services import actor_for, create_token
+from clinic.accounts.services import actor_for, change_password, create_token
 from clinic.cli import unit_of_work
 from clinic.core.clock import utcnow
 from clinic.expert import services
 from tests.conftest import PASSWORD
 from tests.media.helpers import EXPERT
+
+# The password an examiner gives a new expert, replaced at the first sign-in.
+INITIAL_PASSWORD = "harbour violet anchor mosaic"
 
 
 def appoint(
@@ -26,7 +29,9 @@ def appoint(
     by: str = "examiner",
     ends_on: date | None = None,
 ) -> str:
-    """The expert's account (password PASSWORD); returns its user id."""
+    """The expert's account as the expert has it after the first sign-in, when
+    they replaced the password the examiner gave (INITIAL_PASSWORD) with their own
+    (PASSWORD); returns its user id."""
     with app.app_context(), unit_of_work() as uow:
         examiner = uow.session.scalar(sa.select(User).where(User.username == by))
         user = services.appoint_expert(
@@ -36,11 +41,12 @@ def appoint(
             appointment=services.Appointment(
                 display_name=name,
                 username=username,
-                password=PASSWORD,
+                password=INITIAL_PASSWORD,
                 ends_on=ends_on or utcnow().date() + timedelta(days=30),
             ),
             max_days=app.config["EXPERT_MAX_DAYS"],
         )
+        change_password(uow, user, current_password=INITIAL_PASSWORD, new_password=PASSWORD)
         return user.id
 
 

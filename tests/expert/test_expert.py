@@ -374,3 +374,6 @@ def test_the_examiner_opens_it_from_the_case_with_errors_next_to_the_fields(
     assert done.status_code == 302
     assert users(engine) == before + 1
     assert "dr.someone" in browser.get(f"/cases/{case_a.case_id}/expert").get_data(as_text=True)
+    # The examiner chose the expert's password: the expert replaces it first.
+    expert = signed_in(app, "dr.someone")
+    assert expert.get("/expert/photos").headers["Location"] == "/account/password"

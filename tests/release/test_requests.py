@@ -166,7 +166,7 @@ def test_approval_releases_exactly_what_she_consented_to_and_what_was_asked(
     }
     release_to(app, case.id, "RIVERPOL", agreed)
     # Another site cannot approve it; police cannot approve at all.
-    assert _approve(app, "examiner.south", filed["id"]).status_code == 422
+    assert _approve(app, "examiner.south", filed["id"]).status_code == 404
     assert _approve(app, "officer", filed["id"]).status_code == 404
     approved = _approve(app, "counsellor", filed["id"])
     assert approved.status_code == 302
@@ -222,3 +222,48 @@ def test_withdrawal_stops_an_approved_release_and_the_force_sees_the_date(
     assert task["status"] == "cancelled"
     assert task["businessStatus"]["text"].startswith("consent withdrawn on 20")
     assert "swab" not in json.dumps(task["businessStatus"])
+
+
+def test_another_sites_staff_get_a_matched_request_answered_as_unknown(
+    app: Flask, client: FlaskClient, world: World, case: Any
+) -> None:
+    """A request that matches a NORTH case tells SOUTH nothing: not its crime
+    reference, not what was asked, not even that it exists; and the attempt is on
+    the audit trail as a refused read, like a guessed id."""
+    from clinic.audit.models import AuditEntry
+
+    filed = file(client, world["officer"].token, case.reference, crime="RP/SECRET/77").get_json()
+    south = app.test_client()
+    login(south, "examiner.south", PASSWORD)
+    theirs = south.get(f"/releases/incoming/{filed['id']}")
+    unknown = south.get("/releases/incoming/no-such-request")
+    assert theirs.status_code == unknown.status_code == 404
+    assert theirs.get_data(as_text=True) == unknown.get_data(as_text=True)
+    listing = south.get("/releases/incoming").get_data(as_text=True)
+    assert "RP/SECRET/77" not in listing
+    assert case.reference not in listing
+    approve = south.post(
+        f"/releases/incoming/{filed['id']}/approve",
+        data={"csrf_token": csrf_token(south, "/releases/incoming")},
+    )
+    assert approve.status_code == 404
+    with app.app_context(), unit_of_work() as uow:
+        misses = uow.session.scalars(
+            sa.select(AuditEntry).where(
+                AuditEntry.username == "examiner.south",
+                AuditEntry.outcome_desc != None,  # noqa: E711
+            )
+        ).all()
+        refused = [e for e in misses if f"Task/{filed['id']}" in e.entities]
+        assert {e.subtype for e in refused} == {"read", "update"}
+        assert all(e.outcome == "4" for e in refused)
+        assert any("another site" in " ".join(e.reasons) for e in refused)
+        unknown_entry = [e for e in misses if "Task/no-such-request" in e.entities]
+        assert [e.outcome for e in unknown_entry] == ["4"]
+    # The site whose case it matches still sees it, and an unmatched request is
+    # still shown to every site, so that the clinic can contact the force.
+    north = app.test_client()
+    login(north, "examiner", PASSWORD)
+    assert "RP/SECRET/77" in north.get(f"/releases/incoming/{filed['id']}").get_data(as_text=True)
+    stray = file(client, world["officer"].token, "SA-ZZZZ-ZZZZ", crime="RP/STRAY/1").get_json()
+    assert south.get(f"/releases/incoming/{stray['id']}").status_code == 200
