@@ -16,6 +16,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 
 from clinic.access import Action
 from clinic.accounts.forms import LoginForm, LogoutForm, PasswordForm, RevokeForm, TokenForm
@@ -87,7 +88,7 @@ def logout() -> Any:
             source_address=source_address(),
         )
     session.clear()
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("accounts.login"))
 
 
@@ -143,7 +144,7 @@ def password() -> Any:
             form[error.field or "new_password"].errors.append(error.message)
             status = 422
         else:
-            flash("Your password is changed.")
+            flash(_("Your password is changed."))
             return redirect(url_for("home.index"))
     elif form.is_submitted():
         status = 422
@@ -195,5 +196,5 @@ def revoke_token_view(token_id: str) -> Any:
     form = RevokeForm()
     if form.validate_on_submit():
         revoke_token(current_uow(), token_id, actor=current_actor())
-        flash("The token is revoked.")
+        flash(_("The token is revoked."))
     return redirect(url_for("accounts.tokens"))
