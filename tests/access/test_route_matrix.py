@@ -303,6 +303,10 @@ MATRIX: dict[str, list[Call]] = {
     "home.index": [Call("GET", lambda s: "/", everyone(200))],
     "home.health": [Call("GET", lambda s: "/healthz", everyone(200))],
     "home.log_keys": [Call("GET", lambda s: "/.well-known/transparency-log-keys", everyone(200))],
+    # Her own language for the screens: anyone, signed in or not (CSRF applies).
+    "i18n.choose_language": [
+        Call("POST", lambda s: "/language", everyone(302), form=lambda s, r: {"language": "en"})
+    ],
     "accounts.login": [Call("GET", lambda s: "/login", everyone(302))],  # signed in: sent home
     "accounts.logout": [Call("POST", lambda s: "/logout", everyone(302), form=lambda s, r: {})],
     "accounts.password": [Call("GET", lambda s: "/account/password", everyone(200))],
@@ -1490,6 +1494,7 @@ ASKS_NOTHING = {
     "accounts.extend_session",
     "home.health",
     "home.log_keys",
+    "i18n.choose_language",
     "fhir.metadata",
 }
 
@@ -1556,6 +1561,7 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
                 "accounts.session_status",
                 "home.health",
                 "home.log_keys",
+                "i18n.choose_language",
             }:
                 continue
             placeholder = Setup(

@@ -1,0 +1,109 @@
+"""Pages rendered in French and Spanish through the real app show no English that
+the catalogues translate: every text node and every attribute people read is
+compared with the English messages."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from functools import cache
+
+import pytest
+from babel.messages.pofile import read_po
+from flask import Flask
+from flask.testing import FlaskClient
+
+from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
+from tests.conftest import PASSWORD
+from tests.helpers import csrf_token, login, open_case
+
+LANGUAGES = ("fr", "es")
+SPLIT = re.compile(r"%\([^)]+\)[sdif]|%[sdif]|<[^>]+>")
+
+
+@cache
+def english_messages(language: str) -> tuple[frozenset[str], tuple[str, ...]]:
+    """The English messages that read differently in `language`: whole messages
+    (matched against whole text nodes) and their longer runs of words (found
+    anywhere on the page)."""
+    with catalogue_path(TRANSLATIONS_DIR, language).open("rb") as source:
+        catalog = read_po(source, locale=language)
+    whole: set[str] = set()
+    runs: set[str] = set()
+    for message in catalog:
+        if not message.id or not isinstance(message.id, str) or message.string == message.id:
+            continue
+        whole.add(" ".join(message.id.split()))
+        for run in SPLIT.split(message.id):
+            run = " ".join(run.split()).strip(" .,:;()")
+            if len(run.split()) >= 4:
+                runs.add(run)
+    return frozenset(whole), tuple(sorted(runs))
+
+
+def visible_text(page: str) -> list[str]:
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.DOTALL | re.IGNORECASE)
+    page = re.sub(r"<!--.*?-->", " ", page, flags=re.DOTALL)
+    attributes = re.findall(r'\b(?:aria-label|title|alt|placeholder)="([^"]*)"', page)
+    nodes = re.split(r"<[^>]+>", page)
+    texts = [" ".join(html.unescape(t).split()) for t in [*attributes, *nodes]]
+    return [t for t in texts if t]
+
+
+def english_on(page: str, language: str) -> list[str]:
+    whole, runs = english_messages(language)
+    texts = visible_text(page)
+    found = [t for t in texts if t in whole or t.strip(" .:·") in whole]
+    joined = " ".join(texts)
+    found += [run for run in runs if run in joined]
+    return found
+
+
+# (who signs in, path): the screens whose templates are marked.
+PAGES: list[tuple[str | None, Callable[[dict[str, str]], str]]] = [
+    (None, lambda s: "/login"),
+    (None, lambda s: "/no-such-page"),
+    ("examiner", lambda s: "/"),
+    ("police", lambda s: "/"),
+    ("admin", lambda s: "/"),
+    ("examiner", lambda s: "/account/password"),
+    ("examiner", lambda s: "/account/tokens"),
+    ("examiner", lambda s: "/no-such-page"),
+]
+USERS = {"police": "officer"}
+
+
+def _in_language(client: FlaskClient, language: str, *, signed_in: bool) -> None:
+    token = csrf_token(client, "/account/password" if signed_in else "/login")
+    client.post("/language", data={"language": language, "csrf_token": token})
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_english_on_pages_in_another_language(app: Flask, language: str) -> None:
+    case = open_case(app)
+    ids = {"case": case.id}
+    failures = []
+    clients: dict[str | None, FlaskClient] = {}
+    for who, path_of in PAGES:
+        if who not in clients:
+            client = app.test_client()
+            if who is not None:
+                login(client, USERS.get(who, who), PASSWORD)
+            _in_language(client, language, signed_in=who is not None)
+            clients[who] = client
+        path = path_of(ids)
+        page = clients[who].get(path).get_data(as_text=True)
+        assert f'<html lang="{language}"' in page, path
+        found = english_on(page, language)
+        if found:
+            failures.append(f"{who} {path}: {found}")
+    assert not failures, "\n".join(failures)
+
+
+def test_the_check_finds_english() -> None:
+    page = "<html><body><h1>Sign in</h1><p>Nothing was changed. Please try again.</p></body></html>"
+    assert "Sign in" in english_on(page, "fr")
+    page = '<nav aria-label="Main"></nav><p>Bienvenue</p>'
+    assert english_on(page, "fr") == ["Main"]
+    assert english_on("<h1>Se connecter</h1>", "fr") == []
