@@ -37,6 +37,7 @@ from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.canonical import CODE_SYSTEM, NAMING_SYSTEM, STRUCTURE_DEFINITION
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.i18n import N_
 
 CASE_REFERENCE_SYSTEM = f"{NAMING_SYSTEM}/case-reference"
 RECORD_FLAG_SYSTEM = f"{CODE_SYSTEM}/record-flag"
@@ -50,9 +51,9 @@ OLDEST_AGE = 120
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 
 MODE_LABELS = {
-    ReportingMode.REPORTED: "Reported (police involved)",
-    ReportingMode.UNREPORTED: "Unreported (evidence held, police not told)",
-    ReportingMode.ANONYMOUS: "Anonymous (no identity held)",
+    ReportingMode.REPORTED: N_("Reported (police involved)"),
+    ReportingMode.UNREPORTED: N_("Unreported (evidence held, police not told)"),
+    ReportingMode.ANONYMOUS: N_("Anonymous (no identity held)"),
 }
 
 

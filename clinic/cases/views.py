@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from clinic.access import Action, decide
 from clinic.access.policy import CONSENT_GRANTS
@@ -28,6 +29,7 @@ from clinic.cases.services import (
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.evidence.models import EvidenceItem
 from clinic.exam.services import exams_awaiting_review, exams_of_case
+from clinic.i18n.values import value_word
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -38,7 +40,7 @@ def cases() -> Any:
     form = FindCaseForm(request.args)
     reference = form.reference.data if form.validate() else None
     found = list_cases(current_uow(), actor=current_actor(), reference=reference or None)
-    return render_template("cases/cases.html", cases=found, form=form, labels=MODE_LABELS)
+    return render_template("cases/cases.html", cases=found, form=form, labels=_mode_labels())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -58,7 +60,12 @@ def register() -> Any:
             attach_refusal(form, refused)
             status = 422
         else:
-            flash(f"Case {case.reference} opened. Print the case card for the survivor.")
+            flash(
+                _(
+                    "Case %(reference)s opened. Print the case card for the survivor.",
+                    reference=case.reference,
+                )
+            )
             return redirect(url_for("cases.case", case_id=case.id))
     elif form.is_submitted():
         status = 422
@@ -131,7 +138,7 @@ def _case_page(case_id: str, mode_form: ReportingModeForm | None, status: int) -
         proxy=proxy_of(record.episode.content),
         kits=kits,
         mode_form=mode_form,
-        labels=MODE_LABELS,
+        labels=_mode_labels(),
         can_collect=decide(actor, Action.CREATE, "Specimen").permitted,
         exams=exams_of_case(current_uow(), actor=actor, case_id=record.case.id),
         awaiting_review=exams_awaiting_review(current_uow(), actor=actor, case_id=record.case.id),
@@ -160,7 +167,13 @@ def reporting_mode(case_id: str) -> Any:
         except CaseRefused as refused:
             attach_refusal(form, refused)
         else:
-            flash(f"Case {changed.reference} is now {changed.reporting_mode}.")
+            flash(
+                _(
+                    "Case %(reference)s is now %(mode)s.",
+                    reference=changed.reference,
+                    mode=value_word(changed.reporting_mode, "reporting-mode"),
+                )
+            )
             return redirect(url_for("cases.case", case_id=case_id))
     return _case_page(case_id, form, 422)
 
@@ -202,6 +215,10 @@ def card(case_id: str) -> Any:
         words=words_for(language),
         date_in_words=date_in_words,
     )
+
+
+def _mode_labels() -> dict[str, str]:
+    return {mode.value: _(label) for mode, label in MODE_LABELS.items()}
 
 
 def _case_kits(case_id: str) -> list[EvidenceItem]:

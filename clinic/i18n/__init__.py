@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import io
 import threading
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from babel import Locale
+from babel.dates import format_skeleton
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
@@ -127,6 +130,32 @@ def language_name(code: str) -> str:
     return Locale.parse(code).get_display_name(code) or code
 
 
+def format_moment(moment: datetime | None) -> str:
+    """A moment as the screen's language writes a date and time (abbreviated month,
+    24-hour clock), in the clinic's time zone: "6 déc. 2026, 14:05"."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"]))
+    locale = get_locale() or Locale.parse("en")
+    pattern = str(locale.datetime_formats["medium"])
+    day = format_skeleton("yMMMd", local.date(), locale=locale)
+    time = format_skeleton("Hm", local.time(), locale=locale)
+    return pattern.replace("{1}", day).replace("{0}", time)
+
+
+def format_day(day: date | datetime | None) -> str:
+    """A calendar day as the screen's language writes it: "6 déc. 2026"."""
+    if day is None:
+        return ""
+    if isinstance(day, datetime):
+        if day.tzinfo is None:
+            day = day.replace(tzinfo=UTC)
+        day = day.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"])).date()
+    return format_skeleton("yMMMd", day, locale=get_locale() or "en")
+
+
 def init_i18n(app: Flask) -> None:
     directory = Path(app.config.get("CLINIC_TRANSLATIONS_DIR") or TRANSLATIONS_DIR)
     default = app.config["CLINIC_DEFAULT_LANGUAGE"]
@@ -154,6 +183,12 @@ def init_i18n(app: Flask) -> None:
         timezone_selector=lambda: current_app.config["CLINIC_TIMEZONE"],
     )
     babel.domain_instance = CatalogueDomain(directory)
+
+    from clinic.i18n.values import value_word
+
+    app.jinja_env.filters["word"] = value_word
+    app.jinja_env.filters["moment"] = format_moment
+    app.jinja_env.filters["day"] = format_day
 
     @app.context_processor
     def _language() -> dict[str, Any]:

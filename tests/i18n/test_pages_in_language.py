@@ -70,6 +70,11 @@ PAGES: list[tuple[str | None, Callable[[dict[str, str]], str]]] = [
     ("examiner", lambda s: "/account/password"),
     ("examiner", lambda s: "/account/tokens"),
     ("examiner", lambda s: "/no-such-page"),
+    ("examiner", lambda s: "/cases/"),
+    ("examiner", lambda s: "/cases/new"),
+    ("examiner", lambda s: f"/cases/{s['case']}"),
+    ("examiner", lambda s: f"/cases/{s['case']}/card"),
+    ("counsellor", lambda s: f"/cases/{s['case']}"),
 ]
 USERS = {"police": "officer"}
 
