@@ -51,12 +51,13 @@ from clinic.core.images import ImageRefused, check_signature_png
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.i18n import N_
 
 PROXY_RELATIONSHIPS = {
-    "parent": "Parent",
-    "guardian": "Guardian",
-    "legal-representative": "Legal representative",
-    "other": "Other",
+    "parent": N_("Parent"),
+    "guardian": N_("Guardian"),
+    "legal-representative": N_("Legal representative"),
+    "other": N_("Other"),
 }
 # The longest a release to police may run without being asked again.
 LONGEST_PERMISSION_DAYS = 5 * 366

@@ -21,7 +21,7 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 from flask import Flask, current_app, g, request, session
-from flask_babel import Babel, Domain, get_locale
+from flask_babel import Babel, Domain, get_locale, gettext
 
 from clinic import PROJECT_ROOT
 
@@ -130,11 +130,17 @@ def language_name(code: str) -> str:
     return Locale.parse(code).get_display_name(code) or code
 
 
-def format_moment(moment: datetime | None) -> str:
-    """A moment as the screen's language writes a date and time (abbreviated month,
-    24-hour clock), in the clinic's time zone: "6 déc. 2026, 14:05"."""
-    if moment is None:
+def format_moment(moment: datetime | str | None) -> str:
+    """A moment (or its ISO 8601 text, as FHIR keeps it) as the screen's language
+    writes a date and time (abbreviated month, 24-hour clock), in the clinic's time
+    zone: "6 déc. 2026, 14:05"."""
+    if not moment:
         return ""
+    if isinstance(moment, str):
+        try:
+            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+        except ValueError:
+            return moment
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"]))
@@ -187,6 +193,8 @@ def init_i18n(app: Flask) -> None:
     from clinic.i18n.values import value_word
 
     app.jinja_env.filters["word"] = value_word
+    # A message marked where it is defined (N_), translated where it is shown.
+    app.jinja_env.filters["translated"] = lambda message: gettext(str(message))
     app.jinja_env.filters["moment"] = format_moment
     app.jinja_env.filters["day"] = format_day
 

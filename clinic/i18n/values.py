@@ -29,6 +29,33 @@ VALUE_WORDS: dict[str, dict[str, str]] = {
         "legal-representative": N_("legal representative"),
         "other": N_("other"),
     },
+    "consent-answer": {
+        "agreed": N_("Agreed"),
+        "declined": N_("Declined"),
+        "withdrawn": N_("Withdrawn"),
+        "not asked": N_("Not asked"),
+    },
+    # The same, within a sentence.
+    "consent-answer-inline": {
+        "agreed": N_("agreed"),
+        "declined": N_("declined"),
+        "withdrawn": N_("withdrawn"),
+    },
+    "consent-status": {"active": N_("in force"), "inactive": N_("no longer in force")},
+    "release-status": {
+        "awaiting-decision": N_("awaiting survivor decision"),
+        "approved": N_("approved"),
+        "consent-withdrawn": N_("consent withdrawn"),
+    },
+    # FHIR status codes of records shown to staff (Composition, Encounter).
+    "record-status": {
+        "preliminary": N_("preliminary"),
+        "final": N_("final"),
+        "amended": N_("amended"),
+        "in-progress": N_("in progress"),
+        "finished": N_("finished"),
+        "entered-in-error": N_("entered in error"),
+    },
     "telecom": {"phone": N_("Phone"), "email": N_("Email"), "sms": N_("Text messages")},
 }
 

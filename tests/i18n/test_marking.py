@@ -32,11 +32,6 @@ NOT_YET_MARKED: set[str] = {
     "audit/verify.html",
     "bodymap/_figures.html",
     "bodymap/_map.html",
-    "consent/dashboard.html",
-    "consent/record.html",
-    "consent/shared.html",
-    "consent/show.html",
-    "consent/withdraw.html",
     "evidence/collect.html",
     "evidence/due.html",
     "evidence/item.html",
@@ -93,7 +88,12 @@ NOT_YET_MARKED: set[str] = {
 }
 
 # Text that is the same in every language.
-SAME_IN_EVERY_LANGUAGE = {"FHIR", "QR", "JWS", "SHA-256", "UTC", "OK"}
+SAME_IN_EVERY_LANGUAGE = {"FHIR", "QR", "JWS", "SHA", "UTC", "OK"}
+
+# FHIR resource types, compared with in templates, never shown.
+RESOURCE_TYPES = {"Composition", "Encounter", "Observation", "MedicationAdministration"}
+# Codes compared with in templates, never shown.
+CODES = {"not asked"}
 
 # A placeholder for everything Jinja computes: never a word.
 HOLE = "\x00"
@@ -111,7 +111,7 @@ def _words(text: str) -> list[str]:
 def _looks_like_words_for_people(literal: str) -> bool:
     """A literal such as 'Not recorded' or 'never' as opposed to a class name, an
     endpoint, a format or a key ('notice-error', 'cases.case', '%Y-%m-%d')."""
-    if not WORD.search(literal):
+    if not WORD.search(literal) or literal in RESOURCE_TYPES | CODES:
         return False
     if " " not in literal.strip() and not re.fullmatch(r"[A-Z][a-z]+[.:]?", literal.strip()):
         # One token: an identifier ('BooleanField', 'GET', 'cases.case'), unless it

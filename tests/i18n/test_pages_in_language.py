@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 
 from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
 from tests.conftest import PASSWORD
+from tests.consent.helpers import all_items, record
 from tests.helpers import csrf_token, login, open_case
 
 LANGUAGES = ("fr", "es")
@@ -75,6 +76,12 @@ PAGES: list[tuple[str | None, Callable[[dict[str, str]], str]]] = [
     ("examiner", lambda s: f"/cases/{s['case']}"),
     ("examiner", lambda s: f"/cases/{s['case']}/card"),
     ("counsellor", lambda s: f"/cases/{s['case']}"),
+    ("examiner", lambda s: f"/cases/{s['case']}/consent"),
+    ("examiner", lambda s: f"/cases/{s['case']}/consent/exam-treatment/record"),
+    ("examiner", lambda s: f"/cases/{s['case']}/consent/c/{s['consent']}"),
+    ("examiner", lambda s: f"/cases/{s['case']}/consent/c/{s['consent']}/withdraw"),
+    ("examiner", lambda s: f"/cases/{s['case']}/consent/c/{s['consent']}/withdraw?everything=yes"),
+    ("counsellor", lambda s: f"/cases/{s['case']}/consent/shared"),
 ]
 USERS = {"police": "officer"}
 
@@ -87,7 +94,14 @@ def _in_language(client: FlaskClient, language: str, *, signed_in: bool) -> None
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_no_english_on_pages_in_another_language(app: Flask, language: str) -> None:
     case = open_case(app)
-    ids = {"case": case.id}
+    consent = record(
+        app,
+        case.id,
+        "information-sharing/v1",
+        all_items(app, "information-sharing/v1") | {"gp": False},
+        language="es",
+    )
+    ids = {"case": case.id, "consent": consent}
     failures = []
     clients: dict[str | None, FlaskClient] = {}
     for who, path_of in PAGES:
@@ -99,7 +113,9 @@ def test_no_english_on_pages_in_another_language(app: Flask, language: str) -> N
             clients[who] = client
         path = path_of(ids)
         page = clients[who].get(path).get_data(as_text=True)
-        assert f'<html lang="{language}"' in page, path
+        # The consent as signed prints in her language (Spanish here), whoever reads it.
+        expected = "es" if re.search(r"/consent/c/[^/?]+$", path) else language
+        assert f'<html lang="{expected}"' in page, path
         found = english_on(page, language)
         if found:
             failures.append(f"{who} {path}: {found}")
