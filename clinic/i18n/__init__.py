@@ -137,10 +137,11 @@ def format_moment(moment: datetime | str | None) -> str:
     if not moment:
         return ""
     if isinstance(moment, str):
+        text = moment
         try:
-            moment = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
-            return moment
+            return text
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     local = moment.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"]))
