@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
 from tests.conftest import PASSWORD
 from tests.consent.helpers import all_items, record
+from tests.exam.helpers import complete_exam
 from tests.helpers import csrf_token, login, open_case
 
 LANGUAGES = ("fr", "es")
@@ -61,6 +62,33 @@ def english_on(page: str, language: str) -> list[str]:
     return found
 
 
+# English still shown on translated screens, named here so that nothing else slips
+# in. The exam's coded vocabularies (clinic/exam/lists.py, resources.py) have no
+# French or Spanish designations yet, and the exam report's sections (shown on the
+# review page and on what she shares) are written by the exam service in English.
+VOCABULARY_DISPLAYS = {"Other", "Not known", "Male", "Female", "Demeanour", "Acts described"}
+REPORT_SECTIONS = {
+    "Her consent",
+    "Arrival and timing",
+    "History",
+    "General examination and vital signs",
+    "Injuries",
+    "Anogenital findings",
+    "Time-window guidance",
+    "Laboratory tests",
+    "Treatment",
+    "Not recorded.",
+}
+
+
+def not_yet_translated(path: str) -> set[str]:
+    if re.fullmatch(r"/exams/[^/]+", path):
+        return VOCABULARY_DISPLAYS | REPORT_SECTIONS
+    if path.startswith("/exams/") or path.endswith("/consent/shared"):
+        return VOCABULARY_DISPLAYS
+    return set()
+
+
 # (who signs in, path): the screens whose templates are marked.
 PAGES: list[tuple[str | None, Callable[[dict[str, str]], str]]] = [
     (None, lambda s: "/login"),
@@ -82,6 +110,23 @@ PAGES: list[tuple[str | None, Callable[[dict[str, str]], str]]] = [
     ("examiner", lambda s: f"/cases/{s['case']}/consent/c/{s['consent']}/withdraw"),
     ("examiner", lambda s: f"/cases/{s['case']}/consent/c/{s['consent']}/withdraw?everything=yes"),
     ("counsellor", lambda s: f"/cases/{s['case']}/consent/shared"),
+    *(
+        ("examiner", lambda s, step=step: f"/exams/{s['exam']}/{step}")
+        for step in (
+            "consent",
+            "timing",
+            "history",
+            "steps/incident",
+            "general",
+            "injuries",
+            "injuries/1",
+            "anogenital",
+            "guidance",
+            "laboratory",
+            "treatment",
+        )
+    ),
+    ("examiner", lambda s: f"/exams/{s['exam']}"),
 ]
 USERS = {"police": "officer"}
 
@@ -101,7 +146,8 @@ def test_no_english_on_pages_in_another_language(app: Flask, language: str) -> N
         all_items(app, "information-sharing/v1") | {"gp": False},
         language="es",
     )
-    ids = {"case": case.id, "consent": consent}
+    exam = complete_exam(app, case.id)
+    ids = {"case": case.id, "consent": consent, "exam": exam}
     failures = []
     clients: dict[str | None, FlaskClient] = {}
     for who, path_of in PAGES:
@@ -116,7 +162,7 @@ def test_no_english_on_pages_in_another_language(app: Flask, language: str) -> N
         # The consent as signed prints in her language (Spanish here), whoever reads it.
         expected = "es" if re.search(r"/consent/c/[^/?]+$", path) else language
         assert f'<html lang="{expected}"' in page, path
-        found = english_on(page, language)
+        found = [t for t in english_on(page, language) if t not in not_yet_translated(path)]
         if found:
             failures.append(f"{who} {path}: {found}")
     assert not failures, "\n".join(failures)
