@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from clinic.cases.models import ProxyRelationship, ReportingMode
-from clinic.cases.services import MODE_LABELS
+from clinic.cases.services import MODE_LABELS, SURVIVOR_LANGUAGES
 from clinic.i18n import N_
 
 PROXY_LABELS = {
@@ -25,6 +25,10 @@ PROXY_LABELS = {
     ProxyRelationship.LEGAL_REPRESENTATIVE: N_("Legal representative"),
     ProxyRelationship.OTHER: N_("Other"),
 }
+# Each language named in itself, so that she can point to her own.
+LANGUAGE_CHOICES = [SelectChoice("", _l("— as in her latest consent —"))] + [
+    SelectChoice(code, name) for code, name in SURVIVOR_LANGUAGES.items()
+]
 MODE_CHOICES = [SelectChoice(mode.value, _l(MODE_LABELS[mode])) for mode in ReportingMode]
 PROXY_CHOICES = [SelectChoice("", _l("— no proxy —"))] + [
     SelectChoice(r.value, _l(PROXY_LABELS[r])) for r in ProxyRelationship
@@ -83,6 +87,11 @@ class RegistrationForm(FlaskForm):
         _l("Proxy's name (not for an anonymous survivor)"), validators=[Optional(), Length(max=200)]
     )
     proxy_reason = StringField(_l("Why a proxy acts"), validators=[Optional(), Length(max=500)])
+    language = SelectField(
+        _l("The language she reads (for her case card and what else she takes home)"),
+        choices=LANGUAGE_CHOICES,
+        validators=[Optional()],
+    )
 
 
 class ReportingModeForm(FlaskForm):
@@ -93,6 +102,14 @@ class ReportingModeForm(FlaskForm):
             "by phone after she gave her code word)"
         ),
         validators=[DataRequired(_l("Say how the survivor told us.")), Length(max=1000)],
+    )
+
+
+class SurvivorLanguageForm(FlaskForm):
+    language = SelectField(
+        _l("The language she reads"),
+        choices=LANGUAGE_CHOICES[1:],
+        validators=[DataRequired(_l("Choose her language."))],
     )
 
 

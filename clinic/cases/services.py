@@ -31,6 +31,7 @@ from clinic.accounts.models import Organization
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.cases.models import Case, ProxyRelationship, ReportingMode, ReportingModeChange
 from clinic.consent.book import consent_book
+from clinic.consent.definitions import LANGUAGES
 from clinic.core.clock import isoformat, utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
@@ -48,6 +49,8 @@ PROXY_URL = f"{STRUCTURE_DEFINITION}/fc-case-proxy"
 SAFE_CONTACT_URL = f"{STRUCTURE_DEFINITION}/fc-safe-contact"
 AGE_OF_MAJORITY = 18
 OLDEST_AGE = 120
+# The languages what is printed for her can be in: those of the consent forms.
+SURVIVOR_LANGUAGES = LANGUAGES
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 
 MODE_LABELS = {
@@ -95,6 +98,8 @@ class Registration:
     email: str | None = None
     safe_contact: SafeContact | None = None
     proxy: Proxy | None = None
+    # The language she reads, for what is printed for her (one of SURVIVOR_LANGUAGES).
+    language: str | None = None
 
 
 def case_facts(case: Case) -> ResourceFacts:
@@ -134,6 +139,7 @@ def register_survivor(
             "proxy_relationship",
         )
     _check_proxy(registration)
+    _check_language(registration.language)
     session = uow.session
     reference = _unused_reference(session)
     store = ResourceStore(session, registry)
@@ -167,6 +173,7 @@ def register_survivor(
         is_minor=is_minor,
         opened_at=now,
         opened_by=actor.username,
+        language=registration.language,
     )
     session.add(case)
     session.flush()
@@ -456,6 +463,42 @@ def change_reporting_mode(
         )
     )
     apply_reporting_mode_change(uow, actor=actor, case=case)
+    return case
+
+
+# -- her language ------------------------------------------------------------------
+
+
+def _check_language(language: str | None) -> None:
+    if language is not None and language not in SURVIVOR_LANGUAGES:
+        raise CaseRefused(
+            "Choose her language among those the clinic prints in: "
+            + ", ".join(SURVIVOR_LANGUAGES.values())
+            + ".",
+            "language",
+        )
+
+
+def set_survivor_language(
+    uow: UnitOfWork, *, actor: Actor, case_id: str, language: str, channel: str = "web"
+) -> Case:
+    """Record the language she reads, at her word: what is printed for her from now on
+    is in it, whoever prints it."""
+    require(actor, Action.UPDATE, "EpisodeOfCare")
+    case = _load_case(uow, actor, case_id, Action.UPDATE, lock=True)
+    _check_language(language)
+    previous = case.language
+    case.language = language
+    uow.session.flush()
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.UPDATE,
+            channel=channel,
+            actor=actor,
+            entities=(f"EpisodeOfCare/{case.id}",),
+            reasons=(f"her language {previous or 'not recorded'} -> {language}",),
+        )
+    )
     return case
 
 

@@ -1095,6 +1095,21 @@ MATRIX: dict[str, list[Call]] = {
             form=lambda s, r: {"mode": "unreported", "reason": "in person, at follow-up"},
         ),
     ],
+    # The language she reads: as the reporting mode, examiners of her site only.
+    "cases.survivor_language": [
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.other_case}/language",
+            only({"examiner": 404, "officer": 404}, 403),
+            form=lambda s, r: {"language": "es"},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.own_case}/language",
+            only({"examiner": 302, "officer": 404}, 403),
+            form=lambda s, r: {"language": "es"},
+        ),
+    ],
     "admin.retention": [
         Call(
             "GET",

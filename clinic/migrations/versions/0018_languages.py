@@ -1,4 +1,5 @@
-"""Each staff member's language for the screens (none: the browser's).
+"""Each staff member's language for the screens (none: the browser's), and the
+language the survivor reads, on her case (none: that of her latest consent).
 
 Revision ID: 0018
 Revises: 0016
@@ -19,8 +20,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("language", sa.String(length=16), nullable=True))
+    with op.batch_alter_table("cases") as batch:
+        batch.add_column(sa.Column("language", sa.String(length=16), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("cases") as batch:
+        batch.drop_column("language")
     with op.batch_alter_table("users") as batch:
         batch.drop_column("language")
