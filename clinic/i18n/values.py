@@ -23,6 +23,7 @@ VALUE_WORDS: dict[str, dict[str, str]] = {
         "destroyed": N_("destroyed"),
         "declined": N_("declined"),
     },
+    "storage": {"ambient": N_("ambient"), "fridge": N_("fridge"), "freezer": N_("freezer")},
     "proxy": {
         "parent": N_("parent"),
         "guardian": N_("guardian"),

@@ -25,12 +25,7 @@ TEMPLATES = PROJECT_ROOT / "templates"
 NOT_YET_MARKED: set[str] = {
     "bodymap/_figures.html",
     "bodymap/_map.html",
-    "evidence/collect.html",
-    "evidence/due.html",
     "evidence/item.html",
-    "evidence/items.html",
-    "evidence/labels.html",
-    "evidence/locations.html",
     "exam/report.html",
     "expert/appoint.html",
     "expert/photos.html",
@@ -77,7 +72,7 @@ CODES = {"not asked"}
 HOLE = "\x00"
 WORD = re.compile(r"[^\W\d_]{2,}")
 READ_ATTRIBUTES = re.compile(
-    r"""\b(aria-label|title|alt|placeholder)\s*=\s*"([^"]*)\"""", re.IGNORECASE
+    r"""\b(aria-label|title|alt|placeholder|data-label)\s*=\s*"([^"]*)\"""", re.IGNORECASE
 )
 MARKERS = {"_", "gettext", "ngettext", "pgettext", "N_"}
 

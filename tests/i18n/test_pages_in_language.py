@@ -18,7 +18,7 @@ from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
 from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items, record
 from tests.exam.helpers import complete_exam
-from tests.helpers import csrf_token, login, open_case
+from tests.helpers import collect_kit, csrf_token, login, open_case
 
 LANGUAGES = ("fr", "es")
 SPLIT = re.compile(r"%\([^)]+\)[sdif]|%[sdif]|<[^>]+>")
@@ -47,13 +47,18 @@ def english_messages(language: str) -> tuple[frozenset[str], tuple[str, ...]]:
 def visible_text(page: str) -> list[str]:
     page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.DOTALL | re.IGNORECASE)
     page = re.sub(r"<!--.*?-->", " ", page, flags=re.DOTALL)
-    attributes = re.findall(r'\b(?:aria-label|title|alt|placeholder)="([^"]*)"', page)
+    attributes = re.findall(r'\b(?:aria-label|title|alt|placeholder|data-label)="([^"]*)"', page)
     nodes = re.split(r"<[^>]+>", page)
     texts = [" ".join(html.unescape(t).split()) for t in [*attributes, *nodes]]
     return [t for t in texts if t]
 
 
 def english_on(page: str, language: str) -> list[str]:
+    """The English messages on the page, leaving out what is printed for her in her
+    own language (an article marked with another lang, such as her case card)."""
+    page = re.sub(
+        rf'<article\b[^>]*\blang="(?!{language}")[^"]*"[^>]*>.*?</article>', " ", page, flags=re.S
+    )
     whole, runs = english_messages(language)
     texts = visible_text(page)
     found = [t for t in texts if t in whole or t.strip(" .:·") in whole]
@@ -78,6 +83,7 @@ REPORT_SECTIONS = {
     "Laboratory tests",
     "Treatment",
     "Not recorded.",
+    "Clothing",
 }
 
 
@@ -140,6 +146,12 @@ PAGES: list[tuple[str | None, Callable[[dict[str, str]], str]]] = [
     ("admin", lambda s: f"/admin/organizations/{s['site']}/retention"),
     ("auditor", lambda s: "/audit/"),
     ("auditor", lambda s: "/audit/verify"),
+    ("examiner", lambda s: "/evidence/"),
+    ("examiner", lambda s: "/evidence/collect"),
+    ("custodian", lambda s: "/evidence/"),
+    ("custodian", lambda s: "/evidence/due"),
+    ("custodian", lambda s: "/evidence/locations"),
+    ("examiner", lambda s: f"/evidence/kits/{s['kit']}/labels"),
 ]
 USERS = {"police": "officer"}
 
@@ -160,10 +172,12 @@ def test_no_english_on_pages_in_another_language(app: Flask, world: World, langu
         language="es",
     )
     exam = complete_exam(app, case.id)
+    kit = collect_kit(app, "examiner", case.id)
     ids = {
         "case": case.id,
         "consent": consent,
         "exam": exam,
+        "kit": kit.kit.id,
         "examiner": world["examiner"].user_id,
         "site": world.organizations["NORTH"],
     }
