@@ -134,8 +134,10 @@ def register_survivor(
     is_minor = age is not None and age < AGE_OF_MAJORITY
     if is_minor and registration.proxy is None:
         raise CaseRefused(
-            "The survivor is under 18: record who acts for her (parent, guardian or legal "
-            "representative) and why.",
+            N_(
+                "The survivor is under 18: record who acts for her (parent, guardian or legal "
+                "representative) and why."
+            ),
             "proxy_relationship",
         )
     _check_proxy(registration)
@@ -213,7 +215,7 @@ def _check_registration(registration: Registration, today: date) -> int | None:
     if registration.is_anonymous:
         if registration.reporting_mode is not ReportingMode.ANONYMOUS:
             raise CaseRefused(
-                "An anonymous survivor's case has the reporting mode “anonymous”.",
+                N_("An anonymous survivor's case has the reporting mode “anonymous”."),
                 "reporting_mode",
             )
         held = [name for name, value in identity.items() if value]
@@ -226,8 +228,10 @@ def _check_registration(registration: Registration, today: date) -> int | None:
             )
         if registration.age_years is None:
             raise CaseRefused(
-                "Give the survivor's age in years, as told or estimated; it decides "
-                "whether a proxy is needed and how long evidence is kept.",
+                N_(
+                    "Give the survivor's age in years, as told or estimated; it decides "
+                    "whether a proxy is needed and how long evidence is kept."
+                ),
                 "age_years",
             )
         if not 0 <= registration.age_years <= OLDEST_AGE:
@@ -235,27 +239,30 @@ def _check_registration(registration: Registration, today: date) -> int | None:
         return registration.age_years
     if registration.reporting_mode is ReportingMode.ANONYMOUS:
         raise CaseRefused(
-            "Reporting mode “anonymous” means no identity is held: register the survivor "
-            "as anonymous, or choose reported or unreported.",
+            N_(
+                "Reporting mode “anonymous” means no identity is held: register the survivor "
+                "as anonymous, or choose reported or unreported."
+            ),
             "reporting_mode",
         )
     if not (registration.name or "").strip():
-        raise CaseRefused("Give the survivor's name, or register her as anonymous.", "name")
+        raise CaseRefused(N_("Give the survivor's name, or register her as anonymous."), "name")
     if registration.age_years is not None:
         raise CaseRefused(
-            "For an identified survivor give the birth date, not an age.", "age_years"
+            N_("For an identified survivor give the birth date, not an age."), "age_years"
         )
     if registration.birth_date is None:
-        raise CaseRefused("Give the survivor's date of birth.", "birth_date")
+        raise CaseRefused(N_("Give the survivor's date of birth."), "birth_date")
     if registration.birth_date > today:
-        raise CaseRefused("The date of birth is in the future.", "birth_date")
+        raise CaseRefused(N_("The date of birth is in the future."), "birth_date")
     age = _whole_years(registration.birth_date, today)
     if age > OLDEST_AGE:
         raise CaseRefused(f"The date of birth makes her older than {OLDEST_AGE}.", "birth_date")
     contact = registration.safe_contact
     if contact is not None and (contact.may_call or contact.may_text) and not registration.phone:
         raise CaseRefused(
-            "She agreed to calls or texts: give the phone number that is safe to use.", "phone"
+            N_("She agreed to calls or texts: give the phone number that is safe to use."),
+            "phone",
         )
     return age
 
@@ -265,15 +272,17 @@ def _check_proxy(registration: Registration) -> None:
     if proxy is None:
         return
     if not proxy.reason.strip():
-        raise CaseRefused("Say why a proxy acts for the survivor.", "proxy_reason")
+        raise CaseRefused(N_("Say why a proxy acts for the survivor."), "proxy_reason")
     if registration.is_anonymous and proxy.name:
         raise CaseRefused(
-            "An anonymous survivor's proxy is recorded by relationship only: a name "
-            "would identify her.",
+            N_(
+                "An anonymous survivor's proxy is recorded by relationship only: a name "
+                "would identify her."
+            ),
             "proxy_name",
         )
     if not registration.is_anonymous and not (proxy.name or "").strip():
-        raise CaseRefused("Give the proxy's name.", "proxy_name")
+        raise CaseRefused(N_("Give the proxy's name."), "proxy_name")
 
 
 def _whole_years(born: date, on: date) -> int:
@@ -471,12 +480,7 @@ def change_reporting_mode(
 
 def _check_language(language: str | None) -> None:
     if language is not None and language not in SURVIVOR_LANGUAGES:
-        raise CaseRefused(
-            "Choose her language among those the clinic prints in: "
-            + ", ".join(SURVIVOR_LANGUAGES.values())
-            + ".",
-            "language",
-        )
+        raise CaseRefused(N_("Choose one of the languages offered for her."), "language")
 
 
 def set_survivor_language(

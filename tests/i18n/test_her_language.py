@@ -107,3 +107,21 @@ def test_another_site_cannot_set_her_language(
     )
     assert response.status_code == 404
     assert _case_language(engine, case.id) is None
+
+
+def test_a_refusal_by_the_service_is_shown_in_the_screen_language(client: FlaskClient) -> None:
+    _in_french(client)
+    token = csrf_token(client, "/cases/new")
+    response = client.post(
+        "/cases/new",
+        data={
+            "csrf_token": token,
+            "identity": "identified",
+            "reporting_mode": "unreported",
+            "name": "Jeanne Exemple",
+        },
+    )
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "Indiquez la date de naissance de la survivante." in page
+    assert "Give the survivor&#39;s date of birth." not in page
