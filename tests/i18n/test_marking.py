@@ -25,8 +25,6 @@ TEMPLATES = PROJECT_ROOT / "templates"
 NOT_YET_MARKED: set[str] = {
     "evidence/item.html",
     "exam/report.html",
-    "expert/appoint.html",
-    "expert/photos.html",
     "followup/_allowed.html",
     "followup/_attempts.html",
     "followup/_referrals_link.html",
