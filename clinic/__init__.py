@@ -50,6 +50,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
+    from clinic.i18n import init_i18n
+
+    init_i18n(app)
     app.extensions["clinic.profiles"] = load_profiles()
     try:
         app.extensions["clinic.consent_forms"] = FormLibrary()
@@ -107,12 +110,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.followup.referral_views import bp as referrals_bp
     from clinic.followup.safety_views import bp as safety_bp
     from clinic.followup.views import bp as followup_bp
+    from clinic.i18n.views import bp as i18n_bp
     from clinic.media.views import bp as media_bp
     from clinic.release.views import bp as release_bp
     from clinic.web.views import bp as home_bp
 
     for blueprint in (
         home_bp,
+        i18n_bp,
         accounts_bp,
         admin_bp,
         audit_bp,

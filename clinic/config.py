@@ -73,6 +73,13 @@ DEFAULTS: dict[str, Any] = {
     # The clinic's time zone (IANA name, e.g. "Europe/London"): exam times are typed
     # and shown in it; everything is stored in UTC.
     "CLINIC_TIMEZONE": "UTC",
+    # The languages the screens are offered in (each but "en" needs its catalogue in
+    # translations/), and the one shown when neither the person's choice nor her
+    # browser's languages name one of them.
+    "CLINIC_LANGUAGES": ("en", "fr", "es"),
+    "CLINIC_DEFAULT_LANGUAGE": "en",
+    # Where the catalogues are (default: translations/ in the project).
+    "CLINIC_TRANSLATIONS_DIR": None,
     "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
     # Photographs: the largest file kept, the most pixels a photograph may have (a
     # larger claim is a decompression bomb), and the largest upload of several
@@ -100,6 +107,9 @@ _ENVIRONMENT: dict[str, Any] = {
     "LOG_ORIGIN_PREFIX": str,
     "TRANSFER_OVERDUE_DAYS": int,
     "CLINIC_TIMEZONE": str,
+    "CLINIC_LANGUAGES": lambda v: tuple(code.strip() for code in v.split(",") if code.strip()),
+    "CLINIC_DEFAULT_LANGUAGE": str,
+    "CLINIC_TRANSLATIONS_DIR": str,
     "MEDIA_MAX_PHOTO_BYTES": int,
     "MEDIA_MAX_PIXELS": int,
     "MEDIA_MAX_UPLOAD_BYTES": int,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from flask_babel import gettext
+
+from clinic.i18n import N_
+
 
 class Role(StrEnum):
     EXAMINER = "examiner"
@@ -17,17 +21,23 @@ class Role(StrEnum):
 
     @property
     def label(self) -> str:
+        """In English, as records keep it (a signed report names the signer's role)."""
         return ROLE_LABELS[self]
+
+    @property
+    def display(self) -> str:
+        """In the language of the screen."""
+        return gettext(ROLE_LABELS[self])
 
 
 ROLE_LABELS = {
-    Role.EXAMINER: "Forensic examiner",
-    Role.COUNSELLOR: "Counsellor / advocate",
-    Role.CUSTODIAN: "Evidence custodian",
-    Role.POLICE: "Police officer",
-    Role.ADMIN: "Administrator",
-    Role.AUDITOR: "Auditor",
-    Role.EXPERT: "Medical expert",
+    Role.EXAMINER: N_("Forensic examiner"),
+    Role.COUNSELLOR: N_("Counsellor / advocate"),
+    Role.CUSTODIAN: N_("Evidence custodian"),
+    Role.POLICE: N_("Police officer"),
+    Role.ADMIN: N_("Administrator"),
+    Role.AUDITOR: N_("Auditor"),
+    Role.EXPERT: N_("Medical expert"),
 }
 
 
@@ -38,12 +48,16 @@ class OrganizationKind(StrEnum):
     OTHER = "other"  # counselling service, GP practice, ...
 
     @property
+    def display(self) -> str:
+        return gettext(self.label)
+
+    @property
     def label(self) -> str:
         return {
-            OrganizationKind.SITE: "Clinic site",
-            OrganizationKind.POLICE: "Police force",
-            OrganizationKind.LAB: "Forensic laboratory",
-            OrganizationKind.OTHER: "Other organisation",
+            OrganizationKind.SITE: N_("Clinic site"),
+            OrganizationKind.POLICE: N_("Police force"),
+            OrganizationKind.LAB: N_("Forensic laboratory"),
+            OrganizationKind.OTHER: N_("Other organisation"),
         }[self]
 
 

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -12,12 +13,12 @@ from clinic.access.roles import ROLE_ORGANIZATION_KIND, OrganizationKind, Role
 
 class LoginForm(FlaskForm):
     username = StringField(
-        "Username",
+        _l("Username"),
         validators=[DataRequired(), Length(max=64)],
         render_kw={"autocomplete": "username", "autocapitalize": "none"},
     )
     password = PasswordField(
-        "Password",
+        _l("Password"),
         validators=[DataRequired(), Length(max=1024)],
         render_kw={"autocomplete": "current-password"},
     )
@@ -29,12 +30,12 @@ class LogoutForm(FlaskForm):
 
 class PasswordForm(FlaskForm):
     current_password = PasswordField(
-        "Current password",
+        _l("Current password"),
         validators=[DataRequired()],
         render_kw={"autocomplete": "current-password"},
     )
     new_password = PasswordField(
-        "New password (at least 12 characters)",
+        _l("New password (at least 12 characters)"),
         validators=[DataRequired(), Length(min=12, max=1024)],
         render_kw={"autocomplete": "new-password"},
     )
@@ -42,16 +43,16 @@ class PasswordForm(FlaskForm):
 
 class ConfirmPasswordForm(FlaskForm):
     password = PasswordField(
-        "Your password",
+        _l("Your password"),
         validators=[DataRequired(), Length(max=1024)],
         render_kw={"autocomplete": "current-password"},
     )
 
 
 class TokenForm(FlaskForm):
-    name = StringField("What will use this token", validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("What will use this token"), validators=[DataRequired(), Length(max=100)])
     days = IntegerField(
-        "Valid for (days)", default=90, validators=[DataRequired(), NumberRange(min=1, max=365)]
+        _l("Valid for (days)"), default=90, validators=[DataRequired(), NumberRange(min=1, max=365)]
     )
 
 
@@ -61,22 +62,24 @@ class RevokeForm(FlaskForm):
 
 class UserForm(FlaskForm):
     username = StringField(
-        "Username",
+        _l("Username"),
         validators=[DataRequired(), Length(min=3, max=64)],
         render_kw={"autocapitalize": "none"},
     )
-    display_name = StringField("Full name", validators=[DataRequired(), Length(max=200)])
+    display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     role = SelectField(
-        "Role",
-        choices=[SelectChoice(role.value, role.label) for role in Role if role is not Role.EXPERT],
+        _l("Role"),
+        choices=[
+            SelectChoice(role.value, _l(role.label)) for role in Role if role is not Role.EXPERT
+        ],
         validators=[DataRequired()],
     )
-    organization_id = SelectField("Site or organisation", validators=[DataRequired()])
+    organization_id = SelectField(_l("Site or organisation"), validators=[DataRequired()])
     professional_registration = StringField(
-        "Professional registration (optional)", validators=[Optional(), Length(max=64)]
+        _l("Professional registration (optional)"), validators=[Optional(), Length(max=64)]
     )
     password = PasswordField(
-        "Initial password (at least 12 characters)",
+        _l("Initial password (at least 12 characters)"),
         validators=[DataRequired(), Length(min=12, max=1024)],
         render_kw={"autocomplete": "new-password"},
     )
@@ -93,22 +96,22 @@ class UserForm(FlaskForm):
 
 
 class OrganizationForm(FlaskForm):
-    kind = SelectField("Kind", validators=[DataRequired()])
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
+    kind = SelectField(_l("Kind"), validators=[DataRequired()])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     code = StringField(
-        "Code (e.g. NORTH)",
+        _l("Code (e.g. NORTH)"),
         validators=[DataRequired(), Length(min=2, max=32)],
         render_kw={"autocapitalize": "characters"},
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.kind.choices = [SelectChoice(kind.value, kind.label) for kind in OrganizationKind]
+        self.kind.choices = [SelectChoice(kind.value, kind.display) for kind in OrganizationKind]
 
 
 class OrganizationEditForm(FlaskForm):
-    name = StringField("Name", validators=[DataRequired(), Length(max=200)])
-    is_active = BooleanField("Active")
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    is_active = BooleanField(_l("Active"))
 
 
 class ActivationForm(FlaskForm):
@@ -117,13 +120,13 @@ class ActivationForm(FlaskForm):
 
 class RegistrationForm(FlaskForm):
     professional_registration = StringField(
-        "Professional registration", validators=[Optional(), Length(max=64)]
+        _l("Professional registration"), validators=[Optional(), Length(max=64)]
     )
 
 
 class ResetPasswordForm(FlaskForm):
     new_password = PasswordField(
-        "New password (at least 12 characters)",
+        _l("New password (at least 12 characters)"),
         validators=[DataRequired(), Length(min=12, max=1024)],
         render_kw={"autocomplete": "new-password"},
     )

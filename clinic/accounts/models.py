@@ -69,6 +69,8 @@ class User(Base):
     expert_consent_name: Mapped[str | None] = mapped_column(sa.String(200))
     access_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     appointed_by: Mapped[str | None] = mapped_column(sa.String(64))
+    # The language their screens are shown in (e.g. "fr"); none: their browser's.
+    language: Mapped[str | None] = mapped_column(sa.String(16))
 
     organization: Mapped[Organization] = relationship(back_populates="users")
 

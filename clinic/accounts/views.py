@@ -17,6 +17,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 
 from clinic.access import Action
 from clinic.accounts.forms import (
@@ -115,7 +116,7 @@ def logout() -> Any:
             source_address=source_address(),
         )
     session.clear()
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("accounts.login"))
 
 
@@ -173,7 +174,9 @@ def password() -> Any:
             attach_refusal(form, error)
             status = 422
         else:
-            flash("Your password is changed. Every other browser signed in as you is signed out.")
+            flash(
+                _("Your password is changed. Every other browser signed in as you is signed out.")
+            )
             return redirect(url_for("home.index"))
     elif form.is_submitted():
         status = 422
@@ -230,7 +233,7 @@ def sign_out_everywhere() -> Any:
         return redirect(url_for("accounts.password"))
     end_all_sessions(current_uow(), actor=current_actor(), source_address=source_address())
     session.clear()
-    flash("You are signed out on every browser. Sign in again to go on.")
+    flash(_("You are signed out on every browser. Sign in again to go on."))
     return redirect(url_for("accounts.login"))
 
 
@@ -279,5 +282,5 @@ def revoke_token_view(token_id: str) -> Any:
     form = RevokeForm()
     if form.validate_on_submit():
         revoke_token(current_uow(), token_id, actor=current_actor())
-        flash("The token is revoked.")
+        flash(_("The token is revoked."))
     return redirect(url_for("accounts.tokens"))

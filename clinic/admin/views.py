@@ -14,6 +14,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 
 from clinic.access import Action
 from clinic.access.roles import OrganizationKind, Role
@@ -73,7 +74,7 @@ def create_organization_view() -> Any:
         except AccountError as error:
             form[error.field or "name"].errors.append(error.message)
         else:
-            flash(f"{organization.name} is added.")
+            flash(_("%(name)s is added.", name=organization.name))
             return redirect(url_for("admin.organizations"))
     items = list_organizations(current_uow(), actor=current_actor())
     return render_template("admin/organizations.html", organizations=items, form=form), 422
@@ -99,7 +100,7 @@ def edit_organization(organization_id: str) -> Any:
         except AccountError as error:
             form.name.errors.append(error.message)
         else:
-            flash(f"{organization.name} is saved.")
+            flash(_("%(name)s is saved.", name=organization.name))
             return redirect(url_for("admin.organizations"))
         return render_template("admin/organization.html", organization=organization, form=form), 422
     status = 422 if form.is_submitted() else 200
@@ -140,7 +141,10 @@ def create_user_view() -> Any:
             form[error.field or "username"].errors.append(error.message)
         else:
             flash(
-                f"The account {user.username} is created. Give the person their initial password in person."
+                _(
+                    "The account %(username)s is created. Give the person their initial password in person.",
+                    username=user.username,
+                )
             )
             return redirect(url_for("admin.users"))
     return render_template(
@@ -165,7 +169,12 @@ def set_active(user_id: str) -> Any:
         flash(error.message, "error")
         return redirect(url_for("admin.users"))
     flash(
-        f"{user.username} is {'active again' if user.is_active else 'deactivated: their sessions ended and tokens were revoked'}."
+        _("%(username)s is active again.", username=user.username)
+        if user.is_active
+        else _(
+            "%(username)s is deactivated: their sessions ended and tokens were revoked.",
+            username=user.username,
+        )
     )
     return redirect(url_for("admin.users"))
 
@@ -191,7 +200,12 @@ def user(user_id: str) -> Any:
             except AccountError as error:
                 registration_form.professional_registration.errors.append(error.message)
             else:
-                flash(f"The professional registration of {account.username} is saved.")
+                flash(
+                    _(
+                        "The professional registration of %(username)s is saved.",
+                        username=account.username,
+                    )
+                )
                 return redirect(url_for("admin.user", user_id=account.id))
         return render_template(
             "admin/user.html",
@@ -212,7 +226,10 @@ def user(user_id: str) -> Any:
             status = 422
         else:
             flash(
-                f"{account.username} has a new password; their sessions ended. Give it to them in person."
+                _(
+                    "%(username)s has a new password; their sessions ended. Give it to them in person.",
+                    username=account.username,
+                )
             )
             return redirect(url_for("admin.users"))
     elif form.is_submitted():
@@ -288,7 +305,12 @@ def retention(organization_id: str) -> Any:
             target.errors.append(refused.message)
             status = 422
         else:
-            flash(f"Retention for {site.name} is saved. It applies to kits sealed from now on.")
+            flash(
+                _(
+                    "Retention for %(site)s is saved. It applies to kits sealed from now on.",
+                    site=site.name,
+                )
+            )
             return redirect(url_for("admin.retention", organization_id=site.id))
     elif form.is_submitted():
         status = 422

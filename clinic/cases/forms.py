@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -15,72 +16,100 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, Length, NumberRange, Optional
 
 from clinic.cases.models import ProxyRelationship, ReportingMode
-from clinic.cases.services import MODE_LABELS
+from clinic.cases.services import MODE_LABELS, SURVIVOR_LANGUAGES
+from clinic.i18n import N_
 
-MODE_CHOICES = [SelectChoice(mode.value, MODE_LABELS[mode]) for mode in ReportingMode]
-PROXY_CHOICES = [SelectChoice("", "— no proxy —")] + [
-    SelectChoice(r.value, r.value.replace("-", " ").capitalize()) for r in ProxyRelationship
+PROXY_LABELS = {
+    ProxyRelationship.PARENT: N_("Parent"),
+    ProxyRelationship.GUARDIAN: N_("Guardian"),
+    ProxyRelationship.LEGAL_REPRESENTATIVE: N_("Legal representative"),
+    ProxyRelationship.OTHER: N_("Other"),
+}
+# Each language named in itself, so that she can point to her own.
+LANGUAGE_CHOICES = [SelectChoice("", _l("— as in her latest consent —"))] + [
+    SelectChoice(code, name) for code, name in SURVIVOR_LANGUAGES.items()
+]
+MODE_CHOICES = [SelectChoice(mode.value, _l(MODE_LABELS[mode])) for mode in ReportingMode]
+PROXY_CHOICES = [SelectChoice("", _l("— no proxy —"))] + [
+    SelectChoice(r.value, _l(PROXY_LABELS[r])) for r in ProxyRelationship
 ]
 
 
 class RegistrationForm(FlaskForm):
     identity = RadioField(
-        "How is the survivor registered?",
+        _l("How is the survivor registered?"),
         choices=[
-            SelectChoice("identified", "Identified: we hold her name and contact details"),
-            SelectChoice("anonymous", "Anonymous: no identity held, only the case reference"),
+            SelectChoice("identified", _l("Identified: we hold her name and contact details")),
+            SelectChoice("anonymous", _l("Anonymous: no identity held, only the case reference")),
         ],
-        validators=[DataRequired(message="Choose identified or anonymous.")],
+        validators=[DataRequired(message=_l("Choose identified or anonymous."))],
     )
     reporting_mode = RadioField(
-        "Reporting mode", choices=MODE_CHOICES, validators=[DataRequired("Choose one.")]
+        _l("Reporting mode"), choices=MODE_CHOICES, validators=[DataRequired(_l("Choose one."))]
     )
-    name = StringField("Full name", validators=[Optional(), Length(max=200)])
-    birth_date = DateField("Date of birth", validators=[Optional()])
+    name = StringField(_l("Full name"), validators=[Optional(), Length(max=200)])
+    birth_date = DateField(_l("Date of birth"), validators=[Optional()])
     age_years = IntegerField(
-        "Age in years (anonymous: as told or estimated)",
+        _l("Age in years (anonymous: as told or estimated)"),
         validators=[Optional(), NumberRange(min=0, max=120)],
     )
     gender = SelectField(
-        "Gender (optional)",
+        _l("Gender (optional)"),
         choices=[
-            SelectChoice("", "— not recorded —"),
-            SelectChoice("female", "Female"),
-            SelectChoice("male", "Male"),
-            SelectChoice("other", "Other"),
-            SelectChoice("unknown", "Unknown"),
+            SelectChoice("", _l("— not recorded —")),
+            SelectChoice("female", _l("Female")),
+            SelectChoice("male", _l("Male")),
+            SelectChoice("other", _l("Other")),
+            SelectChoice("unknown", _l("Unknown")),
         ],
         validators=[Optional()],
     )
-    phone = StringField("Phone number that is safe to use", validators=[Optional(), Length(max=40)])
-    email = EmailField("Email (optional)", validators=[Optional(), Email(), Length(max=200)])
-    may_call = BooleanField("We may phone her")
-    may_text = BooleanField("We may send text messages")
-    may_leave_message = BooleanField("We may leave voicemail or messages")
+    phone = StringField(
+        _l("Phone number that is safe to use"), validators=[Optional(), Length(max=40)]
+    )
+    email = EmailField(_l("Email (optional)"), validators=[Optional(), Email(), Length(max=200)])
+    may_call = BooleanField(_l("We may phone her"))
+    may_text = BooleanField(_l("We may send text messages"))
+    may_leave_message = BooleanField(_l("We may leave voicemail or messages"))
     code_word = StringField(
-        "Code word (she says it to confirm it is her)", validators=[Optional(), Length(max=40)]
+        _l("Code word (she says it to confirm it is her)"), validators=[Optional(), Length(max=40)]
     )
     contact_instructions = TextAreaField(
-        "Safe-contact instructions (safe times, who else may answer, what not to say)",
+        _l("Safe-contact instructions (safe times, who else may answer, what not to say)"),
         validators=[Optional(), Length(max=1000)],
     )
     proxy_relationship = SelectField(
-        "Who acts for her (required for a survivor under 18)",
+        _l("Who acts for her (required for a survivor under 18)"),
         choices=PROXY_CHOICES,
         validators=[Optional()],
     )
     proxy_name = StringField(
-        "Proxy's name (not for an anonymous survivor)", validators=[Optional(), Length(max=200)]
+        _l("Proxy's name (not for an anonymous survivor)"), validators=[Optional(), Length(max=200)]
     )
-    proxy_reason = StringField("Why a proxy acts", validators=[Optional(), Length(max=500)])
+    proxy_reason = StringField(_l("Why a proxy acts"), validators=[Optional(), Length(max=500)])
+    language = SelectField(
+        _l("The language she reads (for her case card and what else she takes home)"),
+        choices=LANGUAGE_CHOICES,
+        validators=[Optional()],
+    )
 
 
 class ReportingModeForm(FlaskForm):
-    mode = RadioField("New reporting mode", choices=MODE_CHOICES, validators=[DataRequired()])
+    mode = RadioField(_l("New reporting mode"), choices=MODE_CHOICES, validators=[DataRequired()])
     reason = TextAreaField(
-        "How the survivor told us, and why (for example: in person at the follow-up visit; "
-        "by phone after she gave her code word)",
-        validators=[DataRequired("Say how the survivor told us."), Length(max=1000)],
+        _l(
+            "How the survivor told us, and why (for example: in person at the follow-up visit; "
+            "by phone after she gave her code word)"
+        ),
+        validators=[DataRequired(_l("Say how the survivor told us.")), Length(max=1000)],
+    )
+
+
+class SurvivorLanguageForm(FlaskForm):
+    language = SelectField(
+        _l("The language she reads"),
+        choices=LANGUAGE_CHOICES[1:],
+        validators=[DataRequired(_l("Choose her language."))],
     )
 
 
@@ -88,4 +117,4 @@ class FindCaseForm(FlaskForm):
     class Meta:
         csrf = False
 
-    reference = StringField("Case reference", validators=[Optional(), Length(max=20)])
+    reference = StringField(_l("Case reference"), validators=[Optional(), Length(max=20)])

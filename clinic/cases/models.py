@@ -46,6 +46,10 @@ class Case(Base):
     is_minor: Mapped[bool] = mapped_column(sa.Boolean, nullable=False)
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     opened_by: Mapped[str] = mapped_column(sa.String(64), nullable=False)
+    # The language she reads (e.g. "es"): everything printed for her (her case card,
+    # aftercare and appointment cards, referral letters) is in it, whatever the
+    # language of the staff member's screens. None: that of her latest consent.
+    language: Mapped[str | None] = mapped_column(sa.String(16))
 
     __table_args__ = (
         sa.CheckConstraint(

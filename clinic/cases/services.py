@@ -31,12 +31,14 @@ from clinic.accounts.models import Organization
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.cases.models import Case, ProxyRelationship, ReportingMode, ReportingModeChange
 from clinic.consent.book import consent_book
+from clinic.consent.definitions import LANGUAGES
 from clinic.core.clock import isoformat, utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.canonical import CODE_SYSTEM, NAMING_SYSTEM, STRUCTURE_DEFINITION
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.i18n import N_
 
 CASE_REFERENCE_SYSTEM = f"{NAMING_SYSTEM}/case-reference"
 RECORD_FLAG_SYSTEM = f"{CODE_SYSTEM}/record-flag"
@@ -47,12 +49,14 @@ PROXY_URL = f"{STRUCTURE_DEFINITION}/fc-case-proxy"
 SAFE_CONTACT_URL = f"{STRUCTURE_DEFINITION}/fc-safe-contact"
 AGE_OF_MAJORITY = 18
 OLDEST_AGE = 120
+# The languages what is printed for her can be in: those of the consent forms.
+SURVIVOR_LANGUAGES = LANGUAGES
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford base32
 
 MODE_LABELS = {
-    ReportingMode.REPORTED: "Reported (police involved)",
-    ReportingMode.UNREPORTED: "Unreported (evidence held, police not told)",
-    ReportingMode.ANONYMOUS: "Anonymous (no identity held)",
+    ReportingMode.REPORTED: N_("Reported (police involved)"),
+    ReportingMode.UNREPORTED: N_("Unreported (evidence held, police not told)"),
+    ReportingMode.ANONYMOUS: N_("Anonymous (no identity held)"),
 }
 
 
@@ -94,6 +98,8 @@ class Registration:
     email: str | None = None
     safe_contact: SafeContact | None = None
     proxy: Proxy | None = None
+    # The language she reads, for what is printed for her (one of SURVIVOR_LANGUAGES).
+    language: str | None = None
 
 
 def case_facts(case: Case) -> ResourceFacts:
@@ -128,11 +134,14 @@ def register_survivor(
     is_minor = age is not None and age < AGE_OF_MAJORITY
     if is_minor and registration.proxy is None:
         raise CaseRefused(
-            "The survivor is under 18: record who acts for her (parent, guardian or legal "
-            "representative) and why.",
+            N_(
+                "The survivor is under 18: record who acts for her (parent, guardian or legal "
+                "representative) and why."
+            ),
             "proxy_relationship",
         )
     _check_proxy(registration)
+    _check_language(registration.language)
     session = uow.session
     reference = _unused_reference(session)
     store = ResourceStore(session, registry)
@@ -166,6 +175,7 @@ def register_survivor(
         is_minor=is_minor,
         opened_at=now,
         opened_by=actor.username,
+        language=registration.language,
     )
     session.add(case)
     session.flush()
@@ -205,7 +215,7 @@ def _check_registration(registration: Registration, today: date) -> int | None:
     if registration.is_anonymous:
         if registration.reporting_mode is not ReportingMode.ANONYMOUS:
             raise CaseRefused(
-                "An anonymous survivor's case has the reporting mode “anonymous”.",
+                N_("An anonymous survivor's case has the reporting mode “anonymous”."),
                 "reporting_mode",
             )
         held = [name for name, value in identity.items() if value]
@@ -218,8 +228,10 @@ def _check_registration(registration: Registration, today: date) -> int | None:
             )
         if registration.age_years is None:
             raise CaseRefused(
-                "Give the survivor's age in years, as told or estimated; it decides "
-                "whether a proxy is needed and how long evidence is kept.",
+                N_(
+                    "Give the survivor's age in years, as told or estimated; it decides "
+                    "whether a proxy is needed and how long evidence is kept."
+                ),
                 "age_years",
             )
         if not 0 <= registration.age_years <= OLDEST_AGE:
@@ -227,27 +239,30 @@ def _check_registration(registration: Registration, today: date) -> int | None:
         return registration.age_years
     if registration.reporting_mode is ReportingMode.ANONYMOUS:
         raise CaseRefused(
-            "Reporting mode “anonymous” means no identity is held: register the survivor "
-            "as anonymous, or choose reported or unreported.",
+            N_(
+                "Reporting mode “anonymous” means no identity is held: register the survivor "
+                "as anonymous, or choose reported or unreported."
+            ),
             "reporting_mode",
         )
     if not (registration.name or "").strip():
-        raise CaseRefused("Give the survivor's name, or register her as anonymous.", "name")
+        raise CaseRefused(N_("Give the survivor's name, or register her as anonymous."), "name")
     if registration.age_years is not None:
         raise CaseRefused(
-            "For an identified survivor give the birth date, not an age.", "age_years"
+            N_("For an identified survivor give the birth date, not an age."), "age_years"
         )
     if registration.birth_date is None:
-        raise CaseRefused("Give the survivor's date of birth.", "birth_date")
+        raise CaseRefused(N_("Give the survivor's date of birth."), "birth_date")
     if registration.birth_date > today:
-        raise CaseRefused("The date of birth is in the future.", "birth_date")
+        raise CaseRefused(N_("The date of birth is in the future."), "birth_date")
     age = _whole_years(registration.birth_date, today)
     if age > OLDEST_AGE:
         raise CaseRefused(f"The date of birth makes her older than {OLDEST_AGE}.", "birth_date")
     contact = registration.safe_contact
     if contact is not None and (contact.may_call or contact.may_text) and not registration.phone:
         raise CaseRefused(
-            "She agreed to calls or texts: give the phone number that is safe to use.", "phone"
+            N_("She agreed to calls or texts: give the phone number that is safe to use."),
+            "phone",
         )
     return age
 
@@ -257,15 +272,17 @@ def _check_proxy(registration: Registration) -> None:
     if proxy is None:
         return
     if not proxy.reason.strip():
-        raise CaseRefused("Say why a proxy acts for the survivor.", "proxy_reason")
+        raise CaseRefused(N_("Say why a proxy acts for the survivor."), "proxy_reason")
     if registration.is_anonymous and proxy.name:
         raise CaseRefused(
-            "An anonymous survivor's proxy is recorded by relationship only: a name "
-            "would identify her.",
+            N_(
+                "An anonymous survivor's proxy is recorded by relationship only: a name "
+                "would identify her."
+            ),
             "proxy_name",
         )
     if not registration.is_anonymous and not (proxy.name or "").strip():
-        raise CaseRefused("Give the proxy's name.", "proxy_name")
+        raise CaseRefused(N_("Give the proxy's name."), "proxy_name")
 
 
 def _whole_years(born: date, on: date) -> int:
@@ -455,6 +472,37 @@ def change_reporting_mode(
         )
     )
     apply_reporting_mode_change(uow, actor=actor, case=case)
+    return case
+
+
+# -- her language ------------------------------------------------------------------
+
+
+def _check_language(language: str | None) -> None:
+    if language is not None and language not in SURVIVOR_LANGUAGES:
+        raise CaseRefused(N_("Choose one of the languages offered for her."), "language")
+
+
+def set_survivor_language(
+    uow: UnitOfWork, *, actor: Actor, case_id: str, language: str, channel: str = "web"
+) -> Case:
+    """Record the language she reads, at her word: what is printed for her from now on
+    is in it, whoever prints it."""
+    require(actor, Action.UPDATE, "EpisodeOfCare")
+    case = _load_case(uow, actor, case_id, Action.UPDATE, lock=True)
+    _check_language(language)
+    previous = case.language
+    case.language = language
+    uow.session.flush()
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.UPDATE,
+            channel=channel,
+            actor=actor,
+            entities=(f"EpisodeOfCare/{case.id}",),
+            reasons=(f"her language {previous or 'not recorded'} -> {language}",),
+        )
+    )
     return case
 
 

@@ -6,13 +6,20 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from clinic.access import Action, decide
 from clinic.access.policy import CONSENT_GRANTS
-from clinic.cases.forms import FindCaseForm, RegistrationForm, ReportingModeForm
+from clinic.cases.forms import (
+    FindCaseForm,
+    RegistrationForm,
+    ReportingModeForm,
+    SurvivorLanguageForm,
+)
 from clinic.cases.models import ProxyRelationship, ReportingMode
 from clinic.cases.services import (
     MODE_LABELS,
+    SURVIVOR_LANGUAGES,
     CaseNotFound,
     CaseRefused,
     Proxy,
@@ -24,10 +31,12 @@ from clinic.cases.services import (
     read_case,
     register_survivor,
     safe_contact_of,
+    set_survivor_language,
 )
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 from clinic.evidence.models import EvidenceItem
 from clinic.exam.services import exams_awaiting_review, exams_of_case
+from clinic.i18n.values import value_word
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -38,7 +47,7 @@ def cases() -> Any:
     form = FindCaseForm(request.args)
     reference = form.reference.data if form.validate() else None
     found = list_cases(current_uow(), actor=current_actor(), reference=reference or None)
-    return render_template("cases/cases.html", cases=found, form=form, labels=MODE_LABELS)
+    return render_template("cases/cases.html", cases=found, form=form, labels=_mode_labels())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -58,7 +67,12 @@ def register() -> Any:
             attach_refusal(form, refused)
             status = 422
         else:
-            flash(f"Case {case.reference} opened. Print the case card for the survivor.")
+            flash(
+                _(
+                    "Case %(reference)s opened. Print the case card for the survivor.",
+                    reference=case.reference,
+                )
+            )
             return redirect(url_for("cases.case", case_id=case.id))
     elif form.is_submitted():
         status = 422
@@ -102,6 +116,7 @@ def _registration(form: RegistrationForm) -> Registration:
         if wants_contact
         else None,
         proxy=proxy,
+        language=form.language.data or None,
     )
 
 
@@ -111,7 +126,12 @@ def case(case_id: str) -> Any:
     return _case_page(case_id, None, 200)
 
 
-def _case_page(case_id: str, mode_form: ReportingModeForm | None, status: int) -> Any:
+def _case_page(
+    case_id: str,
+    mode_form: ReportingModeForm | None,
+    status: int,
+    language_form: SurvivorLanguageForm | None = None,
+) -> Any:
     uow, actor = current_uow(), current_actor()
     try:
         record = read_case(
@@ -123,6 +143,8 @@ def _case_page(case_id: str, mode_form: ReportingModeForm | None, status: int) -
     can_change = decide(actor, Action.UPDATE, "EpisodeOfCare").permitted
     if mode_form is None and can_change:
         mode_form = ReportingModeForm(formdata=None)
+    if language_form is None and can_change:
+        language_form = SurvivorLanguageForm(formdata=None, language=record.case.language)
     return render_template(
         "cases/case.html",
         record=record,
@@ -131,7 +153,9 @@ def _case_page(case_id: str, mode_form: ReportingModeForm | None, status: int) -
         proxy=proxy_of(record.episode.content),
         kits=kits,
         mode_form=mode_form,
-        labels=MODE_LABELS,
+        language_form=language_form,
+        survivor_languages=SURVIVOR_LANGUAGES,
+        labels=_mode_labels(),
         can_collect=decide(actor, Action.CREATE, "Specimen").permitted,
         exams=exams_of_case(current_uow(), actor=actor, case_id=record.case.id),
         awaiting_review=exams_awaiting_review(current_uow(), actor=actor, case_id=record.case.id),
@@ -160,9 +184,35 @@ def reporting_mode(case_id: str) -> Any:
         except CaseRefused as refused:
             attach_refusal(form, refused)
         else:
-            flash(f"Case {changed.reference} is now {changed.reporting_mode}.")
+            flash(
+                _(
+                    "Case %(reference)s is now %(mode)s.",
+                    reference=changed.reference,
+                    mode=value_word(changed.reporting_mode, "reporting-mode"),
+                )
+            )
             return redirect(url_for("cases.case", case_id=case_id))
     return _case_page(case_id, form, 422)
+
+
+@bp.post("/<case_id>/language")
+@view_rule(Action.UPDATE, "EpisodeOfCare")
+def survivor_language(case_id: str) -> Any:
+    """The language she reads, at her word: what is printed for her follows it."""
+    form = SurvivorLanguageForm()
+    if form.validate_on_submit():
+        try:
+            set_survivor_language(
+                current_uow(), actor=current_actor(), case_id=case_id, language=form.language.data
+            )
+        except CaseNotFound:
+            abort(404)
+        except CaseRefused as refused:
+            attach_refusal(form, refused)
+        else:
+            flash(_("Her language is recorded. What is printed for her is in it from now on."))
+            return redirect(url_for("cases.case", case_id=case_id))
+    return _case_page(case_id, None, 422, form)
 
 
 @bp.get("/<case_id>/card")
@@ -202,6 +252,10 @@ def card(case_id: str) -> Any:
         words=words_for(language),
         date_in_words=date_in_words,
     )
+
+
+def _mode_labels() -> dict[str, str]:
+    return {mode.value: _(label) for mode, label in MODE_LABELS.items()}
 
 
 def _case_kits(case_id: str) -> list[EvidenceItem]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -42,42 +43,44 @@ class MultiCheckboxField(SelectMultipleField):
 
 class _ConsentCapture(FlaskForm):
     given_by = RadioField(
-        "Who consents",
-        choices=_choices([("survivor", "The survivor herself"), ("proxy", "A proxy for her")]),
+        _l("Who consents"),
+        choices=_choices(
+            [("survivor", _l("The survivor herself")), ("proxy", _l("A proxy for her"))]
+        ),
         validators=[Optional()],
     )
     proxy_relationship = SelectField(
-        "The proxy is her",
-        choices=_choices([("", "—"), *PROXY_RELATIONSHIPS.items()]),
+        _l("The proxy is her"),
+        choices=_choices([("", "—"), *((k, _l(v)) for k, v in PROXY_RELATIONSHIPS.items())]),
         validators=[Optional()],
     )
-    proxy_name = StringField("Proxy's name", validators=[Optional(), Length(max=200)])
+    proxy_name = StringField(_l("Proxy's name"), validators=[Optional(), Length(max=200)])
     proxy_reason = StringField(
-        "Why a proxy consents (a minor, or without capacity)",
+        _l("Why a proxy consents (a minor, or without capacity)"),
         validators=[Optional(), Length(max=500)],
     )
     interpreter = StringField(
-        "Interpreter (name or service), if any", validators=[Optional(), Length(max=200)]
+        _l("Interpreter (name or service), if any"), validators=[Optional(), Length(max=200)]
     )
-    witness = StringField("Witness, if any", validators=[Optional(), Length(max=200)])
+    witness = StringField(_l("Witness, if any"), validators=[Optional(), Length(max=200)])
     signature_method = RadioField(
-        "How she signs",
+        _l("How she signs"),
         choices=_choices(
             [
-                (DRAWN, "She draws her signature on the screen"),
-                (TYPED_WITNESSED, "She types her full name, and a named witness confirms it"),
+                (DRAWN, _l("She draws her signature on the screen")),
+                (TYPED_WITNESSED, _l("She types her full name, and a named witness confirms it")),
             ]
         ),
         default=DRAWN,
         validators=[Optional()],
     )
     signature_witness = StringField(
-        "Witness who saw her type her name (name and role)",
+        _l("Witness who saw her type her name (name and role)"),
         validators=[Optional(), Length(max=200)],
     )
     # A data: URL of the PNG drawn on the signature pad (static/signature.js); sent
     # back after a refused submit so that the pad redraws it.
-    signature = HiddenField("Signature", validators=[Optional(), Length(max=300_000)])
+    signature = HiddenField(_l("Signature"), validators=[Optional(), Length(max=300_000)])
 
 
 def item_field(item_id: str) -> str:
@@ -142,18 +145,18 @@ def capture_form(
 
 class WithdrawForm(FlaskForm):
     method = RadioField(
-        "How she told you",
-        choices=_choices(WITHDRAWAL_METHODS.items()),
+        _l("How she told you"),
+        choices=_choices((k, _l(v)) for k, v in WITHDRAWAL_METHODS.items()),
         validators=[Optional()],
     )
     by = StringField(
-        "Who withdrew (the survivor, or her proxy by name)",
+        _l("Who withdrew (the survivor, or her proxy by name)"),
         validators=[Optional(), Length(max=200)],
     )
     verified = BooleanField(
-        "By phone: I verified it is her (her code word, or questions only she can answer)."
+        _l("By phone: I verified it is her (her code word, or questions only she can answer).")
     )
     note = TextAreaField(
-        "Anything else she said (optional)", validators=[Optional(), Length(max=2000)]
+        _l("Anything else she said (optional)"), validators=[Optional(), Length(max=2000)]
     )
-    confirm = BooleanField("I have read back to her what stops, and she confirms.")
+    confirm = BooleanField(_l("I have read back to her what stops, and she confirms."))

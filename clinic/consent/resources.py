@@ -41,6 +41,7 @@ from clinic.fhir.canonical import (
     SEXUAL_VIOLENCE_LABEL,
     STRUCTURE_DEFINITION,
 )
+from clinic.i18n import N_
 
 PROFILE = f"{STRUCTURE_DEFINITION}/fc-consent"
 ITEM_URL = f"{STRUCTURE_DEFINITION}/fc-consent-item"
@@ -71,9 +72,9 @@ SIGNATURE_METHODS = {
 }
 
 WITHDRAWAL_METHODS = {
-    "in-person": "in person",
-    "phone-verified": "by phone, identity verified",
-    "written": "in writing",
+    "in-person": N_("in person"),
+    "phone-verified": N_("by phone, identity verified"),
+    "written": N_("in writing"),
 }
 
 

@@ -51,12 +51,13 @@ from clinic.core.images import ImageRefused, check_signature_png
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.i18n import N_
 
 PROXY_RELATIONSHIPS = {
-    "parent": "Parent",
-    "guardian": "Guardian",
-    "legal-representative": "Legal representative",
-    "other": "Other",
+    "parent": N_("Parent"),
+    "guardian": N_("Guardian"),
+    "legal-representative": N_("Legal representative"),
+    "other": N_("Other"),
 }
 # The longest a release to police may run without being asked again.
 LONGEST_PERMISSION_DAYS = 5 * 366
@@ -694,9 +695,15 @@ def other_organizations(uow: UnitOfWork) -> list[Organization]:
 def survivor_language(
     uow: UnitOfWork, registry: ProfileRegistry, *, actor: Actor, patient_id: str
 ) -> str:
-    """The language she reads: that of the consent she signed most recently (among
-    those the reader may see), English when none is recorded. Used for what she
-    takes home (the case card), so that it matches the forms she signed."""
+    """The language she reads: the one recorded on her case, else that of the consent
+    she signed most recently (among those the reader may see), English when neither
+    is recorded. Used for what she takes home (the case card, aftercare and
+    appointment cards, referral letters), whatever the reader's own language."""
+    recorded = uow.session.scalar(
+        sa.select(Case.language).where(Case.patient_id == patient_id).limit(1)
+    )
+    if recorded in LANGUAGES:
+        return str(recorded)
     store = ResourceStore(uow.session, registry)
     latest: tuple[str, str] | None = None
     for version in store.of_subject("Consent", f"Patient/{patient_id}"):

@@ -20,6 +20,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext as _
 
 from clinic.access import Action
 from clinic.consent import services
@@ -172,7 +173,7 @@ def record(case_id: str, form_id: str) -> Any:
     wanted = request.args.get("lang", FALLBACK_LANGUAGE)
     if wanted not in LANGUAGES:
         wanted = FALLBACK_LANGUAGE
-    language, _ = form.language(wanted)
+    language = form.language(wanted)[0]
     return _record_page(case_id, form, wanted, _capture(form, language), 200)
 
 
@@ -181,7 +182,7 @@ def record(case_id: str, form_id: str) -> Any:
 def record_post(case_id: str, form_id: str) -> Any:
     form = _form_version(form_id)
     wanted = request.form.get("language", FALLBACK_LANGUAGE)
-    language, _ = form.language(wanted if wanted in LANGUAGES else FALLBACK_LANGUAGE)
+    language = form.language(wanted if wanted in LANGUAGES else FALLBACK_LANGUAGE)[0]
     capture = _capture(form, language, request.form)
     try:
         if capture.validate():
@@ -200,7 +201,7 @@ def record_post(case_id: str, form_id: str) -> Any:
                     raise
                 _attach_all(capture, refused.problems)
             else:
-                flash("Her consent is recorded. Print it for her to keep.")
+                flash(_("Her consent is recorded. Print it for her to keep."))
                 return redirect(
                     url_for("consent.show", case_id=case_id, consent_id=version.logical_id)
                 )
@@ -385,7 +386,7 @@ def withdraw_post(case_id: str, consent_id: str) -> Any:
         return _withdraw_page(case_id, consent_id, form, 422)
     if form.validate_on_submit():
         if not form.confirm.data:
-            form.confirm.errors = ["Read back to her what stops, then confirm."]
+            form.confirm.errors = [_("Read back to her what stops, then confirm.")]
         else:
             try:
                 services.withdraw(
@@ -409,6 +410,6 @@ def withdraw_post(case_id: str, consent_id: str) -> Any:
             except services.ConsentRefused as refused:
                 attach_refusal(form, refused)
             else:
-                flash("The withdrawal is recorded and in effect now.")
+                flash(_("The withdrawal is recorded and in effect now."))
                 return redirect(url_for("consent.dashboard", case_id=case_id))
     return _withdraw_page(case_id, consent_id, form, 422)

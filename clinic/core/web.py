@@ -28,6 +28,7 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException
 
 from clinic.access import AccessDenied, Action, Actor, require
@@ -290,15 +291,19 @@ def _keep_what_was_typed() -> None:
         )
     except DraftNotKept:
         flash(
-            "Your session had ended and what you typed on that page could not be kept "
-            "(it is too large). Sign in again and enter it once more.",
+            _(
+                "Your session had ended and what you typed on that page could not be kept "
+                "(it is too large). Sign in again and enter it once more."
+            ),
             "error",
         )
         return
     if draft is not None:
         flash(
-            "Your session had ended, so nothing was saved. What you typed is kept for you: "
-            "sign in again and it will be back in the form, ready for you to check and save."
+            _(
+                "Your session had ended, so nothing was saved. What you typed is kept for you: "
+                "sign in again and it will be back in the form, ready for you to check and save."
+            )
         )
 
 
@@ -489,4 +494,5 @@ def attach_refusal(form: Any, refused: DomainError) -> None:
     target = form[name] if name else next(iter(form))
     if isinstance(target.errors, tuple):
         target.errors = list(target.errors)
-    target.errors.append(refused.message)
+    # A message marked where the service raises it (N_) is shown in the screen's language.
+    target.errors.append(_(refused.message))

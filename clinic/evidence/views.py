@@ -20,6 +20,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 from markupsafe import Markup
 
 from clinic.access import Action, decide
@@ -67,17 +68,18 @@ from clinic.evidence.services import (
     record_custody,
     seal_and_store_kit,
 )
+from clinic.i18n import N_
 
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
 
 ACTION_LABELS = {
-    "sealed": "Seal",
-    "stored": "Store",
-    "checked-out": "Check out",
-    "transferred": "Transfer to a laboratory",
-    "returned": "Record return",
-    "seal-broken": "Break the seal",
-    "destroyed": "Destroy (two people)",
+    "sealed": N_("Seal"),
+    "stored": N_("Store"),
+    "checked-out": N_("Check out"),
+    "transferred": N_("Transfer to a laboratory"),
+    "returned": N_("Record return"),
+    "seal-broken": N_("Break the seal"),
+    "destroyed": N_("Destroy (two people)"),
 }
 # The fields each action's form shows.
 ACTION_FIELDS = {
@@ -217,7 +219,11 @@ def collect() -> Any:
             status = 422
         else:
             flash(
-                f"Kit {kit.kit.label} recorded with {len(kit.items)} items. Print the labels, then seal."
+                gettext(
+                    "Kit %(label)s recorded with %(count)s items. Print the labels, then seal.",
+                    label=kit.kit.label,
+                    count=len(kit.items),
+                )
             )
             return redirect(url_for("evidence.labels", kit_id=kit.kit.id))
     elif form.is_submitted():
@@ -420,7 +426,13 @@ def custody(item_id: str) -> Any:
         field = getattr(form, refused.field, None) if refused.field else None
         (field.errors if field is not None else form.note.errors).append(refused.message)
         return _item_page(item_id, form, 422)
-    flash(f"{ACTION_LABELS[action]}: recorded as custody event {event.log_index}.")
+    flash(
+        gettext(
+            "%(action)s: recorded as custody event %(index)s.",
+            action=gettext(ACTION_LABELS[action]),
+            index=event.log_index,
+        )
+    )
     return redirect(url_for("evidence.item", item_id=item_id))
 
 
@@ -450,7 +462,12 @@ def bench(kit_id: str) -> Any:
     except CustodyRefused as refused:
         form.refusal = refused.message
         return _item_page(kit_id, None, 422, bench_form=form)
-    flash(f"Whole kit: {len(events)} custody events recorded, one per item and action.")
+    flash(
+        gettext(
+            "Whole kit: %(count)s custody events recorded, one per item and action.",
+            count=len(events),
+        )
+    )
     return redirect(url_for("evidence.item", item_id=kit_id))
 
 
@@ -474,7 +491,7 @@ def extend(kit_id: str) -> Any:
     except RetentionRefused as refused:
         form.reason.errors.append(refused.message)
         return _item_page(kit_id, None, 422, form)
-    flash(f"Retention extended: kept until at least {due.isoformat()}.")
+    flash(gettext("Retention extended: kept until at least %(day)s.", day=due.isoformat()))
     return redirect(url_for("evidence.item", item_id=kit_id))
 
 
@@ -505,7 +522,7 @@ def locations() -> Any:
             form.name.errors.append(refused.message)
             status = 422
         else:
-            flash(f"{added.name} added.")
+            flash(gettext("%(name)s added.", name=added.name))
             return redirect(url_for("evidence.locations"))
     elif form.is_submitted():
         status = 422
@@ -530,5 +547,5 @@ def retire() -> Any:
         )
     except LocationRefused:
         abort(404)
-    flash(f"{place.name} retired: it takes no new items.")
+    flash(gettext("%(name)s retired: it takes no new items.", name=place.name))
     return redirect(url_for("evidence.locations"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -57,15 +58,15 @@ from clinic.exam.timing import WINDOWS
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 ANSWER_CHOICES = [
-    SelectChoice("yes", "Yes"),
-    SelectChoice("no", "No"),
-    SelectChoice("unknown", "Not known"),
+    SelectChoice("yes", _l("Yes")),
+    SelectChoice("no", _l("No")),
+    SelectChoice("unknown", _l("Not known")),
 ]
 
 
 def _reason_field() -> TextAreaField:
     return TextAreaField(
-        "Why are you amending the signed exam?", validators=[Optional(), Length(max=2000)]
+        _l("Why are you amending the signed exam?"), validators=[Optional(), Length(max=2000)]
     )
 
 
@@ -76,37 +77,37 @@ class CheckboxesField(SelectMultipleField):
 
 class TimingForm(FlaskForm):
     exam_time = DateTimeLocalField(
-        "Time of the exam",
+        _l("Time of the exam"),
         format=DATETIME_FORMAT,
-        validators=[DataRequired("Enter the date and time of the exam.")],
+        validators=[DataRequired(_l("Enter the date and time of the exam."))],
     )
     timing_kind = RadioField(
-        "When did the assault happen?",
+        _l("When did the assault happen?"),
         choices=[
-            SelectChoice("exact", "She knows the date and time"),
-            SelectChoice("range", "Between two times"),
-            SelectChoice("unknown", "Not known"),
+            SelectChoice("exact", _l("She knows the date and time")),
+            SelectChoice("range", _l("Between two times")),
+            SelectChoice("unknown", _l("Not known")),
         ],
-        validators=[InputRequired("Choose one.")],
+        validators=[InputRequired(_l("Choose one."))],
     )
     assault_at = DateTimeLocalField(
-        "Date and time of the assault", format=DATETIME_FORMAT, validators=[Optional()]
+        _l("Date and time of the assault"), format=DATETIME_FORMAT, validators=[Optional()]
     )
     assault_earliest = DateTimeLocalField(
-        "Earliest it could have been", format=DATETIME_FORMAT, validators=[Optional()]
+        _l("Earliest it could have been"), format=DATETIME_FORMAT, validators=[Optional()]
     )
     assault_latest = DateTimeLocalField(
-        "Latest it could have been", format=DATETIME_FORMAT, validators=[Optional()]
+        _l("Latest it could have been"), format=DATETIME_FORMAT, validators=[Optional()]
     )
     amendment_reason = _reason_field()
 
 
 class HistoryFormBase(FlaskForm):
     narrative = TextAreaField(
-        "What happened, in her own words",
+        _l("What happened, in her own words"),
         validators=[Length(max=20000)],
     )
-    demeanour = TextAreaField("Demeanour", validators=[Optional(), Length(max=4000)])
+    demeanour = TextAreaField(_l("Demeanour"), validators=[Optional(), Length(max=4000)])
     amendment_reason = _reason_field()
 
 
@@ -116,7 +117,7 @@ def _history_form_class() -> type[HistoryFormBase]:
         fields[f"act_{code}"] = RadioField(
             label,
             choices=ANSWER_CHOICES,
-            validators=[InputRequired("Answer yes, no or not known.")],
+            validators=[InputRequired(_l("Answer yes, no or not known."))],
         )
         if code in PENETRATION_ACTS:
             fields[f"means_{code}"] = CheckboxesField(
@@ -128,7 +129,7 @@ def _history_form_class() -> type[HistoryFormBase]:
         fields[f"activity_{code}"] = RadioField(
             label,
             choices=ANSWER_CHOICES,
-            validators=[InputRequired("Answer yes, no or not known.")],
+            validators=[InputRequired(_l("Answer yes, no or not known."))],
         )
     return type("HistoryForm", (HistoryFormBase,), fields)
 
@@ -140,8 +141,8 @@ class Finite:
     """Refuses what Decimal parses but is no number: "NaN", "sNaN", "Infinity".
     Placed before any range check, which a signalling NaN would make raise."""
 
-    def __init__(self, message: str = "Enter a number, not “NaN” or “infinity”.") -> None:
-        self.message = message
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or _l("Enter a number, not “NaN” or “infinity”.")
 
     def __call__(self, form: Any, field: Any) -> None:
         if field.data is not None and not field.data.is_finite():
@@ -150,105 +151,110 @@ class Finite:
 
 
 def _measure(label: str, low: float, high: float) -> DecimalField:
+    lowest, highest = f"{low:g}", f"{high:g}"
     return DecimalField(
         label,
         places=None,
         validators=[
             Optional(),
             Finite(),
-            NumberRange(min=low, max=high, message=f"Enter a value from {low:g} to {high:g}."),
+            NumberRange(
+                min=low,
+                max=high,
+                message=_l("Enter a value from %(low)s to %(high)s.", low=lowest, high=highest),
+            ),
         ],
     )
 
 
 class GeneralForm(FlaskForm):
-    findings = TextAreaField("General examination", validators=[Optional(), Length(max=20000)])
-    heart_rate = _measure("Heart rate (beats per minute)", 20, 250)
-    respiratory_rate = _measure("Breaths per minute", 4, 80)
-    temperature = _measure("Temperature (°C)", 30, 45)
-    oxygen_saturation = _measure("Oxygen saturation (%)", 50, 100)
-    systolic = _measure("Systolic blood pressure (mmHg)", 50, 260)
-    diastolic = _measure("Diastolic blood pressure (mmHg)", 20, 180)
+    findings = TextAreaField(_l("General examination"), validators=[Optional(), Length(max=20000)])
+    heart_rate = _measure(_l("Heart rate (beats per minute)"), 20, 250)
+    respiratory_rate = _measure(_l("Breaths per minute"), 4, 80)
+    temperature = _measure(_l("Temperature (°C)"), 30, 45)
+    oxygen_saturation = _measure(_l("Oxygen saturation (%)"), 50, 100)
+    systolic = _measure(_l("Systolic blood pressure (mmHg)"), 50, 260)
+    diastolic = _measure(_l("Diastolic blood pressure (mmHg)"), 20, 180)
     amendment_reason = _reason_field()
 
 
 class InjuryForm(FlaskForm):
     kind = SelectField(
-        "Type of injury",
+        _l("Type of injury"),
         choices=[SelectChoice("", "— choose —")]
         + [SelectChoice(code, text) for code, text in INJURY_TYPES.items()],
-        validators=[DataRequired("Choose the type of injury.")],
+        validators=[DataRequired(_l("Choose the type of injury."))],
     )
     region = SelectField(
-        "Body region",
+        _l("Body region"),
         choices=[SelectChoice("", "— choose —")]
         + [SelectChoice(code, text) for code, text in BODY_REGIONS.items()],
-        validators=[DataRequired("Choose the body region.")],
+        validators=[DataRequired(_l("Choose the body region."))],
     )
     site = StringField(
-        "Exactly where (side and place)",
-        validators=[DataRequired("Say exactly where."), Length(max=300)],
+        _l("Exactly where (side and place)"),
+        validators=[DataRequired(_l("Say exactly where.")), Length(max=300)],
     )
     length_mm = DecimalField(
-        "Length (mm)",
+        _l("Length (mm)"),
         places=None,
         validators=[
-            InputRequired("Enter the length in millimetres."),
+            InputRequired(_l("Enter the length in millimetres.")),
             Finite(),
-            NumberRange(min=0.1, max=2000, message="Enter a length from 0.1 to 2000 mm."),
+            NumberRange(min=0.1, max=2000, message=_l("Enter a length from 0.1 to 2000 mm.")),
         ],
     )
     width_mm = DecimalField(
-        "Width (mm, if measured)",
+        _l("Width (mm, if measured)"),
         places=None,
         validators=[
             Optional(),
             Finite(),
-            NumberRange(min=0.1, max=2000, message="Enter a width from 0.1 to 2000 mm."),
+            NumberRange(min=0.1, max=2000, message=_l("Enter a width from 0.1 to 2000 mm.")),
         ],
     )
-    shape = StringField("Shape", validators=[Optional(), Length(max=200)])
-    colour = StringField("Colour", validators=[Optional(), Length(max=200)])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=4000)])
+    shape = StringField(_l("Shape"), validators=[Optional(), Length(max=200)])
+    colour = StringField(_l("Colour"), validators=[Optional(), Length(max=200)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=4000)])
     # The body map mark: a drawing chosen from the list (the keyboard way), and
     # the point a tap placed (static/bodymap.js fills these hidden fields). The
     # service says what is wrong with a drawing it does not know.
     drawing = SelectField(
-        "Mark it on the body diagram",
+        _l("Mark it on the body diagram"),
         choices=[SelectChoice("", "— no mark —")]
         + [SelectChoice(code, drawing.label) for code, drawing in diagram_book().drawings.items()],
         validate_choice=False,
     )
     mark_x = DecimalField(
-        "Where the mark was tapped (across)",
+        _l("Where the mark was tapped (across)"),
         places=None,
         widget=HiddenInput(),
         validators=[Optional(), Finite()],
     )
     mark_y = DecimalField(
-        "Where the mark was tapped (down)",
+        _l("Where the mark was tapped (down)"),
         places=None,
         widget=HiddenInput(),
         validators=[Optional(), Finite()],
     )
-    move_mark = BooleanField("Move the mark to the middle of the region")
+    move_mark = BooleanField(_l("Move the mark to the middle of the region"))
     amendment_reason = _reason_field()
 
 
 class RetractInjuryForm(FlaskForm):
     why = TextAreaField(
-        "Why retract this injury?",
-        validators=[DataRequired("Say why this injury is retracted."), Length(max=2000)],
+        _l("Why retract this injury?"),
+        validators=[DataRequired(_l("Say why this injury is retracted.")), Length(max=2000)],
     )
 
 
 class AnogenitalFormBase(FlaskForm):
     findings = TextAreaField(
-        "Anogenital findings in words",
+        _l("Anogenital findings in words"),
         validators=[Length(max=20000)],
     )
     speculum = TextAreaField(
-        "Speculum examination findings (if a speculum was used)",
+        _l("Speculum examination findings (if a speculum was used)"),
         validators=[Length(max=20000)],
     )
     amendment_reason = _reason_field()
@@ -290,12 +296,12 @@ class RemoveDeclinedForm(FlaskForm):
 
 class ConsentAbsentForm(FlaskForm):
     why = RadioField(
-        "Why could she not consent?",
+        _l("Why could she not consent?"),
         choices=[SelectChoice(code, label) for code, label in CONSENT_ABSENT_REASONS.items()],
-        validators=[InputRequired("Choose why she could not consent.")],
+        validators=[InputRequired(_l("Choose why she could not consent."))],
     )
     details = TextAreaField(
-        "What you saw and why you examined her without her consent",
+        _l("What you saw and why you examined her without her consent"),
         validators=[Optional(), Length(max=4000)],
     )
     amendment_reason = _reason_field()
@@ -303,9 +309,9 @@ class ConsentAbsentForm(FlaskForm):
 
 class ConsentReviewForm(FlaskForm):
     note = TextAreaField(
-        "Your review: what you checked and what you concluded",
+        _l("Your review: what you checked and what you concluded"),
         validators=[
-            DataRequired("Write what you reviewed and what you concluded."),
+            DataRequired(_l("Write what you reviewed and what you concluded.")),
             Length(max=4000),
         ],
     )
@@ -321,8 +327,8 @@ def _guidance_form_class() -> type[GuidanceFormBase]:
         fields[f"decision_{window.code}"] = RadioField(
             window.label,
             choices=[
-                SelectChoice("confirmed", "Follow the guidance"),
-                SelectChoice("overridden", "Decide otherwise (say why)"),
+                SelectChoice("confirmed", _l("Follow the guidance")),
+                SelectChoice("overridden", _l("Decide otherwise (say why)")),
             ],
             validators=[Optional()],
         )
@@ -338,24 +344,27 @@ GuidanceForm = _guidance_form_class()
 
 class TreatmentForm(FlaskForm):
     kind = SelectField(
-        "Treatment",
+        _l("Treatment"),
         choices=[SelectChoice("", "— choose —")]
         + [SelectChoice(code, text) for code, text in TREATMENTS.items()],
-        validators=[DataRequired("Choose the treatment.")],
+        validators=[DataRequired(_l("Choose the treatment."))],
     )
     medication = StringField(
-        "Medicine (name and strength)",
-        validators=[DataRequired("Write the medicine."), Length(max=300)],
+        _l("Medicine (name and strength)"),
+        validators=[DataRequired(_l("Write the medicine.")), Length(max=300)],
     )
-    dose = StringField("Dose and route, in words", validators=[Optional(), Length(max=300)])
+    dose = StringField(_l("Dose and route, in words"), validators=[Optional(), Length(max=300)])
     given = RadioField(
-        "Given?",
-        choices=[SelectChoice("given", "Given"), SelectChoice("declined", "Offered, not given")],
-        validators=[InputRequired("Say whether it was given.")],
+        _l("Given?"),
+        choices=[
+            SelectChoice("given", _l("Given")),
+            SelectChoice("declined", _l("Offered, not given")),
+        ],
+        validators=[InputRequired(_l("Say whether it was given."))],
     )
-    declined_reason = StringField("Why not given", validators=[Optional(), Length(max=1000)])
+    declined_reason = StringField(_l("Why not given"), validators=[Optional(), Length(max=1000)])
     at = DateTimeLocalField(
-        "When", format=DATETIME_FORMAT, validators=[DataRequired("Enter when.")]
+        _l("When"), format=DATETIME_FORMAT, validators=[DataRequired(_l("Enter when."))]
     )
     amendment_reason = _reason_field()
 
@@ -388,7 +397,11 @@ def _question_field(question: Question) -> Any:
                 NumberRange(
                     min=question.low,
                     max=question.high,
-                    message=f"Enter a whole number from {question.low} to {question.high}.",
+                    message=_l(
+                        "Enter a whole number from %(low)s to %(high)s.",
+                        low=question.low,
+                        high=question.high,
+                    ),
                 ),
             ],
         )
@@ -434,18 +447,18 @@ class LabResultForm(FlaskForm):
     """One per requested test on the page (prefixed by the test)."""
 
     result = SelectField(
-        "Result",
+        _l("Result"),
         choices=[SelectChoice("", "— choose —")]
         + [SelectChoice(code, text) for code, text in LAB_RESULTS.items()],
-        validators=[DataRequired("Choose the result.")],
+        validators=[DataRequired(_l("Choose the result."))],
     )
     details = TextAreaField(
-        "Details (values, laboratory reference)", validators=[Optional(), Length(max=4000)]
+        _l("Details (values, laboratory reference)"), validators=[Optional(), Length(max=4000)]
     )
 
 
 class SignForm(FlaskForm):
     confirm = BooleanField(
-        "I examined the survivor and this record is complete and accurate",
-        validators=[DataRequired("Confirm before signing.")],
+        _l("I examined the survivor and this record is complete and accurate"),
+        validators=[DataRequired(_l("Confirm before signing."))],
     )

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from clinic.access import Action
 from clinic.bodymap.diagrams import diagram_book
@@ -62,6 +63,7 @@ from clinic.exam.resources import (
     Treatment,
 )
 from clinic.exam.timing import WINDOWS, AssaultTiming, TimingKind, in_words
+from clinic.i18n import N_
 
 bp = Blueprint("exam", __name__)
 
@@ -72,22 +74,22 @@ def _structured(code: str) -> tuple[str, str, dict[str, str]]:
 
 # (endpoint, title, URL arguments): the steps in the order examiners work.
 STEPS: tuple[tuple[str, str, dict[str, str]], ...] = (
-    ("exam.consent", "Her consent", {}),
-    ("exam.timing", "Arrival and timing", {}),
+    ("exam.consent", N_("Her consent"), {}),
+    ("exam.timing", N_("Arrival and timing"), {}),
     _structured("baseline"),
-    ("exam.history", "History", {}),
+    ("exam.history", N_("History"), {}),
     _structured("incident"),
     _structured("strangulation"),
-    ("exam.general", "General examination and vital signs", {}),
+    ("exam.general", N_("General examination and vital signs"), {}),
     _structured("mental-state"),
     _structured("clothing"),
-    ("exam.injuries", "Injuries", {}),
-    ("media.photos", "Photographs", {}),
-    ("exam.anogenital", "Anogenital findings", {}),
-    ("exam.guidance", "Time-window guidance", {}),
-    ("exam.laboratory", "Laboratory tests", {}),
-    ("exam.treatment", "Treatment", {}),
-    ("exam.overview", "Review and sign off", {}),
+    ("exam.injuries", N_("Injuries"), {}),
+    ("media.photos", N_("Photographs"), {}),
+    ("exam.anogenital", N_("Anogenital findings"), {}),
+    ("exam.guidance", N_("Time-window guidance"), {}),
+    ("exam.laboratory", N_("Laboratory tests"), {}),
+    ("exam.treatment", N_("Treatment"), {}),
+    ("exam.overview", N_("Review and sign off"), {}),
 )
 
 
@@ -248,7 +250,7 @@ def consent(exam_id: str) -> Any:
         "exam/consent.html",
         save,
         "exam.timing",
-        "Saved: why she could not consent. The case is flagged for review.",
+        gettext("Saved: why she could not consent. The case is flagged for review."),
         **extra,
     )
 
@@ -272,7 +274,7 @@ def consent_review(exam_id: str) -> Any:
             current_uow().rollback()
             attach_refusal(form, refused)
         else:
-            flash("Review recorded. The case is no longer flagged.")
+            flash(gettext("Review recorded. The case is no longer flagged."))
             return redirect(url_for("exam.consent", exam_id=exam_id))
     record = _record(exam_id)
     absent = record.consent_absent
@@ -321,7 +323,9 @@ def timing(exam_id: str) -> Any:
             reason=_reason(form),
         )
 
-    return _step(exam_id, form, "exam/timing.html", save, _after("exam.timing"), "Timing saved.")
+    return _step(
+        exam_id, form, "exam/timing.html", save, _after("exam.timing"), gettext("Timing saved.")
+    )
 
 
 # -- history ------------------------------------------------------------------------
@@ -366,7 +370,13 @@ def history(exam_id: str) -> Any:
         )
 
     return _step(
-        exam_id, form, "exam/history.html", save, _after("exam.history"), "History saved.", **extra
+        exam_id,
+        form,
+        "exam/history.html",
+        save,
+        _after("exam.history"),
+        gettext("History saved."),
+        **extra,
     )
 
 
@@ -449,7 +459,7 @@ def structured(exam_id: str, step: str) -> Any:
         "exam/structured.html",
         save,
         _after("exam.structured", step=step),
-        f"{definition.title}: saved.",
+        gettext("%(step)s: saved.", step=definition.title),
         **_structured_extra(step),
     )
 
@@ -505,7 +515,7 @@ def general(exam_id: str) -> Any:
         "exam/general.html",
         save,
         _after("exam.general"),
-        "General examination saved.",
+        gettext("General examination saved."),
     )
 
 
@@ -596,7 +606,13 @@ def injuries(exam_id: str) -> Any:
         )
 
     return _step(
-        exam_id, form, "exam/injuries.html", save, "exam.injuries", "Injury recorded.", **extra
+        exam_id,
+        form,
+        "exam/injuries.html",
+        save,
+        "exam.injuries",
+        gettext("Injury recorded."),
+        **extra,
     )
 
 
@@ -650,7 +666,9 @@ def injury(exam_id: str, number: int) -> Any:
             reason=_reason(form),
         )
 
-    return _step(exam_id, form, "exam/injury.html", save, "exam.injuries", "Injury saved.", **extra)
+    return _step(
+        exam_id, form, "exam/injury.html", save, "exam.injuries", gettext("Injury saved."), **extra
+    )
 
 
 @bp.post("/exams/<exam_id>/injuries/<int:number>/retract")
@@ -674,7 +692,12 @@ def retract_injury(exam_id: str, number: int) -> Any:
             current_uow().rollback()
             attach_refusal(form, refused)
         else:
-            flash(f"Injury {number} retracted. It stays in the record, shown as retracted.")
+            flash(
+                gettext(
+                    "Injury %(number)s retracted. It stays in the record, shown as retracted.",
+                    number=number,
+                )
+            )
             return redirect(url_for("exam.injuries", exam_id=exam_id))
     record = _record(exam_id)
     found = next((i for s, i, _ in record.injuries if s == f"injury:{number}"), None)
@@ -754,7 +777,7 @@ def anogenital(exam_id: str) -> Any:
         "exam/anogenital.html",
         save,
         "exam.guidance",
-        "Anogenital findings saved.",
+        gettext("Anogenital findings saved."),
         **extra,
     )
 
@@ -779,7 +802,7 @@ def remove_declined(exam_id: str) -> Any:
             current_uow().rollback()
             attach_refusal(form, refused)
         else:
-            flash("Findings of the part she declined are removed.")
+            flash(gettext("Findings of the part she declined are removed."))
             return redirect(url_for("exam.anogenital", exam_id=exam_id))
     record = _record(exam_id)
     findings = AnogenitalForm(formdata=None, data=_anogenital_data(record))
@@ -814,7 +837,9 @@ def guidance(exam_id: str) -> Any:
         decided = [w for w in WINDOWS if form[f"decision_{w.code}"].data]
         if not decided:
             raise services.ExamRefused(
-                "Choose, for at least one window, to follow the guidance or decide otherwise.",
+                gettext(
+                    "Choose, for at least one window, to follow the guidance or decide otherwise."
+                ),
                 f"decision_{WINDOWS[0].code}",
             )
         for window in decided:
@@ -839,7 +864,7 @@ def guidance(exam_id: str) -> Any:
         "exam/guidance.html",
         save,
         _after("exam.guidance"),
-        "Guidance decisions saved.",
+        gettext("Guidance decisions saved."),
     )
 
 
@@ -888,7 +913,7 @@ def laboratory(exam_id: str) -> Any:
         "exam/laboratory.html",
         save,
         _after("exam.laboratory"),
-        "Laboratory tests saved.",
+        gettext("Laboratory tests saved."),
         **_lab_extra(),
     )
 
@@ -917,7 +942,7 @@ def lab_result(exam_id: str, test: str) -> Any:
             current_uow().rollback()
             attach_refusal(form, refused)
         else:
-            flash(f"{LAB_TESTS[test]}: result added.")
+            flash(gettext("%(test)s: result added.", test=LAB_TESTS[test]))
             return redirect(url_for("exam.laboratory", exam_id=exam_id))
     record = _record(exam_id)
     if test not in record.lab_requests:
@@ -966,7 +991,13 @@ def treatment(exam_id: str) -> Any:
         )
 
     return _step(
-        exam_id, form, "exam/treatment.html", save, "exam.treatment", "Treatment recorded.", **extra
+        exam_id,
+        form,
+        "exam/treatment.html",
+        save,
+        "exam.treatment",
+        gettext("Treatment recorded."),
+        **extra,
     )
 
 
@@ -985,7 +1016,7 @@ def sign(exam_id: str) -> Any:
         except services.ExamRefused as refused:
             attach_refusal(form, refused)
         else:
-            flash("Exam signed off. It is now read-only; corrections are amendments.")
+            flash(gettext("Exam signed off. It is now read-only; corrections are amendments."))
             return redirect(url_for("exam.overview", exam_id=exam_id))
     record = _record(exam_id)
     return _page(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext
 
 from clinic.access import Action
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
@@ -51,7 +52,12 @@ def appoint(case_id: str) -> Any:
             except services.ExpertRefused as refused:
                 attach_refusal(form, refused)
             else:
-                flash(f"Account {user.username} opened for the medical expert.")
+                flash(
+                    gettext(
+                        "Account %(username)s opened for the medical expert.",
+                        username=user.username,
+                    )
+                )
                 return redirect(url_for("expert.appoint", case_id=case_id))
             return _appoint_page(case_id, form, 422)
         if form.is_submitted():

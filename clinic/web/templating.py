@@ -5,23 +5,25 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, g
+from flask_babel import gettext
 
 from clinic.access import Action, decide
 from clinic.access.roles import OrganizationKind, Role
+from clinic.i18n import N_
 
 # (endpoint, label, kind, action): shown when the decision point permits it.
 MENU = (
-    ("cases.cases", "Cases", "EpisodeOfCare", Action.SEARCH),
+    ("cases.cases", N_("Cases"), "EpisodeOfCare", Action.SEARCH),
     # Counsellors carry the follow-up (they may update plans); examiners read plans.
-    ("followup.caseload", "Caseload", "CarePlan", Action.UPDATE),
-    ("evidence.items", "Evidence", "EvidenceItem", Action.SEARCH),
-    ("release.incoming", "Police requests", "IncomingRequest", Action.SEARCH),
-    ("release.requests", "Release requests", "ReleaseRequest", Action.SEARCH),
-    ("admin.organizations", "Organisations", "Organization", Action.UPDATE),
-    ("admin.users", "Users", "User", Action.SEARCH),
-    ("referrals.partner_services", "Partner directory", "HealthcareService", Action.UPDATE),
-    ("audit.events", "Audit trail", "AuditEvent", Action.SEARCH),
-    ("accounts.tokens", "API tokens", "ApiToken", Action.SEARCH),
+    ("followup.caseload", N_("Caseload"), "CarePlan", Action.UPDATE),
+    ("evidence.items", N_("Evidence"), "EvidenceItem", Action.SEARCH),
+    ("release.incoming", N_("Police requests"), "IncomingRequest", Action.SEARCH),
+    ("release.requests", N_("Release requests"), "ReleaseRequest", Action.SEARCH),
+    ("admin.organizations", N_("Organisations"), "Organization", Action.UPDATE),
+    ("admin.users", N_("Users"), "User", Action.SEARCH),
+    ("referrals.partner_services", N_("Partner directory"), "HealthcareService", Action.UPDATE),
+    ("audit.events", N_("Audit trail"), "AuditEvent", Action.SEARCH),
+    ("accounts.tokens", N_("API tokens"), "ApiToken", Action.SEARCH),
 )
 
 
@@ -32,12 +34,12 @@ def init_templates(app: Flask) -> None:
         menu = []
         if actor is not None:
             menu = [
-                (endpoint, label)
+                (endpoint, gettext(label))
                 for endpoint, label, kind, action in MENU
                 if decide(actor, action, kind).permitted
             ]
             if actor.expert_subject is not None:
-                menu.insert(0, ("expert.photos", "Photographs"))
+                menu.insert(0, ("expert.photos", gettext("Photographs")))
         return {
             "current_user": g.get("user"),
             "actor": actor,

@@ -306,6 +306,10 @@ MATRIX: dict[str, list[Call]] = {
     "home.index": [Call("GET", lambda s: "/", everyone(200))],
     "home.health": [Call("GET", lambda s: "/healthz", everyone(200))],
     "home.log_keys": [Call("GET", lambda s: "/.well-known/transparency-log-keys", everyone(200))],
+    # Her own language for the screens: anyone, signed in or not (CSRF applies).
+    "i18n.choose_language": [
+        Call("POST", lambda s: "/language", everyone(302), form=lambda s, r: {"language": "en"})
+    ],
     "accounts.login": [Call("GET", lambda s: "/login", everyone(302))],  # signed in: sent home
     "accounts.logout": [Call("POST", lambda s: "/logout", everyone(302), form=lambda s, r: {})],
     "accounts.password": [Call("GET", lambda s: "/account/password", everyone(200))],
@@ -1100,6 +1104,21 @@ MATRIX: dict[str, list[Call]] = {
             form=lambda s, r: {"mode": "unreported", "reason": "in person, at follow-up"},
         ),
     ],
+    # The language she reads: as the reporting mode, examiners of her site only.
+    "cases.survivor_language": [
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.other_case}/language",
+            only({"examiner": 404, "officer": 404}, 403),
+            form=lambda s, r: {"language": "es"},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/cases/{s.own_case}/language",
+            only({"examiner": 302, "officer": 404}, 403),
+            form=lambda s, r: {"language": "es"},
+        ),
+    ],
     "admin.retention": [
         Call(
             "GET",
@@ -1501,6 +1520,7 @@ ASKS_NOTHING = {
     "accounts.extend_session",
     "home.health",
     "home.log_keys",
+    "i18n.choose_language",
     "fhir.metadata",
 }
 
@@ -1567,6 +1587,7 @@ def test_anonymous_browser_requests_are_sent_to_login(client: FlaskClient) -> No
                 "accounts.session_status",
                 "home.health",
                 "home.log_keys",
+                "i18n.choose_language",
             }:
                 continue
             placeholder = Setup(

@@ -5,7 +5,7 @@ photo retired for a wrong body site can be recorded again from the same file.
 the unique key on (exam, SHA-256) becomes a unique index over photos in use.
 
 Revision ID: 0020
-Revises: 0017
+Revises: 0018
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
