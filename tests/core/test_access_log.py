@@ -35,7 +35,9 @@ def test_the_access_log_holds_paths_never_query_strings(tmp_path: Path) -> None:
     from clinic.core.schema import upgrade
 
     instance = tmp_path / "instance"
-    app = create_app({"INSTANCE_PATH": instance, "SECRET_KEY": "x", "CHECK_SCHEMA": False})
+    app = create_app(
+        {"INSTANCE_PATH": instance, "SECRET_KEY": "x", "CHECK_SCHEMA": False, "FOR_CLI": True}
+    )
     upgrade(app)
     db.dispose(app)
     port = _free_port()

@@ -196,7 +196,12 @@ def test_sqlite_files_are_readable_by_their_owner_only(tmp_path) -> None:  # typ
     previous = os.umask(0o022)
     try:
         app: Flask = create_app(
-            {"INSTANCE_PATH": instance, "SECRET_KEY": "x", "CHECK_SCHEMA": False}
+            {
+                "INSTANCE_PATH": instance,
+                "SECRET_KEY": "x",
+                "CHECK_SCHEMA": False,
+                "TRUSTED_HOSTS": ["localhost"],
+            }
         )
         upgrade(app)
         with db.engine(app).connect() as connection:
@@ -212,7 +217,9 @@ def test_sqlite_files_are_readable_by_their_owner_only(tmp_path) -> None:  # typ
         db.dispose(app)
         # An older deployment's file, left readable by others, is narrowed at start.
         (instance / "clinic.sqlite3").chmod(0o644)
-        again: Flask = create_app({"INSTANCE_PATH": instance, "SECRET_KEY": "x"})
+        again: Flask = create_app(
+            {"INSTANCE_PATH": instance, "SECRET_KEY": "x", "TRUSTED_HOSTS": ["localhost"]}
+        )
         assert stat.S_IMODE((instance / "clinic.sqlite3").stat().st_mode) == 0o600
         db.dispose(again)
     finally:
