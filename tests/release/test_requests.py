@@ -238,7 +238,10 @@ def test_another_sites_staff_get_a_matched_request_answered_as_unknown(
     theirs = south.get(f"/releases/incoming/{filed['id']}")
     unknown = south.get("/releases/incoming/no-such-request")
     assert theirs.status_code == unknown.status_code == 404
-    assert theirs.get_data(as_text=True) == unknown.get_data(as_text=True)
+    # The same page but for the path asked for (the language switcher returns to it).
+    assert theirs.get_data(as_text=True).replace(filed["id"], "ID") == unknown.get_data(
+        as_text=True
+    ).replace("no-such-request", "ID")
     listing = south.get("/releases/incoming").get_data(as_text=True)
     assert "RP/SECRET/77" not in listing
     assert case.reference not in listing
