@@ -56,7 +56,7 @@ def test_admin_creates_a_user_who_signs_in_and_out(page, live_server: str) -> No
     page.get_by_label("New password").fill("lantern orchard velvet quarry")
     page.get_by_role("button", name="Change password").click()
     page.get_by_role("heading", name="Welcome, Noor Counsellor").wait_for()
-    assert "counsellor / advocate at North Referral Centre" in page.text_content("main")
+    assert "Counsellor / advocate, North Referral Centre" in page.text_content("main")
     # A counsellor has no administration.
     assert page.get_by_role("link", name="Users").count() == 0
     sign_out(page)

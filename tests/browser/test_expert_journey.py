@@ -52,7 +52,18 @@ def test_the_expert_she_names_opens_her_intimate_image_with_a_reason(
     assert_accessible(page)
     page.get_by_role("button", name="Sign out").click()
 
-    sign_in(page, live_server, "dr.lovelace")
+    # The examiner chose the expert's first password: the expert chooses their own
+    # before anything else opens.
+    page.goto(f"{live_server}/login")
+    page.get_by_label("Username").fill("dr.lovelace")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Change your password").wait_for()
+    assert_accessible(page)
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password").fill("lantern orchard velvet quarry")
+    page.get_by_role("button", name="Change password").click()
+    page.get_by_role("heading", name="Welcome").wait_for()
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Photographs").click()
     page.get_by_role("heading", name="Photographs", exact=True).wait_for()
     assert_accessible(page)
