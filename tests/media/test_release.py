@@ -50,6 +50,15 @@ def _approve(app: Flask, request_id: str) -> None:
     assert response.status_code == 302, response.get_data(as_text=True)
 
 
+def _release_keys_and_checkpoint(app: Flask) -> None:
+    """The release signing key, and a signed custody checkpoint the proofs rest on."""
+    with app.app_context(), unit_of_work() as uow:
+        generate_key(uow.session, Path(app.instance_path), release_key_name(app.config))
+        origin = log_origin(app.config, "custody")
+        signer = generate_key(uow.session, Path(app.instance_path), origin)
+        create_checkpoint(uow.session, "custody", origin, signer)
+
+
 @pytest.fixture
 def released(app: Flask, client: FlaskClient, world: World) -> Released:
     case = open_case(app)
@@ -61,11 +70,7 @@ def released(app: Flask, client: FlaskClient, world: World) -> Released:
         app, exam_id, [("i.jpg", camera_jpeg(seed=22))], intimate=True, region="other", site="x"
     )
     call(app, "examiner", sign_off, exam_id=exam_id)
-    with app.app_context(), unit_of_work() as uow:
-        generate_key(uow.session, Path(app.instance_path), release_key_name(app.config))
-        origin = log_origin(app.config, "custody")
-        signer = generate_key(uow.session, Path(app.instance_path), origin)
-        create_checkpoint(uow.session, "custody", origin, signer)
+    _release_keys_and_checkpoint(app)
     filed = file(
         client,
         world["officer"].token,
@@ -227,15 +232,7 @@ def test_a_corrected_photo_goes_to_the_police_without_the_correction_note(
     )
     assert corrected.status_code == 302, corrected.get_data(as_text=True)
     call(app, "examiner", sign_off, exam_id=exam_id)
-    with app.app_context(), unit_of_work() as uow:
-        generate_key(uow.session, Path(app.instance_path), release_key_name(app.config))
-        origin = log_origin(app.config, "custody")
-        create_checkpoint(
-            uow.session,
-            "custody",
-            origin,
-            generate_key(uow.session, Path(app.instance_path), origin),
-        )
+    _release_keys_and_checkpoint(app)
     filed = file(
         client, world["officer"].token, case.reference, requested=("non-intimate-photos",)
     ).get_json()
