@@ -11,6 +11,7 @@ from flask import Flask, current_app
 
 from clinic.access import Action, decide, require
 from clinic.accounts.models import Organization
+from clinic.audit.services import EventKind
 from clinic.fhir.canonical import CANONICAL_BASE
 from clinic.fhir.handlers import (
     Args,
@@ -57,6 +58,8 @@ def _read(caller: Any, logical_id: str) -> Resource:
     try:
         found = read_request(caller.uow, actor=caller.actor, request_id=logical_id, channel="fhir")
     except RequestNotFound as missing:
+        # Another force's request and a guessed id leave the same trace: a refused read.
+        caller.audit_miss(EventKind.READ, f"Task/{logical_id}")
         raise not_found("Task", logical_id) from missing
     return request_task(found, _force(caller))
 

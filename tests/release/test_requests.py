@@ -98,14 +98,31 @@ def test_every_request_gets_the_same_answer_and_the_same_work(
     assert matched[case.reference] == matched[case.kit.kit.label] == case.id
 
 
+def _refused_reads(engine: sa.Engine, reference: str) -> int:
+    with engine.connect() as connection:
+        return int(
+            connection.execute(
+                sa.text(
+                    "SELECT count(*) FROM audit_events WHERE action = 'R' AND outcome <> '0' "
+                    "AND channel = 'fhir' AND entities LIKE :ref"
+                ),
+                {"ref": f"%{reference}%"},
+            ).scalar()
+            or 0
+        )
+
+
 def test_each_force_sees_only_its_own_requests(
-    app: Flask, client: FlaskClient, world: World, case: Any
+    app: Flask, client: FlaskClient, world: World, case: Any, engine: sa.Engine
 ) -> None:
     filed = file(client, world["officer"].token, case.reference).get_json()
     other = world["officer.hill"].token
     theirs = api(client, "GET", f"/fhir/Task/{filed['id']}", other)
     unknown = api(client, "GET", "/fhir/Task/no-such-request", other)
     assert theirs.status_code == unknown.status_code == 404
+    # Both attempts leave a refused read in the audit trail, the same for each.
+    assert _refused_reads(engine, f"Task/{filed['id']}") == 1
+    assert _refused_reads(engine, "Task/no-such-request") == 1
     assert theirs.get_json()["issue"][0]["code"] == unknown.get_json()["issue"][0]["code"]
     assert api(client, "GET", "/fhir/Task", other).get_json().get("entry", []) == []
     mine = api(client, "GET", "/fhir/Task", world["officer"].token).get_json()
