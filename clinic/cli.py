@@ -460,9 +460,30 @@ def demo() -> None:
 
     with unit_of_work() as uow:
         logins = load_demo(uow, current_app._get_current_object())  # type: ignore[attr-defined]
-    click.echo("Demo logins (also in instance/demo-logins.txt):")
-    for username, role, site, password in logins:
-        click.echo(f"  {username:<18} {role:<11} {site:<7} {password}")
+    click.echo("Demo logins (also in instance/demo-logins.txt; demo accounts only):")
+    click.echo(f"  {'username':<18} {'role':<11} {'site':<7} {'password':<22} authenticator key")
+    for username, role, site, password, key in logins:
+        click.echo(f"  {username:<18} {role:<11} {site:<7} {password:<22} {key}")
+    click.echo(
+        "Sign-in asks for a code too: add the key to an authenticator app, or run "
+        "`clinic demo-code USERNAME` for the current one."
+    )
+
+
+@cli.command("demo-code")
+@click.argument("username")
+def demo_code(username: str) -> None:
+    """Print the current sign-in code of a demo account (from instance/demo-logins.txt;
+    no other account has its key anywhere but encrypted in the database)."""
+    import pyotp
+
+    from clinic.demo import read_demo_keys
+
+    keys = read_demo_keys(Path(current_app.instance_path))
+    key = keys.get(username.strip().casefold())
+    if key is None:
+        raise click.ClickException(f"{username} is not a demo account (see `clinic demo`).")
+    click.echo(pyotp.TOTP(key).now())
 
 
 def main() -> None:

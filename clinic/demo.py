@@ -2,7 +2,10 @@
 one user per role and a few survivors. Idempotent.
 
 Passwords are random, generated on first load and kept (mode 0600) in
-instance/demo-logins.txt so that later runs can print them again.
+instance/demo-logins.txt so that later runs can print them again. Each demo
+account has its second factor set up already: the key of its authenticator app is
+kept beside its password (demo accounts only; `clinic demo-code USERNAME` prints
+the current code).
 """
 
 from __future__ import annotations
@@ -13,10 +16,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import pyotp
 import sqlalchemy as sa
 from flask import Flask
 
 from clinic.access.roles import OrganizationKind, Role
+from clinic.accounts.factors import enrol_known_secret, has_factor
 from clinic.accounts.models import Organization, User
 from clinic.accounts.services import _hasher, actor_for, create_organization, create_user
 from clinic.cases.models import ReportingMode
@@ -158,7 +163,7 @@ PARTNER_SERVICES = (
 LOGINS_FILE = "demo-logins.txt"
 
 
-def load_demo(uow: UnitOfWork, app: Flask) -> list[tuple[str, str, str, str]]:
+def load_demo(uow: UnitOfWork, app: Flask) -> list[tuple[str, str, str, str, str]]:
     registry = app.extensions["clinic.profiles"]
     organizations: dict[str, Organization] = {}
     for kind, code, name in ORGANIZATIONS:
@@ -167,6 +172,7 @@ def load_demo(uow: UnitOfWork, app: Flask) -> list[tuple[str, str, str, str]]:
             uow, registry, actor=None, kind=kind, name=name, code=code
         )
     known = _read_logins(Path(app.instance_path))
+    known_keys = read_demo_keys(Path(app.instance_path))
     logins = []
     for username, display_name, role, code in USERS:
         user = uow.session.scalar(sa.select(User).where(User.username == username))
@@ -186,7 +192,11 @@ def load_demo(uow: UnitOfWork, app: Flask) -> list[tuple[str, str, str, str]]:
             # The logins file was lost: give the demo account a new password.
             password = _new_password()
             user.password_hash = _hasher.hash(password)
-        logins.append((username, role.value, code, password))
+        secret = known_keys.get(username)
+        if secret is None or not has_factor(uow, user):
+            secret = secret or pyotp.random_base32()
+            enrol_known_secret(uow, user, secret=secret, secret_key=app.config["SECRET_KEY"])
+        logins.append((username, role.value, code, password, secret))
     _write_logins(Path(app.instance_path), logins)
     _load_keys(uow, app)
     _load_survivors(uow, app)
@@ -500,22 +510,35 @@ def _new_password() -> str:
 
 
 def _read_logins(instance: Path) -> dict[str, str]:
+    return {username: fields[2] for username, fields in _logins_file(instance).items()}
+
+
+def read_demo_keys(instance: Path) -> dict[str, str]:
+    """The authenticator-app keys of the demo accounts, from the logins file."""
+    return {
+        username: fields[3]
+        for username, fields in _logins_file(instance).items()
+        if len(fields) > 3
+    }
+
+
+def _logins_file(instance: Path) -> dict[str, list[str]]:
     path = instance / LOGINS_FILE
     if not path.exists():
         return {}
     logins = {}
     for line in path.read_text().splitlines():
         parts = line.split()
-        if len(parts) == 4 and not line.startswith("#"):
-            logins[parts[0]] = parts[3]
+        if len(parts) in (4, 5) and not line.startswith("#"):
+            logins[parts[0]] = parts[1:]
     return logins
 
 
-def _write_logins(instance: Path, logins: list[tuple[str, str, str, str]]) -> None:
+def _write_logins(instance: Path, logins: list[tuple[str, str, str, str, str]]) -> None:
     instance.mkdir(parents=True, exist_ok=True)
     path = instance / LOGINS_FILE
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        handle.write("# username role site password (demo accounts only)\n")
+        handle.write("# username role site password authenticator-key (demo accounts only)\n")
         for login in logins:
             handle.write(" ".join(login) + "\n")

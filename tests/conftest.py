@@ -109,9 +109,11 @@ STORAGE_LOCATIONS = (
 
 
 def _seed(app: Flask) -> World:
+    from clinic.accounts.factors import enrol_known_secret
     from clinic.accounts.services import actor_for, create_organization, create_token, create_user
     from clinic.cli import unit_of_work
     from clinic.evidence.models import StorageLocation
+    from tests.helpers import totp_secret
 
     world = World()
     with app.app_context(), unit_of_work() as uow:
@@ -131,6 +133,10 @@ def _seed(app: Flask) -> World:
             )
             if role is Role.EXPERT:
                 user.access_until = utcnow() + timedelta(days=365)
+            # Every person has an authenticator app (tests.helpers.login gives its codes).
+            enrol_known_secret(
+                uow, user, secret=totp_secret(username), secret_key=app.config["SECRET_KEY"]
+            )
             issued = create_token(uow, actor=actor_for(user), name="tests", days=30, max_days=365)
             world.people[username] = Person(username, role, code, user.id, issued.secret)
         for code, name, condition in STORAGE_LOCATIONS:

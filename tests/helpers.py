@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,10 +76,65 @@ def csrf_token(client: FlaskClient, path: str) -> str:
 
 
 def login(client: FlaskClient, username: str, password: str) -> TestResponse:
+    """Sign in with the password, then the second factor as the person would: a code
+    from their app (the World's people have `totp_secret`), or, for an account with
+    none yet, enrolment with the key the page shows. Answers the last response."""
     token = csrf_token(client, "/login")
-    return client.post(
+    response = client.post(
         "/login", data={"username": username, "password": password, "csrf_token": token}
     )
+    return second_step(client, username, response)
+
+
+def second_step(client: FlaskClient, username: str, response: TestResponse) -> TestResponse:
+    """After a password `response` that leads to the second step: give the code
+    (or enrol); else answer `response` as it is."""
+    where = response.headers.get("Location", "")
+    if response.status_code != 302 or not where.startswith("/login/code"):
+        return response
+    codes = client.application.extensions.setdefault("tests.totp", {})
+    username = username.strip().casefold()
+    page = client.get("/login/code", follow_redirects=True)
+    enrolling = page.request.path == "/login/enrol"
+    if enrolling:
+        found = re.search(
+            r'<code id="totp-secret">([A-Z2-7 ]+)</code>', page.get_data(as_text=True)
+        )
+        assert found, "no key on the enrolment page"
+        codes[username] = (found.group(1).replace(" ", ""), codes.get(username, (None, -1))[1])
+    code = factor_code(client, username)
+    path = "/login/enrol" if enrolling else "/login/code"
+    return client.post(path, data={"code": code, "csrf_token": csrf_token(client, path)})
+
+
+def factor_code(client: FlaskClient, username: str) -> str:
+    """A code of `username`'s app not yet used with this app (each step is good once)."""
+    codes = client.application.extensions.setdefault("tests.totp", {})
+    username = username.strip().casefold()
+    secret, last = codes.get(username, (totp_secret(username), -1))
+    code, step = totp_code(secret, after_step=last)
+    codes[username] = (secret, step)
+    return code
+
+
+def totp_secret(username: str) -> str:
+    """The authenticator-app key the test World gives `username` (tests/conftest.py)."""
+    digest = hashlib.sha256(f"clinic tests {username}".encode()).digest()[:20]
+    return base64.b32encode(digest).decode()
+
+
+def totp_code(secret: str, *, after_step: int = -1) -> tuple[str, int]:
+    """A code of the app with `secret` and its time step: the current step, or the
+    next one when the current was used already (the server accepts one step of
+    drift and each step once); waits for time to move on when both were used."""
+    import pyotp
+
+    while True:
+        now = int(time.time()) // 30
+        step = max(now, after_step + 1)
+        if step <= now + 1:
+            return pyotp.TOTP(secret).at(step * 30), step
+        time.sleep(max(0.2, (step - 1) * 30 - time.time() + 0.2))
 
 
 @dataclass(frozen=True)

@@ -171,6 +171,29 @@ def test_demo_is_idempotent_and_keeps_its_logins_private(run, tmp_path: Path) ->
     assert "examiner" in logins.read_text()
 
 
+def test_demo_accounts_have_their_second_factor_set_up(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import pyotp
+
+    shown = run("demo")
+    assert "authenticator key" in shown.output
+    fields = {
+        line.split()[0]: line.split()
+        for line in (tmp_path / "instance" / "demo-logins.txt").read_text().splitlines()
+        if not line.startswith("#")
+    }
+    key = fields["examiner"][4]
+    assert key in shown.output
+    code = run("demo-code", "examiner")
+    assert code.exit_code == 0
+    assert pyotp.TOTP(key).verify(code.output.strip(), valid_window=1)
+    # Kept across runs: the app a newcomer set up goes on working.
+    run("demo")
+    assert key in (tmp_path / "instance" / "demo-logins.txt").read_text()
+    refused = run("demo-code", "someone.else")
+    assert refused.exit_code != 0
+    assert "not a demo account" in refused.output
+
+
 def test_demo_cases_carry_a_signed_exam_and_exams_to_resume(run, database_url: str) -> None:  # type: ignore[no-untyped-def]
     import sqlalchemy as sa
 
@@ -231,6 +254,7 @@ OPERATOR_COMMANDS = {
     "media-key status": "the media key's id and a count of photos per key; no photo",
     "media-key rotate": "re-wraps photos' data keys; reads and shows no photo",
     "demo": "loads demo data as the operator",
+    "demo-code": "a demo account's current sign-in code, from the demo logins file",
     "run": "serves the app: every request goes through the route rules and the decision point",
     "routes": "lists the URL rules; reads no record",
     "shell": "Flask's Python shell: as powerful as the database password, for operators only",

@@ -47,6 +47,11 @@ class ConfirmPasswordForm(FlaskForm):
         validators=[DataRequired(), Length(max=1024)],
         render_kw={"autocomplete": "current-password"},
     )
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[DataRequired(), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "autocapitalize": "none"},
+    )
 
 
 class TokenForm(FlaskForm):
@@ -129,4 +134,35 @@ class ResetPasswordForm(FlaskForm):
         _l("New password (at least 12 characters)"),
         validators=[DataRequired(), Length(min=12, max=1024)],
         render_kw={"autocomplete": "new-password"},
+    )
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[DataRequired(), Length(max=32)],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+        },
+    )
+
+
+class EnrolForm(FlaskForm):
+    code = StringField(
+        _l("The 6-digit code your app shows now"),
+        validators=[DataRequired(), Length(max=32)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"},
+    )
+
+
+class FactorResetForm(FlaskForm):
+    username = StringField(
+        _l("Username of the person who lost their second factor"),
+        validators=[DataRequired(), Length(max=64)],
+        render_kw={"autocapitalize": "none"},
+    )
+    reason = StringField(
+        _l("How they proved who they are"), validators=[DataRequired(), Length(max=500)]
     )

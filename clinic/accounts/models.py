@@ -142,3 +142,57 @@ class ApiToken(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     user: Mapped[User] = relationship()
+
+
+class TotpFactor(Base):
+    """A person's authenticator app (RFC 6238, 30-second steps, 6 digits). The
+    shared secret is kept encrypted (AES-GCM under a key derived from SECRET_KEY,
+    bound to the user's id) and is shown only while it is being enrolled.
+    `confirmed_at` is empty until the person has typed one code from it; the last
+    step accepted (`last_step`) makes every code good for one sign-in only."""
+
+    __tablename__ = "totp_factors"
+
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id"), primary_key=True)
+    secret_encrypted: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_step: Mapped[int | None] = mapped_column(sa.BigInteger)
+
+
+class RecoveryCode(Base):
+    """A one-time code for signing in without the authenticator app; only its
+    Argon2 hash is kept. Ten are issued at enrolment and shown once."""
+
+    __tablename__ = "recovery_codes"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    code_hash: Mapped[str] = mapped_column(sa.String(255), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class FactorReset(Base):
+    """An administrator's request to remove a person's second factor (a lost
+    phone), which a second administrator must confirm before it takes effect.
+    `noticed_at` is when the person was told, at their next sign-in."""
+
+    __tablename__ = "factor_resets"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    reason: Mapped[str] = mapped_column(sa.String(500), nullable=False)
+    requested_by: Mapped[str] = mapped_column(sa.ForeignKey("users.id"), nullable=False)
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    confirmed_by: Mapped[str | None] = mapped_column(sa.ForeignKey("users.id"))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    noticed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "confirmed_by IS NULL OR confirmed_by <> requested_by", name="two_administrators"
+        ),
+    )

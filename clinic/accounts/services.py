@@ -447,18 +447,19 @@ class LoginThrottled(LoginRefused):
         self.retry_after = retry_after
 
 
-def log_in(
+def check_credentials(
     uow: UnitOfWork,
     *,
     username: str,
     password: str,
     source_address: str | None,
     throttle: ThrottleSettings,
-) -> Login:
-    """Check a username and password. Every refusal gives the same message, costs
-    one password hash and is audited, whether or not the account exists; except
-    during a back-off (clinic.accounts.throttle), which is decided before any hash
-    is computed and refused with LoginThrottled."""
+) -> User:
+    """Check a username and password: the first step of a sign-in, which opens
+    nothing (the second factor, clinic.accounts.factors, comes next). Every refusal
+    gives the same message, costs one password hash and is audited, whether or not
+    the account exists; except during a back-off (clinic.accounts.throttle), which
+    is decided before any hash is computed and refused with LoginThrottled."""
     key = normalise_username(username)[:64]
     keys = keys_for(key, source_address)
     now = utcnow()
@@ -485,6 +486,13 @@ def log_in(
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     forget_username(uow.session, key)
+    return user
+
+
+def open_session(uow: UnitOfWork, user: User, *, source_address: str | None) -> Login:
+    """A browser session for a person who has given their password and second
+    factor (the caller checked both)."""
+    now = utcnow()
     token = secrets.token_urlsafe(32)
     uow.session.add(
         UserSession(

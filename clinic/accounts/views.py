@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
+import segno
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     current_app,
@@ -18,28 +21,36 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from markupsafe import Markup
 
 from clinic.access import Action
+from clinic.accounts import factors
 from clinic.accounts.forms import (
+    CodeForm,
     ConfirmPasswordForm,
+    EnrolForm,
+    FactorResetForm,
     LoginForm,
     LogoutForm,
     PasswordForm,
     RevokeForm,
     TokenForm,
 )
+from clinic.accounts.models import User
 from clinic.accounts.services import (
     AccountError,
     LoginRefused,
     LoginThrottled,
+    account_usable,
     change_password,
+    check_credentials,
     confirm_password,
     create_token,
     end_all_sessions,
     list_tokens,
     live_sessions,
-    log_in,
     log_out,
+    open_session,
     revoke_token,
     session_ends_by_timeout,
     session_time_left,
@@ -81,7 +92,7 @@ def login() -> Any:
     status = 200
     if form.validate_on_submit():
         try:
-            result = log_in(
+            user = check_credentials(
                 current_uow(),
                 username=form.username.data or "",
                 password=form.password.data or "",
@@ -95,13 +106,146 @@ def login() -> Any:
         except LoginRefused as refused:
             error, status = refused.message, 401
         else:
+            # The password is right: nothing opens until the second factor is given.
             session.clear()  # no session fixation: a fresh session for the new login
-            session[SESSION_KEY] = result.session_token
+            session[PENDING_KEY] = {
+                "user": user.id,
+                "at": int(time.time()),
+                "next": safe_next(request.args.get("next")),
+            }
             session.permanent = False
-            return redirect(safe_next(request.args.get("next")))
+            return redirect(url_for("accounts.second_factor"))
     elif form.is_submitted():
         status = 400
     return render_template("accounts/login.html", form=form, error=error), status
+
+
+# Between the password and the second factor the cookie holds only this (signed):
+# whose password was right, when, and where to go after. No page opens with it
+# but the two below; it lapses after PENDING_SECONDS.
+PENDING_KEY = "factor_pending"
+PENDING_SECONDS = 300
+
+
+def _pending_user() -> User | None:
+    pending = session.get(PENDING_KEY)
+    if not isinstance(pending, dict):
+        return None
+    at = pending.get("at")
+    if not isinstance(at, int) or not 0 <= time.time() - at <= PENDING_SECONDS:
+        session.pop(PENDING_KEY, None)
+        return None
+    user = current_uow().session.get(User, str(pending.get("user")))
+    if user is None or not account_usable(user):
+        session.pop(PENDING_KEY, None)
+        return None
+    return user
+
+
+def _signed_in(user: User) -> Any:
+    """Both factors given: the browser session opens (a fresh cookie)."""
+    pending = session.get(PENDING_KEY) or {}
+    opened = open_session(current_uow(), user, source_address=source_address())
+    session.clear()
+    session[SESSION_KEY] = opened.session_token
+    session.permanent = False
+    return safe_next(pending.get("next"))
+
+
+def _start_again() -> Any:
+    flash(_("Sign in again: the time for the second step has run out."))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+@view_rule(public=True)
+def second_factor() -> Any:
+    """The second step of a sign-in: a code from the app or a recovery code."""
+    if g.get("actor") is not None:
+        return redirect(url_for("home.index"))
+    user = _pending_user()
+    if user is None:
+        return _start_again()
+    if not factors.has_factor(current_uow(), user):
+        return redirect(url_for("accounts.enrol"))
+    form = CodeForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            factors.verify(
+                current_uow(),
+                user,
+                code=form.code.data or "",
+                secret_key=current_app.config["SECRET_KEY"],
+                source_address=source_address(),
+                throttle=throttle_settings(current_app.config),
+            )
+        except LoginThrottled as throttled:
+            form.code.errors = [_(throttled.message)]
+            seconds = max(1, math.ceil(throttled.retry_after.total_seconds()))
+            page = render_template("accounts/factor.html", form=form)
+            return page, 429, {"Retry-After": str(seconds)}
+        except AccountError as error:
+            attach_refusal(form, error)
+            status = 401
+        else:
+            return redirect(_signed_in(user))
+    elif form.is_submitted():
+        status = 422
+    return render_template("accounts/factor.html", form=form), status
+
+
+@bp.route("/login/enrol", methods=["GET", "POST"])
+@view_rule(public=True)
+def enrol() -> Any:
+    """First sign-in, or after a reset: set up the authenticator app before
+    anything else opens; the recovery codes are shown once, on this answer."""
+    if g.get("actor") is not None:
+        return redirect(url_for("home.index"))
+    user = _pending_user()
+    if user is None:
+        return _start_again()
+    uow = current_uow()
+    if factors.has_factor(uow, user):
+        return redirect(url_for("accounts.second_factor"))
+    form = EnrolForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            codes = factors.enrol(
+                uow,
+                user,
+                code=form.code.data or "",
+                secret_key=current_app.config["SECRET_KEY"],
+                source_address=source_address(),
+                throttle=throttle_settings(current_app.config),
+            )
+        except LoginThrottled as throttled:
+            form.code.errors = [_(throttled.message)]
+            seconds = max(1, math.ceil(throttled.retry_after.total_seconds()))
+            return _enrol_page(user, form), 429, {"Retry-After": str(seconds)}
+        except AccountError as error:
+            attach_refusal(form, error)
+            status = 401
+        else:
+            after = _signed_in(user)
+            return render_template("accounts/recovery_codes.html", codes=codes, after=after)
+    elif form.is_submitted():
+        status = 422
+    return _enrol_page(user, form), status
+
+
+def _enrol_page(user: User, form: EnrolForm) -> str:
+    uow = current_uow()
+    enrolment = factors.begin_enrolment(uow, user, secret_key=current_app.config["SECRET_KEY"])
+    qr = Markup(segno.make(enrolment.uri, error="m").svg_inline(scale=4, omitsize=False))  # noqa: S704 - SVG made by segno from our own otpauth URI
+    return render_template(
+        "accounts/enrol.html",
+        form=form,
+        qr=qr,
+        secret=" ".join(enrolment.secret[i : i + 4] for i in range(0, len(enrolment.secret), 4)),
+        reset=factors.reset_notice(uow, user),
+    )
 
 
 @bp.post("/logout")
@@ -209,6 +353,16 @@ def confirm_password_view() -> Any:
                 source_address=source_address(),
                 throttle=throttle_settings(current_app.config),
             )
+            # Both, in one transaction: a wrong code undoes the confirmation.
+            factors.verify(
+                current_uow(),
+                g.user,
+                code=form.code.data or "",
+                secret_key=current_app.config["SECRET_KEY"],
+                source_address=source_address(),
+                throttle=throttle_settings(current_app.config),
+                purpose="confirmation",
+            )
         except LoginThrottled as throttled:
             form.password.errors = [throttled.message]
             seconds = max(1, math.ceil(throttled.retry_after.total_seconds()))
@@ -284,3 +438,69 @@ def revoke_token_view(token_id: str) -> Any:
         revoke_token(current_uow(), token_id, actor=current_actor())
         flash(_("The token is revoked."))
     return redirect(url_for("accounts.tokens"))
+
+
+# -- lost second factors: one administrator asks, another confirms ---------------
+
+
+@bp.get("/account/factor-resets")
+@view_rule(Action.SEARCH, "User")
+def factor_resets() -> Any:
+    return _factor_resets_page(FactorResetForm(), 200)
+
+
+def _factor_resets_page(form: FactorResetForm, status: int) -> Any:
+    uow = current_uow()
+    waiting = factors.pending_resets(uow, actor=current_actor())
+    people = {
+        user.id: user
+        for user in uow.session.scalars(
+            sa.select(User).where(
+                User.id.in_(
+                    {reset.user_id for reset in waiting} | {reset.requested_by for reset in waiting}
+                )
+            )
+        )
+    }
+    return render_template(
+        "accounts/factor_resets.html",
+        form=form,
+        waiting=waiting,
+        people=people,
+        confirm_form=LogoutForm(formdata=None),
+    ), status
+
+
+@bp.post("/account/factor-resets")
+@view_rule(Action.UPDATE, "User", reauthenticate=True)
+def request_factor_reset() -> Any:
+    form = FactorResetForm()
+    if not form.validate_on_submit():
+        return _factor_resets_page(form, 422)
+    try:
+        factors.request_reset(
+            current_uow(),
+            actor=current_actor(),
+            username=form.username.data or "",
+            reason=form.reason.data or "",
+        )
+    except AccountError as error:
+        attach_refusal(form, error)
+        return _factor_resets_page(form, 422)
+    flash(_("The reset is asked for. Another administrator must confirm it."))
+    return redirect(url_for("accounts.factor_resets"))
+
+
+@bp.post("/account/factor-resets/<reset_id>/confirm")
+@view_rule(Action.UPDATE, "User", reauthenticate=True)
+def confirm_factor_reset(reset_id: str) -> Any:
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("accounts.factor_resets"))
+    try:
+        factors.confirm_reset(current_uow(), reset_id, actor=current_actor())
+    except AccountError as error:
+        flash(_(error.message))
+        return _factor_resets_page(FactorResetForm(formdata=None), 409)
+    flash(_("The second factor is reset. The person sets up a new one at their next sign-in."))
+    return redirect(url_for("accounts.factor_resets"))

@@ -313,6 +313,30 @@ MATRIX: dict[str, list[Call]] = {
     "accounts.login": [Call("GET", lambda s: "/login", everyone(302))],  # signed in: sent home
     "accounts.logout": [Call("POST", lambda s: "/logout", everyone(302), form=lambda s, r: {})],
     "accounts.password": [Call("GET", lambda s: "/account/password", everyone(200))],
+    # The second step of signing in and the first enrolment: only between the
+    # password and the code; anyone signed in is sent home.
+    "accounts.second_factor": [Call("GET", lambda s: "/login/code", everyone(302))],
+    "accounts.enrol": [Call("GET", lambda s: "/login/enrol", everyone(302))],
+    # A lost second factor: one administrator asks, a different one confirms.
+    "accounts.factor_resets": [
+        Call("GET", lambda s: "/account/factor-resets", only({"admin": 200, "officer": 404}, 403))
+    ],
+    "accounts.request_factor_reset": [
+        Call(
+            "POST",
+            lambda s: "/account/factor-resets",
+            only({"admin": 302, "officer": 404}, 403),
+            form=lambda s, r: {"username": "counsellor", "reason": "Lost phone, seen in person"},
+        )
+    ],
+    "accounts.confirm_factor_reset": [
+        Call(
+            "POST",
+            lambda s: f"/account/factor-resets/{GUESSED_ID}/confirm",
+            only({"admin": 409, "officer": 404}, 403),
+            form=lambda s, r: {},
+        )
+    ],
     # The password typed again before a sensitive action.
     "accounts.confirm_password_view": [Call("GET", lambda s: "/account/confirm", everyone(200))],
     # Every session of the signed-in person ends; sent to sign in.
@@ -1512,6 +1536,8 @@ def test_route_answers_each_role_as_the_matrix_says(
 # pages and the signed-in user's own session and password.
 ASKS_NOTHING = {
     "accounts.login",
+    "accounts.second_factor",
+    "accounts.enrol",
     "accounts.logout",
     "accounts.password",
     "accounts.sign_out_everywhere",

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import PASSWORD, World
-from tests.helpers import api, csrf_token, login
+from tests.helpers import api, csrf_token, login, second_step
 
 
 def _body(response) -> str:  # type: ignore[no-untyped-def]
@@ -120,6 +120,7 @@ def test_login_never_redirects_off_site(client: FlaskClient, target: str) -> Non
         f"/login?next={target}",
         data={"username": "examiner", "password": PASSWORD, "csrf_token": token},
     )
+    response = second_step(client, "examiner", response)
     assert response.status_code == 302
     assert response.headers["Location"] == "/"
     # The sign-in page itself, asked with the same `next`, answers as usual.
@@ -132,6 +133,7 @@ def test_login_returns_to_a_local_page(client: FlaskClient) -> None:
         "/login?next=/account/tokens",
         data={"username": "examiner", "password": PASSWORD, "csrf_token": token},
     )
+    response = second_step(client, "examiner", response)
     assert response.headers["Location"] == "/account/tokens"
 
 

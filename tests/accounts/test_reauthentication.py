@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from clinic.accounts.models import ApiToken, UserSession
 from tests.conftest import PASSWORD, World
-from tests.helpers import csrf_token, login
+from tests.helpers import csrf_token, factor_code, login
 
 
 def _signed_in(app: Flask, username: str) -> FlaskClient:
@@ -51,17 +51,17 @@ def test_a_token_needs_the_password_typed_within_the_last_minutes(
     assert asked.headers["Location"] == "/account/confirm?next=/account/tokens"
     assert _tokens(engine) == before  # nothing made
     page = client.get(asked.headers["Location"])
-    assert "type your password again" in page.get_data(as_text=True)
+    assert "need your password and a code" in page.get_data(as_text=True)
     token = csrf_token(client, "/account/confirm")
     wrong = client.post(
         "/account/confirm?next=/account/tokens",
-        data={"password": "not my password", "csrf_token": token},
+        data={"password": "not my password", "code": "000000", "csrf_token": token},
     )
     assert wrong.status_code == 401
     assert "The password is not right." in wrong.get_data(as_text=True)
     right = client.post(
         "/account/confirm?next=/account/tokens",
-        data={"password": PASSWORD, "csrf_token": token},
+        data={"password": PASSWORD, "code": factor_code(client, "examiner"), "csrf_token": token},
     )
     assert right.status_code == 302
     assert right.headers["Location"] == "/account/tokens"
@@ -116,8 +116,13 @@ def test_guessing_the_password_on_the_confirm_page_meets_the_back_off(
     client = _signed_in(app, "examiner")
     token = csrf_token(client, "/account/confirm")
     for _ in range(app.config["LOGIN_FREE_FAILURES_PER_USERNAME"]):
-        answer = client.post("/account/confirm", data={"password": "guess", "csrf_token": token})
+        answer = client.post(
+            "/account/confirm", data={"password": "guess", "code": "000000", "csrf_token": token}
+        )
         assert answer.status_code == 401
-    paused = client.post("/account/confirm", data={"password": PASSWORD, "csrf_token": token})
+    paused = client.post(
+        "/account/confirm",
+        data={"password": PASSWORD, "code": factor_code(client, "examiner"), "csrf_token": token},
+    )
     assert paused.status_code == 429
     assert "Retry-After" in paused.headers

@@ -302,3 +302,54 @@ def draw_signature(within, name: str, *, mouse=None) -> None:  # type: ignore[no
     for step in range(1, 12):
         mouse.move(box["x"] + 20 + step * 30, box["y"] + box["height"] * (0.3 if step % 2 else 0.7))
     mouse.up()
+
+
+# The last time step of each (server, username) whose code a test typed: each step
+# signs in once, so a second sign-in soon after types the next step's code.
+_TYPED_STEPS: dict[tuple[str, str], int] = {}
+
+
+def second_factor(page, username: str, secret: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """The second step of signing in, after the password: the code of the person's
+    app (the World's key for `username`, or `secret`) typed as they would."""
+    from tests.helpers import totp_code, totp_secret
+
+    page.get_by_role("heading", name="Second step of signing in").wait_for()
+    base = page.url.split("/login")[0]
+    code, step = totp_code(
+        secret or totp_secret(username), after_step=_TYPED_STEPS.get((base, username), -1)
+    )
+    _TYPED_STEPS[(base, username)] = step
+    page.get_by_label("Code from your authenticator app, or a recovery code").fill(code)
+    page.get_by_role("button", name="Continue").click()
+
+
+def enrol_second_factor(page, username: str) -> str:  # type: ignore[no-untyped-def]
+    """First sign-in: set up the app with the key the page shows (as typed by hand),
+    keep the recovery codes, continue. Answers the key, for later sign-ins."""
+    from tests.helpers import totp_code
+
+    page.get_by_role("heading", name="Set up your second factor").wait_for()
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    base = page.url.split("/login")[0]
+    code, step = totp_code(secret)
+    _TYPED_STEPS[(base, username)] = step
+    page.get_by_label("The 6-digit code your app shows now").fill(code)
+    page.get_by_role("button", name="Set up").click()
+    page.get_by_role("heading", name="Your recovery codes").wait_for()
+    page.get_by_role("link", name="I have kept my recovery codes: continue").click()
+    return str(secret)
+
+
+def after_password(page, username: str) -> None:  # type: ignore[no-untyped-def]
+    """After the password: the code, or the enrolment of an account with no app yet."""
+    import re
+
+    heading = page.get_by_role(
+        "heading", name=re.compile("^(Second step of signing in|Set up your second factor)$")
+    )
+    heading.wait_for()
+    if heading.inner_text() == "Set up your second factor":
+        enrol_second_factor(page, username)
+    else:
+        second_factor(page, username)

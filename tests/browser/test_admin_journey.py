@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import after_password, assert_accessible
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 
 
-def sign_in(page, base: str, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+def sign_in(page, base: str, username: str, password: str, *, factor: bool = True) -> None:  # type: ignore[no-untyped-def]
     page.goto(f"{base}/login")
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
+    if factor:
+        after_password(page, username)
 
 
 def sign_out(page) -> None:  # type: ignore[no-untyped-def]
@@ -79,5 +81,5 @@ def test_a_form_error_is_announced_and_linked_to_its_field(page, live_server: st
 
 
 def test_wrong_password_shows_one_message(page, live_server: str) -> None:  # type: ignore[no-untyped-def]
-    sign_in(page, live_server, "admin", "not the password")
+    sign_in(page, live_server, "admin", "not the password", factor=False)
     assert "The username or password is not right" in page.get_by_role("alert").text_content()

@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from clinic.consent.words import date_in_words
-from tests.browser.conftest import assert_accessible, draw_signature
+from tests.browser.conftest import after_password, assert_accessible, draw_signature
 from tests.conftest import PASSWORD, World
 
 pytestmark = pytest.mark.browser
@@ -22,6 +22,7 @@ def sign_in(page, base: str, username: str) -> None:  # type: ignore[no-untyped-
     page.get_by_label("Username").fill(username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    after_password(page, username)
     page.get_by_role("heading", name="Welcome").wait_for()
 
 

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from clinic.core.clock import utcnow
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import after_password, assert_accessible
 from tests.browser.test_evidence_journey import sign_in
 from tests.conftest import PASSWORD, World
 from tests.exam.helpers import complete_exam
@@ -58,6 +58,7 @@ def test_the_expert_she_names_opens_her_intimate_image_with_a_reason(
     page.get_by_label("Username").fill("dr.lovelace")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    after_password(page, "dr.lovelace")
     page.get_by_role("heading", name="Change your password").wait_for()
     assert_accessible(page)
     page.get_by_label("Current password").fill(PASSWORD)

@@ -12,7 +12,7 @@ from flask import Flask
 
 from clinic.access.roles import Role
 from clinic.exam.resources import ACTIVITIES, ACTS
-from tests.browser.conftest import assert_accessible
+from tests.browser.conftest import after_password, assert_accessible
 from tests.browser.test_evidence_journey import sign_in, sign_out
 from tests.conftest import PASSWORD, World
 from tests.drafts.helpers import draft_rows, expire_sessions
@@ -90,6 +90,7 @@ def test_the_session_times_out_mid_history_and_her_words_come_back_after_sign_in
     page.get_by_label("Username").fill("examiner")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    after_password(page, "examiner")
     page.get_by_role("heading", name="History", exact=True).wait_for()
     assert page.url == url
     assert page.get_by_role("status").filter(has_text="It is not saved yet").is_visible()
@@ -139,6 +140,7 @@ def test_a_colleague_signing_in_on_the_same_tablet_after_the_timeout_never_sees_
     page.get_by_label("Username").fill("examiner.night")
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
+    after_password(page, "examiner.night")
     page.get_by_role("heading", name="History", exact=True).wait_for()
     assert page.get_by_label("What happened, in her own words").input_value() == ""
     assert HER_WORDS not in page.content()
