@@ -615,6 +615,43 @@ MATRIX: dict[str, list[Call]] = {
             only({"expert": 200, "examiner": 404, "officer": 404}, 403),
         )
     ],
+    # Break-glass (tests/emergency): examiners only state why and open a case; the
+    # case's care team reads its list of break-glass accesses; auditors review.
+    "emergency.start": [Call("GET", lambda s: "/emergency/", EXAMINERS_ONLY)],
+    "emergency.open_case": [
+        Call(
+            "POST",
+            lambda s: "/emergency/",
+            EXAMINERS_ONLY | {"examiner": 422},
+            form=lambda s, r: {
+                "reference": "SA-ZZZZ-ZZZZ",
+                "reason": "A matrix walk: no case has this reference.",
+            },
+        )
+    ],
+    "emergency.case_accesses": [
+        Call("GET", lambda s: f"/emergency/cases/{s.own_case}", CARE_TEAM),
+        Call("GET", lambda s: f"/emergency/cases/{s.other_case}", CARE_TEAM_HIDDEN),
+        Call("GET", lambda s: f"/emergency/cases/{GUESSED_ID}", CARE_TEAM_HIDDEN),
+    ],
+    "emergency.reviews": [
+        Call("GET", lambda s: "/emergency/reviews", only({"auditor": 200, "officer": 404}, 403))
+    ],
+    "emergency.review": [
+        Call(
+            "GET",
+            lambda s: f"/emergency/reviews/{GUESSED_ID}",
+            only({"auditor": 404, "officer": 404}, 403),
+        )
+    ],
+    "emergency.record_review": [
+        Call(
+            "POST",
+            lambda s: f"/emergency/reviews/{GUESSED_ID}",
+            only({"auditor": 404, "officer": 404}, 403),
+            form=lambda s, r: {"outcome": "justified", "note": "A matrix walk."},
+        )
+    ],
     # Opening a medical expert's account: the examiners of her site, from her case.
     "expert.appoint": [
         Call("GET", lambda s: f"/cases/{s.own_case}/expert", EXAMINERS_ONLY),
