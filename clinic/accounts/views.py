@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -87,6 +88,7 @@ def login() -> Any:
                 password=form.password.data or "",
                 source_address=source_address(),
                 throttle=throttle_settings(current_app.config),
+                unused_after=timedelta(days=current_app.config["ACCOUNT_UNUSED_DEACTIVATE_DAYS"]),
             )
         except LoginThrottled as throttled:
             page = render_template("accounts/login.html", form=form, error=throttled.message)

@@ -399,6 +399,36 @@ MATRIX: dict[str, list[Call]] = {
             form=lambda s, r: {},
         )
     ],
+    # Account hygiene (tests/admin): unused accounts, renewed; the access review.
+    "admin.unused": [
+        Call("GET", lambda s: "/admin/unused", only({"admin": 200, "officer": 404}, 403))
+    ],
+    "admin.renew": [
+        Call(
+            "POST",
+            lambda s: f"/admin/users/{s.south_counsellor}/renew",
+            only({"admin": 302, "officer": 404}, 403),
+            form=lambda s, r: {},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/admin/users/{GUESSED_ID}/renew",
+            only({"admin": 404, "officer": 404}, 403),
+            form=lambda s, r: {},
+        ),
+    ],
+    "admin.access_review_page": [
+        Call("GET", lambda s: "/admin/access-review", only({"admin": 200, "officer": 404}, 403))
+    ],
+    "admin.confirm_access_review_view": [
+        # A digest that is not the list's: refused, nothing recorded.
+        Call(
+            "POST",
+            lambda s: "/admin/access-review",
+            only({"admin": 409, "officer": 404}, 403),
+            form=lambda s, r: {"digest": "0" * 64},
+        )
+    ],
     "evidence.items": [
         Call(
             "GET",
