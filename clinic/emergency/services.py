@@ -259,8 +259,14 @@ def review_queue(uow: UnitOfWork, *, actor: Actor) -> tuple[list[GrantView], lis
     return [_view(uow, g) for g in waiting], [_view(uow, g) for g in done]
 
 
-def _load_grant(uow: UnitOfWork, actor: Actor, grant_id: str, action: Action) -> BreakGlassGrant:
-    grant = uow.session.get(BreakGlassGrant, grant_id)
+def _load_grant(
+    uow: UnitOfWork, actor: Actor, grant_id: str, action: Action, *, lock: bool = False
+) -> BreakGlassGrant:
+    query = sa.select(BreakGlassGrant).where(BreakGlassGrant.id == grant_id)
+    if lock:
+        # Two auditors reviewing at once: the second waits, then finds it reviewed.
+        query = query.with_for_update()
+    grant = uow.session.scalar(query)
     if grant is None or not decide(actor, action, "BreakGlassGrant", grant_facts(grant)).permitted:
         raise GrantNotFound(N_("No such break-glass access."))
     return grant
@@ -287,7 +293,7 @@ def review_grant(
     """An auditor's review of one grant: justified, not justified or referred,
     with a note. A review once recorded is not changed (an outcome is evidence)."""
     require(actor, Action.UPDATE, "BreakGlassGrant")
-    grant = _load_grant(uow, actor, grant_id, Action.UPDATE)
+    grant = _load_grant(uow, actor, grant_id, Action.UPDATE, lock=True)
     if outcome not in OUTCOMES:
         raise BreakGlassRefused(N_("Choose an outcome."), "outcome")
     note = note.strip()
