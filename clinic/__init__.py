@@ -103,6 +103,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.audit.views import bp as audit_bp
     from clinic.cases.views import bp as cases_bp
     from clinic.consent.views import bp as consent_bp
+    from clinic.emergency.views import bp as emergency_bp
     from clinic.evidence.views import bp as evidence_bp
     from clinic.exam.views import bp as exam_bp
     from clinic.expert.views import bp as expert_bp
@@ -126,6 +127,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         exam_bp,
         media_bp,
         expert_bp,
+        emergency_bp,
         evidence_bp,
         followup_bp,
         referrals_bp,
@@ -136,6 +138,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         app.register_blueprint(blueprint)
     csrf.exempt(fhir_bp)  # bearer tokens only: no ambient credentials to forge
     init_web(app)
+    from clinic.emergency.web import init_emergency
+
+    init_emergency(app)
     app.register_error_handler(FhirError, fhir_error_response)
     check_every_view_has_a_rule(app)
 

@@ -183,6 +183,29 @@ def users_deactivate(username: str) -> None:
     click.echo(f"deactivated {username}; its sessions ended and its tokens were revoked")
 
 
+@cli.group()
+def accounts() -> None:
+    """Account hygiene."""
+
+
+@accounts.command("expire")
+def accounts_expire() -> None:
+    """Deactivate every account unused for ACCOUNT_UNUSED_DEACTIVATE_DAYS (no sign-in,
+    no API token use, no renewal): meant for a daily timer."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from clinic.admin.hygiene import expire_unused
+
+    with unit_of_work() as uow:
+        days = int(current_app.config["ACCOUNT_UNUSED_DEACTIVATE_DAYS"])
+        expired = expire_unused(uow, after=timedelta(days=days))
+    for username in expired:
+        click.echo(f"deactivated {username}: unused for more than {days} days")
+    click.echo(f"{len(expired)} accounts deactivated")
+
+
 # -- tokens ----------------------------------------------------------------------
 
 

@@ -89,6 +89,14 @@ DEFAULTS: dict[str, Any] = {
     "MEDIA_MAX_UPLOAD_BYTES": 200 * 1000 * 1000,
     # A medical expert's account ends at most this many days after it is opened.
     "EXPERT_MAX_DAYS": 90,
+    # Break-glass: how long an examiner's emergency access to a case lasts.
+    "BREAK_GLASS_HOURS": 4,
+    # Account hygiene: accounts unused this many days are listed for administrators;
+    # this many, deactivated (`clinic accounts expire`, and refused at sign-in).
+    "ACCOUNT_UNUSED_LIST_DAYS": 60,
+    "ACCOUNT_UNUSED_DEACTIVATE_DAYS": 90,
+    # The access review is overdue this many days after the last one confirmed.
+    "ACCESS_REVIEW_INTERVAL_DAYS": 90,
 }
 
 # Environment variables read, and how to parse them.
@@ -114,6 +122,10 @@ _ENVIRONMENT: dict[str, Any] = {
     "MEDIA_MAX_PIXELS": int,
     "MEDIA_MAX_UPLOAD_BYTES": int,
     "EXPERT_MAX_DAYS": int,
+    "BREAK_GLASS_HOURS": int,
+    "ACCOUNT_UNUSED_LIST_DAYS": int,
+    "ACCOUNT_UNUSED_DEACTIVATE_DAYS": int,
+    "ACCESS_REVIEW_INTERVAL_DAYS": int,
     "SESSION_IDLE_TIMEOUT": lambda v: timedelta(minutes=int(v)),
     "SESSION_ABSOLUTE_TIMEOUT": lambda v: timedelta(hours=int(v)),
     "REAUTHENTICATE_AFTER": lambda v: timedelta(minutes=int(v)),

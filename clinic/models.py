@@ -1,9 +1,11 @@
 """Imports every model so that Base.metadata knows every table (Alembic, tests)."""
 
 from clinic.accounts.models import ApiToken, LoginThrottle, Organization, User, UserSession
+from clinic.admin.models import AccessReview, AccountRenewal
 from clinic.audit.models import AuditEntry
 from clinic.cases.models import Case, ReportingModeChange
 from clinic.drafts.models import SavedDraft
+from clinic.emergency.models import BreakGlassGrant, BreakGlassRead
 from clinic.evidence.models import (
     CustodyEvent,
     CustodySignature,
@@ -27,8 +29,12 @@ from clinic.media.models import Photo, PhotoContent
 from clinic.release.models import ReleaseRequest
 
 __all__ = [
+    "AccessReview",
+    "AccountRenewal",
     "ApiToken",
     "AuditEntry",
+    "BreakGlassGrant",
+    "BreakGlassRead",
     "Case",
     "CustodyEvent",
     "CustodySignature",

@@ -244,6 +244,7 @@ OPERATOR_COMMANDS = {
     "orgs create": "directory entry; written as the operator, audited",
     "users create": "accounts; no clinical content",
     "users deactivate": "accounts; no clinical content",
+    "accounts expire": "deactivates accounts unused too long; no clinical content",
     "tokens create": "the named user's own token",
     "tokens revoke": "a token, by id",
     "audit verify": "checks the audit log's hashes; prints no entry",

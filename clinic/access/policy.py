@@ -120,6 +120,9 @@ OPERATIONAL_KINDS = frozenset(
         "ReleaseRequest",  # a police force's request (a Task), for that force
         "IncomingRequest",  # the same requests, as the clinic handles them
         "ExpertAccount",  # a medical expert's account, opened for one case
+        # Emergency access to a case the examiner may not otherwise read (section 4a).
+        "BreakGlassGrant",
+        "AccessReview",  # an administrator's periodic review of who holds which role
     }
 )
 KNOWN_KINDS = CLINICAL_KINDS | DIRECTORY_KINDS | OPERATIONAL_KINDS
@@ -172,6 +175,9 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "ApiToken": (_MANAGE, Scope.SELF),
         # Opening a medical expert's account for her case (APPOINT_EXPERT).
         "ExpertAccount": (frozenset({Action.CREATE, Action.READ, Action.SEARCH}), Scope.OWN_SITE),
+        # Breaking the glass on a case, stating why (clinic/emergency); the list of a
+        # case's break-glass accesses is read through its EpisodeOfCare.
+        "BreakGlassGrant": (frozenset({Action.CREATE}), Scope.SELF),
     },
     Role.COUNSELLOR: {
         # The case (its reference, reporting mode and proxy): not forensic detail.
@@ -220,11 +226,15 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         # Administrators keep the directory of partner services.
         "HealthcareService": (_MANAGE, Scope.ALL),
         "User": (_MANAGE, Scope.ALL),
+        # The periodic access review: who holds which role at which site, confirmed.
+        "AccessReview": (frozenset({Action.READ, Action.CREATE}), Scope.ALL),
         "RetentionRule": (_MANAGE, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
     Role.AUDITOR: {
         "AuditEvent": (frozenset({Action.READ, Action.SEARCH, Action.EXPORT}), Scope.ALL),
+        # Each break-glass access is reviewed by an auditor, with an outcome and a note.
+        "BreakGlassGrant": (frozenset({Action.READ, Action.SEARCH, Action.UPDATE}), Scope.ALL),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
@@ -368,6 +378,22 @@ CUSTODY_OPERATIONS: dict[Role, frozenset[str]] = {
 }
 
 
+# Obligation: a record opened by break-glass, not by the baseline or her consent:
+# the caller lists it on the case and audits the read as break-glass.
+BREAK_GLASS = "break-glass"
+
+
+@dataclass(frozen=True)
+class EmergencyAccess:
+    """One break-glass grant as the decision point sees it: for one case (its
+    Patient and site), until a moment (clinic.emergency)."""
+
+    grant_id: str
+    subject: str  # Patient/<id> of the case
+    site_id: str
+    until: datetime
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who is acting. Built once per request or CLI command from an active account."""
@@ -382,6 +408,9 @@ class Actor:
     expert_subject: str | None = None
     expert_name: str | None = None
     access_until: datetime | None = None
+    # An examiner's break-glass grants not yet expired when the actor was built;
+    # each is checked again against the moment of every decision.
+    emergency: tuple[EmergencyAccess, ...] = ()
 
     @property
     def purpose_of_use(self) -> Purpose:
@@ -451,6 +480,8 @@ def decide(
     at: datetime | None = None,
 ) -> Decision:
     decision = _decide(actor, action, kind, resource, operation, consents, at)
+    if not decision.permitted and actor.emergency:
+        decision = _break_glass(actor, action, kind, resource, operation, at) or decision
     for listener in DECISION_LISTENERS:
         listener(actor, action, kind, resource, decision)
     return decision
@@ -551,6 +582,50 @@ def _decide(
             return dataclasses.replace(decided, obligations=decided.obligations + obligations)
         return decided
     return Decision(True, (baseline,), obligations=obligations)
+
+
+def _break_glass(
+    actor: Actor,
+    action: Action,
+    kind: str,
+    resource: ResourceFacts | None,
+    operation: str | None,
+    at: datetime | None,
+) -> Decision | None:
+    """An examiner's active break-glass grant for the record's case turns a refusal
+    for another site, or for her consent, into a read with the obligation
+    BREAK_GLASS. Only examiners, only reads of what the examiner's baseline lists
+    (never counselling notes), never an intimate image (promise 9), never under a
+    named operation (a release to police, a collection): break-glass widens neither
+    what police receive nor what she refused them. The grant's end is checked
+    against the moment of this decision."""
+    if (
+        actor.role is not Role.EXAMINER
+        or operation is not None
+        or action not in _READ
+        or resource is None
+        or resource.subject is None
+        or kind not in CLINICAL_KINDS
+        or VERY_RESTRICTED in resource.security_labels
+    ):
+        return None
+    grants = BASELINE[Role.EXAMINER].get(kind)
+    if grants is None or action not in grants[0]:
+        return None
+    moment = at or datetime.now(UTC)
+    for grant in actor.emergency:
+        if (
+            grant.subject == resource.subject
+            and grant.site_id == resource.site_id
+            and moment <= grant.until
+        ):
+            always = READ_OBLIGATIONS.get((actor.role, kind))
+            return Decision(
+                True,
+                (f"break-glass access {grant.grant_id} until {grant.until.isoformat()}",),
+                obligations=(BREAK_GLASS, *((always,) if always else ())),
+            )
+    return None
 
 
 def _decide_carry_over(

@@ -454,12 +454,17 @@ def check_credentials(
     password: str,
     source_address: str | None,
     throttle: ThrottleSettings,
+    unused_after: timedelta | None = None,
 ) -> User:
     """Check a username and password: the first step of a sign-in, which opens
     nothing (the second factor, clinic.accounts.factors, comes next). Every refusal
     gives the same message, costs one password hash and is audited, whether or not
     the account exists; except during a back-off (clinic.accounts.throttle), which
-    is decided before any hash is computed and refused with LoginThrottled."""
+    is decided before any hash is computed and refused with LoginThrottled. An
+    account unused for longer than `unused_after` is refused as an inactive one
+    (clinic.admin.hygiene)."""
+    from clinic.admin.hygiene import unused_too_long
+
     key = normalise_username(username)[:64]
     keys = keys_for(key, source_address)
     now = utcnow()
@@ -469,7 +474,12 @@ def check_credentials(
         raise LoginThrottled(block.until - now)
     user = uow.session.scalar(sa.select(User).where(User.username == key))
     password_ok = _password_matches(user.password_hash if user else _DUMMY_HASH, password)
-    if not password_ok or user is None or not account_usable(user):
+    if (
+        not password_ok
+        or user is None
+        or not account_usable(user)
+        or (unused_after is not None and unused_too_long(uow.session, user, now, unused_after))
+    ):
         uow.audit(
             AuditRecord(
                 kind=EventKind.LOGIN,

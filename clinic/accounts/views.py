@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from datetime import timedelta
 from typing import Any
 
 import segno
@@ -98,6 +99,7 @@ def login() -> Any:
                 password=form.password.data or "",
                 source_address=source_address(),
                 throttle=throttle_settings(current_app.config),
+                unused_after=timedelta(days=current_app.config["ACCOUNT_UNUSED_DEACTIVATE_DAYS"]),
             )
         except LoginThrottled as throttled:
             page = render_template("accounts/login.html", form=form, error=throttled.message)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import (
@@ -38,6 +39,14 @@ from clinic.accounts.services import (
     set_professional_registration,
     set_user_active,
     update_organization,
+)
+from clinic.admin.forms import AccessReviewForm, RenewForm
+from clinic.admin.hygiene import (
+    HygieneRefused,
+    access_review,
+    confirm_access_review,
+    renew_account,
+    unused_accounts,
 )
 from clinic.core.web import current_actor, current_uow, view_rule
 
@@ -165,6 +174,9 @@ def set_active(user_id: str) -> Any:
         abort(404)
     try:
         set_user_active(uow, user, actor=actor, is_active=not user.is_active)
+        if user.is_active:
+            # Reactivated: a use, or the unused-account rule would refuse it at once.
+            renew_account(uow, actor=actor, user=user)
     except AccountError as error:
         flash(error.message, "error")
         return redirect(url_for("admin.users"))
@@ -177,6 +189,84 @@ def set_active(user_id: str) -> Any:
         )
     )
     return redirect(url_for("admin.users"))
+
+
+def _days(setting: str) -> timedelta:
+    return timedelta(days=int(current_app.config[setting]))
+
+
+@bp.get("/unused")
+@view_rule(Action.SEARCH, "User")
+def unused() -> Any:
+    return _unused_page(200)
+
+
+def _unused_page(status: int) -> Any:
+    accounts = unused_accounts(
+        current_uow(),
+        actor=current_actor(),
+        listed_after=_days("ACCOUNT_UNUSED_LIST_DAYS"),
+        deactivated_after=_days("ACCOUNT_UNUSED_DEACTIVATE_DAYS"),
+    )
+    return render_template(
+        "admin/unused.html",
+        accounts=accounts,
+        form=RenewForm(),
+        listed_days=current_app.config["ACCOUNT_UNUSED_LIST_DAYS"],
+        deactivated_days=current_app.config["ACCOUNT_UNUSED_DEACTIVATE_DAYS"],
+    ), status
+
+
+@bp.post("/users/<user_id>/renew")
+@view_rule(Action.UPDATE, "User", reauthenticate=True)
+def renew(user_id: str) -> Any:
+    uow, actor = current_uow(), current_actor()
+    form = RenewForm()
+    user = get_user(uow, user_id, actor=actor)
+    if user is None or not form.validate_on_submit():
+        abort(404)
+    if not user.is_active:
+        flash(
+            _("%(username)s is deactivated: reactivate it instead.", username=user.username),
+            "error",
+        )
+        return _unused_page(409)
+    renew_account(uow, actor=actor, user=user)
+    flash(_("%(username)s is renewed: counted as used today.", username=user.username))
+    return redirect(url_for("admin.unused"))
+
+
+@bp.get("/access-review")
+@view_rule(Action.READ, "AccessReview")
+def access_review_page() -> Any:
+    return _access_review_page(None, 200)
+
+
+def _access_review_page(error: str | None, status: int) -> Any:
+    review = access_review(
+        current_uow(), actor=current_actor(), interval=_days("ACCESS_REVIEW_INTERVAL_DAYS")
+    )
+    return render_template(
+        "admin/access_review.html",
+        review=review,
+        form=AccessReviewForm(formdata=None, digest=review.digest),
+        error=error,
+        interval_days=current_app.config["ACCESS_REVIEW_INTERVAL_DAYS"],
+    ), status
+
+
+@bp.post("/access-review")
+@view_rule(Action.CREATE, "AccessReview", reauthenticate=True)
+def confirm_access_review_view() -> Any:
+    form = AccessReviewForm()
+    if not form.validate_on_submit():
+        return _access_review_page(_("The form has expired. Review the list again."), 422)
+    try:
+        confirm_access_review(current_uow(), actor=current_actor(), digest=form.digest.data or "")
+    except HygieneRefused as refused:
+        return _access_review_page(_(refused.message), 409)
+    flash(_("The access review is recorded."))
+    return redirect(url_for("admin.access_review_page"))
 
 
 @bp.route("/users/<user_id>", methods=["GET", "POST"])

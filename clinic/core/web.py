@@ -351,8 +351,10 @@ def _begin_request() -> None:
             session.pop(SESSION_KEY, None)
             session[ENDED_SESSION_KEY] = token
         else:
+            from clinic.emergency.services import with_grants
+
             g.user = user
-            g.actor = actor_for(user)
+            g.actor = with_grants(g.uow, actor_for(user))
 
 
 def _finish_request(response: Response) -> Response:

@@ -21,8 +21,12 @@ MENU = (
     ("release.requests", N_("Release requests"), "ReleaseRequest", Action.SEARCH),
     ("admin.organizations", N_("Organisations"), "Organization", Action.UPDATE),
     ("admin.users", N_("Users"), "User", Action.SEARCH),
+    ("admin.unused", N_("Unused accounts"), "User", Action.SEARCH),
+    ("admin.access_review_page", N_("Access review"), "AccessReview", Action.READ),
     ("referrals.partner_services", N_("Partner directory"), "HealthcareService", Action.UPDATE),
     ("audit.events", N_("Audit trail"), "AuditEvent", Action.SEARCH),
+    ("emergency.reviews", N_("Break-glass reviews"), "BreakGlassGrant", Action.SEARCH),
+    ("emergency.start", N_("Break-glass"), "BreakGlassGrant", Action.CREATE),
     ("accounts.tokens", N_("API tokens"), "ApiToken", Action.SEARCH),
 )
 

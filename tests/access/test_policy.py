@@ -70,6 +70,8 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         # A medical expert's account for her case, where her photo consent names them.
         "ExpertAccount": {Action.CREATE, Action.READ, Action.SEARCH},
+        # Breaking the glass on a case in an emergency (tests/access/test_break_glass_policy.py).
+        "BreakGlassGrant": {Action.CREATE},
     },
     Role.COUNSELLOR: {
         # Her identity and the exam: asked at kind level, granted per record only
@@ -117,11 +119,15 @@ EXPECTED: dict[Role, dict[str, set[Action]]] = {
         # The partner directory of every site.
         "HealthcareService": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "User": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
+        # The periodic access review: read and confirmed.
+        "AccessReview": {Action.READ, Action.CREATE},
         "RetentionRule": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },
     Role.AUDITOR: {
         "AuditEvent": {Action.READ, Action.SEARCH, Action.EXPORT},
+        # The break-glass review queue: each access read and reviewed.
+        "BreakGlassGrant": {Action.READ, Action.SEARCH, Action.UPDATE},
         "Organization": {Action.READ, Action.SEARCH},
         "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
     },

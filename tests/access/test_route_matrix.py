@@ -423,6 +423,36 @@ MATRIX: dict[str, list[Call]] = {
             form=lambda s, r: {},
         )
     ],
+    # Account hygiene (tests/admin): unused accounts, renewed; the access review.
+    "admin.unused": [
+        Call("GET", lambda s: "/admin/unused", only({"admin": 200, "officer": 404}, 403))
+    ],
+    "admin.renew": [
+        Call(
+            "POST",
+            lambda s: f"/admin/users/{s.south_counsellor}/renew",
+            only({"admin": 302, "officer": 404}, 403),
+            form=lambda s, r: {},
+        ),
+        Call(
+            "POST",
+            lambda s: f"/admin/users/{GUESSED_ID}/renew",
+            only({"admin": 404, "officer": 404}, 403),
+            form=lambda s, r: {},
+        ),
+    ],
+    "admin.access_review_page": [
+        Call("GET", lambda s: "/admin/access-review", only({"admin": 200, "officer": 404}, 403))
+    ],
+    "admin.confirm_access_review_view": [
+        # A digest that is not the list's: refused, nothing recorded.
+        Call(
+            "POST",
+            lambda s: "/admin/access-review",
+            only({"admin": 409, "officer": 404}, 403),
+            form=lambda s, r: {"digest": "0" * 64},
+        )
+    ],
     "evidence.items": [
         Call(
             "GET",
@@ -637,6 +667,43 @@ MATRIX: dict[str, list[Call]] = {
             "GET",
             lambda s: "/expert/photos",
             only({"expert": 200, "examiner": 404, "officer": 404}, 403),
+        )
+    ],
+    # Break-glass (tests/emergency): examiners only state why and open a case; the
+    # case's care team reads its list of break-glass accesses; auditors review.
+    "emergency.start": [Call("GET", lambda s: "/emergency/", EXAMINERS_ONLY)],
+    "emergency.open_case": [
+        Call(
+            "POST",
+            lambda s: "/emergency/",
+            EXAMINERS_ONLY | {"examiner": 422},
+            form=lambda s, r: {
+                "reference": "SA-ZZZZ-ZZZZ",
+                "reason": "A matrix walk: no case has this reference.",
+            },
+        )
+    ],
+    "emergency.case_accesses": [
+        Call("GET", lambda s: f"/emergency/cases/{s.own_case}", CARE_TEAM),
+        Call("GET", lambda s: f"/emergency/cases/{s.other_case}", CARE_TEAM_HIDDEN),
+        Call("GET", lambda s: f"/emergency/cases/{GUESSED_ID}", CARE_TEAM_HIDDEN),
+    ],
+    "emergency.reviews": [
+        Call("GET", lambda s: "/emergency/reviews", only({"auditor": 200, "officer": 404}, 403))
+    ],
+    "emergency.review": [
+        Call(
+            "GET",
+            lambda s: f"/emergency/reviews/{GUESSED_ID}",
+            only({"auditor": 404, "officer": 404}, 403),
+        )
+    ],
+    "emergency.record_review": [
+        Call(
+            "POST",
+            lambda s: f"/emergency/reviews/{GUESSED_ID}",
+            only({"auditor": 404, "officer": 404}, 403),
+            form=lambda s, r: {"outcome": "justified", "note": "A matrix walk."},
         )
     ],
     # Opening a medical expert's account: the examiners of her site, from her case.
