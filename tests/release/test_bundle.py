@@ -40,6 +40,7 @@ from tests.consent.helpers import all_items, record, release_to, withdraw
 from tests.exam.helpers import call, complete_exam
 from tests.helpers import api, collect_kit, csrf_token, login, open_case
 from tests.release.helpers import file
+from tests.validator import errors, validate
 
 
 @dataclass
@@ -97,7 +98,7 @@ def _download(client: FlaskClient, token: str, release: Release) -> Any:
 
 
 def test_the_bundle_holds_exactly_what_she_permits_and_nothing_that_leads_further(
-    app: Flask, client: FlaskClient, world: World, release: Release
+    app: Flask, client: FlaskClient, world: World, release: Release, tmp_path: Path
 ) -> None:
     response = _download(client, world["officer"].token, release)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -150,6 +151,9 @@ def test_the_bundle_holds_exactly_what_she_permits_and_nothing_that_leads_furthe
         for e in bundle["entry"]
         if e["resource"]["resourceType"] == "Task"
     )
+    # An independent validator agrees: valid R4 and R4B, entries included.
+    (tmp_path / "bundle.json").write_text(json.dumps(bundle))
+    assert errors(validate([tmp_path])) == []
     # And it verifies offline.
     checked = verify_release(bundle, _keys(app))
     assert "entries match their SHA-256" in checked[1]
