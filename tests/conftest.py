@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,12 +22,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, request
 from flask.testing import FlaskClient
 
 from clinic import create_app
 from clinic.access.roles import OrganizationKind, Role
 from clinic.core.clock import utcnow
+from tests.validator import Emitted, ValidatorMissing, errors, validate
 
 
 class ClosingClient(FlaskClient):
@@ -290,6 +292,19 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     from clinic.core.db import db
 
     application = create_app(app_config)
+
+    @application.after_request
+    def _sample_served(response: Any) -> Any:
+        # A sample of what the FHIR API serves, for the independent validator.
+        if (
+            _EMITTED is not None
+            and request.path.startswith("/fhir")
+            and response.status_code < 300
+            and not response.direct_passthrough
+        ):
+            _EMITTED.record(response.get_data(), response.content_type or "")
+        return response
+
     yield application
     db.dispose(application)
 
@@ -304,3 +319,37 @@ def engine(app: Flask) -> sa.Engine:
     from clinic.core.db import db
 
     return db.engine(app)
+
+
+# -- the independent validator over what the suite is served ---------------------------
+
+_EMITTED: Emitted | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _EMITTED
+    _EMITTED = Emitted(Path(tempfile.mkdtemp(prefix="clinic-served-")))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """One run of the independent validator (tests/validator) over a sample of every
+    kind of resource the FHIR API served the suite: any error fails the run."""
+    if _EMITTED is None:
+        return
+    if not any(_EMITTED.directory.iterdir()):
+        _EMITTED.directory.rmdir()
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    try:
+        found = errors(validate([_EMITTED.directory]))
+        summary = f"{sum(_EMITTED.seen.values())} served resources"
+    except ValidatorMissing as error:
+        found, summary = [str(error)], "served resources"
+    finally:
+        shutil.rmtree(_EMITTED.directory, ignore_errors=True)
+    if reporter is not None:
+        reporter.write_sep("=", f"independent FHIR validation of {summary}")
+        for line in found or ["no errors (R4 and R4B)"]:
+            reporter.write_line(line)
+    if found:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

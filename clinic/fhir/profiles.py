@@ -8,7 +8,9 @@ load time, so nothing in a profile is silently ignored.
 Each resource type has one base profile (derived from the core specification),
 which every resource of the type must meet. A profile may specialise one of ours
 (its baseDefinition is our profile): a resource that claims it in `meta.profile`
-must meet it and every profile it derives from.
+must meet it and every profile it derives from. A released profile (its id starts
+with `fc-released-`) describes a record as a release bundle holds it: the clinic
+never accepts it on a write (validate_resource with `released=True` checks one).
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ from clinic.fhir.invariants import Invariant, check_invariants, evaluate
 from clinic.fhir.outcome import Issue
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent.parent / "fhir_profiles"
+# A profile of a record as a release bundle holds it (never as the clinic holds it):
+# not a type's base profile, never accepted on a write (scripts/write_released_profiles.py).
+RELEASED_PREFIX = "fc-released-"
 
 _SUPPORTED_ELEMENT_KEYS = {
     "id",
@@ -109,6 +114,7 @@ class ProfileRegistry:
         self.value_sets: dict[str, frozenset[tuple[str | None, str]]] = {}
         self.profiles: dict[str, Profile] = {}
         self.default_profiles: dict[str, str] = {}
+        self.released_profiles: dict[str, str] = {}
         self.definitions: dict[str, dict[str, Any]] = {}
         self._load()
 
@@ -139,6 +145,9 @@ class ProfileRegistry:
                     profile = self._compile(path, document)
                     self.profiles[profile.url] = profile
                     if profile.base is not None:
+                        continue
+                    if document["id"].startswith(RELEASED_PREFIX):
+                        self.released_profiles[profile.resource_type] = profile.url
                         continue
                     if profile.resource_type in self.default_profiles:
                         raise ProfileError(

@@ -178,8 +178,12 @@ def control_character_issues(value: Any, path: str) -> list[Issue]:
     return issues
 
 
-def validate_resource(data: dict[str, Any], registry: ProfileRegistry) -> BaseModel:
-    """Run every check and raise one FhirError listing all problems found."""
+def validate_resource(
+    data: dict[str, Any], registry: ProfileRegistry, *, released: bool = False
+) -> BaseModel:
+    """Run every check and raise one FhirError listing all problems found. With
+    `released`, the resource is checked as a release bundle holds it: against the
+    released profile of its type where one exists (never on a write)."""
     model = parse_structure(data)
     resource_type = data["resourceType"]
     issues: list[Issue] = []
@@ -201,6 +205,8 @@ def validate_resource(data: dict[str, Any], registry: ProfileRegistry) -> BaseMo
             )
         )
     profile_url = registry.default_profiles.get(resource_type)
+    if released:
+        profile_url = registry.released_profiles.get(resource_type, profile_url)
     if profile_url is None:
         issues.append(
             Issue("not-supported", f"{resource_type} is not held by this server", ("resourceType",))

@@ -365,15 +365,18 @@ def verify_release(
     if bundle.get("resourceType") != "Bundle" or not bundle.get("signature"):
         raise VerificationError("this is not a signed release bundle")
     unsigned = {key: value for key, value in bundle.items() if key != "signature"}
-    signature = bundle["signature"][0]
+    signature = bundle["signature"]
+    if isinstance(signature, list):  # bundles signed before it was one Signature
+        signature = signature[0]
     try:
         jws = base64.b64decode(signature["data"], validate=True).decode()
         protected, payload, sig = jws.split(".")
         header = json.loads(_b64url_decode(protected))
     except (KeyError, ValueError, binascii.Error) as error:
         raise VerificationError(f"the signature is not a detached JWS: {error}") from error
-    if payload or header.get("alg") != "EdDSA":
-        raise VerificationError("the signature is not a detached EdDSA JWS")
+    # "Ed25519" (RFC 9864); "EdDSA" on bundles signed before it.
+    if payload or header.get("alg") not in ("Ed25519", "EdDSA"):
+        raise VerificationError("the signature is not a detached Ed25519 JWS")
     signer = next((key for key in keys if str(key) == header.get("kid")), None)
     if signer is None:
         raise VerificationError("the bundle is not signed by a key you trust")

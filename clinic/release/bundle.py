@@ -11,9 +11,14 @@ released (items, never records). Each released item's custody events come, throu
 the same withholding, with their log leaves and inclusion proofs, and the signed
 checkpoint; a leaf is the logged event byte for byte (its hash is what the proof
 proves), so it still carries the opaque ids of the site and of a receiving lab
-that the Task withholds (docs/fhir-api.md says so). Every entry carries the SHA-256 of its RFC 8785 canonical form; the whole bundle is signed
-by the clinic's release key: a detached JWS (EdDSA) over the canonical form of
-the bundle without its signature, in `Bundle.signature`.
+that the Task withholds (docs/fhir-api.md says so). A record whose references were
+replaced claims the released profile of its type (fc-released-*). The first entry,
+a Provenance (fc-released-provenance), says what the bundle releases (its targets),
+of which request (its source entity), how many items asked for are not released and
+the custody checkpoint: a Bundle carries no extensions. Every entry carries the
+SHA-256 of its RFC 8785 canonical form; the whole bundle is signed by the clinic's
+release key: a detached JWS (`Ed25519`, RFC 9864) over the canonical form of the
+bundle without its signature, in `Bundle.signature` (one Signature).
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ WITHHELD_URL = f"{STRUCTURE_DEFINITION}/fc-release-withheld"
 CHECKPOINT_URL = f"{STRUCTURE_DEFINITION}/fc-custody-checkpoint"
 LEAF_URL = f"{STRUCTURE_DEFINITION}/fc-custody-leaf"
 PROOF_URL = f"{STRUCTURE_DEFINITION}/fc-custody-proof"
-REQUEST_URL = f"{STRUCTURE_DEFINITION}/fc-release-of"
+RELEASE_PROVENANCE_URL = f"{STRUCTURE_DEFINITION}/fc-released-provenance"
 ORIGINAL_URL = f"{STRUCTURE_DEFINITION}/fc-release-original"
 BUNDLE_IDENTIFIER = f"{NAMING_SYSTEM}/release-bundle"
 EXAM_SECTION = f"{CODE_SYSTEM}/exam-section"
@@ -88,6 +93,20 @@ EMPTY_REASON_WITHHELD = {
 }
 # Said in the released Composition's section and on the printed released report.
 WITHHELD_SECTION_TEXT = "Withheld: the police never receive this section."
+# ISO 21089 record lifecycle event: the release is a disclosure.
+DISCLOSE = {
+    "system": "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle",
+    "code": "disclose",
+    "display": "Disclose",
+}
+CUSTODIAN = {
+    "system": "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+    "code": "custodian",
+    "display": "Custodian",
+}
+# The JWS algorithm of release signatures (RFC 9864); bundles signed before it were
+# marked with the deprecated polymorphic "EdDSA", which verification still accepts.
+JWS_ALGORITHM = "Ed25519"
 # ASTM E1762 signature type: source signature.
 SIGNATURE_TYPE = {"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065.1.12.1.14"}
 
@@ -316,7 +335,7 @@ def release_bundle(
         if version.resource_type == "Composition":
             _drop_withheld_sections(content, released)
         if _withhold(content, released, case):
-            content["meta"].pop("profile", None)  # no longer the profiled record
+            _claim_released_profile(content, registry)
         extensions = (
             _photo_extensions(uow, request, version.logical_id)
             if version.resource_type == "Media"
@@ -331,6 +350,17 @@ def release_bundle(
         )
     )
     withheld = len(withheld_items(request, [v for v, _ in versions]))
+    checkpoint = latest_checkpoint(uow.session, CUSTODY_LOG)
+    provenance = _release_provenance(
+        uow,
+        request,
+        case,
+        [v.versioned_reference for v, _ in versions]
+        + [e["fullUrl"] for e in entries if e["fullUrl"].startswith("Task/")],
+        withheld,
+        checkpoint.note if checkpoint is not None else None,
+        now,
+    )
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
@@ -343,16 +373,9 @@ def release_bundle(
         "identifier": {"system": BUNDLE_IDENTIFIER, "value": request.id},
         "type": "collection",
         "timestamp": isoformat(now),
-        "extension": [
-            {"url": REQUEST_URL, "valueReference": {"reference": f"Task/{request.id}"}},
-            {"url": WITHHELD_URL, "valueInteger": withheld},
-        ],
-        "entry": entries,
+        "entry": [_entry(provenance, f"Provenance/{provenance['id']}"), *entries],
     }
-    checkpoint = latest_checkpoint(uow.session, CUSTODY_LOG)
-    if checkpoint is not None:
-        bundle["extension"].append({"url": CHECKPOINT_URL, "valueString": checkpoint.note})
-    bundle["signature"] = [_sign(uow, instance_path, key_name, bundle, case, now)]
+    bundle["signature"] = _sign(uow, instance_path, key_name, bundle, case, now)
     delivered = list(request.delivered or [])
     delivery = {"bundle": bundle["id"], "at": isoformat(now), "by": actor.username}
     if printed:
@@ -372,6 +395,65 @@ def release_bundle(
         )
     )
     return bundle
+
+
+def _claim_released_profile(content: dict[str, Any], registry: ProfileRegistry) -> None:
+    """A record whose references were replaced is no longer the held record: it
+    claims the released profile of its type, or (none needed) keeps its own."""
+    url = registry.released_profiles.get(str(content["resourceType"]))
+    if url is not None:
+        content["meta"]["profile"] = [url]
+
+
+def release_provenance(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The Provenance that says what a release bundle releases (its first entry)."""
+    return next(
+        entry["resource"]
+        for entry in bundle["entry"]
+        if RELEASE_PROVENANCE_URL in entry["resource"].get("meta", {}).get("profile", [])
+    )
+
+
+def withheld_count(bundle: dict[str, Any]) -> int:
+    """How many items the force asked for of which the bundle holds nothing."""
+    return int(
+        next(
+            extension["valueInteger"]
+            for extension in release_provenance(bundle).get("extension", [])
+            if extension["url"] == WITHHELD_URL
+        )
+    )
+
+
+def _release_provenance(
+    uow: UnitOfWork,
+    request: ReleaseRequest,
+    case: Case,
+    targets: list[str],
+    withheld: int,
+    checkpoint: str | None,
+    now: Any,
+) -> dict[str, Any]:
+    extensions: list[dict[str, Any]] = [{"url": WITHHELD_URL, "valueInteger": withheld}]
+    if checkpoint is not None:
+        extensions.append({"url": CHECKPOINT_URL, "valueString": checkpoint})
+    return {
+        "resourceType": "Provenance",
+        "id": str(uuid.uuid4()),
+        "meta": {"profile": [RELEASE_PROVENANCE_URL]},
+        "extension": extensions,
+        # Nothing released: the disclosure is then of the request's answer alone.
+        "target": [{"reference": t} for t in targets] or [{"reference": f"Task/{request.id}"}],
+        "recorded": isoformat(now),
+        "activity": {"coding": [DISCLOSE]},
+        "agent": [{"type": {"coding": [CUSTODIAN]}, "who": _clinic(uow, case)}],
+        "entity": [
+            {
+                "role": "source",
+                "what": {"reference": f"Task/{request.id}", "display": "the release request"},
+            }
+        ],
+    }
 
 
 def _entry(resource: dict[str, Any], full_url: str, **extensions: str) -> dict[str, Any]:
@@ -420,8 +502,7 @@ def _custody_entries(
                     uow.session, CUSTODY_LOG, event.log_index
                 ).text()
             task = custody_task(event)
-            if _withhold(task, released, case):
-                task["meta"].pop("profile", None)
+            _withhold(task, released, case)  # its profiles want no literal reference
             entries.append(_entry(task, f"Task/{task['id']}", **extensions))
     return entries
 
@@ -450,7 +531,7 @@ def _sign(
             "The clinic has no release signing key yet; ask its administrator to run "
             "`clinic keys generate --log release`."
         ) from error
-    header = {"alg": "EdDSA", "kid": str(signer.verifier)}
+    header = {"alg": JWS_ALGORITHM, "kid": str(signer.verifier)}
     protected = _b64url(json.dumps(header, separators=(",", ":")).encode())
     signing_input = f"{protected}.{_b64url(canonical(bundle))}".encode()
     jws = f"{protected}..{_b64url(signer.private_key.sign(signing_input))}"

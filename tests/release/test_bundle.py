@@ -13,19 +13,34 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fhir.resources.R4B.bundle import Bundle
 from flask import Flask
 from flask.testing import FlaskClient
 
 from clinic.cli import unit_of_work
 from clinic.exam.services import sign_off
-from clinic.ledger.services import create_checkpoint, generate_key, log_origin, verifier_keys
+from clinic.fhir.validation import validate_resource
+from clinic.ledger.services import (
+    active_signer,
+    create_checkpoint,
+    generate_key,
+    log_origin,
+    verifier_keys,
+)
 from clinic.ledger.standalone import VerificationError, main, verify_release
-from clinic.release.bundle import release_key_name
+from clinic.release.bundle import (
+    _b64url,
+    canonical,
+    release_key_name,
+    release_provenance,
+    withheld_count,
+)
 from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items, record, release_to, withdraw
 from tests.exam.helpers import call, complete_exam
 from tests.helpers import api, collect_kit, csrf_token, login, open_case
 from tests.release.helpers import file
+from tests.validator import errors, validate
 
 
 @dataclass
@@ -83,7 +98,7 @@ def _download(client: FlaskClient, token: str, release: Release) -> Any:
 
 
 def test_the_bundle_holds_exactly_what_she_permits_and_nothing_that_leads_further(
-    app: Flask, client: FlaskClient, world: World, release: Release
+    app: Flask, client: FlaskClient, world: World, release: Release, tmp_path: Path
 ) -> None:
     response = _download(client, world["officer"].token, release)
     assert response.status_code == 200, response.get_data(as_text=True)
@@ -100,10 +115,33 @@ def test_the_bundle_holds_exactly_what_she_permits_and_nothing_that_leads_furthe
     # Her account is withheld, and nothing points at anything not released.
     released = {f"{r['resourceType']}/{r['id']}" for r in resources}
     assert "held me down" not in text
+    # What it releases is said by its Provenance, whose source is the request.
+    provenance = release_provenance(bundle)
+    assert bundle["entry"][0]["resource"] == provenance
+    assert provenance["entity"][0]["what"]["reference"] == f"Task/{release.request_id}"
+    targets = {"/".join(t["reference"].split("/")[:2]) for t in provenance["target"]}
+    assert targets == released - {f"Provenance/{provenance['id']}"}
     for reference in _references(bundle["entry"]):
+        if reference == f"Task/{release.request_id}":
+            continue  # the force's own request
         assert "/".join(reference.split("/")[:2]) in released, reference
-    withheld = next(e for e in bundle["extension"] if e["url"].endswith("fc-release-withheld"))
-    assert withheld["valueInteger"] > 0
+    assert withheld_count(bundle) > 0
+    # Valid FHIR: one Signature, no Bundle.extension; each record claims a profile
+    # it meets, the released profile of its type where a reference was replaced.
+    assert isinstance(bundle["signature"], dict)
+    assert "extension" not in bundle
+    Bundle.model_validate(bundle)
+    registry = app.extensions["clinic.profiles"]
+    for resource in resources:
+        validate_resource(resource, registry, released=True)
+    subjects = [r for r in resources if r["resourceType"] in ("Observation", "Specimen")]
+    assert subjects
+    assert all(
+        r["meta"]["profile"][0].endswith(
+            ("fc-released-observation", "fc-released-evidence-specimen")
+        )
+        for r in subjects
+    )
     assert release.reference in text  # her case reference stands in for her identity
     # Custody events of each released swab, with proofs; none of the clothing.
     tasks = [r for r in resources if r["resourceType"] == "Task"]
@@ -113,6 +151,9 @@ def test_the_bundle_holds_exactly_what_she_permits_and_nothing_that_leads_furthe
         for e in bundle["entry"]
         if e["resource"]["resourceType"] == "Task"
     )
+    # An independent validator agrees: valid R4 and R4B, entries included.
+    (tmp_path / "bundle.json").write_text(json.dumps(bundle))
+    assert errors(validate([tmp_path])) == []
     # And it verifies offline.
     checked = verify_release(bundle, _keys(app))
     assert "entries match their SHA-256" in checked[1]
@@ -161,10 +202,10 @@ def test_tampering_is_detected_offline(
         lines[2] = base64.b64encode(b"\x00" * 32).decode()
         proof["valueString"] = "\n".join(lines)
     elif tamper == "the signature":
-        jws = base64.b64decode(changed["signature"][0]["data"]).decode()
+        jws = base64.b64decode(changed["signature"]["data"]).decode()
         head, _, sig = jws.split(".")
         sig = ("A" if sig[0] != "A" else "B") + sig[1:]
-        changed["signature"][0]["data"] = base64.b64encode(f"{head}..{sig}".encode()).decode()
+        changed["signature"]["data"] = base64.b64encode(f"{head}..{sig}".encode()).decode()
     elif tamper == "a custody leaf":
         leaf = next(x for x in entry["extension"] if x["url"].endswith("fc-custody-leaf"))
         event = json.loads(base64.b64decode(leaf["valueString"]))
@@ -405,3 +446,32 @@ def test_a_record_amended_after_approval_is_not_released_until_approved_again(
         and e["resource"]["code"]["coding"][0]["code"] == "injury"
     ]
     assert [c["valueQuantity"]["value"] for c in injuries[0]["component"][:1]] == [32]
+
+
+def _resign(app: Flask, bundle: dict[str, Any], alg: str, *, as_list: bool) -> dict[str, Any]:
+    """The bundle signed by the clinic's release key as `alg` says, the signature
+    one Signature or (as bundles were signed before) a list of one."""
+    unsigned = {key: value for key, value in bundle.items() if key != "signature"}
+    with app.app_context(), unit_of_work() as uow:
+        signer = active_signer(uow.session, Path(app.instance_path), release_key_name(app.config))
+        header = {"alg": alg, "kid": str(signer.verifier)}
+        protected = _b64url(json.dumps(header, separators=(",", ":")).encode())
+        signature = signer.private_key.sign(f"{protected}.{_b64url(canonical(unsigned))}".encode())
+    signed = dict(bundle["signature"])
+    signed["data"] = base64.b64encode(f"{protected}..{_b64url(signature)}".encode()).decode()
+    return {**unsigned, "signature": [signed] if as_list else signed}
+
+
+def test_the_signature_is_ed25519_and_bundles_signed_before_as_eddsa_still_verify(
+    app: Flask, client: FlaskClient, world: World, release: Release
+) -> None:
+    bundle = _download(client, world["officer"].token, release).get_json()
+    jws = base64.b64decode(bundle["signature"]["data"]).decode()
+    assert json.loads(base64.urlsafe_b64decode(jws.split(".")[0] + "=="))["alg"] == "Ed25519"
+    keys = _keys(app)
+    verify_release(bundle, keys)
+    verify_release(_resign(app, bundle, "EdDSA", as_list=True), keys)  # as signed before
+    verify_release(_resign(app, bundle, "Ed25519", as_list=False), keys)
+    for alg in ("HS256", "none", "ES256"):
+        with pytest.raises(VerificationError, match="not a detached Ed25519 JWS"):
+            verify_release(_resign(app, bundle, alg, as_list=False), keys)

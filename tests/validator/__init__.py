@@ -1,0 +1,116 @@
+"""The independent validator (validate.mjs: @medplum/core with the official R4 and
+R4B definitions from npm), run in one node process over many resources, and the
+sample of resources the suite's requests are served, which it checks at the end
+of the run (tests/conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "tests" / "validator" / "validate.mjs"
+# A sample is enough: the same code serves every resource of a kind and profile.
+PER_KIND = 3
+RELEASE_BUNDLES = 10
+
+# Known faults of the validator itself, each narrowly: (FHIR version, message start,
+# where: a regular expression the issue's expression must match).
+FALSE_POSITIVES = (
+    # R4's ras-2 (`probability is decimal implies ...`) on a prediction without a
+    # probability: empty implies empty, which FHIRPath's three-valued logic does not
+    # make false; @medplum/core reports it failed. R4B's wording of ras-2 passes.
+    ("R4", "Constraint ras-2 not met", r"RiskAssessment\.prediction\[\d+\]"),
+    # An ElementDefinition's id is a path ("Observation.value[x]", eld-20), while
+    # @medplum/core checks R4B's Element.id against the `id` type's pattern.
+    (
+        "R4B",
+        "Invalid id format",
+        r"StructureDefinition\.(differential|snapshot)\.element\[\d+\]\.id",
+    ),
+)
+
+
+def _known_fault(fhir: str, issue: dict[str, Any]) -> bool:
+    text = str((issue.get("details") or {}).get("text", ""))
+    where = " ".join(issue.get("expression") or [])
+    return any(
+        fhir == version and text.startswith(message) and re.fullmatch(pattern, where)
+        for version, message, pattern in FALSE_POSITIVES
+    )
+
+
+class ValidatorMissing(RuntimeError):
+    pass
+
+
+def validate(paths: list[Path], profiles: Path | None = None) -> dict[str, Any]:
+    """Every resource in `paths` (files or directories) checked in one node process;
+    the errors and warnings, known validator faults left out."""
+    node = shutil.which("node")
+    if node is None or not (ROOT / "node_modules" / "@medplum" / "core").exists():
+        raise ValidatorMissing("the independent validator needs node and `npm ci`")
+    command = [node, str(SCRIPT)]
+    if profiles is not None:
+        command += ["--profiles", str(profiles)]
+    done = subprocess.run(
+        [*command, *map(str, paths)], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    try:
+        report: dict[str, Any] = json.loads(done.stdout)
+    except json.JSONDecodeError as error:
+        raise ValidatorMissing(f"the validator failed: {done.stderr[-2000:]}") from error
+    for result in report["results"]:
+        result["outcome"]["issue"] = [
+            issue for issue in result["outcome"]["issue"] if not _known_fault(result["fhir"], issue)
+        ]
+    report["results"] = [r for r in report["results"] if r["outcome"]["issue"]]
+    return report
+
+
+def errors(report: dict[str, Any]) -> list[str]:
+    """Each error as a line: where, in which version and profile, and what."""
+    return [
+        f"{r['fhir']} {r['source']}{' as ' + r['profile'] if r.get('profile') else ''}: "
+        f"{(issue.get('details') or {}).get('text')} at {issue.get('expression')}"
+        for r in report["results"]
+        for issue in r["outcome"]["issue"]
+        if issue.get("severity") in ("error", "fatal")
+    ]
+
+
+class Emitted:
+    """A sample of the FHIR resources the suite's requests are served, written to a
+    directory: up to PER_KIND of each resource type and claimed profile, and up to
+    RELEASE_BUNDLES signed release bundles."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.seen: Counter[str] = Counter()
+
+    def record(self, body: bytes, content_type: str) -> None:
+        if "json" not in content_type:
+            return
+        try:
+            resource = json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return
+        if not isinstance(resource, dict) or "resourceType" not in resource:
+            return
+        kind = str(resource["resourceType"])
+        if kind == "Bundle" and "signature" in resource:
+            key, limit = "release-bundle", RELEASE_BUNDLES
+        else:
+            profiles = (resource.get("meta") or {}).get("profile") or [""]
+            key, limit = f"{kind}|{profiles[0]}|{resource.get('type', '')}", PER_KIND
+        if self.seen[key] >= limit:
+            return
+        self.seen[key] += 1
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{len(list(self.directory.iterdir())):05d}-{kind}.json"
+        (self.directory / name).write_bytes(body)

