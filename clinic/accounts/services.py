@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from clinic.access import Action, Actor, ResourceFacts, require
 from clinic.access.roles import ROLE_ORGANIZATION_KIND, OrganizationKind, Role
@@ -778,11 +778,17 @@ def revoke_token(uow: UnitOfWork, token_id: str, *, actor: Actor) -> ApiToken:
     return token
 
 
+# How finely a token's last use is recorded.
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+
+
 def authenticate_token(uow: UnitOfWork, secret: str) -> User | None:
     """The active user of a live token, or None (unknown, revoked, expired or the
     user deactivated: the caller cannot tell which)."""
     token = uow.session.scalar(
-        sa.select(ApiToken).where(ApiToken.token_hash == hash_secret(secret))
+        sa.select(ApiToken)
+        .where(ApiToken.token_hash == hash_secret(secret))
+        .options(joinedload(ApiToken.user))
     )
     now = utcnow()
     if (
@@ -792,7 +798,10 @@ def authenticate_token(uow: UnitOfWork, secret: str) -> User | None:
         or not account_usable(token.user, now)
     ):
         return None
-    token.last_used_at = now
+    # When it was last used is kept to the minute: writing it on every request would
+    # turn every read into a write (docs/design.md, performance).
+    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
+        token.last_used_at = now
     return token.user
 
 

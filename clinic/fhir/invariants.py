@@ -9,6 +9,7 @@ refuses the resource rather than letting it through.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -113,6 +114,62 @@ def evaluate(resource: dict[str, Any], expression: str) -> list[Any]:
     return result
 
 
+_SEGMENT = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+_OF_TYPE = re.compile(r"ofType\([A-Za-z][A-Za-z0-9]*\)")
+
+
+@cache
+def _json_steps(path: str) -> tuple[str, ...] | None:
+    """The member names along an invariant's path below the resource, to tell
+    cheaply that no element is there; None when the path is not a plain chain
+    of members (then it is always evaluated)."""
+    segments = path.split(".")[1:]
+    steps: list[str] = []
+    for segment in segments:
+        if _OF_TYPE.fullmatch(segment):
+            continue  # a choice element is matched by all its types already
+        if not _SEGMENT.fullmatch(segment):
+            return None
+        steps.append(segment)
+    return tuple(steps)
+
+
+def _member_values(node: dict[str, Any], name: str) -> list[Any]:
+    """The values of a member in JSON, generously: the member itself, a primitive's
+    `_name` (its id and extensions), and every `name<Type>` of a choice element."""
+    found: list[Any] = []
+    for key, value in node.items():
+        bare = key[1:] if key.startswith("_") else key
+        if bare == name or (
+            bare.startswith(name) and len(bare) > len(name) and bare[len(name)].isupper()
+        ):
+            if isinstance(value, list):
+                found.extend(item for item in value if item is not None)
+            elif value is not None:
+                found.append(value)
+    return found
+
+
+def may_have_elements(resource: dict[str, Any], path: str) -> bool:
+    """False only when the resource certainly has no element at `path`: then an
+    invariant on those elements holds without evaluating it (a superset test:
+    whatever FHIRPath finds at the path, this finds too)."""
+    steps = _json_steps(path)
+    if steps is None:
+        return True
+    nodes: list[Any] = [resource]
+    for step in steps:
+        nodes = [
+            value
+            for node in nodes
+            if isinstance(node, dict)
+            for value in _member_values(node, step)
+        ]
+        if not nodes:
+            return False
+    return True
+
+
 def check_invariants(
     resource: dict[str, Any], invariants: tuple[Invariant, ...]
 ) -> list[InvariantViolation]:
@@ -128,6 +185,8 @@ def check_invariants(
     for invariant in invariants:
         if invariant.severity != "error":
             continue
+        if not may_have_elements(resource, invariant.path):
+            continue  # no element there: `path.where(...).exists()` is false
         try:
             result = evaluate(
                 resource, f"{invariant.path}.where(({invariant.expression}) = false).exists()"

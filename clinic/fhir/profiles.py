@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from clinic.fhir.canonical import STRUCTURE_DEFINITION
-from clinic.fhir.invariants import Invariant, check_invariants, evaluate
+from clinic.fhir.invariants import Invariant, check_invariants, evaluate, may_have_elements
 from clinic.fhir.outcome import Issue
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent.parent / "fhir_profiles"
@@ -284,6 +284,8 @@ class ProfileRegistry:
         for rule in profile.cardinalities:
             issues.extend(self._check_cardinality(resource, rule))
         for value_rule in profile.values:
+            if not may_have_elements(resource, value_rule.path):
+                continue  # nothing there to match
             for node in evaluate(resource, value_rule.path):
                 matches = (
                     _matches_pattern(node, value_rule.value)
@@ -300,6 +302,8 @@ class ProfileRegistry:
                         )
                     )
         for binding in profile.bindings:
+            if not may_have_elements(resource, binding.path):
+                continue  # nothing there to be bound
             for node in evaluate(resource, binding.path):
                 if not _in_value_set(node, binding.codes):
                     issues.append(
@@ -318,6 +322,8 @@ class ProfileRegistry:
     @staticmethod
     def _check_cardinality(resource: dict[str, Any], rule: Cardinality) -> list[Issue]:
         parent, _, child = rule.path.rpartition(".")
+        if not may_have_elements(resource, parent):
+            return []  # `all()` over no elements holds
         checks = [f"{child}.count() >= {rule.min}"]
         if rule.max is not None:
             checks.append(f"{child}.count() <= {rule.max}")

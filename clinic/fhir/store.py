@@ -353,25 +353,21 @@ class ResourceStore:
         return self.session.scalar(query)
 
     def current(self, resource_type: str, logical_id: str) -> StoredVersion | None:
+        head = StoredResource
         row = self.session.execute(
-            sa.select(ResourceVersion)
-            .join(
-                StoredResource,
-                sa.and_(
-                    StoredResource.resource_type == ResourceVersion.resource_type,
-                    StoredResource.logical_id == ResourceVersion.logical_id,
-                    StoredResource.version_id == ResourceVersion.version_id,
-                ),
-            )
-            .where(
-                StoredResource.resource_type == resource_type,
-                StoredResource.logical_id == logical_id,
-            )
-        ).scalar_one_or_none()
+            _current_versions(resource_type).where(head.logical_id == logical_id)
+        ).one_or_none()
         return _stored(row) if row else None
 
     def version(self, resource_type: str, logical_id: str, version_id: int) -> StoredVersion | None:
-        row = self.session.get(ResourceVersion, (resource_type, logical_id, version_id))
+        version = ResourceVersion
+        row = self.session.execute(
+            sa.select(*_VERSION_COLUMNS).where(
+                version.resource_type == resource_type,
+                version.logical_id == logical_id,
+                version.version_id == version_id,
+            )
+        ).one_or_none()
         return _stored(row) if row else None
 
     def of_subject(self, resource_type: str, subject: str) -> list[StoredVersion]:
@@ -382,7 +378,7 @@ class ResourceStore:
             .where(head.subject == subject)
             .order_by(head.last_updated, head.logical_id)
         )
-        return [_stored(row) for row in self.session.scalars(query)]
+        return [_stored(row) for row in self.session.execute(query)]
 
     def search(
         self,
@@ -411,7 +407,7 @@ class ResourceStore:
             if after is not None:
                 query = query.where(key > sa.tuple_(*after))
             query = query.order_by(head.last_updated, head.logical_id)
-        rows = [_stored(row) for row in self.session.scalars(query.limit(limit))]
+        rows = [_stored(row) for row in self.session.execute(query.limit(limit))]
         return rows[::-1] if before is not None else rows
 
     def history(
@@ -427,7 +423,7 @@ class ResourceStore:
     ) -> list[StoredVersion]:
         """Versions newest first, keyed by (lastUpdated, id, version)."""
         version = ResourceVersion
-        query = sa.select(version).where(version.resource_type == resource_type)
+        query = sa.select(*_VERSION_COLUMNS).where(version.resource_type == resource_type)
         if logical_id is not None:
             query = query.where(version.logical_id == logical_id)
         if site_ids is not None:
@@ -445,15 +441,19 @@ class ResourceStore:
             query = query.order_by(
                 version.last_updated.desc(), version.logical_id.desc(), version.version_id.desc()
             )
-        rows = [_stored(row) for row in self.session.scalars(query.limit(limit))]
+        rows = [_stored(row) for row in self.session.execute(query.limit(limit))]
         return rows[::-1] if before is not None else rows
 
 
-def _current_versions(resource_type: str) -> sa.Select[ResourceVersion]:
+# A version's columns as plain rows: the read path needs no ORM objects.
+_VERSION_COLUMNS = tuple(ResourceVersion.__table__.c)
+
+
+def _current_versions(resource_type: str) -> sa.Select[Any]:
     """The current version of every resource of a type (the head's version)."""
     head = StoredResource
     return (
-        sa.select(ResourceVersion)
+        sa.select(*_VERSION_COLUMNS)
         .join(
             head,
             sa.and_(
@@ -471,7 +471,8 @@ def _to_millisecond(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
-def _stored(row: ResourceVersion) -> StoredVersion:
+def _stored(row: Any) -> StoredVersion:
+    """A version row (a ResourceVersion or a row of its columns) as a StoredVersion."""
     return StoredVersion(
         row.resource_type,
         row.logical_id,

@@ -133,3 +133,42 @@ def test_token_lifetime_is_bounded(app: Flask, days: int) -> None:
         create_token(
             uow, actor=actor_for(_user(uow, "examiner")), name="x", days=days, max_days=365
         )
+
+
+def test_a_token_use_is_recorded_to_the_minute_and_revocation_is_immediate(
+    app: Flask, engine: sa.Engine
+) -> None:
+    """Reads do not write the token row on every request, but a revoked token fails
+    on the very next request."""
+    from clinic.accounts.services import TOKEN_USE_RESOLUTION, revoke_token
+
+    with app.app_context(), unit_of_work() as uow:
+        user = _user(uow, "examiner")
+        issued = create_token(uow, actor=actor_for(user), name="ehr", days=1, max_days=365)
+        token_id = issued.token.id
+
+    def last_used():  # type: ignore[no-untyped-def]
+        with engine.connect() as connection:
+            return connection.execute(
+                sa.text("SELECT last_used_at FROM api_tokens WHERE id = :i"), {"i": token_id}
+            ).scalar_one()
+
+    with app.app_context(), unit_of_work() as uow:
+        assert authenticate_token(uow, issued.secret) is not None
+    first = last_used()
+    assert first is not None
+    with app.app_context(), unit_of_work() as uow:
+        assert authenticate_token(uow, issued.secret) is not None
+        assert not uow.session.dirty  # nothing to write within the minute
+    assert last_used() == first
+    with app.app_context(), unit_of_work() as uow:
+        token = uow.session.get(ApiToken, token_id)
+        assert token is not None
+        token.last_used_at = token.last_used_at - TOKEN_USE_RESOLUTION  # type: ignore[operator]
+    with app.app_context(), unit_of_work() as uow:
+        assert authenticate_token(uow, issued.secret) is not None
+    assert last_used() != first
+    with app.app_context(), unit_of_work() as uow:
+        revoke_token(uow, token_id, actor=actor_for(_user(uow, "examiner")))
+    with app.app_context(), unit_of_work() as uow:
+        assert authenticate_token(uow, issued.secret) is None

@@ -1,0 +1,177 @@
+"""Realistic cases written through the real services, for the scale benchmarks.
+
+Each case is what the demo records for a survivor who has a full exam: her
+registration (Patient, EpisodeOfCare), her four consents at the exam (care,
+evidence, sharing with counselling, statistics), and a signed-off exam (timing,
+history, general exam with vitals, an injury with its body-map mark, anogenital
+findings, the evidence windows, a treatment, the report). Every resource is
+validated against the profiles and every write audited, exactly as on screen.
+`--light` writes the registration and consents only.
+
+    .venv/bin/python bench/generate.py --database-url URL --cases 200 [--light]
+
+Prints cases per second. The database must be at the current schema (`upgrade`)
+and have the bench organisation and users (`setup`), which it creates if absent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Flask
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clinic import create_app  # noqa: E402
+from clinic.access.roles import OrganizationKind, Role  # noqa: E402
+from clinic.accounts.models import Organization, User  # noqa: E402
+from clinic.accounts.services import (  # noqa: E402
+    actor_for,
+    create_organization,
+    create_token,
+    create_user,
+)
+from clinic.cases.models import ReportingMode  # noqa: E402
+from clinic.cases.services import Registration, register_survivor  # noqa: E402
+from clinic.cli import unit_of_work  # noqa: E402
+from clinic.demo import _demo_consents, _demo_exam  # noqa: E402
+
+SITE_CODE = "BENCH"
+
+
+@dataclass(frozen=True)
+class Bench:
+    site_id: str
+    examiner_id: str
+    counsellor_id: str
+
+
+def bench_app(database_url: str, instance: Path) -> Flask:
+    return create_app(
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": instance,
+            "SECRET_KEY": "bench",
+            "TRUSTED_HOSTS": ["localhost", "127.0.0.1"],
+            "CHECK_SCHEMA": False,
+        }
+    )
+
+
+def setup(app: Flask) -> Bench:
+    """The bench site, its examiner and counsellor (created once)."""
+    registry = app.extensions["clinic.profiles"]
+    with app.app_context(), unit_of_work() as uow:
+        site = uow.session.scalar(sa.select(Organization).where(Organization.code == SITE_CODE))
+        if site is None:
+            site = create_organization(
+                uow,
+                registry,
+                actor=None,
+                kind=OrganizationKind.SITE,
+                name="Bench Centre",
+                code=SITE_CODE,
+            )
+        users = {}
+        for username, role in (
+            ("bench.examiner", Role.EXAMINER),
+            ("bench.counsellor", Role.COUNSELLOR),
+        ):
+            user = uow.session.scalar(sa.select(User).where(User.username == username))
+            if user is None:
+                user = create_user(
+                    uow,
+                    actor=None,
+                    username=username,
+                    display_name=username,
+                    role=role,
+                    organization_id=site.id,
+                    password=secrets.token_urlsafe(16),
+                )
+            users[username] = user.id
+        return Bench(site.id, users["bench.examiner"], users["bench.counsellor"])
+
+
+def token(app: Flask, user_id: str) -> str:
+    with app.app_context(), unit_of_work() as uow:
+        user = uow.session.get(User, user_id)
+        assert user is not None
+        return create_token(uow, actor=actor_for(user), name="bench", days=1, max_days=365).secret
+
+
+def write_case(app: Flask, bench: Bench, index: int, *, light: bool = False) -> str:
+    """One case, in the transactions the screens use (one per step); her Patient id."""
+    registry = app.extensions["clinic.profiles"]
+    with app.app_context(), unit_of_work() as uow:
+        actor = actor_for(uow.session.get(User, bench.examiner_id))  # type: ignore[arg-type]
+        case = register_survivor(
+            uow,
+            registry,
+            actor=actor,
+            registration=Registration(
+                is_anonymous=True, reporting_mode=ReportingMode.ANONYMOUS, age_years=18 + index % 50
+            ),
+            channel="cli",
+        )
+        case_id, patient_id = case.id, case.patient_id
+    with app.app_context(), unit_of_work() as uow:
+        actor = actor_for(uow.session.get(User, bench.examiner_id))  # type: ignore[arg-type]
+        _demo_consents(uow, app, actor, case_id)
+    if not light:
+        with app.app_context(), unit_of_work() as uow:
+            actor = actor_for(uow.session.get(User, bench.examiner_id))  # type: ignore[arg-type]
+            _demo_exam(uow, registry, actor, case_id, sign=True)
+    return str(patient_id)
+
+
+def generate(app: Flask, bench: Bench, cases: int, *, light: bool = False) -> list[str]:
+    return [write_case(app, bench, index, light=light) for index in range(cases)]
+
+
+def resources_per_case(app: Flask) -> dict[str, Any]:
+    from clinic.fhir.models import StoredResource
+
+    with app.app_context(), unit_of_work() as uow:
+        rows = uow.session.execute(
+            sa.select(StoredResource.resource_type, sa.func.count()).group_by(
+                StoredResource.resource_type
+            )
+        ).all()
+    return {kind: count for kind, count in rows}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="default: a new SQLite file, removed after")
+    parser.add_argument("--cases", type=int, default=20)
+    parser.add_argument("--light", action="store_true")
+    arguments = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        url = arguments.database_url or f"sqlite:///{tmp}/generate.sqlite3"
+        app = bench_app(url, Path(tmp) / "instance")
+        if not arguments.database_url:
+            from clinic.core.schema import upgrade
+
+            upgrade(app)
+        bench = setup(app)
+        started = time.perf_counter()
+        generate(app, bench, arguments.cases, light=arguments.light)
+        seconds = time.perf_counter() - started
+        print(
+            f"{arguments.cases} cases in {seconds:.1f} s: "
+            f"{arguments.cases / seconds:.2f} cases/s, {seconds / arguments.cases * 1000:.0f} ms a case"
+        )
+        print(resources_per_case(app))
+
+
+if __name__ == "__main__":
+    main()
