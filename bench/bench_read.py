@@ -59,12 +59,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start(target: str, workers: int, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def start(
+    target: str, workers: int, env: dict[str, str], root: Path = ROOT
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     process = subprocess.Popen(  # noqa: S603 - our own command line
         [str(BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", target],
-        cwd=ROOT,
-        env=env,
+        cwd=root,
+        env={**env, "PYTHONPATH": str(root)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -123,6 +125,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument(
+        "--compare-with",
+        type=Path,
+        help="a checkout of another commit (same schema): its API is measured in the same run",
+    )
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -165,6 +172,11 @@ def main() -> None:
             for workers in (int(w) for w in arguments.workers.split(",")):
                 clinic, clinic_url = start("wsgi:app", workers, env)
                 floor, floor_url = start("bench.floor_app:app", workers, env)
+                servers = [clinic, floor]
+                other_url = None
+                if arguments.compare_with:
+                    other, other_url = start("wsgi:app", workers, env, arguments.compare_with)
+                    servers.append(other)
                 try:
                     for name, paths in (("read by id", reads), ("search by patient", searches)):
                         # Alternate, so that a change in the machine's load hits both.
@@ -188,6 +200,16 @@ def main() -> None:
                                     arguments.concurrency,
                                 )
                             )
+                            if other_url:
+                                measured.setdefault("other", []).append(
+                                    load(
+                                        other_url,
+                                        secret,
+                                        paths,
+                                        arguments.seconds / 2,
+                                        arguments.concurrency,
+                                    )
+                                )
                         rows.append((workers, name, measured, load_average()))
                     if not arguments.no_write:
                         written = load(
@@ -203,7 +225,7 @@ def main() -> None:
                             (workers, "write (POST Patient)", {"clinic": [written]}, load_average())
                         )
                 finally:
-                    for process in (clinic, floor):
+                    for process in servers:
                         process.terminate()
                         process.wait()
             print(table(arguments.backend, arguments.concurrency, rows))
@@ -235,6 +257,9 @@ def table(backend: str, concurrency: int, rows: list) -> str:  # type: ignore[ty
         f"| clinic p50 / p99 ms ({concurrency} clients) | errors | load |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    if any("other" in measured for _, _, measured, _ in rows):
+        lines[0] += " compared commit |"
+        lines[1] += "---|"
     for workers, name, measured, load in rows:
         clinic = _merge(measured["clinic"])
         floor = _merge(measured["floor"]) if "floor" in measured else None
@@ -248,6 +273,13 @@ def table(backend: str, concurrency: int, rows: list) -> str:  # type: ignore[ty
         lines[-1] += (
             f"{clinic['p50_ms']:.0f} / {clinic['p99_ms']:.0f} | {clinic['errors']} | {load} |"
         )
+        if "other" in measured and floor:
+            other = _merge(measured["other"])
+            lines[-1] += (
+                f" compared commit: {other['per_second']:.0f} req/s, "
+                f"{other['per_second'] / floor['per_second']:.2f} of the floor, "
+                f"p50 / p99 {other['p50_ms']:.0f} / {other['p99_ms']:.0f} ms |"
+            )
     return "\n".join(lines)
 
 
