@@ -228,6 +228,8 @@ OPERATOR_COMMANDS = {
     "keys generate": "signing keys",
     "keys list": "public key ids",
     "log checkpoint": "signs the log's root; no entry content",
+    "log integrate": "sequences stored records into the Merkle logs; prints a count",
+    "custody verify": "checks the custody log's hashes; prints no entry",
     "media-key status": "the media key's id and a count of photos per key; no photo",
     "media-key rotate": "re-wraps photos' data keys; reads and shows no photo",
     "demo": "loads demo data as the operator",

@@ -1,22 +1,33 @@
-"""Appending to, proving from, checkpointing and verifying Merkle logs.
+"""Integrating records into, proving from, checkpointing and verifying Merkle logs.
 
-`append_leaf` serialises writers on the log's head row (a row lock on PostgreSQL;
-SQLite transactions already hold the database write lock), so leaf indexes are
-contiguous and every index is used exactly once. Each append stores the perfect
-subtrees it completes, so proofs read O(log n) stored hashes.
+A record (an audit event, a custody event, a photograph's intake) is written in
+its request's transaction with its leaf hash and no index: the request never
+touches the tree, and holds no log-wide lock. `integrate` sequences the records
+that have no index yet into the tree, in batches, in a transaction of its own:
+one integrator at a time (a transaction-scoped advisory lock on PostgreSQL; SQLite
+transactions hold the database write lock from BEGIN). It gives each record the
+next index (once: the append-only triggers allow only that change), stores the
+perfect subtrees the appends complete (so proofs read O(log n) stored hashes) and
+moves the head. A crash before its commit leaves the records pending, and the
+next integration takes them. `append_leaf` sequences one leaf at once (a log
+without record rows).
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Generator, Iterable, Iterator, Mapping
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from clinic.core.clock import utcnow
 from clinic.ledger.merkle import (
@@ -66,6 +77,138 @@ def append_leaf(session: Session, log_name: str, leaf: bytes) -> AppendedLeaf:
     head.updated_at = utcnow()
     session.flush()
     return AppendedLeaf(index=index, leaf_hash=hashed)
+
+
+def _lock_integration(session: Session, log_name: str, *, wait: bool) -> bool:
+    """Make this transaction the log's only integrator, until it ends."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True  # SQLite: BEGIN IMMEDIATE already holds the database write lock
+    key = sa.func.hashtext(f"clinic-log:{log_name}")
+    if wait:
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        return True
+    return bool(session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))
+
+
+def integrate(
+    session: Session,
+    log_name: str,
+    sources: Sequence[Any],
+    *,
+    wait: bool = True,
+    batch: int = 10_000,
+) -> int:
+    """Sequence up to `batch` pending records of `sources` into the log, in the
+    current transaction (the caller commits). With `wait` False, another
+    integrator at work means nothing is done here. Returns how many were added."""
+    if not _lock_integration(session, log_name, wait=wait):
+        return 0
+    pending: list[tuple[Any, int, str]] = []
+    for model in sources:
+        rows = session.execute(
+            sa.select(model.id, model.leaf_hash)
+            .where(model.log_index.is_(None))
+            .order_by(model.id)
+            .limit(batch - len(pending))
+        ).all()
+        pending.extend((model, row_id, digest) for row_id, digest in rows)
+        if len(pending) >= batch:
+            break
+    if not pending:
+        return 0
+    head = _locked_head(session, log_name)
+    compact = CompactRange.from_json(head.compact_range)
+    nodes: list[dict[str, Any]] = []
+    updates: dict[Any, list[dict[str, Any]]] = {}
+    for model, row_id, digest in pending:
+        index = compact.size
+        for (level, node_index), node in compact.append(bytes.fromhex(digest)):
+            nodes.append(
+                {"log_name": log_name, "level": level, "node_index": node_index, "hash": node}
+            )
+        updates.setdefault(model, []).append({"id": row_id, "log_index": index})
+    session.execute(sa.insert(LogNode), nodes)
+    for model, values in updates.items():
+        table = model.__table__
+        session.execute(
+            table.update()
+            .where(table.c.id == sa.bindparam("row_id"), table.c.log_index.is_(None))
+            .values(log_index=sa.bindparam("new_index")),
+            [{"row_id": v["id"], "new_index": v["log_index"]} for v in values],
+        )
+        for value in values:  # objects this session holds learn their index too
+            held = session.identity_map.get(identity_key(model, value["id"]))
+            if held is not None:
+                set_committed_value(held, "log_index", value["log_index"])
+    head.size = compact.size
+    head.compact_range = compact.to_json()
+    head.root_hash = compact.root().hex()
+    head.updated_at = utcnow()
+    session.flush()
+    return len(pending)
+
+
+def log_sources() -> dict[str, tuple[Any, ...]]:
+    """Each log and the tables whose rows are its leaves: an integer `id`, a
+    nullable `log_index` (set once, by integration), `leaf_hash` (hex, at insert)."""
+    from clinic.models import LOG_SOURCES
+
+    return LOG_SOURCES
+
+
+def integrate_all(session: Session, *, wait: bool = True, batch: int = 10_000) -> int:
+    """Integrate every log's pending records, committing each batch. With `wait`
+    False, a log another integrator is at is left to it."""
+    total = 0
+    for log_name, sources in log_sources().items():
+        while True:
+            try:
+                added = integrate(session, log_name, sources, wait=wait, batch=batch)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            total += added
+            if added < batch:
+                break
+    return total
+
+
+PENDING_FLAG = "clinic.log_pending"
+
+
+def mark_pending(session: Session) -> None:
+    """Note that this transaction wrote records the logs have yet to integrate."""
+    session.info[PENDING_FLAG] = True
+
+
+def integrate_after_commit(session: Session) -> None:
+    """Integrate what the transaction just committed wrote, unless another
+    integrator is at it (it will take these records too) or the deployment runs
+    `clinic logs integrate` on its own. The records are safe already: a failure
+    here is logged and left to the next integration."""
+    if not session.info.pop(PENDING_FLAG, False):
+        return
+    from flask import current_app, has_app_context
+
+    if has_app_context() and not current_app.config.get("LOG_INTEGRATE_ON_COMMIT", True):
+        return
+    try:
+        integrate_all(session, wait=False)
+    except Exception:
+        logging.getLogger(__name__).exception("log integration after commit failed")
+
+
+def pending_count(session: Session, sources: Sequence[Any]) -> int:
+    return sum(
+        int(
+            session.scalar(
+                sa.select(sa.func.count()).select_from(model).where(model.log_index.is_(None))
+            )
+            or 0
+        )
+        for model in sources
+    )
 
 
 def _locked_head(session: Session, log_name: str) -> LogHead:
@@ -248,8 +391,18 @@ def latest_checkpoint(session: Session, log_name: str, covering: int = 0) -> Log
     )
 
 
-def export_proof(session: Session, log_name: str, index: int) -> TlogProof:
-    """A c2sp.org/tlog-proof for entry `index` against the newest checkpoint that covers it."""
+class NotYetIntegrated(LedgerError):
+    """The record is safely stored but not in the Merkle tree yet: no proof for now."""
+
+
+def export_proof(session: Session, log_name: str, index: int | None) -> TlogProof:
+    """A c2sp.org/tlog-proof for entry `index` against the newest checkpoint that
+    covers it. A record without an index (None) is not yet integrated."""
+    if index is None:
+        raise NotYetIntegrated(
+            f"this record is not yet integrated into the {log_name} log: "
+            "run `clinic logs integrate`, then ask again"
+        )
     checkpoint = latest_checkpoint(session, log_name, covering=index)
     if checkpoint is None:
         raise LedgerError(
@@ -270,12 +423,13 @@ class VerificationReport:
     problem: str | None = None
     first_bad_index: int | None = None
     checkpoints: int = 0
+    pending: int = 0  # records stored but not yet integrated (not in the tree)
 
 
 def verify_log(
     session: Session,
     log_name: str,
-    leaves: Iterable[tuple[int, bytes, bytes]],
+    leaves: Iterable[tuple[int | None, bytes, bytes]],
     origin: str | None = None,
 ) -> VerificationReport:
     """Recompute the log from `(index, leaf bytes, stored leaf hash)` in index
@@ -295,13 +449,15 @@ def verify_log(
             return VerificationReport(log_name, 0, False, problem)
     pending = [c for c in checkpoints if c.tree_size > 0]
     with closing(_stored_nodes_in_append_order(session, log_name)) as stored_nodes:
-        return _recompute(session, log_name, leaves, pending, stored_nodes, len(checkpoints))
+        report = _recompute(session, log_name, leaves, pending, stored_nodes, len(checkpoints))
+    waiting = pending_count(session, log_sources().get(log_name, ()))
+    return replace(report, pending=waiting)
 
 
 def _recompute(
     session: Session,
     log_name: str,
-    leaves: Iterable[tuple[int, bytes, bytes]],
+    leaves: Iterable[tuple[int | None, bytes, bytes]],
     pending: list[LogCheckpoint],
     stored_nodes: Iterator[tuple[NodeKey, bytes]],
     checkpoint_count: int,
