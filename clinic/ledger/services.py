@@ -469,7 +469,14 @@ def _raw(session: Session, sql: str, params: tuple[Any, ...]) -> list[Any]:
     connection = session.connection()
     if connection.dialect.paramstyle != "qmark":
         sql = sql.replace("?", "%s")
-    return list(connection.exec_driver_sql(sql, params).all())
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def _stored_level(session: Session, log_name: str, level: int, first: int, end: int) -> list[bytes]:
