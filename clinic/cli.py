@@ -443,6 +443,27 @@ def log_integrate(follow: bool, interval: float, batch: int) -> None:
         time.sleep(interval)
 
 
+@log.command("consistency")
+@click.option("--log", "log_name", default="audit", show_default=True)
+@click.argument("old_size", type=click.IntRange(min=0))
+@click.argument("new_size", type=click.IntRange(min=0))
+def log_consistency(log_name: str, old_size: int, new_size: int) -> None:
+    """Print the RFC 9162 consistency proof between two tree sizes, one base64
+    hash a line: that the tree of OLD_SIZE is a prefix of the tree of NEW_SIZE."""
+    import base64
+
+    from clinic.ledger.services import LedgerError, prove_consistency
+
+    with unit_of_work() as uow:
+        try:
+            proof = prove_consistency(uow.session, log_name, old_size, new_size)
+        except (LedgerError, ValueError) as error:
+            raise click.ClickException(str(error)) from error
+        _audit_operator(uow, EventKind.READ, f"LogConsistency/{log_name}/{old_size}/{new_size}")
+    for digest in proof:
+        click.echo(base64.b64encode(digest).decode())
+
+
 @log.command("checkpoint")
 @click.option("--log", "log_name", default="audit", show_default=True)
 def log_checkpoint(log_name: str) -> None:

@@ -228,6 +228,7 @@ OPERATOR_COMMANDS = {
     "keys generate": "signing keys",
     "keys list": "public key ids",
     "log checkpoint": "signs the log's root; no entry content",
+    "log consistency": "hashes proving one tree size a prefix of another; no entry content",
     "log integrate": "sequences stored records into the Merkle logs; prints a count",
     "custody verify": "checks the custody log's hashes; prints no entry",
     "media-key status": "the media key's id and a count of photos per key; no photo",

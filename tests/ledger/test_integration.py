@@ -198,3 +198,34 @@ def test_a_killed_process_loses_no_record_and_integration_resumes(
     assert report.is_valid, report.problem
     assert report.pending == 0
     assert report.size == size_before + 5
+
+
+def test_the_cli_serves_consistency_proofs_between_any_two_sizes(
+    app: Flask, client: FlaskClient, world: World, database_url: str, tmp_path: Path
+) -> None:
+    import base64
+
+    from clinic.ledger.services import root_at
+    from clinic.ledger.standalone import VerificationError, verify_consistency
+
+    env = {
+        "DATABASE_URL": database_url,
+        "CLINIC_INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "cli-test",
+    }
+    create(client, world["examiner"].token, patient("SA-INT-0005"))
+    with app.app_context():
+        integrate_all(db.session)
+        size = log_size(db.session, AUDIT_LOG)
+        roots = {n: root_at(db.session, AUDIT_LOG, n) for n in (3, size)}
+    result = CliRunner().invoke(
+        cli, ["log", "consistency", "3", str(size)], env=env, catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    proof = [base64.b64decode(line) for line in result.output.split()]
+    verify_consistency(3, size, proof, roots[3], roots[size])
+    with pytest.raises(VerificationError):
+        verify_consistency(3, size, proof, bytes(32), roots[size])  # a rewritten past
+    beyond = CliRunner().invoke(cli, ["log", "consistency", "3", str(size + 10**6)], env=env)
+    assert beyond.exit_code != 0
+    assert "fewer than" in beyond.output
