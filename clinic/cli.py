@@ -272,14 +272,37 @@ def audit_verify() -> None:
 
     with unit_of_work() as uow:
         report = verify_audit_trail(uow.session, log_origin(current_app.config, AUDIT_LOG))
+    _echo_report("audit", "events", report)
+
+
+def _echo_report(log_name: str, noun: str, report: Any) -> None:
     if report.is_valid:
+        pending = f"; {report.pending} not yet integrated" if report.pending else ""
         click.echo(
-            f"audit log verified: {report.size} events, root matches, "
-            f"{report.checkpoints} signed checkpoint(s) verify"
+            f"{log_name} log verified: {report.size} {noun}, root matches, "
+            f"{report.checkpoints} signed checkpoint(s) verify{pending}"
         )
         return
-    click.echo(f"audit log NOT valid: {report.problem}", err=True)
+    click.echo(f"{log_name} log NOT valid: {report.problem}", err=True)
     sys.exit(1)
+
+
+@cli.group()
+def custody() -> None:
+    """The chain-of-custody log."""
+
+
+@custody.command("verify")
+def custody_verify() -> None:
+    """Recompute the custody log's Merkle tree from the stored custody events and
+    photograph intakes; exit 1 on any mismatch."""
+    from clinic.evidence.services import CUSTODY_LOG, verify_custody_log
+    from clinic.ledger.services import log_origin
+
+    with unit_of_work() as uow:
+        report = verify_custody_log(uow.session, log_origin(current_app.config, CUSTODY_LOG))
+        _audit_operator(uow, EventKind.READ, "CustodyLog")
+    _echo_report("custody", "entries", report)
 
 
 @audit.command("proof")
@@ -419,16 +442,67 @@ def media_key_rotate() -> None:
 
 @cli.group()
 def log() -> None:
-    """Transparency logs: signed checkpoints."""
+    """Transparency logs: integration, signed checkpoints."""
+
+
+@log.command("integrate")
+@click.option("--follow", is_flag=True, help="Keep integrating, every --interval seconds.")
+@click.option("--interval", type=float, default=1.0, show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=10_000, show_default=True)
+def log_integrate(follow: bool, interval: float, batch: int) -> None:
+    """Sequence the records written since the last integration into the Merkle logs."""
+    import time
+
+    from clinic.core.db import db
+    from clinic.ledger.services import integrate_all
+
+    while True:
+        added = integrate_all(db.session, wait=True, batch=batch)
+        if not follow:
+            click.echo(f"integrated {added} record(s)")
+            return
+        if added:
+            click.echo(f"integrated {added} record(s)")
+        time.sleep(interval)
+
+
+@log.command("consistency")
+@click.option("--log", "log_name", default="audit", show_default=True)
+@click.argument("old_size", type=click.IntRange(min=0))
+@click.argument("new_size", type=click.IntRange(min=0))
+def log_consistency(log_name: str, old_size: int, new_size: int) -> None:
+    """Print the RFC 9162 consistency proof between two tree sizes, one base64
+    hash a line: that the tree of OLD_SIZE is a prefix of the tree of NEW_SIZE."""
+    import base64
+
+    from clinic.ledger.services import LedgerError, prove_consistency
+
+    with unit_of_work() as uow:
+        try:
+            proof = prove_consistency(uow.session, log_name, old_size, new_size)
+        except (LedgerError, ValueError) as error:
+            raise click.ClickException(str(error)) from error
+        _audit_operator(uow, EventKind.READ, f"LogConsistency/{log_name}/{old_size}/{new_size}")
+    for digest in proof:
+        click.echo(base64.b64encode(digest).decode())
 
 
 @log.command("checkpoint")
 @click.option("--log", "log_name", default="audit", show_default=True)
 def log_checkpoint(log_name: str) -> None:
-    """Sign the log's current tree head (run it on a schedule, e.g. hourly)."""
-    from clinic.ledger.services import LedgerError, active_signer, create_checkpoint, log_origin
+    """Integrate what is pending, then sign the log's current tree head (run it on
+    a schedule, e.g. hourly)."""
+    from clinic.core.db import db
+    from clinic.ledger.services import (
+        LedgerError,
+        active_signer,
+        create_checkpoint,
+        integrate_all,
+        log_origin,
+    )
 
     name = log_origin(current_app.config, log_name)
+    integrate_all(db.session)
     with unit_of_work() as uow:
         try:
             signer = active_signer(uow.session, Path(current_app.instance_path), name)

@@ -67,6 +67,10 @@ DEFAULTS: dict[str, Any] = {
     # Set it once, to a name you control (e.g. your clinic's domain), before the
     # first checkpoint is signed; it is in every checkpoint and proof.
     "LOG_ORIGIN_PREFIX": "clinic.invalid",
+    # Records are integrated into the Merkle logs by `clinic logs integrate`, and
+    # also just after each commit that wrote some, unless another process is at it.
+    # Turn this off when a separate `clinic logs integrate --follow` runs.
+    "LOG_INTEGRATE_ON_COMMIT": True,
     # Evidence handed to a lab (or, later, police) and not back within this many days
     # is shown as overdue to custodians. One limit for the deployment for now.
     "TRANSFER_OVERDUE_DAYS": 60,
@@ -113,6 +117,7 @@ _ENVIRONMENT: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": lambda v: v.lower() in {"1", "true", "yes"},
     "TRUSTED_PROXIES": int,
     "LOG_ORIGIN_PREFIX": str,
+    "LOG_INTEGRATE_ON_COMMIT": lambda v: v.lower() in {"1", "true", "yes"},
     "TRANSFER_OVERDUE_DAYS": int,
     "CLINIC_TIMEZONE": str,
     "CLINIC_LANGUAGES": lambda v: tuple(code.strip() for code in v.split(",") if code.strip()),

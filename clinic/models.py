@@ -28,7 +28,14 @@ from clinic.ledger.models import LogCheckpoint, LogHead, LogNode, SigningKey
 from clinic.media.models import Photo, PhotoContent
 from clinic.release.models import ReleaseRequest
 
+# The tables whose rows are the leaves of each Merkle log (see ledger.integrate).
+LOG_SOURCES: dict[str, tuple[type, ...]] = {
+    "audit": (AuditEntry,),
+    "custody": (CustodyEvent, Photo),
+}
+
 __all__ = [
+    "LOG_SOURCES",
     "AccessReview",
     "AccountRenewal",
     "ApiToken",

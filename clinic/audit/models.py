@@ -18,7 +18,8 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    log_index: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, unique=True)
+    # Its leaf index, set once when the log integrates it (NULL until then).
+    log_index: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
     leaf_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, index=True)
     event_type: Mapped[str] = mapped_column(sa.String(32), nullable=False)

@@ -1,8 +1,9 @@
 """Recording and verifying the audit trail.
 
 Events are collected on the unit of work while a request or command runs and
-appended to the log just before its transaction commits: if the append fails, the
-commit never happens and the action fails with it (promise 7). When the work
+written just before its transaction commits: if the write fails, the commit never
+happens and the action fails with it (promise 7). The records are integrated into
+the `audit` Merkle log after the commit (see clinic.ledger.services.integrate). When the work
 fails, its events are appended in a fresh transaction with the failure outcome, so
 refused and failed attempts are on the trail too.
 """
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 from clinic.access.policy import Actor
 from clinic.audit.models import AuditEntry
 from clinic.core.clock import utcnow
-from clinic.ledger.services import VerificationReport, append_leaf, verify_log
+from clinic.ledger.merkle import leaf_hash
+from clinic.ledger.services import VerificationReport, mark_pending, verify_log
 
 AUDIT_LOG = "audit"
 
@@ -139,11 +141,11 @@ def append_records(session: Session, records: Sequence[AuditRecord]) -> list[Aud
             query=record.query,
             reasons=list(record.reasons),
         )
-        appended = append_leaf(session, AUDIT_LOG, audit_leaf(entry))
-        entry.log_index = appended.index
-        entry.leaf_hash = appended.leaf_hash.hex()
+        entry.leaf_hash = leaf_hash(audit_leaf(entry)).hex()
         session.add(entry)
         entries.append(entry)
+    if entries:
+        mark_pending(session)
     session.flush()
     return entries
 
@@ -174,7 +176,7 @@ def iter_entries(session: Session, batch: int = 1000) -> Iterator[AuditEntry]:
         for row in rows:
             yield row
             session.expunge(row)  # keep memory flat on long logs; only our own rows
-        last = rows[-1].log_index
+        last = int(rows[-1].log_index or 0)
 
 
 def verify_audit_trail(session: Session, origin: str | None = None) -> VerificationReport:

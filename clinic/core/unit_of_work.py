@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from clinic.audit.services import AuditRecord, Outcome, append_records
+from clinic.ledger.services import integrate_after_commit
 
 
 class UnitOfWork:
@@ -50,6 +51,7 @@ class UnitOfWork:
             self.memo.clear()
         self._audit.clear()
         self._kept.clear()
+        integrate_after_commit(self.session)
 
     def fail(self, outcome: Outcome, description: str) -> None:
         """Roll back everything, then record the attempt with its failure outcome."""
@@ -66,6 +68,7 @@ class UnitOfWork:
             except BaseException:
                 self.session.rollback()
                 raise
+            integrate_after_commit(self.session)
 
     def rollback(self) -> None:
         self.session.rollback()

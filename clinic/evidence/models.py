@@ -83,7 +83,8 @@ class CustodyEvent(Base):
     id: Mapped[int] = mapped_column(
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
     )
-    log_index: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, unique=True)
+    # Its leaf index, set once when the log integrates it (NULL until then).
+    log_index: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
     leaf_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     item_id: Mapped[str] = mapped_column(
         sa.ForeignKey("evidence_items.id"), nullable=False, index=True

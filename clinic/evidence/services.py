@@ -47,7 +47,8 @@ from clinic.evidence.models import (
 from clinic.fhir.canonical import CODE_SYSTEM, NAMING_SYSTEM
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore
-from clinic.ledger.services import append_leaf
+from clinic.ledger.merkle import leaf_hash
+from clinic.ledger.services import mark_pending
 
 CUSTODY_LOG = "custody"
 LABEL_SYSTEM = f"{NAMING_SYSTEM}/evidence-label"
@@ -762,8 +763,8 @@ def _append_event(
         is_seal_intact=changes.pop("is_seal_intact", item.is_seal_intact),
         **changes,
     )
-    appended = append_leaf(uow.session, CUSTODY_LOG, custody_leaf(event))
-    event.log_index, event.leaf_hash = appended.index, appended.leaf_hash.hex()
+    event.leaf_hash = leaf_hash(custody_leaf(event)).hex()
+    mark_pending(uow.session)
     uow.session.add(event)
     uow.session.flush()
     return event
@@ -785,9 +786,7 @@ def chain_of(
         raise EvidenceNotFound("There is no such evidence item here.")
     events = list(
         uow.session.scalars(
-            sa.select(CustodyEvent)
-            .where(CustodyEvent.item_id == item_id)
-            .order_by(CustodyEvent.log_index)
+            sa.select(CustodyEvent).where(CustodyEvent.item_id == item_id).order_by(CustodyEvent.id)
         )
     )
     uow.audit(
@@ -822,7 +821,7 @@ def verify_custody_log(session: Session, origin: str | None = None) -> Any:
                 return
             for event in rows:
                 yield event.log_index, custody_leaf(event), bytes.fromhex(event.leaf_hash)
-            last = rows[-1].log_index
+            last = int(rows[-1].log_index or 0)
 
     def photos() -> Any:
         # A photograph's intake is on the same log (its SHA-256, for releases).
@@ -835,7 +834,7 @@ def verify_custody_log(session: Session, origin: str | None = None) -> Any:
                 return
             for photo in rows:
                 yield photo.log_index, photo.leaf(), bytes.fromhex(photo.leaf_hash)
-            last = rows[-1].log_index
+            last = int(rows[-1].log_index or 0)
 
     leaves = heapq.merge(events(), photos(), key=lambda leaf: leaf[0])
     return verify_log(session, CUSTODY_LOG, leaves, origin)
@@ -961,7 +960,7 @@ def check_chain(uow: UnitOfWork, events: list[CustodyEvent]) -> ChainProof:
     verified = []
     try:
         for event in events:
-            if event.log_index >= checkpoint.tree_size:
+            if event.log_index is None or event.log_index >= checkpoint.tree_size:
                 verified.append(False)
                 continue
             proof = export_proof(uow.session, CUSTODY_LOG, event.log_index)

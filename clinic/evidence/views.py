@@ -430,7 +430,7 @@ def custody(item_id: str) -> Any:
         gettext(
             "%(action)s: recorded as custody event %(index)s.",
             action=gettext(ACTION_LABELS[action]),
-            index=event.log_index,
+            index=event.id,
         )
     )
     return redirect(url_for("evidence.item", item_id=item_id))

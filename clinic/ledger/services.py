@@ -1,22 +1,33 @@
-"""Appending to, proving from, checkpointing and verifying Merkle logs.
+"""Integrating records into, proving from, checkpointing and verifying Merkle logs.
 
-`append_leaf` serialises writers on the log's head row (a row lock on PostgreSQL;
-SQLite transactions already hold the database write lock), so leaf indexes are
-contiguous and every index is used exactly once. Each append stores the perfect
-subtrees it completes, so proofs read O(log n) stored hashes.
+A record (an audit event, a custody event, a photograph's intake) is written in
+its request's transaction with its leaf hash and no index: the request never
+touches the tree, and holds no log-wide lock. `integrate` sequences the records
+that have no index yet into the tree, in batches, in a transaction of its own:
+one integrator at a time (a transaction-scoped advisory lock on PostgreSQL; SQLite
+transactions hold the database write lock from BEGIN). It gives each record the
+next index (once: the append-only triggers allow only that change), stores the
+perfect subtrees the appends complete (so proofs read O(log n) stored hashes) and
+moves the head. A crash before its commit leaves the records pending, and the
+next integration takes them. `append_leaf` sequences one leaf at once (a log
+without record rows).
 """
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Generator, Iterable, Iterator, Mapping
-from contextlib import closing
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from hashlib import sha256
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from clinic.core.clock import utcnow
 from clinic.ledger.merkle import (
@@ -27,6 +38,7 @@ from clinic.ledger.merkle import (
     consistency_proof,
     inclusion_proof,
     leaf_hash,
+    node_hash,
     perfect_nodes,
     subtree_hash,
 )
@@ -68,6 +80,147 @@ def append_leaf(session: Session, log_name: str, leaf: bytes) -> AppendedLeaf:
     return AppendedLeaf(index=index, leaf_hash=hashed)
 
 
+def _lock_integration(session: Session, log_name: str, *, wait: bool) -> bool:
+    """Make this transaction the log's only integrator, until it ends."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True  # SQLite: BEGIN IMMEDIATE already holds the database write lock
+    key = sa.func.hashtext(f"clinic-log:{log_name}")
+    if wait:
+        session.execute(sa.select(sa.func.pg_advisory_xact_lock(key)))
+        return True
+    return bool(session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))
+
+
+def integrate(
+    session: Session,
+    log_name: str,
+    sources: Sequence[Any],
+    *,
+    wait: bool = True,
+    batch: int = 10_000,
+) -> int:
+    """Sequence up to `batch` pending records of `sources` into the log, in the
+    current transaction (the caller commits). With `wait` False, another
+    integrator at work means nothing is done here. Returns how many were added."""
+    if not _lock_integration(session, log_name, wait=wait):
+        return 0
+    pending: list[tuple[Any, int, str]] = []
+    for model in sources:
+        rows = session.execute(
+            sa.select(model.id, model.leaf_hash)
+            .where(model.log_index.is_(None))
+            .order_by(model.id)
+            .limit(batch - len(pending))
+        ).all()
+        pending.extend((model, row_id, digest) for row_id, digest in rows)
+        if len(pending) >= batch:
+            break
+    if not pending:
+        return 0
+    first = append_hashes(session, log_name, [bytes.fromhex(d) for _, _, d in pending])
+    updates: dict[Any, list[dict[str, Any]]] = {}
+    for index, (model, row_id, _) in enumerate(pending, start=first):
+        updates.setdefault(model, []).append({"id": row_id, "log_index": index})
+    for model, values in updates.items():
+        table = model.__table__
+        session.execute(
+            table.update()
+            .where(table.c.id == sa.bindparam("row_id"), table.c.log_index.is_(None))
+            .values(log_index=sa.bindparam("new_index")),
+            [{"row_id": v["id"], "new_index": v["log_index"]} for v in values],
+        )
+        for value in values:  # objects this session holds learn their index too
+            held = session.identity_map.get(identity_key(model, value["id"]))
+            if held is not None:
+                set_committed_value(held, "log_index", value["log_index"])
+    return len(pending)
+
+
+def append_hashes(session: Session, log_name: str, hashed_leaves: Sequence[bytes]) -> int:
+    """Append leaf hashes to the tree in one go (the caller holds the integration
+    lock): their nodes in one bulk insert, then the head. Returns the first index."""
+    head = _locked_head(session, log_name)
+    compact = CompactRange.from_json(head.compact_range)
+    first = compact.size
+    nodes: list[dict[str, Any]] = []
+    for hashed in hashed_leaves:
+        for (level, node_index), node in compact.append(hashed):
+            nodes.append(
+                {"log_name": log_name, "level": level, "node_index": node_index, "hash": node}
+            )
+    if nodes:
+        session.execute(sa.insert(LogNode), nodes)
+    head.size = compact.size
+    head.compact_range = compact.to_json()
+    head.root_hash = compact.root().hex()
+    head.updated_at = utcnow()
+    session.flush()
+    return first
+
+
+def log_sources() -> dict[str, tuple[Any, ...]]:
+    """Each log and the tables whose rows are its leaves: an integer `id`, a
+    nullable `log_index` (set once, by integration), `leaf_hash` (hex, at insert)."""
+    from clinic.models import LOG_SOURCES
+
+    return LOG_SOURCES
+
+
+def integrate_all(session: Session, *, wait: bool = True, batch: int = 10_000) -> int:
+    """Integrate every log's pending records, committing each batch. With `wait`
+    False, a log another integrator is at is left to it."""
+    total = 0
+    for log_name, sources in log_sources().items():
+        while True:
+            try:
+                added = integrate(session, log_name, sources, wait=wait, batch=batch)
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+            total += added
+            if added < batch:
+                break
+    return total
+
+
+PENDING_FLAG = "clinic.log_pending"
+
+
+def mark_pending(session: Session) -> None:
+    """Note that this transaction wrote records the logs have yet to integrate."""
+    session.info[PENDING_FLAG] = True
+
+
+def integrate_after_commit(session: Session) -> None:
+    """Integrate what the transaction just committed wrote, unless another
+    integrator is at it (it will take these records too) or the deployment runs
+    `clinic logs integrate` on its own. The records are safe already: a failure
+    here is logged and left to the next integration."""
+    if not session.info.pop(PENDING_FLAG, False):
+        return
+    from flask import current_app, has_app_context
+
+    if has_app_context() and not current_app.config.get("LOG_INTEGRATE_ON_COMMIT", True):
+        return
+    try:
+        integrate_all(session, wait=False)
+    except Exception:
+        logging.getLogger(__name__).exception("log integration after commit failed")
+
+
+def pending_count(session: Session, sources: Sequence[Any]) -> int:
+    return sum(
+        int(
+            session.scalar(
+                sa.select(sa.func.count()).select_from(model).where(model.log_index.is_(None))
+            )
+            or 0
+        )
+        for model in sources
+    )
+
+
 def _locked_head(session: Session, log_name: str) -> LogHead:
     """The log's head row, locked for this transaction; created on first use. Two
     first appends at once: one creates it, the other waits and then locks it."""
@@ -92,20 +245,17 @@ def node_loader(session: Session, log_name: str) -> NodeLoader:
     def load(keys: set[NodeKey]) -> Mapping[NodeKey, bytes]:
         if not keys:
             return {}
-        by_level: dict[int, list[int]] = {}
-        for level, index in keys:
-            by_level.setdefault(level, []).append(index)
-        # One primary-key lookup per level, joined with UNION ALL: SQLite does not
-        # push an OR (or a row-value IN) of (level, index) pairs into the index.
-        lookups = [
-            sa.select(LogNode.level, LogNode.node_index, LogNode.hash).where(
-                LogNode.log_name == log_name,
-                LogNode.level == level,
-                LogNode.node_index.in_(sorted(indexes)),
-            )
-            for level, indexes in sorted(by_level.items())
-        ]
-        rows = session.execute(sa.union_all(*lookups)).all()
+        # One primary-key lookup per node, joined with UNION ALL in one statement:
+        # SQLite does not push an OR (or a row-value IN) of pairs into the index.
+        ordered = sorted(keys)
+        sql = " UNION ALL ".join(
+            [
+                "SELECT level, node_index, hash FROM log_nodes WHERE log_name = ? AND level = ? AND node_index = ?"
+            ]
+            * len(ordered)
+        )
+        params = tuple(value for level, index in ordered for value in (log_name, level, index))
+        rows = _raw(session, sql, params)
         found = {(level, index): bytes(digest) for level, index, digest in rows}
         missing = keys - set(found)
         if missing:
@@ -116,8 +266,8 @@ def node_loader(session: Session, log_name: str) -> NodeLoader:
 
 
 def log_size(session: Session, log_name: str) -> int:
-    head = session.get(LogHead, log_name)
-    return head.size if head else 0
+    rows = _raw(session, "SELECT size FROM log_heads WHERE name = ?", (log_name,))
+    return int(rows[0][0]) if rows else 0
 
 
 def root_at(session: Session, log_name: str, size: int) -> bytes:
@@ -248,8 +398,18 @@ def latest_checkpoint(session: Session, log_name: str, covering: int = 0) -> Log
     )
 
 
-def export_proof(session: Session, log_name: str, index: int) -> TlogProof:
-    """A c2sp.org/tlog-proof for entry `index` against the newest checkpoint that covers it."""
+class NotYetIntegrated(LedgerError):
+    """The record is safely stored but not in the Merkle tree yet: no proof for now."""
+
+
+def export_proof(session: Session, log_name: str, index: int | None) -> TlogProof:
+    """A c2sp.org/tlog-proof for entry `index` against the newest checkpoint that
+    covers it. A record without an index (None) is not yet integrated."""
+    if index is None:
+        raise NotYetIntegrated(
+            f"this record is not yet integrated into the {log_name} log: "
+            "run `clinic logs integrate`, then ask again"
+        )
     checkpoint = latest_checkpoint(session, log_name, covering=index)
     if checkpoint is None:
         raise LedgerError(
@@ -270,12 +430,13 @@ class VerificationReport:
     problem: str | None = None
     first_bad_index: int | None = None
     checkpoints: int = 0
+    pending: int = 0  # records stored but not yet integrated (not in the tree)
 
 
 def verify_log(
     session: Session,
     log_name: str,
-    leaves: Iterable[tuple[int, bytes, bytes]],
+    leaves: Iterable[tuple[int | None, bytes, bytes]],
     origin: str | None = None,
 ) -> VerificationReport:
     """Recompute the log from `(index, leaf bytes, stored leaf hash)` in index
@@ -293,105 +454,187 @@ def verify_log(
         problem = _checkpoint_problem(checkpoint, keys, origin)
         if problem:
             return VerificationReport(log_name, 0, False, problem)
-    pending = [c for c in checkpoints if c.tree_size > 0]
-    with closing(_stored_nodes_in_append_order(session, log_name)) as stored_nodes:
-        return _recompute(session, log_name, leaves, pending, stored_nodes, len(checkpoints))
+    report = _recompute(session, log_name, leaves, checkpoints)
+    waiting = pending_count(session, log_sources().get(log_name, ()))
+    return replace(report, pending=waiting)
+
+
+CHUNK_LEVEL = 14  # leaves are checked 2**14 at a time, with their subtrees
+
+
+def _raw(session: Session, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    """Run `sql` (with `?` placeholders) on the driver directly: the verification
+    and proof paths read many small rows, and the ORM's per-row cost would be most
+    of their time."""
+    connection = session.connection()
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    cursor = dbapi.cursor()
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
+
+
+def _stored_level(session: Session, log_name: str, level: int, first: int, end: int) -> list[bytes]:
+    """Stored hashes of one level, node indexes first..end-1 in order (a primary-key
+    range scan); a gap shows as a shorter or shifted list."""
+    rows = _raw(
+        session,
+        "SELECT node_index, hash FROM log_nodes WHERE log_name = ? AND level = ? "
+        "AND node_index >= ? AND node_index < ? ORDER BY node_index",
+        (log_name, level, first, end),
+    )
+    if rows and rows[0][0] == first and rows[-1][0] == first + len(rows) - 1:
+        return [bytes(digest) for _, digest in rows]  # no gap
+    hashes = []
+    for expected, (index, digest) in enumerate(rows, start=first):
+        if index != expected:
+            break
+        hashes.append(bytes(digest))
+    return hashes
+
+
+def _first_difference(computed: list[bytes], stored: list[bytes]) -> int | None:
+    if computed == stored:
+        return None
+    for offset, digest in enumerate(computed):
+        if offset >= len(stored) or stored[offset] != digest:
+            return offset
+    return len(computed)
+
+
+def _check_levels(
+    session: Session, log_name: str, level: int, first: int, hashes: list[bytes], top: int | None
+) -> tuple[list[bytes], tuple[NodeKey, int] | None]:
+    """Compare `hashes` (level `level`, from node `first`) and every complete level
+    above them, up to `top` (None: as high as they go), with the stored ones.
+    Returns the highest level computed, or the first stored node that differs with
+    the first leaf under it."""
+    while True:
+        stored = _stored_level(session, log_name, level, first, first + len(hashes))
+        offset = _first_difference(hashes, stored)
+        if offset is not None:
+            index = first + offset
+            return hashes, ((level, index), index << level)
+        if level == top or len(hashes) < 2:
+            return hashes, None
+        hashes = [node_hash(hashes[n], hashes[n + 1]) for n in range(0, len(hashes) - 1, 2)]
+        level, first = level + 1, first >> 1
 
 
 def _recompute(
     session: Session,
     log_name: str,
-    leaves: Iterable[tuple[int, bytes, bytes]],
-    pending: list[LogCheckpoint],
-    stored_nodes: Iterator[tuple[NodeKey, bytes]],
-    checkpoint_count: int,
+    leaves: Iterable[tuple[int | None, bytes, bytes]],
+    checkpoints: list[LogCheckpoint],
 ) -> VerificationReport:
-    compact = CompactRange()
+    """Recompute every leaf hash and every stored subtree hash, 2**CHUNK_LEVEL
+    leaves at a time (memory stays flat), level by level with plain hashlib; then
+    the tree heads (checkpoints, log head) from the checked stored hashes."""
+    chunk_size = 1 << CHUNK_LEVEL
+    size = 0
+    tops: list[bytes] = []  # each full chunk's root, in order
+    chunk: list[bytes] = []
+
+    def check_chunk(base: int, hashes: list[bytes]) -> VerificationReport | None:
+        computed, bad = _check_levels(session, log_name, 0, base, hashes, CHUNK_LEVEL)
+        if bad is not None:
+            return _bad_node(log_name, size, *bad)
+        if len(hashes) == chunk_size:
+            tops.append(computed[0])
+        return None
+
     for expected_index, (index, leaf, stored_hash) in enumerate(leaves):
         if index != expected_index:
             return VerificationReport(
                 log_name,
-                compact.size,
+                size,
                 False,
                 f"entry {expected_index} is missing or out of order (found index {index})",
                 expected_index,
             )
-        hashed = leaf_hash(leaf)
+        hashed = sha256(b"\x00" + leaf).digest()
         if hashed != stored_hash:
             return VerificationReport(
-                log_name,
-                compact.size,
-                False,
-                f"entry {index} does not match its recorded leaf hash",
-                index,
+                log_name, size, False, f"entry {index} does not match its recorded leaf hash", index
             )
-        for key, digest in compact.append(hashed):
-            stored = next(stored_nodes, None)
-            if stored != (key, digest):
-                return VerificationReport(
-                    log_name,
-                    compact.size,
-                    False,
-                    f"the stored subtree hash {key} that proofs are built from does not match "
-                    f"the entries (entry {index})",
-                    index,
-                )
-        while pending and pending[0].tree_size == compact.size:
-            checkpoint = pending.pop(0)
-            if checkpoint.root_hash != compact.root().hex():
-                return VerificationReport(
-                    log_name,
-                    compact.size,
-                    False,
-                    f"the signed checkpoint at size {checkpoint.tree_size} does not match the entries "
-                    f"before it: an entry up to index {checkpoint.tree_size - 1} was changed",
-                    None,
-                )
-    if next(stored_nodes, None) is not None:
-        return VerificationReport(
-            log_name, compact.size, False, "there are stored subtree hashes beyond the last entry"
-        )
-    if pending:
-        return VerificationReport(
-            log_name,
-            compact.size,
-            False,
-            f"a signed checkpoint covers {pending[0].tree_size} entries but only {compact.size} are stored",
-            compact.size,
-        )
-    head = session.get(LogHead, log_name)
-    size, root = (head.size, head.root_hash) if head else (0, "")
-    if size != compact.size:
-        return VerificationReport(
-            log_name,
-            compact.size,
-            False,
-            f"the log head records {size} entries but {compact.size} are stored",
-            min(size, compact.size),
-        )
-    if size and root != compact.root().hex():
-        return VerificationReport(log_name, size, False, "the log head's root hash does not match")
-    return VerificationReport(log_name, size, True, checkpoints=checkpoint_count)
-
-
-def _stored_nodes_in_append_order(
-    session: Session, log_name: str
-) -> Generator[tuple[NodeKey, bytes], None, None]:
-    """Stored nodes in the order appends complete them: node (L, i) is completed by
-    leaf ((i + 1) << L) - 1, lower levels first."""
-    completed_by = ((LogNode.node_index + 1).op("<<")(LogNode.level)) - 1
-    query = (
-        sa.select(LogNode.level, LogNode.node_index, LogNode.hash)
-        .where(LogNode.log_name == log_name)
-        .order_by(completed_by, LogNode.level)
-        .execution_options(yield_per=5000)
+        chunk.append(hashed)
+        size += 1
+        if len(chunk) == chunk_size:
+            problem = check_chunk(size - chunk_size, chunk)
+            if problem:
+                return problem
+            chunk = []
+    if chunk:
+        problem = check_chunk(size - len(chunk), chunk)
+        if problem:
+            return problem
+    if len(tops) > 1:
+        _, bad = _check_levels(session, log_name, CHUNK_LEVEL, 0, tops, None)
+        if bad is not None:
+            return _bad_node(log_name, size, *bad)
+    expected_nodes = sum(size >> level for level in range(size.bit_length()))
+    stored_nodes = session.scalar(
+        sa.select(sa.func.count()).select_from(LogNode).where(LogNode.log_name == log_name)
     )
-    result = session.execute(query)
-    try:
-        for level, index, digest in result:
-            yield (level, index), bytes(digest)
-    finally:
-        result.close()  # a server-side cursor on PostgreSQL: never leave it open
+    if (stored_nodes or 0) > expected_nodes:
+        return VerificationReport(
+            log_name, size, False, "there are stored subtree hashes beyond the last entry"
+        )
+    load = node_loader(session, log_name)
+    for checkpoint in checkpoints:
+        if checkpoint.tree_size == 0:
+            continue
+        if checkpoint.tree_size > size:
+            return VerificationReport(
+                log_name,
+                size,
+                False,
+                f"a signed checkpoint covers {checkpoint.tree_size} entries but only {size} are stored",
+                size,
+            )
+        if (
+            checkpoint.root_hash
+            != subtree_hash(
+                0, checkpoint.tree_size, load(set(perfect_nodes(0, checkpoint.tree_size)))
+            ).hex()
+        ):
+            return VerificationReport(
+                log_name,
+                size,
+                False,
+                f"the signed checkpoint at size {checkpoint.tree_size} does not match the entries "
+                f"before it: an entry up to index {checkpoint.tree_size - 1} was changed",
+                None,
+            )
+    head = session.get(LogHead, log_name)
+    head_size, root = (head.size, head.root_hash) if head else (0, "")
+    if head_size != size:
+        return VerificationReport(
+            log_name,
+            size,
+            False,
+            f"the log head records {head_size} entries but {size} are stored",
+            min(head_size, size),
+        )
+    if size and root != subtree_hash(0, size, load(set(perfect_nodes(0, size)))).hex():
+        return VerificationReport(log_name, size, False, "the log head's root hash does not match")
+    return VerificationReport(log_name, size, True, checkpoints=len(checkpoints))
+
+
+def _bad_node(log_name: str, size: int, key: NodeKey, index: int) -> VerificationReport:
+    return VerificationReport(
+        log_name,
+        size,
+        False,
+        f"the stored subtree hash {key} that proofs are built from does not match "
+        f"the entries (entry {index})",
+        index,
+    )
 
 
 def _checkpoint_problem(

@@ -61,7 +61,8 @@ class Photo(Base):
     key_id: Mapped[str] = mapped_column(sa.String(16), nullable=False, index=True)
     wrapped_key: Mapped[bytes] = mapped_column(sa.LargeBinary(), nullable=False)
     # The intake event in the custody log.
-    log_index: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, unique=True)
+    # Its leaf index, set once when the log integrates it (NULL until then).
+    log_index: Mapped[int | None] = mapped_column(sa.BigInteger, unique=True)
     leaf_hash: Mapped[str] = mapped_column(sa.String(64), nullable=False)
     # When it was retired (its Media entered-in-error); a retired photo no longer
     # holds its file's place, so the same file can be recorded again, rightly.

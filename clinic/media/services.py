@@ -44,7 +44,8 @@ from clinic.exam.resources import BODY_REGIONS
 from clinic.fhir.canonical import CONFIDENTIALITY, SEXUAL_VIOLENCE_LABEL
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
-from clinic.ledger.services import append_leaf
+from clinic.ledger.merkle import leaf_hash
+from clinic.ledger.services import mark_pending
 from clinic.media.intake import (
     DISPLAY_TYPE,
     CheckedPhoto,
@@ -354,11 +355,11 @@ def _intake(
         taken_by=actor.username,
         key_id=key.key_id,
         wrapped_key=wrapped,
-        log_index=-1,
+        log_index=None,
         leaf_hash="",
     )
-    appended = append_leaf(uow.session, CUSTODY_LOG, row.leaf())
-    row.log_index, row.leaf_hash = appended.index, appended.leaf_hash.hex()
+    row.leaf_hash = leaf_hash(row.leaf()).hex()
+    mark_pending(uow.session)
     try:
         with uow.session.begin_nested():
             uow.session.add(row)
