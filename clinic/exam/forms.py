@@ -181,13 +181,13 @@ class GeneralForm(FlaskForm):
 class InjuryForm(FlaskForm):
     kind = SelectField(
         _l("Type of injury"),
-        choices=[SelectChoice("", "— choose —")]
+        choices=[SelectChoice("", _l("— choose —"))]
         + [SelectChoice(code, text) for code, text in INJURY_TYPES.items()],
         validators=[DataRequired(_l("Choose the type of injury."))],
     )
     region = SelectField(
         _l("Body region"),
-        choices=[SelectChoice("", "— choose —")]
+        choices=[SelectChoice("", _l("— choose —"))]
         + [SelectChoice(code, text) for code, text in BODY_REGIONS.items()],
         validators=[DataRequired(_l("Choose the body region."))],
     )
@@ -345,7 +345,7 @@ GuidanceForm = _guidance_form_class()
 class TreatmentForm(FlaskForm):
     kind = SelectField(
         _l("Treatment"),
-        choices=[SelectChoice("", "— choose —")]
+        choices=[SelectChoice("", _l("— choose —"))]
         + [SelectChoice(code, text) for code, text in TREATMENTS.items()],
         validators=[DataRequired(_l("Choose the treatment."))],
     )
@@ -384,7 +384,7 @@ def _question_field(question: Question) -> Any:
             return CheckboxesField(question.label, choices=choices, validators=[Optional()])
         return SelectField(
             question.label,
-            choices=[SelectChoice("", "— choose —"), *choices],
+            choices=[SelectChoice("", _l("— choose —")), *choices],
             validators=[Optional()],
         )
     if question.kind is Kind.DATE:
@@ -448,7 +448,7 @@ class LabResultForm(FlaskForm):
 
     result = SelectField(
         _l("Result"),
-        choices=[SelectChoice("", "— choose —")]
+        choices=[SelectChoice("", _l("— choose —"))]
         + [SelectChoice(code, text) for code, text in LAB_RESULTS.items()],
         validators=[DataRequired(_l("Choose the result."))],
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -44,53 +45,58 @@ class CheckboxesField(SelectMultipleField):
 
 class ItemReview(Form):
     code = HiddenField(validators=[DataRequired(), Length(max=64)])
-    keep = BooleanField("Keep in her plan")
-    due_on = DateField("Due", validators=[Optional()])
+    keep = BooleanField(_l("Keep in her plan"))
+    due_on = DateField(_l("Due"), validators=[Optional()])
     responsible = SelectField(
-        "Who carries it", choices=[SelectChoice(code, label) for code, label in RESPONSIBLE.items()]
+        _l("Who carries it"),
+        choices=[SelectChoice(code, label) for code, label in RESPONSIBLE.items()],
     )
 
 
 class PlanReviewForm(FlaskForm):
     items = FieldList(FormField(ItemReview), min_entries=0, max_entries=MAX_ITEMS)
     referrals = CheckboxesField(
-        "Referrals she wants",
+        _l("Referrals she wants"),
         choices=[SelectChoice(code, label) for code, label in SERVICE_KINDS.items()],
         validate_choice=False,  # the service refuses an unknown kind with its own message
     )
     channels = CheckboxesField(
-        "How she agrees to be contacted about it",
+        _l("How she agrees to be contacted about it"),
         choices=[SelectChoice(code, label) for code, label in CHANNELS.items()],
         validate_choice=False,
     )
     safe_times = StringField(
-        "When it is safe to contact her (in her words)", validators=[Optional(), Length(max=300)]
+        _l("When it is safe to contact her (in her words)"),
+        validators=[Optional(), Length(max=300)],
     )
-    asks_code_word = BooleanField("Ask for her code word before saying anything")
-    agreed_with_her = BooleanField("I went through this plan with her and she agrees to it")
+    asks_code_word = BooleanField(_l("Ask for her code word before saying anything"))
+    agreed_with_her = BooleanField(_l("I went through this plan with her and she agrees to it"))
 
 
 class ContactWishesForm(FlaskForm):
     """How she may be contacted, changed at her word after the plan is agreed."""
 
     channels = CheckboxesField(
-        "How she agrees to be contacted",
+        _l("How she agrees to be contacted"),
         choices=[SelectChoice(code, label) for code, label in CHANNELS.items()],
         validate_choice=False,  # the service refuses an unknown channel with its message
     )
     safe_times = StringField(
-        "When it is safe to contact her (in her words)", validators=[Optional(), Length(max=300)]
+        _l("When it is safe to contact her (in her words)"),
+        validators=[Optional(), Length(max=300)],
     )
-    asks_code_word = BooleanField("Ask for her code word before saying anything")
+    asks_code_word = BooleanField(_l("Ask for her code word before saying anything"))
     she_asked = BooleanField(
-        "She asked for this change herself (needed to add a way, stop the code word or "
-        "change her safe times)"
+        _l(
+            "She asked for this change herself (needed to add a way, stop the code word or "
+            "change her safe times)"
+        )
     )
 
 
 class ItemStatusForm(FlaskForm):
     status = SelectField(
-        "What became of it",
+        _l("What became of it"),
         choices=[SelectChoice(code, label) for code, label in ITEM_STATUS.items()],
         validate_choice=False,
     )
@@ -98,20 +104,20 @@ class ItemStatusForm(FlaskForm):
 
 class BookAppointmentForm(FlaskForm):
     starts_at = DateTimeLocalField(
-        "Date and time",
+        _l("Date and time"),
         format="%Y-%m-%dT%H:%M",
-        validators=[DataRequired("Enter the date and time of the appointment.")],
+        validators=[DataRequired(_l("Enter the date and time of the appointment."))],
     )
     minutes = IntegerField(
-        "Length (minutes)",
+        _l("Length (minutes)"),
         default=30,
-        validators=[DataRequired("Enter how long the appointment lasts, in minutes.")],
+        validators=[DataRequired(_l("Enter how long the appointment lasts, in minutes."))],
     )
 
 
 class AppointmentOutcomeForm(FlaskForm):
     outcome = SelectField(
-        "What happened",
+        _l("What happened"),
         choices=[SelectChoice(code, APPOINTMENT_STATUS[code]) for code in APPOINTMENT_OUTCOMES],
         validate_choice=False,
     )
@@ -120,20 +126,20 @@ class AppointmentOutcomeForm(FlaskForm):
 class CaseloadForm(Form):
     """The caseload's filters, read from the query string (GET: nothing changes)."""
 
-    needs_action = BooleanField("Only those who need action (overdue or to contact)")
+    needs_action = BooleanField(_l("Only those who need action (overdue or to contact)"))
     due_within = SelectField(
-        "Next item due",
+        _l("Next item due"),
         choices=[
-            SelectChoice("", "Any time"),
-            SelectChoice("7", "Within a week"),
-            SelectChoice("14", "Within two weeks"),
-            SelectChoice("31", "Within a month"),
+            SelectChoice("", _l("Any time")),
+            SelectChoice("7", _l("Within a week")),
+            SelectChoice("14", _l("Within two weeks")),
+            SelectChoice("31", _l("Within a month")),
         ],
         validate_choice=False,
     )
     kind = SelectField(
-        "With an open item of kind",
-        choices=[SelectChoice("", "Any kind")]
+        _l("With an open item of kind"),
+        choices=[SelectChoice("", _l("Any kind"))]
         + [SelectChoice(code, label) for code, (label, _) in ITEM_KINDS.items()],
         validate_choice=False,
     )
@@ -141,23 +147,23 @@ class CaseloadForm(Form):
 
 class ContactAttemptForm(FlaskForm):
     channel = RadioField(
-        "How you tried to contact her",
+        _l("How you tried to contact her"),
         choices=[SelectChoice(code, label) for code, label in CHANNELS.items()],
-        validators=[DataRequired("Choose how you tried to contact her.")],
+        validators=[DataRequired(_l("Choose how you tried to contact her."))],
         validate_choice=False,  # a channel she did not allow is refused by the service
     )
     outcome = RadioField(
-        "What came of it",
+        _l("What came of it"),
         choices=[SelectChoice(code, label) for code, label in CONTACT_OUTCOMES.items()],
-        validators=[DataRequired("Choose what came of the attempt.")],
+        validators=[DataRequired(_l("Choose what came of the attempt."))],
         validate_choice=False,
     )
-    note = TextAreaField("Note (optional)", validators=[Optional(), Length(max=1000)])
+    note = TextAreaField(_l("Note (optional)"), validators=[Optional(), Length(max=1000)])
 
 
 class CounsellingNoteForm(FlaskForm):
     text = TextAreaField(
-        "Note",
-        validators=[DataRequired("Write the note."), Length(max=20_000)],
+        _l("Note"),
+        validators=[DataRequired(_l("Write the note.")), Length(max=20_000)],
     )
     version = HiddenField()  # the version edited, so a later edit is never overwritten

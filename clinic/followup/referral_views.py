@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext
 
 from clinic.access import Action, decide
 from clinic.access.policy import REFERRAL_RECIPIENT
@@ -74,9 +75,9 @@ def plan_referrals(plan_id: str) -> Any:
             status = 422
         else:
             flash(
-                "Recorded: she declined the referral."
+                gettext("Recorded: she declined the referral.")
                 if referral.status == "declined"
-                else "Referral sent. Print the letter for a partner without an account."
+                else gettext("Referral sent. Print the letter for a partner without an account.")
             )
             return redirect(url_for("referrals.plan_referrals", plan_id=plan_id))
     elif form.is_submitted():
@@ -129,7 +130,9 @@ def referral_status(referral_id: str) -> Any:
         uow.rollback()
         flash(refused.message, "error")
         return redirect(url_for("referrals.plan_referrals", plan_id=plan_id), 303)
-    flash(f"Referral: {REFERRAL_STATUS[form.status.data].lower()}.")
+    flash(
+        gettext("Referral: %(status)s.", status=gettext(REFERRAL_STATUS[form.status.data]).lower())
+    )
     return redirect(url_for("referrals.plan_referrals", plan_id=plan_id))
 
 
@@ -176,7 +179,7 @@ def partner_services() -> Any:
     uow, actor = current_uow(), current_actor()
     sites = _sites()
     form = PartnerServiceForm()
-    form.site.choices = [("", "Choose…"), *((site.id, site.name) for site in sites)]
+    form.site.choices = [("", gettext("Choose…")), *((site.id, site.name) for site in sites)]
     status = 200
     if form.validate_on_submit():
         try:
@@ -201,7 +204,7 @@ def partner_services() -> Any:
             attach_refusal(form, refused)
             status = 422
         else:
-            flash(f"{added.name} is in the directory.")
+            flash(gettext("%(name)s is in the directory.", name=added.name))
             return redirect(url_for("referrals.partner_services"))
     elif form.is_submitted():
         status = 422
@@ -228,5 +231,9 @@ def partner_service_active(service_id: str) -> Any:
         )
     except directory.ServiceNotFound:
         abort(404)
-    flash(f"{changed.name}: {'listed' if changed.active else 'taken off the directory'}.")
+    flash(
+        gettext("%(name)s: listed.", name=changed.name)
+        if changed.active
+        else gettext("%(name)s: taken off the directory.", name=changed.name)
+    )
     return redirect(url_for("referrals.partner_services"))

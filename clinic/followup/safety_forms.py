@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -16,27 +17,31 @@ from clinic.followup.safety_checklist import ANSWERS, KEEP_READY, QUESTIONS
 
 
 class SafetyAssessmentForm(FlaskForm):
-    high_on_judgement = BooleanField("High risk on my professional judgement, whatever the total")
+    high_on_judgement = BooleanField(
+        _l("High risk on my professional judgement, whatever the total")
+    )
     judgement_reason = TextAreaField(
-        "Why (recorded with the assessment)", validators=[Optional(), Length(max=1000)]
+        _l("Why (recorded with the assessment)"), validators=[Optional(), Length(max=1000)]
     )
     safe_places = TextAreaField(
-        "Safe places she can go (one per line)", validators=[Optional(), Length(max=4000)]
+        _l("Safe places she can go (one per line)"), validators=[Optional(), Length(max=4000)]
     )
     people_to_call = TextAreaField(
-        "People she can call (one per line)", validators=[Optional(), Length(max=4000)]
+        _l("People she can call (one per line)"), validators=[Optional(), Length(max=4000)]
     )
-    code_word = StringField("Code word agreed with them", validators=[Optional(), Length(max=100)])
+    code_word = StringField(
+        _l("Code word agreed with them"), validators=[Optional(), Length(max=100)]
+    )
     keep_ready = CheckboxesField(
-        "What she keeps ready",
+        _l("What she keeps ready"),
         choices=[SelectChoice(code, label) for code, label in KEEP_READY.items()],
         validate_choice=False,
     )
     keep_ready_other = StringField(
-        "Anything else to keep ready", validators=[Optional(), Length(max=200)]
+        _l("Anything else to keep ready"), validators=[Optional(), Length(max=200)]
     )
     referrals = CheckboxesField(
-        "Her refuge and advocate referrals in the plan", choices=[], validate_choice=False
+        _l("Her refuge and advocate referrals in the plan"), choices=[], validate_choice=False
     )
 
     def answers(self) -> dict[str, str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from clinic.access import Action, decide
 from clinic.core.clock import to_local
@@ -87,7 +88,7 @@ def assessment(plan_id: str) -> Any:
                 attach_refusal(form, refused)
                 status = 422
             else:
-                flash("Safety assessment and safety plan recorded.")
+                flash(gettext("Safety assessment and safety plan recorded."))
                 return redirect(url_for("safety.assessment", plan_id=plan_id))
         else:
             status = 422

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 
 from clinic.access import Action, decide
 from clinic.core.clock import LocalTimeRefused, from_local, to_local
@@ -127,7 +128,7 @@ def propose(exam_id: str) -> Any:
             refusal = (refused.message, _field_id(form, refused.field))
             status = 422
         else:
-            flash("Her follow-up plan is agreed and recorded.")
+            flash(gettext("Her follow-up plan is agreed and recorded."))
             return redirect(url_for("followup.plan", plan_id=plan.id))
     elif request.method == "POST":
         status = 422
@@ -276,7 +277,7 @@ def book(plan_id: str, position: int) -> Any:
             current_uow().rollback()
             attach_refusal(form, refused)
         else:
-            flash("Appointment booked.")
+            flash(gettext("Appointment booked."))
             return redirect(url_for("followup.plan", plan_id=plan_id))
     return _plan_page(_plan(plan_id), form, position, 422)
 
@@ -292,7 +293,7 @@ def appointment_outcome(appointment_id: str) -> Any:
         abort(404)
     form = AppointmentOutcomeForm()
     if not form.validate_on_submit():
-        flash("Choose attended, missed or cancelled.", "error")
+        flash(gettext("Choose attended, missed or cancelled."), "error")
         return redirect(url_for("followup.plan", plan_id=booked.plan_id), 303)
     try:
         booked = services.record_appointment_outcome(
@@ -308,7 +309,12 @@ def appointment_outcome(appointment_id: str) -> Any:
         current_uow().rollback()
         flash(refused.message, "error")
         return redirect(url_for("followup.plan", plan_id=booked.plan_id), 303)
-    flash(f"Appointment recorded as {APPOINTMENT_STATUS[booked.status].lower()}.")
+    flash(
+        gettext(
+            "Appointment recorded as %(status)s.",
+            status=gettext(APPOINTMENT_STATUS[booked.status]).lower(),
+        )
+    )
     return redirect(url_for("followup.plan", plan_id=booked.plan_id))
 
 
@@ -336,7 +342,12 @@ def contact(plan_id: str) -> Any:
             attach_refusal(form, refused)
             status = 422
         else:
-            flash(f"Contact attempt recorded: {CONTACT_OUTCOMES[form.outcome.data].lower()}.")
+            flash(
+                gettext(
+                    "Contact attempt recorded: %(outcome)s.",
+                    outcome=gettext(CONTACT_OUTCOMES[form.outcome.data]).lower(),
+                )
+            )
             return redirect(url_for("followup.plan", plan_id=plan_id))
     elif request.method == "POST":
         status = 422
@@ -380,7 +391,7 @@ def contact_wishes(plan_id: str) -> Any:
             attach_refusal(form, refused)
             status = 422
         else:
-            flash("Her contact wishes are changed and recorded.")
+            flash(gettext("Her contact wishes are changed and recorded."))
             return redirect(url_for("followup.plan", plan_id=plan_id))
     elif request.method == "POST":
         status = 422
@@ -429,7 +440,7 @@ def notes(plan_id: str) -> Any:
             attach_refusal(form, refused)
             status = 422
         else:
-            flash("Note saved.")
+            flash(gettext("Note saved."))
             return redirect(url_for("followup.notes", plan_id=plan_id))
     elif request.method == "POST":
         status = 422
@@ -527,5 +538,9 @@ def item_status(plan_id: str, position: int) -> Any:
             current_uow().rollback()
             flash(refused.message, "error")
             return redirect(url_for("followup.plan", plan_id=plan_id), 303)
-        flash(f"{item.label}: {ITEM_STATUS[item.status]}.")
+        flash(
+            gettext(
+                "%(item)s: %(status)s.", item=item.label, status=gettext(ITEM_STATUS[item.status])
+            )
+        )
     return redirect(url_for("followup.plan", plan_id=plan_id))

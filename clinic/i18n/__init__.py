@@ -39,6 +39,12 @@ def N_(message: str) -> str:
     return message
 
 
+# The printed report's page numbers, in its bottom margin: CSS cannot read the
+# catalogue, so each language's words are in static/report-<language>.css
+# (tests/i18n/test_catalogues.py checks they match the catalogue).
+REPORT_PAGE_NUMBER = N_("Page %(page)s of %(pages)s")
+
+
 class CatalogueError(Exception):
     """A catalogue that cannot be read: the app refuses to start rather than show
     a screen half in another language."""

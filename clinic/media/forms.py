@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -23,42 +24,42 @@ from clinic.media.resources import VIEWS
 
 
 class PhotoForm(FlaskForm):
-    photos = MultipleFileField("Photographs")
+    photos = MultipleFileField(_l("Photographs"))
     view = RadioField(
-        "View",
+        _l("View"),
         choices=[SelectChoice(code, text) for code, text in VIEWS.items()],
-        validators=[InputRequired("Choose the view.")],
+        validators=[InputRequired(_l("Choose the view."))],
     )
     region = SelectField(
-        "Body region",
-        choices=[SelectChoice("", "— choose —")]
+        _l("Body region"),
+        choices=[SelectChoice("", _l("— choose —"))]
         + [SelectChoice(code, text) for code, text in BODY_REGIONS.items()],
-        validators=[DataRequired("Choose the body region.")],
+        validators=[DataRequired(_l("Choose the body region."))],
     )
     site = StringField(
-        "Exactly where (side and place)",
-        validators=[DataRequired("Say exactly where."), Length(max=200)],
+        _l("Exactly where (side and place)"),
+        validators=[DataRequired(_l("Say exactly where.")), Length(max=200)],
     )
-    injury = SelectField("Injury shown (optional)", validators=[Optional()])
-    scale_in_frame = BooleanField("A scale is in the frame")
+    injury = SelectField(_l("Injury shown (optional)"), validators=[Optional()])
+    scale_in_frame = BooleanField(_l("A scale is in the frame"))
     # An explicit answer every time: an intimate image saved as an ordinary one
     # would be seen by people who must not see it.
     intimate = RadioField(
-        "Are these intimate images (genital or anal area)?",
-        choices=[SelectChoice("no", "No"), SelectChoice("yes", "Yes: intimate images")],
+        _l("Are these intimate images (genital or anal area)?"),
+        choices=[SelectChoice("no", _l("No")), SelectChoice("yes", _l("Yes: intimate images"))],
         validators=[
             InputRequired(
-                "Say whether these are intimate images (genital or anal area): yes or no."
+                _l("Say whether these are intimate images (genital or anal area): yes or no.")
             )
         ],
     )
     amendment_reason = TextAreaField(
-        "Why are you amending the signed exam?", validators=[Optional(), Length(max=2000)]
+        _l("Why are you amending the signed exam?"), validators=[Optional(), Length(max=2000)]
     )
 
     def __init__(self, *args: Any, injuries: list[tuple[str, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.injury.choices = [SelectChoice("", "— none —")] + [
+        self.injury.choices = [SelectChoice("", _l("— none —"))] + [
             SelectChoice(slot, text) for slot, text in injuries
         ]
 
@@ -67,8 +68,8 @@ class OpenPhotoForm(FlaskForm):
     """Opening an intimate image (or downloading an original) on purpose."""
 
     reason = TextAreaField(
-        "Why are you opening this intimate image?",
-        validators=[DataRequired("Say why you are opening it."), Length(max=500)],
+        _l("Why are you opening this intimate image?"),
+        validators=[DataRequired(_l("Say why you are opening it.")), Length(max=500)],
     )
 
 
@@ -89,11 +90,15 @@ class CorrectPhotoForm(FlaskForm):
     """Correcting a photograph: classify it again, or retire it, with a reason."""
 
     change = RadioField(
-        "What is wrong with this photograph?", validators=[InputRequired("Choose what to correct.")]
+        _l("What is wrong with this photograph?"),
+        validators=[InputRequired(_l("Choose what to correct."))],
     )
     reason = TextAreaField(
-        "Why (kept with the photograph and in the exam's record)",
-        validators=[DataRequired("Say why you are correcting this photograph."), Length(max=500)],
+        _l("Why (kept with the photograph and in the exam's record)"),
+        validators=[
+            DataRequired(_l("Say why you are correcting this photograph.")),
+            Length(max=500),
+        ],
     )
 
     def __init__(self, *args: Any, intimate: bool, **kwargs: Any) -> None:

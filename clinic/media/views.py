@@ -18,6 +18,7 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import gettext
 
 from clinic.access import Action, decide
 from clinic.core.unit_of_work import UnitOfWork
@@ -25,6 +26,7 @@ from clinic.core.web import attach_refusal, current_actor, current_uow, view_rul
 from clinic.exam import services as exam_services
 from clinic.exam.resources import BODY_REGIONS
 from clinic.exam.views import exam_page
+from clinic.i18n import N_
 from clinic.media import services
 from clinic.media.forms import CorrectPhotoForm, OpenPhotoForm, OriginalForm, PhotoForm
 from clinic.media.intake import Limits
@@ -118,7 +120,9 @@ def photos(exam_id: str) -> Any:
                 attach_refusal(form, refused)
             else:
                 flash(
-                    "Photograph saved." if len(taken) == 1 else f"{len(taken)} photographs saved."
+                    gettext("Photograph saved.")
+                    if len(taken) == 1
+                    else gettext("%(number)s photographs saved.", number=len(taken))
                 )
                 return redirect(url_for("media.photos", exam_id=exam_id))
         return _gallery(exam_id, form, 422)
@@ -246,13 +250,13 @@ def correct(photo_id: str) -> Any:
             current_uow().rollback()
             attach_refusal(form, refused)
         else:
-            flash(CORRECTED[form.change.data or ""].format(number=card.number))
+            flash(gettext(CORRECTED[form.change.data or ""], number=card.number))
             return redirect(url_for("media.photos", exam_id=card.photo.exam_id))
     return render_template("media/correct.html", form=form, card=card), 422
 
 
 CORRECTED = {
-    "intimate": "Photograph {number} is now marked as an intimate image.",
-    "not-intimate": "Photograph {number} is now marked as not an intimate image.",
-    "retire": "Photograph {number} is retired as entered in error.",
+    "intimate": N_("Photograph %(number)s is now marked as an intimate image."),
+    "not-intimate": N_("Photograph %(number)s is now marked as not an intimate image."),
+    "retire": N_("Photograph %(number)s is retired as entered in error."),
 }

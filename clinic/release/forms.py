@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -13,12 +14,14 @@ from clinic.release.services import REQUESTABLE
 
 class RequestForm(FlaskForm):
     cited_reference = StringField(
-        "Case reference or kit label the survivor gave you",
+        _l("Case reference or kit label the survivor gave you"),
         validators=[Optional(), Length(max=64)],
     )
-    crime_reference = StringField("Your crime reference", validators=[Optional(), Length(max=64)])
+    crime_reference = StringField(
+        _l("Your crime reference"), validators=[Optional(), Length(max=64)]
+    )
     requested = SelectMultipleField(
-        "What you ask for",
+        _l("What you ask for"),
         choices=[
             SelectChoice(code, label[0].upper() + label[1:]) for code, label in REQUESTABLE.items()
         ],

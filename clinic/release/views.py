@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_babel import gettext
 
 from clinic.access import Action
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
@@ -46,7 +47,7 @@ def file() -> Any:
         except services.ReleaseRefused as refused:
             attach_refusal(form, refused)
         else:
-            flash(f"Request filed: {services.AWAITING_TEXT}.")
+            flash(gettext("Request filed: %(status)s.", status=gettext(services.AWAITING_TEXT)))
             return redirect(url_for("release.request", request_id=filed.id))
     found = services.requests_of_force(current_uow(), actor=current_actor())
     return render_template(
@@ -268,6 +269,6 @@ def approve(request_id: str) -> Any:
         except services.ReleaseRefused as refused:
             form.form_errors.append(refused.message)
         else:
-            flash("Release approved: exactly what her consent permits.")
+            flash(gettext("Release approved: exactly what her consent permits."))
             return redirect(url_for("release.incoming_request", request_id=request_id))
     return _incoming_page(request_id, form, 422)

@@ -13,7 +13,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
 
 from clinic import PROJECT_ROOT
-from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
+from clinic.i18n import REPORT_PAGE_NUMBER, TRANSLATIONS_DIR, catalogue_path
 
 LANGUAGES = ("fr", "es")
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
@@ -116,3 +116,22 @@ def test_the_check_catches_a_wrong_placeholder() -> None:
     english = "Welcome, %(name)s"
     assert PLACEHOLDER.findall(english) != PLACEHOLDER.findall("Bienvenue, %(nom)s")
     assert MARKUP.findall("<strong>Not saved.</strong>") != MARKUP.findall("Non enregistré.")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_printed_page_numbers_follow_the_catalogue(language: str) -> None:
+    """The report's "Page X of Y" is drawn by CSS, which cannot read the catalogue:
+    each language's stylesheet says what its catalogue says."""
+    translated = catalogue(language).get(REPORT_PAGE_NUMBER)
+    assert translated is not None
+    assert isinstance(translated.string, str)
+    assert translated.string
+    content = (
+        '"'
+        + translated.string.replace("%(page)s", '" counter(page) "').replace(
+            "%(pages)s", '" counter(pages) "'
+        )
+        + '"'
+    ).replace(' ""', "")
+    css = (PROJECT_ROOT / "static" / f"report-{language}.css").read_text(encoding="utf-8")
+    assert f"content: {content};" in css, f"static/report-{language}.css should say {content}"

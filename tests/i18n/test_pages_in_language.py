@@ -18,6 +18,7 @@ from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
 from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items, record
 from tests.exam.helpers import complete_exam
+from tests.followup.helpers import agreed_plan, signed_exam
 from tests.helpers import collect_kit, csrf_token, login, open_case
 
 LANGUAGES = ("fr", "es")
@@ -87,17 +88,29 @@ REPORT_SECTIONS = {
 }
 
 
+# Follow-up and release codes shown by their English display (clinic/followup/terms.py,
+# clinic/release/services.py, the safety checklist's answers): their code systems
+# have no French or Spanish designations yet.
+FOLLOWUP_CODES = {"Email", "Due", "Yes", "No", "Not asked", "Test"}
+RELEASE_CODES = {"Clothing", "Her name and contact details"}
+
 # The test world's display names (data, not messages) that happen to be messages too.
-PEOPLE = {"Auditor"}
+PEOPLE = {"Auditor", "Examiner"}
 
 
 def not_yet_translated(path: str) -> set[str]:
     if path.startswith("/admin/"):
         return PEOPLE
-    if re.fullmatch(r"/exams/[^/]+", path):
+    if re.fullmatch(r"/exams/[^/]+(/report)?", path):
         return VOCABULARY_DISPLAYS | REPORT_SECTIONS
+    if path.endswith("/followup"):
+        return VOCABULARY_DISPLAYS | FOLLOWUP_CODES
     if path.startswith("/exams/") or path.endswith("/consent/shared"):
         return VOCABULARY_DISPLAYS
+    if path.startswith("/followup/"):
+        return FOLLOWUP_CODES
+    if path.startswith("/releases/"):
+        return RELEASE_CODES
     return set()
 
 
@@ -152,8 +165,50 @@ PAGES: list[tuple[str | None, Callable[[dict[str, str]], str]]] = [
     ("custodian", lambda s: "/evidence/due"),
     ("custodian", lambda s: "/evidence/locations"),
     ("examiner", lambda s: f"/evidence/kits/{s['kit']}/labels"),
+    ("examiner", lambda s: f"/evidence/items/{s['kit']}"),
+    ("custodian", lambda s: f"/evidence/items/{s['kit']}"),
+    ("examiner", lambda s: f"/exams/{s['exam']}/report"),
+    ("examiner", lambda s: f"/exams/{s['exam']}/photos"),
+    ("examiner", lambda s: f"/exams/{s['exam']}/followup"),
+    ("examiner", lambda s: f"/exams/{s['unplanned']}/followup"),
+    *(
+        ("counsellor", lambda s, page=page: f"/followup/plans/{s['plan']}{page}")
+        for page in (
+            "",
+            "/contact",
+            "/contact-wishes",
+            "/notes",
+            "/safety",
+            "/referrals",
+            "/appointment-card",
+            "/aftercare",
+        )
+    ),
+    ("counsellor", lambda s: "/followup/caseload"),
+    ("admin", lambda s: "/admin/partner-services"),
+    ("police", lambda s: "/releases/"),
+    ("police", lambda s: f"/releases/{s['request']}"),
+    ("examiner", lambda s: "/releases/incoming"),
+    ("examiner", lambda s: f"/releases/incoming/{s['request']}"),
 ]
 USERS = {"police": "officer"}
+
+
+def _filed_request(app: Flask, reference: str) -> str:
+    """A police officer's release request citing her case reference; its id."""
+    client = app.test_client()
+    login(client, "officer", PASSWORD)
+    response = client.post(
+        "/releases/",
+        data={
+            "cited_reference": reference,
+            "crime_reference": "RP/2026/7",
+            "requested": ["report"],
+            "csrf_token": csrf_token(client, "/releases/"),
+        },
+    )
+    assert response.status_code == 302, response.get_data(as_text=True)
+    return response.headers["Location"].rstrip("/").rsplit("/", 1)[1]
 
 
 def _in_language(client: FlaskClient, language: str, *, signed_in: bool) -> None:
@@ -173,6 +228,11 @@ def test_no_english_on_pages_in_another_language(app: Flask, world: World, langu
     )
     exam = complete_exam(app, case.id)
     kit = collect_kit(app, "examiner", case.id)
+    # A second survivor, her exam signed off and her follow-up plan agreed; a third,
+    # her exam signed off and her plan still to agree.
+    followed = open_case(app)
+    plan = agreed_plan(app, signed_exam(app, followed.id))
+    unplanned = signed_exam(app, open_case(app).id)
     ids = {
         "case": case.id,
         "consent": consent,
@@ -180,6 +240,9 @@ def test_no_english_on_pages_in_another_language(app: Flask, world: World, langu
         "kit": kit.kit.id,
         "examiner": world["examiner"].user_id,
         "site": world.organizations["NORTH"],
+        "plan": plan,
+        "unplanned": unplanned,
+        "request": _filed_request(app, case.reference),
     }
     failures = []
     clients: dict[str | None, FlaskClient] = {}
