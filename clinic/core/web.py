@@ -120,7 +120,10 @@ def view_rule(
                 require(current_actor(), rule.action, rule.kind)
             if rule.reauthenticate and request.method != "GET" and not _password_fresh():
                 flash(
-                    "For your safety, type your password again, then repeat what you were doing.",
+                    _(
+                        "For your safety, confirm it is you with your password and a code, "
+                        "then repeat what you were doing."
+                    )
                 )
                 return redirect(
                     url_for("accounts.confirm_password_view", next=_page_to_return_to())
