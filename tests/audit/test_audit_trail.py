@@ -75,13 +75,17 @@ def test_browser_logins_logouts_and_refusals_are_audited(app: Flask) -> None:
     login(client, "examiner", PASSWORD)
     client.get("/admin/users")
     client.post("/logout", data={"csrf_token": csrf_token(client, "/")})
-    events = [(e.subtype, e.outcome, e.username) for e in _new_entries(app, start)]
+    entries = _new_entries(app, start)
+    events = [(e.subtype, e.outcome, e.username) for e in entries]
     assert events == [
         ("login", "4", "examiner"),
+        # The second factor given, then the session opened.
+        ("login", "0", "examiner"),
         ("login", "0", "examiner"),
         ("search-type", "4", "examiner"),
         ("logout", "0", "examiner"),
     ]
+    assert entries[1].outcome_desc == "sign-in: second factor by authenticator app"
 
 
 def test_a_failed_write_is_audited_as_failed_and_nothing_else_remains(

@@ -52,6 +52,10 @@ def _statements(engine: sa.Engine) -> tuple[list[str], Any]:
     seen: list[str] = []
 
     def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        # The token's last use is written at most once a minute, whatever the request:
+        # it says when the force called, not what it cited.
+        if statement.split()[:2] == ["UPDATE", "api_tokens"]:
+            return
         seen.append(statement.split()[0])
 
     return seen, record
