@@ -86,6 +86,15 @@ def login(client: FlaskClient, username: str, password: str) -> TestResponse:
     return second_step(client, username, response)
 
 
+def session_opened(response: TestResponse) -> bool:
+    """Whether the answer `login` gave opened a session: a redirect on to where the
+    person was going, or, for an account that had to set up its app first, the
+    page of its recovery codes (shown once, with the way on)."""
+    return response.status_code == 302 or (
+        response.status_code == 200 and "Your recovery codes" in response.get_data(as_text=True)
+    )
+
+
 def second_step(client: FlaskClient, username: str, response: TestResponse) -> TestResponse:
     """After a password `response` that leads to the second step: give the code
     (or enrol); else answer `response` as it is."""

@@ -19,7 +19,7 @@ from clinic.access.roles import Role
 from tests.conftest import PASSWORD, World
 from tests.drafts.helpers import age_sessions, draft_rows, expire_sessions
 from tests.exam.helpers import read, start
-from tests.helpers import csrf_token, login, open_case
+from tests.helpers import csrf_token, login, open_case, second_step, session_opened
 
 NARRATIVE = "He held my wrists and I could not get up."
 
@@ -55,9 +55,13 @@ def test_a_step_posted_after_the_timeout_comes_back_in_its_form_after_sign_in(
     assert "What you typed is kept for you" in sign_in_page
 
     token = csrf_token(client, "/login")
-    back = client.post(
-        response.headers["Location"],
-        data={"username": "examiner", "password": PASSWORD, "csrf_token": token},
+    back = second_step(
+        client,
+        "examiner",
+        client.post(
+            response.headers["Location"],
+            data={"username": "examiner", "password": PASSWORD, "csrf_token": token},
+        ),
     )
     assert back.headers["Location"] == exam_path
     page = client.get(exam_path).get_data(as_text=True)
@@ -89,7 +93,7 @@ def test_another_user_signing_in_on_the_same_tablet_never_sees_it(
     post_after_expiry(app, client, exam_path, narrative=NARRATIVE)
 
     # A colleague of the same site, who may open the same exam, on the same browser.
-    assert login(client, "examiner.two", PASSWORD).status_code == 302
+    assert session_opened(login(client, "examiner.two", PASSWORD))
     page = client.get(exam_path)
     assert page.status_code == 200
     assert NARRATIVE not in page.get_data(as_text=True)
@@ -258,9 +262,13 @@ def test_a_kit_of_more_rows_than_the_form_starts_with_comes_back_whole(
     )
     assert response.status_code == 302
     token = csrf_token(client, "/login")
-    client.post(
-        response.headers["Location"],
-        data={"username": "examiner", "password": PASSWORD, "csrf_token": token},
+    second_step(
+        client,
+        "examiner",
+        client.post(
+            response.headers["Location"],
+            data={"username": "examiner", "password": PASSWORD, "csrf_token": token},
+        ),
     )
     page = client.get("/evidence/collect").get_data(as_text=True)
     assert ["items-8-item_name", "Swab 9"] in (restored_fields(page) or [])

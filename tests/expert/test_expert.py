@@ -25,7 +25,7 @@ from tests.conftest import PASSWORD
 from tests.consent.helpers import withdraw
 from tests.exam.helpers import complete_exam
 from tests.expert.helpers import appoint, set_access_until, token_of
-from tests.helpers import api, csrf_token, login, open_case
+from tests.helpers import api, csrf_token, login, open_case, session_opened
 from tests.media.helpers import EXPERT, camera_jpeg, read, record_photo_consent, take
 
 GUESSED = "00000000-0000-4000-8000-000000000000"
@@ -69,7 +69,7 @@ def case_b(app: Flask) -> Case:
 
 def signed_in(app: Flask, username: str) -> FlaskClient:
     client = app.test_client()
-    assert login(client, username, PASSWORD).status_code == 302
+    assert session_opened(login(client, username, PASSWORD))
     return client
 
 
