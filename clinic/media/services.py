@@ -386,6 +386,12 @@ def _intake(
 # -- seeing photographs -------------------------------------------------------------
 
 
+def slot_number(photo: Photo) -> int:
+    """A photo's number in its exam (`photo:N`), given in the order taken. (Its
+    custody-log index is no order: it is set later, when the log integrates it.)"""
+    return int(photo.slot.split(":")[1])
+
+
 @dataclass(frozen=True)
 class PhotoCard:
     """A photo as the gallery shows it to one person."""
@@ -432,8 +438,8 @@ def photos_of_exam(
         return []
     store = ResourceStore(uow.session, registry)
     cards = []
-    for photo in uow.session.scalars(
-        sa.select(Photo).where(Photo.exam_id == exam_id).order_by(Photo.log_index)
+    for photo in sorted(
+        uow.session.scalars(sa.select(Photo).where(Photo.exam_id == exam_id)), key=slot_number
     ):
         version = store.current("Media", photo.id)
         if version is None or not _decide_read(uow, actor, version):
@@ -442,7 +448,7 @@ def photos_of_exam(
             PhotoCard(
                 photo,
                 version,
-                int(photo.slot.split(":")[1]),
+                slot_number(photo),
                 photo.injury_slot.split(":")[1] if photo.injury_slot else None,
                 _corrections(store, version),
             )
@@ -471,16 +477,19 @@ def photos_for_expert(
     store = ResourceStore(uow.session, registry)
     cards: list[PhotoCard] = []
     patient_id = actor.expert_subject.removeprefix("Patient/")
-    for photo in uow.session.scalars(
-        sa.select(Photo)
-        .where(Photo.patient_id == patient_id, Photo.site_id == actor.organization_id)
-        .order_by(Photo.taken_at, Photo.log_index)
+    for photo in sorted(
+        uow.session.scalars(
+            sa.select(Photo).where(
+                Photo.patient_id == patient_id, Photo.site_id == actor.organization_id
+            )
+        ),
+        key=lambda photo: (photo.taken_at, slot_number(photo)),
     ):
         version = store.current("Media", photo.id)
         if version is None or is_retired(version) or not _decide_read(uow, actor, version):
             continue
         # Numbered as in her exam (and on the page that opens one), not 1..n here.
-        cards.append(PhotoCard(photo, version, int(photo.slot.split(":")[1]), None))
+        cards.append(PhotoCard(photo, version, slot_number(photo), None))
     if cards:
         uow.audit(
             AuditRecord(

@@ -13,6 +13,7 @@ from flask import Flask
 
 from clinic.cli import unit_of_work
 from clinic.media.models import Photo
+from clinic.media.services import slot_number
 from tests.browser.conftest import assert_accessible
 from tests.browser.test_evidence_journey import sign_in
 from tests.conftest import World
@@ -25,10 +26,9 @@ pytestmark = pytest.mark.browser
 
 def _photos(app: Flask, exam_id: str) -> list[Photo]:
     with app.app_context(), unit_of_work() as uow:
-        found = list(
-            uow.session.scalars(
-                sa.select(Photo).where(Photo.exam_id == exam_id).order_by(Photo.log_index)
-            )
+        found = sorted(
+            uow.session.scalars(sa.select(Photo).where(Photo.exam_id == exam_id)),
+            key=slot_number,
         )
         uow.session.expunge_all()
         return found

@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from clinic.exam.services import sign_off
 from clinic.media.models import Photo
+from clinic.media.services import slot_number
 from tests.conftest import PASSWORD
 from tests.exam.helpers import call, complete_exam
 from tests.helpers import csrf_token, login, open_case
@@ -54,11 +55,8 @@ def photo_ids(app: Flask, exam_id: str) -> list[str]:
     from clinic.cli import unit_of_work
 
     with app.app_context(), unit_of_work() as uow:
-        return list(
-            uow.session.scalars(
-                sa.select(Photo.id).where(Photo.exam_id == exam_id).order_by(Photo.log_index)
-            )
-        )
+        photos = uow.session.scalars(sa.select(Photo).where(Photo.exam_id == exam_id))
+        return [photo.id for photo in sorted(photos, key=slot_number)]
 
 
 def test_several_photos_taken_at_once_appear_in_the_gallery(
