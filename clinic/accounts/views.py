@@ -83,6 +83,12 @@ def throttle_settings(config: Any) -> ThrottleSettings:
     )
 
 
+def _throttled(page: str, throttled: LoginThrottled) -> tuple[str, int, dict[str, str]]:
+    """A sign-in step refused during a back-off: the page, 429, and when to retry."""
+    seconds = max(1, math.ceil(throttled.retry_after.total_seconds()))
+    return page, 429, {"Retry-After": str(seconds)}
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @view_rule(public=True)
 def login() -> Any:
@@ -103,8 +109,7 @@ def login() -> Any:
             )
         except LoginThrottled as throttled:
             page = render_template("accounts/login.html", form=form, error=throttled.message)
-            seconds = max(1, math.ceil(throttled.retry_after.total_seconds()))
-            return page, 429, {"Retry-After": str(seconds)}
+            return _throttled(page, throttled)
         except LoginRefused as refused:
             error, status = refused.message, 401
         else:
@@ -184,9 +189,7 @@ def second_factor() -> Any:
             )
         except LoginThrottled as throttled:
             form.code.errors = [_(throttled.message)]
-            seconds = max(1, math.ceil(throttled.retry_after.total_seconds()))
-            page = render_template("accounts/factor.html", form=form)
-            return page, 429, {"Retry-After": str(seconds)}
+            return _throttled(render_template("accounts/factor.html", form=form), throttled)
         except AccountError as error:
             attach_refusal(form, error)
             status = 401
@@ -224,8 +227,7 @@ def enrol() -> Any:
             )
         except LoginThrottled as throttled:
             form.code.errors = [_(throttled.message)]
-            seconds = max(1, math.ceil(throttled.retry_after.total_seconds()))
-            return _enrol_page(user, form), 429, {"Retry-After": str(seconds)}
+            return _throttled(_enrol_page(user, form), throttled)
         except AccountError as error:
             attach_refusal(form, error)
             status = 401
@@ -367,9 +369,7 @@ def confirm_password_view() -> Any:
             )
         except LoginThrottled as throttled:
             form.password.errors = [throttled.message]
-            seconds = max(1, math.ceil(throttled.retry_after.total_seconds()))
-            page = render_template("accounts/confirm.html", form=form)
-            return page, 429, {"Retry-After": str(seconds)}
+            return _throttled(render_template("accounts/confirm.html", form=form), throttled)
         except AccountError as error:
             attach_refusal(form, error)
             status = 401
