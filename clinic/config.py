@@ -71,6 +71,10 @@ DEFAULTS: dict[str, Any] = {
     # also just after each commit that wrote some, unless another process is at it.
     # Turn this off when a separate `clinic logs integrate --follow` runs.
     "LOG_INTEGRATE_ON_COMMIT": True,
+    # The audit log, written by every request, is integrated after a commit at most
+    # once per this many seconds in each process (a batch); the custody log after
+    # every commit that wrote to it. 0 integrates the audit log after every commit.
+    "LOG_AUDIT_BATCH_SECONDS": 1.0,
     # Evidence handed to a lab (or, later, police) and not back within this many days
     # is shown as overdue to custodians. One limit for the deployment for now.
     "TRANSFER_OVERDUE_DAYS": 60,
@@ -118,6 +122,7 @@ _ENVIRONMENT: dict[str, Any] = {
     "TRUSTED_PROXIES": int,
     "LOG_ORIGIN_PREFIX": str,
     "LOG_INTEGRATE_ON_COMMIT": lambda v: v.lower() in {"1", "true", "yes"},
+    "LOG_AUDIT_BATCH_SECONDS": float,
     "TRANSFER_OVERDUE_DAYS": int,
     "CLINIC_TIMEZONE": str,
     "CLINIC_LANGUAGES": lambda v: tuple(code.strip() for code in v.split(",") if code.strip()),

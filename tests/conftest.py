@@ -284,6 +284,8 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "SECRET_KEY": "test-secret",
         "SESSION_COOKIE_SECURE": False,
         "TESTING": True,
+        # Tests read what a request wrote to the logs at once; batching has its own test.
+        "LOG_AUDIT_BATCH_SECONDS": 0,
     }
 
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from hashlib import sha256
+from math import inf
 from pathlib import Path
 from typing import Any
 
@@ -91,13 +93,16 @@ def _lock_integration(session: Session, log_name: str, *, wait: bool) -> bool:
     return bool(session.scalar(sa.select(sa.func.pg_try_advisory_xact_lock(key))))
 
 
+BATCH = 10_000  # records sequenced in one transaction, at most
+
+
 def integrate(
     session: Session,
     log_name: str,
     sources: Sequence[Any],
     *,
     wait: bool = True,
-    batch: int = 10_000,
+    batch: int = BATCH,
 ) -> int:
     """Sequence up to `batch` pending records of `sources` into the log, in the
     current transaction (the caller commits). With `wait` False, another
@@ -166,7 +171,7 @@ def log_sources() -> dict[str, tuple[Any, ...]]:
     return LOG_SOURCES
 
 
-def integrate_all(session: Session, *, wait: bool = True, batch: int = 10_000) -> int:
+def integrate_all(session: Session, *, wait: bool = True, batch: int = BATCH) -> int:
     """Integrate every log's pending records, committing each batch. With `wait`
     False, a log another integrator is at is left to it."""
     total = 0
@@ -186,27 +191,51 @@ def integrate_all(session: Session, *, wait: bool = True, batch: int = 10_000) -
 
 PENDING_FLAG = "clinic.log_pending"
 
+# When this process last integrated each log after a commit, by database: the
+# audit log is integrated in batches, at most once per LOG_AUDIT_BATCH_SECONDS.
+_last_integrated: dict[tuple[str, str], float] = {}
 
-def mark_pending(session: Session) -> None:
-    """Note that this transaction wrote records the logs have yet to integrate."""
-    session.info[PENDING_FLAG] = True
+
+def mark_pending(session: Session, log_name: str) -> None:
+    """Note that this transaction wrote records `log_name` has yet to integrate."""
+    session.info.setdefault(PENDING_FLAG, set()).add(log_name)
 
 
 def integrate_after_commit(session: Session) -> None:
     """Integrate what the transaction just committed wrote, unless another
     integrator is at it (it will take these records too) or the deployment runs
-    `clinic logs integrate` on its own. The records are safe already: a failure
-    here is logged and left to the next integration."""
-    if not session.info.pop(PENDING_FLAG, False):
+    `clinic log integrate` on its own. The records are safe already: a failure
+    here is logged and left to the next integration.
+
+    The custody log is integrated after every commit that wrote to it: its proofs
+    are shown as soon as an item moves. The audit log, written by every request,
+    is integrated in batches, as transparency logs sequence: a commit integrates
+    it only when this process has not done so for LOG_AUDIT_BATCH_SECONDS, and
+    that integration takes every record pending by then, of every worker."""
+    pending: set[str] = session.info.pop(PENDING_FLAG, set())
+    if not pending:
         return
     from flask import current_app, has_app_context
 
-    if has_app_context() and not current_app.config.get("LOG_INTEGRATE_ON_COMMIT", True):
+    config = current_app.config if has_app_context() else {}
+    if not config.get("LOG_INTEGRATE_ON_COMMIT", True):
         return
-    try:
-        integrate_all(session, wait=False)
-    except Exception:
-        logging.getLogger(__name__).exception("log integration after commit failed")
+    batch_seconds = float(config.get("LOG_AUDIT_BATCH_SECONDS", 0.0))
+    sources = log_sources()
+    database = str(session.get_bind().engine.url)
+    now = time.monotonic()
+    for log_name in sorted(pending):
+        key = (database, log_name)
+        if log_name == "audit" and now - _last_integrated.get(key, -inf) < batch_seconds:
+            continue
+        _last_integrated[key] = now
+        try:
+            while integrate(session, log_name, sources[log_name], wait=False) == BATCH:
+                session.commit()
+            session.commit()
+        except Exception:
+            session.rollback()
+            logging.getLogger(__name__).exception("log integration after commit failed")
 
 
 def pending_count(session: Session, sources: Sequence[Any]) -> int:

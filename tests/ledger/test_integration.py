@@ -22,10 +22,11 @@ from clinic.audit.models import AuditEntry
 from clinic.audit.services import AUDIT_LOG, verify_audit_trail
 from clinic.cli import cli
 from clinic.core.db import db
+from clinic.evidence.models import CustodyEvent
 from clinic.ledger.models import LogHead
 from clinic.ledger.services import NotYetIntegrated, export_proof, integrate_all, log_size
 from tests.conftest import World
-from tests.helpers import create, patient
+from tests.helpers import collect_kit, create, open_case, patient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,6 +39,11 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
 def _indexes(app: Flask) -> list[int | None]:
     with app.app_context():
         return list(db.session.scalars(sa.select(AuditEntry.log_index).order_by(AuditEntry.id)))
+
+
+def _custody_indexes(app: Flask) -> list[int | None]:
+    with app.app_context():
+        return list(db.session.scalars(sa.select(CustodyEvent.log_index).order_by(CustodyEvent.id)))
 
 
 def _head(app: Flask) -> int:
@@ -82,6 +88,47 @@ def test_integration_after_commit_is_on_by_default(
         assert None not in _indexes(application)
         with application.app_context():
             assert verify_audit_trail(db.session).is_valid
+    finally:
+        db.dispose(application)
+
+
+def test_the_audit_log_is_integrated_in_batches_the_custody_log_at_once(
+    app_config: dict[str, Any], world: World
+) -> None:
+    """With a batch time, a commit integrates the audit log only when its process
+    has not for that long; the batch then takes every pending record. Custody
+    records are integrated after every commit that wrote one."""
+    from clinic import create_app
+    from clinic.ledger import services as ledger
+
+    application = create_app(
+        {**app_config, "LOG_INTEGRATE_ON_COMMIT": True, "LOG_AUDIT_BATCH_SECONDS": 3600}
+    )
+    token = world["examiner"].token
+    client = application.test_client()
+    try:
+        create(client, token, patient("SA-INT-0010"))  # first commit: integrates
+        assert None not in _indexes(application)
+        create(client, token, patient("SA-INT-0011"))  # within the batch time: waits
+        create(client, token, patient("SA-INT-0012"))
+        waiting = _indexes(application).count(None)
+        assert waiting >= 2
+        with application.app_context():
+            assert verify_audit_trail(db.session).pending == waiting
+        collect_kit(application, "examiner", open_case(application).id)
+        custody = _custody_indexes(application)
+        assert len(custody) >= 3  # the kit and its items
+        assert None not in custody  # custody: integrated at once
+        assert _indexes(application).count(None) > waiting  # the audit log still waits
+        # The batch time has passed: the next commit integrates every pending record.
+        for key in list(ledger._last_integrated):
+            ledger._last_integrated[key] -= 3600
+        create(client, token, patient("SA-INT-0013"))
+        assert None not in _indexes(application)
+        with application.app_context():
+            report = verify_audit_trail(db.session)
+        assert report.is_valid
+        assert report.pending == 0
     finally:
         db.dispose(application)
 
