@@ -49,15 +49,22 @@ class ValidatorMissing(RuntimeError):
     pass
 
 
-def validate(paths: list[Path], profiles: Path | None = None) -> dict[str, Any]:
-    """Every resource in `paths` (files or directories) checked in one node process;
-    the errors and warnings, known validator faults left out."""
+def validate(
+    paths: list[Path], profiles: Path | None = None, package: Path | None = None
+) -> dict[str, Any]:
+    """Every resource in `paths` (files or directories) checked in one node process,
+    against the profiles it claims when `profiles` (a directory of StructureDefinitions
+    with snapshots) is given; with `package` (a FHIR package tarball), every resource
+    in it too, as R4B, against the package's own profiles. The errors and warnings,
+    known validator faults left out."""
     node = shutil.which("node")
     if node is None or not (ROOT / "node_modules" / "@medplum" / "core").exists():
         raise ValidatorMissing("the independent validator needs node and `npm ci`")
     command = [node, str(SCRIPT)]
     if profiles is not None:
         command += ["--profiles", str(profiles)]
+    if package is not None:
+        command += ["--package", str(package)]
     done = subprocess.run(
         [*command, *map(str, paths)], capture_output=True, text=True, cwd=ROOT, check=False
     )
