@@ -29,6 +29,7 @@ READERS = {
     "auditor": 200,
     "examiner.south": 200,
     "officer.hill": 200,
+    "expert": 200,  # within the account's period (the decision point refuses it after)
 }
 
 
