@@ -52,20 +52,24 @@ def test_every_role_reads_a_definition_as_published(
 
 
 @pytest.mark.parametrize(
-    ("path", "diagnostics"),
+    ("path", "status", "diagnostics"),
     [
-        ("/fhir/StructureDefinition/fc-nothing", "StructureDefinition/fc-nothing is not known"),
-        ("/fhir/CodeSystem/consent%20recipient", "is not known"),
-        ("/fhir/ValueSet/" + "x" * 5000, "is not known"),
-        ("/fhir/SearchParameter/anything", "SearchParameter/anything is not known"),
-        ("/fhir/OperationDefinition/Task-release%00", "is not known"),
+        (
+            "/fhir/StructureDefinition/fc-nothing",
+            404,
+            "StructureDefinition/fc-nothing is not known",
+        ),
+        ("/fhir/CodeSystem/consent%20recipient", 404, "is not known"),
+        ("/fhir/ValueSet/" + "x" * 5000, 404, "is not known"),
+        ("/fhir/SearchParameter/anything", 404, "SearchParameter/anything is not known"),
+        ("/fhir/OperationDefinition/Task-release%00", 400, "control character"),
     ],
 )
 def test_what_is_not_published_is_a_404_outcome(
-    client: FlaskClient, world: World, path: str, diagnostics: str
+    client: FlaskClient, world: World, path: str, status: int, diagnostics: str
 ) -> None:
     response = api(client, "GET", path, world["officer"].token)
-    assert response.status_code == 404
+    assert response.status_code == status
     if diagnostics is not None:
         body = response.get_json()
         assert body["resourceType"] == "OperationOutcome"

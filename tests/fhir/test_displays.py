@@ -55,7 +55,9 @@ def test_a_served_consent_of_every_form_uses_published_codes(
         if form.form == "police-release":
             ids.append(release_to(app, case.id, "RIVERPOL", all_items(app, key)))
             continue
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {
+            "person_names": {i.id: "Dr Ada Lovelace" for i in form.items if "person-name" in i.asks}
+        }
         if "never-share" in form.asks:
             extra["never_share_people"] = ("Sam Example", "Alex Example")
         ids.append(record(app, case.id, key, all_items(app, key), **extra))
