@@ -79,7 +79,11 @@ def validate(
     try:
         report: dict[str, Any] = json.loads(done.stdout)
     except json.JSONDecodeError as error:
-        raise ValidatorMissing(f"the validator failed: {done.stderr[-2000:]}") from error
+        # The error's own line (node prints a minified source line before it).
+        reason = [line for line in done.stderr.splitlines() if line.startswith("Error")]
+        raise ValidatorMissing(
+            f"the validator failed: {'; '.join(reason)} {done.stderr[-1000:]}"
+        ) from error
     for result in report["results"]:
         result["outcome"]["issue"] = [
             issue for issue in result["outcome"]["issue"] if not _known_fault(result["fhir"], issue)
