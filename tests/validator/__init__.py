@@ -39,7 +39,9 @@ FALSE_POSITIVES = (
     (
         "R4B",
         "Invalid id format",
-        r"StructureDefinition\.(differential|snapshot)\.element\[\d+\]\.id",
+        # (a StructureDefinition read, or one in a searchset of them)
+        r"(StructureDefinition|Bundle\.entry\[\d+\]\.resource)"
+        r"\.(differential|snapshot)\.element\[\d+\]\.id",
     ),
 )
 
