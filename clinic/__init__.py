@@ -86,6 +86,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     csrf = CSRFProtect(app)
     from clinic.audit.fhir import register_handler as register_audit_events
     from clinic.evidence.fhir_api import register_operations as register_custody
+    from clinic.fhir.conformance import register_handlers as register_definitions
     from clinic.fhir.provenance import register_handler as register_provenance
     from clinic.followup.referral_fhir import register_handlers as register_referrals
     from clinic.release.fhir_api import register_handlers as register_release_requests
@@ -97,6 +98,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_release_requests(app)
     register_referrals(app)
     register_custody(app)
+    register_definitions(app)
 
     from clinic.accounts.views import bp as accounts_bp
     from clinic.admin.views import bp as admin_bp

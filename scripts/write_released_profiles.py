@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from clinic.fhir.canonical import STRUCTURE_DEFINITION  # noqa: E402
 from clinic.fhir.profiles import RELEASED_PREFIX  # noqa: E402
+from clinic.fhir.snapshots import SnapshotGenerator, profile_documents  # noqa: E402
 
 PROFILES = ROOT / "fhir_profiles"
 # The records a release can hold whose held profile wants a literal reference, and
@@ -52,7 +53,8 @@ def _held_profile(kind: str) -> dict[str, Any]:
             and not document["id"].startswith(RELEASED_PREFIX)
             and not str(document.get("baseDefinition", "")).startswith(STRUCTURE_DEFINITION)
         ):
-            return dict(document)
+            # Its snapshot is generated again from the released differential.
+            return {key: value for key, value in document.items() if key != "snapshot"}
     raise SystemExit(f"no held profile for {kind}")
 
 
@@ -139,8 +141,9 @@ def released_example(kind: str, profile: dict[str, Any]) -> dict[str, Any]:
 def definitions() -> dict[Path, dict[str, Any]]:
     """Path -> content, for every released profile and its example."""
     written: dict[Path, dict[str, Any]] = {}
+    snapshots = SnapshotGenerator({d["url"]: d for d in profile_documents(PROFILES).values()})
     for kind in RELEASED:
-        profile = released_profile(kind)
+        profile = snapshots.with_snapshot(released_profile(kind))
         written[PROFILES / f"StructureDefinition-{profile['id']}.json"] = profile
         example = released_example(kind, profile)
         written[PROFILES / "examples" / f"{kind}-example-released.json"] = example

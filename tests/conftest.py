@@ -28,7 +28,9 @@ from flask.testing import FlaskClient
 from clinic import create_app
 from clinic.access.roles import OrganizationKind, Role
 from clinic.core.clock import utcnow
+from clinic.fhir.profiles import PROFILES_DIR
 from tests.validator import Emitted, ValidatorMissing, errors, validate
+from tests.validator.displays import directory_display_errors
 
 
 class ClosingClient(FlaskClient):
@@ -335,7 +337,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """One run of the independent validator (tests/validator) over a sample of every
-    kind of resource the FHIR API served the suite: any error fails the run."""
+    kind of resource the FHIR API served the suite, each also against the profiles it
+    claims (their snapshots), and a check that every code of ours they use is
+    published with the same display: any error fails the run."""
     if _EMITTED is None:
         return
     if not any(_EMITTED.directory.iterdir()):
@@ -343,7 +347,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     try:
-        found = errors(validate([_EMITTED.directory]))
+        found = errors(validate([_EMITTED.directory], profiles=PROFILES_DIR))
+        found += directory_display_errors(_EMITTED.directory)
         summary = f"{sum(_EMITTED.seen.values())} served resources"
     except ValidatorMissing as error:
         found, summary = [str(error)], "served resources"
@@ -351,7 +356,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         shutil.rmtree(_EMITTED.directory, ignore_errors=True)
     if reporter is not None:
         reporter.write_sep("=", f"independent FHIR validation of {summary}")
-        for line in found or ["no errors (R4 and R4B)"]:
+        for line in found or ["no errors (R4 and R4B, profiles, displays)"]:
             reporter.write_line(line)
     if found:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -125,7 +125,13 @@ OPERATIONAL_KINDS = frozenset(
         "AccessReview",  # an administrator's periodic review of who holds which role
     }
 )
-KNOWN_KINDS = CLINICAL_KINDS | DIRECTORY_KINDS | OPERATIONAL_KINDS
+# The definitions the clinic publishes (fhir_profiles/, and the FHIR package): they
+# hold nothing about anyone, and every system that exchanges records with the
+# clinic needs them, police forces included.
+DEFINITION_KINDS = frozenset(
+    {"StructureDefinition", "CodeSystem", "ValueSet", "OperationDefinition", "SearchParameter"}
+)
+KNOWN_KINDS = CLINICAL_KINDS | DIRECTORY_KINDS | OPERATIONAL_KINDS | DEFINITION_KINDS
 
 _READ = frozenset({Action.READ, Action.SEARCH})
 _CLINICAL_WRITE = frozenset(
@@ -517,6 +523,10 @@ def _decide(
             return Decision(False, (EXPERT_ENDED,), concealed=resource is not None)
         if kind == "Media" and action in _READ and resource is not None:
             return _decide_expert(actor, action, resource, consents, at)
+    if kind in DEFINITION_KINDS:
+        if action in _READ:
+            return Decision(True, (f"{kind} is a published definition: every user may read it",))
+        return Decision(False, (f"{kind} is published with the clinic, never written by users",))
 
     if actor.role is Role.POLICE and action is Action.EXPORT and operation == RELEASE:
         if kind not in RELEASABLE_KINDS:

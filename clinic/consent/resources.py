@@ -32,6 +32,13 @@ from clinic.access.terms import (
     RECIPIENT_SYSTEM,
     RECIPIENTS,
 )
+from clinic.consent.code_systems import (
+    CONSENT_FORM_SYSTEM,
+    NEVER_SHARE,
+    NEVER_SHARE_DISPLAY,
+    is_never_share,
+    item_system,
+)
 from clinic.consent.definitions import FormVersion, Item
 from clinic.core.clock import isoformat
 from clinic.fhir.canonical import (
@@ -40,6 +47,7 @@ from clinic.fhir.canonical import (
     RESTRICTED_LABEL,
     SEXUAL_VIOLENCE_LABEL,
     STRUCTURE_DEFINITION,
+    coding_display,
 )
 from clinic.i18n import N_
 
@@ -55,7 +63,6 @@ TAKEN_BY_URL = f"{STRUCTURE_DEFINITION}/fc-consent-taken-by"
 REPLACES_URL = f"{STRUCTURE_DEFINITION}/fc-consent-replaces"
 WITHDRAWAL_URL = f"{STRUCTURE_DEFINITION}/fc-consent-withdrawal"
 SHA256_URL = f"{STRUCTURE_DEFINITION}/fc-sha256"
-CONSENT_FORM_SYSTEM = f"{CODE_SYSTEM}/consent-form"
 PROXY_RELATIONSHIP_SYSTEM = f"{CODE_SYSTEM}/proxy-relationship"
 WITHDRAWAL_METHOD_SYSTEM = f"{CODE_SYSTEM}/consent-withdrawal-method"
 CONSENT_SCOPE_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentscope"
@@ -148,7 +155,7 @@ def _attachment_hashes(data: bytes) -> dict[str, Any]:
 
 def _actor(item: Item, agreed: bool, form_answers: Answers, site_id: str) -> dict[str, Any]:
     kind = item.mapping.recipient
-    role = {"coding": [_coding(RECIPIENT_SYSTEM, kind, RECIPIENTS[kind])]}
+    role = {"coding": [_coding(RECIPIENT_SYSTEM, kind, coding_display(RECIPIENTS[kind]))]}
     if kind in ("case-examiner", "counselling-service"):
         reference: dict[str, Any] = {"reference": f"Organization/{site_id}"}
     elif kind == "police" and form_answers.police_force is not None:
@@ -175,9 +182,7 @@ def _provision(
         "extension": [
             {
                 "url": ITEM_URL,
-                "valueCoding": _coding(
-                    f"{CONSENT_FORM_SYSTEM}/{form.form}", item.id, item.text["en"]
-                ),
+                "valueCoding": _coding(item_system(form.form), item.id, item.text["en"]),
             }
         ],
         "type": "permit" if agreed else "deny",
@@ -200,30 +205,33 @@ def _provision(
         ]
     if mapping.classes:
         provision["class"] = [
-            _coding(DATA_CLASS_SYSTEM, code, DATA_CLASSES[code]) for code in mapping.classes
+            _coding(DATA_CLASS_SYSTEM, code, coding_display(DATA_CLASSES[code]))
+            for code in mapping.classes
         ]
     if mapping.codes:
         provision["code"] = [
-            {"coding": [_coding(EXAM_PART_SYSTEM, code, EXAM_PARTS[code])]}
+            {"coding": [_coding(EXAM_PART_SYSTEM, code, coding_display(EXAM_PARTS[code]))]}
             for code in mapping.codes
         ]
     return provision
 
 
-def _never_share(form: FormVersion, reference: dict[str, Any], index: int) -> dict[str, Any]:
+def _never_share(form: FormVersion, reference: dict[str, Any]) -> dict[str, Any]:
     return {
         "extension": [
             {
                 "url": ITEM_URL,
-                "valueCoding": _coding(
-                    f"{CONSENT_FORM_SYSTEM}/{form.form}", f"never-share-{index}", "Never share with"
-                ),
+                "valueCoding": _coding(item_system(form.form), NEVER_SHARE, NEVER_SHARE_DISPLAY),
             }
         ],
         "type": "deny",
         "actor": [
             {
-                "role": {"coding": [_coding(RECIPIENT_SYSTEM, ANYONE, "anyone at or named by")]},
+                "role": {
+                    "coding": [
+                        _coding(RECIPIENT_SYSTEM, ANYONE, coding_display(RECIPIENTS[ANYONE]))
+                    ]
+                },
                 "reference": reference,
             }
         ],
@@ -261,17 +269,12 @@ def build_consent(
             if nested:
                 provision["provision"] = nested
         provisions.append(provision)
-    index = 0
     for organization_id, name in answers.never_share_organizations:
-        index += 1
         provisions.append(
-            _never_share(
-                form, {"reference": f"Organization/{organization_id}", "display": name}, index
-            )
+            _never_share(form, {"reference": f"Organization/{organization_id}", "display": name})
         )
     for person in answers.never_share_people:
-        index += 1
-        provisions.append(_never_share(form, {"display": person}, index))
+        provisions.append(_never_share(form, {"display": person}))
 
     extensions: list[dict[str, Any]] = []
     given_by: list[dict[str, Any]] = [
@@ -481,7 +484,7 @@ def answers_of(consent: dict[str, Any]) -> dict[str, str]:
     def walk(nodes: Sequence[dict[str, Any]]) -> None:
         for node in nodes:
             item = item_of(node)
-            if item and not item.startswith("never-share-"):
+            if item and not is_never_share(item):
                 found[item] = node.get("type", "deny")
             walk(node.get("provision", []))
 

@@ -25,6 +25,7 @@ from clinic.audit.services import AuditRecord, EventKind
 from clinic.cases.models import Case
 from clinic.cases.services import CaseNotFound, _load_case
 from clinic.consent.book import consent_book
+from clinic.consent.code_systems import is_never_share
 from clinic.consent.definitions import LANGUAGES, FormLibrary, FormVersion
 from clinic.consent.resources import (
     DRAWN,
@@ -539,7 +540,7 @@ def view_of(version: StoredVersion, forms: FormLibrary) -> ConsentView:
     never_share = [
         node["actor"][0]["reference"].get("display", "")
         for node in content["provision"]["provision"]
-        if item_of(node).startswith("never-share-")
+        if is_never_share(item_of(node))
     ]
     return ConsentView(
         version=version,
@@ -582,7 +583,7 @@ def effects_of(content: dict[str, Any]) -> list[str]:
             sentence += f", until {end[:10]}"
         effects.append(sentence)
     for node in content["provision"]["provision"]:
-        if item_of(node).startswith("never-share-"):
+        if is_never_share(item_of(node)):
             effects.append(
                 f"Nothing may ever go to {node['actor'][0]['reference'].get('display', '')}"
             )

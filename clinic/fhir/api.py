@@ -21,6 +21,7 @@ from clinic.fhir.capability import capability_statement
 from clinic.fhir.handlers import Paging, creator_for, handler_for, handlers_of, operations_of
 from clinic.fhir.limits import MAX_JSON_DEPTH, check_body_limits, check_search_size
 from clinic.fhir.outcome import FhirError, Issue, operation_outcome
+from clinic.fhir.package import package_of
 from clinic.fhir.query import parse_history, parse_search
 from clinic.fhir.services import (
     STORED_TYPES,
@@ -72,6 +73,8 @@ def fhir_error_response(error: FhirError) -> Response:
 
 @bp.before_request
 def _authenticate() -> Response | None:
+    if request.endpoint == "fhir.package":
+        return None  # a file for package tools, public like /metadata
     accept = request.headers.get("Accept", "*/*")
     if not any(kind in accept for kind in _ACCEPTABLE):
         return outcome_response(406, "not-supported", "only application/fhir+json is served")
@@ -185,6 +188,17 @@ def _representation(
 @view_rule(public=True)
 def metadata() -> Response:
     return fhir_response(capability_statement(current_app, base_url()))
+
+
+@bp.get("/package.tgz")
+@view_rule(public=True)
+def package() -> Response:
+    """The definitions as a FHIR package, the same bytes as scripts/build_fhir_package.py."""
+    built = package_of(current_app.extensions["clinic.profiles"].directory)
+    response = Response(built.tarball, mimetype="application/gzip")
+    response.headers["Content-Disposition"] = f'attachment; filename="{built.filename}"'
+    response.headers["ETag"] = f'"{built.sha256}"'
+    return response
 
 
 # -- instance level --------------------------------------------------------------

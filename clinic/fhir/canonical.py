@@ -19,3 +19,9 @@ CONFIDENTIALITY = "http://terminology.hl7.org/CodeSystem/v3-Confidentiality"
 SEXUAL_VIOLENCE_LABEL = (ACT_CODE, "SDV")
 RESTRICTED_LABEL = (CONFIDENTIALITY, "R")
 VERY_RESTRICTED_LABEL = (CONFIDENTIALITY, "V")
+
+
+def coding_display(words: str) -> str:
+    """A Coding's display for a phrase the code keeps in lower case for sentences
+    ("her GP"): as our CodeSystems display it, with a capital ("Her GP")."""
+    return words[:1].upper() + words[1:]

@@ -9,6 +9,7 @@ from flask import Flask
 
 from clinic.fhir.canonical import CANONICAL_BASE
 from clinic.fhir.handlers import TableHandler, handlers_of, operations_of
+from clinic.fhir.package import IMPLEMENTATION_GUIDE_URL
 from clinic.fhir.search_params import SearchParam, params_for
 from clinic.fhir.services import STORED_TYPES, WRITABLE_TYPES
 
@@ -177,6 +178,8 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
         },
         "fhirVersion": "4.3.0",
         "format": ["application/fhir+json", "json"],
+        # Every definition it enforces and serves, as a FHIR package (docs/fhir-api.md).
+        "implementationGuide": [IMPLEMENTATION_GUIDE_URL],
         "rest": [
             {
                 "mode": "server",
@@ -184,7 +187,9 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
                     "Bearer tokens only. Every read and search is filtered by the clinic's access "
                     "policy: a record you may not see is answered exactly like one that does not "
                     "exist, and searches carry no total. Paging uses opaque _cursor links. "
-                    f"Profiles: {CANONICAL_BASE}/StructureDefinition/."
+                    f"Profiles: {CANONICAL_BASE}/StructureDefinition/; every definition, "
+                    "with snapshots and examples, as a FHIR package (no token needed): "
+                    f"{base_url}/package.tgz."
                 ),
                 "security": {
                     "cors": False,

@@ -116,6 +116,8 @@ class ProfileRegistry:
         self.default_profiles: dict[str, str] = {}
         self.released_profiles: dict[str, str] = {}
         self.definitions: dict[str, dict[str, Any]] = {}
+        # Every definition we publish, by resourceType and id (served by the API).
+        self.conformance: dict[str, dict[str, dict[str, Any]]] = {}
         self._load()
 
     # -- loading -------------------------------------------------------------
@@ -128,6 +130,9 @@ class ProfileRegistry:
             except json.JSONDecodeError as error:
                 raise ProfileError(f"{path.name}: not JSON ({error})") from error
             documents.append((path, document))
+            if isinstance(document, dict) and "id" in document:
+                by_id = self.conformance.setdefault(str(document.get("resourceType")), {})
+                by_id[str(document["id"])] = document
         for path, document in documents:
             if document.get("resourceType") == "CodeSystem":
                 self._parse(path, document)
@@ -162,7 +167,9 @@ class ProfileRegistry:
     def _parse(path: Path, document: dict[str, Any]) -> None:
         from clinic.fhir.validation import check_definition
 
-        issues = check_definition(document)
+        # The snapshot is generated from the differential (clinic/fhir/snapshots.py)
+        # and checked by its own test; parsing it again here would only slow start-up.
+        issues = check_definition({k: v for k, v in document.items() if k != "snapshot"})
         if issues:
             problems = "; ".join(issue.diagnostics for issue in issues)
             raise ProfileError(

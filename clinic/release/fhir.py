@@ -13,7 +13,7 @@ from typing import Any
 
 from clinic.accounts.models import Organization
 from clinic.core.clock import isoformat
-from clinic.fhir.canonical import CODE_SYSTEM, NAMING_SYSTEM, STRUCTURE_DEFINITION
+from clinic.fhir.canonical import CODE_SYSTEM, NAMING_SYSTEM, STRUCTURE_DEFINITION, coding_display
 from clinic.fhir.outcome import FhirError
 from clinic.release.models import ReleaseRequest, RequestStatus
 from clinic.release.services import AWAITING_TEXT, REQUESTABLE
@@ -72,7 +72,11 @@ def request_task(request: ReleaseRequest, force: Organization) -> dict[str, Any]
                     "type": {"coding": [{"system": RELEASE_INPUT, "code": "requested"}]},
                     "valueCodeableConcept": {
                         "coding": [
-                            {"system": RELEASE_ITEM, "code": code, "display": REQUESTABLE[code]}
+                            {
+                                "system": RELEASE_ITEM,
+                                "code": code,
+                                "display": coding_display(REQUESTABLE[code]),
+                            }
                         ]
                     },
                 }

@@ -1365,7 +1365,10 @@ MATRIX: dict[str, list[Call]] = {
     ],
     # -- FHIR API -----------------------------------------------------------------
     "fhir.metadata": [Call("GET", lambda s: "/fhir/metadata", everyone(200), api=True)],
+    "fhir.package": [Call("GET", lambda s: "/fhir/package.tgz", everyone(200), api=True)],
     "fhir.read": [
+        # A published definition: every role (the decision point's DEFINITION_KINDS).
+        Call("GET", lambda s: "/fhir/StructureDefinition/fc-patient", everyone(200), api=True),
         Call(
             "GET",
             lambda s: f"{P}/{s.own_patient}",
@@ -1521,6 +1524,7 @@ MATRIX: dict[str, list[Call]] = {
             only({"examiner": 200, "custodian": 200, "officer": 200}, 403),
             api=True,
         ),
+        Call("GET", lambda s: "/fhir/CodeSystem?name=Consent", everyone(200), api=True),
     ],
     "fhir.search_post": [
         Call(
@@ -1615,6 +1619,7 @@ ASKS_NOTHING = {
     "home.log_keys",
     "i18n.choose_language",
     "fhir.metadata",
+    "fhir.package",
 }
 
 

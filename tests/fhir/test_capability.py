@@ -81,6 +81,18 @@ SAMPLE_VALUES = {
     "site": lambda ids: "https://forensic-care.org/fhir/CodeSystem/body-region|forearm",
     "view": lambda ids: "close-up",
     "_since": lambda ids: "2000-01-01T00:00:00Z",
+    "url": lambda ids: ids["definition"]["url"],
+    "version": lambda ids: ids["definition"]["version"],
+    "name": lambda ids: ids["definition"]["name"],
+}
+# The published definitions (clinic/fhir/conformance.py): one sample each; no
+# SearchParameter of our own is published, so that type is served empty.
+DEFINITIONS = {
+    "StructureDefinition": "fc-case",
+    "CodeSystem": "consent-form-police-release",
+    "ValueSet": "clinic-role",
+    "OperationDefinition": "Specimen-custody",
+    "SearchParameter": None,
 }
 # An operation's sample call: who, and the answer that shows it is served (a
 # request not yet approved is the force's own: 409 says why).
@@ -114,6 +126,8 @@ TOKENS = {
     "AllergyIntolerance": "examiner",
     "MedicationStatement": "examiner",
     "Condition": "examiner",
+    # Definitions hold nothing about anyone: a police token reads them.
+    **dict.fromkeys(DEFINITIONS, "officer"),
 }
 
 
@@ -229,11 +243,24 @@ def test_declared_types_interactions_and_search_parameters_all_work(
         "AllergyIntolerance",
         "MedicationStatement",
         "Condition",
+        *DEFINITIONS,
     }
     for resource in rest["resource"]:
         kind = resource["type"]
         token = world[TOKENS[kind]].token
-        if kind == "Organization":
+        definition: dict[str, Any] = {}
+        if kind in DEFINITIONS:
+            if DEFINITIONS[kind] is None:
+                found = api(client, "GET", f"/fhir/{kind}", token)
+                assert found.status_code == 200, kind
+                assert not found.get_json().get("entry"), kind
+                assert api(client, "GET", f"/fhir/{kind}/x", token).status_code == 404
+                continue
+            sample_id = str(DEFINITIONS[kind])
+            definition = json.loads(
+                (PROJECT_ROOT / "fhir_profiles" / f"{kind}-{sample_id}.json").read_text()
+            )
+        elif kind == "Organization":
             sample_id = world.organizations["NORTH"]
         elif kind == "Specimen":
             sample_id = kit.items[0].id
@@ -258,6 +285,7 @@ def test_declared_types_interactions_and_search_parameters_all_work(
             "kit": kit.kit.id,
             "plan": plan_id,
             "referral": referral.id,
+            "definition": definition,
         }
         required = {
             "Provenance": f"?target=Patient/{record['id']}",
@@ -347,7 +375,11 @@ def test_operations_are_declared_as_their_definitions_say(capability: dict[str, 
 def test_profiles_in_the_statement_are_the_ones_enforced(app, capability: dict[str, Any]) -> None:  # type: ignore[no-untyped-def]
     registry = app.extensions["clinic.profiles"]
     for resource in capability["rest"][0]["resource"]:
-        assert resource["profile"] == registry.default_profiles[resource["type"]]
+        if resource["type"] in DEFINITIONS:  # published, not written: the core's
+            expected = f"http://hl7.org/fhir/StructureDefinition/{resource['type']}"
+        else:
+            expected = registry.default_profiles[resource["type"]]
+        assert resource["profile"] == expected
 
 
 def test_transaction_is_declared_and_batch_is_not(capability: dict[str, Any]) -> None:
