@@ -15,7 +15,7 @@ from clinic.cli import unit_of_work
 from clinic.core.db import db
 from clinic.evidence.services import CUSTODY_LOG, verify_custody_log
 from clinic.ledger.files import LogFiles, TrustFileError
-from clinic.ledger.models import LogCheckpoint
+from clinic.ledger.models import LogCheckpoint, SigningKey
 from clinic.ledger.note import generate_signer, sign_note
 from clinic.ledger.services import (
     LedgerError,
@@ -50,20 +50,15 @@ def _plant_key_and_checkpoint(app: Flask, engine: sa.Engine) -> str:
     now = datetime.now(UTC)
     with engine.begin() as connection:
         connection.execute(
-            sa.text("UPDATE signing_keys SET retired_at = :now WHERE key_name = :name"),
-            {"now": now, "name": origin},
+            sa.update(SigningKey).where(SigningKey.key_name == origin).values(retired_at=now)
         )
         connection.execute(
-            sa.text(
-                "INSERT INTO signing_keys (key_name, key_id, verifier_key, created_at) "
-                "VALUES (:name, :kid, :vkey, :now)"
-            ),
-            {
-                "name": origin,
-                "kid": impostor.verifier.key_id.hex(),
-                "vkey": str(impostor.verifier),
-                "now": now,
-            },
+            sa.insert(SigningKey).values(
+                key_name=origin,
+                key_id=impostor.verifier.key_id.hex(),
+                verifier_key=str(impostor.verifier),
+                created_at=now,
+            )
         )
         connection.execute(
             sa.insert(LogCheckpoint).values(
