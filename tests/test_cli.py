@@ -299,7 +299,7 @@ def test_keys_trust_takes_the_instance_keys_never_the_database(run, tmp_path: Pa
     trusted.unlink()  # keys made before the file existed
     assert run("log", "checkpoint").exit_code != 0
     assert "NOT TRUSTED" in run("keys", "list").output
-    assert "not in the trusted keys file" in run("audit", "verify").output
+    assert "which the trusted keys file" in run("audit", "verify").output
     assert f"trusted: {key}" in run("keys", "trust").output
     assert trusted.read_text() == key + "\n"
     assert "already trusted" in run("keys", "trust", key).output
