@@ -578,7 +578,11 @@ def _decide(
                 False, (f"role {actor.role} may not record custody action {operation}",)
             )
     if kind == "LogCheckpoint" and actor.role not in LOG_READERS.get(operation or "", ()):
-        return Decision(False, (f"role {actor.role} may not read the {operation} log's proofs",))
+        return Decision(
+            False,
+            (f"role {actor.role} may not read the {operation} log's proofs",),
+            concealed=actor.role is Role.POLICE,
+        )
     baseline = f"role {actor.role} may {action} {kind} ({scope})"
     if resource is None:
         return Decision(True, (baseline,), obligations=obligations)
