@@ -62,6 +62,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.media.vault import Keyring
 
     app.extensions["clinic.media_keys"] = Keyring(instance_path / "keys")
+    from clinic.ledger.files import LogFiles, TrustFileError
+
+    try:
+        app.extensions["clinic.log_files"] = LogFiles.from_config(instance_path, app.config)
+    except TrustFileError as error:
+        raise SystemExit(str(error)) from error
     # Before the CSRF check, which reads the body.
     app.before_request(answer_head_as_get)
     app.before_request(apply_body_limit)

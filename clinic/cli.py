@@ -280,7 +280,8 @@ def _echo_report(log_name: str, noun: str, report: Any) -> None:
         pending = f"; {report.pending} not yet integrated" if report.pending else ""
         click.echo(
             f"{log_name} log verified: {report.size} {noun}, root matches, "
-            f"{report.checkpoints} signed checkpoint(s) verify{pending}"
+            f"{report.checkpoints} signed checkpoint(s) verify, "
+            f"{report.exported} exported checkpoint(s) match{pending}"
         )
         return
     click.echo(f"{log_name} log NOT valid: {report.problem}", err=True)
@@ -367,13 +368,43 @@ def keys_generate(log_name: str) -> None:
 
 @keys.command("list")
 def keys_list() -> None:
-    """Every verifier key the clinic has published, current and retired."""
+    """Every verifier key in the database, current and retired, and whether the
+    trusted keys file (LOG_VERIFIER_KEYS) lists it: only those are used."""
     from clinic.ledger.models import SigningKey
+    from clinic.ledger.services import trusted_keys
 
+    trusted = {str(key) for key in trusted_keys()}
     with unit_of_work() as uow:
         for key in uow.session.scalars(sa.select(SigningKey).order_by(SigningKey.created_at)):
             state = f"retired {key.retired_at:%Y-%m-%d}" if key.retired_at else "current"
+            if key.verifier_key not in trusted:
+                state += ", NOT TRUSTED: not in the trusted keys file"
             click.echo(f"{key.verifier_key}  ({state})")
+
+
+@keys.command("trust")
+@click.argument("verifier_keys", nargs=-1)
+def keys_trust(verifier_keys: tuple[str, ...]) -> None:
+    """Add verifier keys to the trusted keys file (LOG_VERIFIER_KEYS). Without
+    arguments: the keys whose private halves are in instance/keys/, current and
+    retired (for a clinic whose keys were made before the file existed). Never
+    from the database: a key found only there is not to be believed."""
+    from clinic.ledger.services import app_log_files, instance_signers
+    from clinic.ledger.standalone import VerificationError, parse_verifier_key
+
+    files = app_log_files()
+    try:
+        wanted = [parse_verifier_key(text) for text in verifier_keys] or [
+            signer.verifier for signer in instance_signers(Path(current_app.instance_path))
+        ]
+    except VerificationError as error:
+        raise click.ClickException(str(error)) from error
+    if not wanted:
+        raise click.ClickException("there are no log signing keys in instance/keys/")
+    for key in wanted:
+        added = files.trust(key)
+        click.echo(f"{'trusted' if added else 'already trusted'}: {key}")
+    click.echo(f"trusted keys file: {files.verifier_keys_file}")
 
 
 @cli.group("media-key")
@@ -468,23 +499,48 @@ def log_integrate(follow: bool, interval: float, batch: int) -> None:
 
 @log.command("consistency")
 @click.option("--log", "log_name", default="audit", show_default=True)
-@click.argument("old_size", type=click.IntRange(min=0))
-@click.argument("new_size", type=click.IntRange(min=0))
-def log_consistency(log_name: str, old_size: int, new_size: int) -> None:
+@click.argument("old_size")
+@click.argument("new_size", required=False)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Also write old.checkpoint, new.checkpoint and the proof there, for clinic-verify.",
+)
+def log_consistency(
+    log_name: str, old_size: str, new_size: str | None, out_dir: Path | None
+) -> None:
     """Print the RFC 9162 consistency proof between two tree sizes, one base64
-    hash a line: that the tree of OLD_SIZE is a prefix of the tree of NEW_SIZE."""
-    import base64
-
-    from clinic.ledger.services import LedgerError, prove_consistency
+    hash a line: that the tree of OLD_SIZE is a prefix of the tree of NEW_SIZE
+    (default: the newest signed checkpoint's size)."""
+    from clinic.ledger.services import LedgerError, parse_tree_size, prove_log_consistency
 
     with unit_of_work() as uow:
         try:
-            proof = prove_consistency(uow.session, log_name, old_size, new_size)
-        except (LedgerError, ValueError) as error:
+            proof = prove_log_consistency(
+                uow.session,
+                log_name,
+                parse_tree_size("OLD_SIZE", old_size),
+                None if new_size is None else parse_tree_size("NEW_SIZE", new_size),
+            )
+        except LedgerError as error:
             raise click.ClickException(str(error)) from error
-        _audit_operator(uow, EventKind.READ, f"LogConsistency/{log_name}/{old_size}/{new_size}")
-    for digest in proof:
-        click.echo(base64.b64encode(digest).decode())
+        _audit_operator(
+            uow, EventKind.READ, f"LogConsistency/{log_name}/{proof.old_size}/{proof.new_size}"
+        )
+    click.echo(proof.text(), nl=False)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name, content in (
+            (f"{log_name}-{proof.old_size}.checkpoint", proof.old_checkpoint),
+            (f"{log_name}-{proof.new_size}.checkpoint", proof.new_checkpoint),
+            (f"{log_name}-{proof.old_size}-{proof.new_size}.consistency", proof.text()),
+        ):
+            if content is not None:
+                (out_dir / name).write_text(content)
+                written.append(name)
+        click.echo(f"wrote {', '.join(written)} in {out_dir}", err=True)
 
 
 @log.command("checkpoint")
@@ -496,6 +552,7 @@ def log_checkpoint(log_name: str) -> None:
     from clinic.ledger.services import (
         LedgerError,
         active_signer,
+        app_log_files,
         create_checkpoint,
         integrate_all,
         log_origin,
@@ -512,6 +569,10 @@ def log_checkpoint(log_name: str) -> None:
         note = checkpoint.note
         _audit_operator(uow, EventKind.CREATE, f"LogCheckpoint/{log_name}/{checkpoint.tree_size}")
     click.echo(note, nl=False)
+    click.echo(
+        f"exported to {app_log_files().export_path(log_name)}: ship that file off this machine",
+        err=True,
+    )
 
 
 # -- exports ------------------------------------------------------------------------

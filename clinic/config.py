@@ -75,6 +75,16 @@ DEFAULTS: dict[str, Any] = {
     # once per this many seconds in each process (a batch); the custody log after
     # every commit that wrote to it. 0 integrates the audit log after every commit.
     "LOG_AUDIT_BATCH_SECONDS": 1.0,
+    # The verifier keys the logs are signed, published and verified with: one
+    # c2sp.org/signed-note verifier key a line, retired keys kept. Written by
+    # `clinic keys generate` (and `clinic demo`); never read from the database.
+    # Default: instance/log-verifier-keys.txt.
+    "LOG_VERIFIER_KEYS": None,
+    # Each signed checkpoint is appended here ({log}: audit, custody), mode 0600 and
+    # synced; ship the file off this machine. `clinic audit verify` / `clinic custody
+    # verify` compare the log with every checkpoint in it.
+    # Default: instance/checkpoints/{log}.log.
+    "LOG_CHECKPOINT_EXPORT": None,
     # Evidence handed to a lab (or, later, police) and not back within this many days
     # is shown as overdue to custodians. One limit for the deployment for now.
     "TRANSFER_OVERDUE_DAYS": 60,
@@ -121,6 +131,8 @@ _ENVIRONMENT: dict[str, Any] = {
     "SESSION_COOKIE_SECURE": lambda v: v.lower() in {"1", "true", "yes"},
     "TRUSTED_PROXIES": int,
     "LOG_ORIGIN_PREFIX": str,
+    "LOG_VERIFIER_KEYS": str,
+    "LOG_CHECKPOINT_EXPORT": str,
     "LOG_INTEGRATE_ON_COMMIT": lambda v: v.lower() in {"1", "true", "yes"},
     "LOG_AUDIT_BATCH_SECONDS": float,
     "TRANSFER_OVERDUE_DAYS": int,

@@ -284,13 +284,24 @@ STORAGE_LOCATIONS = (
 
 def _load_keys(uow: UnitOfWork, app: Flask) -> None:
     """Signing keys for the audit and custody logs and for release bundles, once:
-    an existing key is kept (`clinic keys generate` rotates it on purpose)."""
-    from clinic.ledger.services import generate_key, key_path, log_origin
+    an existing key is kept (`clinic keys generate` rotates it on purpose). Keys
+    made before the trusted keys file existed are trusted from the instance
+    folder's private keys (never from the database)."""
+    from clinic.ledger.services import (
+        app_log_files,
+        generate_key,
+        instance_signers,
+        key_path,
+        log_origin,
+    )
 
     for log_name in ("audit", "custody", "release"):
         name = log_origin(app.config, log_name)
         if not key_path(Path(app.instance_path), name).exists():
             generate_key(uow.session, Path(app.instance_path), name)
+    files = app_log_files()
+    for signer in instance_signers(Path(app.instance_path)):
+        files.trust(signer.verifier)
 
 
 def _load_survivors(uow: UnitOfWork, app: Flask) -> None:

@@ -236,6 +236,78 @@ def test_audit_proof_exports_a_verifiable_entry_and_is_audited(run, tmp_path: Pa
     assert "1 signed checkpoint(s) verify" in run("audit", "verify").output
 
 
+def test_checkpoints_are_exported_and_a_later_one_is_checked_against_an_earlier(  # type: ignore[no-untyped-def]
+    run, tmp_path: Path, capsys
+) -> None:
+    from clinic.ledger.standalone import main as verify_main
+
+    instance = tmp_path / "instance"
+    assert run("keys", "generate").exit_code == 0
+    first = run("log", "checkpoint")
+    assert f"exported to {instance / 'checkpoints' / 'audit.log'}" in first.stderr
+    old_size = first.stdout.split("\n")[1]
+    run("keys", "list")  # more audit entries
+    second = run("log", "checkpoint").stdout
+    new_size = second.split("\n")[1]
+    export = instance / "checkpoints" / "audit.log"
+    assert export.read_text() == f"{first.stdout}\n{second}\n"
+    assert stat.S_IMODE(export.stat().st_mode) == 0o600
+    assert (
+        "2 signed checkpoint(s) verify, 2 exported checkpoint(s) match"
+        in run("audit", "verify").output
+    )
+
+    out = tmp_path / "proofs"
+    proved = run("log", "consistency", old_size, "--out", str(out))
+    assert proved.exit_code == 0, proved.output
+    files = [
+        str(out / f"audit-{old_size}.checkpoint"),
+        str(out / f"audit-{new_size}.checkpoint"),
+        str(out / f"audit-{old_size}-{new_size}.consistency"),
+    ]
+    keys = str(instance / "log-verifier-keys.txt")
+    capsys.readouterr()
+    assert verify_main(["consistency", "--key", keys, *files]) == 0, capsys.readouterr().out
+    assert verify_main(["consistency", "--key", keys, files[1], files[0], files[2]]) == 1
+    assert "fewer than the older one's" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("0", "2"), "at least 1"),
+        (("abc",), "OLD_SIZE must be a whole number"),
+        (("3", "2"), "larger than the newer size"),
+        (("1", "999999"), "fewer than 999999"),
+        (("1", "9" * 30), "larger than any log"),
+        (("1",), "no signed checkpoint yet"),
+        (("--log", "nothing", "1", "2"), "there is no log 'nothing'"),
+    ],
+)
+def test_log_consistency_refuses_bad_sizes_clearly(
+    run, args: tuple[str, ...], message: str
+) -> None:  # type: ignore[no-untyped-def]
+    result = run("log", "consistency", *args)
+    assert result.exit_code != 0
+    assert message in result.output
+
+
+def test_keys_trust_takes_the_instance_keys_never_the_database(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    trusted = tmp_path / "instance" / "log-verifier-keys.txt"
+    key = run("keys", "generate").output.strip().splitlines()[-1]
+    assert trusted.read_text() == key + "\n"
+    trusted.unlink()  # keys made before the file existed
+    assert run("log", "checkpoint").exit_code != 0
+    assert "NOT TRUSTED" in run("keys", "list").output
+    assert "which the trusted keys file" in run("audit", "verify").output
+    assert f"trusted: {key}" in run("keys", "trust").output
+    assert trusted.read_text() == key + "\n"
+    assert "already trusted" in run("keys", "trust", key).output
+    assert "not a valid key name" in run("keys", "trust", "a b+00+AA").output
+    assert run("log", "checkpoint").exit_code == 0
+    assert run("audit", "verify").exit_code == 0
+
+
 # Every command, and why it may run without asking the decision point about any
 # survivor's record: only `fhir export` reads clinical content, and it asks.
 OPERATOR_COMMANDS = {
@@ -251,6 +323,7 @@ OPERATOR_COMMANDS = {
     "audit proof": "an inclusion proof for one audit entry: hashes, no content",
     "keys generate": "signing keys",
     "keys list": "public key ids",
+    "keys trust": "adds verifier keys to the trusted keys file; no record",
     "log checkpoint": "signs the log's root; no entry content",
     "log consistency": "hashes proving one tree size a prefix of another; no entry content",
     "log integrate": "sequences stored records into the Merkle logs; prints a count",

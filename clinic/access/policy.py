@@ -123,6 +123,9 @@ OPERATIONAL_KINDS = frozenset(
         # Emergency access to a case the examiner may not otherwise read (section 4a).
         "BreakGlassGrant",
         "AccessReview",  # an administrator's periodic review of who holds which role
+        # A transparency log's signed checkpoints and consistency proofs: hashes and
+        # tree sizes, no entry content; the operation names the log (LOG_READERS).
+        "LogCheckpoint",
     }
 )
 # The definitions the clinic publishes (fhir_profiles/, and the FHIR package): they
@@ -177,6 +180,7 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "IncomingRequest": (_READ | {Action.UPDATE}, Scope.OWN_SITE_OR_NONE),
         "EvidenceItem": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "CustodyEvent": (_READ | {Action.CREATE}, Scope.OWN_SITE),
+        "LogCheckpoint": (frozenset({Action.READ}), Scope.ALL),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
         # Opening a medical expert's account for her case (APPOINT_EXPERT).
@@ -218,6 +222,7 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "CustodyEvent": (_READ | {Action.CREATE}, Scope.OWN_SITE),
         "StorageLocation": (_MANAGE, Scope.OWN_SITE),
         "RetentionRule": (_READ, Scope.OWN_SITE),
+        "LogCheckpoint": (frozenset({Action.READ}), Scope.ALL),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
@@ -225,6 +230,10 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         # Their own force's release requests; nothing about any survivor until her
         # consent releases something (operation "release", below).
         "ReleaseRequest": (frozenset({Action.CREATE, Action.READ, Action.SEARCH}), Scope.OWN_SITE),
+        # The custody log's checkpoints and consistency proofs (LOG_READERS): a
+        # release carries a custody checkpoint, and the force that holds it must be
+        # able to check that later ones extend it. Hashes and sizes only.
+        "LogCheckpoint": (frozenset({Action.READ}), Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
     Role.ADMIN: {
@@ -241,6 +250,7 @@ BASELINE: dict[Role, dict[str, tuple[frozenset[Action], Scope]]] = {
         "AuditEvent": (frozenset({Action.READ, Action.SEARCH, Action.EXPORT}), Scope.ALL),
         # Each break-glass access is reviewed by an auditor, with an outcome and a note.
         "BreakGlassGrant": (frozenset({Action.READ, Action.SEARCH, Action.UPDATE}), Scope.ALL),
+        "LogCheckpoint": (frozenset({Action.READ}), Scope.ALL),
         "Organization": (_READ, Scope.ALL),
         "ApiToken": (_MANAGE, Scope.SELF),
     },
@@ -364,6 +374,15 @@ APPOINT_EXPERT = "appoint-expert"
 EXPERT_RECIPIENT = "medical-expert"
 EXPERT_ENDED = "the medical expert's access period has ended"
 
+
+# Whose checkpoints and consistency proofs each role may read (the operation of a
+# LogCheckpoint read is the log's name): the custody log's, those who handle
+# custody and hold its proofs (examiners, custodians, police with a release) and
+# auditors; the audit log's, auditors alone.
+LOG_READERS: dict[str, frozenset[Role]] = {
+    "audit": frozenset({Role.AUDITOR}),
+    "custody": frozenset({Role.EXAMINER, Role.CUSTODIAN, Role.POLICE, Role.AUDITOR}),
+}
 
 # Which custody actions each role may record (docs/design.md sections 4 and 6):
 # examiners collect and seal at the exam; custodians do everything after.
@@ -568,6 +587,12 @@ def _decide(
             return Decision(
                 False, (f"role {actor.role} may not record custody action {operation}",)
             )
+    if kind == "LogCheckpoint" and actor.role not in LOG_READERS.get(operation or "", ()):
+        return Decision(
+            False,
+            (f"role {actor.role} may not read the {operation} log's proofs",),
+            concealed=actor.role is Role.POLICE,
+        )
     baseline = f"role {actor.role} may {action} {kind} ({scope})"
     if resource is None:
         return Decision(True, (baseline,), obligations=obligations)

@@ -950,13 +950,13 @@ class ChainProof:
 def check_chain(uow: UnitOfWork, events: list[CustodyEvent]) -> ChainProof:
     """Verify each event's inclusion proof against the newest signed checkpoint,
     exactly as an outside verifier would (signature, leaf, path)."""
-    from clinic.ledger.services import LedgerError, export_proof, latest_checkpoint, verifier_keys
+    from clinic.ledger.services import LedgerError, export_proof, latest_checkpoint, trusted_keys
     from clinic.ledger.standalone import VerificationError, verify_entry
 
     checkpoint = latest_checkpoint(uow.session, CUSTODY_LOG)
     if checkpoint is None:
         return ChainProof(None, [False] * len(events))
-    keys = verifier_keys(uow.session)
+    keys = trusted_keys()
     verified = []
     try:
         for event in events:

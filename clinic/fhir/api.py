@@ -235,6 +235,40 @@ def release(resource_type: str, logical_id: str) -> Response:
     return _operation(resource_type, logical_id, "release")
 
 
+@bp.get("/$log-consistency")
+@view_rule(self_checked=True, auth="bearer")
+def log_consistency() -> Response:
+    """$log-consistency?log=custody&old=M[&new=N]: the RFC 9162 consistency proof
+    between two sizes of a log, with the signed checkpoints at those sizes."""
+    from clinic.ledger.services import BadProofRequest, log_origin, read_consistency
+
+    try:
+        proof = read_consistency(
+            current_uow(),
+            actor=current_actor(),
+            log_name=request.args.get("log"),
+            old_size=request.args.get("old"),
+            new_size=request.args.get("new"),
+            channel="fhir",
+            source_address=source_address(),
+        )
+    except BadProofRequest as error:
+        raise FhirError.single(400, "value", str(error)) from error
+    parameters: list[dict[str, Any]] = [
+        {"name": "log", "valueString": log_origin(current_app.config, proof.log_name)},
+        {"name": "oldSize", "valueInteger": proof.old_size},
+        {"name": "newSize", "valueInteger": proof.new_size},
+    ]
+    for name, value in (
+        ("oldCheckpoint", proof.old_checkpoint),
+        ("newCheckpoint", proof.new_checkpoint),
+        ("proof", proof.text()),
+    ):
+        if value:  # a FHIR string is never empty: equal sizes have an empty proof
+            parameters.append({"name": name, "valueString": value})
+    return fhir_response({"resourceType": "Parameters", "parameter": parameters})
+
+
 def _operation(resource_type: str, logical_id: str, name: str) -> Response:
     operation = operations_of(current_app).get((resource_type, name))
     if operation is None:

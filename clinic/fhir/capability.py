@@ -202,6 +202,17 @@ def capability_statement(app: Flask, base_url: str) -> dict[str, Any]:
                         "documentation": "POST and PUT entries; all or nothing.",
                     }
                 ],
+                "operation": [
+                    {
+                        "name": "log-consistency",
+                        "definition": f"{CANONICAL_BASE}/OperationDefinition/log-consistency",
+                        "documentation": (
+                            "GET $log-consistency?log=custody|audit&old=M[&new=N]: the RFC 9162 "
+                            "consistency proof between two sizes of a log, with the signed "
+                            "checkpoints at those sizes (clinic-verify consistency)."
+                        ),
+                    }
+                ],
             }
         ],
     }

@@ -15,6 +15,7 @@ without record rows).
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import time
@@ -32,6 +33,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
 from clinic.core.clock import utcnow
+from clinic.ledger.files import LogFiles, TrustFileError
 from clinic.ledger.merkle import (
     EMPTY_ROOT,
     CompactRange,
@@ -53,7 +55,6 @@ from clinic.ledger.standalone import (
     VerifierKey,
     open_note,
     parse_checkpoint,
-    parse_verifier_key,
 )
 
 
@@ -332,10 +333,24 @@ def key_path(instance_path: Path, key_name: str) -> Path:
     return instance_path / "keys" / (re.sub(r"[^A-Za-z0-9._-]", "_", key_name) + ".key")
 
 
-def generate_key(session: Session, instance_path: Path, key_name: str) -> Signer:
-    """Create a signing key for `key_name` (mode 0600 in the instance folder) and
-    publish its verifier key. An existing key is retired: it signs no more, and
-    its public half stays, so what it signed stays verifiable."""
+def app_log_files(files: LogFiles | None = None) -> LogFiles:
+    """`files`, or the running app's (LOG_VERIFIER_KEYS, LOG_CHECKPOINT_EXPORT)."""
+    if files is not None:
+        return files
+    from flask import current_app
+
+    found: LogFiles = current_app.extensions["clinic.log_files"]
+    return found
+
+
+def generate_key(
+    session: Session, instance_path: Path, key_name: str, *, files: LogFiles | None = None
+) -> Signer:
+    """Create a signing key for `key_name` (mode 0600 in the instance folder),
+    add its verifier key to the trusted keys file and publish it. An existing key
+    is retired: it signs no more, and stays trusted, so what it signed stays
+    verifiable."""
+    files = app_log_files(files)
     signer = generate_signer(key_name)
     path = key_path(instance_path, key_name)
     now = utcnow()
@@ -352,6 +367,7 @@ def generate_key(session: Session, instance_path: Path, key_name: str) -> Signer
             )
         )
     write_private_key(path, signer)
+    files.trust(signer.verifier)
     session.add(
         SigningKey(
             key_name=key_name,
@@ -364,11 +380,39 @@ def generate_key(session: Session, instance_path: Path, key_name: str) -> Signer
     return signer
 
 
-def active_signer(session: Session, instance_path: Path, key_name: str) -> Signer:
+def instance_signers(instance_path: Path) -> list[Signer]:
+    """The log signing keys in the instance folder, current and retired (the
+    media key, also there, is not one)."""
+    signers = []
+    for path in sorted((instance_path / "keys").glob("*")):
+        if path.suffix not in (".key", ".retired"):
+            continue
+        try:
+            signers.append(parse_signer(path.read_text()))
+        except (VerificationError, ValueError, UnicodeDecodeError):
+            continue
+    return signers
+
+
+def active_signer(
+    session: Session, instance_path: Path, key_name: str, *, files: LogFiles | None = None
+) -> Signer:
+    """The current signing key of `key_name`: its private half in the instance
+    folder, listed in the trusted keys file and the current one in the database."""
     path = key_path(instance_path, key_name)
     if not path.exists():
         raise LedgerError(f"there is no signing key for {key_name}: run `clinic keys generate`")
     signer = parse_signer(path.read_text())
+    files = app_log_files(files)
+    try:
+        trusted = files.is_trusted(signer.verifier)
+    except TrustFileError as error:
+        raise LedgerError(str(error)) from error
+    if not trusted:
+        raise LedgerError(
+            f"the key in {path.name} is not in the trusted keys file "
+            f"{files.verifier_keys_file}: add it with `clinic keys trust` if it is yours"
+        )
     registered = session.get(SigningKey, (key_name, signer.verifier.key_id.hex()))
     if registered is None or registered.retired_at is not None:
         raise LedgerError(
@@ -377,20 +421,43 @@ def active_signer(session: Session, instance_path: Path, key_name: str) -> Signe
     return signer
 
 
-def verifier_keys(session: Session, key_name: str | None = None) -> list[VerifierKey]:
-    query = sa.select(SigningKey.verifier_key).order_by(SigningKey.created_at)
-    if key_name is not None:
-        query = query.where(SigningKey.key_name == key_name)
-    return [parse_verifier_key(text) for text in session.scalars(query)]
+def trusted_keys(files: LogFiles | None = None, key_name: str | None = None) -> list[VerifierKey]:
+    """The verifier keys listed in the trusted keys file, never the database's:
+    a key someone inserted into `signing_keys` is not among them."""
+    keys = app_log_files(files).trusted_keys()
+    return [key for key in keys if key_name is None or key.name == key_name]
+
+
+def untrusted_database_keys(session: Session, files: LogFiles | None = None) -> list[str]:
+    """Verifier keys in the `signing_keys` table that the trusted keys file does
+    not list: keys nobody generated here."""
+    trusted = {str(key) for key in trusted_keys(files)}
+    return [
+        text
+        for text in session.scalars(
+            sa.select(SigningKey.verifier_key).order_by(SigningKey.created_at)
+        )
+        if text not in trusted
+    ]
 
 
 # -- checkpoints and exported proofs ------------------------------------------------
 
 
 def create_checkpoint(
-    session: Session, log_name: str, origin: str, signer: Signer
+    session: Session,
+    log_name: str,
+    origin: str,
+    signer: Signer,
+    *,
+    files: LogFiles | None = None,
 ) -> LogCheckpoint:
-    """Sign the log's current tree head. Idempotent for an unchanged log."""
+    """Sign the log's current tree head with a trusted key, and append the signed
+    checkpoint to the log's export file (synced before the caller commits, so no
+    checkpoint is stored that was not exported). Idempotent for an unchanged log."""
+    files = app_log_files(files)
+    if not files.is_trusted(signer.verifier):
+        raise LedgerError(f"the key {signer.verifier} is not in the trusted keys file")
     head = session.scalar(sa.select(LogHead).where(LogHead.name == log_name).with_for_update())
     size = head.size if head else 0
     root = bytes.fromhex(head.root_hash) if head and head.size else EMPTY_ROOT
@@ -415,16 +482,37 @@ def create_checkpoint(
     )
     session.add(checkpoint)
     session.flush()
+    files.export_checkpoint(log_name, note)
     return checkpoint
 
 
-def latest_checkpoint(session: Session, log_name: str, covering: int = 0) -> LogCheckpoint | None:
-    return session.scalar(
+def latest_checkpoint(
+    session: Session, log_name: str, covering: int = 0, *, files: LogFiles | None = None
+) -> LogCheckpoint | None:
+    """The newest stored checkpoint covering entry `covering` that a trusted key
+    signed: a row signed by any other key (someone with database access) is
+    never handed out."""
+    return _trusted_checkpoint(
+        session,
         sa.select(LogCheckpoint)
         .where(LogCheckpoint.log_name == log_name, LogCheckpoint.tree_size > covering)
-        .order_by(LogCheckpoint.tree_size.desc(), LogCheckpoint.id.desc())
-        .limit(1)
+        .order_by(LogCheckpoint.tree_size.desc(), LogCheckpoint.id.desc()),
+        files,
     )
+
+
+def _trusted_checkpoint(
+    session: Session, query: sa.Select[LogCheckpoint], files: LogFiles | None
+) -> LogCheckpoint | None:
+    keys = trusted_keys(files)
+    for checkpoint in session.scalars(query.limit(100)):
+        try:
+            body = parse_checkpoint(open_note(checkpoint.note, keys))
+        except VerificationError:
+            continue
+        if body.size == checkpoint.tree_size and body.root.hex() == checkpoint.root_hash:
+            return checkpoint
+    return None
 
 
 class NotYetIntegrated(LedgerError):
@@ -448,6 +536,129 @@ def export_proof(session: Session, log_name: str, index: int | None) -> TlogProo
     return TlogProof(index, tuple(hashes), checkpoint.note)
 
 
+class BadProofRequest(LedgerError):
+    """The sizes or log asked for cannot be proven; the message says why."""
+
+
+@dataclass(frozen=True)
+class ConsistencyProof:
+    """RFC 9162 consistency proof that the tree of `old_size` is a prefix of the
+    tree of `new_size`, with the signed checkpoints stored at those sizes."""
+
+    log_name: str
+    old_size: int
+    new_size: int
+    hashes: tuple[bytes, ...]
+    old_checkpoint: str | None
+    new_checkpoint: str | None
+
+    def text(self) -> str:
+        """c2sp.org/tlog style: one base64 hash a line (what clinic-verify reads)."""
+        return "".join(base64.b64encode(digest).decode() + "\n" for digest in self.hashes)
+
+
+MAX_SIZE_DIGITS = 19  # beyond any tree this database can hold (BigInteger)
+
+
+def parse_tree_size(name: str, text: str | None) -> int:
+    """A tree size given by a caller: a positive decimal integer, or BadProofRequest."""
+    if text is None or not text.strip():
+        raise BadProofRequest(f"{name} is required: a tree size (a whole number from 1)")
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise BadProofRequest(f"{name} must be a whole number from 1, not {text[:20]!r}")
+    if len(text) > MAX_SIZE_DIGITS:
+        raise BadProofRequest(f"{name} is larger than any log")
+    return int(text)
+
+
+def prove_log_consistency(
+    session: Session, log_name: str, old_size: int, new_size: int | None = None
+) -> ConsistencyProof:
+    """The consistency proof between two sizes of a log (`new_size` None: the
+    newest signed checkpoint's). Sizes must satisfy 1 <= old <= new <= the log's
+    size; anything else is a BadProofRequest saying which."""
+    if log_name not in log_sources():
+        raise BadProofRequest(
+            f"there is no log {log_name!r}: the logs are {', '.join(sorted(log_sources()))}"
+        )
+    if new_size is None:
+        latest = latest_checkpoint(session, log_name)
+        if latest is None:
+            raise BadProofRequest(f"the {log_name} log has no signed checkpoint yet")
+        new_size = latest.tree_size
+    size = log_size(session, log_name)
+    if old_size < 1:
+        raise BadProofRequest("the older size must be at least 1 (the empty tree needs no proof)")
+    if old_size > new_size:
+        raise BadProofRequest(
+            f"the older size ({old_size}) is larger than the newer size ({new_size})"
+        )
+    if new_size > size:
+        raise BadProofRequest(f"the {log_name} log has {size} entries, fewer than {new_size}")
+    hashes = prove_consistency(session, log_name, old_size, new_size)
+    return ConsistencyProof(
+        log_name,
+        old_size,
+        new_size,
+        tuple(hashes),
+        _stored_note(session, log_name, old_size),
+        _stored_note(session, log_name, new_size),
+    )
+
+
+def read_consistency(
+    uow: Any,
+    *,
+    actor: Any,
+    log_name: str | None,
+    old_size: str | None,
+    new_size: str | None,
+    channel: str,
+    source_address: str | None = None,
+) -> ConsistencyProof:
+    """A consistency proof for a caller: the log must exist, the decision point
+    must let the caller's role read that log's proofs (LOG_READERS), and the sizes
+    must be 1 <= old <= new <= the log's size. The read is audited."""
+    from clinic.access import Action, require
+    from clinic.audit.services import AuditRecord, EventKind
+
+    if not log_name:
+        raise BadProofRequest(f"log is required: one of {', '.join(sorted(log_sources()))}")
+    if log_name not in log_sources():
+        raise BadProofRequest(
+            f"there is no log {log_name[:40]!r}: the logs are {', '.join(sorted(log_sources()))}"
+        )
+    require(actor, Action.READ, "LogCheckpoint", operation=log_name)
+    proof = prove_log_consistency(
+        uow.session,
+        log_name,
+        parse_tree_size("old", old_size),
+        None if new_size is None else parse_tree_size("new", new_size),
+    )
+    uow.audit(
+        AuditRecord(
+            kind=EventKind.READ,
+            channel=channel,
+            actor=actor,
+            entities=(f"LogConsistency/{log_name}/{proof.old_size}/{proof.new_size}",),
+            source_address=source_address,
+        )
+    )
+    return proof
+
+
+def _stored_note(session: Session, log_name: str, size: int) -> str | None:
+    checkpoint = _trusted_checkpoint(
+        session,
+        sa.select(LogCheckpoint)
+        .where(LogCheckpoint.log_name == log_name, LogCheckpoint.tree_size == size)
+        .order_by(LogCheckpoint.id.desc()),
+        None,
+    )
+    return checkpoint.note if checkpoint is not None else None
+
+
 # -- verification ----------------------------------------------------------------
 
 
@@ -459,7 +670,17 @@ class VerificationReport:
     problem: str | None = None
     first_bad_index: int | None = None
     checkpoints: int = 0
+    exported: int = 0  # checkpoints read back from the export file
     pending: int = 0  # records stored but not yet integrated (not in the tree)
+
+
+@dataclass(frozen=True)
+class SignedHead:
+    """A tree head some signed checkpoint vouches for, and where that checkpoint is."""
+
+    size: int
+    root_hex: str
+    source: str  # "the signed checkpoint at size N" or "exported checkpoint 3 (file)"
 
 
 def verify_log(
@@ -467,25 +688,61 @@ def verify_log(
     log_name: str,
     leaves: Iterable[tuple[int | None, bytes, bytes]],
     origin: str | None = None,
+    *,
+    files: LogFiles | None = None,
 ) -> VerificationReport:
     """Recompute the log from `(index, leaf bytes, stored leaf hash)` in index
-    order; compare every leaf, every stored checkpoint (signature and root) and
-    the head. The first thing that does not match is reported."""
-    checkpoints = list(
-        session.scalars(
-            sa.select(LogCheckpoint)
-            .where(LogCheckpoint.log_name == log_name)
-            .order_by(LogCheckpoint.tree_size)
+    order; compare every leaf, every stored checkpoint (signature and root), every
+    checkpoint exported outside the database, and the head. Only the trusted keys
+    file says which keys are believed: a key in `signing_keys` that it does not
+    list is itself a failure. The first thing that does not match is reported."""
+    files = app_log_files(files)
+    try:
+        keys = trusted_keys(files)
+        exported = files.exported_checkpoints(log_name)
+    except TrustFileError as error:
+        return VerificationReport(log_name, 0, False, str(error))
+    untrusted = untrusted_database_keys(session, files)
+    if untrusted:
+        return VerificationReport(
+            log_name,
+            0,
+            False,
+            f"the database lists signing key {untrusted[0]}, which the trusted keys file "
+            f"{files.verifier_keys_file} does not: nothing it signed is believed",
         )
-    )
-    keys = verifier_keys(session)
-    for checkpoint in checkpoints:
+    heads: list[SignedHead] = []
+    for checkpoint in session.scalars(
+        sa.select(LogCheckpoint)
+        .where(LogCheckpoint.log_name == log_name)
+        .order_by(LogCheckpoint.tree_size)
+    ):
         problem = _checkpoint_problem(checkpoint, keys, origin)
         if problem:
             return VerificationReport(log_name, 0, False, problem)
-    report = _recompute(session, log_name, leaves, checkpoints)
+        heads.append(
+            SignedHead(
+                checkpoint.tree_size,
+                checkpoint.root_hash,
+                f"the signed checkpoint at size {checkpoint.tree_size}",
+            )
+        )
+    stored = len(heads)
+    export_path = files.export_path(log_name)
+    for item in exported:
+        where = f"exported checkpoint {item.number} in {export_path}"
+        try:
+            body = parse_checkpoint(open_note(item.note, keys))
+        except VerificationError as error:
+            return VerificationReport(log_name, 0, False, f"{where} does not verify: {error}")
+        if origin is not None and body.origin != origin:
+            return VerificationReport(
+                log_name, 0, False, f"{where} names log {body.origin!r}, not {origin!r}"
+            )
+        heads.append(SignedHead(body.size, body.root.hex(), f"{where} (size {body.size})"))
+    report = _recompute(session, log_name, leaves, heads)
     waiting = pending_count(session, log_sources().get(log_name, ()))
-    return replace(report, pending=waiting)
+    return replace(report, pending=waiting, checkpoints=stored, exported=len(exported))
 
 
 CHUNK_LEVEL = 14  # leaves are checked 2**14 at a time, with their subtrees
@@ -559,7 +816,7 @@ def _recompute(
     session: Session,
     log_name: str,
     leaves: Iterable[tuple[int | None, bytes, bytes]],
-    checkpoints: list[LogCheckpoint],
+    heads: list[SignedHead],
 ) -> VerificationReport:
     """Recompute every leaf hash and every stored subtree hash, 2**CHUNK_LEVEL
     leaves at a time (memory stays flat), level by level with plain hashlib; then
@@ -615,29 +872,27 @@ def _recompute(
             log_name, size, False, "there are stored subtree hashes beyond the last entry"
         )
     load = node_loader(session, log_name)
-    for checkpoint in checkpoints:
-        if checkpoint.tree_size == 0:
+    for signed in heads:
+        if signed.size == 0:
             continue
-        if checkpoint.tree_size > size:
+        if signed.size > size:
             return VerificationReport(
                 log_name,
                 size,
                 False,
-                f"a signed checkpoint covers {checkpoint.tree_size} entries but only {size} are stored",
+                f"{signed.source} covers {signed.size} entries but only {size} are stored",
                 size,
             )
         if (
-            checkpoint.root_hash
-            != subtree_hash(
-                0, checkpoint.tree_size, load(set(perfect_nodes(0, checkpoint.tree_size)))
-            ).hex()
+            signed.root_hex
+            != subtree_hash(0, signed.size, load(set(perfect_nodes(0, signed.size)))).hex()
         ):
             return VerificationReport(
                 log_name,
                 size,
                 False,
-                f"the signed checkpoint at size {checkpoint.tree_size} does not match the entries "
-                f"before it: an entry up to index {checkpoint.tree_size - 1} was changed",
+                f"{signed.source} does not match the entries before it: an entry up to "
+                f"index {signed.size - 1} was changed, or the log was rewritten",
                 None,
             )
     head = session.get(LogHead, log_name)
@@ -652,7 +907,7 @@ def _recompute(
         )
     if size and root != subtree_hash(0, size, load(set(perfect_nodes(0, size)))).hex():
         return VerificationReport(log_name, size, False, "the log head's root hash does not match")
-    return VerificationReport(log_name, size, True, checkpoints=len(checkpoints))
+    return VerificationReport(log_name, size, True)
 
 
 def _bad_node(log_name: str, size: int, key: NodeKey, index: int) -> VerificationReport:

@@ -5,13 +5,16 @@ This file is self-contained: it needs only the Python standard library,
 a proof (police, a court, an expert) without access to the clinic:
 
     python standalone.py --key clinic.example/audit.vkey event.json event.tlog-proof
+    python standalone.py consistency --key keys.txt old.checkpoint new.checkpoint proof
 
 It checks, and says exactly why when something does not hold:
 
 * the event's leaf hash (RFC 6962: SHA-256(0x00 || RFC 8785 canonical JSON));
 * the inclusion proof (RFC 9162 section 2.1.3.2) up to the checkpoint's root;
 * the checkpoint (c2sp.org/tlog-checkpoint), signed as a c2sp.org/signed-note by
-  the clinic's Ed25519 key, whose verifier key you obtained from the clinic.
+  the clinic's Ed25519 key, whose verifier key you obtained from the clinic;
+* with `consistency`: that a newer checkpoint extends one you kept earlier (RFC
+  9162 section 2.1.4.2), so the log was only appended to, never rewritten.
 
 Formats: c2sp.org/tlog-proof@v1, c2sp.org/tlog-checkpoint, c2sp.org/signed-note.
 """
@@ -315,6 +318,60 @@ def verify_entry(
     return checkpoint
 
 
+def parse_hash_lines(text: str) -> tuple[bytes, ...]:
+    """A proof as one base64 SHA-256 hash a line (blank lines ignored)."""
+    hashes = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            digest = base64.b64decode(line.strip(), validate=True)
+        except binascii.Error as error:
+            raise VerificationError(f"line {number} of the proof is not base64") from error
+        if len(digest) != 32:
+            raise VerificationError(f"line {number} of the proof is not a 32-byte hash")
+        hashes.append(digest)
+    return tuple(hashes)
+
+
+def verify_checkpoint_consistency(
+    old_note: str,
+    new_note: str,
+    proof_text: str,
+    keys: Sequence[VerifierKey],
+    origin: str | None = None,
+) -> tuple[Checkpoint, Checkpoint]:
+    """Check that the log of the newer signed checkpoint extends the one of the
+    older (both signed by a trusted key, same log): proof that nothing the older
+    one covers was changed or removed since. Raises VerificationError saying why."""
+    try:
+        old = parse_checkpoint(open_note(old_note, keys))
+    except VerificationError as error:
+        raise VerificationError(f"the older checkpoint: {error}") from error
+    try:
+        new = parse_checkpoint(open_note(new_note, keys))
+    except VerificationError as error:
+        raise VerificationError(f"the newer checkpoint: {error}") from error
+    if old.origin != new.origin:
+        raise VerificationError(
+            f"the checkpoints are of different logs ({old.origin!r}, {new.origin!r})"
+        )
+    if origin is not None and old.origin != origin:
+        raise VerificationError(f"the checkpoints are from log {old.origin!r}, not {origin!r}")
+    if new.size < old.size:
+        raise VerificationError(
+            f"the newer checkpoint covers {new.size} entries, fewer than the older one's "
+            f"{old.size}: the log was truncated or rewritten"
+        )
+    try:
+        verify_consistency(old.size, new.size, parse_hash_lines(proof_text), old.root, new.root)
+    except VerificationError as error:
+        raise VerificationError(
+            f"the log was rewritten, or the proof is not for these checkpoints: {error}"
+        ) from error
+    return old, new
+
+
 def canonical_entry(event_file_bytes: bytes) -> bytes:
     """The leaf bytes of an exported event: its RFC 8785 canonical JSON."""
     import rfc8785
@@ -451,10 +508,58 @@ def verify_release(
     return checked
 
 
+def _read_keys(key: str) -> list[VerifierKey]:
+    key_text = Path(key).read_text() if Path(key).exists() else key
+    return [
+        parse_verifier_key(line)
+        for line in key_text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def consistency_main(argv: Sequence[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="clinic-verify consistency",
+        description="Check that a newer signed checkpoint of a clinic log extends one you "
+        "kept earlier: the log was only appended to, never rewritten.",
+    )
+    parser.add_argument(
+        "--key", required=True, help="the clinic's verifier key, or a file of them (one a line)"
+    )
+    parser.add_argument(
+        "--origin", help="the log's origin you expect (e.g. clinic.example/custody)"
+    )
+    parser.add_argument("old", type=Path, help="the checkpoint you kept (a signed note)")
+    parser.add_argument("new", type=Path, help="the newer checkpoint")
+    parser.add_argument("proof", type=Path, help="the consistency proof: one base64 hash a line")
+    args = parser.parse_args(argv)
+    try:
+        old, new = verify_checkpoint_consistency(
+            args.old.read_text(),
+            args.new.read_text(),
+            args.proof.read_text(),
+            _read_keys(args.key),
+            args.origin,
+        )
+    except (VerificationError, OSError, UnicodeDecodeError) as error:
+        print(f"NOT VALID: {error}")
+        return 1
+    print(
+        f"VALID: {new.origin} at {new.size} entries extends the checkpoint you kept "
+        f"at {old.size} entries; both signed by the clinic"
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["consistency"]:
+        return consistency_main(arguments[1:])
     parser = argparse.ArgumentParser(
         prog="clinic-verify",
-        description="Verify that an event is in the clinic's log, offline, with the clinic's public key.",
+        description="Verify that an event is in the clinic's log, offline, with the clinic's "
+        "public key. `clinic-verify consistency --help`: check a newer checkpoint against "
+        "one you kept.",
     )
     parser.add_argument(
         "--key",
@@ -478,10 +583,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=[],
         help="with --release: a downloaded original to check against the bundle (repeat)",
     )
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     try:
-        key_text = Path(args.key).read_text() if Path(args.key).exists() else args.key
-        keys = [parse_verifier_key(line) for line in key_text.splitlines() if line.strip()]
+        keys = _read_keys(args.key)
         if args.release:
             try:
                 bundle = json.loads(args.event.read_bytes())

@@ -31,8 +31,8 @@ def log_keys() -> Any:
     retired, one per line: what anyone needs to check a checkpoint or proof."""
     from flask import Response
 
-    from clinic.core.web import current_uow
-    from clinic.ledger.services import verifier_keys
+    from clinic.ledger.services import trusted_keys
 
-    keys = "".join(f"{key}\n" for key in verifier_keys(current_uow().session))
+    # From the trusted keys file, not the database: a key inserted there is not served.
+    keys = "".join(f"{key}\n" for key in trusted_keys())
     return Response(keys, mimetype="text/plain")

@@ -332,3 +332,16 @@ def test_the_safety_carry_over_grants_only_the_answers_the_carry_over_table_read
         operation=SAFETY_CARRY_OVER,
         consents=_NoConsents(),
     ).permitted
+
+
+@pytest.mark.parametrize("role", list(Role))
+@pytest.mark.parametrize("log_name", ["audit", "custody", "other", None])
+def test_who_may_read_a_logs_checkpoints_and_proofs(role: Role, log_name: str | None) -> None:
+    readers = {
+        "audit": {Role.AUDITOR},
+        "custody": {Role.EXAMINER, Role.CUSTODIAN, Role.POLICE, Role.AUDITOR},
+    }
+    decision = decide(actor(role), Action.READ, "LogCheckpoint", operation=log_name)
+    assert decision.permitted == (role in readers.get(log_name or "", set()))
+    for action in (Action.SEARCH, Action.CREATE, Action.UPDATE, Action.EXPORT):
+        assert not decide(actor(role), action, "LogCheckpoint", operation=log_name).permitted

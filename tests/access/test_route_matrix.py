@@ -1444,6 +1444,22 @@ MATRIX: dict[str, list[Call]] = {
             api=True,
         ),
     ],
+    # Hashes and sizes of a whole log, no record: the custody log's for those who
+    # handle or receive custody proofs, the audit log's for auditors.
+    "fhir.log_consistency": [
+        Call(
+            "GET",
+            lambda s: "/fhir/$log-consistency?log=custody&old=1&new=1",
+            only({"examiner": 200, "custodian": 200, "officer": 200, "auditor": 200}, 403),
+            api=True,
+        ),
+        Call(
+            "GET",
+            lambda s: "/fhir/$log-consistency?log=audit&old=1&new=2",
+            only({"auditor": 200, "officer": 404}, 403),  # police refusals look like absence
+            api=True,
+        ),
+    ],
     "fhir.vread": [
         Call(
             "GET",

@@ -21,7 +21,7 @@ from flask import Flask
 from clinic.cli import unit_of_work
 from clinic.core.clock import utcnow
 from clinic.exam.services import sign_off
-from clinic.ledger.services import create_checkpoint, generate_key, log_origin, verifier_keys
+from clinic.ledger.services import create_checkpoint, generate_key, log_origin, trusted_keys
 from clinic.ledger.standalone import verify_release
 from clinic.release.bundle import release_key_name
 from tests.browser.conftest import assert_accessible
@@ -134,8 +134,8 @@ def test_a_request_is_filed_approved_as_she_consented_and_stopped_when_she_withd
     with officer.expect_download() as downloaded:
         officer.get_by_role("link", name="Download the release").click()
     bundle = json.loads(Path(downloaded.value.path()).read_text())
-    with app.app_context(), unit_of_work() as uow:
-        keys = verifier_keys(uow.session)
+    with app.app_context():
+        keys = trusted_keys()
     checked = verify_release(bundle, keys)
     assert checked[2].startswith("4 custody events proven")  # collected and sealed, two swabs
     assert "Patient" not in {e["resource"]["resourceType"] for e in bundle["entry"]}

@@ -340,9 +340,14 @@ def test_declared_types_interactions_and_search_parameters_all_work(
                 response.get_data(as_text=True),
             )
             assert response.get_json()["entry"], (kind, param["name"])
-    # Every operation served is declared, on its resource; none at system level.
+    # Every operation served is declared, on its resource; at system level, only
+    # the logs' consistency proofs.
     assert not pending_operations, pending_operations
-    assert "operation" not in rest
+    assert [op["name"] for op in rest["operation"]] == ["log-consistency"]
+    response = api(
+        client, "GET", "/fhir/$log-consistency?log=audit&old=1&new=1", world["auditor"].token
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
     for kind, name in (("Patient", "custody"), ("Specimen", "release"), ("Task", "custody")):
         response = api(client, "GET", f"/fhir/{kind}/x/${name}", world["examiner"].token)
         assert response.status_code == 404, (kind, name)
@@ -361,7 +366,19 @@ def test_operations_are_declared_as_their_definitions_say(capability: dict[str, 
         for resource in capability["rest"][0]["resource"]
         for operation in resource.get("operation", [])
     ]
-    assert {op["definition"] for _, op in declared} == set(definitions)
+    system = capability["rest"][0]["operation"]
+    assert {op["definition"] for _, op in declared} | {op["definition"] for op in system} == set(
+        definitions
+    )
+    for operation in system:
+        definition = definitions[operation["definition"]]
+        assert definition["code"] == operation["name"]
+        assert (definition["system"], definition["type"], definition["instance"]) == (
+            True,
+            False,
+            False,
+        )
+        assert definition["affectsState"] is False
     for kind, operation in declared:
         definition = definitions[operation["definition"]]
         assert definition["code"] == operation["name"]

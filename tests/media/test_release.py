@@ -19,7 +19,7 @@ from flask.testing import FlaskClient
 
 from clinic.cli import unit_of_work
 from clinic.exam.services import sign_off
-from clinic.ledger.services import create_checkpoint, generate_key, log_origin, verifier_keys
+from clinic.ledger.services import create_checkpoint, generate_key, log_origin, trusted_keys
 from clinic.ledger.standalone import VerificationError, main, verify_release
 from clinic.release.bundle import ORIGINAL_URL, release_key_name
 from tests.conftest import PASSWORD, World
@@ -84,8 +84,8 @@ def released(app: Flask, client: FlaskClient, world: World) -> Released:
 
 
 def _keys(app: Flask) -> list[Any]:
-    with app.app_context(), unit_of_work() as uow:
-        return verifier_keys(uow.session)
+    with app.app_context():
+        return trusted_keys()
 
 
 def _bundle(client: FlaskClient, world: World, request_id: str) -> dict[str, Any]:

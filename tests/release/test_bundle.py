@@ -25,7 +25,7 @@ from clinic.ledger.services import (
     create_checkpoint,
     generate_key,
     log_origin,
-    verifier_keys,
+    trusted_keys,
 )
 from clinic.ledger.standalone import VerificationError, main, verify_release
 from clinic.release.bundle import (
@@ -54,8 +54,8 @@ class Release:
 
 
 def _keys(app: Flask) -> list[Any]:
-    with app.app_context(), unit_of_work() as uow:
-        return verifier_keys(uow.session)
+    with app.app_context():
+        return trusted_keys()
 
 
 def _approve(app: Flask, request_id: str) -> None:

@@ -20,7 +20,7 @@ from clinic.evidence.models import CustodyState
 from clinic.exam.services import sign_off
 from clinic.fhir.canonical import STRUCTURE_DEFINITION
 from clinic.fhir.validation import validate_resource
-from clinic.ledger.services import create_checkpoint, generate_key, log_origin, verifier_keys
+from clinic.ledger.services import create_checkpoint, generate_key, log_origin, trusted_keys
 from clinic.ledger.standalone import main, verify_release
 from clinic.release.bundle import release_key_name, withheld_count
 from clinic.release.models import ReleaseRequest
@@ -253,8 +253,8 @@ def test_no_section_entry_or_reference_in_a_release_leads_to_a_withheld_record(
     ]
     assert receivers
     assert all("reference" not in i["valueReference"] for i in receivers)
-    with app.app_context(), unit_of_work() as uow:
-        keys = verifier_keys(uow.session)
+    with app.app_context():
+        keys = trusted_keys()
     checked = verify_release(bundle, keys)
     assert checked[2].startswith(f"{len(tasks)} custody events proven")
     key_file = tmp_path / "keys.txt"
