@@ -284,6 +284,10 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "SECRET_KEY": "test-secret",
         "SESSION_COOKIE_SECURE": False,
         "TESTING": True,
+        # Police and administrators sign in with the app's code in tests that are not
+        # about passkeys; tests/accounts/test_passkeys.py and the passkey journeys
+        # turn the requirement on (its default).
+        "PASSKEY_REQUIRED_ROLES": (),
     }
 
 
