@@ -521,7 +521,7 @@ def confirm_password_view() -> Any:
                     source_address=source_address(),
                     throttle=throttle_settings(current_app.config),
                     purpose="confirmation",
-                    codes_accepted=not _passkey_required(g.user),
+                    codes_accepted=_codes_confirm(g.user),
                 )
         except LoginThrottled as throttled:
             form.password.errors = [throttled.message]
@@ -539,6 +539,12 @@ def confirm_password_view() -> Any:
     return _confirm_page(form), status
 
 
+def _codes_confirm(user: User) -> bool:
+    """Whether a code confirms it is her: not for a role that needs a passkey once
+    she has one (one signed in before the requirement came has none yet)."""
+    return not _passkey_required(user) or not passkeys.has_passkey(current_uow(), user)
+
+
 def _confirm_page(form: ConfirmPasswordForm) -> str:
     user = g.user
     options = None
@@ -548,7 +554,7 @@ def _confirm_page(form: ConfirmPasswordForm) -> str:
         "accounts/confirm.html",
         form=form,
         passkey_options=options,
-        codes_accepted=not _passkey_required(user),
+        codes_accepted=_codes_confirm(user),
     )
 
 
