@@ -208,6 +208,17 @@ def test_an_examiner_adds_a_passkey_and_signs_in_with_it_instead_of_a_code(
     assert login(app.test_client(), "examiner", PASSWORD).status_code == 302
 
 
+def test_the_test_helper_signs_in_police_and_administrators_with_a_passkey(
+    app: Flask, engine: sa.Engine
+) -> None:
+    for username in ("admin", "officer"):
+        for _ in range(2):  # set up at the first sign-in, used at the second
+            client = app.test_client()
+            assert login(client, username, PASSWORD).status_code == 302
+            assert _signed_in(client)
+        assert [(key.name, key.sign_count) for key in _keys(engine, username)] == [("Tests", 1)]
+
+
 def test_adding_a_passkey_asks_for_the_password_again_after_a_while(
     app: Flask, engine: sa.Engine
 ) -> None:
