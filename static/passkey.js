@@ -86,6 +86,14 @@
       return;
     }
 
+    // Enter in the name field of a form whose only way on is the passkey button.
+    form.addEventListener("submit", function (event) {
+      if (!field.value && !form.querySelector("button[type=submit]")) {
+        event.preventDefault();
+        if (!button.disabled) button.click();
+      }
+    });
+
     button.addEventListener("click", function () {
       var name = form.querySelector("input[name=name]");
       if (name && !name.value.trim()) {
