@@ -186,14 +186,20 @@ def _take_challenge(
     uow: UnitOfWork, user: User, challenge_id: str, purpose: str, rp: RelyingParty
 ) -> bytes | None:
     """The challenge, if it is this person's, for this purpose and still live. It
-    is deleted whatever the answer (work kept even when the request fails)."""
+    is deleted whatever the answer: here, in the request's transaction (of two
+    requests racing with one challenge, the second deletes nothing and is
+    refused), and again by work kept when the request fails and rolls back."""
     row = uow.session.get(PasskeyChallenge, challenge_id) if challenge_id else None
     if row is None or row.user_id != user.id or row.purpose != purpose:
         return None
+    challenge, created_at = row.challenge, row.created_at
     uow.keep(lambda session: _delete_challenge(session, challenge_id))
-    if utcnow() - row.created_at > rp.challenge_lifetime:
+    taken = uow.session.execute(
+        sa.delete(PasskeyChallenge).where(PasskeyChallenge.id == challenge_id)
+    )
+    if getattr(taken, "rowcount", 0) != 1 or utcnow() - created_at > rp.challenge_lifetime:
         return None
-    return row.challenge
+    return challenge
 
 
 def _delete_challenge(session: Any, challenge_id: str) -> list[AuditRecord]:
