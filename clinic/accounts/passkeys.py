@@ -52,7 +52,7 @@ from clinic.accounts.factors import (
 from clinic.accounts.models import Passkey, PasskeyChallenge, User, new_id
 from clinic.accounts.services import AccountError, actor_for
 from clinic.accounts.throttle import ThrottleSettings
-from clinic.audit.services import AuditRecord, EventKind
+from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.clock import utcnow
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.i18n import N_
@@ -350,6 +350,7 @@ def remove(uow: UnitOfWork, user: User, passkey_id: str, *, roles: Iterable[str]
                 channel="web",
                 actor=actor_for(user),
                 entities=(f"User/{user.id}",),
+                outcome=Outcome.MINOR_FAILURE,
                 outcome_desc="passkey removal refused: the last passkey of a role that needs one",
             )
         )

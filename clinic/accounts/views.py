@@ -205,6 +205,7 @@ def _passkey_refusal(form: Any, error: AccountError) -> int:
 def _factor_page(user: User, form: CodeForm, passkey_form: PasskeyForm) -> str:
     """The second step: a passkey (if she has one), a code (unless her role needs
     a passkey), or both."""
+    passkey_form.credential.data = ""  # a new challenge: an answer is never sent twice
     uow = current_uow()
     required = _passkey_required(user)
     options = _challenge(user, passkeys.SIGN_IN) if passkeys.has_passkey(uow, user) else None
@@ -288,7 +289,8 @@ def passkey_sign_in() -> Any:
         form.credential.errors = [_(throttled.message)]
         return _throttled(_factor_page(user, code_form, form), throttled)
     except AccountError as error:
-        return _factor_page(user, code_form, form), _passkey_refusal(form, error)
+        status = _passkey_refusal(form, error)
+        return _factor_page(user, code_form, form), status
     return redirect(_signed_in(user))
 
 
@@ -333,6 +335,7 @@ def passkey_enrol() -> Any:
 
 
 def _passkey_enrol_page(user: User, form: PasskeyEnrolForm) -> str:
+    form.credential.data = ""
     return render_template(
         "accounts/passkey_enrol.html",
         form=form,
@@ -547,6 +550,7 @@ def _codes_confirm(user: User) -> bool:
 
 def _confirm_page(form: ConfirmPasswordForm) -> str:
     user = g.user
+    form.credential.data = ""
     options = None
     if passkeys.has_passkey(current_uow(), user):
         options = _challenge(user, passkeys.CONFIRMATION)
@@ -631,6 +635,7 @@ def passkeys_page() -> Any:
 
 def _passkeys_page(form: PasskeyEnrolForm, status: int) -> Any:
     user = g.user
+    form.credential.data = ""
     return render_template(
         "accounts/passkeys.html",
         form=form,
