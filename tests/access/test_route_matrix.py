@@ -1630,6 +1630,9 @@ ASKS_NOTHING = {
     "accounts.login",
     "accounts.second_factor",
     "accounts.enrol",
+    "accounts.passkey_sign_in",
+    "accounts.passkey_enrol",
+    "accounts.passkeys_page",  # her own passkeys, as her own password page
     "accounts.logout",
     "accounts.password",
     "accounts.sign_out_everywhere",
