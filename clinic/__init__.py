@@ -16,7 +16,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the application. `config` overrides everything else (tests use it)."""
     from flask_wtf.csrf import CSRFProtect
 
-    from clinic.config import check_public_address, load_config
+    from clinic.config import check_passkey_requirement, check_public_address, load_config
     from clinic.consent.definitions import DefinitionError, FormLibrary
     from clinic.core.db import db
     from clinic.core.schema import SchemaOutOfDate, check_schema_current
@@ -42,6 +42,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.update(load_config(instance_path, overrides))
     if not for_cli:
         check_public_address(app.config)
+        relaxed = check_passkey_requirement(app.config)
+        if relaxed:
+            app.logger.warning("%s", relaxed)
 
     if app.config["TRUSTED_PROXIES"]:
         from werkzeug.middleware.proxy_fix import ProxyFix

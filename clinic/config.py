@@ -115,6 +115,17 @@ DEFAULTS: dict[str, Any] = {
     "ACCOUNT_UNUSED_DEACTIVATE_DAYS": 90,
     # The access review is overdue this many days after the last one confirmed.
     "ACCESS_REVIEW_INTERVAL_DAYS": 90,
+    # Passkeys (WebAuthn). The RP ID is the host name passkeys are bound to (never an
+    # IP address) and the origin the one address their answers are accepted from;
+    # by default both come from FHIR_BASE_URL, else from the request's trusted Host.
+    "PASSKEY_RP_ID": None,
+    "PASSKEY_ORIGIN": None,
+    "PASSKEY_RP_NAME": "Clinic",
+    "PASSKEY_CHALLENGE_SECONDS": 120,
+    # Roles whose sign-in needs a passkey (codes from the app and recovery codes do
+    # not open a session for them). Leaving police or admin out is refused in
+    # production: only the demo (scripts/start) and tests may relax it.
+    "PASSKEY_REQUIRED_ROLES": ("police", "admin"),
 }
 
 # Environment variables read, and how to parse them.
@@ -157,6 +168,11 @@ _ENVIRONMENT: dict[str, Any] = {
     "LOGIN_FREE_FAILURES_OVERALL": int,
     "LOGIN_BACKOFF_FIRST": lambda v: timedelta(seconds=int(v)),
     "LOGIN_BACKOFF_MAX": lambda v: timedelta(minutes=int(v)),
+    "PASSKEY_RP_ID": str,
+    "PASSKEY_ORIGIN": str,
+    "PASSKEY_RP_NAME": str,
+    "PASSKEY_CHALLENGE_SECONDS": int,
+    "PASSKEY_REQUIRED_ROLES": lambda v: tuple(r.strip() for r in v.split(",") if r.strip()),
 }
 
 HOST_PREFIX = "__Host-"
@@ -212,6 +228,37 @@ def check_public_address(config: dict[str, Any]) -> None:
         "Set FHIR_BASE_URL (e.g. https://clinic.example.org/fhir) or TRUSTED_HOSTS "
         "(the host names this clinic is served under, separated by commas): without one, "
         "links the FHIR API returns would follow whatever Host header a client sends."
+    )
+
+
+PHISHING_RESISTANT_ROLES = ("police", "admin")
+
+
+def check_passkey_requirement(config: dict[str, Any]) -> str | None:
+    """Police and administrators sign in with a passkey. A list of roles that
+    leaves either out stops a production app from starting; in development and
+    tests it is allowed (the demo on http://127.0.0.1 cannot use passkeys) and
+    answers the warning to print loudly."""
+    from clinic.access.roles import Role
+
+    roles = set(config["PASSKEY_REQUIRED_ROLES"])
+    unknown = roles - {role.value for role in Role}
+    if unknown:
+        raise SystemExit(
+            f"PASSKEY_REQUIRED_ROLES names unknown roles: {', '.join(sorted(unknown))}"
+        )
+    left_out = [role for role in PHISHING_RESISTANT_ROLES if role not in roles]
+    if not left_out:
+        return None
+    warning = (
+        f"PASSKEYS ARE NOT REQUIRED FOR {' AND '.join(left_out).upper()}: they sign in with an "
+        "app code. Demo and tests only; never in production."
+    )
+    if config["CLINIC_ENV"] == "development" or config.get("TESTING"):
+        return warning
+    raise SystemExit(
+        f"PASSKEY_REQUIRED_ROLES leaves out {', '.join(left_out)}: police officers and "
+        "administrators must sign in with a passkey in production."
     )
 
 

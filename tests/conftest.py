@@ -288,6 +288,10 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "TESTING": True,
         # Tests read what a request wrote to the logs at once; batching has its own test.
         "LOG_AUDIT_BATCH_SECONDS": 0,
+        # Police and administrators sign in with the app's code in tests that are not
+        # about passkeys; tests/accounts/test_passkeys.py and the passkey journeys
+        # turn the requirement on (its default).
+        "PASSKEY_REQUIRED_ROLES": (),
     }
 
 

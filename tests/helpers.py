@@ -104,6 +104,9 @@ def second_step(client: FlaskClient, username: str, response: TestResponse) -> T
     codes = client.application.extensions.setdefault("tests.totp", {})
     username = username.strip().casefold()
     page = client.get("/login/code", follow_redirects=True)
+    text = page.get_data(as_text=True)
+    if "data-passkey-options" in text and 'name="code"' not in text:
+        return passkey_step(client, username, page)
     enrolling = page.request.path == "/login/enrol"
     if enrolling:
         found = re.search(
@@ -114,6 +117,25 @@ def second_step(client: FlaskClient, username: str, response: TestResponse) -> T
     code = factor_code(client, username)
     path = "/login/enrol" if enrolling else "/login/code"
     return client.post(path, data={"code": code, "csrf_token": csrf_token(client, path)})
+
+
+def passkey_step(client: FlaskClient, username: str, page: TestResponse) -> TestResponse:
+    """For a role that needs a passkey (PASSKEY_REQUIRED_ROLES on): the person's
+    software authenticator (one per app and username, tests/soft_authenticator.py)
+    makes one at the first sign-in, then answers with it."""
+    from tests.soft_authenticator import SoftAuthenticator, page_options
+
+    devices = client.application.extensions.setdefault("tests.passkeys", {})
+    device = devices.setdefault(username, SoftAuthenticator())
+    text = page.get_data(as_text=True)
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text)
+    assert found, "no CSRF token on the passkey step"
+    options = page_options(text)
+    if page.request.path == "/login/passkey/enrol":
+        data = {"name": "Tests", "credential": device.create(options)}
+        return client.post("/login/passkey/enrol", data={**data, "csrf_token": found.group(1)})
+    answer = {"credential": device.get(options), "csrf_token": found.group(1)}
+    return client.post("/login/passkey", data=answer)
 
 
 def factor_code(client: FlaskClient, username: str) -> str:

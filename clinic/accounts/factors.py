@@ -26,10 +26,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from clinic.access import Action, Actor, ResourceFacts, require
-from clinic.access.roles import Role
 from clinic.accounts.models import (
     FactorReset,
     LoginThrottle,
+    Passkey,
+    PasskeyChallenge,
     RecoveryCode,
     TotpFactor,
     User,
@@ -71,6 +72,12 @@ class FactorRefused(AccountError):
     """A wrong, replayed or used code; the message never says which."""
 
 
+CODE_REFUSED = N_("The code is not right.")
+CODES_NOT_ENOUGH = N_(
+    "Your role signs in with a passkey: a code from the app or a recovery code is not enough."
+)
+
+
 @dataclass(frozen=True)
 class Enrolment:
     secret: str  # base32, shown while enrolling only
@@ -99,12 +106,6 @@ def _open(sealed: bytes, user_id: str, secret_key: str) -> str:
 def has_factor(uow: UnitOfWork, user: User) -> bool:
     factor = uow.session.get(TotpFactor, user.id)
     return factor is not None and factor.confirmed_at is not None
-
-
-def passkey_required(user: User) -> bool:
-    """Police officers and administrators need a phishing-resistant factor (a
-    passkey) in production; until passkeys are offered, see the README."""
-    return Role(user.role) in {Role.POLICE, Role.ADMIN}
 
 
 def begin_enrolment(uow: UnitOfWork, user: User, *, secret_key: str) -> Enrolment:
@@ -156,6 +157,7 @@ def _refuse(
     throttle: ThrottleSettings,
     source_address: str | None,
     what: str,
+    message: str = CODE_REFUSED,
 ) -> FactorRefused:
     uow.audit(
         AuditRecord(
@@ -168,7 +170,29 @@ def _refuse(
         )
     )
     uow.keep(lambda session: _count_failure(session, keys, throttle))
-    return FactorRefused(N_("The code is not right."), "code")
+    return FactorRefused(message, "code")
+
+
+def clear_factor_throttle(uow: UnitOfWork, keys: list[tuple[str, str]]) -> None:
+    """A factor given: the account's count of wrong ones starts again."""
+    scope, key = keys[0]
+    uow.session.execute(
+        sa.delete(LoginThrottle).where(LoginThrottle.scope == scope, LoginThrottle.key == key)
+    )
+    uow.session.flush()
+
+
+def reset_noticed(uow: UnitOfWork, user: User, now: datetime) -> None:
+    """A new factor set up: the person has been told of the reset before it."""
+    uow.session.execute(
+        sa.update(FactorReset)
+        .where(
+            FactorReset.user_id == user.id,
+            FactorReset.confirmed_at.is_not(None),
+            FactorReset.noticed_at.is_(None),
+        )
+        .values(noticed_at=now)
+    )
 
 
 def _check_block(
@@ -222,15 +246,7 @@ def enrol(
         raise _refuse(uow, user, keys, throttle, source_address, "enrolment")
     factor.confirmed_at = now
     codes = _new_recovery_codes(uow, user)
-    uow.session.execute(
-        sa.update(FactorReset)
-        .where(
-            FactorReset.user_id == user.id,
-            FactorReset.confirmed_at.is_not(None),
-            FactorReset.noticed_at.is_(None),
-        )
-        .values(noticed_at=now)
-    )
+    reset_noticed(uow, user, now)
     uow.session.flush()
     uow.audit(
         AuditRecord(
@@ -254,11 +270,16 @@ def verify(
     source_address: str | None,
     throttle: ThrottleSettings,
     purpose: str = "sign-in",
+    codes_accepted: bool = True,
 ) -> None:
     """Check a code from the app, or an unused recovery code (then used up).
-    Throttled per account and address; every refusal says the same."""
+    Throttled per account and address; every refusal says the same. For a role
+    that signs in with a passkey (`codes_accepted` false) no code is even looked at."""
     keys = _throttle_keys(user, source_address)
     _check_block(uow, keys, user, source_address)
+    if not codes_accepted:
+        what = f"{purpose} (a code, where a passkey is required)"
+        raise _refuse(uow, user, keys, throttle, source_address, what, CODES_NOT_ENOUGH)
     factor = uow.session.get(TotpFactor, user.id)
     if factor is None or factor.confirmed_at is None:
         raise _refuse(uow, user, keys, throttle, source_address, purpose)
@@ -273,11 +294,7 @@ def verify(
         used = "recovery code"
     else:
         raise _refuse(uow, user, keys, throttle, source_address, purpose)
-    scope, key = keys[0]
-    uow.session.execute(
-        sa.delete(LoginThrottle).where(LoginThrottle.scope == scope, LoginThrottle.key == key)
-    )
-    uow.session.flush()
+    clear_factor_throttle(uow, keys)
     uow.audit(
         AuditRecord(
             kind=EventKind.LOGIN,
@@ -401,8 +418,8 @@ def request_reset(uow: UnitOfWork, *, actor: Actor, username: str, reason: str) 
 
 
 def confirm_reset(uow: UnitOfWork, reset_id: str, *, actor: Actor) -> FactorReset:
-    """Administrator B, not A and not the person, confirms: the factor and its
-    recovery codes are removed and every session of the person ends; they enrol
+    """Administrator B, not A and not the person, confirms: the factor, its
+    recovery codes and every passkey of the person are removed and every session of the person ends; they enrol
     again at their next sign-in, and are told why."""
     require(actor, Action.UPDATE, "User")
     reset = uow.session.get(FactorReset, reset_id)
@@ -417,6 +434,10 @@ def confirm_reset(uow: UnitOfWork, reset_id: str, *, actor: Actor) -> FactorRese
     reset.confirmed_by, reset.confirmed_at = actor.user_id, now
     uow.session.execute(sa.delete(TotpFactor).where(TotpFactor.user_id == reset.user_id))
     uow.session.execute(sa.delete(RecoveryCode).where(RecoveryCode.user_id == reset.user_id))
+    uow.session.execute(sa.delete(Passkey).where(Passkey.user_id == reset.user_id))
+    uow.session.execute(
+        sa.delete(PasskeyChallenge).where(PasskeyChallenge.user_id == reset.user_id)
+    )
     uow.session.execute(
         sa.update(UserSession)
         .where(UserSession.user_id == reset.user_id, UserSession.ended_at.is_(None))

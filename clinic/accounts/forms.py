@@ -4,7 +4,14 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    HiddenField,
+    IntegerField,
+    PasswordField,
+    SelectField,
+    StringField,
+)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -49,9 +56,11 @@ class ConfirmPasswordForm(FlaskForm):
     )
     code = StringField(
         _l("Code from your authenticator app, or a recovery code"),
-        validators=[DataRequired(), Length(max=32)],
+        validators=[Optional(), Length(max=32)],
         render_kw={"autocomplete": "one-time-code", "autocapitalize": "none"},
     )
+    # Filled by static/passkey.js when the person confirms with a passkey instead.
+    credential = HiddenField()
 
 
 class TokenForm(FlaskForm):
@@ -165,4 +174,19 @@ class FactorResetForm(FlaskForm):
     )
     reason = StringField(
         _l("How they proved who they are"), validators=[DataRequired(), Length(max=500)]
+    )
+
+
+class PasskeyForm(FlaskForm):
+    """The browser's answer to a passkey challenge, filled by static/passkey.js;
+    its form (JSON, base64url) is checked by the service (400 when unreadable)."""
+
+    credential = HiddenField()
+
+
+class PasskeyEnrolForm(PasskeyForm):
+    name = StringField(
+        _l("A name for this passkey (e.g. the device that keeps it)"),
+        validators=[DataRequired(), Length(max=100)],
+        render_kw={"autocomplete": "off"},
     )

@@ -196,3 +196,36 @@ class FactorReset(Base):
             "confirmed_by IS NULL OR confirmed_by <> requested_by", name="two_administrators"
         ),
     )
+
+
+class Passkey(Base):
+    """A WebAuthn credential (a passkey) a person registered: phishing-resistant,
+    bound to this clinic's address (the RP ID). The public key is kept as the
+    authenticator gave it (COSE); `sign_count` is the last counter seen, which
+    must grow at every use when the authenticator keeps one (a clone does not)."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    credential_id: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False, unique=True)
+    public_key: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False)
+    sign_count: Mapped[int] = mapped_column(sa.BigInteger, nullable=False, default=0)
+    transports: Mapped[str] = mapped_column(sa.String(200), nullable=False, default="")
+    name: Mapped[str] = mapped_column(sa.String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PasskeyChallenge(Base):
+    """A WebAuthn challenge the server issued: for one person, one purpose
+    (register, sign-in, confirmation), short-lived, deleted when it is answered
+    (right or wrong), so that it is good once."""
+
+    __tablename__ = "passkey_challenges"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(sa.ForeignKey("users.id"), nullable=False, index=True)
+    purpose: Mapped[str] = mapped_column(sa.String(16), nullable=False)
+    challenge: Mapped[bytes] = mapped_column(sa.LargeBinary, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

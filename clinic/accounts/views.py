@@ -25,7 +25,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from clinic.access import Action
-from clinic.accounts import factors
+from clinic.accounts import factors, passkeys
 from clinic.accounts.forms import (
     CodeForm,
     ConfirmPasswordForm,
@@ -33,6 +33,8 @@ from clinic.accounts.forms import (
     FactorResetForm,
     LoginForm,
     LogoutForm,
+    PasskeyEnrolForm,
+    PasskeyForm,
     PasswordForm,
     RevokeForm,
     TokenForm,
@@ -164,32 +166,91 @@ def _start_again() -> Any:
     return redirect(url_for("accounts.login"))
 
 
+def _rp() -> passkeys.RelyingParty:
+    return passkeys.relying_party(current_app.config, request.host_url)
+
+
+def _passkey_required(user: User) -> bool:
+    return passkeys.required(user, current_app.config["PASSKEY_REQUIRED_ROLES"])
+
+
+# The ids of the passkey challenges this browser was given, by purpose: an answer
+# is checked against this browser's challenge only (and the challenge's owner).
+CHALLENGES_KEY = "passkey_challenges"
+
+
+def _challenge(user: User, purpose: str) -> str:
+    """A new challenge for `user`; answers the options for the page's script."""
+    if purpose == passkeys.REGISTER:
+        challenge_id, options = passkeys.registration_options(current_uow(), user, _rp())
+    else:
+        challenge_id, options = passkeys.authentication_options(current_uow(), user, _rp(), purpose)
+    session[CHALLENGES_KEY] = {**session.get(CHALLENGES_KEY, {}), purpose: challenge_id}
+    return options
+
+
+def _challenge_given(purpose: str) -> str:
+    given = session.get(CHALLENGES_KEY)
+    return str(given.get(purpose, "")) if isinstance(given, dict) else ""
+
+
+def _passkey_refusal(form: Any, error: AccountError) -> int:
+    """Show a passkey refusal where the person looks (the name, or the passkey
+    button's message); answers the status: 400 for an unreadable answer."""
+    target = form.name if error.field == "name" and "name" in form else form.credential
+    target.errors = [*target.errors, _(error.message)]
+    return 400 if isinstance(error, passkeys.PasskeyMalformed) else 401
+
+
+def _factor_page(user: User, form: CodeForm, passkey_form: PasskeyForm) -> str:
+    """The second step: a passkey (if she has one), a code (unless her role needs
+    a passkey), or both."""
+    passkey_form.credential.data = ""  # a new challenge: an answer is never sent twice
+    uow = current_uow()
+    required = _passkey_required(user)
+    options = _challenge(user, passkeys.SIGN_IN) if passkeys.has_passkey(uow, user) else None
+    return render_template(
+        "accounts/factor.html",
+        form=form,
+        passkey_form=passkey_form,
+        passkey_options=options,
+        codes_accepted=not required and factors.has_factor(uow, user),
+        required=required,
+    )
+
+
 @bp.route("/login/code", methods=["GET", "POST"])
 @view_rule(public=True)
 def second_factor() -> Any:
-    """The second step of a sign-in: a code from the app or a recovery code."""
+    """The second step of a sign-in: a passkey, or a code from the app or a
+    recovery code (not for a role that needs a passkey)."""
     if g.get("actor") is not None:
         return redirect(url_for("home.index"))
     user = _pending_user()
     if user is None:
         return _start_again()
-    if not factors.has_factor(current_uow(), user):
+    uow = current_uow()
+    if _passkey_required(user) and not passkeys.has_passkey(uow, user):
+        return redirect(url_for("accounts.passkey_enrol"))
+    if not factors.has_factor(uow, user) and not passkeys.has_passkey(uow, user):
         return redirect(url_for("accounts.enrol"))
     form = CodeForm()
+    passkey_form = PasskeyForm(formdata=None)
     status = 200
     if form.validate_on_submit():
         try:
             factors.verify(
-                current_uow(),
+                uow,
                 user,
                 code=form.code.data or "",
                 secret_key=current_app.config["SECRET_KEY"],
                 source_address=source_address(),
                 throttle=throttle_settings(current_app.config),
+                codes_accepted=not _passkey_required(user),
             )
         except LoginThrottled as throttled:
             form.code.errors = [_(throttled.message)]
-            return _throttled(render_template("accounts/factor.html", form=form), throttled)
+            return _throttled(_factor_page(user, form, passkey_form), throttled)
         except AccountError as error:
             attach_refusal(form, error)
             status = 401
@@ -197,7 +258,90 @@ def second_factor() -> Any:
             return redirect(_signed_in(user))
     elif form.is_submitted():
         status = 422
-    return render_template("accounts/factor.html", form=form), status
+    return _factor_page(user, form, passkey_form), status
+
+
+@bp.post("/login/passkey")
+@view_rule(public=True)
+def passkey_sign_in() -> Any:
+    """The second step given with a passkey (the browser's answer to the
+    challenge the second-step page carried)."""
+    if g.get("actor") is not None:
+        return redirect(url_for("home.index"))
+    user = _pending_user()
+    if user is None:
+        return _start_again()
+    form = PasskeyForm()
+    code_form = CodeForm(formdata=None)
+    if not form.validate_on_submit():
+        return _factor_page(user, code_form, form), 400
+    try:
+        passkeys.authenticate(
+            current_uow(),
+            user,
+            _rp(),
+            challenge_id=_challenge_given(passkeys.SIGN_IN),
+            credential=form.credential.data or "",
+            source_address=source_address(),
+            throttle=throttle_settings(current_app.config),
+        )
+    except LoginThrottled as throttled:
+        form.credential.errors = [_(throttled.message)]
+        return _throttled(_factor_page(user, code_form, form), throttled)
+    except AccountError as error:
+        status = _passkey_refusal(form, error)
+        return _factor_page(user, code_form, form), status
+    return redirect(_signed_in(user))
+
+
+@bp.route("/login/passkey/enrol", methods=["GET", "POST"])
+@view_rule(public=True)
+def passkey_enrol() -> Any:
+    """First sign-in (or after a reset) of a role that needs a passkey: register
+    one before anything else opens; the session opens with it."""
+    if g.get("actor") is not None:
+        return redirect(url_for("home.index"))
+    user = _pending_user()
+    if user is None:
+        return _start_again()
+    uow = current_uow()
+    if not _passkey_required(user) or passkeys.has_passkey(uow, user):
+        return redirect(url_for("accounts.second_factor"))
+    form = PasskeyEnrolForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            passkeys.register(
+                uow,
+                user,
+                _rp(),
+                challenge_id=_challenge_given(passkeys.REGISTER),
+                credential=form.credential.data or "",
+                name=form.name.data or "",
+                source_address=source_address(),
+                throttle=throttle_settings(current_app.config),
+            )
+        except LoginThrottled as throttled:
+            form.name.errors = [_(throttled.message)]
+            return _throttled(_passkey_enrol_page(user, form), throttled)
+        except AccountError as error:
+            status = _passkey_refusal(form, error)
+        else:
+            flash(_("Your passkey is set up. Sign in with your password and this passkey."))
+            return redirect(_signed_in(user))
+    elif form.is_submitted():
+        status = 422
+    return _passkey_enrol_page(user, form), status
+
+
+def _passkey_enrol_page(user: User, form: PasskeyEnrolForm) -> str:
+    form.credential.data = ""
+    return render_template(
+        "accounts/passkey_enrol.html",
+        form=form,
+        passkey_options=_challenge(user, passkeys.REGISTER),
+        reset=factors.reset_notice(current_uow(), user),
+    )
 
 
 @bp.route("/login/enrol", methods=["GET", "POST"])
@@ -211,7 +355,7 @@ def enrol() -> Any:
     if user is None:
         return _start_again()
     uow = current_uow()
-    if factors.has_factor(uow, user):
+    if factors.has_factor(uow, user) or _passkey_required(user):
         return redirect(url_for("accounts.second_factor"))
     form = EnrolForm()
     status = 200
@@ -344,40 +488,78 @@ def _password_page(form: PasswordForm, status: int) -> Any:
 @bp.route("/account/confirm", methods=["GET", "POST"])
 @view_rule()
 def confirm_password_view() -> Any:
-    """Type the password again before a sensitive action, then go back to it."""
+    """Type the password again, and give a code or a passkey, before a sensitive
+    action, then go back to it."""
     form = ConfirmPasswordForm()
     status = 200
     if form.validate_on_submit():
+        uow = current_uow()
         try:
             confirm_password(
-                current_uow(),
+                uow,
                 g.user,
                 token=session.get(SESSION_KEY, ""),
                 password=form.password.data or "",
                 source_address=source_address(),
                 throttle=throttle_settings(current_app.config),
             )
-            # Both, in one transaction: a wrong code undoes the confirmation.
-            factors.verify(
-                current_uow(),
-                g.user,
-                code=form.code.data or "",
-                secret_key=current_app.config["SECRET_KEY"],
-                source_address=source_address(),
-                throttle=throttle_settings(current_app.config),
-                purpose="confirmation",
-            )
+            # Both, in one transaction: a wrong second factor undoes the confirmation.
+            if form.credential.data:
+                passkeys.authenticate(
+                    uow,
+                    g.user,
+                    _rp(),
+                    challenge_id=_challenge_given(passkeys.CONFIRMATION),
+                    credential=form.credential.data,
+                    source_address=source_address(),
+                    throttle=throttle_settings(current_app.config),
+                    purpose=passkeys.CONFIRMATION,
+                )
+            else:
+                factors.verify(
+                    uow,
+                    g.user,
+                    code=form.code.data or "",
+                    secret_key=current_app.config["SECRET_KEY"],
+                    source_address=source_address(),
+                    throttle=throttle_settings(current_app.config),
+                    purpose="confirmation",
+                    codes_accepted=_codes_confirm(g.user),
+                )
         except LoginThrottled as throttled:
             form.password.errors = [throttled.message]
-            return _throttled(render_template("accounts/confirm.html", form=form), throttled)
+            return _throttled(_confirm_page(form), throttled)
         except AccountError as error:
-            attach_refusal(form, error)
-            status = 401
+            if form.credential.data and error.field != "password":
+                status = _passkey_refusal(form, error)
+            else:
+                attach_refusal(form, error)
+                status = 401
         else:
             return redirect(safe_next(request.args.get("next")))
     elif form.is_submitted():
         status = 422
-    return render_template("accounts/confirm.html", form=form), status
+    return _confirm_page(form), status
+
+
+def _codes_confirm(user: User) -> bool:
+    """Whether a code confirms it is her: not for a role that needs a passkey once
+    she has one (one signed in before the requirement came has none yet)."""
+    return not _passkey_required(user) or not passkeys.has_passkey(current_uow(), user)
+
+
+def _confirm_page(form: ConfirmPasswordForm) -> str:
+    user = g.user
+    form.credential.data = ""
+    options = None
+    if passkeys.has_passkey(current_uow(), user):
+        options = _challenge(user, passkeys.CONFIRMATION)
+    return render_template(
+        "accounts/confirm.html",
+        form=form,
+        passkey_options=options,
+        codes_accepted=_codes_confirm(user),
+    )
 
 
 @bp.post("/account/sessions/end")
@@ -440,6 +622,76 @@ def revoke_token_view(token_id: str) -> Any:
         revoke_token(current_uow(), token_id, actor=current_actor())
         flash(_("The token is revoked."))
     return redirect(url_for("accounts.tokens"))
+
+
+# -- the person's own passkeys -------------------------------------------------------
+
+
+@bp.get("/account/passkeys")
+@view_rule()
+def passkeys_page() -> Any:
+    return _passkeys_page(PasskeyEnrolForm(formdata=None), 200)
+
+
+def _passkeys_page(form: PasskeyEnrolForm, status: int) -> Any:
+    user = g.user
+    form.credential.data = ""
+    return render_template(
+        "accounts/passkeys.html",
+        form=form,
+        passkeys=passkeys.list_passkeys(current_uow(), user),
+        passkey_options=_challenge(user, passkeys.REGISTER),
+        remove_form=LogoutForm(formdata=None),
+        required=_passkey_required(user),
+    ), status
+
+
+@bp.post("/account/passkeys")
+@view_rule(reauthenticate=True)
+def add_passkey() -> Any:
+    """Register another passkey (the password and a second factor given lately)."""
+    form = PasskeyEnrolForm()
+    if not form.validate_on_submit():
+        return _passkeys_page(form, 422)
+    try:
+        passkeys.register(
+            current_uow(),
+            g.user,
+            _rp(),
+            challenge_id=_challenge_given(passkeys.REGISTER),
+            credential=form.credential.data or "",
+            name=form.name.data or "",
+            source_address=source_address(),
+            throttle=throttle_settings(current_app.config),
+        )
+    except LoginThrottled as throttled:
+        form.name.errors = [_(throttled.message)]
+        return _throttled(_passkeys_page(form, 429)[0], throttled)
+    except AccountError as error:
+        status = _passkey_refusal(form, error)
+        return _passkeys_page(form, 422 if status == 401 else status)
+    flash(_("Your passkey is added."))
+    return redirect(url_for("accounts.passkeys_page"))
+
+
+@bp.post("/account/passkeys/<passkey_id>/remove")
+@view_rule(reauthenticate=True)
+def remove_passkey(passkey_id: str) -> Any:
+    form = LogoutForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("accounts.passkeys_page"))
+    try:
+        passkeys.remove(
+            current_uow(),
+            g.user,
+            passkey_id,
+            roles=current_app.config["PASSKEY_REQUIRED_ROLES"],
+        )
+    except AccountError as error:
+        flash(_(error.message))
+        return _passkeys_page(PasskeyEnrolForm(formdata=None), 409)
+    flash(_("The passkey is removed."))
+    return redirect(url_for("accounts.passkeys_page"))
 
 
 # -- lost second factors: one administrator asks, another confirms ---------------

@@ -115,6 +115,7 @@ def built(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) 
             "SECRET_KEY": "test-secret",
             "SESSION_COOKIE_SECURE": False,
             "TESTING": True,
+            "PASSKEY_REQUIRED_ROLES": (),  # as tests/conftest.py: police sign in with a code
         }
     )
     try:
@@ -149,6 +150,7 @@ def app_config(database_url: str, tmp_path: Path, built: Built) -> dict[str, Any
         "SECRET_KEY": "test-secret",
         "SESSION_COOKIE_SECURE": False,
         "TESTING": True,
+        "PASSKEY_REQUIRED_ROLES": (),
         # The sessions were opened when the records were built; the walk may take
         # longer than the idle timeout, which this matrix does not test.
         "SESSION_IDLE_TIMEOUT": timedelta(hours=11),
@@ -317,6 +319,29 @@ MATRIX: dict[str, list[Call]] = {
     # password and the code; anyone signed in is sent home.
     "accounts.second_factor": [Call("GET", lambda s: "/login/code", everyone(302))],
     "accounts.enrol": [Call("GET", lambda s: "/login/enrol", everyone(302))],
+    "accounts.passkey_sign_in": [
+        Call("POST", lambda s: "/login/passkey", everyone(302), form=lambda s, r: {})
+    ],
+    "accounts.passkey_enrol": [Call("GET", lambda s: "/login/passkey/enrol", everyone(302))],
+    # Her own passkeys: listed, added (an unreadable browser answer: 400, nothing
+    # kept), removed (a guessed id: refused).
+    "accounts.passkeys_page": [Call("GET", lambda s: "/account/passkeys", everyone(200))],
+    "accounts.add_passkey": [
+        Call(
+            "POST",
+            lambda s: "/account/passkeys",
+            everyone(400),
+            form=lambda s, r: {"name": "matrix", "credential": "{}"},
+        )
+    ],
+    "accounts.remove_passkey": [
+        Call(
+            "POST",
+            lambda s: f"/account/passkeys/{GUESSED_ID}/remove",
+            everyone(409),
+            form=lambda s, r: {},
+        )
+    ],
     # A lost second factor: one administrator asks, a different one confirms.
     "accounts.factor_resets": [
         Call("GET", lambda s: "/account/factor-resets", only({"admin": 200, "officer": 404}, 403))
@@ -1625,6 +1650,9 @@ ASKS_NOTHING = {
     "accounts.login",
     "accounts.second_factor",
     "accounts.enrol",
+    "accounts.passkey_sign_in",
+    "accounts.passkey_enrol",
+    "accounts.passkeys_page",  # her own passkeys, as her own password page
     "accounts.logout",
     "accounts.password",
     "accounts.sign_out_everywhere",

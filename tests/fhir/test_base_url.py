@@ -21,7 +21,9 @@ HOSTILE = ("evil.example", "evil.example:443", "clinic.example.org.evil.example"
 
 
 def _production(app_config: dict[str, Any], **settings: Any) -> dict[str, Any]:
-    return {**app_config, "TESTING": False, **settings}
+    # Production as shipped: passkeys required for police and administrators.
+    relaxed = {key: value for key, value in app_config.items() if key != "PASSKEY_REQUIRED_ROLES"}
+    return {**relaxed, "TESTING": False, **settings}
 
 
 @pytest.fixture
