@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_store import database  # noqa: E402
-from bench.generate import bench_app, generate, setup, token  # noqa: E402
+from bench.generate import bench_app, generate, generate_bulk, setup, token  # noqa: E402
 from clinic.core.db import db  # noqa: E402
 from clinic.core.schema import upgrade  # noqa: E402
 
@@ -126,6 +126,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument(
+        "--bulk",
+        type=int,
+        metavar="K",
+        help="build the cases as bench/generate.py --bulk K does (for 100,000 cases)",
+    )
+    parser.add_argument(
         "--compare-with",
         type=Path,
         help="a checkout of another commit (same schema): its API is measured in the same run",
@@ -139,7 +145,10 @@ def main() -> None:
             upgrade(app)
             bench = setup(app)
             started = time.perf_counter()
-            patients = generate(app, bench, arguments.cases)
+            if arguments.bulk:
+                patients = generate_bulk(app, bench, arguments.cases, every=arguments.bulk)
+            else:
+                patients = generate(app, bench, arguments.cases)
             build = time.perf_counter() - started
             with db.engine(app).connect() as connection:
                 connection.exec_driver_sql(

@@ -145,7 +145,7 @@ def append_records(session: Session, records: Sequence[AuditRecord]) -> list[Aud
         session.add(entry)
         entries.append(entry)
     if entries:
-        mark_pending(session, "audit")
+        mark_pending(session, AUDIT_LOG)
     session.flush()
     return entries
 

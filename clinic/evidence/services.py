@@ -764,7 +764,7 @@ def _append_event(
         **changes,
     )
     event.leaf_hash = leaf_hash(custody_leaf(event)).hex()
-    mark_pending(uow.session, "custody")
+    mark_pending(uow.session, CUSTODY_LOG)
     uow.session.add(event)
     uow.session.flush()
     return event

@@ -24,7 +24,7 @@ from clinic.access.policy import CLINICAL_KINDS, ResourceFacts
 from clinic.access.terms import data_classes_of, exam_answer_of
 from clinic.core.clock import isoformat, utcnow
 from clinic.fhir.canonical import RESTRICTED_LABEL, SEXUAL_VIOLENCE_LABEL
-from clinic.fhir.invariants import evaluate
+from clinic.fhir.invariants import evaluate, may_have_elements
 from clinic.fhir.models import ReferenceIndex, ResourceVersion, StoredResource, TokenIndex
 from clinic.fhir.outcome import FhirError
 from clinic.fhir.profiles import ProfileRegistry
@@ -290,7 +290,7 @@ class ResourceStore:
             )
         )
         self.session.flush()
-        self._reindex(resource_type, logical_id, content)
+        self._reindex(resource_type, logical_id, content, replacing=change == "update")
         return StoredVersion(
             resource_type,
             logical_id,
@@ -304,15 +304,19 @@ class ResourceStore:
             author_id,
         )
 
-    def _reindex(self, resource_type: str, logical_id: str, content: dict[str, Any]) -> None:
-        for table in (TokenIndex, ReferenceIndex):
+    def _reindex(
+        self, resource_type: str, logical_id: str, content: dict[str, Any], *, replacing: bool
+    ) -> None:
+        """The search index rows of this version (`replacing` those of the previous
+        one; a new resource has none yet)."""
+        for table in (TokenIndex, ReferenceIndex) if replacing else ():
             self.session.execute(
                 sa.delete(table).where(
                     table.resource_type == resource_type, table.logical_id == logical_id
                 )
             )
         for param in TYPE_PARAMS.get(resource_type, ()):
-            if param.expression is None:
+            if param.expression is None or not _may_match(content, param.expression):
                 continue
             for node in evaluate(content, param.expression):
                 if param.type == "token":
@@ -495,6 +499,13 @@ def _record_flags(content: dict[str, Any]) -> tuple[dict[str, Any], ...]:
         for tag in (content.get("meta") or {}).get("tag", [])
         if isinstance(tag, dict) and tag.get("system") == f"{CODE_SYSTEM}/record-flag"
     )
+
+
+def _may_match(content: dict[str, Any], expression: str) -> bool:
+    """False only when the search parameter's expression (paths joined by `|`)
+    certainly finds nothing in this resource, so that evaluating it can be skipped.
+    A part that is not a plain path (or a `|` inside one) is always evaluated."""
+    return any(may_have_elements(content, part.strip()) for part in expression.split("|"))
 
 
 def _subject_of(content: dict[str, Any]) -> str | None:

@@ -19,9 +19,9 @@ import base64
 import logging
 import re
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from hashlib import sha256
+from itertools import islice
 from math import inf
 from pathlib import Path
 from typing import Any
@@ -42,7 +42,8 @@ from clinic.ledger.merkle import (
     consistency_proof,
     inclusion_proof,
     leaf_hash,
-    node_hash,
+    leaf_hashes,
+    parent_level,
     perfect_nodes,
     subtree_hash,
 )
@@ -172,11 +173,19 @@ def log_sources() -> dict[str, tuple[Any, ...]]:
     return LOG_SOURCES
 
 
-def integrate_all(session: Session, *, wait: bool = True, batch: int = BATCH) -> int:
-    """Integrate every log's pending records, committing each batch. With `wait`
-    False, a log another integrator is at is left to it."""
+def integrate_all(
+    session: Session,
+    *,
+    wait: bool = True,
+    batch: int = BATCH,
+    logs: Collection[str] | None = None,
+) -> int:
+    """Integrate every log's pending records (or only those of `logs`), committing
+    each batch. With `wait` False, a log another integrator is at is left to it."""
     total = 0
     for log_name, sources in log_sources().items():
+        if logs is not None and log_name not in logs:
+            continue
         while True:
             try:
                 added = integrate(session, log_name, sources, wait=wait, batch=batch)
@@ -197,16 +206,19 @@ PENDING_FLAG = "clinic.log_pending"
 _last_integrated: dict[tuple[str, str], float] = {}
 
 
-def mark_pending(session: Session, log_name: str) -> None:
-    """Note that this transaction wrote records `log_name` has yet to integrate."""
-    session.info.setdefault(PENDING_FLAG, set()).add(log_name)
+def mark_pending(session: Session, log_name: str | None = None) -> None:
+    """Note that this transaction wrote records that `log_name` (None: every log)
+    has yet to integrate."""
+    marked: set[str] = session.info.setdefault(PENDING_FLAG, set())
+    marked.update(log_sources() if log_name is None else (log_name,))
 
 
 def integrate_after_commit(session: Session) -> None:
-    """Integrate what the transaction just committed wrote, unless another
-    integrator is at it (it will take these records too) or the deployment runs
-    `clinic log integrate` on its own. The records are safe already: a failure
-    here is logged and left to the next integration.
+    """Integrate what the transaction just committed wrote, on the logs it wrote
+    to, unless another integrator is at it (it will take these records too) or
+    the deployment runs `clinic log integrate` on its own. The records are safe
+    already: a failure here is logged and left to the next integration, which
+    takes every record pending on its log.
 
     The custody log is integrated after every commit that wrote to it: its proofs
     are shown as soon as an item moves. The audit log, written by every request,
@@ -793,6 +805,29 @@ def _first_difference(computed: list[bytes], stored: list[bytes]) -> int | None:
     return len(computed)
 
 
+# The stored nodes of one level range against the computed ones, passed as one
+# blob: each row is compared with the 32 bytes at its own node's offset (so no
+# row order is assumed), in one statement, instead of row by row in Python.
+_LEVEL_MATCHES = (
+    "SELECT count(*), count(CASE WHEN hash = substr(?, CAST((node_index - ?) * 32 + 1 AS INTEGER), 32) "
+    "THEN 1 END) FROM log_nodes "
+    "WHERE log_name = ? AND level = ? AND node_index >= ? AND node_index < ?"
+)
+
+
+def _level_matches(
+    session: Session, log_name: str, level: int, first: int, hashes: list[bytes]
+) -> bool:
+    """Whether the stored nodes first..first+len(hashes)-1 of `level` are all there
+    and exactly `hashes`. False says only that the node by node comparison must
+    find the first that differs."""
+    end = first + len(hashes)
+    ((count, equal),) = _raw(
+        session, _LEVEL_MATCHES, (b"".join(hashes), first, log_name, level, first, end)
+    )
+    return count == equal == len(hashes)
+
+
 def _check_levels(
     session: Session, log_name: str, level: int, first: int, hashes: list[bytes], top: int | None
 ) -> tuple[list[bytes], tuple[NodeKey, int] | None]:
@@ -801,14 +836,15 @@ def _check_levels(
     Returns the highest level computed, or the first stored node that differs with
     the first leaf under it."""
     while True:
-        stored = _stored_level(session, log_name, level, first, first + len(hashes))
-        offset = _first_difference(hashes, stored)
-        if offset is not None:
-            index = first + offset
-            return hashes, ((level, index), index << level)
+        if not _level_matches(session, log_name, level, first, hashes):
+            stored = _stored_level(session, log_name, level, first, first + len(hashes))
+            offset = _first_difference(hashes, stored)
+            if offset is not None:
+                index = first + offset
+                return hashes, ((level, index), index << level)
         if level == top or len(hashes) < 2:
             return hashes, None
-        hashes = [node_hash(hashes[n], hashes[n + 1]) for n in range(0, len(hashes) - 1, 2)]
+        hashes = parent_level(hashes)
         level, first = level + 1, first >> 1
 
 
@@ -824,7 +860,6 @@ def _recompute(
     chunk_size = 1 << CHUNK_LEVEL
     size = 0
     tops: list[bytes] = []  # each full chunk's root, in order
-    chunk: list[bytes] = []
 
     def check_chunk(base: int, hashes: list[bytes]) -> VerificationReport | None:
         computed, bad = _check_levels(session, log_name, 0, base, hashes, CHUNK_LEVEL)
@@ -834,29 +869,28 @@ def _recompute(
             tops.append(computed[0])
         return None
 
-    for expected_index, (index, leaf, stored_hash) in enumerate(leaves):
-        if index != expected_index:
-            return VerificationReport(
-                log_name,
-                size,
-                False,
-                f"entry {expected_index} is missing or out of order (found index {index})",
-                expected_index,
+    rows = iter(leaves)
+    while True:
+        # Unpacked one by one, not kept as tuples: a chunk of 2**14 live tuples
+        # makes Python's garbage collector walk the heap, which cost more than
+        # all the hashing.
+        indexes: list[int | None] = []
+        data: list[bytes] = []
+        stored_hashes: list[bytes] = []
+        add_index, add_leaf, add_hash = indexes.append, data.append, stored_hashes.append
+        for index, leaf, stored_hash in islice(rows, chunk_size):
+            add_index(index)
+            add_leaf(leaf)
+            add_hash(stored_hash)
+        if not indexes:
+            break
+        hashed = leaf_hashes(data)
+        if indexes != list(range(size, size + len(indexes))) or hashed != stored_hashes:
+            return _first_bad_entry(
+                log_name, size, list(zip(indexes, data, stored_hashes, strict=True))
             )
-        hashed = sha256(b"\x00" + leaf).digest()
-        if hashed != stored_hash:
-            return VerificationReport(
-                log_name, size, False, f"entry {index} does not match its recorded leaf hash", index
-            )
-        chunk.append(hashed)
-        size += 1
-        if len(chunk) == chunk_size:
-            problem = check_chunk(size - chunk_size, chunk)
-            if problem:
-                return problem
-            chunk = []
-    if chunk:
-        problem = check_chunk(size - len(chunk), chunk)
+        size += len(indexes)
+        problem = check_chunk(size - len(indexes), hashed)
         if problem:
             return problem
     if len(tops) > 1:
@@ -908,6 +942,31 @@ def _recompute(
     if size and root != subtree_hash(0, size, load(set(perfect_nodes(0, size)))).hex():
         return VerificationReport(log_name, size, False, "the log head's root hash does not match")
     return VerificationReport(log_name, size, True)
+
+
+def _first_bad_entry(
+    log_name: str, size: int, chunk: list[tuple[int | None, bytes, bytes]]
+) -> VerificationReport:
+    """The first entry of a chunk that is out of order or does not hash to its
+    recorded leaf hash (`size` entries before the chunk were good)."""
+    for expected_index, (index, leaf, stored_hash) in enumerate(chunk, start=size):
+        if index != expected_index:
+            return VerificationReport(
+                log_name,
+                expected_index,
+                False,
+                f"entry {expected_index} is missing or out of order (found index {index})",
+                expected_index,
+            )
+        if leaf_hash(leaf) != stored_hash:
+            return VerificationReport(
+                log_name,
+                expected_index,
+                False,
+                f"entry {index} does not match its recorded leaf hash",
+                index,
+            )
+    raise AssertionError("the chunk has no bad entry")
 
 
 def _bad_node(log_name: str, size: int, key: NodeKey, index: int) -> VerificationReport:

@@ -359,7 +359,7 @@ def _intake(
         leaf_hash="",
     )
     row.leaf_hash = leaf_hash(row.leaf()).hex()
-    mark_pending(uow.session, "custody")
+    mark_pending(uow.session, CUSTODY_LOG)
     try:
         with uow.session.begin_nested():
             uow.session.add(row)

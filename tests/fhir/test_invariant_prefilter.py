@@ -91,3 +91,26 @@ def test_a_violation_below_a_choice_type_or_a_primitive_is_still_found(app: Flas
     with pytest.raises(FhirError) as refused:
         validate_resource(observation, registry)
     assert any("per-1" in issue.diagnostics for issue in refused.value.issues)
+
+
+def test_no_search_parameter_with_elements_is_ever_skipped(app: Flask) -> None:
+    """The store indexes a resource without evaluating the search parameters that
+    find nothing in it; it must never skip one that finds something."""
+    from clinic.exam.services import sign_off
+    from clinic.fhir.search_params import TYPE_PARAMS
+    from clinic.fhir.store import _may_match
+
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    call(app, "examiner", sign_off, exam_id=exam_id)
+    checked = skipped = 0
+    for resource in _stored(app) + CRAFTED:
+        for param in TYPE_PARAMS.get(resource["resourceType"], ()):
+            if param.expression is None:
+                continue
+            found = evaluate(resource, param.expression)
+            checked += 1
+            if not _may_match(resource, param.expression):
+                skipped += 1
+                assert found == [], (resource["resourceType"], param.expression, found)
+    assert checked > skipped > 0  # both cases occur over a whole exam

@@ -26,7 +26,7 @@ from clinic.evidence.models import CustodyEvent
 from clinic.ledger.models import LogHead
 from clinic.ledger.services import NotYetIntegrated, export_proof, integrate_all, log_size
 from tests.conftest import World
-from tests.helpers import collect_kit, create, open_case, patient
+from tests.helpers import api, collect_kit, create, open_case, patient
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -129,6 +129,37 @@ def test_the_audit_log_is_integrated_in_batches_the_custody_log_at_once(
             report = verify_audit_trail(db.session)
         assert report.is_valid
         assert report.pending == 0
+    finally:
+        db.dispose(application)
+
+
+def test_a_read_integrates_only_the_log_it_wrote_to(
+    app_config: dict[str, Any], world: World
+) -> None:
+    """A read writes one audit record: its commit integrates the audit log and
+    sends no statement about the custody log's records."""
+    from clinic import create_app
+
+    application = create_app({**app_config, "LOG_INTEGRATE_ON_COMMIT": True})
+    client = application.test_client()
+    token = world["examiner"].token
+    try:
+        created = create(client, token, patient("SA-INT-0004"))
+        statements: list[str] = []
+
+        def seen(*args: Any) -> None:
+            statements.append(args[2])
+
+        engine = db.engine(application)
+        sa.event.listen(engine, "before_cursor_execute", seen)
+        try:
+            read = api(client, "GET", f"/fhir/Patient/{created['id']}", token)
+        finally:
+            sa.event.remove(engine, "before_cursor_execute", seen)
+        assert read.status_code == 200
+        assert any("audit_events" in s and "log_index" in s for s in statements)
+        assert not [s for s in statements if "custody_events" in s or "photos" in s]
+        assert None not in _indexes(application)
     finally:
         db.dispose(application)
 
