@@ -8,6 +8,7 @@ from typing import Any
 
 from clinic.exam.lists import Vocabulary
 from clinic.fhir.canonical import CODE_SYSTEM, VALUE_SET
+from clinic.fhir.terminology import DESIGNATION_LANGUAGES, designations
 
 PUBLISHER = "Forensic care clinic project"
 DATE = "2026-12-06"
@@ -31,8 +32,23 @@ def code_system(vocabulary: Vocabulary) -> dict[str, Any]:
         "description": vocabulary.description,
         "caseSensitive": True,
         "content": "complete",
-        "concept": [{"code": code, "display": text} for code, text in vocabulary.terms.items()],
+        "concept": [_concept(vocabulary, code, text) for code, text in vocabulary.terms.items()],
     }
+
+
+def _concept(vocabulary: Vocabulary, code: str, display: str) -> dict[str, Any]:
+    """A concept with the French and Spanish designations kept in its committed
+    CodeSystem: the lists hold the English; translators edit the designations in
+    fhir_profiles/, and rewriting the files keeps them."""
+    concept: dict[str, Any] = {"code": code, "display": display}
+    translated = designations(f"{CODE_SYSTEM}/{vocabulary.id}", code)
+    if translated:
+        concept["designation"] = [
+            {"language": language, "value": translated[language]}
+            for language in DESIGNATION_LANGUAGES
+            if language in translated
+        ]
+    return concept
 
 
 def value_set(vocabulary: Vocabulary) -> dict[str, Any]:

@@ -19,11 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clinic.fhir.canonical import CODE_SYSTEM
+from clinic.i18n import N_
 
 CHECKLIST_ID = "ipv-risk-checklist"
 CHECKLIST_VERSION = "1"
 CHECKLIST_TITLE = "Intimate-partner risk checklist (Dash style)"
-CHECKLIST_SOURCE = (
+CHECKLIST_SOURCE = N_(
     "Modelled on the SafeLives Dash risk checklist (2009): 27 questions answered yes, "
     "no or not asked; high risk at 14 or more yes answers, or on professional judgement."
 )

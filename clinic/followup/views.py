@@ -12,7 +12,9 @@ from clinic.access import Action, decide
 from clinic.core.clock import LocalTimeRefused, from_local, to_local
 from clinic.core.numbers import small_whole_number
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
+from clinic.fhir.terminology import display
 from clinic.followup import services
+from clinic.followup.codes import ITEM_DISPLAY
 from clinic.followup.forms import (
     AppointmentOutcomeForm,
     BookAppointmentForm,
@@ -23,18 +25,24 @@ from clinic.followup.forms import (
     ItemStatusForm,
     PlanReviewForm,
 )
-from clinic.followup.resources import SafeContactPlan
+from clinic.followup.resources import PlanItem, SafeContactPlan
 from clinic.followup.schedule import ScheduleLibrary
 from clinic.followup.terms import (
     APPOINTMENT_STATUS,
+    CHANNEL_SYSTEM,
     CHANNELS,
+    CONTACT_OUTCOME_SYSTEM,
     CONTACT_OUTCOMES,
     CONTACT_REASONS,
     ITEM_KINDS,
     ITEM_STATUS,
+    ITEM_SYSTEM,
     PLAN_STATUS,
     RESPONSIBLE,
+    RESPONSIBLE_SYSTEM,
+    SERVICE_KIND_SYSTEM,
 )
+from clinic.i18n.values import coded_words, translated_words
 
 bp = Blueprint("followup", __name__)
 
@@ -52,16 +60,29 @@ def _zone() -> str:
     return str(current_app.config["CLINIC_TIMEZONE"])
 
 
+def item_label(item: PlanItem) -> str:
+    """An item of her plan in the screen's language: a code of followup-item by its
+    designation, a referral by its kind; an item a site's schedule names itself
+    (not a display of the CodeSystem) as the schedule names it."""
+    if item.is_referral and item.service_kind:
+        kind = display(SERVICE_KIND_SYSTEM, item.service_kind)
+        return gettext("Referral: %(kind)s", kind=kind)
+    if ITEM_DISPLAY.get(item.code) == item.label:
+        return display(ITEM_SYSTEM, item.code)
+    return item.label
+
+
 def _words() -> dict[str, Any]:
     return {
-        "responsible": RESPONSIBLE,
-        "item_status": ITEM_STATUS,
-        "item_kinds": ITEM_KINDS,
-        "plan_status": PLAN_STATUS,
-        "appointment_status": APPOINTMENT_STATUS,
-        "contact_reasons": CONTACT_REASONS,
-        "channels": CHANNELS,
-        "contact_outcomes": CONTACT_OUTCOMES,
+        "responsible": coded_words(RESPONSIBLE_SYSTEM, RESPONSIBLE),
+        "item_status": translated_words(ITEM_STATUS),
+        "item_kinds": {code: (gettext(label), kind) for code, (label, kind) in ITEM_KINDS.items()},
+        "plan_status": translated_words(PLAN_STATUS),
+        "appointment_status": translated_words(APPOINTMENT_STATUS),
+        "contact_reasons": translated_words(CONTACT_REASONS),
+        "channels": coded_words(CHANNEL_SYSTEM, CHANNELS),
+        "contact_outcomes": coded_words(CONTACT_OUTCOME_SYSTEM, CONTACT_OUTCOMES),
+        "item_label": item_label,
         "local": lambda moment: to_local(moment, _zone()),
         "day_in_words": services.day_in_words,
         "zone": _zone(),

@@ -197,9 +197,12 @@ def init_i18n(app: Flask) -> None:
     )
     babel.domain_instance = CatalogueDomain(directory)
 
+    from clinic.fhir.terminology import display
     from clinic.i18n.values import value_word
 
     app.jinja_env.filters["word"] = value_word
+    # A code of our CodeSystems in the screen's language: {{ code|coded("contact-channel") }}.
+    app.jinja_env.filters["coded"] = lambda code, system, locale=None: display(system, code, locale)
     # A message marked where it is defined (N_), translated where it is shown.
     app.jinja_env.filters["translated"] = lambda message: gettext(str(message))
     app.jinja_env.filters["moment"] = format_moment

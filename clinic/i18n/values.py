@@ -3,8 +3,11 @@ the screen, in its language. The records keep the codes; only screens translate.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from flask_babel import gettext
 
+from clinic.fhir.terminology import display
 from clinic.i18n import N_
 
 VALUE_WORDS: dict[str, dict[str, str]] = {
@@ -66,3 +69,24 @@ def value_word(value: object, kind: str) -> str:
     words = VALUE_WORDS.get(kind, {})
     text = str(value)
     return gettext(words[text]) if text in words else text
+
+
+def translated_words(words: Mapping[str, str]) -> dict[str, str]:
+    """A table of words marked where they are defined (N_), in the screen's language."""
+    return {code: gettext(text) for code, text in words.items()}
+
+
+def coded_words(system: str, codes: Iterable[str], *, inline: bool = False) -> dict[str, str]:
+    """Codes of one of our CodeSystems -> their designation in the screen's language;
+    `inline` for words within a sentence (first letter in lower case, unless the
+    first word is an abbreviation: "HIV")."""
+    words = {code: display(system, code) for code in codes}
+    if inline:
+        words = {code: _within_sentence(text) for code, text in words.items()}
+    return words
+
+
+def _within_sentence(text: str) -> str:
+    if len(text) > 1 and text[1].isupper():
+        return text
+    return text[:1].lower() + text[1:]

@@ -1,12 +1,14 @@
 """Pages rendered in French and Spanish through the real app show no English that
-the catalogues translate: every text node and every attribute people read is
-compared with the English messages."""
+the catalogues or our CodeSystems' designations translate: every text node and
+every attribute people read is compared with the English messages and the English
+displays of our coded values."""
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 
 import pytest
@@ -14,8 +16,10 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 
+from clinic import create_app
+from clinic.fhir.terminology import code_systems
 from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, DatabaseFactory
 from tests.consent.helpers import all_items, record
 from tests.exam.helpers import complete_exam
 from tests.followup.helpers import agreed_plan, signed_exam
@@ -42,6 +46,11 @@ def english_messages(language: str) -> tuple[frozenset[str], tuple[str, ...]]:
             run = " ".join(run.split()).strip(" .,:;()")
             if len(run.split()) >= 4:
                 runs.add(run)
+    # Our coded values: each English display whose designation in `language` differs.
+    for concepts in code_systems().values():
+        for concept in concepts.values():
+            if concept.designations.get(language, concept.display) != concept.display:
+                whole.add(" ".join(concept.display.split()))
     return frozenset(whole), tuple(sorted(runs))
 
 
@@ -88,12 +97,6 @@ REPORT_SECTIONS = {
 }
 
 
-# Follow-up and release codes shown by their English display (clinic/followup/terms.py,
-# clinic/release/services.py, the safety checklist's answers): their code systems
-# have no French or Spanish designations yet.
-FOLLOWUP_CODES = {"Email", "Due", "Yes", "No", "Not asked", "Test"}
-RELEASE_CODES = {"Clothing", "Her name and contact details"}
-
 # The test world's display names (data, not messages) that happen to be messages too.
 PEOPLE = {"Auditor", "Examiner"}
 
@@ -103,14 +106,8 @@ def not_yet_translated(path: str) -> set[str]:
         return PEOPLE
     if re.fullmatch(r"/exams/[^/]+(/report)?", path):
         return VOCABULARY_DISPLAYS | REPORT_SECTIONS
-    if path.endswith("/followup"):
-        return VOCABULARY_DISPLAYS | FOLLOWUP_CODES
     if path.startswith("/exams/") or path.endswith("/consent/shared"):
         return VOCABULARY_DISPLAYS
-    if path.startswith("/followup/"):
-        return FOLLOWUP_CODES
-    if path.startswith("/releases/"):
-        return RELEASE_CODES
     return set()
 
 
@@ -216,8 +213,30 @@ def _in_language(client: FlaskClient, language: str, *, signed_in: bool) -> None
     client.post("/language", data={"language": language, "csrf_token": token})
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_no_english_on_pages_in_another_language(app: Flask, world: World, language: str) -> None:
+@dataclass(frozen=True)
+class Site:
+    """The records every page is rendered from, built once for the module: the
+    pages only read them, in each language in turn."""
+
+    app: Flask
+    ids: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def site(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    from clinic.core.db import db
+
+    url = databases.new_database()
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": tmp_path_factory.mktemp("pages") / "instance",
+            "SECRET_KEY": "test-secret",
+            "SESSION_COOKIE_SECURE": False,
+            "TESTING": True,
+        }
+    )
+    world = databases.world
     case = open_case(app)
     consent = record(
         app,
@@ -244,6 +263,14 @@ def test_no_english_on_pages_in_another_language(app: Flask, world: World, langu
         "unplanned": unplanned,
         "request": _filed_request(app, case.reference),
     }
+    yield Site(app, ids)
+    db.dispose(app)
+    databases.drop(url)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_english_on_pages_in_another_language(site: Site, language: str) -> None:
+    app, ids = site.app, site.ids
     failures = []
     clients: dict[str | None, FlaskClient] = {}
     for who, path_of in PAGES:
