@@ -132,7 +132,7 @@ def referral_status(referral_id: str) -> Any:
         abort(404)
     except referrals.ReferralRefused as refused:
         uow.rollback()
-        flash(refused.message, "error")
+        flash(refused.said(), "error")
         return redirect(url_for("referrals.plan_referrals", plan_id=plan_id), 303)
     flash(
         gettext("Referral: %(status)s.", status=gettext(REFERRAL_STATUS[form.status.data]).lower())
@@ -151,7 +151,7 @@ def letter(referral_id: str) -> Any:
     except referrals.ReferralNotFound:
         abort(404)
     except referrals.ReferralRefused as refused:
-        abort(409, refused.message)
+        abort(409, refused.said())
     return render_template(
         "followup/referral_letter.html",
         letter=written,

@@ -146,7 +146,7 @@ def propose(exam_id: str) -> Any:
             abort(404)
         except services.FollowUpRefused as refused:
             current_uow().rollback()
-            refusal = (refused.message, _field_id(form, refused.field))
+            refusal = (refused.said(), _field_id(form, refused.field))
             status = 422
         else:
             flash(gettext("Her follow-up plan is agreed and recorded."))
@@ -158,7 +158,7 @@ def propose(exam_id: str) -> Any:
         proposal = _proposal(exam_id)
     except services.FollowUpRefused as refused:
         return render_template(
-            "followup/not_signed.html", exam_id=exam_id, message=refused.message
+            "followup/not_signed.html", exam_id=exam_id, message=refused.said()
         ), 409
     if request.method == "GET":
         form.channels.data = list(proposal.contact.channels)
@@ -293,7 +293,7 @@ def book(plan_id: str, position: int) -> Any:
             abort(404)
         except LocalTimeRefused as refused:
             current_uow().rollback()
-            form.starts_at.errors = [refused.message]
+            form.starts_at.errors = [refused.said()]
         except services.FollowUpRefused as refused:
             current_uow().rollback()
             attach_refusal(form, refused)
@@ -328,7 +328,7 @@ def appointment_outcome(appointment_id: str) -> Any:
         abort(404)
     except services.FollowUpRefused as refused:
         current_uow().rollback()
-        flash(refused.message, "error")
+        flash(refused.said(), "error")
         return redirect(url_for("followup.plan", plan_id=booked.plan_id), 303)
     flash(
         gettext(
@@ -557,7 +557,7 @@ def item_status(plan_id: str, position: int) -> Any:
             abort(404)
         except services.FollowUpRefused as refused:
             current_uow().rollback()
-            flash(refused.message, "error")
+            flash(refused.said(), "error")
             return redirect(url_for("followup.plan", plan_id=plan_id), 303)
         flash(
             gettext(

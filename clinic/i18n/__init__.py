@@ -136,10 +136,10 @@ def language_name(code: str) -> str:
     return Locale.parse(code).get_display_name(code) or code
 
 
-def format_moment(moment: datetime | str | None) -> str:
+def format_moment(moment: datetime | str | None, zone: str | None = None) -> str:
     """A moment (or its ISO 8601 text, as FHIR keeps it) as the screen's language
     writes a date and time (abbreviated month, 24-hour clock), in the clinic's time
-    zone: "6 déc. 2026, 14:05"."""
+    zone (or `zone`): "6 déc. 2026, 14:05"."""
     if not moment:
         return ""
     if isinstance(moment, str):
@@ -150,7 +150,7 @@ def format_moment(moment: datetime | str | None) -> str:
             return text
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"]))
+    local = moment.astimezone(ZoneInfo(zone or current_app.config["CLINIC_TIMEZONE"]))
     locale = get_locale() or Locale.parse("en")
     pattern = str(locale.datetime_formats["medium"])
     day = format_skeleton("yMMMd", local.date(), locale=locale)
@@ -198,6 +198,7 @@ def init_i18n(app: Flask) -> None:
     babel.domain_instance = CatalogueDomain(directory)
 
     from clinic.fhir.terminology import display
+    from clinic.i18n.sentences import said
     from clinic.i18n.values import value_word
 
     app.jinja_env.filters["word"] = value_word
@@ -205,6 +206,8 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.filters["coded"] = lambda code, system, locale=None: display(system, code, locale)
     # A message marked where it is defined (N_), translated where it is shown.
     app.jinja_env.filters["translated"] = lambda message: gettext(str(message))
+    # A sentence a service wrote (the exam report's lines) in the screen's language.
+    app.jinja_env.filters["said"] = said
     app.jinja_env.filters["moment"] = format_moment
     app.jinja_env.filters["day"] = format_day
 

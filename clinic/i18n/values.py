@@ -9,6 +9,7 @@ from flask_babel import gettext
 
 from clinic.fhir.terminology import display
 from clinic.i18n import N_
+from clinic.i18n.sentences import within_sentence
 
 VALUE_WORDS: dict[str, dict[str, str]] = {
     "reporting-mode": {
@@ -82,11 +83,5 @@ def coded_words(system: str, codes: Iterable[str], *, inline: bool = False) -> d
     first word is an abbreviation: "HIV")."""
     words = {code: display(system, code) for code in codes}
     if inline:
-        words = {code: _within_sentence(text) for code, text in words.items()}
+        words = {code: within_sentence(text) for code, text in words.items()}
     return words
-
-
-def _within_sentence(text: str) -> str:
-    if len(text) > 1 and text[1].isupper():
-        return text
-    return text[:1].lower() + text[1:]

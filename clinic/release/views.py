@@ -274,7 +274,7 @@ def approve(request_id: str) -> Any:
         except services.RequestNotFound:
             abort(404)
         except services.ReleaseRefused as refused:
-            form.form_errors.append(refused.message)
+            form.form_errors.append(refused.said())
         else:
             flash(gettext("Release approved: exactly what her consent permits."))
             return redirect(url_for("release.incoming_request", request_id=request_id))
