@@ -54,6 +54,25 @@ def english_messages(language: str) -> tuple[frozenset[str], tuple[str, ...]]:
     return frozenset(whole), tuple(sorted(runs))
 
 
+@cache
+def english_sentences(language: str) -> re.Pattern[str]:
+    """The English messages with named values (a report line, a refusal) that read
+    differently in `language`, as one pattern: each value may be anything, the
+    words around it are the English ones. Messages that are values alone
+    ("%(act)s: %(answer)s") are left out: they have no words of their own."""
+    with catalogue_path(TRANSLATIONS_DIR, language).open("rb") as source:
+        catalog = read_po(source, locale=language)
+    shapes = []
+    for message in catalog:
+        if not isinstance(message.id, str) or message.string == message.id:
+            continue
+        parts = SPLIT.split(" ".join(message.id.split()))
+        if len(parts) < 2 or not re.search(r"[A-Za-z]{3,}", "".join(parts)):
+            continue
+        shapes.append(".+?".join(re.escape(part) for part in parts))
+    return re.compile("|".join(f"(?:{shape})" for shape in shapes) or "(?!)")
+
+
 def visible_text(page: str) -> list[str]:
     page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.DOTALL | re.IGNORECASE)
     page = re.sub(r"<!--.*?-->", " ", page, flags=re.DOTALL)
@@ -71,7 +90,8 @@ def english_on(page: str, language: str) -> list[str]:
     )
     whole, runs = english_messages(language)
     texts = visible_text(page)
-    found = [t for t in texts if t in whole or t.strip(" .:·") in whole]
+    sentences = english_sentences(language)
+    found = [t for t in texts if t in whole or t.strip(" .:·") in whole or sentences.fullmatch(t)]
     joined = " ".join(texts)
     found += [run for run in runs if run in joined]
     return found
@@ -289,6 +309,14 @@ def test_no_english_on_pages_in_another_language(site: Site, language: str) -> N
         if found:
             failures.append(f"{who} {path}: {found}")
     assert not failures, "\n".join(failures)
+
+
+def test_the_check_finds_english_sentences_and_coded_values() -> None:
+    assert english_on("<li>Exam started: Sunday 6 December 2026, 10:00 (UTC)</li>", "fr")
+    assert english_on("<p>She allows phone call only.</p>", "es")
+    assert english_on("<td>Phone call</td>", "fr") == ["Phone call"]
+    assert english_on("<li>Début de l'examen : 6 déc. 2026, 10:00 (UTC)</li>", "fr") == []
+    assert english_on("<td>Appel téléphonique</td>", "fr") == []
 
 
 def test_the_check_finds_english() -> None:
