@@ -14,6 +14,7 @@ concept changes what a reader sees, not what receiving systems map from.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -95,3 +96,17 @@ def display(system: str, code: object, locale: str | Locale | None = None) -> st
 def lazy_display(system: str, code: str) -> LazyString:
     """`display` evaluated when shown (for choices built once, at import time)."""
     return LazyString(display, system, code)
+
+
+def concept_words(concept: Mapping[str, Any] | None) -> str:
+    """A CodeableConcept as a screen shows it: the first of its codings from our
+    CodeSystems in the reader's language; else its text, display or code."""
+    if not concept:
+        return ""
+    codings = concept.get("coding") or []
+    for coding in codings:
+        system, code = coding.get("system"), coding.get("code")
+        if system and code and designations(str(system), str(code)):
+            return display(str(system), str(code))
+    first = codings[0] if codings else {}
+    return str(concept.get("text") or first.get("display") or first.get("code") or "")
