@@ -118,7 +118,7 @@ from clinic.exam.timing import (
 )
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
-from clinic.i18n.sentences import Coded, Listing, Moment, Sentence, sentence
+from clinic.i18n.sentences import Coded, Listing, Moment, Sentence, Word, sentence
 
 # How far ahead of the clock a time may be entered (clocks on tablets drift).
 CLOCK_TOLERANCE = timedelta(minutes=10)
@@ -2200,14 +2200,24 @@ def _structured_section(record: ExamRecord, step: StepSheets) -> ReportSection:
                 for question in sheet.questions
                 if question.code in answers
             ]
+            answered = Listing(tuple(said), separator="; ")
             if sheet.repeat:
-                lines.append(f"{sheet.title} {number}: " + "; ".join(said))
+                lines.append(
+                    sentence(
+                        "%(sheet)s %(number)s: %(answers)s",
+                        sheet=Word(sheet.title),
+                        number=number,
+                        answers=answered,
+                    )
+                )
             elif len(step.sheets) > 1:
-                lines.append(f"{sheet.title} — " + "; ".join(said))
+                lines.append(
+                    sentence("%(sheet)s — %(answers)s", sheet=Word(sheet.title), answers=answered)
+                )
             else:
                 lines.extend(said)
     if lines and step.advice:
-        lines.append(f"Advice given: {step.advice}")
+        lines.append(sentence("Advice given: %(advice)s", advice=Word(step.advice)))
     return ReportSection(
         Sentence("%(title)s", title=Coded("exam-section", step.code, english_text=step.title)),
         step.code,

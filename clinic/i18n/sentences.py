@@ -86,13 +86,14 @@ class Listing:
 
     values: tuple[Any, ...]
     conjunction: str | None = None
+    separator: str = ", "
 
     def english(self) -> str:
-        joiner = f" {self.conjunction} " if self.conjunction else ", "
+        joiner = f" {self.conjunction} " if self.conjunction else self.separator
         return joiner.join(_english(v) for v in self.values)
 
     def said(self) -> str:
-        joiner = f" {gettext(self.conjunction)} " if self.conjunction else ", "
+        joiner = f" {gettext(self.conjunction)} " if self.conjunction else self.separator
         return joiner.join(said(v) for v in self.values)
 
 
