@@ -21,6 +21,7 @@ from clinic.followup import directory, referrals, services
 from clinic.followup.letter_words import letter_words, service_kind_words
 from clinic.followup.referral_forms import PartnerServiceForm, ReferralForm, ReferralStatusForm
 from clinic.followup.terms import REFERRAL_NEXT, REFERRAL_STATUS, SERVICE_KIND_SYSTEM, SERVICE_KINDS
+from clinic.followup.views import day_in_words
 from clinic.i18n.values import coded_words, translated_words
 
 bp = Blueprint("referrals", __name__)
@@ -43,7 +44,7 @@ def _words() -> dict[str, Any]:
         "recipient_of": {kind: recipients[r] for kind, r in REFERRAL_RECIPIENT.items()},
         "data_classes": coded_words(DATA_CLASS_SYSTEM, DATA_CLASSES, inline=True),
         "local": lambda moment: to_local(moment, _zone()),
-        "day_in_words": services.day_in_words,
+        "day_in_words": day_in_words,
     }
 
 

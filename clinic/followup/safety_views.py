@@ -28,6 +28,7 @@ from clinic.followup.safety_checklist import (
 from clinic.followup.safety_forms import SafetyAssessmentForm
 from clinic.followup.safety_resources import KEEP_READY_SYSTEM
 from clinic.followup.site_settings import SiteSettingsLibrary
+from clinic.followup.views import day_in_words
 from clinic.i18n.values import coded_words
 
 bp = Blueprint("safety", __name__)
@@ -118,7 +119,7 @@ def assessment(plan_id: str) -> Any:
         checklist_title=display(f"{CODE_SYSTEM}/safety-method", CHECKLIST_ID),
         checklist_source=gettext(CHECKLIST_SOURCE),
         local=lambda moment: to_local(moment, _zone()),
-        day_in_words=services.day_in_words,
+        day_in_words=day_in_words,
     ), status
 
 

@@ -3,12 +3,14 @@ read it, counsellors carry it). Views load, check, call one service and render."
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
 from clinic.access import Action, decide
+from clinic.consent.words import date_in_words
 from clinic.core.clock import LocalTimeRefused, from_local, to_local
 from clinic.core.numbers import small_whole_number
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
@@ -72,6 +74,12 @@ def item_label(item: PlanItem) -> str:
     return item.label
 
 
+def day_in_words(day: date) -> str:
+    """A day in the screen's language, in words ("6 décembre 2026")."""
+    locale = get_locale()
+    return date_in_words(day, locale.language if locale is not None else None)
+
+
 def _words() -> dict[str, Any]:
     return {
         "responsible": coded_words(RESPONSIBLE_SYSTEM, RESPONSIBLE),
@@ -84,7 +92,7 @@ def _words() -> dict[str, Any]:
         "contact_outcomes": coded_words(CONTACT_OUTCOME_SYSTEM, CONTACT_OUTCOMES),
         "item_label": item_label,
         "local": lambda moment: to_local(moment, _zone()),
-        "day_in_words": services.day_in_words,
+        "day_in_words": day_in_words,
         "zone": _zone(),
     }
 
