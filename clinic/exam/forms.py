@@ -338,7 +338,7 @@ def _guidance_form_class() -> type[GuidanceFormBase]:
     fields: dict[str, Any] = {}
     for window in WINDOWS:
         fields[f"decision_{window.code}"] = RadioField(
-            window.label,
+            lazy_display("time-window", window.code),
             choices=[
                 SelectChoice("confirmed", _l("Follow the guidance")),
                 SelectChoice("overridden", _l("Decide otherwise (say why)")),
@@ -346,7 +346,10 @@ def _guidance_form_class() -> type[GuidanceFormBase]:
             validators=[Optional()],
         )
         fields[f"reason_{window.code}"] = TextAreaField(
-            f"{window.label}: why are you deciding otherwise?",
+            _l(
+                "%(window)s: why are you deciding otherwise?",
+                window=lazy_display("time-window", window.code),
+            ),
             validators=[Optional(), Length(max=2000)],
         )
     return type("GuidanceForm", (GuidanceFormBase,), fields)

@@ -154,7 +154,7 @@ A = Kind.ANSWER
 
 BASELINE = StepSheets(
     "baseline",
-    "Clinical baseline",
+    N_("Clinical baseline"),
     (
         Sheet(
             "baseline",
@@ -211,7 +211,7 @@ BASELINE = StepSheets(
 
 INCIDENT = StepSheets(
     "incident",
-    "The incident",
+    N_("The incident"),
     (
         Sheet(
             "incident",
@@ -293,7 +293,7 @@ STRANGULATION_ADVICE = N_(
 
 STRANGULATION = StepSheets(
     "strangulation",
-    "Non-fatal strangulation",
+    N_("Non-fatal strangulation"),
     (
         Sheet(
             "strangulation",
@@ -334,7 +334,7 @@ STRANGULATION = StepSheets(
 
 MENTAL_STATE = StepSheets(
     "mental-state",
-    "Mental state and immediate safety",
+    N_("Mental state and immediate safety"),
     (
         Sheet(
             "mental-state",
@@ -357,7 +357,7 @@ MENTAL_STATE = StepSheets(
 
 CLOTHING = StepSheets(
     "clothing",
-    "Clothing",
+    N_("Clothing"),
     (
         Sheet(
             "clothing",

@@ -460,7 +460,7 @@ def structured(exam_id: str, step: str) -> Any:
         "exam/structured.html",
         save,
         _after("exam.structured", step=step),
-        gettext("%(step)s: saved.", step=definition.title),
+        gettext("%(step)s: saved.", step=gettext(definition.title)),
         **_structured_extra(step),
     )
 

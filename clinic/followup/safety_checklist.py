@@ -139,28 +139,28 @@ CARRY_OVER: tuple[CarryOver, ...] = (
         "mental-state",
         "self-harm-thoughts",
         (("yes", "yes"),),
-        "At the exam: thoughts of harming herself",
+        N_("At the exam: thoughts of harming herself"),
     ),
     CarryOver(
         "weapons",
         "incident",
         "weapons",
         (("yes", "yes"),),
-        "At the exam: weapons used or shown",
+        N_("At the exam: weapons used or shown"),
     ),
     CarryOver(
         "strangled",
         "acts",
         "strangulation",
         (("yes", "yes"),),
-        "At the exam: she described strangulation or suffocation",
+        N_("At the exam: she described strangulation or suffocation"),
     ),
 )
 # Recorded at the exam without a yes/no question of its own.
-INJURY_CARRY_OVER = ("injured-this-time", "At the exam: injuries were recorded")
+INJURY_CARRY_OVER = ("injured-this-time", N_("At the exam: injuries were recorded"))
 PARTNER_CARRY_OVER = (
     "sexual-abuse",
-    "At the exam: a sexual assault by a partner or former partner",
+    N_("At the exam: a sexual assault by a partner or former partner"),
 )
 # Relationships (assailant-relationship) that make a case an intimate-partner case.
 PARTNER_RELATIONSHIPS = frozenset({"partner", "former-partner"})

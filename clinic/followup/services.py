@@ -81,18 +81,12 @@ from clinic.i18n.sentences import Coded, Listing, Word, sentence
 NO_CONTACT = SafeContactPlan(channels=())
 
 
-def _item_words(item: PlanItem) -> Coded | str:
+def _item_words(item: PlanItem | FollowUpItem) -> Coded | str:
     """An item of her plan within a refusal: our followup-item code by its designation
     (a site's own item, or a referral, as its label says)."""
     if ITEM_DISPLAY.get(item.code) == item.label:
         return Coded(ITEM_SYSTEM, item.code)
     return item.label
-
-
-def _row_words(row: FollowUpItem) -> Coded | str:
-    if ITEM_DISPLAY.get(row.code) == row.label:
-        return Coded(ITEM_SYSTEM, row.code)
-    return row.label
 
 
 class FollowUpRefused(DomainError):
@@ -904,7 +898,7 @@ def book_appointment(
         raise FollowUpRefused(
             sentence(
                 "“%(item)s” is %(status)s: nothing to book.",
-                item=_row_words(row),
+                item=_item_words(row),
                 status=Word(ITEM_STATUS[row.status], inline=True),
             ),
             "position",
@@ -921,7 +915,7 @@ def book_appointment(
             sentence(
                 "“%(item)s” is already booked: record what became of that appointment, "
                 "or cancel it, before booking another.",
-                item=_row_words(row),
+                item=_item_words(row),
             ),
             "starts_at",
         )

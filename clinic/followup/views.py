@@ -27,7 +27,8 @@ from clinic.followup.forms import (
     ItemStatusForm,
     PlanReviewForm,
 )
-from clinic.followup.resources import PlanItem, SafeContactPlan
+from clinic.followup.models import FollowUpItem
+from clinic.followup.resources import REFERRAL, PlanItem, SafeContactPlan
 from clinic.followup.schedule import ScheduleLibrary
 from clinic.followup.terms import (
     APPOINTMENT_STATUS,
@@ -62,11 +63,11 @@ def _zone() -> str:
     return str(current_app.config["CLINIC_TIMEZONE"])
 
 
-def item_label(item: PlanItem) -> str:
+def item_label(item: PlanItem | FollowUpItem) -> str:
     """An item of her plan in the screen's language: a code of followup-item by its
     designation, a referral by its kind; an item a site's schedule names itself
     (not a display of the CodeSystem) as the schedule names it."""
-    if item.is_referral and item.service_kind:
+    if item.code == REFERRAL and item.service_kind:
         kind = display(SERVICE_KIND_SYSTEM, item.service_kind)
         return gettext("Referral: %(kind)s", kind=kind)
     if ITEM_DISPLAY.get(item.code) == item.label:

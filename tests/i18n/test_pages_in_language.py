@@ -38,6 +38,16 @@ def english_messages(language: str) -> tuple[frozenset[str], tuple[str, ...]]:
         catalog = read_po(source, locale=language)
     whole: set[str] = set()
     runs: set[str] = set()
+    # What the language itself writes ("Main" is French for a hand, and an English
+    # message too) is never taken for English.
+    own: set[str] = set()
+    for message in catalog:
+        if isinstance(message.string, str) and message.string:
+            own.add(" ".join(message.string.split()))
+    for concepts in code_systems().values():
+        for concept in concepts.values():
+            if language in concept.designations:
+                own.add(" ".join(concept.designations[language].split()))
     for message in catalog:
         if not message.id or not isinstance(message.id, str) or message.string == message.id:
             continue
@@ -51,15 +61,16 @@ def english_messages(language: str) -> tuple[frozenset[str], tuple[str, ...]]:
         for concept in concepts.values():
             if concept.designations.get(language, concept.display) != concept.display:
                 whole.add(" ".join(concept.display.split()))
-    return frozenset(whole), tuple(sorted(runs))
+    return frozenset(whole - own), tuple(sorted(runs))
 
 
 @cache
 def english_sentences(language: str) -> re.Pattern[str]:
     """The English messages with named values (a report line, a refusal) that read
     differently in `language`, as one pattern: each value may be anything, the
-    words around it are the English ones. Messages that are values alone
-    ("%(act)s: %(answer)s") are left out: they have no words of their own."""
+    words around it are the English ones. Messages with fewer than two words of
+    their own ("%(act)s: %(answer)s", "from %(start)s") are left out: they would
+    match any text."""
     with catalogue_path(TRANSLATIONS_DIR, language).open("rb") as source:
         catalog = read_po(source, locale=language)
     shapes = []
@@ -67,7 +78,7 @@ def english_sentences(language: str) -> re.Pattern[str]:
         if not isinstance(message.id, str) or message.string == message.id:
             continue
         parts = SPLIT.split(" ".join(message.id.split()))
-        if len(parts) < 2 or not re.search(r"[A-Za-z]{3,}", "".join(parts)):
+        if len(parts) < 2 or len(re.findall(r"[A-Za-z]{2,}", " ".join(parts))) < 2:
             continue
         shapes.append(".+?".join(re.escape(part) for part in parts))
     return re.compile("|".join(f"(?:{shape})" for shape in shapes) or "(?!)")
@@ -147,7 +158,11 @@ PAGES: list[tuple[str | None, Callable[[dict[str, str]], str]]] = [
     ("examiner", lambda s: f"/cases/{s['case']}/card"),
     ("counsellor", lambda s: f"/cases/{s['case']}"),
     ("examiner", lambda s: f"/cases/{s['case']}/consent"),
-    ("examiner", lambda s: f"/cases/{s['case']}/consent/exam-treatment/record"),
+    # The form is recorded in the language chosen for it (English unless chosen).
+    (
+        "examiner",
+        lambda s: f"/cases/{s['case']}/consent/exam-treatment/record?lang={s['language']}",
+    ),
     ("examiner", lambda s: f"/cases/{s['case']}/consent/c/{s['consent']}"),
     ("examiner", lambda s: f"/cases/{s['case']}/consent/c/{s['consent']}/withdraw"),
     ("examiner", lambda s: f"/cases/{s['case']}/consent/c/{s['consent']}/withdraw?everything=yes"),
@@ -290,7 +305,7 @@ def site(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_no_english_on_pages_in_another_language(site: Site, language: str) -> None:
-    app, ids = site.app, site.ids
+    app, ids = site.app, {**site.ids, "language": language}
     failures = []
     clients: dict[str | None, FlaskClient] = {}
     for who, path_of in PAGES:
@@ -322,6 +337,8 @@ def test_the_check_finds_english_sentences_and_coded_values() -> None:
 def test_the_check_finds_english() -> None:
     page = "<html><body><h1>Sign in</h1><p>Nothing was changed. Please try again.</p></body></html>"
     assert "Sign in" in english_on(page, "fr")
-    page = '<nav aria-label="Main"></nav><p>Bienvenue</p>'
-    assert english_on(page, "fr") == ["Main"]
+    page = '<nav aria-label="Exam steps"></nav><p>Bienvenue</p>'
+    assert english_on(page, "fr") == ["Exam steps"]
     assert english_on("<h1>Se connecter</h1>", "fr") == []
+    # "Main" is an English message (a navigation's name) and French for a hand.
+    assert english_on('<td>Main</td><nav aria-label="Principal"></nav>', "fr") == []
