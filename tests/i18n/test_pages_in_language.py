@@ -108,26 +108,6 @@ def english_on(page: str, language: str) -> list[str]:
     return found
 
 
-# English still shown on translated screens, named here so that nothing else slips
-# in. The exam's coded vocabularies (clinic/exam/lists.py, resources.py) have no
-# French or Spanish designations yet, and the exam report's sections (shown on the
-# review page and on what she shares) are written by the exam service in English.
-VOCABULARY_DISPLAYS = {"Other", "Not known", "Male", "Female", "Demeanour", "Acts described"}
-REPORT_SECTIONS = {
-    "Her consent",
-    "Arrival and timing",
-    "History",
-    "General examination and vital signs",
-    "Injuries",
-    "Anogenital findings",
-    "Time-window guidance",
-    "Laboratory tests",
-    "Treatment",
-    "Not recorded.",
-    "Clothing",
-}
-
-
 # The test world's display names (data, not messages) that happen to be messages too.
 PEOPLE = {"Auditor", "Examiner"}
 
@@ -135,10 +115,6 @@ PEOPLE = {"Auditor", "Examiner"}
 def not_yet_translated(path: str) -> set[str]:
     if path.startswith("/admin/"):
         return PEOPLE
-    if re.fullmatch(r"/exams/[^/]+(/report)?", path):
-        return VOCABULARY_DISPLAYS | REPORT_SECTIONS
-    if path.startswith("/exams/") or path.endswith("/consent/shared"):
-        return VOCABULARY_DISPLAYS
     return set()
 
 
