@@ -8,7 +8,7 @@ from typing import Any
 
 from clinic.exam.lists import Vocabulary
 from clinic.fhir.canonical import CODE_SYSTEM, VALUE_SET
-from clinic.fhir.terminology import DESIGNATION_LANGUAGES, designations
+from clinic.fhir.terminology import designated
 
 PUBLISHER = "Forensic care clinic project"
 DATE = "2026-12-06"
@@ -37,18 +37,8 @@ def code_system(vocabulary: Vocabulary) -> dict[str, Any]:
 
 
 def _concept(vocabulary: Vocabulary, code: str, display: str) -> dict[str, Any]:
-    """A concept with the French and Spanish designations kept in its committed
-    CodeSystem: the lists hold the English; translators edit the designations in
-    fhir_profiles/, and rewriting the files keeps them."""
-    concept: dict[str, Any] = {"code": code, "display": display}
-    translated = designations(f"{CODE_SYSTEM}/{vocabulary.id}", code)
-    if translated:
-        concept["designation"] = [
-            {"language": language, "value": translated[language]}
-            for language in DESIGNATION_LANGUAGES
-            if language in translated
-        ]
-    return concept
+    # The lists hold the English; the designations are kept from the committed file.
+    return designated(f"{CODE_SYSTEM}/{vocabulary.id}", {"code": code, "display": display})
 
 
 def value_set(vocabulary: Vocabulary) -> dict[str, Any]:

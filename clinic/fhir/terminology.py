@@ -72,6 +72,23 @@ def designations(system: str, code: str) -> dict[str, str]:
     return dict(concept.designations) if concept is not None else {}
 
 
+def designated(system: str, concept: dict[str, Any]) -> dict[str, Any]:
+    """The concept with the designations its committed CodeSystem holds: a script
+    that rewrites a CodeSystem from the clinic's table (the English) keeps its
+    translations, which are edited in fhir_profiles/."""
+    translated = designations(system, str(concept["code"]))
+    if not translated:
+        return concept
+    return {
+        **concept,
+        "designation": [
+            {"language": language, "value": translated[language]}
+            for language in DESIGNATION_LANGUAGES
+            if language in translated
+        ],
+    }
+
+
 def _language(locale: str | Locale | None) -> str:
     if locale is None:
         current = get_locale() if has_request_context() else None
