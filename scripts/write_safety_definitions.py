@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from clinic.fhir.canonical import CODE_SYSTEM, VALUE_SET  # noqa: E402
+from clinic.fhir.terminology import designated  # noqa: E402
 from clinic.followup import safety_checklist as checklist  # noqa: E402
 
 
@@ -78,7 +79,10 @@ def vocabularies() -> dict[str, dict[str, object]]:
             "caseSensitive": True,
             "content": "complete",
             "concept": [
-                {"code": code, "display": display, "definition": display}
+                designated(
+                    f"{CODE_SYSTEM}/{name}",
+                    {"code": code, "display": display, "definition": display},
+                )
                 for code, display in concepts.items()
             ],
         }

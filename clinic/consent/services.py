@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from clinic.access import Action, Actor, decide, require
 from clinic.access.roles import OrganizationKind
-from clinic.access.terms import DATA_CLASSES, RECIPIENTS
+from clinic.access.terms import DATA_CLASS_SYSTEM, DATA_CLASSES, RECIPIENT_SYSTEM, RECIPIENTS
 from clinic.accounts.models import Organization, User
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.cases.models import Case
@@ -53,6 +53,7 @@ from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
 from clinic.i18n import N_
+from clinic.i18n.sentences import Coded, Listing, Sentence, sentence
 
 PROXY_RELATIONSHIPS = {
     "parent": N_("Parent"),
@@ -555,50 +556,76 @@ def view_of(version: StoredVersion, forms: FormLibrary) -> ConsentView:
 
 def effects_of(content: dict[str, Any]) -> list[str]:
     """What the Consent means in effect, in plain words: who may receive what,
-    except what, until when."""
-    effects = []
+    except what, until when (sentences a screen says in its reader's language)."""
+    effects: list[str] = []
     for node in content["provision"]["provision"]:
         if node.get("type") != "permit":
             continue
         actor = node["actor"][0]
-        who = actor["reference"].get("display") or RECIPIENTS[actor["role"]["coding"][0]["code"]]
-        if actor["role"]["coding"][0]["code"] in ("case-examiner", "counselling-service"):
-            who = RECIPIENTS[actor["role"]["coding"][0]["code"]]
-        what = [
-            DATA_CLASSES.get(c["code"], c.get("display", c["code"])) for c in node.get("class", [])
-        ]
+        role = actor["role"]["coding"][0]["code"]
+        named = actor["reference"].get("display")
+        who: Any = (
+            Coded(RECIPIENT_SYSTEM, role, english_text=_capitalised(RECIPIENTS[role]))
+            if not named or role in ("case-examiner", "counselling-service")
+            else _capitalised(named)
+        )
+        what = [_data_class(c) for c in node.get("class", [])]
         what += [c["coding"][0].get("display", "") for c in node.get("code", [])]
         verb = node["action"][0]["coding"][0]["code"]
-        sentence = f"{who[0].upper()}{who[1:]} may {_VERBS.get(verb, verb)}: {', '.join(what)}"
+        effect = Sentence(
+            _VERBS.get(verb, "%(who)s may " + verb + ": %(what)s"),
+            who=who,
+            what=Listing(tuple(what)),
+        )
         exceptions = [
-            DATA_CLASSES.get(c["code"], c["code"])
+            _data_class(c)
             for child in node.get("provision", [])
             if child.get("type") == "deny"
             for c in child.get("class", [])
         ]
         if exceptions:
-            sentence += f", except {', '.join(exceptions)}"
+            effect = sentence(
+                "%(effect)s, except %(exceptions)s",
+                effect=effect,
+                exceptions=Listing(tuple(exceptions)),
+            )
         end = node.get("period", {}).get("end")
         if end:
-            sentence += f", until {end[:10]}"
-        effects.append(sentence)
+            effect = sentence("%(effect)s, until %(day)s", effect=effect, day=end[:10])
+        effects.append(effect)
     for node in content["provision"]["provision"]:
         if is_never_share(item_of(node)):
             effects.append(
-                f"Nothing may ever go to {node['actor'][0]['reference'].get('display', '')}"
+                sentence(
+                    "Nothing may ever go to %(who)s",
+                    who=node["actor"][0]["reference"].get("display", ""),
+                )
             )
     return effects
 
 
+def _capitalised(words: str) -> str:
+    return f"{words[0].upper()}{words[1:]}" if words else words
+
+
+def _data_class(coding: dict[str, Any]) -> Any:
+    code = coding["code"]
+    english = DATA_CLASSES.get(code, coding.get("display", code))
+    if code in DATA_CLASSES:
+        return Coded(DATA_CLASS_SYSTEM, code, inline=True, english_text=english)
+    return english
+
+
+# What each action lets the recipient do, as a sentence.
 _VERBS = {
-    "access": "see",
-    "disclose": "receive",
-    "collect": "collect",
-    "store": "keep",
-    "photograph": "take",
-    "examine": "do",
-    "treat": "give",
-    "use": "count",
+    "access": N_("%(who)s may see: %(what)s"),
+    "disclose": N_("%(who)s may receive: %(what)s"),
+    "collect": N_("%(who)s may collect: %(what)s"),
+    "store": N_("%(who)s may keep: %(what)s"),
+    "photograph": N_("%(who)s may take: %(what)s"),
+    "examine": N_("%(who)s may do: %(what)s"),
+    "treat": N_("%(who)s may give: %(what)s"),
+    "use": N_("%(who)s may count: %(what)s"),
 }
 
 

@@ -10,3 +10,14 @@ class DomainError(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
+
+    def said(self) -> str:
+        """The message in the reader's language: a sentence made of a marked message
+        and its values (clinic.i18n.sentences), or a message marked where it is raised."""
+        from flask_babel import gettext
+
+        from clinic.i18n.sentences import Sentence
+
+        if isinstance(self.message, Sentence):
+            return self.message.said()
+        return gettext(self.message)

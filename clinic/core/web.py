@@ -499,5 +499,5 @@ def attach_refusal(form: Any, refused: DomainError) -> None:
     target = form[name] if name else next(iter(form))
     if isinstance(target.errors, tuple):
         target.errors = list(target.errors)
-    # A message marked where the service raises it (N_) is shown in the screen's language.
-    target.errors.append(_(refused.message))
+    # A message marked where the service raises it is shown in the screen's language.
+    target.errors.append(refused.said())

@@ -202,9 +202,9 @@ def retention_form_class() -> type[FlaskForm]:
                     f"{label}: months", validators=[InputRequired(), NumberRange(min=0, max=11)]
                 ),
             )
-            choices = [SelectChoice("collection", "from collection")]
+            choices = [SelectChoice("collection", _l("from collection"))]
             if group is AgeGroup.MINOR:
-                choices.append(SelectChoice("majority", "from her 18th birthday"))
+                choices.append(SelectChoice("majority", _l("from her 18th birthday")))
             setattr(
                 RetentionForm,
                 f"{key}_from",

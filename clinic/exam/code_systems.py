@@ -8,6 +8,7 @@ from typing import Any
 
 from clinic.exam.lists import Vocabulary
 from clinic.fhir.canonical import CODE_SYSTEM, VALUE_SET
+from clinic.fhir.terminology import designated
 
 PUBLISHER = "Forensic care clinic project"
 DATE = "2026-12-06"
@@ -31,8 +32,13 @@ def code_system(vocabulary: Vocabulary) -> dict[str, Any]:
         "description": vocabulary.description,
         "caseSensitive": True,
         "content": "complete",
-        "concept": [{"code": code, "display": text} for code, text in vocabulary.terms.items()],
+        "concept": [_concept(vocabulary, code, text) for code, text in vocabulary.terms.items()],
     }
+
+
+def _concept(vocabulary: Vocabulary, code: str, display: str) -> dict[str, Any]:
+    # The lists hold the English; the designations are kept from the committed file.
+    return designated(f"{CODE_SYSTEM}/{vocabulary.id}", {"code": code, "display": display})
 
 
 def value_set(vocabulary: Vocabulary) -> dict[str, Any]:

@@ -55,6 +55,7 @@ from clinic.exam.resources import (
     TREATMENTS,
 )
 from clinic.exam.timing import WINDOWS
+from clinic.fhir.terminology import lazy_display
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
 ANSWER_CHOICES = [
@@ -113,21 +114,24 @@ class HistoryFormBase(FlaskForm):
 
 def _history_form_class() -> type[HistoryFormBase]:
     fields: dict[str, Any] = {}
-    for code, label in ACTS.items():
+    for code in ACTS:
+        act = lazy_display("assault-act", code)
         fields[f"act_{code}"] = RadioField(
-            label,
+            act,
             choices=ANSWER_CHOICES,
             validators=[InputRequired(_l("Answer yes, no or not known."))],
         )
         if code in PENETRATION_ACTS:
             fields[f"means_{code}"] = CheckboxesField(
-                f"{label}: by what?",
-                choices=[SelectChoice(key, text) for key, text in MEANS.items()],
+                _l("%(act)s: by what?", act=act),
+                choices=[
+                    SelectChoice(key, lazy_display("penetration-means", key)) for key in MEANS
+                ],
                 validators=[Optional()],
             )
-    for code, label in ACTIVITIES.items():
+    for code in ACTIVITIES:
         fields[f"activity_{code}"] = RadioField(
-            label,
+            lazy_display("post-assault-activity", code),
             choices=ANSWER_CHOICES,
             validators=[InputRequired(_l("Answer yes, no or not known."))],
         )
@@ -182,13 +186,13 @@ class InjuryForm(FlaskForm):
     kind = SelectField(
         _l("Type of injury"),
         choices=[SelectChoice("", _l("— choose —"))]
-        + [SelectChoice(code, text) for code, text in INJURY_TYPES.items()],
+        + [SelectChoice(code, lazy_display("injury-type", code)) for code in INJURY_TYPES],
         validators=[DataRequired(_l("Choose the type of injury."))],
     )
     region = SelectField(
         _l("Body region"),
         choices=[SelectChoice("", _l("— choose —"))]
-        + [SelectChoice(code, text) for code, text in BODY_REGIONS.items()],
+        + [SelectChoice(code, lazy_display("body-region", code)) for code in BODY_REGIONS],
         validators=[DataRequired(_l("Choose the body region."))],
     )
     site = StringField(
@@ -270,17 +274,23 @@ def _anogenital_form_class() -> type[AnogenitalFormBase]:
     for site in ANOGENITAL_SITES:
         name = site_field_name(site.code)
         fields[f"{name}_findings"] = CheckboxesField(
-            f"{site.display}: what was seen",
-            choices=[SelectChoice(code, text) for code, text in ANOGENITAL_FINDINGS.items()],
+            _l("%(site)s: what was seen", site=lazy_display("anogenital-site", site.code)),
+            choices=[
+                SelectChoice(code, lazy_display("anogenital-finding", code))
+                for code in ANOGENITAL_FINDINGS
+            ],
             validators=[Optional()],
         )
         fields[f"{name}_methods"] = CheckboxesField(
-            f"{site.display}: examined by",
-            choices=[SelectChoice(code, text) for code, text in EXAM_METHODS.items()],
+            _l("%(site)s: examined by", site=lazy_display("anogenital-site", site.code)),
+            choices=[
+                SelectChoice(code, lazy_display("exam-method", code)) for code in EXAM_METHODS
+            ],
             validators=[Optional()],
         )
         fields[f"{name}_note"] = StringField(
-            f"{site.display}: note (position, size)", validators=[Optional(), Length(max=1000)]
+            _l("%(site)s: note (position, size)", site=lazy_display("anogenital-site", site.code)),
+            validators=[Optional(), Length(max=1000)],
         )
     return type("AnogenitalForm", (AnogenitalFormBase,), fields)
 
@@ -297,7 +307,10 @@ class RemoveDeclinedForm(FlaskForm):
 class ConsentAbsentForm(FlaskForm):
     why = RadioField(
         _l("Why could she not consent?"),
-        choices=[SelectChoice(code, label) for code, label in CONSENT_ABSENT_REASONS.items()],
+        choices=[
+            SelectChoice(code, lazy_display("consent-absent-reason", code))
+            for code in CONSENT_ABSENT_REASONS
+        ],
         validators=[InputRequired(_l("Choose why she could not consent."))],
     )
     details = TextAreaField(
@@ -325,7 +338,7 @@ def _guidance_form_class() -> type[GuidanceFormBase]:
     fields: dict[str, Any] = {}
     for window in WINDOWS:
         fields[f"decision_{window.code}"] = RadioField(
-            window.label,
+            lazy_display("time-window", window.code),
             choices=[
                 SelectChoice("confirmed", _l("Follow the guidance")),
                 SelectChoice("overridden", _l("Decide otherwise (say why)")),
@@ -333,7 +346,10 @@ def _guidance_form_class() -> type[GuidanceFormBase]:
             validators=[Optional()],
         )
         fields[f"reason_{window.code}"] = TextAreaField(
-            f"{window.label}: why are you deciding otherwise?",
+            _l(
+                "%(window)s: why are you deciding otherwise?",
+                window=lazy_display("time-window", window.code),
+            ),
             validators=[Optional(), Length(max=2000)],
         )
     return type("GuidanceForm", (GuidanceFormBase,), fields)
@@ -346,7 +362,7 @@ class TreatmentForm(FlaskForm):
     kind = SelectField(
         _l("Treatment"),
         choices=[SelectChoice("", _l("— choose —"))]
-        + [SelectChoice(code, text) for code, text in TREATMENTS.items()],
+        + [SelectChoice(code, lazy_display("exam-treatment", code)) for code in TREATMENTS],
         validators=[DataRequired(_l("Choose the treatment."))],
     )
     medication = StringField(
@@ -374,24 +390,30 @@ class StructuredFormBase(FlaskForm):
 
 
 def _question_field(question: Question) -> Any:
-    """A question as a form field; the service holds the rules (dates, ranges)."""
+    """A question as a form field; the service holds the rules (dates, ranges). The
+    question and its choices read in the screen's language (their CodeSystems'
+    designations)."""
+    label = lazy_display("exam-question", question.code)
     if question.kind is Kind.ANSWER:
-        return RadioField(question.label, choices=ANSWER_CHOICES, validators=[Optional()])
+        return RadioField(label, choices=ANSWER_CHOICES, validators=[Optional()])
     if question.kind in (Kind.CHOICE, Kind.CHOICES):
         assert question.options
-        choices = [SelectChoice(code, text) for code, text in terms(question.options).items()]
+        choices = [
+            SelectChoice(code, lazy_display(question.options, code))
+            for code in terms(question.options)
+        ]
         if question.kind is Kind.CHOICES:
-            return CheckboxesField(question.label, choices=choices, validators=[Optional()])
+            return CheckboxesField(label, choices=choices, validators=[Optional()])
         return SelectField(
-            question.label,
+            label,
             choices=[SelectChoice("", _l("— choose —")), *choices],
             validators=[Optional()],
         )
     if question.kind is Kind.DATE:
-        return DateField(question.label, validators=[Optional()])
+        return DateField(label, validators=[Optional()])
     if question.kind is Kind.COUNT:
         return IntegerField(
-            question.label,
+            label,
             validators=[
                 Optional(),
                 NumberRange(
@@ -405,7 +427,7 @@ def _question_field(question: Question) -> Any:
                 ),
             ],
         )
-    return TextAreaField(question.label, validators=[Optional(), Length(max=4000)])
+    return TextAreaField(label, validators=[Optional(), Length(max=4000)])
 
 
 def _structured_form_class(step: StepSheets) -> type[StructuredFormBase]:
@@ -431,11 +453,12 @@ def lab_field_name(code: str) -> str:
 
 def _lab_request_form_class() -> type[LabRequestFormBase]:
     fields: dict[str, Any] = {}
-    for code, label in LAB_TESTS.items():
+    for code in LAB_TESTS:
         name = lab_field_name(code)
-        fields[f"{name}_requested"] = BooleanField(f"{label}: requested")
+        test = lazy_display("lab-test", code)
+        fields[f"{name}_requested"] = BooleanField(_l("%(test)s: requested", test=test))
         fields[f"{name}_destination"] = StringField(
-            f"{label}: sent to", validators=[Optional(), Length(max=300)]
+            _l("%(test)s: sent to", test=test), validators=[Optional(), Length(max=300)]
         )
     return type("LabRequestForm", (LabRequestFormBase,), fields)
 
@@ -449,7 +472,7 @@ class LabResultForm(FlaskForm):
     result = SelectField(
         _l("Result"),
         choices=[SelectChoice("", _l("— choose —"))]
-        + [SelectChoice(code, text) for code, text in LAB_RESULTS.items()],
+        + [SelectChoice(code, lazy_display("lab-result", code)) for code in LAB_RESULTS],
         validators=[DataRequired(_l("Choose the result."))],
     )
     details = TextAreaField(

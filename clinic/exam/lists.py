@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from clinic.i18n import N_
+
 
 @dataclass(frozen=True)
 class Vocabulary:
@@ -152,13 +154,13 @@ A = Kind.ANSWER
 
 BASELINE = StepSheets(
     "baseline",
-    "Clinical baseline",
+    N_("Clinical baseline"),
     (
         Sheet(
             "baseline",
             "clinical-baseline",
             "baseline",
-            "Clinical baseline",
+            N_("Clinical baseline"),
             (
                 Question("lmp", "First day of the last menstrual period", Kind.DATE),
                 Question(
@@ -175,9 +177,11 @@ BASELINE = StepSheets(
                     "last-consensual-intercourse",
                     "Last consensual intercourse (date)",
                     Kind.DATE,
-                    hint="Before the assault; it helps the laboratory interpret DNA.",
+                    hint=N_("Before the assault; it helps the laboratory interpret DNA."),
                 ),
-                Question("allergies", "Allergies", Kind.TEXT, hint="Write “none known” if none."),
+                Question(
+                    "allergies", "Allergies", Kind.TEXT, hint=N_("Write “none known” if none.")
+                ),
                 Question("current-medicines", "Current medicines", Kind.TEXT),
                 Question("medical-history", "Relevant medical history", Kind.TEXT),
                 Question("surgical-history", "Relevant surgical history", Kind.TEXT),
@@ -202,18 +206,18 @@ BASELINE = StepSheets(
             ),
         ),
     ),
-    intro="Her health before the assault, as she tells it and as tests show today.",
+    intro=N_("Her health before the assault, as she tells it and as tests show today."),
 )
 
 INCIDENT = StepSheets(
     "incident",
-    "The incident",
+    N_("The incident"),
     (
         Sheet(
             "incident",
             "incident-details",
             "incident",
-            "Place and circumstances",
+            N_("Place and circumstances"),
             (
                 Question("place-kind", "Kind of place", Kind.CHOICE, options="place-kind"),
                 Question("place-area", "Area (town, district, landmark)", Kind.TEXT),
@@ -237,7 +241,7 @@ INCIDENT = StepSheets(
             "assailant",
             "assailant",
             "incident",
-            "Assailant",
+            N_("Assailant"),
             (
                 Question(
                     "relationship",
@@ -261,7 +265,7 @@ INCIDENT = StepSheets(
             "assailant-marks",
             "marks-on-assailant",
             "incident",
-            "Marks she may have left on the assailant",
+            N_("Marks she may have left on the assailant"),
             (
                 Question("scratched", "She scratched the assailant", A),
                 Question("bit", "She bit the assailant", A),
@@ -269,7 +273,7 @@ INCIDENT = StepSheets(
             ),
         ),
     ),
-    intro="Her account of the incident: write what she says; “not known” is an answer.",
+    intro=N_("Her account of the incident: write what she says; “not known” is an answer."),
 )
 
 # Asked twice: in the history's acts checklist (CodeSystem assault-act) and on the
@@ -280,7 +284,7 @@ ASKED_TWICE = {
     "substances-suspected": "drugs-alcohol-suspected",
 }
 
-STRANGULATION_ADVICE = (
+STRANGULATION_ADVICE = N_(
     "After strangulation, serious harm can appear hours or days later. Return at once "
     "(or call emergency services) for: difficulty breathing or swallowing, a changed or "
     "hoarse voice, neck pain or swelling, drooling, fainting, confusion or drowsiness, "
@@ -289,13 +293,13 @@ STRANGULATION_ADVICE = (
 
 STRANGULATION = StepSheets(
     "strangulation",
-    "Non-fatal strangulation",
+    N_("Non-fatal strangulation"),
     (
         Sheet(
             "strangulation",
             "strangulation-assessment",
             "strangulation",
-            "What she reports",
+            N_("What she reports"),
             (
                 Question(
                     "strangulation-method",
@@ -315,7 +319,7 @@ STRANGULATION = StepSheets(
             "strangulation-signs",
             "strangulation-signs",
             "strangulation-signs",
-            "Visible signs",
+            N_("Visible signs"),
             (
                 Question("petechiae", "Petechiae (face, eyes, neck)", A),
                 Question("neck-marks", "Marks on the neck", A),
@@ -323,20 +327,20 @@ STRANGULATION = StepSheets(
             ),
         ),
     ),
-    intro="Only when she reports strangulation or suffocation. Record marks as injuries too.",
+    intro=N_("Only when she reports strangulation or suffocation. Record marks as injuries too."),
     advice=STRANGULATION_ADVICE,
     needs_act="strangulation",
 )
 
 MENTAL_STATE = StepSheets(
     "mental-state",
-    "Mental state and immediate safety",
+    N_("Mental state and immediate safety"),
     (
         Sheet(
             "mental-state",
             "mental-state-safety",
             "mental-state",
-            "Mental state and immediate safety",
+            N_("Mental state and immediate safety"),
             (
                 Question("appearance", "Appearance and behaviour", Kind.TEXT),
                 Question("mood", "Mood", Kind.CHOICES, options="mood"),
@@ -348,18 +352,18 @@ MENTAL_STATE = StepSheets(
             ),
         ),
     ),
-    intro="Ask each question; the follow-up team reads these answers.",
+    intro=N_("Ask each question; the follow-up team reads these answers."),
 )
 
 CLOTHING = StepSheets(
     "clothing",
-    "Clothing",
+    N_("Clothing"),
     (
         Sheet(
             "clothing",
             "clothing",
             "clothing",
-            "Clothing",
+            N_("Clothing"),
             (
                 Question("worn-at-time", "Wearing the clothes she wore at the time", A),
                 Question("changed-since", "Changed clothes since", A),
@@ -370,7 +374,7 @@ CLOTHING = StepSheets(
             ),
         ),
     ),
-    intro="Collected items are also recorded as evidence, with their labels.",
+    intro=N_("Collected items are also recorded as evidence, with their labels."),
 )
 
 STRUCTURED_STEPS: dict[str, StepSheets] = {

@@ -118,6 +118,7 @@ from clinic.exam.timing import (
 )
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.i18n.sentences import Coded, Listing, Moment, Sentence, Word, sentence
 
 # How far ahead of the clock a time may be entered (clocks on tablets drift).
 CLOCK_TOLERANCE = timedelta(minutes=10)
@@ -1908,121 +1909,185 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
     def refs(*slots: str) -> tuple[str, ...]:
         return tuple(entries[slot].versioned_reference for slot in slots if slot in entries)
 
-    def when(moment: datetime) -> str:
-        return in_words(moment, zone)
+    def when(moment: datetime) -> Moment:
+        return Moment(moment, zone, in_words(moment, zone))
 
-    consent_lines = []
+    def answer(value: str) -> Sentence:
+        return Sentence(ANSWER_DISPLAY[value])  # "Yes", "No", "Not known": in the catalogues
+
+    not_recorded = sentence("Not recorded.")
+    consent_lines: list[str] = []
     if record.consent is not None:
         consent_lines.append(
-            "Her consent to examination and treatment: in force."
+            sentence("Her consent to examination and treatment: in force.")
             if record.consent.in_force
-            else "Her consent to examination and treatment: not recorded."
+            else sentence("Her consent to examination and treatment: not recorded.")
         )
         if ANOGENITAL_EXAM in record.consent.declined:
-            consent_lines.append("She declined the anogenital examination.")
+            consent_lines.append(sentence("She declined the anogenital examination."))
         if SPECULUM_EXAM in record.consent.declined:
-            consent_lines.append("She declined the internal examination with a speculum.")
+            consent_lines.append(sentence("She declined the internal examination with a speculum."))
     absent = record.consent_absent
     if absent is not None:
         consent_lines.append(
-            f"She could not consent ({absent.summary()}), recorded by {absent.recorded_by} "
-            f"on {when(absent.recorded_at)}."
+            sentence(
+                "She could not consent (%(why)s), recorded by %(by)s on %(when)s.",
+                why=absent.summary(),
+                by=absent.recorded_by,
+                when=when(absent.recorded_at),
+            )
         )
         review = record.consent_review
         consent_lines.append(
-            f"Reviewed by {review.reviewed_by} on {when(review.reviewed_at)}: {review.note}"
+            sentence(
+                "Reviewed by %(by)s on %(when)s: %(note)s",
+                by=review.reviewed_by,
+                when=when(review.reviewed_at),
+                note=review.note,
+            )
             if review
-            else "Awaiting review by another examiner."
+            else sentence("Awaiting review by another examiner.")
         )
-    timing_lines = [f"Exam started: {when(record.exam_time)}"]
+    timing_lines: list[str] = [sentence("Exam started: %(when)s", when=when(record.exam_time))]
     timing = record.timing
     if timing is not None:
-        timing_lines.append(f"Assault: {describe_timing(timing, zone)}")
+        timing_lines.append(sentence("Assault: %(when)s", when=describe_timing(timing, zone)))
         hours = record.elapsed
-        timing_lines.append(f"Assault to exam: {hours.describe() if hours else 'not known'}")
+        timing_lines.append(
+            sentence("Assault to exam: %(hours)s", hours=hours.describe())
+            if hours
+            else sentence("Assault to exam: not known")
+        )
     else:
-        timing_lines.append("Time of the assault: not recorded.")
-    history_lines = []
+        timing_lines.append(sentence("Time of the assault: not recorded."))
+    history_lines: list[str] = []
     if record.text("history"):
-        history_lines.append(f"In her words: “{record.text('history')}”")
+        history_lines.append(sentence("In her words: “%(words)s”", words=record.text("history")))
     if record.text("demeanour"):
-        history_lines.append(f"Demeanour: {record.text('demeanour')}")
+        history_lines.append(sentence("Demeanour: %(words)s", words=record.text("demeanour")))
     acts = record.answers("acts", ASSAULT_ACT)
     means = record.means
-    for code, label in ACTS.items():
+    for code in ACTS:
         if code in acts:
-            by = ", ".join(fhir.MEANS[m] for m in sorted(means.get(code, ())))
+            act = Coded("assault-act", code)
+            said = answer(acts[code].value)
+            by = Listing(tuple(Coded("penetration-means", m) for m in sorted(means.get(code, ()))))
             history_lines.append(
-                f"{label}: {ANSWER_DISPLAY[acts[code].value]}" + (f" (by: {by})" if by else "")
+                sentence("%(act)s: %(answer)s (by: %(means)s)", act=act, answer=said, means=by)
+                if by.values
+                else sentence("%(act)s: %(answer)s", act=act, answer=said)
             )
     activities = record.answers("post-assault", POST_ASSAULT_ACTIVITY)
-    for code, label in ACTIVITIES.items():
+    for code in ACTIVITIES:
         if code in activities:
             history_lines.append(
-                f"Since the assault — {label}: {ANSWER_DISPLAY[activities[code].value]}"
+                sentence(
+                    "Since the assault — %(activity)s: %(answer)s",
+                    activity=Coded("post-assault-activity", code),
+                    answer=answer(activities[code].value),
+                )
             )
-    general_lines = (
-        [f"General examination: {record.text('general')}"] if record.text("general") else []
+    general_lines: list[str] = (
+        [sentence("General examination: %(words)s", words=record.text("general"))]
+        if record.text("general")
+        else []
     )
     for sign in (*VITAL_SIGNS, BLOOD_PRESSURE):
         content = record.vital(sign.slot)
         if content:
             general_lines.append(f"{sign.display}: {describe_vital(content)}")
-    injury_lines = [
-        f"Injury {slot.removeprefix('injury:')}: {injury.summary()} ({BODY_REGIONS[injury.region]})"
-        + (f"; {injury.shape}" if injury.shape else "")
-        + (f"; {injury.colour}" if injury.colour else "")
-        + (f"; {injury.description}" if injury.description else "")
+    injury_lines: list[str] = [
+        sentence(
+            "Injury %(number)s: %(injury)s (%(region)s)%(details)s",
+            number=slot.removeprefix("injury:"),
+            injury=injury.summary(),
+            region=Coded("body-region", injury.region, english_text=BODY_REGIONS[injury.region]),
+            details="".join(
+                f"; {words}" for words in (injury.shape, injury.colour, injury.description) if words
+            ),
+        )
         for slot, injury, _ in record.injuries
     ]
     for slot, (version, retraction) in record.retracted.items():
         injury = fhir.injury_of(version.content)
-        said = fhir.retraction_of(retraction.content)
+        retracted = fhir.retraction_of(retraction.content)
         injury_lines.append(
-            f"Injury {slot.removeprefix('injury:')}: RETRACTED — {injury.summary()}; "
-            f"why: {said.reason}; by {said.by} on {when(said.at)}"
+            sentence(
+                "Injury %(number)s: RETRACTED — %(injury)s; why: %(reason)s; by %(by)s on %(when)s",
+                number=slot.removeprefix("injury:"),
+                injury=injury.summary(),
+                reason=retracted.reason,
+                by=retracted.by,
+                when=when(retracted.at),
+            )
         )
+    anogenital_lines: list[str]
     if record.declined(ANOGENITAL_EXAM):
-        anogenital_lines = ["Not examined: she declined the anogenital examination."]
+        anogenital_lines = [sentence("Not examined: she declined the anogenital examination.")]
     else:
         anogenital_lines = [
-            f"{ANOGENITAL_SITES_BY_CODE[code].display}: {site.summary()}"
+            sentence(
+                "%(site)s: %(findings)s",
+                site=Coded("anogenital-site", code),
+                findings=site.summary(),
+            )
             for code, site in record.anogenital_sites.items()
         ]
         if record.text("anogenital"):
             anogenital_lines.append(
-                f"In words: {record.text('anogenital')}"
+                sentence("In words: %(words)s", words=record.text("anogenital"))
                 if anogenital_lines
                 else record.text("anogenital")
             )
-        anogenital_lines = anogenital_lines or ["Not recorded."]
+        anogenital_lines = anogenital_lines or [not_recorded]
     if record.declined(SPECULUM_EXAM) and not record.declined(ANOGENITAL_EXAM):
-        anogenital_lines.append("Speculum: not done, she declined it.")
+        anogenital_lines.append(sentence("Speculum: not done, she declined it."))
     elif record.text("speculum"):
-        anogenital_lines.append(f"Speculum: {record.text('speculum')}")
-    guidance_lines = [
-        f"{item.window.label}: {WINDOW_STATUS_DISPLAY[item.status.value]}"
-        + (
-            f"; overridden: {item.decision.reason}"
-            if item.decision and item.decision.overridden
-            else "; confirmed"
-            if item.decision
-            else "; not decided"
+        anogenital_lines.append(sentence("Speculum: %(words)s", words=record.text("speculum")))
+    guidance_lines: list[str] = []
+    for item in record.guidance:
+        window = Coded("time-window", item.window.code, english_text=item.window.label)
+        status = Coded(
+            "window-status",
+            item.status.value,
+            inline=True,
+            english_text=WINDOW_STATUS_DISPLAY[item.status.value],
         )
-        for item in record.guidance
-    ]
-    lab_lines = []
+        if item.decision and item.decision.overridden:
+            line = sentence(
+                "%(window)s: %(status)s; overridden: %(reason)s",
+                window=window,
+                status=status,
+                reason=item.decision.reason,
+            )
+        elif item.decision:
+            line = sentence("%(window)s: %(status)s; confirmed", window=window, status=status)
+        else:
+            line = sentence("%(window)s: %(status)s; not decided", window=window, status=status)
+        guidance_lines.append(line)
+    lab_lines: list[str] = []
     results = record.lab_results
     for code, destination in record.lab_requests.items():
-        lab_lines.append(f"{LAB_TESTS[code]}: requested, sent to {destination}")
+        test = Coded("lab-test", code, english_text=LAB_TESTS[code])
+        lab_lines.append(
+            sentence(
+                "%(test)s: requested, sent to %(destination)s", test=test, destination=destination
+            )
+        )
         lab_lines.extend(
-            f"{LAB_TESTS[code]} result, added {when(r.added_at)} by {r.added_by.named}: {r.summary()}"
+            sentence(
+                "%(test)s result, added %(when)s by %(by)s: %(result)s",
+                test=test,
+                when=when(r.added_at),
+                by=r.added_by.named,
+                result=r.summary(),
+            )
             for r in results.get(code, [])
         )
-    treatment_lines = [
+    treatment_lines: list[str] = [
         f"{treatment.summary()}"
         + (f"; {treatment.dose}" if treatment.dose else "")
-        + f"; {when(treatment.at)}"
+        + f"; {in_words(treatment.at, zone)}"
         for _, treatment, _ in record.treatments
     ]
     structured = {
@@ -2030,38 +2095,40 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
     }
     sections = [
         ReportSection(
-            "Her consent",
+            sentence("Her consent"),
             "consent",
-            tuple(consent_lines) or ("Not recorded.",),
+            tuple(consent_lines) or (not_recorded,),
             refs("consent-absent", "consent-review"),
         ),
-        ReportSection("Arrival and timing", "timing", tuple(timing_lines), refs("timing")),
+        ReportSection(
+            sentence("Arrival and timing"), "timing", tuple(timing_lines), refs("timing")
+        ),
         structured["baseline"],
         ReportSection(
-            "History",
+            sentence("History"),
             "history",
-            tuple(history_lines) or ("Not recorded.",),
+            tuple(history_lines) or (not_recorded,),
             refs("history", "demeanour", "acts", "post-assault"),
         ),
         structured["incident"],
         structured["strangulation"],
         ReportSection(
-            "General examination and vital signs",
+            sentence("General examination and vital signs"),
             "general",
-            tuple(general_lines) or ("Not recorded.",),
+            tuple(general_lines) or (not_recorded,),
             refs("general", *(s.slot for s in (*VITAL_SIGNS, BLOOD_PRESSURE))),
         ),
         structured["mental-state"],
         structured["clothing"],
         ReportSection(
-            "Injuries",
+            sentence("Injuries"),
             "injuries",
-            tuple(injury_lines) or ("Not recorded: no injuries were recorded.",),
+            tuple(injury_lines) or (sentence("Not recorded: no injuries were recorded."),),
             refs(*(slot for slot, _, _ in record.injuries))
             + tuple(r.versioned_reference for _, r in record.retracted.values()),
         ),
         ReportSection(
-            "Anogenital findings",
+            sentence("Anogenital findings"),
             "anogenital",
             tuple(anogenital_lines),
             refs(
@@ -2071,34 +2138,40 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
             ),
         ),
         ReportSection(
-            "Time-window guidance",
+            sentence("Time-window guidance"),
             "guidance",
-            tuple(guidance_lines) or ("Not recorded.",),
+            tuple(guidance_lines) or (not_recorded,),
             refs(*(f"guidance:{w.code}" for w in WINDOWS)),
         ),
         ReportSection(
-            "Laboratory tests",
+            sentence("Laboratory tests"),
             "laboratory",
-            tuple(lab_lines) or ("Not recorded: no tests were requested.",),
+            tuple(lab_lines) or (sentence("Not recorded: no tests were requested."),),
             refs(
                 *(f"lab:{code}" for code in record.lab_requests),
                 *(slot for slot in entries if slot.startswith("lab-result:")),
             ),
         ),
         ReportSection(
-            "Treatment",
+            sentence("Treatment"),
             "treatment",
-            tuple(treatment_lines) or ("Not recorded: no treatment was recorded.",),
+            tuple(treatment_lines) or (sentence("Not recorded: no treatment was recorded."),),
             refs(*(slot for slot, _, _ in record.treatments)),
         ),
     ]
     if record.amendments:
         sections.append(
             ReportSection(
-                "Amendments after sign-off",
+                sentence("Amendments after sign-off"),
                 "amendments",
                 tuple(
-                    f"{when(a.amended_at)} by {a.amended_by}: {a.what} — why: {a.reason}"
+                    sentence(
+                        "%(when)s by %(by)s: %(what)s — why: %(reason)s",
+                        when=when(a.amended_at),
+                        by=a.amended_by,
+                        what=a.what,
+                        reason=a.reason,
+                    )
                     for a in record.amendments
                 ),
                 (),
@@ -2119,24 +2192,53 @@ def _structured_section(record: ExamRecord, step: StepSheets) -> ReportSection:
                 continue
             slots.append(slot)
             said = [
-                f"{question.label}: {fhir.answer_in_words(question, answers[question.code])}"
+                sentence(
+                    "%(question)s: %(answer)s",
+                    question=Coded("exam-question", question.code),
+                    answer=_answer_said(question, answers[question.code]),
+                )
                 for question in sheet.questions
                 if question.code in answers
             ]
+            answered = Listing(tuple(said), separator="; ")
             if sheet.repeat:
-                lines.append(f"{sheet.title} {number}: " + "; ".join(said))
+                lines.append(
+                    sentence(
+                        "%(sheet)s %(number)s: %(answers)s",
+                        sheet=Word(sheet.title),
+                        number=number,
+                        answers=answered,
+                    )
+                )
             elif len(step.sheets) > 1:
-                lines.append(f"{sheet.title} — " + "; ".join(said))
+                lines.append(
+                    sentence("%(sheet)s — %(answers)s", sheet=Word(sheet.title), answers=answered)
+                )
             else:
                 lines.extend(said)
     if lines and step.advice:
-        lines.append(f"Advice given: {step.advice}")
+        lines.append(sentence("Advice given: %(advice)s", advice=Word(step.advice)))
     return ReportSection(
-        step.title,
+        Sentence("%(title)s", title=Coded("exam-section", step.code, english_text=step.title)),
         step.code,
-        tuple(lines) or ("Not recorded.",),
+        tuple(lines) or (sentence("Not recorded."),),
         tuple(record.entries[slot].versioned_reference for slot in slots),
     )
+
+
+def _answer_said(question: Question, value: AnswerValue) -> Any:
+    """An answer as the report prints it: a coded one by its system's designation in
+    the reader's language (the English is what `answer_in_words` has always written)."""
+    english = fhir.answer_in_words(question, value)
+    if question.kind is Kind.ANSWER:
+        return Sentence(english)  # "Yes", "No", "Not known": in the catalogues
+    if question.kind is Kind.CHOICE and question.options:
+        return Coded(question.options, str(value), english_text=english)
+    if question.kind is Kind.CHOICES and question.options:
+        assert isinstance(value, frozenset)
+        codes = [code for code in terms(question.options) if code in value]
+        return Listing(tuple(Coded(question.options, code) for code in codes))
+    return english
 
 
 def report_maps(record: ExamRecord) -> list[MapFigure]:

@@ -64,6 +64,7 @@ from clinic.exam.resources import (
 )
 from clinic.exam.timing import WINDOWS, AssaultTiming, TimingKind, in_words
 from clinic.i18n import N_
+from clinic.i18n.values import coded_words
 
 bp = Blueprint("exam", __name__)
 
@@ -141,7 +142,7 @@ def _page(template: str, record: services.ExamRecord, form: Any, status: int, **
         local=_shown,
         words=_words,
         declined_messages=services.DECLINED_MESSAGES,
-        status_display=WINDOW_STATUS_CODE_DISPLAY,
+        status_display=coded_words("window-status", WINDOW_STATUS_CODE_DISPLAY),
         structured_steps=STRUCTURED_STEPS,
         her_decisions=care_decisions(
             current_uow(),
@@ -459,7 +460,7 @@ def structured(exam_id: str, step: str) -> Any:
         "exam/structured.html",
         save,
         _after("exam.structured", step=step),
-        gettext("%(step)s: saved.", step=definition.title),
+        gettext("%(step)s: saved.", step=gettext(definition.title)),
         **_structured_extra(step),
     )
 
@@ -580,14 +581,18 @@ def _body_map(record: services.ExamRecord, shown: str | None) -> dict[str, Any]:
         ],
         "drawings": book.drawings,
         "marked_drawings": marked,
-        "regions": BODY_REGIONS,
+        "regions": coded_words("body-region", BODY_REGIONS),
     }
 
 
 @bp.route("/exams/<exam_id>/injuries", methods=["GET", "POST"])
 @view_rule(Action.UPDATE, "Encounter")
 def injuries(exam_id: str) -> Any:
-    extra = {"types": INJURY_TYPES, "regions": BODY_REGIONS, "body_map": _body_map}
+    extra = {
+        "types": coded_words("injury-type", INJURY_TYPES),
+        "regions": coded_words("body-region", BODY_REGIONS),
+        "body_map": _body_map,
+    }
     if request.method == "GET":
         return _page(
             "exam/injuries.html", _record(exam_id), InjuryForm(formdata=None), 200, **extra
@@ -877,7 +882,11 @@ def _lab_extra(failed: Any = None) -> dict[str, Any]:
     forms = {code: LabResultForm(formdata=None, prefix=f"result-{code}") for code in LAB_TESTS}
     if failed is not None:
         forms[failed[0]] = failed[1]
-    return {"tests": LAB_TESTS, "result_forms": forms, "lab_field": lab_field_name}
+    return {
+        "tests": coded_words("lab-test", LAB_TESTS),
+        "result_forms": forms,
+        "lab_field": lab_field_name,
+    }
 
 
 @bp.route("/exams/<exam_id>/laboratory", methods=["GET", "POST"])
@@ -967,7 +976,7 @@ def lab_result(exam_id: str, test: str) -> Any:
 @bp.route("/exams/<exam_id>/treatment", methods=["GET", "POST"])
 @view_rule(Action.UPDATE, "Encounter")
 def treatment(exam_id: str) -> Any:
-    extra = {"treatments": TREATMENTS}
+    extra = {"treatments": coded_words("exam-treatment", TREATMENTS)}
     if request.method == "GET":
         form = TreatmentForm(data={"at": _shown(utcnow()), "given": "given"})
         return _page("exam/treatment.html", _record(exam_id), form, 200, **extra)

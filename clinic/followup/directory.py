@@ -21,6 +21,7 @@ from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.followup.referral_models import PartnerService
 from clinic.followup.terms import SERVICE_KINDS
+from clinic.i18n.sentences import sentence
 
 _LANGUAGE = re.compile(r"^[a-z]{2,3}$")
 # The longest text kept for each field, in characters.
@@ -68,24 +69,27 @@ def service_facts(service: PartnerService) -> ResourceFacts:
 
 def _checked(entry: ServiceEntry) -> dict[str, str]:
     if entry.kind not in SERVICE_KINDS:
-        raise DirectoryRefused("Choose the kind of service.", "kind")
+        raise DirectoryRefused(sentence("Choose the kind of service."), "kind")
     values = {
         name: (getattr(entry, name) or "").strip()
         for name in ("name", "organisation", "phone", "email", "address", "accepts", "languages")
     }
     for name, limit in LIMITS.items():
         if len(values[name]) > limit:
-            raise DirectoryRefused(f"Keep this to {limit} characters.", name)
+            raise DirectoryRefused(
+                sentence("Keep this to %(count)s characters.", count=limit), name
+            )
     if not values["name"]:
-        raise DirectoryRefused("Name the service.", "name")
+        raise DirectoryRefused(sentence("Name the service."), "name")
     if not values["organisation"]:
-        raise DirectoryRefused("Name the organisation that runs it.", "organisation")
+        raise DirectoryRefused(sentence("Name the organisation that runs it."), "organisation")
     if not values["phone"] and not values["email"] and not values["address"]:
-        raise DirectoryRefused("Give at least one way to reach them.", "phone")
+        raise DirectoryRefused(sentence("Give at least one way to reach them."), "phone")
     languages = values["languages"].lower().replace(",", " ").split()
     if not languages or not all(_LANGUAGE.match(code) for code in languages):
         raise DirectoryRefused(
-            "List the languages as codes separated by spaces, such as: en fr es.", "languages"
+            sentence("List the languages as codes separated by spaces, such as: en fr es."),
+            "languages",
         )
     values["languages"] = " ".join(dict.fromkeys(languages))
     return values
@@ -98,7 +102,7 @@ def add_service(
     field is acceptable."""
     require(actor, Action.CREATE, "HealthcareService")
     if uow.session.get(Organization, site_id) is None:
-        raise DirectoryRefused("Choose the site whose directory this is.", "site")
+        raise DirectoryRefused(sentence("Choose the site whose directory this is."), "site")
     values = _checked(entry)
     service = PartnerService(
         id=str(uuid.uuid4()),

@@ -23,14 +23,19 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from clinic.fhir.terminology import lazy_display
 from clinic.followup.terms import (
     APPOINTMENT_OUTCOMES,
     APPOINTMENT_STATUS,
+    CHANNEL_SYSTEM,
     CHANNELS,
+    CONTACT_OUTCOME_SYSTEM,
     CONTACT_OUTCOMES,
     ITEM_KINDS,
     ITEM_STATUS,
     RESPONSIBLE,
+    RESPONSIBLE_SYSTEM,
+    SERVICE_KIND_SYSTEM,
     SERVICE_KINDS,
 )
 
@@ -49,7 +54,9 @@ class ItemReview(Form):
     due_on = DateField(_l("Due"), validators=[Optional()])
     responsible = SelectField(
         _l("Who carries it"),
-        choices=[SelectChoice(code, label) for code, label in RESPONSIBLE.items()],
+        choices=[
+            SelectChoice(code, lazy_display(RESPONSIBLE_SYSTEM, code)) for code in RESPONSIBLE
+        ],
     )
 
 
@@ -57,12 +64,14 @@ class PlanReviewForm(FlaskForm):
     items = FieldList(FormField(ItemReview), min_entries=0, max_entries=MAX_ITEMS)
     referrals = CheckboxesField(
         _l("Referrals she wants"),
-        choices=[SelectChoice(code, label) for code, label in SERVICE_KINDS.items()],
+        choices=[
+            SelectChoice(code, lazy_display(SERVICE_KIND_SYSTEM, code)) for code in SERVICE_KINDS
+        ],
         validate_choice=False,  # the service refuses an unknown kind with its own message
     )
     channels = CheckboxesField(
         _l("How she agrees to be contacted about it"),
-        choices=[SelectChoice(code, label) for code, label in CHANNELS.items()],
+        choices=[SelectChoice(code, lazy_display(CHANNEL_SYSTEM, code)) for code in CHANNELS],
         validate_choice=False,
     )
     safe_times = StringField(
@@ -78,7 +87,7 @@ class ContactWishesForm(FlaskForm):
 
     channels = CheckboxesField(
         _l("How she agrees to be contacted"),
-        choices=[SelectChoice(code, label) for code, label in CHANNELS.items()],
+        choices=[SelectChoice(code, lazy_display(CHANNEL_SYSTEM, code)) for code in CHANNELS],
         validate_choice=False,  # the service refuses an unknown channel with its message
     )
     safe_times = StringField(
@@ -97,7 +106,7 @@ class ContactWishesForm(FlaskForm):
 class ItemStatusForm(FlaskForm):
     status = SelectField(
         _l("What became of it"),
-        choices=[SelectChoice(code, label) for code, label in ITEM_STATUS.items()],
+        choices=[SelectChoice(code, _l(label)) for code, label in ITEM_STATUS.items()],
         validate_choice=False,
     )
 
@@ -118,7 +127,7 @@ class BookAppointmentForm(FlaskForm):
 class AppointmentOutcomeForm(FlaskForm):
     outcome = SelectField(
         _l("What happened"),
-        choices=[SelectChoice(code, APPOINTMENT_STATUS[code]) for code in APPOINTMENT_OUTCOMES],
+        choices=[SelectChoice(code, _l(APPOINTMENT_STATUS[code])) for code in APPOINTMENT_OUTCOMES],
         validate_choice=False,
     )
 
@@ -140,7 +149,7 @@ class CaseloadForm(Form):
     kind = SelectField(
         _l("With an open item of kind"),
         choices=[SelectChoice("", _l("Any kind"))]
-        + [SelectChoice(code, label) for code, (label, _) in ITEM_KINDS.items()],
+        + [SelectChoice(code, _l(label)) for code, (label, _) in ITEM_KINDS.items()],
         validate_choice=False,
     )
 
@@ -148,13 +157,16 @@ class CaseloadForm(Form):
 class ContactAttemptForm(FlaskForm):
     channel = RadioField(
         _l("How you tried to contact her"),
-        choices=[SelectChoice(code, label) for code, label in CHANNELS.items()],
+        choices=[SelectChoice(code, lazy_display(CHANNEL_SYSTEM, code)) for code in CHANNELS],
         validators=[DataRequired(_l("Choose how you tried to contact her."))],
         validate_choice=False,  # a channel she did not allow is refused by the service
     )
     outcome = RadioField(
         _l("What came of it"),
-        choices=[SelectChoice(code, label) for code, label in CONTACT_OUTCOMES.items()],
+        choices=[
+            SelectChoice(code, lazy_display(CONTACT_OUTCOME_SYSTEM, code))
+            for code in CONTACT_OUTCOMES
+        ],
         validators=[DataRequired(_l("Choose what came of the attempt."))],
         validate_choice=False,
     )

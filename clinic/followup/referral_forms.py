@@ -8,7 +8,8 @@ from wtforms import BooleanField, RadioField, SelectField, StringField, TextArea
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Optional
 
-from clinic.followup.terms import REFERRAL_STATUS, SERVICE_KINDS
+from clinic.fhir.terminology import lazy_display
+from clinic.followup.terms import REFERRAL_STATUS, SERVICE_KIND_SYSTEM, SERVICE_KINDS
 
 
 class ReferralForm(FlaskForm):
@@ -25,7 +26,7 @@ class ReferralForm(FlaskForm):
 class ReferralStatusForm(FlaskForm):
     status = SelectField(
         _l("What became of the referral"),
-        choices=[SelectChoice(code, label) for code, label in REFERRAL_STATUS.items()],
+        choices=[SelectChoice(code, _l(label)) for code, label in REFERRAL_STATUS.items()],
         validators=[DataRequired(_l("Choose what became of the referral."))],
         validate_choice=False,
     )
@@ -40,7 +41,10 @@ class PartnerServiceForm(FlaskForm):
         _l("Kind of service"),
         choices=[
             SelectChoice("", _l("Choose…")),
-            *(SelectChoice(code, label) for code, label in SERVICE_KINDS.items()),
+            *(
+                SelectChoice(code, lazy_display(SERVICE_KIND_SYSTEM, code))
+                for code in SERVICE_KINDS
+            ),
         ],
         validators=[DataRequired(_l("Choose the kind of service."))],
         validate_choice=False,

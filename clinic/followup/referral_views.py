@@ -12,14 +12,17 @@ from flask_babel import gettext
 
 from clinic.access import Action, decide
 from clinic.access.policy import REFERRAL_RECIPIENT
-from clinic.access.terms import DATA_CLASSES, RECIPIENTS
+from clinic.access.terms import DATA_CLASS_SYSTEM, DATA_CLASSES, RECIPIENT_SYSTEM, RECIPIENTS
 from clinic.accounts.models import Organization
 from clinic.core.clock import to_local
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
+from clinic.fhir.terminology import display
 from clinic.followup import directory, referrals, services
 from clinic.followup.letter_words import letter_words, service_kind_words
 from clinic.followup.referral_forms import PartnerServiceForm, ReferralForm, ReferralStatusForm
-from clinic.followup.terms import REFERRAL_NEXT, REFERRAL_STATUS, SERVICE_KINDS
+from clinic.followup.terms import REFERRAL_NEXT, REFERRAL_STATUS, SERVICE_KIND_SYSTEM, SERVICE_KINDS
+from clinic.followup.views import day_in_words
+from clinic.i18n.values import coded_words, translated_words
 
 bp = Blueprint("referrals", __name__)
 
@@ -33,14 +36,15 @@ def _zone() -> str:
 
 
 def _words() -> dict[str, Any]:
+    recipients = coded_words(RECIPIENT_SYSTEM, RECIPIENTS, inline=True)
     return {
-        "service_kinds": SERVICE_KINDS,
-        "referral_status": REFERRAL_STATUS,
+        "service_kinds": coded_words(SERVICE_KIND_SYSTEM, SERVICE_KINDS),
+        "referral_status": translated_words(REFERRAL_STATUS),
         "referral_next": REFERRAL_NEXT,
-        "recipient_of": {kind: RECIPIENTS[r] for kind, r in REFERRAL_RECIPIENT.items()},
-        "data_classes": DATA_CLASSES,
+        "recipient_of": {kind: recipients[r] for kind, r in REFERRAL_RECIPIENT.items()},
+        "data_classes": coded_words(DATA_CLASS_SYSTEM, DATA_CLASSES, inline=True),
         "local": lambda moment: to_local(moment, _zone()),
-        "day_in_words": services.day_in_words,
+        "day_in_words": day_in_words,
     }
 
 
@@ -86,7 +90,8 @@ def plan_referrals(plan_id: str) -> Any:
             abort(403)
     available = directory.directory(uow, actor=actor, site_id=record.plan.site_id, only_active=True)
     form.service.choices = [
-        (s.id, f"{s.name} ({SERVICE_KINDS[s.kind]}), {s.organisation}") for s in available
+        (s.id, f"{s.name} ({display(SERVICE_KIND_SYSTEM, s.kind)}), {s.organisation}")
+        for s in available
     ]
     return render_template(
         "followup/referrals.html",
@@ -128,7 +133,7 @@ def referral_status(referral_id: str) -> Any:
         abort(404)
     except referrals.ReferralRefused as refused:
         uow.rollback()
-        flash(refused.message, "error")
+        flash(refused.said(), "error")
         return redirect(url_for("referrals.plan_referrals", plan_id=plan_id), 303)
     flash(
         gettext("Referral: %(status)s.", status=gettext(REFERRAL_STATUS[form.status.data]).lower())
@@ -147,7 +152,7 @@ def letter(referral_id: str) -> Any:
     except referrals.ReferralNotFound:
         abort(404)
     except referrals.ReferralRefused as refused:
-        abort(409, refused.message)
+        abort(409, refused.said())
     return render_template(
         "followup/referral_letter.html",
         letter=written,

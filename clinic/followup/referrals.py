@@ -30,7 +30,7 @@ import sqlalchemy as sa
 
 from clinic.access import Action, Actor, ResourceFacts, decide, require
 from clinic.access.policy import REFERRAL_RECIPIENT, referral_content
-from clinic.access.terms import RECIPIENTS
+from clinic.access.terms import RECIPIENT_SYSTEM, RECIPIENTS
 from clinic.audit.services import AuditRecord, EventKind
 from clinic.consent.book import consent_book
 from clinic.consent.services import survivor_language
@@ -45,6 +45,7 @@ from clinic.followup.models import FollowUpItem, FollowUpPlan
 from clinic.followup.referral_models import PartnerService, Referral
 from clinic.followup.resources import REFERRAL
 from clinic.followup.terms import OPEN_ITEM_STATUSES, REFERRAL_NEXT, REFERRAL_STATUS
+from clinic.i18n.sentences import OR, Coded, Listing, Word, sentence
 
 # The longest reason or outcome kept, in characters.
 MAX_TEXT = 1000
@@ -74,7 +75,7 @@ def referral_facts(referral: Referral, plan: FollowUpPlan) -> ResourceFacts:
 def _text(value: str | None, field: str) -> str | None:
     value = (value or "").strip() or None
     if value is not None and len(value) > MAX_TEXT:
-        raise ReferralRefused(f"Keep this to {MAX_TEXT} characters.", field)
+        raise ReferralRefused(sentence("Keep this to %(count)s characters.", count=MAX_TEXT), field)
     return value
 
 
@@ -98,7 +99,7 @@ def make_referral(
     except ServiceNotFound:
         service = None
     if service is None or service.site_id != plan.site_id or not service.active:
-        raise ReferralRefused("Choose a service from her site's directory.", "service")
+        raise ReferralRefused(sentence("Choose a service from her site's directory."), "service")
     reason = _text(reason, "reason")
     subject = f"Patient/{plan.patient_id}"
     shared: frozenset[str] = frozenset()
@@ -111,11 +112,15 @@ def make_referral(
             names=(service.organisation, service.name),
         )
         if not shared:
-            recipient = RECIPIENTS[REFERRAL_RECIPIENT[service.kind]]
+            role = REFERRAL_RECIPIENT[service.kind]
+            recipient = Coded(RECIPIENT_SYSTEM, role, inline=True, english_text=RECIPIENTS[role])
             raise ReferralRefused(
-                f"She has not agreed to share anything with {recipient}, so no referral "
-                "can be sent. Ask her, and record her information-sharing consent first; "
-                "or tell her how to contact the service herself.",
+                sentence(
+                    "She has not agreed to share anything with %(recipient)s, so no referral "
+                    "can be sent. Ask her, and record her information-sharing consent first; "
+                    "or tell her how to contact the service herself.",
+                    recipient=recipient,
+                ),
                 "service",
             )
     referral = Referral(
@@ -217,15 +222,15 @@ def set_status(
     one. Attended completes the plan item it carries out."""
     referral, plan, decision = _load(uow, actor, referral_id, Action.UPDATE)
     if status not in REFERRAL_STATUS:
-        raise ReferralRefused("Choose what became of the referral.", "status")
+        raise ReferralRefused(sentence("Choose what became of the referral."), "status")
     allowed = REFERRAL_NEXT[referral.status]
     if status not in allowed:
-        now = REFERRAL_STATUS[referral.status].lower()
-        then = " or ".join(REFERRAL_STATUS[s].lower() for s in allowed)
+        now = Word(REFERRAL_STATUS[referral.status], inline=True)
+        then = Listing(tuple(Word(REFERRAL_STATUS[s], inline=True) for s in allowed), OR)
         raise ReferralRefused(
-            f"A referral that is {now} can next be {then} only."
+            sentence("A referral that is %(now)s can next be %(next)s only.", now=now, next=then)
             if allowed
-            else f"A referral that is {now} cannot change any more.",
+            else sentence("A referral that is %(now)s cannot change any more.", now=now),
             "status",
         )
     outcome = _text(outcome, "outcome")
@@ -315,7 +320,7 @@ def letter(
     referral was made and still permits now (a withdrawal since takes it out)."""
     referral, plan, decision = _load(uow, actor, referral_id, Action.READ)
     if referral.status == "declined" and not referral.shared:
-        raise ReferralRefused("She declined this referral: there is no letter.")
+        raise ReferralRefused(sentence("She declined this referral: there is no letter."))
     service = uow.session.get(PartnerService, referral.service_id)
     assert service is not None
     subject = f"Patient/{plan.patient_id}"

@@ -52,6 +52,7 @@ from clinic.followup.safety_checklist import (
     NOT_ASKED,
     PARTNER_CARRY_OVER,
     PARTNER_RELATIONSHIPS,
+    QUESTION_SYSTEM,
     QUESTIONS,
     QUESTIONS_BY_CODE,
     SAFETY_SERVICE_KINDS,
@@ -62,6 +63,7 @@ from clinic.followup.safety_resources import SafetyPlan
 from clinic.followup.services import PlanNotFound, _display_name, _load_plan
 from clinic.followup.site_settings import SiteSettingsLibrary
 from clinic.followup.terms import SERVICE_KINDS
+from clinic.i18n.sentences import Coded, sentence
 
 MAX_REASON = 1000
 MAX_PLAN_TEXT = 2000
@@ -270,7 +272,7 @@ def read_safety(
         consents=consents,
     )
     if not allowed.permitted:
-        raise PlanNotFound("No such follow-up plan.")
+        raise PlanNotFound(sentence("No such follow-up plan."))
     store = ResourceStore(uow.session, registry)
     rows = list(
         uow.session.scalars(
@@ -420,16 +422,16 @@ def flagged_plans(
 def _lines(text: str | None, field: str) -> tuple[str, ...]:
     lines = tuple(line.strip() for line in (text or "").splitlines() if line.strip())
     if len(lines) > MAX_LINES:
-        raise SafetyRefused(f"Write at most {MAX_LINES} lines.", field)
+        raise SafetyRefused(sentence("Write at most %(count)s lines.", count=MAX_LINES), field)
     if any(len(line) > 200 for line in lines):
-        raise SafetyRefused("Keep each line to 200 characters.", field)
+        raise SafetyRefused(sentence("Keep each line to 200 characters."), field)
     return lines
 
 
 def _short(text: str | None, field: str, limit: int = 200) -> str | None:
     value = (text or "").strip() or None
     if value is not None and len(value) > limit:
-        raise SafetyRefused(f"Keep this to {limit} characters.", field)
+        raise SafetyRefused(sentence("Keep this to %(count)s characters.", count=limit), field)
     return value
 
 
@@ -469,26 +471,34 @@ def record_assessment(
         if not decide(
             actor, Action.CREATE, kind, _facts(kind, "new", plan), consents=consents
         ).permitted:
-            raise PlanNotFound("No such follow-up plan.")
+            raise PlanNotFound(sentence("No such follow-up plan."))
     unknown = [code for code in answers if code not in QUESTIONS_BY_CODE]
     if unknown:
-        raise SafetyRefused(f"“{unknown[0]}” is not a question of the checklist.", "answers")
+        raise SafetyRefused(
+            sentence("“%(code)s” is not a question of the checklist.", code=unknown[0]), "answers"
+        )
     for question in QUESTIONS:
         answer = answers.get(question.code)
         if answer not in ANSWERS:
             raise SafetyRefused(
-                f"Answer “{question.text}”: yes, no, or not asked.", f"answer-{question.code}"
+                sentence(
+                    "Answer “%(question)s”: yes, no, or not asked.",
+                    question=Coded(QUESTION_SYSTEM, question.code, english_text=question.text),
+                ),
+                f"answer-{question.code}",
             )
     reason = _short(judgement_reason, "judgement_reason", MAX_REASON)
     if high_on_judgement and reason is None:
         raise SafetyRefused(
-            "Say why you judge her to be at high risk: the reason is recorded with it.",
+            sentence("Say why you judge her to be at high risk: the reason is recorded with it."),
             "judgement_reason",
         )
     if reason is not None and not high_on_judgement:
         raise SafetyRefused(
-            "A reason is recorded only with “high risk on professional judgement”: tick it, "
-            "or clear the reason.",
+            sentence(
+                "A reason is recorded only with “high risk on professional judgement”: tick it, "
+                "or clear the reason."
+            ),
             "judgement_reason",
         )
     plan_words = _safety_plan(uow, plan, safety_plan)
@@ -580,13 +590,15 @@ def _safety_plan(uow: UnitOfWork, plan: FollowUpPlan, given: SafetyPlanInput) ->
     unknown = [code for code in given.keep_ready if code not in KEEP_READY]
     if unknown:
         raise SafetyRefused(
-            f"“{unknown[0]}” is not something on the list to keep ready.", "keep_ready"
+            sentence("“%(code)s” is not something on the list to keep ready.", code=unknown[0]),
+            "keep_ready",
         )
     hers = dict(safety_referrals(uow, plan))
     strangers = [referral for referral in given.referrals if referral not in hers]
     if strangers:
         raise SafetyRefused(
-            "Choose only her own referrals to a refuge or an independent advocate.", "referrals"
+            sentence("Choose only her own referrals to a refuge or an independent advocate."),
+            "referrals",
         )
     return SafetyPlan(
         safe_places=_lines(given.safe_places, "safe_places"),

@@ -19,11 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clinic.fhir.canonical import CODE_SYSTEM
+from clinic.i18n import N_
 
 CHECKLIST_ID = "ipv-risk-checklist"
 CHECKLIST_VERSION = "1"
 CHECKLIST_TITLE = "Intimate-partner risk checklist (Dash style)"
-CHECKLIST_SOURCE = (
+CHECKLIST_SOURCE = N_(
     "Modelled on the SafeLives Dash risk checklist (2009): 27 questions answered yes, "
     "no or not asked; high risk at 14 or more yes answers, or on professional judgement."
 )
@@ -138,28 +139,28 @@ CARRY_OVER: tuple[CarryOver, ...] = (
         "mental-state",
         "self-harm-thoughts",
         (("yes", "yes"),),
-        "At the exam: thoughts of harming herself",
+        N_("At the exam: thoughts of harming herself"),
     ),
     CarryOver(
         "weapons",
         "incident",
         "weapons",
         (("yes", "yes"),),
-        "At the exam: weapons used or shown",
+        N_("At the exam: weapons used or shown"),
     ),
     CarryOver(
         "strangled",
         "acts",
         "strangulation",
         (("yes", "yes"),),
-        "At the exam: she described strangulation or suffocation",
+        N_("At the exam: she described strangulation or suffocation"),
     ),
 )
 # Recorded at the exam without a yes/no question of its own.
-INJURY_CARRY_OVER = ("injured-this-time", "At the exam: injuries were recorded")
+INJURY_CARRY_OVER = ("injured-this-time", N_("At the exam: injuries were recorded"))
 PARTNER_CARRY_OVER = (
     "sexual-abuse",
-    "At the exam: a sexual assault by a partner or former partner",
+    N_("At the exam: a sexual assault by a partner or former partner"),
 )
 # Relationships (assailant-relationship) that make a case an intimate-partner case.
 PARTNER_RELATIONSHIPS = frozenset({"partner", "former-partner"})

@@ -12,8 +12,16 @@ from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
+from clinic.fhir.terminology import lazy_display
 from clinic.followup.forms import CheckboxesField
-from clinic.followup.safety_checklist import ANSWERS, KEEP_READY, QUESTIONS
+from clinic.followup.safety_checklist import (
+    ANSWER_SYSTEM,
+    ANSWERS,
+    KEEP_READY,
+    QUESTION_SYSTEM,
+    QUESTIONS,
+)
+from clinic.followup.safety_resources import KEEP_READY_SYSTEM
 
 
 class SafetyAssessmentForm(FlaskForm):
@@ -34,7 +42,7 @@ class SafetyAssessmentForm(FlaskForm):
     )
     keep_ready = CheckboxesField(
         _l("What she keeps ready"),
-        choices=[SelectChoice(code, label) for code, label in KEEP_READY.items()],
+        choices=[SelectChoice(code, lazy_display(KEEP_READY_SYSTEM, code)) for code in KEEP_READY],
         validate_choice=False,
     )
     keep_ready_other = StringField(
@@ -56,8 +64,8 @@ for _question in QUESTIONS:
         SafetyAssessmentForm,
         f"answer-{_question.code}",
         RadioField(
-            _question.text,
-            choices=[SelectChoice(code, label) for code, label in ANSWERS.items()],
+            lazy_display(QUESTION_SYSTEM, _question.code),
+            choices=[SelectChoice(code, lazy_display(ANSWER_SYSTEM, code)) for code in ANSWERS],
             validate_choice=False,
         ),
     )

@@ -12,17 +12,24 @@ from flask_babel import gettext
 from clinic.access import Action, decide
 from clinic.core.clock import to_local
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
+from clinic.fhir.canonical import CODE_SYSTEM
+from clinic.fhir.terminology import display
 from clinic.followup import safety, services, take_home
 from clinic.followup.safety_checklist import (
+    ANSWER_SYSTEM,
     ANSWERS,
+    CHECKLIST_ID,
     CHECKLIST_SOURCE,
-    CHECKLIST_TITLE,
     KEEP_READY,
     QUESTIONS,
+    RISK_SYSTEM,
     RISKS,
 )
 from clinic.followup.safety_forms import SafetyAssessmentForm
+from clinic.followup.safety_resources import KEEP_READY_SYSTEM
 from clinic.followup.site_settings import SiteSettingsLibrary
+from clinic.followup.views import day_in_words
+from clinic.i18n.values import coded_words
 
 bp = Blueprint("safety", __name__)
 
@@ -106,13 +113,13 @@ def assessment(plan_id: str) -> Any:
         form=form,
         may_assess=may_assess,
         questions=QUESTIONS,
-        answers_words=ANSWERS,
-        risks=RISKS,
-        keep_ready=KEEP_READY,
-        checklist_title=CHECKLIST_TITLE,
-        checklist_source=CHECKLIST_SOURCE,
+        answers_words=coded_words(ANSWER_SYSTEM, ANSWERS),
+        risks=coded_words(RISK_SYSTEM, RISKS),
+        keep_ready=coded_words(KEEP_READY_SYSTEM, KEEP_READY),
+        checklist_title=display(f"{CODE_SYSTEM}/safety-method", CHECKLIST_ID),
+        checklist_source=gettext(CHECKLIST_SOURCE),
         local=lambda moment: to_local(moment, _zone()),
-        day_in_words=services.day_in_words,
+        day_in_words=day_in_words,
     ), status
 
 

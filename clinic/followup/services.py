@@ -43,6 +43,7 @@ from clinic.exam.timing import TimingKind
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
 from clinic.followup import resources as fhir
+from clinic.followup.codes import ITEM_DISPLAY
 from clinic.followup.models import (
     FollowUpAppointment,
     FollowUpContactAttempt,
@@ -64,17 +65,28 @@ from clinic.followup.take_home_words import MEDICINE_TREATMENTS
 from clinic.followup.terms import (
     APPOINTMENT_OUTCOMES,
     APPOINTMENT_STATUS,
+    CHANNEL_SYSTEM,
     CHANNELS,
     CONTACT_OUTCOMES,
     ITEM_STATUS,
+    ITEM_SYSTEM,
     OPEN_ITEM_STATUSES,
     REASON_WORDS,
     RESPONSIBLE,
     SERVICE_KINDS,
 )
+from clinic.i18n.sentences import Coded, Listing, Word, sentence
 
 # She has not (yet) said how we may contact her: then we do not.
 NO_CONTACT = SafeContactPlan(channels=())
+
+
+def _item_words(item: PlanItem | FollowUpItem) -> Coded | str:
+    """An item of her plan within a refusal: our followup-item code by its designation
+    (a site's own item, or a referral, as its label says)."""
+    if ITEM_DISPLAY.get(item.code) == item.label:
+        return Coded(ITEM_SYSTEM, item.code)
+    return item.label
 
 
 class FollowUpRefused(DomainError):
@@ -181,10 +193,12 @@ def propose_plan(
     try:
         record = read_exam(uow, registry, actor=actor, exam_id=exam_id, channel=channel)
     except ExamNotFound as missing:
-        raise PlanNotFound("No such exam.") from missing
+        raise PlanNotFound(sentence("No such exam.")) from missing
     if not record.is_signed:
         raise FollowUpRefused(
-            "The follow-up plan is proposed from the signed exam: sign the exam off first.",
+            sentence(
+                "The follow-up plan is proposed from the signed exam: sign the exam off first."
+            ),
             "exam",
         )
     site = uow.session.get(Organization, record.exam.site_id)
@@ -328,19 +342,23 @@ def agree_plan(
     _refuse_if_agreed(uow, exam.id)
     if not review.agreed_with_her:
         raise FollowUpRefused(
-            "Go through the plan with her and tick that she agrees to it; a plan she has "
-            "not agreed to is not made.",
+            sentence(
+                "Go through the plan with her and tick that she agrees to it; a plan she has "
+                "not agreed to is not made."
+            ),
             "agreed_with_her",
         )
     items = _reviewed_items(proposal, review)
     contact = _checked_contact(review.contact)
     if not items:
-        raise FollowUpRefused("Keep at least one item, or add a referral she wants.", "items")
+        raise FollowUpRefused(
+            sentence("Keep at least one item, or add a referral she wants."), "items"
+        )
     facts = ResourceFacts(
         "CarePlan", "new", site_id=exam.site_id, subject=f"Patient/{exam.patient_id}"
     )
     if not decide(actor, Action.CREATE, "CarePlan", facts, consents=consent_book(uow)).permitted:
-        raise PlanNotFound("No such exam.")
+        raise PlanNotFound(sentence("No such exam."))
     now = utcnow()
     plan = FollowUpPlan(
         id=str(uuid.uuid4()),
@@ -415,8 +433,10 @@ def _refuse_if_agreed(uow: UnitOfWork, exam_id: str) -> None:
         return
     user = uow.session.scalar(sa.select(User).where(User.username == agreed.agreed_by))
     raise AlreadyAgreed(
-        f"Her plan was already agreed by {user.display_name if user else agreed.agreed_by}: "
-        "open it from the exam.",
+        sentence(
+            "Her plan was already agreed by %(by)s: open it from the exam.",
+            by=user.display_name if user else agreed.agreed_by,
+        ),
         "agreed_with_her",
     )
 
@@ -427,11 +447,15 @@ MAX_SAFE_TIMES = 300
 def _checked_contact(contact: SafeContactPlan) -> SafeContactPlan:
     unknown = [channel for channel in contact.channels if channel not in CHANNELS]
     if unknown:
-        raise FollowUpRefused(f"“{unknown[0]}” is not a way we contact anyone.", "channels")
+        raise FollowUpRefused(
+            sentence("“%(channel)s” is not a way we contact anyone.", channel=unknown[0]),
+            "channels",
+        )
     safe_times = (contact.safe_times or "").strip() or None
     if safe_times is not None and len(safe_times) > MAX_SAFE_TIMES:
         raise FollowUpRefused(
-            f"Write the safe times in at most {MAX_SAFE_TIMES} characters.", "safe_times"
+            sentence("Write the safe times in at most %(count)s characters.", count=MAX_SAFE_TIMES),
+            "safe_times",
         )
     channels = tuple(channel for channel in CHANNELS if channel in contact.channels)
     return SafeContactPlan(channels, safe_times, contact.asks_code_word)
@@ -444,22 +468,32 @@ def _reviewed_items(proposal: Proposal, review: PlanReview) -> list[PlanItem]:
         proposed = proposal.item(reviewed.code)
         if proposed is None:
             raise FollowUpRefused(
-                f"“{reviewed.code}” is not an item the schedule proposes for this exam.", "items"
+                sentence(
+                    "“%(item)s” is not an item the schedule proposes for this exam.",
+                    item=reviewed.code,
+                ),
+                "items",
             )
         if reviewed.code in seen:
-            raise FollowUpRefused(f"“{proposed.item.label}” is listed twice.", "items")
+            raise FollowUpRefused(
+                sentence("“%(item)s” is listed twice.", item=_item_words(proposed.item)), "items"
+            )
         seen.add(reviewed.code)
         if not reviewed.keep:
             continue
         if reviewed.responsible not in RESPONSIBLE:
             raise FollowUpRefused(
-                f"Choose who carries “{proposed.item.label}”.", f"items-{reviewed.code}"
+                sentence("Choose who carries “%(item)s”.", item=_item_words(proposed.item)),
+                f"items-{reviewed.code}",
             )
         due_on = reviewed.due_on or proposed.item.due_on
         if due_on < proposal.exam_day:
             raise FollowUpRefused(
-                f"“{proposed.item.label}” cannot fall due before the day of the exam "
-                f"({day_in_words(proposal.exam_day)}).",
+                sentence(
+                    "“%(item)s” cannot fall due before the day of the exam (%(day)s).",
+                    item=_item_words(proposed.item),
+                    day=day_in_words(proposal.exam_day),
+                ),
                 f"items-{reviewed.code}",
             )
         items.append(
@@ -475,7 +509,9 @@ def _reviewed_items(proposal: Proposal, review: PlanReview) -> list[PlanItem]:
     wanted = list(dict.fromkeys(review.referrals))
     for kind in wanted:
         if kind not in SERVICE_KINDS:
-            raise FollowUpRefused(f"“{kind}” is not a kind of service we refer to.", "referrals")
+            raise FollowUpRefused(
+                sentence("“%(kind)s” is not a kind of service we refer to.", kind=kind), "referrals"
+            )
         items.append(
             PlanItem(
                 code=REFERRAL,
@@ -558,7 +594,7 @@ def _load_plan(
                 None if decision is None else decision.reasons,
             )
         )
-        raise PlanNotFound("No such follow-up plan.")
+        raise PlanNotFound(sentence("No such follow-up plan."))
     return plan
 
 
@@ -627,10 +663,10 @@ def set_item_status(
     plan = _load_plan(uow, actor, plan_id, Action.UPDATE, lock=True)
     row = _item_row(uow, plan, position)
     if status not in ITEM_STATUS:
-        raise FollowUpRefused("Choose what became of the item.", "status")
+        raise FollowUpRefused(sentence("Choose what became of the item."), "status")
     if status == "scheduled" and row.status != "scheduled":
         raise FollowUpRefused(
-            "An item is booked by booking an appointment for it, not by hand.", "status"
+            sentence("An item is booked by booking an appointment for it, not by hand."), "status"
         )
     return _change_item(uow, registry, actor, plan, position, status, channel)
 
@@ -729,7 +765,7 @@ def change_contact_wishes(
     before = SafeContactPlan(plan.allowed_channels, plan.safe_times, plan.asks_code_word)
     if wanted == before:
         raise FollowUpRefused(
-            "Nothing was changed: her contact wishes are as they were.", "channels"
+            sentence("Nothing was changed: her contact wishes are as they were."), "channels"
         )
     widens = (
         bool(set(wanted.channels) - set(before.channels))
@@ -738,8 +774,10 @@ def change_contact_wishes(
     )
     if widens and not she_asked:
         raise FollowUpRefused(
-            "Adding a way to contact her, no longer asking for her code word or changing "
-            "her safe times is done only when she asked for it: tick that she asked.",
+            sentence(
+                "Adding a way to contact her, no longer asking for her code word or changing "
+                "her safe times is done only when she asked for it: tick that she asked."
+            ),
             "she_asked",
         )
     store = ResourceStore(uow.session, registry)
@@ -858,7 +896,12 @@ def book_appointment(
     row = _item_row(uow, plan, position)
     if row.status not in OPEN_ITEM_STATUSES:
         raise FollowUpRefused(
-            f"“{row.label}” is {ITEM_STATUS[row.status].lower()}: nothing to book.", "position"
+            sentence(
+                "“%(item)s” is %(status)s: nothing to book.",
+                item=_item_words(row),
+                status=Word(ITEM_STATUS[row.status], inline=True),
+            ),
+            "position",
         )
     already = uow.session.scalar(
         sa.select(FollowUpAppointment.starts_at).where(
@@ -869,8 +912,11 @@ def book_appointment(
     )
     if already is not None:
         raise FollowUpRefused(
-            f"“{row.label}” is already booked: record what became of that appointment, "
-            "or cancel it, before booking another.",
+            sentence(
+                "“%(item)s” is already booked: record what became of that appointment, "
+                "or cancel it, before booking another.",
+                item=_item_words(row),
+            ),
             "starts_at",
         )
     now = utcnow()
@@ -878,18 +924,26 @@ def book_appointment(
         raise ValueError("starts_at must be timezone-aware")
     if starts_at <= now:
         raise FollowUpRefused(
-            "A new appointment cannot be in the past: choose a time from now on.", "starts_at"
+            sentence("A new appointment cannot be in the past: choose a time from now on."),
+            "starts_at",
         )
     if starts_at > now + timedelta(days=2 * 366):
-        raise FollowUpRefused("Book appointments at most two years ahead.", "starts_at")
+        raise FollowUpRefused(sentence("Book appointments at most two years ahead."), "starts_at")
     shortest, longest = APPOINTMENT_MINUTES
     if not shortest <= minutes <= longest:
-        raise FollowUpRefused(f"An appointment lasts {shortest} to {longest} minutes.", "minutes")
+        raise FollowUpRefused(
+            sentence(
+                "An appointment lasts %(shortest)s to %(longest)s minutes.",
+                shortest=shortest,
+                longest=longest,
+            ),
+            "minutes",
+        )
     facts = ResourceFacts(
         "Appointment", "new", site_id=plan.site_id, subject=f"Patient/{plan.patient_id}"
     )
     if not decide(actor, Action.CREATE, "Appointment", facts, consents=consent_book(uow)).permitted:
-        raise PlanNotFound("No such follow-up plan.")
+        raise PlanNotFound(sentence("No such follow-up plan."))
     store = ResourceStore(uow.session, registry)
     item = fhir.items_of(_current(store, plan).content)[position]
     version = store.create(
@@ -938,17 +992,22 @@ def record_appointment_outcome(
     cancelled (the item is due again). Attended and missed only once its time came."""
     booked, plan = _load_appointment(uow, actor, appointment_id, lock=True)
     if outcome not in APPOINTMENT_OUTCOMES:
-        raise FollowUpRefused("Choose attended, missed or cancelled.", "outcome")
+        raise FollowUpRefused(sentence("Choose attended, missed or cancelled."), "outcome")
     if booked.status != "booked":
         raise FollowUpRefused(
-            f"This appointment is already recorded as {APPOINTMENT_STATUS[booked.status].lower()}.",
+            sentence(
+                "This appointment is already recorded as %(status)s.",
+                status=Word(APPOINTMENT_STATUS[booked.status], inline=True),
+            ),
             "outcome",
         )
     now = utcnow()
     if outcome in ("fulfilled", "noshow") and booked.starts_at > now:
         raise FollowUpRefused(
-            "The appointment has not happened yet: record it as attended or missed once its "
-            "time has come, or cancel it.",
+            sentence(
+                "The appointment has not happened yet: record it as attended or missed once its "
+                "time has come, or cancel it."
+            ),
             "outcome",
         )
     store = ResourceStore(uow.session, registry)
@@ -990,11 +1049,11 @@ def _load_appointment(
     query = sa.select(FollowUpAppointment).where(FollowUpAppointment.id == appointment_id)
     booked = uow.session.scalar(query.with_for_update() if lock else query)
     if booked is None:
-        raise PlanNotFound("No such appointment.")
+        raise PlanNotFound(sentence("No such appointment."))
     try:
         plan = _load_plan(uow, actor, booked.plan_id, Action.UPDATE, lock=lock)
     except PlanNotFound:
-        raise PlanNotFound("No such appointment.") from None
+        raise PlanNotFound(sentence("No such appointment.")) from None
     if not decide(
         actor,
         Action.UPDATE,
@@ -1002,7 +1061,7 @@ def _load_appointment(
         appointment_facts(booked, plan),
         consents=consent_book(uow),
     ).permitted:
-        raise PlanNotFound("No such appointment.")
+        raise PlanNotFound(sentence("No such appointment."))
     return booked, plan
 
 
@@ -1231,30 +1290,39 @@ def record_contact_attempt(
     require(actor, Action.CREATE, "Communication")
     plan = _load_plan(uow, actor, plan_id, Action.UPDATE, lock=True)
     if channel not in CHANNELS:
-        raise FollowUpRefused("Choose how you tried to contact her.", "channel")
+        raise FollowUpRefused(sentence("Choose how you tried to contact her."), "channel")
     if outcome not in CONTACT_OUTCOMES:
-        raise FollowUpRefused("Choose what came of the attempt.", "outcome")
+        raise FollowUpRefused(sentence("Choose what came of the attempt."), "outcome")
     allowed = plan.allowed_channels
     if channel not in allowed:
         said = (
-            "She allows " + ", ".join(CHANNELS[c].lower() for c in allowed) + " only."
+            sentence(
+                "She allows %(channels)s only.",
+                channels=Listing(tuple(Coded(CHANNEL_SYSTEM, c, inline=True) for c in allowed)),
+            )
             if allowed
-            else "She has not agreed to be contacted at all."
+            else sentence("She has not agreed to be contacted at all.")
         )
         raise FollowUpRefused(
-            f"She has not agreed to be contacted by {CHANNELS[channel].lower()}. {said}",
+            sentence(
+                "She has not agreed to be contacted by %(channel)s. %(allowed)s",
+                channel=Coded(CHANNEL_SYSTEM, channel, inline=True),
+                allowed=said,
+            ),
             "channel",
         )
     note = (note or "").strip() or None
     if note is not None and len(note) > MAX_NOTE:
-        raise FollowUpRefused(f"Keep the note to {MAX_NOTE} characters.", "note")
+        raise FollowUpRefused(
+            sentence("Keep the note to %(count)s characters.", count=MAX_NOTE), "note"
+        )
     facts = ResourceFacts(
         "Communication", "new", site_id=plan.site_id, subject=f"Patient/{plan.patient_id}"
     )
     if not decide(
         actor, Action.CREATE, "Communication", facts, consents=consent_book(uow)
     ).permitted:
-        raise PlanNotFound("No such follow-up plan.")
+        raise PlanNotFound(sentence("No such follow-up plan."))
     now = utcnow()
     store = ResourceStore(uow.session, registry)
     version = store.create(
@@ -1418,9 +1486,11 @@ def write_counselling_note(
     plan = _load_plan(uow, actor, plan_id, Action.READ)
     text = text.strip()
     if not text:
-        raise FollowUpRefused("Write the note.", "text")
+        raise FollowUpRefused(sentence("Write the note."), "text")
     if len(text) > MAX_NOTE_TEXT:
-        raise FollowUpRefused(f"A note is at most {MAX_NOTE_TEXT} characters.", "text")
+        raise FollowUpRefused(
+            sentence("A note is at most %(count)s characters.", count=MAX_NOTE_TEXT), "text"
+        )
     store = ResourceStore(uow.session, registry)
     content = fhir.counselling_note(
         patient_id=plan.patient_id,
@@ -1440,7 +1510,7 @@ def write_counselling_note(
         if not decide(
             actor, Action.CREATE, "DocumentReference", facts, consents=consents
         ).permitted:
-            raise PlanNotFound("No such follow-up plan.")
+            raise PlanNotFound(sentence("No such follow-up plan."))
         version = store.create(content, site_id=plan.site_id, author_id=actor.user_id)
         kind = EventKind.CREATE
     else:
@@ -1452,17 +1522,21 @@ def write_counselling_note(
                 actor, Action.UPDATE, "DocumentReference", current.facts(), consents=consents
             ).permitted
         ):
-            raise PlanNotFound("No such note.")
+            raise PlanNotFound(sentence("No such note."))
         if expected_version is None:
             raise FollowUpRefused(
-                "The version of the note you edited is missing: open the note again and "
-                "reapply your change.",
+                sentence(
+                    "The version of the note you edited is missing: open the note again and "
+                    "reapply your change."
+                ),
                 "text",
             )
         if expected_version != current.version_id:
             raise FollowUpRefused(
-                "Someone changed this note since you opened it: open it again and "
-                "reapply your change.",
+                sentence(
+                    "Someone changed this note since you opened it: open it again and "
+                    "reapply your change."
+                ),
                 "text",
             )
         version = store.update(

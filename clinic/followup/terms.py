@@ -1,9 +1,12 @@
-"""The words of follow-up, in one table (a languages issue will translate them):
-codes of our CodeSystems (fhir_profiles/) with what people read for them."""
+"""The words of follow-up, in one table: codes of our CodeSystems (fhir_profiles/)
+with their English display, which records carry (screens show the CodeSystem's
+designation in the reader's language: clinic.fhir.terminology), and the words of
+statuses, marked for the catalogues (N_) and translated where they are shown."""
 
 from __future__ import annotations
 
 from clinic.fhir.canonical import CODE_SYSTEM
+from clinic.i18n import N_
 
 ITEM_SYSTEM = f"{CODE_SYSTEM}/followup-item"
 RESPONSIBLE_SYSTEM = f"{CODE_SYSTEM}/followup-responsible"
@@ -21,11 +24,11 @@ RESPONSIBLE: dict[str, str] = {
 # What kind of thing an item is, and the FHIR resource that carries it out
 # (CarePlan.activity.detail.kind).
 ITEM_KINDS: dict[str, tuple[str, str]] = {
-    "visit": ("Visit", "Appointment"),
-    "test": ("Test", "ServiceRequest"),
-    "vaccine": ("Vaccine dose", "MedicationRequest"),
-    "check": ("Check", "Task"),
-    "referral": ("Referral", "ServiceRequest"),
+    "visit": (N_("Visit"), "Appointment"),
+    "test": (N_("Test"), "ServiceRequest"),
+    "vaccine": (N_("Vaccine dose"), "MedicationRequest"),
+    "check": (N_("Check"), "Task"),
+    "referral": (N_("Referral"), "ServiceRequest"),
 }
 
 # Kinds of partner service she may want to be referred to (CodeSystem
@@ -45,11 +48,11 @@ SERVICE_KINDS: dict[str, str] = {
 # A referral's status (its Task): sent, then accepted or declined by the partner (or
 # declined by her when offered), attended, closed. Value -> the words on screen.
 REFERRAL_STATUS: dict[str, str] = {
-    "sent": "Sent",
-    "accepted": "Accepted",
-    "declined": "Declined",
-    "attended": "Attended",
-    "closed": "Closed",
+    "sent": N_("Sent"),
+    "accepted": N_("Accepted"),
+    "declined": N_("Declined"),
+    "attended": N_("Attended"),
+    "closed": N_("Closed"),
 }
 # Which status may follow which (anything else is refused).
 REFERRAL_NEXT: dict[str, tuple[str, ...]] = {
@@ -62,17 +65,17 @@ REFERRAL_NEXT: dict[str, tuple[str, ...]] = {
 
 # CarePlan.activity.detail.status as the screens say it.
 ITEM_STATUS: dict[str, str] = {
-    "not-started": "Due",
-    "scheduled": "Booked",
-    "completed": "Done",
-    "cancelled": "Not needed",
+    "not-started": N_("Due"),
+    "scheduled": N_("Booked"),
+    "completed": N_("Done"),
+    "cancelled": N_("Not needed"),
 }
 OPEN_ITEM_STATUSES = frozenset({"not-started", "scheduled"})
 
 PLAN_STATUS: dict[str, str] = {
-    "active": "Agreed with her",
-    "completed": "Completed",
-    "revoked": "Ended",
+    "active": N_("Agreed with her"),
+    "completed": N_("Completed"),
+    "revoked": N_("Ended"),
 }
 
 # Why an item is in her plan, as the plan says it (CarePlan.activity.detail.reasonCode.text).
@@ -85,17 +88,17 @@ REASON_WORDS: dict[str, str] = {
 
 # Appointment.status as the screens say it: booked, then attended, missed or cancelled.
 APPOINTMENT_STATUS: dict[str, str] = {
-    "booked": "Booked",
-    "fulfilled": "Attended",
-    "noshow": "Missed",
-    "cancelled": "Cancelled",
+    "booked": N_("Booked"),
+    "fulfilled": N_("Attended"),
+    "noshow": N_("Missed"),
+    "cancelled": N_("Cancelled"),
 }
 # What the counsellor records after the appointment time.
 APPOINTMENT_OUTCOMES = ("fulfilled", "noshow", "cancelled")
 
 # Why she is back on the caseload for contact.
 CONTACT_REASONS: dict[str, str] = {
-    "missed-appointment": "Missed appointment: contact her",
+    "missed-appointment": N_("Missed appointment: contact her"),
 }
 
 CHANNEL_SYSTEM = f"{CODE_SYSTEM}/contact-channel"

@@ -3,16 +3,20 @@ read it, counsellors carry it). Views load, check, call one service and render."
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
 from clinic.access import Action, decide
+from clinic.consent.words import date_in_words
 from clinic.core.clock import LocalTimeRefused, from_local, to_local
 from clinic.core.numbers import small_whole_number
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
+from clinic.fhir.terminology import display
 from clinic.followup import services
+from clinic.followup.codes import ITEM_DISPLAY
 from clinic.followup.forms import (
     AppointmentOutcomeForm,
     BookAppointmentForm,
@@ -23,18 +27,25 @@ from clinic.followup.forms import (
     ItemStatusForm,
     PlanReviewForm,
 )
-from clinic.followup.resources import SafeContactPlan
+from clinic.followup.models import FollowUpItem
+from clinic.followup.resources import REFERRAL, PlanItem, SafeContactPlan
 from clinic.followup.schedule import ScheduleLibrary
 from clinic.followup.terms import (
     APPOINTMENT_STATUS,
+    CHANNEL_SYSTEM,
     CHANNELS,
+    CONTACT_OUTCOME_SYSTEM,
     CONTACT_OUTCOMES,
     CONTACT_REASONS,
     ITEM_KINDS,
     ITEM_STATUS,
+    ITEM_SYSTEM,
     PLAN_STATUS,
     RESPONSIBLE,
+    RESPONSIBLE_SYSTEM,
+    SERVICE_KIND_SYSTEM,
 )
+from clinic.i18n.values import coded_words, translated_words
 
 bp = Blueprint("followup", __name__)
 
@@ -52,18 +63,37 @@ def _zone() -> str:
     return str(current_app.config["CLINIC_TIMEZONE"])
 
 
+def item_label(item: PlanItem | FollowUpItem) -> str:
+    """An item of her plan in the screen's language: a code of followup-item by its
+    designation, a referral by its kind; an item a site's schedule names itself
+    (not a display of the CodeSystem) as the schedule names it."""
+    if item.code == REFERRAL and item.service_kind:
+        kind = display(SERVICE_KIND_SYSTEM, item.service_kind)
+        return gettext("Referral: %(kind)s", kind=kind)
+    if ITEM_DISPLAY.get(item.code) == item.label:
+        return display(ITEM_SYSTEM, item.code)
+    return item.label
+
+
+def day_in_words(day: date) -> str:
+    """A day in the screen's language, in words ("6 décembre 2026")."""
+    locale = get_locale()
+    return date_in_words(day, locale.language if locale is not None else None)
+
+
 def _words() -> dict[str, Any]:
     return {
-        "responsible": RESPONSIBLE,
-        "item_status": ITEM_STATUS,
-        "item_kinds": ITEM_KINDS,
-        "plan_status": PLAN_STATUS,
-        "appointment_status": APPOINTMENT_STATUS,
-        "contact_reasons": CONTACT_REASONS,
-        "channels": CHANNELS,
-        "contact_outcomes": CONTACT_OUTCOMES,
+        "responsible": coded_words(RESPONSIBLE_SYSTEM, RESPONSIBLE),
+        "item_status": translated_words(ITEM_STATUS),
+        "item_kinds": {code: (gettext(label), kind) for code, (label, kind) in ITEM_KINDS.items()},
+        "plan_status": translated_words(PLAN_STATUS),
+        "appointment_status": translated_words(APPOINTMENT_STATUS),
+        "contact_reasons": translated_words(CONTACT_REASONS),
+        "channels": coded_words(CHANNEL_SYSTEM, CHANNELS),
+        "contact_outcomes": coded_words(CONTACT_OUTCOME_SYSTEM, CONTACT_OUTCOMES),
+        "item_label": item_label,
         "local": lambda moment: to_local(moment, _zone()),
-        "day_in_words": services.day_in_words,
+        "day_in_words": day_in_words,
         "zone": _zone(),
     }
 
@@ -125,7 +155,7 @@ def propose(exam_id: str) -> Any:
             abort(404)
         except services.FollowUpRefused as refused:
             current_uow().rollback()
-            refusal = (refused.message, _field_id(form, refused.field))
+            refusal = (refused.said(), _field_id(form, refused.field))
             status = 422
         else:
             flash(gettext("Her follow-up plan is agreed and recorded."))
@@ -137,7 +167,7 @@ def propose(exam_id: str) -> Any:
         proposal = _proposal(exam_id)
     except services.FollowUpRefused as refused:
         return render_template(
-            "followup/not_signed.html", exam_id=exam_id, message=refused.message
+            "followup/not_signed.html", exam_id=exam_id, message=refused.said()
         ), 409
     if request.method == "GET":
         form.channels.data = list(proposal.contact.channels)
@@ -272,7 +302,7 @@ def book(plan_id: str, position: int) -> Any:
             abort(404)
         except LocalTimeRefused as refused:
             current_uow().rollback()
-            form.starts_at.errors = [refused.message]
+            form.starts_at.errors = [refused.said()]
         except services.FollowUpRefused as refused:
             current_uow().rollback()
             attach_refusal(form, refused)
@@ -307,7 +337,7 @@ def appointment_outcome(appointment_id: str) -> Any:
         abort(404)
     except services.FollowUpRefused as refused:
         current_uow().rollback()
-        flash(refused.message, "error")
+        flash(refused.said(), "error")
         return redirect(url_for("followup.plan", plan_id=booked.plan_id), 303)
     flash(
         gettext(
@@ -536,7 +566,7 @@ def item_status(plan_id: str, position: int) -> Any:
             abort(404)
         except services.FollowUpRefused as refused:
             current_uow().rollback()
-            flash(refused.message, "error")
+            flash(refused.said(), "error")
             return redirect(url_for("followup.plan", plan_id=plan_id), 303)
         flash(
             gettext(

@@ -136,10 +136,10 @@ def language_name(code: str) -> str:
     return Locale.parse(code).get_display_name(code) or code
 
 
-def format_moment(moment: datetime | str | None) -> str:
+def format_moment(moment: datetime | str | None, zone: str | None = None) -> str:
     """A moment (or its ISO 8601 text, as FHIR keeps it) as the screen's language
     writes a date and time (abbreviated month, 24-hour clock), in the clinic's time
-    zone: "6 déc. 2026, 14:05"."""
+    zone (or `zone`): "6 déc. 2026, 14:05"."""
     if not moment:
         return ""
     if isinstance(moment, str):
@@ -150,7 +150,7 @@ def format_moment(moment: datetime | str | None) -> str:
             return text
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(ZoneInfo(current_app.config["CLINIC_TIMEZONE"]))
+    local = moment.astimezone(ZoneInfo(zone or current_app.config["CLINIC_TIMEZONE"]))
     locale = get_locale() or Locale.parse("en")
     pattern = str(locale.datetime_formats["medium"])
     day = format_skeleton("yMMMd", local.date(), locale=locale)
@@ -158,10 +158,17 @@ def format_moment(moment: datetime | str | None) -> str:
     return pattern.replace("{1}", day).replace("{0}", time)
 
 
-def format_day(day: date | datetime | None) -> str:
-    """A calendar day as the screen's language writes it: "6 déc. 2026"."""
-    if day is None:
+def format_day(day: date | datetime | str | None) -> str:
+    """A calendar day (or a moment's ISO 8601 text) as the screen's language writes
+    it: "6 déc. 2026"."""
+    if not day:
         return ""
+    if isinstance(day, str):
+        text = day
+        try:
+            day = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return text
     if isinstance(day, datetime):
         if day.tzinfo is None:
             day = day.replace(tzinfo=UTC)
@@ -197,11 +204,19 @@ def init_i18n(app: Flask) -> None:
     )
     babel.domain_instance = CatalogueDomain(directory)
 
+    from clinic.fhir.terminology import concept_words, display
+    from clinic.i18n.sentences import said
     from clinic.i18n.values import value_word
 
     app.jinja_env.filters["word"] = value_word
+    # A code of our CodeSystems in the screen's language: {{ code|coded("contact-channel") }}.
+    app.jinja_env.filters["coded"] = lambda code, system, locale=None: display(system, code, locale)
+    # A CodeableConcept of a record: our codes in the screen's language.
+    app.jinja_env.filters["concept_words"] = concept_words
     # A message marked where it is defined (N_), translated where it is shown.
     app.jinja_env.filters["translated"] = lambda message: gettext(str(message))
+    # A sentence a service wrote (the exam report's lines) in the screen's language.
+    app.jinja_env.filters["said"] = said
     app.jinja_env.filters["moment"] = format_moment
     app.jinja_env.filters["day"] = format_day
 

@@ -3,9 +3,13 @@ the screen, in its language. The records keep the codes; only screens translate.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+
 from flask_babel import gettext
 
+from clinic.fhir.terminology import display
 from clinic.i18n import N_
+from clinic.i18n.sentences import within_sentence
 
 VALUE_WORDS: dict[str, dict[str, str]] = {
     "reporting-mode": {
@@ -66,3 +70,18 @@ def value_word(value: object, kind: str) -> str:
     words = VALUE_WORDS.get(kind, {})
     text = str(value)
     return gettext(words[text]) if text in words else text
+
+
+def translated_words(words: Mapping[str, str]) -> dict[str, str]:
+    """A table of words marked where they are defined (N_), in the screen's language."""
+    return {code: gettext(text) for code, text in words.items()}
+
+
+def coded_words(system: str, codes: Iterable[str], *, inline: bool = False) -> dict[str, str]:
+    """Codes of one of our CodeSystems -> their designation in the screen's language;
+    `inline` for words within a sentence (first letter in lower case, unless the
+    first word is an abbreviation: "HIV")."""
+    words = {code: display(system, code) for code in codes}
+    if inline:
+        words = {code: within_sentence(text) for code, text in words.items()}
+    return words

@@ -20,6 +20,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from clinic.exam.resources import BODY_REGIONS
+from clinic.fhir.terminology import lazy_display
 from clinic.media.resources import VIEWS
 
 
@@ -27,13 +28,13 @@ class PhotoForm(FlaskForm):
     photos = MultipleFileField(_l("Photographs"))
     view = RadioField(
         _l("View"),
-        choices=[SelectChoice(code, text) for code, text in VIEWS.items()],
+        choices=[SelectChoice(code, lazy_display("photo-view", code)) for code in VIEWS],
         validators=[InputRequired(_l("Choose the view."))],
     )
     region = SelectField(
         _l("Body region"),
         choices=[SelectChoice("", _l("— choose —"))]
-        + [SelectChoice(code, text) for code, text in BODY_REGIONS.items()],
+        + [SelectChoice(code, lazy_display("body-region", code)) for code in BODY_REGIONS],
         validators=[DataRequired(_l("Choose the body region."))],
     )
     site = StringField(

@@ -44,6 +44,7 @@ from clinic.exam.resources import BODY_REGIONS
 from clinic.fhir.canonical import CONFIDENTIALITY, SEXUAL_VIOLENCE_LABEL
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.i18n.sentences import sentence
 from clinic.ledger.merkle import leaf_hash
 from clinic.ledger.services import mark_pending
 from clinic.media.intake import (
@@ -94,9 +95,12 @@ class MediaUnavailable(MediaRefused):
 
 def unavailable(error: VaultError) -> MediaUnavailable:
     return MediaUnavailable(
-        f"Photographs cannot be stored or read at the moment: {error}. An administrator "
-        "must restore the media key from the key backup (`clinic media-key status` says "
-        "what is wrong).",
+        sentence(
+            "Photographs cannot be stored or read at the moment: %(error)s. An administrator "
+            "must restore the media key from the key backup (`clinic media-key status` says "
+            "what is wrong).",
+            error=str(error),
+        ),
         "photos",
     )
 
@@ -155,12 +159,12 @@ def _labels(intimate: bool) -> frozenset[str]:
 
 def _check_details(details: PhotoDetails) -> None:
     if details.view not in VIEWS:
-        raise MediaRefused("Choose the view: overview, mid-range or close-up.", "view")
+        raise MediaRefused(sentence("Choose the view: overview, mid-range or close-up."), "view")
     if details.region not in BODY_REGIONS:
-        raise MediaRefused("Choose the body region.", "region")
+        raise MediaRefused(sentence("Choose the body region."), "region")
     if not details.site.strip():
         raise MediaRefused(
-            "Say exactly where (side and place, e.g. “left forearm, inner side”).", "site"
+            sentence("Say exactly where (side and place, e.g. “left forearm, inner side”)."), "site"
         )
 
 
@@ -180,24 +184,30 @@ def _check_consent(uow: UnitOfWork, actor: Actor, exam: Exam, intimate: bool) ->
         return
     declined = DECLINED in decision.reasons
     if intimate:
-        message = (
-            "She declined intimate images in her photo consent: none may be taken."
-            if declined
-            else "Her photo consent does not permit intimate images: none may be taken."
-        )
         raise MediaRefused(
-            message + " If she changes her mind, record her new consent first (Her consent > "
-            "Consent to photographs).",
+            sentence(
+                "She declined intimate images in her photo consent: none may be taken. If she "
+                "changes her mind, record her new consent first (Her consent > Consent to "
+                "photographs)."
+            )
+            if declined
+            else sentence(
+                "Her photo consent does not permit intimate images: none may be taken. If she "
+                "changes her mind, record her new consent first (Her consent > Consent to "
+                "photographs)."
+            ),
             "intimate",
         )
-    message = (
-        "She declined photographs of her injuries in her photo consent."
-        if declined
-        else "Her consent to photographs is not recorded."
-    )
     raise MediaRefused(
-        message + " Record it first (Her consent > Consent to photographs); until then, "
-        "describe injuries in words.",
+        sentence(
+            "She declined photographs of her injuries in her photo consent. Record it first "
+            "(Her consent > Consent to photographs); until then, describe injuries in words."
+        )
+        if declined
+        else sentence(
+            "Her consent to photographs is not recorded. Record it first (Her consent > "
+            "Consent to photographs); until then, describe injuries in words."
+        ),
         "photos",
     )
 
@@ -218,23 +228,23 @@ def take_photos(
     or nothing: one file refused refuses them all, and nothing is stored."""
     _check_details(details)
     if not uploads:
-        raise MediaRefused("Take or choose at least one photograph.", "photos")
+        raise MediaRefused(sentence("Take or choose at least one photograph."), "photos")
     try:
         exam = exam_services.exam_for_update(uow, actor, exam_id)
     except exam_services.ExamNotFound as error:
-        raise PhotoNotFound("No such exam.") from error
+        raise PhotoNotFound(sentence("No such exam.")) from error
     exam_services.check_amendable(exam, reason)
     injury_id = None
     if details.injury_slot:
         injury_id = exam_services.injury_ids(uow, exam.id).get(details.injury_slot)
         if injury_id is None:
-            raise MediaRefused("Choose one of this exam's injuries, or none.", "injury")
+            raise MediaRefused(sentence("Choose one of this exam's injuries, or none."), "injury")
     _check_consent(uow, actor, exam, details.intimate)
     checked = [_checked(uow, exam, upload, vault.limits) for upload in uploads]
     seen: set[str] = set()
     for photo in checked:
         if photo.sha256 in seen:
-            raise MediaRefused("The same photograph was chosen twice.", "photos")
+            raise MediaRefused(sentence("The same photograph was chosen twice."), "photos")
         seen.add(photo.sha256)
     key = _media_key(uow, vault.keyring)
     store = ResourceStore(uow.session, registry)
@@ -262,7 +272,10 @@ def _checked(uow: UnitOfWork, exam: Exam, upload: Upload, limits: Limits) -> Che
 
 def _already_taken(filename: str | None) -> MediaRefused:
     return MediaRefused(
-        f"{filename or 'This photograph'} is already in this exam's record.", "photos"
+        sentence("%(photo)s is already in this exam's record.", photo=filename)
+        if filename
+        else sentence("This photograph is already in this exam's record."),
+        "photos",
     )
 
 
@@ -276,8 +289,10 @@ def _media_key(uow: UnitOfWork, keyring: Keyring) -> MediaKey:
             raise unavailable(error) from error
     if uow.session.scalar(sa.select(sa.func.count()).select_from(Photo)):
         raise MediaUnavailable(
-            "The media key is missing from the instance folder, so photographs can be "
-            "neither stored nor read. An administrator must restore it from the key backup.",
+            sentence(
+                "The media key is missing from the instance folder, so photographs can be "
+                "neither stored nor read. An administrator must restore it from the key backup."
+            ),
             "photos",
         )
     return keyring.create()
@@ -526,11 +541,11 @@ def _load_photo(
     version = ResourceStore(uow.session, registry).current("Media", photo_id) if photo else None
     if photo is None or version is None:
         _refused(uow, actor, action, f"Media/{photo_id}", ("no such photograph",), channel)
-        raise PhotoNotFound("No such photograph.")
+        raise PhotoNotFound(sentence("No such photograph."))
     decision = decide(actor, Action.READ, "Media", version.facts(), consents=consent_book(uow))
     if not decision.permitted or decision.obligations:
         _refused(uow, actor, action, version.versioned_reference, decision.reasons, channel)
-        raise PhotoNotFound("No such photograph.")
+        raise PhotoNotFound(sentence("No such photograph."))
     return photo, version
 
 
@@ -565,7 +580,7 @@ def photo_to_correct(
     try:
         exam_services.exam_for_update(uow, actor, photo.exam_id)
     except exam_services.ExamNotFound as error:
-        raise PhotoNotFound("No such photograph.") from error
+        raise PhotoNotFound(sentence("No such photograph.")) from error
     store = ResourceStore(uow.session, registry)
     return PhotoCard(
         photo,
@@ -610,10 +625,10 @@ def read_photo(
                 channel,
             )
         if actor.role is Role.EXPERT:
-            raise PhotoNotFound("No such photograph.")
+            raise PhotoNotFound(sentence("No such photograph."))
         if variant not in (Variant.THUMBNAIL, Variant.BLURRED):
             raise PhotoRetired(
-                "This photograph was retired as entered in error; it is no longer shown.",
+                sentence("This photograph was retired as entered in error; it is no longer shown."),
                 "photos",
             )
         variant = Variant.BLURRED
@@ -633,7 +648,9 @@ def read_photo(
                     channel,
                 )
                 raise MediaRefused(
-                    "An intimate image opens only on purpose: say why you are opening it.",
+                    sentence(
+                        "An intimate image opens only on purpose: say why you are opening it."
+                    ),
                     "reason",
                 )
             reasons.append(f"intimate image opened: {said}")
@@ -695,24 +712,27 @@ def correct_photo(
     an amendment with that reason, which the report lists. Audited."""
     said = reason.strip()
     if change not in set(PhotoChange):
-        raise MediaRefused("Choose what to correct.", "change")
+        raise MediaRefused(sentence("Choose what to correct."), "change")
     if not said:
         raise MediaRefused(
-            "Say why you are correcting this photograph; the reason is kept with it.", "reason"
+            sentence("Say why you are correcting this photograph; the reason is kept with it."),
+            "reason",
         )
     if len(said) > REASON_MAX:
-        raise MediaRefused(f"The reason: at most {REASON_MAX} characters.", "reason")
+        raise MediaRefused(
+            sentence("The reason: at most %(count)s characters.", count=REASON_MAX), "reason"
+        )
     photo, _ = _load_photo(uow, registry, actor, photo_id, channel, Action.UPDATE)
     try:
         # Locked: two corrections of the exam's records happen one after the other.
         exam = exam_services.exam_for_update(uow, actor, photo.exam_id)
     except exam_services.ExamNotFound as error:
-        raise PhotoNotFound("No such photograph.") from error
+        raise PhotoNotFound(sentence("No such photograph.")) from error
     uow.session.refresh(photo)
     version = ResourceStore(uow.session, registry).current("Media", photo.id)
     assert version is not None
     if is_retired(version):
-        raise MediaRefused("This photograph is already retired.", "change")
+        raise MediaRefused(sentence("This photograph is already retired."), "change")
     intimate: bool | None = None
     removed: frozenset[str] = frozenset()
     if change != PhotoChange.RETIRE:
@@ -770,7 +790,9 @@ def _check_reclassification(uow: UnitOfWork, actor: Actor, exam: Exam) -> None:
         _check_consent(uow, actor, exam, intimate=False)
     except MediaRefused as refused:
         raise MediaRefused(
-            "Her photo consent does not permit photographs other than intimate images, so "
-            "this one stays marked intimate. Retire it if it should not be in the record.",
+            sentence(
+                "Her photo consent does not permit photographs other than intimate images, so "
+                "this one stays marked intimate. Retire it if it should not be in the record."
+            ),
             "change",
         ) from refused

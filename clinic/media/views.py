@@ -132,9 +132,7 @@ def photos(exam_id: str) -> Any:
 
 def _unavailable(error: services.MediaUnavailable) -> Response:
     """The photographs cannot be read (the media key): said plainly, never a 500."""
-    response = Response(
-        render_template("media/unavailable.html", message=error.message), status=503
-    )
+    response = Response(render_template("media/unavailable.html", message=error.said()), status=503)
     response.headers["Retry-After"] = "3600"
     return response
 

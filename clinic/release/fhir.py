@@ -16,14 +16,13 @@ from clinic.core.clock import isoformat
 from clinic.fhir.canonical import CODE_SYSTEM, NAMING_SYSTEM, STRUCTURE_DEFINITION, coding_display
 from clinic.fhir.outcome import FhirError
 from clinic.release.models import ReleaseRequest, RequestStatus
-from clinic.release.services import AWAITING_TEXT, REQUESTABLE
+from clinic.release.services import AWAITING_TEXT, RELEASE_ITEM, REQUESTABLE
 
 PROFILE = f"{STRUCTURE_DEFINITION}/fc-release-request"
 REQUEST_IDENTIFIER = f"{NAMING_SYSTEM}/release-request"
 TASK_CODE = f"{CODE_SYSTEM}/release-task"
 RELEASE_STATUS = f"{CODE_SYSTEM}/release-status"
 RELEASE_INPUT = f"{CODE_SYSTEM}/release-input"
-RELEASE_ITEM = f"{CODE_SYSTEM}/release-item"
 
 NARROWED = "narrowed"  # an approved release she narrowed since (shown with its date)
 _STATUS = {

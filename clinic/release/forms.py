@@ -9,6 +9,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from clinic.fhir.terminology import lazy_display
+from clinic.release.fhir import RELEASE_ITEM
 from clinic.release.services import REQUESTABLE
 
 
@@ -22,9 +24,7 @@ class RequestForm(FlaskForm):
     )
     requested = SelectMultipleField(
         _l("What you ask for"),
-        choices=[
-            SelectChoice(code, label[0].upper() + label[1:]) for code, label in REQUESTABLE.items()
-        ],
+        choices=[SelectChoice(code, lazy_display(RELEASE_ITEM, code)) for code in REQUESTABLE],
         validators=[Optional()],
         widget=ListWidget(prefix_label=False),
         option_widget=CheckboxInput(),

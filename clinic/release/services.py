@@ -28,9 +28,11 @@ from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.evidence.models import EvidenceItem
 from clinic.exam.resources import Signer, signer_of
+from clinic.fhir.canonical import CODE_SYSTEM
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.services import fulfil
 from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.i18n.sentences import Coded, Listing, sentence
 from clinic.release.models import ReleaseRequest, RequestStatus
 
 
@@ -82,10 +84,10 @@ def releasable(
     try:
         case = _load_case(uow, actor, case_id, Action.READ)
     except CaseNotFound as missing:
-        raise ReleaseRefused("No such case.", "case_id") from missing
+        raise ReleaseRefused(sentence("No such case."), "case_id") from missing
     force = uow.session.get(Organization, force_id)
     if force is None or force.kind != OrganizationKind.POLICE:
-        raise ReleaseRefused("Choose a police force.", "force_id")
+        raise ReleaseRefused(sentence("Choose a police force."), "force_id")
     recipient = force_actor(force)
     consents = consent_book(uow)
     store = ResourceStore(uow.session, registry)
@@ -112,7 +114,8 @@ def releasable(
 
 # -- requests from police ------------------------------------------------------------
 
-# What a force may ask for: the police-release form's items.
+# What a force may ask for: the police-release form's items (CodeSystem release-item).
+RELEASE_ITEM = f"{CODE_SYSTEM}/release-item"
 REQUESTABLE = {
     "report": "the exam report",
     "swabs": "swabs",
@@ -157,17 +160,25 @@ def file_request(
     crime = crime_reference.strip()
     if not cited or len(cited) > 64:
         raise ReleaseRefused(
-            "Give the case reference or kit label the survivor gave you (at most 64 characters).",
+            sentence(
+                "Give the case reference or kit label the survivor gave you (at most 64 characters)."
+            ),
             "cited_reference",
         )
     if not crime or len(crime) > 64:
         raise ReleaseRefused(
-            "Give your crime reference (at most 64 characters).", "crime_reference"
+            sentence("Give your crime reference (at most 64 characters)."), "crime_reference"
         )
     unknown = [code for code in requested if code not in REQUESTABLE]
     if unknown or not requested:
         raise ReleaseRefused(
-            "Ask for at least one of: " + ", ".join(REQUESTABLE) + ".", "requested"
+            sentence(
+                "Ask for at least one of: %(items)s.",
+                items=Listing(
+                    tuple(Coded(RELEASE_ITEM, code, english_text=code) for code in REQUESTABLE)
+                ),
+            ),
+            "requested",
         )
     # Both lookups run on every request, whatever they find.
     by_case = uow.session.scalar(sa.select(Case.id).where(Case.reference == cited))
@@ -233,7 +244,7 @@ def read_request(
         request is None
         or not decide(actor, Action.READ, "ReleaseRequest", request_facts(request)).permitted
     ):
-        raise RequestNotFound("There is no such request.")
+        raise RequestNotFound(sentence("There is no such request."))
     _audit(
         uow,
         actor,
@@ -333,7 +344,7 @@ def _require_incoming(
                 None if decision is None else decision.reasons,
             )
         )
-        raise RequestNotFound("There is no such request.")
+        raise RequestNotFound(sentence("There is no such request."))
 
 
 def incoming_request(
@@ -398,22 +409,28 @@ def approve(
     assert request is not None
     if request.status == RequestStatus.WITHDRAWN:
         raise ReleaseRefused(
-            "Her consent was withdrawn after this release was approved: nothing more is "
-            "released under it. The force files a new request if she decides again.",
+            sentence(
+                "Her consent was withdrawn after this release was approved: nothing more is "
+                "released under it. The force files a new request if she decides again."
+            ),
             "request",
         )
     case = _matched_case(uow, actor, request)
     if case is None:
         raise ReleaseRefused(
-            "This request matches no case of your site: contact the force to check the "
-            "reference the survivor gave them.",
+            sentence(
+                "This request matches no case of your site: contact the force to check the "
+                "reference the survivor gave them."
+            ),
             "request",
         )
     releasing = _requested_and_permitted(uow, registry, actor, request, case)
     if not releasing:
         raise ReleaseRefused(
-            "Her consent permits nothing of what this force asks for. Record her decision "
-            "first (Her consent, then Release to the police).",
+            sentence(
+                "Her consent permits nothing of what this force asks for. Record her decision "
+                "first (Her consent, then Release to the police)."
+            ),
             "request",
         )
     directives = consent_book(uow).directives(f"Patient/{case.patient_id}")
@@ -670,7 +687,10 @@ def _check_officer(uow: UnitOfWork, force: Organization, officer: str) -> None:
     )
     if not any(named in (u.username.casefold(), u.display_name.casefold()) for u in officers):
         raise HandoverRefused(
-            f"Name an officer of {force.name}, as their account shows them.", "receiver_name"
+            sentence(
+                "Name an officer of %(force)s, as their account shows them.", force=force.name
+            ),
+            "receiver_name",
         )
 
 
@@ -719,8 +739,11 @@ def record_handover(
                 request.delivered = delivered
                 return request
     raise HandoverRefused(
-        f"This item is not in a release the survivor permits to {force.name} and the clinic "
-        "has approved.",
+        sentence(
+            "This item is not in a release the survivor permits to %(force)s and the clinic "
+            "has approved.",
+            force=force.name,
+        ),
         "receiver_organization_id",
     )
 

@@ -12,11 +12,18 @@ from flask_babel import gettext
 
 from clinic.access import Action
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
+from clinic.i18n.values import coded_words
 from clinic.release import services
+from clinic.release.fhir import RELEASE_ITEM
 from clinic.release.forms import ApproveForm, RequestForm
 from clinic.release.models import RequestStatus
 
 bp = Blueprint("release", __name__, url_prefix="/releases")
+
+
+def _requestable() -> dict[str, str]:
+    """What a force may ask for, within a sentence, in the screen's language."""
+    return coded_words(RELEASE_ITEM, services.REQUESTABLE, inline=True)
 
 
 # -- police ---------------------------------------------------------------------------
@@ -67,7 +74,7 @@ def request(request_id: str) -> Any:
         request=found,
         statuses=_STATUS,
         outcome=services.release_outcome(current_uow(), found),
-        requestable=services.REQUESTABLE,
+        requestable=_requestable(),
     )
 
 
@@ -95,7 +102,7 @@ def _unavailable(request_id: str, message: str) -> Any:
         statuses=_STATUS,
         unavailable=message,
         outcome=services.release_outcome(current_uow(), found),
-        requestable=services.REQUESTABLE,
+        requestable=_requestable(),
     ), 409
 
 
@@ -138,7 +145,7 @@ def report(request_id: str) -> Any:
         bundle=signed,
         request=found,
         outcome=services.release_outcome(current_uow(), found),
-        requestable=services.REQUESTABLE,
+        requestable=_requestable(),
     )
 
 
@@ -242,7 +249,7 @@ def _incoming_page(request_id: str, form: ApproveForm, status: int) -> Any:
         plan=plan,
         form=form,
         statuses=_STATUS,
-        requestable=services.REQUESTABLE,
+        requestable=_requestable(),
     ), status
 
 
@@ -267,7 +274,7 @@ def approve(request_id: str) -> Any:
         except services.RequestNotFound:
             abort(404)
         except services.ReleaseRefused as refused:
-            form.form_errors.append(refused.message)
+            form.form_errors.append(refused.said())
         else:
             flash(gettext("Release approved: exactly what her consent permits."))
             return redirect(url_for("release.incoming_request", request_id=request_id))

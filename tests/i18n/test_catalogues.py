@@ -16,7 +16,8 @@ from clinic import PROJECT_ROOT
 from clinic.i18n import REPORT_PAGE_NUMBER, TRANSLATIONS_DIR, catalogue_path
 
 LANGUAGES = ("fr", "es")
-KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}
+# The keywords scripts/update_translations extracts (sentence: clinic/i18n/sentences.py).
+KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None, "sentence": None}
 PLACEHOLDER = re.compile(r"%\([^)]+\)[sdif]|%[sdif]|\{[a-z_]+\}")
 MARKUP = re.compile(r"</?[a-z][^>]*>")
 

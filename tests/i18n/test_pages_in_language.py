@@ -1,12 +1,14 @@
 """Pages rendered in French and Spanish through the real app show no English that
-the catalogues translate: every text node and every attribute people read is
-compared with the English messages."""
+the catalogues or our CodeSystems' designations translate: every text node and
+every attribute people read is compared with the English messages and the English
+displays of our coded values."""
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 
 import pytest
@@ -14,8 +16,10 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from flask.testing import FlaskClient
 
+from clinic import create_app
+from clinic.fhir.terminology import code_systems
 from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
-from tests.conftest import PASSWORD, World
+from tests.conftest import PASSWORD, DatabaseFactory
 from tests.consent.helpers import all_items, record
 from tests.exam.helpers import complete_exam
 from tests.followup.helpers import agreed_plan, signed_exam
@@ -34,6 +38,16 @@ def english_messages(language: str) -> tuple[frozenset[str], tuple[str, ...]]:
         catalog = read_po(source, locale=language)
     whole: set[str] = set()
     runs: set[str] = set()
+    # What the language itself writes ("Main" is French for a hand, and an English
+    # message too) is never taken for English.
+    own: set[str] = set()
+    for message in catalog:
+        if isinstance(message.string, str) and message.string:
+            own.add(" ".join(message.string.split()))
+    for concepts in code_systems().values():
+        for concept in concepts.values():
+            if language in concept.designations:
+                own.add(" ".join(concept.designations[language].split()))
     for message in catalog:
         if not message.id or not isinstance(message.id, str) or message.string == message.id:
             continue
@@ -42,7 +56,32 @@ def english_messages(language: str) -> tuple[frozenset[str], tuple[str, ...]]:
             run = " ".join(run.split()).strip(" .,:;()")
             if len(run.split()) >= 4:
                 runs.add(run)
-    return frozenset(whole), tuple(sorted(runs))
+    # Our coded values: each English display whose designation in `language` differs.
+    for concepts in code_systems().values():
+        for concept in concepts.values():
+            if concept.designations.get(language, concept.display) != concept.display:
+                whole.add(" ".join(concept.display.split()))
+    return frozenset(whole - own), tuple(sorted(runs))
+
+
+@cache
+def english_sentences(language: str) -> re.Pattern[str]:
+    """The English messages with named values (a report line, a refusal) that read
+    differently in `language`, as one pattern: each value may be anything, the
+    words around it are the English ones. Messages with fewer than two words of
+    their own ("%(act)s: %(answer)s", "from %(start)s") are left out: they would
+    match any text."""
+    with catalogue_path(TRANSLATIONS_DIR, language).open("rb") as source:
+        catalog = read_po(source, locale=language)
+    shapes = []
+    for message in catalog:
+        if not isinstance(message.id, str) or message.string == message.id:
+            continue
+        parts = SPLIT.split(" ".join(message.id.split()))
+        if len(parts) < 2 or len(re.findall(r"[A-Za-z]{2,}", " ".join(parts))) < 2:
+            continue
+        shapes.append(".+?".join(re.escape(part) for part in parts))
+    return re.compile("|".join(f"(?:{shape})" for shape in shapes) or "(?!)")
 
 
 def visible_text(page: str) -> list[str]:
@@ -62,37 +101,12 @@ def english_on(page: str, language: str) -> list[str]:
     )
     whole, runs = english_messages(language)
     texts = visible_text(page)
-    found = [t for t in texts if t in whole or t.strip(" .:·") in whole]
+    sentences = english_sentences(language)
+    found = [t for t in texts if t in whole or t.strip(" .:·") in whole or sentences.fullmatch(t)]
     joined = " ".join(texts)
     found += [run for run in runs if run in joined]
     return found
 
-
-# English still shown on translated screens, named here so that nothing else slips
-# in. The exam's coded vocabularies (clinic/exam/lists.py, resources.py) have no
-# French or Spanish designations yet, and the exam report's sections (shown on the
-# review page and on what she shares) are written by the exam service in English.
-VOCABULARY_DISPLAYS = {"Other", "Not known", "Male", "Female", "Demeanour", "Acts described"}
-REPORT_SECTIONS = {
-    "Her consent",
-    "Arrival and timing",
-    "History",
-    "General examination and vital signs",
-    "Injuries",
-    "Anogenital findings",
-    "Time-window guidance",
-    "Laboratory tests",
-    "Treatment",
-    "Not recorded.",
-    "Clothing",
-}
-
-
-# Follow-up and release codes shown by their English display (clinic/followup/terms.py,
-# clinic/release/services.py, the safety checklist's answers): their code systems
-# have no French or Spanish designations yet.
-FOLLOWUP_CODES = {"Email", "Due", "Yes", "No", "Not asked", "Test"}
-RELEASE_CODES = {"Clothing", "Her name and contact details"}
 
 # The test world's display names (data, not messages) that happen to be messages too.
 PEOPLE = {"Auditor", "Examiner"}
@@ -101,16 +115,6 @@ PEOPLE = {"Auditor", "Examiner"}
 def not_yet_translated(path: str) -> set[str]:
     if path.startswith("/admin/"):
         return PEOPLE
-    if re.fullmatch(r"/exams/[^/]+(/report)?", path):
-        return VOCABULARY_DISPLAYS | REPORT_SECTIONS
-    if path.endswith("/followup"):
-        return VOCABULARY_DISPLAYS | FOLLOWUP_CODES
-    if path.startswith("/exams/") or path.endswith("/consent/shared"):
-        return VOCABULARY_DISPLAYS
-    if path.startswith("/followup/"):
-        return FOLLOWUP_CODES
-    if path.startswith("/releases/"):
-        return RELEASE_CODES
     return set()
 
 
@@ -130,7 +134,11 @@ PAGES: list[tuple[str | None, Callable[[dict[str, str]], str]]] = [
     ("examiner", lambda s: f"/cases/{s['case']}/card"),
     ("counsellor", lambda s: f"/cases/{s['case']}"),
     ("examiner", lambda s: f"/cases/{s['case']}/consent"),
-    ("examiner", lambda s: f"/cases/{s['case']}/consent/exam-treatment/record"),
+    # The form is recorded in the language chosen for it (English unless chosen).
+    (
+        "examiner",
+        lambda s: f"/cases/{s['case']}/consent/exam-treatment/record?lang={s['language']}",
+    ),
     ("examiner", lambda s: f"/cases/{s['case']}/consent/c/{s['consent']}"),
     ("examiner", lambda s: f"/cases/{s['case']}/consent/c/{s['consent']}/withdraw"),
     ("examiner", lambda s: f"/cases/{s['case']}/consent/c/{s['consent']}/withdraw?everything=yes"),
@@ -216,8 +224,30 @@ def _in_language(client: FlaskClient, language: str, *, signed_in: bool) -> None
     client.post("/language", data={"language": language, "csrf_token": token})
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_no_english_on_pages_in_another_language(app: Flask, world: World, language: str) -> None:
+@dataclass(frozen=True)
+class Site:
+    """The records every page is rendered from, built once for the module: the
+    pages only read them, in each language in turn."""
+
+    app: Flask
+    ids: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def site(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    from clinic.core.db import db
+
+    url = databases.new_database()
+    app = create_app(
+        {
+            "DATABASE_URL": url,
+            "INSTANCE_PATH": tmp_path_factory.mktemp("pages") / "instance",
+            "SECRET_KEY": "test-secret",
+            "SESSION_COOKIE_SECURE": False,
+            "TESTING": True,
+        }
+    )
+    world = databases.world
     case = open_case(app)
     consent = record(
         app,
@@ -244,6 +274,14 @@ def test_no_english_on_pages_in_another_language(app: Flask, world: World, langu
         "unplanned": unplanned,
         "request": _filed_request(app, case.reference),
     }
+    yield Site(app, ids)
+    db.dispose(app)
+    databases.drop(url)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_english_on_pages_in_another_language(site: Site, language: str) -> None:
+    app, ids = site.app, {**site.ids, "language": language}
     failures = []
     clients: dict[str | None, FlaskClient] = {}
     for who, path_of in PAGES:
@@ -264,9 +302,19 @@ def test_no_english_on_pages_in_another_language(app: Flask, world: World, langu
     assert not failures, "\n".join(failures)
 
 
+def test_the_check_finds_english_sentences_and_coded_values() -> None:
+    assert english_on("<li>Exam started: Sunday 6 December 2026, 10:00 (UTC)</li>", "fr")
+    assert english_on("<p>She allows phone call only.</p>", "es")
+    assert english_on("<td>Phone call</td>", "fr") == ["Phone call"]
+    assert english_on("<li>Début de l'examen : 6 déc. 2026, 10:00 (UTC)</li>", "fr") == []
+    assert english_on("<td>Appel téléphonique</td>", "fr") == []
+
+
 def test_the_check_finds_english() -> None:
     page = "<html><body><h1>Sign in</h1><p>Nothing was changed. Please try again.</p></body></html>"
     assert "Sign in" in english_on(page, "fr")
-    page = '<nav aria-label="Main"></nav><p>Bienvenue</p>'
-    assert english_on(page, "fr") == ["Main"]
+    page = '<nav aria-label="Exam steps"></nav><p>Bienvenue</p>'
+    assert english_on(page, "fr") == ["Exam steps"]
     assert english_on("<h1>Se connecter</h1>", "fr") == []
+    # "Main" is an English message (a navigation's name) and French for a hand.
+    assert english_on('<td>Main</td><nav aria-label="Principal"></nav>', "fr") == []
