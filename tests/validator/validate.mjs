@@ -22,6 +22,13 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 
+// A definition the validator cannot use (e.g. a profile without a snapshot) throws:
+// say it in one short line, not after Node's echo of a minified source line.
+process.on('uncaughtException', (error) => {
+  process.stderr.write(`Error: ${error?.message ?? error}\n`);
+  process.exit(2);
+});
+
 const require = createRequire(import.meta.url);
 
 function files(paths) {
