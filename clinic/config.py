@@ -67,9 +67,9 @@ DEFAULTS: dict[str, Any] = {
     # Set it once, to a name you control (e.g. your clinic's domain), before the
     # first checkpoint is signed; it is in every checkpoint and proof.
     "LOG_ORIGIN_PREFIX": "clinic.invalid",
-    # Records are integrated into the Merkle logs by `clinic logs integrate`, and
+    # Records are integrated into the Merkle logs by `clinic log integrate`, and
     # also just after each commit that wrote some, unless another process is at it.
-    # Turn this off when a separate `clinic logs integrate --follow` runs.
+    # Turn this off when a separate `clinic log integrate --follow` runs.
     "LOG_INTEGRATE_ON_COMMIT": True,
     # The audit log, written by every request, is integrated after a commit at most
     # once per this many seconds in each process (a batch); the custody log after

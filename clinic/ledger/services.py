@@ -537,7 +537,7 @@ def export_proof(session: Session, log_name: str, index: int | None) -> TlogProo
     if index is None:
         raise NotYetIntegrated(
             f"this record is not yet integrated into the {log_name} log: "
-            "run `clinic logs integrate`, then ask again"
+            "run `clinic log integrate`, then ask again"
         )
     checkpoint = latest_checkpoint(session, log_name, covering=index)
     if checkpoint is None:
