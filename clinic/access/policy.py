@@ -545,7 +545,11 @@ def _decide(
     if kind in DEFINITION_KINDS:
         if action in _READ:
             return Decision(True, (f"{kind} is a published definition: every user may read it",))
-        return Decision(False, (f"{kind} is published with the clinic, never written by users",))
+        return Decision(
+            False,
+            (f"{kind} is published with the clinic, never written by users",),
+            concealed=actor.role is Role.POLICE,
+        )
 
     if actor.role is Role.POLICE and action is Action.EXPORT and operation == RELEASE:
         if kind not in RELEASABLE_KINDS:

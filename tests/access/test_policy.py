@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from clinic.access import Action, Actor, ResourceFacts, Role, decide, search_scope
-from clinic.access.policy import KNOWN_KINDS
+from clinic.access.policy import DEFINITION_KINDS, KNOWN_KINDS
 
 NORTH, SOUTH = "site-north", "site-south"
 ALL_ACTIONS = tuple(Action)
@@ -139,6 +139,12 @@ EXPERT_WITHIN_PERIOD = {
     "Media": {Action.READ, Action.SEARCH},
     "ApiToken": {Action.READ, Action.SEARCH, Action.CREATE, Action.UPDATE},
 }
+# The published definitions (StructureDefinition, CodeSystem, ...): every account
+# reads and searches them, an expert within her period only; nobody writes them.
+for _role, _kinds in EXPECTED.items():
+    if _role is not Role.EXPERT:
+        _kinds.update({kind: {Action.READ, Action.SEARCH} for kind in DEFINITION_KINDS})
+EXPERT_WITHIN_PERIOD.update({kind: {Action.READ, Action.SEARCH} for kind in DEFINITION_KINDS})
 
 
 @pytest.mark.parametrize(
