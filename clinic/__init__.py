@@ -68,9 +68,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from clinic.ledger.files import LogFiles, TrustFileError
 
     try:
-        app.extensions["clinic.log_files"] = LogFiles.from_config(instance_path, app.config)
+        log_files = LogFiles.from_config(instance_path, app.config)
+        if not for_cli:
+            # A server does not start on a damaged trusted keys file (the command
+            # line still starts, so that `clinic audit verify` can say what is wrong).
+            log_files.trusted_keys()
     except TrustFileError as error:
         raise SystemExit(str(error)) from error
+    app.extensions["clinic.log_files"] = log_files
     # Before the CSRF check, which reads the body.
     app.before_request(answer_head_as_get)
     app.before_request(apply_body_limit)

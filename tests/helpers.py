@@ -105,7 +105,8 @@ def second_step(client: FlaskClient, username: str, response: TestResponse) -> T
     username = username.strip().casefold()
     page = client.get("/login/code", follow_redirects=True)
     text = page.get_data(as_text=True)
-    if "data-passkey-options" in text and 'name="code"' not in text:
+    passkey_only = "data-passkey-options" in text and 'name="code"' not in text
+    if passkey_only or page.request.path == "/login/passkey/enrol":
         return passkey_step(client, username, page)
     enrolling = page.request.path == "/login/enrol"
     if enrolling:
@@ -133,6 +134,8 @@ def passkey_step(client: FlaskClient, username: str, page: TestResponse) -> Test
     options = page_options(text)
     if page.request.path == "/login/passkey/enrol":
         data = {"name": "Tests", "credential": device.create(options)}
+        if 'name="code"' in text:  # she has the app: its code too
+            data["code"] = factor_code(client, username)
         return client.post("/login/passkey/enrol", data={**data, "csrf_token": found.group(1)})
     answer = {"credential": device.get(options), "csrf_token": found.group(1)}
     return client.post("/login/passkey", data=answer)

@@ -190,3 +190,14 @@ class PasskeyEnrolForm(PasskeyForm):
         validators=[DataRequired(), Length(max=100)],
         render_kw={"autocomplete": "off"},
     )
+    # Asked at sign-in when she already has the app: a password alone never adds
+    # a passkey to an account that has a second factor.
+    code = StringField(
+        _l("Code from your authenticator app, or a recovery code"),
+        validators=[Optional(), Length(max=32)],
+        render_kw={
+            "autocomplete": "one-time-code",
+            "autocapitalize": "none",
+            "spellcheck": "false",
+        },
+    )

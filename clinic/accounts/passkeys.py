@@ -212,7 +212,8 @@ def _parsed(credential: str, parse: Any) -> Any:
         raise PasskeyMalformed(N_("The browser's answer could not be read. Try again."))
     try:
         return parse(credential)
-    except (WebAuthnException, ValueError, TypeError, KeyError) as error:
+    # RecursionError: JSON nested deeper than the parser goes (e.g. '[' * 5000).
+    except (WebAuthnException, ValueError, TypeError, KeyError, RecursionError) as error:
         raise PasskeyMalformed(N_("The browser's answer could not be read. Try again.")) from error
 
 

@@ -308,8 +308,28 @@ def passkey_enrol() -> Any:
     if not _passkey_required(user) or passkeys.has_passkey(uow, user):
         return redirect(url_for("accounts.second_factor"))
     form = PasskeyEnrolForm()
+    # An account that already has the app (every account before the requirement
+    # was switched on) gives its code too: a password alone adds no passkey.
+    needs_code = factors.has_factor(uow, user)
     status = 200
     if form.validate_on_submit():
+        if needs_code:
+            try:
+                factors.verify(
+                    uow,
+                    user,
+                    code=form.code.data or "",
+                    secret_key=current_app.config["SECRET_KEY"],
+                    source_address=source_address(),
+                    throttle=throttle_settings(current_app.config),
+                    purpose="passkey enrolment",
+                )
+            except LoginThrottled as throttled:
+                form.code.errors = [_(throttled.message)]
+                return _throttled(_passkey_enrol_page(user, form, needs_code), throttled)
+            except AccountError as error:
+                form.code.errors = [_(error.message)]
+                return _passkey_enrol_page(user, form, needs_code), 401
         try:
             passkeys.register(
                 uow,
@@ -323,7 +343,7 @@ def passkey_enrol() -> Any:
             )
         except LoginThrottled as throttled:
             form.name.errors = [_(throttled.message)]
-            return _throttled(_passkey_enrol_page(user, form), throttled)
+            return _throttled(_passkey_enrol_page(user, form, needs_code), throttled)
         except AccountError as error:
             status = _passkey_refusal(form, error)
         else:
@@ -331,16 +351,18 @@ def passkey_enrol() -> Any:
             return redirect(_signed_in(user))
     elif form.is_submitted():
         status = 422
-    return _passkey_enrol_page(user, form), status
+    return _passkey_enrol_page(user, form, needs_code), status
 
 
-def _passkey_enrol_page(user: User, form: PasskeyEnrolForm) -> str:
+def _passkey_enrol_page(user: User, form: PasskeyEnrolForm, needs_code: bool) -> str:
     form.credential.data = ""
+    form.code.data = ""  # a code is good once
     return render_template(
         "accounts/passkey_enrol.html",
         form=form,
         passkey_options=_challenge(user, passkeys.REGISTER),
         reset=factors.reset_notice(current_uow(), user),
+        needs_code=needs_code,
     )
 
 

@@ -55,19 +55,20 @@ def _signed_in(client: FlaskClient) -> bool:
 
 
 def _enrol_at_sign_in(
-    client: FlaskClient, username: str, device: SoftAuthenticator, **bend: Any
+    client: FlaskClient,
+    username: str,
+    device: SoftAuthenticator,
+    *,
+    with_code: bool = True,
+    **bend: Any,
 ) -> TestResponse:
     assert _password(client, username) == "/login/code"
     assert client.get("/login/code").headers["Location"] == "/login/passkey/enrol"
     options, token = _page(client, "/login/passkey/enrol")
-    return client.post(
-        "/login/passkey/enrol",
-        data={
-            "name": "Work laptop",
-            "credential": device.create(options, **bend),
-            "csrf_token": token,
-        },
-    )
+    data = {"name": "Work laptop", "credential": device.create(options, **bend)}
+    if with_code:  # the World's people have the app set up
+        data["code"] = factor_code(client, username)
+    return client.post("/login/passkey/enrol", data={**data, "csrf_token": token})
 
 
 def _sign_in(
@@ -185,6 +186,29 @@ def test_police_reach_nothing_before_a_passkey_and_their_codes_open_nothing(
     assert not _signed_in(later)
     assert any("where a passkey is required" in d for _, d in _audit(engine, "officer"))
     assert _sign_in(app.test_client(), "officer", device).status_code == 302
+
+
+def test_a_password_alone_never_adds_a_passkey_to_an_account_with_the_app(
+    app: Flask, engine: sa.Engine
+) -> None:
+    """An officer who has the app (as every account had before passkeys were
+    required): someone holding only her password cannot enrol a key of their own."""
+    for code in (None, "", "000000", "abcde-fghij"):
+        client = app.test_client()
+        assert _password(client, "officer") == "/login/code"
+        options, token = _page(client, "/login/passkey/enrol")
+        data = {"name": "Attacker's key", "credential": SoftAuthenticator().create(options)}
+        if code is not None:
+            data["code"] = code
+        answer = client.post("/login/passkey/enrol", data={**data, "csrf_token": token})
+        assert answer.status_code == 401, code
+        assert "give a code from it too" in answer.get_data(as_text=True)
+        assert not _signed_in(client)
+    assert _keys(engine, "officer") == []
+    # With her code, she sets her own passkey up.
+    device = SoftAuthenticator()
+    assert _enrol_at_sign_in(app.test_client(), "officer", device).status_code == 302
+    assert len(_keys(engine, "officer")) == 1
 
 
 def test_an_examiner_adds_a_passkey_and_signs_in_with_it_instead_of_a_code(
@@ -406,6 +430,7 @@ def test_the_passkey_step_without_the_password_opens_nothing(app: Flask) -> None
         '{"id": "AA", "rawId": "AA", "type": "public-key", "response": {"clientDataJSON": "AA",'
         ' "authenticatorData": "AA", "signature": "AA", "attestationObject": "AA"}}',
         "{" * 20000,
+        "[" * 5000,  # short enough to be parsed, deeper than the parser goes
     ],
 )
 def test_an_unreadable_answer_is_400_and_changes_nothing(

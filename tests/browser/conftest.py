@@ -309,17 +309,24 @@ def draw_signature(within, name: str, *, mouse=None) -> None:  # type: ignore[no
 _TYPED_STEPS: dict[tuple[str, str], int] = {}
 
 
-def second_factor(page, username: str, secret: str | None = None) -> None:  # type: ignore[no-untyped-def]
-    """The second step of signing in, after the password: the code of the person's
-    app (the World's key for `username`, or `secret`) typed as they would."""
+def app_code(page, username: str, secret: str | None = None) -> str:  # type: ignore[no-untyped-def]
+    """The next code of the person's app (the World's key for `username`, or
+    `secret`) that this server has not seen typed: each step signs in once."""
     from tests.helpers import totp_code, totp_secret
 
-    page.get_by_role("heading", name="Second step of signing in").wait_for()
     base = page.url.split("/login")[0]
     code, step = totp_code(
         secret or totp_secret(username), after_step=_TYPED_STEPS.get((base, username), -1)
     )
     _TYPED_STEPS[(base, username)] = step
+    return code
+
+
+def second_factor(page, username: str, secret: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """The second step of signing in, after the password: the code of the person's
+    app typed as they would."""
+    page.get_by_role("heading", name="Second step of signing in").wait_for()
+    code = app_code(page, username, secret)
     page.get_by_label("Code from your authenticator app, or a recovery code").fill(code)
     page.get_by_role("button", name="Continue").click()
 

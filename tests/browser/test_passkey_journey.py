@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from flask import Flask
 from werkzeug.serving import make_server
 
-from tests.browser.conftest import after_password, assert_accessible, unchecked
+from tests.browser.conftest import after_password, app_code, assert_accessible, unchecked
 from tests.conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -120,6 +120,10 @@ def test_a_role_that_needs_a_passkey_sets_one_up_at_first_sign_in_and_signs_in_w
     press(page, "Create your passkey")
     page.get_by_text("Give the passkey a name first.").wait_for()
     page.get_by_label("A name for this passkey (e.g. the device that keeps it)").fill("Laptop")
+    # Her account has the app already: a password alone adds no passkey.
+    page.get_by_label("Code from your authenticator app, or a recovery code").fill(
+        app_code(page, username)
+    )
     press(page, "Create your passkey")
     signed_in(page, base)
     [(name, registered_count)] = passkeys_of(engine, username)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -190,3 +191,22 @@ def test_the_export_location_is_a_setting(app_config: dict, tmp_path: Path) -> N
     )
     with pytest.raises(SystemExit, match=r"must contain \{log\}"):
         create_app({**app_config, "LOG_CHECKPOINT_EXPORT": str(elsewhere / "one.log")})
+
+
+def test_a_server_does_not_start_on_a_damaged_trusted_keys_file(
+    app_config: dict[str, Any],
+) -> None:
+    from clinic import create_app
+
+    keys_file = Path(app_config["INSTANCE_PATH"]) / "log-verifier-keys.txt"
+    keys_file.parent.mkdir(parents=True, exist_ok=True)
+    keys_file.write_text("not a key\n")
+    with pytest.raises(SystemExit, match="line 1, is not a verifier key"):
+        create_app(app_config)
+    # The command line starts, so that `clinic audit verify` can say what is wrong.
+    cli_app = create_app({**app_config, "FOR_CLI": True, "CHECK_SCHEMA": False})
+    with cli_app.app_context():
+        report = verify_custody_log(db.session)
+    assert not report.is_valid
+    assert "is not a verifier key" in (report.problem or "")
+    db.dispose(cli_app)
