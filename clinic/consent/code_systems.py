@@ -15,6 +15,8 @@ CONSENT_FORM_SYSTEM = f"{CODE_SYSTEM}/consent-form"
 # Every entry of her "never share with" list is a deny provision with this code.
 NEVER_SHARE = "never-share"
 NEVER_SHARE_DISPLAY = "Never share with"
+# Its designations, in the languages the forms are written in besides English.
+NEVER_SHARE_WORDS = {"fr": "Ne jamais partager avec", "es": "Nunca compartir con"}
 # The version of each form's CodeSystem: bump it (and its date) when a new form
 # version changes an item's English text or its items (fhir_profiles/README.md).
 VERSION = "0.1.0"
@@ -55,6 +57,11 @@ def form_code_systems(library: FormLibrary | None = None) -> dict[str, dict[str,
                     "display": NEVER_SHARE_DISPLAY,
                     "definition": "An organisation or person she names who must never "
                     "receive anything (a deny provision naming them).",
+                    "designation": [
+                        {"language": language, "value": NEVER_SHARE_WORDS[language]}
+                        for language in form.languages
+                        if language in NEVER_SHARE_WORDS
+                    ],
                 }
             )
         title = form.title[FALLBACK_LANGUAGE]
