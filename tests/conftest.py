@@ -340,10 +340,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    """One run of the independent validator (tests/validator) over a sample of every
-    kind of resource the FHIR API served the suite, each also against the profiles it
-    claims (their snapshots), and a check that every code of ours they use is
-    published with the same display: any error fails the run."""
+    """One run of the independent validator (tests/validator) over every distinct
+    resource the FHIR API served the suite, each also against the profiles it claims
+    (their snapshots), and a check that every code of ours they use is published
+    with the same display: any error fails the run."""
     if _EMITTED is None:
         return
     if not any(_EMITTED.directory.iterdir()):
@@ -353,7 +353,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     try:
         found = errors(validate([_EMITTED.directory], profiles=PROFILES_DIR))
         found += directory_display_errors(_EMITTED.directory)
-        summary = f"{sum(_EMITTED.seen.values())} served resources"
+        summary = f"{sum(_EMITTED.seen.values())} distinct served resources"
     except ValidatorMissing as error:
         found, summary = [str(error)], "served resources"
     finally:

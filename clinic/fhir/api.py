@@ -41,6 +41,7 @@ from clinic.fhir.services import (
     vread_resource,
 )
 from clinic.fhir.store import StoredVersion, encode_cursor
+from clinic.fhir.urls import base_url
 from clinic.fhir.validation import control_character_issues
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
@@ -118,11 +119,6 @@ def _caller() -> Caller:
         registry=current_app.extensions["clinic.profiles"],
         source_address=source_address(),
     )
-
-
-def base_url() -> str:
-    configured = current_app.config.get("FHIR_BASE_URL")
-    return (configured or request.url_root.rstrip("/") + "/fhir").rstrip("/")
 
 
 def _read_json_body() -> Any:

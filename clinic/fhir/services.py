@@ -196,8 +196,20 @@ def custody_view(content: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+# How a section says what was in it is not shown (FHIR's list-empty-reason).
+EMPTY_REASON_WITHHELD = {
+    "system": "http://terminology.hl7.org/CodeSystem/list-empty-reason",
+    "code": "withheld",
+    "display": "Information Withheld",
+}
+NARRATIVE_WITHHELD_TEXT = "Withheld: this section's narrative is not shown to this reader."
+
+
 def without_narrative(content: dict[str, Any]) -> dict[str, Any]:
-    """The resource without its narrative `text`, nor any section's (a Composition)."""
+    """The resource without its narrative `text`, nor any section's (a Composition).
+    A section that held nothing but its narrative says it is withheld instead, with
+    its empty reason, so it still holds text, entries or sub-sections (cmp-1) and
+    the reader knows something is not shown to her."""
     stripped = copy.deepcopy(content)
     stripped.pop("text", None)
 
@@ -205,6 +217,13 @@ def without_narrative(content: dict[str, Any]) -> dict[str, Any]:
         for section in sections:
             section.pop("text", None)
             strip_sections(section.get("section", []))
+            if not section.get("entry") and not section.get("section"):
+                section["text"] = {
+                    "status": "generated",
+                    "div": '<div xmlns="http://www.w3.org/1999/xhtml">'
+                    f"{NARRATIVE_WITHHELD_TEXT}</div>",
+                }
+                section.setdefault("emptyReason", {"coding": [dict(EMPTY_REASON_WITHHELD)]})
 
     strip_sections(stripped.get("section", []))
     return stripped

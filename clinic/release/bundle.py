@@ -57,7 +57,7 @@ from clinic.fhir.canonical import (
     STRUCTURE_DEFINITION,
 )
 from clinic.fhir.profiles import ProfileRegistry
-from clinic.fhir.services import fulfil
+from clinic.fhir.services import EMPTY_REASON_WITHHELD, fulfil
 from clinic.fhir.store import ResourceStore, StoredVersion
 from clinic.ledger.services import (
     LedgerError,
@@ -85,12 +85,6 @@ RELEASE_PROVENANCE_URL = f"{STRUCTURE_DEFINITION}/fc-released-provenance"
 ORIGINAL_URL = f"{STRUCTURE_DEFINITION}/fc-release-original"
 BUNDLE_IDENTIFIER = f"{NAMING_SYSTEM}/release-bundle"
 EXAM_SECTION = f"{CODE_SYSTEM}/exam-section"
-# How a released report says a section is withheld (FHIR's list-empty-reason).
-EMPTY_REASON_WITHHELD = {
-    "system": "http://terminology.hl7.org/CodeSystem/list-empty-reason",
-    "code": "withheld",
-    "display": "Information Withheld",
-}
 # Said in the released Composition's section and on the printed released report.
 WITHHELD_SECTION_TEXT = "Withheld: the police never receive this section."
 # ISO 21089 record lifecycle event: the release is a disclosure.
@@ -222,7 +216,10 @@ def _drop_withheld_sections(content: dict[str, Any], released: set[str]) -> None
                 section["section"] = children
             else:
                 section.pop("section", None)
-            if "entry" in section or "text" in section or "section" in section:
+            # A section with nothing but its narrative, which the police never
+            # receive (fulfil says it withheld), is dropped like an emptied one.
+            narrative = "text" in section and "emptyReason" not in section
+            if "entry" in section or narrative or "section" in section:
                 kept.append(section)
         return kept
 
@@ -262,11 +259,14 @@ def release_bundle(
     request_id: str,
     instance_path: Path,
     key_name: str,
+    base: str,
     channel: str = "fhir",
     printed: bool = False,
 ) -> dict[str, Any]:
     """The signed bundle of an approved request, for an officer of its force;
-    `printed` when it is assembled for the printable exam report (recorded so)."""
+    `printed` when it is assembled for the printable exam report (recorded so).
+    Each entry's fullUrl is absolute, under `base` (the FHIR API's public base),
+    so the relative references inside resolve to the entries beside them."""
     require(actor, Action.READ, "ReleaseRequest")
     request = uow.session.scalar(
         sa.select(ReleaseRequest).where(ReleaseRequest.id == request_id).with_for_update()
@@ -342,11 +342,11 @@ def release_bundle(
             else {}
         )
         entries.append(
-            _entry(content, f"{version.resource_type}/{version.logical_id}", **extensions)
+            _entry(content, f"{base}/{version.resource_type}/{version.logical_id}", **extensions)
         )
     entries.extend(
         _custody_entries(
-            uow, [v for v, _ in versions if v.resource_type == "Specimen"], released, case
+            uow, [v for v, _ in versions if v.resource_type == "Specimen"], released, case, base
         )
     )
     withheld = len(withheld_items(request, [v for v, _ in versions]))
@@ -356,7 +356,11 @@ def release_bundle(
         request,
         case,
         [v.versioned_reference for v, _ in versions]
-        + [e["fullUrl"] for e in entries if e["fullUrl"].startswith("Task/")],
+        + [
+            f"Task/{e['resource']['id']}"
+            for e in entries
+            if e["resource"]["resourceType"] == "Task"
+        ],
         withheld,
         checkpoint.note if checkpoint is not None else None,
         now,
@@ -373,7 +377,7 @@ def release_bundle(
         "identifier": {"system": BUNDLE_IDENTIFIER, "value": request.id},
         "type": "collection",
         "timestamp": isoformat(now),
-        "entry": [_entry(provenance, f"Provenance/{provenance['id']}"), *entries],
+        "entry": [_entry(provenance, f"{base}/Provenance/{provenance['id']}"), *entries],
     }
     bundle["signature"] = _sign(uow, instance_path, key_name, bundle, case, now)
     delivered = list(request.delivered or [])
@@ -483,7 +487,7 @@ def _photo_extensions(uow: UnitOfWork, request: ReleaseRequest, photo_id: str) -
 
 
 def _custody_entries(
-    uow: UnitOfWork, specimens: list[StoredVersion], released: set[str], case: Case
+    uow: UnitOfWork, specimens: list[StoredVersion], released: set[str], case: Case, base: str
 ) -> list[dict[str, Any]]:
     """Each released item's custody events as Tasks, through the same withholding as
     the records (a lab's or a force's Organization is not released); the log leaf
@@ -503,7 +507,7 @@ def _custody_entries(
                 ).text()
             task = custody_task(event)
             _withhold(task, released, case)  # its profiles want no literal reference
-            entries.append(_entry(task, f"Task/{task['id']}", **extensions))
+            entries.append(_entry(task, f"{base}/Task/{task['id']}", **extensions))
     return entries
 
 
@@ -658,6 +662,7 @@ def released_report(
     request_id: str,
     instance_path: Path,
     key_name: str,
+    base: str,
 ) -> ReleasedReport:
     """The released exam report in words, for the force to print and keep with the
     bundle. Built from the bundle's content only (so nothing withheld can appear),
@@ -671,12 +676,16 @@ def released_report(
         request_id=request_id,
         instance_path=instance_path,
         key_name=key_name,
+        base=base,
         channel="web",
         printed=True,
     )
     request = uow.session.get(ReleaseRequest, request_id)
     assert request is not None
-    held = {entry["fullUrl"]: entry["resource"] for entry in bundle["entry"]}
+    held = {
+        f"{entry['resource']['resourceType']}/{entry['resource']['id']}": entry["resource"]
+        for entry in bundle["entry"]
+    }
     report = next((r for r in held.values() if r["resourceType"] == "Composition"), None)
     sections: list[ReportSectionInWords] = []
     signer = None

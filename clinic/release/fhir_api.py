@@ -25,6 +25,7 @@ from clinic.fhir.handlers import (
 )
 from clinic.fhir.outcome import FhirError, not_found
 from clinic.fhir.query import parse_count
+from clinic.fhir.urls import base_url
 from clinic.release.bundle import ReleaseUnavailable, release_bundle, release_key_name
 from clinic.release.fhir import read_filed_task, request_task
 from clinic.release.services import (
@@ -110,6 +111,7 @@ def _release(caller: Any, logical_id: str) -> Resource:
             request_id=logical_id,
             instance_path=Path(current_app.instance_path),
             key_name=release_key_name(current_app.config),
+            base=base_url(),
         )
     except RequestNotFound as missing:
         raise not_found("Task", logical_id) from missing

@@ -12,6 +12,7 @@ from flask_babel import gettext
 
 from clinic.access import Action
 from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
+from clinic.fhir.urls import base_url
 from clinic.i18n.values import coded_words
 from clinic.release import services
 from clinic.release.fhir import RELEASE_ITEM
@@ -90,6 +91,7 @@ def _bundle(request_id: str) -> dict[str, Any]:
         request_id=request_id,
         instance_path=Path(current_app.instance_path),
         key_name=release_key_name(current_app.config),
+        base=base_url(),
         channel="web",
     )
 
@@ -171,6 +173,7 @@ def exam_report(request_id: str) -> Any:
             request_id=request_id,
             instance_path=Path(current_app.instance_path),
             key_name=release_key_name(current_app.config),
+            base=base_url(),
         )
     except services.RequestNotFound:
         abort(404)

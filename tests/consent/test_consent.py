@@ -394,6 +394,8 @@ def test_the_exam_report_is_shared_with_counselling_item_by_item(
     app: Flask, client: FlaskClient, world: Any
 ) -> None:
     from clinic.exam.services import sign_off
+    from clinic.fhir.services import EMPTY_REASON_WITHHELD, NARRATIVE_WITHHELD_TEXT
+    from clinic.fhir.validation import validate_resource
     from tests.exam.helpers import call, complete_exam
 
     case = open_case(app)
@@ -433,7 +435,18 @@ def test_the_exam_report_is_shared_with_counselling_item_by_item(
     assert shared["encounter"] == 200
     [report] = shared["report"]
     assert "text" not in report
-    assert all("text" not in s for s in report["section"])
+    # No section keeps its narrative; one that held nothing else says it is withheld,
+    # so every section still holds text, entries or sub-sections (cmp-1) and the
+    # report validates as served.
+    for section in report["section"]:
+        if section.get("entry") or section.get("section"):
+            assert "text" not in section
+            assert "emptyReason" not in section
+        else:
+            assert NARRATIVE_WITHHELD_TEXT in section["text"]["div"]
+            assert section["emptyReason"]["coding"] == [EMPTY_REASON_WITHHELD]
+    assert any("emptyReason" in section for section in report["section"])
+    validate_resource(report, app.extensions["clinic.profiles"])  # raises on any issue
     # The exam screens stay with the care team, whatever she shares; the counsellor
     # reads what she shares on the case's "shared with you" page.
     login(client, "counsellor", PASSWORD)

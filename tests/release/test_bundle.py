@@ -114,6 +114,11 @@ def test_the_bundle_holds_exactly_what_she_permits_and_nothing_that_leads_furthe
         assert "contained" not in resource
     # Her account is withheld, and nothing points at anything not released.
     released = {f"{r['resourceType']}/{r['id']}" for r in resources}
+    # Every fullUrl is absolute, under the API's base, so that a relative reference
+    # inside resolves to the entry beside it (FHIR's rules for resolving in a bundle).
+    assert [e["fullUrl"] for e in bundle["entry"]] == [
+        f"http://localhost/fhir/{r['resourceType']}/{r['id']}" for r in resources
+    ]
     assert "held me down" not in text
     # What it releases is said by its Provenance, whose source is the request.
     provenance = release_provenance(bundle)

@@ -5,6 +5,7 @@ of the run (tests/conftest.py)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -15,9 +16,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "validator" / "validate.mjs"
-# A sample is enough: the same code serves every resource of a kind and profile.
-PER_KIND = 3
-RELEASE_BUNDLES = 10
 
 # Known faults of the validator itself, each narrowly: (FHIR version, message start,
 # where: a regular expression the issue's expression must match).
@@ -110,16 +108,19 @@ def errors(report: dict[str, Any]) -> list[str]:
 
 
 class Emitted:
-    """A sample of the FHIR resources the suite's requests are served, written to a
-    directory: up to PER_KIND of each resource type and claimed profile, and up to
-    RELEASE_BUNDLES signed release bundles."""
+    """Every distinct FHIR resource the suite's requests are served (the same bytes
+    served again are kept once), written to a directory for the validator."""
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
-        self.seen: Counter[str] = Counter()
+        self.seen: Counter[str] = Counter()  # distinct resources, by type
+        self._digests: set[bytes] = set()
 
     def record(self, body: bytes, content_type: str) -> None:
         if "json" not in content_type:
+            return
+        digest = hashlib.sha256(body).digest()
+        if digest in self._digests:
             return
         try:
             resource = json.loads(body)
@@ -127,15 +128,8 @@ class Emitted:
             return
         if not isinstance(resource, dict) or "resourceType" not in resource:
             return
+        self._digests.add(digest)
         kind = str(resource["resourceType"])
-        if kind == "Bundle" and "signature" in resource:
-            key, limit = "release-bundle", RELEASE_BUNDLES
-        else:
-            profiles = (resource.get("meta") or {}).get("profile") or [""]
-            key, limit = f"{kind}|{profiles[0]}|{resource.get('type', '')}", PER_KIND
-        if self.seen[key] >= limit:
-            return
-        self.seen[key] += 1
+        self.seen[kind] += 1
         self.directory.mkdir(parents=True, exist_ok=True)
-        name = f"{len(list(self.directory.iterdir())):05d}-{kind}.json"
-        (self.directory / name).write_bytes(body)
+        (self.directory / f"{len(self._digests):06d}-{kind}.json").write_bytes(body)
