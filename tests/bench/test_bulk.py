@@ -24,6 +24,9 @@ from clinic.ledger.services import integrate_all, log_size
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 REFERENCE = re.compile(r"SA-[0-9A-Z]{4}-[0-9A-Z]{4}")
 MOMENT = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:\d\d)?")
+# A time as the report words it ("Saturday 5 December 2026, 23:40"): a case written
+# a minute after the recording says another minute.
+MOMENT_IN_WORDS = re.compile(r"\b[A-Z][a-z]+day \d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d")
 # Bookkeeping that differs between any two cases: row numbers, the log's sequence
 # and the leaf hash over ids and times (checked by verifying the trail instead).
 BOOKKEEPING = {"log_index", "leaf_hash"}
@@ -54,7 +57,8 @@ def _normalised(value: Any) -> Any:
     if isinstance(value, datetime | date):
         return "<time>"
     if isinstance(value, str):
-        return REFERENCE.sub("<ref>", UUID.sub("<id>", MOMENT.sub("<time>", value)))
+        value = MOMENT_IN_WORDS.sub("<time>", MOMENT.sub("<time>", value))
+        return REFERENCE.sub("<ref>", UUID.sub("<id>", value))
     if isinstance(value, list):
         return [_normalised(item) for item in value]
     if isinstance(value, dict):
