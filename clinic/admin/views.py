@@ -81,7 +81,7 @@ def create_organization_view() -> Any:
                 code=form.code.data or "",
             )
         except AccountError as error:
-            form[error.field or "name"].errors.append(error.message)
+            form[error.field or "name"].errors.append(error.said())
         else:
             flash(_("%(name)s is added.", name=organization.name))
             return redirect(url_for("admin.organizations"))
@@ -107,7 +107,7 @@ def edit_organization(organization_id: str) -> Any:
                 is_active=bool(form.is_active.data),
             )
         except AccountError as error:
-            form.name.errors.append(error.message)
+            form.name.errors.append(error.said())
         else:
             flash(_("%(name)s is saved.", name=organization.name))
             return redirect(url_for("admin.organizations"))
@@ -147,7 +147,7 @@ def create_user_view() -> Any:
                 professional_registration=form.professional_registration.data or None,
             )
         except AccountError as error:
-            form[error.field or "username"].errors.append(error.message)
+            form[error.field or "username"].errors.append(error.said())
         else:
             flash(
                 _(
@@ -178,7 +178,7 @@ def set_active(user_id: str) -> Any:
             # Reactivated: a use, or the unused-account rule would refuse it at once.
             renew_account(uow, actor=actor, user=user)
     except AccountError as error:
-        flash(error.message, "error")
+        flash(error.said(), "error")
         return redirect(url_for("admin.users"))
     flash(
         _("%(username)s is active again.", username=user.username)
@@ -264,7 +264,7 @@ def confirm_access_review_view() -> Any:
     try:
         confirm_access_review(current_uow(), actor=current_actor(), digest=form.digest.data or "")
     except HygieneRefused as refused:
-        return _access_review_page(_(refused.message), 409)
+        return _access_review_page(refused.said(), 409)
     flash(_("The access review is recorded."))
     return redirect(url_for("admin.access_review_page"))
 
@@ -288,7 +288,7 @@ def user(user_id: str) -> Any:
                     registration=registration_form.professional_registration.data or None,
                 )
             except AccountError as error:
-                registration_form.professional_registration.errors.append(error.message)
+                registration_form.professional_registration.errors.append(error.said())
             else:
                 flash(
                     _(
@@ -312,7 +312,7 @@ def user(user_id: str) -> Any:
         try:
             reset_password(uow, account, actor=actor, new_password=form.new_password.data or "")
         except AccountError as error:
-            form.new_password.errors.append(error.message)
+            form.new_password.errors.append(error.said())
             status = 422
         else:
             flash(
@@ -392,7 +392,7 @@ def retention(organization_id: str) -> Any:
                 if candidate in form:
                     target = form[candidate]
                     break
-            target.errors.append(refused.message)
+            target.errors.append(refused.said())
             status = 422
         else:
             flash(
