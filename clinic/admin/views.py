@@ -329,6 +329,15 @@ def user(user_id: str) -> Any:
     ), status
 
 
+def _retention_row(mode: str, group: str) -> str:
+    """A retention rule's row, named in the reader's language: "Reported, adult"."""
+    from clinic.evidence.retention import AGE_GROUP_WORDS
+    from clinic.i18n.values import VALUE_WORDS
+
+    words = _(VALUE_WORDS["reporting-mode"][mode])
+    return f"{words[:1].upper()}{words[1:]}, {_(AGE_GROUP_WORDS[group])}"
+
+
 @bp.route("/organizations/<organization_id>/retention", methods=["GET", "POST"])
 @view_rule(Action.UPDATE, "RetentionRule")
 def retention(organization_id: str) -> Any:
@@ -406,7 +415,7 @@ def retention(organization_id: str) -> Any:
         status = 422
     rows = [
         (
-            f"{mode.value.capitalize()}, {group.value}",
+            _retention_row(mode.value, group.value),
             form[f"{mode.value}_{group.value}_years"],
             form[f"{mode.value}_{group.value}_months"],
             form[f"{mode.value}_{group.value}_from"],
