@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from zxcvbn import zxcvbn
 
+from clinic.i18n import N_
+from clinic.i18n.sentences import sentence
+
 MIN_PASSWORD_LENGTH = 12
 # zxcvbn's score, 0 to 4: 3 is "safely unguessable: moderate protection from an
 # offline slow-hash scenario" (about 10^8 guesses or more).
@@ -29,14 +32,20 @@ def check_password(password: str, *, username: str, display_name: str | None = N
     characters, does not contain the username, and zxcvbn scores it MIN_STRENGTH or
     more knowing the username and the person's name."""
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise PasswordRefused(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        raise PasswordRefused(
+            sentence(
+                "The password must have at least %(count)s characters.", count=MIN_PASSWORD_LENGTH
+            )
+        )
     if username and username.casefold() in password.casefold():
-        raise PasswordRefused("The password must not contain the username.")
+        raise PasswordRefused(N_("The password must not contain the username."))
     hints = [username, *(display_name or "").split()]
     estimate = zxcvbn(password[:_ESTIMATED_CHARACTERS], user_inputs=[h for h in hints if h])
     if int(estimate["score"]) < MIN_STRENGTH:
         raise PasswordRefused(
-            "This password is too easy to guess: it is a common password, a name, a "
-            "simple pattern or close to one. Choose a phrase of three or four words "
-            "that are not often found together."
+            N_(
+                "This password is too easy to guess: it is a common password, a name, a "
+                "simple pattern or close to one. Choose a phrase of three or four words "
+                "that are not often found together."
+            )
         )

@@ -39,6 +39,8 @@ from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.canonical import CODE_SYSTEM, ORGANIZATION_CODE_SYSTEM
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore
+from clinic.i18n import N_
+from clinic.i18n.sentences import Word, sentence
 
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both paths cost the same.
@@ -100,9 +102,9 @@ def check_password_rules(
     try:
         check_password(password, username=normalise_username(username), display_name=display_name)
     except PasswordRefused as refused:
-        raise AccountError(str(refused), field) from refused
+        raise AccountError(refused.args[0], field) from refused
     if current_hash is not None and _password_matches(current_hash, password):
-        raise AccountError("Choose a password other than the current one.", field)
+        raise AccountError(N_("Choose a password other than the current one."), field)
 
 
 def _password_matches(password_hash: str, password: str) -> bool:
@@ -151,11 +153,13 @@ def create_organization(
         require(actor, Action.CREATE, "Organization")
     name, code = name.strip(), code.strip().upper()
     if not name:
-        raise AccountError("Give the organisation a name.", "name")
+        raise AccountError(N_("Give the organisation a name."), "name")
     if not CODE_PATTERN.match(code):
-        raise AccountError("The code is 2 to 32 capital letters, digits or hyphens.", "code")
+        raise AccountError(N_("The code is 2 to 32 capital letters, digits or hyphens."), "code")
     if uow.session.scalar(sa.select(Organization).where(Organization.code == code)):
-        raise AccountError(f"Another organisation already has the code {code}.", "code")
+        raise AccountError(
+            sentence("Another organisation already has the code %(code)s.", code=code), "code"
+        )
     organization = Organization(
         kind=kind.value, name=name, code=code, is_active=True, created_at=utcnow()
     )
@@ -182,7 +186,7 @@ def update_organization(
 ) -> Organization:
     require(actor, Action.UPDATE, "Organization", ResourceFacts("Organization", organization.id))
     if not name.strip():
-        raise AccountError("Give the organisation a name.", "name")
+        raise AccountError(N_("Give the organisation a name."), "name")
     organization.name = name.strip()
     organization.is_active = is_active
     uow.session.flush()
@@ -231,26 +235,31 @@ def create_user(
             # It serves one case, whose consent must name the person: opened from the
             # case by its examiner (clinic.expert), never from the users screen.
             raise AccountError(
-                "A medical expert's account is opened by an examiner, from the case.", "role"
+                N_("A medical expert's account is opened by an examiner, from the case."), "role"
             )
     username = normalise_username(username)
     if not USERNAME_PATTERN.match(username):
         raise AccountError(
-            "Usernames are 3 to 64 lower-case letters, digits, dots, hyphens or underscores.",
+            N_("Usernames are 3 to 64 lower-case letters, digits, dots, hyphens or underscores."),
             "username",
         )
     if not display_name.strip():
-        raise AccountError("Give the person's name.", "display_name")
+        raise AccountError(N_("Give the person's name."), "display_name")
     organization = uow.session.get(Organization, organization_id)
     if organization is None or not organization.is_active:
-        raise AccountError("Choose an active organisation.", "organization_id")
+        raise AccountError(N_("Choose an active organisation."), "organization_id")
     expected = ROLE_ORGANIZATION_KIND[role]
     if organization.kind != expected.value:
         raise AccountError(
-            f"A {role.label.lower()} belongs to a {expected.label.lower()}.", "organization_id"
+            sentence(
+                "A %(role)s belongs to a %(kind)s.",
+                role=Word(role.label, inline=True),
+                kind=Word(expected.label, inline=True),
+            ),
+            "organization_id",
         )
     if uow.session.scalar(sa.select(User).where(User.username == username)):
-        raise AccountError("That username is taken.", "username")
+        raise AccountError(N_("That username is taken."), "username")
     check_password_rules(password, username, display_name=display_name)
     registration = check_registration(professional_registration, role)
     user = User(
@@ -278,7 +287,7 @@ def set_user_active(uow: UnitOfWork, user: User, *, actor: Actor | None, is_acti
     if actor is not None:
         require(actor, Action.UPDATE, "User", ResourceFacts("User", user.id))
     if actor is not None and user.id == actor.user_id and not is_active:
-        raise AccountError("You cannot deactivate your own account.")
+        raise AccountError(N_("You cannot deactivate your own account."))
     now = utcnow()
     user.is_active = is_active
     user.deactivated_at = None if is_active else now
@@ -311,7 +320,7 @@ def change_password(
     ends (one opened with the old password by someone else among them); the one
     whose token is `keep_session` goes on. API tokens, which belong to systems, stay."""
     if not _password_matches(user.password_hash, current_password):
-        raise AccountError("The current password is not right.", "current_password")
+        raise AccountError(N_("The current password is not right."), "current_password")
     check_password_rules(
         new_password,
         user.username,
@@ -380,12 +389,15 @@ def check_registration(registration: str | None, role: Role) -> str | None:
         return None
     if role is Role.POLICE:
         raise AccountError(
-            "Police accounts have no professional registration here.", "professional_registration"
+            N_("Police accounts have no professional registration here."),
+            "professional_registration",
         )
     if not REGISTRATION_PATTERN.fullmatch(value):
         raise AccountError(
-            "Write the registration as the register shows it (e.g. NMC 12A3456B): 2 to 64 "
-            "letters, digits, spaces, dots, slashes or hyphens.",
+            N_(
+                "Write the registration as the register shows it (e.g. NMC 12A3456B): 2 to 64 "
+                "letters, digits, spaces, dots, slashes or hyphens."
+            ),
             "professional_registration",
         )
     return value
@@ -492,7 +504,9 @@ def check_credentials(
             )
         )
         uow.keep(lambda session: _count_failure(session, keys, throttle))
-        raise LoginRefused("The username or password is not right, or the account is not active.")
+        raise LoginRefused(
+            N_("The username or password is not right, or the account is not active.")
+        )
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     forget_username(uow.session, key)
@@ -567,7 +581,7 @@ def confirm_password(
             )
         )
         uow.keep(lambda session: _count_failure(session, keys, throttle))
-        raise AccountError("The password is not right.", "password")
+        raise AccountError(N_("The password is not right."), "password")
     forget_username(uow.session, key)
     uow.session.execute(
         sa.update(UserSession)
@@ -736,9 +750,11 @@ def create_token(
     require(actor, Action.CREATE, "ApiToken")
     name = name.strip()
     if not name:
-        raise AccountError("Name the token after what will use it.", "name")
+        raise AccountError(N_("Name the token after what will use it."), "name")
     if not 1 <= days <= max_days:
-        raise AccountError(f"A token lives between 1 and {max_days} days.", "days")
+        raise AccountError(
+            sentence("A token lives between 1 and %(days)s days.", days=max_days), "days"
+        )
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     now = utcnow()
     token = ApiToken(

@@ -110,10 +110,10 @@ def login() -> Any:
                 unused_after=timedelta(days=current_app.config["ACCOUNT_UNUSED_DEACTIVATE_DAYS"]),
             )
         except LoginThrottled as throttled:
-            page = render_template("accounts/login.html", form=form, error=throttled.message)
+            page = render_template("accounts/login.html", form=form, error=throttled.said())
             return _throttled(page, throttled)
         except LoginRefused as refused:
-            error, status = refused.message, 401
+            error, status = refused.said(), 401
         else:
             # The password is right: nothing opens until the second factor is given.
             session.clear()  # no session fixation: a fresh session for the new login
@@ -198,7 +198,7 @@ def _passkey_refusal(form: Any, error: AccountError) -> int:
     """Show a passkey refusal where the person looks (the name, or the passkey
     button's message); answers the status: 400 for an unreadable answer."""
     target = form.name if error.field == "name" and "name" in form else form.credential
-    target.errors = [*target.errors, _(error.message)]
+    target.errors = [*target.errors, error.said()]
     return 400 if isinstance(error, passkeys.PasskeyMalformed) else 401
 
 
@@ -249,7 +249,7 @@ def second_factor() -> Any:
                 codes_accepted=not _passkey_required(user),
             )
         except LoginThrottled as throttled:
-            form.code.errors = [_(throttled.message)]
+            form.code.errors = [throttled.said()]
             return _throttled(_factor_page(user, form, passkey_form), throttled)
         except AccountError as error:
             attach_refusal(form, error)
@@ -286,7 +286,7 @@ def passkey_sign_in() -> Any:
             throttle=throttle_settings(current_app.config),
         )
     except LoginThrottled as throttled:
-        form.credential.errors = [_(throttled.message)]
+        form.credential.errors = [throttled.said()]
         return _throttled(_factor_page(user, code_form, form), throttled)
     except AccountError as error:
         status = _passkey_refusal(form, error)
@@ -325,10 +325,10 @@ def passkey_enrol() -> Any:
                     purpose="passkey enrolment",
                 )
             except LoginThrottled as throttled:
-                form.code.errors = [_(throttled.message)]
+                form.code.errors = [throttled.said()]
                 return _throttled(_passkey_enrol_page(user, form, needs_code), throttled)
             except AccountError as error:
-                form.code.errors = [_(error.message)]
+                form.code.errors = [error.said()]
                 return _passkey_enrol_page(user, form, needs_code), 401
         try:
             passkeys.register(
@@ -342,7 +342,7 @@ def passkey_enrol() -> Any:
                 throttle=throttle_settings(current_app.config),
             )
         except LoginThrottled as throttled:
-            form.name.errors = [_(throttled.message)]
+            form.name.errors = [throttled.said()]
             return _throttled(_passkey_enrol_page(user, form, needs_code), throttled)
         except AccountError as error:
             status = _passkey_refusal(form, error)
@@ -392,7 +392,7 @@ def enrol() -> Any:
                 throttle=throttle_settings(current_app.config),
             )
         except LoginThrottled as throttled:
-            form.code.errors = [_(throttled.message)]
+            form.code.errors = [throttled.said()]
             return _throttled(_enrol_page(user, form), throttled)
         except AccountError as error:
             attach_refusal(form, error)
@@ -549,7 +549,7 @@ def confirm_password_view() -> Any:
                     codes_accepted=_codes_confirm(g.user),
                 )
         except LoginThrottled as throttled:
-            form.password.errors = [throttled.message]
+            form.password.errors = [throttled.said()]
             return _throttled(_confirm_page(form), throttled)
         except AccountError as error:
             if form.credential.data and error.field != "password":
@@ -630,7 +630,7 @@ def create_token_view() -> Any:
             max_days=current_app.config["API_TOKEN_MAX_DAYS"],
         )
     except AccountError as error:
-        form[error.field or "name"].errors.append(error.message)
+        form[error.field or "name"].errors.append(error.said())
         return _tokens_page(form, None, 422)
     # Shown once, on this response only; never stored or logged.
     return _tokens_page(TokenForm(formdata=None), issued.secret, 201)
@@ -687,7 +687,7 @@ def add_passkey() -> Any:
             throttle=throttle_settings(current_app.config),
         )
     except LoginThrottled as throttled:
-        form.name.errors = [_(throttled.message)]
+        form.name.errors = [throttled.said()]
         return _throttled(_passkeys_page(form, 429)[0], throttled)
     except AccountError as error:
         status = _passkey_refusal(form, error)
@@ -710,7 +710,7 @@ def remove_passkey(passkey_id: str) -> Any:
             roles=current_app.config["PASSKEY_REQUIRED_ROLES"],
         )
     except AccountError as error:
-        flash(_(error.message))
+        flash(error.said())
         return _passkeys_page(PasskeyEnrolForm(formdata=None), 409)
     flash(_("The passkey is removed."))
     return redirect(url_for("accounts.passkeys_page"))
@@ -776,7 +776,7 @@ def confirm_factor_reset(reset_id: str) -> Any:
     try:
         factors.confirm_reset(current_uow(), reset_id, actor=current_actor())
     except AccountError as error:
-        flash(_(error.message))
+        flash(error.said())
         return _factor_resets_page(FactorResetForm(formdata=None), 409)
     flash(_("The second factor is reset. The person sets up a new one at their next sign-in."))
     return redirect(url_for("accounts.factor_resets"))

@@ -81,7 +81,7 @@ def create_organization_view() -> Any:
                 code=form.code.data or "",
             )
         except AccountError as error:
-            form[error.field or "name"].errors.append(error.message)
+            form[error.field or "name"].errors.append(error.said())
         else:
             flash(_("%(name)s is added.", name=organization.name))
             return redirect(url_for("admin.organizations"))
@@ -107,7 +107,7 @@ def edit_organization(organization_id: str) -> Any:
                 is_active=bool(form.is_active.data),
             )
         except AccountError as error:
-            form.name.errors.append(error.message)
+            form.name.errors.append(error.said())
         else:
             flash(_("%(name)s is saved.", name=organization.name))
             return redirect(url_for("admin.organizations"))
@@ -147,7 +147,7 @@ def create_user_view() -> Any:
                 professional_registration=form.professional_registration.data or None,
             )
         except AccountError as error:
-            form[error.field or "username"].errors.append(error.message)
+            form[error.field or "username"].errors.append(error.said())
         else:
             flash(
                 _(
@@ -178,7 +178,7 @@ def set_active(user_id: str) -> Any:
             # Reactivated: a use, or the unused-account rule would refuse it at once.
             renew_account(uow, actor=actor, user=user)
     except AccountError as error:
-        flash(error.message, "error")
+        flash(error.said(), "error")
         return redirect(url_for("admin.users"))
     flash(
         _("%(username)s is active again.", username=user.username)
@@ -264,7 +264,7 @@ def confirm_access_review_view() -> Any:
     try:
         confirm_access_review(current_uow(), actor=current_actor(), digest=form.digest.data or "")
     except HygieneRefused as refused:
-        return _access_review_page(_(refused.message), 409)
+        return _access_review_page(refused.said(), 409)
     flash(_("The access review is recorded."))
     return redirect(url_for("admin.access_review_page"))
 
@@ -288,7 +288,7 @@ def user(user_id: str) -> Any:
                     registration=registration_form.professional_registration.data or None,
                 )
             except AccountError as error:
-                registration_form.professional_registration.errors.append(error.message)
+                registration_form.professional_registration.errors.append(error.said())
             else:
                 flash(
                     _(
@@ -312,7 +312,7 @@ def user(user_id: str) -> Any:
         try:
             reset_password(uow, account, actor=actor, new_password=form.new_password.data or "")
         except AccountError as error:
-            form.new_password.errors.append(error.message)
+            form.new_password.errors.append(error.said())
             status = 422
         else:
             flash(
@@ -327,6 +327,15 @@ def user(user_id: str) -> Any:
     return render_template(
         "admin/user.html", account=account, form=form, registration_form=registration_form
     ), status
+
+
+def _retention_row(mode: str, group: str) -> str:
+    """A retention rule's row, named in the reader's language: "Reported, adult"."""
+    from clinic.evidence.retention import AGE_GROUP_WORDS
+    from clinic.i18n.values import VALUE_WORDS
+
+    words = _(VALUE_WORDS["reporting-mode"][mode])
+    return f"{words[:1].upper()}{words[1:]}, {_(AGE_GROUP_WORDS[group])}"
 
 
 @bp.route("/organizations/<organization_id>/retention", methods=["GET", "POST"])
@@ -392,7 +401,7 @@ def retention(organization_id: str) -> Any:
                 if candidate in form:
                     target = form[candidate]
                     break
-            target.errors.append(refused.message)
+            target.errors.append(refused.said())
             status = 422
         else:
             flash(
@@ -406,7 +415,7 @@ def retention(organization_id: str) -> Any:
         status = 422
     rows = [
         (
-            f"{mode.value.capitalize()}, {group.value}",
+            _retention_row(mode.value, group.value),
             form[f"{mode.value}_{group.value}_years"],
             form[f"{mode.value}_{group.value}_months"],
             form[f"{mode.value}_{group.value}_from"],

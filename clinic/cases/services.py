@@ -39,6 +39,8 @@ from clinic.fhir.canonical import CODE_SYSTEM, NAMING_SYSTEM, STRUCTURE_DEFINITI
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
 from clinic.i18n import N_
+from clinic.i18n.sentences import Word, sentence
+from clinic.i18n.values import VALUE_WORDS
 
 CASE_REFERENCE_SYSTEM = f"{NAMING_SYSTEM}/case-reference"
 RECORD_FLAG_SYSTEM = f"{CODE_SYSTEM}/record-flag"
@@ -58,6 +60,10 @@ MODE_LABELS = {
     ReportingMode.UNREPORTED: N_("Unreported (evidence held, police not told)"),
     ReportingMode.ANONYMOUS: N_("Anonymous (no identity held)"),
 }
+
+
+# The reason a case's first reporting mode records (shown in the reader's language).
+AT_REGISTRATION = N_("at registration")
 
 
 class CaseRefused(DomainError):
@@ -186,7 +192,7 @@ def register_survivor(
             to_mode=case.reporting_mode,
             changed_at=now,
             changed_by=actor.username,
-            reason="at registration",
+            reason=AT_REGISTRATION,
         )
     )
     for version in (patient, episode):
@@ -235,7 +241,10 @@ def _check_registration(registration: Registration, today: date) -> int | None:
                 "age_years",
             )
         if not 0 <= registration.age_years <= OLDEST_AGE:
-            raise CaseRefused(f"An age is between 0 and {OLDEST_AGE} years.", "age_years")
+            raise CaseRefused(
+                sentence("An age is between 0 and %(oldest)s years.", oldest=OLDEST_AGE),
+                "age_years",
+            )
         return registration.age_years
     if registration.reporting_mode is ReportingMode.ANONYMOUS:
         raise CaseRefused(
@@ -257,7 +266,10 @@ def _check_registration(registration: Registration, today: date) -> int | None:
         raise CaseRefused(N_("The date of birth is in the future."), "birth_date")
     age = _whole_years(registration.birth_date, today)
     if age > OLDEST_AGE:
-        raise CaseRefused(f"The date of birth makes her older than {OLDEST_AGE}.", "birth_date")
+        raise CaseRefused(
+            sentence("The date of birth makes her older than %(oldest)s.", oldest=OLDEST_AGE),
+            "birth_date",
+        )
     contact = registration.safe_contact
     if contact is not None and (contact.may_call or contact.may_text) and not registration.phone:
         raise CaseRefused(
@@ -415,23 +427,35 @@ def change_reporting_mode(
     case = _load_case(uow, actor, case_id, Action.UPDATE, lock=True)
     if not reason.strip():
         raise CaseRefused(
-            "Say how the survivor told us (in person, or by phone after checking her code "
-            "word) and why.",
+            N_(
+                "Say how the survivor told us (in person, or by phone after checking her code "
+                "word) and why."
+            ),
             "reason",
         )
     current = ReportingMode(case.reporting_mode)
     if mode is current:
-        raise CaseRefused(f"The case is already {mode.value}.", "mode")
+        raise CaseRefused(
+            sentence(
+                "The case is already %(mode)s.",
+                mode=Word(VALUE_WORDS["reporting-mode"][mode.value], english_text=mode.value),
+            ),
+            "mode",
+        )
     if mode is ReportingMode.ANONYMOUS and not case.is_anonymous:
         raise CaseRefused(
-            "This case holds the survivor's identity, and nothing is erased from a record: "
-            "it cannot become anonymous. Choose reported or unreported.",
+            N_(
+                "This case holds the survivor's identity, and nothing is erased from a record: "
+                "it cannot become anonymous. Choose reported or unreported."
+            ),
             "mode",
         )
     if mode is ReportingMode.REPORTED and not _has_release_consent(uow, case):
         raise CaseRefused(
-            "Reporting to the police is her decision, recorded as consent: record her release "
-            "to the police first (Her consent, then Release to the police).",
+            N_(
+                "Reporting to the police is her decision, recorded as consent: record her release "
+                "to the police first (Her consent, then Release to the police)."
+            ),
             "mode",
         )
     store = ResourceStore(uow.session, registry)
@@ -531,7 +555,7 @@ def _load_case(
             actor, action, "EpisodeOfCare", case_facts(case), consents=consent_book(uow)
         ).permitted
     ):
-        raise CaseNotFound("No such case.")
+        raise CaseNotFound(N_("No such case."))
     return case
 
 

@@ -53,7 +53,7 @@ from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
 from clinic.i18n import N_
-from clinic.i18n.sentences import Coded, Listing, Sentence, sentence
+from clinic.i18n.sentences import Coded, Listing, Sentence, Texts, sentence
 
 PROXY_RELATIONSHIPS = {
     "parent": N_("Parent"),
@@ -221,11 +221,11 @@ def check_consent(
     try:
         case = _load_case(uow, actor, case_id, Action.READ)
     except CaseNotFound as missing:
-        raise ConsentNotFound("No such case.") from missing
+        raise ConsentNotFound(N_("No such case.")) from missing
     try:
         form = forms.get(form_key)
     except KeyError as missing:
-        raise ConsentRefused("There is no such consent form.", "form") from missing
+        raise ConsentRefused(N_("There is no such consent form."), "form") from missing
     return consent_problems(uow, case, form, answers, utcnow())
 
 
@@ -281,11 +281,11 @@ def record_consent(
     try:
         case = _load_case(uow, actor, case_id, Action.READ, lock=True)
     except CaseNotFound as missing:
-        raise ConsentNotFound("No such case.") from missing
+        raise ConsentNotFound(N_("No such case.")) from missing
     try:
         form = forms.get(form_key)
     except KeyError as missing:
-        raise ConsentRefused("There is no such consent form.", "form") from missing
+        raise ConsentRefused(N_("There is no such consent form."), "form") from missing
     now = utcnow()
     _refuse_all(consent_problems(uow, case, form, answers, now))
     user = uow.session.get(User, actor.user_id)
@@ -338,7 +338,7 @@ def _load_consent(
         or version.subject != f"Patient/{case.patient_id}"
         or version.site_id != case.site_id
     ):
-        raise ConsentNotFound("No such consent.")
+        raise ConsentNotFound(N_("No such consent."))
     require(actor, Action.READ, "Consent", version.facts())
     return version
 
@@ -360,27 +360,35 @@ def withdraw(
     try:
         case = _load_case(uow, actor, case_id, Action.READ, lock=True)
     except CaseNotFound as missing:
-        raise ConsentNotFound("No such case.") from missing
+        raise ConsentNotFound(N_("No such case.")) from missing
     version = _load_consent(uow, registry, actor, case, consent_id)
     if version.content.get("status") != "active":
-        raise ConsentRefused("This consent is no longer in force; there is nothing to withdraw.")
+        raise ConsentRefused(
+            N_("This consent is no longer in force; there is nothing to withdraw.")
+        )
     if withdrawal.method not in WITHDRAWAL_METHODS:
-        raise ConsentRefused("Say how she told you: in person, by phone or in writing.", "method")
+        raise ConsentRefused(
+            N_("Say how she told you: in person, by phone or in writing."), "method"
+        )
     if not withdrawal.by.strip():
-        raise ConsentRefused("Say who withdrew: the survivor or her proxy, by name or role.", "by")
+        raise ConsentRefused(
+            N_("Say who withdrew: the survivor or her proxy, by name or role."), "by"
+        )
     if withdrawal.method == "phone-verified" and not withdrawal.verified:
         raise ConsentRefused(
-            "By phone, first verify it is her (her code word, or questions only she can answer).",
+            N_(
+                "By phone, first verify it is her (her code word, or questions only she can answer)."
+            ),
             "verified",
         )
     if not withdrawal.items and not withdrawal.everything:
         raise ConsentRefused(
-            "Say what she withdraws: one item, or the whole consent (chosen explicitly).",
+            N_("Say what she withdraws: one item, or the whole consent (chosen explicitly)."),
             "item",
         )
     if withdrawal.items and withdrawal.everything:
         raise ConsentRefused(
-            "Withdraw either some items or the whole consent, not both.",
+            N_("Withdraw either some items or the whole consent, not both."),
             "item",
         )
     store = ResourceStore(uow.session, registry)
@@ -401,7 +409,11 @@ def withdraw(
         unknown = [item for item in withdrawal.items if item not in agreed]
         if unknown:
             raise ConsentRefused(
-                f"She has not agreed to {', '.join(unknown)} in this consent.", "items"
+                sentence(
+                    "She has not agreed to %(items)s in this consent.",
+                    items=Listing(tuple(unknown)),
+                ),
+                "items",
             )
         _deactivate(store, version, actor)
         written = store.create(
@@ -570,7 +582,7 @@ def effects_of(content: dict[str, Any]) -> list[str]:
             else _capitalised(named)
         )
         what = [_data_class(c) for c in node.get("class", [])]
-        what += [c["coding"][0].get("display", "") for c in node.get("code", [])]
+        what += [_item_code(c["coding"][0]) for c in node.get("code", [])]
         verb = node["action"][0]["coding"][0]["code"]
         effect = Sentence(
             _VERBS.get(verb, "%(who)s may " + verb + ": %(what)s"),
@@ -608,6 +620,15 @@ def _capitalised(words: str) -> str:
     return f"{words[0].upper()}{words[1:]}" if words else words
 
 
+def _item_code(coding: dict[str, Any]) -> Any:
+    """A consent item's code: one of our consent-form CodeSystems' concepts, by its
+    designation in the reader's language (its display as recorded otherwise)."""
+    english = coding.get("display", "")
+    if coding.get("system") and coding.get("code"):
+        return Coded(str(coding["system"]), str(coding["code"]), english_text=english)
+    return english
+
+
 def _data_class(coding: dict[str, Any]) -> Any:
     code = coding["code"]
     english = DATA_CLASSES.get(code, coding.get("display", code))
@@ -643,7 +664,7 @@ def case_consents(
     try:
         case = _load_case(uow, actor, case_id, Action.READ)
     except CaseNotFound as missing:
-        raise ConsentNotFound("No such case.") from missing
+        raise ConsentNotFound(N_("No such case.")) from missing
     store = ResourceStore(uow.session, registry)
     versions = [
         version
@@ -688,7 +709,7 @@ def read_consent(
     try:
         case = _load_case(uow, actor, case_id, Action.READ)
     except CaseNotFound as missing:
-        raise ConsentNotFound("No such case.") from missing
+        raise ConsentNotFound(N_("No such case.")) from missing
     version = _load_consent(uow, registry, actor, case, consent_id)
     _audit(uow, actor, EventKind.READ, (version.versioned_reference,), "consent read", channel)
     return case, view_of(version, forms)
@@ -765,7 +786,7 @@ def shared_with(
     try:
         case = _load_case(uow, actor, case_id, Action.READ)
     except CaseNotFound as missing:
-        raise ConsentNotFound("No such case.") from missing
+        raise ConsentNotFound(N_("No such case.")) from missing
     caller = Caller(uow, actor, channel, registry)
     kinds, _ = CONSENT_GRANTS.get(actor.role, (frozenset(), ""))
     shown: list[StoredVersion] = []
@@ -821,7 +842,9 @@ def care_decisions(
             continue
         recorded.add(view.form.form)
         declined.extend(i.text for i in view.items if i.answer in ("declined", "withdrawn"))
-    missing = [
-        f.title["en"] for f in forms.current() if f.form in CARE_FORMS and f.form not in recorded
+    missing: list[str] = [
+        Sentence("%(title)s", title=Texts(f.title))
+        for f in forms.current()
+        if f.form in CARE_FORMS and f.form not in recorded
     ]
     return CareDecisions(declined, missing)

@@ -36,19 +36,29 @@ def from_local(moment: datetime, zone_name: str) -> datetime:
     (LocalTimeRefused), never silently moved. A time in the hour that happens twice
     when clocks go back is taken as its first occurrence (`fold=0`, still summer
     time): an appointment is then never later than the person booking it meant."""
+    from clinic.i18n.sentences import sentence
+
     clinic_zone = zone(zone_name)
+    typed = f"{moment:%Y-%m-%d %H:%M}"
     local = moment.replace(tzinfo=clinic_zone, fold=0)
     try:
         instant = local.astimezone(UTC)
         back = instant.astimezone(clinic_zone)
     except OverflowError:
         raise LocalTimeRefused(
-            f"{moment:%Y-%m-%d %H:%M} is too far from today to be a time the clinic keeps."
+            sentence(
+                "%(moment)s is too far from today to be a time the clinic keeps.",
+                moment=typed,
+            )
         ) from None
     if back.replace(tzinfo=None) != moment.replace(tzinfo=None, fold=0):
         raise LocalTimeRefused(
-            f"{moment:%Y-%m-%d %H:%M} does not exist in {zone_name}: the clocks go forward "
-            "at that hour. Choose another time."
+            sentence(
+                "%(moment)s does not exist in %(zone)s: the clocks go forward at that hour. "
+                "Choose another time.",
+                moment=typed,
+                zone=zone_name,
+            )
         )
     return instant
 

@@ -12,6 +12,8 @@ from clinic.core.errors import DomainError
 from clinic.core.numbers import small_whole_number
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.evidence.models import StorageLocation
+from clinic.i18n import N_
+from clinic.i18n.sentences import sentence
 
 CONDITIONS = ("ambient", "fridge", "freezer")
 
@@ -39,9 +41,9 @@ def add_location(uow: UnitOfWork, *, actor: Actor, name: str, condition: str) ->
     require(actor, Action.CREATE, "StorageLocation")
     name = " ".join(name.split())
     if not name:
-        raise LocationRefused("Give the location a name.", "name")
+        raise LocationRefused(N_("Give the location a name."), "name")
     if condition not in CONDITIONS:
-        raise LocationRefused("Choose ambient, fridge or freezer.", "condition")
+        raise LocationRefused(N_("Choose ambient, fridge or freezer."), "condition")
     existing = uow.session.scalar(
         sa.select(StorageLocation).where(
             StorageLocation.site_id == actor.organization_id, StorageLocation.name == name
@@ -49,8 +51,16 @@ def add_location(uow: UnitOfWork, *, actor: Actor, name: str, condition: str) ->
     )
     if existing is not None:
         raise LocationRefused(
-            f"{name} already exists{'' if existing.is_active else ' (retired)'}: "
-            "locations keep their names for the chain of custody.",
+            sentence(
+                "%(name)s already exists: locations keep their names for the chain of custody.",
+                name=name,
+            )
+            if existing.is_active
+            else sentence(
+                "%(name)s already exists (retired): locations keep their names for the chain "
+                "of custody.",
+                name=name,
+            ),
             "name",
         )
     location = StorageLocation(
@@ -80,7 +90,7 @@ def retire_location(uow: UnitOfWork, *, actor: Actor, location_id: str) -> Stora
         location is None
         or not decide(actor, Action.UPDATE, "StorageLocation", location_facts(location)).permitted
     ):
-        raise LocationRefused("No such storage location here.")
+        raise LocationRefused(N_("No such storage location here."))
     location.is_active = False
     uow.session.flush()
     uow.audit(

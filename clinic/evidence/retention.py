@@ -38,6 +38,9 @@ from clinic.evidence.models import (
     RetentionRule,
     SiteEvidencePolicy,
 )
+from clinic.i18n import N_
+from clinic.i18n.sentences import Word, sentence
+from clinic.i18n.values import VALUE_WORDS
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,10 @@ class SiteDeadlines:
 
 DEFAULT_OBJECTION_EXTENSION_MONTHS = 24
 DEFAULT_COMING_DUE_DAYS = 90
+
+
+# The age groups as screens name them.
+AGE_GROUP_WORDS = {"adult": N_("adult"), "minor": N_("minor")}
 
 
 class RetentionRefused(DomainError):
@@ -122,7 +129,7 @@ def set_site_retention(
     require(actor, Action.UPDATE, "RetentionRule")
     site = uow.session.get(Organization, site_id)
     if site is None or site.kind != "site":
-        raise RetentionRefused("Retention is set for clinic sites only.", "site")
+        raise RetentionRefused(N_("Retention is set for clinic sites only."), "site")
     require(
         actor,
         Action.UPDATE,
@@ -132,13 +139,20 @@ def set_site_retention(
     for (mode, group), terms in rules.items():
         if terms.years < 0 or not 0 <= terms.months < 12 or terms.years * 12 + terms.months == 0:
             raise RetentionRefused(
-                f"{mode.value}, {group.value}: give a period of at least one month "
-                "(years, and months from 0 to 11).",
+                sentence(
+                    "%(mode)s, %(group)s: give a period of at least one month (years, and "
+                    "months from 0 to 11).",
+                    mode=Word(VALUE_WORDS["reporting-mode"][mode.value], english_text=mode.value),
+                    group=Word(AGE_GROUP_WORDS[group.value], english_text=group.value),
+                ),
                 f"{mode.value}-{group.value}",
             )
         if group is AgeGroup.ADULT and terms.counted_from is CountedFrom.MAJORITY:
             raise RetentionRefused(
-                f"{mode.value}, adult: counting from the 18th birthday applies to minors only.",
+                sentence(
+                    "%(mode)s, adult: counting from the 18th birthday applies to minors only.",
+                    mode=Word(VALUE_WORDS["reporting-mode"][mode.value], english_text=mode.value),
+                ),
                 f"{mode.value}-{group.value}",
             )
     for name, value in (
@@ -147,7 +161,7 @@ def set_site_retention(
         ("coming_due_days", deadlines.coming_due_days),
     ):
         if value <= 0:
-            raise RetentionRefused("Give a positive number.", name)
+            raise RetentionRefused(N_("Give a positive number."), name)
     now = utcnow()
     for (mode, group), terms in rules.items():
         row = uow.session.get(RetentionRule, (site_id, mode.value, group.value))
@@ -237,14 +251,14 @@ def extend_retention(
         sa.select(EvidenceItem).where(EvidenceItem.id == kit_id).with_for_update()
     )
     if kit is None or not decide(actor, Action.READ, "EvidenceItem", item_facts(kit)).permitted:
-        raise EvidenceNotFound("There is no such evidence item here.")
+        raise EvidenceNotFound(N_("There is no such evidence item here."))
     require(actor, Action.CREATE, "CustodyEvent", operation="retention-extended")
     if kit.kit_id is not None:
-        raise RetentionRefused("Extend the retention of the whole kit, from the kit's page.")
+        raise RetentionRefused(N_("Extend the retention of the whole kit, from the kit's page."))
     if kit.disposal_due is None:
-        raise RetentionRefused("The kit has no disposal date yet: it is set when it is sealed.")
+        raise RetentionRefused(N_("The kit has no disposal date yet: it is set when it is sealed."))
     if not reason.strip():
-        raise RetentionRefused("Say how the survivor objected, and when.", "reason")
+        raise RetentionRefused(N_("Say how the survivor objected, and when."), "reason")
     deadlines = site_deadlines(uow.session, kit.site_id, default_transfer_days)
     due = add_months(kit.disposal_due, deadlines.objection_extension_months)
     _move_disposal_date(uow, actor, kit, due, f"survivor objects: {reason.strip()}")

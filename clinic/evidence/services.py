@@ -47,6 +47,9 @@ from clinic.evidence.models import (
 from clinic.fhir.canonical import CODE_SYSTEM, NAMING_SYSTEM
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore
+from clinic.i18n import N_
+from clinic.i18n.sentences import Coded, Day, Listing, Sentence, Word, sentence
+from clinic.i18n.values import VALUE_WORDS
 from clinic.ledger.merkle import leaf_hash
 from clinic.ledger.services import mark_pending
 
@@ -109,6 +112,16 @@ class CustodyInput:
     second_person_password: str | None = None
     note: str | None = None
     occurred_at: datetime | None = None
+
+
+def _custody_word(code: str) -> Any:
+    """A custody state or action, as the screens name it (marked for the catalogues)."""
+    return _value_word("custody", code)
+
+
+def _value_word(kind: str, code: str | None) -> Any:
+    words = VALUE_WORDS.get(kind, {})
+    return Word(words[code]) if code in words else (code or "")
 
 
 def item_facts(item: EvidenceItem) -> ResourceFacts:
@@ -174,9 +187,17 @@ def _refuse_without_her_consent(
         )
         if denies(book.directives(subject), asked) is not None:
             raise CustodyRefused(
-                f"Item {number}: she declined the collection of {DATA_CLASSES[data_class]} in "
-                "her consent. Record it as offered and declined, or record her new decision "
-                "first.",
+                sentence(
+                    "Item %(number)s: she declined the collection of %(what)s in her consent. "
+                    "Record it as offered and declined, or record her new decision first.",
+                    number=number,
+                    what=Coded(
+                        "consent-data-class",
+                        data_class,
+                        inline=True,
+                        english_text=DATA_CLASSES[data_class],
+                    ),
+                ),
                 "items",
             )
         facts = ResourceFacts(
@@ -211,10 +232,10 @@ def collect_kit(
     try:
         case = _load_case(uow, actor, case_id, Action.READ)
     except CaseNotFound as error:
-        raise CustodyRefused("Choose the survivor's case.", "case_id") from error
+        raise CustodyRefused(N_("Choose the survivor's case."), "case_id") from error
     patient_id = case.patient_id
     if not items:
-        raise CustodyRefused("A kit holds at least one item.", "items")
+        raise CustodyRefused(N_("A kit holds at least one item."), "items")
     _refuse_without_her_consent(uow, actor, case, items)
     site = uow.session.get(Organization, actor.organization_id)
     assert site is not None
@@ -261,9 +282,9 @@ def _new_item(
     when: datetime,
 ) -> EvidenceItem:
     if not spec.name.strip():
-        raise CustodyRefused("Name each item (for example “Swab 1”).", "name")
+        raise CustodyRefused(N_("Name each item (for example “Swab 1”)."), "name")
     if spec.is_declined and not (spec.declined_reason or "").strip():
-        raise CustodyRefused("Say who declined the item and why.", "declined_reason")
+        raise CustodyRefused(N_("Say who declined the item and why."), "declined_reason")
     specimen: dict[str, Any] = {
         "resourceType": "Specimen",
         "identifier": [{"system": LABEL_SYSTEM, "value": label}],
@@ -343,32 +364,45 @@ def record_custody(
 ) -> CustodyEvent:
     """Record one custody action on one item, if the chain of custody allows it."""
     if action not in CUSTODY_TRANSITIONS:
-        raise CustodyRefused(f"“{action}” is not a custody action.", "action")
+        raise CustodyRefused(
+            sentence("“%(action)s” is not a custody action.", action=action), "action"
+        )
     item = uow.session.scalar(
         sa.select(EvidenceItem).where(EvidenceItem.id == item_id).with_for_update()
     )
     facts = item_facts(item) if item else ResourceFacts("EvidenceItem", item_id)
     if item is None or not decide(actor, Action.READ, "EvidenceItem", facts).permitted:
-        raise EvidenceNotFound("There is no such evidence item here.", "item")
+        raise EvidenceNotFound(N_("There is no such evidence item here."), "item")
     event_facts = ResourceFacts("CustodyEvent", item.id, site_id=item.site_id)
     require(actor, Action.CREATE, "CustodyEvent", event_facts, operation=action)
     allowed_from, next_state = CUSTODY_TRANSITIONS[action]
     current = CustodyState(item.state)
     if current not in allowed_from:
         raise CustodyRefused(
-            f"{item.label} is {current.value}: it cannot be {action} now "
-            f"(only when {', '.join(sorted(s.value for s in allowed_from))})."
+            sentence(
+                "%(label)s is %(state)s: it cannot be %(action)s now (only when %(allowed)s).",
+                label=item.label,
+                state=_custody_word(current.value),
+                action=_custody_word(action),
+                allowed=Listing(
+                    tuple(_custody_word(s) for s in sorted(s.value for s in allowed_from))
+                ),
+            )
         )
     seal = (details.seal_number or "").strip() or None
     if action in NEEDS_INTACT_SEAL:
         if not item.is_seal_intact:
             raise CustodyRefused(
-                f"The seal of {item.label} is broken: reseal it first.", "seal_number"
+                sentence("The seal of %(label)s is broken: reseal it first.", label=item.label),
+                "seal_number",
             )
         if seal != item.seal_number:
             raise CustodyRefused(
-                f"The seal number does not match the one recorded for {item.label}. "
-                "Do not proceed: report it to the evidence lead.",
+                sentence(
+                    "The seal number does not match the one recorded for %(label)s. "
+                    "Do not proceed: report it to the evidence lead.",
+                    label=item.label,
+                ),
                 "seal_number",
             )
     handler = _HANDLERS[action]
@@ -407,7 +441,7 @@ def seal_and_store_kit(
     one already sealed, read from its seal)."""
     kit, contents = kit_contents(uow, actor=actor, kit_id=kit_id)
     if kit.kit_id is not None:
-        raise CustodyRefused("This is an item, not a kit: open its kit.", "seal_number")
+        raise CustodyRefused(N_("This is an item, not a kit: open its kit."), "seal_number")
     where = (location or "").strip() or None
     events: list[CustodyEvent] = []
     with uow.session.begin_nested():
@@ -418,7 +452,7 @@ def seal_and_store_kit(
             try:
                 if not member.is_seal_intact:
                     if seal is None:
-                        raise CustodyRefused("Give the number printed on its seal.")
+                        raise CustodyRefused(N_("Give the number printed on its seal."))
                     events.append(
                         record_custody(
                             uow,
@@ -442,8 +476,14 @@ def seal_and_store_kit(
                     )
             except CustodyRefused as refused:
                 raise KitRefused(
-                    f"{member.label} ({member.name}): {refused.message} Nothing in the kit was "
-                    "sealed or stored.",
+                    sentence(
+                        "%(label)s (%(name)s): %(refusal)s Nothing in the kit was sealed or stored.",
+                        label=member.label,
+                        name=member.name,
+                        refusal=refused.message
+                        if isinstance(refused.message, Sentence)
+                        else Sentence(refused.message),
+                    ),
                     "location" if refused.field == "location" else "seal_number",
                     item_id=member.id,
                 ) from refused
@@ -478,7 +518,7 @@ def find_by_label(uow: UnitOfWork, *, actor: Actor, label: str) -> EvidenceItem:
         )
     )
     if not found or item is None:
-        raise EvidenceNotFound("There is no item with this label at your site.", "label")
+        raise EvidenceNotFound(N_("There is no item with this label at your site."), "label")
     return item
 
 
@@ -487,10 +527,15 @@ def _seal(
 ) -> dict[str, Any]:
     if item.is_seal_intact:
         raise CustodyRefused(
-            f"{item.label} is already sealed with seal {item.seal_number}.", "seal_number"
+            sentence(
+                "%(label)s is already sealed with seal %(seal)s.",
+                label=item.label,
+                seal=item.seal_number,
+            ),
+            "seal_number",
         )
     if not seal:
-        raise CustodyRefused("Give the number printed on the seal.", "seal_number")
+        raise CustodyRefused(N_("Give the number printed on the seal."), "seal_number")
     from clinic.evidence.retention import fix_disposal_date_at_sealing
 
     item.seal_number, item.is_seal_intact = seal, True
@@ -508,7 +553,7 @@ def _store(
 ) -> dict[str, Any]:
     name = (details.location or "").strip()
     if not name:
-        raise CustodyRefused("Choose where it is stored.", "location")
+        raise CustodyRefused(N_("Choose where it is stored."), "location")
     place = uow.session.scalar(
         sa.select(StorageLocation).where(
             StorageLocation.site_id == item.site_id,
@@ -518,13 +563,21 @@ def _store(
     )
     if place is None:
         raise CustodyRefused(
-            f"“{name}” is not a storage location of this site: choose one from the list.",
+            sentence(
+                "“%(name)s” is not a storage location of this site: choose one from the list.",
+                name=name,
+            ),
             "location",
         )
     if details.storage_condition and details.storage_condition != place.condition:
         raise CustodyRefused(
-            f"{place.name} is {place.condition}, not {details.storage_condition}: choose a "
-            "location that keeps the item as it must be kept.",
+            sentence(
+                "%(place)s is %(condition)s, not %(asked)s: choose a location that keeps the "
+                "item as it must be kept.",
+                place=place.name,
+                condition=_value_word("storage", place.condition),
+                asked=_value_word("storage", details.storage_condition),
+            ),
             "location",
         )
     location = place.name
@@ -563,11 +616,11 @@ def _transfer(
     receiver = (details.receiver_name or "").strip()
     if not receiver:
         raise CustodyRefused(
-            "Give the name of the person receiving it, who signs the receipt.", "receiver_name"
+            N_("Give the name of the person receiving it, who signs the receipt."), "receiver_name"
         )
     organization = uow.session.get(Organization, details.receiver_organization_id or "")
     if organization is None or not organization.is_active:
-        raise CustodyRefused("Choose the receiving organisation.", "receiver_organization_id")
+        raise CustodyRefused(N_("Choose the receiving organisation."), "receiver_organization_id")
     if organization.kind == OrganizationKind.POLICE.value:
         # Default deny to police (promise 1): physical evidence goes to a force only
         # as part of a release the survivor consented to and the clinic approved.
@@ -579,7 +632,7 @@ def _transfer(
             raise CustodyRefused(refused.message, refused.field) from refused
     elif organization.kind != OrganizationKind.LAB.value:
         raise CustodyRefused(
-            "Evidence can be transferred to a forensic laboratory.", "receiver_organization_id"
+            N_("Evidence can be transferred to a forensic laboratory."), "receiver_organization_id"
         )
     signature = store_signature(uow.session, details.receiver_signature_png)
     previous = item.holder
@@ -603,7 +656,7 @@ def store_signature(session: Session, png: bytes | None) -> str:
 
     if not png:
         raise CustodyRefused(
-            "The receiver signs on the screen before the transfer is recorded.",
+            N_("The receiver signs on the screen before the transfer is recorded."),
             "receiver_signature",
         )
     try:
@@ -632,7 +685,7 @@ def signature_for(uow: UnitOfWork, *, actor: Actor, sha256: str) -> bytes:
         or facts is None
         or not decide(actor, Action.READ, "CustodyEvent", facts).permitted
     ):
-        raise EvidenceNotFound("There is no such signature here.")
+        raise EvidenceNotFound(N_("There is no such signature here."))
     signature = uow.session.get(CustodySignature, sha256)
     assert signature is not None
     uow.audit(
@@ -651,7 +704,7 @@ def _return(
 ) -> dict[str, Any]:
     if details.is_seal_intact is None or not seal:
         raise CustodyRefused(
-            "Record the seal as found: its number and whether it is intact.", "seal_number"
+            N_("Record the seal as found: its number and whether it is intact."), "seal_number"
         )
     previous = item.holder
     # A laboratory may reseal after analysis: the seal as found becomes the record.
@@ -672,9 +725,11 @@ def _break_seal(
     uow: UnitOfWork, actor: Actor, item: EvidenceItem, details: CustodyInput, seal: str | None
 ) -> dict[str, Any]:
     if not item.is_seal_intact:
-        raise CustodyRefused(f"The seal of {item.label} is already broken.", "seal_number")
+        raise CustodyRefused(
+            sentence("The seal of %(label)s is already broken.", label=item.label), "seal_number"
+        )
     if not (details.note or "").strip():
-        raise CustodyRefused("Say why the seal is broken.", "note")
+        raise CustodyRefused(N_("Say why the seal is broken."), "note")
     item.is_seal_intact = False
     return {
         "from_holder": item.holder,
@@ -689,11 +744,21 @@ def _destroy(
 ) -> dict[str, Any]:
     today = (details.occurred_at or utcnow()).date()
     if item.disposal_due is None or item.disposal_due > today:
-        due = item.disposal_due.isoformat() if item.disposal_due else "not set"
-        raise CustodyRefused(f"{item.label} may not be destroyed before its disposal date ({due}).")
+        due: Any = (
+            Day(item.disposal_due, item.disposal_due.isoformat())
+            if item.disposal_due
+            else Word(N_("not set"))
+        )
+        raise CustodyRefused(
+            sentence(
+                "%(label)s may not be destroyed before its disposal date (%(due)s).",
+                label=item.label,
+                due=due,
+            )
+        )
     witness = _staff_member(uow.session, details.second_person, item.site_id, "second_person")
     if witness.id == actor.user_id:
-        raise CustodyRefused("The second person must be someone else.", "second_person")
+        raise CustodyRefused(N_("The second person must be someone else."), "second_person")
     from argon2.exceptions import InvalidHashError, VerificationError
 
     from clinic.accounts.services import _hasher
@@ -702,7 +767,7 @@ def _destroy(
         _hasher.verify(witness.password_hash, details.second_person_password or "")
     except (VerificationError, InvalidHashError) as error:
         raise CustodyRefused(
-            "The second person's password is not right.", "second_person_password"
+            N_("The second person's password is not right."), "second_person_password"
         ) from error
     previous = item.holder
     item.holder, item.location, item.is_seal_intact = None, None, False
@@ -737,7 +802,7 @@ def _staff_member(session: Session, username: str | None, site_id: str, field_na
         or user.organization_id != site_id
         or user.role not in (Role.EXAMINER.value, Role.CUSTODIAN.value)
     ):
-        raise CustodyRefused("Name an active examiner or custodian of this site.", field_name)
+        raise CustodyRefused(N_("Name an active examiner or custodian of this site."), field_name)
     return user
 
 
@@ -783,7 +848,7 @@ def chain_of(
     facts = item_facts(item) if item else ResourceFacts("EvidenceItem", item_id)
     decision = decide(actor, Action.READ, "EvidenceItem", facts)
     if item is None or not decision.permitted:
-        raise EvidenceNotFound("There is no such evidence item here.")
+        raise EvidenceNotFound(N_("There is no such evidence item here."))
     events = list(
         uow.session.scalars(
             sa.select(CustodyEvent).where(CustodyEvent.item_id == item_id).order_by(CustodyEvent.id)
@@ -1042,7 +1107,7 @@ def custody_parameters(uow: UnitOfWork, *, actor: Actor, item_id: str) -> dict[s
     item = uow.session.get(EvidenceItem, item_id)
     facts = ResourceFacts("CustodyEvent", item_id, site_id=item.site_id if item else None)
     if item is None or not decide(actor, Action.READ, "CustodyEvent", facts).permitted:
-        raise EvidenceNotFound("There is no such evidence item here.")
+        raise EvidenceNotFound(N_("There is no such evidence item here."))
     _, events = chain_of(uow, actor=actor, item_id=item_id)
     checkpoint = latest_checkpoint(uow.session, CUSTODY_LOG)
     parameters: list[dict[str, Any]] = []

@@ -115,7 +115,7 @@ def find() -> Any:
     try:
         found = find_by_label(current_uow(), actor=current_actor(), label=search.label.data or "")
     except EvidenceNotFound as missing:
-        search.label.errors = [missing.message]
+        search.label.errors = [missing.said()]
         return _items_page(search, 404)
     return redirect(url_for("evidence.item", item_id=found.id))
 
@@ -212,10 +212,10 @@ def collect() -> Any:
             )
         except CustodyRefused as refused:
             if refused.field == "items":
-                items_error = refused.message
+                items_error = refused.said()
             else:
                 target = form.case_id if refused.field == "case_id" else form.kit_name
-                target.errors.append(refused.message)
+                target.errors.append(refused.said())
             status = 422
         else:
             flash(
@@ -342,7 +342,9 @@ def _bench(record: Any, failed: KitBenchForm | None, locations: Any) -> dict[str
         "form": form,
         "members": members,
         "stores": may_store,
-        "title": "Seal and store the whole kit" if may_store else "Seal the whole kit",
+        "title": gettext("Seal and store the whole kit")
+        if may_store
+        else gettext("Seal the whole kit"),
     }
 
 
@@ -360,7 +362,9 @@ def _lab_receivers() -> list[tuple[str, str]]:
     return [
         (
             org.id,
-            org.name if org.kind == OrganizationKind.LAB else f"{org.name} (released items only)",
+            org.name
+            if org.kind == OrganizationKind.LAB
+            else gettext("%(name)s (released items only)", name=org.name),
         )
         for org in receivers
     ]
@@ -424,7 +428,7 @@ def custody(item_id: str) -> Any:
         abort(404)
     except CustodyRefused as refused:
         field = getattr(form, refused.field, None) if refused.field else None
-        (field.errors if field is not None else form.note.errors).append(refused.message)
+        (field.errors if field is not None else form.note.errors).append(refused.said())
         return _item_page(item_id, form, 422)
     flash(
         gettext(
@@ -460,7 +464,7 @@ def bench(kit_id: str) -> Any:
     except EvidenceNotFound:
         abort(404)
     except CustodyRefused as refused:
-        form.refusal = refused.message
+        form.refusal = refused.said()
         return _item_page(kit_id, None, 422, bench_form=form)
     flash(
         gettext(
@@ -489,7 +493,7 @@ def extend(kit_id: str) -> Any:
     except EvidenceNotFound:
         abort(404)
     except RetentionRefused as refused:
-        form.reason.errors.append(refused.message)
+        form.reason.errors.append(refused.said())
         return _item_page(kit_id, None, 422, form)
     flash(gettext("Retention extended: kept until at least %(day)s.", day=due.isoformat()))
     return redirect(url_for("evidence.item", item_id=kit_id))
@@ -519,7 +523,7 @@ def locations() -> Any:
                 uow, actor=actor, name=form.name.data or "", condition=form.condition.data or ""
             )
         except LocationRefused as refused:
-            form.name.errors.append(refused.message)
+            form.name.errors.append(refused.said())
             status = 422
         else:
             flash(gettext("%(name)s added.", name=added.name))

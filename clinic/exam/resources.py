@@ -39,6 +39,8 @@ from clinic.fhir.canonical import (
     SEXUAL_VIOLENCE_LABEL,
     STRUCTURE_DEFINITION,
 )
+from clinic.i18n import N_
+from clinic.i18n.sentences import Coded, Listing, Sentence, Word, sentence
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -183,18 +185,41 @@ class VitalSign:
     display: str
     unit: str  # UCUM
     label: str
+    words: str  # its name on screens and prints, marked for the catalogues
 
 
 VITAL_SIGNS = (
-    VitalSign("vital:heart-rate", "8867-4", "Heart rate", "/min", "Heart rate (beats/min)"),
-    VitalSign("vital:respiratory-rate", "9279-1", "Respiratory rate", "/min", "Breaths per minute"),
-    VitalSign("vital:temperature", "8310-5", "Body temperature", "Cel", "Temperature (°C)"),
+    VitalSign(
+        "vital:heart-rate",
+        "8867-4",
+        "Heart rate",
+        "/min",
+        "Heart rate (beats/min)",
+        N_("Heart rate"),
+    ),
+    VitalSign(
+        "vital:respiratory-rate",
+        "9279-1",
+        "Respiratory rate",
+        "/min",
+        "Breaths per minute",
+        N_("Respiratory rate"),
+    ),
+    VitalSign(
+        "vital:temperature",
+        "8310-5",
+        "Body temperature",
+        "Cel",
+        "Temperature (°C)",
+        N_("Body temperature"),
+    ),
     VitalSign(
         "vital:oxygen-saturation",
         "59408-5",
         "Oxygen saturation in Arterial blood by Pulse oximetry",
         "%",
         "Oxygen saturation (%)",
+        N_("Oxygen saturation"),
     ),
 )
 BLOOD_PRESSURE = VitalSign(
@@ -203,6 +228,7 @@ BLOOD_PRESSURE = VitalSign(
     "Blood pressure panel with all children optional",
     "mm[Hg]",
     "Blood pressure (mmHg)",
+    N_("Blood pressure"),
 )
 
 
@@ -352,8 +378,13 @@ class ConsentAbsent:
     recorded_at: datetime
 
     def summary(self) -> str:
-        said = CONSENT_ABSENT_REASONS[self.reason]
-        return f"{said}: {self.details}" if self.details else said
+        """In English (as records keep it), said in the reader's language."""
+        said = Coded(
+            "consent-absent-reason", self.reason, english_text=CONSENT_ABSENT_REASONS[self.reason]
+        )
+        if self.details:
+            return sentence("%(reason)s: %(details)s", reason=said, details=self.details)
+        return Sentence("%(reason)s", reason=said)
 
 
 @dataclass(frozen=True)
@@ -551,8 +582,11 @@ class Injury:
     mark: BodyMapMark | None = None  # where it is marked on a body diagram
 
     def summary(self) -> str:
+        """In English (as records keep it), said in the reader's language: the kind of
+        injury by its designation, the site and the size as written."""
         size = f"{self.length_mm} mm" + (f" x {self.width_mm} mm" if self.width_mm else "")
-        return f"{INJURY_TYPES[self.kind]}, {self.site}, {size}"
+        kind = Coded("injury-type", self.kind, english_text=INJURY_TYPES[self.kind])
+        return Sentence("%(injury)s", injury=Listing((kind, self.site, size)))
 
 
 def injury_observation(context: ExamContext, injury: Injury) -> dict[str, Any]:
@@ -742,8 +776,18 @@ class Treatment:
     at: datetime
 
     def summary(self) -> str:
-        what = f"{TREATMENTS[self.kind]}: {self.medication}"
-        return what if self.given else f"{what} — declined ({self.declined_reason})"
+        """In English (as records keep it), said in the reader's language."""
+        kind = Coded("exam-treatment", self.kind, english_text=TREATMENTS[self.kind])
+        if self.given:
+            return sentence(
+                "%(treatment)s: %(medication)s", treatment=kind, medication=self.medication
+            )
+        return sentence(
+            "%(treatment)s: %(medication)s — declined (%(reason)s)",
+            treatment=kind,
+            medication=self.medication,
+            reason=self.declined_reason,
+        )
 
 
 def treatment_resource(context: ExamContext, treatment: Treatment) -> dict[str, Any]:
@@ -794,8 +838,12 @@ class Signer:
 
     @property
     def named(self) -> str:
-        """Name and role, as a line of the report says who did something."""
-        return ", ".join(p for p in (self.name, self.role) if p)
+        """Name and role, as a line of the report says who did something (the role,
+        a marked word, in the reader's language)."""
+        return Sentence(
+            "%(who)s",
+            who=Listing(tuple(p for p in (self.name, Word(self.role) if self.role else "") if p)),
+        )
 
 
 REGISTRATION_TYPE = "Professional registration"
@@ -898,9 +946,26 @@ class SiteFinding:
         return not (self.findings or self.methods or self.note.strip())
 
     def summary(self) -> str:
-        seen = ", ".join(ANOGENITAL_FINDINGS[f] for f in ANOGENITAL_FINDINGS if f in self.findings)
-        how = ", ".join(EXAM_METHODS[m] for m in EXAM_METHODS if m in self.methods)
-        return f"{seen} (examined by: {how})" + (f"; {self.note}" if self.note else "")
+        """In English (as records keep it), said in the reader's language."""
+        seen = Listing(
+            tuple(
+                Coded("anogenital-finding", f, english_text=ANOGENITAL_FINDINGS[f])
+                for f in ANOGENITAL_FINDINGS
+                if f in self.findings
+            )
+        )
+        how = Listing(
+            tuple(
+                Coded("exam-method", m, english_text=EXAM_METHODS[m])
+                for m in EXAM_METHODS
+                if m in self.methods
+            )
+        )
+        if self.note:
+            return sentence(
+                "%(seen)s (examined by: %(how)s); %(note)s", seen=seen, how=how, note=self.note
+            )
+        return sentence("%(seen)s (examined by: %(how)s)", seen=seen, how=how)
 
 
 def anogenital_site_observation(
@@ -1138,8 +1203,11 @@ class LabResult:
     added_at: datetime
 
     def summary(self) -> str:
-        said = LAB_RESULTS[self.result]
-        return f"{said} ({self.details})" if self.details else said
+        """In English (as records keep it), said in the reader's language."""
+        said = Coded("lab-result", self.result, english_text=LAB_RESULTS[self.result])
+        if self.details:
+            return Sentence("%(result)s (%(details)s)", result=said, details=self.details)
+        return Sentence("%(result)s", result=said)
 
 
 def lab_request_observation(context: ExamContext, test: str, destination: str) -> dict[str, Any]:

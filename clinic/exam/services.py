@@ -23,6 +23,7 @@ Rules (the exam issue; docs/design.md promises 5 and 9):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -118,7 +119,8 @@ from clinic.exam.timing import (
 )
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
-from clinic.i18n.sentences import Coded, Listing, Moment, Sentence, Word, sentence
+from clinic.i18n import N_
+from clinic.i18n.sentences import Coded, Day, Listing, Moment, Sentence, Word, sentence
 
 # How far ahead of the clock a time may be entered (clocks on tablets drift).
 CLOCK_TOLERANCE = timedelta(minutes=10)
@@ -534,10 +536,10 @@ def start_exam(
     try:
         case = _load_case(uow, actor, case_id, Action.READ, lock=True)
     except CaseNotFound as missing:
-        raise ExamNotFound("No such case.") from missing
+        raise ExamNotFound(N_("No such case.")) from missing
     facts = ResourceFacts("Encounter", "new", site_id=case.site_id)
     if not decide(actor, Action.CREATE, "Encounter", facts).permitted:
-        raise ExamNotFound("No such case.")
+        raise ExamNotFound(N_("No such case."))
     open_exam = uow.session.scalar(
         sa.select(Exam).where(Exam.case_id == case.id, Exam.status == ExamStatus.IN_PROGRESS)
     )
@@ -595,7 +597,7 @@ def _load_exam(
         query = query.with_for_update()
     exam = uow.session.scalar(query)
     if exam is None or not _care_team_may(uow, actor, action, exam):
-        raise ExamNotFound("No such exam.")
+        raise ExamNotFound(N_("No such exam."))
     return exam
 
 
@@ -842,31 +844,31 @@ def record_timing(
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     latest_allowed = utcnow() + CLOCK_TOLERANCE
     if exam_time > latest_allowed:
-        raise ExamRefused("The time of the exam cannot be in the future.", "exam_time")
+        raise ExamRefused(N_("The time of the exam cannot be in the future."), "exam_time")
     if timing.kind is TimingKind.EXACT:
         if timing.at is None:
-            raise ExamRefused("Enter the date and time of the assault.", "assault_at")
+            raise ExamRefused(N_("Enter the date and time of the assault."), "assault_at")
         if timing.at > exam_time:
-            raise ExamRefused("The assault cannot be after the exam.", "assault_at")
+            raise ExamRefused(N_("The assault cannot be after the exam."), "assault_at")
     elif timing.kind is TimingKind.RANGE:
         if timing.earliest is None or timing.latest is None:
             raise ExamRefused(
-                "Enter both ends of the range: the earliest and the latest it could have been.",
+                N_("Enter both ends of the range: the earliest and the latest it could have been."),
                 "assault_earliest" if timing.earliest is None else "assault_latest",
             )
         if timing.earliest >= timing.latest:
             raise ExamRefused(
-                "The earliest time must be before the latest time.", "assault_earliest"
+                N_("The earliest time must be before the latest time."), "assault_earliest"
             )
         if timing.latest > exam_time:
-            raise ExamRefused("The assault cannot be after the exam.", "assault_latest")
+            raise ExamRefused(N_("The assault cannot be after the exam."), "assault_latest")
     encounter = writer.store.current("Encounter", writer.exam.id)
     assert encounter is not None
     content = dict(encounter.content)
     content["period"] = dict(content["period"]) | {"start": isoformat(exam_time)}
     end = content["period"].get("end")
     if end is not None and exam_time > fhir.parse_instant(end):
-        raise ExamRefused("The exam cannot start after it was signed off.", "exam_time")
+        raise ExamRefused(N_("The exam cannot start after it was signed off."), "exam_time")
     writer.save_encounter(content, "Time of the exam")
     writer.save("timing", fhir.timing_observation(writer.context, timing), "Time of the assault")
     writer.finish()
@@ -884,19 +886,34 @@ def record_history(
 ) -> None:
     if not history.narrative.strip():
         raise ExamRefused(
-            "Write down what she said, in her own words (or that she did not want to say).",
+            N_("Write down what she said, in her own words (or that she did not want to say)."),
             "narrative",
         )
     for code, label in ACTS.items():
         if code not in history.acts:
-            raise ExamRefused(f"Answer “{label}”: yes, no or not known.", f"act_{code}")
+            raise ExamRefused(
+                sentence(
+                    "Answer “%(question)s”: yes, no or not known.",
+                    question=Coded("assault-act", code, english_text=label),
+                ),
+                f"act_{code}",
+            )
     for code, label in ACTIVITIES.items():
         if code not in history.activities:
-            raise ExamRefused(f"Answer “{label}”: yes, no or not known.", f"activity_{code}")
+            raise ExamRefused(
+                sentence(
+                    "Answer “%(question)s”: yes, no or not known.",
+                    question=Coded("post-assault-activity", code, english_text=label),
+                ),
+                f"activity_{code}",
+            )
     for act, means in history.means.items():
         if means and (act not in PENETRATION_ACTS or history.acts[act] is not Answer.YES):
             raise ExamRefused(
-                f"“By what” is only recorded for a penetration answered yes ({ACTS.get(act, act)}).",
+                sentence(
+                    "“By what” is only recorded for a penetration answered yes (%(act)s).",
+                    act=Coded("assault-act", act, english_text=ACTS.get(act, act)),
+                ),
                 f"means_{act}",
             )
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
@@ -933,7 +950,7 @@ def record_general(
     vitals = general.vitals
     if (vitals.systolic is None) != (vitals.diastolic is None):
         raise ExamRefused(
-            "Enter both the systolic and the diastolic pressure, or neither.",
+            N_("Enter both the systolic and the diastolic pressure, or neither."),
             "systolic" if vitals.systolic is None else "diastolic",
         )
     if (
@@ -941,7 +958,7 @@ def record_general(
         and vitals.diastolic is not None
         and vitals.diastolic >= vitals.systolic
     ):
-        raise ExamRefused("The diastolic pressure must be below the systolic.", "diastolic")
+        raise ExamRefused(N_("The diastolic pressure must be below the systolic."), "diastolic")
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     context = writer.context
     writer.save_text(
@@ -972,17 +989,17 @@ def record_general(
 
 def _check_injury(injury: Injury) -> None:
     if injury.kind not in INJURY_TYPES:
-        raise ExamRefused("Choose the type of injury.", "kind")
+        raise ExamRefused(N_("Choose the type of injury."), "kind")
     if injury.region not in fhir.BODY_REGIONS:
-        raise ExamRefused("Choose the body region.", "region")
+        raise ExamRefused(N_("Choose the body region."), "region")
     if not injury.site.strip():
         raise ExamRefused(
-            "Say exactly where (side and place, e.g. “left forearm, inner side”).", "site"
+            N_("Say exactly where (side and place, e.g. “left forearm, inner side”)."), "site"
         )
     if injury.length_mm <= 0:
-        raise ExamRefused("The length is in millimetres and more than 0.", "length_mm")
+        raise ExamRefused(N_("The length is in millimetres and more than 0."), "length_mm")
     if injury.width_mm is not None and injury.width_mm <= 0:
-        raise ExamRefused("The width is in millimetres and more than 0.", "width_mm")
+        raise ExamRefused(N_("The width is in millimetres and more than 0."), "width_mm")
 
 
 def add_injury(
@@ -1028,7 +1045,7 @@ def change_injury(
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     current = writer.current(slot) if slot.startswith("injury:") else None
     if current is None or current.content.get("status") == "entered-in-error":
-        raise ExamNotFound("No such injury in this exam.")
+        raise ExamNotFound(N_("No such injury in this exam."))
     injury = _marked(uow, writer, injury, mark, slot)
     writer.save(
         slot, fhir.injury_observation(writer.context, injury), f"Injury changed: {injury.summary()}"
@@ -1046,33 +1063,65 @@ def _check_answer(
 ) -> None:
     if question.kind is Kind.ANSWER:
         if not isinstance(value, Answer):
-            raise ExamRefused(f"Answer “{question.label}”: yes, no or not known.", field_name)
+            raise ExamRefused(
+                sentence(
+                    "Answer “%(question)s”: yes, no or not known.",
+                    question=Coded("exam-question", question.code, english_text=question.label),
+                ),
+                field_name,
+            )
     elif question.kind in (Kind.CHOICE, Kind.CHOICES):
         assert question.options
         known = terms(question.options)
         chosen = value if isinstance(value, frozenset) else frozenset({value})
         if not all(isinstance(code, str) and code in known for code in chosen):
-            raise ExamRefused(f"Choose “{question.label}” from the list.", field_name)
+            raise ExamRefused(
+                sentence(
+                    "Choose “%(question)s” from the list.",
+                    question=Coded("exam-question", question.code, english_text=question.label),
+                ),
+                field_name,
+            )
     elif question.kind is Kind.DATE:
         if not isinstance(value, date) or isinstance(value, datetime):
-            raise ExamRefused(f"Enter “{question.label}” as a date.", field_name)
+            raise ExamRefused(
+                sentence(
+                    "Enter “%(question)s” as a date.",
+                    question=Coded("exam-question", question.code, english_text=question.label),
+                ),
+                field_name,
+            )
         if (
             value > (exam_time + LATEST_ZONE_OFFSET).date()
             or value > (utcnow() + LATEST_ZONE_OFFSET).date()
         ):
             raise ExamRefused(
-                f"“{question.label}” cannot be after the exam (a date in the future).",
+                sentence(
+                    "“%(question)s” cannot be after the exam (a date in the future).",
+                    question=Coded("exam-question", question.code, english_text=question.label),
+                ),
                 field_name,
             )
     elif question.kind is Kind.COUNT:
         if not isinstance(value, int) or not question.low <= value <= question.high:
             raise ExamRefused(
-                f"Enter “{question.label}” as a whole number from {question.low} to "
-                f"{question.high}.",
+                sentence(
+                    "Enter “%(question)s” as a whole number from %(low)s to %(high)s.",
+                    question=Coded("exam-question", question.code, english_text=question.label),
+                    low=question.low,
+                    high=question.high,
+                ),
                 field_name,
             )
     elif not isinstance(value, str) or len(value) > MAX_ANSWER_TEXT:
-        raise ExamRefused(f"“{question.label}”: at most {MAX_ANSWER_TEXT} characters.", field_name)
+        raise ExamRefused(
+            sentence(
+                "“%(question)s”: at most %(count)s characters.",
+                question=Coded("exam-question", question.code, english_text=question.label),
+                count=MAX_ANSWER_TEXT,
+            ),
+            field_name,
+        )
 
 
 MAX_ANSWER_TEXT = 4000
@@ -1096,7 +1145,7 @@ def record_structured_step(
     cannot be after the exam; numbers and choices must be in their lists."""
     definition = STRUCTURED_STEPS.get(step)
     if definition is None:
-        raise ExamNotFound("No such step.")
+        raise ExamNotFound(N_("No such step."))
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     context = writer.context
     given: dict[str, dict[str, AnswerValue]] = {}
@@ -1112,13 +1161,18 @@ def record_structured_step(
             for code, value in row.items():
                 question = questions.get(code)
                 if question is None:
-                    raise ExamRefused("No such question on this step.", None)
+                    raise ExamRefused(N_("No such question on this step."), None)
                 _check_answer(question, value, answer_field(slot, code), context.exam_time)
             if row or sheet.repeat == 0:
                 for question in sheet.questions:
                     if question.required and question.code not in row:
                         raise ExamRefused(
-                            f"Answer “{question.label}”: yes, no or not known.",
+                            sentence(
+                                "Answer “%(question)s”: yes, no or not known.",
+                                question=Coded(
+                                    "exam-question", question.code, english_text=question.label
+                                ),
+                            ),
                             answer_field(slot, question.code),
                         )
             # Words are kept as typed, less the blanks around them (_check_answer
@@ -1135,8 +1189,15 @@ def record_structured_step(
         if acts.get(definition.needs_act) is Answer.NO:
             first = definition.sheets[0]
             raise ExamRefused(
-                f"The history says no to “{ACTS[definition.needs_act]}”: correct the history "
-                "first if she reports it now.",
+                sentence(
+                    "The history says no to “%(act)s”: correct the history first if she "
+                    "reports it now.",
+                    act=Coded(
+                        "assault-act",
+                        definition.needs_act,
+                        english_text=ACTS[definition.needs_act],
+                    ),
+                ),
                 answer_field(first.key, first.questions[0].code),
             )
     _check_assailant_rows(definition, given)
@@ -1191,8 +1252,12 @@ def _check_assailant_rows(step: StepSheets, given: Mapping[str, Mapping[str, Ans
     if len(described) > count:
         last = described[-1]
         raise ExamRefused(
-            f"{len(described)} assailants are described but the number of assailants is "
-            f"{count}: correct one or the other.",
+            sentence(
+                "%(described)s assailants are described but the number of assailants is "
+                "%(count)s: correct one or the other.",
+                described=len(described),
+                count=count,
+            ),
             answer_field(last, "relationship"),
         )
 
@@ -1213,14 +1278,14 @@ def retract_injury(
     After sign-off it is an amendment, its reason the retraction's."""
     if not why.strip():
         raise ExamRefused(
-            "Say why this injury is retracted (e.g. “recorded twice: same as injury 2”).", "why"
+            N_("Say why this injury is retracted (e.g. “recorded twice: same as injury 2”)."), "why"
         )
     writer = _writer(uow, registry, actor, exam_id, why.strip(), channel)
     current = writer.current(slot) if slot.startswith("injury:") else None
     if current is None:
-        raise ExamNotFound("No such injury in this exam.")
+        raise ExamNotFound(N_("No such injury in this exam."))
     if current.content.get("status") == "entered-in-error":
-        raise ExamRefused("This injury is already retracted.", "why")
+        raise ExamRefused(N_("This injury is already retracted."), "why")
     number = slot.removeprefix("injury:")
     writer.retire(slot, f"Injury {number} retracted")
     writer.save(
@@ -1252,15 +1317,22 @@ def request_lab_tests(
     cannot be: its result is part of the record."""
     for code, destination in requested.items():
         if code not in LAB_TESTS:
-            raise ExamRefused("Choose tests from the list.", "tests")
+            raise ExamRefused(N_("Choose tests from the list."), "tests")
         if not destination.strip():
             raise ExamRefused(
-                f"{LAB_TESTS[code]}: say where the sample goes (which laboratory).",
+                sentence(
+                    "%(test)s: say where the sample goes (which laboratory).",
+                    test=Coded("lab-test", code, english_text=LAB_TESTS[code]),
+                ),
                 f"lab_{code.replace('-', '_')}_destination",
             )
         if len(destination) > 300:
             raise ExamRefused(
-                f"{LAB_TESTS[code]}: at most 300 characters.",
+                sentence(
+                    "%(test)s: at most %(count)s characters.",
+                    test=Coded("lab-test", code, english_text=LAB_TESTS[code]),
+                    count=300,
+                ),
                 f"lab_{code.replace('-', '_')}_destination",
             )
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
@@ -1291,7 +1363,10 @@ def request_lab_tests(
             )
         elif code in with_results and writer.current(slot) is not None:
             raise ExamRefused(
-                f"{label} has a result: it stays requested.",
+                sentence(
+                    "%(test)s has a result: it stays requested.",
+                    test=Coded("lab-test", code, english_text=label),
+                ),
                 f"lab_{code.replace('-', '_')}_requested",
             )
         else:
@@ -1317,13 +1392,13 @@ def add_lab_result(
     evidence-collection consent since it was requested. Who added it is named as
     the report names its signer (name, role, professional registration)."""
     if result not in LAB_RESULTS:
-        raise ExamRefused("Choose the result.", "result")
+        raise ExamRefused(N_("Choose the result."), "result")
     if len(details) > 4000:
-        raise ExamRefused("Details: at most 4000 characters.", "details")
+        raise ExamRefused(N_("Details: at most 4000 characters."), "details")
     writer = _writer(uow, registry, actor, exam_id, None, channel)
     requested = writer.current(f"lab:{test}")
     if requested is None or requested.content.get("status") == "entered-in-error":
-        raise ExamNotFound("No such test requested in this exam.")
+        raise ExamNotFound(N_("No such test requested in this exam."))
     # Her consent is read now, not as it was when the test was requested: a sample
     # she has since declined yields no result in her record.
     if LAB_TEST_SAMPLES.get(test) in declined_samples(uow, actor, writer.exam):
@@ -1445,7 +1520,7 @@ def correct_exam_record(
     writer = _Writer(uow, ResourceStore(uow.session, registry), actor, exam, reason, channel)
     current = writer.current(slot)
     if current is None:
-        raise ExamNotFound("No such record in this exam.")
+        raise ExamNotFound(N_("No such record in this exam."))
     writer.check_amendable()
     version = writer.store.update(
         current.resource_type,
@@ -1464,8 +1539,10 @@ def check_amendable(exam: Exam, reason: str | None) -> None:
     """A signed exam changes only with the reason for the amendment."""
     if exam.status == ExamStatus.SIGNED and not (reason or "").strip():
         raise ExamRefused(
-            "This exam is signed off and read-only: to correct it, say why (the "
-            "amendment is kept with the original).",
+            N_(
+                "This exam is signed off and read-only: to correct it, say why (the "
+                "amendment is kept with the original)."
+            ),
             "amendment_reason",
         )
 
@@ -1493,7 +1570,7 @@ def _check_sites(sites: Mapping[str, SiteFinding], declined: frozenset[str]) -> 
     for code, site in sites.items():
         where = ANOGENITAL_SITES_BY_CODE.get(code)
         if where is None:
-            raise ExamRefused("No such anogenital site.", "findings")
+            raise ExamRefused(N_("No such anogenital site."), "findings")
         if site.is_empty:
             continue
         name = f"site_{code.replace('-', '_')}"
@@ -1506,21 +1583,33 @@ def _check_sites(sites: Mapping[str, SiteFinding], declined: frozenset[str]) -> 
         if SPECULUM_METHOD in site.methods and SPECULUM_EXAM in declined:
             raise ExamRefused(DECLINED_MESSAGES[SPECULUM_EXAM], f"{name}_methods")
         if not site.findings <= ANOGENITAL_FINDINGS.keys():
-            raise ExamRefused("Choose findings from the list.", f"{name}_findings")
+            raise ExamRefused(N_("Choose findings from the list."), f"{name}_findings")
         if not site.methods <= EXAM_METHODS.keys():
-            raise ExamRefused("Choose methods from the list.", f"{name}_methods")
+            raise ExamRefused(N_("Choose methods from the list."), f"{name}_methods")
         if not site.findings:
             raise ExamRefused(
-                f"{where.display}: choose what was seen, or “No injury seen”.",
+                sentence(
+                    "%(site)s: choose what was seen, or “No injury seen”.",
+                    site=Coded("anogenital-site", where.code, english_text=where.display),
+                ),
                 f"{name}_findings",
             )
         if NO_FINDING in site.findings and len(site.findings) > 1:
             raise ExamRefused(
-                f"{where.display}: “No injury seen” cannot go with a finding.",
+                sentence(
+                    "%(site)s: “No injury seen” cannot go with a finding.",
+                    site=Coded("anogenital-site", where.code, english_text=where.display),
+                ),
                 f"{name}_findings",
             )
         if not site.methods:
-            raise ExamRefused(f"{where.display}: say how the site was examined.", f"{name}_methods")
+            raise ExamRefused(
+                sentence(
+                    "%(site)s: say how the site was examined.",
+                    site=Coded("anogenital-site", where.code, english_text=where.display),
+                ),
+                f"{name}_methods",
+            )
 
 
 def record_anogenital(
@@ -1551,7 +1640,7 @@ def record_anogenital(
     _check_sites(sites, consent.declined)
     if not findings.strip() and not filled:
         raise ExamRefused(
-            "Record the findings of at least one site, or describe the findings in words.",
+            N_("Record the findings of at least one site, or describe the findings in words."),
             "findings",
         )
     context = writer.context
@@ -1623,16 +1712,18 @@ def record_consent_absent(
     until another examiner reviews it. If she later can consent, her Consent is
     recorded as usual; the flag stays until the review."""
     if why not in CONSENT_ABSENT_REASONS:
-        raise ExamRefused("Choose why she could not consent.", "why")
+        raise ExamRefused(N_("Choose why she could not consent."), "why")
     if why == "other" and not details.strip():
-        raise ExamRefused("Say, in words, why she could not consent.", "details")
+        raise ExamRefused(N_("Say, in words, why she could not consent."), "details")
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     if writer.current("consent-review") is not None:
         # A review speaks of the record it read: changing that record afterwards
         # would leave the case cleared by a review of something else.
         raise ExamRefused(
-            "Another examiner has reviewed why she could not consent; the record can no "
-            "longer be changed. Add what you learnt as an amendment note instead.",
+            N_(
+                "Another examiner has reviewed why she could not consent; the record can no "
+                "longer be changed. Add what you learnt as an amendment note instead."
+            ),
             "why",
         )
     recorded = writer.current("consent-absent")
@@ -1663,18 +1754,20 @@ def review_consent_absent(
     the review clears the case's flag. It adds a record and changes none, so it
     is not an amendment of a signed exam."""
     if not note.strip():
-        raise ExamRefused("Write what you reviewed and what you concluded.", "note")
+        raise ExamRefused(N_("Write what you reviewed and what you concluded."), "note")
     writer = _writer(uow, registry, actor, exam_id, None, channel)
     absent = writer.current("consent-absent")
     if absent is None:
-        raise ExamRefused("This exam has no record that she could not consent.", "note")
+        raise ExamRefused(N_("This exam has no record that she could not consent."), "note")
     if writer.current("consent-review") is not None:
-        raise ExamRefused("This record is already reviewed.", "note")
+        raise ExamRefused(N_("This record is already reviewed."), "note")
     recorded = fhir.consent_absent_of(absent.content)
     assert recorded is not None
     if recorded.recorded_by == actor.username:
         raise ExamRefused(
-            "Another examiner reviews this: a review by the examiner who recorded it is no review.",
+            N_(
+                "Another examiner reviews this: a review by the examiner who recorded it is no review."
+            ),
             "note",
         )
     version = writer.store.create(
@@ -1741,16 +1834,20 @@ def decide_window(
     """The examiner confirms a window's guidance, or overrides it with a reason."""
     window = WINDOWS_BY_CODE.get(window_code)
     if window is None:
-        raise ExamRefused("No such time window.", "window")
+        raise ExamRefused(N_("No such time window."), "window")
     if overridden and not (override_reason or "").strip():
         raise ExamRefused(
-            f"Say why you are not following the guidance on {window.label}.", "override_reason"
+            sentence(
+                "Say why you are not following the guidance on %(window)s.",
+                window=Coded("time-window", window.code, english_text=window.label),
+            ),
+            "override_reason",
         )
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     recorded = writer.current("timing")
     timing = fhir.timing_of(recorded.content if recorded else None)
     if timing is None:
-        raise ExamRefused("Record the time of the assault first.", "window")
+        raise ExamRefused(N_("Record the time of the assault first."), "window")
     context = writer.context
     status = guidance_status(
         window,
@@ -1785,15 +1882,15 @@ def add_treatment(
     channel: str = "web",
 ) -> str:
     if treatment.kind not in TREATMENTS:
-        raise ExamRefused("Choose the treatment.", "kind")
+        raise ExamRefused(N_("Choose the treatment."), "kind")
     if not treatment.medication.strip():
         raise ExamRefused(
-            "Write the medicine (name and strength) as given or offered.", "medication"
+            N_("Write the medicine (name and strength) as given or offered."), "medication"
         )
     if not treatment.given and not (treatment.declined_reason or "").strip():
-        raise ExamRefused("Say why it was not given (e.g. she declined).", "declined_reason")
+        raise ExamRefused(N_("Say why it was not given (e.g. she declined)."), "declined_reason")
     if treatment.at > utcnow() + CLOCK_TOLERANCE:
-        raise ExamRefused("The time given cannot be in the future.", "at")
+        raise ExamRefused(N_("The time given cannot be in the future."), "at")
     writer = _writer(uow, registry, actor, exam_id, reason, channel)
     slot = f"treatment:{_next_number(uow, writer.exam.id, 'treatment:')}"
     writer.save(
@@ -1822,7 +1919,7 @@ def sign_off(
     writer = _writer(uow, registry, actor, exam_id, None, channel)
     exam = writer.exam
     if exam.status == ExamStatus.SIGNED:
-        raise ExamRefused("This exam is already signed off.", "sign")
+        raise ExamRefused(N_("This exam is already signed off."), "sign")
     record = _assemble(uow, writer.store, exam)
     record.consent = exam_consent(uow, actor, exam)
     missing = record.missing_for_sign_off()
@@ -1995,7 +2092,13 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
     for sign in (*VITAL_SIGNS, BLOOD_PRESSURE):
         content = record.vital(sign.slot)
         if content:
-            general_lines.append(f"{sign.display}: {describe_vital(content)}")
+            general_lines.append(
+                sentence(
+                    "%(sign)s: %(value)s",
+                    sign=Word(sign.words, english_text=sign.display),
+                    value=describe_vital(content),
+                )
+            )
     injury_lines: list[str] = [
         sentence(
             "Injury %(number)s: %(injury)s (%(region)s)%(details)s",
@@ -2085,9 +2188,17 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
             for r in results.get(code, [])
         )
     treatment_lines: list[str] = [
-        f"{treatment.summary()}"
-        + (f"; {treatment.dose}" if treatment.dose else "")
-        + f"; {in_words(treatment.at, zone)}"
+        Sentence(
+            "%(treatment)s",
+            treatment=Listing(
+                (
+                    treatment.summary(),
+                    *((treatment.dose,) if treatment.dose else ()),
+                    when(treatment.at),
+                ),
+                separator="; ",
+            ),
+        )
         for _, treatment, _ in record.treatments
     ]
     structured = {
@@ -2169,7 +2280,7 @@ def report_sections(record: ExamRecord, zone: str = "UTC") -> list[ReportSection
                         "%(when)s by %(by)s: %(what)s — why: %(reason)s",
                         when=when(a.amended_at),
                         by=a.amended_by,
-                        what=a.what,
+                        what=amendment_in_words(a.what),
                         reason=a.reason,
                     )
                     for a in record.amendments
@@ -2238,6 +2349,10 @@ def _answer_said(question: Question, value: AnswerValue) -> Any:
         assert isinstance(value, frozenset)
         codes = [code for code in terms(question.options) if code in value]
         return Listing(tuple(Coded(question.options, code) for code in codes))
+    if question.kind is Kind.DATE and isinstance(value, date):
+        return Day(value, english)
+    if question.kind is Kind.COUNT and question.unit == "a":
+        return sentence("%(count)s years", count=value)
     return english
 
 
@@ -2251,16 +2366,92 @@ def report_maps(record: ExamRecord) -> list[MapFigure]:
     )
 
 
+# What an amendment names (ExamAmendment.what, kept in English as the record
+# writes it): the fixed names, and the shapes with a value, as screens say them.
+AMENDMENT_NAMES = (
+    N_("Time of the exam"),
+    N_("Time of the assault"),
+    N_("Demeanour"),
+    N_("Anogenital findings"),
+    N_("Speculum examination findings"),
+    N_("Signed off"),
+    N_("Anogenital findings removed: she declined this part"),
+    N_("Speculum findings removed: she declined this part"),
+)
+AMENDMENT_SHAPES = (
+    ("Injury added: ", N_("Injury added: %(what)s")),
+    ("Injury changed: ", N_("Injury changed: %(what)s")),
+    ("Treatment: ", N_("Treatment: %(what)s")),
+    ("Laboratory test requested: ", N_("Laboratory test requested: %(what)s")),
+    ("Laboratory test no longer requested: ", N_("Laboratory test no longer requested: %(what)s")),
+    ("Anogenital findings: ", N_("Anogenital findings: %(what)s")),
+)
+_INJURY_NUMBER = re.compile(r"Injury (\d+) retracted")
+
+
+def amendment_in_words(what: str) -> Sentence:
+    """An amendment's name as the record keeps it (English), said in the reader's
+    language: the coded values it names by their designation; what is not one of
+    ours (a photograph's note) as recorded."""
+    if what in AMENDMENT_NAMES:
+        return Sentence(what)
+    vital = {sign.display: sign.words for sign in (*VITAL_SIGNS, BLOOD_PRESSURE)}
+    if what in vital:
+        return Sentence("%(sign)s", sign=Word(vital[what], english_text=what))
+    retracted = _INJURY_NUMBER.fullmatch(what)
+    if retracted:
+        return sentence("Injury %(number)s retracted", number=retracted.group(1))
+    for prefix, shape in AMENDMENT_SHAPES:
+        if what.startswith(prefix):
+            return Sentence(shape, what=_recorded_value(what.removeprefix(prefix)))
+    return Sentence(what)
+
+
+def _recorded_value(text: str) -> Any:
+    """A value an amendment's name holds, back to its code where it is one of ours:
+    an anogenital site, a laboratory test, or the kind of injury or treatment that
+    starts a summary ("Bruise, left forearm, 30 mm"); otherwise as recorded."""
+    for system, words in (
+        ("anogenital-site", {s.code: s.display for s in ANOGENITAL_SITES}),
+        ("lab-test", LAB_TESTS),
+    ):
+        for code, english in words.items():
+            if text == english:
+                return Coded(system, code, english_text=english)
+    for system, words, joiner in (
+        ("injury-type", INJURY_TYPES, ", "),
+        ("exam-treatment", TREATMENTS, ": "),
+    ):
+        head, found, rest = text.partition(joiner)
+        for code, english in words.items():
+            if found and head == english:
+                return Listing((Coded(system, code, english_text=english), rest), separator=joiner)
+    return text
+
+
 def _injury_words(injury: Injury) -> str:
-    return f"{injury.summary()} ({BODY_REGIONS[injury.region]})"
+    """An injury with its body region, in English (as records keep it), said in the
+    reader's language."""
+    region = Coded("body-region", injury.region, english_text=BODY_REGIONS[injury.region])
+    return Sentence("%(injury)s (%(region)s)", injury=injury.summary(), region=region)
 
 
 def describe_timing(timing: AssaultTiming, zone: str = "UTC") -> str:
+    """When the assault was, in English words (as records keep it), said in the
+    reader's language."""
+
+    def when(moment: datetime) -> Moment:
+        return Moment(moment, zone, in_words(moment, zone))
+
     if timing.kind is TimingKind.EXACT and timing.at:
-        return in_words(timing.at, zone)
+        return Sentence("%(when)s", when=when(timing.at))
     if timing.kind is TimingKind.RANGE and timing.earliest and timing.latest:
-        return f"between {in_words(timing.earliest, zone)} and {in_words(timing.latest, zone)}"
-    return "not known"
+        return sentence(
+            "between %(earliest)s and %(latest)s",
+            earliest=when(timing.earliest),
+            latest=when(timing.latest),
+        )
+    return sentence("not known")
 
 
 # UCUM units as people read them.
@@ -2268,12 +2459,16 @@ UNIT_DISPLAY = {"/min": "per minute", "Cel": "°C", "%": "%", "mm[Hg]": "mmHg"}
 
 
 def describe_vital(content: Mapping[str, Any]) -> str:
+    """A vital sign's value and unit, in English (as records keep it), said in the
+    reader's language."""
     if "valueQuantity" in content:
         quantity = content["valueQuantity"]
         unit = quantity.get("code", quantity.get("unit"))
-        return f"{quantity['value']} {UNIT_DISPLAY.get(unit, quantity.get('unit', ''))}"
+        if unit == "/min":
+            return sentence("%(value)s per minute", value=quantity["value"])
+        return Sentence(f"{quantity['value']} {UNIT_DISPLAY.get(unit, quantity.get('unit', ''))}")
     parts = [c["valueQuantity"]["value"] for c in content.get("component", [])]
-    return "/".join(str(p) for p in parts) + " mmHg"
+    return Sentence("/".join(str(p) for p in parts) + " mmHg")
 
 
 def _audit_write(

@@ -22,6 +22,8 @@ from enum import StrEnum
 
 from clinic.consent.words import MONTHS
 from clinic.core.clock import to_local
+from clinic.i18n import N_
+from clinic.i18n.sentences import Number, Sentence, sentence
 
 
 class TimingKind(StrEnum):
@@ -62,9 +64,12 @@ class Elapsed:
         return self.least == self.most
 
     def describe(self) -> str:
+        """In English (as records keep it), said in the reader's language: "20.5 h"."""
         if self.is_exact:
-            return f"{self.least:.1f} h"
-        return f"between {self.least:.1f} h and {self.most:.1f} h"
+            return sentence("%(hours)s h", hours=Number(self.least))
+        return sentence(
+            "between %(least)s h and %(most)s h", least=Number(self.least), most=Number(self.most)
+        )
 
 
 @dataclass(frozen=True)
@@ -87,31 +92,33 @@ WINDOWS: tuple[TimeWindow, ...] = (
         "emergency-contraception",
         "Emergency contraception",
         120,
-        "Offer emergency contraception (up to 120 h).",
-        "More than 120 h: oral emergency contraception is outside its window; "
-        "consider other options under local protocol.",
+        N_("Offer emergency contraception (up to 120 h)."),
+        N_(
+            "More than 120 h: oral emergency contraception is outside its window; "
+            "consider other options under local protocol."
+        ),
     ),
     TimeWindow(
         "hiv-pep",
         "HIV post-exposure prophylaxis",
         72,
-        "Assess for HIV PEP and start the starter pack if indicated (up to 72 h).",
-        "More than 72 h: HIV PEP is not started; arrange follow-up testing.",
+        N_("Assess for HIV PEP and start the starter pack if indicated (up to 72 h)."),
+        N_("More than 72 h: HIV PEP is not started; arrange follow-up testing."),
     ),
     TimeWindow(
         "forensic-oral",
         "Forensic samples: oral",
         48,
-        "Take oral samples (up to 48 h).",
-        "More than 48 h: oral samples are not usually taken.",
+        N_("Take oral samples (up to 48 h)."),
+        N_("More than 48 h: oral samples are not usually taken."),
         indicated_by=("oral-penetration",),
     ),
     TimeWindow(
         "forensic-vaginal",
         "Forensic samples: vaginal",
         168,
-        "Take vaginal samples (up to 7 days).",
-        "More than 7 days: vaginal samples are not usually taken.",
+        N_("Take vaginal samples (up to 7 days)."),
+        N_("More than 7 days: vaginal samples are not usually taken."),
         indicated_by=("vaginal-penetration",),
         needs_parts=("anogenital-exam",),
     ),
@@ -119,8 +126,8 @@ WINDOWS: tuple[TimeWindow, ...] = (
         "forensic-endocervical",
         "Forensic samples: endocervical (speculum)",
         168,
-        "Take endocervical samples with a speculum (up to 7 days).",
-        "More than 7 days: endocervical samples are not usually taken.",
+        N_("Take endocervical samples with a speculum (up to 7 days)."),
+        N_("More than 7 days: endocervical samples are not usually taken."),
         indicated_by=("vaginal-penetration",),
         needs_parts=("anogenital-exam", "speculum-exam"),
     ),
@@ -128,8 +135,8 @@ WINDOWS: tuple[TimeWindow, ...] = (
         "forensic-anal",
         "Forensic samples: anal",
         72,
-        "Take anal and rectal samples (up to 72 h).",
-        "More than 72 h: anal samples are not usually taken.",
+        N_("Take anal and rectal samples (up to 72 h)."),
+        N_("More than 72 h: anal samples are not usually taken."),
         indicated_by=("anal-penetration",),
         needs_parts=("anogenital-exam",),
     ),
@@ -137,34 +144,36 @@ WINDOWS: tuple[TimeWindow, ...] = (
         "forensic-skin",
         "Forensic samples: skin",
         48,
-        "Take skin swabs where she was licked, kissed or bitten (up to 48 h).",
-        "More than 48 h: skin swabs are not usually taken.",
+        N_("Take skin swabs where she was licked, kissed or bitten (up to 48 h)."),
+        N_("More than 48 h: skin swabs are not usually taken."),
     ),
     TimeWindow(
         "toxicology-blood",
         "Toxicology: blood",
         72,
-        "If drugs or alcohol are suspected, take blood for toxicology (up to 72 h).",
-        "More than 72 h: blood toxicology is unlikely to help.",
+        N_("If drugs or alcohol are suspected, take blood for toxicology (up to 72 h)."),
+        N_("More than 72 h: blood toxicology is unlikely to help."),
         indicated_by=("drugs-alcohol-suspected",),
     ),
     TimeWindow(
         "toxicology-urine",
         "Toxicology: urine",
         120,
-        "If drugs or alcohol are suspected, take urine for toxicology (up to 120 h).",
-        "More than 120 h: urine toxicology is unlikely to help.",
+        N_("If drugs or alcohol are suspected, take urine for toxicology (up to 120 h)."),
+        N_("More than 120 h: urine toxicology is unlikely to help."),
         indicated_by=("drugs-alcohol-suspected",),
     ),
 )
 WINDOWS_BY_CODE = {window.code: window for window in WINDOWS}
 
-UNCERTAIN_ADVICE = "The time of the assault is not known well enough to tell: decide and say why."
-NOT_INDICATED_ADVICE = (
+UNCERTAIN_ADVICE = N_(
+    "The time of the assault is not known well enough to tell: decide and say why."
+)
+NOT_INDICATED_ADVICE = N_(
     "Not indicated: the history says no to what these samples are for. If you have "
     "reason to take them, decide otherwise and say why."
 )
-NOT_POSSIBLE_ADVICE = (
+NOT_POSSIBLE_ADVICE = N_(
     "Not possible: she declined the part of the examination these samples need. Only "
     "if she records a new consent can they be taken; otherwise follow this."
 )
@@ -209,16 +218,17 @@ def guidance_status(
     return window_status(window, timing, exam_time)
 
 
-def advice(window: TimeWindow, status: WindowStatus) -> str:
+def advice(window: TimeWindow, status: WindowStatus) -> Sentence:
+    """The guidance in English (as records keep it), said in the reader's language."""
     if status is WindowStatus.NOT_INDICATED:
-        return NOT_INDICATED_ADVICE
+        return Sentence(NOT_INDICATED_ADVICE)
     if status is WindowStatus.NOT_POSSIBLE:
-        return NOT_POSSIBLE_ADVICE
+        return Sentence(NOT_POSSIBLE_ADVICE)
     if status is WindowStatus.WITHIN:
-        return window.within
+        return Sentence(window.within)
     if status is WindowStatus.OUTSIDE:
-        return window.outside
-    return UNCERTAIN_ADVICE
+        return Sentence(window.outside)
+    return Sentence(UNCERTAIN_ADVICE)
 
 
 def _hours(since: datetime, until: datetime) -> float:

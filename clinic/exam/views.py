@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 
 from clinic.access import Action
 from clinic.bodymap.diagrams import diagram_book
@@ -64,6 +64,7 @@ from clinic.exam.resources import (
 )
 from clinic.exam.timing import WINDOWS, AssaultTiming, TimingKind, in_words
 from clinic.i18n import N_
+from clinic.i18n.sentences import Moment, said
 from clinic.i18n.values import coded_words
 
 bp = Blueprint("exam", __name__)
@@ -118,7 +119,14 @@ def _shown(moment: datetime) -> datetime:
 
 
 def _words(moment: datetime) -> str:
-    return in_words(moment, _zone())
+    """A moment on the exam's screens and its printed report, in the clinic's named
+    zone: in English in words, as the signed record writes it ("Monday 7 December
+    2026, 08:17 (Europe/London)"); in another language as it writes a date."""
+    english = in_words(moment, _zone())
+    locale = get_locale()
+    if locale is None or locale.language == "en":
+        return english
+    return said(Moment(moment, _zone(), english))
 
 
 def _record(exam_id: str) -> services.ExamRecord:
@@ -141,6 +149,7 @@ def _page(template: str, record: services.ExamRecord, form: Any, status: int, **
         zone=_zone(),
         local=_shown,
         words=_words,
+        amendment_words=services.amendment_in_words,
         declined_messages=services.DECLINED_MESSAGES,
         status_display=coded_words("window-status", WINDOW_STATUS_CODE_DISPLAY),
         structured_steps=STRUCTURED_STEPS,

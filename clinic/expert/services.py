@@ -32,6 +32,8 @@ from clinic.consent.book import consent_book
 from clinic.core.clock import utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
+from clinic.i18n import N_
+from clinic.i18n.sentences import sentence
 
 
 class ExpertRefused(DomainError):
@@ -68,7 +70,7 @@ def _case(uow: UnitOfWork, actor: Actor, case_id: str) -> Case:
     )
     decision = decide(actor, Action.CREATE, "ExpertAccount", facts, operation=APPOINT_EXPERT)
     if case is None or not decision.permitted:
-        raise CaseNotFound("No such case.")
+        raise CaseNotFound(N_("No such case."))
     return case
 
 
@@ -104,32 +106,39 @@ def appoint_expert(
     names = named_experts(subject, book, moment)
     if not names:
         raise ExpertRefused(
-            "Her photo consent names no medical expert who may view her images: "
-            "record her consent first.",
+            N_(
+                "Her photo consent names no medical expert who may view her images: "
+                "record her consent first."
+            ),
             "display_name",
         )
     recorded = next((n for n in names if same_name(n, appointment.display_name)), None)
     if recorded is None:
         raise ExpertRefused(
-            "This is not the person her photo consent names as her medical expert. "
-            "Type the name exactly as it is written in her consent.",
+            N_(
+                "This is not the person her photo consent names as her medical expert. "
+                "Type the name exactly as it is written in her consent."
+            ),
             "display_name",
         )
     if not expert_named(subject, recorded, book, moment).permitted:
         raise ExpertRefused(
-            "Her photo consent does not let this expert view her intimate images.",
+            N_("Her photo consent does not let this expert view her intimate images."),
             "display_name",
         )
     ends_on = appointment.ends_on
     today = moment.astimezone(UTC).date()
     if ends_on is None:
-        raise ExpertRefused("Give the last day the expert may sign in.", "ends_on")
+        raise ExpertRefused(N_("Give the last day the expert may sign in."), "ends_on")
     if ends_on < today:
-        raise ExpertRefused("The last day must be today or later.", "ends_on")
+        raise ExpertRefused(N_("The last day must be today or later."), "ends_on")
     if ends_on > today + timedelta(days=max_days):
         raise ExpertRefused(
-            f"The last day is at most {max_days} days from today; open a new account "
-            "if the expert needs longer.",
+            sentence(
+                "The last day is at most %(days)s days from today; open a new account if the "
+                "expert needs longer.",
+                days=max_days,
+            ),
             "ends_on",
         )
     try:

@@ -21,13 +21,27 @@ from typing import Any
 
 from babel import Locale
 from flask import has_request_context
-from flask_babel import LazyString, get_locale
+from flask_babel import LazyString, get_locale, gettext
 
 from clinic.fhir.canonical import CODE_SYSTEM
 from clinic.fhir.profiles import PROFILES_DIR
+from clinic.i18n import N_
 
 # The languages every concept has a designation in (tests/i18n checks each one).
 DESIGNATION_LANGUAGES = ("fr", "es")
+
+LOINC = "http://loinc.org"
+# Codes of other code systems our records use, as screens name them: words marked
+# for the catalogues (records keep the system's own display).
+OTHER_WORDS: dict[tuple[str, str], str] = {
+    (LOINC, "8867-4"): N_("Heart rate"),
+    (LOINC, "9279-1"): N_("Respiratory rate"),
+    (LOINC, "8310-5"): N_("Body temperature"),
+    (LOINC, "59408-5"): N_("Oxygen saturation"),
+    (LOINC, "85354-9"): N_("Blood pressure"),
+    (LOINC, "8480-6"): N_("Systolic blood pressure"),
+    (LOINC, "8462-4"): N_("Diastolic blood pressure"),
+}
 
 
 class Concept:
@@ -125,5 +139,7 @@ def concept_words(concept: Mapping[str, Any] | None) -> str:
         system, code = coding.get("system"), coding.get("code")
         if system and code and designations(str(system), str(code)):
             return display(str(system), str(code))
+        if (system, code) in OTHER_WORDS:
+            return gettext(OTHER_WORDS[(str(system), str(code))])
     first = codings[0] if codings else {}
     return str(concept.get("text") or first.get("display") or first.get("code") or "")

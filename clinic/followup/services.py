@@ -20,10 +20,12 @@ Rules (the follow-up issue; docs/design.md sections 4 and 9):
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -71,11 +73,12 @@ from clinic.followup.terms import (
     ITEM_STATUS,
     ITEM_SYSTEM,
     OPEN_ITEM_STATUSES,
+    REASON_MESSAGES,
     REASON_WORDS,
     RESPONSIBLE,
     SERVICE_KINDS,
 )
-from clinic.i18n.sentences import Coded, Listing, Word, sentence
+from clinic.i18n.sentences import Coded, Day, Listing, Sentence, Word, sentence
 
 # She has not (yet) said how we may contact her: then we do not.
 NO_CONTACT = SafeContactPlan(channels=())
@@ -296,17 +299,60 @@ def _given_treatments(record: ExamRecord) -> dict[str, datetime]:
 def _anchor(
     rule: ScheduleRule, record: ExamRecord, given: dict[str, datetime], zone: str
 ) -> tuple[datetime, str]:
+    """The moment an item's due date is counted from, and why, in words: English as
+    the plan keeps it (REASON_WORDS), said in the reader's language."""
+
+    def day(moment: datetime) -> Day:
+        local = local_day(moment, zone)
+        return Day(local, day_in_words(local))
+
     if rule.anchor is Anchor.TREATMENT:
         moment = given[rule.when]
-        return moment, REASON_WORDS["treatment"].format(
-            treatment=TREATMENTS[rule.when], day=day_in_words(local_day(moment, zone))
+        return moment, Sentence(
+            REASON_MESSAGES["treatment"],
+            treatment=Coded("exam-treatment", rule.when, english_text=TREATMENTS[rule.when]),
+            day=day(moment),
         )
     if rule.anchor is Anchor.EXPOSURE:
         moment = exposure_time(record)
-        return moment, REASON_WORDS["exposure"].format(day=day_in_words(local_day(moment, zone)))
-    return record.exam_time, REASON_WORDS["exam"].format(
-        day=day_in_words(local_day(record.exam_time, zone))
+        return moment, Sentence(REASON_MESSAGES["exposure"], day=day(moment))
+    return record.exam_time, Sentence(REASON_MESSAGES["exam"], day=day(record.exam_time))
+
+
+_REASON_DAY = r"(?P<day>\d{1,2}) (?P<month>[A-Z][a-z]+) (?P<year>\d{4})"
+_REASON_SHAPES = {
+    kind: re.compile(
+        re.escape(words)
+        .replace(r"\{day\}", _REASON_DAY)
+        .replace(r"\{treatment\}", "(?P<treatment>.+)")
     )
+    for kind, words in REASON_WORDS.items()
+}
+
+
+def reason_in_words(reason: str) -> str:
+    """Why an item of her plan is due when it is, as the plan keeps it (English),
+    said in the reader's language; a reason of another shape as kept."""
+    for kind, shape in _REASON_SHAPES.items():
+        found = shape.fullmatch(reason)
+        if found is None:
+            continue
+        values: dict[str, Any] = {}
+        if "day" in shape.groupindex:
+            month = found["month"]
+            if month not in MONTHS["en"]:
+                return reason
+            day = date(int(found["year"]), MONTHS["en"].index(month) + 1, int(found["day"]))
+            values["day"] = Day(day, day_in_words(day))
+        if "treatment" in shape.groupindex:
+            codes = [c for c, words in TREATMENTS.items() if words == found["treatment"]]
+            values["treatment"] = (
+                Coded("exam-treatment", codes[0], english_text=found["treatment"])
+                if codes
+                else found["treatment"]
+            )
+        return Sentence(REASON_MESSAGES[kind], **values)
+    return reason
 
 
 def exposure_time(record: ExamRecord) -> datetime:
@@ -519,7 +565,7 @@ def _reviewed_items(proposal: Proposal, review: PlanReview) -> list[PlanItem]:
                 label=f"Referral: {SERVICE_KINDS[kind]}",
                 due_on=add_interval(proposal.exam_day, REFERRAL_WITHIN),
                 responsible="counselling-team",
-                reason=REASON_WORDS["referral"],
+                reason=Sentence(REASON_MESSAGES["referral"]),
                 service_kind=kind,
             )
         )

@@ -85,6 +85,13 @@ REASON_WORDS: dict[str, str] = {
     "exposure": "counted from the assault on {day}",
     "referral": "she asked to be referred",
 }
+# The same, marked for the catalogues: how screens say them (the plan keeps the English).
+REASON_MESSAGES: dict[str, str] = {
+    "exam": N_("counted from the exam on %(day)s"),
+    "treatment": N_("%(treatment)s given on %(day)s"),
+    "exposure": N_("counted from the assault on %(day)s"),
+    "referral": N_("she asked to be referred"),
+}
 
 # Appointment.status as the screens say it: booked, then attended, missed or cancelled.
 APPOINTMENT_STATUS: dict[str, str] = {

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import get_locale, gettext
+from markupsafe import Markup
 
 from clinic.access import Action, decide
 from clinic.consent.words import date_in_words
@@ -92,6 +93,9 @@ def _words() -> dict[str, Any]:
         "channels": coded_words(CHANNEL_SYSTEM, CHANNELS),
         "contact_outcomes": coded_words(CONTACT_OUTCOME_SYSTEM, CONTACT_OUTCOMES),
         "item_label": item_label,
+        "reason_words": services.reason_in_words,
+        # A guideline the schedule cites, in the language it is written in (English).
+        "cited": lambda source: Markup('<cite lang="en">%s</cite>') % source,
         "local": lambda moment: to_local(moment, _zone()),
         "day_in_words": day_in_words,
         "zone": _zone(),
@@ -285,7 +289,7 @@ def book(plan_id: str, position: int) -> Any:
     except services.PlanNotFound:
         abort(404)
     except services.NoSuchItem as missing:
-        return _bad_request(missing.message)
+        return _bad_request(missing.said())
     form = BookAppointmentForm()
     if form.validate_on_submit():
         try:
@@ -550,7 +554,7 @@ def item_status(plan_id: str, position: int) -> Any:
     except services.PlanNotFound:
         abort(404)
     except services.NoSuchItem as missing:
-        return _bad_request(missing.message)
+        return _bad_request(missing.said())
     form = ItemStatusForm()
     if form.validate_on_submit():
         try:

@@ -136,10 +136,12 @@ def language_name(code: str) -> str:
     return Locale.parse(code).get_display_name(code) or code
 
 
-def format_moment(moment: datetime | str | None, zone: str | None = None) -> str:
+def format_moment(
+    moment: datetime | str | None, zone: str | None = None, *, seconds: bool = False
+) -> str:
     """A moment (or its ISO 8601 text, as FHIR keeps it) as the screen's language
     writes a date and time (abbreviated month, 24-hour clock), in the clinic's time
-    zone (or `zone`): "6 déc. 2026, 14:05"."""
+    zone (or `zone`): "6 déc. 2026, 14:05" ("14:05:09" with `seconds`, for logs)."""
     if not moment:
         return ""
     if isinstance(moment, str):
@@ -154,8 +156,22 @@ def format_moment(moment: datetime | str | None, zone: str | None = None) -> str
     locale = get_locale() or Locale.parse("en")
     pattern = str(locale.datetime_formats["medium"])
     day = format_skeleton("yMMMd", local.date(), locale=locale)
-    time = format_skeleton("Hm", local.time(), locale=locale)
+    time = format_skeleton("Hms" if seconds else "Hm", local.time(), locale=locale)
     return pattern.replace("{1}", day).replace("{0}", time)
+
+
+def machine_time(moment: datetime | date | str | None) -> str:
+    """A moment as ISO 8601 in UTC ("2026-12-06T14:05:09Z"), or a day
+    ("2026-12-06"): the unambiguous value of a <time datetime> attribute."""
+    if not moment:
+        return ""
+    if isinstance(moment, str):
+        return moment
+    if isinstance(moment, datetime):
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return moment.isoformat()
 
 
 def format_day(day: date | datetime | str | None) -> str:
@@ -218,6 +234,8 @@ def init_i18n(app: Flask) -> None:
     # A sentence a service wrote (the exam report's lines) in the screen's language.
     app.jinja_env.filters["said"] = said
     app.jinja_env.filters["moment"] = format_moment
+    # The same moment for machines, in a <time datetime="..."> attribute: ISO 8601, UTC.
+    app.jinja_env.filters["machine_time"] = machine_time
     app.jinja_env.filters["day"] = format_day
 
     @app.context_processor

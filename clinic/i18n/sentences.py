@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext
@@ -62,13 +62,68 @@ class Moment:
 
 
 @dataclass(frozen=True)
+class Number:
+    """A number with one decimal, as records write it ("20.5") and as the reader's
+    language does ("20,5")."""
+
+    value: float
+
+    def english(self) -> str:
+        return f"{self.value:.1f}"
+
+    def said(self) -> str:
+        from babel.numbers import format_decimal
+        from flask_babel import get_locale
+
+        return format_decimal(round(self.value, 1), format="0.0", locale=get_locale() or "en")
+
+
+@dataclass(frozen=True)
+class Day:
+    """A calendar day, in words in English (as the record says it) and as the
+    reader's language writes a date."""
+
+    day: date
+    english_words: str
+
+    def english(self) -> str:
+        return self.english_words
+
+    def said(self) -> str:
+        from clinic.i18n import format_day
+
+        return format_day(self.day)
+
+
+@dataclass(frozen=True)
+class Texts:
+    """Text written in each language where it is defined (a consent form's title):
+    the English, and the reader's language's where there is one."""
+
+    texts: Mapping[str, str]
+
+    def english(self) -> str:
+        return self.texts.get("en") or next(iter(self.texts.values()), "")
+
+    def said(self) -> str:
+        from flask_babel import get_locale
+
+        locale = get_locale()
+        language = locale.language if locale is not None else "en"
+        return self.texts.get(language) or self.english()
+
+
+@dataclass(frozen=True)
 class Word:
     """A word marked for the catalogues where it is defined (N_): a status, a kind."""
 
     message: str
     inline: bool = False
+    english_text: str | None = None  # what records have always written, if not the message
 
     def english(self) -> str:
+        if self.english_text is not None:
+            return self.english_text
         return _inline(self.message, self.inline)
 
     def said(self) -> str:
@@ -127,13 +182,13 @@ def sentence(message: str, /, **values: Any) -> Sentence:
 def said(value: Any) -> str:
     """A value in the reader's language: a sentence, a coded value, a moment or a
     list in it; anything else (what someone wrote) as it is."""
-    if isinstance(value, Sentence | Coded | Moment | Word | Listing):
+    if isinstance(value, Sentence | Coded | Moment | Day | Number | Texts | Word | Listing):
         return value.said()
     return str(value)
 
 
 def _english(value: Any) -> str:
-    if isinstance(value, Coded | Moment | Word | Listing):
+    if isinstance(value, Coded | Moment | Day | Number | Texts | Word | Listing):
         return value.english()
     return str(value)
 

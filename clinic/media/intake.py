@@ -22,9 +22,11 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from clinic.core.errors import DomainError
+from clinic.i18n import N_
+from clinic.i18n.sentences import Word, sentence
 
 if TYPE_CHECKING:
     from PIL import Image as PILImage
@@ -95,38 +97,60 @@ def check_photo(data: bytes, filename: str | None, limits: Limits) -> CheckedPho
     """Refuse anything that is not a whole JPEG or PNG photograph (see module)."""
     from PIL import Image
 
-    name = PurePath(filename or "").name or "The file"
+    name: Any = PurePath(filename or "").name or Word(N_("The file"))
     if not data:
-        raise PhotoRefused(f"{name} is empty.")
+        raise PhotoRefused(sentence("%(name)s is empty.", name=name))
     if len(data) > limits.max_bytes:
         raise PhotoRefused(
-            f"{name} is {_megabytes(len(data))}; a photograph may be at most "
-            f"{_megabytes(limits.max_bytes)}."
+            sentence(
+                "%(name)s is %(size)s; a photograph may be at most %(most)s.",
+                name=name,
+                size=_megabytes(len(data)),
+                most=_megabytes(limits.max_bytes),
+            )
         )
     found = next((kind for magic, kind in _MAGIC if data.startswith(magic)), None)
     head = data[:512].lstrip().lower()
     if found is None:
         if head.startswith((b"<svg", b"<?xml")) or b"<svg" in head:
             raise PhotoRefused(
-                f"{name} is a drawing (SVG), not a photograph. Only JPEG and PNG photographs "
-                "are kept."
+                sentence(
+                    "%(name)s is a drawing (SVG), not a photograph. Only JPEG and PNG "
+                    "photographs are kept.",
+                    name=name,
+                )
             )
-        raise PhotoRefused(f"{name} is not a JPEG or PNG photograph; nothing else is kept.")
+        raise PhotoRefused(
+            sentence("%(name)s is not a JPEG or PNG photograph; nothing else is kept.", name=name)
+        )
     content_type, extensions = ACCEPTED[found]
     suffix = PurePath(filename or "").suffix.lower()
     if suffix and suffix not in extensions:
         raise PhotoRefused(
-            f"{name} is named {suffix} but is a {found} image: a file whose name does not say "
-            "what it is is not kept. Rename it or take the photograph again."
+            sentence(
+                "%(name)s is named %(suffix)s but is a %(kind)s image: a file whose name does "
+                "not say what it is is not kept. Rename it or take the photograph again.",
+                name=name,
+                suffix=suffix,
+                kind=found,
+            )
         )
     if _markup_outside_pixels(data, found):
         raise PhotoRefused(
-            f"{name} is a {found} image that also holds web page code; such a file is not kept."
+            sentence(
+                "%(name)s is a %(kind)s image that also holds web page code; such a file is "
+                "not kept.",
+                name=name,
+                kind=found,
+            )
         )
     if found == "PNG" and not data.endswith(b"IEND\xaeB`\x82"):
         raise PhotoRefused(
-            f"{name} does not end where a PNG image ends (it is cut short, or carries "
-            "something else after the image); it is not kept."
+            sentence(
+                "%(name)s does not end where a PNG image ends (it is cut short, or carries "
+                "something else after the image); it is not kept.",
+                name=name,
+            )
         )
     try:
         with warnings.catch_warnings():
@@ -135,9 +159,14 @@ def check_photo(data: bytes, filename: str | None, limits: Limits) -> CheckedPho
             width, height = image.size
             if width * height > limits.max_pixels:
                 raise PhotoRefused(
-                    f"{name} claims {width} x {height} pixels, more than the "
-                    f"{limits.max_pixels / 1_000_000:.0f} megapixels a photograph here may have; "
-                    "it is not kept."
+                    sentence(
+                        "%(name)s claims %(width)s x %(height)s pixels, more than the "
+                        "%(most)s megapixels a photograph here may have; it is not kept.",
+                        name=name,
+                        width=width,
+                        height=height,
+                        most=round(limits.max_pixels / 1_000_000),
+                    )
                 )
             if found == "JPEG" and max(width, height) > DISPLAY_SIDE:
                 # Decode at the smallest of JPEG's own scales (1/2, 1/4, 1/8) still
@@ -151,12 +180,18 @@ def check_photo(data: bytes, filename: str | None, limits: Limits) -> CheckedPho
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise PhotoRefused(
-            f"{name} would expand to more pixels than a photograph can have; it is not kept."
+            sentence(
+                "%(name)s would expand to more pixels than a photograph can have; it is not kept.",
+                name=name,
+            )
         ) from error
     except (OSError, SyntaxError, ValueError) as error:
         raise PhotoRefused(
-            f"{name} is damaged or incomplete (the file is cut short): it cannot be read to "
-            "the end. Take or upload it again."
+            sentence(
+                "%(name)s is damaged or incomplete (the file is cut short): it cannot be read "
+                "to the end. Take or upload it again.",
+                name=name,
+            )
         ) from error
     try:
         copies = derive_copies(image)

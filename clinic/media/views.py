@@ -27,6 +27,7 @@ from clinic.exam import services as exam_services
 from clinic.exam.resources import BODY_REGIONS
 from clinic.exam.views import exam_page
 from clinic.i18n import N_
+from clinic.i18n.values import coded_words
 from clinic.media import services
 from clinic.media.forms import CorrectPhotoForm, OpenPhotoForm, OriginalForm, PhotoForm
 from clinic.media.intake import Limits
@@ -73,8 +74,8 @@ def _gallery(exam_id: str, form: PhotoForm, status: int) -> Any:
         status,
         cards=cards,
         key_problem=key_problem(_keyring()),
-        views=VIEWS,
-        regions=BODY_REGIONS,
+        views=coded_words("photo-view", VIEWS),
+        regions=coded_words("body-region", BODY_REGIONS),
         open_form=OpenPhotoForm(formdata=None),
     )
 

@@ -121,7 +121,7 @@ def bundle(request_id: str) -> Any:
     except services.RequestNotFound:
         abort(404)
     except ReleaseUnavailable as unavailable:
-        return _unavailable(request_id, unavailable.message)
+        return _unavailable(request_id, unavailable.said())
     return Response(
         json.dumps(signed, ensure_ascii=False, indent=1),
         mimetype="application/fhir+json",
@@ -141,7 +141,7 @@ def report(request_id: str) -> Any:
     except services.RequestNotFound:
         abort(404)
     except ReleaseUnavailable as unavailable:
-        return _unavailable(request_id, unavailable.message)
+        return _unavailable(request_id, unavailable.said())
     return render_template(
         "release/report.html",
         bundle=signed,
@@ -178,7 +178,7 @@ def exam_report(request_id: str) -> Any:
     except services.RequestNotFound:
         abort(404)
     except ReleaseUnavailable as unavailable:
-        return _unavailable(request_id, unavailable.message)
+        return _unavailable(request_id, unavailable.said())
     return render_template(
         "release/exam_report.html", report=report, withheld_text=WITHHELD_SECTION_TEXT
     )
@@ -206,7 +206,7 @@ def photo(request_id: str, photo_id: str) -> Any:
     except services.RequestNotFound:
         abort(404)
     except ReleaseUnavailable as unavailable:
-        return _unavailable(request_id, unavailable.message)
+        return _unavailable(request_id, unavailable.said())
     return Response(
         found.data,
         mimetype=found.content_type,

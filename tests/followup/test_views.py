@@ -44,7 +44,7 @@ def test_examiner_agrees_the_plan_and_the_counsellor_sees_it(
     page = client.get(f"/exams/{exam_id}/followup").get_data(as_text=True)
     assert "HIV test (6 weeks after the assault)" in page
     assert "PEP check: side effects and adherence" in page
-    assert "Source: BHIVA/BASHH" in page
+    assert 'Source: <cite lang="en">BHIVA/BASHH' in page  # cited in its own language
     form = _form(page)
     assert any(key.endswith("-responsible") for key in form)
     token = csrf_token(client, f"/exams/{exam_id}/followup")

@@ -9,6 +9,7 @@ import html
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cache
 
 import pytest
@@ -17,15 +18,19 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from clinic import create_app
+from clinic.exam import services as exam_services
 from clinic.fhir.terminology import code_systems
 from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
-from tests.conftest import PASSWORD, DatabaseFactory
+from tests.conftest import PASSWORD, DatabaseFactory, bind_expert
 from tests.consent.helpers import all_items, record
-from tests.exam.helpers import complete_exam
+from tests.exam.helpers import call, complete_exam
 from tests.followup.helpers import agreed_plan, signed_exam
 from tests.helpers import collect_kit, csrf_token, login, open_case
+from tests.media.helpers import camera_jpeg, record_photo_consent, take
 
 LANGUAGES = ("fr", "es")
+# Why the signed exam was amended, as the examiner typed it.
+AMENDED_WHY = "Left out at sign-off by mistake."
 SPLIT = re.compile(r"%\([^)]+\)[sdif]|%[sdif]|<[^>]+>")
 
 
@@ -108,14 +113,115 @@ def english_on(page: str, language: str) -> list[str]:
     return found
 
 
-# The test world's display names (data, not messages) that happen to be messages too.
+# English words no French or Spanish sentence uses: function words ("on" is French,
+# "has", "he" and "no" are Spanish, "or" and "as" are both: they are not in the
+# list) and the names of months and days. A composed English sentence (a summary
+# a service wrote, an f-string refusal, a date in English words) is not in the
+# catalogue, but it cannot do without them.
+ENGLISH_WORDS = frozenset(
+    [
+        "the",
+        "and",
+        "with",
+        "was",
+        "were",
+        "of",
+        "not",
+        "been",
+        "by",
+        "at",
+        "is",
+        "are",
+        "to",
+        "for",
+        "from",
+        "this",
+        "that",
+        "which",
+        "she",
+        "her",
+        "his",
+        "it",
+        "they",
+        "their",
+        "be",
+        "will",
+        "should",
+        "after",
+        "before",
+        "until",
+        "between",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ]
+)
+WORD = re.compile(r"[^\W\d_]+")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+# What this test's data typed in English, as a person would: her account and the
+# examiner's notes (tests/exam/helpers.py), kit and item names (tests/helpers.py),
+# the expert her consent names. It is shown as written in every language; only
+# these texts are taken out before the function words are looked for. Proper
+# names and other data carry none of the words above.
+TYPED = (
+    "He held me down and I couldn't breathe.",
+    "Quiet, tearful, answered every question.",
+    "Tender on touch.",
+    "Sexual assault evidence kit",
+    AMENDED_WHY,
+)
+
+
+# Text shown in the language it was written in, and marked so (lang="en"): the
+# audit log's reasons as the log keeps them (a record, data-as-recorded), and the
+# English-language guidance a follow-up schedule cites (<cite lang="en">).
+AS_WRITTEN = re.compile(
+    r'<cite lang="en">.*?</cite>|<(\w+) lang="en" data-as-recorded>.*?</\1>', flags=re.S
+)
+
+
+def english_words_on(page: str, language: str) -> list[str]:
+    """The visible texts of the page holding an English function word (whole word,
+    any case), once what the test typed as data is taken out; what is printed for
+    her in another language (an article with its own lang) is left out."""
+    page = re.sub(
+        rf'<article\b[^>]*\blang="(?!{language}")[^"]*"[^>]*>.*?</article>', " ", page, flags=re.S
+    )
+    page = AS_WRITTEN.sub(" ", page)
+    found = []
+    for text in visible_text(page):
+        for typed in TYPED:
+            text = text.replace(typed, " ")
+        text = UUID.sub(" ", text)  # record ids ("be93" is no word)
+        if any(word.lower() in ENGLISH_WORDS for word in WORD.findall(text)):
+            found.append(text)
+    return found
+
+
+# The test world's display names (data, not messages) that happen to be messages
+# too: an examiner named "Examiner" signs the report.
 PEOPLE = {"Auditor", "Examiner"}
 
 
 def not_yet_translated(path: str) -> set[str]:
-    if path.startswith("/admin/"):
-        return PEOPLE
-    return set()
+    return PEOPLE
 
 
 # (who signs in, path): the screens whose templates are marked.
@@ -176,6 +282,16 @@ PAGES: list[tuple[str | None, Callable[[dict[str, str]], str]]] = [
     ("examiner", lambda s: f"/evidence/items/{s['kit']}"),
     ("custodian", lambda s: f"/evidence/items/{s['kit']}"),
     ("examiner", lambda s: f"/exams/{s['exam']}/report"),
+    # A signed exam, amended after sign-off: its screens and its printed report.
+    ("examiner", lambda s: f"/exams/{s['unplanned']}"),
+    ("examiner", lambda s: f"/exams/{s['unplanned']}/anogenital"),
+    ("examiner", lambda s: f"/exams/{s['unplanned']}/report"),
+    ("examiner", lambda s: f"/exams/{s['exam']}/photos"),
+    ("examiner", lambda s: f"/cases/{s['case']}/expert"),
+    ("expert", lambda s: "/expert/photos"),
+    ("examiner", lambda s: f"/evidence/items/{s['item']}"),
+    ("custodian", lambda s: f"/evidence/items/{s['item']}"),
+    ("custodian", lambda s: "/evidence/find?label=NO-SUCH-LABEL"),
     ("examiner", lambda s: f"/exams/{s['exam']}/photos"),
     ("examiner", lambda s: f"/exams/{s['exam']}/followup"),
     ("examiner", lambda s: f"/exams/{s['unplanned']}/followup"),
@@ -256,18 +372,48 @@ def site(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -
         all_items(app, "information-sharing/v1") | {"gp": False},
         language="es",
     )
+    record_photo_consent(app, case.id)
     exam = complete_exam(app, case.id)
+    call(
+        app,
+        "examiner",
+        exam_services.record_general,
+        exam_id=exam,
+        general=exam_services.GeneralExam(
+            "",
+            exam_services.Vitals(
+                heart_rate=Decimal(88),
+                temperature=Decimal("36.8"),
+                systolic=Decimal(128),
+                diastolic=Decimal(84),
+            ),
+        ),
+    )
+    call(app, "examiner", exam_services.request_lab_tests, exam_id=exam, requested={"hiv": "Lab"})
+    call(app, "examiner", exam_services.add_lab_result, exam_id=exam, test="hiv", result="negative")
+    take(app, exam, [("a.jpg", camera_jpeg(seed=7))])
+    take(app, exam, [("b.jpg", camera_jpeg(seed=8))], intimate=True, region="other", site="vulva")
+    bind_expert(app, case.id)
     kit = collect_kit(app, "examiner", case.id)
     # A second survivor, her exam signed off and her follow-up plan agreed; a third,
     # her exam signed off and her plan still to agree.
     followed = open_case(app)
     plan = agreed_plan(app, signed_exam(app, followed.id))
     unplanned = signed_exam(app, open_case(app).id)
+    call(
+        app,
+        "examiner",
+        exam_services.record_anogenital,
+        exam_id=unplanned,
+        findings="No injuries seen.",
+        reason=AMENDED_WHY,
+    )
     ids = {
         "case": case.id,
         "consent": consent,
         "exam": exam,
         "kit": kit.kit.id,
+        "item": kit.items[0].id,
         "examiner": world["examiner"].user_id,
         "site": world.organizations["NORTH"],
         "plan": plan,
@@ -297,6 +443,7 @@ def test_no_english_on_pages_in_another_language(site: Site, language: str) -> N
         expected = "es" if re.search(r"/consent/c/[^/?]+$", path) else language
         assert f'<html lang="{expected}"' in page, path
         found = [t for t in english_on(page, language) if t not in not_yet_translated(path)]
+        found += [t for t in english_words_on(page, language) if t not in found]
         if found:
             failures.append(f"{who} {path}: {found}")
     assert not failures, "\n".join(failures)
@@ -318,3 +465,20 @@ def test_the_check_finds_english() -> None:
     assert english_on("<h1>Se connecter</h1>", "fr") == []
     # "Main" is an English message (a navigation's name) and French for a hand.
     assert english_on('<td>Main</td><nav aria-label="Principal"></nav>', "fr") == []
+
+
+def test_the_check_finds_composed_english() -> None:
+    """English no catalogue holds (a summary a service composed, a date in English
+    words) is found by its function words and the names of months and days; French
+    and Spanish words that contain them ("noté", "Méat") are not, nor what the test
+    typed, an id, a cited guideline or a log's reasons kept as recorded."""
+    assert english_words_on("<li>Bruise with a tear, left forearm</li>", "fr")
+    assert english_words_on("<td>Agression : Sunday 6 December 2026, 03:14 (UTC)</td>", "fr")
+    assert english_words_on('<td title="Seal the whole kit">x</td>', "es")
+    assert english_words_on("<p>Méat urétral ; noté ici ; el paciente y la mujer</p>", "fr") == []
+    assert english_words_on(f"<p>{TYPED[0]}</p>", "fr") == []
+    assert english_words_on("<p>Observation/0a83685f-4cba-4978-9345-b9f821cf3d19</p>", "fr") == []
+    assert english_words_on('<cite lang="en">WHO, Clinical management of rape</cite>', "es") == []
+    page = '<small lang="en" data-as-recorded>role examiner may read Consent</small>'
+    assert english_words_on(page, "fr") == []
+    assert english_words_on('<small lang="en">role examiner may read the Consent</small>', "fr")

@@ -136,3 +136,39 @@ def test_a_release_refusal_and_the_request_times_are_in_the_officers_language(
     assert re.search(r"\d{1,2} [a-z]{3}\.? \d{4}, \d{2}:\d{2}", page), page
     assert not re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}", page)
     assert "el informe del examen; su nombre y sus datos de contacto" in page
+
+
+def test_exam_summaries_keep_their_english_and_are_said_with_our_designations(app: Flask) -> None:
+    """What the exam service composes (an injury, a treatment, a laboratory result,
+    the time of the assault, an amendment, why a follow-up item is due) keeps the
+    English the records have always had, and says our coded values in the reader's
+    language."""
+    from clinic.exam.resources import LabResult, Signer, Treatment
+    from clinic.exam.services import _injury_words, amendment_in_words, describe_timing
+    from clinic.exam.timing import AssaultTiming, TimingKind
+    from clinic.followup.services import reason_in_words
+    from tests.exam.helpers import INJURY
+
+    at = datetime(2026, 12, 6, 3, 14, tzinfo=UTC)
+    injury = _injury_words(INJURY)
+    treatment = Treatment("emergency-contraception", "Levonorgestrel 1.5 mg", None, True, None, at)
+    result = LabResult("hiv", "negative", "", Signer("Examiner", "Forensic examiner", None), at)
+    timing = describe_timing(AssaultTiming(TimingKind.EXACT, at=at), "Europe/Paris")
+    amended = amendment_in_words(f"Injury added: {INJURY.summary()}")
+    reason = reason_in_words("counted from the exam on 6 December 2026")
+    assert injury == "Bruise, left forearm, inner side, 30 mm x 12 mm (Forearm)"
+    assert treatment.summary() == "Emergency contraception: Levonorgestrel 1.5 mg"
+    assert result.summary() == "Negative"
+    assert timing == "Sunday 6 December 2026, 04:14 (Europe/Paris)"
+    assert amended == "Injury added: Bruise, left forearm, inner side, 30 mm x 12 mm"
+    assert reason == "counted from the exam on 6 December 2026"
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        assert said(injury) == "Ecchymose, left forearm, inner side, 30 mm x 12 mm (Avant-bras)"
+        assert said(treatment.summary()).startswith("Contraception d'urgence")
+        assert said(result.summary()) == "Négatif"
+        assert said(timing) == "6 déc. 2026, 04:14 (Europe/Paris)"
+        assert "Ecchymose, left forearm" in said(amended)
+        assert "6 déc. 2026" in said(reason)
+    with app.test_request_context(headers={"Accept-Language": "es"}):
+        assert said(injury).startswith("Equimosis, left forearm")
+        assert said(result.summary()) == "Negativo"
