@@ -19,7 +19,8 @@ import base64
 import logging
 import re
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import islice
 from math import inf
@@ -821,35 +822,66 @@ _RANGE_MATCHES = (
 )
 
 
-def _range_matches(
-    session: Session, log_name: str, level: int, first: int, hashes: list[bytes]
-) -> bool:
-    """Whether the stored nodes first..first+len(hashes)-1 of `level` are all there
-    and exactly `hashes`. False says only that the node by node comparison must
-    find the first that differs."""
-    params = (log_name, level, first, first + len(hashes), b"".join(hashes), first)
-    ((count,),) = _raw(session, _RANGE_MATCHES, params)
-    return bool(count == len(hashes))
+Levels = list[tuple[int, int, list[bytes]]]  # (level, first node, computed hashes)
 
 
-def _check_levels(
-    session: Session, log_name: str, level: int, first: int, hashes: list[bytes], top: int | None
-) -> tuple[list[bytes], tuple[NodeKey, int] | None]:
-    """Compare `hashes` (level `level`, from node `first`) and every complete level
-    above them, up to `top` (None: as high as they go), with the stored ones.
-    Returns the highest level computed, or the first stored node that differs with
-    the first leaf under it."""
-    while True:
-        if not _range_matches(session, log_name, level, first, hashes):
-            stored = _stored_level(session, log_name, level, first, first + len(hashes))
-            offset = _first_difference(hashes, stored)
-            if offset is not None:
-                index = first + offset
-                return hashes, ((level, index), index << level)
-        if level == top or len(hashes) < 2:
-            return hashes, None
+def _computed_levels(level: int, first: int, hashes: list[bytes], top: int | None) -> Levels:
+    """`hashes` (level `level`, from node `first`) and every complete level above
+    them, up to `top` (None: as high as they go)."""
+    levels = [(level, first, hashes)]
+    while level != top and len(hashes) >= 2:
         hashes = parent_level(hashes)
         level, first = level + 1, first >> 1
+        levels.append((level, first, hashes))
+    return levels
+
+
+def _send_range_checks(session: Session, log_name: str, levels: Levels) -> Callable[[], Any]:
+    """Send the comparison of each computed level with the stored one; the
+    returned function reads the results and returns the lowest stored node that
+    differs with the first leaf under it, or None. In a PostgreSQL pipeline
+    (`_pipeline`) the statements run on the server while the caller hashes on."""
+    connection = session.connection()
+    sql = _RANGE_MATCHES
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    cursors = []
+    for level, first, hashes in levels:
+        cursor = dbapi.cursor()
+        cursor.execute(sql, (log_name, level, first, first + len(hashes), b"".join(hashes), first))
+        cursors.append(cursor)
+
+    def first_bad_node() -> tuple[NodeKey, int] | None:
+        try:
+            counts = [(cursor.fetchone() or (None,))[0] for cursor in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
+        for (level, first, hashes), count in zip(levels, counts, strict=True):
+            if count != len(hashes):
+                stored = _stored_level(session, log_name, level, first, first + len(hashes))
+                offset = _first_difference(hashes, stored)
+                if offset is not None:
+                    index = first + offset
+                    return (level, index), index << level
+        return None
+
+    return first_bad_node
+
+
+@contextmanager
+def _pipeline(session: Session) -> Iterator[None]:
+    """On PostgreSQL, psycopg's pipeline mode: statements are sent without
+    waiting for their results, which are read when asked for."""
+    dbapi = session.connection().connection.dbapi_connection
+    pipeline = getattr(dbapi, "pipeline", None)
+    if pipeline is None:
+        yield
+        return
+    with pipeline():
+        yield
 
 
 def _recompute(
@@ -864,14 +896,15 @@ def _recompute(
     chunk_size = 1 << CHUNK_LEVEL
     size = 0
     tops: list[bytes] = []  # each full chunk's root, in order
+    # A chunk's stored nodes are compared while the next chunk is hashed: on
+    # PostgreSQL the statements are sent in a pipeline and the server compares
+    # while this process hashes. Only our own statements run in the pipeline;
+    # the leaves (which may come from an ORM query) are read outside it.
+    sent: tuple[Levels, int] | None = None  # levels computed, not yet compared
 
-    def check_chunk(base: int, hashes: list[bytes]) -> VerificationReport | None:
-        computed, bad = _check_levels(session, log_name, 0, base, hashes, CHUNK_LEVEL)
-        if bad is not None:
-            return _bad_node(log_name, size, *bad)
-        if len(hashes) == chunk_size:
-            tops.append(computed[0])
-        return None
+    def compare(check: Callable[[], Any], checked: int) -> VerificationReport | None:
+        bad = check()
+        return None if bad is None else _bad_node(log_name, checked, *bad)
 
     rows = iter(leaves)
     while True:
@@ -888,17 +921,30 @@ def _recompute(
             add_hash(stored_hash)
         if not indexes:
             break
-        hashed = leaf_hashes(data)
+        with _pipeline(session):
+            check = None
+            if sent is not None:
+                check = _send_range_checks(session, log_name, sent[0])
+            hashed = leaf_hashes(data)
+            levels = _computed_levels(0, size, hashed, CHUNK_LEVEL)
+            problem = compare(check, sent[1]) if check and sent else None
+        if problem:
+            return problem
         if indexes != list(range(size, size + len(indexes))) or hashed != stored_hashes:
             return _first_bad_entry(
                 log_name, size, list(zip(indexes, data, stored_hashes, strict=True))
             )
         size += len(indexes)
-        problem = check_chunk(size - len(indexes), hashed)
+        if len(hashed) == chunk_size:
+            tops.append(levels[-1][2][0])
+        sent = (levels, size)
+    if sent is not None:
+        problem = compare(_send_range_checks(session, log_name, sent[0]), sent[1])
         if problem:
             return problem
     if len(tops) > 1:
-        _, bad = _check_levels(session, log_name, CHUNK_LEVEL, 0, tops, None)
+        levels = _computed_levels(CHUNK_LEVEL, 0, tops, None)
+        bad = _send_range_checks(session, log_name, levels)()
         if bad is not None:
             return _bad_node(log_name, size, *bad)
     if _nodes_beyond(session, log_name, size):
