@@ -363,3 +363,26 @@ def test_verification_compares_every_stored_node_across_chunks(
         assert found is None
     else:
         assert problem in (found or "")
+
+
+def test_a_proof_needing_a_node_that_is_not_stored_is_refused(
+    app: Flask, engine: sa.Engine
+) -> None:
+    from clinic.ledger.services import LedgerError, append_hashes
+
+    leaves = _bulk_leaves()
+    compact, nodes = CompactRange(), {}
+    for leaf in leaves:
+        nodes.update(compact.append(leaf_hash(leaf)))
+    with app.app_context():
+        append_hashes(db.session, BULK, [leaf_hash(leaf) for leaf in leaves])
+        db.session.commit()
+        assert prove_inclusion(db.session, BULK, 0, BULK_SIZE) == inclusion_proof(
+            0, BULK_SIZE, lambda keys: {key: nodes[key] for key in keys}
+        )
+        db.session.rollback()
+    _tamper(
+        engine, "DELETE FROM log_nodes WHERE log_name = 'bulk' AND level = 1 AND node_index = 1"
+    )
+    with app.app_context(), pytest.raises(LedgerError, match=r"missing stored nodes \[\(1, 1\)\]"):
+        prove_inclusion(db.session, BULK, 0, BULK_SIZE)
