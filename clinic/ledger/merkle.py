@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from itertools import repeat
-from operator import methodcaller
 
 from clinic.ledger.standalone import leaf_hash, node_hash
 
@@ -39,23 +38,24 @@ EMPTY_ROOT = hashlib.sha256(b"").digest()
 NodeKey = tuple[int, int]
 
 
-# Whole levels hashed with map() over C callables: no Python bytecode runs per
-# hash, which is most of what a per-node loop costs on top of SHA-256 itself.
-_digest = methodcaller("digest")
+# Whole levels hashed with no Python function called per hash (a comprehension,
+# or map() over C callables): that call, not SHA-256, is most of what a per-node
+# loop costs. The digest method is taken unbound from the hash type itself (a
+# methodcaller looks it up by name on every hash).
+_sha256 = hashlib.sha256
+_digest = type(_sha256()).digest
 
 
 def leaf_hashes(leaves: Iterable[bytes]) -> list[bytes]:
     """`leaf_hash` of each leaf, in order."""
-    return list(map(_digest, map(hashlib.sha256, map(b"\x00".__add__, leaves))))
+    return [_sha256(b"\x00" + leaf).digest() for leaf in leaves]
 
 
 def parent_level(level: Sequence[bytes]) -> list[bytes]:
     """`node_hash` of each pair of neighbours (0 and 1, 2 and 3, ...): the level
     above in a perfect tree. An odd last hash has no parent at this level."""
     pairs = iter(level)
-    return list(
-        map(_digest, map(hashlib.sha256, map(b"".join, zip(repeat(b"\x01"), pairs, pairs))))
-    )
+    return list(map(_digest, map(_sha256, map(b"".join, zip(repeat(b"\x01"), pairs, pairs)))))
 
 
 class CompactRange:

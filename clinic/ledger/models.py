@@ -24,14 +24,23 @@ class LogHead(Base):
 
 class LogNode(Base):
     """A perfect subtree hash, stored as appends complete it (append-only).
-    Level 0 is the leaf hash; proofs read O(log n) of these."""
+    Level 0 is the leaf hash; proofs read O(log n) of these. The hash is read
+    from the primary key alone: a WITHOUT ROWID table on SQLite, an INCLUDE
+    column of the key on PostgreSQL (verification reads two nodes a leaf)."""
 
     __tablename__ = "log_nodes"
 
-    log_name: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    level: Mapped[int] = mapped_column(sa.SmallInteger, primary_key=True)
-    node_index: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    log_name: Mapped[str] = mapped_column(sa.String(64))
+    level: Mapped[int] = mapped_column(sa.SmallInteger)
+    node_index: Mapped[int] = mapped_column(sa.BigInteger)
     hash: Mapped[bytes] = mapped_column(sa.LargeBinary(32), nullable=False)
+
+    __table_args__ = (
+        sa.PrimaryKeyConstraint(
+            "log_name", "level", "node_index", name="pk_log_nodes", postgresql_include=["hash"]
+        ),
+        {"sqlite_with_rowid": False},
+    )
 
 
 class LogCheckpoint(Base):

@@ -19,7 +19,8 @@ import base64
 import logging
 import re
 import time
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import islice
 from math import inf
@@ -283,21 +284,36 @@ def _locked_head(session: Session, log_name: str) -> LogHead:
     return head
 
 
+# The nodes a proof needs, one primary-key lookup each. On PostgreSQL one join
+# with the keys passed as two arrays: the statement's text is always the same, so
+# psycopg prepares it once (a UNION ALL of lookups is planned anew for each
+# number of nodes, which cost half of a proof).
+_PG_NODES = (
+    "SELECT n.level, n.node_index, n.hash FROM unnest(?::smallint[], ?::bigint[]) "
+    "AS k(level, node_index) JOIN log_nodes n ON n.log_name = ? "
+    "AND n.level = k.level AND n.node_index = k.node_index"
+)
+# SQLite does not push an OR (or a row-value IN) of pairs into the index: one
+# lookup per node, joined with UNION ALL in one statement.
+_SQLITE_NODE = (
+    "SELECT level, node_index, hash FROM log_nodes WHERE log_name = ? AND level = ? "
+    "AND node_index = ?"
+)
+
+
 def node_loader(session: Session, log_name: str) -> NodeLoader:
     def load(keys: set[NodeKey]) -> Mapping[NodeKey, bytes]:
         if not keys:
             return {}
-        # One primary-key lookup per node, joined with UNION ALL in one statement:
-        # SQLite does not push an OR (or a row-value IN) of pairs into the index.
         ordered = sorted(keys)
-        sql = " UNION ALL ".join(
-            [
-                "SELECT level, node_index, hash FROM log_nodes WHERE log_name = ? AND level = ? AND node_index = ?"
-            ]
-            * len(ordered)
-        )
-        params = tuple(value for level, index in ordered for value in (log_name, level, index))
-        rows = _raw(session, sql, params)
+        if session.get_bind().dialect.name == "postgresql":
+            levels = [level for level, _ in ordered]
+            indexes = [index for _, index in ordered]
+            rows = _raw(session, _PG_NODES, (levels, indexes, log_name))
+        else:
+            sql = " UNION ALL ".join([_SQLITE_NODE] * len(ordered))
+            params = tuple(value for level, index in ordered for value in (log_name, level, index))
+            rows = _raw(session, sql, params)
         found = {(level, index): bytes(digest) for level, index, digest in rows}
         missing = keys - set(found)
         if missing:
@@ -806,46 +822,81 @@ def _first_difference(computed: list[bytes], stored: list[bytes]) -> int | None:
 
 
 # The stored nodes of one level range against the computed ones, passed as one
-# blob: each row is compared with the 32 bytes at its own node's offset (so no
-# row order is assumed), in one statement, instead of row by row in Python.
-_LEVEL_MATCHES = (
-    "SELECT count(*), count(CASE WHEN hash = substr(?, CAST((node_index - ?) * 32 + 1 AS INTEGER), 32) "
-    "THEN 1 END) FROM log_nodes "
-    "WHERE log_name = ? AND level = ? AND node_index >= ? AND node_index < ?"
+# blob: only the stored nodes equal to the 32 bytes at their own node's offset
+# are counted (so no row order is assumed). The primary key makes each node
+# unique, so the count is the number of computed hashes exactly when every one
+# is stored and equal. The primary key also holds the hash (a WITHOUT ROWID
+# table on SQLite, an INCLUDE column on PostgreSQL: migration 0026), so the
+# range is read from the index alone. One statement a level: PostgreSQL plans a
+# UNION ALL of them as a parallel append, whose workers cost more to start than
+# the scans.
+_RANGE_MATCHES = (
+    "SELECT count(*) FROM log_nodes WHERE log_name = ? AND level = ? "
+    "AND node_index >= ? AND node_index < ? "
+    "AND hash = substr(?, CAST((node_index - ?) * 32 + 1 AS INTEGER), 32)"
 )
 
 
-def _level_matches(
-    session: Session, log_name: str, level: int, first: int, hashes: list[bytes]
-) -> bool:
-    """Whether the stored nodes first..first+len(hashes)-1 of `level` are all there
-    and exactly `hashes`. False says only that the node by node comparison must
-    find the first that differs."""
-    end = first + len(hashes)
-    ((count, equal),) = _raw(
-        session, _LEVEL_MATCHES, (b"".join(hashes), first, log_name, level, first, end)
-    )
-    return count == equal == len(hashes)
+Levels = list[tuple[int, int, list[bytes]]]  # (level, first node, computed hashes)
 
 
-def _check_levels(
-    session: Session, log_name: str, level: int, first: int, hashes: list[bytes], top: int | None
-) -> tuple[list[bytes], tuple[NodeKey, int] | None]:
-    """Compare `hashes` (level `level`, from node `first`) and every complete level
-    above them, up to `top` (None: as high as they go), with the stored ones.
-    Returns the highest level computed, or the first stored node that differs with
-    the first leaf under it."""
-    while True:
-        if not _level_matches(session, log_name, level, first, hashes):
-            stored = _stored_level(session, log_name, level, first, first + len(hashes))
-            offset = _first_difference(hashes, stored)
-            if offset is not None:
-                index = first + offset
-                return hashes, ((level, index), index << level)
-        if level == top or len(hashes) < 2:
-            return hashes, None
+def _computed_levels(level: int, first: int, hashes: list[bytes], top: int | None) -> Levels:
+    """`hashes` (level `level`, from node `first`) and every complete level above
+    them, up to `top` (None: as high as they go)."""
+    levels = [(level, first, hashes)]
+    while level != top and len(hashes) >= 2:
         hashes = parent_level(hashes)
         level, first = level + 1, first >> 1
+        levels.append((level, first, hashes))
+    return levels
+
+
+def _send_range_checks(session: Session, log_name: str, levels: Levels) -> Callable[[], Any]:
+    """Send the comparison of each computed level with the stored one; the
+    returned function reads the results and returns the lowest stored node that
+    differs with the first leaf under it, or None. In a PostgreSQL pipeline
+    (`_pipeline`) the statements run on the server while the caller hashes on."""
+    connection = session.connection()
+    sql = _RANGE_MATCHES
+    if connection.dialect.paramstyle != "qmark":
+        sql = sql.replace("?", "%s")
+    dbapi = connection.connection.dbapi_connection
+    assert dbapi is not None
+    cursors = []
+    for level, first, hashes in levels:
+        cursor = dbapi.cursor()
+        cursor.execute(sql, (log_name, level, first, first + len(hashes), b"".join(hashes), first))
+        cursors.append(cursor)
+
+    def first_bad_node() -> tuple[NodeKey, int] | None:
+        try:
+            counts = [(cursor.fetchone() or (None,))[0] for cursor in cursors]
+        finally:
+            for cursor in cursors:
+                cursor.close()
+        for (level, first, hashes), count in zip(levels, counts, strict=True):
+            if count != len(hashes):
+                stored = _stored_level(session, log_name, level, first, first + len(hashes))
+                offset = _first_difference(hashes, stored)
+                if offset is not None:
+                    index = first + offset
+                    return (level, index), index << level
+        return None
+
+    return first_bad_node
+
+
+@contextmanager
+def _pipeline(session: Session) -> Iterator[None]:
+    """On PostgreSQL, psycopg's pipeline mode: statements are sent without
+    waiting for their results, which are read when asked for."""
+    dbapi = session.connection().connection.dbapi_connection
+    pipeline = getattr(dbapi, "pipeline", None)
+    if pipeline is None:
+        yield
+        return
+    with pipeline():
+        yield
 
 
 def _recompute(
@@ -860,14 +911,15 @@ def _recompute(
     chunk_size = 1 << CHUNK_LEVEL
     size = 0
     tops: list[bytes] = []  # each full chunk's root, in order
+    # A chunk's stored nodes are compared while the next chunk is hashed: on
+    # PostgreSQL the statements are sent in a pipeline and the server compares
+    # while this process hashes. Only our own statements run in the pipeline;
+    # the leaves (which may come from an ORM query) are read outside it.
+    sent: tuple[Levels, int] | None = None  # levels computed, not yet compared
 
-    def check_chunk(base: int, hashes: list[bytes]) -> VerificationReport | None:
-        computed, bad = _check_levels(session, log_name, 0, base, hashes, CHUNK_LEVEL)
-        if bad is not None:
-            return _bad_node(log_name, size, *bad)
-        if len(hashes) == chunk_size:
-            tops.append(computed[0])
-        return None
+    def compare(check: Callable[[], Any], checked: int) -> VerificationReport | None:
+        bad = check()
+        return None if bad is None else _bad_node(log_name, checked, *bad)
 
     rows = iter(leaves)
     while True:
@@ -884,24 +936,33 @@ def _recompute(
             add_hash(stored_hash)
         if not indexes:
             break
-        hashed = leaf_hashes(data)
+        with _pipeline(session):
+            check = None
+            if sent is not None:
+                check = _send_range_checks(session, log_name, sent[0])
+            hashed = leaf_hashes(data)
+            levels = _computed_levels(0, size, hashed, CHUNK_LEVEL)
+            problem = compare(check, sent[1]) if check and sent else None
+        if problem:
+            return problem
         if indexes != list(range(size, size + len(indexes))) or hashed != stored_hashes:
             return _first_bad_entry(
                 log_name, size, list(zip(indexes, data, stored_hashes, strict=True))
             )
         size += len(indexes)
-        problem = check_chunk(size - len(indexes), hashed)
+        if len(hashed) == chunk_size:
+            tops.append(levels[-1][2][0])
+        sent = (levels, size)
+    if sent is not None:
+        problem = compare(_send_range_checks(session, log_name, sent[0]), sent[1])
         if problem:
             return problem
     if len(tops) > 1:
-        _, bad = _check_levels(session, log_name, CHUNK_LEVEL, 0, tops, None)
+        levels = _computed_levels(CHUNK_LEVEL, 0, tops, None)
+        bad = _send_range_checks(session, log_name, levels)()
         if bad is not None:
             return _bad_node(log_name, size, *bad)
-    expected_nodes = sum(size >> level for level in range(size.bit_length()))
-    stored_nodes = session.scalar(
-        sa.select(sa.func.count()).select_from(LogNode).where(LogNode.log_name == log_name)
-    )
-    if (stored_nodes or 0) > expected_nodes:
+    if _nodes_beyond(session, log_name, size):
         return VerificationReport(
             log_name, size, False, "there are stored subtree hashes beyond the last entry"
         )
@@ -942,6 +1003,37 @@ def _recompute(
     if size and root != subtree_hash(0, size, load(set(perfect_nodes(0, size)))).hex():
         return VerificationReport(log_name, size, False, "the log head's root hash does not match")
     return VerificationReport(log_name, size, True)
+
+
+_LEVEL_ENDS = (
+    "(SELECT min(level) FROM log_nodes WHERE log_name = ?), "
+    "(SELECT max(level) FROM log_nodes WHERE log_name = ?)"
+)
+_INDEX_ENDS = (
+    "(SELECT min(node_index) FROM log_nodes WHERE log_name = ? AND level = ?), "
+    "(SELECT max(node_index) FROM log_nodes WHERE log_name = ? AND level = ?)"
+)
+
+
+def _nodes_beyond(session: Session, log_name: str, size: int) -> bool:
+    """Whether any node is stored outside the tree of `size` leaves, whose every
+    node has been compared: the lowest and highest level and, on each level, the
+    lowest and highest node index, each a seek at one end of the primary key (not
+    a count of all the log's nodes)."""
+    height = size.bit_length()
+    sql = "SELECT " + ", ".join([_LEVEL_ENDS, *[_INDEX_ENDS] * height])
+    params: list[Any] = [log_name, log_name]
+    for level in range(height):
+        params += [log_name, level, log_name, level]
+    ((low_level, high_level, *indexes),) = _raw(session, sql, tuple(params))
+    if low_level is None:
+        return False
+    if low_level < 0 or high_level >= height:
+        return True
+    return any(
+        low is None or low < 0 or high >= size >> level
+        for level, (low, high) in enumerate(zip(indexes[::2], indexes[1::2], strict=True))
+    )
 
 
 def _first_bad_entry(

@@ -224,3 +224,104 @@ def test_sqlite_files_are_readable_by_their_owner_only(tmp_path) -> None:  # typ
         db.dispose(again)
     finally:
         os.umask(previous)
+
+
+def _stored_nodes(engine: sa.Engine) -> list[tuple[str, int, int, bytes]]:
+    with engine.connect() as connection:
+        return sorted(
+            (row[0], row[1], row[2], bytes(row[3]))
+            for row in connection.exec_driver_sql(
+                "SELECT log_name, level, node_index, hash FROM log_nodes"
+            )
+        )
+
+
+def _nodes_read_from_the_key(engine: sa.Engine) -> bool:
+    """Whether `log_nodes` keeps its hashes in the primary key's b-tree."""
+    with engine.connect() as connection:
+        if BACKEND == "postgresql":
+            definition = connection.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'pk_log_nodes'"
+            ).scalar_one()
+            return "INCLUDE (hash)" in definition
+        table = connection.exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'log_nodes'"
+        ).scalar_one()
+        return "WITHOUT ROWID" in table
+
+
+def _assert_nodes_append_only(engine: sa.Engine, duplicate: dict[str, object]) -> None:
+    for statement in ("UPDATE log_nodes SET hash = hash", "DELETE FROM log_nodes"):
+        with pytest.raises(sa.exc.DatabaseError) as raised, engine.begin() as connection:
+            connection.exec_driver_sql(statement)
+        assert "not allowed" in str(raised.value)
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+        connection.execute(
+            sa.text(
+                "INSERT INTO log_nodes (log_name, level, node_index, hash) "
+                "VALUES (:log_name, :level, :node_index, :hash)"
+            ),
+            duplicate,
+        )
+
+
+def test_migration_0026_keeps_the_stored_hashes_and_puts_them_in_the_key(databases) -> None:  # type: ignore[no-untyped-def]
+    """A log's stored subtree hashes come through migration 0026 (and back down)
+    unchanged, still append-only and unique; after it they are read from the
+    primary key alone (SQLite: WITHOUT ROWID; PostgreSQL: INCLUDE (hash))."""
+    from alembic import command
+    from alembic.config import Config
+
+    from clinic.core.db import make_engine
+    from clinic.core.schema import MIGRATIONS
+    from clinic.ledger.merkle import CompactRange, leaf_hash
+
+    url = databases.new_empty_database()
+    engine = make_engine(url)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.attributes["engine"] = engine
+        command.upgrade(config, "0025")
+        compact, rows = CompactRange(), []
+        for log_name in ("audit", "custody"):
+            compact = CompactRange()
+            for index in range(13):
+                for (level, node_index), digest in compact.append(
+                    leaf_hash(f"{log_name}-{index}".encode())
+                ):
+                    rows.append(
+                        {
+                            "log_name": log_name,
+                            "level": level,
+                            "node_index": node_index,
+                            "hash": digest,
+                        }
+                    )
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO log_nodes (log_name, level, node_index, hash) "
+                    "VALUES (:log_name, :level, :node_index, :hash)"
+                ),
+                rows,
+            )
+        expected = sorted(
+            (row["log_name"], row["level"], row["node_index"], row["hash"]) for row in rows
+        )
+        assert _stored_nodes(engine) == expected
+        assert not _nodes_read_from_the_key(engine)
+
+        command.upgrade(config, "0026")
+        assert _stored_nodes(engine) == expected
+        assert _nodes_read_from_the_key(engine)
+        _assert_nodes_append_only(engine, rows[5])
+
+        command.downgrade(config, "0025")
+        assert _stored_nodes(engine) == expected
+        assert not _nodes_read_from_the_key(engine)
+        _assert_nodes_append_only(engine, rows[5])
+    finally:
+        engine.dispose()
+        if BACKEND == "postgresql":
+            databases.drop(url)

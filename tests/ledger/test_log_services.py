@@ -264,3 +264,125 @@ def test_concurrent_appends_get_contiguous_indexes(app: Flask) -> None:
         for _, digest in rows:
             compact.append(bytes(digest))
         assert root_at(db.session, "concurrency", 45) == compact.root()
+
+
+# -- verification over many chunks ------------------------------------------------------
+
+BULK = "bulk"
+BULK_SIZE = 47  # chunks of 4 leaves: 11 full ones, a partial one of 3; tops up to level 5
+
+
+def _bulk_leaves() -> list[bytes]:
+    return [rfc8785.dumps({"event": index, "item": f"KIT-{index}"}) for index in range(BULK_SIZE)]
+
+
+def _verify_bulk(app: Flask) -> str | None:
+    from clinic.ledger.services import verify_log
+
+    leaves = _bulk_leaves()
+    with app.app_context():
+        report = verify_log(
+            db.session,
+            BULK,
+            ((index, leaf, leaf_hash(leaf)) for index, leaf in enumerate(leaves)),
+        )
+        db.session.rollback()
+    assert report.size == BULK_SIZE or not report.is_valid
+    return None if report.is_valid else report.problem
+
+
+@pytest.mark.parametrize(
+    ("statements", "problem"),
+    [
+        ([], None),
+        # Two neighbours swapped: the same hashes, each at the other's place.
+        (
+            [
+                "UPDATE log_nodes SET node_index = -1 WHERE log_name = 'bulk' AND level = 0 AND node_index = 5",
+                "UPDATE log_nodes SET node_index = 5 WHERE log_name = 'bulk' AND level = 0 AND node_index = 6",
+                "UPDATE log_nodes SET node_index = 6 WHERE log_name = 'bulk' AND level = 0 AND node_index = -1",
+            ],
+            "stored subtree hash (0, 5)",
+        ),
+        (
+            [
+                "UPDATE log_nodes SET hash = :zero WHERE log_name = 'bulk' AND level = 1 AND node_index = 22"
+            ],
+            "stored subtree hash (1, 22)",
+        ),
+        # Above the chunks: checked from the chunks' roots.
+        (
+            [
+                "UPDATE log_nodes SET hash = :zero WHERE log_name = 'bulk' AND level = 4 AND node_index = 1"
+            ],
+            "stored subtree hash (4, 1)",
+        ),
+        (
+            ["DELETE FROM log_nodes WHERE log_name = 'bulk' AND level = 2 AND node_index = 10"],
+            "stored subtree hash (2, 10)",
+        ),
+        (
+            ["INSERT INTO log_nodes VALUES ('bulk', 0, 47, :zero)"],
+            "stored subtree hashes beyond the last entry",
+        ),
+        (
+            ["INSERT INTO log_nodes VALUES ('bulk', 1, -1, :zero)"],
+            "stored subtree hashes beyond the last entry",
+        ),
+        (
+            ["INSERT INTO log_nodes VALUES ('bulk', 9, 0, :zero)"],
+            "stored subtree hashes beyond the last entry",
+        ),
+        (
+            ["INSERT INTO log_nodes VALUES ('bulk', -1, 0, :zero)"],
+            "stored subtree hashes beyond the last entry",
+        ),
+    ],
+)
+def test_verification_compares_every_stored_node_across_chunks(
+    app: Flask,
+    engine: sa.Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    statements: list[str],
+    problem: str | None,
+) -> None:
+    """Every stored node of a log of many chunks is compared where it stands:
+    inside a chunk, in the last partial chunk, above the chunks, and none may be
+    stored outside the tree."""
+    import clinic.ledger.services as services
+
+    monkeypatch.setattr(services, "CHUNK_LEVEL", 2)
+    with app.app_context():
+        services.append_hashes(db.session, BULK, [leaf_hash(leaf) for leaf in _bulk_leaves()])
+        db.session.commit()
+    assert _verify_bulk(app) is None
+    for statement in statements:
+        _tamper(engine, statement, {"zero": bytes(32)})
+    found = _verify_bulk(app)
+    if problem is None:
+        assert found is None
+    else:
+        assert problem in (found or "")
+
+
+def test_a_proof_needing_a_node_that_is_not_stored_is_refused(
+    app: Flask, engine: sa.Engine
+) -> None:
+    from clinic.ledger.services import LedgerError, append_hashes
+
+    leaves = _bulk_leaves()
+    compact, nodes = CompactRange(), {}
+    for leaf in leaves:
+        nodes.update(compact.append(leaf_hash(leaf)))
+    with app.app_context():
+        append_hashes(db.session, BULK, [leaf_hash(leaf) for leaf in leaves])
+        db.session.commit()
+        assert prove_inclusion(db.session, BULK, 0, BULK_SIZE) == inclusion_proof(
+            0, BULK_SIZE, lambda keys: {key: nodes[key] for key in keys}
+        )
+        db.session.rollback()
+    _tamper(
+        engine, "DELETE FROM log_nodes WHERE log_name = 'bulk' AND level = 1 AND node_index = 1"
+    )
+    with app.app_context(), pytest.raises(LedgerError, match=r"missing stored nodes \[\(1, 1\)\]"):
+        prove_inclusion(db.session, BULK, 0, BULK_SIZE)
