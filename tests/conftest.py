@@ -181,24 +181,35 @@ def bind_expert(app: Flask, case_id: str, username: str = "expert") -> None:
 # schema, so that a database a test is done with can be brought back to the seeded
 # state and given to the next test (see DatabaseFactory.give_back).
 SEED_SCHEMA = "clinic_test_seed"
-# What a test could change besides rows: tables, columns, triggers, functions,
-# constraints and schemas. A database whose fingerprint differs is dropped.
+# What a test could change besides rows: tables, columns (and their order),
+# indexes, triggers, functions, constraints, grants, row security, types, schemas
+# and the database's settings. A database whose fingerprint differs is dropped.
 _FINGERPRINT = """
 SELECT md5(coalesce(string_agg(item, '|' ORDER BY item), '')) FROM (
     SELECT 'c:' || n.nspname || '.' || c.relname || ':' || c.relkind::text
     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE n.nspname IN ('public', 'clinic_test_seed')
     UNION ALL
-    SELECT 'a:' || c.relname || '.' || a.attname || ':' || format_type(a.atttypid, a.atttypmod)
+    SELECT 'a:' || c.relname || '.' || a.attnum::text || '.' || a.attname || ':'
+        || format_type(a.atttypid, a.atttypmod)
         || ':' || a.attnotnull::text || ':' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
     FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
     JOIN pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
     WHERE n.nspname = 'public' AND a.attnum > 0 AND NOT a.attisdropped
     UNION ALL
-    SELECT 't:' || c.relname || '.' || t.tgname || ':' || t.tgenabled::text
-    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+    SELECT 't:' || pg_get_triggerdef(t.oid) || ':' || t.tgenabled::text
+    FROM pg_trigger t
     WHERE NOT t.tgisinternal
+    UNION ALL
+    SELECT 'i:' || indexdef FROM pg_indexes WHERE schemaname = 'public'
+    UNION ALL
+    SELECT 'r:' || c.relname || ':' || c.relrowsecurity::text || ':'
+        || coalesce(array_to_string(c.relacl, ','), '')
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public'
+    UNION ALL
+    SELECT 'y:' || t.typname FROM pg_type t
+    JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public'
     UNION ALL
     SELECT 'p:' || p.oid::regprocedure::text || ':' || md5(p.prosrc) FROM pg_proc p
     JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public'
@@ -332,7 +343,11 @@ class DatabaseFactory:
 
     def give_back(self, url: str) -> None:
         """The test is done with `url`: refilled for the next test, or dropped."""
-        url = sa.make_url(url).set(query={}).render_as_string(hide_password=False)
+        url = (
+            sa.make_url(url)
+            .difference_update_query(["application_name"])
+            .render_as_string(hide_password=False)
+        )
         if self._fingerprint and self._refilled(url):
             self._free.append(url)
         else:
@@ -343,9 +358,10 @@ class DatabaseFactory:
         try:
             with engine.begin() as connection:
                 connection.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
-                # Whatever the test left connected (a server, a thread) goes first.
+                # Whatever the test left connected (a server, a thread) goes first,
+                # and is gone (its locks with it) before the next test starts.
                 connection.exec_driver_sql(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
                     "WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
                 if connection.exec_driver_sql(_FINGERPRINT).scalar() != self._fingerprint:

@@ -109,7 +109,46 @@ class Caller:
             self.consent_reasons.extend(
                 reason for reason in decision.reasons if reason not in self.consent_reasons
             )
+        if OMIT_NARRATIVE in decision.obligations and version.resource_type == "Composition":
+            version = dataclasses.replace(version, content=self._readable_entries(version.content))
         return fulfil(decision, version)
+
+    def _readable_entries(self, report: dict[str, Any]) -> dict[str, Any]:
+        """A report read by her consent keeps only the section entries that lead to
+        records this reader may read too: a reference to a record she keeps back
+        (her account, when she shares the report without it) would say that it
+        exists and how many there are. A section left with no entry then says it
+        is withheld, as one that held only narrative (without_narrative)."""
+        kept = copy.deepcopy(report)
+        sections = list(kept.get("section", []))
+        while sections:
+            section = sections.pop()
+            if "entry" in section:
+                entries = [e for e in section["entry"] if self._readable(e.get("reference"))]
+                if entries:
+                    section["entry"] = entries
+                else:
+                    section.pop("entry")
+                    section.pop("orderedBy", None)
+            sections.extend(section.get("section", []))
+        return kept
+
+    def _readable(self, reference: Any) -> bool:
+        """Whether this reader may read the record a report's entry leads to (a
+        signed report names the version it was signed with: Type/id/_history/n)."""
+        parts = str(reference or "").split("/")
+        if len(parts) == 4 and parts[2] == "_history" and parts[3].isdigit():
+            kind, logical_id = parts[0], parts[1]
+            target = (
+                self.store.version(kind, logical_id, int(parts[3]))
+                if kind in STORED_TYPES
+                else None
+            )
+        elif len(parts) == 2 and parts[0] in STORED_TYPES:
+            target = self.store.current(parts[0], parts[1])
+        else:
+            return False
+        return target is not None and self.decide_on(Action.READ, target).permitted
 
     def audit(
         self,

@@ -446,6 +446,14 @@ def test_the_exam_report_is_shared_with_counselling_item_by_item(
             assert NARRATIVE_WITHHELD_TEXT in section["text"]["div"]
             assert section["emptyReason"]["coding"] == [EMPTY_REASON_WITHHELD]
     assert any("emptyReason" in section for section in report["section"])
+    # Every entry leads to a record she shares with the counsellor: none says that
+    # her account exists, nor how many records it holds.
+    references = [e["reference"] for s in report["section"] for e in s.get("entry", [])]
+    assert references
+    for reference in references:
+        found = api(client, "GET", f"/fhir/{reference}", token)
+        assert found.status_code == 200, reference
+        assert "history" not in json.dumps(found.get_json().get("category", []))
     validate_resource(report, app.extensions["clinic.profiles"])  # raises on any issue
     # The exam screens stay with the care team, whatever she shares; the counsellor
     # reads what she shares on the case's "shared with you" page.
