@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from clinic.exam.services import sign_off
 from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items, release_to, withdraw
 from tests.drafts.helpers import expire_sessions
-from tests.exam.helpers import call, complete_exam, start
+from tests.exam.helpers import INJURY, call, complete_exam, start
 from tests.helpers import api, csrf_token, login, open_case
 from tests.media.helpers import record_photo_consent, take
 from tests.release.helpers import file
@@ -160,6 +161,13 @@ def test_vital_signs_use_the_readers_decimal_separator(app: Flask, engine: sa.En
             ),
         ),
     )
+    call(
+        app,
+        "examiner",
+        exam_services.add_injury,
+        exam_id=exam_id,
+        injury=replace(INJURY, length_mm=Decimal("2.5"), width_mm=None),
+    )
     reports = {}
     for language in ("en", "fr", "es"):
         examiner = _signed_in(app, "examiner", language)
@@ -167,11 +175,13 @@ def test_vital_signs_use_the_readers_decimal_separator(app: Flask, engine: sa.En
         assert response.status_code == 200
         reports[language] = response.get_data(as_text=True)
     assert "36.8 °C" in reports["en"]
+    assert "2.5 mm" in reports["en"]
     assert "36,8" not in reports["en"]
     for language in ("fr", "es"):
         assert "36,8 °C" in reports[language]
         assert "36.8" not in reports[language]
         assert "128/84 mmHg" in reports[language]
+        assert "2,5 mm" in reports[language]
     # The record keeps the decimal point.
     with engine.connect() as connection:
         stored = [
