@@ -292,11 +292,12 @@ def _keep_what_was_typed() -> None:
             secret_key=current_app.config["SECRET_KEY"],
             settings=_draft_settings(),
         )
-    except DraftNotKept:
+    except DraftNotKept as refused:
         flash(
             _(
-                "Your session had ended and what you typed on that page could not be kept "
-                "(it is too large). Sign in again and enter it once more."
+                "Your session had ended and what you typed on that page could not be kept: "
+                "%(why)s Sign in again and enter it once more.",
+                why=refused.said(),
             ),
             "error",
         )

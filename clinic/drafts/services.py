@@ -31,6 +31,7 @@ from clinic.core.clock import utcnow
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.drafts.models import SavedDraft, new_id
+from clinic.i18n.sentences import sentence
 
 MAX_PATH_LENGTH = 512
 _KEY_INFO = b"clinic/saved-drafts/v1"
@@ -80,15 +81,15 @@ def keep_draft(
     (inactive account, too large, an impossible path). Replaces her older draft of
     the same page and keeps at most `max_per_user` drafts (the newest)."""
     if not owner.is_active:
-        raise DraftNotKept("The account is not active.")
+        raise DraftNotKept(sentence("The account is not active."))
     if not path.startswith("/") or len(path) > MAX_PATH_LENGTH:
-        raise DraftNotKept("This page's address is too long to keep a draft for.")
+        raise DraftNotKept(sentence("This page's address is too long to keep a draft for."))
     kept = [(name, value) for name, value in fields if not is_never_kept(name)]
     if not any(value.strip() for _, value in kept):
         return None
     plaintext = json.dumps(kept, ensure_ascii=False, separators=(",", ":")).encode()
     if len(plaintext) > settings.max_bytes:
-        raise DraftNotKept("What was typed is too large to keep.")
+        raise DraftNotKept(sentence("What was typed is too large to keep."))
     now = utcnow()
     purge_expired_drafts(uow, now=now)
     uow.session.execute(

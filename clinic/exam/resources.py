@@ -40,7 +40,7 @@ from clinic.fhir.canonical import (
     STRUCTURE_DEFINITION,
 )
 from clinic.i18n import N_
-from clinic.i18n.sentences import Coded, Listing, Sentence, Word, sentence
+from clinic.i18n.sentences import Coded, Listing, Measure, Sentence, Word, sentence
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -584,7 +584,16 @@ class Injury:
     def summary(self) -> str:
         """In English (as records keep it), said in the reader's language: the kind of
         injury by its designation, the site and the size as written."""
-        size = f"{self.length_mm} mm" + (f" x {self.width_mm} mm" if self.width_mm else "")
+        # Measured: the reader's decimal separator ("2,5 mm"); records keep "2.5 mm".
+        size = (
+            Sentence(
+                "%(length)s mm x %(width)s mm",
+                length=Measure(self.length_mm),
+                width=Measure(self.width_mm),
+            )
+            if self.width_mm
+            else Sentence("%(length)s mm", length=Measure(self.length_mm))
+        )
         kind = Coded("injury-type", self.kind, english_text=INJURY_TYPES[self.kind])
         return Sentence("%(injury)s", injury=Listing((kind, self.site, size)))
 

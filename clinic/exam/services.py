@@ -120,7 +120,16 @@ from clinic.exam.timing import (
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
 from clinic.i18n import N_
-from clinic.i18n.sentences import Coded, Day, Listing, Moment, Sentence, Word, sentence
+from clinic.i18n.sentences import (
+    Coded,
+    Day,
+    Listing,
+    Measure,
+    Moment,
+    Sentence,
+    Word,
+    sentence,
+)
 
 # How far ahead of the clock a time may be entered (clocks on tablets drift).
 CLOCK_TOLERANCE = timedelta(minutes=10)
@@ -2465,10 +2474,15 @@ def describe_vital(content: Mapping[str, Any]) -> str:
         quantity = content["valueQuantity"]
         unit = quantity.get("code", quantity.get("unit"))
         if unit == "/min":
-            return sentence("%(value)s per minute", value=quantity["value"])
-        return Sentence(f"{quantity['value']} {UNIT_DISPLAY.get(unit, quantity.get('unit', ''))}")
-    parts = [c["valueQuantity"]["value"] for c in content.get("component", [])]
-    return Sentence("/".join(str(p) for p in parts) + " mmHg")
+            return sentence("%(value)s per minute", value=Measure(quantity["value"]))
+        # A unit symbol ("°C", "kg") is the same in every language.
+        return Sentence(
+            "%(value)s %(unit)s",
+            value=Measure(quantity["value"]),
+            unit=UNIT_DISPLAY.get(unit, quantity.get("unit", "")),
+        )
+    parts = tuple(Measure(c["valueQuantity"]["value"]) for c in content.get("component", []))
+    return Sentence("%(parts)s mmHg", parts=Listing(parts, separator="/"))
 
 
 def _audit_write(

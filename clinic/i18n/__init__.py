@@ -221,7 +221,7 @@ def init_i18n(app: Flask) -> None:
     babel.domain_instance = CatalogueDomain(directory)
 
     from clinic.fhir.terminology import concept_words, display
-    from clinic.i18n.sentences import said
+    from clinic.i18n.sentences import format_measure, said
     from clinic.i18n.values import value_word
 
     app.jinja_env.filters["word"] = value_word
@@ -237,6 +237,7 @@ def init_i18n(app: Flask) -> None:
     # The same moment for machines, in a <time datetime="..."> attribute: ISO 8601, UTC.
     app.jinja_env.filters["machine_time"] = machine_time
     app.jinja_env.filters["day"] = format_day
+    app.jinja_env.filters["number"] = format_measure
 
     @app.context_processor
     def _language() -> dict[str, Any]:

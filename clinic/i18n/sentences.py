@@ -79,6 +79,43 @@ class Number:
 
 
 @dataclass(frozen=True)
+class Measure:
+    """A measured value as the record writes it ("36.8", "120"), and with the reader's
+    language's decimal separator ("36,8"), keeping the record's decimals."""
+
+    value: Any
+
+    def english(self) -> str:
+        return str(self.value)
+
+    def said(self) -> str:
+        return format_measure(self.value)
+
+
+def format_measure(value: Any) -> str:
+    """A number as recorded, written as the reader's language writes numbers (its
+    decimal separator), with as many decimals as the record has; anything that is
+    not a number, as it is."""
+    from decimal import Decimal, InvalidOperation
+
+    from babel.numbers import format_decimal
+    from flask_babel import get_locale
+
+    if value is None or isinstance(value, bool):
+        return "" if value is None else str(value)
+    text = str(value)
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        return text
+    if not number.is_finite():
+        return text
+    decimals = len(text.split(".", 1)[1]) if "." in text and "e" not in text.lower() else 0
+    pattern = "0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(number, format=pattern, locale=get_locale() or "en")
+
+
+@dataclass(frozen=True)
 class Day:
     """A calendar day, in words in English (as the record says it) and as the
     reader's language writes a date."""
@@ -182,13 +219,15 @@ def sentence(message: str, /, **values: Any) -> Sentence:
 def said(value: Any) -> str:
     """A value in the reader's language: a sentence, a coded value, a moment or a
     list in it; anything else (what someone wrote) as it is."""
-    if isinstance(value, Sentence | Coded | Moment | Day | Number | Texts | Word | Listing):
+    if isinstance(
+        value, Sentence | Coded | Moment | Day | Number | Measure | Texts | Word | Listing
+    ):
         return value.said()
     return str(value)
 
 
 def _english(value: Any) -> str:
-    if isinstance(value, Coded | Moment | Day | Number | Texts | Word | Listing):
+    if isinstance(value, Coded | Moment | Day | Number | Measure | Texts | Word | Listing):
         return value.english()
     return str(value)
 

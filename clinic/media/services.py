@@ -99,7 +99,7 @@ def unavailable(error: VaultError) -> MediaUnavailable:
             "Photographs cannot be stored or read at the moment: %(error)s. An administrator "
             "must restore the media key from the key backup (`clinic media-key status` says "
             "what is wrong).",
-            error=str(error),
+            error=error.message,
         ),
         "photos",
     )

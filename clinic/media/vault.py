@@ -32,6 +32,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy.orm import Session
 
+from clinic.i18n import N_
+from clinic.i18n.sentences import Listing, Word, sentence
 from clinic.media.models import Photo, PhotoContent
 
 KEY_FILE = "media.key"
@@ -43,7 +45,26 @@ LOCK_FILE = ".media-key.lock"
 
 
 class VaultError(Exception):
-    """The vault cannot do what was asked (a missing or wrong key); says why."""
+    """The vault cannot do what was asked (a missing or wrong key); says why: in
+    English for the operator's commands (`str`), and, where a screen may show it,
+    as a sentence said in the reader's language (`message`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# A photo's stored copies, named within a sentence (records and commands say the code).
+_VARIANT_WORDS = {
+    "original": N_("original"),
+    "display": N_("display copy"),
+    "thumbnail": N_("thumbnail"),
+    "blurred": N_("blurred copy"),
+}
+
+
+def _variant(variant: str) -> Word:
+    return Word(_VARIANT_WORDS.get(str(variant), str(variant)), english_text=str(variant))
 
 
 @dataclass(frozen=True)
@@ -65,17 +86,26 @@ class MediaKey:
     @classmethod
     def parse(cls, text: str, source: str) -> MediaKey:
         if not text.strip():
-            raise VaultError(f"{source} is empty: it holds no media key")
+            raise VaultError(sentence("%(source)s is empty: it holds no media key", source=source))
         parts = text.split()
         if len(parts) != 3 or parts[0] != _HEADER:
-            raise VaultError(f"{source} is not a media key file (it is damaged or something else)")
+            raise VaultError(
+                sentence(
+                    "%(source)s is not a media key file (it is damaged or something else)",
+                    source=source,
+                )
+            )
         try:
             secret = base64.b64decode(parts[2], validate=True)
         except ValueError as error:
-            raise VaultError(f"{source} is damaged (its key is not readable)") from error
+            raise VaultError(
+                sentence("%(source)s is damaged (its key is not readable)", source=source)
+            ) from error
         key = cls.of(secret)
         if key.key_id != parts[1] or len(key.secret) != 32:
-            raise VaultError(f"{source} is damaged (its key does not match its id)")
+            raise VaultError(
+                sentence("%(source)s is damaged (its key does not match its id)", source=source)
+            )
         return key
 
 
@@ -98,8 +128,11 @@ class Keyring:
     def current(self) -> MediaKey:
         if not self.current_path.exists():
             raise VaultError(
-                f"there is no media key ({self.current_path}); photographs cannot be stored "
-                "or read. Restore it from the key backup (see README, Media key)"
+                sentence(
+                    "there is no media key (%(path)s); photographs cannot be stored or read. "
+                    "Restore it from the key backup (see README, Media key)",
+                    path=str(self.current_path),
+                )
             )
         return self._read(self.current_path)
 
@@ -146,7 +179,7 @@ class Keyring:
             try:
                 keys.setdefault(self._read(path).key_id, path)
             except VaultError as error:
-                damaged.append(str(error))
+                damaged.append(error.message)
         return keys, damaged
 
     def get(self, key_id: str) -> MediaKey:
@@ -154,16 +187,33 @@ class Keyring:
         if key_id in keys:
             return self._read(keys[key_id])
         raise VaultError(
-            f"the media key {key_id} is not in {self.directory}"
-            + (f" ({'; '.join(damaged)})" if damaged else "")
-            + "; the photographs it protects cannot be read until it is restored"
+            sentence(
+                "the media key %(key)s is not in %(folder)s (%(damaged)s); the photographs it "
+                "protects cannot be read until it is restored",
+                key=key_id,
+                folder=str(self.directory),
+                damaged=Listing(tuple(damaged), separator="; "),
+            )
+            if damaged
+            else sentence(
+                "the media key %(key)s is not in %(folder)s; the photographs it protects "
+                "cannot be read until it is restored",
+                key=key_id,
+                folder=str(self.directory),
+            )
         )
 
     def _read(self, path: Path) -> MediaKey:
         try:
             text = path.read_text()
         except (OSError, UnicodeDecodeError) as error:
-            raise VaultError(f"{path.name} cannot be read ({error.__class__.__name__})") from error
+            raise VaultError(
+                sentence(
+                    "%(file)s cannot be read (%(error)s)",
+                    file=path.name,
+                    error=error.__class__.__name__,
+                )
+            ) from error
         return MediaKey.parse(text, path.name)
 
     @property
@@ -379,7 +429,13 @@ def _content_aad(photo_id: str, variant: str, content_type: str, seal_format: in
         return f"photo:{photo_id}:{variant}".encode()
     if seal_format == FORMAT_WITH_CONTENT_TYPE:
         return f"photo-v2:{photo_id}:{variant}:{content_type}".encode()
-    raise VaultError(f"the {variant} of photo {photo_id} is sealed in an unknown format")
+    raise VaultError(
+        sentence(
+            "the %(variant)s of photo %(photo)s is sealed in an unknown format",
+            variant=_variant(variant),
+            photo=photo_id,
+        )
+    )
 
 
 def wrap(key: MediaKey, photo_id: str, data_key: bytes) -> bytes:
@@ -391,7 +447,9 @@ def unwrap(key: MediaKey, photo_id: str, wrapped: bytes) -> bytes:
     try:
         return AESGCM(key.secret).decrypt(wrapped[:12], wrapped[12:], _key_aad(photo_id))
     except InvalidTag as error:
-        raise VaultError(f"the data key of photo {photo_id} does not open") from error
+        raise VaultError(
+            sentence("the data key of photo %(photo)s does not open", photo=photo_id)
+        ) from error
 
 
 def new_data_key(key: MediaKey, photo_id: str) -> tuple[bytes, bytes]:
@@ -435,7 +493,11 @@ def open_content(
     when it was sealed."""
     sealed = store.get(photo.id, variant)
     if sealed is None:
-        raise VaultError(f"photo {photo.id} has no {variant}")
+        raise VaultError(
+            sentence(
+                "photo %(photo)s has no %(variant)s", photo=photo.id, variant=_variant(variant)
+            )
+        )
     data_key = unwrap(keyring.get(photo.key_id), photo.id, photo.wrapped_key)
     try:
         data = AESGCM(data_key).decrypt(
@@ -444,9 +506,21 @@ def open_content(
             _content_aad(photo.id, variant, sealed.content_type, sealed.format),
         )
     except InvalidTag as error:
-        raise VaultError(f"the {variant} of photo {photo.id} does not open") from error
+        raise VaultError(
+            sentence(
+                "the %(variant)s of photo %(photo)s does not open",
+                variant=_variant(variant),
+                photo=photo.id,
+            )
+        ) from error
     if hashlib.sha256(data).hexdigest() != sealed.sha256:
-        raise VaultError(f"the {variant} of photo {photo.id} is not what was stored")
+        raise VaultError(
+            sentence(
+                "the %(variant)s of photo %(photo)s is not what was stored",
+                variant=_variant(variant),
+                photo=photo.id,
+            )
+        )
     return sealed, data
 
 
@@ -466,7 +540,7 @@ def key_problem(keyring: Keyring) -> str | None:
     try:
         keyring.current()
     except VaultError as error:
-        return str(error)
+        return error.message  # a sentence: the screen says it in its reader's language
     return None
 
 

@@ -30,6 +30,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,7 @@ from clinic.fhir.canonical import (
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.services import EMPTY_REASON_WITHHELD, fulfil
 from clinic.fhir.store import ResourceStore, StoredVersion
+from clinic.i18n.sentences import Day, format_measure, sentence
 from clinic.ledger.services import (
     LedgerError,
     active_signer,
@@ -107,6 +109,12 @@ SIGNATURE_TYPE = {"system": "urn:iso-astm:E1762-95:2013", "code": "1.2.840.10065
 
 class ReleaseUnavailable(ReleaseRefused):
     """The request is the officer's own, but nothing can be downloaded (now)."""
+
+
+def _day(moment: datetime) -> Day:
+    """The day of a withdrawal: ISO 8601 in English (what the FHIR API's outcome
+    says), as the reader's language writes a date on a screen."""
+    return Day(moment.date(), moment.date().isoformat())
 
 
 def release_key_name(config: Any) -> str:
@@ -275,16 +283,17 @@ def release_bundle(
         request is None
         or not decide(actor, Action.READ, "ReleaseRequest", request_facts(request)).permitted
     ):
-        raise RequestNotFound("There is no such request.")
+        raise RequestNotFound(sentence("There is no such request."))
     if request.status != RequestStatus.APPROVED or request.case_id is None:
         raise ReleaseUnavailable(
-            "No release can be downloaded for this request: "
-            + (
-                f"consent withdrawn on {request.withdrawn_at.date().isoformat()}"
-                if request.withdrawn_at
-                else "awaiting survivor decision"
+            sentence(
+                "No release can be downloaded for this request: consent withdrawn on %(day)s.",
+                day=_day(request.withdrawn_at),
             )
-            + "."
+            if request.withdrawn_at
+            else sentence(
+                "No release can be downloaded for this request: awaiting survivor decision."
+            )
         )
     case = uow.session.get(Case, request.case_id)
     force = uow.session.get(Organization, request.force_id)
@@ -304,8 +313,10 @@ def release_bundle(
         if current.version_id != version.version_id:
             # Never an earlier version: a record amended since approval is approved again.
             raise ReleaseUnavailable(
-                "No release can be downloaded for this request yet: a record was amended "
-                "after the release was approved, and the clinic must approve it again."
+                sentence(
+                    "No release can be downloaded for this request yet: a record was amended "
+                    "after the release was approved, and the clinic must approve it again."
+                )
             )
         decision = decide(
             recipient,
@@ -323,8 +334,10 @@ def release_bundle(
         if not decision.permitted:
             # Her permission ended (a date) or changed: nothing more is delivered.
             raise ReleaseUnavailable(
-                "No release can be downloaded for this request: the survivor's permission "
-                "no longer covers it."
+                sentence(
+                    "No release can be downloaded for this request: the survivor's permission "
+                    "no longer covers it."
+                )
             )
         versions.append((version, decision))
     released = {v.reference for v, _ in versions}
@@ -532,8 +545,10 @@ def _sign(
         signer = active_signer(uow.session, instance_path, key_name)
     except LedgerError as error:
         raise ReleaseUnavailable(
-            "The clinic has no release signing key yet; ask its administrator to run "
-            "`clinic keys generate --log release`."
+            sentence(
+                "The clinic has no release signing key yet; ask its administrator to run "
+                "`clinic keys generate --log release`."
+            )
         ) from error
     header = {"alg": JWS_ALGORITHM, "kid": str(signer.verifier)}
     protected = _b64url(json.dumps(header, separators=(",", ":")).encode())
@@ -590,7 +605,7 @@ def _value(node: dict[str, Any]) -> str:
         if not key.startswith("value") or key == "value":
             continue
         if key == "valueQuantity":
-            return f"{value.get('value')} {value.get('unit', '')}".strip()
+            return f"{format_measure(value.get('value'))} {value.get('unit', '')}".strip()
         if key == "valueCodeableConcept":
             return _concept(value)
         if key == "valuePeriod":

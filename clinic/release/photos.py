@@ -24,6 +24,7 @@ from clinic.core.clock import isoformat, utcnow
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore
+from clinic.i18n.sentences import Day, sentence
 from clinic.media.models import Photo, Variant
 from clinic.media.vault import DatabasePhotoStore, Keyring, VaultError, open_content
 from clinic.release.bundle import ReleaseUnavailable
@@ -58,18 +59,21 @@ def released_original(
         request is None
         or not decide(actor, Action.READ, "ReleaseRequest", request_facts(request)).permitted
     ):
-        raise RequestNotFound("There is no such request.")
+        raise RequestNotFound(sentence("There is no such request."))
     approved = {
         reference.rsplit("/_history/", 1)[0]: reference for reference in request.approved or []
     }
     photo = uow.session.get(Photo, photo_id)
     if photo is None or f"Media/{photo_id}" not in approved:
-        raise RequestNotFound("There is no such photograph in this release.")
+        raise RequestNotFound(sentence("There is no such photograph in this release."))
     if request.status != RequestStatus.APPROVED:
-        withdrawn = request.withdrawn_at.date().isoformat() if request.withdrawn_at else None
         raise ReleaseUnavailable(
-            "This photograph can no longer be downloaded: "
-            + (f"consent withdrawn on {withdrawn}." if withdrawn else "the release was stopped.")
+            sentence(
+                "This photograph can no longer be downloaded: consent withdrawn on %(day)s.",
+                day=Day(request.withdrawn_at.date(), request.withdrawn_at.date().isoformat()),
+            )
+            if request.withdrawn_at
+            else sentence("This photograph can no longer be downloaded: the release was stopped.")
         )
     version = ResourceStore(uow.session, registry).current("Media", photo_id)
     assert version is not None
@@ -77,8 +81,10 @@ def released_original(
         # Retired by the clinic as entered in error: never released, whatever was
         # approved before (the bundle itself then needs approving again).
         raise ReleaseUnavailable(
-            "This photograph can no longer be downloaded: the clinic withdrew it from "
-            "the record as entered in error."
+            sentence(
+                "This photograph can no longer be downloaded: the clinic withdrew it from "
+                "the record as entered in error."
+            )
         )
     force = uow.session.get(Organization, request.force_id)
     assert force is not None
@@ -93,14 +99,16 @@ def released_original(
     )
     if version.versioned_reference != approved[f"Media/{photo_id}"] or not decision.permitted:
         raise ReleaseUnavailable(
-            "This photograph can no longer be downloaded: the survivor's permission no "
-            "longer covers it."
+            sentence(
+                "This photograph can no longer be downloaded: the survivor's permission no "
+                "longer covers it."
+            )
         )
     try:
         _, data = open_content(DatabasePhotoStore(uow.session), keyring, photo, Variant.ORIGINAL)
     except VaultError as error:
         raise ReleaseUnavailable(
-            "This photograph cannot be opened at the moment; the clinic has been told."
+            sentence("This photograph cannot be opened at the moment; the clinic has been told.")
         ) from error
     delivered = list(request.delivered or [])
     delivered.append({"photo": photo.id, "at": isoformat(utcnow()), "by": actor.username})

@@ -1,0 +1,195 @@
+"""Refusals of the release, draft and photo (media key) services reach a person on a
+web page in her language, dates as her language writes them; the FHIR API's
+OperationOutcome and the operator's commands keep the English. Measured values
+(vital signs) are written with the reader's decimal separator; records keep
+"36.8"."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from clinic.exam import services as exam_services
+from clinic.exam.services import sign_off
+from tests.conftest import PASSWORD, World
+from tests.consent.helpers import all_items, release_to, withdraw
+from tests.drafts.helpers import expire_sessions
+from tests.exam.helpers import INJURY, call, complete_exam, start
+from tests.helpers import api, csrf_token, login, open_case
+from tests.media.helpers import record_photo_consent, take
+from tests.release.helpers import file
+
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _signed_in(app: Flask, username: str, language: str) -> FlaskClient:
+    client = app.test_client()
+    login(client, username, PASSWORD)
+    token = csrf_token(client, "/account/password")
+    client.post("/language", data={"language": language, "csrf_token": token})
+    return client
+
+
+def _error_summary(page: str) -> str:
+    found = re.search(r'<div class="error-summary" role="alert"><p>(.*?)</p>', page, re.S)
+    assert found is not None, page
+    return found[1]
+
+
+def test_a_release_stopped_by_her_withdrawal_is_said_in_the_officers_language(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    case = open_case(app)
+    call(app, "examiner", sign_off, exam_id=complete_exam(app, case.id))
+    filed = file(client, world["officer"].token, case.reference, requested=("report",)).get_json()
+    consent_id = release_to(
+        app,
+        case.id,
+        "RIVERPOL",
+        all_items(app, "police-release/v1", agree=False)
+        | {"report": True, "report-account": False},
+    )
+    staff = app.test_client()
+    login(staff, "examiner", PASSWORD)
+    page = f"/releases/incoming/{filed['id']}"
+    approved = staff.post(f"{page}/approve", data={"csrf_token": csrf_token(staff, page)})
+    assert approved.status_code == 302, approved.get_data(as_text=True)
+    withdraw(app, case.id, consent_id)
+
+    for language, expected, wrong in (
+        (
+            "fr",
+            "Aucune communication ne peut être téléchargée pour cette demande : "
+            "consentement retiré le ",
+            "No release can be downloaded",
+        ),
+        (
+            "es",
+            "No se puede descargar ninguna entrega para esta solicitud: "
+            "consentimiento retirado el ",
+            "consent withdrawn on",
+        ),
+    ):
+        officer = _signed_in(app, "officer", language)
+        for path in ("bundle.json", "report", "exam-report"):
+            response = officer.get(f"/releases/{filed['id']}/{path}")
+            assert response.status_code == 409, response.get_data(as_text=True)
+            said = _error_summary(response.get_data(as_text=True))
+            assert said.startswith(expected), said
+            assert wrong not in said
+            # The day as her language writes it ("7 déc. 2026"), not ISO 8601.
+            assert not ISO_DAY.search(said), said
+            assert re.search(r"\d{1,2} [a-zé]{3,4}\.? \d{4}\.$", said), said
+
+    # The FHIR API's OperationOutcome stays English, with the ISO day (machines).
+    outcome = api(client, "GET", f"/fhir/Task/{filed['id']}/$release", world["officer"].token)
+    assert outcome.status_code == 409
+    diagnostics = outcome.get_json()["issue"][0]["diagnostics"]
+    assert diagnostics.startswith(
+        "No release can be downloaded for this request: consent withdrawn on "
+    )
+    assert ISO_DAY.search(diagnostics), diagnostics
+
+
+def test_a_draft_that_cannot_be_kept_is_said_in_her_language(app: Flask) -> None:
+    client = app.test_client()
+    client.environ_base["HTTP_ACCEPT_LANGUAGE"] = "fr"
+    login(client, "examiner", PASSWORD)
+    path = f"/exams/{start(app, open_case(app, 'examiner').id)}/history"
+    token = csrf_token(client, path)
+    expire_sessions(app, "examiner")
+    app.config["DRAFT_MAX_BYTES"] = 1000
+    response = client.post(path, data={"csrf_token": token, "narrative": "y" * 2000})
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert (
+        "Votre session avait expiré et ce que vous avez saisi sur cette page n&#39;a pas pu "
+        "être gardé : Ce qui a été saisi est trop volumineux pour être gardé." in page
+    ), page
+    assert "could not be kept" not in page
+    assert "too large" not in page
+
+
+def test_a_damaged_media_key_is_said_in_the_examiners_language(app: Flask) -> None:
+    case = open_case(app, "examiner")
+    record_photo_consent(app, case.id)
+    exam_id = complete_exam(app, case.id)
+    (photo_id,) = take(app, exam_id)
+    (Path(app.instance_path) / "keys" / "media.key").write_text("")
+    examiner = _signed_in(app, "examiner", "es")
+    for path, status in ((f"/exams/{exam_id}/photos", 200), (f"/photos/{photo_id}/display", 503)):
+        response = examiner.get(path)
+        page = response.get_data(as_text=True)
+        assert response.status_code == status, page
+        assert "media.key está vacío: no contiene ninguna clave de medios" in page
+        assert "is empty" not in page
+        assert "holds no media key" not in page
+    # The operator's command says it in English.
+    from click.testing import CliRunner
+    from flask.cli import ScriptInfo
+
+    from clinic.cli import cli
+
+    status = CliRunner().invoke(
+        cli, ["media-key", "status"], obj=ScriptInfo(create_app=lambda: app)
+    )
+    assert "media.key is empty: it holds no media key" in status.output
+
+
+def test_vital_signs_use_the_readers_decimal_separator(app: Flask, engine: sa.Engine) -> None:
+    case = open_case(app)
+    exam_id = complete_exam(app, case.id)
+    call(
+        app,
+        "examiner",
+        exam_services.record_general,
+        exam_id=exam_id,
+        general=exam_services.GeneralExam(
+            "",
+            exam_services.Vitals(
+                heart_rate=Decimal(88),
+                temperature=Decimal("36.8"),
+                systolic=Decimal(128),
+                diastolic=Decimal(84),
+            ),
+        ),
+    )
+    call(
+        app,
+        "examiner",
+        exam_services.add_injury,
+        exam_id=exam_id,
+        injury=replace(INJURY, length_mm=Decimal("2.5"), width_mm=None),
+    )
+    reports = {}
+    for language in ("en", "fr", "es"):
+        examiner = _signed_in(app, "examiner", language)
+        response = examiner.get(f"/exams/{exam_id}/report")
+        assert response.status_code == 200
+        reports[language] = response.get_data(as_text=True)
+    assert "36.8 °C" in reports["en"]
+    assert "2.5 mm" in reports["en"]
+    assert "36,8" not in reports["en"]
+    for language in ("fr", "es"):
+        assert "36,8 °C" in reports[language]
+        assert "36.8" not in reports[language]
+        assert "128/84 mmHg" in reports[language]
+        assert "2,5 mm" in reports[language]
+    # The record keeps the decimal point.
+    with engine.connect() as connection:
+        stored = [
+            json.loads(row) if isinstance(row, str) else row
+            for row in connection.execute(
+                sa.text(
+                    "SELECT content FROM fhir_resource_versions WHERE resource_type = 'Observation'"
+                )
+            ).scalars()
+        ]
+    assert any(str(content.get("valueQuantity", {}).get("value")) == "36.8" for content in stored)
