@@ -10,6 +10,7 @@ run: it is never skipped.
 
 from __future__ import annotations
 
+import inspect
 import os
 import shutil
 import tempfile
@@ -495,6 +496,43 @@ def engine(app: Flask) -> sa.Engine:
 # -- the independent validator over what the suite is served ---------------------------
 
 _EMITTED: Emitted | None = None
+
+
+# -- one leg for tests that never reach a database ------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On the PostgreSQL leg, a test that never asks for a database (a policy rule,
+    a profile, a catalogue, a snapshot) is left to the SQLite leg, as the browser
+    journeys are: it cannot answer differently on another database. A test whose
+    module speaks of the backend itself keeps both legs."""
+    if BACKEND != "postgresql":
+        return
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
+    for item in items:
+        (kept if _reaches_a_database(item) else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
+
+
+_SPEAKS_OF_THE_BACKEND: dict[str, bool] = {}
+
+
+def _reaches_a_database(item: pytest.Item) -> bool:
+    if "databases" in getattr(item, "fixturenames", ()):
+        return True
+    module = getattr(item, "module", None)
+    if module is None:
+        return True
+    name = module.__name__
+    if name not in _SPEAKS_OF_THE_BACKEND:
+        source = inspect.getsource(module)
+        _SPEAKS_OF_THE_BACKEND[name] = any(
+            word in source for word in ("BACKEND", "ADMIN_URL", "CLINIC_TEST_DB", "DATABASE_URL")
+        )
+    return _SPEAKS_OF_THE_BACKEND[name]
 
 
 def pytest_configure(config: pytest.Config) -> None:
