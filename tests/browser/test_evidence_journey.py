@@ -4,6 +4,7 @@ custody shows every step and verifies against a signed checkpoint. In Chromium."
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -141,8 +142,11 @@ def test_a_kit_from_collection_to_the_lab_and_back(
     page.get_by_role("status").filter(has_text="recorded as custody event").wait_for()
     assert_accessible(page)
     assert page.locator("#item-state").text_content() == "sealed"
-    disposal = page.locator("#disposal-due").text_content()
-    assert disposal.startswith("20")
+    # The date in the reader's words, the exact day in <time datetime>.
+    disposal_due = page.locator("#disposal-due time")
+    disposal = disposal_due.get_attribute("datetime") or ""
+    assert re.fullmatch(r"20\d\d-\d\d-\d\d", disposal), disposal
+    assert not re.search(r"\d{4}-\d\d", disposal_due.text_content() or "")
     kit_url = page.url
 
     # The survivor's card carries the case reference and the disposal date, not a name.
