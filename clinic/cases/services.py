@@ -39,7 +39,7 @@ from clinic.fhir.canonical import CODE_SYSTEM, NAMING_SYSTEM, STRUCTURE_DEFINITI
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
 from clinic.i18n import N_
-from clinic.i18n.sentences import Word, sentence
+from clinic.i18n.sentences import Listing, Word, sentence
 from clinic.i18n.values import VALUE_WORDS
 
 CASE_REFERENCE_SYSTEM = f"{NAMING_SYSTEM}/case-reference"
@@ -209,6 +209,16 @@ def register_survivor(
     return case
 
 
+# What identifies her on a registration, as a word within a sentence.
+IDENTITY_WORDS = {
+    "name": N_("name"),
+    "birth_date": N_("birth date"),
+    "phone": N_("phone"),
+    "email": N_("email"),
+    "safe_contact": N_("safe contact"),
+}
+
+
 def _check_registration(registration: Registration, today: date) -> int | None:
     """Check identity rules; return the age in whole years (None if not known)."""
     identity = {
@@ -227,9 +237,10 @@ def _check_registration(registration: Registration, today: date) -> int | None:
         held = [name for name, value in identity.items() if value]
         if held:
             raise CaseRefused(
-                "An anonymous registration holds no identity: leave "
-                + ", ".join(name.replace("_", " ") for name in held)
-                + " empty.",
+                sentence(
+                    "An anonymous registration holds no identity: leave %(fields)s empty.",
+                    fields=Listing(tuple(Word(IDENTITY_WORDS[name]) for name in held)),
+                ),
                 held[0],
             )
         if registration.age_years is None:

@@ -53,7 +53,7 @@ from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.profiles import ProfileRegistry
 from clinic.fhir.store import ResourceStore, StoredVersion
 from clinic.i18n import N_
-from clinic.i18n.sentences import Coded, Listing, Sentence, Texts, sentence
+from clinic.i18n.sentences import Coded, Language, Listing, Sentence, Texts, sentence
 
 PROXY_RELATIONSHIPS = {
     "parent": N_("Parent"),
@@ -95,30 +95,32 @@ def consent_problems(
     rules live; the screen shows them all next to their fields in one response."""
     problems: list[tuple[str | None, str]] = []
 
-    def refuse(field: str, message: str) -> None:
+    def refuse(field: str, message: Sentence) -> None:
         problems.append((field, message))
 
     known = {item.id for item in form.items}
     for item_id in answers.agreed:
         if item_id not in known:
-            refuse(f"item_{item_id}", f"The form has no item {item_id!r}.")
+            refuse(
+                f"item_{item_id}", sentence("The form has no item %(item)s.", item=repr(item_id))
+            )
     for item in form.items:
         asked = item.within is None or answers.agreed.get(item.within) is True
         if asked and item.id not in answers.agreed:
             refuse(
                 f"item_{item.id}",
-                "Ask her about this item and record her answer: agree or decline.",
+                sentence("Ask her about this item and record her answer: agree or decline."),
             )
         if not asked and item.id in answers.agreed:
             refuse(
                 f"item_{item.id}",
-                "This item is only asked when she agrees to the item it belongs to.",
+                sentence("This item is only asked when she agrees to the item it belongs to."),
             )
         named = (answers.person_names.get(item.id) or "").strip()
         if "person-name" in item.asks and answers.agreed.get(item.id) and not named:
-            refuse(f"name_{item.id}", "Write the name of the person she names.")
+            refuse(f"name_{item.id}", sentence("Write the name of the person she names."))
     if answers.language not in form.languages:
-        refuse("language", "Choose the language the form was read in.")
+        refuse("language", sentence("Choose the language the form was read in."))
     wanted = answers.requested_language
     if (
         wanted
@@ -128,40 +130,53 @@ def consent_problems(
     ):
         refuse(
             "interpreter",
-            f"This form has no {LANGUAGES.get(wanted, wanted)} version and was read to her in "
-            f"{LANGUAGES[answers.language]}: record the interpreter.",
+            sentence(
+                "This form has no %(wanted)s version and was read to her in %(read)s: "
+                "record the interpreter.",
+                wanted=Language(wanted),
+                read=Language(answers.language),
+            ),
         )
     given_by = answers.given_by
     if given_by.is_proxy:
         if given_by.proxy_relationship not in PROXY_RELATIONSHIPS:
-            refuse("proxy_relationship", "Say how the proxy is related to her.")
+            refuse("proxy_relationship", sentence("Say how the proxy is related to her."))
         if not (given_by.proxy_reason or "").strip():
             refuse(
-                "proxy_reason", "Say why a proxy consents for her (a minor, or without capacity)."
+                "proxy_reason",
+                sentence("Say why a proxy consents for her (a minor, or without capacity)."),
             )
         if case.is_anonymous and given_by.proxy_name:
             refuse(
                 "proxy_name",
-                "She is registered anonymously: record the proxy by relationship only, since a "
-                "name would identify her.",
+                sentence(
+                    "She is registered anonymously: record the proxy by relationship only, since a "
+                    "name would identify her."
+                ),
             )
     if not answers.free_choice:
         refuse(
             "free_choice",
-            "Consent is recorded only when she confirms no one is pressuring her. If she "
-            "cannot, stop and speak with her alone.",
+            sentence(
+                "Consent is recorded only when she confirms no one is pressuring her. If she "
+                "cannot, stop and speak with her alone."
+            ),
         )
     if answers.signature_method == TYPED_WITNESSED:
         if not (answers.typed_name or "").strip():
             refuse(
                 "typed_name",
-                "The person consenting types her full name here, in front of the witness.",
+                sentence(
+                    "The person consenting types her full name here, in front of the witness."
+                ),
             )
         if not (answers.signature_witness or "").strip():
             refuse(
                 "signature_witness",
-                "Name the witness who saw her type her name (a staff member or another "
-                "person present), with their role.",
+                sentence(
+                    "Name the witness who saw her type her name (a staff member or another "
+                    "person present), with their role."
+                ),
             )
     elif answers.signature_method == DRAWN:
         try:
@@ -169,11 +184,17 @@ def consent_problems(
         except ImageRefused as refused:
             refuse(
                 "signature",
-                f"{refused} The person consenting signs on the screen, or choose to sign by "
-                "typing her name with a witness.",
+                sentence(
+                    "%(problem)s The person consenting signs on the screen, or choose to sign "
+                    "by typing her name with a witness.",
+                    problem=refused.message,
+                ),
             )
     else:
-        refuse("signature_method", "Choose how she signs: drawn, or her typed name witnessed.")
+        refuse(
+            "signature_method",
+            sentence("Choose how she signs: drawn, or her typed name witnessed."),
+        )
     police_items = [
         item
         for item in form.items
@@ -181,21 +202,21 @@ def consent_problems(
     ]
     if "police-force" in form.asks and police_items:
         if answers.police_force is None:
-            refuse("police_force", "Choose the police force she releases to.")
+            refuse("police_force", sentence("Choose the police force she releases to."))
         else:
             force = uow.session.get(Organization, answers.police_force[0])
             if force is None or force.kind != OrganizationKind.POLICE or not force.is_active:
-                refuse("police_force", "Choose a police force from the list.")
+                refuse("police_force", sentence("Choose a police force from the list."))
     if "until" in form.asks and police_items:
         if answers.until is None:
-            refuse("until", "Give the date her permission ends.")
+            refuse("until", sentence("Give the date her permission ends."))
         elif answers.until <= now:
-            refuse("until", "The end date must be in the future.")
+            refuse("until", sentence("The end date must be in the future."))
         elif (answers.until - now).days > LONGEST_PERMISSION_DAYS:
-            refuse("until", "The end date may be at most five years away.")
+            refuse("until", sentence("The end date may be at most five years away."))
     for organization_id, _ in answers.never_share_organizations:
         if uow.session.get(Organization, organization_id) is None:
-            refuse("never_share", "Choose organisations from the list.")
+            refuse("never_share", sentence("Choose organisations from the list."))
             break
     return problems
 
@@ -815,7 +836,7 @@ CARE_FORMS = ("exam-treatment", "evidence-collection", "photo-documentation")
 
 @dataclass(frozen=True)
 class CareDecisions:
-    declined: list[str]  # the items she declined, in words
+    declined: list[str]  # the items she declined, in words (sentences, said on screen)
     not_recorded: list[str]  # care forms with no consent in force
 
 
@@ -841,7 +862,11 @@ def care_decisions(
         if view.form.form not in CARE_FORMS:
             continue
         recorded.add(view.form.form)
-        declined.extend(i.text for i in view.items if i.answer in ("declined", "withdrawn"))
+        declined.extend(
+            Sentence("%(item)s", item=Texts(view.form.item(i.item_id).text))
+            for i in view.items
+            if i.answer in ("declined", "withdrawn")
+        )
     missing: list[str] = [
         Sentence("%(title)s", title=Texts(f.title))
         for f in forms.current()

@@ -5,12 +5,19 @@ from __future__ import annotations
 import io
 import warnings
 
+from clinic.i18n.sentences import Sentence, sentence
+
 MAX_SIGNATURE_BYTES = 200_000
 MAX_SIGNATURE_SIDE = 2000
 
 
 class ImageRefused(ValueError):
-    """An image that is not what it claims, or too large; the message says which."""
+    """An image that is not what it claims, or too large; the message says which, as
+    a sentence the screen says in its reader's language."""
+
+    def __init__(self, message: Sentence) -> None:
+        super().__init__(message)
+        self.message = message
 
 
 def check_signature_png(png: bytes | None) -> tuple[int, int]:
@@ -19,9 +26,9 @@ def check_signature_png(png: bytes | None) -> tuple[int, int]:
     from PIL import Image
 
     if not png:
-        raise ImageRefused("No signature was drawn.")
+        raise ImageRefused(sentence("No signature was drawn."))
     if len(png) > MAX_SIGNATURE_BYTES:
-        raise ImageRefused("The signature image is too large.")
+        raise ImageRefused(sentence("The signature image is too large."))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -29,9 +36,9 @@ def check_signature_png(png: bytes | None) -> tuple[int, int]:
                 image.verify()
                 width, height = image.size
     except Exception as error:
-        raise ImageRefused("The signature is not a PNG image.") from error
+        raise ImageRefused(sentence("The signature is not a PNG image.")) from error
     if not (0 < width <= MAX_SIGNATURE_SIDE and 0 < height <= MAX_SIGNATURE_SIDE):
-        raise ImageRefused("The signature image has an unexpected size.")
+        raise ImageRefused(sentence("The signature image has an unexpected size."))
     return width, height
 
 

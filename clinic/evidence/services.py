@@ -662,7 +662,7 @@ def store_signature(session: Session, png: bytes | None) -> str:
     try:
         width, height = check_signature_png(png)
     except ImageRefused as refused:
-        raise CustodyRefused(str(refused), "receiver_signature") from refused
+        raise CustodyRefused(refused.message, "receiver_signature") from refused
     digest = hashlib.sha256(png).hexdigest()
     if session.get(CustodySignature, digest) is None:
         session.add(

@@ -68,7 +68,7 @@ from clinic.evidence.services import (
     record_custody,
     seal_and_store_kit,
 )
-from clinic.i18n import N_
+from clinic.i18n import N_, format_day
 
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
 
@@ -495,7 +495,7 @@ def extend(kit_id: str) -> Any:
     except RetentionRefused as refused:
         form.reason.errors.append(refused.said())
         return _item_page(kit_id, None, 422, form)
-    flash(gettext("Retention extended: kept until at least %(day)s.", day=due.isoformat()))
+    flash(gettext("Retention extended: kept until at least %(day)s.", day=format_day(due)))
     return redirect(url_for("evidence.item", item_id=kit_id))
 
 

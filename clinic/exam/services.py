@@ -149,37 +149,48 @@ EXAM_CONSENT_FORM = "exam-treatment"
 ANOGENITAL_EXAM = "anogenital-exam"
 SPECULUM_EXAM = "speculum-exam"
 DECLINED_MESSAGES = {
-    ANOGENITAL_EXAM: (
+    ANOGENITAL_EXAM: sentence(
         "She declined the anogenital examination in her examination and treatment "
         "consent. If she changes her mind, record her new consent first (Her consent > "
         "Examination and treatment)."
     ),
-    SPECULUM_EXAM: (
+    SPECULUM_EXAM: sentence(
         "She declined the internal examination with a speculum in her examination and "
         "treatment consent. If she changes her mind, record her new consent first (Her "
         "consent > Examination and treatment)."
     ),
 }
-SAMPLE_DECLINED_MESSAGE = (
-    "{test}: she declined a {sample} sample in her evidence-collection consent, so it "
-    "cannot be requested. If she changes her mind, record her new consent first (Her "
-    "consent > Evidence collection and storage)."
-)
-HISTORY_YES_INCIDENT_NO = (
-    "The history says yes to “{act}” but the incident step says no to “{question}”: "
-    "correct the one that is wrong (ask her again if needed)."
-)
-HISTORY_NO_INCIDENT_YES = (
-    "The history says no to “{act}” but the incident step says yes to “{question}”: "
-    "correct the one that is wrong (ask her again if needed)."
-)
-RESULT_SAMPLE_DECLINED_MESSAGE = (
-    "{test}: she has declined a {sample} sample in her evidence-collection consent since "
-    "the test was requested, so its result cannot be added to her record. If she changes "
-    "her mind, record her new consent first (Her consent > Evidence collection and "
-    "storage)."
-)
-NO_CONSENT_MESSAGE = (
+# The sample a test needs, as a word within a sentence.
+SAMPLE_WORDS = {"blood": N_("blood"), "urine": N_("urine")}
+
+
+def _sample_declined(code: str) -> Sentence:
+    return sentence(
+        "%(test)s: she declined a %(sample)s sample in her evidence-collection consent, so "
+        "it cannot be requested. If she changes her mind, record her new consent first (Her "
+        "consent > Evidence collection and storage).",
+        test=Coded("lab-test", code, english_text=LAB_TESTS[code]),
+        sample=_sample_word(code),
+    )
+
+
+def _result_sample_declined(code: str) -> Sentence:
+    return sentence(
+        "%(test)s: she has declined a %(sample)s sample in her evidence-collection consent "
+        "since the test was requested, so its result cannot be added to her record. If she "
+        "changes her mind, record her new consent first (Her consent > Evidence collection "
+        "and storage).",
+        test=Coded("lab-test", code, english_text=LAB_TESTS[code]),
+        sample=_sample_word(code),
+    )
+
+
+def _sample_word(code: str) -> Word:
+    sample = LAB_TEST_SAMPLES[code]
+    return Word(SAMPLE_WORDS.get(sample, sample))
+
+
+NO_CONSENT_MESSAGE = sentence(
     "Her consent to examination and treatment is not recorded. Record it first (Her "
     "consent > Examination and treatment) or, if she cannot consent, record why on the "
     "exam's “Her consent” step."
@@ -456,7 +467,7 @@ class ExamRecord:
             if slot.startswith("treatment:")
         ]
 
-    def _asked_twice_contradictions(self, acts: Mapping[str, Answer]) -> list[str]:
+    def _asked_twice_contradictions(self, acts: Mapping[str, Answer]) -> list[Sentence]:
         """What the history and the incident step both ask (restraint, drugs or
         alcohol) and answer yes on one, no on the other: a signed report must not
         contradict itself, so the examiner corrects the one that is wrong. "Not
@@ -466,36 +477,73 @@ class ExamRecord:
             INCIDENT.sheets[0],
         )
         questions = {q.code: q for q in INCIDENT.sheets[0].questions}
-        found = []
+        found: list[Sentence] = []
         for question, act in ASKED_TWICE.items():
             said = (acts.get(act), incident.get(question))
             if said not in ((Answer.YES, Answer.NO), (Answer.NO, Answer.YES)):
                 continue
-            message = HISTORY_YES_INCIDENT_NO if said[0] is Answer.YES else HISTORY_NO_INCIDENT_YES
-            found.append(message.format(act=ACTS[act], question=questions[question].label))
+            values = {
+                "act": Coded("assault-act", act, english_text=ACTS[act]),
+                "question": Coded(
+                    "exam-question", question, english_text=questions[question].label
+                ),
+            }
+            if said[0] is Answer.YES:
+                found.append(
+                    sentence(
+                        "The history says yes to “%(act)s” but the incident step says no to "
+                        "“%(question)s”: correct the one that is wrong (ask her again if "
+                        "needed).",
+                        **values,
+                    )
+                )
+            else:
+                found.append(
+                    sentence(
+                        "The history says no to “%(act)s” but the incident step says yes to "
+                        "“%(question)s”: correct the one that is wrong (ask her again if "
+                        "needed).",
+                        **values,
+                    )
+                )
         return found
 
-    def missing_for_sign_off(self) -> list[str]:
-        missing = []
+    def missing_for_sign_off(self) -> list[Sentence]:
+        """What stands between the exam and its sign-off, each said to the examiner
+        in her language (the `said` filter)."""
+        missing: list[Sentence] = []
         if self.consent is not None and not self.consent.in_force and self.consent_absent is None:
             missing.append(NO_CONSENT_MESSAGE)
         declined = self.consent.declined if self.consent else frozenset()
-        for part, slot, what in (
-            (ANOGENITAL_EXAM, "anogenital", "Anogenital findings"),
-            (SPECULUM_EXAM, "speculum", "Speculum findings"),
+        for part, slot, recorded in (
+            (
+                ANOGENITAL_EXAM,
+                "anogenital",
+                sentence(
+                    "Anogenital findings are recorded but she has since declined this part: "
+                    "remove them on the Anogenital findings step."
+                ),
+            ),
+            (
+                SPECULUM_EXAM,
+                "speculum",
+                sentence(
+                    "Speculum findings are recorded but she has since declined this part: "
+                    "remove them on the Anogenital findings step."
+                ),
+            ),
         ):
             if self.declined(part) and (
                 slot in self.entries
                 or any(_site_declined(s, declined) for s in self.anogenital_sites.items())
             ):
-                missing.append(
-                    f"{what} are recorded but she has since declined this part: remove them "
-                    "on the Anogenital findings step."
-                )
+                missing.append(recorded)
         if self.declined(ANOGENITAL_EXAM) and self.anogenital_injuries:
             missing.append(
-                "Injuries in the anogenital area are recorded but she has since declined "
-                "this part: remove them on the Anogenital findings step."
+                sentence(
+                    "Injuries in the anogenital area are recorded but she has since declined "
+                    "this part: remove them on the Anogenital findings step."
+                )
             )
         # The reverse of record_structured_step's refusal: the history was changed
         # to "no" after the step was filled, and the report would contradict itself.
@@ -509,22 +557,31 @@ class ExamRecord:
                 and any(slot in self.entries for sheet in step.sheets for slot in sheet.slots())
             ):
                 missing.append(
-                    f"The history says no to “{ACTS[step.needs_act]}” but the {step.title} "
-                    "step holds answers: correct the history if she reports it, or clear the "
-                    f"{step.title} step."
+                    sentence(
+                        "The history says no to “%(act)s” but the %(step)s step holds answers: "
+                        "correct the history if she reports it, or clear the %(step)s step.",
+                        act=Coded("assault-act", step.needs_act, english_text=ACTS[step.needs_act]),
+                        step=Word(step.title),
+                    )
                 )
         missing.extend(self._asked_twice_contradictions(acts))
         if self.timing is None:
-            missing.append("Record the time of the assault (or that it is not known).")
+            missing.append(sentence("Record the time of the assault (or that it is not known)."))
         if "history" not in self.entries:
-            missing.append("Record the history.")
+            missing.append(sentence("Record the history."))
         for item in self.guidance:
+            window = Coded("time-window", item.window.code, english_text=item.window.label)
             if item.decision is None:
-                missing.append(f"Confirm or override the guidance on {item.window.label}.")
+                missing.append(
+                    sentence("Confirm or override the guidance on %(window)s.", window=window)
+                )
             elif not item.is_current:
                 missing.append(
-                    f"The guidance changed (timing, history or her consent): confirm or "
-                    f"override the guidance on {item.window.label} again."
+                    sentence(
+                        "The guidance changed (timing, history or her consent): confirm or "
+                        "override the guidance on %(window)s again.",
+                        window=window,
+                    )
                 )
         return missing
 
@@ -1359,7 +1416,7 @@ def request_lab_tests(
         # A test whose result is in stays requested (its result is part of the record).
         if LAB_TEST_SAMPLES.get(code) in declined and code not in with_results:
             raise ExamRefused(
-                SAMPLE_DECLINED_MESSAGE.format(test=LAB_TESTS[code], sample=LAB_TEST_SAMPLES[code]),
+                _sample_declined(code),
                 f"lab_{code.replace('-', '_')}_requested",
             )
     for code, label in LAB_TESTS.items():
@@ -1411,12 +1468,7 @@ def add_lab_result(
     # Her consent is read now, not as it was when the test was requested: a sample
     # she has since declined yields no result in her record.
     if LAB_TEST_SAMPLES.get(test) in declined_samples(uow, actor, writer.exam):
-        raise ExamRefused(
-            RESULT_SAMPLE_DECLINED_MESSAGE.format(
-                test=LAB_TESTS[test], sample=LAB_TEST_SAMPLES[test]
-            ),
-            "result",
-        )
+        raise ExamRefused(_result_sample_declined(test), "result")
     version = writer.store.create(
         fhir.lab_result_observation(
             writer.context,
@@ -1585,8 +1637,11 @@ def _check_sites(sites: Mapping[str, SiteFinding], declined: frozenset[str]) -> 
         name = f"site_{code.replace('-', '_')}"
         if where.needs_speculum and SPECULUM_EXAM in declined:
             raise ExamRefused(
-                f"{where.display}: seen only with a speculum, which she declined. "
-                + DECLINED_MESSAGES[SPECULUM_EXAM],
+                sentence(
+                    "%(site)s: seen only with a speculum, which she declined. %(declined)s",
+                    site=Coded("anogenital-site", where.code, english_text=where.display),
+                    declined=DECLINED_MESSAGES[SPECULUM_EXAM],
+                ),
                 f"{name}_findings",
             )
         if SPECULUM_METHOD in site.methods and SPECULUM_EXAM in declined:
@@ -1933,7 +1988,13 @@ def sign_off(
     record.consent = exam_consent(uow, actor, exam)
     missing = record.missing_for_sign_off()
     if missing:
-        raise ExamRefused("Before signing off: " + " ".join(missing), "sign")
+        raise ExamRefused(
+            sentence(
+                "Before signing off: %(missing)s",
+                missing=Listing(tuple(missing), separator=" "),
+            ),
+            "sign",
+        )
     now = utcnow()
     content = dict(record.encounter.content)
     content["status"] = "finished"

@@ -64,7 +64,7 @@ from clinic.exam.resources import (
 )
 from clinic.exam.timing import WINDOWS, AssaultTiming, TimingKind, in_words
 from clinic.i18n import N_
-from clinic.i18n.sentences import Moment, said
+from clinic.i18n.sentences import Coded, Moment, said
 from clinic.i18n.values import coded_words
 
 bp = Blueprint("exam", __name__)
@@ -960,7 +960,7 @@ def lab_result(exam_id: str, test: str) -> Any:
             current_uow().rollback()
             attach_refusal(form, refused)
         else:
-            flash(gettext("%(test)s: result added.", test=LAB_TESTS[test]))
+            flash(gettext("%(test)s: result added.", test=said(Coded("lab-test", test))))
             return redirect(url_for("exam.laboratory", exam_id=exam_id))
     record = _record(exam_id)
     if test not in record.lab_requests:

@@ -22,6 +22,7 @@ from clinic.followup.letter_words import letter_words, service_kind_words
 from clinic.followup.referral_forms import PartnerServiceForm, ReferralForm, ReferralStatusForm
 from clinic.followup.terms import REFERRAL_NEXT, REFERRAL_STATUS, SERVICE_KIND_SYSTEM, SERVICE_KINDS
 from clinic.followup.views import day_in_words
+from clinic.i18n import N_
 from clinic.i18n.values import coded_words, translated_words
 
 bp = Blueprint("referrals", __name__)
@@ -120,7 +121,7 @@ def referral_status(referral_id: str) -> Any:
     form = ReferralStatusForm()
     try:
         if not form.validate_on_submit():
-            raise referrals.ReferralRefused("Choose what became of the referral.", "status")
+            raise referrals.ReferralRefused(N_("Choose what became of the referral."), "status")
         referrals.set_status(
             uow,
             _registry(),

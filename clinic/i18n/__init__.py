@@ -239,6 +239,10 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.filters["day"] = format_day
     app.jinja_env.filters["number"] = format_measure
 
+    # The screen's language, for macros imported without the page's context: a
+    # form's errors are in it, even inside a form printed in her language.
+    app.jinja_env.globals["reader_language"] = lambda: str(get_locale() or default)
+
     @app.context_processor
     def _language() -> dict[str, Any]:
         locale = get_locale()

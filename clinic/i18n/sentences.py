@@ -167,6 +167,31 @@ class Word:
         return _inline(gettext(self.message), self.inline)
 
 
+@dataclass(frozen=True)
+class Language:
+    """A language by its code ("fr"), named in the reader's language ("French",
+    "francés")."""
+
+    code: str
+
+    def english(self) -> str:
+        return _language_name(self.code, "en")
+
+    def said(self) -> str:
+        from flask_babel import get_locale
+
+        return _language_name(self.code, str(get_locale() or "en"))
+
+
+def _language_name(code: str, reader: str) -> str:
+    from babel import Locale, UnknownLocaleError
+
+    try:
+        return Locale.parse(code).get_display_name(reader) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+
+
 # The word joining alternatives ("sent or closed").
 OR = N_("or")
 
@@ -220,14 +245,17 @@ def said(value: Any) -> str:
     """A value in the reader's language: a sentence, a coded value, a moment or a
     list in it; anything else (what someone wrote) as it is."""
     if isinstance(
-        value, Sentence | Coded | Moment | Day | Number | Measure | Texts | Word | Listing
+        value,
+        Sentence | Coded | Moment | Day | Number | Measure | Texts | Word | Listing | Language,
     ):
         return value.said()
     return str(value)
 
 
 def _english(value: Any) -> str:
-    if isinstance(value, Coded | Moment | Day | Number | Measure | Texts | Word | Listing):
+    if isinstance(
+        value, Coded | Moment | Day | Number | Measure | Texts | Word | Listing | Language
+    ):
         return value.english()
     return str(value)
 

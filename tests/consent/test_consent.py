@@ -655,7 +655,7 @@ def test_a_form_read_in_english_for_want_of_her_language_needs_an_interpreter(
     with pytest.raises(ConsentRefused) as refused:
         attempt(language="en", requested_language="es")
     assert refused.value.field == "interpreter"
-    assert "no Español version" in refused.value.message
+    assert "no Spanish version" in refused.value.message
     recorded = attempt(language="en", requested_language="es", interpreter="Language Line, no. 7")
     assert recorded.content["language"] == "en"
 

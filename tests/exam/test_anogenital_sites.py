@@ -35,7 +35,7 @@ def post(client: FlaskClient, exam_id: str, data: dict[str, object]) -> tuple[in
 
 
 def error_of(page: str, field_id: str) -> str:
-    found = re.search(rf'<p class="error" id="{field_id}-error">([^<]+)</p>', page)
+    found = re.search(rf'<p class="error" id="{field_id}-error"[^>]*>([^<]+)</p>', page)
     assert found, f"no error next to {field_id}"
     return found.group(1)
 

@@ -419,7 +419,8 @@ def test_a_vital_sign_that_is_no_number_is_refused_next_to_its_field(
     assert response.status_code == 422
     text = html.unescape(response.get_data(as_text=True))
     assert (
-        f'<p class="error" id="{name}-error">Enter a number, not “NaN” or “infinity”.</p>' in text
+        f'<p class="error" id="{name}-error" lang="en">Enter a number, not “NaN” or “infinity”.</p>'
+        in text
     )
     with engine.connect() as connection:
         after = connection.execute(sa.text("SELECT count(*) FROM fhir_resource_versions")).scalar()

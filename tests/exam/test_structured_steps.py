@@ -93,7 +93,7 @@ def count_versions(engine: sa.Engine) -> int:
 
 
 def error_of(page: str, field_id: str) -> str:
-    found = re.search(rf'<p class="error" id="{field_id}-error">([^<]+)</p>', page)
+    found = re.search(rf'<p class="error" id="{field_id}-error"[^>]*>([^<]+)</p>', page)
     assert found, f"no error next to {field_id}"
     return html.unescape(found.group(1))
 
