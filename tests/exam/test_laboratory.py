@@ -202,7 +202,7 @@ def test_toxicology_is_not_requested_when_she_declined_that_sample(
         )
         assert status == 422
         assert (
-            f'id="lab_{code}_requested-error">Toxicology ({sample}): she declined a {sample} '
+            f'id="lab_{code}_requested-error" lang="en">Toxicology ({sample}): she declined a {sample} '
             "sample in her evidence-collection consent" in page
         )
         assert count_versions(engine) == before
