@@ -22,19 +22,11 @@ from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items, release_to, withdraw
 from tests.drafts.helpers import expire_sessions
 from tests.exam.helpers import INJURY, call, complete_exam, start
-from tests.helpers import api, csrf_token, login, open_case
+from tests.helpers import api, csrf_token, login, open_case, signed_in
 from tests.media.helpers import record_photo_consent, take
 from tests.release.helpers import file
 
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _signed_in(app: Flask, username: str, language: str) -> FlaskClient:
-    client = app.test_client()
-    login(client, username, PASSWORD)
-    token = csrf_token(client, "/account/password")
-    client.post("/language", data={"language": language, "csrf_token": token})
-    return client
 
 
 def _error_summary(page: str) -> str:
@@ -77,7 +69,7 @@ def test_a_release_stopped_by_her_withdrawal_is_said_in_the_officers_language(
             "consent withdrawn on",
         ),
     ):
-        officer = _signed_in(app, "officer", language)
+        officer = signed_in(app, "officer", language)
         for path in ("bundle.json", "report", "exam-report"):
             response = officer.get(f"/releases/{filed['id']}/{path}")
             assert response.status_code == 409, response.get_data(as_text=True)
@@ -123,7 +115,7 @@ def test_a_damaged_media_key_is_said_in_the_examiners_language(app: Flask) -> No
     exam_id = complete_exam(app, case.id)
     (photo_id,) = take(app, exam_id)
     (Path(app.instance_path) / "keys" / "media.key").write_text("")
-    examiner = _signed_in(app, "examiner", "es")
+    examiner = signed_in(app, "examiner", "es")
     for path, status in ((f"/exams/{exam_id}/photos", 200), (f"/photos/{photo_id}/display", 503)):
         response = examiner.get(path)
         page = response.get_data(as_text=True)
@@ -170,7 +162,7 @@ def test_vital_signs_use_the_readers_decimal_separator(app: Flask, engine: sa.En
     )
     reports = {}
     for language in ("en", "fr", "es"):
-        examiner = _signed_in(app, "examiner", language)
+        examiner = signed_in(app, "examiner", language)
         response = examiner.get(f"/exams/{exam_id}/report")
         assert response.status_code == 200
         reports[language] = response.get_data(as_text=True)
