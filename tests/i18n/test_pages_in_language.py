@@ -9,7 +9,6 @@ import html
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import cache
 
 import pytest
@@ -24,7 +23,7 @@ from clinic.fhir.terminology import code_systems
 from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
 from tests.conftest import PASSWORD, DatabaseFactory, bind_expert
 from tests.consent.helpers import all_items, record
-from tests.exam.helpers import call, complete_exam
+from tests.exam.helpers import call, complete_exam, record_vitals
 from tests.followup.helpers import agreed_plan, signed_exam
 from tests.helpers import collect_kit, csrf_token, login, open_case
 from tests.media.helpers import camera_jpeg, record_photo_consent, take
@@ -398,21 +397,7 @@ def site(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -
     )
     record_photo_consent(app, case.id)
     exam = complete_exam(app, case.id)
-    call(
-        app,
-        "examiner",
-        exam_services.record_general,
-        exam_id=exam,
-        general=exam_services.GeneralExam(
-            "",
-            exam_services.Vitals(
-                heart_rate=Decimal(88),
-                temperature=Decimal("36.8"),
-                systolic=Decimal(128),
-                diastolic=Decimal(84),
-            ),
-        ),
-    )
+    record_vitals(app, exam, heart_rate=88, temperature="36.8", systolic=128, diastolic=84)
     call(app, "examiner", exam_services.request_lab_tests, exam_id=exam, requested={"hiv": "Lab"})
     call(app, "examiner", exam_services.add_lab_result, exam_id=exam, test="hiv", result="negative")
     take(app, exam, [("a.jpg", camera_jpeg(seed=7))])

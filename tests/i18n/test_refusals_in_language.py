@@ -23,7 +23,7 @@ from clinic.exam.services import sign_off
 from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items, release_to, withdraw
 from tests.drafts.helpers import expire_sessions
-from tests.exam.helpers import INJURY, call, complete_exam, start
+from tests.exam.helpers import INJURY, call, complete_exam, record_vitals, start
 from tests.helpers import api, csrf_token, login, open_case, signed_in
 from tests.media.helpers import camera_jpeg, record_photo_consent, take
 from tests.release.helpers import file
@@ -140,21 +140,7 @@ def test_a_damaged_media_key_is_said_in_the_examiners_language(app: Flask) -> No
 def test_vital_signs_use_the_readers_decimal_separator(app: Flask, engine: sa.Engine) -> None:
     case = open_case(app)
     exam_id = complete_exam(app, case.id)
-    call(
-        app,
-        "examiner",
-        exam_services.record_general,
-        exam_id=exam_id,
-        general=exam_services.GeneralExam(
-            "",
-            exam_services.Vitals(
-                heart_rate=Decimal(88),
-                temperature=Decimal("36.8"),
-                systolic=Decimal(128),
-                diastolic=Decimal(84),
-            ),
-        ),
-    )
+    record_vitals(app, exam_id, heart_rate=88, temperature="36.8", systolic=128, diastolic=84)
     call(
         app,
         "examiner",
