@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -84,6 +85,18 @@ def login(client: FlaskClient, username: str, password: str) -> TestResponse:
         "/login", data={"username": username, "password": password, "csrf_token": token}
     )
     return second_step(client, username, response)
+
+
+def signed_in(app: Flask, username: str, language: str) -> FlaskClient:
+    """A client signed in as `username` (with the test world's password), its
+    screens in `language`."""
+    from tests.conftest import PASSWORD
+
+    client = app.test_client()
+    login(client, username, PASSWORD)
+    token = csrf_token(client, "/account/password")
+    client.post("/language", data={"language": language, "csrf_token": token})
+    return client
 
 
 def session_opened(response: TestResponse) -> bool:

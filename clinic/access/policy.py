@@ -54,6 +54,7 @@ from clinic.access.terms import (
     SAFETY_CARRY_OVER_ANSWERS,
     VERY_RESTRICTED,
 )
+from clinic.i18n import N_
 
 
 class Action(StrEnum):
@@ -295,10 +296,10 @@ OMIT_NARRATIVE = "omit-narrative"
 RELEASE = "release"
 # A release refusal's reason when one of her Consents explicitly declines the
 # record (not merely silent about it): the clinic's approval page says "she declined".
-DECLINED = "declined in her consent"
+DECLINED = N_("declined in her consent")
 # A release refusal's reason for what the police never receive, whatever she consents
 # to: her health history, mental state and test results (clinic.access.terms).
-NEVER_RELEASED = "never released to police: not about the assault"
+NEVER_RELEASED = N_("never released to police: not about the assault")
 # What may travel with a referral (the follow-up issue, point 5): the kind of partner
 # service -> the kind of recipient her information-sharing consent speaks of. One
 # table, so that a new kind of service is mapped once, here.
@@ -372,7 +373,7 @@ SAFETY_CARRY_OVER = "safety-carry-over"
 # to view intimate images (`expert_named`).
 APPOINT_EXPERT = "appoint-expert"
 EXPERT_RECIPIENT = "medical-expert"
-EXPERT_ENDED = "the medical expert's access period has ended"
+EXPERT_ENDED = N_("the medical expert's access period has ended")
 
 
 # Whose checkpoints and consistency proofs each role may read (the operation of a
@@ -842,7 +843,7 @@ def consent_request(
     )
 
 
-_NOT_CONSULTED = "her consents were not consulted"
+_NOT_CONSULTED = N_("her consents were not consulted")
 
 
 def _decide_by_consent(

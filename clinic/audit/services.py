@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 from clinic.access.policy import Actor
 from clinic.audit.models import AuditEntry
 from clinic.core.clock import utcnow
+from clinic.i18n import N_
 from clinic.ledger.merkle import leaf_hash
 from clinic.ledger.services import VerificationReport, mark_pending, verify_log
 
@@ -91,8 +92,8 @@ class AuditRecord:
         return replace(self, outcome=outcome, outcome_desc=description)
 
 
-NOT_FOUND = "not found"
-REFUSED = "refused"
+NOT_FOUND = N_("not found")
+REFUSED = N_("refused")
 
 
 def refused_or_missing(

@@ -6,7 +6,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, render_template, request
 
-from clinic.access import Action
+from clinic.access import Action, Role
+from clinic.audit import said
 from clinic.audit.fhir import search_audit_events
 from clinic.audit.services import check_audit_trail
 from clinic.core.web import current_actor, current_uow, source_address, view_rule
@@ -48,7 +49,13 @@ def events() -> Any:
         last = page.items[-1]
         next_cursor = "a." + encode_cursor((last.recorded_at, last.id))
     return render_template(
-        "audit/events.html", page=page, filters=filters, error=error, next_cursor=next_cursor
+        "audit/events.html",
+        page=page,
+        filters=filters,
+        error=error,
+        next_cursor=next_cursor,
+        roles={role.value: role.display for role in Role},
+        words_of=said.event_words,
     ), (400 if error else 200)
 
 

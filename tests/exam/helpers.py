@@ -72,6 +72,21 @@ def record_exam_consent(app: Flask, case_id: str, **agreed: bool) -> str:
     return record(app, case_id, "exam-treatment/v1", answers)
 
 
+def record_vitals(
+    app: Flask, exam_id: str, *, findings: str = "", **values: int | str | Decimal
+) -> None:
+    """The general examination with these vital signs (heart_rate=88,
+    temperature="36.8", ...), recorded by the examiner."""
+    vitals = services.Vitals(**{name: Decimal(value) for name, value in values.items()})
+    call(
+        app,
+        "examiner",
+        services.record_general,
+        exam_id=exam_id,
+        general=services.GeneralExam(findings, vitals),
+    )
+
+
 def complete_exam(app: Flask, case_id: str, *, hours_ago: float = 20, consent: bool = True) -> str:
     """An exam with every step needed for sign-off (her consent recorded first,
     unless `consent` is False), the assault `hours_ago`."""

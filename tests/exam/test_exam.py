@@ -28,6 +28,7 @@ from tests.exam.helpers import (
     history,
     read,
     record_exam_consent,
+    record_vitals,
     start,
 )
 from tests.helpers import csrf_token, login, open_case
@@ -235,22 +236,16 @@ def test_every_exam_resource_validates_against_its_profile(
 ) -> None:
     case = open_case(app)
     exam_id = complete_exam(app, case.id)
-    call(
+    record_vitals(
         app,
-        "examiner",
-        services.record_general,
-        exam_id=exam_id,
-        general=services.GeneralExam(
-            "Alert, oriented.",
-            services.Vitals(
-                heart_rate=Decimal(96),
-                respiratory_rate=Decimal(16),
-                temperature=Decimal("36.8"),
-                oxygen_saturation=Decimal(98),
-                systolic=Decimal(128),
-                diastolic=Decimal(82),
-            ),
-        ),
+        exam_id,
+        findings="Alert, oriented.",
+        heart_rate=96,
+        respiratory_rate=16,
+        temperature="36.8",
+        oxygen_saturation=98,
+        systolic=128,
+        diastolic=82,
     )
     call(app, "examiner", services.record_anogenital, exam_id=exam_id, findings="No injuries seen.")
     call(

@@ -9,7 +9,6 @@ import html
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import cache
 
 import pytest
@@ -18,12 +17,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from clinic import create_app
+from clinic.audit import said as audit_said
 from clinic.exam import services as exam_services
 from clinic.fhir.terminology import code_systems
 from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
 from tests.conftest import PASSWORD, DatabaseFactory, bind_expert
 from tests.consent.helpers import all_items, record
-from tests.exam.helpers import call, complete_exam
+from tests.exam.helpers import call, complete_exam, record_vitals
 from tests.followup.helpers import agreed_plan, signed_exam
 from tests.helpers import collect_kit, csrf_token, login, open_case
 from tests.media.helpers import camera_jpeg, record_photo_consent, take
@@ -100,10 +100,12 @@ def visible_text(page: str) -> list[str]:
 
 def english_on(page: str, language: str) -> list[str]:
     """The English messages on the page, leaving out what is printed for her in her
-    own language (an article marked with another lang, such as her case card)."""
+    own language (an article marked with another lang, such as her case card) and
+    what is shown as written (AS_WRITTEN)."""
     page = re.sub(
         rf'<article\b[^>]*\blang="(?!{language}")[^"]*"[^>]*>.*?</article>', " ", page, flags=re.S
     )
+    page = AS_WRITTEN.sub(" ", page)
     whole, runs = english_messages(language)
     texts = visible_text(page)
     sentences = english_sentences(language)
@@ -190,11 +192,32 @@ TYPED = (
 
 
 # Text shown in the language it was written in, and marked so (lang="en"): the
-# audit log's reasons as the log keeps them (a record, data-as-recorded), and the
-# English-language guidance a follow-up schedule cites (<cite lang="en">).
+# English-language guidance a follow-up schedule cites (<cite lang="en">); an
+# audit event's exact words, offered beside what they say (<details data-record>);
+# and what the audit trail recorded in words it has no known shape for (an older
+# record's), marked data-as-recorded: a recorded text it can say in the reader's
+# language is not exempt (`sayable_but_as_recorded`). Machine text (<code>: a
+# query, a reference, a command) is no sentence.
 AS_WRITTEN = re.compile(
-    r'<cite lang="en">.*?</cite>|<(\w+) lang="en" data-as-recorded>.*?</\1>', flags=re.S
+    r'<cite lang="en">.*?</cite>|<details class="as-recorded" data-record>.*?</details>'
+    r'|<(\w+) lang="en" data-as-recorded>.*?</\1>|<code>.*?</code>',
+    flags=re.S,
 )
+RECORD = re.compile(r'<details class="as-recorded" data-record>.*?</details>', flags=re.S)
+AS_RECORDED = re.compile(r'<(\w+) lang="en" data-as-recorded>(.*?)</\1>', flags=re.S)
+
+
+def sayable_but_as_recorded(page: str) -> list[str]:
+    """Texts shown as recorded, in English, though the audit trail's shapes say
+    them in the reader's language (outside the record's exact words)."""
+    texts = [html.unescape(m[2]) for m in AS_RECORDED.finditer(RECORD.sub(" ", page))]
+    return [
+        text
+        for text in texts
+        if audit_said.reason(text).said is not None
+        or audit_said.outcome(text).said is not None
+        or audit_said.query(text).said is not None
+    ]
 
 
 def english_words_on(page: str, language: str) -> list[str]:
@@ -374,21 +397,7 @@ def site(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -
     )
     record_photo_consent(app, case.id)
     exam = complete_exam(app, case.id)
-    call(
-        app,
-        "examiner",
-        exam_services.record_general,
-        exam_id=exam,
-        general=exam_services.GeneralExam(
-            "",
-            exam_services.Vitals(
-                heart_rate=Decimal(88),
-                temperature=Decimal("36.8"),
-                systolic=Decimal(128),
-                diastolic=Decimal(84),
-            ),
-        ),
-    )
+    record_vitals(app, exam, heart_rate=88, temperature="36.8", systolic=128, diastolic=84)
     call(app, "examiner", exam_services.request_lab_tests, exam_id=exam, requested={"hiv": "Lab"})
     call(app, "examiner", exam_services.add_lab_result, exam_id=exam, test="hiv", result="negative")
     take(app, exam, [("a.jpg", camera_jpeg(seed=7))])
@@ -444,6 +453,7 @@ def test_no_english_on_pages_in_another_language(site: Site, language: str) -> N
         assert f'<html lang="{expected}"' in page, path
         found = [t for t in english_on(page, language) if t not in not_yet_translated(path)]
         found += [t for t in english_words_on(page, language) if t not in found]
+        found += sayable_but_as_recorded(page)
         if found:
             failures.append(f"{who} {path}: {found}")
     assert not failures, "\n".join(failures)
@@ -479,6 +489,23 @@ def test_the_check_finds_composed_english() -> None:
     assert english_words_on(f"<p>{TYPED[0]}</p>", "fr") == []
     assert english_words_on("<p>Observation/0a83685f-4cba-4978-9345-b9f821cf3d19</p>", "fr") == []
     assert english_words_on('<cite lang="en">WHO, Clinical management of rape</cite>', "es") == []
-    page = '<small lang="en" data-as-recorded>role examiner may read Consent</small>'
+    page = '<small lang="en" data-as-recorded>role examiner may read it</small>'
     assert english_words_on(page, "fr") == []
     assert english_words_on('<small lang="en">role examiner may read the Consent</small>', "fr")
+    assert english_words_on("<td><code>Patient?name=the</code></td>", "es") == []
+
+
+def test_the_check_finds_recorded_words_it_could_say() -> None:
+    """An audit reason of a known shape left as recorded is found; one of no known
+    shape, and the record's exact words offered beside, are not."""
+    page = '<small lang="en" data-as-recorded>role examiner may read Consent (own-site)</small>'
+    assert sayable_but_as_recorded(page) == ["role examiner may read Consent (own-site)"]
+    assert sayable_but_as_recorded('<small lang="en" data-as-recorded>refused</small>')
+    assert sayable_but_as_recorded('<small lang="en" data-as-recorded>a wish of hers</small>') == []
+    page = (
+        '<details class="as-recorded" data-record><summary>Tel qu&#39;enregistré</summary>'
+        '<p><small lang="en" data-as-recorded>role examiner may read Consent (own-site)</small>'
+        "</p></details>"
+    )
+    assert sayable_but_as_recorded(page) == []
+    assert english_words_on(page, "fr") == []

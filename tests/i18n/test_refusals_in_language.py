@@ -6,8 +6,10 @@ OperationOutcome and the operator's commands keep the English. Measured values
 
 from __future__ import annotations
 
+import html
 import json
 import re
+import uuid
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -21,20 +23,12 @@ from clinic.exam.services import sign_off
 from tests.conftest import PASSWORD, World
 from tests.consent.helpers import all_items, release_to, withdraw
 from tests.drafts.helpers import expire_sessions
-from tests.exam.helpers import INJURY, call, complete_exam, start
-from tests.helpers import api, csrf_token, login, open_case
-from tests.media.helpers import record_photo_consent, take
+from tests.exam.helpers import INJURY, call, complete_exam, record_vitals, start
+from tests.helpers import api, csrf_token, login, open_case, signed_in
+from tests.media.helpers import camera_jpeg, record_photo_consent, take
 from tests.release.helpers import file
 
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _signed_in(app: Flask, username: str, language: str) -> FlaskClient:
-    client = app.test_client()
-    login(client, username, PASSWORD)
-    token = csrf_token(client, "/account/password")
-    client.post("/language", data={"language": language, "csrf_token": token})
-    return client
 
 
 def _error_summary(page: str) -> str:
@@ -77,7 +71,7 @@ def test_a_release_stopped_by_her_withdrawal_is_said_in_the_officers_language(
             "consent withdrawn on",
         ),
     ):
-        officer = _signed_in(app, "officer", language)
+        officer = signed_in(app, "officer", language)
         for path in ("bundle.json", "report", "exam-report"):
             response = officer.get(f"/releases/{filed['id']}/{path}")
             assert response.status_code == 409, response.get_data(as_text=True)
@@ -123,7 +117,7 @@ def test_a_damaged_media_key_is_said_in_the_examiners_language(app: Flask) -> No
     exam_id = complete_exam(app, case.id)
     (photo_id,) = take(app, exam_id)
     (Path(app.instance_path) / "keys" / "media.key").write_text("")
-    examiner = _signed_in(app, "examiner", "es")
+    examiner = signed_in(app, "examiner", "es")
     for path, status in ((f"/exams/{exam_id}/photos", 200), (f"/photos/{photo_id}/display", 503)):
         response = examiner.get(path)
         page = response.get_data(as_text=True)
@@ -146,21 +140,7 @@ def test_a_damaged_media_key_is_said_in_the_examiners_language(app: Flask) -> No
 def test_vital_signs_use_the_readers_decimal_separator(app: Flask, engine: sa.Engine) -> None:
     case = open_case(app)
     exam_id = complete_exam(app, case.id)
-    call(
-        app,
-        "examiner",
-        exam_services.record_general,
-        exam_id=exam_id,
-        general=exam_services.GeneralExam(
-            "",
-            exam_services.Vitals(
-                heart_rate=Decimal(88),
-                temperature=Decimal("36.8"),
-                systolic=Decimal(128),
-                diastolic=Decimal(84),
-            ),
-        ),
-    )
+    record_vitals(app, exam_id, heart_rate=88, temperature="36.8", systolic=128, diastolic=84)
     call(
         app,
         "examiner",
@@ -170,7 +150,7 @@ def test_vital_signs_use_the_readers_decimal_separator(app: Flask, engine: sa.En
     )
     reports = {}
     for language in ("en", "fr", "es"):
-        examiner = _signed_in(app, "examiner", language)
+        examiner = signed_in(app, "examiner", language)
         response = examiner.get(f"/exams/{exam_id}/report")
         assert response.status_code == 200
         reports[language] = response.get_data(as_text=True)
@@ -193,3 +173,83 @@ def test_vital_signs_use_the_readers_decimal_separator(app: Flask, engine: sa.En
             ).scalars()
         ]
     assert any(str(content.get("valueQuantity", {}).get("value")) == "36.8" for content in stored)
+
+
+def test_a_refused_photograph_link_is_said_in_the_officers_language(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    """The officer opens a released photograph's link after the clinic retired the
+    photograph, after it was marked as an intimate image, and after her withdrawal:
+    each refusal in the officer's language; a link that is not the force's is not
+    found, in it too."""
+    case = open_case(app)
+    record_photo_consent(app, case.id)
+    exam_id = complete_exam(app, case.id)
+    retired, marked, kept = take(
+        app, exam_id, [(f"{n}.jpg", camera_jpeg(seed=30 + n)) for n in range(3)]
+    )
+    call(app, "examiner", sign_off, exam_id=exam_id)
+    filed = file(
+        client, world["officer"].token, case.reference, requested=("non-intimate-photos",)
+    ).get_json()
+    consent_id = release_to(app, case.id, "RIVERPOL", all_items(app, "police-release/v1"))
+    staff = app.test_client()
+    login(staff, "examiner", PASSWORD)
+    page = f"/releases/incoming/{filed['id']}"
+    approved = staff.post(f"{page}/approve", data={"csrf_token": csrf_token(staff, page)})
+    assert approved.status_code == 302, approved.get_data(as_text=True)
+    for photo, change in ((retired, "retire"), (marked, "intimate")):
+        path = f"/photos/{photo}/correct"
+        corrected = staff.post(
+            path,
+            data={
+                "csrf_token": csrf_token(staff, path),
+                "change": change,
+                "reason": "Taken of the wrong view.",
+            },
+        )
+        assert corrected.status_code == 302, corrected.get_data(as_text=True)
+    link = f"/releases/{filed['id']}/photos/%s"
+    english = {
+        retired: "the clinic withdrew it from the record as entered in error",
+        marked: "the survivor's permission no longer covers it",
+    }
+    said = {
+        "fr": {
+            retired: "Cette photographie ne peut plus être téléchargée : la clinique l'a "
+            "retirée du dossier comme saisie par erreur.",
+            marked: "Cette photographie ne peut plus être téléchargée : l'autorisation de la "
+            "victime ne la couvre plus.",
+            kept: "Cette photographie ne peut plus être téléchargée : consentement retiré le ",
+        },
+        "es": {
+            retired: "Esta fotografía ya no se puede descargar: la clínica la retiró del "
+            "registro como introducida por error.",
+            marked: "Esta fotografía ya no se puede descargar: la autorización de la víctima "
+            "ya no la cubre.",
+            kept: "Esta fotografía ya no se puede descargar: consentimiento retirado el ",
+        },
+    }
+    # The screens' language is the account's: each language in turn.
+    for language in said:
+        officer = signed_in(app, "officer", language)
+        assert officer.get(link % kept).status_code == 200
+        for photo in (retired, marked):
+            response = officer.get(link % photo)
+            assert response.status_code == 409, response.get_data(as_text=True)
+            summary = html.unescape(_error_summary(response.get_data(as_text=True)))
+            assert summary == said[language][photo]
+            assert english[photo] not in response.get_data(as_text=True)
+        # Another force's officer, or a photograph not in the release: not found.
+        hill = signed_in(app, "officer.hill", language)
+        for missing in (hill.get(link % kept), officer.get(link % uuid.uuid4())):
+            assert missing.status_code == 404
+            assert f'<html lang="{language}"' in missing.get_data(as_text=True)
+    withdraw(app, case.id, consent_id)
+    for language in said:
+        response = signed_in(app, "officer", language).get(link % kept)
+        assert response.status_code == 409
+        summary = html.unescape(_error_summary(response.get_data(as_text=True)))
+        assert summary.startswith(said[language][kept]), summary
+        assert not ISO_DAY.search(summary), summary
+        assert "consent withdrawn on" not in response.get_data(as_text=True)

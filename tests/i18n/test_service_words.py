@@ -9,21 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 
 from clinic.core.errors import DomainError
 from clinic.i18n.sentences import OR, Coded, Listing, Moment, Word, said, sentence
-from tests.conftest import PASSWORD
 from tests.followup.helpers import agreed_plan, signed_exam
-from tests.helpers import csrf_token, login, open_case
-
-
-def _signed_in(app: Flask, username: str, language: str) -> FlaskClient:
-    client = app.test_client()
-    login(client, username, PASSWORD)
-    token = csrf_token(client, "/account/password")
-    client.post("/language", data={"language": language, "csrf_token": token})
-    return client
+from tests.helpers import csrf_token, open_case, signed_in
 
 
 def test_a_sentence_keeps_its_english_and_is_said_in_the_readers_language(app: Flask) -> None:
@@ -91,7 +81,7 @@ def test_a_follow_up_refusal_is_in_the_counsellors_language(
     app: Flask, language: str, expected: str, english: str
 ) -> None:
     plan = agreed_plan(app, signed_exam(app, open_case(app).id))  # she allows calls only
-    client = _signed_in(app, "counsellor", language)
+    client = signed_in(app, "counsellor", language)
     path = f"/followup/plans/{plan}/contact"
     response = client.post(
         path,
@@ -106,7 +96,7 @@ def test_a_follow_up_refusal_is_in_the_counsellors_language(
 def test_a_release_refusal_and_the_request_times_are_in_the_officers_language(
     app: Flask,
 ) -> None:
-    client = _signed_in(app, "officer", "es")
+    client = signed_in(app, "officer", "es")
     response = client.post(
         "/releases/",
         data={

@@ -1,0 +1,168 @@
+"""What an audit event records in words (its reasons, its outcome's description, its
+query), as kept (English, byte for byte: records never change), said in the
+reader's language where it has a known shape.
+
+A reason is one the decision point wrote (clinic.access.said, next to the policy)
+or one a service adds to say what was done ("exam opened"); an outcome's
+description says why an attempt failed or how it went ("not found"). A query is
+a machine query (a FHIR search, `Patient?identifier=[redacted]`) shown as code,
+or one of the few written as words. What has no known shape is shown as recorded,
+marked as English: never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from clinic.access.said import REASON_SHAPES, Shape, read_back
+from clinic.audit.models import AuditEntry
+from clinic.audit.services import NOT_FOUND, REFUSED
+from clinic.i18n import N_
+from clinic.i18n.sentences import Sentence
+
+# What services add to the decision point's reasons, saying what was done.
+SERVICE_REASON_SHAPES: tuple[Shape, ...] = (
+    Shape(N_("exam opened")),
+    Shape(N_("exam started")),
+    Shape(N_("exam step saved")),
+    Shape(N_("exam signed off")),
+    Shape(N_("exam report amended")),
+    Shape(N_("exam amended after sign-off")),
+    Shape(N_("exam without her consent reviewed")),
+    Shape(N_("laboratory result added")),
+    Shape(N_("photograph shown")),
+    Shape(N_("original downloaded")),
+    Shape(N_("consent recorded (%(form)s, %(language)s)")),
+    Shape(N_("consent read")),
+    Shape(N_("consent withdrawn in full")),
+    Shape(N_("follow-up plan agreed with her")),
+    Shape(N_("follow-up plan opened")),
+    Shape(N_("appointment booked")),
+    Shape(N_("contact wishes changed at her request")),
+    Shape(N_("contact wishes narrowed")),
+    Shape(N_("release request filed")),
+    Shape(N_("release approved")),
+    Shape(N_("case opened")),
+    Shape(N_("case opened; identity not shared")),
+    Shape(N_("evidence collected")),
+    Shape(N_("storage location added")),
+    Shape(N_("storage location retired")),
+    Shape(N_("retention rules and evidence deadlines set")),
+    Shape(N_("exam photographs listed")),
+    Shape(N_("photographs listed for the medical expert")),
+    Shape(N_("released photograph downloaded")),
+    Shape(N_("released exam report printed")),
+    Shape(N_("release downloaded")),
+    Shape(N_("printed for her to take home")),
+    Shape(N_("caseload")),
+    Shape(N_("counselling notes opened")),
+    Shape(N_("counselling note written")),
+    Shape(N_("safety assessment opened")),
+    Shape(N_("high-risk flag shown")),
+    Shape(N_("high-risk flags on the caseload")),
+    Shape(N_("her exam's immediate-safety answers, for her safety assessment")),
+    Shape(N_("unused accounts")),
+    Shape(N_("account renewed")),
+    Shape(N_("access review")),
+    Shape(N_("access review confirmed")),
+    Shape(N_("%(count)s accounts"), recorded="%(count)s accounts"),
+    Shape(N_("break-glass")),
+    Shape(N_("break-glass accesses of the case")),
+    Shape(N_("break-glass review queue")),
+    Shape(N_("break-glass review")),
+    Shape(N_("break-glass reviewed")),
+    Shape(N_("until %(until)s")),
+    Shape(N_("medical expert account opened until %(day)s")),
+)
+# How an attempt went, or why it failed (AuditEvent.outcomeDesc).
+OUTCOME_SHAPES: tuple[Shape, ...] = (
+    Shape(NOT_FOUND),
+    Shape(REFUSED),
+    Shape(N_("internal error")),
+    Shape(N_("authentication required")),
+    Shape(N_("unusable bearer token")),
+    Shape(N_("bad credentials or inactive account")),
+    Shape(N_("password confirmation failed")),
+    Shape(N_("password confirmed")),
+    Shape(N_("password changed; other sessions ended")),
+    Shape(N_("signed out everywhere")),
+    Shape(N_("second factor enrolled; recovery codes issued")),
+    Shape(N_("second-factor reset requested; waits for a second administrator")),
+    Shape(N_("second factor reset by two administrators")),
+    Shape(N_("passkey removal refused: the last passkey of a role that needs one")),
+    Shape(N_("consent could not be written: invalid resource")),
+    Shape(N_("withdrawal names no item")),
+    Shape(N_("verification: intact")),
+    Shape(N_("HTTP %(status)s")),
+    Shape(N_("passkey enrolled (%(passkey)s)")),
+    Shape(N_("passkey removed (%(passkey)s)")),
+    Shape(N_("%(purpose)s: second factor by %(factor)s")),
+    Shape(N_("%(purpose)s: second factor refused")),
+)
+# Queries written as words rather than as a machine query.
+QUERY_SHAPES: tuple[Shape, ...] = (
+    Shape(N_("shared with %(role)s for case %(reference)s")),
+    Shape(N_("%(kind)s, every record"), recorded="%(kind)s (all)"),
+)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One recorded text: as kept, and as said in the reader's language (None when
+    it has no known shape, and is shown as recorded)."""
+
+    text: str
+    said: Sentence | None
+
+
+def reason(text: str) -> Recorded:
+    return Recorded(text, read_back(text, (*REASON_SHAPES, *SERVICE_REASON_SHAPES)))
+
+
+def outcome(text: str) -> Recorded:
+    return Recorded(text, read_back(text, OUTCOME_SHAPES))
+
+
+# A machine query: a resource type (or a page's name, "caseload") and its search
+# parameters, without spaces.
+_MACHINE_QUERY = re.compile(r"[A-Za-z][A-Za-z-]*(\?\S*)?")
+
+
+@dataclass(frozen=True)
+class Query:
+    text: str
+    said: Sentence | None
+    machine: bool
+
+
+def query(text: str) -> Query:
+    said = read_back(text, QUERY_SHAPES)
+    return Query(text, said, said is None and _MACHINE_QUERY.fullmatch(text) is not None)
+
+
+@dataclass(frozen=True)
+class EventWords:
+    """An audit event's recorded words, each as kept and as said."""
+
+    reasons: tuple[Recorded, ...]
+    outcome: Recorded | None
+    query: Query | None
+
+    @property
+    def any_said(self) -> bool:
+        """Is anything said in other words than recorded (then the record's exact
+        words are offered too)?"""
+        return (
+            any(r.said is not None for r in self.reasons)
+            or (self.outcome is not None and self.outcome.said is not None)
+            or (self.query is not None and self.query.said is not None)
+        )
+
+
+def event_words(entry: AuditEntry) -> EventWords:
+    return EventWords(
+        tuple(reason(text) for text in entry.reasons),
+        outcome(entry.outcome_desc) if entry.outcome_desc else None,
+        query(entry.query) if entry.query else None,
+    )

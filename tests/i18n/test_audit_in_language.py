@@ -1,0 +1,130 @@
+"""The auditor's audit list says what the trail recorded in her language (the
+decision point's reasons, an outcome's description, a query in words), offers the
+record's exact English words beside them, and shows what it has no known shape
+for as recorded, marked as English: never dropped, never a failure. The trail
+itself keeps the English, byte for byte."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+
+from clinic.access import Actor, Role
+from clinic.audit.models import AuditEntry
+from clinic.audit.services import AuditRecord, EventKind, Outcome, append_records
+from tests.conftest import World
+from tests.helpers import signed_in
+
+REASONS = (
+    "role examiner may read Patient (own-site)",
+    "consent Consent/0a83685f-4cba-4978-9345-b9f821cf3d19 (information-sharing/v1, item gp) "
+    "says deny",
+    "break-glass access 5f0c2f4e until 2026-12-07T22:00:00+00:00",
+    # No known shape: an older record's words.
+    "reviewed by the night shift for the monthly report",
+)
+SAID = {
+    "fr": (
+        "le rôle Médecin légiste examinateur peut lire Patient (son site)",
+        "consentement 0a83685f-4cba-4978-9345-b9f821cf3d19 (information-sharing/v1, point gp)"
+        " : refuser",
+        "accès d'urgence 5f0c2f4e jusqu'au 7 déc. 2026, 22:00 (UTC)",
+        "introuvable",
+        "communiqué au rôle Médecin légiste examinateur pour le dossier SA-0042",
+    ),
+    "es": (
+        "el rol Examinador forense puede leer Patient (su centro)",
+        "consentimiento 0a83685f-4cba-4978-9345-b9f821cf3d19 (information-sharing/v1, punto gp)"
+        ": denegar",
+        "acceso de emergencia 5f0c2f4e hasta el 7 dic 2026, 22:00 (UTC)",
+        "no encontrado",
+        "compartido con el rol Examinador forense para el caso SA-0042",
+    ),
+}
+
+
+def _record(app: Flask, world: World) -> None:
+    from clinic.core.db import db
+
+    with app.app_context():
+        person = world["examiner"]
+        examiner = Actor(
+            person.user_id, person.username, Role.EXAMINER, world.organizations["NORTH"]
+        )
+        append_records(
+            db.session,
+            [
+                AuditRecord(
+                    EventKind.READ,
+                    "web",
+                    examiner,
+                    outcome=Outcome.MINOR_FAILURE,
+                    entities=("Patient/p1",),
+                    reasons=REASONS,
+                    outcome_desc="not found",
+                    query="shared with examiner for case SA-0042",
+                ),
+                AuditRecord(
+                    EventKind.SEARCH,
+                    "fhir",
+                    examiner,
+                    reasons=("role examiner may search Patient (own-site)",),
+                    outcome_desc="a step the night shift took",
+                    query="Patient?identifier=[redacted]",
+                ),
+            ],
+        )
+        db.session.commit()
+
+
+def _cells(page: str) -> str:
+    body = page[page.index("<tbody>") : page.index("</tbody>")]
+    return html.unescape(re.sub(r"\s+", " ", body))
+
+
+@pytest.mark.parametrize("language", ["fr", "es"])
+def test_the_audit_list_says_the_record_in_the_auditors_language(
+    app: Flask, world: World, language: str
+) -> None:
+    _record(app, world)
+    auditor = signed_in(app, "auditor", language)
+    response = auditor.get("/audit/")
+    assert response.status_code == 200
+    cells = _cells(response.get_data(as_text=True))
+    for words in SAID[language]:
+        assert words in cells
+    # The record's exact words, offered beside, marked as English.
+    assert '<details class="as-recorded" data-record>' in cells
+    assert f'<small lang="en" data-as-recorded>{"; ".join(REASONS)}</small>' in cells
+    assert (
+        '<small lang="en" data-as-recorded>shared with examiner for case SA-0042</small>' in cells
+    )
+    # What has no known shape is shown as recorded, marked as English.
+    assert (
+        '<small lang="en" data-as-recorded>reviewed by the night shift for the monthly report'
+        "</small>" in cells
+    )
+    assert '<small lang="en" data-as-recorded>a step the night shift took</small>' in cells
+    # A machine query is code.
+    assert "<code>Patient?identifier=[redacted]</code>" in cells
+    # Outside the record's exact words, no recognised reason is left in English.
+    outside = re.sub(r'<details class="as-recorded" data-record>.*?</details>', " ", cells)
+    assert "role examiner may" not in outside
+    assert "not found" not in outside
+
+
+def test_the_trail_keeps_the_english(app: Flask, world: World) -> None:
+    from clinic.core.db import db
+
+    _record(app, world)
+    signed_in(app, "auditor", "fr").get("/audit/")
+    with app.app_context():
+        kept = db.session.scalars(
+            sa.select(AuditEntry).where(AuditEntry.query == "shared with examiner for case SA-0042")
+        ).one()
+        assert kept.reasons == list(REASONS)
+        assert kept.outcome_desc == "not found"
