@@ -11,9 +11,8 @@ import pytest
 from flask import Flask
 
 from tests.exam.helpers import read, record_exam_consent, start
-from tests.helpers import csrf_token, open_case
+from tests.helpers import csrf_token, open_case, signed_in
 from tests.i18n.test_pages_in_language import english_on, english_words_on
-from tests.i18n.test_refusals_in_language import _signed_in
 
 SAID = {
     "fr": ("Enregistrez l\u2019anamnèse.", "Elle a refusé l\u2019examen anogénital"),
@@ -32,7 +31,7 @@ def test_an_exam_under_way_says_what_is_missing_in_the_examiners_language(
     case = open_case(app)
     record_exam_consent(app, case.id, anogenital_exam=False)
     exam = start(app, case.id)
-    examiner = _signed_in(app, "examiner", language)
+    examiner = signed_in(app, "examiner", language)
 
     overview = examiner.get(f"/exams/{exam}").get_data(as_text=True)
     anogenital = examiner.get(f"/exams/{exam}/anogenital").get_data(as_text=True)
@@ -49,7 +48,7 @@ def test_a_consent_form_sent_unanswered_says_every_problem_in_the_examiners_lang
     app: Flask, language: str
 ) -> None:
     case = open_case(app)
-    examiner = _signed_in(app, "examiner", language)
+    examiner = signed_in(app, "examiner", language)
     path = f"/cases/{case.id}/consent/exam-treatment/record"
     # The form is read to her in the other language.
     hers = "es" if language == "fr" else "fr"

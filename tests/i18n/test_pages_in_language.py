@@ -23,7 +23,7 @@ from clinic.fhir.terminology import code_systems
 from clinic.i18n import TRANSLATIONS_DIR, catalogue_path
 from tests.conftest import PASSWORD, DatabaseFactory, bind_expert
 from tests.consent.helpers import all_items, record
-from tests.exam.helpers import call, complete_exam, record_vitals
+from tests.exam.helpers import call, complete_exam, record_exam_consent, record_vitals, start
 from tests.followup.helpers import agreed_plan, signed_exam
 from tests.helpers import collect_kit, csrf_token, login, open_case
 from tests.media.helpers import camera_jpeg, record_photo_consent, take
@@ -289,6 +289,9 @@ PAGES: list[tuple[str | None, Callable[[dict[str, str]], str]]] = [
         )
     ),
     ("examiner", lambda s: f"/exams/{s['exam']}"),
+    # An exam just started, the anogenital part declined: what stands before sign-off.
+    ("examiner", lambda s: f"/exams/{s['underway']}"),
+    ("examiner", lambda s: f"/exams/{s['underway']}/anogenital"),
     ("admin", lambda s: "/admin/organizations"),
     ("admin", lambda s: "/admin/users"),
     ("admin", lambda s: f"/admin/users/{s['examiner']}"),
@@ -417,7 +420,11 @@ def site(databases: DatabaseFactory, tmp_path_factory: pytest.TempPathFactory) -
         findings="No injuries seen.",
         reason=AMENDED_WHY,
     )
+    underway_case = open_case(app)
+    record_exam_consent(app, underway_case.id, anogenital_exam=False)
+    underway = start(app, underway_case.id)
     ids = {
+        "underway": underway,
         "case": case.id,
         "consent": consent,
         "exam": exam,
