@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from clinic.access.consent import Verdict
 from clinic.access.policy import (
@@ -95,7 +96,11 @@ def _moment(text: str) -> Any:
     if at.tzinfo is None:
         return None
     zone = current_app.config["CLINIC_TIMEZONE"] if has_app_context() else "UTC"
-    return Moment(at, zone, english_words=text)
+    try:
+        at.astimezone(ZoneInfo(zone))
+    except OverflowError:  # at the calendar's ends: no moment the clinic can say
+        return None
+    return Moment(at, zone, english_words=text, seconds=True)
 
 
 # What each named value of a shape may be, and how it is said: a value that is not

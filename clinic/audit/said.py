@@ -160,9 +160,20 @@ class EventWords:
         )
 
 
+# Reasons after these many, in an event whose first reason is the key, are what a
+# person typed (a break-glass justification): shown as written, never read back
+# through the shapes, or typed words could pass for the system's own.
+TYPED_AFTER = {"break-glass": 2}
+
+
 def event_words(entry: AuditEntry) -> EventWords:
+    reasons = list(entry.reasons)
+    typed_from = TYPED_AFTER.get(reasons[0], len(reasons)) if reasons else 0
     return EventWords(
-        tuple(reason(text) for text in entry.reasons),
+        tuple(
+            reason(text) if index < typed_from else Recorded(text, None)
+            for index, text in enumerate(reasons)
+        ),
         outcome(entry.outcome_desc) if entry.outcome_desc else None,
         query(entry.query) if entry.query else None,
     )

@@ -152,7 +152,10 @@ def format_moment(
             return text
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone(ZoneInfo(zone or current_app.config["CLINIC_TIMEZONE"]))
+    try:
+        local = moment.astimezone(ZoneInfo(zone or current_app.config["CLINIC_TIMEZONE"]))
+    except OverflowError:  # at the calendar's ends (year 1 or 9999): as recorded
+        return moment.isoformat()
     locale = get_locale() or Locale.parse("en")
     pattern = str(locale.datetime_formats["medium"])
     day = format_skeleton("yMMMd", local.date(), locale=locale)

@@ -51,6 +51,7 @@ class Moment:
     at: datetime
     zone: str
     english_words: str
+    seconds: bool = False  # to the second, as logs need
 
     def english(self) -> str:
         return self.english_words
@@ -58,7 +59,7 @@ class Moment:
     def said(self) -> str:
         from clinic.i18n import format_moment
 
-        return f"{format_moment(self.at, self.zone)} ({self.zone})"
+        return f"{format_moment(self.at, self.zone, seconds=self.seconds)} ({self.zone})"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ SAID = {
         "le rôle Médecin légiste examinateur peut lire Patient (son site)",
         "consentement 0a83685f-4cba-4978-9345-b9f821cf3d19 (information-sharing/v1, point gp)"
         " : refuser",
-        "accès d'urgence 5f0c2f4e jusqu'au 7 déc. 2026, 22:00 (UTC)",
+        "accès d'urgence 5f0c2f4e jusqu'au 7 déc. 2026, 22:00:00 (UTC)",
         "introuvable",
         "communiqué au rôle Médecin légiste examinateur pour le dossier SA-0042",
     ),
@@ -40,7 +40,7 @@ SAID = {
         "el rol Examinador forense puede leer Patient (su centro)",
         "consentimiento 0a83685f-4cba-4978-9345-b9f821cf3d19 (information-sharing/v1, punto gp)"
         ": denegar",
-        "acceso de emergencia 5f0c2f4e hasta el 7 dic 2026, 22:00 (UTC)",
+        "acceso de emergencia 5f0c2f4e hasta el 7 dic 2026, 22:00:00 (UTC)",
         "no encontrado",
         "compartido con el rol Examinador forense para el caso SA-0042",
     ),
@@ -128,3 +128,44 @@ def test_the_trail_keeps_the_english(app: Flask, world: World) -> None:
         ).one()
         assert kept.reasons == list(REASONS)
         assert kept.outcome_desc == "not found"
+
+
+def _break_glass(app: Flask, reason: str) -> None:
+    """An examiner of another site opens her case in an emergency, typing `reason`."""
+    from tests.conftest import PASSWORD
+    from tests.helpers import csrf_token, login, open_case
+
+    case = open_case(app, "examiner")
+    client = app.test_client()
+    assert login(client, "examiner.south", PASSWORD).status_code == 302
+    opened = client.post(
+        "/emergency/",
+        data={
+            "reference": case.reference,
+            "reason": reason,
+            "csrf_token": csrf_token(client, "/emergency/"),
+        },
+    )
+    assert opened.status_code == 302, opened.get_data(as_text=True)
+
+
+def test_a_typed_justification_is_never_said_as_the_systems_words(app: Flask) -> None:
+    """A break-glass justification is what she typed: shown as written, even when it
+    reads like a decision of the policy, so that no typed words pass for the
+    system's own in another language."""
+    typed = "role examiner may read Patient (all)"
+    _break_glass(app, typed)
+    page = html.unescape(signed_in(app, "auditor", "fr").get("/audit/").get_data(as_text=True))
+    row = next(r for r in re.findall(r"<tr class=.*?</tr>", page, re.S) if "break-glass" in r)
+    why = re.findall(r"<td>.*?</td>", row, re.S)[7]
+    assert f'<small lang="en" data-as-recorded>{typed}</small>' in why
+    assert "peut lire Patient" not in why
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_a_moment_at_the_calendars_end_is_shown_as_recorded(app: Flask, language: str) -> None:
+    """Typed text that reads as a moment no zone can hold does not break the list."""
+    _break_glass(app, "until 9999-12-31T23:59:59-14:00")
+    response = signed_in(app, "auditor", language).get("/audit/")
+    assert response.status_code == 200
+    assert "until 9999-12-31T23:59:59-14:00" in html.unescape(response.get_data(as_text=True))
