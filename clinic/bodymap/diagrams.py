@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from clinic.i18n.sentences import Coded, Sentence, sentence
+
 DIAGRAMS_FILE = Path(__file__).with_name("diagrams.json")
 
 Point = tuple[float, float]
@@ -61,6 +63,17 @@ class Drawing:
     @property
     def code(self) -> str:
         return f"{self.diagram}:{self.view}"
+
+    @property
+    def said_label(self) -> Sentence:
+        """The label as a sentence: "Adult female, front" in records, "Adulte,
+        femme, face antérieure" on a French screen (the `said` filter)."""
+        diagram, view = self.label.split(", ", 1)
+        return sentence(
+            "%(diagram)s, %(view)s",
+            diagram=Coded("body-diagram", self.diagram, english_text=diagram),
+            view=Coded("body-diagram-view", self.view, inline=True, english_text=view),
+        )
 
     def region_at(self, x: float, y: float) -> str | None:
         polygon = self.polygon_at(x, y)

@@ -11,42 +11,88 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from clinic.bodymap.diagrams import DiagramBook, Drawing
 from clinic.core.errors import DomainError
+from clinic.i18n import N_
+from clinic.i18n.sentences import Coded, Sentence, Word, sentence
 
 # The region code for a place no diagram region names.
 OTHER_REGION = "other"
 
 # What a refused mark says (one table of words, next to the field it is about).
 MESSAGES = {
-    "no-drawing": "Choose a body diagram and view from the list.",
-    "no-view": "The {diagram} diagram has no such view: choose one from the list.",
-    "half-point": "The mark's point is incomplete: tap the diagram again, or choose the region only.",
-    "not-a-number": "The mark's point is not a number: tap the diagram again, or choose the region only.",
-    "outside": (
-        "The mark is outside the {drawing} diagram ({width:g} wide, {height:g} high): tap on "
-        "the body, or choose the region only."
+    "no-drawing": sentence("Choose a body diagram and view from the list."),
+    "half-point": sentence(
+        "The mark's point is incomplete: tap the diagram again, or choose the region only."
     ),
-    "off-body": "The mark is beside the body, not on it: tap on the body, or choose the region only.",
-    "wrong-region": (
-        "The mark is on the {found}, but the injury's region is {region}: choose the region "
-        "where you placed the mark, place it again, or tick “Move the mark to the middle of "
-        "the region”."
+    "not-a-number": sentence(
+        "The mark's point is not a number: tap the diagram again, or choose the region only."
     ),
-    "region-absent": (
-        "The {drawing} diagram has no {region} region: choose another diagram or view, or "
-        "another region."
+    "off-body": sentence(
+        "The mark is beside the body, not on it: tap on the body, or choose the region only."
     ),
-    "wrong-side": (
-        "The mark is on her {found_side} {region}, but “Exactly where” says {side}: tap her "
-        "{side} {region}, or correct “Exactly where”."
-    ),
-    "other-needs-point": (
+    "other-needs-point": sentence(
         "A mark for the region “Other” needs a point: tap the diagram where the injury is, "
         "or choose the region it is in."
     ),
 }
+
+
+def _no_view(diagram: Any) -> Sentence:
+    return sentence(
+        "The %(diagram)s diagram has no such view: choose one from the list.", diagram=diagram
+    )
+
+
+def _outside(drawing: Drawing) -> Sentence:
+    return sentence(
+        "The mark is outside the %(drawing)s diagram (%(width)s wide, %(height)s high): tap on "
+        "the body, or choose the region only.",
+        drawing=drawing.said_label,
+        width=format(drawing.width, "g"),
+        height=format(drawing.height, "g"),
+    )
+
+
+def _wrong_region(found: Any, region: Any) -> Sentence:
+    return sentence(
+        "The mark is on the %(found)s, but the injury's region is %(region)s: choose the region "
+        "where you placed the mark, place it again, or tick “Move the mark to the middle of "
+        "the region”.",
+        found=found,
+        region=region,
+    )
+
+
+def _region_absent(drawing: Drawing, region: Any) -> Sentence:
+    return sentence(
+        "The %(drawing)s diagram has no %(region)s region: choose another diagram or view, or "
+        "another region.",
+        drawing=drawing.said_label,
+        region=region,
+    )
+
+
+def _wrong_side(found_side: str, side: str, region: Any) -> Sentence:
+    return sentence(
+        "The mark is on her %(found_side)s %(region)s, but “Exactly where” says %(side)s: tap "
+        "her %(side)s %(region)s, or correct “Exactly where”.",
+        found_side=Word(SIDES[found_side], english_text=found_side),
+        side=Word(SIDES[side], english_text=side),
+        region=region,
+    )
+
+
+# Her sides, as words within a sentence.
+SIDES = {"left": N_("left"), "right": N_("right")}
+
+
+def _region(code: str, labels: Mapping[str, str]) -> Coded:
+    """A body region within a sentence, as records have always written it (lower case)."""
+    return Coded("body-region", code, inline=True, english_text=labels.get(code, code).lower())
+
 
 # The words for her sides in “Exactly where”, and the side each names.
 SIDE_WORDS = {"left": "left", "right": "right"}
@@ -87,7 +133,10 @@ def drawing_of(book: DiagramBook, request: MarkRequest) -> Drawing:
     drawing = book.drawing(request.diagram, request.view)
     if drawing is None:
         raise MarkRefused(
-            MESSAGES["no-view"].format(diagram=book.diagrams[request.diagram]), "drawing"
+            _no_view(
+                Coded("body-diagram", request.diagram, english_text=book.diagrams[request.diagram])
+            ),
+            "drawing",
         )
     return drawing
 
@@ -114,40 +163,24 @@ def place_mark(
             raise MarkRefused(MESSAGES["not-a-number"], "drawing")
         x, y = float(request.x), float(request.y)
         if not (0 <= x <= drawing.width and 0 <= y <= drawing.height):
-            raise MarkRefused(
-                MESSAGES["outside"].format(
-                    drawing=drawing.label, width=drawing.width, height=drawing.height
-                ),
-                "drawing",
-            )
+            raise MarkRefused(_outside(drawing), "drawing")
         polygon = drawing.polygon_at(x, y)
         if polygon is None:
             raise MarkRefused(MESSAGES["off-body"], "drawing")
         found = polygon.code
         if region != OTHER_REGION and found != region:
             raise MarkRefused(
-                MESSAGES["wrong-region"].format(
-                    found=labels.get(found, found).lower(), region=labels[region].lower()
-                ),
-                "region",
+                _wrong_region(_region(found, labels), _region(region, labels)), "region"
             )
         found_side = drawing.her_side(polygon)
         if side is not None and found_side is not None and found_side != side:
-            raise MarkRefused(
-                MESSAGES["wrong-side"].format(
-                    found_side=found_side, side=side, region=labels.get(found, found).lower()
-                ),
-                "site",
-            )
+            raise MarkRefused(_wrong_side(found_side, side, _region(found, labels)), "site")
         return BodyMapMark(request.diagram, request.view, _rounded(x), _rounded(y), number)
     if region == OTHER_REGION:
         raise MarkRefused(MESSAGES["other-needs-point"], "drawing")
     point = drawing.free_point(region, taken or [], MARK_SPACING, side)
     if point is None:
-        raise MarkRefused(
-            MESSAGES["region-absent"].format(drawing=drawing.label, region=labels[region].lower()),
-            "drawing",
-        )
+        raise MarkRefused(_region_absent(drawing, _region(region, labels)), "drawing")
     return BodyMapMark(
         request.diagram, request.view, _rounded(point[0]), _rounded(point[1]), number
     )

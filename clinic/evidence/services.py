@@ -137,24 +137,45 @@ def new_label(site_code: str) -> str:
 
 # Refusals of collection for want of her consent, by kind: what is missing and what to do.
 NOT_CONSENTED = {
-    "swab": "Item {number}: she has not given evidence-collection consent for swabs. Record her "
-    "evidence-collection consent first (Her consent > Evidence collection and storage).",
-    "blood": "Item {number}: she has not given evidence-collection consent for blood samples. "
-    "Record her evidence-collection consent first (Her consent > Evidence collection and storage).",
-    "urine": "Item {number}: she has not given evidence-collection consent for urine samples. "
-    "Record her evidence-collection consent first (Her consent > Evidence collection and storage).",
-    "clothing": "Item {number}: she has not given evidence-collection consent for clothing. Record "
-    "her evidence-collection consent first (Her consent > Evidence collection and storage).",
-    "hair": "Item {number}: she has not given evidence-collection consent for hair combings. "
-    "Record her evidence-collection consent first (Her consent > Evidence collection and storage).",
-    "fingernail": "Item {number}: she has not given evidence-collection consent for fingernail "
-    "scrapings. Record her evidence-collection consent first (Her consent > Evidence collection "
-    "and storage).",
-    "debris": "Item {number}: she has not given evidence-collection consent for debris. Record her "
-    "evidence-collection consent first (Her consent > Evidence collection and storage).",
-    "other": "Item {number}: her evidence-collection consent form does not ask about other "
-    "evidence items, so none can be collected. Choose the kind the item is (swab, blood, urine, "
-    "clothing, hair, fingernail, debris), or record it as offered and declined.",
+    "swab": N_(
+        "Item %(number)s: she has not given evidence-collection consent for swabs. Record her"
+        " evidence-collection consent first (Her consent > Evidence collection and storage)."
+    ),
+    "blood": N_(
+        "Item %(number)s: she has not given evidence-collection consent for blood samples. "
+        "Record her evidence-collection consent first (Her consent > Evidence collection and "
+        "storage)."
+    ),
+    "urine": N_(
+        "Item %(number)s: she has not given evidence-collection consent for urine samples. "
+        "Record her evidence-collection consent first (Her consent > Evidence collection and "
+        "storage)."
+    ),
+    "clothing": N_(
+        "Item %(number)s: she has not given evidence-collection consent for clothing. Record "
+        "her evidence-collection consent first (Her consent > Evidence collection and "
+        "storage)."
+    ),
+    "hair": N_(
+        "Item %(number)s: she has not given evidence-collection consent for hair combings. "
+        "Record her evidence-collection consent first (Her consent > Evidence collection and "
+        "storage)."
+    ),
+    "fingernail": N_(
+        "Item %(number)s: she has not given evidence-collection consent for fingernail "
+        "scrapings. Record her evidence-collection consent first (Her consent > Evidence "
+        "collection and storage)."
+    ),
+    "debris": N_(
+        "Item %(number)s: she has not given evidence-collection consent for debris. Record "
+        "her evidence-collection consent first (Her consent > Evidence collection and "
+        "storage)."
+    ),
+    "other": N_(
+        "Item %(number)s: her evidence-collection consent form does not ask about other "
+        "evidence items, so none can be collected. Choose the kind the item is (swab, blood, "
+        "urine, clothing, hair, fingernail, debris), or record it as offered and declined."
+    ),
 }
 
 
@@ -210,7 +231,7 @@ def _refuse_without_her_consent(
         if not decide(
             actor, Action.CREATE, "Specimen", facts, operation=COLLECT, consents=book
         ).permitted:
-            raise CustodyRefused(NOT_CONSENTED[spec.kind.value].format(number=number), "items")
+            raise CustodyRefused(Sentence(NOT_CONSENTED[spec.kind.value], number=number), "items")
 
 
 def collect_kit(

@@ -3,7 +3,7 @@
 A domain service refuses with an error whose message a screen shows (`said()`):
 the message must be a marked constant (`N_("...")`), a sentence
 (`sentence("...%(name)s...", name=...)`) or a value made of one. A bare string,
-an f-string or English joined with `+` reaches a French or Spanish screen in
+an f-string, `.format()` or English joined with `+` or `%` reaches a French or Spanish screen in
 English. The check reads the source (ast): every call of a refusal (a
 `DomainError`, `ImageRefused`, or a service's local `refuse(field, message)`)
 whose message is written out in place.
@@ -61,6 +61,10 @@ def _written_out(node: ast.expr) -> bool:
         return True
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
         return _written_out(node.left) or _written_out(node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        return True  # "..." % values: formatted before any translation
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        return node.func.attr in {"format", "join"}  # "...".format(...), MESSAGES[k].format(...)
     return False
 
 
@@ -83,6 +87,8 @@ def unmarked_refusals(source: str, refusals: set[str]) -> list[str]:
         message = node.args[1] if name == "refuse" and len(node.args) > 1 else None
         if name != "refuse":
             message = node.args[0] if node.args else None
+        keyword = next((k.value for k in node.keywords if k.arg == "message"), None)
+        message = message if message is not None else keyword
         if message is not None and _written_out(message):
             found.append(f"line {node.lineno}: {ast.unparse(message)[:80]}")
     return found
@@ -118,6 +124,9 @@ def test_every_refusal_a_person_reads_is_marked(path: Path) -> None:
         ('raise ExamRefused(N_("Record the history."), "history")', 0),
         ('raise ExamRefused(sentence("%(x)s", x=site), "x")', 0),
         ("raise ExamRefused(DECLINED_MESSAGES[part], 'region')", 0),
+        ('raise MarkRefused(MESSAGES["no-view"].format(diagram=name), "drawing")', 1),
+        ('raise CaseRefused("%s is not a case" % reference)', 1),
+        ('raise CaseRefused(message="Give her age.", field="age")', 1),
         ('raise ValueError("not a refusal")', 0),
     ],
 )
