@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
@@ -174,3 +175,25 @@ def test_a_read_whose_audit_record_cannot_be_written_is_not_served(
     response = api(client, "GET", f"/fhir/Patient/{record['id']}", world["examiner"].token)
     assert response.status_code == 200
     assert ("read", "0") in _audit_rows(engine, f"Patient/{record['id']}/_history/1")
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="a server that drops connections")
+def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(
+    client: FlaskClient, world: World, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections are pinged when they come out of the pool after being idle (here
+    after any idle time at all): one the server ended is replaced, not used."""
+    import clinic.core.db
+
+    record = create(client, world["examiner"].token, patient("SA-PING-0001"))
+    path = f"/fhir/Patient/{record['id']}"
+    assert api(client, "GET", path, world["examiner"].token).status_code == 200
+    monkeypatch.setattr(clinic.core.db, "PING_IDLE_AFTER", 0.0)
+    other = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+    with other.connect() as connection:
+        ended = connection.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).scalar()
+    assert ended
+    assert api(client, "GET", path, world["examiner"].token).status_code == 200
