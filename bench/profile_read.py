@@ -1,7 +1,7 @@
 """Where one authenticated FHIR read spends its time, in process: the SQL statements
 it sends (listed once) and a cProfile summary over many reads.
 
-    .venv/bin/python bench/profile_read.py [--reads 300] [--search]
+    .venv/bin/python bench/profile_read.py [--reads 300] [--search] [--sort tottime]
 """
 
 from __future__ import annotations
@@ -29,6 +29,12 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=300)
     parser.add_argument("--search", action="store_true")
     parser.add_argument("--database-url")
+    parser.add_argument(
+        "--sort",
+        default="cumulative",
+        help="cProfile order: cumulative (where time goes) or tottime (Python-side cost)",
+    )
+    parser.add_argument("--lines", type=int, default=40)
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = arguments.database_url or f"sqlite:///{tmp}/p.sqlite3"
@@ -65,7 +71,7 @@ def main() -> None:
         profile.disable()
         seconds = time.perf_counter() - started
         print(f"{arguments.reads / seconds:.0f} requests/s in process (under cProfile)")
-        pstats.Stats(profile).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profile).sort_stats(arguments.sort).print_stats(arguments.lines)
 
 
 if __name__ == "__main__":

@@ -12,11 +12,12 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session
 
 from clinic.access import Action, Actor, ResourceFacts, require
 from clinic.access.roles import ROLE_ORGANIZATION_KIND, OrganizationKind, Role
@@ -74,10 +75,14 @@ def actor_for(user: User) -> Actor:
 def account_usable(user: User, now: datetime | None = None) -> bool:
     """Active, and for a medical expert still within the account's period (the
     decision point checks the period again on every decision)."""
-    if not user.is_active:
+    return _usable(user.is_active, Role(user.role), user.access_until, now or utcnow())
+
+
+def _usable(is_active: bool, role: Role, access_until: datetime | None, now: datetime) -> bool:
+    if not is_active:
         return False
-    if Role(user.role) is Role.EXPERT:
-        return user.access_until is not None and (now or utcnow()) <= user.access_until
+    if role is Role.EXPERT:
+        return access_until is not None and now <= access_until
     return True
 
 
@@ -798,27 +803,71 @@ def revoke_token(uow: UnitOfWork, token_id: str, *, actor: Actor) -> ApiToken:
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 
 
-def authenticate_token(uow: UnitOfWork, secret: str) -> User | None:
-    """The active user of a live token, or None (unknown, revoked, expired or the
-    user deactivated: the caller cannot tell which)."""
-    token = uow.session.scalar(
-        sa.select(ApiToken)
-        .where(ApiToken.token_hash == hash_secret(secret))
-        .options(joinedload(ApiToken.user))
+@dataclass(frozen=True)
+class TokenHolder:
+    """Who holds a live API token: the acting user as the decision point sees them,
+    and the language they chose (for messages said to them)."""
+
+    actor: Actor
+    language: str | None
+
+
+_tokens = cast(sa.Table, ApiToken.__table__)
+_users = cast(sa.Table, User.__table__)
+# The token with its user, in one indexed query of plain columns: every API
+# request sends it, so no ORM objects are built for it.
+_TOKEN_WITH_USER = (
+    sa.select(
+        _tokens.c.id,
+        _tokens.c.expires_at,
+        _tokens.c.revoked_at,
+        _tokens.c.last_used_at,
+        _users.c.id.label("user_id"),
+        _users.c.username,
+        _users.c.role,
+        _users.c.organization_id,
+        _users.c.is_active,
+        _users.c.expert_subject,
+        _users.c.expert_consent_name,
+        _users.c.access_until,
+        _users.c.language,
     )
+    .join(_users, _users.c.id == _tokens.c.user_id)
+    .where(_tokens.c.token_hash == sa.bindparam("token_hash"))
+)
+_TOKEN_USED = (
+    sa.update(_tokens)
+    .where(_tokens.c.id == sa.bindparam("token_id"))
+    .values(last_used_at=sa.bindparam("now"))
+)
+
+
+def authenticate_token(uow: UnitOfWork, secret: str) -> TokenHolder | None:
+    """The active user of a live token, or None (unknown, revoked, expired or the
+    user deactivated: the caller cannot tell which). Read from the database on
+    every request: a revoked token fails at once."""
+    session = uow.session
+    session.flush()  # what this unit of work changed is seen, as by an ORM query
+    row = session.execute(_TOKEN_WITH_USER, {"token_hash": hash_secret(secret)}).one_or_none()
     now = utcnow()
-    if (
-        token is None
-        or token.revoked_at is not None
-        or token.expires_at <= now
-        or not account_usable(token.user, now)
-    ):
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    if not _usable(row.is_active, Role(row.role), row.access_until, now):
         return None
     # When it was last used is kept to the minute: writing it on every request would
     # turn every read into a write (docs/design.md, performance).
-    if token.last_used_at is None or now - token.last_used_at >= TOKEN_USE_RESOLUTION:
-        token.last_used_at = now
-    return token.user
+    if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_RESOLUTION:
+        session.execute(_TOKEN_USED, {"token_id": row.id, "now": now})
+    actor = Actor(
+        row.user_id,
+        row.username,
+        Role(row.role),
+        row.organization_id,
+        expert_subject=row.expert_subject,
+        expert_name=row.expert_consent_name,
+        access_until=row.access_until,
+    )
+    return TokenHolder(actor, row.language)
 
 
 def token_is_live(token: ApiToken, now: datetime | None = None) -> bool:

@@ -47,23 +47,64 @@ class AuditEntry(Base):
 
     def leaf_fields(self) -> dict[str, Any]:
         """What the log hashes: every recorded fact, none of the bookkeeping."""
-        from clinic.core.clock import isoformat
+        return leaf_fields(
+            recorded_at=self.recorded_at,
+            event_type=self.event_type,
+            subtype=self.subtype,
+            action=self.action,
+            outcome=self.outcome,
+            outcome_desc=self.outcome_desc,
+            channel=self.channel,
+            user_id=self.user_id,
+            username=self.username,
+            role=self.role,
+            organization_id=self.organization_id,
+            purpose=self.purpose,
+            source_address=self.source_address,
+            entities=self.entities,
+            query=self.query,
+            reasons=self.reasons,
+        )
 
-        return {
-            "recorded": isoformat(self.recorded_at),
-            "type": self.event_type,
-            "subtype": self.subtype,
-            "action": self.action,
-            "outcome": self.outcome,
-            "outcomeDesc": self.outcome_desc,
-            "channel": self.channel,
-            "user": self.user_id,
-            "username": self.username,
-            "role": self.role,
-            "organization": self.organization_id,
-            "purpose": self.purpose,
-            "address": self.source_address,
-            "entities": list(self.entities),
-            "query": self.query,
-            "reasons": list(self.reasons),
-        }
+
+def leaf_fields(
+    *,
+    recorded_at: datetime,
+    event_type: str,
+    subtype: str,
+    action: str,
+    outcome: str,
+    outcome_desc: str | None,
+    channel: str,
+    user_id: str | None,
+    username: str | None,
+    role: str | None,
+    organization_id: str | None,
+    purpose: str | None,
+    source_address: str | None,
+    entities: list[str],
+    query: str | None,
+    reasons: list[str],
+) -> dict[str, Any]:
+    """An audit entry's leaf fields, from its column values (a row not yet built as
+    an AuditEntry hashes exactly as one that is)."""
+    from clinic.core.clock import isoformat
+
+    return {
+        "recorded": isoformat(recorded_at),
+        "type": event_type,
+        "subtype": subtype,
+        "action": action,
+        "outcome": outcome,
+        "outcomeDesc": outcome_desc,
+        "channel": channel,
+        "user": user_id,
+        "username": username,
+        "role": role,
+        "organization": organization_id,
+        "purpose": purpose,
+        "address": source_address,
+        "entities": list(entities),
+        "query": query,
+        "reasons": list(reasons),
+    }

@@ -36,6 +36,15 @@ _cache: OrderedDict[VersionKey, Directive | None] = OrderedDict()
 _lock = threading.Lock()
 _PENDING = "clinic.consent_versions_read"
 
+_heads = StoredResource.__table__
+# Which Consents she has and the current version of each, built once: every
+# decision on a record about her sends it (once per unit of work).
+_CURRENT_CONSENTS = (
+    sa.select(_heads.c.logical_id, _heads.c.version_id)
+    .where(_heads.c.resource_type == "Consent", _heads.c.subject == sa.bindparam("subject"))
+    .order_by(_heads.c.last_updated, _heads.c.logical_id)
+)
+
 
 def _cached(key: VersionKey) -> tuple[bool, Directive | None]:
     with _lock:
@@ -82,12 +91,8 @@ class ConsentBook:
         return self._memo[subject]
 
     def _read(self, subject: str) -> tuple[Directive, ...]:
-        head = StoredResource
-        current = self._session.execute(
-            sa.select(head.logical_id, head.version_id)
-            .where(head.resource_type == "Consent", head.subject == subject)
-            .order_by(head.last_updated, head.logical_id)
-        ).all()
+        self._session.flush()  # this unit of work's writes are seen, as by an ORM query
+        current = self._session.execute(_CURRENT_CONSENTS, {"subject": subject}).all()
         found: dict[VersionKey, Directive | None] = {}
         missing: list[VersionKey] = []
         for logical_id, version_id in current:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from clinic.audit.services import AuditRecord, Outcome, append_records
+from clinic.core.db import one_round_trip
 from clinic.ledger.services import integrate_after_commit
 
 
@@ -42,8 +43,10 @@ class UnitOfWork:
         """Append the audit records and commit, all or nothing."""
         try:
             kept = [record for work in self._kept for record in work(self.session)]
-            append_records(self.session, [*self._audit, *kept])
-            self.session.commit()
+            self.session.flush()  # the work's own writes, each answered, before the pipeline
+            with one_round_trip(self.session):
+                append_records(self.session, [*self._audit, *kept])
+                self.session.commit()
         except BaseException:
             self.session.rollback()
             raise

@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, g, request
 
-from clinic.accounts.services import actor_for, authenticate_token
+from clinic.accounts.services import authenticate_token
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.clock import isoformat
 from clinic.core.web import current_actor, current_uow, source_address, view_rule
@@ -52,9 +52,15 @@ _ACCEPTABLE = ("application/fhir+json", "application/json", "*/*", "application/
 
 
 def fhir_response(
-    body: dict[str, Any] | None, status: int = 200, headers: dict[str, str] | None = None
+    body: dict[str, Any] | str | None, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
-    payload = "" if body is None else json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    """`body` as a dict, or as JSON text already (a version's stored bytes)."""
+    if body is None:
+        payload = ""
+    elif isinstance(body, str):
+        payload = body
+    else:
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
     response = Response(payload, status=status, headers=headers or {})
     response.headers["Content-Type"] = f"{FHIR_JSON}; charset=utf-8"
     return response
@@ -83,10 +89,10 @@ def _authenticate() -> Response | None:
         return None
     header = request.headers.get("Authorization", "")
     scheme, _, secret = header.partition(" ")
-    user = None
+    holder = None
     if scheme.lower() == "bearer" and secret.strip():
-        user = authenticate_token(current_uow(), secret.strip())
-    if user is None:
+        holder = authenticate_token(current_uow(), secret.strip())
+    if holder is None:
         if header:
             # A presented but unusable token is a failed authentication attempt.
             current_uow().audit(
@@ -106,8 +112,9 @@ def _authenticate() -> Response | None:
             "a valid bearer token is required",
             headers={"WWW-Authenticate": 'Bearer realm="fhir"'},
         )
-    g.user = user
-    g.actor = actor_for(user)
+    # Her chosen language is what clinic.i18n reads from g.user.
+    g.user = holder
+    g.actor = holder.actor
     return None
 
 
@@ -174,7 +181,7 @@ def _representation(
     prefer = request.headers.get("Prefer", "")
     if "return=minimal" in prefer:
         return fhir_response(None, status, headers)
-    return fhir_response(version.content, status, headers)
+    return fhir_response(version.json_text(), status, headers)
 
 
 # -- conformance ---------------------------------------------------------------
@@ -327,13 +334,12 @@ def _search(resource_type: str, args: list[tuple[str, str]]) -> Response:
     found = handler.find(_caller(), args, _paging()) if handler is not None else None
     if found is not None:
         page = Page([], has_next=found.has_next, has_previous=found.has_previous)
-        return fhir_response(
-            _searchset(resource_type, found.resources, found.keys, page, found.applied)
-        )
+        matches = [(reference, _json(resource)) for reference, resource in found.resources]
+        return fhir_response(_searchset(resource_type, matches, found.keys, page, found.applied))
     check_type(resource_type)
     query = parse_search(resource_type, args, **_page_limits())
     page = search_resources(_caller(), resource_type, query)
-    resources = [(v.reference, v.content) for v in page.items]
+    resources = [(v.reference, v.json_text()) for v in page.items]
     return fhir_response(
         _searchset(
             resource_type, resources, [search_key(v) for v in page.items], page, query.applied
@@ -453,22 +459,35 @@ def _links(
 
 def _searchset(
     path: str,
-    resources: list[tuple[str, dict[str, Any]]],
+    resources: list[tuple[str, str]],
     keys: list[Any],
     page: Page,
     applied: list[tuple[str, str]],
-) -> dict[str, Any]:
+) -> str:
+    """The searchset Bundle as JSON text, each resource given as its JSON text (a
+    stored version's own bytes, when no obligation changed it): 20 resources are
+    not parsed and written out again to be served."""
     base = base_url()
     # No Bundle.total: a count would tell a caller about records it cannot see.
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "link": _links(path, applied, page, keys[0] if keys else None, keys[-1] if keys else None),
-        "entry": [
-            {"fullUrl": f"{base}/{reference}", "resource": content, "search": {"mode": "match"}}
-            for reference, content in resources
-        ],
-    }
+    bundle = _json(
+        {
+            "resourceType": "Bundle",
+            "type": "searchset",
+            "link": _links(
+                path, applied, page, keys[0] if keys else None, keys[-1] if keys else None
+            ),
+        }
+    )
+    entries = ",".join(
+        f'{{"fullUrl":{_json(f"{base}/{reference}")},"resource":{resource},'
+        '"search":{"mode":"match"}}'
+        for reference, resource in resources
+    )
+    return f'{bundle[:-1]},"entry":[{entries}]}}'
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _history_bundle(page: Page, path: str, applied: list[tuple[str, str]]) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import json
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -49,6 +49,16 @@ class StoredVersion:
     content: dict[str, Any]
     change: str = "create"
     author_id: str | None = None  # the user who wrote this version
+    # The stored JSON text and the dict parsed from it, when read from the store.
+    stored: tuple[str, dict[str, Any]] | None = field(default=None, compare=False, repr=False)
+
+    def json_text(self) -> str:
+        """The content as JSON: the stored bytes as they are while `content` is still
+        the very dict parsed from them (no obligation replaced it: those build a new
+        dict, never change this one), else the content serialised as the store does."""
+        if self.stored is not None and self.stored[1] is self.content:
+            return self.stored[0]
+        return json.dumps(self.content, separators=(",", ":"), ensure_ascii=False)
 
     @property
     def reference(self) -> str:
@@ -357,9 +367,9 @@ class ResourceStore:
         return self.session.scalar(query)
 
     def current(self, resource_type: str, logical_id: str) -> StoredVersion | None:
-        head = StoredResource
+        self.session.flush()  # this unit of work's writes are seen, as by an ORM query
         row = self.session.execute(
-            _current_versions(resource_type).where(head.logical_id == logical_id)
+            _CURRENT_BY_ID, {"resource_type": resource_type, "logical_id": logical_id}
         ).one_or_none()
         return _stored(row) if row else None
 
@@ -470,6 +480,26 @@ def _current_versions(resource_type: str) -> sa.Select[Any]:
     )
 
 
+_heads = StoredResource.__table__
+_versions = ResourceVersion.__table__
+# The current version of one resource, built once: a read sends it on every request.
+_CURRENT_BY_ID = (
+    sa.select(*_versions.c)
+    .join(
+        _heads,
+        sa.and_(
+            _heads.c.resource_type == _versions.c.resource_type,
+            _heads.c.logical_id == _versions.c.logical_id,
+            _heads.c.version_id == _versions.c.version_id,
+        ),
+    )
+    .where(
+        _heads.c.resource_type == sa.bindparam("resource_type"),
+        _heads.c.logical_id == sa.bindparam("logical_id"),
+    )
+)
+
+
 def _to_millisecond(moment: datetime) -> datetime:
     """meta.lastUpdated carries milliseconds; the stored time is exactly that."""
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
@@ -477,6 +507,7 @@ def _to_millisecond(moment: datetime) -> datetime:
 
 def _stored(row: Any) -> StoredVersion:
     """A version row (a ResourceVersion or a row of its columns) as a StoredVersion."""
+    content = json.loads(row.content)
     return StoredVersion(
         row.resource_type,
         row.logical_id,
@@ -485,9 +516,10 @@ def _stored(row: Any) -> StoredVersion:
         row.site_id,
         row.subject,
         tuple(row.security_labels),
-        json.loads(row.content),
+        content,
         row.change,
         row.author_id,
+        (row.content, content),
     )
 
 

@@ -1,0 +1,199 @@
+"""The read path's shortcuts refuse what the ordinary path refuses: a read serves
+the stored bytes only when the decision withheld nothing, the token and its user
+are checked on every request, and the audit record is written, in the read's own
+transaction, before anything is served."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from clinic.access import Decision
+from clinic.access.policy import OMIT_NARRATIVE
+from tests.conftest import BACKEND, World
+from tests.helpers import api, create, patient
+
+NARRATIVE = {
+    "status": "generated",
+    "div": '<div xmlns="http://www.w3.org/1999/xhtml">Seen at the North Referral Centre</div>',
+}
+
+
+def _stored_text(engine: sa.Engine, logical_id: str) -> str:
+    with engine.connect() as connection:
+        text: str = connection.execute(
+            sa.text(
+                "SELECT content FROM fhir_resource_versions"
+                " WHERE resource_type = 'Patient' AND logical_id = :id"
+            ),
+            {"id": logical_id},
+        ).scalar_one()
+    return text
+
+
+def test_a_read_serves_the_stored_bytes(
+    client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    record = create(client, world["examiner"].token, patient("SA-BYTES-0001"))
+    response = api(client, "GET", f"/fhir/Patient/{record['id']}", world["examiner"].token)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True) == _stored_text(engine, record["id"])
+    found = api(client, "GET", "/fhir/Patient?identifier=SA-BYTES-0001", world["examiner"].token)
+    entry = found.get_json()["entry"][0]
+    assert entry["resource"] == json.loads(_stored_text(engine, record["id"]))
+    assert entry["fullUrl"].endswith(f"/Patient/{record['id']}")
+
+
+def test_an_obligation_changes_what_is_served_never_the_stored_bytes(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """A decision that withholds part of a record (here its narrative) is served
+    from the content it changed, not from the bytes the store read."""
+    from clinic.core.db import db
+    from clinic.fhir.services import fulfil
+    from clinic.fhir.store import ResourceStore
+
+    record = create(client, world["examiner"].token, patient("SA-BYTES-0002", text=NARRATIVE))
+    stored = _stored_text(engine, record["id"])
+    assert "North Referral Centre" in stored
+    with app.app_context():
+        store = ResourceStore(db.session, app.extensions["clinic.profiles"])
+        version = store.current("Patient", record["id"])
+        assert version is not None
+        assert version.json_text() == stored
+        withheld = fulfil(Decision(True, ("test",), obligations=(OMIT_NARRATIVE,)), version)
+        assert "North Referral Centre" not in withheld.json_text()
+        assert json.loads(withheld.json_text()) == withheld.content
+        kept = fulfil(Decision(True, ("test",)), version)
+        assert kept.json_text() == stored
+
+
+def test_a_revoked_token_or_a_deactivated_user_fails_on_the_next_read(
+    app: Flask, client: FlaskClient, world: World
+) -> None:
+    from clinic.accounts.models import ApiToken, User
+    from clinic.accounts.services import actor_for, create_token, revoke_token
+    from clinic.cli import unit_of_work
+    from clinic.core.clock import utcnow
+
+    record = create(client, world["examiner"].token, patient("SA-TOKEN-0001"))
+    path = f"/fhir/Patient/{record['id']}"
+    with app.app_context(), unit_of_work() as uow:
+        user = uow.session.get(User, world["examiner"].user_id)
+        assert user is not None
+        first = create_token(uow, actor=actor_for(user), name="a", days=1, max_days=365)
+        second = create_token(uow, actor=actor_for(user), name="b", days=1, max_days=365)
+        first_id, first_secret = first.token.id, first.secret
+        second_id, second_secret = second.token.id, second.secret
+    assert api(client, "GET", path, first_secret).status_code == 200
+    with app.app_context(), unit_of_work() as uow:
+        revoke_token(uow, first_id, actor=actor_for(uow.session.get(User, user.id)))  # type: ignore[arg-type]
+    refused = api(client, "GET", path, first_secret)
+    assert refused.status_code == 401
+    assert record["id"] not in refused.get_data(as_text=True)
+    assert api(client, "GET", path, second_secret).status_code == 200
+    with app.app_context(), unit_of_work() as uow:
+        token = uow.session.get(ApiToken, second_id)
+        assert token is not None
+        token.expires_at = utcnow() - timedelta(seconds=1)
+    assert api(client, "GET", path, second_secret).status_code == 401
+    assert api(client, "GET", path, world["examiner"].token).status_code == 200
+    with app.app_context(), unit_of_work() as uow:
+        examiner = uow.session.get(User, world["examiner"].user_id)
+        assert examiner is not None
+        examiner.is_active = False
+    assert api(client, "GET", path, world["examiner"].token).status_code == 401
+
+
+def test_a_read_is_refused_to_another_site_and_to_the_police_without_a_release(
+    client: FlaskClient, world: World
+) -> None:
+    record = create(client, world["examiner"].token, patient("SA-REFUSED-0001"))
+    for intruder in ("examiner.south", "officer", "counsellor"):
+        response = api(client, "GET", f"/fhir/Patient/{record['id']}", world[intruder].token)
+        assert response.status_code == 404, intruder
+        assert "SA-REFUSED-0001" not in response.get_data(as_text=True)
+
+
+def _audit_rows(engine: sa.Engine, entity: str) -> list[tuple[str, str]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text("SELECT subtype, outcome, entities FROM audit_events ORDER BY id")
+        ).all()
+    return [(subtype, outcome) for subtype, outcome, entities in rows if entity in entities]
+
+
+def test_a_served_read_has_its_audit_record_committed(
+    client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    record = create(client, world["examiner"].token, patient("SA-AUDITED-0001"))
+    response = api(client, "GET", f"/fhir/Patient/{record['id']}", world["examiner"].token)
+    assert response.status_code == 200
+    # Seen from another connection as soon as the answer is out: committed.
+    assert _audit_rows(engine, f"Patient/{record['id']}/_history/1") == [
+        ("create", "0"),
+        ("read", "0"),
+    ]
+
+
+def test_a_read_whose_audit_record_cannot_be_written_is_not_served(
+    client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """The audit row goes to the database with the COMMIT (in one round trip on
+    PostgreSQL): a refused row still fails the read, and nothing of the record is
+    sent."""
+    record = create(client, world["examiner"].token, patient("SA-NOAUDIT-0002"))
+    with engine.begin() as connection:
+        if BACKEND == "postgresql":
+            connection.exec_driver_sql(
+                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit store unavailable'; END $$"
+            )
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
+            )
+        else:
+            connection.exec_driver_sql(
+                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END"
+            )
+    for path in (f"/fhir/Patient/{record['id']}", "/fhir/Patient?identifier=SA-NOAUDIT-0002"):
+        response = api(client, "GET", path, world["examiner"].token)
+        assert response.status_code == 500, path
+        assert response.get_json()["resourceType"] == "OperationOutcome"
+        assert "SA-NOAUDIT-0002" not in response.get_data(as_text=True)
+    with engine.begin() as connection:
+        if BACKEND == "postgresql":
+            connection.exec_driver_sql("DROP TRIGGER refuse_audit ON audit_events")
+            connection.exec_driver_sql("DROP FUNCTION refuse_audit()")
+        else:
+            connection.exec_driver_sql("DROP TRIGGER refuse_audit")
+    # The same connections serve the next read, and it is audited.
+    response = api(client, "GET", f"/fhir/Patient/{record['id']}", world["examiner"].token)
+    assert response.status_code == 200
+    assert ("read", "0") in _audit_rows(engine, f"Patient/{record['id']}/_history/1")
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="a server that drops connections")
+def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(
+    client: FlaskClient, world: World, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Connections are pinged when they come out of the pool after being idle (here
+    after any idle time at all): one the server ended is replaced, not used."""
+    import clinic.core.db
+
+    record = create(client, world["examiner"].token, patient("SA-PING-0001"))
+    path = f"/fhir/Patient/{record['id']}"
+    assert api(client, "GET", path, world["examiner"].token).status_code == 200
+    monkeypatch.setattr(clinic.core.db, "PING_IDLE_AFTER", 0.0)
+    other = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+    with other.connect() as connection:
+        ended = connection.exec_driver_sql(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).scalar()
+    assert ended
+    assert api(client, "GET", path, world["examiner"].token).status_code == 200
