@@ -18,6 +18,8 @@ from typing import Any
 import fhirpathpy
 from fhirpathpy.models import models
 
+from clinic.fhir.compiled_invariants import Fallback, compiled_check
+
 BASE_INVARIANTS_FILE = Path(__file__).with_name("base_invariants.json")
 
 # The resource types we write and validate. Adding one: extend this, the policy's
@@ -180,6 +182,10 @@ def check_invariants(
     needs. An element violates an invariant when the expression is false for it;
     an empty result is not a violation, as in the HL7 validator (R4B's ref-1, for
     one, is empty for a Reference that has only an identifier).
+
+    The most evaluated invariants are checked by their Python form
+    (clinic/fhir/compiled_invariants.py) when it exists for the very expression
+    and path; where the JSON is not the shape that form models, fhirpathpy decides.
     """
     violations: list[InvariantViolation] = []
     for invariant in invariants:
@@ -187,6 +193,20 @@ def check_invariants(
             continue
         if not may_have_elements(resource, invariant.path):
             continue  # no element there: `path.where(...).exists()` is false
+        check = compiled_check(invariant)
+        if check is not None:
+            try:
+                violated = check(resource)
+            except Fallback:
+                pass
+            else:
+                if violated:
+                    violations.append(
+                        InvariantViolation(
+                            invariant.key, invariant.human, invariant.path, invariant.expression
+                        )
+                    )
+                continue
         try:
             result = evaluate(
                 resource, f"{invariant.path}.where(({invariant.expression}) = false).exists()"

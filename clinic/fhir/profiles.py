@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from clinic.fhir.canonical import STRUCTURE_DEFINITION
+from clinic.fhir.compiled_invariants import Fallback, compiled_cardinality
 from clinic.fhir.invariants import Invariant, check_invariants, evaluate, may_have_elements
 from clinic.fhir.outcome import Issue
 
@@ -331,10 +332,19 @@ class ProfileRegistry:
         parent, _, child = rule.path.rpartition(".")
         if not may_have_elements(resource, parent):
             return []  # `all()` over no elements holds
-        checks = [f"{child}.count() >= {rule.min}"]
-        if rule.max is not None:
-            checks.append(f"{child}.count() <= {rule.max}")
-        if evaluate(resource, f"{parent}.all({' and '.join(checks)})") == [True]:
+        compiled = compiled_cardinality(rule.path, rule.min, rule.max)
+        holds: bool | None = None
+        if compiled is not None:
+            try:
+                holds = compiled(resource)
+            except Fallback:
+                holds = None  # a shape the plain count does not model: FHIRPath decides
+        if holds is None:
+            checks = [f"{child}.count() >= {rule.min}"]
+            if rule.max is not None:
+                checks.append(f"{child}.count() <= {rule.max}")
+            holds = evaluate(resource, f"{parent}.all({' and '.join(checks)})") == [True]
+        if holds:
             return []
         upper = "*" if rule.max is None else str(rule.max)
         return [
