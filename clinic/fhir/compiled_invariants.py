@@ -118,12 +118,9 @@ def _or(a: Truth, b: Truth) -> Truth:
     return False
 
 
-def _implies(a: Truth, b: Truth) -> Truth:
-    if a is False:
-        return True
-    if a is True:
-        return b
-    return True if b is True else None
+def _implies(a: bool, b: Truth) -> Truth:
+    """`a implies b` where `a` is an `exists()` (never empty)."""
+    return b if a else True
 
 
 def _where(items: list[Any], criterion: Callable[[Any], Truth]) -> list[Any]:

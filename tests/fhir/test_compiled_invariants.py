@@ -29,7 +29,7 @@ from clinic.fhir.compiled_invariants import (
     compiled_check,
     plain_path,
 )
-from clinic.fhir.invariants import Invariant, base_invariants, evaluate
+from clinic.fhir.invariants import Invariant, base_invariants, evaluate, may_have_elements
 from clinic.fhir.models import ResourceVersion
 from clinic.fhir.profiles import Cardinality, load_profiles
 from tests.exam.helpers import call, complete_exam
@@ -105,6 +105,8 @@ def disagreements(
     for invariant in BY_TYPE.get(resource["resourceType"], []):
         if key is not None and invariant.key != key:
             continue
+        if not may_have_elements(resource, invariant.path):
+            continue  # no element: both hold (tests/fhir/test_invariant_prefilter.py)
         compiled = compiled_verdict(resource, invariant, predicates)
         if compiled is None:
             continue
@@ -334,6 +336,81 @@ def test_generated_resources_reach_every_verdict() -> None:
         assert expected <= seen.get(key, set()), (key, seen.get(key))
 
 
+# -- every small combination -------------------------------------------------------
+
+_LABEL_ALPHABET = [
+    *LABELS,
+    {"system": ACT, "code": "R"},
+    {"system": "urn:other", "code": "SDV"},
+    {"code": "V"},
+    {"system": CONF, "code": "R", "_code": {"extension": [{"url": "urn:x", "valueString": "e"}]}},
+]
+_CODE_ALPHABET = [
+    {"coding": [{"system": EXAM, "code": "examiner-decision"}]},
+    {"coding": [{"system": EXAM, "code": "injury-length"}]},
+    {"coding": [{"system": "urn:other", "code": "examiner-decision"}]},
+    {"coding": [{"code": "examiner-decision"}]},
+    {"text": "no coding"},
+]
+_VALUE_ALPHABET: list[dict[str, Any]] = [
+    {},
+    *({"valueCodeableConcept": {"coding": [decision]}} for decision in DECISIONS),
+    {"valueCodeableConcept": {"coding": [{"code": "overridden"}]}},
+    {"valueQuantity": {"value": 1}},
+    {"valueString": "x"},
+    {"dataAbsentReason": {"text": "asked"}},
+    # two types of value[x]: fhirpathpy takes the first of its model's (Quantity)
+    {"valueQuantity": {"value": 1}, "valueCodeableConcept": {"coding": DECISIONS[:1]}},
+    {"valueCodeableConcept": {"coding": DECISIONS[1:2]}, "valueString": "x"},
+]
+_COMPONENT_ALPHABET = [
+    {"code": code, **value} for code in _CODE_ALPHABET[:3] for value in _VALUE_ALPHABET
+] + [{"code": code} for code in _CODE_ALPHABET[3:]]
+
+
+def _up_to_two(alphabet: list[Any]) -> Iterator[list[Any]]:
+    yield []
+    yield from ([item] for item in alphabet)
+    yield from ([first, second] for first in alphabet for second in alphabet)
+
+
+def _combinations() -> Iterator[dict[str, Any]]:
+    """Observations and Consents varying one part at a time over a small alphabet,
+    every list of up to two of its items."""
+    for kind in ("Observation", "Consent"):
+        for labels in _up_to_two(_LABEL_ALPHABET):
+            yield {"resourceType": kind, "meta": {"security": labels}}
+    for components in _up_to_two(_COMPONENT_ALPHABET):
+        for note in ([{"text": "why"}], [{"author": "x"}]):
+            yield {"resourceType": "Observation", "component": components, "note": note}
+    for value in _VALUE_ALPHABET:
+        yield {"resourceType": "Observation", **value}
+    sections = [{"system": SECTION, "code": "general"}, {"system": "urn:other"}, {"code": "x"}]
+    for codings in _up_to_two(sections):
+        yield {"resourceType": "Observation", "category": [{"coding": codings}]}
+    contained = [
+        {"resourceType": "Patient", "id": "x"},
+        {"resourceType": "Patient", "meta": {"versionId": "1"}},
+        {"resourceType": "Patient", "meta": {"lastUpdated": "2020-01-01T00:00:00Z"}},
+        {"resourceType": "Patient", "meta": {"security": [LABELS[0]]}},
+        {"resourceType": "Patient", "contained": [{"resourceType": "Patient"}]},
+    ]
+    for inner in _up_to_two(contained):
+        yield {"resourceType": "Observation", "contained": inner}
+    references = [{"reference": "Patient/1"}, {"display": "x"}, {"reference": "#x"}]
+    for subject in references:
+        yield {"resourceType": "Observation", "subject": subject, "encounter": subject}
+
+
+def test_every_small_combination_gets_fhirpaths_verdict() -> None:
+    compared = 0
+    for resource in _combinations():
+        assert list(disagreements(resource)) == [], json.dumps(resource)
+        assert list(cardinality_disagreements(resource)) == [], json.dumps(resource)
+        compared += 1
+    assert compared > 1800
+
+
 # -- a whole signed-off exam -----------------------------------------------------
 
 
@@ -368,9 +445,10 @@ def _altered(resource: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield changed
     if resource.get("meta", {}).get("security"):
         for index in range(len(resource["meta"]["security"])):
-            changed = copy.deepcopy(resource)
-            changed["meta"]["security"][index]["system"] = "urn:other"
-            yield changed
+            for name, value in (("system", "urn:other"), ("code", "V"), ("code", "N")):
+                changed = copy.deepcopy(resource)
+                changed["meta"]["security"][index][name] = value
+                yield changed
     for index, component in enumerate(resource.get("component", [])):
         changed = copy.deepcopy(resource)
         for coding in changed["component"][index].get("valueCodeableConcept", {}).get("coding", []):
