@@ -22,7 +22,7 @@ from typing import Any
 
 from clinic.fhir.canonical import STRUCTURE_DEFINITION
 from clinic.fhir.compiled_invariants import Fallback, compiled_cardinality
-from clinic.fhir.invariants import Invariant, check_invariants, evaluate, may_have_elements
+from clinic.fhir.invariants import ElementIndex, Invariant, check_invariants, evaluate
 from clinic.fhir.outcome import Issue
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent.parent / "fhir_profiles"
@@ -280,7 +280,9 @@ class ProfileRegistry:
 
     # -- validation ------------------------------------------------------------
 
-    def validate(self, resource: dict[str, Any], profile_url: str) -> list[Issue]:
+    def validate(
+        self, resource: dict[str, Any], profile_url: str, index: ElementIndex | None = None
+    ) -> list[Issue]:
         profile = self.profiles.get(profile_url)
         if profile is None:
             return [
@@ -289,10 +291,12 @@ class ProfileRegistry:
                 )
             ]
         issues: list[Issue] = []
+        if index is None:
+            index = ElementIndex(resource)
         for rule in profile.cardinalities:
-            issues.extend(self._check_cardinality(resource, rule))
+            issues.extend(self._check_cardinality(resource, rule, index))
         for value_rule in profile.values:
-            if not may_have_elements(resource, value_rule.path):
+            if not index.may_have(value_rule.path):
                 continue  # nothing there to match
             for node in evaluate(resource, value_rule.path):
                 matches = (
@@ -310,7 +314,7 @@ class ProfileRegistry:
                         )
                     )
         for binding in profile.bindings:
-            if not may_have_elements(resource, binding.path):
+            if not index.may_have(binding.path):
                 continue  # nothing there to be bound
             for node in evaluate(resource, binding.path):
                 if not _in_value_set(node, binding.codes):
@@ -321,16 +325,18 @@ class ProfileRegistry:
                             (binding.path,),
                         )
                     )
-        for violation in check_invariants(resource, profile.invariants):
+        for violation in check_invariants(resource, profile.invariants, index):
             issues.append(
                 Issue("invariant", f"{violation.key}: {violation.human}", (violation.location,))
             )
         return issues
 
     @staticmethod
-    def _check_cardinality(resource: dict[str, Any], rule: Cardinality) -> list[Issue]:
+    def _check_cardinality(
+        resource: dict[str, Any], rule: Cardinality, index: ElementIndex
+    ) -> list[Issue]:
         parent, _, child = rule.path.rpartition(".")
-        if not may_have_elements(resource, parent):
+        if not index.may_have(parent):
             return []  # `all()` over no elements holds
         compiled = compiled_cardinality(rule.path, rule.min, rule.max)
         holds: bool | None = None
