@@ -18,6 +18,8 @@ from typing import Any
 import fhirpathpy
 from fhirpathpy.models import models
 
+from clinic.fhir.compiled_invariants import Fallback, compiled_check
+
 BASE_INVARIANTS_FILE = Path(__file__).with_name("base_invariants.json")
 
 # The resource types we write and validate. Adding one: extend this, the policy's
@@ -170,8 +172,45 @@ def may_have_elements(resource: dict[str, Any], path: str) -> bool:
     return True
 
 
+def _names(key: str) -> list[str]:
+    """Every step name `_member_values` matches to this key: the bare name and,
+    for `name<Type>`, each prefix ending before a capital."""
+    bare = key[1:] if key.startswith("_") else key
+    return [bare, *(bare[:index] for index in range(1, len(bare)) if bare[index].isupper())]
+
+
+class ElementIndex:
+    """Every chain of member names `may_have_elements` would find in one resource,
+    gathered in one walk over its JSON, so that each of the thousands of paths a
+    validation asks about is a set lookup instead of a walk. It answers exactly as
+    `may_have_elements` does (tests/fhir/test_invariant_prefilter.py compares them);
+    it describes the resource as it was when made, so it lives for one validation."""
+
+    def __init__(self, resource: dict[str, Any]) -> None:
+        chains: set[tuple[str, ...]] = set()
+        pending: list[tuple[tuple[str, ...], dict[str, Any]]] = [((), resource)]
+        while pending:
+            prefix, node = pending.pop()
+            for key, value in node.items():
+                items = value if isinstance(value, list) else [value]
+                present = [item for item in items if item is not None]
+                if not present:
+                    continue
+                for name in _names(key):
+                    chain = (*prefix, name)
+                    chains.add(chain)
+                    pending.extend((chain, item) for item in present if isinstance(item, dict))
+        self._chains = frozenset(chains)
+
+    def may_have(self, path: str) -> bool:
+        steps = _json_steps(path)
+        return steps is None or not steps or steps in self._chains
+
+
 def check_invariants(
-    resource: dict[str, Any], invariants: tuple[Invariant, ...]
+    resource: dict[str, Any],
+    invariants: tuple[Invariant, ...],
+    index: ElementIndex | None = None,
 ) -> list[InvariantViolation]:
     """Every error-severity invariant must hold on every element at its path.
 
@@ -180,13 +219,33 @@ def check_invariants(
     needs. An element violates an invariant when the expression is false for it;
     an empty result is not a violation, as in the HL7 validator (R4B's ref-1, for
     one, is empty for a Reference that has only an identifier).
+
+    The most evaluated invariants are checked by their Python form
+    (clinic/fhir/compiled_invariants.py) when it exists for the very expression
+    and path; where the JSON is not the shape that form models, fhirpathpy decides.
     """
     violations: list[InvariantViolation] = []
+    if index is None:
+        index = ElementIndex(resource)
     for invariant in invariants:
         if invariant.severity != "error":
             continue
-        if not may_have_elements(resource, invariant.path):
+        if not index.may_have(invariant.path):
             continue  # no element there: `path.where(...).exists()` is false
+        check = compiled_check(invariant)
+        if check is not None:
+            try:
+                violated = check(resource)
+            except Fallback:
+                pass
+            else:
+                if violated:
+                    violations.append(
+                        InvariantViolation(
+                            invariant.key, invariant.human, invariant.path, invariant.expression
+                        )
+                    )
+                continue
         try:
             result = evaluate(
                 resource, f"{invariant.path}.where(({invariant.expression}) = false).exists()"

@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from clinic.fhir.canonical import STRUCTURE_DEFINITION
-from clinic.fhir.invariants import Invariant, check_invariants, evaluate, may_have_elements
+from clinic.fhir.compiled_invariants import Fallback, compiled_cardinality
+from clinic.fhir.invariants import ElementIndex, Invariant, check_invariants, evaluate
 from clinic.fhir.outcome import Issue
 
 PROFILES_DIR = Path(__file__).resolve().parent.parent.parent / "fhir_profiles"
@@ -279,7 +280,9 @@ class ProfileRegistry:
 
     # -- validation ------------------------------------------------------------
 
-    def validate(self, resource: dict[str, Any], profile_url: str) -> list[Issue]:
+    def validate(
+        self, resource: dict[str, Any], profile_url: str, index: ElementIndex | None = None
+    ) -> list[Issue]:
         profile = self.profiles.get(profile_url)
         if profile is None:
             return [
@@ -288,10 +291,12 @@ class ProfileRegistry:
                 )
             ]
         issues: list[Issue] = []
+        if index is None:
+            index = ElementIndex(resource)
         for rule in profile.cardinalities:
-            issues.extend(self._check_cardinality(resource, rule))
+            issues.extend(self._check_cardinality(resource, rule, index))
         for value_rule in profile.values:
-            if not may_have_elements(resource, value_rule.path):
+            if not index.may_have(value_rule.path):
                 continue  # nothing there to match
             for node in evaluate(resource, value_rule.path):
                 matches = (
@@ -309,7 +314,7 @@ class ProfileRegistry:
                         )
                     )
         for binding in profile.bindings:
-            if not may_have_elements(resource, binding.path):
+            if not index.may_have(binding.path):
                 continue  # nothing there to be bound
             for node in evaluate(resource, binding.path):
                 if not _in_value_set(node, binding.codes):
@@ -320,21 +325,32 @@ class ProfileRegistry:
                             (binding.path,),
                         )
                     )
-        for violation in check_invariants(resource, profile.invariants):
+        for violation in check_invariants(resource, profile.invariants, index):
             issues.append(
                 Issue("invariant", f"{violation.key}: {violation.human}", (violation.location,))
             )
         return issues
 
     @staticmethod
-    def _check_cardinality(resource: dict[str, Any], rule: Cardinality) -> list[Issue]:
+    def _check_cardinality(
+        resource: dict[str, Any], rule: Cardinality, index: ElementIndex
+    ) -> list[Issue]:
         parent, _, child = rule.path.rpartition(".")
-        if not may_have_elements(resource, parent):
+        if not index.may_have(parent):
             return []  # `all()` over no elements holds
-        checks = [f"{child}.count() >= {rule.min}"]
-        if rule.max is not None:
-            checks.append(f"{child}.count() <= {rule.max}")
-        if evaluate(resource, f"{parent}.all({' and '.join(checks)})") == [True]:
+        compiled = compiled_cardinality(rule.path, rule.min, rule.max)
+        holds: bool | None = None
+        if compiled is not None:
+            try:
+                holds = compiled(resource)
+            except Fallback:
+                holds = None  # a shape the plain count does not model: FHIRPath decides
+        if holds is None:
+            checks = [f"{child}.count() >= {rule.min}"]
+            if rule.max is not None:
+                checks.append(f"{child}.count() <= {rule.max}")
+            holds = evaluate(resource, f"{parent}.all({' and '.join(checks)})") == [True]
+        if holds:
             return []
         upper = "*" if rule.max is None else str(rule.max)
         return [

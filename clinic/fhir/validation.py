@@ -19,7 +19,7 @@ from xml.etree import ElementTree
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import BaseModel, ValidationError
 
-from clinic.fhir.invariants import base_invariants, check_invariants
+from clinic.fhir.invariants import ElementIndex, base_invariants, check_invariants
 from clinic.fhir.outcome import FhirError, Issue
 
 if TYPE_CHECKING:
@@ -197,7 +197,8 @@ def validate_resource(
         )
     issues.extend(_check_narrative(resource_type, data))
     issues.extend(_check_required_codes(model, resource_type))
-    for violation in check_invariants(data, base_invariants().get(resource_type, ())):
+    index = ElementIndex(data)  # the elements present, for every rule below to skip absent ones
+    for violation in check_invariants(data, base_invariants().get(resource_type, ()), index):
         reason = "could not be evaluated" if violation.could_not_evaluate else "is violated"
         issues.append(
             Issue(
@@ -227,7 +228,7 @@ def validate_resource(
                 continue
             checked.extend(url for url in registry.lineage(claimed) if url not in checked)
         for url in checked:
-            issues.extend(registry.validate(data, url))
+            issues.extend(registry.validate(data, url, index))
     if issues:
         raise FhirError(422, issues)
     return model

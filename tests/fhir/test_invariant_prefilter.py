@@ -10,13 +10,16 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from hypothesis import given, settings
 
 from clinic.cli import unit_of_work
-from clinic.fhir.invariants import base_invariants, evaluate, may_have_elements
+from clinic.fhir.invariants import ElementIndex, base_invariants, evaluate, may_have_elements
 from clinic.fhir.models import ResourceVersion
 from clinic.fhir.outcome import FhirError
+from clinic.fhir.profiles import load_profiles
 from clinic.fhir.validation import validate_resource
 from tests.exam.helpers import call, complete_exam
+from tests.fhir.test_compiled_invariants import resources
 from tests.helpers import open_case
 
 CRAFTED: list[dict[str, Any]] = [
@@ -71,13 +74,34 @@ def test_no_path_with_elements_is_ever_skipped(app: Flask) -> None:
     resources = _stored(app) + CRAFTED
     checked = skipped = 0
     for resource in resources:
+        index = ElementIndex(resource)
         for path in _paths(app, resource["resourceType"]):
             found = evaluate(resource, path)
             checked += 1
+            # validation asks the index, which must answer as the walk does
+            assert index.may_have(path) == may_have_elements(resource, path), path
             if not may_have_elements(resource, path):
                 skipped += 1
                 assert found == [], (resource["resourceType"], path, found)
     assert skipped > checked // 2  # the test does skip most paths: it is worth having
+
+
+@settings(max_examples=200)
+@given(resources())
+def test_the_index_answers_as_the_walk_does(resource: dict[str, Any]) -> None:
+    """Validation builds one ElementIndex per resource and asks it about every
+    path; on generated resources (primitives with `_name`, choice types, nulls,
+    empty arrays, nested extensions) it answers as `may_have_elements` does."""
+    index = ElementIndex(resource)
+    registry = load_profiles()
+    paths = {i.path for i in base_invariants().get(resource["resourceType"], ())}
+    for profile in registry.profiles.values():
+        if profile.resource_type == resource["resourceType"]:
+            paths |= {i.path for i in profile.invariants}
+            paths |= {rule.path.rpartition(".")[0] for rule in profile.cardinalities}
+    paths |= {"Observation.component.code.coding", "Observation.value", "Observation.valueQuantity"}
+    for path in paths:
+        assert index.may_have(path) == may_have_elements(resource, path), path
 
 
 def test_a_violation_below_a_choice_type_or_a_primitive_is_still_found(app: Flask) -> None:
