@@ -33,8 +33,9 @@ from clinic.access.policy import (
     Scope,
 )
 from clinic.access.roles import ROLE_LABELS, Role
+from clinic.fhir.terminology import designations
 from clinic.i18n import N_
-from clinic.i18n.sentences import Moment, Sentence, Word
+from clinic.i18n.sentences import Coded, Language, Moment, Sentence, Word
 
 # The actions of the decision point, as verbs within a sentence ("may read").
 ACTION_WORDS: dict[str, str] = {
@@ -103,6 +104,42 @@ def _moment(text: str) -> Any:
     return Moment(at, zone, english_words=text, seconds=True)
 
 
+def _language(text: str) -> Any:
+    """A language by its code (no language Babel knows: no known shape)."""
+    from babel import Locale, UnknownLocaleError
+
+    if text == "not recorded":
+        return Word(NOT_RECORDED, english_text=text)
+    try:
+        Locale.parse(text)
+    except (ValueError, UnknownLocaleError):
+        return None
+    return Language(text)
+
+
+def _coded(system: str) -> Callable[[str], Any]:
+    """A code of one of our CodeSystems, within a sentence; another value is no
+    known shape."""
+
+    def read(text: str) -> Any:
+        return (
+            Coded(system, text, inline=True, english_text=text)
+            if designations(system, text)
+            else None
+        )
+
+    return read
+
+
+NOT_RECORDED = N_("not recorded")
+# How a photograph was corrected (clinic.media.services.PhotoChange), within a sentence.
+CHANGE_WORDS: dict[str, str] = {
+    "intimate": N_("marked as an intimate image"),
+    "not-intimate": N_("marked as not an intimate image"),
+    "retire": N_("retired, taken in error"),
+}
+
+
 # What each named value of a shape may be, and how it is said: a value that is not
 # one of these (a role no longer known) makes the reason one of no known shape.
 # Other names are text as recorded (a record's kind, a consent's form and item).
@@ -120,6 +157,14 @@ VALUES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "language": (r"[a-z]{2,3}", str),
     "form": (r"[^\s,()]+", str),
     "status": (r"\d+", str),
+    "from_language": (r"[a-z]{2,3}|not recorded", _language),
+    "to_language": (r"[a-z]{2,3}", _language),
+    "from_mode": (r"[a-z]+", _coded("reporting-mode")),
+    "to_mode": (r"[a-z]+", _coded("reporting-mode")),
+    "channel": (r"[a-z-]+", _coded("contact-channel")),
+    "outcome": (r"[a-z-]+", _coded("contact-outcome")),
+    "change": (r"[a-z-]+", _word(CHANGE_WORDS)),
+    "digest": (r"[0-9a-f]+", str),
 }
 _TEXT = (r".+?", str)
 

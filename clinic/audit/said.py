@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from clinic.access.said import REASON_SHAPES, Shape, read_back
 from clinic.audit.models import AuditEntry
 from clinic.audit.services import NOT_FOUND, REFUSED
+from clinic.followup.take_home import NECK_ADVICE_DECIDED
 from clinic.i18n import N_
 from clinic.i18n.sentences import Sentence
 
@@ -74,6 +75,21 @@ SERVICE_REASON_SHAPES: tuple[Shape, ...] = (
     Shape(N_("break-glass reviewed")),
     Shape(N_("until %(until)s")),
     Shape(N_("medical expert account opened until %(day)s")),
+    Shape(
+        N_("her language changed from %(from_language)s to %(to_language)s"),
+        recorded="her language %(from_language)s -> %(to_language)s",
+    ),
+    Shape(
+        N_("reporting mode changed from %(from_mode)s to %(to_mode)s"),
+        recorded="reporting mode %(from_mode)s -> %(to_mode)s",
+    ),
+    Shape(N_("contact attempt by %(channel)s: %(outcome)s")),
+    Shape(N_("photograph corrected: %(change)s")),
+    Shape(N_("why: %(why)s")),
+    Shape(N_("SHA-256 %(digest)s"), recorded="sha256 %(digest)s"),
+    Shape(N_("appointments shown")),
+    Shape(N_("contact attempts shown")),
+    Shape(NECK_ADVICE_DECIDED),
 )
 # How an attempt went, or why it failed (AuditEvent.outcomeDesc).
 OUTCOME_SHAPES: tuple[Shape, ...] = (

@@ -42,6 +42,7 @@ from clinic.followup.schedule import ALWAYS, ScheduleLibrary
 from clinic.followup.site_settings import SiteSettingsLibrary
 from clinic.followup.take_home_words import MEDICINE_TREATMENTS, TAKE_HOME_WORDS
 from clinic.followup.terms import OPEN_ITEM_STATUSES
+from clinic.i18n import N_
 
 
 def words_for(language: str) -> dict[str, str]:
@@ -187,7 +188,7 @@ def _neck_advice(
 
 # The exam's slots the neck advice is decided from.
 NECK_ADVICE_SLOTS = ("acts", "strangulation", "strangulation-signs")
-NECK_ADVICE_DECIDED = (
+NECK_ADVICE_DECIDED = N_(
     "her aftercare advice decided once by the service from her signed exam "
     "(plan agreed before it was kept); nothing of the exam shown"
 )

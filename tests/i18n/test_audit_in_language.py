@@ -31,7 +31,7 @@ SAID = {
     "fr": (
         "le rôle Médecin légiste examinateur peut lire Patient (son site)",
         "consentement 0a83685f-4cba-4978-9345-b9f821cf3d19 (information-sharing/v1, point gp)"
-        " : refuser",
+        " : refuse",
         "accès d'urgence 5f0c2f4e jusqu'au 7 déc. 2026, 22:00:00 (UTC)",
         "introuvable",
         "communiqué au rôle Médecin légiste examinateur pour le dossier SA-0042",
@@ -39,7 +39,7 @@ SAID = {
     "es": (
         "el rol Examinador forense puede leer Patient (su centro)",
         "consentimiento 0a83685f-4cba-4978-9345-b9f821cf3d19 (information-sharing/v1, punto gp)"
-        ": denegar",
+        ": deniega",
         "acceso de emergencia 5f0c2f4e hasta el 7 dic 2026, 22:00:00 (UTC)",
         "no encontrado",
         "compartido con el rol Examinador forense para el caso SA-0042",
@@ -169,3 +169,49 @@ def test_a_moment_at_the_calendars_end_is_shown_as_recorded(app: Flask, language
     response = signed_in(app, "auditor", language).get("/audit/")
     assert response.status_code == 200
     assert "until 9999-12-31T23:59:59-14:00" in html.unescape(response.get_data(as_text=True))
+
+
+@pytest.mark.parametrize(
+    ("recorded", "french"),
+    [
+        ("her language fr -> es", "sa langue est passée de français à espagnol"),
+        ("her language not recorded -> fr", "sa langue est passée de non enregistrée à français"),
+        (
+            "reporting mode unreported -> reported",
+            "mode de signalement passé de « non signalé » à « signalé »",
+        ),
+        (
+            "contact attempt by call: no-answer",
+            "tentative de contact (appel téléphonique) : pas de réponse",
+        ),
+        ("photograph corrected: retire", "photographie corrigée : retirée, prise par erreur"),
+        ("why: wrong person", "motif : wrong person"),
+        ("sha256 9f86d081", "SHA-256 9f86d081"),
+        ("appointments shown", "rendez-vous affichés"),
+    ],
+)
+def test_what_services_record_is_said_in_the_auditors_language(
+    app: Flask, recorded: str, french: str
+) -> None:
+    from clinic.audit.said import reason
+
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        said = reason(recorded).said
+        assert said is not None, recorded
+        assert said.said() == french
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        "her language xx -> es",  # no such language
+        "reporting mode sometimes -> reported",  # no such mode
+        "contact attempt by pigeon: reached",  # no such channel
+        "photograph corrected: painted",  # no such change
+    ],
+)
+def test_a_value_of_no_known_code_is_shown_as_recorded(app: Flask, recorded: str) -> None:
+    from clinic.audit.said import reason
+
+    with app.test_request_context(headers={"Accept-Language": "fr"}):
+        assert reason(recorded).said is None
