@@ -132,6 +132,12 @@ def _coded(system: str) -> Callable[[str], Any]:
 
 
 NOT_RECORDED = N_("not recorded")
+# What a sign-in throttle counts by (clinic.accounts.throttle), within a sentence.
+THROTTLE_WORDS: dict[str, str] = {
+    "username": N_("by user name"),
+    "address": N_("by network address"),
+    "overall": N_("across the clinic"),
+}
 # How a photograph was corrected (clinic.media.services.PhotoChange), within a sentence.
 CHANGE_WORDS: dict[str, str] = {
     "intimate": N_("marked as an intimate image"),
@@ -165,6 +171,7 @@ VALUES: dict[str, tuple[str, Callable[[str], Any]]] = {
     "outcome": (r"[a-z-]+", _coded("contact-outcome")),
     "change": (r"[a-z-]+", _word(CHANGE_WORDS)),
     "digest": (r"[0-9a-f]+", str),
+    "throttle": (r"[a-z]+", _word(THROTTLE_WORDS)),
 }
 _TEXT = (r".+?", str)
 

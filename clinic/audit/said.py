@@ -22,6 +22,23 @@ from clinic.followup.take_home import NECK_ADVICE_DECIDED
 from clinic.i18n import N_
 from clinic.i18n.sentences import Sentence
 
+# The names of the HTTP statuses a refused or failed request is recorded with
+# (Werkzeug's, as clinic.core.web records them).
+HTTP_NAMES = (
+    N_("Bad Request"),
+    N_("Unauthorized"),
+    N_("Forbidden"),
+    N_("Not Found"),
+    N_("Method Not Allowed"),
+    N_("Not Acceptable"),
+    N_("Conflict"),
+    N_("Gone"),
+    N_("Request Entity Too Large"),
+    N_("Unsupported Media Type"),
+    N_("Unprocessable Entity"),
+    N_("Too Many Requests"),
+)
+
 # What services add to the decision point's reasons, saying what was done.
 SERVICE_REASON_SHAPES: tuple[Shape, ...] = (
     Shape(N_("exam opened")),
@@ -115,6 +132,18 @@ OUTCOME_SHAPES: tuple[Shape, ...] = (
     Shape(N_("passkey removed (%(passkey)s)")),
     Shape(N_("%(purpose)s: second factor by %(factor)s")),
     Shape(N_("%(purpose)s: second factor refused")),
+    Shape(
+        N_(
+            "throttled (%(throttle)s): %(count)s attempts refused during back-offs in this "
+            "window (recorded at 1, 2, 4, 8, …)"
+        ),
+        recorded="throttled by %(throttle)s: %(count)s attempts refused during back-offs in "
+        "this window (recorded at 1, 2, 4, 8, ...)",
+    ),
+    Shape(N_("verification: %(problem)s")),
+    Shape(N_("referrals")),
+    # What the web answered a failed request with (its HTTP status's name).
+    *(Shape(name) for name in HTTP_NAMES),
 )
 # Queries written as words rather than as a machine query.
 QUERY_SHAPES: tuple[Shape, ...] = (

@@ -173,8 +173,20 @@ def canonical_leaf(fields: dict[str, Any]) -> bytes:
     under fixed ASCII keys, and for those the sorted, compact JSON of the json
     module with non-ASCII text kept as is is exactly JCS (tests/audit/test_leaf.py
     compares the two on any text). `audit_leaf`, which verification uses, stays
-    rfc8785's own."""
-    return json.dumps(fields, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    rfc8785's own. Anything else (a number, a key beyond ASCII) is written by
+    rfc8785 itself, so a leaf never differs from what verification recomputes."""
+    if all(key.isascii() and _plain(value) for key, value in fields.items()):
+        return json.dumps(
+            fields, ensure_ascii=False, separators=(",", ":"), sort_keys=True
+        ).encode()
+    return rfc8785.dumps(fields)
+
+
+def _plain(value: Any) -> bool:
+    """A value whose json text is its JCS text: a string, None, or a list of strings."""
+    if value is None or isinstance(value, str):
+        return True
+    return isinstance(value, list | tuple) and all(isinstance(item, str) for item in value)
 
 
 def audit_leaf(entry: AuditEntry) -> bytes:

@@ -11,7 +11,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -116,16 +116,22 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise sa.exc.DisconnectionError(str(error)) from error
 
 
-def one_round_trip(session: Session) -> Any:
+@contextmanager
+def one_round_trip(session: Session) -> Iterator[Any]:
     """On PostgreSQL (psycopg), a context in which the statements sent and the
-    COMMIT go to the server together, in one round trip (psycopg's pipeline mode);
-    `commit()` still waits for the server's answer to every one of them, so an
-    error in any fails the commit, and the COMMIT is as durable as ever (the
-    server answers it once the WAL is flushed, synchronous_commit unchanged).
-    Elsewhere (SQLite) it does nothing."""
+    COMMIT go to the server together, in one round trip (psycopg's pipeline mode).
+    It yields the driver's connection, on which the caller commits inside the
+    context: the commit waits for the server's answer to every statement, so an
+    error in any fails it, and the COMMIT is as durable as ever (the server answers
+    it once the WAL is flushed, synchronous_commit unchanged). The pipeline is left
+    before the connection can go back to the pool. Elsewhere (SQLite) it yields
+    None and does nothing."""
     if not session.in_transaction() or session.get_bind().dialect.driver != "psycopg":
-        return nullcontext()
-    return session.connection().connection.driver_connection.pipeline()  # type: ignore[union-attr]
+        yield None
+        return
+    driver = session.connection().connection.driver_connection
+    with driver.pipeline():  # type: ignore[union-attr]
+        yield driver
 
 
 def make_private(database: Path) -> None:

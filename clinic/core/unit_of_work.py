@@ -44,9 +44,13 @@ class UnitOfWork:
         try:
             kept = [record for work in self._kept for record in work(self.session)]
             self.session.flush()  # the work's own writes, each answered, before the pipeline
-            with one_round_trip(self.session):
+            with one_round_trip(self.session) as driver:
                 append_records(self.session, [*self._audit, *kept])
-                self.session.commit()
+                if driver is not None:
+                    # The audit rows and the COMMIT in one round trip; the pipeline is
+                    # left before SQLAlchemy returns the connection to the pool.
+                    driver.commit()
+            self.session.commit()  # on PostgreSQL, nothing left to send
         except BaseException:
             self.session.rollback()
             raise

@@ -109,6 +109,13 @@ class Caller:
             self.consent_reasons.extend(
                 reason for reason in decision.reasons if reason not in self.consent_reasons
             )
+        return self.received(decision, version)
+
+    def received(self, decision: Decision, version: StoredVersion) -> StoredVersion:
+        """The record as a permitted `decision` lets this caller receive it: its
+        obligations fulfilled, and a report read by her consent holding only the
+        entries this caller may read. Every read, search, history and export path
+        goes through here."""
         if OMIT_NARRATIVE in decision.obligations and version.resource_type == "Composition":
             version = dataclasses.replace(version, content=self._readable_entries(version.content))
         return fulfil(decision, version)
@@ -195,7 +202,11 @@ class Caller:
 
 
 def fulfil(decision: Decision, version: StoredVersion) -> StoredVersion:
-    """Apply the decision's obligations to what is handed out."""
+    """Apply the decision's obligations to what is handed out. A record handed out
+    under any obligation never carries its stored bytes: it is served from its
+    content, even if an obligation were one day applied in place."""
+    if decision.obligations and version.stored is not None:
+        version = dataclasses.replace(version, stored=None)
     if CUSTODY_VIEW in decision.obligations:
         return dataclasses.replace(version, content=custody_view(version.content))
     content = version.content
@@ -332,7 +343,7 @@ def _load_permitted(
         if decision.concealed:
             raise missing
         raise AccessDenied(caller.actor, action, Target(kind, version.facts()), decision)
-    return fulfil(decision, version), decision
+    return caller.received(decision, version), decision
 
 
 # -- reads ---------------------------------------------------------------------

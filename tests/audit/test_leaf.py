@@ -51,3 +51,14 @@ def test_control_characters_quotes_and_non_ascii_text_are_written_alike() -> Non
     text = 'a\x00\x08\t\n\x0b\x0c\r\x1f"\\\x7f\u2028é𝄞'
     fields = {"query": text, "reasons": [text, ""], "address": None}
     assert canonical_leaf(fields) == rfc8785.dumps(fields)
+
+
+def test_a_value_beyond_text_is_written_by_rfc8785_itself() -> None:
+    """Numbers are where the json module and JCS part (-0.0, 1e21): a leaf holding
+    one is written by rfc8785, so it is always what verification recomputes."""
+    import rfc8785
+
+    from clinic.audit.services import canonical_leaf
+
+    for fields in ({"count": -0.0}, {"size": 2**53 - 1, "kind": "read"}, {"at": [1e21, "x"]}):
+        assert canonical_leaf(fields) == rfc8785.dumps(fields), fields

@@ -455,6 +455,17 @@ def test_the_exam_report_is_shared_with_counselling_item_by_item(
         assert found.status_code == 200, reference
         assert "history" not in json.dumps(found.get_json().get("category", []))
     validate_resource(report, app.extensions["clinic.profiles"])  # raises on any issue
+    # The same report read by id, and by its version, holds the same entries: no path
+    # to it is left unfiltered.
+    for path in (
+        f"/fhir/Composition/{report['id']}",
+        f"/fhir/Composition/{report['id']}/_history/{report['meta']['versionId']}",
+    ):
+        read = api(client, "GET", path, token)
+        assert read.status_code == 200, path
+        assert [
+            e["reference"] for s in read.get_json()["section"] for e in s.get("entry", [])
+        ] == references, path
     # The exam screens stay with the care team, whatever she shares; the counsellor
     # reads what she shares on the case's "shared with you" page.
     login(client, "counsellor", PASSWORD)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -197,3 +198,33 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(
         ).scalar()
     assert ended
     assert api(client, "GET", path, world["examiner"].token).status_code == 200
+
+
+@pytest.mark.skipif(BACKEND != "postgresql", reason="psycopg's pipeline mode")
+def test_a_connection_goes_back_to_the_pool_out_of_pipeline_mode(
+    client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """The audit rows and the COMMIT go in one pipeline, which is left before the
+    connection returns to the pool: the next request that takes it (another
+    thread's) is never in the middle of this one's pipeline."""
+    from psycopg import pq
+
+    record = create(client, world["examiner"].token, patient("SA-PIPE-0001"))
+    returned: list[tuple[int, int]] = []
+
+    def on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        if dbapi_connection is not None:
+            pgconn = dbapi_connection.pgconn
+            returned.append((pgconn.pipeline_status, pgconn.transaction_status))
+
+    sa.event.listen(engine, "checkin", on_checkin)
+    try:
+        for _ in range(3):
+            path = f"/fhir/Patient/{record['id']}"
+            assert api(client, "GET", path, world["examiner"].token).status_code == 200
+    finally:
+        sa.event.remove(engine, "checkin", on_checkin)
+    assert returned
+    assert all(
+        status == (pq.PipelineStatus.OFF, pq.TransactionStatus.IDLE) for status in returned
+    ), returned

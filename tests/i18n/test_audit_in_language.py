@@ -188,15 +188,23 @@ def test_a_moment_at_the_calendars_end_is_shown_as_recorded(app: Flask, language
         ("why: wrong person", "motif : wrong person"),
         ("sha256 9f86d081", "SHA-256 9f86d081"),
         ("appointments shown", "rendez-vous affichés"),
+        # How attempts went (outcome descriptions).
+        (
+            "throttled by address: 3 attempts refused during back-offs in this window "
+            "(recorded at 1, 2, 4, 8, ...)",
+            "limité (par adresse réseau) : 3 tentatives refusées pendant les temps d\u2019attente"
+            " de cette période (enregistré à 1, 2, 4, 8, …)",
+        ),
+        ("Method Not Allowed", "Méthode non autorisée"),
     ],
 )
 def test_what_services_record_is_said_in_the_auditors_language(
     app: Flask, recorded: str, french: str
 ) -> None:
-    from clinic.audit.said import reason
+    from clinic.audit.said import outcome, reason
 
     with app.test_request_context(headers={"Accept-Language": "fr"}):
-        said = reason(recorded).said
+        said = reason(recorded).said or outcome(recorded).said
         assert said is not None, recorded
         assert said.said() == french
 
