@@ -284,3 +284,22 @@ def signature_png(width: int = 300, height: int = 90) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def refuse_audit_rows(connection: Any, backend: str) -> None:
+    """Make the database refuse every new audit row (a trigger raising), as an
+    unavailable audit store would: what needs an audit record must then fail."""
+    if backend == "postgresql":
+        connection.exec_driver_sql(
+            "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN RAISE EXCEPTION 'audit store unavailable'; END $$"
+        )
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events"
+            " FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
+        )
+    else:
+        connection.exec_driver_sql(
+            "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events"
+            " BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END"
+        )

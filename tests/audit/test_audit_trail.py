@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from clinic.audit.models import AuditEntry
 from tests.conftest import BACKEND, PASSWORD, World
-from tests.helpers import api, create, csrf_token, login, observation, patient
+from tests.helpers import api, create, csrf_token, login, observation, patient, refuse_audit_rows
 
 
 def _entries(app: Flask) -> list[AuditEntry]:
@@ -156,17 +156,7 @@ def test_audit_failure_makes_the_action_fail(
 ) -> None:
     """A database that refuses audit rows: the create must fail and leave nothing."""
     with engine.begin() as connection:
-        if BACKEND == "postgresql":
-            connection.exec_driver_sql(
-                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit store unavailable'; END $$"
-            )
-            connection.exec_driver_sql(
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
-            )
-        else:
-            connection.exec_driver_sql(
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END"
-            )
+        refuse_audit_rows(connection, BACKEND)
         before = connection.exec_driver_sql("SELECT count(*) FROM fhir_resources").scalar()
     response = api(client, "POST", "/fhir/Patient", world["examiner"].token, patient("SA-NOAUDIT"))
     assert response.status_code == 500

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from clinic.access import Decision
 from clinic.access.policy import OMIT_NARRATIVE
 from tests.conftest import BACKEND, World
-from tests.helpers import api, create, patient
+from tests.helpers import api, create, patient, refuse_audit_rows
 
 NARRATIVE = {
     "status": "generated",
@@ -150,17 +150,7 @@ def test_a_read_whose_audit_record_cannot_be_written_is_not_served(
     sent."""
     record = create(client, world["examiner"].token, patient("SA-NOAUDIT-0002"))
     with engine.begin() as connection:
-        if BACKEND == "postgresql":
-            connection.exec_driver_sql(
-                "CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'audit store unavailable'; END $$"
-            )
-            connection.exec_driver_sql(
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION refuse_audit()"
-            )
-        else:
-            connection.exec_driver_sql(
-                "CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_events BEGIN SELECT RAISE(ABORT, 'audit store unavailable'); END"
-            )
+        refuse_audit_rows(connection, BACKEND)
     for path in (f"/fhir/Patient/{record['id']}", "/fhir/Patient?identifier=SA-NOAUDIT-0002"):
         response = api(client, "GET", path, world["examiner"].token)
         assert response.status_code == 500, path
