@@ -183,13 +183,20 @@ class Shape:
 
     message: str
     recorded: str | None = None
+    # Values this shape reads its own way (a nested sentence), over VALUES.
+    values: Mapping[str, tuple[str, Callable[[str], Any]]] | None = None
+
+    def _value(self, name: str) -> tuple[str, Callable[[str], Any]]:
+        if self.values and name in self.values:
+            return self.values[name]
+        return VALUES.get(name, _TEXT)
 
     @cached_property
     def pattern(self) -> re.Pattern[str]:
         english = self.recorded or self.message
         parts = _PLACEHOLDER.split(english)
         regex = "".join(
-            re.escape(part) if i % 2 == 0 else f"(?P<{part}>{VALUES.get(part, _TEXT)[0]})"
+            re.escape(part) if i % 2 == 0 else f"(?P<{part}>{self._value(part)[0]})"
             for i, part in enumerate(parts)
         )
         return re.compile(regex)
@@ -200,7 +207,7 @@ class Shape:
             return None
         values = {}
         for name, value in found.groupdict().items():
-            said = VALUES.get(name, _TEXT)[1](value)
+            said = self._value(name)[1](value)
             if said is None:
                 return None
             values[name] = said

@@ -21,6 +21,7 @@ from clinic.audit.services import NOT_FOUND, REFUSED
 from clinic.followup.take_home import NECK_ADVICE_DECIDED
 from clinic.i18n import N_
 from clinic.i18n.sentences import Sentence
+from clinic.ledger.said import problem as verification_problem
 
 # The names of the HTTP statuses a refused or failed request is recorded with
 # (Werkzeug's, as clinic.core.web records them).
@@ -140,7 +141,7 @@ OUTCOME_SHAPES: tuple[Shape, ...] = (
         recorded="throttled by %(throttle)s: %(count)s attempts refused during back-offs in "
         "this window (recorded at 1, 2, 4, 8, ...)",
     ),
-    Shape(N_("verification: %(problem)s")),
+    Shape(N_("verification: %(problem)s"), values={"problem": (r".+", verification_problem)}),
     Shape(N_("referrals")),
     # What the web answered a failed request with (its HTTP status's name).
     *(Shape(name) for name in HTTP_NAMES),

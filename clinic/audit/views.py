@@ -15,6 +15,7 @@ from clinic.fhir.outcome import FhirError
 from clinic.fhir.query import parse_search
 from clinic.fhir.services import Caller
 from clinic.fhir.store import encode_cursor
+from clinic.ledger.said import problem as verification_problem
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
 
@@ -65,4 +66,6 @@ def verify() -> Any:
     report = check_audit_trail(
         current_uow(), actor=current_actor(), channel="web", source_address=source_address()
     )
-    return render_template("audit/verify.html", report=report)
+    return render_template(
+        "audit/verify.html", report=report, problem=verification_problem(report.problem)
+    )

@@ -69,6 +69,7 @@ from clinic.evidence.services import (
     seal_and_store_kit,
 )
 from clinic.i18n import N_, format_day
+from clinic.ledger.said import problem as verification_problem
 
 bp = Blueprint("evidence", __name__, url_prefix="/evidence")
 
@@ -307,6 +308,7 @@ def _item_page(
         fields=ACTION_FIELDS,
         labels=ACTION_LABELS,
         proof=proof,
+        chain_problem=verification_problem(proof.problem),
     ), status
 
 
