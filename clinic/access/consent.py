@@ -170,7 +170,33 @@ def evaluate_one(directive: Directive, request: ConsentRequest) -> Finding:
     return Finding(directive.consent_id, directive.form, decider.verdict, decider.item, depth)
 
 
+class Directives(tuple[Directive, ...]):
+    """Her active Consents as one unit of work read them (clinic.consent.book).
+
+    `evaluate` is a pure function of the directives and the request, so the
+    answers given on this very tuple are kept with it: the records of one search
+    page, decided at one moment, put the same question to her Consents once. A
+    tuple is never changed; a Consent recorded or withdrawn makes the book read a
+    new tuple, with no answers kept."""
+
+    decisions: dict[ConsentRequest, ConsentDecision]
+
+    def __new__(cls, directives: Iterable[Directive]) -> Directives:
+        made = super().__new__(cls, directives)
+        made.decisions = {}
+        return made
+
+
 def evaluate(directives: Sequence[Directive], request: ConsentRequest) -> ConsentDecision:
+    if isinstance(directives, Directives):
+        found = directives.decisions.get(request)
+        if found is None:
+            found = directives.decisions[request] = _evaluate(directives, request)
+        return found
+    return _evaluate(directives, request)
+
+
+def _evaluate(directives: Sequence[Directive], request: ConsentRequest) -> ConsentDecision:
     findings = tuple(evaluate_one(d, request) for d in directives)
     verdicts = {f.verdict for f in findings}
     permitted = Verdict.PERMIT in verdicts and Verdict.DENY not in verdicts

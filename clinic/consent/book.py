@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from clinic.access.consent import Directive
+from clinic.access.consent import Directive, Directives
 from clinic.consent.resources import directive_of
 from clinic.core.unit_of_work import UnitOfWork
 from clinic.fhir.models import ResourceVersion, StoredResource
@@ -81,16 +81,16 @@ def _discard(session: Session, previous_transaction: Any) -> None:
 class ConsentBook:
     def __init__(self, uow: UnitOfWork) -> None:
         self._session = uow.session
-        self._memo: dict[str, tuple[Directive, ...]] = {}
+        self._memo: dict[str, Directives] = {}
 
-    def directives(self, subject: str) -> tuple[Directive, ...]:
+    def directives(self, subject: str) -> Directives:
         """Her active Consents, oldest first. A Consent recorded or withdrawn in this
         unit of work is seen at once: writers call `forget`."""
         if subject not in self._memo:
             self._memo[subject] = self._read(subject)
         return self._memo[subject]
 
-    def _read(self, subject: str) -> tuple[Directive, ...]:
+    def _read(self, subject: str) -> Directives:
         self._session.flush()  # this unit of work's writes are seen, as by an ORM query
         current = self._session.execute(_CURRENT_CONSENTS, {"subject": subject}).all()
         found: dict[VersionKey, Directive | None] = {}
@@ -118,7 +118,7 @@ class ConsentBook:
                 )
             found.update(loaded)
             self._session.info.setdefault(_PENDING, {}).update(loaded)
-        return tuple(
+        return Directives(
             directive
             for key in ((logical_id, version_id) for logical_id, version_id in current)
             if (directive := found.get(key)) is not None

@@ -13,6 +13,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from clinic.access import AccessDenied, Action, Actor, Decision, Target, decide, search_scope
@@ -86,9 +87,14 @@ class Caller:
         return consent_book(self.uow)
 
     def decide_on(
-        self, action: Action, version: StoredVersion, operation: str | None = None
+        self,
+        action: Action,
+        version: StoredVersion,
+        operation: str | None = None,
+        at: datetime | None = None,
     ) -> Decision:
-        """The decision point's answer on one stored record, with her Consents."""
+        """The decision point's answer on one stored record, with her Consents, now
+        or at the moment `at` (the records of one page are decided at one moment)."""
         return decide(
             self.actor,
             action,
@@ -96,13 +102,18 @@ class Caller:
             version.facts(),
             operation=operation,
             consents=self.consents,
+            at=at,
         )
 
     def visible(
-        self, action: Action, version: StoredVersion, operation: str | None = None
+        self,
+        action: Action,
+        version: StoredVersion,
+        operation: str | None = None,
+        at: datetime | None = None,
     ) -> StoredVersion | None:
         """The record as this caller may receive it (obligations applied), or None."""
-        decision = self.decide_on(action, version, operation)
+        decision = self.decide_on(action, version, operation, at)
         if not decision.permitted:
             return None
         if decision.obligations:
@@ -437,6 +448,9 @@ def search_resources(caller: Caller, resource_type: str, request: SearchRequest)
         return Page([], has_next=False, has_previous=False)
     sites = search_scope(caller.actor, Action.SEARCH, resource_type)
     store = caller.store
+    # One moment for the page: her Consents answer the same question once for
+    # all her records on it (clinic.access.consent.Directives).
+    moment = datetime.now(UTC)
 
     def fetch(after: Any, before: Any, limit: int) -> list[StoredVersion]:
         return store.search(
@@ -444,7 +458,7 @@ def search_resources(caller: Caller, resource_type: str, request: SearchRequest)
         )
 
     def permitted(version: StoredVersion) -> StoredVersion | None:
-        return caller.visible(Action.SEARCH, version, operation=operation)
+        return caller.visible(Action.SEARCH, version, operation=operation, at=moment)
 
     page = fill_page(
         fetch, permitted, search_key, request.page.count, request.page.after, request.page.before

@@ -15,6 +15,7 @@ from clinic.access.consent import (
     ANYONE,
     ConsentRequest,
     Directive,
+    Directives,
     Period,
     Provision,
     Recipient,
@@ -519,3 +520,27 @@ def test_without_her_consent_nothing_beyond_the_care_teams_baseline_is_ever_perm
         assert site == "north"
         assert V not in labels
         assert decision.obligations == ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(directives, max_size=3), st.lists(requests, min_size=1, max_size=6))
+def test_her_consents_read_once_answer_every_question_as_a_fresh_evaluation(
+    consents: list[Directive], asked: list[ConsentRequest]
+) -> None:
+    """The answers kept with a unit of work's Directives are exactly those of a
+    fresh evaluation, whatever the order of the questions and however often one
+    is asked again: a kept answer never stands for another request."""
+    kept = Directives(consents)
+    for question in [*asked, *reversed(asked)]:
+        assert evaluate(kept, question) == evaluate(list(consents), question)
+    assert len(kept.decisions) == len(set(asked))
+
+
+def test_a_kept_answer_is_for_its_own_moment() -> None:
+    """The same question a moment after her permit ended is refused, although the
+    same Directives answered it with a permit a moment before."""
+    kept = Directives([consent(REPORT_TO_RIVER)])
+    ends = NOW + timedelta(days=30)
+    assert evaluate(kept, request(at=ends)).permitted
+    assert not evaluate(kept, request(at=ends + timedelta(seconds=1))).permitted
+    assert evaluate(kept, request(at=ends)).permitted
