@@ -15,6 +15,7 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
+import sqlalchemy as sa
 from flask import (
     Flask,
     Response,
@@ -478,19 +479,36 @@ def _api_message(status: int, error: HTTPException) -> str:
 
 
 def _unexpected_error(error: Exception) -> Any:
+    if isinstance(error, sa.exc.OperationalError):
+        # The database went away (a connection the server dropped, a server
+        # restarting) or is busy: the transaction was rolled back, nothing was
+        # written, and the same request can simply be sent again.
+        log.warning("database unavailable: %s", error.orig)
+        g.failure_description = "database unavailable"
+        return _internal_error_response(503)
     log.exception("unexpected error", exc_info=error)
     g.failure_description = "internal error"
     return _internal_error_response()
 
 
-def _internal_error_response() -> Response:
+def _internal_error_response(status: int = 500) -> Response:
     if is_api_request():
         from clinic.fhir.api import outcome_response
 
+        if status == 503:
+            return outcome_response(
+                503,
+                "transient",
+                "the database could not be reached; the request changed nothing; try again",
+                headers={"Retry-After": "1"},
+            )
         return outcome_response(500, "exception", "the server failed; the request changed nothing")
-    return Response(
-        render_template("errors/error.html", status=500), status=500, mimetype="text/html"
+    response = Response(
+        render_template("errors/error.html", status=status), status=status, mimetype="text/html"
     )
+    if status == 503:
+        response.headers["Retry-After"] = "1"
+    return response
 
 
 def attach_refusal(form: Any, refused: DomainError) -> None:

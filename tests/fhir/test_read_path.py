@@ -190,6 +190,53 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_before_use(
     assert api(client, "GET", path, world["examiner"].token).status_code == 200
 
 
+@pytest.mark.skipif(BACKEND != "postgresql", reason="a server that drops connections")
+def test_a_connection_dropped_too_recently_to_be_pinged_is_a_503_that_changes_nothing(
+    client: FlaskClient, world: World, engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection the server ends within a second of its last use is not pinged:
+    the request that takes it fails, with 503 and Retry-After (never 500), writes
+    nothing, and the very next request is served on a new connection."""
+    import clinic.core.db
+
+    token = world["examiner"].token
+    record = create(client, token, patient("SA-DROP-0001"))
+    path = f"/fhir/Patient/{record['id']}"
+    assert api(client, "GET", path, token).status_code == 200
+    monkeypatch.setattr(clinic.core.db, "PING_IDLE_AFTER", 3600.0)
+
+    def end_every_connection() -> None:
+        other = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+        with other.connect() as connection:
+            assert connection.exec_driver_sql(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).scalar()
+        other.dispose()
+
+    def patients() -> int:
+        with engine.connect() as connection:
+            return int(
+                connection.exec_driver_sql(
+                    "SELECT count(*) FROM fhir_resources WHERE resource_type = 'Patient'"
+                ).scalar_one()
+            )
+
+    end_every_connection()
+    refused = api(client, "GET", path, token)
+    assert refused.status_code == 503, refused.get_data(as_text=True)
+    assert refused.headers["Retry-After"] == "1"
+    assert refused.get_json()["issue"][0]["code"] == "transient"
+    assert api(client, "GET", path, token).status_code == 200
+
+    before = patients()
+    end_every_connection()
+    written = api(client, "POST", "/fhir/Patient", token, patient("SA-DROP-0002"))
+    assert written.status_code == 503
+    assert patients() == before
+    assert api(client, "GET", path, token).status_code == 200
+
+
 @pytest.mark.skipif(BACKEND != "postgresql", reason="psycopg's pipeline mode")
 def test_a_connection_goes_back_to_the_pool_out_of_pipeline_mode(
     client: FlaskClient, world: World, engine: sa.Engine
