@@ -12,7 +12,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -61,8 +61,13 @@ class LoginRefused(AccountError):
 
 
 def actor_for(user: User) -> Actor:
+    return _actor(user.id, user)
+
+
+def _actor(user_id: str, user: Any) -> Actor:
+    """The actor of an account: a User, or a row of its columns (a token's)."""
     return Actor(
-        user.id,
+        user_id,
         user.username,
         Role(user.role),
         user.organization_id,
@@ -73,12 +78,19 @@ def actor_for(user: User) -> Actor:
 
 
 def account_usable(user: User, now: datetime | None = None) -> bool:
-    """Active, and for a medical expert still within the account's period (the
-    decision point checks the period again on every decision)."""
-    return _usable(user.is_active, Role(user.role), user.access_until, now or utcnow())
+    """Active, of an organisation still active, and for a medical expert still
+    within the account's period (the decision point checks the period again on
+    every decision)."""
+    return _usable(
+        user.is_active and user.organization.is_active,
+        Role(user.role),
+        user.access_until,
+        now or utcnow(),
+    )
 
 
 def _usable(is_active: bool, role: Role, access_until: datetime | None, now: datetime) -> bool:
+    """`is_active`: the account and its organisation both."""
     if not is_active:
         return False
     if role is Role.EXPERT:
@@ -814,6 +826,7 @@ class TokenHolder:
 
 _tokens = cast(sa.Table, ApiToken.__table__)
 _users = cast(sa.Table, User.__table__)
+_organizations = cast(sa.Table, Organization.__table__)
 # The token with its user, in one indexed query of plain columns: every API
 # request sends it, so no ORM objects are built for it.
 _TOKEN_WITH_USER = (
@@ -826,13 +839,14 @@ _TOKEN_WITH_USER = (
         _users.c.username,
         _users.c.role,
         _users.c.organization_id,
-        _users.c.is_active,
+        (_users.c.is_active & _organizations.c.is_active).label("is_active"),
         _users.c.expert_subject,
         _users.c.expert_consent_name,
         _users.c.access_until,
         _users.c.language,
     )
     .join(_users, _users.c.id == _tokens.c.user_id)
+    .join(_organizations, _organizations.c.id == _users.c.organization_id)
     .where(_tokens.c.token_hash == sa.bindparam("token_hash"))
 )
 _TOKEN_USED = (
@@ -858,16 +872,7 @@ def authenticate_token(uow: UnitOfWork, secret: str) -> TokenHolder | None:
     # turn every read into a write (docs/design.md, performance).
     if row.last_used_at is None or now - row.last_used_at >= TOKEN_USE_RESOLUTION:
         session.execute(_TOKEN_USED, {"token_id": row.id, "now": now})
-    actor = Actor(
-        row.user_id,
-        row.username,
-        Role(row.role),
-        row.organization_id,
-        expert_subject=row.expert_subject,
-        expert_name=row.expert_consent_name,
-        access_until=row.access_until,
-    )
-    return TokenHolder(actor, row.language)
+    return TokenHolder(_actor(row.user_id, row), row.language)
 
 
 def token_is_live(token: ApiToken, now: datetime | None = None) -> bool:
