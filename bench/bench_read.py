@@ -37,7 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_store import database  # noqa: E402
-from bench.generate import bench_app, generate, generate_bulk, setup, token  # noqa: E402
+from bench.generate import (  # noqa: E402
+    bench_app,
+    generate,
+    generate_bulk_in_processes,
+    setup,
+    token,
+)
 from clinic.core.db import db  # noqa: E402
 from clinic.core.schema import upgrade  # noqa: E402
 
@@ -132,6 +138,12 @@ def main() -> None:
         help="build the cases as bench/generate.py --bulk K does (for 100,000 cases)",
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="with --bulk on PostgreSQL: build the cases in this many processes at once",
+    )
+    parser.add_argument(
         "--compare-with",
         type=Path,
         help="a checkout of another commit (same schema): its API is measured in the same run",
@@ -146,7 +158,14 @@ def main() -> None:
             bench = setup(app)
             started = time.perf_counter()
             if arguments.bulk:
-                patients = generate_bulk(app, bench, arguments.cases, every=arguments.bulk)
+                patients = generate_bulk_in_processes(
+                    url,
+                    workdir / "instance",
+                    bench,
+                    arguments.cases,
+                    every=arguments.bulk,
+                    processes=arguments.processes,
+                )
             else:
                 patients = generate(app, bench, arguments.cases)
             build = time.perf_counter() - started
@@ -161,7 +180,8 @@ def main() -> None:
             secret = token(app, bench.examiner_id)
             print(
                 f"{arguments.backend}: {arguments.cases} cases ({resources} resources) built in "
-                f"{build:.0f} s ({build / arguments.cases * 1000:.0f} ms a case), "
+                f"{build:.0f} s ({build / arguments.cases * 1000:.0f} ms a case, "
+                f"{arguments.processes} process(es)), "
                 f"load {load_average()}",
                 file=sys.stderr,
             )

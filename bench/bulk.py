@@ -167,21 +167,36 @@ class _Renamer:
 def replay(session: Session, recording: Recording) -> str:
     """Write the recorded case again with fresh ids, in the session's transaction
     (the caller commits and integrates). Returns the new Patient's id."""
-    rename = _Renamer(recording)
+    return replay_many(session, recording, 1)[0]
+
+
+def replay_many(session: Session, recording: Recording, copies: int) -> list[str]:
+    """Write the recorded case `copies` times, each with fresh ids, in the
+    session's transaction (the caller commits and integrates). Each recorded write
+    is sent once for all the copies (`executemany`: one pipeline on PostgreSQL),
+    in the recorded order: every copy's writes still come in its own order, and
+    no copy touches another's rows. Returns the new Patients' ids."""
+    renames = [_Renamer(recording) for _ in range(copies)]
     cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         for write in recording.writes:
             if isinstance(write, AuditRows):
                 rows = []
-                for recorded in write.rows:
-                    row = rename(recorded)
-                    row["leaf_hash"] = leaf_hash(audit_leaf(AuditEntry(**row))).hex()
-                    rows.append(row)
+                for rename in renames:
+                    for recorded in write.rows:
+                        row = rename(recorded)
+                        row["leaf_hash"] = leaf_hash(audit_leaf(AuditEntry(**row))).hex()
+                        rows.append(row)
                 session.execute(sa.insert(AuditEntry), rows)
             elif write.many:
-                cursor.executemany(write.sql, rename(write.parameters))
+                cursor.executemany(
+                    write.sql, [row for rename in renames for row in rename(write.parameters)]
+                )
+            elif "RETURNING" in write.sql.upper():  # rows to read back: one at a time
+                for rename in renames:
+                    cursor.execute(write.sql, rename(write.parameters))
             else:
-                cursor.execute(write.sql, rename(write.parameters))
+                cursor.executemany(write.sql, [rename(write.parameters) for rename in renames])
     finally:
         cursor.close()
-    return str(rename.mapping[recording.patient_id])
+    return [str(rename.mapping[recording.patient_id]) for rename in renames]

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 
-from bench.bulk import Recording, record_case, replay
+from bench.bulk import Recording, record_case, replay, replay_many
 from bench.generate import Bench, setup, write_case
 from clinic.audit.services import AUDIT_LOG, verify_audit_trail
 from clinic.core.db import Base, db
@@ -147,5 +147,41 @@ def test_replayed_resources_validate_and_the_audit_trail_verifies(app: Flask, be
         assert log_size(db.session, AUDIT_LOG) == db.session.scalar(
             sa.text("SELECT count(*) FROM audit_events")
         )
+        report = verify_audit_trail(db.session)
+    assert report.is_valid, report.problem
+
+
+def test_copies_replayed_together_are_each_a_whole_case_of_their_own(
+    app: Flask, bench: Bench
+) -> None:
+    """Each recorded write is sent once for all the copies (executemany): every
+    copy still has exactly the rows of one case written through the services, and
+    no copy shares an id with another."""
+    recording, _ = _recorded(app, bench)
+    before = _snapshot(app)
+    with app.app_context():
+        patients = replay_many(db.session, recording, 3)
+        db.session.commit()
+    together = _new_rows(before, _snapshot(app))
+    one_by_one = _replayed(app, recording)[1]
+
+    assert len(set(patients)) == 3
+    assert _shape(one_by_one)["fhir_resource_versions"]
+    assert _shape(together) == {
+        name: Counter({row: count * 3 for row, count in shape.items()})
+        for name, shape in _shape(one_by_one).items()
+    }
+    ids_of = [
+        {
+            row["logical_id"]
+            for row in together["fhir_resource_versions"]
+            if patient in row["content"]
+        }
+        for patient in patients
+    ]
+    assert all(ids_of)
+    assert not (ids_of[0] & ids_of[1]) and not (ids_of[1] & ids_of[2])
+    with app.app_context():
+        integrate_all(db.session)
         report = verify_audit_trail(db.session)
     assert report.is_valid, report.problem
