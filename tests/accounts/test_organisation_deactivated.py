@@ -60,3 +60,19 @@ def test_a_deactivated_site_s_examiner_cannot_use_her_token(
     _set_active(app, world, "SOUTH", False)
     assert api(client, "GET", "/fhir/Patient", world["examiner.south"].token).status_code == 401
     assert api(client, "GET", "/fhir/Patient", world["examiner"].token).status_code == 200
+
+
+def test_the_administrator_is_told_what_deactivating_does(app: Flask, world: World) -> None:
+    from tests.helpers import signed_in
+
+    for language, words in (
+        ("en", "none of its accounts can sign in"),
+        ("fr", "aucun de ses comptes ne peut se connecter"),
+        ("es", "ninguna de sus cuentas puede iniciar sesión"),
+    ):
+        admin = signed_in(app, "admin", language)
+        page = admin.get(f"/admin/organizations/{world.organizations['RIVERPOL']}")
+        text = page.get_data(as_text=True)
+        assert page.status_code == 200
+        assert words in text
+        assert 'aria-describedby="is_active-hint"' in text
