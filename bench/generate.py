@@ -193,8 +193,11 @@ def generate_bulk_in_processes(
     PostgreSQL database at once (each a Python process and a server backend: one
     process keeps about one core busy between them). SQLite takes one writer at a
     time: use one process there."""
+    processes = min(processes, cases)
     if processes <= 1:
         return generate_bulk(bench_app(database_url, instance), bench, cases, every=every)
+    if not database_url.startswith("postgresql"):
+        raise SystemExit("several processes write at once on PostgreSQL only")
     shares = [cases // processes + (1 if n < cases % processes else 0) for n in range(processes)]
     starts = [sum(shares[:n]) for n in range(processes)]
     context = multiprocessing.get_context("spawn")

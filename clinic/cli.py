@@ -130,6 +130,45 @@ def orgs_create(kind: str, name: str, code: str) -> None:
     click.echo(f"created {kind} {organization.code} ({organization.id})")
 
 
+@orgs.command("activate")
+@click.argument("code")
+def orgs_activate(code: str) -> None:
+    """Reactivate an organisation (its accounts can act again)."""
+    _set_organization_active(code, True)
+
+
+@orgs.command("deactivate")
+@click.argument("code")
+def orgs_deactivate(code: str) -> None:
+    """Deactivate an organisation: none of its accounts can sign in, keep a session
+    or use a token while it stays inactive."""
+    _set_organization_active(code, False)
+
+
+def _set_organization_active(code: str, active: bool) -> None:
+    from clinic.accounts.models import Organization
+    from clinic.accounts.services import AccountError, update_organization
+
+    with unit_of_work() as uow:
+        organization = uow.session.scalar(
+            sa.select(Organization).where(Organization.code == code.strip().upper())
+        )
+        if organization is None:
+            raise click.ClickException(f"no organisation has the code {code}")
+        try:
+            update_organization(
+                uow,
+                current_app.extensions["clinic.profiles"],
+                organization,
+                actor=None,
+                name=organization.name,
+                is_active=active,
+            )
+        except AccountError as error:
+            raise _fail(error) from error
+    click.echo(f"{organization.code} is {'active' if active else 'inactive'}")
+
+
 @cli.group()
 def users() -> None:
     """User accounts."""
@@ -220,12 +259,14 @@ def tokens() -> None:
 @click.option("--days", type=int, default=None, help="Lifetime in days (default 90).")
 def tokens_create(username: str, name: str, days: int | None) -> None:
     """Create a token and print it once. Only its hash is kept."""
-    from clinic.accounts.services import AccountError, actor_for, create_token
+    from clinic.accounts.services import AccountError, account_usable, actor_for, create_token
 
     with unit_of_work() as uow:
         user = _user_by_name(uow, username)
-        if not user.is_active:
-            raise click.ClickException(f"{username} is deactivated")
+        if not account_usable(user):
+            raise click.ClickException(
+                f"{username} is deactivated, out of its period or of an inactive organisation"
+            )
         try:
             issued = create_token(
                 uow,
@@ -591,14 +632,16 @@ def fhir() -> None:
 def fhir_export(username: str, resource_type: str) -> None:
     """Write every resource of a type that the user may see, as NDJSON on stdout."""
     from clinic.access import AccessDenied
-    from clinic.accounts.services import actor_for
+    from clinic.accounts.services import account_usable, actor_for
     from clinic.fhir.outcome import FhirError
     from clinic.fhir.services import Caller, export_resources
 
     with unit_of_work() as uow:
         user = _user_by_name(uow, username)
-        if not user.is_active:
-            raise click.ClickException(f"{username} is deactivated")
+        if not account_usable(user):
+            raise click.ClickException(
+                f"{username} is deactivated, out of its period or of an inactive organisation"
+            )
         caller = Caller(uow, actor_for(user), "cli", current_app.extensions["clinic.profiles"])
         try:
             for version in export_resources(caller, resource_type):

@@ -381,3 +381,20 @@ def test_the_cli_export_asks_the_decision_point_for_every_record(run, app, world
             assert exported == (set(made) if username == "examiner" else set())
     finally:
         DECISION_LISTENERS.remove(listener)
+
+
+def test_an_operator_deactivates_and_reactivates_an_organisation(run, app, world) -> None:  # type: ignore[no-untyped-def]
+    """The command line turns an organisation off and on again, which no
+    administrator of that organisation can do for themselves; a token of an
+    account of it fails while it is inactive and `tokens create` refuses it."""
+    officer = world["officer"]
+    deactivated = run("orgs", "deactivate", "riverpol")
+    assert deactivated.exit_code == 0, deactivated.output
+    assert "RIVERPOL is inactive" in deactivated.output
+    assert api(app.test_client(), "GET", "/fhir/Patient", officer.token).status_code == 401
+    refused = run("tokens", "create", "--username", officer.username, "--name", "x")
+    assert refused.exit_code != 0
+    assert "inactive organisation" in refused.output
+    assert run("orgs", "activate", "RIVERPOL").exit_code == 0
+    assert api(app.test_client(), "GET", "/fhir/Patient", officer.token).status_code == 200
+    assert "no organisation has the code" in run("orgs", "activate", "NOWHERE").output

@@ -170,6 +170,12 @@ def evaluate_one(directive: Directive, request: ConsentRequest) -> Finding:
     return Finding(directive.consent_id, directive.form, decider.verdict, decider.item, depth)
 
 
+# At most this many answers are kept with one reading of her Consents: a search
+# page asks a handful of questions; an export asking at a new moment for each
+# record must not hold an answer per record.
+KEPT_ANSWERS = 64
+
+
 class Directives(tuple[Directive, ...]):
     """Her active Consents as one unit of work read them (clinic.consent.book).
 
@@ -191,7 +197,9 @@ def evaluate(directives: Sequence[Directive], request: ConsentRequest) -> Consen
     if isinstance(directives, Directives):
         found = directives.decisions.get(request)
         if found is None:
-            found = directives.decisions[request] = _evaluate(directives, request)
+            found = _evaluate(directives, request)
+            if len(directives.decisions) < KEPT_ANSWERS:
+                directives.decisions[request] = found
         return found
     return _evaluate(directives, request)
 

@@ -197,11 +197,24 @@ def update_organization(
     registry: ProfileRegistry,
     organization: Organization,
     *,
-    actor: Actor,
+    actor: Actor | None,
     name: str,
     is_active: bool,
 ) -> Organization:
-    require(actor, Action.UPDATE, "Organization", ResourceFacts("Organization", organization.id))
+    """Rename, deactivate or reactivate an organisation. An inactive organisation's
+    accounts can do nothing (`account_usable`), so an administrator cannot
+    deactivate their own: the accounts that could turn it back on would be the
+    first shut out. `actor` is None only for the operator's command line, which can
+    reactivate any organisation (`clinic orgs activate`)."""
+    if actor is not None:
+        require(
+            actor, Action.UPDATE, "Organization", ResourceFacts("Organization", organization.id)
+        )
+        if not is_active and organization.id == actor.organization_id:
+            raise AccountError(
+                N_("You cannot deactivate your own organisation: you would be shut out with it."),
+                "is_active",
+            )
     if not name.strip():
         raise AccountError(N_("Give the organisation a name."), "name")
     organization.name = name.strip()
@@ -213,7 +226,7 @@ def update_organization(
         "Organization",
         organization.id,
         organization_resource(organization),
-        author_id=actor.user_id,
+        author_id=actor.user_id if actor else None,
         expected_version=current.version_id if current else None,
     )
     _audit_admin(uow, actor, EventKind.UPDATE, f"Organization/{organization.id}")
@@ -678,7 +691,7 @@ def session_time_left(
     record = uow.session.scalar(
         sa.select(UserSession).where(UserSession.token_hash == hash_secret(token))
     )
-    if record is None or record.ended_at is not None or not record.user.is_active:
+    if record is None or record.ended_at is not None or not account_usable(record.user):
         return timedelta(0)
     now = utcnow()
     left = min(record.last_seen_at + idle_timeout - now, record.created_at + absolute_timeout - now)
@@ -693,7 +706,7 @@ def timed_out_session_owner(uow: UnitOfWork, token: str) -> User | None:
     )
     if record is None or record.ended_at is None or record.end_reason != "timeout":
         return None
-    return record.user if record.user.is_active else None
+    return record.user if account_usable(record.user) else None
 
 
 def session_ends_by_timeout(uow: UnitOfWork, token: str) -> bool:
@@ -703,7 +716,7 @@ def session_ends_by_timeout(uow: UnitOfWork, token: str) -> bool:
     record = uow.session.scalar(
         sa.select(UserSession).where(UserSession.token_hash == hash_secret(token))
     )
-    if record is None or not record.user.is_active:
+    if record is None or not account_usable(record.user):
         return False
     return record.ended_at is None or record.end_reason == "timeout"
 

@@ -48,7 +48,7 @@ from clinic.admin.hygiene import (
     renew_account,
     unused_accounts,
 )
-from clinic.core.web import current_actor, current_uow, view_rule
+from clinic.core.web import attach_refusal, current_actor, current_uow, view_rule
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -107,7 +107,7 @@ def edit_organization(organization_id: str) -> Any:
                 is_active=bool(form.is_active.data),
             )
         except AccountError as error:
-            form.name.errors.append(error.said())
+            attach_refusal(form, error)
         else:
             flash(_("%(name)s is saved.", name=organization.name))
             return redirect(url_for("admin.organizations"))

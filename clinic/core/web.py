@@ -381,9 +381,11 @@ def _finish_request(response: Response) -> Response:
                     else Outcome.MINOR_FAILURE
                 )
                 uow.fail(outcome, g.get("failure_description") or f"HTTP {response.status_code}")
-        except Exception:
+        except Exception as error:
             log.exception("could not finish the request's transaction")
-            response = _internal_error_response()
+            # A database gone while recording the failure is still "try again".
+            unavailable = response.status_code == 503 and database_unavailable(error)
+            response = _internal_error_response(503 if unavailable else 500)
     _security_headers(response)
     return response
 
@@ -478,12 +480,36 @@ def _api_message(status: int, error: HTTPException) -> str:
     }.get(status, error.description or error.name)
 
 
-def _unexpected_error(error: Exception) -> Any:
+# PostgreSQL's codes for a server that cannot serve now, not for a faulty
+# statement: a lost connection (class 08), a server shutting down or starting
+# (57P01-57P03), and a transaction the server gave up to let others through
+# (serialisation failure, deadlock, a lock not available).
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01", "55P03"})
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database could not serve the request now (it went
+    away, or is busy), rather than that a statement is wrong: only then may the
+    answer be "try again"."""
+    if not isinstance(error, sa.exc.DBAPIError):
+        return isinstance(error, sa.exc.DisconnectionError)
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", None)
+    if state:
+        return state.startswith("08") or state in _UNAVAILABLE_STATES
+    message = str(error.orig).lower()
     if isinstance(error, sa.exc.OperationalError):
-        # The database went away (a connection the server dropped, a server
-        # restarting) or is busy: the transaction was rolled back, nothing was
-        # written, and the same request can simply be sent again.
-        log.warning("database unavailable: %s", error.orig)
+        # SQLite: another writer holds the lock; psycopg: no server to talk to.
+        return message.startswith(("database is locked", "database is busy", "connection "))
+    return False
+
+
+def _unexpected_error(error: Exception) -> Any:
+    if database_unavailable(error):
+        # The transaction was rolled back, nothing was written, and the same
+        # request can simply be sent again.
+        log.warning("database unavailable: %s", error)
         g.failure_description = "database unavailable"
         return _internal_error_response(503)
     log.exception("unexpected error", exc_info=error)

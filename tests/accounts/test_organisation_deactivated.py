@@ -20,7 +20,8 @@ def _set_active(app: Flask, world: World, code: str, active: bool) -> None:
     with app.app_context(), unit_of_work() as uow:
         admin = uow.session.get(User, world["admin"].user_id)
         organization = uow.session.get(Organization, world.organizations[code])
-        assert admin is not None and organization is not None
+        assert admin is not None
+        assert organization is not None
         update_organization(
             uow,
             app.extensions["clinic.profiles"],
@@ -44,7 +45,8 @@ def test_a_deactivated_force_s_officers_are_out_at_once(app: Flask, world: World
     assert refused.status_code == 401
     assert refused.get_json()["resourceType"] == "OperationOutcome"
     page = browser.get("/")
-    assert page.status_code == 302 and page.headers["Location"].startswith("/login")
+    assert page.status_code == 302
+    assert page.headers["Location"].startswith("/login")
     assert not session_opened(login(app.test_client(), officer.username, PASSWORD))
     # Another force's officer is untouched.
     assert api(app.test_client(), "GET", "/fhir/Patient", other_force.token).status_code == 200
@@ -76,3 +78,21 @@ def test_the_administrator_is_told_what_deactivating_does(app: Flask, world: Wor
         assert page.status_code == 200
         assert words in text
         assert 'aria-describedby="is_active-hint"' in text
+
+
+def test_an_administrator_cannot_deactivate_her_own_organisation(app: Flask, world: World) -> None:
+    """She would be shut out with it, and every administrator of it too."""
+    from tests.helpers import csrf_token, signed_in
+
+    admin = signed_in(app, "admin", "en")
+    path = f"/admin/organizations/{world.organizations['NORTH']}"
+    refused = admin.post(
+        path, data={"name": "North Referral Centre", "csrf_token": csrf_token(admin, path)}
+    )
+    assert refused.status_code == 422
+    assert "You cannot deactivate your own organisation" in refused.get_data(as_text=True)
+    assert admin.get("/").status_code == 200  # still signed in: nothing changed
+    with app.app_context(), unit_of_work() as uow:
+        north = uow.session.get(Organization, world.organizations["NORTH"])
+        assert north is not None
+        assert north.is_active

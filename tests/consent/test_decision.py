@@ -544,3 +544,16 @@ def test_a_kept_answer_is_for_its_own_moment() -> None:
     assert evaluate(kept, request(at=ends)).permitted
     assert not evaluate(kept, request(at=ends + timedelta(seconds=1))).permitted
     assert evaluate(kept, request(at=ends)).permitted
+
+
+def test_a_reading_keeps_a_bounded_number_of_answers() -> None:
+    """An export asks at a new moment for each record: the answers kept stop at
+    KEPT_ANSWERS, and every answer beyond is still a fresh evaluation."""
+    from clinic.access.consent import KEPT_ANSWERS
+
+    kept = Directives([consent(REPORT_TO_RIVER)])
+    moments = [NOW + timedelta(seconds=n) for n in range(KEPT_ANSWERS + 10)]
+    moments.append(NOW + timedelta(days=31))  # after her permit ended
+    answers = [evaluate(kept, request(at=moment)).permitted for moment in moments]
+    assert len(kept.decisions) == KEPT_ANSWERS
+    assert answers == [True] * (KEPT_ANSWERS + 10) + [False]

@@ -237,6 +237,21 @@ def test_a_connection_dropped_too_recently_to_be_pinged_is_a_503_that_changes_no
     assert api(client, "GET", path, token).status_code == 200
 
 
+def test_a_statement_the_database_refuses_is_a_500_never_try_again(
+    client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """Only a database that went away or is busy is 503 ("try again"): a table that
+    is missing (a migration not applied) is a fault, and retrying cannot mend it."""
+    token = world["examiner"].token
+    create(client, token, patient("SA-FAULT-0001"))
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP TABLE fhir_index_tokens")
+    response = api(client, "GET", "/fhir/Patient?identifier=SA-FAULT-0001", token)
+    assert response.status_code == 500
+    assert "Retry-After" not in response.headers
+    assert response.get_json()["issue"][0]["code"] == "exception"
+
+
 @pytest.mark.skipif(BACKEND != "postgresql", reason="psycopg's pipeline mode")
 def test_a_connection_goes_back_to_the_pool_out_of_pipeline_mode(
     client: FlaskClient, world: World, engine: sa.Engine
