@@ -144,6 +144,11 @@ def main() -> None:
         help="with --bulk on PostgreSQL: build the cases in this many processes at once",
     )
     parser.add_argument(
+        "--durable-floor",
+        action="store_true",
+        help="also measure the floor that commits one row per request (FLOOR_DURABLE=1)",
+    )
+    parser.add_argument(
         "--compare-with",
         type=Path,
         help="a checkout of another commit (same schema): its API is measured in the same run",
@@ -202,6 +207,12 @@ def main() -> None:
                 clinic, clinic_url = start("wsgi:app", workers, env)
                 floor, floor_url = start("bench.floor_app:app", workers, env)
                 servers = [clinic, floor]
+                durable_url = None
+                if arguments.durable_floor:
+                    durable, durable_url = start(
+                        "bench.floor_app:app", workers, {**env, "FLOOR_DURABLE": "1"}
+                    )
+                    servers.append(durable)
                 other_url = None
                 if arguments.compare_with:
                     other, other_url = start("wsgi:app", workers, env, arguments.compare_with)
@@ -229,6 +240,16 @@ def main() -> None:
                                     arguments.concurrency,
                                 )
                             )
+                            if durable_url:
+                                measured.setdefault("durable", []).append(
+                                    load(
+                                        durable_url,
+                                        None,
+                                        paths,
+                                        arguments.seconds / 2,
+                                        arguments.concurrency,
+                                    )
+                                )
                             if other_url:
                                 measured.setdefault("other", []).append(
                                     load(
@@ -286,6 +307,9 @@ def table(backend: str, concurrency: int, rows: list) -> str:  # type: ignore[ty
         f"| clinic p50 / p99 ms ({concurrency} clients) | errors | load |",
         "|---|---|---|---|---|---|---|---|",
     ]
+    if any("durable" in measured for _, _, measured, _ in rows):
+        lines[0] += " durable floor (one row committed per request) |"
+        lines[1] += "---|"
     if any("other" in measured for _, _, measured, _ in rows):
         lines[0] += " compared commit |"
         lines[1] += "---|"
@@ -302,6 +326,13 @@ def table(backend: str, concurrency: int, rows: list) -> str:  # type: ignore[ty
         lines[-1] += (
             f"{clinic['p50_ms']:.0f} / {clinic['p99_ms']:.0f} | {clinic['errors']} | {load} |"
         )
+        if "durable" in measured:
+            durable = _merge(measured["durable"])
+            lines[-1] += (
+                f" durable floor: {durable['per_second']:.0f} req/s, clinic "
+                f"{clinic['per_second'] / durable['per_second']:.2f} of it, "
+                f"p50 / p99 {durable['p50_ms']:.0f} / {durable['p99_ms']:.0f} ms |"
+            )
         if "other" in measured and floor:
             other = _merge(measured["other"])
             lines[-1] += (

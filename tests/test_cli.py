@@ -314,6 +314,8 @@ OPERATOR_COMMANDS = {
     "db upgrade": "schema migrations; reads no record",
     "db current": "schema revision only",
     "orgs create": "directory entry; written as the operator, audited",
+    "orgs activate": "directory entry; written as the operator, audited",
+    "orgs deactivate": "directory entry; written as the operator, audited",
     "users create": "accounts; no clinical content",
     "users deactivate": "accounts; no clinical content",
     "accounts expire": "deactivates accounts unused too long; no clinical content",
