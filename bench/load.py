@@ -7,6 +7,7 @@ statuses seen.
 
     .venv/bin/python bench/load.py --url http://127.0.0.1:8000 --token fct_... \\
         --path /fhir/Patient/ID1 --path /fhir/Patient/ID2 [--seconds 10] [--concurrency 8]
+        [--paths-file FILE]
 
 A write mix posts `--body FILE` to each path instead (`--method POST`).
 """
@@ -21,6 +22,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import urlsplit
 
 
@@ -121,14 +123,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", required=True)
     parser.add_argument("--token")
-    parser.add_argument("--path", action="append", required=True)
+    parser.add_argument("--path", action="append", default=[])
+    parser.add_argument(
+        "--paths-file", type=Path, help="one path a line (for more paths than a command line holds)"
+    )
     parser.add_argument("--method", default="GET")
     parser.add_argument("--body", help="a file sent as the body of every request")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=8)
     arguments = parser.parse_args()
     body = open(arguments.body, "rb").read() if arguments.body else b""  # noqa: SIM115
-    requests = [Request(arguments.method, path, body) for path in arguments.path]
+    paths = list(arguments.path)
+    if arguments.paths_file:
+        paths += arguments.paths_file.read_text().split()
+    if not paths:
+        parser.error("give --path or --paths-file")
+    requests = [Request(arguments.method, path, body) for path in paths]
     result = run(arguments.url, arguments.token, requests, arguments.seconds, arguments.concurrency)
     json.dump(result.summary(), sys.stdout)
     print()
