@@ -72,6 +72,18 @@ def _user_by_name(uow: Any, username: str) -> Any:
     return user
 
 
+def _usable_user_by_name(uow: Any, username: str) -> Any:
+    """The account, refused unless it may act now (`account_usable`)."""
+    from clinic.accounts.services import account_usable
+
+    user = _user_by_name(uow, username)
+    if not account_usable(user):
+        raise click.ClickException(
+            f"{username} is deactivated, out of its period or of an inactive organisation"
+        )
+    return user
+
+
 # -- database ------------------------------------------------------------------
 
 
@@ -259,14 +271,10 @@ def tokens() -> None:
 @click.option("--days", type=int, default=None, help="Lifetime in days (default 90).")
 def tokens_create(username: str, name: str, days: int | None) -> None:
     """Create a token and print it once. Only its hash is kept."""
-    from clinic.accounts.services import AccountError, account_usable, actor_for, create_token
+    from clinic.accounts.services import AccountError, actor_for, create_token
 
     with unit_of_work() as uow:
-        user = _user_by_name(uow, username)
-        if not account_usable(user):
-            raise click.ClickException(
-                f"{username} is deactivated, out of its period or of an inactive organisation"
-            )
+        user = _usable_user_by_name(uow, username)
         try:
             issued = create_token(
                 uow,
@@ -632,16 +640,12 @@ def fhir() -> None:
 def fhir_export(username: str, resource_type: str) -> None:
     """Write every resource of a type that the user may see, as NDJSON on stdout."""
     from clinic.access import AccessDenied
-    from clinic.accounts.services import account_usable, actor_for
+    from clinic.accounts.services import actor_for
     from clinic.fhir.outcome import FhirError
     from clinic.fhir.services import Caller, export_resources
 
     with unit_of_work() as uow:
-        user = _user_by_name(uow, username)
-        if not account_usable(user):
-            raise click.ClickException(
-                f"{username} is deactivated, out of its period or of an inactive organisation"
-            )
+        user = _usable_user_by_name(uow, username)
         caller = Caller(uow, actor_for(user), "cli", current_app.extensions["clinic.profiles"])
         try:
             for version in export_resources(caller, resource_type):

@@ -116,6 +116,31 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise sa.exc.DisconnectionError(str(error)) from error
 
 
+# PostgreSQL's codes for a server that cannot serve now, not for a faulty
+# statement: a lost connection (class 08), a server shutting down or starting
+# (57P01-57P03), and a transaction the server gave up to let others through
+# (serialisation failure, deadlock, a lock not available).
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01", "55P03"})
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database could not serve the request now (it went
+    away, or is busy), rather than that a statement is wrong: only then may the
+    answer be "try again"."""
+    if not isinstance(error, sa.exc.DBAPIError):
+        return isinstance(error, sa.exc.DisconnectionError)
+    if error.connection_invalidated:
+        return True
+    state = getattr(error.orig, "sqlstate", None)
+    if state:
+        return state.startswith("08") or state in _UNAVAILABLE_STATES
+    message = str(error.orig).lower()
+    if isinstance(error, sa.exc.OperationalError):
+        # SQLite: another writer holds the lock; psycopg: no server to talk to.
+        return message.startswith(("database is locked", "database is busy", "connection "))
+    return False
+
+
 @contextmanager
 def one_round_trip(session: Session) -> Iterator[Any]:
     """On PostgreSQL (psycopg), a context in which the statements sent and the

@@ -15,7 +15,6 @@ from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
-import sqlalchemy as sa
 from flask import (
     Flask,
     Response,
@@ -35,7 +34,7 @@ from werkzeug.exceptions import HTTPException
 from clinic.access import AccessDenied, Action, Actor, require
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.clock import utcnow
-from clinic.core.db import db
+from clinic.core.db import database_unavailable, db
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 
@@ -478,31 +477,6 @@ def _api_message(status: int, error: HTTPException) -> str:
         405: f"{request.method} is not supported here",
         413: f"the request body is larger than {current_app.config['MAX_CONTENT_LENGTH']} bytes",
     }.get(status, error.description or error.name)
-
-
-# PostgreSQL's codes for a server that cannot serve now, not for a faulty
-# statement: a lost connection (class 08), a server shutting down or starting
-# (57P01-57P03), and a transaction the server gave up to let others through
-# (serialisation failure, deadlock, a lock not available).
-_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03", "40001", "40P01", "55P03"})
-
-
-def database_unavailable(error: BaseException) -> bool:
-    """Whether `error` says the database could not serve the request now (it went
-    away, or is busy), rather than that a statement is wrong: only then may the
-    answer be "try again"."""
-    if not isinstance(error, sa.exc.DBAPIError):
-        return isinstance(error, sa.exc.DisconnectionError)
-    if error.connection_invalidated:
-        return True
-    state = getattr(error.orig, "sqlstate", None)
-    if state:
-        return state.startswith("08") or state in _UNAVAILABLE_STATES
-    message = str(error.orig).lower()
-    if isinstance(error, sa.exc.OperationalError):
-        # SQLite: another writer holds the lock; psycopg: no server to talk to.
-        return message.startswith(("database is locked", "database is busy", "connection "))
-    return False
 
 
 def _unexpected_error(error: Exception) -> Any:
