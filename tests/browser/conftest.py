@@ -33,17 +33,23 @@ def assert_accessible(page) -> None:  # type: ignore[no-untyped-def]
     Every page a browser test visits is also checked automatically (see CheckedPage);
     an explicit call checks the page as it is at that moment, e.g. after a script
     changed it, and spares the automatic check that document."""
+    from playwright.sync_api import Error as PlaywrightError
+
     page = unchecked(page)
-    # Marked first: a document that fails here is reported once, not again at teardown.
-    page.evaluate(f"() => {{ window.{CHECKED_MARK} = true; }}")
-    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
-        if not AXE.exists():
-            pytest.fail(f"axe-core is not installed at {AXE}; scripts/test runs npm ci")
-        page.evaluate(axe_source())
-    AXE_RUNS[0] += 1
-    result = page.evaluate(
-        "async () => await window.axe.run(document, {resultTypes: ['violations']})"
-    )
+    if not AXE.exists():
+        pytest.fail(f"axe-core is not installed at {AXE}; scripts/test runs npm ci")
+    for _attempt in range(ATTEMPTS):
+        try:
+            result = _run_axe(page)
+            break
+        except PlaywrightError as error:
+            # A click that navigates returns before the next document arrives; when
+            # it replaces the document axe-core is looking at, check the new one.
+            if not went_away(error):
+                raise
+            page.wait_for_timeout(50)
+    else:
+        raise AssertionError(f"{page.url} kept navigating; it could not be checked")
     violations = [
         {
             "rule": v["id"],
@@ -57,6 +63,28 @@ def assert_accessible(page) -> None:  # type: ignore[no-untyped-def]
         for v in result["violations"]
     ]
     assert not violations, f"axe-core on {page.url}:\n" + json.dumps(violations, indent=1)
+
+
+ATTEMPTS = 20
+# What Chromium says when the document being looked at is replaced mid-way.
+WENT_AWAY = ("context was destroyed", "navigat", "of null (reading 'documentElement')")
+
+
+def went_away(error: Exception) -> bool:
+    return any(words in str(error) for words in WENT_AWAY)
+
+
+def _run_axe(page) -> Any:  # type: ignore[no-untyped-def]
+    page.wait_for_load_state("load")
+    # Marked first: a document that fails here is reported once, not again at teardown.
+    page.evaluate(f"() => {{ window.{CHECKED_MARK} = true; }}")
+    if not page.evaluate("() => typeof window.axe !== 'undefined'"):
+        page.evaluate(axe_source())
+    result = page.evaluate(
+        "async () => await window.axe.run(document, {resultTypes: ['violations']})"
+    )
+    AXE_RUNS[0] += 1
+    return result
 
 
 @functools.cache
@@ -167,7 +195,7 @@ class CheckedPage(_Checked):
                     return
                 except PlaywrightError as error:
                     # The page navigated again while we looked: check the new document.
-                    if "context was destroyed" not in str(error) and "navigat" not in str(error):
+                    if not went_away(error):
                         raise
             raise AssertionError(f"{page.url} kept navigating; it could not be checked")
         finally:

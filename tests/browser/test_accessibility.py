@@ -107,3 +107,23 @@ def test_the_page_is_the_playwright_page(page) -> None:  # type: ignore[no-untyp
     expect(page).to_have_title("Good")
     page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.id") == "a"
+
+
+def test_an_explicit_check_while_the_page_navigates_checks_the_new_document(page) -> None:  # type: ignore[no-untyped-def]
+    # A link's click returns before the next document arrives; the check that
+    # follows must look at the document the page ends on, not fail half-way because
+    # the one it started on went away.
+    serve(page)
+    page.goto(GOOD)
+    page.title()
+    for _ in range(5):
+        unchecked(page).evaluate(f"() => setTimeout(() => {{ location.href = '{BAD}'; }}, 2)")
+        with pytest.raises(AssertionError, match="image-alt"):
+            check_then_look(page)
+        page.goto(GOOD)
+        page.title()
+
+
+def check_then_look(page) -> None:  # type: ignore[no-untyped-def]
+    assert_accessible(page)
+    page.title()  # when the navigation came after the check, the automatic one fails
