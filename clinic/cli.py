@@ -39,7 +39,7 @@ cli = FlaskGroup(
 
 @contextmanager
 def unit_of_work(*, check_schema: bool = True) -> Iterator[Any]:
-    from clinic.core.db import db
+    from clinic.core.db import CommitOutcomeUnknown, db
     from clinic.core.schema import SchemaOutOfDate, check_schema_current
     from clinic.core.unit_of_work import UnitOfWork
 
@@ -55,7 +55,13 @@ def unit_of_work(*, check_schema: bool = True) -> Iterator[Any]:
     except BaseException as error:
         uow.fail(Outcome.MINOR_FAILURE, f"command failed: {error}"[:500])
         raise
-    uow.commit()
+    try:
+        uow.commit()
+    except CommitOutcomeUnknown as error:
+        raise click.ClickException(
+            "the connection to the database broke during the COMMIT: whether this"
+            " command's changes were saved is not known; look before running it again"
+        ) from error
 
 
 def _fail(error: Exception) -> click.ClickException:

@@ -141,6 +141,27 @@ def database_unavailable(error: BaseException) -> bool:
     return False
 
 
+_SERVER_ENDED_STATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def connection_lost(error: BaseException, driver: Any = None) -> bool:
+    """Whether `error` says the connection to the database broke (or the server
+    ended it), so that the server's answer to what was last sent never came.
+    `driver` is the driver's connection, when the error came from it directly."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    if driver is not None and getattr(driver, "broken", False):
+        return True
+    state: str | None = getattr(getattr(error, "orig", error), "sqlstate", None)
+    return state is not None and (state.startswith("08") or state in _SERVER_ENDED_STATES)
+
+
+class CommitOutcomeUnknown(Exception):
+    """The connection broke while the COMMIT was on its way: the database may have
+    committed the transaction, or not. Saying "nothing changed" (or "try again")
+    could make her record twice; the answer says it is not known."""
+
+
 @contextmanager
 def one_round_trip(session: Session) -> Iterator[Any]:
     """On PostgreSQL (psycopg), a context in which the statements sent and the

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from clinic.audit.services import AuditRecord, Outcome, append_records
-from clinic.core.db import one_round_trip
+from clinic.core.db import CommitOutcomeUnknown, connection_lost, one_round_trip
 from clinic.ledger.services import integrate_after_commit
 
 
@@ -40,7 +40,9 @@ class UnitOfWork:
         return tuple(self._audit)
 
     def commit(self) -> None:
-        """Append the audit records and commit, all or nothing."""
+        """Append the audit records and commit, all or nothing. Raises
+        CommitOutcomeUnknown when the connection broke once the COMMIT was sent."""
+        sent, driver = False, None
         try:
             kept = [record for work in self._kept for record in work(self.session)]
             self.session.flush()  # the work's own writes, each answered, before the pipeline
@@ -49,10 +51,21 @@ class UnitOfWork:
                 if driver is not None:
                     # The audit rows and the COMMIT in one round trip; the pipeline is
                     # left before SQLAlchemy returns the connection to the pool.
+                    sent = True
                     driver.commit()
+            sent = True
             self.session.commit()  # on PostgreSQL, nothing left to send
-        except BaseException:
-            self.session.rollback()
+        except BaseException as error:
+            lost = sent and connection_lost(error, driver)
+            try:
+                self.session.rollback()
+            except Exception:
+                if not lost:
+                    raise
+                # The connection is gone, and its transaction with it: the pool
+                # has discarded it.
+            if lost:
+                raise CommitOutcomeUnknown(str(error)) from error
             raise
         finally:
             self.memo.clear()

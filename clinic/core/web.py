@@ -34,7 +34,7 @@ from werkzeug.exceptions import HTTPException
 from clinic.access import AccessDenied, Action, Actor, require
 from clinic.audit.services import AuditRecord, EventKind, Outcome
 from clinic.core.clock import utcnow
-from clinic.core.db import database_unavailable, db
+from clinic.core.db import CommitOutcomeUnknown, database_unavailable, db
 from clinic.core.errors import DomainError
 from clinic.core.unit_of_work import UnitOfWork
 
@@ -380,6 +380,12 @@ def _finish_request(response: Response) -> Response:
                     else Outcome.MINOR_FAILURE
                 )
                 uow.fail(outcome, g.get("failure_description") or f"HTTP {response.status_code}")
+        except CommitOutcomeUnknown:
+            log.exception("the connection broke during the COMMIT: its outcome is not known")
+            # A read committed at most its audit record and may be asked again; a
+            # change may have been saved, and must not be made twice unawares.
+            safe = request.method in ("GET", "HEAD")
+            response = _internal_error_response(503) if safe else _outcome_unknown_response()
         except Exception as error:
             log.exception("could not finish the request's transaction")
             # A database gone while recording the failure is still "try again".
@@ -509,6 +515,25 @@ def _internal_error_response(status: int = 500) -> Response:
     if status == 503:
         response.headers["Retry-After"] = "1"
     return response
+
+
+def _outcome_unknown_response() -> Response:
+    """The COMMIT was sent and its answer never came: whether the request was saved
+    is not known, so neither "nothing was changed" nor "try again" is said."""
+    if is_api_request():
+        from clinic.fhir.api import outcome_response
+
+        return outcome_response(
+            500,
+            "exception",
+            "the connection to the database broke while the request was being saved:"
+            " whether it was saved is not known; read before sending it again",
+        )
+    return Response(
+        render_template("errors/error.html", status=500, outcome_unknown=True),
+        status=500,
+        mimetype="text/html",
+    )
 
 
 def attach_refusal(form: Any, refused: DomainError) -> None:

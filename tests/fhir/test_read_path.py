@@ -237,6 +237,65 @@ def test_a_connection_dropped_too_recently_to_be_pinged_is_a_503_that_changes_no
     assert api(client, "GET", path, token).status_code == 200
 
 
+@pytest.mark.skipif(BACKEND != "postgresql", reason="a server that drops connections")
+def test_a_connection_broken_during_the_commit_never_says_nothing_changed(
+    app: Flask, client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """The server ends the connection while it commits (a deferred trigger, fired by
+    the COMMIT, terminates its own backend): the answer never came, so a change is
+    answered "not known whether it was saved", never "nothing changed" nor "try
+    again"; a read, which may be asked again, is a 503; the next request is
+    served."""
+    from tests.conftest import PASSWORD
+    from tests.helpers import csrf_token, login
+
+    token = world["examiner"].token
+    record = create(client, token, patient("SA-COMMIT-0001"))
+    path = f"/fhir/Patient/{record['id']}"
+    browser = app.test_client()
+    login(browser, "examiner", PASSWORD)
+    form_token = csrf_token(browser, "/cases/new")
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE FUNCTION end_at_commit() RETURNS trigger LANGUAGE plpgsql"
+            " AS $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$"
+        )
+        connection.exec_driver_sql(
+            "CREATE CONSTRAINT TRIGGER end_at_commit AFTER INSERT ON audit_events"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION end_at_commit()"
+        )
+    try:
+        written = api(client, "POST", "/fhir/Patient", token, patient("SA-COMMIT-0002"))
+        assert written.status_code == 500, written.get_data(as_text=True)
+        said = written.get_json()["issue"][0]["diagnostics"]
+        assert "not known" in said
+        assert "changed nothing" not in said
+        assert "Retry-After" not in written.headers
+
+        read = api(client, "GET", path, token)
+        assert read.status_code == 503
+        assert read.headers["Retry-After"] == "1"
+
+        page = browser.post(
+            "/cases/new",
+            data={
+                "csrf_token": form_token,
+                "identity": "anonymous",
+                "reporting_mode": "anonymous",
+                "age_years": "29",
+            },
+        )
+        assert page.status_code == 500
+        text = page.get_data(as_text=True)
+        assert "Not known whether it was saved" in text
+        assert "Nothing was changed" not in text
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER end_at_commit ON audit_events")
+            connection.exec_driver_sql("DROP FUNCTION end_at_commit()")
+    assert api(client, "GET", path, token).status_code == 200
+
+
 def test_a_statement_the_database_refuses_is_a_500_never_try_again(
     client: FlaskClient, world: World, engine: sa.Engine
 ) -> None:
