@@ -164,24 +164,26 @@ DECLINED_MESSAGES = {
 SAMPLE_WORDS = {"blood": N_("blood"), "urine": N_("urine")}
 
 
-def _sample_declined(code: str) -> Sentence:
+def _sample_declined(code: str, *, since_requested: bool = False) -> Sentence:
+    """Why test `code` cannot be requested (or, `since_requested`, why its result
+    cannot be added): she declined the sample it needs."""
+    words = {
+        "test": Coded("lab-test", code, english_text=LAB_TESTS[code]),
+        "sample": _sample_word(code),
+    }
+    if since_requested:
+        return sentence(
+            "%(test)s: she has declined a %(sample)s sample in her evidence-collection "
+            "consent since the test was requested, so its result cannot be added to her "
+            "record. If she changes her mind, record her new consent first (Her consent > "
+            "Evidence collection and storage).",
+            **words,
+        )
     return sentence(
         "%(test)s: she declined a %(sample)s sample in her evidence-collection consent, so "
         "it cannot be requested. If she changes her mind, record her new consent first (Her "
         "consent > Evidence collection and storage).",
-        test=Coded("lab-test", code, english_text=LAB_TESTS[code]),
-        sample=_sample_word(code),
-    )
-
-
-def _result_sample_declined(code: str) -> Sentence:
-    return sentence(
-        "%(test)s: she has declined a %(sample)s sample in her evidence-collection consent "
-        "since the test was requested, so its result cannot be added to her record. If she "
-        "changes her mind, record her new consent first (Her consent > Evidence collection "
-        "and storage).",
-        test=Coded("lab-test", code, english_text=LAB_TESTS[code]),
-        sample=_sample_word(code),
+        **words,
     )
 
 
@@ -1468,7 +1470,7 @@ def add_lab_result(
     # Her consent is read now, not as it was when the test was requested: a sample
     # she has since declined yields no result in her record.
     if LAB_TEST_SAMPLES.get(test) in declined_samples(uow, actor, writer.exam):
-        raise ExamRefused(_result_sample_declined(test), "result")
+        raise ExamRefused(_sample_declined(test, since_requested=True), "result")
     version = writer.store.create(
         fhir.lab_result_observation(
             writer.context,
