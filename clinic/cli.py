@@ -61,6 +61,7 @@ def unit_of_work(*, check_schema: bool = True) -> Iterator[Any]:
         raise click.ClickException(
             "the connection to the database broke during the COMMIT: whether this"
             " command's changes were saved is not known; look before running it again"
+            f" ({str(error).strip()})"
         ) from error
 
 

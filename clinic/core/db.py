@@ -127,16 +127,18 @@ def database_unavailable(error: BaseException) -> bool:
     """Whether `error` says the database could not serve the request now (it went
     away, or is busy), rather than that a statement is wrong: only then may the
     answer be "try again"."""
-    if not isinstance(error, sa.exc.DBAPIError):
-        return isinstance(error, sa.exc.DisconnectionError)
-    if error.connection_invalidated:
+    if isinstance(error, sa.exc.DisconnectionError):
         return True
-    state = getattr(error.orig, "sqlstate", None)
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    # The driver's own error, wrapped by SQLAlchemy or (from the COMMIT sent in a
+    # pipeline) not.
+    state = getattr(getattr(error, "orig", error), "sqlstate", None)
     if state:
-        return state.startswith("08") or state in _UNAVAILABLE_STATES
-    message = str(error.orig).lower()
+        return bool(state.startswith("08") or state in _UNAVAILABLE_STATES)
     if isinstance(error, sa.exc.OperationalError):
         # SQLite: another writer holds the lock; psycopg: no server to talk to.
+        message = str(error.orig).lower()
         return message.startswith(("database is locked", "database is busy", "connection "))
     return False
 

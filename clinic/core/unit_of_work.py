@@ -6,6 +6,7 @@ caller; they flush, never commit.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -14,6 +15,8 @@ from sqlalchemy.orm import Session
 from clinic.audit.services import AuditRecord, Outcome, append_records
 from clinic.core.db import CommitOutcomeUnknown, connection_lost, one_round_trip
 from clinic.ledger.services import integrate_after_commit
+
+log = logging.getLogger(__name__)
 
 
 class UnitOfWork:
@@ -41,8 +44,10 @@ class UnitOfWork:
 
     def commit(self) -> None:
         """Append the audit records and commit, all or nothing. Raises
-        CommitOutcomeUnknown when the connection broke once the COMMIT was sent."""
-        sent, driver = False, None
+        CommitOutcomeUnknown when the connection broke once the COMMIT was sent and
+        before its answer came."""
+        sent = committed = False
+        driver = None
         try:
             kept = [record for work in self._kept for record in work(self.session)]
             self.session.flush()  # the work's own writes, each answered, before the pipeline
@@ -51,27 +56,40 @@ class UnitOfWork:
                 if driver is not None:
                     # The audit rows and the COMMIT in one round trip; the pipeline is
                     # left before SQLAlchemy returns the connection to the pool.
-                    sent = True
-                    driver.commit()
+                    sent = not driver.broken  # a broken connection sends nothing
+                    driver.commit()  # returns once the server has answered the COMMIT
+                    committed = True
             sent = True
             self.session.commit()  # on PostgreSQL, nothing left to send
-        except BaseException as error:
-            lost = sent and connection_lost(error, driver)
-            try:
-                self.session.rollback()
-            except Exception:
-                if not lost:
-                    raise
-                # The connection is gone, and its transaction with it: the pool
-                # has discarded it.
-            if lost:
-                raise CommitOutcomeUnknown(str(error)) from error
+        except Exception as error:
+            if not committed:
+                lost = sent and connection_lost(error, driver)
+                self._end_transaction(quietly=lost)
+                if lost:
+                    raise CommitOutcomeUnknown(str(error)) from error
+                raise
+            # The server answered the COMMIT: what failed after it (leaving the
+            # pipeline) changed nothing that was saved.
+            log.warning("after a committed transaction: %s", error)
+            self._end_transaction(quietly=True)
+        except BaseException:
+            self._end_transaction(quietly=True)
             raise
         finally:
             self.memo.clear()
         self._audit.clear()
         self._kept.clear()
         integrate_after_commit(self.session)
+
+    def _end_transaction(self, *, quietly: bool) -> None:
+        """Roll back what is left of the transaction. `quietly` when the connection
+        may be gone, and its transaction with it: the pool discards the connection."""
+        try:
+            self.session.rollback()
+        except Exception:
+            if not quietly:
+                raise
+            log.warning("rolling back on a broken connection", exc_info=True)
 
     def fail(self, outcome: Outcome, description: str) -> None:
         """Roll back everything, then record the attempt with its failure outcome."""

@@ -383,14 +383,16 @@ def _finish_request(response: Response) -> Response:
         except CommitOutcomeUnknown:
             log.exception("the connection broke during the COMMIT: its outcome is not known")
             # A read committed at most its audit record and may be asked again; a
-            # change may have been saved, and must not be made twice unawares.
-            safe = request.method in ("GET", "HEAD")
-            response = _internal_error_response(503) if safe else _outcome_unknown_response()
+            # change (a restored draft forgotten included) may have been saved, and
+            # must not be made twice unawares.
+            response = (
+                _internal_error_response(503) if _only_read() else _outcome_unknown_response()
+            )
         except Exception as error:
             log.exception("could not finish the request's transaction")
-            # A database gone while recording the failure is still "try again".
-            unavailable = response.status_code == 503 and database_unavailable(error)
-            response = _internal_error_response(503 if unavailable else 500)
+            # Nothing was committed: a database gone or busy (a deadlock or a
+            # serialisation failure at the COMMIT included) is "try again".
+            response = _internal_error_response(503 if database_unavailable(error) else 500)
     _security_headers(response)
     return response
 
@@ -515,6 +517,14 @@ def _internal_error_response(status: int = 500) -> Response:
     if status == 503:
         response.headers["Retry-After"] = "1"
     return response
+
+
+def _only_read() -> bool:
+    """Whether the request's transaction held nothing but its audit records: a page
+    or a record shown (unless it forgot a restored draft), or a FHIR search."""
+    if request.endpoint == "fhir.search_post":
+        return True
+    return request.method in ("GET", "HEAD") and not g.get("restored_draft")
 
 
 def _outcome_unknown_response() -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import secrets
 import shutil
 import threading
 from collections.abc import Iterator
@@ -38,16 +39,18 @@ def assert_accessible(page) -> None:  # type: ignore[no-untyped-def]
     page = unchecked(page)
     if not AXE.exists():
         pytest.fail(f"axe-core is not installed at {AXE}; scripts/test runs npm ci")
+    result = None
     for _attempt in range(ATTEMPTS):
         try:
             result = _run_axe(page)
-            break
         except PlaywrightError as error:
             # A click that navigates returns before the next document arrives; when
             # it replaces the document axe-core is looking at, check the new one.
             if not went_away(error):
                 raise
-            page.wait_for_timeout(50)
+        if result is not None:
+            break
+        page.wait_for_timeout(50)
     else:
         raise AssertionError(f"{page.url} kept navigating; it could not be checked")
     violations = [
@@ -67,7 +70,14 @@ def assert_accessible(page) -> None:  # type: ignore[no-untyped-def]
 
 ATTEMPTS = 20
 # What Chromium says when the document being looked at is replaced mid-way.
-WENT_AWAY = ("context was destroyed", "navigat", "of null (reading 'documentElement')")
+WENT_AWAY = (
+    "Execution context was destroyed",
+    "because of a navigation",
+    "of null (reading 'documentElement')",
+    "Cannot find context with specified id",
+    "frame was detached",
+)
+ATTEMPT_MARK = "__clinicAxeAttempt"
 
 
 def went_away(error: Exception) -> bool:
@@ -75,15 +85,27 @@ def went_away(error: Exception) -> bool:
 
 
 def _run_axe(page) -> Any:  # type: ignore[no-untyped-def]
+    """axe-core's findings on the page's document, or None when the document was
+    replaced between the calls of this attempt (each call may reach another
+    document: the last one runs only on the document the first one marked)."""
     page.wait_for_load_state("load")
-    # Marked first: a document that fails here is reported once, not again at teardown.
-    page.evaluate(f"() => {{ window.{CHECKED_MARK} = true; }}")
+    attempt = secrets.token_hex(8)
+    page.evaluate(f"(attempt) => {{ window.{ATTEMPT_MARK} = attempt; }}", attempt)
     if not page.evaluate("() => typeof window.axe !== 'undefined'"):
         page.evaluate(axe_source())
     result = page.evaluate(
-        "async () => await window.axe.run(document, {resultTypes: ['violations']})"
+        f"""async (attempt) => {{
+            if (window.{ATTEMPT_MARK} !== attempt || typeof window.axe === 'undefined') {{
+                return null;
+            }}
+            // Marked before it runs: a document that fails is reported once.
+            window.{CHECKED_MARK} = true;
+            return await window.axe.run(document, {{resultTypes: ['violations']}});
+        }}""",
+        attempt,
     )
-    AXE_RUNS[0] += 1
+    if result is not None:
+        AXE_RUNS[0] += 1
     return result
 
 

@@ -296,6 +296,37 @@ def test_a_connection_broken_during_the_commit_never_says_nothing_changed(
     assert api(client, "GET", path, token).status_code == 200
 
 
+@pytest.mark.skipif(BACKEND != "postgresql", reason="a deferred trigger fired by the COMMIT")
+def test_a_transaction_given_up_at_the_commit_is_a_503_that_changed_nothing(
+    client: FlaskClient, world: World, engine: sa.Engine
+) -> None:
+    """A serialisation failure the server raises at the COMMIT (sent in one pipeline
+    with the audit rows) rolled everything back: "try again", never a 500."""
+    token = world["examiner"].token
+    with engine.begin() as connection:
+        before = connection.exec_driver_sql("SELECT count(*) FROM fhir_resources").scalar()
+        connection.exec_driver_sql(
+            "CREATE FUNCTION give_up_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'could not serialise' USING ERRCODE = '40001'; END $$"
+        )
+        connection.exec_driver_sql(
+            "CREATE CONSTRAINT TRIGGER give_up_at_commit AFTER INSERT ON audit_events"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION give_up_at_commit()"
+        )
+    try:
+        written = api(client, "POST", "/fhir/Patient", token, patient("SA-COMMIT-0003"))
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER give_up_at_commit ON audit_events")
+            connection.exec_driver_sql("DROP FUNCTION give_up_at_commit()")
+    assert written.status_code == 503, written.get_data(as_text=True)
+    assert written.headers["Retry-After"] == "1"
+    assert "changed nothing" in written.get_json()["issue"][0]["diagnostics"]
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT count(*) FROM fhir_resources").scalar() == before
+    assert api(client, "POST", "/fhir/Patient", token, patient("SA-COMMIT-0003")).status_code == 201
+
+
 def test_a_statement_the_database_refuses_is_a_500_never_try_again(
     client: FlaskClient, world: World, engine: sa.Engine
 ) -> None:
