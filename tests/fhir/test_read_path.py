@@ -6,6 +6,8 @@ transaction, before anything is served."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -237,6 +239,27 @@ def test_a_connection_dropped_too_recently_to_be_pinged_is_a_503_that_changes_no
     assert api(client, "GET", path, token).status_code == 200
 
 
+@contextmanager
+def at_commit(engine: sa.Engine, body: str) -> Iterator[None]:
+    """While inside, every COMMIT that wrote an audit row runs the PL/pgSQL `body`
+    (a deferred constraint trigger on audit_events, fired by the COMMIT)."""
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE FUNCTION at_commit() RETURNS trigger LANGUAGE plpgsql"
+            f" AS $$ BEGIN {body} END $$"
+        )
+        connection.exec_driver_sql(
+            "CREATE CONSTRAINT TRIGGER at_commit AFTER INSERT ON audit_events"
+            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION at_commit()"
+        )
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP TRIGGER at_commit ON audit_events")
+            connection.exec_driver_sql("DROP FUNCTION at_commit()")
+
+
 @pytest.mark.skipif(BACKEND != "postgresql", reason="a server that drops connections")
 def test_a_connection_broken_during_the_commit_never_says_nothing_changed(
     app: Flask, client: FlaskClient, world: World, engine: sa.Engine
@@ -255,16 +278,7 @@ def test_a_connection_broken_during_the_commit_never_says_nothing_changed(
     browser = app.test_client()
     login(browser, "examiner", PASSWORD)
     form_token = csrf_token(browser, "/cases/new")
-    with engine.begin() as connection:
-        connection.exec_driver_sql(
-            "CREATE FUNCTION end_at_commit() RETURNS trigger LANGUAGE plpgsql"
-            " AS $$ BEGIN PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$"
-        )
-        connection.exec_driver_sql(
-            "CREATE CONSTRAINT TRIGGER end_at_commit AFTER INSERT ON audit_events"
-            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION end_at_commit()"
-        )
-    try:
+    with at_commit(engine, "PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL;"):
         written = api(client, "POST", "/fhir/Patient", token, patient("SA-COMMIT-0002"))
         assert written.status_code == 500, written.get_data(as_text=True)
         said = written.get_json()["issue"][0]["diagnostics"]
@@ -289,10 +303,6 @@ def test_a_connection_broken_during_the_commit_never_says_nothing_changed(
         text = page.get_data(as_text=True)
         assert "Not known whether it was saved" in text
         assert "Nothing was changed" not in text
-    finally:
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DROP TRIGGER end_at_commit ON audit_events")
-            connection.exec_driver_sql("DROP FUNCTION end_at_commit()")
     assert api(client, "GET", path, token).status_code == 200
 
 
@@ -303,22 +313,10 @@ def test_a_transaction_given_up_at_the_commit_is_a_503_that_changed_nothing(
     """A serialisation failure the server raises at the COMMIT (sent in one pipeline
     with the audit rows) rolled everything back: "try again", never a 500."""
     token = world["examiner"].token
-    with engine.begin() as connection:
+    with engine.connect() as connection:
         before = connection.exec_driver_sql("SELECT count(*) FROM fhir_resources").scalar()
-        connection.exec_driver_sql(
-            "CREATE FUNCTION give_up_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$"
-            " BEGIN RAISE EXCEPTION 'could not serialise' USING ERRCODE = '40001'; END $$"
-        )
-        connection.exec_driver_sql(
-            "CREATE CONSTRAINT TRIGGER give_up_at_commit AFTER INSERT ON audit_events"
-            " DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION give_up_at_commit()"
-        )
-    try:
+    with at_commit(engine, "RAISE EXCEPTION 'could not serialise' USING ERRCODE = '40001';"):
         written = api(client, "POST", "/fhir/Patient", token, patient("SA-COMMIT-0003"))
-    finally:
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DROP TRIGGER give_up_at_commit ON audit_events")
-            connection.exec_driver_sql("DROP FUNCTION give_up_at_commit()")
     assert written.status_code == 503, written.get_data(as_text=True)
     assert written.headers["Retry-After"] == "1"
     assert "changed nothing" in written.get_json()["issue"][0]["diagnostics"]
