@@ -158,16 +158,35 @@ def main() -> None:
         type=Path,
         help="a checkout of another commit (same schema): its API is measured in the same run",
     )
+    parser.add_argument(
+        "--database-url",
+        help="measure the cases an earlier run built in this database (kept, never dropped)"
+        " instead of building new ones",
+    )
     arguments = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
-        url, drop = database(arguments.backend, workdir)
+        if arguments.database_url:
+            url, drop = arguments.database_url, None
+        else:
+            url, drop = database(arguments.backend, workdir)
         try:
             app = bench_app(url, workdir / "instance")
             upgrade(app)
             bench = setup(app)
             started = time.perf_counter()
-            if arguments.bulk:
+            if arguments.database_url:
+                with db.engine(app).connect() as connection:
+                    patients = list(
+                        connection.execute(
+                            sa.text(
+                                "SELECT logical_id FROM fhir_resources"
+                                " WHERE resource_type = 'Patient'"
+                            )
+                        ).scalars()
+                    )
+                arguments.cases = len(patients)
+            elif arguments.bulk:
                 patients = generate_bulk_in_processes(
                     url,
                     workdir / "instance",
