@@ -200,7 +200,9 @@ TYPED = (
 # query, a reference, a command) is no sentence.
 AS_WRITTEN = re.compile(
     r'<cite lang="en">.*?</cite>|<details class="as-recorded" data-record>.*?</details>'
-    r'|<(\w+) lang="en" data-as-recorded>.*?</\1>|<code>.*?</code>',
+    r'|<(\w+) lang="en" data-as-recorded>.*?</\1>|<code>.*?</code>'
+    # A case reference is random letters and digits: "SA-CMJE-BY4N" holds no word.
+    r"|\bSA-[A-Z0-9]{4}-[A-Z0-9]{4}\b",
     flags=re.S,
 )
 RECORD = re.compile(r'<details class="as-recorded" data-record>.*?</details>', flags=re.S)
