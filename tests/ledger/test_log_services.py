@@ -180,7 +180,13 @@ def _tamper(engine: sa.Engine, statement: str, params: dict | None = None) -> No
             "UPDATE log_checkpoints SET note = replace(note, 'audit\n', 'audit \n')",
             "does not verify",
         ),
-        ("UPDATE log_checkpoints SET root_hash = '00' || substr(root_hash, 3)", "was altered"),
+        (
+            # Always a different first byte: '00' alone changes nothing when the root
+            # hash already starts with it (one checkpoint in 256).
+            "UPDATE log_checkpoints SET root_hash = "
+            "CASE WHEN root_hash LIKE '00%' THEN 'ff' ELSE '00' END || substr(root_hash, 3)",
+            "was altered",
+        ),
         (
             "UPDATE log_nodes SET hash = :zero WHERE level = 1 AND node_index = 0",
             "stored subtree hash",
