@@ -78,6 +78,9 @@ class ViewRule:
     # REAUTHENTICATE_AFTER in this session: API tokens, account administration,
     # approving a release.
     reauthenticate: bool = False
+    # A POST that changes nothing but its audit records (a FHIR search sent as a
+    # form): when its commit's outcome is unknown, it may simply be asked again.
+    only_reads: bool = False
 
 
 def view_rule(
@@ -90,6 +93,7 @@ def view_rule(
     extends_session: bool = True,
     body_limit: str | None = None,
     reauthenticate: bool = False,
+    only_reads: bool = False,
 ) -> Callable[[F], F]:
     rule = ViewRule(
         action,
@@ -100,6 +104,7 @@ def view_rule(
         extends_session,
         body_limit,
         reauthenticate,
+        only_reads,
     )
 
     def decorate(view: F) -> F:
@@ -521,8 +526,10 @@ def _internal_error_response(status: int = 500) -> Response:
 
 def _only_read() -> bool:
     """Whether the request's transaction held nothing but its audit records: a page
-    or a record shown (unless it forgot a restored draft), or a FHIR search."""
-    if request.endpoint == "fhir.search_post":
+    or a record shown (unless it forgot a restored draft), or a view whose rule says
+    it only reads (a FHIR search sent by POST)."""
+    rule = rule_of(current_app, request.endpoint) if request.endpoint else None
+    if rule is not None and rule.only_reads:
         return True
     return request.method in ("GET", "HEAD") and not g.get("restored_draft")
 

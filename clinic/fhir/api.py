@@ -317,7 +317,7 @@ def search(resource_type: str) -> Response:
 
 
 @bp.post("/<resource_type>/_search")
-@view_rule(self_checked=True, auth="bearer")
+@view_rule(self_checked=True, auth="bearer", only_reads=True)
 def search_post(resource_type: str) -> Response:
     if request.mimetype != "application/x-www-form-urlencoded":
         raise FhirError.single(

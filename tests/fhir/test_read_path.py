@@ -290,6 +290,18 @@ def test_a_connection_broken_during_the_commit_never_says_nothing_changed(
         assert read.status_code == 503
         assert read.headers["Retry-After"] == "1"
 
+        # A search sent by POST only reads: it may be asked again.
+        searched = api(
+            client,
+            "POST",
+            "/fhir/Patient/_search",
+            token,
+            "identifier=SA-COMMIT-0001",
+            Content_Type="application/x-www-form-urlencoded",
+        )
+        assert searched.status_code == 503, searched.get_data(as_text=True)
+        assert searched.headers["Retry-After"] == "1"
+
         page = browser.post(
             "/cases/new",
             data={
