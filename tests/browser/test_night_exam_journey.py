@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,11 +35,32 @@ def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     return app_config | {"CLINIC_TIMEZONE": ZONE}
 
 
-def small_hours() -> datetime:
-    """The latest 02:30 in the clinic's time zone that is not in the future."""
-    now = utcnow().astimezone(ZoneInfo(ZONE))
-    at = now.replace(hour=2, minute=30, second=0, microsecond=0)
-    return at if at <= now else at - timedelta(days=1)
+def small_hours(now: datetime | None = None) -> datetime:
+    """The latest 02:30 in the clinic's time zone that is not in the future and that
+    happens: on the night the clocks go forward at 02:00 there is no 02:30 (the
+    clinic refuses it), so the night before is taken. When the clocks go back,
+    its first occurrence (fold=0), as the clinic reads it."""
+    zone = ZoneInfo(ZONE)
+    now = now or utcnow()
+    day = now.astimezone(zone).date()
+    while True:
+        at = datetime(day.year, day.month, day.day, 2, 30, tzinfo=zone)
+        happens = at.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == at.replace(
+            tzinfo=None
+        )
+        if happens and at.astimezone(UTC) <= now:
+            return at
+        day -= timedelta(days=1)
+
+
+def test_small_hours_skips_the_night_the_clocks_go_forward() -> None:
+    # Clocks went forward at 02:00 on Sunday 27 September 2026 in New Zealand.
+    assert small_hours(datetime(2026, 9, 27, 0, 0, tzinfo=UTC)) == datetime(
+        2026, 9, 26, 2, 30, tzinfo=ZoneInfo(ZONE)
+    )
+    assert small_hours(datetime(2026, 9, 28, 0, 0, tzinfo=UTC)) == datetime(
+        2026, 9, 28, 2, 30, tzinfo=ZoneInfo(ZONE)
+    )
 
 
 def typed(moment: datetime) -> str:

@@ -26,19 +26,25 @@ def _count(engine: sa.Engine, table: str) -> int:
 
 def test_the_plan_follows_what_was_given_and_when(app: Flask, world: World) -> None:
     case = open_case(app)
-    exam_id = signed_exam(app, case.id)
+    started = utcnow()
+    # PEP given five minutes before: on the day before the exam just after midnight.
+    pep_given = started - timedelta(minutes=5)
+    exam_id = signed_exam(app, case.id, given_at=pep_given)
     proposal = call(app, "examiner", services.propose_plan, exam_id=exam_id)
     due = {p.item.code: p.item.due_on for p in proposal.items}
-    today = local_day(utcnow(), "UTC")
-    # Visits from the exam; tests from the assault (20 h ago in complete_exam);
-    # PEP and pregnancy checks from when each treatment was given.
-    assert due["visit-2-weeks"] == today + timedelta(days=14)
-    assert due["visit-6-weeks"] == today + timedelta(days=42)
-    assault_day = local_day(utcnow() - timedelta(hours=20), "UTC")
-    assert due["hiv-test-6-weeks"] == assault_day + timedelta(days=42)
-    assert due["pep-adherence-check"] == today + timedelta(days=3)
-    assert due["pep-completion"] == today + timedelta(days=28)
-    assert due["pregnancy-test"] == today + timedelta(days=21)
+    exam_day = proposal.exam_day
+    assert exam_day in (local_day(started, "UTC"), local_day(utcnow(), "UTC"))
+    # Visits from the exam; tests from the assault (20 h before complete_exam began);
+    # PEP and pregnancy checks from when each treatment was given (the emergency
+    # contraception at the exam).
+    assert due["visit-2-weeks"] == exam_day + timedelta(days=14)
+    assert due["visit-6-weeks"] == exam_day + timedelta(days=42)
+    assault_days = {local_day(at - timedelta(hours=20), "UTC") for at in (started, utcnow())}
+    assert due["hiv-test-6-weeks"] - timedelta(days=42) in assault_days
+    pep_day = local_day(pep_given, "UTC")
+    assert due["pep-adherence-check"] == pep_day + timedelta(days=3)
+    assert due["pep-completion"] == pep_day + timedelta(days=28)
+    assert due["pregnancy-test"] == exam_day + timedelta(days=21)
     # Hepatitis B cover was not given: no vaccine doses.
     assert not any(code.startswith("hepatitis-b-vaccine") for code in due)
     assert all(p.source for p in proposal.items)

@@ -175,6 +175,7 @@ ENGLISH_WORDS = frozenset(
     ]
 )
 WORD = re.compile(r"[^\W\d_]+")
+SPANISH_MAY = re.compile(r"\b\d{1,2} may\b", flags=re.I)
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 # What this test's data typed in English, as a person would: her account and the
@@ -201,8 +202,9 @@ TYPED = (
 AS_WRITTEN = re.compile(
     r'<cite lang="en">.*?</cite>|<details class="as-recorded" data-record>.*?</details>'
     r'|<(\w+) lang="en" data-as-recorded>.*?</\1>|<code>.*?</code>'
-    # A case reference is random letters and digits: "SA-CMJE-BY4N" holds no word.
-    r"|\bSA-[A-Z0-9]{4}-[A-Z0-9]{4}\b",
+    # A case reference and an evidence label are random letters and digits:
+    # "SA-CMJE-BY4N" and "NORTH-K4BY7Q2MX-01" hold no word.
+    r"|\bSA-[A-Z0-9]{4}-[A-Z0-9]{4}\b|\b[A-Z0-9]+-K[A-Z0-9]{8}(?:-\d+)?\b",
     flags=re.S,
 )
 RECORD = re.compile(r'<details class="as-recorded" data-record>.*?</details>', flags=re.S)
@@ -235,6 +237,8 @@ def english_words_on(page: str, language: str) -> list[str]:
         for typed in TYPED:
             text = text.replace(typed, " ")
         text = UUID.sub(" ", text)  # record ids ("be93" is no word)
+        if language == "es":
+            text = SPANISH_MAY.sub(" ", text)  # "7 may 2026" is Spanish for 7 May
         if any(word.lower() in ENGLISH_WORDS for word in WORD.findall(text)):
             found.append(text)
     return found
