@@ -172,6 +172,11 @@ def rule_of(app: Flask, endpoint: str) -> ViewRule | None:
     return getattr(view, "_view_rule", None)
 
 
+def current_rule() -> ViewRule | None:
+    """The rule of the view this request was routed to (None when it matched none)."""
+    return rule_of(current_app, request.endpoint) if request.endpoint else None
+
+
 def answer_head_as_get() -> None:
     """HEAD is answered exactly as GET, without its body (RFC 9110 section 9.3.2):
     the views that serve a form on GET and save it on POST branch on the method,
@@ -186,7 +191,7 @@ def apply_body_limit() -> None:
     """Runs before anything reads the body (the CSRF check does): a view that takes
     photographs accepts the larger body its rule names; every other view keeps
     MAX_CONTENT_LENGTH."""
-    rule = rule_of(current_app, request.endpoint) if request.endpoint else None
+    rule = current_rule()
     if rule is not None and rule.body_limit is not None:
         request.max_content_length = current_app.config[rule.body_limit]
 
@@ -343,7 +348,7 @@ def _begin_request() -> None:
     g.user = None
     if is_api_request() or request.endpoint == "static":
         return
-    rule = rule_of(current_app, request.endpoint) if request.endpoint else None
+    rule = current_rule()
     if rule is not None and not rule.extends_session:
         return
     token = session.get(SESSION_KEY)
@@ -528,7 +533,7 @@ def _only_read() -> bool:
     """Whether the request's transaction held nothing but its audit records: a page
     or a record shown (unless it forgot a restored draft), or a view whose rule says
     it only reads (a FHIR search sent by POST)."""
-    rule = rule_of(current_app, request.endpoint) if request.endpoint else None
+    rule = current_rule()
     if rule is not None and rule.only_reads:
         return True
     return request.method in ("GET", "HEAD") and not g.get("restored_draft")
